@@ -1,0 +1,1 @@
+"""Pure careline domain code: no Kafka, Faust, database or Twilio imports here."""

@@ -1,0 +1,110 @@
+"""Validate and normalise a raw intake record into a care request.
+
+Every channel (hotline, one-key button, app, operator, replay) sends the same
+JSON shape to ``care.intake.v1``; whatever fails here goes to the dead-letter
+topic with the reason, naming the field. Shape::
+
+    {"intake_id": str, "channel": str, "elder_id": str, "service_type": str,
+     "duration_minutes": number > 0, "window": {"start": ISO-8601, "end": ISO-8601},
+     "priority": "routine|urgent|asap|stat", "submitted_at": ISO-8601,
+     "request_id": str?, "window_hard": bool?, "window_at_service_end": bool?,
+     "sync": {"type": "independent|simultaneous|sequential", "partner_request_id": str,
+              "follower": bool, "min_gap_minutes": number, "max_gap_minutes": number}?}
+
+Naive timestamps are rejected: a time without a zone is ambiguous for a
+hotline that may serve several time zones.
+"""
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Annotated, Any, Callable, Literal, Mapping
+
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, ValidationError,
+                      model_validator)
+
+from handlers.model import CareRequest, Elder, Priority, SyncType
+
+
+class InvalidIntake(ValueError):
+    """Raised for input that cannot become a care request; ``field`` names the culprit."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+class _Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "_Window":
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class _Sync(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: SyncType
+    partner_request_id: str = Field(min_length=1)
+    follower: bool = False
+    min_gap_minutes: float = Field(default=0.0, ge=0)
+    max_gap_minutes: float = Field(default=0.0, ge=0)
+
+
+class IntakeRecord(BaseModel):
+    """The wire shape of an intake record (see module docstring)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    intake_id: str = Field(min_length=1, max_length=120)
+    channel: Literal["hotline", "button", "app", "sms", "operator", "replay"]
+    elder_id: str = Field(min_length=1)
+    service_type: str = Field(min_length=1)
+    duration_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    window: _Window
+    priority: Priority = Priority.ROUTINE
+    submitted_at: AwareDatetime
+    request_id: str | None = None
+    window_hard: bool = False
+    window_at_service_end: bool = False
+    sync: _Sync | None = None
+
+
+def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | None],
+                    known_service_types: set[str]) -> CareRequest:
+    """A ``CareRequest`` (status ``requested``) from a raw record.
+
+    Raises ``InvalidIntake`` naming the first bad field: shape and types,
+    an unknown elder, or a service type the programme does not offer.
+    """
+    try:
+        rec = IntakeRecord.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "record"
+        raise InvalidIntake(field, first["msg"]) from None
+    elder = find_elder(rec.elder_id)
+    if elder is None:
+        raise InvalidIntake("elder_id", f"no registered elder {rec.elder_id!r}")
+    if rec.service_type not in known_service_types:
+        raise InvalidIntake("service_type", f"service {rec.service_type!r} is not offered")
+    utc = timezone.utc
+    request = CareRequest(
+        request_id=rec.request_id or rec.intake_id, elder_id=elder.elder_id,
+        service_type=rec.service_type, duration_minutes=rec.duration_minutes,
+        window_start=rec.window.start.astimezone(utc), window_end=rec.window.end.astimezone(utc),
+        service_area=elder.service_area, submitted_at=rec.submitted_at.astimezone(utc),
+        priority=rec.priority, channel=rec.channel, location_index=elder.location_index,
+        window_hard=rec.window_hard, window_at_service_end=rec.window_at_service_end,
+    )
+    if rec.sync is not None and rec.sync.type != SyncType.INDEPENDENT:
+        if rec.sync.max_gap_minutes < rec.sync.min_gap_minutes:
+            raise InvalidIntake("sync.max_gap_minutes", "must not be below min_gap_minutes")
+        request.sync_type, request.sync_partner_id = rec.sync.type, rec.sync.partner_request_id
+        request.sync_is_follower = rec.sync.follower
+        request.sync_min_gap, request.sync_max_gap = rec.sync.min_gap_minutes, rec.sync.max_gap_minutes
+    return request
+
+

@@ -1,0 +1,88 @@
+"""An in-memory unit of work: the same contract as ``db.uow.SqlUnitOfWork``
+over dictionaries, for unit tests and for offline benchmark runs."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
+                            OfferStatus, Visit, VisitStatus)
+
+
+class _Store(dict):
+    def get(self, key):  # type: ignore[override]  # same signature as the repositories
+        return super().get(key)
+
+    def add(self, obj) -> None:
+        self[_key(obj)] = obj
+
+
+_KEYS = {CareRequest: "request_id", Offer: "offer_id", Visit: "visit_id",
+         Caregiver: "caregiver_id", Elder: "elder_id"}
+
+
+def _key(obj) -> str:
+    return getattr(obj, _KEYS[type(obj)])
+
+
+class _Requests(_Store):
+    def followers_of(self, anchor_id: str) -> list[CareRequest]:
+        return [r for r in self.values() if r.sync_partner_id == anchor_id]
+
+
+class _Caregivers(_Store):
+    def in_area(self, service_area: str) -> list[Caregiver]:
+        return [c for c in self.values() if c.service_area == service_area]
+
+
+class _Offers(_Store):
+    def for_request(self, request_id: str) -> list[Offer]:
+        return sorted((o for o in self.values() if o.request_id == request_id),
+                      key=lambda o: o.created_at)
+
+
+class _Visits(_Store):
+    def for_request(self, request_id: str) -> Visit | None:
+        return next((v for v in self.values() if v.request_id == request_id), None)
+
+    def for_caregiver(self, caregiver_id: str) -> list[Visit]:
+        return [v for v in self.values() if v.caregiver_id == caregiver_id]
+
+
+class InMemoryUnitOfWork:
+    """Holds everything in dicts; ``events`` collects what was emitted and
+    ``committed`` counts commits (tests assert on both)."""
+
+    def __init__(self) -> None:
+        self.requests, self.elders = _Requests(), _Store()
+        self.caregivers, self.offers, self.visits = _Caregivers(), _Offers(), _Visits()
+        self.events: list[DomainEvent] = []
+        self._claimed: set[str] = set()
+        self.committed = 0
+
+    def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
+        wanted = set(caregiver_ids)
+        held: dict[str, list[Booking]] = {c: [] for c in wanted}
+        for v in self.visits.values():
+            if v.caregiver_id in wanted and v.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
+                held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start,
+                                                    v.check_out_at or v.planned_end))
+        for o in self.offers.values():
+            if o.caregiver_id in wanted and o.status == OfferStatus.PENDING:
+                loc = self.requests[o.request_id].location_index
+                held[o.caregiver_id].append(Booking(o.request_id, loc, o.planned_start, o.planned_end))
+        return held
+
+    def claim(self, event_id: str) -> bool:
+        if event_id in self._claimed:
+            return False
+        self._claimed.add(event_id)
+        return True
+
+    def emit(self, event: DomainEvent) -> None:
+        self.events.append(event)
+
+    def commit(self) -> None:
+        self.committed += 1
+
+    def rollback(self) -> None:
+        pass

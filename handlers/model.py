@@ -1,0 +1,236 @@
+"""The care domain: requests, caregivers, offers and visits.
+
+Plain dataclasses with no persistence or transport code; ``db.orm`` maps them
+onto tables from the outside (SQLAlchemy imperative mapping), so the same
+objects flow through unit tests with fakes and through the real system.
+
+Times are timezone-aware UTC ``datetime``; durations are minutes.
+Status names follow HL7 FHIR R4 Task.status and the offer states follow Twilio
+TaskRouter reservations (pending / accepted / rejected / timeout / rescinded /
+canceled).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    """FHIR Task.status codes (http://hl7.org/fhir/task-status)."""
+
+    REQUESTED = "requested"
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    READY = "ready"
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {RequestStatus.REJECTED, RequestStatus.FAILED, RequestStatus.COMPLETED,
+     RequestStatus.CANCELLED, RequestStatus.ENTERED_IN_ERROR}
+)
+
+
+class Priority(StrEnum):
+    """FHIR request priority codes, most urgent last."""
+
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    ASAP = "asap"
+    STAT = "stat"
+
+
+class OfferStatus(StrEnum):
+    """Reservation states as Twilio TaskRouter names them."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    RESCINDED = "rescinded"
+    CANCELED = "canceled"
+
+
+class SyncType(StrEnum):
+    """How a patient's two services relate in time (UHHC benchmark terms)."""
+
+    INDEPENDENT = "independent"
+    SIMULTANEOUS = "simultaneous"
+    SEQUENTIAL = "sequential"
+
+
+class VisitStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    NO_SHOW = "no-show"
+    CANCELLED = "cancelled"
+
+
+@dataclass(eq=False)
+class Elder:
+    """A registered elder living at home; ``location_index`` indexes the travel matrix."""
+
+    elder_id: str
+    service_area: str
+    location_index: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    phone: str | None = None
+    name: str | None = None
+
+
+@dataclass(eq=False)
+class ProviderOrganisation:
+    provider_id: str
+    name: str
+    service_area: str
+    service_types: str = ""  # space-separated service type ids
+
+
+@dataclass(eq=False)
+class Caregiver:
+    """A caregiver of a provider organisation.
+
+    ``abilities`` is a space-separated list of service types; the shift is
+    when the caregiver may leave the home base and must be back by.
+    """
+
+    caregiver_id: str
+    provider_id: str
+    service_area: str
+    abilities: str
+    home_base_index: int | None
+    shift_start: datetime
+    shift_end: datetime
+    active: bool = True
+
+    def can_perform(self, service_type: str) -> bool:
+        return service_type in self.abilities.split()
+
+
+@dataclass(eq=False)
+class CareRequest:
+    """A ServiceRequest for one service at an elder's home.
+
+    ``window_start``/``window_end`` bound the visit start, or the whole
+    service when ``window_at_service_end`` (UHHC ``time_window_met``).
+    A follower of a synchronised pair starts ``sync_min_gap``..``sync_max_gap``
+    minutes after its anchor (``sync_partner_id``) starts.
+    """
+
+    request_id: str
+    elder_id: str
+    service_type: str
+    duration_minutes: float
+    window_start: datetime
+    window_end: datetime
+    service_area: str
+    submitted_at: datetime
+    priority: Priority = Priority.ROUTINE
+    channel: str = "app"
+    location_index: int | None = None
+    window_hard: bool = False
+    window_at_service_end: bool = False
+    sync_type: SyncType | None = None
+    sync_partner_id: str | None = None
+    sync_is_follower: bool = False
+    sync_min_gap: float = 0.0
+    sync_max_gap: float = 0.0
+    sync_anchor_start: datetime | None = None
+    status: RequestStatus = RequestStatus.REQUESTED
+    status_reason: str | None = None
+    received_at: datetime | None = None
+    assigned_at: datetime | None = None
+    closed_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def latest_start(self) -> datetime:
+        """Latest on-time start: the window end, less the duration when the
+        whole service must end inside the window."""
+        if self.window_at_service_end:
+            return self.window_end - timedelta(minutes=self.duration_minutes)
+        return self.window_end
+
+    @property
+    def waits_for_anchor(self) -> bool:
+        return (self.sync_is_follower and self.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
+                and self.sync_anchor_start is None)
+
+
+@dataclass(eq=False)
+class Offer:
+    """A reservation of a caregiver's time for one request, pending a reply."""
+
+    offer_id: str
+    request_id: str
+    caregiver_id: str
+    planned_start: datetime
+    planned_end: datetime
+    created_at: datetime
+    expires_at: datetime
+    travel_minutes: float
+    lateness_minutes: float
+    short_code: str
+    status: OfferStatus = OfferStatus.PENDING
+    responded_at: datetime | None = None
+    policy_version: str = ""
+
+
+@dataclass(eq=False)
+class Visit:
+    """An assignment carried out at the elder's home, with its EVV times."""
+
+    visit_id: str
+    request_id: str
+    caregiver_id: str
+    provider_id: str
+    elder_id: str
+    service_type: str
+    location_index: int | None
+    planned_start: datetime
+    planned_end: datetime
+    status: VisitStatus = VisitStatus.SCHEDULED
+    check_in_at: datetime | None = None
+    check_out_at: datetime | None = None
+    lateness_minutes: float = 0.0
+    travel_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A slot a caregiver holds: a scheduled visit or a pending offer (a
+    reservation blocks the slot exactly as a visit does)."""
+
+    request_id: str
+    location_index: int | None
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class DomainEvent:
+    """Something that happened, to publish on Kafka and append to the event log.
+
+    ``topic_role`` names the stream (see ``config.topics``); ``key`` keeps one
+    request's events in order; ``payload`` is JSON-ready.
+    """
+
+    type: str
+    subject: str
+    time: datetime
+    topic_role: str
+    key: str
+    payload: dict = field(default_factory=dict)

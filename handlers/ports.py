@@ -1,0 +1,63 @@
+"""The small interfaces the use cases need from the outside world.
+
+``db.uow.SqlUnitOfWork`` is the real adapter; ``tests/unit/fakes.py`` holds
+in-memory fakes. Nothing here knows about SQLAlchemy or Kafka.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
+                            Visit)
+
+
+class RequestRepository(Protocol):
+    def get(self, request_id: str) -> CareRequest | None: ...
+    def add(self, request: CareRequest) -> None: ...
+    def followers_of(self, anchor_id: str) -> list[CareRequest]: ...
+
+
+class ElderRepository(Protocol):
+    def get(self, elder_id: str) -> Elder | None: ...
+
+
+class CaregiverRepository(Protocol):
+    def get(self, caregiver_id: str) -> Caregiver | None: ...
+    def in_area(self, service_area: str) -> list[Caregiver]: ...
+
+
+class OfferRepository(Protocol):
+    def get(self, offer_id: str) -> Offer | None: ...
+    def add(self, offer: Offer) -> None: ...
+    def for_request(self, request_id: str) -> list[Offer]: ...
+
+
+class VisitRepository(Protocol):
+    def get(self, visit_id: str) -> Visit | None: ...
+    def add(self, visit: Visit) -> None: ...
+    def for_request(self, request_id: str) -> Visit | None: ...
+    def for_caregiver(self, caregiver_id: str) -> list[Visit]: ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic change: state, the append-only event log and the outbox
+    commit together or not at all."""
+
+    requests: RequestRepository
+    elders: ElderRepository
+    caregivers: CaregiverRepository
+    offers: OfferRepository
+    visits: VisitRepository
+
+    def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
+        """Slots held per caregiver: live visits and pending offers."""
+
+    def claim(self, event_id: str) -> bool:
+        """True the first time an inbound event id is seen in this unit of
+        work's transaction, False for a duplicate (handlers then do nothing)."""
+
+    def emit(self, event: DomainEvent) -> None:
+        """Record an event to append to the event log and publish via the outbox."""
+
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...

@@ -1,0 +1,57 @@
+"""Use cases of a visit at the elder's home: check-in and check-out.
+
+Check-in starts the service (FHIR ``in-progress``), check-out completes it.
+Lateness (minutes) is measured at check-in against the request's latest
+on-time start; the travel of a visit is the matrix time from where the
+caregiver last was (the previous checked-out visit, or the home base).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers import events as ev
+from handlers.model import RequestStatus, VisitStatus
+from handlers.ports import UnitOfWork
+from handlers.scheduling import TravelTimes
+
+
+def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
+             travel: TravelTimes) -> bool:
+    """Start the visit of ``request_id`` if this caregiver holds it; a repeated
+    or foreign check-in changes nothing (returns False)."""
+    visit = uow.visits.for_request(request_id)
+    request = uow.requests.get(request_id)
+    if visit is None or request is None or visit.caregiver_id != caregiver_id:
+        return False
+    if visit.status != VisitStatus.SCHEDULED:
+        return False
+    caregiver = uow.caregivers.get(caregiver_id)
+    done = [v for v in uow.visits.for_caregiver(caregiver_id)
+            if v.check_out_at is not None and v.visit_id != visit.visit_id]
+    previous = max(done, key=lambda v: v.check_out_at).location_index if done else (
+        caregiver.home_base_index if caregiver else None)
+    visit.travel_minutes = travel.minutes(previous, visit.location_index)
+    visit.status, visit.check_in_at = VisitStatus.IN_PROGRESS, now
+    visit.lateness_minutes = max(0.0, (now - request.latest_start).total_seconds() / 60.0)
+    request.status, request.status_reason = RequestStatus.IN_PROGRESS, "caregiver checked in"
+    request.version += 1
+    uow.emit(ev.status_changed(request, now))
+    uow.emit(ev.visit_event("care.visit.checked_in", request, visit, now))
+    return True
+
+
+def check_out(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime) -> bool:
+    """Complete the visit and the request; repeated check-outs change nothing."""
+    visit = uow.visits.for_request(request_id)
+    request = uow.requests.get(request_id)
+    if visit is None or request is None or visit.caregiver_id != caregiver_id:
+        return False
+    if visit.status != VisitStatus.IN_PROGRESS:
+        return False
+    visit.status, visit.check_out_at = VisitStatus.COMPLETED, now
+    request.status, request.status_reason = RequestStatus.COMPLETED, "caregiver checked out"
+    request.closed_at = now
+    request.version += 1
+    uow.emit(ev.status_changed(request, now))
+    uow.emit(ev.visit_event("care.visit.completed", request, visit, now))
+    return True
