@@ -125,7 +125,6 @@ def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datet
 def _set_status(uow: UnitOfWork, request: CareRequest, status: RequestStatus,
                 now: datetime, reason: str | None = None) -> None:
     request.status, request.status_reason = status, reason
-    request.version += 1
     if status.is_final:
         request.closed_at = now
     uow.emit(ev.status_changed(request, now))

@@ -93,10 +93,20 @@ class Elder:
 
 @dataclass(eq=False)
 class ProviderOrganisation:
+    """A contracted home-care provider; ``service_types`` is space-separated,
+    ``opening_hours`` a JSON list of {weekday 0=Mon, opens, closes} (HH:MM)."""
+
     provider_id: str
     name: str
     service_area: str
-    service_types: str = ""  # space-separated service type ids
+    service_types: str = ""
+    provider_type: str | None = None
+    sponsor: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    opening_hours: str = "[]"
 
 
 @dataclass(eq=False)

@@ -34,7 +34,6 @@ def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
     visit.status, visit.check_in_at = VisitStatus.IN_PROGRESS, now
     visit.lateness_minutes = max(0.0, (now - request.latest_start).total_seconds() / 60.0)
     request.status, request.status_reason = RequestStatus.IN_PROGRESS, "caregiver checked in"
-    request.version += 1
     uow.emit(ev.status_changed(request, now))
     uow.emit(ev.visit_event("care.visit.checked_in", request, visit, now))
     return True
@@ -51,7 +50,6 @@ def check_out(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime
     visit.status, visit.check_out_at = VisitStatus.COMPLETED, now
     request.status, request.status_reason = RequestStatus.COMPLETED, "caregiver checked out"
     request.closed_at = now
-    request.version += 1
     uow.emit(ev.status_changed(request, now))
     uow.emit(ev.visit_event("care.visit.completed", request, visit, now))
     return True

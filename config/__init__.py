@@ -1,0 +1,1 @@
+"""Typed settings from the environment and the one list of Kafka topics."""

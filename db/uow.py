@@ -1,0 +1,133 @@
+"""The SQLAlchemy unit of work behind ``handlers.ports.UnitOfWork``.
+
+``emit`` writes each event to the append-only ``event_log`` and to the
+``outbox`` in the same transaction as the state change; ``streams.outbox``
+relays the outbox to Kafka. ``claim`` records inbound event ids so a
+redelivered event changes nothing (Faust delivers at least once).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import topics
+from db import tables
+from handlers.clock import SimClock
+from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
+                            OfferStatus, Visit, VisitStatus)
+
+
+class _Repo:
+    def __init__(self, session: Session, cls: type) -> None:
+        self.session, self.cls = session, cls
+
+    def get(self, key: str):  # noqa: ANN201
+        return self.session.get(self.cls, key)
+
+    def add(self, obj) -> None:  # noqa: ANN001
+        """Insert now: the mapping has no relationships, so flushing at once
+        keeps foreign-key order (request before its offer before its visit)."""
+        self.session.add(obj)
+        self.session.flush([obj])
+
+
+class _Requests(_Repo):
+    def followers_of(self, anchor_id: str) -> list[CareRequest]:
+        return list(self.session.scalars(select(CareRequest).where(
+            tables.care_requests.c.sync_partner_id == anchor_id)))
+
+
+class _Caregivers(_Repo):
+    def in_area(self, service_area: str) -> list[Caregiver]:
+        return list(self.session.scalars(select(Caregiver).where(
+            tables.caregivers.c.service_area == service_area).order_by(tables.caregivers.c.caregiver_id)))
+
+
+class _Offers(_Repo):
+    def for_request(self, request_id: str) -> list[Offer]:
+        return list(self.session.scalars(select(Offer).where(
+            tables.offers.c.request_id == request_id).order_by(tables.offers.c.created_at)))
+
+
+class _Visits(_Repo):
+    def for_request(self, request_id: str) -> Visit | None:
+        return self.session.scalars(select(Visit).where(tables.visits.c.request_id == request_id)).first()
+
+    def for_caregiver(self, caregiver_id: str) -> list[Visit]:
+        return list(self.session.scalars(select(Visit).where(tables.visits.c.caregiver_id == caregiver_id)))
+
+
+class SqlUnitOfWork:
+    """Use as ``with SqlUnitOfWork(factory) as uow: ...; uow.commit()``;
+    leaving the block without commit rolls back."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def __enter__(self) -> "SqlUnitOfWork":
+        self.session = self.factory()
+        self.requests = _Requests(self.session, CareRequest)
+        self.elders = _Repo(self.session, Elder)
+        self.caregivers = _Caregivers(self.session, Caregiver)
+        self.offers = _Offers(self.session, Offer)
+        self.visits = _Visits(self.session, Visit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
+        ids = list(caregiver_ids)
+        held: dict[str, list[Booking]] = {c: [] for c in ids}
+        live = select(Visit).where(tables.visits.c.caregiver_id.in_(ids), tables.visits.c.status.not_in(
+            [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]))
+        for v in self.session.scalars(live):
+            held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start,
+                                                v.check_out_at or v.planned_end))
+        pending = (select(Offer, tables.care_requests.c.location_index)
+                   .join(tables.care_requests, tables.care_requests.c.request_id == tables.offers.c.request_id)
+                   .where(tables.offers.c.caregiver_id.in_(ids), tables.offers.c.status == OfferStatus.PENDING))
+        for offer, loc in self.session.execute(pending):
+            held[offer.caregiver_id].append(Booking(offer.request_id, loc, offer.planned_start, offer.planned_end))
+        return held
+
+    def claim(self, event_id: str) -> bool:
+        seen = select(tables.processed_events.c.event_id).where(
+            tables.processed_events.c.event_id == event_id)
+        if self.session.execute(seen).first():
+            return False
+        self.session.execute(tables.processed_events.insert().values(
+            event_id=event_id, processed_at=datetime.now(timezone.utc)))
+        return True
+
+    def emit(self, event: DomainEvent) -> None:
+        event_id = str(uuid.uuid4())
+        value = envelope(event, event_id)
+        self.session.execute(tables.event_log.insert().values(
+            event_id=event_id, type=event.type, subject=event.subject, time=event.time, payload=value))
+        self.session.execute(tables.outbox.insert().values(
+            event_id=event_id, topic=topics.BY_ROLE[event.topic_role].name, key=event.key, value=value,
+            created_at=datetime.now(timezone.utc)))
+
+    def clock(self) -> SimClock | None:
+        row = self.session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
+        return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else None
+
+    def commit(self) -> None:
+        self.session.flush()
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+def envelope(event: DomainEvent, event_id: str, source: str = "careline") -> dict:
+    """A CloudEvents 1.0 structured envelope with the payload under ``data``."""
+    return {"specversion": "1.0", "id": event_id, "source": source, "type": event.type,
+            "subject": event.subject, "time": event.time.isoformat(), "schema_version": 1,
+            "data": event.payload}
