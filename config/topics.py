@@ -46,6 +46,9 @@ ALL = (INTAKE, INTAKE_DLQ, REQUESTS, CAREGIVER_EVENTS, TIMERS, DISPATCH_DLQ, OFF
 BY_ROLE = {"lifecycle": LIFECYCLE, "offers": OFFERS, "requests": REQUESTS, "timers": TIMERS,
            "caregiver": CAREGIVER_EVENTS, "notify": NOTIFY, "feedback": FEEDBACK}
 
+#: Outbox rows with this topic are deadlines for the scheduler, not Kafka records.
+SCHEDULER = "scheduler"
+
 
 @dataclass(frozen=True)
 class ResolvedTopic:

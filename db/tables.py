@@ -45,6 +45,11 @@ def _id(name: str) -> Column:
     return Column(name, String(120), primary_key=True)
 
 
+service_areas = Table(
+    "service_areas", metadata, _id("service_area"), Column("name", String(200), nullable=False),
+    Column("travel_matrix", JSON), Column("shift_end_hard", Boolean, nullable=False, default=False),
+)
+
 elders = Table(
     "elders", metadata, _id("elder_id"),
     Column("service_area", String(120), nullable=False, index=True),

@@ -111,7 +111,8 @@ class SqlUnitOfWork:
         self.session.execute(tables.event_log.insert().values(
             event_id=event_id, type=event.type, subject=event.subject, time=event.time, payload=value))
         self.session.execute(tables.outbox.insert().values(
-            event_id=event_id, topic=topics.BY_ROLE[event.topic_role].name, key=event.key, value=value,
+            event_id=event_id, key=event.key, value=value,
+            topic=topics.SCHEDULER if event.topic_role == "schedule" else topics.BY_ROLE[event.topic_role].name,
             created_at=datetime.now(timezone.utc)))
 
     def clock(self) -> SimClock | None:

@@ -3,7 +3,7 @@
 Event types are dotted, past tense (``care.request.status_changed``); the
 ``topic_role`` says which stream carries them (``config.topics``):
 ``lifecycle`` for a request's history, ``offers`` for what caregivers are
-told, ``timers`` for deadlines to schedule. Keys are request ids so one
+told, ``schedule`` for deadlines the timer service must fire. Keys are request ids so one
 request's events stay in order on one partition.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def offer_refused(request: CareRequest, offer: Offer, now: datetime) -> DomainEv
 
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime,
                     now: datetime) -> DomainEvent:
-    return _event("timer.requested", request, now, "timers", kind=kind, target_id=target_id,
+    return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id,
                   due=_iso(due))
 
 

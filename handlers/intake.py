@@ -73,11 +73,12 @@ class IntakeRecord(BaseModel):
 
 
 def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | None],
-                    known_service_types: set[str]) -> CareRequest:
+                    known_service_types: set[str] | None = None) -> CareRequest:
     """A ``CareRequest`` (status ``requested``) from a raw record.
 
     Raises ``InvalidIntake`` naming the first bad field: shape and types,
-    an unknown elder, or a service type the programme does not offer.
+    an unknown elder, or a service type the programme does not offer
+    (checked when ``known_service_types`` is given).
     """
     try:
         rec = IntakeRecord.model_validate(raw)
@@ -88,7 +89,7 @@ def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | 
     elder = find_elder(rec.elder_id)
     if elder is None:
         raise InvalidIntake("elder_id", f"no registered elder {rec.elder_id!r}")
-    if rec.service_type not in known_service_types:
+    if known_service_types is not None and rec.service_type not in known_service_types:
         raise InvalidIntake("service_type", f"service {rec.service_type!r} is not offered")
     utc = timezone.utc
     request = CareRequest(

@@ -74,7 +74,7 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
         now, _, action = heapq.heappop(queue)
         action(now)
         for event in uow.events[seen:]:
-            if event.topic_role == "timers":
+            if event.topic_role == "schedule":
                 at(datetime.fromisoformat(event.payload["due"]), expire(event.payload["target_id"]))
             for act in reactions(model, event.type, event.payload, event.time):
                 at(act.due, caregiver_does(act.kind, act.request_id, act.caregiver_id, act.offer_id))

@@ -1,8 +1,9 @@
-"""initial schema: register, roster, requests, offers, visits, feedback, event log, outbox
+"""Initial schema: service areas, register, providers, roster, requests, offers, visits,
+feedback, evaluation aggregates, event log, outbox, processed events, replay clock.
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 09:12:46.739962
+Create Date: 2026-11-30 09:13:46.439481
 """
 from alembic import op
 import sqlalchemy as sa
@@ -84,6 +85,13 @@ def upgrade() -> None:
     sa.Column('longitude', sa.Float(), nullable=True),
     sa.Column('opening_hours', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('provider_id', name=op.f('pk_provider_organisations'))
+    )
+    op.create_table('service_areas',
+    sa.Column('service_area', sa.String(length=120), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('travel_matrix', sa.JSON(), nullable=True),
+    sa.Column('shift_end_hard', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('service_area', name=op.f('pk_service_areas'))
     )
     op.create_table('sim_clock',
     sa.Column('clock_id', sa.Integer(), nullable=False),
@@ -233,6 +241,7 @@ def downgrade() -> None:
 
     op.drop_table('care_requests')
     op.drop_table('sim_clock')
+    op.drop_table('service_areas')
     op.drop_table('provider_organisations')
     op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:

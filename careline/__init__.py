@@ -1,0 +1,1 @@
+"""careline: command line, local stack (broker, worker) and replays."""

@@ -1,0 +1,152 @@
+"""The ``careline`` command line."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from config.settings import get_settings
+
+app = typer.Typer(help="careline: dispatch for a virtual nursing home.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+replay_app = typer.Typer(help="Stream real input through the pipeline.", no_args_is_help=True)
+import_app = typer.Typer(help="Load real registers into the database.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+app.add_typer(import_app, name="import")
+console = Console(stderr=True)
+out = Console()
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust stream worker (agents, timers, outbox relay)."""
+    from streams.app import app as faust_app
+
+    level = get_settings().log_level.lower()
+    sys.argv = ["careline-worker", "worker", "--loglevel", level]
+    faust_app.main()
+
+
+@app.command()
+def broker(port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 9092) -> None:
+    """Run the embedded Tansu broker (memory storage) until interrupted."""
+    from careline.brokers import start_tansu
+
+    settings = get_settings()
+    with start_tansu(port=port, log_path=settings.var_dir / "logs" / "tansu.log") as b:
+        out.print(f"Tansu broker on {b.bootstrap} (memory storage); Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database (CARELINE_DATABASE_URL) to the newest schema."""
+    from db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    out.print("database at head")
+
+
+@app.command()
+def topics() -> None:
+    """Create every careline topic on CARELINE_BROKER (existing ones are kept)."""
+    from careline.brokers import ensure_topics
+    from config import topics as t
+
+    settings = get_settings()
+    ensure_topics(settings.broker, t.resolved(settings.topic_partitions))
+    out.print("\n".join(spec.name for spec in t.ALL))
+
+
+def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: float, seed: int,
+            accept: float, decline: float, timeout: float) -> int:
+    from careline.replay import ReplayDriver, ReplayOptions
+    from careline.report import print_summary, published_costs
+    from careline.stack import local_stack
+    from db.session import session_factory
+    from handlers.simulation import CaregiverModel
+    from handlers.uhhc import InstanceError, parse_instance
+
+    try:
+        instance = parse_instance(json.loads(path.read_text()), name=path.stem)
+    except (OSError, ValueError, InstanceError) as exc:
+        console.print(f"[red]cannot read {path}: {exc}")
+        return 2
+    settings = get_settings()
+    options = ReplayOptions(speed=speed, lead_minutes=lead, timeout_seconds=timeout,
+                            model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline))
+    with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
+        console.print(f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · "
+                      f"worker log {stack.worker_log}")
+        driver = ReplayDriver(stack.bootstrap, session_factory(database_url), instance, options, console)
+        result = driver.run()
+    print_summary(out, path.stem, result.summary, published_costs(path, instance), result.wall_seconds)
+    if not result.summary.all_final or len(result.final) < len(result.day.submissions):
+        console.print("[red]some requests did not reach a final state")
+        return 1
+    out.print(f"every request reached a final state (run {result.run})")
+    return 0
+
+
+Speed = Annotated[float, typer.Option(help="simulated seconds per wall second")]
+Lead = Annotated[float, typer.Option(help="minutes between submission and window start")]
+Seed = Annotated[int, typer.Option(help="seed of the caregiver model")]
+Accept = Annotated[float, typer.Option(help="share of offers a caregiver accepts")]
+Decline = Annotated[float, typer.Option(help="share of offers a caregiver declines (rest time out)")]
+Timeout = Annotated[float, typer.Option(help="wall seconds before giving up")]
+
+
+@replay_app.command("uhhc")
+def replay_uhhc(file: Annotated[Path, typer.Argument(help="UHHC instance JSON")],
+                embedded: Annotated[bool, typer.Option(help="start the embedded Tansu broker")] = False,
+                speed: Speed = 600.0, lead_minutes: Lead = 60.0, seed: Seed = 7,
+                accept_rate: Accept = 0.85, decline_rate: Decline = 0.10,
+                timeout: Timeout = 300.0) -> None:
+    """Replay a UHHC instance as a day of care requests through CARELINE_BROKER
+    (or the embedded broker) and CARELINE_DATABASE_URL; prints the summary."""
+    settings = get_settings()
+    raise typer.Exit(_replay(file, embedded, settings.database_url, speed, lead_minutes, seed,
+                             accept_rate, decline_rate, timeout))
+
+
+@app.command()
+def demo(speed: Speed = 600.0, seed: Seed = 7) -> None:
+    """The main job on the embedded default: Tansu broker, a fresh SQLite file,
+    the Rome UHHC day replayed end to end, and its summary."""
+    settings = get_settings()
+    instance = settings.shared_data / "uhhc" / "instances" / "rome-p44.json"
+    if not instance.exists():
+        console.print(f"[red]missing {instance}: set CARELINE_SHARED_DATA to the shared data folder")
+        raise typer.Exit(2)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    db_path = settings.var_dir / f"demo-{stamp}.db"
+    raise typer.Exit(_replay(instance, True, f"sqlite:///{db_path}", speed, 60.0, seed, 0.85, 0.10, 170.0))
+
+
+@import_app.command("providers")
+def import_providers(file: Annotated[Path, typer.Argument(help="contracted_providers.csv")]) -> None:
+    """Load the aging department's contracted provider list; rejected rows are
+    printed with line, field and reason."""
+    from careline.importing import import_provider_file
+
+    raise typer.Exit(import_provider_file(file, get_settings().database_url, out))
+
+
+def main() -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Stream a UHHC day through the running pipeline in simulated time.
+
+The driver plays the outside world: it submits each intake record when the
+simulated clock reaches its submission time, and plays the caregivers
+(``handlers.simulation``): it reads offers and assignment confirmations from
+``dispatch.offers.v1`` and answers on ``caregiver.events.v1``. It watches
+``care.lifecycle.v1`` and the dead-letter topics until every request of the
+run has reached a final state, then reads the outcome from the database.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import topics
+from db import tables
+from db.register import load_day, set_clock
+from handlers.clock import SimClock
+from handlers.day import Day, build_day
+from handlers.model import CareRequest, Offer, Visit
+from handlers.simulation import CaregiverAction, CaregiverModel, reactions
+from handlers.summary import Summary, summarise
+from handlers.uhhc import Instance
+
+WATCHED = (topics.OFFERS, topics.LIFECYCLE, topics.INTAKE_DLQ, topics.DISPATCH_DLQ)
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """``speed``: simulated seconds per wall second; ``lead_minutes``: how long
+    before its window a request is submitted; ``timeout_seconds``: wall limit."""
+
+    speed: float = 600.0
+    lead_minutes: float = 60.0
+    model: CaregiverModel = field(default_factory=CaregiverModel)
+    timeout_seconds: float = 240.0
+    day_start: datetime = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+    providers: int = 2
+
+
+@dataclass
+class ReplayResult:
+    run: str
+    day: Day
+    summary: Summary
+    dead_letters: list[dict]
+    wall_seconds: float
+    final: dict[str, str]
+
+
+class ReplayDriver:
+    def __init__(self, bootstrap: str, factory: sessionmaker[Session], instance: Instance,
+                 options: ReplayOptions, console: Console | None = None) -> None:
+        self.bootstrap, self.factory, self.instance, self.opt = bootstrap, factory, instance, options
+        self.console = console or Console(stderr=True)
+        self.run_id = f"{instance.name}-{uuid.uuid4().hex[:6]}"
+        self.day = build_day(instance, options.day_start, options.lead_minutes, self.run_id,
+                             options.providers)
+        self.final: dict[str, str] = {}
+        self.dead: list[dict] = []
+        self._seq = itertools.count()
+        self._actions: list[tuple[datetime, int, CaregiverAction]] = []
+
+    def _producer(self) -> KafkaProducer:
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
+                             key_serializer=str.encode, value_serializer=lambda v: json.dumps(v).encode())
+
+    def _consumer(self) -> KafkaConsumer:
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        parts = [TopicPartition(t.name, p) for t in WATCHED
+                 for p in sorted(consumer.partitions_for_topic(t.name) or [])]
+        consumer.assign(parts)
+        consumer.seek_to_end(*parts)
+        for tp in parts:
+            consumer.position(tp)
+        return consumer
+
+    def wait_for_worker(self, producer: KafkaProducer, consumer: KafkaConsumer, timeout_s: float = 120) -> float:
+        """Send probes to the intake topic until the worker answers; seconds waited."""
+        probe, started, last_sent = str(uuid.uuid4()), time.monotonic(), 0.0
+        while time.monotonic() - started < timeout_s:
+            if time.monotonic() - last_sent > 5:
+                producer.send(topics.INTAKE.name, key=probe, value={"type": "careline.probe", "id": probe})
+                producer.flush()
+                last_sent = time.monotonic()
+            for batch in consumer.poll(timeout_ms=100).values():
+                for rec in batch:
+                    value = json.loads(rec.value)
+                    if value.get("type") == "careline.probe.answered" and value.get("id") == probe:
+                        return time.monotonic() - started
+        raise TimeoutError(f"the stream worker did not answer within {timeout_s:.0f} s")
+
+    def run(self) -> ReplayResult:
+        load_day(self.factory, self.day, self.instance)
+        producer, consumer = self._producer(), self._consumer()
+        waited = self.wait_for_worker(producer, consumer)
+        self.console.print(f"worker ready after {waited:.1f} s; replaying {len(self.day.submissions)} "
+                           f"requests of {self.instance.name} at {self.opt.speed:g}x")
+        first = min(s.at for s in self.day.submissions)
+        clock = SimClock(datetime.now(timezone.utc), first - timedelta(minutes=1), self.opt.speed)
+        set_clock(self.factory, clock)
+        started = time.monotonic()
+        try:
+            self._loop(producer, consumer, clock, started)
+        finally:
+            producer.flush()
+            producer.close()
+            consumer.close()
+        return ReplayResult(self.run_id, self.day, self._summarise(), self.dead,
+                            time.monotonic() - started, dict(self.final))
+
+    def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer, clock: SimClock, started: float) -> None:
+        todo = deque(self.day.submissions)
+        total = len(todo)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("final · sim {task.fields[sim]}"), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=False) as bar:
+            task = bar.add_task("replay", total=total, sim="--:--")
+            while len(self.final) < total:
+                if time.monotonic() - started > self.opt.timeout_seconds:
+                    self.console.print(f"[red]timeout: {total - len(self.final)} requests not final")
+                    break
+                now = clock.now()
+                while todo and todo[0].at <= now:
+                    s = todo.popleft()
+                    producer.send(topics.INTAKE.name, key=s.record["intake_id"], value=s.record)
+                while self._actions and self._actions[0][0] <= now:
+                    self._send_action(producer, heapq.heappop(self._actions)[2])
+                for batch in consumer.poll(timeout_ms=20).values():
+                    for rec in batch:
+                        self._observe(rec.topic, rec.value)
+                bar.update(task, completed=len(self.final), sim=now.strftime("%H:%M"))
+
+    def _observe(self, topic: str, raw: bytes) -> None:
+        value = json.loads(raw)
+        if topic in (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name):
+            record = value.get("record")
+            record = json.loads(record) if isinstance(record, str) else record
+            rid = (record or {}).get("request_id") or (record or {}).get("data", {}).get("request_id", "")
+            if str(rid).startswith(self.run_id):
+                self.dead.append(value)
+                if topic == topics.INTAKE_DLQ.name:
+                    self.final[rid] = "dead-letter"
+            return
+        data = value.get("data", {})
+        rid = data.get("request_id", "")
+        if not rid.startswith(f"{self.run_id}."):
+            return
+        if value["type"] == "care.request.status_changed" and data["status"] in (
+                "completed", "failed", "cancelled", "rejected", "entered-in-error"):
+            self.final[rid] = data["status"]
+        for act in reactions(self.opt.model, value["type"], data, datetime.fromisoformat(value["time"])):
+            heapq.heappush(self._actions, (act.due, next(self._seq), act))
+
+    def _send_action(self, producer: KafkaProducer, act: CaregiverAction) -> None:
+        kinds = {"accept": "caregiver.offer.accepted", "decline": "caregiver.offer.declined",
+                 "check_in": "caregiver.visit.checked_in", "check_out": "caregiver.visit.checked_out"}
+        producer.send(topics.CAREGIVER_EVENTS.name, key=self.day.area, value={
+            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "careline/simulator",
+            "type": kinds[act.kind], "subject": act.request_id, "time": act.due.isoformat(),
+            "schema_version": 1, "data": {"request_id": act.request_id, "caregiver_id": act.caregiver_id,
+                                          "offer_id": act.offer_id, "service_area": self.day.area}})
+
+    def _summarise(self) -> Summary:
+        prefix = f"{self.run_id}.%"
+        with self.factory() as session:
+            requests = list(session.scalars(select(CareRequest).where(
+                tables.care_requests.c.request_id.like(prefix))))
+            offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.like(prefix))))
+            visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.like(prefix))))
+        return summarise(self.instance, self.run_id, self.day.start, requests, offers, visits)

@@ -1,0 +1,56 @@
+"""Print a replay's summary as tables (rich), beside published solutions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from handlers.summary import Summary
+from handlers.uhhc import Instance, RouteCost, evaluate_routes, routes_from_solution
+
+
+def published_costs(instance_path: Path, instance: Instance) -> dict[str, RouteCost]:
+    """Published solutions beside the instance (``../solutions/<stem>.<method>.json``),
+    recomputed from their routes."""
+    folder = instance_path.resolve().parent.parent / "solutions"
+    return {p.name.removeprefix(instance_path.stem + ".").removesuffix(".json"):
+            evaluate_routes(instance, routes_from_solution(json.loads(p.read_text())))
+            for p in sorted(folder.glob(f"{instance_path.stem}.*.json"))}
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_summary(console: Console, name: str, summary: Summary, published: dict[str, RouteCost],
+                  wall_seconds: float) -> None:
+    states = Table(title=f"{name}: requests by final state")
+    states.add_column("state")
+    states.add_column("requests", justify="right")
+    for state, n in sorted(summary.by_status.items()):
+        states.add_row("not final" if state == "__open__" else state, str(n))
+    states.add_row("[bold]total", f"[bold]{summary.requests}")
+    console.print(states)
+    console.print(f"time to assign: p50 {_fmt(summary.time_to_assign_p50_minutes)} min, "
+                  f"p95 {_fmt(summary.time_to_assign_p95_minutes)} min (simulated) · offers: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(summary.offers_by_status.items()))
+                  + f" · wall time {wall_seconds:.1f} s")
+    cmp = Table(title="travel and tardiness (minutes), recomputed from routes with the instance matrix")
+    for col in ("routes", "travel", "total tardiness", "max tardiness", "visits", "unserved"):
+        cmp.add_column(col, justify="right" if col != "routes" else "left")
+    rows = [("careline (this run)", summary.cost)] + [(f"published {m}", c) for m, c in published.items()]
+    for label, c in rows:
+        cmp.add_row(label, _fmt(c.travel_time, 0), _fmt(c.total_tardiness, 0), _fmt(c.highest_tardiness, 0),
+                    str(c.visits), str(c.unserved))
+    console.print(cmp)
+    for method, c in published.items():
+        if c.travel_time:
+            console.print(f"travel vs published {method}: {summary.cost.travel_time / c.travel_time:.3f}x")
+    per = Table(title="visits per caregiver")
+    for cid in summary.visits_per_caregiver:
+        per.add_column(cid, justify="right")
+    per.add_row(*[str(n) for n in summary.visits_per_caregiver.values()])
+    console.print(per)
+    console.print("Data: UHHC benchmark (iolab-uniud/uhhc), doi 10.1111/itor.70140, CC BY 4.0.")

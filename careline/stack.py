@@ -1,0 +1,78 @@
+"""A local careline stack: broker, schema, topics and a stream worker process.
+
+``local_stack`` starts what is missing and stops what it started, so the demo,
+replays and end-to-end tests run the real parts with one call.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from config import topics
+from config.settings import Settings
+from db.migrate import upgrade
+
+
+@dataclass
+class Stack:
+    bootstrap: str
+    database_url: str
+    worker_log: Path
+
+
+def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[str, str]:
+    return dict(os.environ, CARELINE_BROKER=bootstrap, CARELINE_DATABASE_URL=database_url,
+                CARELINE_WORKER_WEB_PORT="0", CARELINE_VAR_DIR=str(settings.var_dir),
+                CARELINE_TOPIC_PARTITIONS=str(settings.topic_partitions))
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """The Faust worker as a child process, logging to ``log_path``; stopped
+    with SIGTERM (then SIGKILL after 20 s) on exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", "worker"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the stream worker exited at once; see {log_path}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def local_stack(settings: Settings, embedded_broker: bool, database_url: str,
+                run_name: str = "run") -> Iterator[Stack]:
+    """Broker (embedded Tansu, or ``settings.broker``), migrated database,
+    declared topics and a running worker."""
+    from careline import brokers
+
+    logs = settings.var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if embedded_broker:
+            broker = stack.enter_context(brokers.start_tansu(log_path=logs / f"tansu-{run_name}.log"))
+            bootstrap = broker.bootstrap
+        else:
+            bootstrap = settings.broker
+            brokers.wait_for_broker(bootstrap, 60)
+        upgrade(database_url)
+        brokers.ensure_topics(bootstrap, topics.resolved(settings.topic_partitions),
+                              drop_unsupported_configs=embedded_broker)
+        worker_log = logs / f"worker-{run_name}.log"
+        stack.enter_context(worker_process(worker_env(settings, bootstrap, database_url), worker_log))
+        yield Stack(bootstrap, database_url, worker_log)

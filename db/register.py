@@ -1,0 +1,46 @@
+"""Load a day's register and roster, and set the replay clock."""
+from __future__ import annotations
+
+
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import tables
+from handlers.clock import SimClock
+from handlers.day import Day
+from handlers.uhhc import Instance
+
+
+def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> None:
+    """Insert the service area (with the travel matrix), providers, elders and
+    caregivers of ``day``; rows that exist are left as they are."""
+    with factory() as session:
+        if session.execute(select(tables.service_areas.c.service_area).where(
+                tables.service_areas.c.service_area == day.area)).first() is None:
+            session.execute(tables.service_areas.insert().values(
+                service_area=day.area, name=f"UHHC {instance.name}",
+                travel_matrix=[list(r) for r in instance.distances],
+                shift_end_hard=instance.shift_end_hard))
+        for group in (day.providers, day.elders, day.caregivers):
+            for obj in group:
+                session.merge(obj)
+            session.flush()
+        session.commit()
+
+
+def set_clock(factory: sessionmaker[Session], clock: SimClock) -> None:
+    """Make every component read ``clock`` (one row, replaced)."""
+    with factory() as session:
+        session.execute(delete(tables.sim_clock))
+        session.execute(tables.sim_clock.insert().values(
+            clock_id=1, wall_origin=clock.wall_origin, sim_origin=clock.sim_origin, speed=clock.speed))
+        session.commit()
+
+
+def clear_clock(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        session.execute(delete(tables.sim_clock))
+        session.commit()
+
+

@@ -1,0 +1,1 @@
+"""The Faust application: topics, agents, timers (``faust -A streams.app``)."""

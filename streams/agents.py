@@ -1,0 +1,75 @@
+"""Agents: decode, call a step, emit what it returns. Nothing is dropped:
+a record that cannot be handled goes to a dead-letter topic with the reason.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from streams import steps
+from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
+                         lifecycle_topic, requests_topic)
+from streams.runtime import relay_outbox, scheduler
+
+log = logging.getLogger("careline.agents")
+
+
+@app.agent(intake_topic)
+async def validate_intake_records(stream):
+    """care.intake.v1 -> care.requests.v1 (keyed by service area) or the intake DLQ."""
+    async for event in stream.events():
+        raw = event.message.value
+        try:
+            value = steps.decode(raw)
+            if value.get("type") == "careline.probe":
+                await lifecycle_topic.send(key=b"probe", value={**value, "type": "careline.probe.answered"})
+                continue
+            area, validated = steps.validate_intake_record(value)
+        except steps.DeadLetter as exc:
+            await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+                raw, exc, event.message.topic, event.message.offset))
+            continue
+        await requests_topic.send(key=area.encode(), value=validated)
+
+
+@app.agent(dispatch_inbox)
+async def dispatch_care(stream):
+    """Requests, caregiver replies and timer firings of one service area, in order."""
+    async for event in stream.events():
+        raw = event.message.value
+        try:
+            value = steps.decode(raw)
+            try:
+                steps.handle_dispatch_event(value)
+            except StaleDataError:
+                log.warning("concurrent update, retrying event %s once", value.get("id"))
+                steps.handle_dispatch_event(value)
+        except steps.DeadLetter as exc:
+            await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+                raw, exc, event.message.topic, event.message.offset))
+        except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
+            log.exception("dispatch step failed")
+            await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+                raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
+                event.message.offset))
+        await relay_outbox()
+
+
+@app.agent(lifecycle_topic)
+async def evaluate_visits(stream):
+    """Fold completed visits into provider and caregiver aggregates."""
+    async for value in stream:
+        if isinstance(value, dict):
+            steps.fold_evaluation(value)
+
+
+@app.timer(interval=1.0)
+async def relay_leftovers() -> None:
+    """Publish outbox rows a crash left unsent."""
+    await relay_outbox()
+
+
+@app.task
+async def start_scheduler() -> None:
+    scheduler().start()

@@ -1,0 +1,55 @@
+"""The Faust app object ``app`` and its topics, built from ``config``.
+
+Consumer settings are chosen for small brokers (single-node Apache Kafka and
+the embedded Tansu): short session and poll intervals so a worker joins its
+group in seconds, and offsets start at the earliest record so nothing sent
+before the worker started is skipped.
+"""
+from __future__ import annotations
+
+import faust
+
+from config import topics
+from config.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    "careline",
+    broker=settings.faust_broker,
+    store="memory://",
+    topic_partitions=settings.topic_partitions,
+    topic_allow_declare=False,
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=1.0,
+    broker_max_poll_interval=30.0,
+    stream_wait_empty=False,
+    web_enabled=settings.worker_web_port > 0,
+    web_port=settings.worker_web_port or 6066,
+    web_host="127.0.0.1",
+    datadir=str(settings.var_dir / "faust"),
+)
+
+
+def topic(spec: topics.TopicSpec, value_serializer: str = "json") -> faust.TopicT:
+    """A declared topic; inbound topics use ``raw`` values so that a record
+    that is not JSON reaches the agent (and its dead-letter topic) instead of
+    being skipped by the decoder."""
+    return app.topic(spec.name, key_type=None, value_type=None, key_serializer="raw",
+                     value_serializer=value_serializer,
+                     partitions=spec.partitions or settings.topic_partitions)
+
+
+intake_topic = topic(topics.INTAKE, "raw")
+intake_dlq_topic = topic(topics.INTAKE_DLQ)
+requests_topic = topic(topics.REQUESTS)
+caregiver_topic = topic(topics.CAREGIVER_EVENTS)
+timers_topic = topic(topics.TIMERS)
+dispatch_dlq_topic = topic(topics.DISPATCH_DLQ)
+lifecycle_topic = topic(topics.LIFECYCLE)
+dispatch_inbox = app.topic(topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name,
+                           key_type=None, value_type=None, key_serializer="raw", value_serializer="raw")
+
+# agents and timers register themselves on import
+from streams import agents  # noqa: E402,F401

@@ -1,0 +1,145 @@
+"""The synchronous steps the agents run: decode, load context, call a
+handler, commit. Kept apart from the agents so they read as a few lines and
+so the steps can be called from tests and tools without a broker.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+
+from db import tables
+from db.uow import SqlUnitOfWork
+from handlers import dispatch, visits
+from handlers.evaluation import Aggregate, fold_visit
+from handlers.intake import InvalidIntake, validate_intake
+from handlers.model import OfferStatus
+from handlers.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
+from config.settings import get_settings
+from streams.runtime import current_clock, sessions
+
+
+class DeadLetter(Exception):
+    """An inbound record that cannot be handled; ``reason`` goes to the DLQ."""
+
+    def __init__(self, reason: str, field: str | None = None):
+        super().__init__(reason)
+        self.reason, self.field = reason, field
+
+
+def decode(raw: bytes | str | dict) -> dict[str, Any]:
+    """JSON object from a record value; raises ``DeadLetter`` otherwise."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DeadLetter(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise DeadLetter("not a JSON object")
+    return value
+
+
+def dead_letter(raw: bytes | str | dict, exc: DeadLetter, topic: str, offset: int | None) -> dict:
+    text = raw if isinstance(raw, (str, dict)) else raw.decode("utf-8", "replace")
+    return {"reason": exc.reason, "field": exc.field, "topic": topic, "offset": offset, "record": text}
+
+
+@dataclass(frozen=True)
+class AreaContext:
+    policy: DispatchPolicy
+    travel: TravelTimes
+
+
+@lru_cache(maxsize=256)
+def area_context(service_area: str) -> AreaContext:
+    with sessions()() as session:
+        row = session.execute(select(tables.service_areas).where(
+            tables.service_areas.c.service_area == service_area)).first()
+    policy = DispatchPolicy(offer_timeout_seconds=get_settings().offer_timeout_seconds,
+                            shift_end_hard=bool(row and row.shift_end_hard))
+    matrix = row.travel_matrix if row and row.travel_matrix else []
+    return AreaContext(policy, MatrixTravelTimes(matrix))
+
+
+def validate_intake_record(value: dict) -> tuple[str, dict]:
+    """(service area, validated event) for an intake record; ``DeadLetter`` if invalid."""
+    with SqlUnitOfWork(sessions()) as uow:
+        known = set()
+        for abilities in uow.session.scalars(select(tables.caregivers.c.abilities).distinct()):
+            known.update(abilities.split())
+        try:
+            request = validate_intake(value, uow.elders.get, known)
+        except InvalidIntake as exc:
+            raise DeadLetter(exc.reason, exc.field) from None
+    data = dict(value, request_id=request.request_id, service_area=request.service_area)
+    return request.service_area, {
+        "specversion": "1.0", "id": f"validated:{request.request_id}", "source": "careline/intake",
+        "type": "care.request.validated", "subject": request.request_id,
+        "time": request.submitted_at.isoformat(), "schema_version": 1, "data": data}
+
+
+def handle_dispatch_event(value: dict) -> bool:
+    """Apply one dispatch input (validated request, caregiver reply or visit
+    event, timer firing). Returns False for a duplicate event id."""
+    etype, data = value.get("type"), value.get("data")
+    if not isinstance(data, dict) or "service_area" not in data or "id" not in value:
+        raise DeadLetter("missing id, data or data.service_area")
+    ctx = area_context(data["service_area"])
+    with SqlUnitOfWork(sessions()) as uow:
+        if not uow.claim(value["id"]):
+            return False
+        now = current_clock(uow.session).now()
+        at = datetime.fromisoformat(value["time"]) if value.get("time") else now
+        p, t = ctx.policy, ctx.travel
+        if etype == "care.request.validated":
+            try:
+                request = validate_intake(data, uow.elders.get)
+            except InvalidIntake as exc:
+                raise DeadLetter(exc.reason, exc.field) from None
+            dispatch.receive_request(request, uow, now, p, t)
+        elif etype == "caregiver.offer.accepted":
+            dispatch.accept_offer(data["offer_id"], data["caregiver_id"], uow, now, p, t)
+        elif etype == "caregiver.offer.declined":
+            dispatch.close_offer(data["offer_id"], OfferStatus.REJECTED, uow, now, p, t, data["caregiver_id"])
+        elif etype == "caregiver.visit.checked_in":
+            visits.check_in(data["request_id"], data["caregiver_id"], uow, at, t)
+        elif etype == "caregiver.visit.checked_out":
+            visits.check_out(data["request_id"], data["caregiver_id"], uow, at)
+        elif etype == "timer.fired" and data.get("kind") == "offer-expiry":
+            dispatch.close_offer(data["target_id"], OfferStatus.TIMEOUT, uow, now, p, t)
+        else:
+            raise DeadLetter(f"unknown event type {etype!r}", "type")
+        uow.commit()
+    return True
+
+
+def fold_evaluation(value: dict) -> bool:
+    """Add a completed visit to its provider's and caregiver's aggregates."""
+    if value.get("type") != "care.visit.completed":
+        return False
+    data = value["data"]
+    with SqlUnitOfWork(sessions()) as uow:
+        if not uow.claim(f"evaluation:{value['id']}"):
+            return False
+        for scope, subject in (("provider", data["provider_id"]), ("caregiver", data["caregiver_id"])):
+            row = uow.session.execute(select(tables.evaluation_aggregates).where(
+                tables.evaluation_aggregates.c.scope == scope,
+                tables.evaluation_aggregates.c.subject_id == subject)).first()
+            agg = Aggregate(**row._mapping) if row else Aggregate(scope, subject)
+            new = fold_visit(agg, data["lateness_minutes"], data["travel_minutes"])
+            values = {k: getattr(new, k) for k in ("visits", "on_time", "travel_minutes",
+                                                   "lateness_minutes", "max_lateness_minutes")}
+            if row:
+                uow.session.execute(tables.evaluation_aggregates.update().where(
+                    tables.evaluation_aggregates.c.scope == scope,
+                    tables.evaluation_aggregates.c.subject_id == subject).values(**values))
+            else:
+                uow.session.execute(tables.evaluation_aggregates.insert().values(
+                    scope=scope, subject_id=subject, **values))
+        uow.commit()
+    return True
