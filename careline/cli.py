@@ -29,7 +29,8 @@ def worker() -> None:
     """Run the Faust stream worker (agents, timers, outbox relay)."""
     from streams.app import app as faust_app
 
-    level = get_settings().log_level.lower()
+    level = {"warning": "warn", "critical": "crit"}.get(get_settings().log_level.lower(),
+                                                          get_settings().log_level.lower())
     sys.argv = ["careline-worker", "worker", "--loglevel", level]
     faust_app.main()
 
@@ -89,7 +90,8 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
     with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
         console.print(f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · "
                       f"worker log {stack.worker_log}")
-        driver = ReplayDriver(stack.bootstrap, session_factory(database_url), instance, options, console)
+        driver = ReplayDriver(stack.bootstrap, session_factory(database_url), instance, options, console,
+                              worker_alive=lambda: stack.worker.poll() is None)
         result = driver.run()
     print_summary(out, path.stem, result.summary, published_costs(path, instance), result.wall_seconds)
     if not result.summary.all_final or len(result.final) < len(result.day.submissions):
@@ -121,7 +123,7 @@ def replay_uhhc(file: Annotated[Path, typer.Argument(help="UHHC instance JSON")]
 
 
 @app.command()
-def demo(speed: Speed = 600.0, seed: Seed = 7) -> None:
+def demo(speed: Speed = 1200.0, seed: Seed = 7) -> None:
     """The main job on the embedded default: Tansu broker, a fresh SQLite file,
     the Rome UHHC day replayed end to end, and its summary."""
     settings = get_settings()
@@ -145,6 +147,7 @@ def import_providers(file: Annotated[Path, typer.Argument(help="contracted_provi
 
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     app()
 
 

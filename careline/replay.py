@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
@@ -62,7 +63,9 @@ class ReplayResult:
 
 class ReplayDriver:
     def __init__(self, bootstrap: str, factory: sessionmaker[Session], instance: Instance,
-                 options: ReplayOptions, console: Console | None = None) -> None:
+                 options: ReplayOptions, console: Console | None = None,
+                 worker_alive: Callable[[], bool] = lambda: True) -> None:
+        self.worker_alive = worker_alive
         self.bootstrap, self.factory, self.instance, self.opt = bootstrap, factory, instance, options
         self.console = console or Console(stderr=True)
         self.run_id = f"{instance.name}-{uuid.uuid4().hex[:6]}"
@@ -91,6 +94,8 @@ class ReplayDriver:
         """Send probes to the intake topic until the worker answers; seconds waited."""
         probe, started, last_sent = str(uuid.uuid4()), time.monotonic(), 0.0
         while time.monotonic() - started < timeout_s:
+            if not self.worker_alive():
+                raise RuntimeError("the stream worker exited; see its log")
             if time.monotonic() - last_sent > 5:
                 producer.send(topics.INTAKE.name, key=probe, value={"type": "careline.probe", "id": probe})
                 producer.flush()
@@ -129,6 +134,9 @@ class ReplayDriver:
         with Progress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task("replay", total=total, sim="--:--")
             while len(self.final) < total:
+                if not self.worker_alive():
+                    self.console.print("[red]the stream worker exited; see its log")
+                    break
                 if time.monotonic() - started > self.opt.timeout_seconds:
                     self.console.print(f"[red]timeout: {total - len(self.final)} requests not final")
                     break

@@ -24,6 +24,7 @@ class Stack:
     bootstrap: str
     database_url: str
     worker_log: Path
+    worker: subprocess.Popen
 
 
 def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[str, str]:
@@ -72,7 +73,7 @@ def local_stack(settings: Settings, embedded_broker: bool, database_url: str,
             brokers.wait_for_broker(bootstrap, 60)
         upgrade(database_url)
         brokers.ensure_topics(bootstrap, topics.resolved(settings.topic_partitions),
-                              drop_unsupported_configs=embedded_broker)
+                              drop_rejected_configs=embedded_broker)
         worker_log = logs / f"worker-{run_name}.log"
-        stack.enter_context(worker_process(worker_env(settings, bootstrap, database_url), worker_log))
-        yield Stack(bootstrap, database_url, worker_log)
+        proc = stack.enter_context(worker_process(worker_env(settings, bootstrap, database_url), worker_log))
+        yield Stack(bootstrap, database_url, worker_log, proc)

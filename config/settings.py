@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1, description="partitions of every careline topic")
     offer_timeout_seconds: float = Field(default=120.0, gt=0,
                                          description="reservation timeout, Twilio TaskRouter's default")
+    timer_grace_seconds: float = Field(default=2.0, ge=0,
+                                       description="wall seconds a deadline waits for replies in flight")
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500,
+                                            description="longest a worker's fetch waits on the broker")
     worker_web_port: int = Field(default=6066, ge=0, description="faust web port, 0 disables the web server")
     shared_data: Path = Field(default=REPO_ROOT.parent / "shared" / "data",
                               description="folder of the shared real input data")

@@ -72,7 +72,11 @@ def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
 def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
                  policy: DispatchPolicy, travel: TravelTimes) -> bool:
     """Turn a pending offer into a visit; release synchronised followers.
-    An accept for an offer that is no longer pending is refused with an event."""
+
+    ``now`` is when the caregiver answered. An accept for an offer that is no
+    longer pending is refused with an event; one given after the offer expired
+    (but processed before its timer) closes the offer as ``timeout`` and moves on.
+    """
     offer = uow.offers.get(offer_id)
     if offer is None or offer.caregiver_id != caregiver_id:
         return False
@@ -80,6 +84,10 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
     assert request is not None
     if offer.status != OfferStatus.PENDING or request.status.is_final:
         uow.emit(ev.offer_refused(request, offer, now))
+        return False
+    if now > offer.expires_at:
+        uow.emit(ev.offer_refused(request, offer, now))
+        close_offer(offer_id, OfferStatus.TIMEOUT, uow, offer.expires_at, policy, travel)
         return False
     offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
     caregiver = uow.caregivers.get(caregiver_id)
@@ -107,12 +115,15 @@ def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datet
                 policy: DispatchPolicy, travel: TravelTimes,
                 caregiver_id: str | None = None) -> bool:
     """Record a decline (``rejected``) or a ``timeout`` and offer the request to
-    the next caregiver. Late or foreign replies change nothing."""
+    the next caregiver. Late or foreign replies change nothing; a decline
+    given after the offer expired counts as a timeout."""
     offer = uow.offers.get(offer_id)
     if offer is None or offer.status != OfferStatus.PENDING:
         return False
     if caregiver_id is not None and offer.caregiver_id != caregiver_id:
         return False
+    if outcome == OfferStatus.REJECTED and now > offer.expires_at:
+        outcome, now = OfferStatus.TIMEOUT, offer.expires_at
     offer.status, offer.responded_at = outcome, now
     request = uow.requests.get(offer.request_id)
     assert request is not None

@@ -11,8 +11,10 @@ import faust
 
 from config import topics
 from config.settings import get_settings
+from streams import transport
 
 settings = get_settings()
+transport.install()
 
 app = faust.App(
     "careline",

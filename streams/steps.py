@@ -83,6 +83,19 @@ def validate_intake_record(value: dict) -> tuple[str, dict]:
         "time": request.submitted_at.isoformat(), "schema_version": 1, "data": data}
 
 
+def event_time(value: dict, clock_now: datetime) -> datetime:
+    """When the event happened (CloudEvents ``time``), never later than the
+    clock: dispatch decides in event time, so broker latency changes the
+    order of work but not the times a request or visit records."""
+    try:
+        at = datetime.fromisoformat(value["time"])
+    except (KeyError, TypeError, ValueError):
+        return clock_now
+    if at.tzinfo is None:
+        raise DeadLetter("time without a zone", "time")
+    return min(at, clock_now)
+
+
 def handle_dispatch_event(value: dict) -> bool:
     """Apply one dispatch input (validated request, caregiver reply or visit
     event, timer firing). Returns False for a duplicate event id."""
@@ -93,8 +106,7 @@ def handle_dispatch_event(value: dict) -> bool:
     with SqlUnitOfWork(sessions()) as uow:
         if not uow.claim(value["id"]):
             return False
-        now = current_clock(uow.session).now()
-        at = datetime.fromisoformat(value["time"]) if value.get("time") else now
+        now = event_time(value, current_clock(uow.session).now())
         p, t = ctx.policy, ctx.travel
         if etype == "care.request.validated":
             try:
@@ -107,9 +119,9 @@ def handle_dispatch_event(value: dict) -> bool:
         elif etype == "caregiver.offer.declined":
             dispatch.close_offer(data["offer_id"], OfferStatus.REJECTED, uow, now, p, t, data["caregiver_id"])
         elif etype == "caregiver.visit.checked_in":
-            visits.check_in(data["request_id"], data["caregiver_id"], uow, at, t)
+            visits.check_in(data["request_id"], data["caregiver_id"], uow, now, t)
         elif etype == "caregiver.visit.checked_out":
-            visits.check_out(data["request_id"], data["caregiver_id"], uow, at)
+            visits.check_out(data["request_id"], data["caregiver_id"], uow, now)
         elif etype == "timer.fired" and data.get("kind") == "offer-expiry":
             dispatch.close_offer(data["target_id"], OfferStatus.TIMEOUT, uow, now, p, t)
         else:

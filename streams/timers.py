@@ -7,19 +7,23 @@ harmless.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from handlers.clock import SimClock
 
 
 def schedule(timer_event: dict, clock: SimClock) -> None:
     """Add (or replace) the job for a ``timer.requested`` event, at the wall
-    time the simulated or real deadline maps to."""
+    time the deadline maps to plus ``timer_grace_seconds``: replies sent
+    before the deadline but still in flight are handled first (the firing
+    carries the deadline as its event time)."""
+    from config.settings import get_settings
     from streams.runtime import scheduler
 
     data = timer_event["data"]
     due = datetime.fromisoformat(data["due"])
-    run_at = max(clock.to_wall(due), datetime.now(timezone.utc))
+    grace = timedelta(seconds=get_settings().timer_grace_seconds)
+    run_at = max(clock.to_wall(due) + grace, datetime.now(timezone.utc))
     scheduler().add_job(fire, "date", run_date=run_at, id=f"{data['kind']}:{data['target_id']}",
                         replace_existing=True,
                         kwargs={"kind": data["kind"], "target_id": data["target_id"],

