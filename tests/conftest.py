@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -28,3 +32,65 @@ def shared_data() -> Path:
             pytrace=False,
         )
     return folder
+
+
+@dataclass
+class Services:
+    """A real broker and database for integration tests, and a running worker."""
+
+    bootstrap: str
+    database_url: str
+    kind: str
+    worker: subprocess.Popen | None = None
+    worker_log: Path | None = None
+
+    @property
+    def sessions(self):
+        from db.session import session_factory
+
+        return session_factory(self.database_url)
+
+
+def _need(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run the tests with scripts/test (it starts PostgreSQL and "
+                    "Apache Kafka), or deselect them with -m 'not integration and not e2e'", pytrace=False)
+    return value
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory) -> Iterator[Services]:
+    """Broker selected by CARELINE_TEST_KAFKA (``apache``: CARELINE_TEST_BROKER, started by
+    scripts/test; ``tansu``: started here) and PostgreSQL at CARELINE_TEST_DATABASE_URL."""
+    from careline.brokers import start_tansu
+
+    kind = os.environ.get("CARELINE_TEST_KAFKA", "apache")
+    database_url = _need("CARELINE_TEST_DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        if kind == "tansu" and not os.environ.get("CARELINE_TEST_BROKER"):
+            bootstrap = stack.enter_context(start_tansu(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log")).bootstrap
+        else:
+            bootstrap = _need("CARELINE_TEST_BROKER")
+        yield Services(bootstrap, database_url, kind)
+
+
+@pytest.fixture(scope="session")
+def pipeline(services, tmp_path_factory) -> Iterator[Services]:
+    """Schema migrated, topics declared and one stream worker running for the whole session."""
+    from careline.brokers import ensure_topics
+    from careline.stack import worker_env, worker_process
+    from config import topics
+    from config.settings import Settings
+    from db.migrate import upgrade
+
+    var = tmp_path_factory.mktemp("var")
+    settings = Settings(var_dir=var, broker=services.bootstrap, database_url=services.database_url)
+    upgrade(services.database_url)
+    ensure_topics(services.bootstrap, topics.resolved(settings.topic_partitions),
+                  drop_rejected_configs=services.kind == "tansu")
+    log = var / "worker.log"
+    with worker_process(worker_env(settings, services.bootstrap, services.database_url), log) as proc:
+        services.worker, services.worker_log = proc, log
+        yield services
+    print(f"\nworker log: {log}")

@@ -1,0 +1,88 @@
+"""A UHHC day replayed end to end through the real broker, worker and PostgreSQL.
+
+The travel and tardiness the summary reports are checked against a
+recomputation written here from the stored visits and the instance file,
+without careline's evaluation code.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+from rich.console import Console
+from sqlalchemy import select
+
+from careline.replay import ReplayDriver, ReplayOptions
+from db import tables
+from handlers.uhhc import parse_instance
+
+pytestmark = pytest.mark.e2e
+
+
+def recompute(instance_json: dict, visits: list, run: str, day_start) -> tuple[float, float, float]:
+    """Travel minutes (home -> visits in start order -> home) and total / max tardiness."""
+    dist = instance_json["distances"]
+    patients = {p["id"]: p for p in instance_json["patients"]}
+    terminals = {t["id"]: t["distance_matrix_index"] for t in instance_json["terminal_points"]}
+    homes = {c["id"]: terminals[c["departing_point"]] for c in instance_json["caregivers"]}
+    at_end = instance_json["metadata"].get("time_window_met") == "at_service_end"
+    travel = total = worst = 0.0
+    routes = defaultdict(list)
+    for v in visits:
+        routes[v.caregiver_id.removeprefix(run + ".")].append(v)
+    for caregiver, stops in routes.items():
+        here = homes[caregiver]
+        for v in sorted(stops, key=lambda v: v.check_in_at):
+            patient_id, service = v.request_id.removeprefix(run + ".").rsplit(".", 1)
+            p = patients[patient_id]
+            travel += dist[here][p["distance_matrix_index"]]
+            here = p["distance_matrix_index"]
+            start = (v.check_in_at - day_start).total_seconds() / 60
+            duration = next(s["duration"] for s in p["required_services"] if s["service"] == service)
+            late = max(0.0, start + (duration if at_end else 0) - p["time_windows"][0]["end"])
+            total, worst = total + late, max(worst, late)
+        travel += dist[here][homes[caregiver]]
+    return travel, total, worst
+
+
+def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_up(pipeline, shared_data):
+    path = shared_data / "uhhc/instances/bazirha-E2.json"
+    raw = json.loads(path.read_text())
+    instance = parse_instance(raw, "bazirha-E2")
+    driver = ReplayDriver(pipeline.bootstrap, pipeline.sessions, instance,
+                          ReplayOptions(speed=1200, timeout_seconds=300), Console(stderr=True),
+                          worker_alive=lambda: pipeline.worker.poll() is None)
+    result = driver.run()
+    run, summary = result.run, result.summary
+
+    assert len(result.final) == len(instance.needs) == summary.requests
+    assert summary.all_final, summary.by_status
+    assert summary.by_status.get("completed", 0) >= 0.8 * summary.requests
+
+    from handlers.model import Visit
+    with pipeline.sessions() as session:
+        visits = [v for v in session.scalars(select(Visit).where(tables.visits.c.request_id.like(f"{run}.%")))
+                  if v.check_in_at is not None]
+    assert len(visits) == summary.by_status["completed"]
+    dist = raw["distances"]
+    by_caregiver = defaultdict(list)
+    for v in visits:
+        by_caregiver[v.caregiver_id].append(v)
+    for stops in by_caregiver.values():
+        stops.sort(key=lambda v: v.check_in_at)
+        for a, b in zip(stops, stops[1:]):
+            gap = (b.check_in_at - a.check_out_at).total_seconds() / 60
+            assert gap >= dist[a.location_index][b.location_index], f"{a.visit_id} overlaps {b.visit_id}"
+
+    travel, total, worst = recompute(raw, visits, run, result.day.start)
+    assert summary.cost.travel_time == pytest.approx(travel)
+    assert summary.cost.total_tardiness == pytest.approx(total)
+    assert summary.cost.highest_tardiness == pytest.approx(worst)
+    assert total == 0, "bazirha windows are hard: no visit may end after its window"
+
+    published = json.loads((shared_data / "uhhc/solutions/bazirha-E2.sa.json").read_text())
+    ratio = travel / published["cost_components"]["travel_time"]
+    print(f"\nbazirha-E2: careline travel {travel:.0f} min for {len(visits)} visits vs published SA "
+          f"{published['cost_components']['travel_time']} min for all 33: ratio {ratio:.3f}; "
+          f"unserved {summary.cost.unserved}")
