@@ -1,0 +1,31 @@
+"""``create_app()``: the FastAPI application and its routers.
+
+Routers are thin: they parse the request, call the same handlers as every
+other entry point, and write through the unit of work (whose outbox the
+stream worker relays to Kafka), so a webhook answers quickly even when the
+broker is slow.
+"""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from config.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="careline", version="0.1.0",
+                  description="Care requests from hotline, one-key button and app; dispatch to caregivers.")
+    app.state.settings = settings
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in _ROUTER_MODULES:
+        app.include_router(__import__(module, fromlist=["router"]).router)
+    return app
+
+
+#: Modules that define a FastAPI ``router``; added as they are built.
+_ROUTER_MODULES: list[str] = []
