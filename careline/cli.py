@@ -136,6 +136,26 @@ def demo(speed: Speed = 1200.0, seed: Seed = 7) -> None:
     raise typer.Exit(_replay(instance, True, f"sqlite:///{db_path}", speed, 60.0, seed, 0.85, 0.10, 170.0))
 
 
+@app.command()
+def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) -> None:
+    """Print, in plain words, every decision and state change of one request."""
+    from sqlalchemy import select
+
+    from db import tables
+    from db.session import session_factory
+    from handlers.explain import explain as explain_events
+
+    with session_factory(get_settings().database_url)() as session:
+        rows = session.execute(select(tables.event_log.c.payload).where(
+            tables.event_log.c.subject == request_id).order_by(tables.event_log.c.seq)).scalars().all()
+    if not rows:
+        console.print(f"[red]no events for request {request_id!r} in {get_settings().database_url}")
+        raise typer.Exit(1)
+    out.print(f"request {request_id}")
+    for line in explain_events(rows):
+        out.print(line, highlight=False)
+
+
 @import_app.command("providers")
 def import_providers(file: Annotated[Path, typer.Argument(help="contracted_providers.csv")]) -> None:
     """Load the aging department's contracted provider list; rejected rows are

@@ -170,9 +170,12 @@ EOF
 format_storage() {
   [[ -f "$DATA_DIR/meta.properties" ]] && return 0
   mkdir -p "$DATA_DIR"
-  # Cluster id: 16 random bytes, URL-safe base64 without padding (Kafka Uuid).
-  local cid
-  cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # Cluster id: 16 random bytes, URL-safe base64 without padding (Kafka Uuid). Drawn again
+  # while it starts with '-', which the format tool would read as an option.
+  local cid="-"
+  while [[ "$cid" == -* ]]; do
+    cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   log "formatting $DATA_DIR (cluster id $cid)"
   if ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
         -Dlog4j2.configurationFile="$LOG4J_CONF" -Dkafka.root.log.level=WARN \
