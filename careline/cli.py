@@ -31,7 +31,9 @@ def worker() -> None:
 
     level = {"warning": "warn", "critical": "crit"}.get(get_settings().log_level.lower(),
                                                           get_settings().log_level.lower())
-    sys.argv = ["careline-worker", "worker", "--loglevel", level]
+    port = get_settings().worker_web_port
+    web = ["--web-port", str(port), "--web-host", "127.0.0.1"] if port else ["--without-web"]
+    sys.argv = ["careline-worker", "worker", "--loglevel", level, *web]
     faust_app.main()
 
 
@@ -167,7 +169,7 @@ def import_providers(file: Annotated[Path, typer.Argument(help="contracted_provi
 
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     app()
 
 

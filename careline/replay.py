@@ -31,7 +31,8 @@ from db.register import load_day, set_clock
 from handlers.clock import SimClock
 from handlers.day import Day, build_day
 from handlers.model import CareRequest, Offer, Visit
-from handlers.simulation import CaregiverAction, CaregiverModel, reactions
+from handlers.scheduling import MatrixTravelTimes
+from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
 from handlers.summary import Summary, summarise
 from handlers.uhhc import Instance
 
@@ -75,6 +76,8 @@ class ReplayDriver:
         self.run_id = f"{instance.name}-{uuid.uuid4().hex[:6]}"
         self.day = build_day(instance, options.day_start, options.lead_minutes, self.run_id,
                              options.providers)
+        self.fleet = CaregiverFleet(options.model, MatrixTravelTimes(instance.distances),
+                                    {c.caregiver_id: c.home_base_index for c in self.day.caregivers})
         self.final: dict[str, str] = {}
         self.dead: list[dict] = []
         self._seq = itertools.count()
@@ -148,7 +151,11 @@ class ReplayDriver:
                     s = todo.popleft()
                     _send(producer, topics.INTAKE.name, s.record["intake_id"], s.record)
                 while self._actions and self._actions[0][0] <= now:
-                    self._send_action(producer, heapq.heappop(self._actions)[2])
+                    act, later = self.fleet.act(heapq.heappop(self._actions)[2])
+                    if act is not None:
+                        self._send_action(producer, act)
+                    for follow in later:
+                        heapq.heappush(self._actions, (follow.due, next(self._seq), follow))
                 for batch in consumer.poll(timeout_ms=20).values():
                     for rec in batch:
                         self._observe(rec.topic, rec.value)
@@ -172,7 +179,7 @@ class ReplayDriver:
         if value["type"] == "care.request.status_changed" and data["status"] in (
                 "completed", "failed", "cancelled", "rejected", "entered-in-error"):
             self.final[rid] = data["status"]
-        for act in reactions(self.opt.model, value["type"], data, datetime.fromisoformat(value["time"])):
+        for act in self.fleet.on_event(value["type"], data, datetime.fromisoformat(value["time"])):
             heapq.heappush(self._actions, (act.due, next(self._seq), act))
 
     def _send_action(self, producer: KafkaProducer, act: CaregiverAction) -> None:

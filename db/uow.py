@@ -88,8 +88,7 @@ class SqlUnitOfWork:
         live = select(Visit).where(tables.visits.c.caregiver_id.in_(ids), tables.visits.c.status.not_in(
             [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]))
         for v in self.session.scalars(live):
-            held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start,
-                                                v.check_out_at or v.planned_end))
+            held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start, v.expected_end))
         pending = (select(Offer, tables.care_requests.c.location_index)
                    .join(tables.care_requests, tables.care_requests.c.request_id == tables.offers.c.request_id)
                    .where(tables.offers.c.caregiver_id.in_(ids), tables.offers.c.status == OfferStatus.PENDING))

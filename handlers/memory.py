@@ -65,7 +65,7 @@ class InMemoryUnitOfWork:
         for v in self.visits.values():
             if v.caregiver_id in wanted and v.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
                 held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start,
-                                                    v.check_out_at or v.planned_end))
+                                                    v.expected_end))
         for o in self.offers.values():
             if o.caregiver_id in wanted and o.status == OfferStatus.PENDING:
                 loc = self.requests[o.request_id].location_index

@@ -218,6 +218,16 @@ class Visit:
     lateness_minutes: float = 0.0
     travel_minutes: float = 0.0
 
+    @property
+    def expected_end(self):  # noqa: ANN201 - datetime
+        """When the caregiver is free again: the check-out if done, else the
+        check-in plus the planned duration, else the planned end."""
+        if self.check_out_at is not None:
+            return self.check_out_at
+        if self.check_in_at is not None:
+            return self.check_in_at + (self.planned_end - self.planned_start)
+        return self.planned_end
+
 
 @dataclass(frozen=True)
 class Booking:

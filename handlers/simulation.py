@@ -84,3 +84,44 @@ def reactions(model: CaregiverModel, event_type: str, payload: dict,
         return [CaregiverAction(arrive, "check_in", rid, cid),
                 CaregiverAction(arrive + (end - start), "check_out", rid, cid)]
     return []
+
+
+class CaregiverFleet:
+    """Simulated caregivers who cannot be in two places at once.
+
+    Answers offers like ``reactions``; after an assignment, a caregiver checks
+    in at the planned start plus the seeded delay, but never before finishing
+    the previous visit and travelling from it (matrix minutes), and checks out
+    one service duration after checking in.
+    """
+
+    def __init__(self, model: CaregiverModel, travel, homes: dict[str, int | None]) -> None:  # noqa: ANN001
+        self.model, self.travel = model, travel
+        self._where: dict[str, tuple[int | None, datetime | None]] = {c: (h, None) for c, h in homes.items()}
+        self._visits: dict[str, tuple[int | None, timedelta]] = {}
+
+    def on_event(self, event_type: str, payload: dict, now: datetime) -> list[CaregiverAction]:
+        """Actions caused by an event sent to caregivers (offers, assignments)."""
+        if event_type == "dispatch.offer.accepted":
+            start = datetime.fromisoformat(payload["planned_start"])
+            duration = datetime.fromisoformat(payload["planned_end"]) - start
+            self._visits[payload["request_id"]] = (payload.get("location_index"), duration)
+            arrive = max(start, now) + timedelta(minutes=self.model.arrival_delay_minutes(payload["visit_id"]))
+            return [CaregiverAction(arrive, "check_in", payload["request_id"], payload["caregiver_id"])]
+        if event_type == "dispatch.offer.created":
+            return reactions(self.model, event_type, payload, now)
+        return []
+
+    def act(self, action: CaregiverAction) -> tuple[CaregiverAction | None, list[CaregiverAction]]:
+        """When ``action`` comes due: (the action to perform now, or None if it
+        must wait) and the actions to schedule next."""
+        if action.kind != "check_in":
+            return action, []
+        location, duration = self._visits.get(action.request_id, (None, timedelta(0)))
+        here, free_at = self._where.get(action.caregiver_id, (None, None))
+        if free_at is not None:
+            ready = free_at + timedelta(minutes=self.travel.minutes(here, location))
+            if action.due < ready:
+                return None, [CaregiverAction(ready, action.kind, action.request_id, action.caregiver_id)]
+        self._where[action.caregiver_id] = (location, action.due + duration)
+        return action, [CaregiverAction(action.due + duration, "check_out", action.request_id, action.caregiver_id)]
