@@ -20,8 +20,14 @@ replay_app = typer.Typer(help="Stream real input through the pipeline.", no_args
 import_app = typer.Typer(help="Load real registers into the database.", no_args_is_help=True)
 app.add_typer(replay_app, name="replay")
 app.add_typer(import_app, name="import")
-console = Console(stderr=True)
-out = Console()
+def _console(stderr: bool = False) -> Console:
+    """Rich console; not wrapped at 80 columns when output is a file or pipe."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=120)
+
+
+console = _console(stderr=True)
+out = _console()
 
 
 @app.command()
@@ -107,7 +113,8 @@ Speed = Annotated[float, typer.Option(help="simulated seconds per wall second")]
 Lead = Annotated[float, typer.Option(help="minutes between submission and window start")]
 Seed = Annotated[int, typer.Option(help="seed of the caregiver model")]
 Accept = Annotated[float, typer.Option(help="share of offers a caregiver accepts")]
-Decline = Annotated[float, typer.Option(help="share of offers a caregiver declines (rest time out)")]
+Decline = Annotated[float, typer.Option(help="share of offers a caregiver declines, counted as 'rejected' "
+                                               "as TaskRouter names it (the rest time out)")]
 Timeout = Annotated[float, typer.Option(help="wall seconds before giving up")]
 
 

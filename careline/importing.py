@@ -38,9 +38,11 @@ def import_provider_file(path: Path, database_url: str, out: Console) -> int:
             session.merge(to_organisation(p))
         session.commit()
     unlocated = [p.provider_id for p in providers if not p.located]
-    out.print(f"loaded {len(providers)} provider organisations from {path.name}; "
-              f"{len(rejected)} rows rejected; {len(unlocated)} without coordinates "
-              f"({', '.join(unlocated) or 'none'})")
+    where = database_url.rsplit("@", 1)[-1]
+    out.print(f"loaded {len(providers)} provider organisations from {path.name} into {where}; "
+              f"{len(rejected)} rows rejected; {len(unlocated)} kept without coordinates "
+              f"(DFTA IDs: {', '.join(unlocated) or 'none'}; they cannot be placed on a map or "
+              "matched by distance until geocoded)")
     if rejected:
         table = Table(title="rejected rows")
         for col in ("line", "field", "reason"):

@@ -33,6 +33,8 @@ def print_summary(console: Console, name: str, summary: Summary, published: dict
         states.add_row("not final" if state == "__open__" else state, str(n))
     states.add_row("[bold]total", f"[bold]{summary.requests}")
     console.print(states)
+    for reason, n in sorted(summary.failure_reasons.items()):
+        console.print(f"failed, {reason}: {n} (sent to the operator queue)")
     console.print(f"time to assign: p50 {_fmt(summary.time_to_assign_p50_minutes)} min, "
                   f"p95 {_fmt(summary.time_to_assign_p95_minutes)} min (simulated) · offers: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(summary.offers_by_status.items()))

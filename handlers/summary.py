@@ -26,6 +26,7 @@ class Summary:
     offers_by_status: dict[str, int]
     cost: RouteCost
     visits_per_caregiver: dict[str, int]
+    failure_reasons: dict[str, int]
 
     @property
     def all_final(self) -> bool:
@@ -59,5 +60,6 @@ def summarise(instance: Instance, run: str, day_start: datetime, requests: list[
     p50, p95 = (float(np.percentile(waits, 50)), float(np.percentile(waits, 95))) if waits else (None, None)
     routes = routes_from_visits(visits, run, day_start)
     per_caregiver = {c.caregiver_id: len(routes.get(c.caregiver_id, [])) for c in instance.roster}
+    reasons = Counter(r.status_reason or "unknown" for r in requests if r.status.value == "failed")
     return Summary(len(requests), dict(by_status), p50, p95, dict(Counter(o.status.value for o in offers)),
-                   evaluate_routes(instance, routes), per_caregiver)
+                   evaluate_routes(instance, routes), per_caregiver, dict(reasons))
