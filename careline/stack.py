@@ -38,7 +38,7 @@ def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.P
     """The Faust worker as a child process, logging to ``log_path``; stopped
     with SIGTERM (then SIGKILL after 20 s) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "careline.cli", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:

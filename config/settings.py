@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +22,10 @@ class Settings(BaseSettings):
                               description="SQLAlchemy URL; SQLite file by default, PostgreSQL in production")
     broker: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap host:port[,host:port]")
     topic_partitions: int = Field(default=3, ge=1, description="partitions of every careline topic")
-    offer_timeout_seconds: float = Field(default=120.0, gt=0,
-                                         description="reservation timeout, Twilio TaskRouter's default")
+    offer_timeout_seconds: float | None = Field(default=None, gt=0,
+                                                description="override the policy file's offer timeout (seconds)")
+    policy_file: Path = Field(default=REPO_ROOT / "config" / "policy.toml",
+                              description="the routing policy (weights, ladder, SLAs, skill hierarchy)")
     timer_grace_seconds: float = Field(default=2.0, ge=0,
                                        description="wall seconds a deadline waits for replies in flight")
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500,
@@ -32,6 +35,53 @@ class Settings(BaseSettings):
                               description="folder of the shared real input data")
     var_dir: Path = Field(default=REPO_ROOT / "var", description="state of local runs: logs, databases")
     log_level: str = "WARNING"
+
+    # --- operator dashboard, accounts, statistics (careline.web.dashboard / stats / metrics) ---
+    environment: Literal["development", "production"] = Field(
+        default="development", description="production: the web service refuses to start without a session secret")
+    session_secret: SecretStr | None = Field(
+        default=None, description="HMAC key signing session cookies and API tokens (32+ random bytes)")
+    session_max_age_seconds: int = Field(default=8 * 3600, ge=60,
+                                         description="a login lasts one 8-hour shift, then expires")
+    session_cookie_secure: bool | None = Field(
+        default=None, description="Secure flag on the session cookie; None: on in production")
+    sla_assign_seconds: dict[str, float] = Field(
+        default={"stat": 60.0, "asap": 300.0, "urgent": 900.0, "routine": 3600.0},
+        description="seconds from receipt to assignment per priority; stat follows the TSA 60 s alarm target")
+    emergency_ack_seconds: float = Field(default=60.0, gt=0,
+                                         description="an emergency not acknowledged after this raises an alert")
+    late_visit_alert_seconds: float = Field(default=300.0, ge=0,
+                                            description="no check-in this long after the planned start: no-show alert")
+    default_language: Literal["zh", "en"] = Field(default="zh", description="dashboard language before a choice")
+    dashboard_poll_seconds: float = Field(default=0.5, gt=0, le=2,
+                                          description="how often the live feed reads new event_log rows")
+    metrics_token: SecretStr | None = Field(default=None,
+                                            description="if set, /metrics wants 'Authorization: Bearer <token>'")
+    metrics_broker: bool = Field(default=False,
+                                 description="read dead-letter counts and consumer lag from the broker on scrape")
+
+    # --- channels: Twilio hotline and SMS, one-key alarms, callback surveys (careline.web.twilio_routes) ---
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="scheme://host[/prefix] Twilio calls, as the public sees it (behind a TLS proxy: the https "
+                    "URL); webhook signatures are checked against it and callback URLs built from it")
+    twilio_account_sid: str | None = Field(default=None, description="AC…; without it SMS and calls are only logged")
+    twilio_auth_token: SecretStr | None = Field(default=None,
+                                                description="signs the REST calls and checks X-Twilio-Signature")
+    twilio_webhook_secret: SecretStr | None = Field(
+        default=None, description="secret of Twilio's SharedKey (HMAC-SHA256) webhook signatures; default: auth token")
+    twilio_from_number: str | None = Field(default=None, description="E.164 number SMS and calls are sent from")
+    twilio_api_base_url: str | None = Field(default=None,
+                                            description="instead of https://api.twilio.com (tests: a Prism mock)")
+    default_phone_region: str = Field(default="CN", description="ISO 3166 region of numbers without country code")
+    programme_timezone: str = Field(default="Asia/Shanghai", description="IANA zone of spoken and texted times")
+    ivr_config: Path = Field(default=REPO_ROOT / "config" / "ivr.toml", description="hotline menu (TOML)")
+    sms_brand_zh: str = Field(default="关爱", description="sender name in Chinese SMS, shown as 【…】")
+    sms_brand_en: str = Field(default="careline", description="sender name in English SMS (GSM-7 only)")
+    alarm_sms_keywords: list[str] = Field(default=["SOS", "救命", "求救"],
+                                          description="an elder texting one of these raises an emergency")
+    rating_call_delay_minutes: float = Field(default=30.0, ge=0,
+                                             description="minutes after check-out before the satisfaction call")
 
     @property
     def faust_broker(self) -> str:

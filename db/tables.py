@@ -60,7 +60,7 @@ elders = Table(
 provider_organisations = Table(
     "provider_organisations", metadata, _id("provider_id"),
     Column("name", String(300), nullable=False), Column("service_area", String(120), nullable=False),
-    Column("service_types", Text, nullable=False, default=""),
+    Column("service_types", Text, nullable=False, default=""), Column("score", Float),
     Column("provider_type", String(200)), Column("sponsor", String(300)),
     Column("address", String(300)), Column("phone", String(32)),
     Column("latitude", Float), Column("longitude", Float),
@@ -89,6 +89,7 @@ care_requests = Table(
     Column("sync_type", _enum(SyncType)), Column("sync_partner_id", String(120), index=True),
     Column("sync_is_follower", Boolean, nullable=False), Column("sync_min_gap", Float, nullable=False),
     Column("sync_max_gap", Float, nullable=False), Column("sync_anchor_start", UTCDateTime),
+    Column("escalation_step", Integer, nullable=False, default=0),
     Column("status", _enum(RequestStatus), nullable=False, index=True), Column("status_reason", Text),
     Column("received_at", UTCDateTime), Column("assigned_at", UTCDateTime),
     Column("closed_at", UTCDateTime), Column("version", Integer, nullable=False),
@@ -107,7 +108,7 @@ offers = Table(
 
 visits = Table(
     "visits", metadata, _id("visit_id"),
-    Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, unique=True),
+    Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
     Column("caregiver_id", String(120), ForeignKey("caregivers.caregiver_id"), nullable=False, index=True),
     Column("provider_id", String(120), nullable=False), Column("elder_id", String(120), nullable=False),
     Column("service_type", String(60), nullable=False), Column("location_index", Integer),
@@ -155,4 +156,96 @@ evaluation_aggregates = Table(
     Column("subject_id", String(120), primary_key=True), Column("visits", Integer, nullable=False),
     Column("on_time", Integer, nullable=False), Column("travel_minutes", Float, nullable=False),
     Column("lateness_minutes", Float, nullable=False), Column("max_lateness_minutes", Float, nullable=False),
+)
+
+# --- operator dashboard: regions, accounts, audit, emergency acknowledgements (migration 0003) ---
+
+service_area_regions = Table(
+    "service_area_regions", metadata, _id("service_area"),
+    Column("region_path", String(500), nullable=False, index=True),
+)
+"""Where a service area sits in the region hierarchy, as ``province/city/district/street/community``
+(see ``handlers.regions``). No foreign key: areas come from replays and provider imports alike."""
+
+operators = Table(
+    "operators", metadata, _id("operator_id"), Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False), Column("password_hash", String(200), nullable=False),
+    Column("region_scope", String(500), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("session_epoch", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Center staff who log in. ``region_scope`` is a region path prefix ('' = everywhere);
+``session_epoch`` grows at logout and deactivation, which voids every token issued before."""
+
+audit_log = Table(
+    "audit_log", metadata, Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("operator_id", String(120), nullable=False, index=True), Column("action", String(60), nullable=False),
+    Column("target", String(200), nullable=False), Column("at", UTCDateTime, nullable=False, index=True),
+    Column("outcome", String(20), nullable=False), Column("detail", JSON),
+)
+"""Who did what to which request, caregiver or account, and when; ``outcome`` is done,
+refused (the domain said no) or denied (the role may not). No personal data in ``detail``."""
+
+emergency_acknowledgements = Table(
+    "emergency_acknowledgements", metadata,
+    Column("request_id", String(120), ForeignKey("care_requests.request_id"), primary_key=True),
+    Column("operator_id", String(120), nullable=False), Column("acknowledged_at", UTCDateTime, nullable=False),
+)
+
+
+# --- channels: Twilio hotline and SMS, one-key alarms, callback surveys (migration 0002) ---
+# Contact columns are appended to the register tables; phones are stored in E.164.
+caregivers.append_column(Column("phone", String(32)))
+caregivers.append_column(Column("language", String(16)))
+elders.append_column(Column("family_phones", JSON))
+elders.append_column(Column("language", String(16)))
+Index("ix_caregivers_phone", caregivers.c.phone)
+Index("ix_elders_phone", elders.c.phone)
+
+elder_addresses = Table(
+    "elder_addresses", metadata,
+    Column("elder_id", String(120), ForeignKey("elders.elder_id"), primary_key=True),
+    Column("address", Text, nullable=False), Column("neighbourhood", String(120)),
+)
+
+sms_opt_outs = Table(
+    "sms_opt_outs", metadata, Column("phone", String(32), primary_key=True),
+    Column("opted_out_at", UTCDateTime, nullable=False), Column("source", String(20), nullable=False),
+)
+
+message_status = Table(
+    "message_status", metadata, Column("sid", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False), Column("status", String(20), nullable=False),
+    Column("rank", Integer, nullable=False), Column("error_code", String(10)),
+    Column("to_phone", String(32)), Column("purpose", String(20)), Column("request_id", String(120)),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+hotline_calls = Table(
+    "hotline_calls", metadata, Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("call_sid", String(64), nullable=False, unique=True), Column("from_phone", String(32)),
+    Column("elder_id", String(120), ForeignKey("elders.elder_id")), Column("language", String(16)),
+    Column("started_at", UTCDateTime, nullable=False), Column("outcome", String(20)),
+    Column("reason", String(120)), Column("service_type", String(60)), Column("priority", String(20)),
+    Column("window_start", UTCDateTime), Column("window_end", UTCDateTime),
+    Column("request_id", String(120)), Column("completed_at", UTCDateTime),
+    Index("ix_hotline_calls_unfinished", "outcome", "started_at"),
+)
+
+alarm_devices = Table(
+    "alarm_devices", metadata, Column("device_id", String(120), primary_key=True),
+    Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
+    Column("token_sha256", String(64), nullable=False), Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False), Column("last_alarm_at", UTCDateTime),
+)
+
+callback_surveys = Table(
+    "callback_surveys", metadata,
+    Column("request_id", String(120), ForeignKey("care_requests.request_id"), primary_key=True),
+    Column("elder_id", String(120), nullable=False), Column("phone", String(32), nullable=False, index=True),
+    Column("language", String(16)), Column("service_type", String(60), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False), Column("status", String(20), nullable=False),
+    Column("call_sid", String(64)), Column("sms_sid", String(64)), Column("rating", Integer),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -8,7 +8,7 @@ redelivered event changes nothing (Faust delivers at least once).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from sqlalchemy import select
@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import topics
 from db import tables
 from handlers.clock import SimClock
+from handlers.memory import context_from
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            OfferStatus, Visit, VisitStatus)
+                            OfferStatus, ProviderOrganisation, Visit, VisitStatus)
+from handlers.scheduling import RankingContext
 
 
 class _Repo:
@@ -55,9 +57,17 @@ class _Offers(_Repo):
             tables.offers.c.request_id == request_id).order_by(tables.offers.c.created_at)))
 
 
+_DEAD = [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]
+
+
 class _Visits(_Repo):
     def for_request(self, request_id: str) -> Visit | None:
-        return self.session.scalars(select(Visit).where(tables.visits.c.request_id == request_id)).first()
+        """The request's live visit (not cancelled, not a no-show), if any."""
+        return self.session.scalars(select(Visit).where(
+            tables.visits.c.request_id == request_id, tables.visits.c.status.not_in(_DEAD))).first()
+
+    def for_elder(self, elder_id: str) -> list[Visit]:
+        return list(self.session.scalars(select(Visit).where(tables.visits.c.elder_id == elder_id)))
 
     def for_caregiver(self, caregiver_id: str) -> list[Visit]:
         return list(self.session.scalars(select(Visit).where(tables.visits.c.caregiver_id == caregiver_id)))
@@ -77,6 +87,7 @@ class SqlUnitOfWork:
         self.caregivers = _Caregivers(self.session, Caregiver)
         self.offers = _Offers(self.session, Offer)
         self.visits = _Visits(self.session, Visit)
+        self.providers = _Repo(self.session, ProviderOrganisation)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -95,6 +106,17 @@ class SqlUnitOfWork:
         for offer, loc in self.session.execute(pending):
             held[offer.caregiver_id].append(Booking(offer.request_id, loc, offer.planned_start, offer.planned_end))
         return held
+
+    def ranking_context(self, request: CareRequest, now: datetime) -> RankingContext:
+        day = request.window_start.replace(hour=0, minute=0, second=0, microsecond=0)
+        live = list(self.session.scalars(select(Visit).where(
+            tables.visits.c.status.not_in(_DEAD), tables.visits.c.planned_start >= day - timedelta(days=1),
+            tables.visits.c.planned_start < day + timedelta(days=2))))
+        area_providers = select(tables.caregivers.c.provider_id).where(
+            tables.caregivers.c.service_area == request.service_area)
+        providers = list(self.session.scalars(select(ProviderOrganisation).where(
+            tables.provider_organisations.c.provider_id.in_(area_providers))))
+        return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers)
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

@@ -1,10 +1,14 @@
-"""Use cases of dispatch: receive a request, offer it, react to replies and timeouts.
+"""Use cases of dispatch: receive a request, offer it, react to replies and deadlines.
 
-Each function takes an inbound event id (for idempotency), the unit of work,
-the current time and the policy; it changes state and emits events, and the
-caller commits. Offers are sequential with a timeout (TaskRouter's reservation
-default is 120 s); a request nobody can take goes to ``failed`` and the
-operator queue, so every request ends in a final state or with an operator.
+Each function takes the unit of work, the event time and the policy; it
+changes state and emits events, and the caller commits. Offers are
+reservations with a timeout (TaskRouter's default is 120 s); priorities in
+``policy.parallel_offers`` (stat, asap) go to the top k at once and the first
+accept wins, the others are rescinded. A request climbs its priority's
+escalation ladder (best caregivers -> widen to every eligible caregiver ->
+emergency services for stat), each step with a deadline; when nobody is left
+it goes to ``failed`` and the operator queue, so every request ends in a final
+state or with an operator.
 """
 from __future__ import annotations
 
@@ -12,21 +16,27 @@ import zlib
 from datetime import datetime, timedelta
 
 from handlers import events as ev
-from handlers.model import (CareRequest, Offer, OfferStatus, RequestStatus, SyncType,
+from handlers.model import (CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType,
                             Visit)
 from handlers.ports import UnitOfWork
-from handlers.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
+
+#: offers a request may use while on the ``best`` step, per parallel slot
+BEST_STEP_OFFERS = 3
 
 
 def receive_request(request: CareRequest, uow: UnitOfWork, now: datetime,
                     policy: DispatchPolicy, travel: TravelTimes) -> None:
     """Store a validated request and dispatch it, or hold a synchronised
-    follower until its anchor visit has a start time. A known id is ignored."""
+    follower until its anchor visit has a start time. A known id is ignored.
+    An emergency (``stat``) also alerts the operator at once."""
     if uow.requests.get(request.request_id) is not None:
         return
     request.status, request.received_at = RequestStatus.RECEIVED, now
     uow.requests.add(request)
     uow.emit(ev.status_changed(request, now))
+    if request.priority == Priority.STAT:
+        uow.emit(ev.operator_alert(request, now, "emergency received"))
     if request.waits_for_anchor:
         anchor_visit = uow.visits.for_request(request.sync_partner_id or "")
         anchor = uow.requests.get(request.sync_partner_id or "")
@@ -37,30 +47,49 @@ def receive_request(request: CareRequest, uow: UnitOfWork, now: datetime,
         else:
             _set_status(uow, request, RequestStatus.ON_HOLD, now, "waiting for the anchor visit")
             return
+    _enter_step(request, 0, uow, now, policy)
     offer_next(request, uow, now, policy, travel)
 
 
 def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
-               policy: DispatchPolicy, travel: TravelTimes) -> Offer | None:
-    """Offer the request to the best caregiver not yet asked; fail it to the
-    operator queue when nobody is left. Returns the new offer, if any."""
+               policy: DispatchPolicy, travel: TravelTimes) -> list[Offer]:
+    """Offer the request to the best caregivers not yet asked (one, or k for
+    parallel priorities); climb the ladder when the step has no offers left;
+    fail it to the operator queue when nobody is left. Returns new offers."""
     previous = uow.offers.for_request(request.request_id)
-    asked = {o.caregiver_id for o in previous}
-    caregivers = uow.caregivers.in_area(request.service_area)
-    bookings = uow.bookings(c.caregiver_id for c in caregivers)
-    ranking = rank_caregivers(request, caregivers, bookings, travel, now, policy, asked)
+    if any(o.status == OfferStatus.PENDING for o in previous):
+        return []
+    steps = policy.steps_for(request.priority.value)
+    k = policy.parallel_for(request.priority.value)
+    step = steps[min(request.escalation_step, len(steps) - 1)]
+    if step.step == "best" and len(previous) >= BEST_STEP_OFFERS * k and request.escalation_step + 1 < len(steps):
+        _enter_step(request, request.escalation_step + 1, uow, now, policy)
+    ranking = rank_caregivers(request, uow.caregivers.in_area(request.service_area),
+                              uow.bookings(c.caregiver_id for c in uow.caregivers.in_area(request.service_area)),
+                              travel, now, policy, {o.caregiver_id for o in previous}, uow.ranking_context(request, now))
     uow.emit(ev.dispatch_decided(request, ranking, policy, now))
     if not ranking.candidates or len(previous) >= policy.max_offers_per_request:
         reason = "no eligible caregiver accepted" if previous else "no eligible caregiver"
         _fail(uow, request, now, reason, policy, travel)
-        return None
-    best = ranking.candidates[0]
-    offer_id = f"{request.request_id}.o{len(previous) + 1}"
+        return []
+    return [offer_to(request, c, len(previous) + i + 1, uow, now, policy)
+            for i, c in enumerate(_disjoint(list(ranking.candidates), k))]
+
+
+def _disjoint(candidates: list[Candidate], k: int) -> list[Candidate]:
+    """The first ``k`` candidates (distinct caregivers by construction)."""
+    return candidates[:k]
+
+
+def offer_to(request: CareRequest, candidate: Candidate, number: int, uow: UnitOfWork,
+             now: datetime, policy: DispatchPolicy) -> Offer:
+    """Reserve ``candidate``'s slot for the request and ask them (offer number ``number``)."""
+    offer_id = f"{request.request_id}.o{number}"
     offer = Offer(
-        offer_id=offer_id, request_id=request.request_id, caregiver_id=best.caregiver_id,
-        planned_start=best.start, planned_end=best.end, created_at=now,
+        offer_id=offer_id, request_id=request.request_id, caregiver_id=candidate.caregiver_id,
+        planned_start=candidate.start, planned_end=candidate.end, created_at=now,
         expires_at=now + timedelta(seconds=policy.offer_timeout_seconds),
-        travel_minutes=best.travel_added_minutes, lateness_minutes=best.lateness_minutes,
+        travel_minutes=candidate.travel_added_minutes, lateness_minutes=candidate.lateness_minutes,
         short_code=f"{zlib.crc32(offer_id.encode()) % 10000:04d}", policy_version=policy.version,
     )
     uow.offers.add(offer)
@@ -71,18 +100,23 @@ def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
 
 def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
                  policy: DispatchPolicy, travel: TravelTimes) -> bool:
-    """Turn a pending offer into a visit; release synchronised followers.
+    """Turn an offer into a visit; rescind the request's other pending offers;
+    release synchronised followers.
 
-    ``now`` is when the caregiver answered. An accept for an offer that is no
-    longer pending is refused with an event; one given after the offer expired
-    (but processed before its timer) closes the offer as ``timeout`` and moves on.
+    ``now`` is when the caregiver answered. An answer stamped after the offer
+    expired closes it as ``timeout``. An answer stamped in time but processed
+    after the timeout (broker latency) still wins while nobody else holds the
+    request and the slot is free. Anything else is refused with an event.
     """
     offer = uow.offers.get(offer_id)
     if offer is None or offer.caregiver_id != caregiver_id:
         return False
     request = uow.requests.get(offer.request_id)
     assert request is not None
-    if offer.status != OfferStatus.PENDING or request.status.is_final:
+    on_time_late_arrival = (offer.status == OfferStatus.TIMEOUT and now <= offer.expires_at
+                            and uow.visits.for_request(request.request_id) is None
+                            and _slot_free(offer, uow))
+    if request.status.is_final or (offer.status != OfferStatus.PENDING and not on_time_late_arrival):
         uow.emit(ev.offer_refused(request, offer, now))
         return False
     if now > offer.expires_at:
@@ -90,23 +124,27 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
         close_offer(offer_id, OfferStatus.TIMEOUT, uow, offer.expires_at, policy, travel)
         return False
     offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
+    _rescind_others(request, offer_id, uow, now)
     caregiver = uow.caregivers.get(caregiver_id)
     elder = uow.elders.get(request.elder_id)
     visit = Visit(
-        visit_id=f"{request.request_id}.v", request_id=request.request_id,
+        visit_id=f"{offer_id}.v", request_id=request.request_id,
         caregiver_id=caregiver_id, provider_id=caregiver.provider_id if caregiver else "",
         elder_id=request.elder_id, service_type=request.service_type,
         location_index=elder.location_index if elder else request.location_index,
         planned_start=offer.planned_start, planned_end=offer.planned_end,
     )
     uow.visits.add(visit)
-    request.assigned_at = now
+    request.assigned_at = request.assigned_at or now
     _set_status(uow, request, RequestStatus.ACCEPTED, now, f"offer {offer_id} accepted")
     uow.emit(ev.offer_accepted(request, offer, visit, now))
+    uow.emit(ev.timer_requested("check-in-deadline", visit.visit_id, request,
+                                visit.planned_start + timedelta(minutes=policy.no_show_minutes), now))
     for follower in uow.requests.followers_of(request.request_id):
         if follower.status == RequestStatus.ON_HOLD:
             follower.sync_anchor_start = offer.planned_start
             _set_status(uow, follower, RequestStatus.RECEIVED, now, "anchor visit assigned")
+            _enter_step(follower, 0, uow, now, policy)
             offer_next(follower, uow, now, policy, travel)
     return True
 
@@ -114,9 +152,9 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
 def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datetime,
                 policy: DispatchPolicy, travel: TravelTimes,
                 caregiver_id: str | None = None) -> bool:
-    """Record a decline (``rejected``) or a ``timeout`` and offer the request to
-    the next caregiver. Late or foreign replies change nothing; a decline
-    given after the offer expired counts as a timeout."""
+    """Record a decline (``rejected``) or a ``timeout``; when no offer of the
+    request is still pending, offer it to the next caregivers. Late or foreign
+    replies change nothing; a decline given after expiry counts as a timeout."""
     offer = uow.offers.get(offer_id)
     if offer is None or offer.status != OfferStatus.PENDING:
         return False
@@ -128,9 +166,53 @@ def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datet
     request = uow.requests.get(offer.request_id)
     assert request is not None
     uow.emit(ev.offer_closed(request, offer, now))
-    if not request.status.is_final:
+    if not request.status.is_final and uow.visits.for_request(request.request_id) is None:
         offer_next(request, uow, now, policy, travel)
     return True
+
+
+def step_deadline(request_id: str, step_index: int, uow: UnitOfWork, now: datetime,
+                  policy: DispatchPolicy, travel: TravelTimes) -> bool:
+    """A ladder step's deadline passed: if the request is still unassigned on
+    that step, rescind its pending offers and climb to the next step."""
+    request = uow.requests.get(request_id)
+    if (request is None or request.status.is_final or request.escalation_step != step_index
+            or uow.visits.for_request(request_id) is not None):
+        return False
+    steps = policy.steps_for(request.priority.value)
+    if step_index + 1 >= len(steps):
+        return False
+    _rescind_others(request, None, uow, now)
+    _enter_step(request, step_index + 1, uow, now, policy)
+    offer_next(request, uow, now, policy, travel)
+    return True
+
+
+def _enter_step(request: CareRequest, index: int, uow: UnitOfWork, now: datetime,
+                policy: DispatchPolicy) -> None:
+    steps = policy.steps_for(request.priority.value)
+    request.escalation_step = index
+    step = steps[index]
+    if index > 0:
+        uow.emit(ev.escalated(request, now, step.step, f"step {index} of the {request.priority.value} ladder"))
+    if step.step == "emergency_services":
+        uow.emit(ev.operator_alert(request, now, "emergency not accepted in time: call emergency services"))
+    if step.deadline_seconds > 0 and index + 1 < len(steps):
+        uow.emit(ev.timer_requested("ladder-step", f"{request.request_id}#{index}", request,
+                                    now + timedelta(seconds=step.deadline_seconds), now))
+
+
+def _rescind_others(request: CareRequest, keep: str | None, uow: UnitOfWork, now: datetime) -> None:
+    for other in uow.offers.for_request(request.request_id):
+        if other.offer_id != keep and other.status == OfferStatus.PENDING:
+            other.status, other.responded_at = OfferStatus.RESCINDED, now
+            uow.emit(ev.offer_closed(request, other, now))
+
+
+def _slot_free(offer: Offer, uow: UnitOfWork) -> bool:
+    held = uow.bookings([offer.caregiver_id]).get(offer.caregiver_id, [])
+    return all(b.end <= offer.planned_start or b.start >= offer.planned_end
+               for b in held if b.request_id != offer.request_id)
 
 
 def _set_status(uow: UnitOfWork, request: CareRequest, status: RequestStatus,
@@ -149,6 +231,7 @@ def _fail(uow: UnitOfWork, request: CareRequest, now: datetime, reason: str,
         if follower.status == RequestStatus.ON_HOLD:
             _release_unsynchronised(follower, "anchor visit failed")
             _set_status(uow, follower, RequestStatus.RECEIVED, now, follower.status_reason)
+            _enter_step(follower, 0, uow, now, policy)
             offer_next(follower, uow, now, policy, travel)
 
 
@@ -156,4 +239,3 @@ def _release_unsynchronised(request: CareRequest, reason: str) -> None:
     request.sync_type = SyncType.INDEPENDENT
     request.sync_is_follower = False
     request.status_reason = f"dispatched without synchronisation: {reason}"
-

@@ -79,6 +79,20 @@ def timer_requested(kind: str, target_id: str, request: CareRequest, due: dateti
                   due=_iso(due))
 
 
+def escalated(request: CareRequest, now: datetime, step: str, reason: str) -> DomainEvent:
+    return _event("care.request.escalated", request, now, "lifecycle", step=step, reason=reason,
+                  priority=request.priority.value)
+
+
+def operator_alert(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
+    return _event("care.operator.alert", request, now, "lifecycle", reason=reason,
+                  priority=request.priority.value, elder_id=request.elder_id)
+
+
+def elder_informed(request: CareRequest, now: datetime, message: str) -> DomainEvent:
+    return _event("care.elder.informed", request, now, "notify", elder_id=request.elder_id, message=message)
+
+
 def escalated_to_operator(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
     return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue",
                   reason=reason)

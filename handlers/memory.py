@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            OfferStatus, Visit, VisitStatus)
+                            OfferStatus, ProviderOrganisation, Visit, VisitStatus)
+from handlers.scheduling import RankingContext
 
 
 class _Store(dict):
@@ -16,8 +17,9 @@ class _Store(dict):
         self[_key(obj)] = obj
 
 
+_DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
 _KEYS = {CareRequest: "request_id", Offer: "offer_id", Visit: "visit_id",
-         Caregiver: "caregiver_id", Elder: "elder_id"}
+         Caregiver: "caregiver_id", Elder: "elder_id", ProviderOrganisation: "provider_id"}
 
 
 def _key(obj) -> str:
@@ -42,7 +44,11 @@ class _Offers(_Store):
 
 class _Visits(_Store):
     def for_request(self, request_id: str) -> Visit | None:
-        return next((v for v in self.values() if v.request_id == request_id), None)
+        """The request's live visit (not cancelled, not a no-show), if any."""
+        return next((v for v in self.values() if v.request_id == request_id and v.status not in _DEAD), None)
+
+    def for_elder(self, elder_id: str) -> list[Visit]:
+        return [v for v in self.values() if v.elder_id == elder_id]
 
     def for_caregiver(self, caregiver_id: str) -> list[Visit]:
         return [v for v in self.values() if v.caregiver_id == caregiver_id]
@@ -55,6 +61,7 @@ class InMemoryUnitOfWork:
     def __init__(self) -> None:
         self.requests, self.elders = _Requests(), _Store()
         self.caregivers, self.offers, self.visits = _Caregivers(), _Offers(), _Visits()
+        self.providers = _Store()
         self.events: list[DomainEvent] = []
         self._claimed: set[str] = set()
         self.committed = 0
@@ -72,6 +79,11 @@ class InMemoryUnitOfWork:
                 held[o.caregiver_id].append(Booking(o.request_id, loc, o.planned_start, o.planned_end))
         return held
 
+    def ranking_context(self, request: CareRequest, now) -> RankingContext:  # noqa: ANN001
+        return context_from(request, now, self.visits.for_elder(request.elder_id),
+                            [v for v in self.visits.values() if v.status not in _DEAD],
+                            list(self.providers.values()))
+
     def claim(self, event_id: str) -> bool:
         if event_id in self._claimed:
             return False
@@ -86,3 +98,22 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         pass
+
+
+def context_from(request: CareRequest, now, elder_visits, live_visits, providers) -> RankingContext:  # noqa: ANN001
+    """Build the ranking context from plain lists (shared by both units of work):
+    caregivers the elder had in the last 30 days, contracts and scores of
+    providers, and live visits per caregiver on the request's day."""
+    from datetime import timedelta
+
+    recent = frozenset(v.caregiver_id for v in elder_visits
+                       if v.status not in _DEAD and v.planned_start >= now - timedelta(days=30))
+    day = request.window_start.date()
+    today: dict[str, int] = {}
+    for v in live_visits:
+        if v.planned_start.date() == day:
+            today[v.caregiver_id] = today.get(v.caregiver_id, 0) + 1
+    contracts = {p.provider_id: frozenset(p.service_types.split()) for p in providers}
+    scores = {p.provider_id: p.score for p in providers if p.score is not None}
+    return RankingContext(recent_caregivers=recent, provider_services=contracts, provider_scores=scores,
+                          visits_today=today)

@@ -100,6 +100,7 @@ class ProviderOrganisation:
     name: str
     service_area: str
     service_types: str = ""
+    score: float | None = None
     provider_type: str | None = None
     sponsor: str | None = None
     address: str | None = None
@@ -159,6 +160,7 @@ class CareRequest:
     sync_min_gap: float = 0.0
     sync_max_gap: float = 0.0
     sync_anchor_start: datetime | None = None
+    escalation_step: int = 0
     status: RequestStatus = RequestStatus.REQUESTED
     status_reason: str | None = None
     received_at: datetime | None = None

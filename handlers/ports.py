@@ -5,7 +5,11 @@ in-memory fakes. Nothing here knows about SQLAlchemy or Kafka.
 """
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+if TYPE_CHECKING:
+    from handlers.scheduling import RankingContext
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Visit)
@@ -37,6 +41,7 @@ class VisitRepository(Protocol):
     def add(self, visit: Visit) -> None: ...
     def for_request(self, request_id: str) -> Visit | None: ...
     def for_caregiver(self, caregiver_id: str) -> list[Visit]: ...
+    def for_elder(self, elder_id: str) -> list[Visit]: ...
 
 
 class UnitOfWork(Protocol):
@@ -51,6 +56,9 @@ class UnitOfWork(Protocol):
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Slots held per caregiver: live visits and pending offers."""
+
+    def ranking_context(self, request: CareRequest, now: datetime) -> "RankingContext":
+        """Continuity, contracts, provider scores and today's workload for a ranking."""
 
     def claim(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen in this unit of

@@ -15,7 +15,7 @@ with time windows (Solomon 1987, Operations Research 35(2)).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, Sequence
 
@@ -40,8 +40,27 @@ class MatrixTravelTimes:
 
 
 @dataclass(frozen=True)
+class LadderStep:
+    """One rung of the escalation ladder: ``best`` (top-ranked caregivers),
+    ``widen`` (every eligible caregiver of any contracted provider) or
+    ``emergency_services``; the request moves on after ``deadline_seconds``."""
+
+    step: str
+    deadline_seconds: float
+
+
+_DEFAULT_LADDER = {
+    "stat": (LadderStep("best", 60), LadderStep("emergency_services", 0)),
+    "asap": (LadderStep("best", 300), LadderStep("widen", 600)),
+    "urgent": (LadderStep("best", 600), LadderStep("widen", 1800)),
+    "routine": (LadderStep("best", 1800), LadderStep("widen", 7200)),
+}
+
+
+@dataclass(frozen=True)
 class DispatchPolicy:
-    """Weights of the ranking (per minute) and the rules a decision records."""
+    """Weights of the ranking (per minute) and the rules a decision records;
+    read from ``config/policy.toml`` by ``config.policy.load_policy``."""
 
     version: str = "2026-11-30.1"
     travel_weight: float = 1.0
@@ -50,6 +69,41 @@ class DispatchPolicy:
     offer_timeout_seconds: float = 120.0
     shift_end_hard: bool = False
     max_offers_per_request: int = 20
+    no_show_minutes: float = 5.0
+    continuity_bonus_minutes: float = 15.0
+    provider_score_weight: float = 0.3
+    fairness_weight: float = 2.0
+    daily_capacity: int | None = None
+    parallel_offers: dict[str, int] = field(default_factory=lambda: {"stat": 3, "asap": 2})
+    skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15,
+                                                                  "routine": 60})
+    ladder: dict[str, tuple[LadderStep, ...]] = field(default_factory=lambda: dict(_DEFAULT_LADDER))
+
+    def covers(self, abilities: str, service_type: str) -> bool:
+        """An ability list covers a service directly or through the skill hierarchy."""
+        return any(a == service_type or service_type in self.skill_hierarchy.get(a, ())
+                   for a in abilities.split())
+
+    def parallel_for(self, priority: str) -> int:
+        return max(1, self.parallel_offers.get(priority, 1))
+
+    def steps_for(self, priority: str) -> tuple[LadderStep, ...]:
+        return self.ladder.get(priority) or self.ladder.get("routine") or (LadderStep("best", 1800),)
+
+
+@dataclass(frozen=True)
+class RankingContext:
+    """What else a ranking weighs besides the day: the elder's recent
+    caregivers (continuity), excluded caregivers, each caregiver's provider,
+    the providers' contracts (service types) and scores 0..100, and how many
+    visits each caregiver already holds that day (fairness, capacity)."""
+
+    recent_caregivers: frozenset[str] = frozenset()
+    excluded_caregivers: frozenset[str] = frozenset()
+    provider_services: dict[str, frozenset[str]] = field(default_factory=dict)
+    provider_scores: dict[str, float] = field(default_factory=dict)
+    visits_today: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,31 +182,63 @@ def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequenc
     return best if best is not None else reason
 
 
+def _excluded(request: CareRequest, caregiver: Caregiver, policy: DispatchPolicy,
+              ctx: RankingContext, already_offered: set[str]) -> str | None:
+    cid = caregiver.caregiver_id
+    contract = ctx.provider_services.get(caregiver.provider_id)
+    if not caregiver.active:
+        return "not available"
+    if caregiver.service_area != request.service_area:
+        return f"serves area {caregiver.service_area}, not {request.service_area}"
+    if not policy.covers(caregiver.abilities, request.service_type):
+        return f"lacks the ability {request.service_type}"
+    if contract is not None and contract and request.service_type not in contract:
+        return f"provider {caregiver.provider_id} has no contract for {request.service_type}"
+    if cid in ctx.excluded_caregivers:
+        return "excluded by the elder"
+    if policy.daily_capacity is not None and ctx.visits_today.get(cid, 0) >= policy.daily_capacity:
+        return f"daily capacity of {policy.daily_capacity} visits reached"
+    if cid in already_offered:
+        return "already offered this request"
+    return None
+
+
+def _adjusted(c: Candidate, caregiver: Caregiver, policy: DispatchPolicy, ctx: RankingContext) -> Candidate:
+    cost = c.cost + policy.fairness_weight * ctx.visits_today.get(caregiver.caregiver_id, 0)
+    if caregiver.caregiver_id in ctx.recent_caregivers:
+        cost -= policy.continuity_bonus_minutes
+    score = ctx.provider_scores.get(caregiver.provider_id)
+    if score is not None:
+        cost += policy.provider_score_weight * (100.0 - score)
+    return Candidate(c.caregiver_id, c.start, c.end, c.travel_added_minutes, c.lateness_minutes,
+                     c.sync_deviation_minutes, cost)
+
+
 def rank_caregivers(request: CareRequest, caregivers: Sequence[Caregiver],
                     bookings: dict[str, list[Booking]], travel: TravelTimes, now: datetime,
-                    policy: DispatchPolicy, already_offered: set[str]) -> Ranking:
+                    policy: DispatchPolicy, already_offered: set[str],
+                    context: RankingContext | None = None) -> Ranking:
     """Eligible caregivers, cheapest first, and why each other one was excluded.
 
-    Eligibility: active, ability covers the service type, same service area,
-    not yet offered this request, and a feasible gap (see ``best_insertion``).
+    Eligibility: active, same service area, ability covers the service type
+    (with the policy's skill hierarchy), the provider's contract covers it,
+    not excluded by the elder, under the daily capacity, not yet offered this
+    request, and a feasible gap (see ``best_insertion``). The cost then gains
+    the fairness and provider-score terms and loses the continuity bonus.
     """
+    ctx = context or RankingContext()
     ranked: list[Candidate] = []
     exclusions: dict[str, str] = {}
     for caregiver in caregivers:
         cid = caregiver.caregiver_id
-        if not caregiver.active:
-            exclusions[cid] = "not available"
-        elif caregiver.service_area != request.service_area:
-            exclusions[cid] = f"serves area {caregiver.service_area}, not {request.service_area}"
-        elif not caregiver.can_perform(request.service_type):
-            exclusions[cid] = f"lacks the ability {request.service_type}"
-        elif cid in already_offered:
-            exclusions[cid] = "already offered this request"
+        why = _excluded(request, caregiver, policy, ctx, already_offered)
+        if why is not None:
+            exclusions[cid] = why
+            continue
+        fit = best_insertion(request, caregiver, bookings.get(cid, []), travel, now, policy)
+        if isinstance(fit, str):
+            exclusions[cid] = fit
         else:
-            fit = best_insertion(request, caregiver, bookings.get(cid, []), travel, now, policy)
-            if isinstance(fit, str):
-                exclusions[cid] = fit
-            else:
-                ranked.append(fit)
+            ranked.append(_adjusted(fit, caregiver, policy, ctx))
     ranked.sort(key=lambda c: (c.cost, c.start, c.caregiver_id))
     return Ranking(tuple(ranked), exclusions)

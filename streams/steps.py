@@ -5,7 +5,7 @@ so the steps can be called from tests and tools without a broker.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from db import tables
 from db.uow import SqlUnitOfWork
-from handlers import dispatch, visits
+from handlers import dispatch, disruptions, visits
 from handlers.evaluation import Aggregate, fold_visit
 from handlers.intake import InvalidIntake, validate_intake
 from handlers.model import OfferStatus
 from handlers.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
+from config.policy import cached_policy
 from config.settings import get_settings
 from streams.runtime import current_clock, sessions
 
@@ -60,8 +61,10 @@ def area_context(service_area: str) -> AreaContext:
     with sessions()() as session:
         row = session.execute(select(tables.service_areas).where(
             tables.service_areas.c.service_area == service_area)).first()
-    policy = DispatchPolicy(offer_timeout_seconds=get_settings().offer_timeout_seconds,
-                            shift_end_hard=bool(row and row.shift_end_hard))
+    settings = get_settings()
+    policy = cached_policy(str(settings.policy_file), bool(row and row.shift_end_hard))
+    if settings.offer_timeout_seconds is not None:
+        policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
     matrix = row.travel_matrix if row and row.travel_matrix else []
     return AreaContext(policy, MatrixTravelTimes(matrix))
 
@@ -122,8 +125,15 @@ def handle_dispatch_event(value: dict) -> bool:
             visits.check_in(data["request_id"], data["caregiver_id"], uow, now, t)
         elif etype == "caregiver.visit.checked_out":
             visits.check_out(data["request_id"], data["caregiver_id"], uow, now)
+        elif etype == "caregiver.visit.called_off":
+            disruptions.call_off(data["request_id"], data["caregiver_id"], uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "offer-expiry":
             dispatch.close_offer(data["target_id"], OfferStatus.TIMEOUT, uow, now, p, t)
+        elif etype == "timer.fired" and data.get("kind") == "ladder-step":
+            request_id, step = data["target_id"].rsplit("#", 1)
+            dispatch.step_deadline(request_id, int(step), uow, now, p, t)
+        elif etype == "timer.fired" and data.get("kind") == "check-in-deadline":
+            disruptions.missed_check_in(data["target_id"], uow, now, p, t)
         else:
             raise DeadLetter(f"unknown event type {etype!r}", "type")
         uow.commit()

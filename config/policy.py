@@ -1,0 +1,101 @@
+"""The routing policy file (``config/policy.toml``, or ``CARELINE_POLICY_FILE``).
+
+Read with ``tomllib``, validated with pydantic, returned as the domain's
+``handlers.scheduling.DispatchPolicy``. A bad file raises ``PolicyError``
+naming the key, e.g. ``policy.toml: offers.timeout_seconds: Input should be
+greater than 0``. Every decision records the file's ``version``.
+"""
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from handlers.scheduling import DispatchPolicy, LadderStep
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "policy.toml"
+PRIORITIES = ("stat", "asap", "urgent", "routine")
+
+
+class PolicyError(ValueError):
+    """The policy file is unreadable or a key is missing, unknown or out of range."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Scoring(_Strict):
+    travel_weight: float = Field(ge=0)
+    lateness_weight: float = Field(ge=0)
+    sync_weight: float = Field(ge=0)
+    continuity_bonus_minutes: float = Field(ge=0)
+    provider_score_weight: float = Field(ge=0)
+    fairness_weight: float = Field(ge=0)
+
+
+class _Offers(_Strict):
+    timeout_seconds: float = Field(gt=0)
+    max_offers_per_request: int = Field(ge=1)
+    parallel: dict[str, int] = Field(default_factory=dict)
+
+
+class _Visits(_Strict):
+    no_show_minutes: float = Field(gt=0)
+
+
+class _Eligibility(_Strict):
+    daily_capacity: int | None = Field(default=None, ge=1)
+    skill_hierarchy: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class _Step(_Strict):
+    step: str = Field(pattern="^(best|widen|emergency_services)$")
+    deadline_seconds: float = Field(ge=0)
+
+
+class _File(_Strict):
+    version: str = Field(min_length=1)
+    scoring: _Scoring
+    offers: _Offers
+    visits: _Visits
+    eligibility: _Eligibility
+    sla_minutes: dict[str, float]
+    ladder: dict[str, list[_Step]]
+
+
+def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool = False) -> DispatchPolicy:
+    """The dispatch policy in ``path``; raises ``PolicyError`` naming the bad key."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        f = _File.model_validate(raw)
+    except OSError as exc:
+        raise PolicyError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{Path(path).name}: {exc}") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise PolicyError(f"{Path(path).name}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    for table in ("sla_minutes", "ladder"):
+        unknown = set(getattr(f, table)) - set(PRIORITIES)
+        if unknown:
+            raise PolicyError(f"{Path(path).name}: {table}: unknown priority {sorted(unknown)[0]!r}")
+    return DispatchPolicy(
+        version=f.version, travel_weight=f.scoring.travel_weight, lateness_weight=f.scoring.lateness_weight,
+        sync_weight=f.scoring.sync_weight, offer_timeout_seconds=f.offers.timeout_seconds,
+        shift_end_hard=shift_end_hard, max_offers_per_request=f.offers.max_offers_per_request,
+        no_show_minutes=f.visits.no_show_minutes,
+        continuity_bonus_minutes=f.scoring.continuity_bonus_minutes,
+        provider_score_weight=f.scoring.provider_score_weight, fairness_weight=f.scoring.fairness_weight,
+        daily_capacity=f.eligibility.daily_capacity, parallel_offers=dict(f.offers.parallel),
+        skill_hierarchy={k: tuple(v) for k, v in f.eligibility.skill_hierarchy.items()},
+        sla_minutes=dict(f.sla_minutes),
+        ladder={p: tuple(LadderStep(s.step, s.deadline_seconds) for s in steps) for p, steps in f.ladder.items()},
+    )
+
+
+@lru_cache(maxsize=8)
+def cached_policy(path: str, shift_end_hard: bool) -> DispatchPolicy:
+    return load_policy(Path(path), shift_end_hard)

@@ -1,0 +1,53 @@
+"""Use cases for when a promised visit falls through: a caregiver who does not
+check in, or who calls the visit off after accepting.
+
+Either way the visit is closed (``no-show`` or ``cancelled``), the elder is
+told, and the request goes back to dispatch without the caregiver who let it
+down (they were already asked). The no-show rule — no check-in 5 minutes
+after the planned start — is home-care EVV practice (DESIGN.md).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers import dispatch
+from handlers import events as ev
+from handlers.model import RequestStatus, VisitStatus
+from handlers.ports import UnitOfWork
+from handlers.scheduling import DispatchPolicy, TravelTimes
+
+
+def missed_check_in(visit_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy,
+                    travel: TravelTimes) -> bool:
+    """The check-in deadline of ``visit_id`` passed: if nobody checked in,
+    record a no-show and re-dispatch. Returns False when the visit moved on."""
+    visit = uow.visits.get(visit_id)
+    if visit is None or visit.status != VisitStatus.SCHEDULED:
+        return False
+    visit.status = VisitStatus.NO_SHOW
+    return _redispatch(visit.request_id, visit.caregiver_id, "no check-in by the deadline", uow, now,
+                       policy, travel, "care.visit.no_show", visit)
+
+
+def call_off(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
+             policy: DispatchPolicy, travel: TravelTimes) -> bool:
+    """The caregiver cancels an accepted visit before checking in."""
+    visit = uow.visits.for_request(request_id)
+    if visit is None or visit.caregiver_id != caregiver_id or visit.status != VisitStatus.SCHEDULED:
+        return False
+    visit.status = VisitStatus.CANCELLED
+    return _redispatch(request_id, caregiver_id, "the caregiver called the visit off", uow, now,
+                       policy, travel, "care.visit.called_off", visit)
+
+
+def _redispatch(request_id: str, caregiver_id: str, reason: str, uow: UnitOfWork, now: datetime,
+                policy: DispatchPolicy, travel: TravelTimes, event_type: str, visit) -> bool:  # noqa: ANN001
+    request = uow.requests.get(request_id)
+    if request is None or request.status.is_final:
+        return False
+    uow.emit(ev.visit_event(event_type, request, visit, now))
+    request.status, request.status_reason = RequestStatus.RECEIVED, f"re-dispatch: {reason}"
+    uow.emit(ev.status_changed(request, now))
+    uow.emit(ev.elder_informed(request, now, "your helper cannot come as planned; we are finding another"))
+    dispatch.offer_next(request, uow, now, policy, travel)
+    return True

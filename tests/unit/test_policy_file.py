@@ -1,0 +1,25 @@
+import pytest
+
+from config.policy import DEFAULT_PATH, PolicyError, load_policy
+
+
+def test_the_shipped_policy_loads_with_its_version_ladder_and_hierarchy():
+    policy = load_policy()
+    assert policy.version and policy.offer_timeout_seconds == 120
+    assert [s.step for s in policy.steps_for("stat")] == ["best", "emergency_services"]
+    assert policy.covers("nurse", "companionship") and not policy.covers("personal_care", "medical_escort")
+    assert policy.parallel_for("stat") == 3 and policy.parallel_for("routine") == 1
+
+
+def test_a_bad_value_is_refused_naming_the_key(tmp_path):
+    bad = tmp_path / "policy.toml"
+    bad.write_text(DEFAULT_PATH.read_text().replace("timeout_seconds = 120", "timeout_seconds = -1"))
+    with pytest.raises(PolicyError, match=r"offers\.timeout_seconds"):
+        load_policy(bad)
+
+
+def test_an_unknown_priority_in_the_ladder_is_refused(tmp_path):
+    bad = tmp_path / "policy.toml"
+    bad.write_text(DEFAULT_PATH.read_text() + '\n[[ladder.whenever]]\nstep = "best"\ndeadline_seconds = 5\n')
+    with pytest.raises(PolicyError, match="whenever"):
+        load_policy(bad)
