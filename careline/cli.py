@@ -44,6 +44,23 @@ def worker() -> None:
 
 
 @app.command()
+def scheduler() -> None:
+    """Run the timer service (exactly one per database): deadlines from the
+    outbox into APScheduler's job store, firings onto care.timers.v1."""
+    import signal
+    import threading
+
+    from careline.scheduler import run
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run(stop)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def broker(port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 9092) -> None:
     """Run the embedded Tansu broker (memory storage) until interrupted."""
     from careline.brokers import start_tansu

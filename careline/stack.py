@@ -34,17 +34,18 @@ def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[st
 
 
 @contextlib.contextmanager
-def worker_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """The Faust worker as a child process, logging to ``log_path``; stopped
-    with SIGTERM (then SIGKILL after 20 s) on exit."""
+def worker_process(env: dict[str, str], log_path: Path, command: str = "worker") -> Iterator[subprocess.Popen]:
+    """``careline <command>`` (the Faust worker, or the timer service) as a
+    child process logging to ``log_path``; stopped with SIGTERM (then SIGKILL
+    after 20 s) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", "worker"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", command], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         time.sleep(0.2)
         if proc.poll() is not None:
-            raise RuntimeError(f"the stream worker exited at once; see {log_path}")
+            raise RuntimeError(f"careline {command} exited at once; see {log_path}")
         yield proc
     finally:
         proc.terminate()
@@ -75,5 +76,7 @@ def local_stack(settings: Settings, embedded_broker: bool, database_url: str,
         brokers.ensure_topics(bootstrap, topics.resolved(settings.topic_partitions),
                               drop_rejected_configs=embedded_broker)
         worker_log = logs / f"worker-{run_name}.log"
-        proc = stack.enter_context(worker_process(worker_env(settings, bootstrap, database_url), worker_log))
+        env = worker_env(settings, bootstrap, database_url)
+        stack.enter_context(worker_process(env, logs / f"scheduler-{run_name}.log", "scheduler"))
+        proc = stack.enter_context(worker_process(env, worker_log))
         yield Stack(bootstrap, database_url, worker_log, proc)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from handlers import dispatch, visits
+from handlers import disruptions, dispatch, visits
 from handlers.day import Day
 from handlers.intake import InvalidIntake, validate_intake
 from handlers.memory import InMemoryUnitOfWork
 from handlers.model import OfferStatus
 from handlers.scheduling import DispatchPolicy, TravelTimes
-from handlers.simulation import CaregiverModel, reactions
+from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
 
 
 @dataclass
@@ -52,8 +52,16 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
             dispatch.receive_request(request, uow, now, policy, travel)
         return run
 
-    def caregiver_does(kind: str, rid: str, cid: str, oid: str) -> Callable[[datetime], None]:
+    fleet = CaregiverFleet(model, travel, {c.caregiver_id: c.home_base_index for c in day.caregivers})
+
+    def caregiver_does(act: CaregiverAction) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
+            todo, later = fleet.act(act)
+            for follow in later:
+                at(follow.due, caregiver_does(follow))
+            if todo is None:
+                return
+            kind, rid, cid, oid = todo.kind, todo.request_id, todo.caregiver_id, todo.offer_id
             if kind == "accept":
                 dispatch.accept_offer(oid, cid, uow, now, policy, travel)
             elif kind == "decline":
@@ -64,8 +72,16 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
                 visits.check_out(rid, cid, uow, now)
         return run
 
-    def expire(oid: str) -> Callable[[datetime], None]:
-        return lambda now: dispatch.close_offer(oid, OfferStatus.TIMEOUT, uow, now, policy, travel)
+    def deadline(kind: str, target: str) -> Callable[[datetime], None]:
+        def run(now: datetime) -> None:
+            if kind == "offer-expiry":
+                dispatch.close_offer(target, OfferStatus.TIMEOUT, uow, now, policy, travel)
+            elif kind == "ladder-step":
+                request_id, step = target.rsplit("#", 1)
+                dispatch.step_deadline(request_id, int(step), uow, now, policy, travel)
+            elif kind == "check-in-deadline":
+                disruptions.missed_check_in(target, uow, now, policy, travel)
+        return run
 
     for s in day.submissions:
         at(s.at, submit(s.record))
@@ -75,8 +91,9 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
         action(now)
         for event in uow.events[seen:]:
             if event.topic_role == "schedule":
-                at(datetime.fromisoformat(event.payload["due"]), expire(event.payload["target_id"]))
-            for act in reactions(model, event.type, event.payload, event.time):
-                at(act.due, caregiver_does(act.kind, act.request_id, act.caregiver_id, act.offer_id))
+                at(datetime.fromisoformat(event.payload["due"]),
+                   deadline(event.payload["kind"], event.payload["target_id"]))
+            for act in fleet.on_event(event.type, event.payload, event.time):
+                at(act.due, caregiver_does(act))
         seen = len(uow.events)
     return OfflineRun(uow, dead)

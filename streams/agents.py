@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from streams import steps
 from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
                          lifecycle_topic, requests_topic)
-from streams.runtime import relay_outbox, scheduler
+from streams.runtime import relay_outbox
 
 log = logging.getLogger("careline.agents")
 
@@ -69,7 +69,3 @@ async def relay_leftovers() -> None:
     """Publish outbox rows a crash left unsent."""
     await relay_outbox()
 
-
-@app.task
-async def start_scheduler() -> None:
-    scheduler().start()

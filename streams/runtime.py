@@ -1,11 +1,10 @@
-"""What the agents share in one worker process: the database, the clock,
-the outbox relay and the timer scheduler.
+"""What the agents share in one worker process: the database, the clock and
+the outbox relay.
 
 The outbox relay publishes events committed by handlers, in commit order,
-and marks them sent only after the broker acknowledged them; rows for the
-``scheduler`` become APScheduler jobs (SQLAlchemy job store, so deadlines
-survive a restart; ``coalesce`` and ``misfire_grace_time=None`` make a
-restarted scheduler fire each missed deadline once).
+and marks them sent only after the broker acknowledged them. Rows for the
+``scheduler`` are left to the timer service (``careline.scheduler``), the one
+process that owns the APScheduler job store.
 """
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import logging
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,34 +37,19 @@ def current_clock(session: Session) -> SimClock:
     return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
 
 
-@lru_cache
-def scheduler() -> AsyncIOScheduler:
-    store = SQLAlchemyJobStore(engine=sessions().kw["bind"], tablename="apscheduler_jobs")
-    return AsyncIOScheduler(jobstores={"default": store},
-                            job_defaults={"coalesce": True, "misfire_grace_time": None,
-                                          "max_instances": 1},
-                            timezone=timezone.utc)
-
-
 async def relay_outbox(limit: int = 500) -> int:
     """Publish unsent outbox rows in order; returns how many were relayed."""
     from streams.app import app
-    from streams import timers
 
     async with _relay_lock:
         with sessions()() as session:
-            rows = session.execute(select(tables.outbox).where(tables.outbox.c.sent_at.is_(None))
-                                   .order_by(tables.outbox.c.seq).limit(limit)).all()
+            rows = session.execute(select(tables.outbox).where(
+                tables.outbox.c.sent_at.is_(None), tables.outbox.c.topic != topics.SCHEDULER)
+                .order_by(tables.outbox.c.seq).limit(limit)).all()
             if not rows:
                 return 0
-            clock = current_clock(session)
-            pending = []
-            for row in rows:
-                if row.topic == topics.SCHEDULER:
-                    timers.schedule(row.value, clock)
-                else:
-                    pending.append(await app.topic(row.topic, value_serializer="json").send(
-                        key=row.key.encode(), value=row.value))
+            pending = [await app.topic(row.topic, value_serializer="json").send(key=row.key.encode(), value=row.value)
+                       for row in rows]
             for fut in pending:
                 await fut
             session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_([r.seq for r in rows]))

@@ -90,7 +90,18 @@ def pipeline(services, tmp_path_factory) -> Iterator[Services]:
     ensure_topics(services.bootstrap, topics.resolved(settings.topic_partitions),
                   drop_rejected_configs=services.kind == "tansu")
     log = var / "worker.log"
-    with worker_process(worker_env(settings, services.bootstrap, services.database_url), log) as proc:
+    env = worker_env(settings, services.bootstrap, services.database_url)
+    with worker_process(env, var / "scheduler.log", "scheduler"), worker_process(env, log) as proc:
         services.worker, services.worker_log = proc, log
         yield services
     print(f"\nworker log: {log}")
+
+
+@pytest.fixture(scope="session")
+def prism(tmp_path_factory):
+    """A Prism mock of Twilio's REST API (Twilio's own OpenAPI description, ``--errors``:
+    requests the spec rejects get 422) on a free port; npm installs it into .cache/npm once."""
+    from careline.testing.prism import running_prism
+
+    with running_prism(log_path=tmp_path_factory.mktemp("prism") / "prism.log") as server:
+        yield server

@@ -1,0 +1,102 @@
+"""The timer service: the one process that owns the APScheduler job store.
+
+Handlers ask for a deadline by emitting a ``timer.requested`` event, which the
+unit of work writes to the outbox with topic ``scheduler``. This service polls
+those rows, adds (or replaces) a date job per deadline in APScheduler 3's
+SQLAlchemy job store, and marks the rows done; when a job runs it publishes a
+``timer.fired`` event on ``care.timers.v1`` (keyed by service area) with the
+deadline as its event time. Handlers ignore a firing whose request moved on.
+
+Run exactly one (``careline scheduler``): APScheduler 3 job stores must not
+be shared by several schedulers. ``coalesce=True`` and
+``misfire_grace_time=None`` make a restarted scheduler fire each deadline it
+missed while down exactly once, late rather than never.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from kafka import KafkaProducer
+from sqlalchemy import select, update
+
+from config import topics
+from config.settings import get_settings
+from db import tables
+from db.session import engine_for, session_factory
+from handlers.clock import SimClock, wall_clock
+
+log = logging.getLogger("careline.scheduler")
+
+
+@lru_cache
+def _producer() -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=get_settings().broker, acks="all", linger_ms=0)
+
+
+def fire(kind: str, target_id: str, service_area: str, due: str) -> None:
+    """Job function (referenced by name in the job store): publish the firing."""
+    value = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "careline/scheduler",
+             "type": "timer.fired", "subject": target_id, "time": due, "schema_version": 1,
+             "data": {"kind": kind, "target_id": target_id, "service_area": service_area, "due": due}}
+    _producer().send(topics.TIMERS.name, key=service_area.encode(), value=json.dumps(value).encode()).get(30)
+
+
+def build_scheduler(database_url: str) -> BackgroundScheduler:
+    store = SQLAlchemyJobStore(engine=engine_for(database_url), tablename="apscheduler_jobs")
+    return BackgroundScheduler(jobstores={"default": store}, timezone=timezone.utc,
+                               job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+
+
+def _clock(session) -> SimClock:  # noqa: ANN001
+    row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
+    return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
+
+
+def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_seconds: float) -> int:
+    """Turn unsent ``scheduler`` outbox rows into jobs; returns how many."""
+    with session_factory(database_url)() as session:
+        rows = session.execute(select(tables.outbox).where(
+            tables.outbox.c.topic == topics.SCHEDULER, tables.outbox.c.sent_at.is_(None))
+            .order_by(tables.outbox.c.seq).limit(500)).all()
+        if not rows:
+            return 0
+        clock = _clock(session)
+        for row in rows:
+            data = row.value["data"]
+            due = datetime.fromisoformat(data["due"])
+            run_at = max(clock.to_wall(due) + timedelta(seconds=grace_seconds), datetime.now(timezone.utc))
+            scheduler.add_job(fire, "date", run_date=run_at, id=f"{data['kind']}:{data['target_id']}",
+                              replace_existing=True,
+                              kwargs={"kind": data["kind"], "target_id": data["target_id"],
+                                      "service_area": data["service_area"], "due": data["due"]})
+        session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_([r.seq for r in rows]))
+                        .values(sent_at=datetime.now(timezone.utc)))
+        session.commit()
+        return len(rows)
+
+
+def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
+    """Serve until ``stop`` is set (or forever): poll the outbox, run jobs."""
+    settings = get_settings()
+    scheduler = build_scheduler(settings.database_url)
+    scheduler.start()
+    log.warning("timer service started; %d jobs in the store", len(scheduler.get_jobs()))
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            try:
+                if take_requests(scheduler, settings.database_url, settings.timer_grace_seconds) == 0:
+                    time.sleep(poll_seconds)
+            except Exception:  # noqa: BLE001 - keep serving; the rows stay unsent and are retried
+                log.exception("could not take timer requests; retrying")
+                time.sleep(1.0)
+    finally:
+        scheduler.shutdown(wait=False)
