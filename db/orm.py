@@ -25,4 +25,5 @@ def start_mappers() -> None:
                                      version_id_col=tables.care_requests.c.version)
     mapper_registry.map_imperatively(model.Offer, tables.offers)
     mapper_registry.map_imperatively(model.Visit, tables.visits)
+    mapper_registry.map_imperatively(model.Feedback, tables.feedback)
     _started = True

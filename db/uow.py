@@ -21,7 +21,7 @@ from db import tables
 from handlers.clock import SimClock
 from handlers.memory import context_from
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            OfferStatus, ProviderOrganisation, Visit, VisitStatus)
+                            Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
 from handlers.scheduling import RankingContext
 
 
@@ -88,6 +88,7 @@ class SqlUnitOfWork:
         self.offers = _Offers(self.session, Offer)
         self.visits = _Visits(self.session, Visit)
         self.providers = _Repo(self.session, ProviderOrganisation)
+        self.feedback = _Repo(self.session, Feedback)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -107,7 +108,7 @@ class SqlUnitOfWork:
             held[offer.caregiver_id].append(Booking(offer.request_id, loc, offer.planned_start, offer.planned_end))
         return held
 
-    def ranking_context(self, request: CareRequest, now: datetime) -> RankingContext:
+    def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
         day = request.window_start.replace(hour=0, minute=0, second=0, microsecond=0)
         live = list(self.session.scalars(select(Visit).where(
             tables.visits.c.status.not_in(_DEAD), tables.visits.c.planned_start >= day - timedelta(days=1),
@@ -116,7 +117,7 @@ class SqlUnitOfWork:
             tables.caregivers.c.service_area == request.service_area)
         providers = list(self.session.scalars(select(ProviderOrganisation).where(
             tables.provider_organisations.c.provider_id.in_(area_providers))))
-        return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers)
+        return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers, explore)
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

@@ -42,11 +42,14 @@ def request_id(run: str, patient_id: str, service_id: str) -> str:
 
 
 def build_day(instance: Instance, start: datetime, lead_minutes: float, run: str,
-              providers: int = 2) -> Day:
+              providers: int = 2, twin_roster: bool = False) -> Day:
     """The register, roster and timed intake records of one instance day.
 
     ``start`` is minute 0 of the instance (aware datetime); ``run`` prefixes
-    every id so several replays can share a database.
+    every id so several replays can share a database. With ``twin_roster``
+    every provider employs a copy of the whole roster (``c1``, ``c1~p2`` …),
+    so each request has equally able candidates at every provider and the
+    provider evaluation alone separates them.
     """
     area = f"{run}.area"
     at = lambda minute: start + timedelta(minutes=minute)  # noqa: E731
@@ -55,10 +58,16 @@ def build_day(instance: Instance, start: datetime, lead_minutes: float, run: str
     orgs = tuple(ProviderOrganisation(f"{run}.prov{i + 1}", f"Provider {i + 1}", area,
                                       " ".join(sorted({a for c in instance.roster for a in c.abilities})))
                  for i in range(providers))
-    caregivers = tuple(
-        Caregiver(f"{run}.{c.caregiver_id}", orgs[i % providers].provider_id, area,
-                  " ".join(c.abilities), c.home_index, at(c.shift_start), at(c.shift_end))
-        for i, c in enumerate(instance.roster))
+    if twin_roster:
+        caregivers = tuple(
+            Caregiver(f"{run}.{c.caregiver_id}" + (f"~p{k + 1}" if k else ""), org.provider_id, area,
+                      " ".join(c.abilities), c.home_index, at(c.shift_start), at(c.shift_end))
+            for k, org in enumerate(orgs) for c in instance.roster)
+    else:
+        caregivers = tuple(
+            Caregiver(f"{run}.{c.caregiver_id}", orgs[i % providers].provider_id, area,
+                      " ".join(c.abilities), c.home_index, at(c.shift_start), at(c.shift_end))
+            for i, c in enumerate(instance.roster))
     submissions = []
     for need in needs_in_submission_order(instance, lead_minutes):
         rid = request_id(run, need.patient_id, need.service_id)

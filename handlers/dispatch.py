@@ -19,6 +19,7 @@ from handlers import events as ev
 from handlers.model import (CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType,
                             Visit)
 from handlers.ports import UnitOfWork
+from handlers.provider_scores import explores
 from handlers.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
 
 #: offers a request may use while on the ``best`` step, per parallel slot
@@ -66,7 +67,8 @@ def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
         _enter_step(request, request.escalation_step + 1, uow, now, policy)
     ranking = rank_caregivers(request, uow.caregivers.in_area(request.service_area),
                               uow.bookings(c.caregiver_id for c in uow.caregivers.in_area(request.service_area)),
-                              travel, now, policy, {o.caregiver_id for o in previous}, uow.ranking_context(request, now))
+                              travel, now, policy, {o.caregiver_id for o in previous},
+                              uow.ranking_context(request, now, explores(request.request_id, policy.exploration_share)))
     uow.emit(ev.dispatch_decided(request, ranking, policy, now))
     if not ranking.candidates or len(previous) >= policy.max_offers_per_request:
         reason = "no eligible caregiver accepted" if previous else "no eligible caregiver"

@@ -93,6 +93,10 @@ def elder_informed(request: CareRequest, now: datetime, message: str) -> DomainE
     return _event("care.elder.informed", request, now, "notify", elder_id=request.elder_id, message=message)
 
 
+def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details) -> DomainEvent:
+    return _event(f"care.feedback.{kind}", request, now, "lifecycle", kind=kind, **details)
+
+
 def escalated_to_operator(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
     return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue",
                   reason=reason)

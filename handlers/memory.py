@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            OfferStatus, ProviderOrganisation, Visit, VisitStatus)
+                            Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
 from handlers.scheduling import RankingContext
 
 
@@ -19,7 +19,8 @@ class _Store(dict):
 
 _DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
 _KEYS = {CareRequest: "request_id", Offer: "offer_id", Visit: "visit_id",
-         Caregiver: "caregiver_id", Elder: "elder_id", ProviderOrganisation: "provider_id"}
+         Caregiver: "caregiver_id", Elder: "elder_id", ProviderOrganisation: "provider_id",
+         Feedback: "feedback_id"}
 
 
 def _key(obj) -> str:
@@ -61,7 +62,7 @@ class InMemoryUnitOfWork:
     def __init__(self) -> None:
         self.requests, self.elders = _Requests(), _Store()
         self.caregivers, self.offers, self.visits = _Caregivers(), _Offers(), _Visits()
-        self.providers = _Store()
+        self.providers, self.feedback = _Store(), _Store()
         self.events: list[DomainEvent] = []
         self._claimed: set[str] = set()
         self.committed = 0
@@ -79,10 +80,10 @@ class InMemoryUnitOfWork:
                 held[o.caregiver_id].append(Booking(o.request_id, loc, o.planned_start, o.planned_end))
         return held
 
-    def ranking_context(self, request: CareRequest, now) -> RankingContext:  # noqa: ANN001
+    def ranking_context(self, request: CareRequest, now, explore: bool = False) -> RankingContext:  # noqa: ANN001
         return context_from(request, now, self.visits.for_elder(request.elder_id),
                             [v for v in self.visits.values() if v.status not in _DEAD],
-                            list(self.providers.values()))
+                            list(self.providers.values()), explore)
 
     def claim(self, event_id: str) -> bool:
         if event_id in self._claimed:
@@ -100,7 +101,8 @@ class InMemoryUnitOfWork:
         pass
 
 
-def context_from(request: CareRequest, now, elder_visits, live_visits, providers) -> RankingContext:  # noqa: ANN001
+def context_from(request: CareRequest, now, elder_visits, live_visits, providers,  # noqa: ANN001
+                 explore: bool = False) -> RankingContext:
     """Build the ranking context from plain lists (shared by both units of work):
     caregivers the elder had in the last 30 days, contracts and scores of
     providers, and live visits per caregiver on the request's day."""
@@ -116,4 +118,4 @@ def context_from(request: CareRequest, now, elder_visits, live_visits, providers
     contracts = {p.provider_id: frozenset(p.service_types.split()) for p in providers}
     scores = {p.provider_id: p.score for p in providers if p.score is not None}
     return RankingContext(recent_caregivers=recent, provider_services=contracts, provider_scores=scores,
-                          visits_today=today)
+                          visits_today=today, explore=explore)

@@ -231,6 +231,20 @@ class Visit:
         return self.planned_end
 
 
+@dataclass(eq=False)
+class Feedback:
+    """What an elder (or family) said after a visit: a ``rating`` (1–5 stars)
+    or a ``complaint`` with a category (late, no-show, rude, incomplete, safety)."""
+
+    feedback_id: str
+    request_id: str
+    kind: str
+    received_at: datetime
+    rating: int | None = None
+    category: str | None = None
+    comment: str | None = None
+
+
 @dataclass(frozen=True)
 class Booking:
     """A slot a caregiver holds: a scheduled visit or a pending offer (a

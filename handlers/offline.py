@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Callable
 
-from handlers import disruptions, dispatch, visits
+from handlers import disruptions, dispatch, feedback, visits
+from handlers.provider_scores import scores_from
 from handlers.day import Day
 from handlers.intake import InvalidIntake, validate_intake
+from handlers.kpis import KpiPolicy
 from handlers.memory import InMemoryUnitOfWork
 from handlers.model import OfferStatus
 from handlers.scheduling import DispatchPolicy, TravelTimes
 from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
+
+
+@dataclass
+class ScoringLoop:
+    """Recompute provider scores every ``every_minutes`` (simulated) with these
+    weights; ``history`` collects (time, {provider: score})."""
+
+    weights: dict
+    kpi_policy: KpiPolicy
+    every_minutes: float = 30.0
+    history: list = field(default_factory=list)
 
 
 @dataclass
@@ -28,12 +41,16 @@ class OfflineRun:
 
 
 def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: CaregiverModel,
-            known_services: set[str]) -> OfflineRun:
+            known_services: set[str], scoring: ScoringLoop | None = None) -> OfflineRun:
     """Replay every submission of ``day`` and everything it causes until
-    nothing is left to happen; returns the final state."""
+    nothing is left to happen; returns the final state. With ``scoring``,
+    provider scores are recomputed every ``scoring.every_minutes`` of
+    simulated time and dispatch reads them (the evaluation loop)."""
     uow = InMemoryUnitOfWork()
     for obj in (*day.elders, *day.caregivers):
         (uow.elders if hasattr(obj, "elder_id") else uow.caregivers).add(obj)
+    for provider in day.providers:
+        uow.providers.add(replace(provider))  # scores change during the run; leave the day as it was
     seq = itertools.count()
     queue: list[tuple[datetime, int, Callable[[datetime], None]]] = []
 
@@ -52,7 +69,8 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
             dispatch.receive_request(request, uow, now, policy, travel)
         return run
 
-    fleet = CaregiverFleet(model, travel, {c.caregiver_id: c.home_base_index for c in day.caregivers})
+    fleet = CaregiverFleet(model, travel, {c.caregiver_id: c.home_base_index for c in day.caregivers},
+                           {c.caregiver_id: c.provider_id for c in day.caregivers})
 
     def caregiver_does(act: CaregiverAction) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
@@ -68,6 +86,9 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
                 dispatch.close_offer(oid, OfferStatus.REJECTED, uow, now, policy, travel, cid)
             elif kind == "check_in":
                 visits.check_in(rid, cid, uow, now, travel)
+            elif kind == "feedback":
+                feedback.record_feedback(f"{rid}.fb", rid, uow, now, todo.stars,
+                                         "late" if todo.complaint else None)
             else:
                 visits.check_out(rid, cid, uow, now)
         return run
@@ -85,6 +106,22 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
 
     for s in day.submissions:
         at(s.at, submit(s.record))
+    if scoring is not None and day.submissions:
+        first, last = day.submissions[0].at, day.submissions[-1].at + timedelta(hours=12)
+        provider_of = {c.caregiver_id: c.provider_id for c in day.caregivers}
+
+        def rescore(now: datetime) -> None:
+            scores = scores_from(uow.offers.values(), uow.visits.values(), uow.feedback.values(),
+                                 provider_of, scoring.weights, scoring.kpi_policy)
+            for pid, score in scores.items():
+                if uow.providers.get(pid) is not None:
+                    uow.providers[pid].score = score
+            scoring.history.append((now, dict(scores)))
+
+        tick = first
+        while tick < last:
+            tick += timedelta(minutes=scoring.every_minutes)
+            at(tick, rescore)
     seen = 0
     while queue:
         now, _, action = heapq.heappop(queue)

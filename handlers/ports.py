@@ -57,7 +57,7 @@ class UnitOfWork(Protocol):
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Slots held per caregiver: live visits and pending offers."""
 
-    def ranking_context(self, request: CareRequest, now: datetime) -> "RankingContext":
+    def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> "RankingContext":
         """Continuity, contracts, provider scores and today's workload for a ranking."""
 
     def claim(self, event_id: str) -> bool:

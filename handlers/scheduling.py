@@ -74,6 +74,7 @@ class DispatchPolicy:
     provider_score_weight: float = 0.3
     fairness_weight: float = 2.0
     daily_capacity: int | None = None
+    exploration_share: float = 0.1
     parallel_offers: dict[str, int] = field(default_factory=lambda: {"stat": 3, "asap": 2})
     skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15,
@@ -104,6 +105,7 @@ class RankingContext:
     provider_services: dict[str, frozenset[str]] = field(default_factory=dict)
     provider_scores: dict[str, float] = field(default_factory=dict)
     visits_today: dict[str, int] = field(default_factory=dict)
+    explore: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def _adjusted(c: Candidate, caregiver: Caregiver, policy: DispatchPolicy, ctx: R
     cost = c.cost + policy.fairness_weight * ctx.visits_today.get(caregiver.caregiver_id, 0)
     if caregiver.caregiver_id in ctx.recent_caregivers:
         cost -= policy.continuity_bonus_minutes
-    score = ctx.provider_scores.get(caregiver.provider_id)
+    score = None if ctx.explore else ctx.provider_scores.get(caregiver.provider_id)
     if score is not None:
         cost += policy.provider_score_weight * (100.0 - score)
     return Candidate(c.caregiver_id, c.start, c.end, c.travel_added_minutes, c.lateness_minutes,

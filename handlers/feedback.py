@@ -1,0 +1,48 @@
+"""Use cases of feedback: ratings from the callback survey (回访) and complaints.
+
+A rating (1–5 stars) is stored once per feedback id. A complaint is stored
+and reopens the request for an operator follow-up call with its own deadline
+(``followup_hours``, default 24 h): an event for the operator queue and a
+timer, so the follow-up cannot be forgotten.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from handlers import events as ev
+from handlers.model import Feedback
+from handlers.ports import UnitOfWork
+
+COMPLAINT_CATEGORIES = ("late", "no-show", "rude", "incomplete", "safety")
+
+
+class InvalidFeedback(ValueError):
+    """Feedback that cannot be stored; the message names the field."""
+
+
+def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: datetime,
+                    stars: int | None = None, complaint: str | None = None,
+                    comment: str | None = None, followup_hours: float = 24.0) -> bool:
+    """Store a rating and/or a complaint about ``request_id``; False for a
+    repeated feedback id. Raises ``InvalidFeedback`` for stars outside 1–5,
+    an unknown complaint category or an unknown request."""
+    if stars is not None and not 1 <= stars <= 5:
+        raise InvalidFeedback(f"stars: must be 1 to 5, got {stars}")
+    if complaint is not None and complaint not in COMPLAINT_CATEGORIES:
+        raise InvalidFeedback(f"complaint: unknown category {complaint!r}")
+    request = uow.requests.get(request_id)
+    if request is None:
+        raise InvalidFeedback(f"request_id: no request {request_id!r}")
+    if uow.feedback.get(f"{feedback_id}.rating") or uow.feedback.get(f"{feedback_id}.complaint"):
+        return False
+    if stars is not None:
+        uow.feedback.add(Feedback(f"{feedback_id}.rating", request_id, "rating", now, rating=stars, comment=comment))
+        uow.emit(ev.feedback_recorded(request, now, "rating", stars=stars))
+    if complaint is not None:
+        uow.feedback.add(Feedback(f"{feedback_id}.complaint", request_id, "complaint", now,
+                                  category=complaint, comment=comment))
+        uow.emit(ev.feedback_recorded(request, now, "complaint", category=complaint))
+        due = now + timedelta(hours=followup_hours)
+        uow.emit(ev.escalated(request, now, "operator_followup", f"complaint ({complaint}): call the elder back"))
+        uow.emit(ev.timer_requested("followup-deadline", request_id, request, due, now))
+    return True
