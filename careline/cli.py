@@ -96,9 +96,10 @@ def topics() -> None:
 
 
 def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: float, seed: int,
-            accept: float, decline: float, timeout: float) -> int:
+            accept: float, decline: float, timeout: float, poor: tuple[str, ...] = (),
+            twin_roster: bool = False) -> int:
     from careline.replay import ReplayDriver, ReplayOptions
-    from careline.report import print_summary, published_costs
+    from careline.report import print_provider_work, print_summary, published_costs
     from careline.stack import local_stack
     from db.session import session_factory
     from handlers.simulation import CaregiverModel
@@ -110,8 +111,9 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
         console.print(f"[red]cannot read {path}: {exc}")
         return 2
     settings = get_settings()
-    options = ReplayOptions(speed=speed, lead_minutes=lead, timeout_seconds=timeout,
-                            model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline))
+    options = ReplayOptions(speed=speed, lead_minutes=lead, timeout_seconds=timeout, twin_roster=twin_roster,
+                            model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline,
+                                                 poor_providers=poor))
     with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
         console.print(f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · "
                       f"worker log {stack.worker_log}")
@@ -119,6 +121,7 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
                               worker_alive=lambda: stack.worker.poll() is None)
         result = driver.run()
     print_summary(out, path.stem, result.summary, published_costs(path, instance), result.wall_seconds)
+    print_provider_work(out, result.provider_work, result.run)
     if not result.summary.all_final or len(result.final) < len(result.day.submissions):
         console.print("[red]some requests did not reach a final state")
         return 1
@@ -140,12 +143,17 @@ def replay_uhhc(file: Annotated[Path, typer.Argument(help="UHHC instance JSON")]
                 embedded: Annotated[bool, typer.Option(help="start the embedded Tansu broker")] = False,
                 speed: Speed = 600.0, lead_minutes: Lead = 60.0, seed: Seed = 7,
                 accept_rate: Accept = 0.85, decline_rate: Decline = 0.10,
-                timeout: Timeout = 300.0) -> None:
+                timeout: Timeout = 300.0,
+                poor_provider: Annotated[Optional[list[str]], typer.Option(
+                    help="make this provider (prov1, prov2 …) perform badly; repeatable")] = None,
+                twin_roster: Annotated[bool, typer.Option(
+                    help="every provider employs a copy of the roster, so only evaluation separates them")] = False,
+                ) -> None:
     """Replay a UHHC instance as a day of care requests through CARELINE_BROKER
     (or the embedded broker) and CARELINE_DATABASE_URL; prints the summary."""
     settings = get_settings()
     raise typer.Exit(_replay(file, embedded, settings.database_url, speed, lead_minutes, seed,
-                             accept_rate, decline_rate, timeout))
+                             accept_rate, decline_rate, timeout, tuple(poor_provider or ()), twin_roster))
 
 
 @app.command()

@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -33,7 +33,7 @@ from handlers.day import Day, build_day
 from handlers.model import CareRequest, Offer, Visit
 from handlers.scheduling import MatrixTravelTimes
 from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
-from handlers.summary import Summary, summarise
+from handlers.summary import Summary, summarise, work_by_provider
 from handlers.uhhc import Instance
 
 WATCHED = (topics.OFFERS, topics.LIFECYCLE, topics.INTAKE_DLQ, topics.DISPATCH_DLQ)
@@ -54,6 +54,7 @@ class ReplayOptions:
     timeout_seconds: float = 240.0
     day_start: datetime = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
     providers: int = 2
+    twin_roster: bool = False
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ReplayResult:
     dead_letters: list[dict]
     wall_seconds: float
     final: dict[str, str]
+    provider_work: list = field(default_factory=list)
 
 
 class ReplayDriver:
@@ -75,9 +77,12 @@ class ReplayDriver:
         self.console = console or Console(stderr=True)
         self.run_id = f"{instance.name}-{uuid.uuid4().hex[:6]}"
         self.day = build_day(instance, options.day_start, options.lead_minutes, self.run_id,
-                             options.providers)
-        self.fleet = CaregiverFleet(options.model, MatrixTravelTimes(instance.distances),
-                                    {c.caregiver_id: c.home_base_index for c in self.day.caregivers})
+                             options.providers, options.twin_roster)
+        poor = tuple(f"{self.run_id}.{p}" for p in options.model.poor_providers)
+        self.fleet = CaregiverFleet(replace(options.model, poor_providers=poor),
+                                    MatrixTravelTimes(instance.distances),
+                                    {c.caregiver_id: c.home_base_index for c in self.day.caregivers},
+                                    {c.caregiver_id: c.provider_id for c in self.day.caregivers})
         self.final: dict[str, str] = {}
         self.dead: list[dict] = []
         self._seq = itertools.count()
@@ -129,8 +134,9 @@ class ReplayDriver:
             producer.flush()
             producer.close()
             consumer.close()
-        return ReplayResult(self.run_id, self.day, self._summarise(), self.dead,
-                            time.monotonic() - started, dict(self.final))
+        summary, work = self._summarise()
+        return ReplayResult(self.run_id, self.day, summary, self.dead, time.monotonic() - started,
+                            dict(self.final), work)
 
     def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer, clock: SimClock, started: float) -> None:
         todo = deque(self.day.submissions)
@@ -183,6 +189,13 @@ class ReplayDriver:
             heapq.heappush(self._actions, (act.due, next(self._seq), act))
 
     def _send_action(self, producer: KafkaProducer, act: CaregiverAction) -> None:
+        if act.kind == "feedback":
+            _send(producer, topics.FEEDBACK.name, act.request_id, {
+                "specversion": "1.0", "id": f"{act.request_id}.callback", "source": "careline/simulator",
+                "type": "care.feedback.submitted", "subject": act.request_id, "time": act.due.isoformat(),
+                "schema_version": 1, "data": {"request_id": act.request_id, "stars": act.stars,
+                                              "complaint": "late" if act.complaint else None}})
+            return
         kinds = {"accept": "caregiver.offer.accepted", "decline": "caregiver.offer.declined",
                  "check_in": "caregiver.visit.checked_in", "check_out": "caregiver.visit.checked_out"}
         _send(producer, topics.CAREGIVER_EVENTS.name, self.day.area, {
@@ -191,11 +204,17 @@ class ReplayDriver:
             "schema_version": 1, "data": {"request_id": act.request_id, "caregiver_id": act.caregiver_id,
                                           "offer_id": act.offer_id, "service_area": self.day.area}})
 
-    def _summarise(self) -> Summary:
+    def _summarise(self) -> tuple[Summary, list]:
         prefix = f"{self.run_id}.%"
         with self.factory() as session:
             requests = list(session.scalars(select(CareRequest).where(
                 tables.care_requests.c.request_id.like(prefix))))
             offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.like(prefix))))
             visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.like(prefix))))
-        return summarise(self.instance, self.run_id, self.day.start, requests, offers, visits)
+            scores = dict(session.execute(select(tables.provider_organisations.c.provider_id,
+                                                 tables.provider_organisations.c.score).where(
+                tables.provider_organisations.c.provider_id.like(prefix))).all())
+        provider_of = {c.caregiver_id: c.provider_id for c in self.day.caregivers}
+        split = self.day.start + timedelta(hours=2)
+        return (summarise(self.instance, self.run_id, self.day.start, requests, offers, visits),
+                work_by_provider(offers, visits, provider_of, split, scores))

@@ -56,3 +56,15 @@ def print_summary(console: Console, name: str, summary: Summary, published: dict
     per.add_row(*[str(n) for n in summary.visits_per_caregiver.values()])
     console.print(per)
     console.print("Data: UHHC benchmark (iolab-uniud/uhhc), doi 10.1111/itor.70140, CC BY 4.0.")
+
+
+def print_provider_work(console: Console, work: list, run: str) -> None:
+    """Share of first offers per provider before and after the first two hours."""
+    table = Table(title="work by provider (first offers: the dispatcher's choice)")
+    for col in ("provider", "first offers, first 2 h", "first offers, later", "completed visits", "score"):
+        table.add_column(col, justify="left" if col == "provider" else "right")
+    for w in work:
+        table.add_row(w.provider_id.removeprefix(run + "."), f"{w.first_offer_share_before:.0%}",
+                      f"{w.first_offer_share_after:.0%}", str(w.completed_visits),
+                      "—" if w.score is None else f"{w.score:.1f}")
+    console.print(table)

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
                                                 description="override the policy file's offer timeout (seconds)")
     policy_file: Path = Field(default=REPO_ROOT / "config" / "policy.toml",
                               description="the routing policy (weights, ladder, SLAs, skill hierarchy)")
+    score_interval_seconds: float = Field(default=2.0, gt=0,
+                                          description="wall seconds between provider score updates")
+    score_window_hours: float = Field(default=24.0, gt=0,
+                                      description="the window provider scores are computed over (event time)")
     timer_grace_seconds: float = Field(default=2.0, ge=0,
                                        description="wall seconds a deadline waits for replies in flight")
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500,
@@ -45,9 +49,6 @@ class Settings(BaseSettings):
                                          description="a login lasts one 8-hour shift, then expires")
     session_cookie_secure: bool | None = Field(
         default=None, description="Secure flag on the session cookie; None: on in production")
-    sla_assign_seconds: dict[str, float] = Field(
-        default={"stat": 60.0, "asap": 300.0, "urgent": 900.0, "routine": 3600.0},
-        description="seconds from receipt to assignment per priority; stat follows the TSA 60 s alarm target")
     emergency_ack_seconds: float = Field(default=60.0, gt=0,
                                          description="an emergency not acknowledged after this raises an alert")
     late_visit_alert_seconds: float = Field(default=300.0, ge=0,

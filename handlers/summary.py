@@ -59,7 +59,38 @@ def summarise(instance: Instance, run: str, day_start: datetime, requests: list[
              if r.assigned_at and r.received_at]
     p50, p95 = (float(np.percentile(waits, 50)), float(np.percentile(waits, 95))) if waits else (None, None)
     routes = routes_from_visits(visits, run, day_start)
-    per_caregiver = {c.caregiver_id: len(routes.get(c.caregiver_id, [])) for c in instance.roster}
+    ids = [c.caregiver_id for c in instance.roster] + sorted(set(routes) - {c.caregiver_id for c in instance.roster})
+    per_caregiver = {cid: len(routes.get(cid, [])) for cid in ids}
     reasons = Counter(r.status_reason or "unknown" for r in requests if r.status.value == "failed")
     return Summary(len(requests), dict(by_status), p50, p95, dict(Counter(o.status.value for o in offers)),
                    evaluate_routes(instance, routes), per_caregiver, dict(reasons))
+
+
+@dataclass(frozen=True)
+class ProviderWork:
+    """Per provider: share of requests first offered to it before and after
+    ``split`` (0..1), completed visits, and its latest score (0..100)."""
+
+    provider_id: str
+    first_offer_share_before: float
+    first_offer_share_after: float
+    completed_visits: int
+    score: float | None
+
+
+def work_by_provider(offers: list[Offer], visits: list[Visit], provider_of: dict[str, str],
+                     split: datetime, scores: dict[str, float | None]) -> list[ProviderWork]:
+    """How work moved between providers over the day (first offers show the
+    dispatcher's choice, before any decline)."""
+    first: dict[str, Offer] = {}
+    for o in sorted(offers, key=lambda o: o.created_at):
+        first.setdefault(o.request_id, o)
+    before = [o for o in first.values() if o.created_at <= split]
+    after = [o for o in first.values() if o.created_at > split]
+
+    def share(group: list[Offer], pid: str) -> float:
+        return sum(provider_of.get(o.caregiver_id) == pid for o in group) / len(group) if group else 0.0
+
+    done = Counter(v.provider_id for v in visits if v.check_out_at is not None)
+    return [ProviderWork(pid, share(before, pid), share(after, pid), done.get(pid, 0), scores.get(pid))
+            for pid in sorted(set(provider_of.values()))]

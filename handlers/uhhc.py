@@ -160,7 +160,7 @@ def evaluate_routes(instance: Instance, routes: Mapping[str, Sequence[Stop]]) ->
     travel = total = highest = 0.0
     served: set[tuple[str, str]] = set()
     for caregiver_id, stops in routes.items():
-        home = by_id[caregiver_id].home_index
+        home = by_id[caregiver_id.split("~")[0]].home_index  # "c1~p2": c1's twin at another provider
         here = home
         for stop in sorted(stops, key=lambda s: s.start):
             need = instance.need(stop.patient_id, stop.service_id)

@@ -56,4 +56,4 @@ dispatch_inbox = app.topic(topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, t
                            key_type=None, value_type=None, key_serializer="raw", value_serializer="raw")
 
 # agents and timers register themselves on import
-from streams import agents  # noqa: E402,F401
+from streams import agents, evaluation  # noqa: E402,F401

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -14,7 +14,10 @@ from sqlalchemy import select
 
 from db import tables
 from db.uow import SqlUnitOfWork
-from handlers import dispatch, disruptions, visits
+from config.evaluation import get_evaluation_config
+from handlers import dispatch, disruptions, feedback, visits
+from handlers.model import Feedback, Offer, Visit
+from handlers.provider_scores import scores_from
 from handlers.evaluation import Aggregate, fold_visit
 from handlers.intake import InvalidIntake, validate_intake
 from handlers.model import OfferStatus
@@ -62,7 +65,8 @@ def area_context(service_area: str) -> AreaContext:
         row = session.execute(select(tables.service_areas).where(
             tables.service_areas.c.service_area == service_area)).first()
     settings = get_settings()
-    policy = cached_policy(str(settings.policy_file), bool(row and row.shift_end_hard))
+    policy = replace(cached_policy(str(settings.policy_file), bool(row and row.shift_end_hard)),
+                     exploration_share=get_evaluation_config().exploration_share)
     if settings.offer_timeout_seconds is not None:
         policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
     matrix = row.travel_matrix if row and row.travel_matrix else []
@@ -165,3 +169,41 @@ def fold_evaluation(value: dict) -> bool:
                     scope=scope, subject_id=subject, **values))
         uow.commit()
     return True
+
+
+def record_feedback(value: dict) -> bool:
+    """Store a rating or complaint from ``care.feedback.v1``; ``DeadLetter`` if invalid."""
+    data = value.get("data")
+    if not isinstance(data, dict) or "request_id" not in data or "id" not in value:
+        raise DeadLetter("missing id, data or data.request_id")
+    with SqlUnitOfWork(sessions()) as uow:
+        now = event_time(value, current_clock(uow.session).now())
+        try:
+            stored = feedback.record_feedback(value["id"], data["request_id"], uow, now, data.get("stars"),
+                                              data.get("complaint"), data.get("comment"))
+        except feedback.InvalidFeedback as exc:
+            raise DeadLetter(str(exc), str(exc).split(":", 1)[0]) from None
+        uow.commit()
+    return stored
+
+
+def provider_scores_now() -> dict[str, float]:
+    """Composite scores of every provider with activity in the score window."""
+    settings = get_settings()
+    cfg = get_evaluation_config()
+    with sessions()() as session:
+        now = current_clock(session).now()
+        since = now - timedelta(hours=settings.score_window_hours)
+        offers = session.scalars(select(Offer).where(tables.offers.c.created_at >= since)).all()
+        visits = session.scalars(select(Visit).where(tables.visits.c.planned_start >= since)).all()
+        notes = session.scalars(select(Feedback).where(tables.feedback.c.received_at >= since)).all()
+        provider_of = dict(session.execute(select(tables.caregivers.c.caregiver_id,
+                                                  tables.caregivers.c.provider_id)).all())
+    return scores_from(offers, visits, notes, provider_of, cfg.weights, cfg.kpis)
+
+
+def apply_provider_score(provider_id: str, score: float | None) -> None:
+    with sessions()() as session:
+        session.execute(tables.provider_organisations.update().where(
+            tables.provider_organisations.c.provider_id == provider_id).values(score=score))
+        session.commit()
