@@ -3,11 +3,13 @@ a record that cannot be handled goes to a dead-letter topic with the reason.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from streams import steps
+from config import topics
+from streams import outbound, steps
 from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
                          lifecycle_topic, requests_topic)
 from streams.runtime import relay_outbox
@@ -69,3 +71,28 @@ async def relay_leftovers() -> None:
     """Publish outbox rows a crash left unsent."""
     await relay_outbox()
 
+
+outbound_inbox = app.topic(topics.OFFERS.name, topics.LIFECYCLE.name, key_type=None, value_type=None,
+                           key_serializer="raw", value_serializer="raw")
+
+
+@app.agent(outbound_inbox)
+async def notify_people(stream):
+    """dispatch.offers.v1 -> SMS to the caregiver (the offer; the address once accepted; a
+    notice when rescinded); care.lifecycle.v1 completed visits -> a satisfaction call is planned.
+    A bad record is logged and skipped: both topics are internal, nothing to dead-letter."""
+    loop = asyncio.get_running_loop()
+    async for raw in stream:
+        try:
+            await loop.run_in_executor(None, outbound.handle, raw)
+        except Exception:  # noqa: BLE001 - never stop the agent for one record
+            log.exception("outbound notification skipped a record")
+
+
+@app.timer(interval=30.0, on_leader=True)
+async def place_due_rating_calls() -> None:
+    """Satisfaction calls whose time has come (``callback_surveys.due_at``)."""
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, outbound.place_due_rating_calls)
+    except Exception:  # noqa: BLE001
+        log.exception("placing due rating calls failed")

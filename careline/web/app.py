@@ -28,4 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 #: Modules that define a FastAPI ``router``; added as they are built.
-_ROUTER_MODULES: list[str] = []
+_ROUTER_MODULES: list[str] = [
+    "careline.web.twilio_routes", "careline.web.alarm_routes",                 # Twilio webhooks, one-key alarms
+]

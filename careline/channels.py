@@ -1,0 +1,102 @@
+"""What the Twilio webhooks, the alarm endpoint and the survey job share: settings,
+database sessions, the IVR configuration, the programme's time zone, the
+notifier, callback URLs, and the two ways a channel creates a care request
+(an intake record on the outbox, plus an operator alert for emergencies).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.notify import Notifier, build_notifier
+from config.settings import Settings
+from db import channels
+from db.session import session_factory
+from handlers import channel_events
+from handlers.ivr import IvrConfig, ServiceChoice, load_ivr_config
+from handlers.model import Priority
+from handlers.phone import try_e164
+from handlers.sms import brand_for
+
+log = logging.getLogger("careline.channels")
+
+
+def callback_url(base: str, path: str, **params: str) -> str:
+    """``base`` + ``path`` with query parameters sorted and no default port
+    (``:443`` for https, ``:80`` for http), the exact form Twilio signs."""
+    parts = urlsplit(base.rstrip("/"))
+    host = parts.hostname or ""
+    if parts.port and (parts.scheme, parts.port) not in {("https", 443), ("http", 80)}:
+        host = f"{host}:{parts.port}"
+    query = urlencode(sorted((k, str(v)) for k, v in params.items() if v is not None))
+    return urlunsplit((parts.scheme, host, parts.path + path, query, ""))
+
+
+@dataclass
+class ChannelContext:
+    """Shared by every channel entry point; ``clock`` returns aware UTC now."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    ivr: IvrConfig
+    tz: ZoneInfo
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    _notifier: Notifier | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ChannelContext":
+        return cls(settings, session_factory(settings.database_url), load_ivr_config(settings.ivr_config),
+                   ZoneInfo(settings.programme_timezone))
+
+    @property
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            self._notifier = build_notifier(self.settings)
+        return self._notifier
+
+    @notifier.setter
+    def notifier(self, value: Notifier) -> None:
+        self._notifier = value
+
+    def url(self, path: str, **params: str) -> str:
+        return callback_url(self.settings.public_base_url, path, **params)
+
+    def phone(self, raw: str | None) -> str | None:
+        return try_e164(raw, self.settings.default_phone_region)
+
+    def brand(self, language: str | None) -> str:
+        return brand_for(language, self.settings.sms_brand_zh, self.settings.sms_brand_en)
+
+
+def short_id(prefix: str, seed: str) -> str:
+    """A stable request id from an inbound id (48 bits of SHA-256: unique enough
+    for a programme's lifetime of alarms, and the same for a redelivered one)."""
+    return prefix + hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
+
+
+def record_request(session: Session, request_id: str, elder: Row, channel: str, choice: ServiceChoice,
+                   now: datetime) -> None:
+    """Put the intake record of a decided request on the outbox (``care.intake.v1``);
+    a ``stat`` request also alerts the operators at once (``care.operator.alert``)."""
+    channels.enqueue_intake(session, channel_events.intake_record(
+        request_id, request_id, channel, elder.elder_id, choice.service_type, choice.duration_minutes,
+        choice.window_start, choice.window_end, choice.priority, now))
+    if choice.priority == Priority.STAT:
+        channels.publish(session, channel_events.operator_alert(
+            request_id, elder.elder_id, elder.service_area, f"emergency by {channel}", Priority.STAT, channel, now))
+
+
+def emergency_choice(ivr: IvrConfig, language: str | None, now: datetime) -> ServiceChoice:
+    """The request an alarm (button or SOS text) stands for: ``emergency``, ``stat``,
+    a window of ``emergency_window_minutes`` from now."""
+    duration = next(s["duration_minutes"] for s in ivr.services.values() if s["service_type"] == "emergency")
+    return ServiceChoice("emergency", Priority.STAT, now, now + timedelta(minutes=ivr.emergency_window_minutes),
+                         duration, ivr.lang(language))

@@ -1,0 +1,1 @@
+"""Test harnesses that run real outside parts locally (a Prism mock of Twilio's API)."""

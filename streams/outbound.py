@@ -1,0 +1,131 @@
+"""The outbound agent's steps: tell caregivers about their offers, plan satisfaction calls.
+
+``dispatch.offers.v1``: ``dispatch.offer.created`` -> the one-segment offer SMS
+(area, never the address); ``dispatch.offer.accepted`` -> the full address and
+how to check in and out; ``rescinded``/``canceled`` -> a short notice;
+``accept_refused`` -> "no longer yours". Texts come from ``handlers.sms``.
+Each event is sent at most once per event id (``notify:<id>`` claim, committed
+after the send, so a crash before the commit may repeat a message rather than
+lose it).
+
+``care.lifecycle.v1``: ``care.visit.completed`` -> a survey row due
+``rating_call_delay_minutes`` after check-out (``careline.surveys``). The row
+is the durable schedule: ``place_due_rating_calls`` (a worker timer) places
+the calls that are due, so a restart loses none.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import select
+
+from careline import surveys
+from careline.channels import ChannelContext
+from careline.notify import NotifyError
+from config.settings import get_settings
+from db import channels, tables
+from db import surveys as db_surveys
+from db.uow import SqlUnitOfWork
+from handlers import sms
+from handlers.phone import mask
+
+log = logging.getLogger("careline.outbound")
+OFFER_TYPES = frozenset({"dispatch.offer.created", "dispatch.offer.accepted", "dispatch.offer.rescinded",
+                         "dispatch.offer.canceled", "dispatch.offer.accept_refused"})
+
+
+@lru_cache
+def context() -> ChannelContext:
+    return ChannelContext.from_settings(get_settings())
+
+
+def notify_offer_event(value: dict, ctx: ChannelContext | None = None) -> str | None:
+    """Send the SMS an offer event calls for; the message SID, or None when there
+    is nothing to send (other type, duplicate, no phone, opted out)."""
+    if value.get("type") not in OFFER_TYPES or not isinstance(value.get("data"), dict):
+        return None
+    ctx = ctx or context()
+    data = value["data"]
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        if not uow.claim(f"notify:{value['id']}"):
+            return None
+        offer = uow.offers.get(data["offer_id"])
+        request = uow.requests.get(data["request_id"])
+        c = tables.caregivers.c
+        person = uow.session.execute(select(c.phone, c.language).where(c.caregiver_id == data["caregiver_id"])).first()
+        if offer is None or request is None or person is None or not person.phone:
+            uow.commit()
+            return None
+        text = _text(ctx, uow.session, value["type"], offer, request, person.language)
+        try:
+            sid = ctx.notifier.send_sms(person.phone, text, ctx.url("/twilio/status", kind="sms", purpose="offer",
+                                                                    request_id=request.request_id))
+        except NotifyError as exc:
+            log.warning("offer SMS %s to %s failed: %s", value["type"], mask(person.phone), exc)
+            return None
+        if sid:
+            channels.record_status(uow.session, sid, "sms", "queued", ctx.clock(), to_phone=person.phone,
+                                   purpose="offer", request_id=request.request_id)
+        uow.commit()
+    return sid
+
+
+def _text(ctx: ChannelContext, session, etype: str, offer, request, language: str | None) -> str:  # noqa: ANN001
+    brand = ctx.brand(language)
+    if etype == "dispatch.offer.created":
+        return sms.offer_text(request.service_type, _area(session, request), offer.planned_start,
+                              offer.planned_end, offer.short_code, language, ctx.tz, brand)
+    if etype == "dispatch.offer.accepted":
+        elder = channels.elder(session, request.elder_id)
+        address = (elder.address if elder and elder.address else None) or _area(session, request)
+        return sms.accepted_text(request.service_type, address, offer.planned_start, offer.planned_end,
+                                 offer.short_code, language, ctx.tz, brand)
+    if etype == "dispatch.offer.accept_refused":
+        return sms.refused_text(offer.short_code, language, brand)
+    return sms.rescinded_text(offer.short_code, language, brand)
+
+
+def _area(session, request) -> str:  # noqa: ANN001
+    """What a caregiver may know before accepting: the neighbourhood, else the service area's name."""
+    elder = channels.elder(session, request.elder_id)
+    if elder is not None and elder.neighbourhood:
+        return elder.neighbourhood
+    a = tables.service_areas.c
+    name = session.execute(select(a.name).where(a.service_area == request.service_area)).scalar()
+    return name or request.service_area
+
+
+def plan_rating_call(value: dict, ctx: ChannelContext | None = None) -> datetime | None:
+    """For a completed visit: record its survey; returns when the call is due (UTC), or None."""
+    if value.get("type") != "care.visit.completed" or not isinstance(value.get("data"), dict):
+        return None
+    data = value["data"]
+    completed = data.get("check_out_at") or value.get("time")
+    if not completed:
+        return None
+    return surveys.plan_survey(ctx or context(), data, datetime.fromisoformat(completed))
+
+
+def handle(raw: bytes | str | dict) -> None:
+    """One record of the outbound agent's topics (runs in a worker thread)."""
+    from streams.steps import decode
+
+    value = decode(raw)
+    if str(value.get("type", "")).startswith("dispatch.offer."):
+        notify_offer_event(value)
+    else:
+        plan_rating_call(value)
+
+
+def place_due_rating_calls(ctx: ChannelContext | None = None, limit: int = 50) -> int:
+    """Place the satisfaction calls whose time has come (in the worker's clock);
+    each survey moves ``scheduled`` -> ``calling`` once, so overlapping sweeps
+    never call twice. Returns how many calls were placed."""
+    from streams.runtime import current_clock
+
+    ctx = ctx or context()
+    with ctx.sessions() as session:
+        due = db_surveys.due(session, current_clock(session).now(), limit)
+    return sum(1 for request_id in due if surveys.place_rating_call(ctx, request_id))

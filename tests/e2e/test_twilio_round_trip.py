@@ -1,0 +1,57 @@
+"""A hotline call and a caregiver's SMS reply through the real worker, broker and PostgreSQL:
+call -> intake record on the outbox -> care.intake.v1 -> dispatch -> dispatch.offers.v1 ->
+offer SMS -> caregiver replies 1 -> caregiver.events.v1 -> accepted -> address SMS."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from db import tables
+from db.register import clear_clock
+from handlers.model import RequestStatus
+from tests.integration.twilio_world import build_world
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for(check, timeout: float = 60.0):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (found := check()):
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not reached within {timeout} s")
+
+
+def _sms_sent(world, request_id: str) -> list:
+    with world.sessions() as s:
+        return s.execute(select(tables.message_status).where(tables.message_status.c.request_id == request_id,
+                                                             tables.message_status.c.purpose == "offer")).all()
+
+
+def _status(world, request_id: str):  # noqa: ANN202
+    with world.sessions() as s:
+        return s.execute(select(tables.care_requests.c.status).where(
+            tables.care_requests.c.request_id == request_id)).scalar()
+
+
+def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
+    clear_clock(pipeline.sessions)
+    world = build_world(pipeline.database_url, now=datetime.now(timezone.utc), with_offer=False)
+    call = {"CallSid": "CA" + world.suffix * 4, "From": world.elder_phone, "To": "+8625000000"}
+    world.post("/twilio/voice", call)
+    world.post("/twilio/voice/menu", dict(call, Digits="1"), {"first": "1", "lang": "zh", "try": "0"})
+    world.post("/twilio/voice/time", dict(call, Digits="1"), {"lang": "zh", "service": "meal", "try": "0"})
+    (record,) = world.outbox("care.intake.v1")
+    request_id = record["request_id"]
+
+    _wait_for(lambda: _sms_sent(world, request_id))  # the worker texted the offer
+    reply = world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 4, "From": world.caregiver_phone,
+                                       "Body": "1"})
+    assert "确认后发送地址" in reply.text
+
+    _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
+    _wait_for(lambda: len(_sms_sent(world, request_id)) >= 2)  # and sent the address

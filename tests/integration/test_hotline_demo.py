@@ -1,0 +1,12 @@
+"""``careline demo --hotline`` without Twilio credentials."""
+from __future__ import annotations
+
+from careline.hotline_demo import main
+
+
+def test_the_hotline_demo_shows_the_call_the_offer_sms_and_the_address_sms(capsys):
+    assert main() == 0
+    out = capsys.readouterr().out
+    assert "<Gather" in out and "您的送餐请求已登记" in out
+    assert "新单" in out and "回1接单" in out
+    assert "地址:青岛路12号3单元401" in out

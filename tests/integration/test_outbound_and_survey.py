@@ -1,0 +1,136 @@
+"""The outbound agent's steps (offer SMS, address on acceptance, notices) and the
+satisfaction callback: planned on completion, called when due, rated by keypad or SMS."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import select, update
+
+from careline.notify import build_notifier
+from db import channels, surveys, tables
+from handlers.sms import count_segments
+from streams import outbound
+from tests.integration.twilio_world import sqlite_world
+
+
+@pytest.fixture
+def world(tmp_path):
+    return sqlite_world(tmp_path)
+
+
+def _offer_event(world, etype: str, event_id: str = "ev-1") -> dict:
+    return {"specversion": "1.0", "id": f"{event_id}-{world.suffix}", "type": etype, "subject": world.id("r1"),
+            "time": "2026-12-01T01:30:00+00:00",
+            "data": {"request_id": world.id("r1"), "offer_id": f"{world.id('r1')}.o1",
+                     "caregiver_id": world.id("cg"), "service_area": world.id("gulou")}}
+
+
+def test_a_new_offer_is_texted_to_the_caregiver_in_one_segment_without_the_address(world):
+    sid = outbound.notify_offer_event(_offer_event(world, "dispatch.offer.created"), world.ctx)
+    (kind, to, body, callback) = world.notifier.sent[0]
+    assert (kind, to) == ("sms", world.caregiver_phone) and sid.startswith("SM")
+    assert "送餐" in body and "青岛路社区" in body and "4821" in body and "青岛路12号" not in body
+    assert count_segments(body).segments == 1
+    assert callback.startswith("https://careline.example.org/twilio/status?kind=sms&purpose=offer")
+    with world.sessions() as s:
+        assert channels.message_status(s, sid).purpose == "offer"
+
+
+def test_the_same_offer_event_twice_sends_one_sms(world):
+    event = _offer_event(world, "dispatch.offer.created")
+    outbound.notify_offer_event(event, world.ctx)
+    assert outbound.notify_offer_event(event, world.ctx) is None
+    assert len(world.notifier.sent) == 1
+
+
+def test_an_accepted_offer_sends_the_full_address(world):
+    outbound.notify_offer_event(_offer_event(world, "dispatch.offer.accepted"), world.ctx)
+    body = world.notifier.sent[0][2]
+    assert "青岛路12号3单元401" in body and "到4821" in body and "完4821" in body
+
+
+def test_a_rescinded_offer_sends_a_short_notice(world):
+    outbound.notify_offer_event(_offer_event(world, "dispatch.offer.rescinded"), world.ctx)
+    assert "已取消" in world.notifier.sent[0][2] and count_segments(world.notifier.sent[0][2]).segments == 1
+
+
+def test_records_the_agent_cannot_use_send_nothing(world):
+    assert outbound.notify_offer_event({"type": "dispatch.offer.created", "id": "x", "data": "oops"}, world.ctx) is None
+    assert outbound.notify_offer_event({"type": "dispatch.decided", "id": "y", "data": {}}, world.ctx) is None
+    with world.sessions() as s:
+        s.execute(update(tables.caregivers).values(phone=None))
+        s.commit()
+    assert outbound.notify_offer_event(_offer_event(world, "dispatch.offer.created"), world.ctx) is None
+    assert world.notifier.sent == []
+
+
+def test_without_credentials_the_console_notifier_is_used_and_opt_outs_are_honoured(world):
+    notifier = build_notifier(world.ctx.settings)
+    with world.sessions() as s:
+        channels.record_opt_out(s, world.caregiver_phone, "keyword")
+        s.commit()
+    assert notifier.send_sms(world.caregiver_phone, "hi") is None
+    assert notifier.send_sms(world.elder_phone, "hi").startswith("SM")
+
+
+def _complete(world, minutes_ago: float) -> dict:
+    done = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    with world.sessions() as s:
+        s.execute(tables.visits.insert().values(
+            visit_id=world.id("v1"), request_id=world.id("r1"), caregiver_id=world.id("cg"), provider_id=world.id("p"),
+            elder_id=world.id("e"), service_type="meal", location_index=1, planned_start=done - timedelta(hours=1),
+            planned_end=done, status="completed", check_in_at=done - timedelta(hours=1), check_out_at=done,
+            lateness_minutes=0, travel_minutes=5))
+        s.commit()
+    return {"id": "c1", "type": "care.visit.completed", "time": done.isoformat(),
+            "data": {"request_id": world.id("r1"), "service_type": "meal", "check_out_at": done.isoformat()}}
+
+
+def test_a_completed_visit_plans_one_call_after_the_configured_delay(world):
+    event = _complete(world, minutes_ago=10)
+    due = outbound.plan_rating_call(event, world.ctx)
+    assert due == datetime.fromisoformat(event["data"]["check_out_at"]) + timedelta(minutes=30)
+    assert outbound.plan_rating_call(event, world.ctx) is None  # planned once
+    assert outbound.place_due_rating_calls(world.ctx) == 0      # not due yet
+
+
+def _placed_call(world) -> str:
+    outbound.plan_rating_call(_complete(world, minutes_ago=45), world.ctx)
+    assert outbound.place_due_rating_calls(world.ctx) == 1
+    assert outbound.place_due_rating_calls(world.ctx) == 0
+    (kind, to, url, _) = world.notifier.sent[0]
+    assert (kind, to) == ("call", world.elder_phone)
+    return url
+
+
+def test_the_elder_rates_the_visit_on_the_keypad(world):
+    url = _placed_call(world)
+    query = dict(p.split("=") for p in url.split("?")[1].split("&"))
+    prompt = ElementTree.fromstring(world.post("/twilio/voice/rating", {"CallSid": "CA" + "7" * 32}, query).text)
+    assert "送餐服务打分" in prompt.find("Gather/Say").text
+    answer = {"CallSid": "CA" + "7" * 32, "Digits": "4"}
+    world.post("/twilio/voice/rating", answer, {"lang": "zh", "request_id": world.id("r1"), "try": "0"})
+    world.post("/twilio/voice/rating", dict(answer, Digits="1"), {"lang": "zh", "request_id": world.id("r1"), "try": "0"})
+    with world.sessions() as s:
+        rows = s.execute(select(tables.feedback).where(tables.feedback.c.request_id == world.id("r1"))).all()
+    assert [(r.kind, r.rating) for r in rows] == [("rating", 4)]
+    (event,) = world.outbox("care.feedback.v1")
+    assert event["type"] == "care.feedback.rated" and event["data"]["rating"] == 4
+    assert event["data"]["caregiver_id"] == world.id("cg")
+
+
+@pytest.mark.parametrize("final_status", ["no-answer", "busy", "completed"])
+def test_a_call_that_ends_without_a_rating_asks_once_by_sms(world, final_status):
+    _placed_call(world)
+    form = {"CallSid": "CA" + "8" * 32, "CallStatus": final_status, "To": world.elder_phone}
+    query = {"kind": "call", "purpose": "rating", "request_id": world.id("r1")}
+    for _ in range(2):
+        world.post("/twilio/status", form, query)
+    texts = [m for m in world.notifier.sent if m[0] == "sms"]
+    assert len(texts) == 1 and "回复1到5" in texts[0][2]
+    reply = world.post("/twilio/sms", {"MessageSid": "SM" + "5" * 32, "From": world.elder_phone, "Body": "５"})
+    assert "谢谢" in ElementTree.fromstring(reply.text).find("Message").text
+    with world.sessions() as s:
+        assert surveys.get(s, world.id("r1")).rating == 5
