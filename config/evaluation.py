@@ -1,0 +1,116 @@
+"""The evaluation policy file (``config/evaluation.toml``): EVV thresholds,
+care-plan checklists, KPI thresholds, composite weights and the dispatch
+exploration share, read with ``tomllib`` and validated with pydantic.
+
+``load_evaluation_config(path)`` returns the domain's own policy objects
+(``handlers.evv.EvvPolicy``, ``handlers.kpis.KpiPolicy``), so handlers never
+read files. A bad file raises ``EvaluationConfigError`` naming the key, e.g.
+``evaluation.toml: kpis.weights: KPI weights must sum to 1, they sum to 0.9000``.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from handlers.evv import EvvPolicy
+from handlers.kpis import KpiPolicy, check_weights
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "evaluation.toml"
+
+
+class EvaluationConfigError(ValueError):
+    """The policy file is unreadable or a key is missing, unknown or out of range."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Evv(_Strict):
+    geofence_metres: float = Field(gt=0)
+    too_early_minutes: float = Field(ge=0)
+    short_visit_share: float = Field(gt=0, le=1)
+    checklists: dict[str, list[str]]
+
+
+class _Kpis(_Strict):
+    on_time_minutes: float = Field(ge=0)
+    prior_mean: float = Field(ge=1, le=5)
+    prior_weight: float = Field(ge=0)
+    complaint_ceiling_per_100: float = Field(gt=0)
+    neutral: float = Field(ge=0, le=1)
+    weights: dict[str, float]
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_sum_to_one(cls, value: dict[str, float]) -> dict[str, float]:
+        check_weights(value)
+        return value
+
+
+class _Dispatch(_Strict):
+    exploration_share: float = Field(ge=0, le=1)
+
+
+class _File(_Strict):
+    evv: _Evv
+    kpis: _Kpis
+    dispatch: _Dispatch
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """The loaded policy: ``weights`` of the composite score (sum 1) and
+    ``exploration_share`` (0..1) of offers dispatch gives regardless of score."""
+
+    evv: EvvPolicy
+    kpis: KpiPolicy
+    weights: Mapping[str, float]
+    exploration_share: float
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = str(err.get("ctx", {}).get("error", err["msg"])) if err["type"] == "value_error" else err["msg"]
+        parts.append(f"{key}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_evaluation_config(text: str, source: str = "evaluation.toml") -> EvaluationConfig:
+    """Validate TOML text; raises ``EvaluationConfigError`` naming ``source`` and the key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise EvaluationConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        f = _File.model_validate(raw)
+    except ValidationError as exc:
+        raise EvaluationConfigError(f"{source}: {_describe(exc)}") from None
+    evv = EvvPolicy(geofence_metres=f.evv.geofence_metres, too_early_minutes=f.evv.too_early_minutes,
+                    short_visit_share=f.evv.short_visit_share,
+                    checklists={k: tuple(v) for k, v in f.evv.checklists.items()})
+    kpis = KpiPolicy(**f.kpis.model_dump(exclude={"weights"}))
+    return EvaluationConfig(evv, kpis, dict(f.kpis.weights), f.dispatch.exploration_share)
+
+
+def load_evaluation_config(path: Path | None = None) -> EvaluationConfig:
+    """Read the policy file (default: the shipped ``config/evaluation.toml``)."""
+    path = path or DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EvaluationConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_evaluation_config(text, path.name)
+
+
+@lru_cache
+def get_evaluation_config() -> EvaluationConfig:
+    """The shipped policy, read once; tests call ``cache_clear()`` to reload."""
+    return load_evaluation_config()

@@ -1,0 +1,129 @@
+"""The monthly provider report on a real (SQLite) database: two providers
+over November 2026, one clearly better than the other."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert
+
+from careline.reports import build_provider_report, main, month_bounds, read_month
+from config.evaluation import get_evaluation_config
+from db import tables as t
+from db.migrate import upgrade
+from db.session import engine_for
+
+pytestmark = pytest.mark.integration
+
+NOV = datetime(2026, 11, 1, 8, tzinfo=timezone.utc)
+GOOD, POOR = "gulou-care", "xuanwu-help"
+NAMES = {GOOD: "Gulou Home Care", POOR: "Xuanwu Helpers"}
+
+
+def _request(rid: str, start: datetime) -> dict:
+    return dict(request_id=rid, elder_id="e1", service_type="meal", duration_minutes=60.0,
+                window_start=start, window_end=start + timedelta(minutes=30), service_area="gulou",
+                submitted_at=start - timedelta(hours=2), priority="routine", channel="hotline",
+                location_index=1, window_hard=False, window_at_service_end=False, sync_is_follower=False,
+                sync_min_gap=0.0, sync_max_gap=0.0, status="completed", version=1)
+
+
+def _visit(rid, provider, caregiver, start, lateness, status="completed", minutes=45.0) -> dict:
+    arrived = status != "no-show"
+    check_in = start + timedelta(minutes=lateness) if arrived else None
+    return dict(visit_id=f"v-{rid}", request_id=rid, caregiver_id=caregiver, provider_id=provider,
+                elder_id="e1", service_type="meal", location_index=1, planned_start=start,
+                planned_end=start + timedelta(minutes=60), status=status, check_in_at=check_in,
+                check_out_at=check_in + timedelta(minutes=minutes) if arrived else None,
+                lateness_minutes=lateness if arrived else 0.0, travel_minutes=10.0)
+
+
+def _offer(rid, n, caregiver, created, status, seconds) -> dict:
+    return dict(offer_id=f"o-{rid}-{n}", request_id=rid, caregiver_id=caregiver, planned_start=created,
+                planned_end=created + timedelta(hours=1), created_at=created,
+                expires_at=created + timedelta(seconds=120), travel_minutes=10.0, lateness_minutes=0.0,
+                short_code="1234", status=status, policy_version="test",
+                responded_at=created + timedelta(seconds=seconds) if seconds is not None else None)
+
+
+def _feedback(rid, n, kind, rating=None, category=None, comment=None, at=NOV) -> dict:
+    return dict(feedback_id=f"f-{rid}-{n}", request_id=rid, kind=kind, rating=rating, category=category,
+                comment=comment, received_at=at)
+
+
+def _month_rows():
+    """20 visits per provider across November, plus one in December that must not count."""
+    rows = {k: [] for k in ("care_requests", "visits", "offers", "feedback")}
+    for i in range(20):
+        start = NOV + timedelta(days=i * 1.45)
+        for provider, cg in ((GOOD, f"{GOOD}-cg{i % 2}"), (POOR, f"{POOR}-cg{i % 2}")):
+            rid = f"{provider}-{i}"
+            rows["care_requests"].append(_request(rid, start))
+            created = start - timedelta(hours=1)
+            if provider == GOOD:
+                rows["visits"].append(_visit(rid, provider, cg, start, lateness=3.0 if i == 7 else 0.0))
+                rows["offers"].append(_offer(rid, 0, cg, created, "accepted", 40))
+                rows["feedback"].append(_feedback(rid, 0, "rating", rating=5 if i % 3 else 4))
+            else:
+                status = "no-show" if i % 10 == 9 else "completed"
+                rows["visits"].append(_visit(rid, provider, cg, start, lateness=20.0 if i % 3 == 0 else 2.0,
+                                             status=status, minutes=20.0 if i == 4 else 45.0))
+                rows["offers"].append(_offer(rid, 0, cg, created, "timeout" if i % 2 else "rejected", None))
+                rows["offers"].append(_offer(rid, 1, cg, created, "accepted", 100))
+                rows["feedback"].append(_feedback(rid, 0, "rating", rating=3 if i % 2 else 2))
+                if i % 5 == 0:
+                    rows["feedback"].append(_feedback(rid, 1, "complaint", category="late"))
+            answers = {"information_right": i % 4 != 0, "notice_enough": i % 2 == 0}
+            rows["feedback"].append(_feedback(rid, 2, "center_rating", comment=json.dumps(answers)))
+    dec = NOV.replace(month=12)
+    rows["care_requests"].append(_request("late-dec", dec))
+    rows["visits"].append(_visit("late-dec", GOOD, f"{GOOD}-cg0", dec, lateness=90.0))
+    rows["feedback"].append(_feedback(f"{POOR}-3", 9, "center_rating", comment="not json"))
+    return rows
+
+
+@pytest.fixture
+def database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'careline.db'}"
+    upgrade(url)
+    with engine_for(url).begin() as conn:
+        conn.execute(insert(t.elders).values(elder_id="e1", service_area="gulou", location_index=1))
+        for pid, name in NAMES.items():
+            conn.execute(insert(t.provider_organisations).values(provider_id=pid, name=name, service_area="gulou"))
+            for n in range(2):
+                conn.execute(insert(t.caregivers).values(
+                    caregiver_id=f"{pid}-cg{n}", provider_id=pid, service_area="gulou", abilities="meal",
+                    shift_start=NOV, shift_end=NOV + timedelta(hours=8)))
+        for table, values in _month_rows().items():
+            conn.execute(insert(getattr(t, table)), values)
+    return url
+
+
+def test_the_month_holds_only_novembers_visits_and_lists_unusable_feedback(database):
+    start, end = month_bounds("2026-11")
+    data = read_month(database, start, end, get_evaluation_config().evv)
+    assert len(data.visits) == 40 and len(data.offers) == 60
+    assert len(data.ratings) == 40 and len(data.complaints) == 4 and len(data.center) == 40
+    assert data.skipped == [f"feedback f-{POOR}-3-9 (center_rating): comment is not JSON "
+                            "with information_right and notice_enough"]
+
+
+def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp_path):
+    html_path, pdf_path = build_provider_report(database, "2026-11", tmp_path / "out")
+    html = html_path.read_text()
+    assert NAMES[GOOD] in html and NAMES[POOR] in html
+    ranking = html.split('id="ranking"')[1].split("</table>")[0]
+    assert re.findall(r'data-provider="([^"]+)"', ranking) == [GOOD, POOR]
+    assert "data:image/png;base64," in html
+    assert "not json" not in html and f"f-{POOR}-3-9" in html  # the unusable row is listed by id
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) >= 2
+
+
+def test_a_malformed_month_is_refused_naming_the_argument(database, tmp_path, capsys):
+    assert main("2026-13", tmp_path, database) == 2
+    assert "--month" in capsys.readouterr().err
+    assert main("2026-11", tmp_path / "ok", database) == 0
