@@ -18,8 +18,12 @@ app = typer.Typer(help="careline: dispatch for a virtual nursing home.", no_args
                   pretty_exceptions_enable=False)
 replay_app = typer.Typer(help="Stream real input through the pipeline.", no_args_is_help=True)
 import_app = typer.Typer(help="Load real registers into the database.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for supervisors and contract managers.", no_args_is_help=True)
+subs_app = typer.Typer(help="Recurring services (e.g. weekday lunch).", no_args_is_help=True)
 app.add_typer(replay_app, name="replay")
 app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
+app.add_typer(subs_app, name="subscriptions")
 def _console(stderr: bool = False) -> Console:
     """Rich console; not wrapped at 80 columns when output is a file or pipe."""
     probe = Console(stderr=stderr)
@@ -157,9 +161,16 @@ def replay_uhhc(file: Annotated[Path, typer.Argument(help="UHHC instance JSON")]
 
 
 @app.command()
-def demo(speed: Speed = 1200.0, seed: Seed = 7) -> None:
+def demo(speed: Speed = 1200.0, seed: Seed = 7,
+         hotline: Annotated[bool, typer.Option(help="instead: one hotline call through the signed webhooks, "
+                                                    "printing the TwiML and the SMS that would be sent")] = False,
+         ) -> None:
     """The main job on the embedded default: Tansu broker, a fresh SQLite file,
     the Rome UHHC day replayed end to end, and its summary."""
+    if hotline:
+        from careline.hotline_demo import main as hotline_main
+
+        raise typer.Exit(hotline_main())
     settings = get_settings()
     instance = settings.shared_data / "uhhc" / "instances" / "rome-p44.json"
     if not instance.exists():
@@ -188,6 +199,49 @@ def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) 
     out.print(f"request {request_id}")
     for line in explain_events(rows):
         out.print(line, highlight=False)
+
+
+@report_app.command("providers")
+def report_providers(month: Annotated[str, typer.Option(help="calendar month, YYYY-MM")],
+                     out_dir: Annotated[Path, typer.Option(help="where the HTML and PDF go")] = Path("var/reports"),
+                     ) -> None:
+    """The monthly contract performance report per provider: KPIs, trend,
+    ranking and plots, as HTML and PDF."""
+    from careline.reports import main as report_main
+
+    raise typer.Exit(report_main(month, out_dir, get_settings().database_url))
+
+
+@subs_app.command("add")
+def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
+                      days: Annotated[str, typer.Option(help="mon-fri, mon,wed,fri or *")] = "mon-fri",
+                      at: Annotated[str, typer.Option(help="local time of the service, HH:MM")] = "11:00",
+                      tz: Annotated[str, typer.Option(help="the elder's IANA time zone")] = "Asia/Shanghai",
+                      duration: Annotated[float, typer.Option(help="minutes")] = 30.0,
+                      window: Annotated[float, typer.Option(help="minutes")] = 60.0,
+                      lead: Annotated[float, typer.Option(help="minutes ahead the request is made")] = 60.0) -> None:
+    """Subscribe an elder to a recurring service; the timer service picks it up within a minute."""
+    from db import tables
+    from db.migrate import upgrade
+    from db.session import session_factory
+    from handlers.subscriptions import InvalidSubscription, Subscription, next_services
+
+    sub = Subscription(subscription_id, elder_id, service_type, days, at, tz, duration, window, lead)
+    try:
+        upcoming = next_services(sub, datetime.now(timezone.utc), 3)
+    except InvalidSubscription as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2)
+    upgrade(get_settings().database_url)
+    with session_factory(get_settings().database_url)() as session:
+        if session.get(__import__("handlers.model", fromlist=["Elder"]).Elder, elder_id) is None:
+            console.print(f"[red]elder_id: no registered elder {elder_id!r}")
+            raise typer.Exit(2)
+        session.execute(tables.care_subscriptions.delete().where(
+            tables.care_subscriptions.c.subscription_id == subscription_id))
+        session.execute(tables.care_subscriptions.insert().values(**sub.__dict__))
+        session.commit()
+    out.print(f"subscription {subscription_id}: next services " + ", ".join(s.strftime("%a %d %b %H:%M %Z") for s in upcoming))
 
 
 @import_app.command("providers")
