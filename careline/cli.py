@@ -65,6 +65,17 @@ def scheduler() -> None:
 
 
 @app.command()
+def web(host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+    """Serve the web side: Twilio webhooks, one-key alarms, the app API, the
+    operator dashboard, statistics and /metrics (behind a TLS proxy in production)."""
+    import uvicorn
+
+    uvicorn.run("careline.web.app:create_app", factory=True, host=host, port=port,
+                proxy_headers=True, log_level=get_settings().log_level.lower())
+
+
+@app.command()
 def broker(port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 9092) -> None:
     """Run the embedded Tansu broker (memory storage) until interrupted."""
     from careline.brokers import start_tansu
