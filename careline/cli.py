@@ -72,7 +72,7 @@ def web(host: Annotated[str, typer.Option(help="interface to listen on")] = "127
     import uvicorn
 
     uvicorn.run("careline.web.app:create_app", factory=True, host=host, port=port,
-                proxy_headers=True, log_level=get_settings().log_level.lower())
+                proxy_headers=True, log_level=get_settings().log_level.lower(), timeout_graceful_shutdown=5)
 
 
 @app.command()
@@ -253,6 +253,29 @@ def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
         session.execute(tables.care_subscriptions.insert().values(**sub.__dict__))
         session.commit()
     out.print(f"subscription {subscription_id}: next services " + ", ".join(s.strftime("%a %d %b %H:%M %Z") for s in upcoming))
+
+
+operators_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
+app.add_typer(operators_app, name="operators")
+
+
+@operators_app.command("add")
+def operators_add(user: str, role: Annotated[str, typer.Option(help="operator, supervisor or admin")] = "operator",
+                  name: Annotated[Optional[str], typer.Option(help="display name")] = None,
+                  region: Annotated[str, typer.Option(help="region path prefix the account sees; '' = all")] = "",
+                  ) -> None:
+    """Create or update an operator account; the password is asked for (at least 12 characters)."""
+    from careline.operators import AccountError, add_operator
+    from db.migrate import upgrade
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    upgrade(get_settings().database_url)
+    try:
+        add_operator(get_settings().database_url, user, role, password, name=name, region_scope=region)
+    except AccountError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2)
+    out.print(f"operator {user} ({role}) saved")
 
 
 @import_app.command("providers")

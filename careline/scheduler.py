@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from kafka import KafkaProducer
 from sqlalchemy import select, update
 
@@ -32,6 +33,7 @@ from config.settings import get_settings
 from db import tables
 from db.session import engine_for, session_factory
 from handlers.clock import SimClock, wall_clock
+from handlers.subscriptions import DAYS, Subscription, intake_for
 
 log = logging.getLogger("careline.scheduler")
 
@@ -83,6 +85,42 @@ def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_secon
         return len(rows)
 
 
+def fire_subscription(subscription_id: str) -> None:
+    """Cron job function: submit today's request of a recurring service."""
+    settings = get_settings()
+    with session_factory(settings.database_url)() as session:
+        row = session.execute(select(tables.care_subscriptions).where(
+            tables.care_subscriptions.c.subscription_id == subscription_id)).first()
+    if row is None or not row.active:
+        return
+    record = intake_for(Subscription(**row._mapping), datetime.now(timezone.utc))
+    _producer().send(topics.INTAKE.name, key=record["intake_id"].encode(),
+                     value=json.dumps(record).encode()).get(30)
+
+
+def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int:
+    """One cron job per active subscription (``lead_minutes`` before the
+    service, in the elder's zone); jobs of removed or paused ones are dropped."""
+    with session_factory(database_url)() as session:
+        rows = session.execute(select(tables.care_subscriptions)).all()
+    wanted = set()
+    for row in rows:
+        sub = Subscription(**row._mapping)
+        job_id = f"subscription:{sub.subscription_id}"
+        if not sub.active:
+            continue
+        fire_at = datetime.combine(datetime(2000, 1, 3).date(), sub.local_time()) - timedelta(minutes=sub.lead_minutes)
+        days = ",".join(DAYS[(d - (1 if fire_at.day < 3 else 0)) % 7] for d in sorted(sub.weekdays()))
+        scheduler.add_job(fire_subscription, CronTrigger(day_of_week=days, hour=fire_at.hour, minute=fire_at.minute,
+                                                         timezone=sub.zone()),
+                          id=job_id, replace_existing=True, kwargs={"subscription_id": sub.subscription_id})
+        wanted.add(job_id)
+    for job in scheduler.get_jobs():
+        if job.id.startswith("subscription:") and job.id not in wanted:
+            job.remove()
+    return len(wanted)
+
+
 def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
     """Serve until ``stop`` is set (or forever): poll the outbox, run jobs."""
     settings = get_settings()
@@ -90,8 +128,15 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
     scheduler.start()
     log.warning("timer service started; %d jobs in the store", len(scheduler.get_jobs()))
     stop = stop or threading.Event()
+    synced = 0.0
     try:
         while not stop.is_set():
+            if time.monotonic() - synced > 60:
+                try:
+                    sync_subscriptions(scheduler, settings.database_url)
+                except Exception:  # noqa: BLE001 - a bad row must not stop the deadlines
+                    log.exception("could not sync recurring services")
+                synced = time.monotonic()
             try:
                 if take_requests(scheduler, settings.database_url, settings.timer_grace_seconds) == 0:
                     time.sleep(poll_seconds)

@@ -249,3 +249,44 @@ callback_surveys = Table(
     Column("call_sid", String(64)), Column("sms_sid", String(64)), Column("rating", Integer),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- recurring services (migration 0004) ---
+
+care_subscriptions = Table(
+    "care_subscriptions", metadata, _id("subscription_id"),
+    Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
+    Column("service_type", String(60), nullable=False), Column("days", String(60), nullable=False),
+    Column("at_time", String(5), nullable=False), Column("timezone", String(64), nullable=False),
+    Column("duration_minutes", Float, nullable=False), Column("window_minutes", Float, nullable=False),
+    Column("lead_minutes", Float, nullable=False), Column("active", Boolean, nullable=False),
+)
+"""Recurring services (e.g. weekday lunch at 11:00 in the elder's zone); the timer service
+turns each active row into a cron job (``careline.scheduler``)."""
+
+# --- app channel: per-user bearer tokens, app submissions, caregiver display names (migration 0005) ---
+
+caregivers.append_column(Column("display_name", String(200)))
+"""What the elder's app shows for the assigned caregiver (e.g. "Li Mei"); NULL: "your caregiver"."""
+
+app_tokens = Table(
+    "app_tokens", metadata, Column("token_hash", String(64), primary_key=True),
+    Column("subject_kind", String(16), nullable=False), Column("subject_id", String(120), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False), Column("revoked_at", UTCDateTime),
+    Index("ix_app_tokens_subject", "subject_kind", "subject_id"),
+)
+"""Bearer tokens of the elder/family and caregiver apps, one or more per user; only the SHA-256
+(hex) of a token is kept. ``subject_kind`` is ``elder`` or ``caregiver``; a revoked token stays
+for the record (``careline.app_tokens``)."""
+
+app_submissions = Table(
+    "app_submissions", metadata, _id("request_id"),
+    Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
+    Column("idempotency_key", String(120)), Column("body_sha256", String(64), nullable=False),
+    Column("service_type", String(60), nullable=False), Column("priority", String(20), nullable=False),
+    Column("duration_minutes", Float, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False), Column("window_end", UTCDateTime, nullable=False),
+    Column("notes", Text), Column("submitted_at", UTCDateTime, nullable=False),
+)
+"""Requests submitted in the app, written with their intake record: the idempotency key's
+request id (the same key twice gives the same request) and the status ``requested`` the app
+shows until the stream worker has stored the care request. ``notes`` never leaves this table."""

@@ -59,7 +59,7 @@ class IntakeRecord(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     intake_id: str = Field(min_length=1, max_length=120)
-    channel: Literal["hotline", "button", "app", "sms", "operator", "replay"]
+    channel: Literal["hotline", "button", "app", "sms", "operator", "replay", "subscription"]
     elder_id: str = Field(min_length=1)
     service_type: str = Field(min_length=1)
     duration_minutes: Annotated[float, Field(gt=0, le=24 * 60)]

@@ -1,0 +1,187 @@
+"""Operator actions on the dashboard: create a request for a caller, (re)assign,
+cancel, acknowledge an emergency, mark a caregiver unavailable or available.
+
+Each action checks the role (``handlers.access``), the CSRF token and that the
+target lies in the operator's region, then runs the same use cases as every
+other entry point (``handlers.operator_actions``, ``handlers.intake``) in one
+transaction with its audit row. A new request goes to the intake topic through
+the outbox, so it is validated and dispatched by the stream worker like a call
+from any other channel. Answers JSON to ``fetch`` (``Accept: application/json``)
+and a redirect to the board otherwise.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from careline.web import auth, readmodel
+from config import topics
+from db import tables
+from db.operator_uow import OperatorSqlUnitOfWork, area_dispatch_context, write_audit
+from db.uow import envelope
+from handlers import operator_actions as ops
+from handlers.access import Permission
+from handlers.intake import InvalidIntake, validate_intake
+from handlers.model import DomainEvent
+from handlers.regions import within
+
+router = APIRouter(prefix="/dashboard/actions", include_in_schema=False)
+
+
+def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200):  # noqa: ANN202
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"ok": ok, "code": code, "message": message}, status_code=status)
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) -> None:
+    if principal.region_scope == "":
+        return
+    path = readmodel.area_regions(uow.session).get(area)
+    if path is None or not within(path, principal.region_scope):
+        raise HTTPException(status_code=403, detail="outside your region")
+
+
+def _run(request: Request, principal: auth.Principal, csrf: str | None, action: str, target: str,
+         area_of: Callable[[OperatorSqlUnitOfWork], str | None],
+         change: Callable[[OperatorSqlUnitOfWork, datetime], dict | None]):  # noqa: ANN202
+    """Check CSRF and region, apply ``change`` and audit it in one transaction."""
+    auth.check_csrf(principal, csrf or request.headers.get("x-csrf-token"))
+    factory = auth.sessions_of(request)
+    try:
+        with OperatorSqlUnitOfWork(factory) as uow:
+            area = area_of(uow)
+            if area is None:
+                raise ops.Refused("unknown_request", f"no {target}")
+            _in_scope(uow, principal, area)
+            now = readmodel.clock_now(uow.session)
+            detail = change(uow, now)
+            uow.audit(principal.operator_id, action, target, now, detail=detail)
+            uow.commit()
+    except (ops.Refused, StaleDataError) as exc:
+        code = exc.code if isinstance(exc, ops.Refused) else "conflict"
+        with factory() as session:
+            write_audit(session, principal.operator_id, action, target, datetime.now(timezone.utc),
+                        outcome="refused", detail={"code": code})
+            session.commit()
+        return _answer(request, False, code, str(exc) if code != "conflict" else "changed meanwhile", 409)
+    return _answer(request, True, "done", f"{action} {target}")
+
+
+_assigner = auth.require(Permission.ASSIGN_REQUEST)
+_canceller = auth.require(Permission.CANCEL_REQUEST)
+_acknowledger = auth.require(Permission.ACKNOWLEDGE_EMERGENCY)
+_marker = auth.require(Permission.MARK_CAREGIVER)
+_creator = auth.require(Permission.CREATE_REQUEST)
+
+
+def _request_area(rid: str) -> Callable[[OperatorSqlUnitOfWork], str | None]:
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        r = uow.requests.get(rid)
+        return r.service_area if r else None
+    return area
+
+
+def _caregiver_area(cid: str) -> Callable[[OperatorSqlUnitOfWork], str | None]:
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        c = uow.caregivers.get(cid)
+        return c.service_area if c else None
+    return area
+
+
+@router.post("/requests/{request_id}/cancel")
+def cancel(request: Request, request_id: str, csrf_token: str | None = Form(None),
+           principal: auth.Principal = Depends(_canceller)):  # noqa: ANN201
+    return _run(request, principal, csrf_token, "request.cancel", request_id, _request_area(request_id),
+                lambda uow, now: ops.cancel_request(request_id, uow, now, principal.operator_id))
+
+
+@router.post("/requests/{request_id}/reassign")
+def reassign(request: Request, request_id: str, caregiver_id: str = Form(...),
+             csrf_token: str | None = Form(None), principal: auth.Principal = Depends(_assigner)):  # noqa: ANN201
+    settings = request.app.state.settings
+
+    def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
+        policy, travel = area_dispatch_context(uow.session, uow.requests.get(request_id).service_area, settings)
+        offer = ops.reassign(request_id, caregiver_id.strip(), uow, now, policy, travel, principal.operator_id)
+        return {"caregiver_id": offer.caregiver_id, "offer_id": offer.offer_id}
+    return _run(request, principal, csrf_token, "request.reassign", request_id, _request_area(request_id), change)
+
+
+@router.post("/emergencies/{request_id}/acknowledge")
+def acknowledge(request: Request, request_id: str, csrf_token: str | None = Form(None),
+                principal: auth.Principal = Depends(_acknowledger)):  # noqa: ANN201
+    return _run(request, principal, csrf_token, "emergency.acknowledge", request_id, _request_area(request_id),
+                lambda uow, now: {"by": ops.acknowledge_emergency(request_id, uow, now,
+                                                                  principal.operator_id).operator_id})
+
+
+@router.post("/caregivers/{caregiver_id}/unavailable")
+def mark_unavailable(request: Request, caregiver_id: str, csrf_token: str | None = Form(None),
+                     principal: auth.Principal = Depends(_marker)):  # noqa: ANN201
+    settings = request.app.state.settings
+
+    def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
+        policy, travel = area_dispatch_context(uow.session, uow.caregivers.get(caregiver_id).service_area, settings)
+        done = ops.mark_caregiver_unavailable(caregiver_id, uow, now, policy, travel, principal.operator_id)
+        return {"rescinded": list(done.rescinded_requests), "booked": list(done.booked_requests)}
+    return _run(request, principal, csrf_token, "caregiver.unavailable", caregiver_id,
+                _caregiver_area(caregiver_id), change)
+
+
+@router.post("/caregivers/{caregiver_id}/available")
+def mark_available(request: Request, caregiver_id: str, csrf_token: str | None = Form(None),
+                   principal: auth.Principal = Depends(_marker)):  # noqa: ANN201
+    return _run(request, principal, csrf_token, "caregiver.available", caregiver_id, _caregiver_area(caregiver_id),
+                lambda uow, now: {"changed": ops.mark_caregiver_available(caregiver_id, uow, now,
+                                                                          principal.operator_id)})
+
+
+def _local(value: str, offset_minutes: int) -> str:
+    """A ``datetime-local`` value plus the browser's ``getTimezoneOffset()`` as ISO-8601 with a zone."""
+    naive = datetime.fromisoformat(value)
+    return naive.replace(tzinfo=timezone(timedelta(minutes=-offset_minutes))).isoformat()
+
+
+@router.post("/requests")
+def create_request(request: Request, elder_id: str = Form(...), service_type: str = Form(...),
+                   duration_minutes: float = Form(...), window_start: str = Form(...), window_end: str = Form(...),
+                   priority: str = Form("routine"), tz_offset_minutes: int = Form(0),
+                   csrf_token: str | None = Form(None), principal: auth.Principal = Depends(_creator)):  # noqa: ANN201
+    """Submit an intake record (channel ``operator``) for a caller, checked here with the
+    intake rules so the operator sees a mistake at once, then sent through the outbox."""
+    intake_id = f"op-{uuid.uuid4().hex[:12]}"
+
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        elder = uow.elders.get(elder_id.strip())
+        return elder.service_area if elder else "?"
+
+    def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
+        try:
+            record = {"intake_id": intake_id, "channel": "operator", "elder_id": elder_id.strip(),
+                      "service_type": service_type.strip(), "duration_minutes": duration_minutes,
+                      "window": {"start": _local(window_start, tz_offset_minutes),
+                                 "end": _local(window_end, tz_offset_minutes)},
+                      "priority": priority, "submitted_at": now.isoformat()}
+            known = {a for abilities in uow.session.scalars(select(tables.caregivers.c.abilities).distinct())
+                     for a in abilities.split()}
+            req = validate_intake(record, uow.elders.get, known)
+        except (InvalidIntake, ValueError) as exc:
+            raise ops.Refused("invalid", str(exc)) from None
+        event = DomainEvent("care.intake.submitted", intake_id, now, "lifecycle", intake_id,
+                            {"request_id": intake_id, "service_area": req.service_area, "channel": "operator",
+                             "operator_id": principal.operator_id})
+        uow.session.execute(tables.event_log.insert().values(
+            event_id=str(uuid.uuid4()), type=event.type, subject=intake_id, time=now,
+            payload=envelope(event, intake_id, source="careline/dashboard")))
+        uow.session.execute(tables.outbox.insert().values(
+            event_id=intake_id, topic=topics.INTAKE.name, key=intake_id, value=record,
+            created_at=datetime.now(timezone.utc)))
+        return {"intake_id": intake_id, "service_type": req.service_type, "priority": req.priority.value}
+    return _run(request, principal, csrf_token, "request.create", intake_id, area, change)

@@ -1,0 +1,95 @@
+"""The operator's board: one view model of everything the live page shows,
+built from the read model and the pure statistics, with personal data masked
+for roles that do not need it (``handlers.access.personal``)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from careline.web import readmodel
+from config.policy import cached_policy
+from config.settings import Settings
+from handlers.access import Permission, Role, allowed, personal
+from handlers.alerts import alerts, open_emergencies
+from handlers.model import OfferStatus, VisitStatus
+from handlers.queues import SlaPolicy, activities, realtime_statistics, waiting_age
+from handlers.regions import child_regions
+
+MAX_ROWS = 100
+
+
+def sla_policy(settings: Settings) -> SlaPolicy:
+    """The SLA thresholds of the routing policy file (``[sla]`` minutes per priority), in seconds."""
+    policy = cached_policy(str(settings.policy_file), False)
+    return SlaPolicy({priority: minutes * 60.0 for priority, minutes in policy.sla_minutes.items()})
+
+
+def _holders(snap) -> dict[str, tuple[str, str]]:  # noqa: ANN001
+    """request id -> (caregiver id, "offer" | "visit") for what holds each request now."""
+    held: dict[str, tuple[str, str]] = {}
+    for o in snap.offers:
+        if o.status == OfferStatus.PENDING:
+            held[o.request_id] = (o.caregiver_id, "offer")
+    for v in snap.visits:
+        if v.status in (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS):
+            held[v.request_id] = (v.caregiver_id, "visit")
+    return held
+
+
+def build_board(session: Session, settings: Settings, role: Role, region: str,
+                map_area: str | None = None) -> dict[str, Any]:
+    """Everything the live board shows for ``region`` (already checked against the scope)."""
+    now: datetime = readmodel.clock_now(session)
+    snap = readmodel.realtime_snapshot(session, region, now).in_region(region)
+    sla = sla_policy(settings)
+    stats = realtime_statistics(snap, now, sla)
+    open_ids = {r.request_id for r in snap.requests if not r.status.is_final}
+    stat_ids = {r.request_id for r in snap.requests if r.priority.value == "stat"}
+    acks = readmodel.acknowledgements(session, stat_ids)
+    elders = readmodel.elders_of(session, {r.elder_id for r in snap.requests
+                                           if r.request_id in open_ids | stat_ids or r.status.value == "failed"})
+    show = lambda eid: personal(role, elders[eid].name, elders[eid].phone) if eid in elders else {  # noqa: E731
+        "name": "", "phone": ""}
+    emergencies = [{**e.__dict__, "elder": show(e.elder_id),
+                    "service_type": next(r.service_type for r in snap.requests if r.request_id == e.request_id)}
+                   for e in open_emergencies(snap, acks, now, readmodel.escalation_steps(session, stat_ids))]
+    found = [a.__dict__ for a in alerts(snap, acks, now, sla, settings.emergency_ack_seconds,
+                                        settings.late_visit_alert_seconds)]
+    holders = _holders(snap)
+    breached = {a["subject_id"] for a in found if a["kind"] == "sla_breach"}
+    open_requests = sorted((r for r in snap.requests if r.request_id in open_ids),
+                           key=lambda r: (r.priority.value != "stat", -waiting_age(r, now), r.request_id))
+    rows = [{"request_id": r.request_id, "status": r.status.value, "priority": r.priority.value,
+             "service_type": r.service_type, "service_area": r.service_area,
+             "age_seconds": (now - (r.received_at or r.submitted_at)).total_seconds(),
+             "holder": holders.get(r.request_id), "emergency": r.priority.value == "stat",
+             "sla_breached": r.request_id in breached, "elder": show(r.elder_id)} for r in open_requests]
+    failed = [r for r in snap.requests if r.status.value == "failed" and any(
+        a["subject_id"] == r.request_id and a["kind"] == "escalated" for a in found)]
+    rows += [{"request_id": r.request_id, "status": r.status.value, "priority": r.priority.value,
+              "service_type": r.service_type, "service_area": r.service_area,
+              "age_seconds": (now - (r.received_at or r.submitted_at)).total_seconds(), "holder": None,
+              "emergency": r.priority.value == "stat", "sla_breached": True, "elder": show(r.elder_id)}
+             for r in failed]
+    states = activities(snap, now)
+    areas = sorted({c.service_area for c in snap.caregivers} | {r.service_area for r in snap.requests})
+    if map_area not in areas:
+        busiest = sorted(areas, key=lambda a: -sum(r.service_area == a for r in snap.requests if
+                                                    r.request_id in open_ids))
+        map_area = busiest[0] if busiest else None
+    return {
+        "now": now, "region": region, "areas": areas, "map_area": map_area,
+        "subregions": child_regions(snap.area_regions.values(), region),
+        "workspace": stats["workspace"], "queues": stats["queues"],
+        "workers": [{"caregiver_id": c.caregiver_id, "service_area": c.service_area,
+                     "provider_id": c.provider_id, "activity": states[c.caregiver_id].value,
+                     "active": c.active, "abilities": c.abilities}
+                    for c in sorted(snap.caregivers, key=lambda c: (states[c.caregiver_id].value, c.caregiver_id))],
+        "emergencies": emergencies, "alerts": found[:MAX_ROWS], "alerts_total": len(found),
+        "requests": rows[:MAX_ROWS], "requests_total": len(rows),
+        "map": readmodel.map_points(session, snap, elders, map_area, now) if map_area else [],
+        "personal_visible": allowed(role, Permission.VIEW_PERSONAL_DATA),
+        "can": {p.value: allowed(role, p) for p in Permission},
+    }

@@ -1,0 +1,182 @@
+"""The operator dashboard: login, the live board and its Server-Sent Events feed.
+
+The page is rendered on the server (Jinja2) and refreshed in place: the
+browser listens on ``/dashboard/events``, which reads new ``event_log`` rows
+by ``seq`` every ``dashboard_poll_seconds`` (0.5 s) and pushes those of the
+operator's region; on each, the page fetches the board fragment again. So an
+event reaches the screen within about a second. Static files are served from
+the package (no CDN, no tile server: the center may have no internet).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from careline.operators import end_sessions, verify_login
+from careline.web import auth, readmodel
+from careline.web.board import build_board
+from careline.web.pages import STATIC, render
+from db import tables
+from db.operator_uow import write_audit
+from handlers.access import Permission
+from handlers.regions import narrower, within
+
+
+@asynccontextmanager
+async def _fail_fast(app):  # noqa: ANN001, ANN202
+    auth.secret_key(app.state.settings)  # raises MissingSecret in production without a secret
+    yield
+
+
+router = APIRouter(lifespan=_fail_fast)
+router.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+_viewer = auth.require(Permission.VIEW_DASHBOARD, page=True)
+
+
+def _region(principal: auth.Principal, wanted: str | None) -> str:
+    try:
+        return narrower(principal.region_scope, wanted)
+    except PermissionError as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.get("/login", include_in_schema=False)
+def login_page(request: Request, expired: int = 0, failed: int = 0):  # noqa: ANN201
+    token = secrets.token_urlsafe(24)
+    response = render(request, "dashboard/login.html", None, login_csrf=token,
+                      expired=bool(expired), failed=bool(failed))
+    response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+                        secure=auth.cookie_secure(request.app.state.settings))
+    return response
+
+
+@router.post("/login", include_in_schema=False)
+def login(request: Request, username: str = Form(...), password: str = Form(...),
+          csrf_token: str = Form("")) -> RedirectResponse:
+    settings = request.app.state.settings
+    if not secrets.compare_digest(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE, "") or "-"):
+        raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the login page")
+    now = datetime.now(timezone.utc)
+    with auth.sessions_of(request)() as session:
+        operator = verify_login(session, username.strip(), password)
+        write_audit(session, username.strip()[:120], "login", "dashboard", now,
+                    outcome="done" if operator else "refused")
+        session.commit()
+    if operator is None:
+        return RedirectResponse("/login?failed=1", status_code=303)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(auth.COOKIE, auth.issue(operator, settings), max_age=settings.session_max_age_seconds,
+                        httponly=True, samesite="strict", secure=auth.cookie_secure(settings))
+    response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, csrf_token: str = Form(""),
+           principal: auth.Principal = Depends(_viewer)) -> RedirectResponse:
+    auth.check_csrf(principal, csrf_token)
+    with auth.sessions_of(request)() as session:
+        end_sessions(session, principal.operator_id)
+        write_audit(session, principal.operator_id, "logout", "dashboard", datetime.now(timezone.utc))
+        session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.COOKIE)
+    return response
+
+
+def _board(request: Request, principal: auth.Principal, region: str | None, area: str | None) -> dict:
+    with auth.sessions_of(request)() as session:
+        return build_board(session, request.app.state.settings, principal.role, _region(principal, region), area)
+
+
+@router.get("/dashboard", include_in_schema=False)
+def dashboard(request: Request, region: str | None = None, area: str | None = None,
+              principal: auth.Principal = Depends(_viewer)):  # noqa: ANN201
+    board = _board(request, principal, region, area)
+    return render(request, "dashboard/dashboard.html", principal, board=board,
+                  caregiver_choices=[w["caregiver_id"] for w in board["workers"]])
+
+
+@router.get("/dashboard/board", include_in_schema=False)
+def board_fragment(request: Request, region: str | None = None, area: str | None = None,
+                   principal: auth.Principal = Depends(_viewer)):  # noqa: ANN201
+    return render(request, "dashboard/_board.html", principal, board=_board(request, principal, region, area))
+
+
+def _rows_after(request: Request, seq: int, limit: int = 500) -> list:
+    t = tables.event_log.c
+    with auth.sessions_of(request)() as session:
+        return session.execute(select(t.seq, t.type, t.subject, t.time, t.payload).where(t.seq > seq)
+                               .order_by(t.seq).limit(limit)).all()
+
+
+def _last_seq(request: Request) -> int:
+    with auth.sessions_of(request)() as session:
+        return session.execute(select(func.coalesce(func.max(tables.event_log.c.seq), 0))).scalar_one()
+
+
+def _regions(request: Request) -> dict[str, str]:
+    with auth.sessions_of(request)() as session:
+        return readmodel.area_regions(session)
+
+
+def _visible(area: str | None, scope: str, regions: dict[str, str]) -> bool:
+    if scope == "":
+        return True
+    return area is not None and area in regions and within(regions[area], scope)
+
+
+def sse(data: dict, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@router.get("/dashboard/events", include_in_schema=False)
+async def events(request: Request, principal: auth.Principal = Depends(_viewer)) -> StreamingResponse:
+    """New event_log rows of the operator's region, as ``{seq, type, subject, service_area,
+    status}`` (no personal data). Resumes after ``Last-Event-ID``; ends with an
+    ``expired`` message when the session runs out."""
+    poll = request.app.state.settings.dashboard_poll_seconds
+    resume = request.headers.get("last-event-id", "")
+    start = int(resume) if resume.isdigit() else await run_in_threadpool(_last_seq, request)
+
+    async def stream():  # noqa: ANN202
+        last, regions, loaded, beat = start, {}, 0.0, time.monotonic()
+        yield f"retry: 1000\n{sse({'type': 'hello', 'seq': last})}"
+        while not await request.is_disconnected():
+            if time.time() >= principal.expires_at:
+                yield sse({"type": "expired"})
+                return
+            if time.monotonic() - loaded > 10:
+                regions, loaded = await run_in_threadpool(_regions, request), time.monotonic()
+            for row in await run_in_threadpool(_rows_after, request, last):
+                last = row.seq
+                data = (row.payload or {}).get("data", {}) if isinstance(row.payload, dict) else {}
+                if _visible(data.get("service_area"), principal.region_scope, regions):
+                    yield sse({"seq": row.seq, "type": row.type, "subject": row.subject,
+                               "service_area": data.get("service_area"), "status": data.get("status")}, row.seq)
+                    beat = time.monotonic()
+            if time.monotonic() - beat > 15:
+                yield ": keep-alive\n\n"
+                beat = time.monotonic()
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

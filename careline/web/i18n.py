@@ -1,0 +1,87 @@
+"""The dashboard's interface text in Chinese and English: one small catalogue.
+
+Language: ``?lang=zh|en`` (remembered in a cookie), else the cookie, else
+``CARELINE_DEFAULT_LANGUAGE``. A key missing from a language falls back to
+English, then to the key itself, so a gap shows rather than breaks the page.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from fastapi import Request
+
+LANGUAGES = ("zh", "en")
+COOKIE = "careline_lang"
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "title": {"zh": "养老服务调度中心", "en": "Care dispatch center"},
+    "login": {"zh": "登录", "en": "Log in"}, "logout": {"zh": "退出", "en": "Log out"},
+    "user": {"zh": "账号", "en": "User"}, "password": {"zh": "密码", "en": "Password"},
+    "login_failed": {"zh": "账号或密码错误", "en": "Wrong user or password"},
+    "session_expired": {"zh": "登录已过期，请重新登录", "en": "Your session has ended; please log in again"},
+    "live": {"zh": "实时", "en": "Live"}, "offline_feed": {"zh": "连接中断，正在重连", "en": "Reconnecting"},
+    "region": {"zh": "区域", "en": "Region"}, "all_regions": {"zh": "全部", "en": "All"},
+    "show": {"zh": "显示", "en": "Show"},
+    "emergencies": {"zh": "紧急呼叫", "en": "Emergencies"},
+    "no_emergencies": {"zh": "暂无紧急呼叫", "en": "No open emergency"},
+    "alerts": {"zh": "告警", "en": "Alerts"}, "no_alerts": {"zh": "暂无告警", "en": "No alert"},
+    "queues": {"zh": "服务队列", "en": "Queues"}, "no_queues": {"zh": "暂无服务请求", "en": "No request"},
+    "requests": {"zh": "待处理请求", "en": "Open requests"},
+    "caregivers": {"zh": "护理员", "en": "Caregivers"}, "map": {"zh": "地图", "en": "Map"},
+    "service_type": {"zh": "服务类型", "en": "Service"}, "service_area": {"zh": "服务片区", "en": "Area"},
+    "priority": {"zh": "优先级", "en": "Priority"}, "waiting": {"zh": "等待中", "en": "Waiting"},
+    "longest_wait": {"zh": "最长等待", "en": "Longest wait"}, "sla": {"zh": "达标率", "en": "SLA"},
+    "status": {"zh": "状态", "en": "Status"}, "age": {"zh": "时长", "en": "Age"},
+    "step": {"zh": "升级环节", "en": "Escalation step"}, "elder": {"zh": "老人", "en": "Elder"},
+    "phone": {"zh": "电话", "en": "Phone"}, "request": {"zh": "请求", "en": "Request"},
+    "caregiver": {"zh": "护理员", "en": "Caregiver"}, "holder": {"zh": "当前护理员", "en": "Held by"},
+    "available": {"zh": "空闲", "en": "Available"}, "busy": {"zh": "忙碌", "en": "Busy"},
+    "offline": {"zh": "离线", "en": "Offline"},
+    "acknowledge": {"zh": "确认接警", "en": "Acknowledge"},
+    "acknowledged_by": {"zh": "已接警", "en": "Acknowledged by"},
+    "cancel": {"zh": "取消", "en": "Cancel"}, "reassign": {"zh": "改派", "en": "Reassign"},
+    "assign": {"zh": "指派", "en": "Assign"}, "send_offer": {"zh": "派单", "en": "Send offer"},
+    "mark_unavailable": {"zh": "设为不可用", "en": "Mark unavailable"},
+    "mark_available": {"zh": "恢复可用", "en": "Mark available"},
+    "new_request": {"zh": "代客下单", "en": "New request for a caller"},
+    "elder_id": {"zh": "老人编号", "en": "Elder id"}, "duration": {"zh": "时长(分钟)", "en": "Minutes"},
+    "window_start": {"zh": "开始时间", "en": "From"}, "window_end": {"zh": "结束时间", "en": "Until"},
+    "submit": {"zh": "提交", "en": "Submit"}, "done": {"zh": "已完成", "en": "Done"},
+    "unacknowledged_emergency": {"zh": "紧急呼叫未确认", "en": "Emergency not acknowledged"},
+    "escalated": {"zh": "无人接单，需人工处理", "en": "Nobody accepted: operator needed"},
+    "sla_breach": {"zh": "超时未派", "en": "SLA breached"},
+    "no_show": {"zh": "护理员未签到", "en": "Caregiver not checked in"},
+    "admin": {"zh": "账号管理", "en": "Accounts"}, "audit": {"zh": "操作日志", "en": "Audit log"},
+    "role": {"zh": "角色", "en": "Role"}, "name": {"zh": "姓名", "en": "Name"},
+    "scope": {"zh": "管辖区域", "en": "Region scope"}, "active": {"zh": "启用", "en": "Active"},
+    "add_operator": {"zh": "新增账号", "en": "Add account"}, "deactivate": {"zh": "停用", "en": "Deactivate"},
+    "who": {"zh": "操作人", "en": "Who"}, "action": {"zh": "操作", "en": "Action"},
+    "target": {"zh": "对象", "en": "Target"}, "at": {"zh": "时间", "en": "At"},
+    "outcome": {"zh": "结果", "en": "Outcome"}, "more": {"zh": "还有", "en": "more"},
+    "total": {"zh": "合计", "en": "Total"}, "personal_hidden": {"zh": "个人信息已隐藏", "en": "personal data hidden"},
+    "refused.closed": {"zh": "请求已结束", "en": "The request is already closed"},
+    "refused.in_progress": {"zh": "服务进行中，无法操作", "en": "The visit is in progress"},
+    "refused.not_eligible": {"zh": "该护理员无法接单", "en": "That caregiver cannot take it"},
+    "refused.same_caregiver": {"zh": "该护理员已持有此请求", "en": "That caregiver already holds it"},
+    "refused.unknown_request": {"zh": "找不到该请求", "en": "No such request"},
+    "refused.unknown_caregiver": {"zh": "找不到该护理员", "en": "No such caregiver"},
+    "refused.not_emergency": {"zh": "不是紧急呼叫", "en": "Not an emergency"},
+    "refused.invalid": {"zh": "输入有误", "en": "Invalid input"},
+    "refused.conflict": {"zh": "数据已被他人修改，请重试", "en": "Changed meanwhile; try again"},
+    "priority.routine": {"zh": "常规", "en": "routine"}, "priority.urgent": {"zh": "紧急", "en": "urgent"},
+    "priority.asap": {"zh": "尽快", "en": "asap"}, "priority.stat": {"zh": "特急", "en": "stat"},
+}
+
+
+def language(request: Request, default: str) -> str:
+    for candidate in (request.query_params.get("lang"), request.cookies.get(COOKIE), default):
+        if candidate in LANGUAGES:
+            return candidate
+    return "en"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    def t(key: str) -> str:
+        entry = CATALOGUE.get(key, {})
+        return entry.get(lang) or entry.get("en") or key
+    return t

@@ -1,0 +1,47 @@
+"""Templates, static files and the page context shared by the dashboard routers."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from careline.web import i18n
+from careline.web.auth import Principal
+
+PACKAGE = Path(__file__).resolve().parents[1]
+TEMPLATES = PACKAGE / "templates"
+STATIC = PACKAGE / "static"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as an operator reads them: 45s, 4m 05s, 2h 03m, 3d 4h."""
+    if seconds is None:
+        return "–"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.filters["dur"] = duration
+
+
+def render(request: Request, name: str, principal: Principal | None, status_code: int = 200,
+           **context: Any):  # noqa: ANN201
+    """Render ``name`` with the language, translator, principal and CSRF token in context;
+    a ``?lang=`` choice is remembered in a cookie."""
+    lang = i18n.language(request, request.app.state.settings.default_language)
+    response = templates.TemplateResponse(request, name, {
+        "lang": lang, "t": i18n.translator(lang), "principal": principal,
+        "csrf": principal.csrf if principal else "", **context}, status_code=status_code)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    response.headers["Cache-Control"] = "no-store"
+    return response

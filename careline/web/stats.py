@@ -1,0 +1,94 @@
+"""Statistics API: real-time and cumulative queue and caregiver statistics as JSON,
+named as Twilio TaskRouter names them (see ``handlers.queues``), behind login.
+
+Authenticate with the dashboard's session cookie or ``Authorization: Bearer``
+with a token from ``POST /api/auth/token`` (form or JSON ``username`` and
+``password``; the token lasts ``session_max_age_seconds``). Every call is
+limited to the operator's region; ``?region=`` narrows it further.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from careline.operators import verify_login
+from careline.web import auth, readmodel
+from careline.web.board import sla_policy
+from db.operator_uow import write_audit
+from handlers.access import Permission
+from handlers.queues import cumulative_statistics, realtime_statistics
+from handlers.regions import narrower
+
+router = APIRouter(prefix="/api", tags=["statistics"])
+_reader = auth.require(Permission.VIEW_STATS)
+
+
+@router.post("/auth/token")
+async def token(request: Request) -> dict:
+    """Exchange a user name and password for a bearer token (OAuth 2 password grant shape)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+    else:
+        body = dict(await request.form())
+    user, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
+    settings = request.app.state.settings
+    with auth.sessions_of(request)() as session:
+        operator = verify_login(session, user, password)
+        write_audit(session, user[:120] or "?", "login", "api", datetime.now(timezone.utc),
+                    outcome="done" if operator else "refused")
+        session.commit()
+    if operator is None:
+        raise HTTPException(status_code=401, detail="wrong user or password")
+    return {"access_token": auth.issue(operator, settings, kind="api"), "token_type": "bearer",
+            "expires_in": settings.session_max_age_seconds}
+
+
+def _region(principal: auth.Principal, region: str | None) -> str:
+    try:
+        return narrower(principal.region_scope, region)
+    except PermissionError as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _filter(stats: dict, service_type: str | None, service_area: str | None, priority: str | None) -> dict:
+    def keep(q: dict) -> bool:
+        key = q["queue"]
+        return all(v is None or key[k] == v for k, v in
+                   (("service_type", service_type), ("service_area", service_area), ("priority", priority)))
+    stats["queues"] = [q for q in stats["queues"] if keep(q)]
+    if service_area is not None:
+        stats["workers"] = [w for w in stats["workers"] if w["service_area"] == service_area]
+    return stats
+
+
+@router.get("/stats/realtime")
+def realtime(request: Request, region: str | None = None, service_type: str | None = None,
+             service_area: str | None = None, priority: str | None = None,
+             principal: auth.Principal = Depends(_reader)) -> dict:
+    """Now: per queue ``longest_task_waiting_age`` (s), ``tasks_by_status``, SLA %, eligible and
+    available caregivers; the workspace totals; each caregiver's activity."""
+    scope = _region(principal, region)
+    with auth.sessions_of(request)() as session:
+        now = readmodel.clock_now(session)
+        snap = readmodel.realtime_snapshot(session, scope, now)
+    stats = realtime_statistics(snap, now, sla_policy(request.app.state.settings), scope)
+    return _filter(stats, service_type, service_area, priority)
+
+
+@router.get("/stats/cumulative")
+def cumulative(request: Request, minutes: float = Query(60.0, gt=0, le=31 * 24 * 60),
+               region: str | None = None, service_type: str | None = None, service_area: str | None = None,
+               priority: str | None = None, principal: auth.Principal = Depends(_reader)) -> dict:
+    """The last ``minutes``: tasks entered / completed / canceled / escalated, acceptance
+    times (s), reservations by outcome, SLA %, per queue, workspace and caregiver."""
+    scope = _region(principal, region)
+    with auth.sessions_of(request)() as session:
+        end = readmodel.clock_now(session)
+        start = end - timedelta(minutes=minutes)
+        snap = readmodel.window_snapshot(session, scope, start, end + timedelta(microseconds=1))
+    stats = cumulative_statistics(snap, start, end + timedelta(microseconds=1),
+                                  sla_policy(request.app.state.settings), scope)
+    return _filter(stats, service_type, service_area, priority)

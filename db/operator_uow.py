@@ -1,0 +1,67 @@
+"""The unit of work behind ``handlers.operator_actions.OperatorUnitOfWork``, the
+audit log, and the dispatch context of one service area.
+
+``OperatorSqlUnitOfWork`` is ``SqlUnitOfWork`` plus emergency acknowledgements, so an operator's action commits its state
+change, events, outbox rows and audit row in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.policy import cached_policy
+from config.settings import Settings
+from db import tables
+from db.uow import SqlUnitOfWork
+from handlers.alerts import Acknowledgement
+from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
+
+
+class _Acknowledgements:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, request_id: str) -> Acknowledgement | None:
+        t = tables.emergency_acknowledgements
+        row = self.session.execute(select(t).where(t.c.request_id == request_id)).first()
+        return Acknowledgement(row.request_id, row.operator_id, row.acknowledged_at) if row else None
+
+    def add(self, ack: Acknowledgement) -> None:
+        self.session.execute(tables.emergency_acknowledgements.insert().values(
+            request_id=ack.request_id, operator_id=ack.operator_id, acknowledged_at=ack.acknowledged_at))
+
+
+class OperatorSqlUnitOfWork(SqlUnitOfWork):
+    def __enter__(self) -> "OperatorSqlUnitOfWork":
+        super().__enter__()
+        self.acknowledgements = _Acknowledgements(self.session)
+        return self
+
+    def audit(self, operator_id: str, action: str, target: str, at: datetime, outcome: str = "done",
+              detail: dict | None = None) -> None:
+        """Append an audit row in this transaction (commit with the change it records)."""
+        write_audit(self.session, operator_id, action, target, at, outcome, detail)
+
+
+def write_audit(session: Session, operator_id: str, action: str, target: str, at: datetime,
+                outcome: str = "done", detail: dict | None = None) -> None:
+    """One ``audit_log`` row: who, action, target, when, outcome. ``detail`` must hold
+    no personal data (ids, codes and reasons only)."""
+    session.execute(tables.audit_log.insert().values(
+        operator_id=operator_id, action=action, target=target[:200], at=at, outcome=outcome, detail=detail))
+
+
+def area_dispatch_context(session: Session, service_area: str,
+                          settings: Settings) -> tuple[DispatchPolicy, MatrixTravelTimes]:
+    """The policy and travel times the worker uses for ``service_area`` (built as
+    ``streams.steps.area_context`` builds them: the policy file, the area's
+    shift rule, the offer-timeout override)."""
+    row = session.execute(select(tables.service_areas).where(
+        tables.service_areas.c.service_area == service_area)).first()
+    policy = cached_policy(str(settings.policy_file), bool(row and row.shift_end_hard))
+    if settings.offer_timeout_seconds is not None:
+        policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
+    return policy, MatrixTravelTimes(row.travel_matrix if row and row.travel_matrix else [])

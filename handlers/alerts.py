@@ -1,0 +1,119 @@
+"""What an operator must look at now: open emergencies and alerts.
+
+An **emergency** is a request of priority ``stat`` (FHIR: "with highest
+priority", the one-key button's alarms). It stays pinned while open; one that
+nobody acknowledged within ``ack_within_seconds`` (default 60 s, the UK TSA
+code of practice target for answering alarm calls) raises an alert.
+
+Alerts, most urgent first:
+- ``unacknowledged_emergency``;
+- ``escalated``: dispatch failed the request to the operator queue (nobody accepted);
+- ``sla_breach``: still waiting past its priority's SLA threshold;
+- ``no_show``: no check-in ``late_after_seconds`` after the planned start
+  (home-care EVV practice alerts from 5 min), or a visit marked no-show.
+Ages are seconds. Pure: no database, no clock of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping
+
+from handlers.model import OfferStatus, Priority, RequestStatus, VisitStatus
+from handlers.queues import WAITING, SlaPolicy, Snapshot, entered_at, waiting_age
+
+ESCALATED = "escalated"
+_ORDER = {"unacknowledged_emergency": 0, ESCALATED: 1, "sla_breach": 2, "no_show": 3}
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """An operator said "I am on it" for an emergency."""
+
+    request_id: str
+    operator_id: str
+    acknowledged_at: datetime
+
+
+@dataclass(frozen=True)
+class Emergency:
+    request_id: str
+    elder_id: str
+    service_area: str
+    status: str
+    step: str
+    age_seconds: float
+    acknowledged_by: str | None
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    subject_id: str
+    service_area: str
+    age_seconds: float
+    detail: str = ""
+
+
+def is_emergency(priority: Priority) -> bool:
+    return priority == Priority.STAT
+
+
+def escalation_step(snapshot: Snapshot, request_id: str, status: RequestStatus,
+                    logged: Mapping[str, str]) -> str:
+    """The step a request has reached: the last step the event log recorded
+    (``care.request.escalated``), else what its offers and visit say."""
+    if status == RequestStatus.FAILED:
+        return logged.get(request_id, "operator_queue")
+    if request_id in logged:
+        return logged[request_id]
+    if any(v.request_id == request_id for v in snapshot.visits):
+        return "assigned"
+    tries = [o for o in snapshot.offers if o.request_id == request_id]
+    if any(o.status == OfferStatus.PENDING for o in tries):
+        return f"offer_{len(tries)}"
+    return "waiting"
+
+
+def open_emergencies(snapshot: Snapshot, acks: Mapping[str, Acknowledgement], now: datetime,
+                     logged_steps: Mapping[str, str] | None = None) -> list[Emergency]:
+    """Open emergencies, unacknowledged first, then oldest first. Failed ones
+    (escalated to the operator queue) stay open until acknowledged."""
+    steps = logged_steps or {}
+    out = []
+    for r in snapshot.requests:
+        if not is_emergency(r.priority):
+            continue
+        if r.status.is_final and not (r.status == RequestStatus.FAILED and r.request_id not in acks):
+            continue
+        ack = acks.get(r.request_id)
+        out.append(Emergency(r.request_id, r.elder_id, r.service_area, r.status.value,
+                             escalation_step(snapshot, r.request_id, r.status, steps),
+                             round(max(0.0, (now - entered_at(r)).total_seconds()), 1),
+                             ack.operator_id if ack else None))
+    return sorted(out, key=lambda e: (e.acknowledged_by is not None, -e.age_seconds))
+
+
+def alerts(snapshot: Snapshot, acks: Mapping[str, Acknowledgement], now: datetime, sla: SlaPolicy,
+           ack_within_seconds: float = 60.0, late_after_seconds: float = 300.0,
+           escalated_within_seconds: float = 24 * 3600.0) -> list[Alert]:
+    """Every alert at ``now``, most urgent kind first, then oldest first."""
+    found: list[Alert] = []
+    for r in snapshot.requests:
+        age = max(0.0, (now - entered_at(r)).total_seconds())
+        if is_emergency(r.priority) and r.request_id not in acks and age > ack_within_seconds and (
+                not r.status.is_final or r.status == RequestStatus.FAILED):
+            found.append(Alert("unacknowledged_emergency", r.request_id, r.service_area, age))
+        if r.status == RequestStatus.FAILED and r.closed_at is not None and \
+                (now - r.closed_at).total_seconds() <= escalated_within_seconds:
+            found.append(Alert(ESCALATED, r.request_id, r.service_area,
+                               (now - r.closed_at).total_seconds(), r.status_reason or ""))
+        if r.status in WAITING and waiting_age(r, now) > sla.threshold(r.priority):
+            found.append(Alert("sla_breach", r.request_id, r.service_area, waiting_age(r, now)))
+    areas = {r.request_id: r.service_area for r in snapshot.requests}
+    for v in snapshot.visits:
+        late = (now - v.planned_start).total_seconds()
+        if v.status == VisitStatus.NO_SHOW or (v.status == VisitStatus.SCHEDULED and late > late_after_seconds):
+            found.append(Alert("no_show", v.request_id, areas.get(v.request_id, ""), max(0.0, late),
+                               v.caregiver_id))
+    return sorted(found, key=lambda a: (_ORDER[a.kind], -a.age_seconds))

@@ -1,0 +1,47 @@
+"""docker/compose.yaml is valid Compose and stops at once when a secret is missing.
+
+Needs the docker client with the Compose v2 plugin (no engine: ``config`` only
+reads the file); scripts/compose.sh installs the plugin when it is missing.
+"""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker" / "compose.yaml"
+SECRETS = {"POSTGRES_PASSWORD": "pw", "CARELINE_SESSION_SECRET": "s" * 64}
+
+
+def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.fail("the docker client is not installed: install it (Debian: docker.io or docker-ce-cli) "
+                    "and run scripts/compose.sh for the Compose v2 plugin", pytrace=False)
+    if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.fail("`docker compose` is missing: run scripts/compose.sh (installs the Compose v2 plugin)",
+                    pytrace=False)
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run([docker, "compose", "-f", str(COMPOSE), *args], capture_output=True, text=True,
+                          env={**clean, **env}, timeout=60)
+
+
+def test_the_compose_file_is_valid_when_its_secrets_are_given():
+    result = compose("config", "-q", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_compose_file_names_the_missing_secret():
+    result = compose("config", "-q", env={"POSTGRES_PASSWORD": "pw"})
+    assert result.returncode != 0 and "CARELINE_SESSION_SECRET" in result.stderr
+
+
+def test_workers_scale_and_start_after_migrations_on_a_healthy_broker_and_database():
+    rendered = compose("config", "--format", "json", env={**SECRETS, "CARELINE_WORKERS": "4"})
+    services = json.loads(rendered.stdout)["services"]
+    assert services["worker"]["deploy"]["replicas"] == 4 and services["scheduler"]["deploy"]["replicas"] == 1
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert all("healthcheck" in services[name] for name in ("kafka", "postgres", "web"))
