@@ -32,3 +32,15 @@ def request(rid: str, location: int, start: float = 60, end: float = 120, servic
             duration: float = 30, **kw) -> CareRequest:
     return CareRequest(rid, f"e{location}", service, duration, at(start), at(end), AREA, at(0),
                        location_index=location, **kw)
+
+
+def uow_with(*caregivers: Caregiver):
+    """An in-memory unit of work holding ``caregivers`` and elders e0..e5 at locations 0..5."""
+    from handlers.memory import InMemoryUnitOfWork
+
+    uow = InMemoryUnitOfWork()
+    for c in caregivers:
+        uow.caregivers.add(c)
+    for loc in range(6):
+        uow.elders.add(elder(f"e{loc}", loc))
+    return uow

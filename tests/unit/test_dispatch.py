@@ -1,20 +1,10 @@
 from handlers import dispatch, visits
-from handlers.memory import InMemoryUnitOfWork
 from handlers.model import OfferStatus, RequestStatus, SyncType
 from handlers.scheduling import DispatchPolicy
-from tests.unit.factories import at, caregiver, elder, line_travel, request
+from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 TRAVEL = line_travel()
 POLICY = DispatchPolicy()
-
-
-def uow_with(*caregivers):
-    uow = InMemoryUnitOfWork()
-    for c in caregivers:
-        uow.caregivers.add(c)
-    for loc in range(6):
-        uow.elders.add(elder(f"e{loc}", loc))
-    return uow
 
 
 def offers_of(uow, rid):

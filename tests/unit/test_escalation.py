@@ -2,22 +2,12 @@
 from dataclasses import replace
 
 from handlers import dispatch, disruptions, visits
-from handlers.memory import InMemoryUnitOfWork
 from handlers.model import OfferStatus, Priority, ProviderOrganisation, RequestStatus, VisitStatus
 from handlers.scheduling import DispatchPolicy
-from tests.unit.factories import at, caregiver, elder, line_travel, request
+from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 TRAVEL = line_travel()
 POLICY = DispatchPolicy()
-
-
-def uow_with(*caregivers):
-    uow = InMemoryUnitOfWork()
-    for c in caregivers:
-        uow.caregivers.add(c)
-    for loc in range(6):
-        uow.elders.add(elder(f"e{loc}", loc))
-    return uow
 
 
 def pending(uow, rid):
