@@ -212,6 +212,59 @@ def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) 
         out.print(line, highlight=False)
 
 
+bench_app = typer.Typer(help="Benchmarks: printed tables with the command that produced them.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _shared_instances() -> list[Path]:
+    return sorted((get_settings().shared_data / "uhhc" / "instances").glob("*.json"))
+
+
+@bench_app.command("dispatch")
+def bench_dispatch(files: Annotated[Optional[list[Path]], typer.Argument(help="UHHC instances (default: all shared)")] = None,
+                   time_limit: Annotated[float, typer.Option(help="planner seconds per instance")] = 20.0,
+                   seed: Seed = 7) -> None:
+    """Online, batched and planned dispatch on UHHC days beside the published
+    solutions: travel, tardiness, unserved visits, runtime."""
+    from careline.bench import main as bench_main
+
+    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed))
+
+
+@app.command()
+def plan(file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits known the day before)")],
+         time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
+         seed: Seed = 0) -> None:
+    """Plan the day's caregiver routes with OR-Tools (time windows, skills,
+    shifts, paired visits) and print them with their cost beside published solutions."""
+    from rich.table import Table
+
+    from careline.report import published_costs
+    from handlers.planning import plan_day, sync_violations
+    from handlers.uhhc import InstanceError, evaluate_routes, parse_instance
+
+    try:
+        instance = parse_instance(json.loads(file.read_text()), name=file.stem)
+    except (OSError, ValueError, InstanceError) as exc:
+        console.print(f"[red]cannot read {file}: {exc}")
+        raise typer.Exit(2)
+    with console.status(f"planning {file.stem} for {time_limit:g} s"):
+        routes = plan_day(instance, time_limit, seed)
+    table = Table(title=f"{file.stem}: planned routes (minutes from the start of the day)")
+    table.add_column("caregiver")
+    table.add_column("visits (start patient/service)")
+    for cid, stops in sorted(routes.items()):
+        table.add_row(cid, "  ".join(f"{s.start:.0f} {s.patient_id}/{s.service_id}" for s in stops))
+    out.print(table)
+    cost = evaluate_routes(instance, routes)
+    out.print(f"planned: travel {cost.travel_time:.0f} min, total tardiness {cost.total_tardiness:.0f}, "
+              f"max {cost.highest_tardiness:.0f}, unserved {cost.unserved}, "
+              f"synchronisation violations {len(sync_violations(instance, routes))}")
+    for method, c in published_costs(file, instance).items():
+        out.print(f"published {method}: travel {c.travel_time:.0f} min, total tardiness {c.total_tardiness:.0f}")
+
+
 @report_app.command("providers")
 def report_providers(month: Annotated[str, typer.Option(help="calendar month, YYYY-MM")],
                      out_dir: Annotated[Path, typer.Option(help="where the HTML and PDF go")] = Path("var/reports"),
@@ -276,6 +329,30 @@ def operators_add(user: str, role: Annotated[str, typer.Option(help="operator, s
         console.print(f"[red]{exc}")
         raise typer.Exit(2)
     out.print(f"operator {user} ({role}) saved")
+
+
+tokens_app = typer.Typer(help="Per-user tokens of the elder/family and caregiver apps.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("issue")
+def tokens_issue(kind: Annotated[str, typer.Argument(help="elder or caregiver")], subject_id: str) -> None:
+    """Issue an app token (printed once; only its hash is stored)."""
+    from careline.app_tokens import issue_token
+
+    try:
+        out.print(issue_token(get_settings().database_url, kind, subject_id))
+    except (ValueError, LookupError) as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(kind: str, subject_id: str) -> None:
+    """Revoke every token of an elder or caregiver."""
+    from careline.app_tokens import revoke_tokens
+
+    out.print(f"revoked {revoke_tokens(get_settings().database_url, kind, subject_id)} tokens")
 
 
 @import_app.command("providers")

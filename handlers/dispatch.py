@@ -31,8 +31,18 @@ def receive_request(request: CareRequest, uow: UnitOfWork, now: datetime,
     """Store a validated request and dispatch it, or hold a synchronised
     follower until its anchor visit has a start time. A known id is ignored.
     An emergency (``stat``) also alerts the operator at once."""
+    if register_request(request, uow, now, policy):
+        offer_next(request, uow, now, policy, travel)
+
+
+def register_request(request: CareRequest, uow: UnitOfWork, now: datetime,
+                     policy: DispatchPolicy) -> bool:
+    """``receive_request`` without the offer: store the request, alert on an
+    emergency, hold a follower for its anchor and start the ladder. True when
+    the request is ready to be offered (batched and planned dispatch offer it
+    their own way, see ``handlers.batching`` and ``handlers.planning``)."""
     if uow.requests.get(request.request_id) is not None:
-        return
+        return False
     request.status, request.received_at = RequestStatus.RECEIVED, now
     uow.requests.add(request)
     uow.emit(ev.status_changed(request, now))
@@ -47,9 +57,9 @@ def receive_request(request: CareRequest, uow: UnitOfWork, now: datetime,
             _release_unsynchronised(request, "anchor visit ended without an assignment")
         else:
             _set_status(uow, request, RequestStatus.ON_HOLD, now, "waiting for the anchor visit")
-            return
+            return False
     _enter_step(request, 0, uow, now, policy)
-    offer_next(request, uow, now, policy, travel)
+    return True
 
 
 def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,

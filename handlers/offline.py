@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Literal, Mapping
 
-from handlers import disruptions, dispatch, feedback, visits
+from handlers import batching, disruptions, dispatch, feedback, visits
 from handlers.provider_scores import scores_from
 from handlers.day import Day
 from handlers.intake import InvalidIntake, validate_intake
 from handlers.kpis import KpiPolicy
 from handlers.memory import InMemoryUnitOfWork
-from handlers.model import OfferStatus
+from handlers.model import CareRequest, OfferStatus
 from handlers.scheduling import DispatchPolicy, TravelTimes
 from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
+
+if TYPE_CHECKING:
+    from handlers.planning import PlannedVisit
+
+Mode = Literal["online", "batched", "planned"]
 
 
 @dataclass
@@ -41,11 +47,22 @@ class OfflineRun:
 
 
 def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: CaregiverModel,
-            known_services: set[str], scoring: ScoringLoop | None = None) -> OfflineRun:
+            known_services: set[str], scoring: ScoringLoop | None = None, mode: Mode = "online",
+            batch_interval_seconds: float = 60.0, plan: Mapping[str, PlannedVisit] | None = None) -> OfflineRun:
     """Replay every submission of ``day`` and everything it causes until
     nothing is left to happen; returns the final state. With ``scoring``,
     provider scores are recomputed every ``scoring.every_minutes`` of
-    simulated time and dispatch reads them (the evaluation loop)."""
+    simulated time and dispatch reads them (the evaluation loop).
+
+    ``mode`` says how a request is first offered: ``online`` (default) to its
+    best caregiver on arrival; ``batched`` together with the requests that
+    arrived in the same ``batch_interval_seconds`` of simulated time
+    (``handlers.batching``); ``planned`` to the caregiver and start ``plan``
+    gives it (``handlers.planning.receive_planned``, request id -> visit).
+    Declines, timeouts and the ladder then follow ``handlers.dispatch`` in
+    every mode. Raises ``ValueError`` for an unknown mode or ``planned`` without a plan.
+    """
+    _check_mode(mode, plan)
     uow = InMemoryUnitOfWork()
     for obj in (*day.elders, *day.caregivers):
         (uow.elders if hasattr(obj, "elder_id") else uow.caregivers).add(obj)
@@ -57,6 +74,7 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
     def at(when: datetime, action: Callable[[datetime], None]) -> None:
         heapq.heappush(queue, (when, next(seq), action))
 
+    receive = _receiver(mode, uow, policy, travel, at, day.start, batch_interval_seconds, plan)
     dead: list[tuple[dict, str]] = []
 
     def submit(record: dict) -> Callable[[datetime], None]:
@@ -66,7 +84,7 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
             except InvalidIntake as exc:
                 dead.append((record, str(exc)))
                 return
-            dispatch.receive_request(request, uow, now, policy, travel)
+            receive(request, now)
         return run
 
     fleet = CaregiverFleet(model, travel, {c.caregiver_id: c.home_base_index for c in day.caregivers},
@@ -134,3 +152,44 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
                 at(act.due, caregiver_does(act))
         seen = len(uow.events)
     return OfflineRun(uow, dead)
+
+
+def _check_mode(mode: Mode, plan: Mapping[str, PlannedVisit] | None) -> None:
+    if mode not in ("online", "batched", "planned"):
+        raise ValueError(f"unknown dispatch mode {mode!r}")
+    if mode == "planned" and plan is None:
+        raise ValueError("planned dispatch needs a plan")
+
+
+def _receiver(mode: Mode, uow: InMemoryUnitOfWork, policy: DispatchPolicy, travel: TravelTimes,
+              at: Callable[[datetime, Callable[[datetime], None]], None], day_start: datetime,
+              interval_seconds: float, plan: Mapping[str, PlannedVisit] | None
+              ) -> Callable[[CareRequest, datetime], None]:
+    """What happens to a validated request on arrival, per mode. Batches run at
+    whole multiples of the interval from the start of the day, while requests wait."""
+    if mode == "online":
+        return lambda request, now: dispatch.receive_request(request, uow, now, policy, travel)
+    if mode == "planned":
+        from handlers.planning import receive_planned
+
+        return lambda request, now: receive_planned(request, plan or {}, uow, now, policy, travel)
+    interval, pool, due = timedelta(seconds=interval_seconds), [], []
+
+    def schedule(when: datetime) -> None:
+        if not due:
+            due.append(when)
+            at(when, tick)
+
+    def tick(now: datetime) -> None:
+        due.clear()
+        pool[:] = [r for r in pool if batching.waiting_for_batch(r, uow)]
+        left = set(batching.offer_batch(pool, uow, now, policy, travel))
+        pool[:] = [r for r in pool if r.request_id in left]
+        if pool:
+            schedule(now + interval)
+
+    def receive(request: CareRequest, now: datetime) -> None:
+        if dispatch.register_request(request, uow, now, policy):
+            pool.append(request)
+            schedule(day_start + interval * math.ceil((now - day_start) / interval))
+    return receive

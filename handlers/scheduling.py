@@ -184,6 +184,49 @@ def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequenc
     return best if best is not None else reason
 
 
+def insertion_at(request: CareRequest, caregiver: Caregiver, bookings: Sequence[Booking],
+                 travel: TravelTimes, start: datetime, now: datetime,
+                 policy: DispatchPolicy) -> Candidate | str:
+    """The candidate for starting ``request`` exactly at ``start`` (a slot a day
+    plan chose), or the reason why that slot no longer fits (a string).
+
+    Same rules as ``best_insertion``: the caregiver leaves the previous slot
+    (or the home base at shift start) no earlier than ``now`` and travels the
+    matrix minutes, reaches the next slot in time, is back by the shift end
+    when that is hard, and a hard window is never missed. Costs are minutes.
+    For a slot of a plan announced earlier, ``now`` is when it was announced:
+    the caregiver may set off before the request itself arrives.
+    """
+    end = start + timedelta(minutes=request.duration_minutes)
+    home = caregiver.home_base_index
+    prev_loc, prev_free, next_loc, next_start = home, caregiver.shift_start, home, None
+    for b in sorted(bookings, key=lambda b: b.start):
+        if b.start < start:
+            if b.end > start:
+                return "the planned slot overlaps another visit"
+            prev_loc, prev_free = b.location_index, b.end
+        elif next_start is None:
+            next_loc, next_start = b.location_index, b.start
+    here = request.location_index
+    if max(prev_free, now) + timedelta(minutes=travel.minutes(prev_loc, here)) > start:
+        return "cannot be there by the planned start"
+    if start < earliest_start(request):
+        return "the planned start is before the window opens"
+    if next_start is not None and end + timedelta(minutes=travel.minutes(here, next_loc)) > next_start:
+        return "would not reach the next visit in time"
+    if next_start is None and policy.shift_end_hard and \
+            end + timedelta(minutes=travel.minutes(here, home)) > caregiver.shift_end:
+        return "would not be back at the home base by the end of the shift"
+    lateness = max(0.0, _minutes(start - request.latest_start))
+    if request.window_hard and lateness > 0:
+        return "would arrive after the time window (hard window)"
+    sync_latest = _sync_latest(request)
+    sync_dev = max(0.0, _minutes(start - sync_latest)) if sync_latest else 0.0
+    added = travel.minutes(prev_loc, here) + travel.minutes(here, next_loc) - travel.minutes(prev_loc, next_loc)
+    cost = policy.travel_weight * added + policy.lateness_weight * lateness + policy.sync_weight * sync_dev
+    return Candidate(caregiver.caregiver_id, start, end, added, lateness, sync_dev, cost)
+
+
 def _excluded(request: CareRequest, caregiver: Caregiver, policy: DispatchPolicy,
               ctx: RankingContext, already_offered: set[str]) -> str | None:
     cid = caregiver.caregiver_id

@@ -176,6 +176,8 @@ def record_feedback(value: dict) -> bool:
     data = value.get("data")
     if not isinstance(data, dict) or "request_id" not in data or "id" not in value:
         raise DeadLetter("missing id, data or data.request_id")
+    if value.get("type") == "care.feedback.rated":
+        return False  # the callback survey stored its row before publishing (careline.surveys)
     with SqlUnitOfWork(sessions()) as uow:
         now = event_time(value, current_clock(uow.session).now())
         try:

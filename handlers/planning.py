@@ -1,0 +1,268 @@
+"""Plan a day of home care before it starts: routing with time windows (OR-Tools).
+
+Every service need of a UHHC instance becomes a node of a vehicle routing
+problem with time windows; every caregiver is a vehicle that leaves its home
+base and comes back to it inside its shift. The model follows the UHHC
+definitions (iolab-uniud/uhhc, ITOR 2026, doi 10.1111/itor.70140):
+
+- time windows bound the service start, or its end when the instance says
+  ``time_window_met: at_service_end`` (``Instance.latest_start``); hard on
+  instances that mark tardiness ``HARD`` (bazirha), otherwise soft at one cost
+  unit per minute late, at most ``MAX_PLANNED_LATENESS_MINUTES`` late (rome:
+  travel + total tardiness + highest tardiness; the highest tardiness is
+  measured, not optimised — the routing objective is a sum, not a maximum);
+- a node may be visited only by caregivers whose abilities include its service;
+- the time dimension's transit is the service duration at the origin plus the
+  travel minutes, so a caregiver's day has no overlap and includes every leg;
+- a patient's two services keep their synchronisation: ``simultaneous`` starts
+  together with two caregivers, ``sequential`` starts the follower ``min``..``max``
+  minutes after the anchor;
+- every need is served unless no plan can serve it (an optional node dropped
+  at a penalty far above any travel).
+
+The search is OR-Tools' guided local search (Voudouris & Tsang 1999), run from
+a small portfolio of first solutions and stopped by a wall-clock limit. Times are
+whole minutes from the start of the day (the benchmark's data are integers).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Mapping, Sequence
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from handlers import dispatch
+from handlers import events as ev
+from handlers.model import CareRequest, SyncType
+from handlers.ports import UnitOfWork
+from handlers.scheduling import DispatchPolicy, Ranking, TravelTimes, insertion_at
+from handlers.uhhc import Instance, ServiceNeed, Stop, evaluate_routes
+
+UNSERVED_PENALTY = 10_000_000
+"""Cost of leaving a need unserved: above any day's travel and tardiness in minutes."""
+
+TARDINESS_COST_PER_MINUTE = 1
+"""Soft windows: one unit per minute late, as the UHHC weights (rome) count tardiness."""
+
+MAX_PLANNED_LATENESS_MINUTES = 90
+"""Soft windows: the plan never starts a visit later than this after its latest
+on-time start (a need it cannot fit goes unserved and is dispatched online).
+Bounding the lateness lets the search settle: on rome-p44 the objective fell
+from 1260–3500 to 1100–1250 at 5 s per run (three seeds, measured 2026-11-30)."""
+
+
+@dataclass(frozen=True)
+class PlannedVisit:
+    """A visit of the day plan: who does it, when (aware datetimes), where
+    (travel-matrix index), and when the caregiver was told (``announced_at``,
+    so they may set off for it before its request formally arrives)."""
+
+    caregiver_id: str
+    start: datetime
+    end: datetime
+    location_index: int | None = None
+    announced_at: datetime | None = None
+
+
+def _ordered_needs(instance: Instance, seed: int) -> list[ServiceNeed]:
+    needs = list(instance.needs)
+    if seed:
+        random.Random(seed).shuffle(needs)
+    return needs
+
+
+PORTFOLIO = (("LOCAL_CHEAPEST_INSERTION", 0.3), ("PATH_CHEAPEST_ARC", 0.1))
+"""First-solution strategy and guided-local-search lambda of each run of a plan;
+chosen on the three UHHC instances in the shared data (bazirha-E2, -F1, rome-p44):
+the first is steady on hard windows, the second on soft ones."""
+
+
+def plan_day(instance: Instance, time_limit_seconds: float = 10, seed: int = 0) -> dict[str, list[Stop]]:
+    """A day plan: caregiver id -> stops in visiting order, start/end in minutes.
+
+    The time limit (wall clock, seconds) is split evenly over the ``PORTFOLIO``
+    runs and the plan with the lowest UHHC objective is kept (fewest unserved
+    needs, then travel + total tardiness + highest tardiness, tardiness counting
+    only on soft-window instances). Results may differ between machines.
+    ``seed`` permutes the order in which needs are given to the solver
+    (0 keeps the instance order). Each visit starts as early as its route
+    allows. Needs no plan can serve are left out of every route
+    (``evaluate_routes`` counts them as unserved).
+    Raises ``RuntimeError`` when no run finds a plan.
+    """
+    needs = _ordered_needs(instance, seed)
+    plans = [_solve(instance, needs, strategy, lam, time_limit_seconds / len(PORTFOLIO))
+             for strategy, lam in PORTFOLIO]
+    plans = [p for p in plans if p is not None]
+    if not plans:
+        raise RuntimeError(f"{instance.name}: the routing solver found no plan")
+    return min(plans, key=lambda routes: plan_objective(instance, routes))
+
+
+def plan_objective(instance: Instance, routes: Mapping[str, Sequence[Stop]]) -> tuple[int, float]:
+    """(unserved needs, travel + total + highest tardiness in minutes): the
+    UHHC objective with equal weights, lower is better."""
+    cost = evaluate_routes(instance, routes)
+    return cost.unserved, cost.travel_time + cost.total_tardiness + cost.highest_tardiness
+
+
+def _solve(instance: Instance, needs: Sequence[ServiceNeed], strategy: str, lam: float,
+           time_limit_seconds: float) -> dict[str, list[Stop]] | None:
+    homes = sorted({c.home_index for c in instance.roster})
+    depot_node = {home: len(needs) + i for i, home in enumerate(homes)}
+    locations = [n.location_index for n in needs] + homes
+    durations = [int(round(n.duration)) for n in needs] + [0] * len(homes)
+    starts = [depot_node[c.home_index] for c in instance.roster]
+    manager = pywrapcp.RoutingIndexManager(len(locations), len(instance.roster), starts, starts)
+    routing = pywrapcp.RoutingModel(manager)
+    dist = [[int(round(instance.distances[a][b])) for b in locations] for a in locations]
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(dist))
+    time_cb = routing.RegisterTransitMatrix([[durations[i] + dist[i][j] for j in range(len(locations))]
+                                             for i in range(len(locations))])
+    horizon = int(max([instance.horizon] + [c.shift_end for c in instance.roster]
+                      + [n.window_end + n.duration for n in needs]))
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    time = routing.GetDimensionOrDie("time")
+    _bound_shifts(instance, routing, time, horizon)
+    index_of = {(n.patient_id, n.service_id): manager.NodeToIndex(i) for i, n in enumerate(needs)}
+    for need in needs:
+        _bound_need(instance, need, index_of[(need.patient_id, need.service_id)], routing, time, horizon)
+    _synchronise(needs, index_of, routing, time)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.guided_local_search_lambda_coefficient = lam
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_seconds * 1000)))
+    solution = routing.SolveWithParameters(params)
+    return None if solution is None else _routes(instance, needs, manager, routing, time, solution)
+
+
+def _bound_shifts(instance: Instance, routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension,
+                  horizon: int) -> None:
+    for v, c in enumerate(instance.roster):
+        start, end = int(c.shift_start), int(c.shift_end) if instance.shift_end_hard else horizon
+        time.CumulVar(routing.Start(v)).SetRange(start, end)
+        time.CumulVar(routing.End(v)).SetRange(start, end)
+
+
+def _bound_need(instance: Instance, need: ServiceNeed, index: int, routing: pywrapcp.RoutingModel,
+                time: pywrapcp.RoutingDimension, horizon: int) -> None:
+    earliest, latest = int(need.window_start), int(instance.latest_start(need))
+    allowed = [v for v, c in enumerate(instance.roster) if need.service_id in c.abilities]
+    routing.AddDisjunction([index], UNSERVED_PENALTY)
+    routing.VehicleVar(index).SetValues([-1] + allowed)
+    if instance.windows_hard:
+        if latest < earliest:
+            routing.ActiveVar(index).SetValue(0)
+            return
+        time.CumulVar(index).SetRange(earliest, latest)
+    else:
+        time.CumulVar(index).SetRange(earliest, min(horizon, max(earliest, latest) + MAX_PLANNED_LATENESS_MINUTES))
+        time.SetCumulVarSoftUpperBound(index, max(earliest, latest), TARDINESS_COST_PER_MINUTE)
+    routing.AddVariableMinimizedByFinalizer(time.CumulVar(index))
+
+
+def _synchronise(needs: Sequence[ServiceNeed], index_of: Mapping[tuple[str, str], int],
+                 routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension) -> None:
+    solver = routing.solver()
+    for f in needs:
+        if f.sync_partner is None or f.sync_type not in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL):
+            continue
+        a, b = index_of[(f.patient_id, f.sync_partner)], index_of[(f.patient_id, f.service_id)]
+        if f.sync_type == SyncType.SIMULTANEOUS:
+            solver.Add(time.CumulVar(a) == time.CumulVar(b))
+            solver.Add(solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
+                       >= routing.ActiveVar(a))
+        else:
+            solver.Add(time.CumulVar(b) >= time.CumulVar(a) + int(f.sync_min_gap))
+            solver.Add(time.CumulVar(b) <= time.CumulVar(a) + int(f.sync_max_gap))
+
+
+def _routes(instance: Instance, needs: Sequence[ServiceNeed], manager: pywrapcp.RoutingIndexManager,
+            routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension,
+            solution: pywrapcp.Assignment) -> dict[str, list[Stop]]:
+    routes: dict[str, list[Stop]] = {}
+    for v, c in enumerate(instance.roster):
+        stops, index = [], solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(index):
+            need = needs[manager.IndexToNode(index)]
+            start = float(solution.Value(time.CumulVar(index)))
+            stops.append(Stop(need.patient_id, need.service_id, start, start + need.duration))
+            index = solution.Value(routing.NextVar(index))
+        routes[c.caregiver_id] = stops
+    return routes
+
+
+def sync_violations(instance: Instance, routes: Mapping[str, Sequence[Stop]]) -> list[str]:
+    """Every synchronised pair whose visits break their rule, as sentences.
+
+    ``simultaneous``: both start at the same minute, with two different
+    caregivers; ``sequential``: the follower starts ``sync_min_gap``..``sync_max_gap``
+    minutes after the anchor (UHHC ``synchronization.distance``). Pairs with a
+    visit missing are not judged here (``evaluate_routes`` counts them unserved).
+    """
+    where: dict[tuple[str, str], tuple[str, Stop]] = {}
+    for caregiver_id, stops in routes.items():
+        for stop in stops:
+            where[(stop.patient_id, stop.service_id)] = (caregiver_id, stop)
+    found: list[str] = []
+    for f in instance.needs:
+        if f.sync_partner is None or f.sync_type not in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL):
+            continue
+        anchor, follower = where.get((f.patient_id, f.sync_partner)), where.get((f.patient_id, f.service_id))
+        if anchor is None or follower is None:
+            continue
+        pair = f"{f.patient_id} {f.sync_partner}/{f.service_id}"
+        gap = follower[1].start - anchor[1].start
+        if f.sync_type == SyncType.SIMULTANEOUS:
+            if abs(gap) > 1e-6:
+                found.append(f"{pair}: simultaneous services start {gap:+.1f} min apart")
+            if anchor[0] == follower[0]:
+                found.append(f"{pair}: simultaneous services both done by {anchor[0]}")
+        elif not f.sync_min_gap - 1e-6 <= gap <= f.sync_max_gap + 1e-6:
+            found.append(f"{pair}: follower starts {gap:.1f} min after the anchor, "
+                         f"not {f.sync_min_gap:g}..{f.sync_max_gap:g}")
+    return found
+
+
+def planned_visits(instance: Instance, routes: Mapping[str, Sequence[Stop]], run: str,
+                   day_start: datetime) -> dict[str, PlannedVisit]:
+    """The plan keyed by care request id, with the ids ``handlers.day.build_day``
+    gives a run (``<run>.<patient>.<service>``, caregivers ``<run>.<id>``),
+    announced to the caregivers at ``day_start``."""
+    at = lambda minute: day_start + timedelta(minutes=minute)  # noqa: E731
+    plan: dict[str, PlannedVisit] = {}
+    for caregiver_id, stops in routes.items():
+        for s in stops:
+            loc = instance.need(s.patient_id, s.service_id).location_index
+            plan[f"{run}.{s.patient_id}.{s.service_id}"] = PlannedVisit(f"{run}.{caregiver_id}", at(s.start),
+                                                                        at(s.end), loc, day_start)
+    return plan
+
+
+def receive_planned(request: CareRequest, plan: Mapping[str, PlannedVisit], uow: UnitOfWork, now: datetime,
+                    policy: DispatchPolicy, travel: TravelTimes) -> None:
+    """Receive a request of a planned day: offer it first to its planned
+    caregiver at its planned start; when the plan has no slot for it, or the
+    slot no longer fits the caregiver's day (``scheduling.insertion_at``),
+    dispatch it online (``dispatch.offer_next``). A declined or expired planned
+    offer moves on online as any offer does. A follower takes its anchor's
+    planned start as its anchor time, so the pair is offered as planned."""
+    planned = plan.get(request.request_id)
+    anchor = plan.get(request.sync_partner_id or "")
+    if request.waits_for_anchor and planned is not None and anchor is not None:
+        request.sync_anchor_start = anchor.start
+    if not dispatch.register_request(request, uow, now, policy):
+        return
+    caregiver = uow.caregivers.get(planned.caregiver_id) if planned is not None else None
+    if (caregiver is not None and caregiver.active and planned.start >= now
+            and policy.covers(caregiver.abilities, request.service_type)):
+        fit = insertion_at(request, caregiver, uow.bookings([caregiver.caregiver_id])[caregiver.caregiver_id],
+                           travel, planned.start, min(now, planned.announced_at or now), policy)
+        if not isinstance(fit, str):
+            uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
+            dispatch.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
+            return
+    dispatch.offer_next(request, uow, now, policy, travel)
