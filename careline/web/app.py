@@ -32,4 +32,5 @@ _ROUTER_MODULES: list[str] = [
     "careline.web.dashboard", "careline.web.actions", "careline.web.admin",  # operator dashboard
     "careline.web.stats", "careline.web.metrics",                              # statistics API, /metrics
     "careline.web.twilio_routes", "careline.web.alarm_routes",                 # Twilio webhooks, one-key alarms
+    "careline.web.app_api",                                                   # elder/family and caregiver apps
 ]

@@ -1,0 +1,241 @@
+"""The app channel's use cases at the edge: one transaction each, through the
+same writes as the Twilio webhooks (``careline.channels``, ``db.channels``).
+
+- An elder's (or family's) request becomes an intake record on the outbox
+  (``care.intake.v1``, channel ``app``), plus an operator alert for ``stat``,
+  exactly as a hotline call's; a request from the app and one from the phone
+  are the same care request once the stream worker has validated it.
+- A caregiver's accept, decline, check-in and check-out become caregiver
+  events (``caregiver.events.v1``, keyed by service area) of the shape SMS
+  replies have, with ``channel: app`` and, for visits, the phone's position.
+- Cancel and rate change state here, through the handlers every channel uses.
+
+Rules that say no raise ``handlers.operator_actions.Refused``; bad input raises
+``handlers.intake.InvalidIntake`` naming the field. Logs carry ids only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Mapping
+
+from sqlalchemy.engine import Row
+from sqlalchemy.orm.exc import StaleDataError
+
+from careline.channels import ChannelContext, record_request, short_id
+from config.evaluation import get_evaluation_config
+from db import app_api, channels
+from db.operator_uow import OperatorSqlUnitOfWork
+from db.uow import SqlUnitOfWork
+from handlers import app_requests as rules
+from handlers import channel_events
+from handlers.feedback import record_feedback
+from handlers.intake import InvalidIntake
+from handlers.ivr import ServiceChoice
+from handlers.model import OfferStatus, Priority, RequestStatus
+from handlers.operator_actions import Refused
+from handlers.sms import ReplyKind
+
+log = logging.getLogger("careline.app")
+
+_REPLIES = {"accept": ReplyKind.ACCEPT, "decline": ReplyKind.DECLINE,
+            "check-in": ReplyKind.CHECK_IN, "check-out": ReplyKind.CHECK_OUT}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the elder asks for: window bounds the visit start (aware), duration in minutes."""
+
+    service_type: str
+    window_start: datetime
+    window_end: datetime
+    duration_minutes: float
+    priority: Priority = Priority.ROUTINE
+    notes: str | None = None
+
+    def digest(self) -> str:
+        """SHA-256 of the submission, to tell a retry from a different request under one key."""
+        return hashlib.sha256(json.dumps(asdict(self), default=str, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """What the elder's app shows; ``caregiver_name`` and the arrival window once assigned."""
+
+    request_id: str
+    status: str
+    service_type: str
+    priority: str
+    window_start: datetime
+    window_end: datetime
+    duration_minutes: float
+    caregiver_name: str | None = None
+    arrival_start: datetime | None = None
+    arrival_end: datetime | None = None
+
+
+def submit_request(ctx: ChannelContext, elder_id: str, sub: Submission,
+                   idempotency_key: str | None) -> tuple[str, bool]:
+    """(request id, duplicate). The same ``idempotency_key`` from the same elder
+    gives the same request id and writes nothing more; reused for a different
+    request it raises ``InvalidIntake("Idempotency-Key")`` (IETF idempotency-key draft)."""
+    now = ctx.clock()
+    seed = f"{elder_id}:{idempotency_key}" if idempotency_key else uuid.uuid4().hex
+    request_id = short_id("AP", seed)
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        session = uow.session
+        earlier = app_api.submission(session, request_id)
+        if earlier is not None:
+            if earlier.elder_id != elder_id or earlier.body_sha256 != sub.digest():
+                raise InvalidIntake("Idempotency-Key", "this key was already used for a different request")
+            return request_id, True
+        rules.check_booking_window(sub.window_start, sub.window_end, now)
+        rules.check_service_offered(sub.service_type, app_api.offered_service_types(session))
+        elder = channels.elder(session, elder_id)
+        if not app_api.add_submission(
+                session, request_id=request_id, elder_id=elder_id, idempotency_key=idempotency_key,
+                body_sha256=sub.digest(), service_type=sub.service_type, priority=sub.priority.value,
+                duration_minutes=sub.duration_minutes, window_start=sub.window_start,
+                window_end=sub.window_end, notes=sub.notes, submitted_at=now):
+            return request_id, True
+        choice = ServiceChoice(sub.service_type, sub.priority, sub.window_start, sub.window_end,
+                               sub.duration_minutes, elder.language or "")
+        record_request(session, request_id, elder, "app", choice, now)
+        uow.commit()
+    log.info("app request %s submitted (%s, %s)", request_id, sub.service_type, sub.priority.value)
+    return request_id, False
+
+
+def request_status(ctx: ChannelContext, elder_id: str, request_id: str) -> RequestView:
+    """The request as the elder sees it; ``Refused("unknown_request")`` for another elder's."""
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        request = uow.requests.get(request_id)
+        if request is None:
+            sub = _own_submission(uow.session, elder_id, request_id)
+            return RequestView(request_id, RequestStatus.REQUESTED.value, sub.service_type, sub.priority,
+                               sub.window_start, sub.window_end, sub.duration_minutes)
+        rules.own_request(request, elder_id)
+        view = RequestView(request_id, request.status.value, request.service_type, request.priority.value,
+                           request.window_start, request.window_end, request.duration_minutes)
+        visit = uow.visits.for_request(request_id)
+        if visit is None or request.status == RequestStatus.CANCELLED:
+            return view
+        start, end = rules.arrival_window(visit.planned_start)
+        name = rules.caregiver_label(app_api.caregiver_display_name(uow.session, visit.caregiver_id))
+        return replace(view, caregiver_name=name, arrival_start=start, arrival_end=end)
+
+
+def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
+    """Cancel the elder's request (``handlers.app_requests.cancel_by_elder``); returns
+    the new status. ``Refused``: ``not_received_yet`` while the worker has not
+    stored it, ``closed``, ``in_progress``, ``conflict`` (changed at the same moment)."""
+    now = ctx.clock()
+    try:
+        with OperatorSqlUnitOfWork(ctx.sessions) as uow:
+            if uow.requests.get(request_id) is None:
+                _own_submission(uow.session, elder_id, request_id)
+                raise Refused("not_received_yet", "the request is still being received; try again in a minute")
+            rules.cancel_by_elder(request_id, elder_id, uow, now)
+            uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"})
+            uow.commit()
+    except StaleDataError:
+        raise Refused("conflict", "the request changed at the same moment; try again") from None
+    log.info("app request %s cancelled by the elder", request_id)
+    return RequestStatus.CANCELLED.value
+
+
+def rate(ctx: ChannelContext, elder_id: str, request_id: str, stars: int,
+         comment: str | None) -> tuple[int, bool]:
+    """(stars stored, duplicate): one rating per request from the app; a second
+    keeps the first. ``Refused``: ``unknown_request``, ``not_completed``."""
+    feedback_id = f"app:{request_id}"
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        request = uow.requests.get(request_id)
+        if request is None:
+            _own_submission(uow.session, elder_id, request_id)
+            raise Refused("not_completed", "only a completed visit can be rated")
+        rules.check_ratable(rules.own_request(request, elder_id))
+        if not record_feedback(feedback_id, request_id, uow, ctx.clock(), stars=stars, comment=comment):
+            earlier = uow.feedback.get(f"{feedback_id}.rating")
+            return (earlier.rating if earlier else stars), True
+        uow.commit()
+    return stars, False
+
+
+def offers(ctx: ChannelContext, caregiver_id: str) -> list[Row]:
+    """The caregiver's pending offers (``db.app_api.pending_offers``)."""
+    with ctx.sessions() as session:
+        return app_api.pending_offers(session, caregiver_id, ctx.clock())
+
+
+def visits(ctx: ChannelContext, caregiver_id: str) -> list[Row]:
+    """The caregiver's booked visits with addresses (``db.app_api.booked_visits``)."""
+    with ctx.sessions() as session:
+        return app_api.booked_visits(session, caregiver_id)
+
+
+def answer_offer(ctx: ChannelContext, caregiver_id: str, offer_id: str, answer: str) -> tuple[str, bool]:
+    """(request id, duplicate) for ``answer`` accept | decline: a caregiver event for
+    dispatch. The same answer again is a duplicate; a different one after it is
+    ``Refused("answered")``, as are offers no longer pending (``handlers.app_requests``)."""
+    now = ctx.clock()
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        offer = uow.offers.get(offer_id)
+        if offer is None or offer.caregiver_id != caregiver_id:
+            raise Refused("unknown_offer", "no such offer")
+        if not uow.claim(f"app:offer:{offer_id}:{answer}"):
+            return offer.request_id, True
+        if not uow.claim(f"app:offer:{offer_id}"):
+            raise Refused("answered", "this offer was already answered")
+        rules.check_offer_reply(offer, caregiver_id, now)
+        request = uow.requests.get(offer.request_id)
+        event = channel_events.caregiver_event(_REPLIES[answer], offer.request_id, caregiver_id, offer_id,
+                                               request.service_area, now)
+        channels.publish(uow.session, replace(event, payload={**event.payload, "channel": "app"}),
+                         source="careline/app")
+        uow.commit()
+    log.info("app: caregiver %s answered offer %s: %s", caregiver_id, offer_id, answer)
+    return offer.request_id, False
+
+
+def report_visit(ctx: ChannelContext, caregiver_id: str, request_id: str, action: str,
+                 position: tuple[float, float], accuracy_metres: float | None,
+                 tasks: Mapping[str, str]) -> tuple[str, list[dict], bool]:
+    """(visit id, EVV flags, duplicate) for ``action`` check-in | check-out: a caregiver
+    event whose ``data`` carries the position and task outcomes
+    (``handlers.app_requests.visit_report``). ``Refused("no_visit")`` when the
+    caregiver holds no such visit; a repeated report is a duplicate."""
+    now = ctx.clock()
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        visit = rules.own_visit(uow.visits.for_request(request_id), caregiver_id)
+        if not uow.claim(f"app:{action}:{visit.visit_id}"):
+            return visit.visit_id, [], True
+        rules.held_visit(visit, caregiver_id, action)
+        request = uow.requests.get(request_id)
+        elder = uow.elders.get(visit.elder_id)
+        home = (elder.latitude, elder.longitude) if elder and elder.latitude is not None \
+            and elder.longitude is not None else None
+        report = rules.visit_report(action, visit, now, position, accuracy_metres, tasks, home,
+                                    get_evaluation_config().evv)
+        offer_id = next((o.offer_id for o in uow.offers.for_request(request_id)
+                         if o.caregiver_id == caregiver_id and o.status == OfferStatus.ACCEPTED),
+                        visit.visit_id.removesuffix(".v"))
+        event = channel_events.caregiver_event(_REPLIES[action], request_id, caregiver_id, offer_id,
+                                               request.service_area, now)
+        channels.publish(uow.session, replace(event, payload={**event.payload, **report, "channel": "app"}),
+                         source="careline/app")
+        uow.commit()
+    log.info("app: caregiver %s %s visit %s (%d EVV flags)", caregiver_id, action, visit.visit_id,
+             len(report["evv_flags"]))
+    return visit.visit_id, report["evv_flags"], False
+
+
+def _own_submission(session, elder_id: str, request_id: str) -> Row:  # noqa: ANN001 - Session
+    sub = app_api.submission(session, request_id)
+    if sub is None or sub.elder_id != elder_id:
+        raise Refused("unknown_request", "no such request")
+    return sub

@@ -1,0 +1,240 @@
+"""The app API (``/api/v1``): the elder/family app and the caregiver app.
+
+Elders (or their families) submit a request, see its status with the
+assigned caregiver's name and arrival window, cancel it and rate the visit;
+caregivers list their offers, accept or decline, list their visits and check
+in and out with the phone's position. Each user has their own bearer tokens
+(``careline.app_tokens``): 401 without a valid one (``WWW-Authenticate:
+Bearer``), 403 on the other app's endpoints. Invalid input is a 422 whose
+``detail`` names each field (``window.start``); refusals carry a stable
+``code``. The OpenAPI document is the application's ``/openapi.json``.
+Handlers are sync and run in FastAPI's thread pool; writes go through
+``careline.app_channel`` like the webhooks' do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Coroutine
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from careline import app_channel
+from careline.channels import ChannelContext
+from careline.web import app_api_schemas as s
+from careline.web.twilio_routes import channel_context
+from db import app_api
+from handlers.intake import InvalidIntake
+from handlers.operator_actions import Refused
+
+_SOURCES = ("body", "query", "path", "header", "cookie")
+_NOT_FOUND = ("unknown_request", "unknown_offer")
+
+
+class AppProblem(Exception):
+    """An error answer of the app API: HTTP ``status``, stable ``code``, ``detail`` for people."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"code": self.code, "detail": self.detail}, self.status, headers=self.headers)
+
+
+def field_errors(errors: Any) -> list[dict]:
+    """FastAPI's validation errors with ``field`` (dotted, without body/query/path/header)
+    and ``message`` added; the input is left out so nothing personal is echoed."""
+    out = []
+    for error in errors:
+        loc = [p if isinstance(p, (str, int)) else str(p) for p in error.get("loc", ())]
+        path = loc[1:] if loc and loc[0] in _SOURCES else loc
+        msg = str(error.get("msg", "invalid"))
+        out.append({"field": ".".join(str(p) for p in path) or (str(loc[0]) if loc else "request"),
+                    "message": msg, "loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))})
+    return out
+
+
+class AppRoute(APIRoute):
+    """Answers this router's validation errors with named fields and its refusals
+    as ``Problem``s, without touching the rest of the application's error handling."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as exc:
+                return JSONResponse({"detail": field_errors(exc.errors())}, 422)
+            except InvalidIntake as exc:
+                source = ["header"] if exc.field == "Idempotency-Key" else ["body"]
+                loc = [*source, *exc.field.split(".")]
+                return JSONResponse({"detail": field_errors([{"loc": loc, "msg": exc.reason}])}, 422)
+            except Refused as exc:
+                return AppProblem(404 if exc.code in _NOT_FOUND else 409, exc.code, str(exc)).response()
+            except AppProblem as exc:
+                return exc.response()
+            except HTTPException as exc:
+                if exc.status_code != 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
+                    raise
+                return JSONResponse({"detail": field_errors([{"loc": ["body"], "msg": "not a UTF-8 JSON body",
+                                                              "type": "json_invalid"}])}, 422)
+
+        return route
+
+
+def _problem(description: str) -> dict:
+    return {"model": s.Problem, "description": description}
+
+
+router = APIRouter(prefix="/api/v1", route_class=AppRoute, responses={
+    401: _problem("no bearer token, or an unknown or revoked one"),
+    403: _problem("the token is the other app's (elder vs caregiver)"),
+    422: {"model": s.ValidationProblem, "description": "invalid input; each error names its field"}})
+_bearer = HTTPBearer(auto_error=False, scheme_name="appToken",
+                     description="a per-user token from careline.app_tokens.issue_token")
+_404 = {404: _problem("no such request of yours")}
+_409 = {409: _problem("the request's state does not allow this now; `code` says why")}
+RequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_REQUEST_ID])
+VisitRequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_VISIT_REQUEST_ID])
+OfferId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_OFFER_ID])
+
+
+@dataclass(frozen=True)
+class AppUser:
+    kind: str
+    subject_id: str
+
+
+def app_user(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+             ctx: ChannelContext = Depends(channel_context)) -> AppUser:
+    """The token's elder or caregiver; 401 (``WWW-Authenticate: Bearer``) otherwise."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise AppProblem(401, "unauthenticated", "send Authorization: Bearer <token>", challenge)
+    with ctx.sessions() as session:
+        row = app_api.token_subject(session, credentials.credentials)
+    if row is None:
+        raise AppProblem(401, "invalid_token", "unknown or revoked token",
+                         {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return AppUser(row.subject_kind, row.subject_id)
+
+
+def _role(kind: str) -> Callable[[AppUser], str]:
+    def subject(user: AppUser = Depends(app_user)) -> str:
+        if user.kind != kind:
+            raise AppProblem(403, "forbidden", f"this endpoint is for the {kind} app")
+        return user.subject_id
+    return subject
+
+
+elder_id_of, caregiver_id_of = _role("elder"), _role("caregiver")
+ELDER, CAREGIVER = ["app: elder"], ["app: caregiver"]
+
+
+def _window(start, end) -> s.Window:  # noqa: ANN001 - datetimes
+    return s.Window(start=start, end=end)
+
+
+@router.post("/requests", status_code=202, response_model=s.RequestAccepted, tags=ELDER,
+             summary="Ask for care: a service in a time window")
+def submit_request(body: s.NewRequest, elder_id: str = Depends(elder_id_of),
+                   idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
+                                                        pattern=s.KEY_PATTERN),
+                   ctx: ChannelContext = Depends(channel_context)) -> s.RequestAccepted:
+    """Writes the intake record every channel writes (channel ``app``); dispatch takes it
+    from there. The same ``Idempotency-Key`` again returns the same ``request_id``."""
+    sub = app_channel.Submission(body.service_type, body.window.start, body.window.end, body.duration_minutes,
+                                 body.priority, body.notes)
+    request_id, duplicate = app_channel.submit_request(ctx, elder_id, sub, idempotency_key)
+    return s.RequestAccepted(request_id=request_id, duplicate=duplicate)
+
+
+@router.get("/requests/{request_id}", response_model=s.RequestState, tags=ELDER, responses=_404,
+            summary="Status, caregiver and arrival window of one of my requests")
+def request_status(request_id: str = RequestId, elder_id: str = Depends(elder_id_of),
+                   ctx: ChannelContext = Depends(channel_context)) -> s.RequestState:
+    view = app_channel.request_status(ctx, elder_id, request_id)
+    arrival = _window(view.arrival_start, view.arrival_end) if view.arrival_start else None
+    return s.RequestState(request_id=view.request_id, status=view.status, service_type=view.service_type,
+                          priority=view.priority, window=_window(view.window_start, view.window_end),
+                          duration_minutes=view.duration_minutes, caregiver_name=view.caregiver_name,
+                          arrival_window=arrival)
+
+
+@router.post("/requests/{request_id}/cancel", response_model=s.Cancelled, tags=ELDER,
+             responses={**_404, **_409}, summary="Cancel one of my requests before the visit starts")
+def cancel_request(request_id: str = RequestId, elder_id: str = Depends(elder_id_of),
+                   ctx: ChannelContext = Depends(channel_context)) -> s.Cancelled:
+    return s.Cancelled(request_id=request_id, status=app_channel.cancel(ctx, elder_id, request_id))
+
+
+@router.post("/requests/{request_id}/rating", response_model=s.RatingStored, tags=ELDER,
+             responses={**_404, **_409}, summary="Rate a completed visit (1–5 stars)")
+def rate_visit(body: s.NewRating, request_id: str = RequestId, elder_id: str = Depends(elder_id_of),
+               ctx: ChannelContext = Depends(channel_context)) -> s.RatingStored:
+    stars, duplicate = app_channel.rate(ctx, elder_id, request_id, body.stars, body.comment)
+    return s.RatingStored(request_id=request_id, stars=stars, duplicate=duplicate)
+
+
+@router.get("/offers", response_model=s.OfferList, tags=CAREGIVER, summary="My pending offers (no address yet)")
+def list_offers(caregiver_id: str = Depends(caregiver_id_of),
+                ctx: ChannelContext = Depends(channel_context)) -> s.OfferList:
+    return s.OfferList(offers=[s.OfferView(
+        offer_id=o.offer_id, short_code=o.short_code, service_type=o.service_type, service_area=o.service_area,
+        priority=o.priority, duration_minutes=o.duration_minutes, window=_window(o.planned_start, o.planned_end),
+        expires_at=o.expires_at) for o in app_channel.offers(ctx, caregiver_id)])
+
+
+def _answer(answer: str) -> Callable[..., s.OfferAnswered]:
+    def endpoint(offer_id: str = OfferId, caregiver_id: str = Depends(caregiver_id_of),
+                 ctx: ChannelContext = Depends(channel_context)) -> s.OfferAnswered:
+        request_id, duplicate = app_channel.answer_offer(ctx, caregiver_id, offer_id, answer)
+        return s.OfferAnswered(offer_id=offer_id, request_id=request_id, answer=answer, duplicate=duplicate)
+    endpoint.__doc__ = f"Sends the caregiver's {answer} to dispatch (``caregiver.events.v1``)."
+    return endpoint
+
+
+for _verb in ("accept", "decline"):
+    router.add_api_route(f"/offers/{{offer_id}}/{_verb}", _answer(_verb), methods=["POST"], status_code=202,
+                         response_model=s.OfferAnswered, tags=CAREGIVER, responses={**_404, **_409},
+                         summary=f"{_verb.capitalize()} an offer", operation_id=f"{_verb}_offer")
+
+
+@router.get("/visits", response_model=s.VisitList, tags=CAREGIVER, summary="My booked visits, with addresses")
+def list_visits(caregiver_id: str = Depends(caregiver_id_of),
+                ctx: ChannelContext = Depends(channel_context)) -> s.VisitList:
+    return s.VisitList(visits=[s.VisitView(
+        request_id=v.request_id, visit_id=v.visit_id, service_type=v.service_type, status=v.status,
+        planned=_window(v.planned_start, v.planned_end), address=v.address, neighbourhood=v.neighbourhood)
+        for v in app_channel.visits(ctx, caregiver_id)])
+
+
+def _report(ctx: ChannelContext, caregiver_id: str, request_id: str, action: str, body: s.CheckIn,
+            tasks: dict[str, str]) -> s.VisitReported:
+    visit_id, flags, duplicate = app_channel.report_visit(
+        ctx, caregiver_id, request_id, action, (body.latitude, body.longitude), body.accuracy_metres, tasks)
+    return s.VisitReported(request_id=request_id, visit_id=visit_id, action=action, duplicate=duplicate,
+                           evv_flags=[s.EvvFlagView(**f) for f in flags])
+
+
+_VISIT_409 = {409: _problem("you hold no such visit, or it is past this step")}
+
+
+@router.post("/visits/{request_id}/check-in", status_code=202, response_model=s.VisitReported, tags=CAREGIVER,
+             responses=_VISIT_409, summary="Check in at the elder's home with the phone's position")
+def check_in(body: s.CheckIn, request_id: str = VisitRequestId, caregiver_id: str = Depends(caregiver_id_of),
+             ctx: ChannelContext = Depends(channel_context)) -> s.VisitReported:
+    return _report(ctx, caregiver_id, request_id, "check-in", body, {})
+
+
+@router.post("/visits/{request_id}/check-out", status_code=202, response_model=s.VisitReported, tags=CAREGIVER,
+             responses=_VISIT_409, summary="Check out with the position and each task's outcome")
+def check_out(body: s.CheckOut, request_id: str = VisitRequestId, caregiver_id: str = Depends(caregiver_id_of),
+              ctx: ChannelContext = Depends(channel_context)) -> s.VisitReported:
+    return _report(ctx, caregiver_id, request_id, "check-out", body, dict(body.tasks))
