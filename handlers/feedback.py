@@ -46,3 +46,13 @@ def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: dat
         uow.emit(ev.escalated(request, now, "operator_followup", f"complaint ({complaint}): call the elder back"))
         uow.emit(ev.timer_requested("followup-deadline", request_id, request, due, now))
     return True
+
+
+def followup_due(request_id: str, uow: UnitOfWork, now: datetime) -> bool:
+    """The follow-up deadline of a complaint passed: alert the operators
+    (the call back is a person's job; the alert keeps it from being forgotten)."""
+    request = uow.requests.get(request_id)
+    if request is None:
+        return False
+    uow.emit(ev.operator_alert(request, now, "complaint follow-up call is due"))
+    return True

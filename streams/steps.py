@@ -138,6 +138,8 @@ def handle_dispatch_event(value: dict) -> bool:
             dispatch.step_deadline(request_id, int(step), uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "check-in-deadline":
             disruptions.missed_check_in(data["target_id"], uow, now, p, t)
+        elif etype == "timer.fired" and data.get("kind") == "followup-deadline":
+            feedback.followup_due(data["target_id"], uow, now)
         else:
             raise DeadLetter(f"unknown event type {etype!r}", "type")
         uow.commit()

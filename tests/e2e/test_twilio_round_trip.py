@@ -1,6 +1,7 @@
 """A hotline call and a caregiver's SMS reply through the real worker, broker and PostgreSQL:
 call -> intake record on the outbox -> care.intake.v1 -> dispatch -> dispatch.offers.v1 ->
-offer SMS -> caregiver replies 1 -> caregiver.events.v1 -> accepted -> address SMS."""
+offer SMS -> caregiver replies 1 -> accepted -> address SMS -> SMS check-in and check-out ->
+completed -> satisfaction call planned -> keypad rating lands in feedback."""
 from __future__ import annotations
 
 import time
@@ -55,3 +56,24 @@ def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
 
     _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
     _wait_for(lambda: len(_sms_sent(world, request_id)) >= 2)  # and sent the address
+
+    # the caregiver arrives and leaves, texting the offer's short code
+    with world.sessions() as s:
+        code = s.execute(select(tables.offers.c.short_code).where(
+            tables.offers.c.request_id == request_id, tables.offers.c.status == "accepted")).scalar_one()
+    world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 3 + "a" * 8, "From": world.caregiver_phone,
+                               "Body": f"到 {code}"})
+    _wait_for(lambda: _status(world, request_id) == RequestStatus.IN_PROGRESS)
+    world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 3 + "b" * 8, "From": world.caregiver_phone,
+                               "Body": f"完 {code}"})
+    _wait_for(lambda: _status(world, request_id) == RequestStatus.COMPLETED)
+
+    # the worker plans the satisfaction call; when it connects the elder presses 5
+    with world.sessions() as s:
+        _wait_for(lambda: s.execute(select(tables.callback_surveys).where(
+            tables.callback_surveys.c.request_id == request_id)).first())
+    rating_call = {"CallSid": "CA" + world.suffix * 3 + "c" * 8, "Digits": "5"}
+    world.post("/twilio/voice/rating", rating_call, {"lang": "zh", "request_id": request_id, "try": "0"})
+    with world.sessions() as s:
+        rows = s.execute(select(tables.feedback).where(tables.feedback.c.request_id == request_id)).all()
+    assert [(r.kind, r.rating) for r in rows] == [("rating", 5)]
