@@ -7,6 +7,7 @@ redelivered event changes nothing (Faust delivers at least once).
 """
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
@@ -156,3 +158,16 @@ def envelope(event: DomainEvent, event_id: str, source: str = "careline") -> dic
     return {"specversion": "1.0", "id": event_id, "source": source, "type": event.type,
             "subject": event.subject, "time": event.time.isoformat(), "schema_version": 1,
             "data": event.payload}
+
+
+def is_concurrency_conflict(exc: BaseException) -> bool:
+    """True for a lost race that a retry resolves: a stale version
+    (optimistic concurrency on ``care_requests.version``), or PostgreSQL
+    aborting one of two transactions (deadlock 40P01, serialization 40001),
+    or SQLite refusing a second writer ("database is locked")."""
+    if isinstance(exc, StaleDataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, sqlite3.OperationalError):
+        return "locked" in str(orig)
+    return getattr(orig, "sqlstate", None) in ("40P01", "40001")

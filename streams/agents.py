@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.orm.exc import StaleDataError
+from db.uow import is_concurrency_conflict
 
 from config import topics
 from streams import outbound, steps
@@ -44,7 +44,9 @@ async def dispatch_care(stream):
             value = steps.decode(raw)
             try:
                 steps.handle_dispatch_event(value)
-            except StaleDataError:
+            except Exception as exc:  # noqa: BLE001 - only lost races are retried, the rest re-raised
+                if not is_concurrency_conflict(exc):
+                    raise
                 log.warning("concurrent update, retrying event %s once", value.get("id"))
                 steps.handle_dispatch_event(value)
         except steps.DeadLetter as exc:

@@ -1,0 +1,68 @@
+"""Two caregivers accept the same emergency at the same moment: the database lets one win."""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from db.migrate import upgrade
+from db.uow import SqlUnitOfWork, is_concurrency_conflict
+from handlers import dispatch
+from handlers.model import CareRequest, Caregiver, Elder, OfferStatus, Priority, ProviderOrganisation
+from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 30, 8, tzinfo=timezone.utc)
+TRAVEL = MatrixTravelTimes([[0, 5, 9], [5, 0, 4], [9, 4, 0]])
+POLICY = DispatchPolicy()
+
+
+def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_offer(services):
+    upgrade(services.database_url)
+    run = uuid.uuid4().hex[:6]
+    area = f"{run}.area"
+    with SqlUnitOfWork(services.sessions) as uow:
+        uow.session.add(ProviderOrganisation(f"{run}.p", "P", area))
+        uow.session.flush()
+        uow.session.add(Elder(f"{run}.e", area, 2))
+        for i in range(3):
+            uow.session.add(Caregiver(f"{run}.c{i}", f"{run}.p", area, "meal", i % 3, T0, T0 + timedelta(hours=8)))
+        uow.session.flush()
+        sos = CareRequest(f"{run}.r", f"{run}.e", "meal", 30, T0, T0 + timedelta(minutes=30), area, T0,
+                          priority=Priority.STAT, location_index=2)
+        dispatch.receive_request(sos, uow, T0, POLICY, TRAVEL)
+        uow.commit()
+        offers = [(o.offer_id, o.caregiver_id) for o in uow.offers.for_request(f"{run}.r")]
+    assert len(offers) == 3
+
+    barrier, outcomes = threading.Barrier(2), []
+
+    def accept(offer_id: str, caregiver_id: str) -> None:
+        with SqlUnitOfWork(services.sessions) as uow:
+            uow.requests.get(f"{run}.r")  # both read the request before either writes
+            barrier.wait()
+            try:
+                dispatch.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20), POLICY, TRAVEL)
+                uow.commit()
+                outcomes.append("won")
+            except Exception as exc:  # noqa: BLE001 - anything but a lost race fails the test below
+                outcomes.append("stale" if is_concurrency_conflict(exc) else repr(exc))
+
+    threads = [threading.Thread(target=accept, args=o) for o in offers[:2]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["stale", "won"]
+
+    loser = offers[0] if outcomes[0] == "stale" else offers[1]
+    with SqlUnitOfWork(services.sessions) as uow:  # the loser's retry, as the agent does
+        assert not dispatch.accept_offer(*loser, uow, T0 + timedelta(seconds=21), POLICY, TRAVEL)
+        uow.commit()
+    with SqlUnitOfWork(services.sessions) as uow:
+        statuses = [o.status for o in uow.offers.for_request(f"{run}.r")]
+        assert statuses.count(OfferStatus.ACCEPTED) == 1
+        assert statuses.count(OfferStatus.RESCINDED) == 2
+        assert uow.visits.for_request(f"{run}.r") is not None
