@@ -74,3 +74,39 @@ def test_random_days_end_with_every_request_final_and_no_caregiver_double_booked
         for a, b in zip(visits, visits[1:]):
             gap = (b.check_in_at - a.check_out_at).total_seconds() / 60
             assert gap >= travel.minutes(a.location_index, b.location_index) - 1e-9
+
+
+@st.composite
+def batches(draw):
+    from handlers.model import Priority
+    from tests.unit.factories import at, caregiver, request
+
+    carers = [caregiver(f"c{i}", " ".join(sorted(draw(st.sets(st.sampled_from(SERVICES), min_size=1)))),
+                        home=draw(st.integers(0, 5))) for i in range(draw(st.integers(1, 4)))]
+    reqs = [request(f"r{k}", draw(st.integers(0, 5)), start=draw(st.integers(0, 120)), end=600,
+                    service=draw(st.sampled_from(SERVICES)),
+                    priority=draw(st.sampled_from([Priority.ROUTINE, Priority.STAT])))
+            for k in range(draw(st.integers(1, 6)))]
+    for k, r in enumerate(reqs):
+        r.received_at = at(-k)  # later requests have waited longer
+    return carers, reqs
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches())
+def test_an_emergency_is_never_left_waiting_while_a_routine_request_takes_a_caregiver_who_could_serve_it(case):
+    from handlers.batching import assign_batch
+    from handlers.model import Priority
+    from tests.unit.factories import at, line_travel
+
+    carers, reqs = case
+    policy = DispatchPolicy(daily_capacity=None)
+    matched = dict(assign_batch(reqs, carers, {}, line_travel(), at(0), policy, {}))
+    taken = {c.caregiver_id: rid for rid, c in matched.items()}
+    by_id = {r.request_id: r for r in reqs}
+    for r in reqs:
+        if r.priority != Priority.STAT or r.request_id in matched:
+            continue
+        for c in carers:
+            if policy.covers(c.abilities, r.service_type) and c.caregiver_id in taken:
+                assert by_id[taken[c.caregiver_id]].priority == Priority.STAT, (r.request_id, c.caregiver_id)
