@@ -71,6 +71,9 @@ def web(host: Annotated[str, typer.Option(help="interface to listen on")] = "127
     operator dashboard, statistics and /metrics (behind a TLS proxy in production)."""
     import uvicorn
 
+    from db.migrate import upgrade
+
+    upgrade(get_settings().database_url)  # migrations at start, as the compose prestart does
     uvicorn.run("careline.web.app:create_app", factory=True, host=host, port=port,
                 proxy_headers=True, log_level=get_settings().log_level.lower(), timeout_graceful_shutdown=5)
 
@@ -112,7 +115,7 @@ def topics() -> None:
 
 def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: float, seed: int,
             accept: float, decline: float, timeout: float, poor: tuple[str, ...] = (),
-            twin_roster: bool = False) -> int:
+            twin_roster: bool = False, mode: str = "online") -> int:
     from careline.replay import ReplayDriver, ReplayOptions
     from careline.report import print_provider_work, print_summary, published_costs
     from careline.stack import local_stack
@@ -126,7 +129,7 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
         console.print(f"[red]cannot read {path}: {exc}")
         return 2
     settings = get_settings()
-    options = ReplayOptions(speed=speed, lead_minutes=lead, timeout_seconds=timeout, twin_roster=twin_roster,
+    options = ReplayOptions(speed=speed, lead_minutes=lead, timeout_seconds=timeout, twin_roster=twin_roster, mode=mode,
                             model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline,
                                                  poor_providers=poor))
     with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
@@ -141,6 +144,9 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
         console.print("[red]some requests did not reach a final state")
         return 1
     out.print(f"every request reached a final state (run {result.run})")
+    example = next((rid for rid, state in result.final.items() if state == "failed"), next(iter(result.final), ""))
+    out.print(f"why a request went where it went: CARELINE_DATABASE_URL={database_url} careline explain {example}",
+              highlight=False)
     return 0
 
 
@@ -163,12 +169,15 @@ def replay_uhhc(file: Annotated[Path, typer.Argument(help="UHHC instance JSON")]
                     help="make this provider (prov1, prov2 …) perform badly; repeatable")] = None,
                 twin_roster: Annotated[bool, typer.Option(
                     help="every provider employs a copy of the roster, so only evaluation separates them")] = False,
+                mode: Annotated[str, typer.Option(
+                    help="online (each request on arrival), batched (assignment every 60 s) or planned "
+                         "(an OR-Tools day plan first, online on disruption)")] = "online",
                 ) -> None:
     """Replay a UHHC instance as a day of care requests through CARELINE_BROKER
     (or the embedded broker) and CARELINE_DATABASE_URL; prints the summary."""
     settings = get_settings()
     raise typer.Exit(_replay(file, embedded, settings.database_url, speed, lead_minutes, seed,
-                             accept_rate, decline_rate, timeout, tuple(poor_provider or ()), twin_roster))
+                             accept_rate, decline_rate, timeout, tuple(poor_provider or ()), twin_roster, mode))
 
 
 @app.command()
@@ -199,8 +208,10 @@ def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) 
 
     from db import tables
     from db.session import session_factory
+    from db.migrate import upgrade
     from handlers.explain import explain as explain_events
 
+    upgrade(get_settings().database_url)
     with session_factory(get_settings().database_url)() as session:
         rows = session.execute(select(tables.event_log.c.payload).where(
             tables.event_log.c.subject == request_id).order_by(tables.event_log.c.seq)).scalars().all()
@@ -272,7 +283,9 @@ def report_providers(month: Annotated[str, typer.Option(help="calendar month, YY
     """The monthly contract performance report per provider: KPIs, trend,
     ranking and plots, as HTML and PDF."""
     from careline.reports import main as report_main
+    from db.migrate import upgrade
 
+    upgrade(get_settings().database_url)
     raise typer.Exit(report_main(month, out_dir, get_settings().database_url))
 
 

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import topics
 from db import tables
-from db.register import load_day, set_clock
+from db.register import load_day, set_clock, set_dispatch_mode
+from handlers.planning import plan_day, planned_visits
 from handlers.clock import SimClock
 from handlers.day import Day, build_day
 from handlers.model import CareRequest, Offer, Visit
@@ -55,6 +56,8 @@ class ReplayOptions:
     day_start: datetime = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
     providers: int = 2
     twin_roster: bool = False
+    mode: str = "online"  # online | batched | planned
+    plan_seconds: float = 10.0
 
 
 @dataclass
@@ -120,6 +123,12 @@ class ReplayDriver:
 
     def run(self) -> ReplayResult:
         load_day(self.factory, self.day, self.instance)
+        plan = None
+        if self.opt.mode == "planned":
+            self.console.print(f"planning the day with OR-Tools for {self.opt.plan_seconds:g} s")
+            routes = plan_day(self.instance, self.opt.plan_seconds)
+            plan = planned_visits(self.instance, routes, self.run_id, self.day.start)
+        set_dispatch_mode(self.factory, self.day.area, self.opt.mode, plan)
         producer, consumer = self._producer(), self._consumer()
         waited = self.wait_for_worker(producer, consumer)
         self.console.print(f"worker ready after {waited:.1f} s; replaying {len(self.day.submissions)} "

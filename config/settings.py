@@ -30,7 +30,7 @@ class Settings(BaseSettings):
                                           description="wall seconds between provider score updates")
     score_window_hours: float = Field(default=24.0, gt=0,
                                       description="the window provider scores are computed over (event time)")
-    timer_grace_seconds: float = Field(default=2.0, ge=0,
+    timer_grace_seconds: float = Field(default=5.0, ge=0,
                                        description="wall seconds a deadline waits for replies in flight")
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500,
                                             description="longest a worker's fetch waits on the broker")

@@ -29,6 +29,21 @@ def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> No
         session.commit()
 
 
+def set_dispatch_mode(factory: sessionmaker[Session], service_area: str, mode: str,
+                      plan: dict | None = None, batch_interval_seconds: float = 60.0) -> None:
+    """How the area's requests are first offered (online, batched, planned);
+    ``plan`` (request id -> ``handlers.planning.PlannedVisit``) is stored for planned."""
+    with factory() as session:
+        session.execute(tables.service_areas.update().where(tables.service_areas.c.service_area == service_area)
+                        .values(dispatch_mode=mode, batch_interval_seconds=batch_interval_seconds))
+        for request_id, v in (plan or {}).items():
+            session.execute(tables.planned_visits.delete().where(tables.planned_visits.c.request_id == request_id))
+            session.execute(tables.planned_visits.insert().values(
+                request_id=request_id, caregiver_id=v.caregiver_id, planned_start=v.start, planned_end=v.end,
+                location_index=v.location_index, announced_at=v.announced_at))
+        session.commit()
+
+
 def set_clock(factory: sessionmaker[Session], clock: SimClock) -> None:
     """Make every component read ``clock`` (one row, replaced)."""
     with factory() as session:

@@ -290,3 +290,18 @@ app_submissions = Table(
 """Requests submitted in the app, written with their intake record: the idempotency key's
 request id (the same key twice gives the same request) and the status ``requested`` the app
 shows until the stream worker has stored the care request. ``notes`` never leaves this table."""
+
+# --- dispatch modes per service area and the day plan (migration 0006) ---
+
+service_areas.append_column(Column("dispatch_mode", String(16), nullable=False, server_default="online"))
+service_areas.append_column(Column("batch_interval_seconds", Float, nullable=False, server_default="60"))
+
+planned_visits = Table(
+    "planned_visits", metadata,
+    Column("request_id", String(120), primary_key=True),
+    Column("caregiver_id", String(120), ForeignKey("caregivers.caregiver_id"), nullable=False),
+    Column("planned_start", UTCDateTime, nullable=False), Column("planned_end", UTCDateTime, nullable=False),
+    Column("location_index", Integer), Column("announced_at", UTCDateTime),
+)
+"""The day plan (``careline plan`` / a planned replay): request id -> caregiver and start;
+dispatch offers a request of a ``planned`` area to its planned caregiver first."""

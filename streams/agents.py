@@ -98,3 +98,10 @@ async def place_due_rating_calls() -> None:
         await asyncio.get_running_loop().run_in_executor(None, outbound.place_due_rating_calls)
     except Exception:  # noqa: BLE001
         log.exception("placing due rating calls failed")
+
+
+@app.timer(interval=0.1, on_leader=True)
+async def match_batches() -> None:
+    """Batched areas: match waiting requests as one assignment problem per batch interval."""
+    if steps.run_batches():
+        await relay_outbox()

@@ -50,3 +50,4 @@ async def apply_provider_scores(stream):
     async for value in stream:
         if isinstance(value, dict) and "provider_id" in value:
             steps.apply_provider_score(value["provider_id"], value.get("score"))
+

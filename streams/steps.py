@@ -15,8 +15,9 @@ from sqlalchemy import select
 from db import tables
 from db.uow import SqlUnitOfWork
 from config.evaluation import get_evaluation_config
-from handlers import dispatch, disruptions, feedback, visits
-from handlers.model import Feedback, Offer, Visit
+from handlers import batching, dispatch, disruptions, feedback, visits
+from handlers.planning import PlannedVisit, receive_planned
+from handlers.model import CareRequest, Feedback, Offer, RequestStatus, Visit
 from handlers.provider_scores import scores_from
 from handlers.evaluation import Aggregate, fold_visit
 from handlers.intake import InvalidIntake, validate_intake
@@ -57,6 +58,8 @@ def dead_letter(raw: bytes | str | dict, exc: DeadLetter, topic: str, offset: in
 class AreaContext:
     policy: DispatchPolicy
     travel: TravelTimes
+    mode: str = "online"  # online | batched | planned
+    batch_interval_seconds: float = 60.0
 
 
 @lru_cache(maxsize=256)
@@ -70,7 +73,8 @@ def area_context(service_area: str) -> AreaContext:
     if settings.offer_timeout_seconds is not None:
         policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
     matrix = row.travel_matrix if row and row.travel_matrix else []
-    return AreaContext(policy, MatrixTravelTimes(matrix))
+    return AreaContext(policy, MatrixTravelTimes(matrix), row.dispatch_mode if row else "online",
+                       row.batch_interval_seconds if row else 60.0)
 
 
 def validate_intake_record(value: dict) -> tuple[str, dict]:
@@ -120,7 +124,7 @@ def handle_dispatch_event(value: dict) -> bool:
                 request = validate_intake(data, uow.elders.get)
             except InvalidIntake as exc:
                 raise DeadLetter(exc.reason, exc.field) from None
-            dispatch.receive_request(request, uow, now, p, t)
+            receive_in_mode(request, ctx, uow, now)
         elif etype == "caregiver.offer.accepted":
             dispatch.accept_offer(data["offer_id"], data["caregiver_id"], uow, now, p, t)
         elif etype == "caregiver.offer.declined":
@@ -211,3 +215,51 @@ def apply_provider_score(provider_id: str, score: float | None) -> None:
         session.execute(tables.provider_organisations.update().where(
             tables.provider_organisations.c.provider_id == provider_id).values(score=score))
         session.commit()
+
+
+def receive_in_mode(request, ctx: AreaContext, uow: SqlUnitOfWork, now: datetime) -> None:  # noqa: ANN001
+    """Receive a validated request the way its area dispatches: at once
+    (online), at the next batch (batched; emergencies never wait for a batch),
+    or to its planned caregiver first (planned)."""
+    p, t = ctx.policy, ctx.travel
+    if ctx.mode == "batched" and request.priority.value not in p.parallel_offers:
+        dispatch.register_request(request, uow, now, p)
+    elif ctx.mode == "planned":
+        ids = [request.request_id] + ([request.sync_partner_id] if request.sync_partner_id else [])
+        rows = uow.session.execute(select(tables.planned_visits).where(
+            tables.planned_visits.c.request_id.in_(ids))).all()
+        plan = {r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index,
+                                           r.announced_at) for r in rows}
+        receive_planned(request, plan, uow, now, p, t)
+    else:
+        dispatch.receive_request(request, uow, now, p, t)
+
+
+_last_batch: dict[str, datetime] = {}
+
+
+def run_batches() -> int:
+    """Match every batched area's waiting requests once per its batch interval
+    (simulated or real seconds); returns how many offers were made."""
+    made = 0
+    with sessions()() as session:
+        areas = session.scalars(select(tables.service_areas.c.service_area).where(
+            tables.service_areas.c.dispatch_mode == "batched")).all()
+    for area in areas:
+        ctx = area_context(area)
+        with SqlUnitOfWork(sessions()) as uow:
+            now = current_clock(uow.session).now()
+            last = _last_batch.get(area)
+            if last is not None and (now - last).total_seconds() < ctx.batch_interval_seconds:
+                continue
+            _last_batch[area] = now
+            pool = [r for r in uow.session.scalars(select(CareRequest).where(
+                tables.care_requests.c.service_area == area,
+                tables.care_requests.c.status == RequestStatus.RECEIVED)) if batching.waiting_for_batch(r, uow)]
+            if not pool:
+                continue
+            before = len(uow.session.new)
+            batching.offer_batch(pool, uow, now, ctx.policy, ctx.travel)
+            made += len(uow.session.new) - before
+            uow.commit()
+    return made

@@ -46,13 +46,14 @@ def recompute(instance_json: dict, visits: list, run: str, day_start) -> tuple[f
     return travel, total, worst
 
 
-def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_up(pipeline, shared_data):
+@pytest.mark.parametrize("mode", ["online", "planned"])
+def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_up(pipeline, shared_data, mode):
     path = shared_data / "uhhc/instances/bazirha-E2.json"
     raw = json.loads(path.read_text())
     instance = parse_instance(raw, "bazirha-E2")
     driver = ReplayDriver(pipeline.bootstrap, pipeline.sessions, instance,
-                          ReplayOptions(speed=1200, timeout_seconds=300), Console(stderr=True),
-                          worker_alive=lambda: pipeline.worker.poll() is None)
+                          ReplayOptions(speed=1200, timeout_seconds=300, mode=mode, plan_seconds=5),
+                          Console(stderr=True), worker_alive=lambda: pipeline.worker.poll() is None)
     result = driver.run()
     run, summary = result.run, result.summary
 
@@ -83,6 +84,18 @@ def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_u
 
     published = json.loads((shared_data / "uhhc/solutions/bazirha-E2.sa.json").read_text())
     ratio = travel / published["cost_components"]["travel_time"]
-    print(f"\nbazirha-E2: careline travel {travel:.0f} min for {len(visits)} visits vs published SA "
+    if mode == "planned":
+        with pipeline.sessions() as session:
+            planned = dict(session.execute(select(tables.planned_visits.c.request_id, tables.planned_visits.c.caregiver_id)
+                                           .where(tables.planned_visits.c.request_id.like(f"{run}.%"))).all())
+            firsts = {}
+            for rid, cid, created in session.execute(select(tables.offers.c.request_id, tables.offers.c.caregiver_id,
+                                                            tables.offers.c.created_at)
+                                                     .where(tables.offers.c.request_id.like(f"{run}.%"))
+                                                     .order_by(tables.offers.c.created_at)).all():
+                firsts.setdefault(rid, cid)
+        followed = sum(firsts.get(rid) == cid for rid, cid in planned.items()) / len(planned)
+        assert followed >= 0.8, f"only {followed:.0%} of first offers followed the plan"
+    print(f"\n{mode} bazirha-E2: careline travel {travel:.0f} min for {len(visits)} visits vs published SA "
           f"{published['cost_components']['travel_time']} min for all 33: ratio {ratio:.3f}; "
           f"unserved {summary.cost.unserved}")
