@@ -76,8 +76,10 @@ def services(tmp_path_factory) -> Iterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def pipeline(services, tmp_path_factory) -> Iterator[Services]:
-    """Schema migrated, topics declared and one stream worker running for the whole session."""
+def pipeline(services, prism, tmp_path_factory) -> Iterator[Services]:
+    """Schema migrated, topics declared and one stream worker running for the whole session.
+    The worker sends its SMS and calls through the official Twilio helper to Prism, so a
+    message Twilio's API description rejects fails the flow that needed it."""
     from careline.brokers import ensure_topics
     from careline.stack import worker_env, worker_process
     from config import topics
@@ -91,6 +93,8 @@ def pipeline(services, tmp_path_factory) -> Iterator[Services]:
                   drop_rejected_configs=services.kind == "tansu")
     log = var / "worker.log"
     env = worker_env(settings, services.bootstrap, services.database_url)
+    env.update(CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32, CARELINE_TWILIO_AUTH_TOKEN="test-auth-token",
+               CARELINE_TWILIO_FROM_NUMBER="+15005550006", CARELINE_TWILIO_API_BASE_URL=prism.base_url)
     with worker_process(env, var / "scheduler.log", "scheduler"), worker_process(env, log) as proc:
         services.worker, services.worker_log = proc, log
         yield services

@@ -111,7 +111,8 @@ def running_prism(port: int | None = None, prefix: Path = DEFAULT_PREFIX, log_pa
     port = port or free_port()
     log_path = log_path or prefix / f"prism-{port}.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), "--errors", str(spec)],
+        proc = subprocess.Popen([str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), "--errors", "--dynamic",
+                                 str(spec)],  # dynamic: each answer its own SID, as Twilio gives
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
     try:
