@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from enum import StrEnum
 
+from sqlalchemy import false as sa_false
 from sqlalchemy import (JSON, Boolean, Column, DateTime, Enum, Float, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, TypeDecorator)
 
@@ -305,3 +306,7 @@ planned_visits = Table(
 )
 """The day plan (``careline plan`` / a planned replay): request id -> caregiver and start;
 dispatch offers a request of a ``planned`` area to its planned caregiver first."""
+
+elders.append_column(Column("family_updates", Boolean, nullable=False, server_default=sa_false()))
+"""Family contacts opted in to SMS on assignment, arrival and completion (migration 0007);
+emergencies are always texted to them."""

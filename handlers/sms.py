@@ -243,3 +243,21 @@ def elder_help_text(language: str | None, brand: str) -> str:
     if is_chinese(language):
         return f"【{brand}】如需服务请拨打热线；紧急求助请回复SOS。"
     return f"{brand}: call the hotline for a service; reply SOS in an emergency."
+
+
+#: What family contacts are told, per event (zh, en); {brand} is filled in.
+FAMILY_TEXTS = {
+    "emergency": ("【{brand}】您的家人刚发出紧急呼叫，中心已派最近的护理员并通知值班员。",
+                  "{brand}: your relative just raised an emergency; the nearest caregivers are on their way "
+                  "and the duty operator is alerted."),
+    "accepted": ("【{brand}】您家人的服务已安排护理员上门。", "{brand}: a caregiver is booked for your relative."),
+    "in-progress": ("【{brand}】护理员已到达您家人家中。", "{brand}: the caregiver has arrived at your relative's home."),
+    "completed": ("【{brand}】您家人的本次服务已完成。", "{brand}: today's visit to your relative is done."),
+}
+
+
+def family_text(event: str, language: str | None, brand: str) -> str:
+    """The SMS to an elder's family contacts for ``event`` (see ``FAMILY_TEXTS``);
+    one segment in either language. Raises ``KeyError`` for an unknown event."""
+    zh, en = FAMILY_TEXTS[event]
+    return (zh if is_chinese(language) else en).format(brand=brand)

@@ -117,6 +117,7 @@ def handle(raw: bytes | str | dict) -> None:
         notify_offer_event(value)
     else:
         plan_rating_call(value)
+        notify_family(value)
 
 
 def place_due_rating_calls(ctx: ChannelContext | None = None, limit: int = 50) -> int:
@@ -129,3 +130,46 @@ def place_due_rating_calls(ctx: ChannelContext | None = None, limit: int = 50) -
     with ctx.sessions() as session:
         due = db_surveys.due(session, current_clock(session).now(), limit)
     return sum(1 for request_id in due if surveys.place_rating_call(ctx, request_id))
+
+
+def family_event(value: dict) -> str | None:
+    """Which family SMS an event calls for: every emergency, and, for elders whose
+    family opted in (``elders.family_updates``), assignment, arrival and completion."""
+    data = value.get("data") or {}
+    if value.get("type") == "care.operator.alert" and data.get("reason") == "emergency received":
+        return "emergency"
+    if value.get("type") == "care.request.status_changed" and data.get("status") in ("accepted", "in-progress",
+                                                                                      "completed"):
+        return data["status"]
+    return None
+
+
+def notify_family(value: dict, ctx: ChannelContext | None = None) -> int:
+    """Text the elder's family contacts when ``family_event`` says so; how many SMS were sent."""
+    event = family_event(value)
+    if event is None:
+        return 0
+    ctx = ctx or context()
+    data, sent = value["data"], 0
+    with SqlUnitOfWork(ctx.sessions) as uow:
+        e = tables.elders.c
+        elder = uow.session.execute(select(e.family_phones, e.family_updates, e.language).where(
+            e.elder_id == data.get("elder_id"))).first()
+        if elder is None or not elder.family_phones or (event != "emergency" and not elder.family_updates):
+            return 0
+        if not uow.claim(f"family:{value['id']}"):
+            return 0
+        text = sms.family_text(event, elder.language, ctx.brand(elder.language))
+        for phone in elder.family_phones:
+            try:
+                sid = ctx.notifier.send_sms(phone, text, ctx.url("/twilio/status", kind="sms", purpose="family",
+                                                                 request_id=data["request_id"]))
+            except NotifyError as exc:
+                log.warning("family SMS to %s failed: %s", mask(phone), exc)
+                continue
+            if sid:
+                channels.record_status(uow.session, sid, "sms", "queued", ctx.clock(), to_phone=phone,
+                                       purpose="family", request_id=data["request_id"])
+                sent += 1
+        uow.commit()
+    return sent

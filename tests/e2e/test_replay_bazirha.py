@@ -99,3 +99,28 @@ def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_u
     print(f"\n{mode} bazirha-E2: careline travel {travel:.0f} min for {len(visits)} visits vs published SA "
           f"{published['cost_components']['travel_time']} min for all 33: ratio {ratio:.3f}; "
           f"unserved {summary.cost.unserved}")
+
+
+def test_the_statistics_api_answers_with_the_numbers_a_replay_produced(pipeline, shared_data, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from careline.operators import add_operator
+    from careline.web.app import create_app
+    from config.settings import Settings
+
+    instance = parse_instance(json.loads((shared_data / "uhhc/instances/bazirha-E2.json").read_text()), "bazirha-E2")
+    result = ReplayDriver(pipeline.bootstrap, pipeline.sessions, instance,
+                          ReplayOptions(speed=1200, timeout_seconds=300), Console(stderr=True),
+                          worker_alive=lambda: pipeline.worker.poll() is None).run()
+    user = f"sup-{result.run}"
+    add_operator(pipeline.database_url, user, "supervisor", "a long enough password")
+    client = TestClient(create_app(Settings(database_url=pipeline.database_url, var_dir=tmp_path)))
+    token = client.post("/api/auth/token", data={"username": user, "password": "a long enough password"}).json()
+    stats = client.get("/api/stats/cumulative", params={"minutes": 3 * 24 * 60, "service_area": result.day.area},
+                       headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    queues = stats["queues"]
+    assert sum(q["tasks_completed"] for q in queues) == result.summary.by_status.get("completed", 0)
+    assert sum(q["tasks_entered"] for q in queues) == result.summary.requests
+    offers = result.summary.offers_by_status
+    assert sum(q["reservations_accepted"] for q in queues) == offers.get("accepted", 0)
+    assert sum(q["reservations_timed_out"] for q in queues) == offers.get("timeout", 0)
