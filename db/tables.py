@@ -310,3 +310,8 @@ dispatch offers a request of a ``planned`` area to its planned caregiver first."
 elders.append_column(Column("family_updates", Boolean, nullable=False, server_default=sa_false()))
 """Family contacts opted in to SMS on assignment, arrival and completion (migration 0007);
 emergencies are always texted to them."""
+
+elders.append_column(Column("preferred_gender", String(8)))
+elders.append_column(Column("excluded_caregivers", Text, nullable=False, server_default=""))
+caregivers.append_column(Column("gender", String(8)))
+"""Elders' caregiver preferences and caregivers' gender (migration 0008), used by eligibility."""

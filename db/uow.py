@@ -119,7 +119,8 @@ class SqlUnitOfWork:
             tables.caregivers.c.service_area == request.service_area)
         providers = list(self.session.scalars(select(ProviderOrganisation).where(
             tables.provider_organisations.c.provider_id.in_(area_providers))))
-        return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers, explore)
+        return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers, explore,
+                            self.elders.get(request.elder_id))
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

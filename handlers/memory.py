@@ -83,7 +83,7 @@ class InMemoryUnitOfWork:
     def ranking_context(self, request: CareRequest, now, explore: bool = False) -> RankingContext:  # noqa: ANN001
         return context_from(request, now, self.visits.for_elder(request.elder_id),
                             [v for v in self.visits.values() if v.status not in _DEAD],
-                            list(self.providers.values()), explore)
+                            list(self.providers.values()), explore, self.elders.get(request.elder_id))
 
     def claim(self, event_id: str) -> bool:
         if event_id in self._claimed:
@@ -102,10 +102,12 @@ class InMemoryUnitOfWork:
 
 
 def context_from(request: CareRequest, now, elder_visits, live_visits, providers,  # noqa: ANN001
-                 explore: bool = False) -> RankingContext:
+                 explore: bool = False, elder: Elder | None = None) -> RankingContext:
     """Build the ranking context from plain lists (shared by both units of work):
     caregivers the elder had in the last 30 days, contracts and scores of
-    providers, and live visits per caregiver on the request's day."""
+    providers, live visits per caregiver on the request's day, and the
+    elder's language, preferred caregiver gender and excluded caregivers.
+    Unrecorded values (a caregiver without a recorded gender) exclude nobody."""
     from datetime import timedelta
 
     recent = frozenset(v.caregiver_id for v in elder_visits
@@ -118,4 +120,7 @@ def context_from(request: CareRequest, now, elder_visits, live_visits, providers
     contracts = {p.provider_id: frozenset(p.service_types.split()) for p in providers}
     scores = {p.provider_id: p.score for p in providers if p.score is not None}
     return RankingContext(recent_caregivers=recent, provider_services=contracts, provider_scores=scores,
-                          visits_today=today, explore=explore)
+                          visits_today=today, explore=explore,
+                          excluded_caregivers=frozenset((getattr(elder, "excluded_caregivers", "") or "").split()),
+                          language=getattr(elder, "language", None),
+                          preferred_gender=getattr(elder, "preferred_gender", None))

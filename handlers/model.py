@@ -89,6 +89,9 @@ class Elder:
     longitude: float | None = None
     phone: str | None = None
     name: str | None = None
+    language: str | None = None
+    preferred_gender: str | None = None  # "female" | "male" | None
+    excluded_caregivers: str = ""  # space-separated caregiver ids the elder does not want again
 
 
 @dataclass(eq=False)
@@ -126,6 +129,8 @@ class Caregiver:
     shift_start: datetime
     shift_end: datetime
     active: bool = True
+    language: str | None = None  # space-separated languages spoken, e.g. "zh en"
+    gender: str | None = None
 
     def can_perform(self, service_type: str) -> bool:
         return service_type in self.abilities.split()

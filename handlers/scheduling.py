@@ -106,6 +106,8 @@ class RankingContext:
     provider_scores: dict[str, float] = field(default_factory=dict)
     visits_today: dict[str, int] = field(default_factory=dict)
     explore: bool = False
+    language: str | None = None
+    preferred_gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,10 @@ def _excluded(request: CareRequest, caregiver: Caregiver, policy: DispatchPolicy
         return f"provider {caregiver.provider_id} has no contract for {request.service_type}"
     if cid in ctx.excluded_caregivers:
         return "excluded by the elder"
+    if ctx.preferred_gender and caregiver.gender and caregiver.gender != ctx.preferred_gender:
+        return f"the elder asks for a {ctx.preferred_gender} caregiver"
+    if ctx.language and caregiver.language and ctx.language not in caregiver.language.split():
+        return f"does not speak {ctx.language}"
     if policy.daily_capacity is not None and ctx.visits_today.get(cid, 0) >= policy.daily_capacity:
         return f"daily capacity of {policy.daily_capacity} visits reached"
     if cid in already_offered:

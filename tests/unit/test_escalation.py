@@ -141,3 +141,19 @@ def test_a_caregiver_at_daily_capacity_is_excluded():
     dispatch.receive_request(request("r2", 1, start=300, end=360), uow, at(1), policy, TRAVEL)
     decided = [e for e in uow.events if e.type == "dispatch.decided" and e.subject == "r2"][0]
     assert "daily capacity" in decided.payload["excluded"]["a"]
+
+
+def test_the_elders_gender_and_language_preferences_and_exclusions_filter_caregivers():
+    from handlers.model import Elder
+
+    uow = uow_with(caregiver("man", home=1), caregiver("cantonese", home=1), caregiver("banned", home=1),
+                   caregiver("fit", home=0))
+    uow.caregivers["man"].gender, uow.caregivers["cantonese"].language = "male", "yue"
+    for c in ("cantonese", "banned", "fit"):
+        uow.caregivers[c].gender = "female"
+    uow.elders.add(Elder("e1", "gulou", 1, language="zh", preferred_gender="female", excluded_caregivers="banned"))
+    dispatch.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
+    decided = [e for e in uow.events if e.type == "dispatch.decided"][0].payload
+    assert decided["excluded"] == {"man": "the elder asks for a female caregiver", "cantonese": "does not speak zh",
+                                   "banned": "excluded by the elder"}
+    assert pending(uow, "r")[0].caregiver_id == "fit"
