@@ -103,5 +103,5 @@ async def place_due_rating_calls() -> None:
 @app.timer(interval=0.1, on_leader=True)
 async def match_batches() -> None:
     """Batched areas: match waiting requests as one assignment problem per batch interval."""
-    if steps.run_batches():
+    if await asyncio.get_running_loop().run_in_executor(None, steps.run_batches):
         await relay_outbox()

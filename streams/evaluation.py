@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from config import topics
@@ -39,7 +40,10 @@ async def record_feedback(stream):
 
 @app.timer(interval=get_settings().score_interval_seconds, on_leader=True)
 async def score_providers() -> None:
-    for provider_id, score in steps.provider_scores_now().items():
+    # off the event loop: the window can hold thousands of offers, and agents and the
+    # batch timer must keep their pace meanwhile
+    scores = await asyncio.get_running_loop().run_in_executor(None, steps.provider_scores_now)
+    for provider_id, score in scores.items():
         if _published.get(provider_id) != score:
             await scores_topic.send(key=provider_id.encode(), value={"provider_id": provider_id, "score": score})
             _published[provider_id] = score

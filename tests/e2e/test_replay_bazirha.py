@@ -46,7 +46,7 @@ def recompute(instance_json: dict, visits: list, run: str, day_start) -> tuple[f
     return travel, total, worst
 
 
-@pytest.mark.parametrize("mode", ["online", "planned"])
+@pytest.mark.parametrize("mode", ["online", "batched", "planned"])
 def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_up(pipeline, shared_data, mode):
     path = shared_data / "uhhc/instances/bazirha-E2.json"
     raw = json.loads(path.read_text())
@@ -59,7 +59,9 @@ def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_u
 
     assert len(result.final) == len(instance.needs) == summary.requests
     assert summary.all_final, summary.by_status
-    assert summary.by_status.get("completed", 0) >= 0.8 * summary.requests
+    # batches tick on the wall clock (0.1 s): behind a busy worker some requests wait long enough
+    # for their hard windows to close, so fewer are served than when offered on arrival
+    assert summary.by_status.get("completed", 0) >= (0.6 if mode == "batched" else 0.8) * summary.requests
 
     from handlers.model import Visit
     with pipeline.sessions() as session:
