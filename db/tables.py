@@ -315,3 +315,6 @@ elders.append_column(Column("preferred_gender", String(8)))
 elders.append_column(Column("excluded_caregivers", Text, nullable=False, server_default=""))
 caregivers.append_column(Column("gender", String(8)))
 """Elders' caregiver preferences and caregivers' gender (migration 0008), used by eligibility."""
+
+visits.append_column(Column("evv_flags", JSON))
+"""EVV mismatches of a visit kept for operator review (migration 0009)."""

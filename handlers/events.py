@@ -109,4 +109,4 @@ def visit_event(type_: str, request: CareRequest, visit: Visit, now: datetime) -
                   planned_start=_iso(visit.planned_start), check_in_at=_iso(visit.check_in_at),
                   check_out_at=_iso(visit.check_out_at),
                   lateness_minutes=round(visit.lateness_minutes, 3),
-                  travel_minutes=round(visit.travel_minutes, 3))
+                  travel_minutes=round(visit.travel_minutes, 3), evv_flags=visit.evv_flags or [])

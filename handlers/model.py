@@ -224,6 +224,7 @@ class Visit:
     check_out_at: datetime | None = None
     lateness_minutes: float = 0.0
     travel_minutes: float = 0.0
+    evv_flags: list | None = None  # [{"code", "detail"}] kept for operator review (handlers.evv)
 
     @property
     def expected_end(self):  # noqa: ANN201 - datetime

@@ -16,9 +16,11 @@ from handlers.scheduling import TravelTimes
 
 
 def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
-             travel: TravelTimes) -> bool:
+             travel: TravelTimes, evv_flags: list | None = None) -> bool:
     """Start the visit of ``request_id`` if this caregiver holds it; a repeated
-    or foreign check-in changes nothing (returns False)."""
+    or foreign check-in changes nothing (returns False). EVV mismatches found
+    at the edge (``handlers.evv``: outside the geofence, too early, wrong phone)
+    are kept on the visit and raised for operator review, never dropped."""
     visit = uow.visits.for_request(request_id)
     request = uow.requests.get(request_id)
     if visit is None or request is None or visit.caregiver_id != caregiver_id:
@@ -36,11 +38,23 @@ def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
     request.status, request.status_reason = RequestStatus.IN_PROGRESS, "caregiver checked in"
     uow.emit(ev.status_changed(request, now))
     uow.emit(ev.visit_event("care.visit.checked_in", request, visit, now))
+    _keep_flags(visit, request, evv_flags, uow, now)
     return True
 
 
-def check_out(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime) -> bool:
-    """Complete the visit and the request; repeated check-outs change nothing."""
+def _keep_flags(visit, request, flags: list | None, uow: UnitOfWork, now: datetime) -> None:  # noqa: ANN001
+    if not flags:
+        return
+    visit.evv_flags = [*(visit.evv_flags or []), *flags]
+    uow.emit(ev.visit_event("care.visit.evv_flagged", request, visit, now))
+    uow.emit(ev.operator_alert(request, now, "EVV mismatch to review: "
+                               + ", ".join(sorted({f.get("code", "?") for f in flags}))))
+
+
+def check_out(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
+              evv_flags: list | None = None) -> bool:
+    """Complete the visit and the request; repeated check-outs change nothing.
+    Check-out flags (short visit, incomplete checklist) are kept like check-in ones."""
     visit = uow.visits.for_request(request_id)
     request = uow.requests.get(request_id)
     if visit is None or request is None or visit.caregiver_id != caregiver_id:
@@ -52,4 +66,5 @@ def check_out(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime
     request.closed_at = now
     uow.emit(ev.status_changed(request, now))
     uow.emit(ev.visit_event("care.visit.completed", request, visit, now))
+    _keep_flags(visit, request, evv_flags, uow, now)
     return True

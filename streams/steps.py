@@ -130,9 +130,9 @@ def handle_dispatch_event(value: dict) -> bool:
         elif etype == "caregiver.offer.declined":
             dispatch.close_offer(data["offer_id"], OfferStatus.REJECTED, uow, now, p, t, data["caregiver_id"])
         elif etype == "caregiver.visit.checked_in":
-            visits.check_in(data["request_id"], data["caregiver_id"], uow, now, t)
+            visits.check_in(data["request_id"], data["caregiver_id"], uow, now, t, data.get("evv_flags"))
         elif etype == "caregiver.visit.checked_out":
-            visits.check_out(data["request_id"], data["caregiver_id"], uow, now)
+            visits.check_out(data["request_id"], data["caregiver_id"], uow, now, data.get("evv_flags"))
         elif etype == "caregiver.visit.called_off":
             disruptions.call_off(data["request_id"], data["caregiver_id"], uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "offer-expiry":

@@ -95,3 +95,17 @@ def test_a_check_in_by_another_caregiver_changes_nothing():
     dispatch.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
     assert not visits.check_in("r", "b", uow, at(60), TRAVEL)
     assert uow.requests.get("r").status == RequestStatus.ACCEPTED
+
+
+def test_evv_mismatches_are_kept_on_the_visit_and_raised_for_review_not_dropped():
+    uow = uow_with(caregiver("a", home=1))
+    dispatch.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
+    dispatch.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    far = [{"code": "outside_geofence", "detail": "212 m from the elder's home"}]
+    assert visits.check_in("r", "a", uow, at(5), TRAVEL, far)
+    assert visits.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}])
+    visit = uow.visits.for_request("r")
+    assert [f["code"] for f in visit.evv_flags] == ["outside_geofence", "short_visit"]
+    assert uow.requests.get("r").status == RequestStatus.COMPLETED  # flagged, still counted
+    alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert"]
+    assert alerts == ["EVV mismatch to review: outside_geofence", "EVV mismatch to review: short_visit"]
