@@ -32,7 +32,7 @@ from config import topics
 from config.settings import get_settings
 from db import tables
 from db.session import engine_for, session_factory
-from handlers.clock import SimClock, wall_clock
+from db.register import read_clock
 from handlers.subscriptions import DAYS, Subscription, intake_for
 
 log = logging.getLogger("careline.scheduler")
@@ -57,11 +57,6 @@ def build_scheduler(database_url: str) -> BackgroundScheduler:
                                job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
 
 
-def _clock(session) -> SimClock:  # noqa: ANN001
-    row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
-    return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
-
-
 def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_seconds: float) -> int:
     """Turn unsent ``scheduler`` outbox rows into jobs; returns how many."""
     with session_factory(database_url)() as session:
@@ -70,7 +65,7 @@ def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_secon
             .order_by(tables.outbox.c.seq).limit(500)).all()
         if not rows:
             return 0
-        clock = _clock(session)
+        clock = read_clock(session)
         for row in rows:
             data = row.value["data"]
             due = datetime.fromisoformat(data["due"])

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
-from handlers.clock import SimClock
+from handlers.clock import SimClock, wall_clock
 from handlers.day import Day
 from handlers.uhhc import Instance
 
@@ -51,6 +51,13 @@ def set_clock(factory: sessionmaker[Session], clock: SimClock) -> None:
         session.execute(tables.sim_clock.insert().values(
             clock_id=1, wall_origin=clock.wall_origin, sim_origin=clock.sim_origin, speed=clock.speed))
         session.commit()
+
+
+def read_clock(session: Session) -> SimClock:
+    """The clock every component reads: the replay clock when one is set
+    (``set_clock``), else the wall clock (speed 1)."""
+    row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
+    return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
 
 
 def clear_clock(factory: sessionmaker[Session]) -> None:

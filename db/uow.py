@@ -20,7 +20,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
-from handlers.clock import SimClock
 from handlers.memory import context_from
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
@@ -141,10 +140,6 @@ class SqlUnitOfWork:
             event_id=event_id, key=event.key, value=value,
             topic=topics.SCHEDULER if event.topic_role == "schedule" else topics.BY_ROLE[event.topic_role].name,
             created_at=datetime.now(timezone.utc)))
-
-    def clock(self) -> SimClock | None:
-        row = self.session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
-        return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else None
 
     def commit(self) -> None:
         self.session.flush()

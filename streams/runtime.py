@@ -20,7 +20,8 @@ from config import topics
 from config.settings import get_settings
 from db import tables
 from db.session import session_factory
-from handlers.clock import SimClock, wall_clock
+from db.register import read_clock
+from handlers.clock import SimClock
 
 log = logging.getLogger("careline.runtime")
 _relay_lock = asyncio.Lock()
@@ -33,8 +34,7 @@ def sessions() -> sessionmaker[Session]:
 
 def current_clock(session: Session) -> SimClock:
     """The replay clock if one is set in the database, else the wall clock."""
-    row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
-    return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
+    return read_clock(session)
 
 
 async def relay_outbox(limit: int = 500) -> int:

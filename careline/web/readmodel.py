@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from db import tables
 from handlers.alerts import Acknowledgement
-from handlers.clock import SimClock, wall_clock
+from db.register import read_clock
 from handlers.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
 from handlers.model import FINAL_STATUSES, CareRequest, Caregiver, Elder, Offer, Visit, VisitStatus
 from handlers.queues import Snapshot, activities
@@ -28,9 +28,7 @@ _R, _O, _V = tables.care_requests.c, tables.offers.c, tables.visits.c
 
 
 def clock_now(session: Session) -> datetime:
-    row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
-    clock = SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
-    return clock.now()
+    return read_clock(session).now()
 
 
 def area_regions(session: Session) -> dict[str, str]:
