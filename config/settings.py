@@ -16,6 +16,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
+    """Every ``CARELINE_*`` setting, typed and validated; units are in the names and descriptions."""
+
     model_config = SettingsConfigDict(env_prefix="CARELINE_", extra="ignore")
 
     database_url: str = Field(default=f"sqlite:///{REPO_ROOT / 'var' / 'careline.db'}",
@@ -91,4 +93,5 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
+    """The process's settings, read once; tests clear the cache to override."""
     return Settings()

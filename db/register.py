@@ -61,6 +61,7 @@ def read_clock(session: Session) -> SimClock:
 
 
 def clear_clock(factory: sessionmaker[Session]) -> None:
+    """Remove the replay clock: every component reads the wall clock again."""
     with factory() as session:
         session.execute(delete(tables.sim_clock))
         session.commit()

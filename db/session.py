@@ -12,6 +12,7 @@ from db.orm import start_mappers
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
+    """One engine per URL; SQLite gets WAL, foreign keys and a 30 s busy timeout."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -26,5 +27,6 @@ def engine_for(url: str) -> Engine:
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
+    """A sessionmaker for ``url`` with the domain classes mapped and objects kept after commit."""
     start_mappers()
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 
 @dataclass(frozen=True)
 class SimClock:
+    """A clock running ``speed`` simulated seconds per wall second from (``wall_origin``, ``sim_origin``), aware UTC datetimes."""
+
     wall_origin: datetime
     sim_origin: datetime
     speed: float = 1.0
@@ -31,6 +33,7 @@ class SimClock:
 
 
 def wall_clock() -> SimClock:
+    """The real clock: speed 1, origins at now (production, and whenever no replay clock is set)."""
     now = datetime.now(timezone.utc)
     return SimClock(now, now, 1.0)
 

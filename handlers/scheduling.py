@@ -23,6 +23,8 @@ from handlers.model import Booking, CareRequest, Caregiver
 
 
 class TravelTimes(Protocol):
+    """Travel minutes between location indexes; ``MatrixTravelTimes`` reads a UHHC matrix."""
+
     def minutes(self, origin: int | None, destination: int | None) -> float:
         """Travel time in minutes between two location indexes."""
 
@@ -112,6 +114,8 @@ class RankingContext:
 
 @dataclass(frozen=True)
 class Candidate:
+    """A caregiver's best slot for a request: start/end (aware UTC), added travel, lateness and sync deviation in minutes, and the ranking cost (minute-equivalents, lower is better)."""
+
     caregiver_id: str
     start: datetime
     end: datetime
@@ -123,6 +127,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Ranking:
+    """Eligible candidates cheapest first, and the reason each other caregiver was excluded (caregiver id -> text)."""
+
     candidates: tuple[Candidate, ...]
     exclusions: dict[str, str]
 

@@ -24,6 +24,8 @@ Answer = Literal["accept", "decline", "ignore"]
 
 @dataclass(frozen=True)
 class CaregiverModel:
+    """Rates of the seeded caregiver and elder model (shares 0..1, delays in seconds or minutes as named); raises ``ValueError`` when accept + decline exceed 1."""
+
     seed: int = 7
     accept_rate: float = 0.85
     decline_rate: float = 0.10

@@ -19,6 +19,8 @@ from handlers.uhhc import Instance, RouteCost, Stop, evaluate_routes
 
 @dataclass(frozen=True)
 class Summary:
+    """What a replay ends with: request counts by status, time-to-assign percentiles (minutes), offers by outcome, route cost (minutes) and visits per caregiver."""
+
     requests: int
     by_status: dict[str, int]
     time_to_assign_p50_minutes: float | None

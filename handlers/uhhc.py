@@ -40,6 +40,8 @@ class ServiceNeed:
 
 @dataclass(frozen=True)
 class RosterEntry:
+    """A UHHC caregiver: abilities (service ids), home terminal matrix index, shift start/end in minutes from the start of the day."""
+
     caregiver_id: str
     abilities: tuple[str, ...]
     home_index: int
@@ -49,6 +51,8 @@ class RosterEntry:
 
 @dataclass(frozen=True)
 class Instance:
+    """A parsed UHHC day: matrix (minutes), needs, roster, and the instance's rules (windows at service end, hard windows, hard shift end, horizon in minutes)."""
+
     name: str
     distances: tuple[tuple[float, ...], ...]
     needs: tuple[ServiceNeed, ...]

@@ -50,12 +50,15 @@ def decode(raw: bytes | str | dict) -> dict[str, Any]:
 
 
 def dead_letter(raw: bytes | str | dict, exc: DeadLetter, topic: str, offset: int | None) -> dict:
+    """The dead-letter record for ``raw``: reason, field, source topic and offset, and the original text."""
     text = raw if isinstance(raw, (str, dict)) else raw.decode("utf-8", "replace")
     return {"reason": exc.reason, "field": exc.field, "topic": topic, "offset": offset, "record": text}
 
 
 @dataclass(frozen=True)
 class AreaContext:
+    """What dispatch needs about a service area: its policy, travel times, dispatch mode and batch interval (seconds)."""
+
     policy: DispatchPolicy
     travel: TravelTimes
     mode: str = "online"  # online | batched | planned
@@ -64,6 +67,7 @@ class AreaContext:
 
 @lru_cache(maxsize=256)
 def area_context(service_area: str) -> AreaContext:
+    """The area's context from ``service_areas`` and the policy files, cached per area for the worker's life."""
     with sessions()() as session:
         row = session.execute(select(tables.service_areas).where(
             tables.service_areas.c.service_area == service_area)).first()
