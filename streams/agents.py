@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from db.uow import is_concurrency_conflict
 
 from config import topics
 from streams import outbound, steps
@@ -27,7 +26,7 @@ async def validate_intake_records(stream):
             if value.get("type") == "careline.probe":
                 await lifecycle_topic.send(key=b"probe", value={**value, "type": "careline.probe.answered"})
                 continue
-            area, validated = steps.validate_intake_record(value)
+            area, validated = await asyncio.to_thread(steps.validate_intake_record, value)
         except steps.DeadLetter as exc:
             await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
@@ -42,13 +41,8 @@ async def dispatch_care(stream):
         raw = event.message.value
         try:
             value = steps.decode(raw)
-            try:
-                steps.handle_dispatch_event(value)
-            except Exception as exc:  # noqa: BLE001 - only lost races are retried, the rest re-raised
-                if not is_concurrency_conflict(exc):
-                    raise
-                log.warning("concurrent update, retrying event %s once", value.get("id"))
-                steps.handle_dispatch_event(value)
+            # database work off the event loop, awaited: one area's events stay in order
+            await asyncio.to_thread(steps.handle_dispatch_event_retrying, value)
         except steps.DeadLetter as exc:
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
@@ -65,7 +59,7 @@ async def evaluate_visits(stream):
     """Fold completed visits into provider and caregiver aggregates."""
     async for value in stream:
         if isinstance(value, dict):
-            steps.fold_evaluation(value)
+            await asyncio.to_thread(steps.fold_evaluation, value)
 
 
 @app.timer(interval=1.0)

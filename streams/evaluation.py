@@ -31,7 +31,7 @@ async def record_feedback(stream):
     async for event in stream.events():
         raw = event.message.value
         try:
-            steps.record_feedback(steps.decode(raw))
+            await asyncio.to_thread(steps.record_feedback, steps.decode(raw))
         except steps.DeadLetter as exc:
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
@@ -53,5 +53,5 @@ async def score_providers() -> None:
 async def apply_provider_scores(stream):
     async for value in stream:
         if isinstance(value, dict) and "provider_id" in value:
-            steps.apply_provider_score(value["provider_id"], value.get("score"))
+            await asyncio.to_thread(steps.apply_provider_score, value["provider_id"], value.get("score"))
 

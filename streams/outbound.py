@@ -124,11 +124,11 @@ def place_due_rating_calls(ctx: ChannelContext | None = None, limit: int = 50) -
     """Place the satisfaction calls whose time has come (in the worker's clock);
     each survey moves ``scheduled`` -> ``calling`` once, so overlapping sweeps
     never call twice. Returns how many calls were placed."""
-    from streams.runtime import current_clock
+    from db.register import read_clock
 
     ctx = ctx or context()
     with ctx.sessions() as session:
-        due = db_surveys.due(session, current_clock(session).now(), limit)
+        due = db_surveys.due(session, read_clock(session).now(), limit)
     return sum(1 for request_id in due if surveys.place_rating_call(ctx, request_id))
 
 

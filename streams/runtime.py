@@ -20,8 +20,6 @@ from config import topics
 from config.settings import get_settings
 from db import tables
 from db.session import session_factory
-from db.register import read_clock
-from handlers.clock import SimClock
 
 log = logging.getLogger("careline.runtime")
 _relay_lock = asyncio.Lock()
@@ -32,27 +30,33 @@ def sessions() -> sessionmaker[Session]:
     return session_factory(get_settings().database_url)
 
 
-def current_clock(session: Session) -> SimClock:
-    """The replay clock if one is set in the database, else the wall clock."""
-    return read_clock(session)
+def _unsent(limit: int) -> list:
+    with sessions()() as session:
+        return session.execute(select(tables.outbox).where(
+            tables.outbox.c.sent_at.is_(None), tables.outbox.c.topic != topics.SCHEDULER)
+            .order_by(tables.outbox.c.seq).limit(limit)).all()
+
+
+def _mark_sent(seqs: list[int]) -> None:
+    with sessions()() as session:
+        session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_(seqs))
+                        .values(sent_at=datetime.now(timezone.utc)))
+        session.commit()
 
 
 async def relay_outbox(limit: int = 500) -> int:
-    """Publish unsent outbox rows in order; returns how many were relayed."""
+    """Publish unsent outbox rows in order, marking them sent once the broker
+    acknowledged; returns how many were relayed. Database work runs in a
+    thread so the agents' event loop keeps moving."""
     from streams.app import app
 
     async with _relay_lock:
-        with sessions()() as session:
-            rows = session.execute(select(tables.outbox).where(
-                tables.outbox.c.sent_at.is_(None), tables.outbox.c.topic != topics.SCHEDULER)
-                .order_by(tables.outbox.c.seq).limit(limit)).all()
-            if not rows:
-                return 0
-            pending = [await app.topic(row.topic, value_serializer="json").send(key=row.key.encode(), value=row.value)
-                       for row in rows]
-            for fut in pending:
-                await fut
-            session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_([r.seq for r in rows]))
-                            .values(sent_at=datetime.now(timezone.utc)))
-            session.commit()
-            return len(rows)
+        rows = await asyncio.to_thread(_unsent, limit)
+        if not rows:
+            return 0
+        pending = [await app.topic(row.topic, value_serializer="json").send(key=row.key.encode(), value=row.value)
+                   for row in rows]
+        for fut in pending:
+            await fut
+        await asyncio.to_thread(_mark_sent, [r.seq for r in rows])
+        return len(rows)

@@ -4,6 +4,8 @@ so the steps can be called from tests and tools without a broker.
 """
 from __future__ import annotations
 
+import logging
+
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from db import tables
-from db.uow import SqlUnitOfWork
+from db.uow import SqlUnitOfWork, is_concurrency_conflict
 from config.evaluation import get_evaluation_config
 from handlers import batching, dispatch, disruptions, feedback, visits
 from handlers.planning import PlannedVisit, receive_planned
@@ -25,8 +27,11 @@ from handlers.model import OfferStatus
 from handlers.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
 from config.policy import cached_policy
 from config.settings import get_settings
-from streams.runtime import current_clock, sessions
+from db.register import read_clock
+from streams.runtime import sessions
 
+
+log = logging.getLogger("careline.steps")
 
 class DeadLetter(Exception):
     """An inbound record that cannot be handled; ``reason`` goes to the DLQ."""
@@ -111,6 +116,18 @@ def event_time(value: dict, clock_now: datetime) -> datetime:
     return min(at, clock_now)
 
 
+def handle_dispatch_event_retrying(value: dict) -> bool:
+    """``handle_dispatch_event``, retried once after a lost race (stale version,
+    deadlock, locked SQLite); any other error is raised to the caller."""
+    try:
+        return handle_dispatch_event(value)
+    except Exception as exc:  # noqa: BLE001 - only lost races are retried, the rest re-raised
+        if not is_concurrency_conflict(exc):
+            raise
+        log.warning("concurrent update, retrying event %s once", value.get("id"))
+        return handle_dispatch_event(value)
+
+
 def handle_dispatch_event(value: dict) -> bool:
     """Apply one dispatch input (validated request, caregiver reply or visit
     event, timer firing). Returns False for a duplicate event id."""
@@ -121,7 +138,7 @@ def handle_dispatch_event(value: dict) -> bool:
     with SqlUnitOfWork(sessions()) as uow:
         if not uow.claim(value["id"]):
             return False
-        now = event_time(value, current_clock(uow.session).now())
+        now = event_time(value, read_clock(uow.session).now())
         p, t = ctx.policy, ctx.travel
         if etype == "care.request.validated":
             try:
@@ -189,7 +206,7 @@ def record_feedback(value: dict) -> bool:
     if value.get("type") == "care.feedback.rated":
         return False  # the callback survey stored its row before publishing (careline.surveys)
     with SqlUnitOfWork(sessions()) as uow:
-        now = event_time(value, current_clock(uow.session).now())
+        now = event_time(value, read_clock(uow.session).now())
         try:
             stored = feedback.record_feedback(value["id"], data["request_id"], uow, now, data.get("stars"),
                                               data.get("complaint"), data.get("comment"))
@@ -204,7 +221,7 @@ def provider_scores_now() -> dict[str, float]:
     settings = get_settings()
     cfg = get_evaluation_config()
     with sessions()() as session:
-        now = current_clock(session).now()
+        now = read_clock(session).now()
         since = now - timedelta(hours=settings.score_window_hours)
         offers = session.scalars(select(Offer).where(tables.offers.c.created_at >= since)).all()
         visits = session.scalars(select(Visit).where(tables.visits.c.planned_start >= since)).all()
@@ -252,7 +269,7 @@ def run_batches() -> int:
     for area in areas:
         ctx = area_context(area)
         with SqlUnitOfWork(sessions()) as uow:
-            now = current_clock(uow.session).now()
+            now = read_clock(uow.session).now()
             last = _last_batch.get(area)
             if last is not None and (now - last).total_seconds() < ctx.batch_interval_seconds:
                 continue
