@@ -31,6 +31,7 @@ from config.settings import Settings
 from db.operator_uow import write_audit
 from db.session import session_factory
 from handlers.access import Permission, Role, allowed
+from handlers.regions import narrower
 
 COOKIE = "careline_session"
 LOGIN_CSRF_COOKIE = "careline_login_csrf"
@@ -176,3 +177,14 @@ def cookie_secure(settings: Settings) -> bool:
     if settings.session_cookie_secure is not None:
         return settings.session_cookie_secure
     return settings.environment == "production"
+
+
+def region_for(principal: "Principal", wanted: str | None) -> str:
+    """The region path a request may see: ``wanted`` within the operator's
+    scope (``handlers.regions.narrower``); 403 outside it, 400 when malformed."""
+    try:
+        return narrower(principal.region_scope, wanted)
+    except PermissionError as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None

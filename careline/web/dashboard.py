@@ -29,7 +29,7 @@ from careline.web.pages import STATIC, render
 from db import tables
 from db.operator_uow import write_audit
 from handlers.access import Permission
-from handlers.regions import narrower, within
+from handlers.regions import within
 
 
 @asynccontextmanager
@@ -41,15 +41,6 @@ async def _fail_fast(app):  # noqa: ANN001, ANN202
 router = APIRouter(lifespan=_fail_fast)
 router.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 _viewer = auth.require(Permission.VIEW_DASHBOARD, page=True)
-
-
-def _region(principal: auth.Principal, wanted: str | None) -> str:
-    try:
-        return narrower(principal.region_scope, wanted)
-    except PermissionError as exc:
-        raise HTTPException(status_code=403, detail=str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
 
 
 @router.get("/", include_in_schema=False)
@@ -103,7 +94,7 @@ def logout(request: Request, csrf_token: str = Form(""),
 
 def _board(request: Request, principal: auth.Principal, region: str | None, area: str | None) -> dict:
     with auth.sessions_of(request)() as session:
-        return build_board(session, request.app.state.settings, principal.role, _region(principal, region), area)
+        return build_board(session, request.app.state.settings, principal.role, auth.region_for(principal, region), area)
 
 
 @router.get("/dashboard", include_in_schema=False)

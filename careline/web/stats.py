@@ -18,7 +18,6 @@ from careline.web.board import sla_policy
 from db.operator_uow import write_audit
 from handlers.access import Permission
 from handlers.queues import cumulative_statistics, realtime_statistics
-from handlers.regions import narrower
 
 router = APIRouter(prefix="/api", tags=["statistics"])
 _reader = auth.require(Permission.VIEW_STATS)
@@ -44,15 +43,6 @@ async def token(request: Request) -> dict:
             "expires_in": settings.session_max_age_seconds}
 
 
-def _region(principal: auth.Principal, region: str | None) -> str:
-    try:
-        return narrower(principal.region_scope, region)
-    except PermissionError as exc:
-        raise HTTPException(status_code=403, detail=str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-
-
 def _filter(stats: dict, service_type: str | None, service_area: str | None, priority: str | None) -> dict:
     def keep(q: dict) -> bool:
         key = q["queue"]
@@ -70,7 +60,7 @@ def realtime(request: Request, region: str | None = None, service_type: str | No
              principal: auth.Principal = Depends(_reader)) -> dict:
     """Now: per queue ``longest_task_waiting_age`` (s), ``tasks_by_status``, SLA %, eligible and
     available caregivers; the workspace totals; each caregiver's activity."""
-    scope = _region(principal, region)
+    scope = auth.region_for(principal, region)
     with auth.sessions_of(request)() as session:
         now = readmodel.clock_now(session)
         snap = readmodel.realtime_snapshot(session, scope, now)
@@ -84,7 +74,7 @@ def cumulative(request: Request, minutes: float = Query(60.0, gt=0, le=31 * 24 *
                priority: str | None = None, principal: auth.Principal = Depends(_reader)) -> dict:
     """The last ``minutes``: tasks entered / completed / canceled / escalated, acceptance
     times (s), reservations by outcome, SLA %, per queue, workspace and caregiver."""
-    scope = _region(principal, region)
+    scope = auth.region_for(principal, region)
     with auth.sessions_of(request)() as session:
         end = readmodel.clock_now(session)
         start = end - timedelta(minutes=minutes)
