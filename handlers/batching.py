@@ -134,3 +134,20 @@ def waiting_for_batch(request: CareRequest, uow: UnitOfWork) -> bool:
     """Still to be matched: received, not final, no pending offer, no visit."""
     return (request.status == RequestStatus.RECEIVED and uow.visits.for_request(request.request_id) is None
             and not any(o.status == OfferStatus.PENDING for o in uow.offers.for_request(request.request_id)))
+
+
+def waits_for_batch_on_arrival(request: CareRequest, policy: DispatchPolicy) -> bool:
+    """In a batched area, whether a new request waits for the next batch: every
+    priority except those the policy offers in parallel (stat, asap), which
+    are offered at once — an emergency never waits for a batch."""
+    return request.priority.value not in policy.parallel_offers
+
+
+def receive_batched(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy,
+                    travel: TravelTimes) -> None:
+    """Receive a request in a batched area: register it for the next batch, or
+    dispatch it at once when ``waits_for_batch_on_arrival`` says it must not wait."""
+    if waits_for_batch_on_arrival(request, policy):
+        dispatch.register_request(request, uow, now, policy)
+    else:
+        dispatch.receive_request(request, uow, now, policy, travel)

@@ -243,8 +243,8 @@ def receive_in_mode(request, ctx: AreaContext, uow: SqlUnitOfWork, now: datetime
     (online), at the next batch (batched; emergencies never wait for a batch),
     or to its planned caregiver first (planned)."""
     p, t = ctx.policy, ctx.travel
-    if ctx.mode == "batched" and request.priority.value not in p.parallel_offers:
-        dispatch.register_request(request, uow, now, p)
+    if ctx.mode == "batched":
+        batching.receive_batched(request, uow, now, p, t)
     elif ctx.mode == "planned":
         ids = [request.request_id] + ([request.sync_partner_id] if request.sync_partner_id else [])
         rows = uow.session.execute(select(tables.planned_visits).where(

@@ -111,3 +111,15 @@ def test_a_batched_day_brings_every_request_to_a_final_state(shared_data, name):
     assert sum(r.status == RequestStatus.COMPLETED for r in run.uow.requests.values()) >= 0.9 * len(instance.needs)
     if instance.windows_hard:
         assert all(v.lateness_minutes == 0 for v in run.uow.visits.values())
+
+
+def test_in_a_batched_area_an_emergency_is_offered_at_once_and_a_routine_request_waits():
+    from handlers.batching import receive_batched
+    from handlers.model import Priority
+    from tests.unit.factories import uow_with
+
+    uow = uow_with(caregiver("a", home=1), caregiver("b", home=2))
+    receive_batched(request("routine", 1), uow, at(0), POLICY, TRAVEL)
+    receive_batched(request("sos", 2, start=0, end=30, priority=Priority.STAT), uow, at(0), POLICY, TRAVEL)
+    assert uow.offers.for_request("routine") == []
+    assert len(uow.offers.for_request("sos")) == 2  # parallel offers to both caregivers
