@@ -88,15 +88,24 @@ class BrokerProcess:
             self._stop_cmd = None
 
 
+#: Ports scripts/test and local defaults use (PostgreSQL, Kafka, its controller, Kafka's and
+#: Faust's defaults): never handed out as "any free port".
+RESERVED_PORTS = frozenset({55432, 39092, 39093, 9092, 6066})
+
+
 def free_port(port: int = 0) -> int:
-    """Return ``port`` (any port if 0) if it is free on 127.0.0.1 right now.
+    """Return ``port`` if it is free on 127.0.0.1 right now, or with 0 any free
+    port outside ``RESERVED_PORTS``.
 
     :raises OSError: ``port`` is in use.
     """
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers do not count
-        s.bind(("127.0.0.1", port))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers do not count
+            s.bind(("127.0.0.1", port))
+            found = s.getsockname()[1]
+        if port or found not in RESERVED_PORTS:
+            return found
 
 
 def _log_file(path: Path | None, prefix: str) -> Path:

@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
+from careline.brokers import free_port
 import subprocess
 import sys
 import time
@@ -34,7 +34,6 @@ PACKAGES = {"@stoplight/prism-cli": "5.16.0", "@twilio-alpha/mcp": "0.7.0"}
 DEFAULT_PREFIX = REPO_ROOT / ".cache" / "npm"
 SPEC_NAME = "twilio_api_v2010.json"
 #: ports other test suites of this repository use; never take them
-RESERVED_PORTS = frozenset({55432, 39092, 39093, 9092, 6066})
 
 
 class PrismError(RuntimeError):
@@ -73,16 +72,6 @@ def find_spec(prefix: Path = DEFAULT_PREFIX) -> Path:
     if not found:
         raise PrismError(f"{SPEC_NAME} not found under {package}: run install()")
     return found[0]
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that is free now and not reserved by other suites."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
 
 
 @dataclass(frozen=True)

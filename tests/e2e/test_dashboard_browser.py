@@ -7,7 +7,6 @@ test-artifacts/.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from careline.brokers import free_port
 from careline.web import auth
 from tests.unit.dashboard_seed import PASSWORD, XIKANG, _request, receive, seed
 
@@ -27,17 +27,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dashboard")
     center = seed(f"sqlite:///{folder / 'center.db'}")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, CARELINE_DATABASE_URL=center.database_url, CARELINE_SESSION_SECRET="e2e-" + "k" * 40,
                CARELINE_DEFAULT_LANGUAGE="zh", CARELINE_VAR_DIR=str(folder))
     log = open(folder / "uvicorn.log", "wb")

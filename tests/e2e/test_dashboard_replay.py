@@ -13,10 +13,11 @@ import urllib.request
 import pytest
 from rich.console import Console
 
+from careline.brokers import free_port
 from careline.operators import add_operator
 from careline.replay import ReplayDriver, ReplayOptions
 from handlers.uhhc import parse_instance
-from tests.e2e.test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT, _free_port
+from tests.e2e.test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "watching the replay live"
@@ -32,7 +33,7 @@ def test_an_operator_watches_a_replay_fill_the_queues_and_drain(pipeline, shared
                           Console(stderr=True), worker_alive=lambda: pipeline.worker.poll() is None)
     user = f"watch-{driver.run_id}"
     add_operator(pipeline.database_url, user, "operator", PASSWORD)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, CARELINE_DATABASE_URL=pipeline.database_url, CARELINE_SESSION_SECRET="e2e-" + "w" * 40,
                CARELINE_VAR_DIR=str(tmp_path))
     with open(tmp_path / "uvicorn.log", "wb") as log:
