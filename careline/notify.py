@@ -47,16 +47,46 @@ class RecipientOptedOut(NotifyError):
     """Twilio error 21610: the recipient replied STOP to this sender."""
 
 
+#: HTTP statuses worth another try: rate limited, or a server-side failure
+#: (Twilio's guidance for 429 and 5xx is to retry with exponential backoff)
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How ``TwilioNotifier`` retries a request that failed transiently (429, 5xx,
+    connection refused or reset, timeout): at most ``attempts`` tries, waiting
+    ``initial_seconds`` doubling up to ``max_seconds`` between them, with jitter."""
+
+    attempts: int = 5
+    initial_seconds: float = 0.5
+    max_seconds: float = 8.0
+
+
+def _transient(exc: BaseException) -> bool:
+    from requests import RequestException
+    from twilio.base.exceptions import TwilioRestException
+
+    if isinstance(exc, TwilioRestException):
+        return exc.status in RETRYABLE_STATUSES
+    return isinstance(exc, RequestException)
+
+
 class TwilioNotifier:
     """SMS and calls through Twilio's REST API (``twilio.rest.Client``).
 
     ``from_number`` is an E.164 number, or a Messaging Service SID (``MG…``).
-    ``timeout`` is seconds per HTTP request. Raises ``NotifyError`` (or
-    ``RecipientOptedOut``) when Twilio refuses.
+    ``timeout`` is seconds per HTTP request. Transient failures (429, 5xx,
+    unreachable, timeout) are retried by ``retry`` (tenacity, exponential
+    backoff with jitter). A request Twilio never answered is sent again, so a
+    reply lost *after* Twilio accepted the message can repeat that one SMS
+    (at least once, never silently lost). Raises ``NotifyError`` (or
+    ``RecipientOptedOut``) when Twilio refuses or the retries run out.
     """
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str,
-                 api_base_url: str | None = None, timeout: float = 10.0) -> None:
+                 api_base_url: str | None = None, timeout: float = 10.0,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
@@ -64,6 +94,7 @@ class TwilioNotifier:
         if api_base_url:
             self.client.api.base_url = api_base_url.rstrip("/")
         self.from_number = from_number
+        self.retry = retry
 
     def send_sms(self, to: str, body: str, status_callback: str | None = None) -> str | None:
         from twilio.base import values
@@ -84,17 +115,33 @@ class TwilioNotifier:
         log.info("call %s to %s", call.sid, mask(to))
         return call.sid
 
-    @staticmethod
-    def _call(request: Callable):  # noqa: ANN205 - the helper's resource instance
+    def _call(self, request: Callable):  # noqa: ANN205 - the helper's resource instance
+        from requests import RequestException
+        from tenacity import (Retrying, retry_if_exception, stop_after_attempt,
+                              wait_exponential_jitter)
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
+        def before_sleep(state) -> None:  # noqa: ANN001 - tenacity's RetryCallState
+            exc = state.outcome.exception()
+            log.warning("Twilio request failed (%s); retry %d of %d in %.1f s", _describe(exc),
+                        state.attempt_number, self.retry.attempts - 1, state.next_action.sleep)
+
+        retrying = Retrying(stop=stop_after_attempt(self.retry.attempts),
+                            wait=wait_exponential_jitter(multiplier=self.retry.initial_seconds,
+                                                         max=self.retry.max_seconds),
+                            retry=retry_if_exception(_transient), before_sleep=before_sleep, reraise=True)
         try:
-            return request()
+            return retrying(request)
         except TwilioRestException as exc:
             kind = RecipientOptedOut if str(exc.code) == UNSUBSCRIBED_ERROR else NotifyError
             raise kind(f"Twilio refused: HTTP {exc.status}, code {exc.code}", exc.code, exc.status) from None
-        except TwilioException as exc:
-            raise NotifyError(f"Twilio unreachable: {type(exc).__name__}") from None
+        except (TwilioException, RequestException) as exc:
+            raise NotifyError(f"Twilio unreachable: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException | None) -> str:
+    status = getattr(exc, "status", None)
+    return f"HTTP {status}" if status else type(exc).__name__
 
 
 @dataclass

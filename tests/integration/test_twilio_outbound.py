@@ -46,3 +46,39 @@ def test_an_opted_out_number_gets_nothing_even_with_real_credentials(notifier):
                         record_opt_out=lambda phone, source: None)
     assert guard.send_sms("+8613800138000", "hello") is None
     assert guard.send_sms("+8613900139000", "hello")[:2] in ("SM", "MM")
+
+
+def _through(proxy, timeout: float = 10.0) -> TwilioNotifier:
+    from careline.notify import RetryPolicy
+
+    return TwilioNotifier(ACCOUNT, "test-auth-token", "+15005550006", api_base_url=proxy.base_url,
+                          timeout=timeout, retry=RetryPolicy(attempts=5, initial_seconds=0.05, max_seconds=0.2))
+
+
+def test_500_and_429_from_twilio_are_retried_and_the_sms_is_sent_once(prism):
+    from careline.testing.faultproxy import FaultPlan, fault_proxy
+
+    with fault_proxy(prism.base_url, FaultPlan(script=["500", "429", "500"])) as proxy:
+        sid = _through(proxy).send_sms("+8613800138000", "offer 4821")
+    assert sid[:2] in ("SM", "MM")
+    assert proxy.stats.attempts == 4 and proxy.stats.injected == {"500": 2, "429": 1}
+    assert sum(proxy.stats.forwarded.values()) == 1 and proxy.stats.duplicates == 0
+
+
+def test_a_request_twilio_never_answers_times_out_and_is_sent_again_once(prism):
+    from careline.testing.faultproxy import FaultPlan, fault_proxy
+
+    with fault_proxy(prism.base_url, FaultPlan(script=["hang"], hang_seconds=3)) as proxy:
+        sid = _through(proxy, timeout=1.0).send_sms("+8613800138000", "offer 4822")
+    assert sid[:2] in ("SM", "MM")
+    assert proxy.stats.attempts == 2 and sum(proxy.stats.forwarded.values()) == 1
+
+
+def test_when_retries_run_out_the_caller_gets_a_notify_error_naming_the_status(prism):
+    from careline.testing.faultproxy import FaultPlan, fault_proxy
+
+    with fault_proxy(prism.base_url, FaultPlan(p500=1.0)) as proxy:
+        with pytest.raises(NotifyError) as failed:
+            _through(proxy).send_sms("+8613800138000", "offer 4823")
+    assert failed.value.status == 500 and proxy.stats.attempts == 5
+    assert not proxy.stats.forwarded
