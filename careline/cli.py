@@ -232,6 +232,33 @@ def _shared_instances() -> list[Path]:
     return sorted((get_settings().shared_data / "uhhc" / "instances").glob("*.json"))
 
 
+@bench_app.command("faults")
+def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")] = "full",
+                 scenario: Annotated[Optional[list[str]], typer.Option(help="run only these (repeatable)")] = None,
+                 instance: Annotated[Optional[Path], typer.Option(help="UHHC day (default bazirha-E2)")] = None,
+                 speed: Speed = 1200.0,
+                 timeout: Annotated[float, typer.Option(help="wall seconds per replay")] = 300.0) -> None:
+    """Replay a day per scenario on a broker, database and worker the bench starts itself, break
+    one of them mid-run (worker SIGKILL, rebalance, broker and PostgreSQL restarts, a 30 s broker
+    outage, Twilio errors, five-fold delivery) and check the invariants: one table row each."""
+    import shlex
+    import tempfile
+
+    from careline.faults import main as faults_main
+
+    if profile not in ("short", "full"):
+        raise typer.BadParameter("short or full", param_hint="--profile")
+    path = instance or get_settings().shared_data / "uhhc" / "instances" / "bazirha-E2.json"
+    get_settings().var_dir.mkdir(parents=True, exist_ok=True)
+    var = Path(tempfile.mkdtemp(prefix="careline-faults-", dir=get_settings().var_dir))
+    command = "careline " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        code = faults_main(profile, scenario, path, speed, timeout, var, _console(), command)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--scenario") from None
+    raise typer.Exit(code)
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(files: Annotated[Optional[list[Path]], typer.Argument(help="UHHC instances (default: all shared)")] = None,
                    time_limit: Annotated[float, typer.Option(help="planner seconds per instance")] = 20.0,
@@ -241,6 +268,39 @@ def bench_dispatch(files: Annotated[Optional[list[Path]], typer.Argument(help="U
     from careline.bench import main as bench_main
 
     raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed))
+
+
+Loads = Annotated[str, typer.Option(help="offered loads, requests per second, comma separated; stops at saturation")]
+Broker = Annotated[Optional[str], typer.Option(help="bootstrap host:port of a running broker (default: start the "
+                                                     "embedded Tansu broker)")]
+BenchDatabase = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: a new SQLite file in var/bench)")]
+BenchInstance = Annotated[Optional[Path], typer.Option(help="UHHC instance copied per service area "
+                                                             "(default: shared bazirha-F1)")]
+
+
+@bench_app.command("throughput")
+def bench_throughput(broker: Broker = None, database_url: BenchDatabase = None,
+                     loads: Loads = "10,25,50,100,200,1000",
+                     seconds: Annotated[float, typer.Option(help="seconds each load is offered")] = 10.0,
+                     messages: Annotated[int, typer.Option(help="records through the raw aiokafka loop (0: skip)")] = 20000,
+                     instance: BenchInstance = None,
+                     p95_bound: Annotated[float, typer.Option(help="p95 (seconds) beyond which a load is saturated")] = 5.0,
+                     drain: Annotated[float, typer.Option(help="seconds to wait for the last decisions of a load")] = 60.0,
+                     profile: Annotated[Optional[Path], typer.Option(help="sample the worker with py-spy into this "
+                                                                          "folder and print its top functions")] = None,
+                     ) -> None:
+    """A raw aiokafka consume → transform → produce loop beside the careline
+    pipeline (intake → first offer) on the same broker and records: events per
+    second, their ratio, and latency p50/p95/p99 per offered load until saturation."""
+    from careline.bench_throughput import main as throughput_main
+
+    raise typer.Exit(throughput_main(broker, database_url, [float(x) for x in loads.split(",") if x.strip()],
+                                     seconds, messages, instance or _shared_instance("bazirha-F1"), p95_bound,
+                                     drain, profile))
+
+
+def _shared_instance(name: str) -> Path:
+    return get_settings().shared_data / "uhhc" / "instances" / f"{name}.json"
 
 
 @app.command()

@@ -1,0 +1,195 @@
+"""What the throughput and scale benches run on: a broker, a migrated
+database, the careline topics and, when asked, the worker and timer service;
+plus the watcher that sees each request's first decision on the broker.
+
+The worker runs with ``CARELINE_OFFER_TIMEOUT_SECONDS=86400``: nobody answers
+offers in a bench, and an offer timing out would start a second round of
+dispatch that the bench does not mean to measure.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from careline import brokers
+from careline.stack import worker_env, worker_process
+from config import topics
+from config.settings import Settings
+from db.migrate import upgrade
+
+BENCH_ENV = {"CARELINE_OFFER_TIMEOUT_SECONDS": "86400", "CARELINE_LOG_LEVEL": "WARNING"}
+FINAL = ("failed", "on-hold", "rejected", "cancelled", "entered-in-error")
+
+
+@dataclass
+class BenchStack:
+    bootstrap: str
+    database_url: str
+    settings: Settings
+    logs: Path
+    broker_pid: int | None = None
+    worker_pid: int | None = None
+    worker: subprocess.Popen | None = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def start_worker(self, name: str) -> None:
+        """Timer service and stream worker as child processes (stopped when the stack closes)."""
+        env = dict(worker_env(self.settings, self.bootstrap, self.database_url), **BENCH_ENV)
+        self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
+        self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
+        self.worker_pid = self.worker.pid
+
+    def worker_alive(self) -> bool:
+        return self.worker is not None and self.worker.poll() is None
+
+
+@contextlib.contextmanager
+def bench_stack(broker: str | None, database_url: str, settings: Settings, name: str) -> Iterator[BenchStack]:
+    """The embedded Tansu broker when ``broker`` is None, else the broker at that bootstrap address."""
+    logs = settings.var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as outer:
+        pid = None
+        if broker is None:
+            tansu = outer.enter_context(brokers.start_tansu(log_path=logs / f"tansu-{name}.log"))
+            broker, pid = tansu.bootstrap, tansu.proc.pid if tansu.proc else None
+        else:
+            brokers.wait_for_broker(broker, 60)
+        upgrade(database_url)
+        brokers.ensure_topics(broker, topics.resolved(settings.topic_partitions), drop_rejected_configs=pid is not None)
+        stack = BenchStack(broker, database_url, settings, logs, broker_pid=pid)
+        with stack._stack:
+            yield stack
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int | None) -> float | None:
+    """Peak resident memory (VmHWM) of a live process in MiB; None when unknown."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def own_peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Watcher:
+    """Reads dispatch.offers.v1, care.lifecycle.v1 and the dead-letter topics
+    and notes, for every request the bench sent (``sent``: request id ->
+    perf_counter at send), its first decision: ``offer`` (dispatch.offer.created),
+    a final or held status (``failed`` …), or ``dead-letter``; time is when the
+    record reached this process."""
+
+    WATCHED = (topics.OFFERS, topics.LIFECYCLE, topics.INTAKE_DLQ, topics.DISPATCH_DLQ)
+
+    def __init__(self, bootstrap: str, partitions: int) -> None:
+        self.bootstrap, self.partitions = bootstrap, partitions
+        self.sent: dict[str, float] = {}
+        self.decided: dict[str, tuple[str, float]] = {}
+        self.changed = asyncio.Event()
+        self._probe: tuple[str, asyncio.Event] | None = None
+
+    async def __aenter__(self) -> "Watcher":
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                         fetch_max_wait_ms=100, max_partition_fetch_bytes=4 << 20)
+        await self.consumer.start()
+        parts = [TopicPartition(t.name, p) for t in self.WATCHED for p in range(self.partitions)]
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_end(*parts)
+        for tp in parts:
+            await self.consumer.position(tp)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=50, max_records=5000)
+            now = time.perf_counter()
+            for tp, records in batches.items():
+                for rec in records:
+                    self._observe(tp.topic, rec.value, now)
+            if batches:
+                self.changed.set()
+
+    def _observe(self, topic: str, raw: bytes, now: float) -> None:
+        if topic == topics.OFFERS.name:
+            if b'"dispatch.offer.created"' in raw:
+                self._decide(json.loads(raw)["data"]["request_id"], "offer", now)
+        elif topic == topics.LIFECYCLE.name:
+            if b"careline.probe.answered" in raw and self._probe and self._probe[0].encode() in raw:
+                self._probe[1].set()
+            elif b'"care.request.status_changed"' in raw:
+                data = json.loads(raw)["data"]
+                if data.get("status") in FINAL:
+                    self._decide(data["request_id"], data["status"], now)
+        else:
+            value = json.loads(raw)
+            record = value.get("record")
+            record = json.loads(record) if isinstance(record, str) else (record or {})
+            rid = record.get("request_id") or (record.get("data") or {}).get("request_id")
+            if rid:
+                self._decide(rid, "dead-letter", now)
+
+    def _decide(self, rid: str, kind: str, now: float) -> None:
+        if rid in self.sent and rid not in self.decided:
+            self.decided[rid] = (kind, now)
+
+    async def wait_for_worker(self, producer, alive, timeout_s: float = 120.0) -> float:  # noqa: ANN001
+        """Probe the intake topic until the worker answers; seconds waited."""
+        probe, started = str(uuid.uuid4()), time.monotonic()
+        self._probe = (probe, asyncio.Event())
+        while time.monotonic() - started < timeout_s:
+            if not alive():
+                raise RuntimeError("the stream worker exited; see its log")
+            await producer.send_and_wait(topics.INTAKE.name, key=probe.encode(),
+                                         value=json.dumps({"type": "careline.probe", "id": probe}).encode())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._probe[1].wait(), 5.0)
+                return time.monotonic() - started
+        raise TimeoutError(f"the stream worker did not answer within {timeout_s:.0f} s")
+
+    async def wait_decided(self, ids: list[str], timeout_s: float, alive) -> int:  # noqa: ANN001
+        """Wait until every id has a decision, or ``timeout_s`` passed, or the worker died; undecided count."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and alive():
+            missing = sum(1 for r in ids if r not in self.decided)
+            if not missing:
+                return 0
+            self.changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 0.5)
+        return sum(1 for r in ids if r not in self.decided)
