@@ -16,10 +16,10 @@ hotline that may serve several time zones.
 """
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Literal, Mapping
 
-from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, ValidationError,
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError,
                       model_validator)
 
 from handlers.model import CareRequest, Elder, Priority, SyncType
@@ -33,10 +33,21 @@ class InvalidIntake(ValueError):
         self.field, self.reason = field, reason
 
 
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC form
+        raise ValueError("out of range in UTC") from None
+
+
+#: an ISO 8601 time with a zone, as UTC
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
 class _Window(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcDatetime
+    end: UtcDatetime
 
     @model_validator(mode="after")
     def _ordered(self) -> "_Window":
@@ -65,7 +76,7 @@ class IntakeRecord(BaseModel):
     duration_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
     window: _Window
     priority: Priority = Priority.ROUTINE
-    submitted_at: AwareDatetime
+    submitted_at: UtcDatetime
     request_id: str | None = None
     window_hard: bool = False
     window_at_service_end: bool = False

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from itertools import chain
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import phonenumbers
 
@@ -189,6 +189,22 @@ def _phone(text: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else None
 
 
+#: longest text kept per column (characters), as the provider columns of ``db.tables`` hold
+TEXT_LIMITS = {"DFTA ID": 120, "ProgramName": 300, "SponsorName": 300, "ProgramAddress": 300}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(row: dict[str, str], field: str) -> str:
+    """A free-text cell, stripped; rejects the row when it is over ``TEXT_LIMITS`` or holds
+    control characters (a NUL cannot be stored, the others are binary junk)."""
+    text = row[field].strip()
+    if len(text) > TEXT_LIMITS[field]:
+        raise _RowError(field, f"longer than {TEXT_LIMITS[field]} characters")
+    if _CONTROL.search(text):
+        raise _RowError(field, "contains control characters")
+    return text
+
+
 def _provider(row: dict[str, str], provider_id: str) -> ProviderListing:
     provider_type = row["ProviderType"].strip()
     if provider_type not in PROVIDER_TYPE_SERVICES:
@@ -206,14 +222,26 @@ def _provider(row: dict[str, str], provider_id: str) -> ProviderListing:
         missing = "Latitude" if latitude is None else "Longitude"
         raise _RowError(missing, "blank while the other coordinate is given")
     return ProviderListing(
-        provider_id, row["ProgramName"].strip(), row["SponsorName"].strip(), provider_type, services,
-        row["ProgramAddress"].strip(), borough, _phone(row["ProgramPhone"]), latitude, longitude,
+        provider_id, _text(row, "ProgramName"), _text(row, "SponsorName"), provider_type, services,
+        _text(row, "ProgramAddress"), borough, _phone(row["ProgramPhone"]), latitude, longitude,
         hours, service_area=borough.lower())
 
 
 def _without_bom(lines: Iterable[str]) -> Iterator[str]:
     iterator = iter(lines)
     return chain([next(iterator, "").removeprefix("\ufeff")], iterator)
+
+
+def _csv_checked(read: Callable[[], Any], reader: csv.DictReader) -> Any:
+    try:
+        return read()
+    except csv.Error as error:
+        raise ValueError(f"line {reader.reader.line_num}: not CSV ({error})") from None
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[dict[str, Any]]:
+    while (row := _csv_checked(lambda: next(reader, None), reader)) is not None:
+        yield row
 
 
 def read_providers(lines: Iterable[str]) -> tuple[list[ProviderListing], list[RejectedRow]]:
@@ -225,22 +253,25 @@ def read_providers(lines: Iterable[str]) -> tuple[list[ProviderListing], list[Re
     is one contracted program, so rows are not merged), unknown or out-of-scope
     ``ProviderType``, ``Borough`` outside the five boroughs, malformed or inconsistent
     hours, coordinates not numeric or outside -90..90 / -180..180 or only one of the
-    pair given. Rows with no coordinates at all are kept with ``located`` False.
-    Raises ValueError when the header lacks a required column.
+    pair given, free text over ``TEXT_LIMITS`` or with control characters. Rows with no
+    coordinates at all are kept with ``located`` False. Raises ValueError when the header
+    lacks a required column or the text is not CSV (a field over the csv module's 128 KiB
+    limit), naming the line.
     """
     reader = csv.DictReader(_without_bom(lines))
-    missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or ())]
+    header = _csv_checked(lambda: reader.fieldnames, reader) or ()
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise ValueError(f"provider CSV lacks columns: {', '.join(missing)}")
     providers: list[ProviderListing] = []
     rejected: list[RejectedRow] = []
     loaded_at: dict[str, tuple[int, str]] = {}
-    for row in reader:
+    for row in _csv_rows(reader):
         line = reader.line_num - sum(v.count("\n") for k, v in row.items() if k and v)
         try:
             if None in row or None in row.values():
                 raise _RowError("row", f"field count differs from the header's {len(reader.fieldnames)}")
-            provider_id = row["DFTA ID"].strip()
+            provider_id = _text(row, "DFTA ID")
             if not provider_id:
                 raise _RowError("DFTA ID", "missing")
             if provider_id in loaded_at:

@@ -165,8 +165,10 @@ _PATTERNS = (
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width ``１`` -> ``1``), upper case, one space, no trailing punctuation."""
+    """NFKC (full-width ``１`` -> ``1``), decimal digits of any script as ASCII
+    (``٤`` and ``४`` -> ``4``), upper case, one space, no trailing punctuation."""
     t = unicodedata.normalize("NFKC", text or "").upper()
+    t = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in t)
     return re.sub(r"\s+", " ", t).strip().rstrip(".!。！")
 
 
@@ -212,9 +214,9 @@ _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 
 
 def parse_rating(text: str) -> int | None:
-    """A 1-5 rating from an elder's SMS (``4``, ``４``, ``四``, ``4分``), else None."""
+    """A 1-5 rating from an elder's SMS (``4``, ``４``, ``四``, ``4分``, ``⓸``), else None."""
     t = normalise(text).removesuffix("分").strip()
-    value = _CHINESE_DIGITS.get(t) or (int(t) if t.isdigit() and len(t) == 1 else None)
+    value = _CHINESE_DIGITS.get(t) or (unicodedata.digit(t, None) if len(t) == 1 else None)  # ⓸ and ፬ too
     return value if value is not None and 1 <= value <= 5 else None
 
 

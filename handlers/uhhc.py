@@ -12,6 +12,8 @@ the departing terminal through every visit back to the arrival terminal.
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -73,10 +75,100 @@ class Instance:
         raise KeyError(f"{patient_id}/{service_id}")
 
 
-def _field(obj: Mapping[str, Any], name: str, where: str) -> Any:
+def _field(obj: Any, name: str, where: str) -> Any:
+    if not isinstance(obj, Mapping):
+        raise InstanceError(f"{where}: not a JSON object")
     if name not in obj:
         raise InstanceError(f"{where}: missing field '{name}'")
     return obj[name]
+
+
+def _optional(obj: Any, name: str, where: str) -> Mapping[str, Any]:
+    """An optional object field: ``{}`` when absent or null."""
+    value = obj.get(name) if isinstance(obj, Mapping) else None
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InstanceError(f"{where}: '{name}' must be an object")
+    return value
+
+
+def _list(obj: Any, name: str, where: str) -> list[Any]:
+    value = _field(obj, name, where)
+    if not isinstance(value, list) or not value:
+        raise InstanceError(f"{where}: '{name}' must be a non-empty list")
+    return value
+
+
+def _text(obj: Any, name: str, where: str) -> str:
+    value = _field(obj, name, where)
+    if not isinstance(value, str) or not value:
+        raise InstanceError(f"{where}: '{name}' must be a non-empty string")
+    return value
+
+
+def _number(value: Any, where: str, name: str, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InstanceError(f"{where}: '{name}' must be a finite number")
+    if minimum is not None and value < minimum:
+        raise InstanceError(f"{where}: '{name}' must be at least {minimum:g}")
+    return float(value)
+
+
+def _index(obj: Any, where: str, size: int) -> int:
+    value = _field(obj, "distance_matrix_index", where)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
+        raise InstanceError(f"{where}: 'distance_matrix_index' must be a row of the {size}x{size} distance matrix")
+    return value
+
+
+def _distances(data: Mapping[str, Any]) -> tuple[tuple[float, ...], ...]:
+    rows = _list(data, "distances", "instance")
+    if not all(isinstance(row, list) and len(row) == len(rows) for row in rows):
+        raise InstanceError("instance: 'distances' must be a square matrix")
+    return tuple(tuple(_number(x, f"distances[{i}]", "minutes", 0) for x in row) for i, row in enumerate(rows))
+
+
+def _patient_needs(p: Any, size: int) -> list[ServiceNeed]:
+    where = f"patient {p.get('id', '?') if isinstance(p, Mapping) else '?'}"
+    patient_id, index = _text(p, "id", where), _index(p, where, size)
+    window = _list(p, "time_windows", where)[0]
+    start = _number(_field(window, "start", where), where, "time_windows.start")
+    end = _number(_field(window, "end", where), where, "time_windows.end", start)
+    services = _list(p, "required_services", where)
+    sync = _optional(p, "synchronization", where)
+    try:
+        sync_type = SyncType(sync["type"]) if sync.get("type") else None
+    except (ValueError, TypeError):
+        raise InstanceError(f"{where}: unknown synchronization type {sync['type']!r:.40}") from None
+    gap = _optional(sync, "distance", where)
+    needs = []
+    for i, s in enumerate(services):
+        follower = i == 1 and sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
+        needs.append(ServiceNeed(
+            patient_id=patient_id, service_id=_text(s, "service", where),
+            duration=_number(_field(s, "duration", where), where, "duration", 0),
+            location_index=index, window_start=start, window_end=end,
+            sync_type=sync_type if len(services) > 1 else None,
+            sync_partner=services[0]["service"] if follower else None,
+            sync_min_gap=_number(gap.get("min", 0), where, "distance.min", 0) if follower else 0.0,
+            sync_max_gap=_number(gap.get("max", 0), where, "distance.max", 0) if follower else 0.0,
+        ))
+    return needs
+
+
+def _roster_entry(c: Any, terminals: Mapping[str, int], horizon: float) -> RosterEntry:
+    where = f"caregiver {c.get('id', '?') if isinstance(c, Mapping) else '?'}"
+    abilities = _field(c, "abilities", where)
+    if not isinstance(abilities, list) or not all(isinstance(a, str) for a in abilities):
+        raise InstanceError(f"{where}: 'abilities' must be a list of service ids")
+    departing = _field(c, "departing_point", where)
+    if not isinstance(departing, str) or departing not in terminals:
+        raise InstanceError(f"{where}: 'departing_point' is not one of the terminal_points")
+    shift = _optional(c, "working_shift", where)
+    start = _number(shift.get("start", 0), where, "working_shift.start")
+    return RosterEntry(_text(c, "id", where), tuple(abilities), terminals[departing], start,
+                       _number(shift.get("end", horizon), where, "working_shift.end", start))
 
 
 def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance:
@@ -85,46 +177,45 @@ def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance
     A patient with two services and ``synchronization`` ``simultaneous`` or
     ``sequential`` yields an anchor (first service) and a follower that starts
     ``distance.min``..``distance.max`` minutes after the anchor starts
-    (0..0 when simultaneous). Raises ``InstanceError`` naming a missing field.
+    (0..0 when simultaneous). Raises ``InstanceError`` naming the first field
+    that is missing or wrong: not an object or list, a time or duration that is
+    not a finite number (or negative), a window ending before it starts, a
+    matrix index outside the square ``distances`` matrix, an unknown terminal.
     """
     meta = _field(data, "metadata", "instance")
-    costs = meta.get("cost_components", {})
-    terminals = {t["id"]: int(t["distance_matrix_index"]) for t in _field(data, "terminal_points", "instance")}
-    needs: list[ServiceNeed] = []
-    for p in _field(data, "patients", "instance"):
-        where = f"patient {p.get('id', '?')}"
-        window = _field(p, "time_windows", where)[0]
-        services = _field(p, "required_services", where)
-        sync = p.get("synchronization", {}) or {}
-        sync_type = SyncType(sync["type"]) if sync.get("type") else None
-        gap = sync.get("distance", {}) or {}
-        for i, s in enumerate(services):
-            follower = i == 1 and sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
-            needs.append(ServiceNeed(
-                patient_id=p["id"], service_id=s["service"], duration=float(s["duration"]),
-                location_index=int(_field(p, "distance_matrix_index", where)),
-                window_start=float(window["start"]), window_end=float(window["end"]),
-                sync_type=sync_type if len(services) > 1 else None,
-                sync_partner=services[0]["service"] if follower else None,
-                sync_min_gap=float(gap.get("min", 0)) if follower else 0.0,
-                sync_max_gap=float(gap.get("max", 0)) if follower else 0.0,
-            ))
-    horizon = float(meta.get("horizon") or max(n.window_end for n in needs) + 480)
-    roster = tuple(
-        RosterEntry(c["id"], tuple(c["abilities"]), terminals[c["departing_point"]],
-                    float((c.get("working_shift") or {}).get("start", 0)),
-                    float((c.get("working_shift") or {}).get("end", horizon)))
-        for c in _field(data, "caregivers", "instance")
-    )
+    if not isinstance(meta, Mapping):
+        raise InstanceError("instance: 'metadata' must be an object")
+    for required in ("terminal_points", "patients", "caregivers", "distances"):
+        _field(data, required, "instance")
+    costs = _optional(meta, "cost_components", "metadata")
+    distances = _distances(data)
+    terminals = {_text(t, "id", "terminal point"): _index(t, "terminal point", len(distances))
+                 for t in _list(data, "terminal_points", "instance")}
+    needs = [n for p in _list(data, "patients", "instance") for n in _patient_needs(p, len(distances))]
+    horizon = meta.get("horizon")
+    horizon = _number(horizon, "metadata", "horizon", 0) if horizon else max(n.window_end for n in needs) + 480
+    roster = tuple(_roster_entry(c, terminals, horizon) for c in _list(data, "caregivers", "instance"))
     return Instance(
         name=name or f"{meta.get('origin', '')}-{meta.get('name', '')}".strip("-"),
-        distances=tuple(tuple(float(x) for x in row) for row in data["distances"]),
-        needs=tuple(needs), roster=roster,
+        distances=distances, needs=tuple(needs), roster=roster,
         at_service_end=meta.get("time_window_met") == "at_service_end",
         windows_hard=costs.get("total_tardiness") == "HARD",
         shift_end_hard=costs.get("total_extra_time") == "HARD",
         horizon=horizon, raw=data,
     )
+
+
+def load_instance(text: str | bytes, name: str | None = None) -> Instance:
+    """``parse_instance`` of a replay file's text (UTF-8 JSON). Raises ``InstanceError``
+    for text that is not UTF-8 JSON (or nested too deeply to read) and for every
+    problem ``parse_instance`` names."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InstanceError(f"instance: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+    if not isinstance(data, Mapping):
+        raise InstanceError("instance: not a JSON object")
+    return parse_instance(data, name)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.hostile_support import hostile_cases, pytest_terminal_summary  # noqa: F401 - profiles, case table
+
 # tests/conftest.py -> parents[1] is the repo root; the shared data sits beside it.
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

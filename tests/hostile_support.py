@@ -1,0 +1,115 @@
+"""The hostile-input suite's shared parts: hypothesis profiles and the case tally.
+
+Profiles (``hypothesis.settings``): ``ci``, the default, runs a modest number of
+examples per test so the whole suite stays under a minute on two cores; ``full``
+runs many more. Choose with ``CARELINE_HYPOTHESIS_PROFILE=full`` or pytest's
+``--hypothesis-profile=full`` (the option wins). Tests that set their own
+``max_examples`` keep it under either profile.
+
+Every generated case a hostile test sends is counted per parser and outcome
+(``4xx``, ``dead-lettered``, ``accepted``); ``pytest -m hostile`` ends with the
+table (``pytest_terminal_summary`` in ``tests/conftest.py``).
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+PROFILE_ENV = "CARELINE_HYPOTHESIS_PROFILE"
+#: 4xx: an HTTP refusal naming the problem; dead-lettered: a record set aside with its reason
+#: (dead-letter topic, or a rejected CSV row); refused: a file or command refused with a reason
+#: (a CLI exit status 2); accepted: parsed and acted on (for Twilio: a TwiML answer).
+OUTCOMES = ("4xx", "dead-lettered", "refused", "accepted")
+
+_quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=_quiet,
+                          print_blob=True)
+settings.register_profile("full", max_examples=1000, deadline=None, suppress_health_check=_quiet,
+                          print_blob=True)
+settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
+
+
+class CaseTally:
+    """Cases per parser and outcome; ``record`` refuses an outcome not in ``OUTCOMES``."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def record(self, parser: str, outcome: str) -> str:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}: one of {OUTCOMES}")
+        self.counts[parser][outcome] += 1
+        return outcome
+
+    def http(self, parser: str, status: int) -> str:
+        """Count an HTTP answer: 4xx, else accepted (a 5xx fails the test before it is counted)."""
+        assert status < 500, f"{parser}: server error {status}"
+        return self.record(parser, "4xx" if 400 <= status < 500 else "accepted")
+
+    def rows(self) -> list[tuple]:
+        return [(parser, sum(c.values()), *(c[o] for o in OUTCOMES)) for parser, c in sorted(self.counts.items())]
+
+    def table(self) -> str:
+        header = ("parser", "cases", *OUTCOMES)
+        rows = [header] + [tuple(map(str, r)) for r in self.rows()]
+        total = [sum(r[i] for r in self.rows()) for i in range(1, len(header))]
+        rows.append(("total", *map(str, total)))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                            for i, (cell, w) in enumerate(zip(r, widths))) for r in rows]
+        lines.insert(1, "-|-".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+TALLY = CaseTally()
+
+
+@pytest.fixture(scope="session")
+def hostile_cases() -> CaseTally:
+    """The session's tally of hostile cases (see the module docstring)."""
+    return TALLY
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001 - pytest hook
+    if not TALLY.counts:
+        return
+    profile = settings.get_current_profile_name()
+    terminalreporter.write_sep("=", f"hostile input: cases per parser (hypothesis profile {profile!r})")
+    terminalreporter.write_line(TALLY.table())
+
+
+# --- strategies -----------------------------------------------------------------------------
+
+SQL = ("'; DROP TABLE care_requests; --", "1' OR '1'='1", "Robert'); DELETE FROM elders;--",
+       "\" OR \"\"=\"", "1; SELECT pg_sleep(5)", "%' UNION SELECT token_hash FROM app_tokens --")
+MARKUP = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "\"><svg onload=alert(1)>",
+          "</textarea><script>x</script>", "{{ 7*7 }}", "${7*7}", "&lt;b&gt;&amp;", "]]><!--",
+          "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]>", "javascript:alert(1)")
+ODD = ("", " ", "\x00", "\x00\x01\x1f\x7f", "\u202eevil", "\ufeff", "\ud7ff", "\r\n\r\n", "\t" * 50,
+       "NaN", "Infinity", "-0", "1e309", "9" * 5000, "null", "true", "[]", "{}", "\\", "%00", "%s%n%x",
+       "ＹＥＳ", "１２３４", "接　４８２１", "👍" * 3, "🆘", "救命!!!", "ज़ ४८२१", "١٢٣٤", "Ⅳ", "⓵", "Ω" * 300)
+#: hand-picked hostile strings: SQL, markup, control and format characters, numbers in disguise,
+#: full-width and other-script digits, emoji, right-to-left override
+NASTY = SQL + MARKUP + ODD
+
+
+def hostile_text(max_size: int = 300) -> st.SearchStrategy[str]:
+    """Any Unicode (surrogates excepted), the hand-picked ``NASTY`` strings, and mixtures of both."""
+    anything = st.text(st.characters(exclude_categories=("Cs",)), max_size=max_size)
+    mixed = st.lists(st.one_of(st.sampled_from(NASTY), anything), min_size=1, max_size=4).map("".join)
+    return st.one_of(st.sampled_from(NASTY), anything, mixed)
+
+
+def bogus_phone() -> st.SearchStrategy[str]:
+    """Strings that look more or less like phone numbers and mostly are not."""
+    digits = st.text("0123456789", min_size=0, max_size=25)
+    return st.one_of(
+        digits, digits.map(lambda d: "+" + d), digits.map(lambda d: "00" + d),
+        st.sampled_from(("+", "+0", "+86", "+861380013800099999", "＋８６１３８００１３８０００", "tel:+8613800138000",
+                         "+1 (555) 010-0000 ext. 99", "13800138000;ext=1", "sip:alice@example.org", "client:alice",
+                         "+86138001380000" * 20, "anonymous", "Restricted", "266696687", "+2147483648")),
+        hostile_text(40))
