@@ -1,7 +1,6 @@
 """The ``careline`` command line."""
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -121,11 +120,11 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
     from careline.stack import local_stack
     from db.session import session_factory
     from handlers.simulation import CaregiverModel
-    from handlers.uhhc import InstanceError, parse_instance
+    from handlers.uhhc import InstanceError, load_instance
 
     try:
-        instance = parse_instance(json.loads(path.read_text()), name=path.stem)
-    except (OSError, ValueError, InstanceError) as exc:
+        instance = load_instance(path.read_bytes(), name=path.stem)
+    except (OSError, InstanceError) as exc:
         console.print(f"[red]cannot read {path}: {exc}")
         return 2
     settings = get_settings()
@@ -313,11 +312,11 @@ def plan(file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits k
 
     from careline.report import published_costs
     from handlers.planning import plan_day, sync_violations
-    from handlers.uhhc import InstanceError, evaluate_routes, parse_instance
+    from handlers.uhhc import InstanceError, evaluate_routes, load_instance
 
     try:
-        instance = parse_instance(json.loads(file.read_text()), name=file.stem)
-    except (OSError, ValueError, InstanceError) as exc:
+        instance = load_instance(file.read_bytes(), name=file.stem)
+    except (OSError, InstanceError) as exc:
         console.print(f"[red]cannot read {file}: {exc}")
         raise typer.Exit(2)
     with console.status(f"planning {file.stem} for {time_limit:g} s"):

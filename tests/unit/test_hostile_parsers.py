@@ -258,6 +258,19 @@ def test_the_untouched_small_instance_reads(hostile_cases):
     hostile_cases.record("uhhc replay file", "accepted")
 
 
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b"\xff\xfe{}", b'{"metadata": {}}'])
+def test_the_cli_refuses_a_replay_file_it_cannot_read_with_the_reason_and_status_2(tmp_path, raw, hostile_cases):
+    from typer.testing import CliRunner
+
+    from careline.cli import app
+
+    path = tmp_path / "instance.json"
+    path.write_bytes(raw)
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 2 and "cannot read" in result.output, result.output
+    hostile_cases.record("uhhc replay file", "refused")
+
+
 # --- the provider CSV ---------------------------------------------------------------------------
 
 VALID_ROW = {"ProviderType": "HOMECARE SERVICES CONTRACTS", "DFTA ID": "C9002", "ProgramName": "WAYSIDE",
