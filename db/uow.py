@@ -2,7 +2,10 @@
 
 ``emit`` writes each event to the append-only ``event_log`` and to the
 ``outbox`` in the same transaction as the state change; ``streams.outbox``
-relays the outbox to Kafka. ``claim`` records inbound event ids so a
+relays the outbox to Kafka. Events are kept until ``commit`` and written
+then in one multi-row insert per table (a dispatch decision emits about five
+events: ten single-row inserts were the largest share of its database time,
+see docs/benchmarks.md). ``claim`` records inbound event ids so a
 redelivered event changes nothing (Faust delivers at least once).
 """
 from __future__ import annotations
@@ -83,6 +86,7 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> "SqlUnitOfWork":
         self.session = self.factory()
+        self._events: list[tuple[str, DomainEvent]] = []
         self.requests = _Requests(self.session, CareRequest)
         self.elders = _Repo(self.session, Elder)
         self.caregivers = _Caregivers(self.session, Caregiver)
@@ -132,20 +136,32 @@ class SqlUnitOfWork:
         return result.first() is not None
 
     def emit(self, event: DomainEvent) -> None:
-        event_id = str(uuid.uuid4())
-        value = envelope(event, event_id)
-        self.session.execute(tables.event_log.insert().values(
-            event_id=event_id, type=event.type, subject=event.subject, time=event.time, payload=value))
-        self.session.execute(tables.outbox.insert().values(
-            event_id=event_id, key=event.key, value=value,
-            topic=topics.SCHEDULER if event.topic_role == "schedule" else topics.BY_ROLE[event.topic_role].name,
-            created_at=datetime.now(timezone.utc)))
+        """Keep ``event`` for the ``event_log`` and the ``outbox``; written by ``commit``, in emit order."""
+        self._events.append((str(uuid.uuid4()), event))
+
+    def _write_events(self) -> None:
+        if not self._events:
+            return
+        now = datetime.now(timezone.utc)
+        log, out = [], []
+        for event_id, event in self._events:
+            value = envelope(event, event_id)
+            log.append({"event_id": event_id, "type": event.type, "subject": event.subject, "time": event.time,
+                        "payload": value})
+            out.append({"event_id": event_id, "key": event.key, "value": value, "created_at": now,
+                        "topic": topics.SCHEDULER if event.topic_role == "schedule"
+                        else topics.BY_ROLE[event.topic_role].name})
+        self._events = []
+        self.session.execute(tables.event_log.insert(), log)
+        self.session.execute(tables.outbox.insert(), out)
 
     def commit(self) -> None:
         self.session.flush()
+        self._write_events()
         self.session.commit()
 
     def rollback(self) -> None:
+        self._events = []
         self.session.rollback()
 
 

@@ -75,8 +75,8 @@ def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
     step = steps[min(request.escalation_step, len(steps) - 1)]
     if step.step == "best" and len(previous) >= BEST_STEP_OFFERS * k and request.escalation_step + 1 < len(steps):
         _enter_step(request, request.escalation_step + 1, uow, now, policy)
-    ranking = rank_caregivers(request, uow.caregivers.in_area(request.service_area),
-                              uow.bookings(c.caregiver_id for c in uow.caregivers.in_area(request.service_area)),
+    roster = uow.caregivers.in_area(request.service_area)
+    ranking = rank_caregivers(request, roster, uow.bookings(c.caregiver_id for c in roster),
                               travel, now, policy, {o.caregiver_id for o in previous},
                               uow.ranking_context(request, now, explores(request.request_id, policy.exploration_share)))
     uow.emit(ev.dispatch_decided(request, ranking, policy, now))
