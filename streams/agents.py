@@ -1,9 +1,12 @@
 """Agents: decode, call a step, emit what it returns. Nothing is dropped:
 a record that cannot be handled goes to a dead-letter topic with the reason.
+While the database is away (restart, failover) an agent waits and tries the
+same record again (``streams.runtime.db_call``): unavailability is never a
+reason to dead-letter. A broker failure while relaying leaves the outbox rows
+for the next try.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 
@@ -11,7 +14,7 @@ from config import topics
 from streams import outbound, steps
 from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
                          lifecycle_topic, requests_topic)
-from streams.runtime import relay_outbox
+from streams.runtime import kick_relay, relay_outbox, relay_when_kicked
 
 log = logging.getLogger("careline.agents")
 
@@ -26,7 +29,7 @@ async def validate_intake_records(stream):
             if value.get("type") == "careline.probe":
                 await lifecycle_topic.send(key=b"probe", value={**value, "type": "careline.probe.answered"})
                 continue
-            area, validated = await asyncio.to_thread(steps.validate_intake_record, value)
+            area, validated = await db_call(steps.validate_intake_record, value)
         except steps.DeadLetter as exc:
             await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
@@ -42,7 +45,7 @@ async def dispatch_care(stream):
         try:
             value = steps.decode(raw)
             # database work off the event loop, awaited: one area's events stay in order
-            await asyncio.to_thread(steps.handle_dispatch_event_retrying, value)
+            await db_call(steps.handle_dispatch_event_retrying, value)
         except steps.DeadLetter as exc:
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
@@ -51,7 +54,13 @@ async def dispatch_care(stream):
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
                 event.message.offset))
-        await relay_outbox()
+        kick_relay()
+
+
+@app.task
+async def relay_committed_events() -> None:
+    """Publish the outbox whenever an agent committed something (``kick_relay``)."""
+    await relay_when_kicked()
 
 
 @app.agent(lifecycle_topic)
@@ -59,13 +68,13 @@ async def evaluate_visits(stream):
     """Fold completed visits into provider and caregiver aggregates."""
     async for value in stream:
         if isinstance(value, dict):
-            await asyncio.to_thread(steps.fold_evaluation, value)
+            await db_call(steps.fold_evaluation, value)
 
 
 @app.timer(interval=1.0)
 async def relay_leftovers() -> None:
-    """Publish outbox rows a crash left unsent."""
-    await relay_outbox()
+    """Publish outbox rows a crash, or an unreachable broker, left unsent."""
+    await relay_outbox_safely()
 
 
 outbound_inbox = app.topic(topics.OFFERS.name, topics.LIFECYCLE.name, key_type=None, value_type=None,
@@ -77,10 +86,9 @@ async def notify_people(stream):
     """dispatch.offers.v1 -> SMS to the caregiver (the offer; the address once accepted; a
     notice when rescinded); care.lifecycle.v1 completed visits -> a satisfaction call is planned.
     A bad record is logged and skipped: both topics are internal, nothing to dead-letter."""
-    loop = asyncio.get_running_loop()
     async for raw in stream:
         try:
-            await loop.run_in_executor(None, outbound.handle, raw)
+            await db_call(outbound.handle, raw)
         except Exception:  # noqa: BLE001 - never stop the agent for one record
             log.exception("outbound notification skipped a record")
 
@@ -89,7 +97,7 @@ async def notify_people(stream):
 async def place_due_rating_calls() -> None:
     """Satisfaction calls whose time has come (``callback_surveys.due_at``)."""
     try:
-        await asyncio.get_running_loop().run_in_executor(None, outbound.place_due_rating_calls)
+        await db_call(outbound.place_due_rating_calls)
     except Exception:  # noqa: BLE001
         log.exception("placing due rating calls failed")
 
@@ -97,5 +105,10 @@ async def place_due_rating_calls() -> None:
 @app.timer(interval=0.1, on_leader=True)
 async def match_batches() -> None:
     """Batched areas: match waiting requests as one assignment problem per batch interval."""
-    if await asyncio.get_running_loop().run_in_executor(None, steps.run_batches):
-        await relay_outbox()
+    try:
+        matched = await db_call(steps.run_batches)
+    except Exception:  # noqa: BLE001 - the requests wait for the next batch
+        log.exception("batch matching failed")
+        return
+    if matched:
+        await relay_outbox_safely()

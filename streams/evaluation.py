@@ -18,7 +18,7 @@ from config import topics
 from config.settings import get_settings
 from streams import steps
 from streams.app import app, dispatch_dlq_topic, topic
-from streams.runtime import relay_outbox
+from streams.runtime import kick_relay
 
 log = logging.getLogger("careline.evaluation")
 feedback_topic = topic(topics.FEEDBACK, "raw")
@@ -35,7 +35,7 @@ async def record_feedback(stream):
         except steps.DeadLetter as exc:
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
-        await relay_outbox()
+        kick_relay()
 
 
 @app.timer(interval=get_settings().score_interval_seconds, on_leader=True)

@@ -2,7 +2,10 @@
 the outbox relay.
 
 The outbox relay publishes events committed by handlers, in commit order,
-and marks them sent only after the broker acknowledged them. Rows for the
+and marks them sent only after the broker acknowledged them. Agents do not
+wait for it: they ``kick_relay()`` after each commit and go on with the next
+record, and one relay task publishes everything committed meanwhile (under
+load one pass carries the events of many records; see docs/benchmarks.md). Rows for the
 ``scheduler`` are left to the timer service (``careline.scheduler``), the one
 process that owns the APScheduler job store.
 """
@@ -12,6 +15,7 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +27,43 @@ from db.session import session_factory
 
 log = logging.getLogger("careline.runtime")
 _relay_lock = asyncio.Lock()
+T = TypeVar("T")
+
+#: how long an agent waits for an unreachable database before it gives up and
+#: crashes (so a supervisor restarts it): PostgreSQL restarts and failovers take seconds
+DATABASE_WAIT_SECONDS = 600.0
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database is away for now" (connection refused
+    or dropped, server shutting down, SQLite locked): worth waiting for, never a
+    reason to dead-letter a record."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+async def db_call(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a thread (the event loop keeps moving), awaited; while the
+    database is unavailable it is tried again with exponential backoff (0.2 s
+    doubling to 5 s, for up to ``DATABASE_WAIT_SECONDS``), logging each wait.
+    ``fn`` must be one transaction, so a retry repeats nothing committed."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
+
+    def before_sleep(state) -> None:  # noqa: ANN001 - tenacity's RetryCallState
+        log.warning("database unavailable (%s); %s waits %.1f s, attempt %d",
+                    type(state.outcome.exception()).__name__, getattr(fn, "__name__", "step"),
+                    state.next_action.sleep, state.attempt_number)
+
+    async for attempt in AsyncRetrying(retry=retry_if_exception(database_unavailable),
+                                       wait=wait_exponential(multiplier=0.2, max=5),
+                                       stop=stop_after_delay(DATABASE_WAIT_SECONDS),
+                                       before_sleep=before_sleep, reraise=True):
+        with attempt:
+            return await asyncio.to_thread(fn, *args)
+    raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying reraises
+_relay_wanted = asyncio.Event()
 
 
 @lru_cache
@@ -54,9 +95,29 @@ async def relay_outbox(limit: int = 500) -> int:
         rows = await asyncio.to_thread(_unsent, limit)
         if not rows:
             return 0
-        pending = [await app.topic(row.topic, value_serializer="json").send(key=row.key.encode(), value=row.value)
-                   for row in rows]
+        by_name = {name: app.topic(name, value_serializer="json") for name in {row.topic for row in rows}}
+        pending = [await by_name[row.topic].send(key=row.key.encode(), value=row.value) for row in rows]
         for fut in pending:
             await fut
         await asyncio.to_thread(_mark_sent, [r.seq for r in rows])
         return len(rows)
+
+
+def kick_relay() -> None:
+    """Ask the relay task (``relay_when_kicked``) to publish what was committed; returns at once."""
+    _relay_wanted.set()
+
+
+async def relay_when_kicked(limit: int = 500) -> None:
+    """Run for the worker's life: after each kick, relay until the outbox has
+    nothing unsent. A failure is logged and retried on the next kick (and the
+    worker's one-second timer, ``relay_leftovers``, catches what is left)."""
+    while True:
+        await _relay_wanted.wait()
+        _relay_wanted.clear()
+        try:
+            while await relay_outbox(limit) == limit:
+                pass
+        except Exception:  # noqa: BLE001 - the rows stay unsent and are relayed later
+            log.exception("outbox relay failed; rows stay unsent")
+            await asyncio.sleep(0.5)
