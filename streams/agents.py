@@ -14,7 +14,7 @@ from config import topics
 from streams import outbound, steps
 from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
                          lifecycle_topic, requests_topic)
-from streams.runtime import kick_relay, relay_outbox, relay_when_kicked
+from streams.runtime import db_call, kick_relay, relay_outbox, relay_when_kicked
 
 log = logging.getLogger("careline.agents")
 
@@ -67,7 +67,7 @@ async def relay_committed_events() -> None:
 async def evaluate_visits(stream):
     """Fold completed visits into provider and caregiver aggregates."""
     async for value in stream:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value.get("type") == "care.visit.completed":  # no thread hop for the rest
             await db_call(steps.fold_evaluation, value)
 
 
