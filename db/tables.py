@@ -276,8 +276,8 @@ app_tokens = Table(
     Index("ix_app_tokens_subject", "subject_kind", "subject_id"),
 )
 """Bearer tokens of the elder/family and caregiver apps, one or more per user; only the SHA-256
-(hex) of a token is kept. ``subject_kind`` is ``elder`` or ``caregiver``; a revoked token stays
-for the record (``careline.app_tokens``)."""
+(hex) of a token is kept. ``subject_kind`` is ``elder``, ``caregiver`` or ``provider`` (a provider
+organisation's office, which rates the center); a revoked token stays for the record (``careline.app_tokens``)."""
 
 app_submissions = Table(
     "app_submissions", metadata, _id("request_id"),
@@ -318,3 +318,26 @@ caregivers.append_column(Column("gender", String(8)))
 
 visits.append_column(Column("evv_flags", JSON))
 """EVV mismatches of a visit kept for operator review (migration 0009)."""
+
+# --- EVV flag reviews and providers' ratings of the center (migration 0010) ---
+
+evv_reviews = Table(
+    "evv_reviews", metadata,
+    Column("visit_id", String(120), ForeignKey("visits.visit_id"), primary_key=True),
+    Column("code", String(40), primary_key=True), Column("outcome", String(20), nullable=False),
+    Column("note", Text, nullable=False, default=""), Column("operator_id", String(120), nullable=False),
+    Column("reviewed_at", UTCDateTime, nullable=False, index=True),
+)
+"""An operator's decision on one EVV flag of a visit (``handlers.evv_review``): accepted,
+rejected (not payable) or corrected. One row per (visit, flag code): a flag is decided once."""
+
+center_ratings = Table(
+    "center_ratings", metadata,
+    Column("visit_id", String(120), ForeignKey("visits.visit_id"), primary_key=True),
+    Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
+    Column("provider_id", String(120), nullable=False, index=True),
+    Column("information_correct", Boolean, nullable=False), Column("notice_sufficient", Boolean, nullable=False),
+    Column("stars", Integer), Column("comment", Text), Column("rated_at", UTCDateTime, nullable=False),
+)
+"""A provider's rating of the center for one visit its caregiver did (``handlers.center_ratings``):
+was the information right, was the notice enough, 1–5 stars. One per visit; the visit has one provider."""
