@@ -1,8 +1,8 @@
 """The unit of work behind ``handlers.operator_actions.OperatorUnitOfWork``, the
 audit log, and the dispatch context of one service area.
 
-``OperatorSqlUnitOfWork`` is ``SqlUnitOfWork`` plus emergency acknowledgements, so an operator's action commits its state
-change, events, outbox rows and audit row in one transaction.
+``OperatorSqlUnitOfWork`` is ``SqlUnitOfWork`` plus emergency acknowledgements and EVV flag reviews, so an
+operator's action commits its state change, events, outbox rows and audit row in one transaction.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.policy import cached_policy
@@ -17,6 +18,8 @@ from config.settings import Settings
 from db import tables
 from db.uow import SqlUnitOfWork
 from handlers.alerts import Acknowledgement
+from handlers.evv_review import EvvReview, ReviewOutcome
+from handlers.operator_actions import Refused
 from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
 
 
@@ -34,10 +37,40 @@ class _Acknowledgements:
             request_id=ack.request_id, operator_id=ack.operator_id, acknowledged_at=ack.acknowledged_at))
 
 
+class _EvvReviews:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_visit(self, visit_id: str) -> list[EvvReview]:
+        return evv_reviews_of(self.session, [visit_id])
+
+    def add(self, review: EvvReview) -> None:
+        """Insert now: a concurrent review of the same flag loses on the primary key and
+        is refused as ``already_reviewed`` (the caller's unit of work rolls back)."""
+        try:
+            self.session.execute(tables.evv_reviews.insert().values(
+                visit_id=review.visit_id, code=review.code, outcome=review.outcome.value, note=review.note,
+                operator_id=review.operator_id, reviewed_at=review.reviewed_at))
+        except IntegrityError:
+            raise Refused("already_reviewed", f"the {review.code} flag of {review.visit_id} is already "
+                                              "reviewed") from None
+
+
+def evv_reviews_of(session: Session, visit_ids: list[str]) -> list[EvvReview]:
+    """The stored reviews of these visits, oldest first."""
+    if not visit_ids:
+        return []
+    t = tables.evv_reviews.c
+    rows = session.execute(select(tables.evv_reviews).where(t.visit_id.in_(visit_ids)).order_by(t.reviewed_at))
+    return [EvvReview(r.visit_id, r.code, ReviewOutcome(r.outcome), r.note, r.operator_id, r.reviewed_at)
+            for r in rows]
+
+
 class OperatorSqlUnitOfWork(SqlUnitOfWork):
     def __enter__(self) -> "OperatorSqlUnitOfWork":
         super().__enter__()
         self.acknowledgements = _Acknowledgements(self.session)
+        self.evv_reviews = _EvvReviews(self.session)
         return self
 
     def audit(self, operator_id: str, action: str, target: str, at: datetime, outcome: str = "done",

@@ -3,10 +3,10 @@
 Roles follow the design card: **operators** take calls, call elders back and
 acknowledge emergencies, so they see names and phone numbers; **supervisors**
 watch the service, step in on assignments and read the audit log, without
-personal data; **admins** keep the accounts and read the audit log, without
-personal data or dispatch rights. Data minimisation (GDPR art. 5(1)(c); China's
-PIPL art. 6) is the rule behind showing personal data only to the role that
-needs it.
+personal data; both review EVV flags (``handlers.evv_review``); **admins** keep
+the accounts and read the audit log, without personal data or dispatch rights.
+Data minimisation (GDPR art. 5(1)(c); China's PIPL art. 6) is the rule behind
+showing personal data only to the role that needs it.
 """
 from __future__ import annotations
 
@@ -30,15 +30,16 @@ class Permission(StrEnum):
     MARK_CAREGIVER = "mark_caregiver"
     MANAGE_OPERATORS = "manage_operators"
     VIEW_AUDIT = "view_audit"
+    REVIEW_EVV = "review_evv"
 
 
 _P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.VIEW_PERSONAL_DATA, _P.CREATE_REQUEST,
                               _P.ASSIGN_REQUEST, _P.CANCEL_REQUEST, _P.ACKNOWLEDGE_EMERGENCY,
-                              _P.MARK_CAREGIVER}),
+                              _P.MARK_CAREGIVER, _P.REVIEW_EVV}),
     Role.SUPERVISOR: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.ASSIGN_REQUEST, _P.CANCEL_REQUEST,
-                                _P.MARK_CAREGIVER, _P.VIEW_AUDIT}),
+                                _P.MARK_CAREGIVER, _P.VIEW_AUDIT, _P.REVIEW_EVV}),
     Role.ADMIN: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.MANAGE_OPERATORS, _P.VIEW_AUDIT}),
 }
 

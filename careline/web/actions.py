@@ -34,10 +34,11 @@ from handlers.regions import within
 router = APIRouter(prefix="/dashboard/actions", include_in_schema=False)
 
 
-def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200):  # noqa: ANN202
+def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200,
+            back: str = "/dashboard"):  # noqa: ANN202
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"ok": ok, "code": code, "message": message}, status_code=status)
-    return RedirectResponse("/dashboard", status_code=303)
+    return RedirectResponse(back if ok else f"{back}?refused={code}", status_code=303)
 
 
 def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) -> None:
@@ -50,8 +51,10 @@ def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) 
 
 def _run(request: Request, principal: auth.Principal, csrf: str | None, action: str, target: str,
          area_of: Callable[[OperatorSqlUnitOfWork], str | None],
-         change: Callable[[OperatorSqlUnitOfWork, datetime], dict | None]):  # noqa: ANN202
-    """Check CSRF and region, apply ``change`` and audit it in one transaction."""
+         change: Callable[[OperatorSqlUnitOfWork, datetime], dict | None],
+         back: str = "/dashboard"):  # noqa: ANN202
+    """Check CSRF and region, apply ``change`` and audit it in one transaction; a plain
+    form post is sent ``back`` (with ``?refused=<code>`` when the domain said no)."""
     auth.check_csrf(principal, csrf or request.headers.get("x-csrf-token"))
     factory = auth.sessions_of(request)
     try:
@@ -70,8 +73,8 @@ def _run(request: Request, principal: auth.Principal, csrf: str | None, action: 
             write_audit(session, principal.operator_id, action, target, datetime.now(timezone.utc),
                         outcome="refused", detail={"code": code})
             session.commit()
-        return _answer(request, False, code, str(exc) if code != "conflict" else "changed meanwhile", 409)
-    return _answer(request, True, "done", f"{action} {target}")
+        return _answer(request, False, code, str(exc) if code != "conflict" else "changed meanwhile", 409, back)
+    return _answer(request, True, "done", f"{action} {target}", back=back)
 
 
 _assigner = auth.require(Permission.ASSIGN_REQUEST)

@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 #: Modules that define a FastAPI ``router``; added as they are built.
 _ROUTER_MODULES: list[str] = [
     "careline.web.dashboard", "careline.web.actions", "careline.web.admin",  # operator dashboard
+    "careline.web.evv_review",                                                 # EVV flag review page
     "careline.web.stats", "careline.web.metrics",                              # statistics API, /metrics
     "careline.web.twilio_routes", "careline.web.alarm_routes",                 # Twilio webhooks, one-key alarms
     "careline.web.app_api",                                                   # elder/family and caregiver apps

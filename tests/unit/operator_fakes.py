@@ -1,4 +1,4 @@
-"""An in-memory operator unit of work: ``InMemoryUnitOfWork`` plus emergency acknowledgements."""
+"""An in-memory operator unit of work: ``InMemoryUnitOfWork`` plus emergency acknowledgements and EVV reviews."""
 from __future__ import annotations
 
 from handlers.memory import InMemoryUnitOfWork
@@ -12,7 +12,16 @@ class _Acks(dict):
         self[ack.request_id] = ack
 
 
+class _EvvReviews(list):
+    def for_visit(self, visit_id):  # noqa: ANN001, ANN201
+        return [r for r in self if r.visit_id == visit_id]
+
+    def add(self, review) -> None:  # noqa: ANN001
+        self.append(review)
+
+
 class InMemoryOperatorUnitOfWork(InMemoryUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.acknowledgements = _Acks()
+        self.evv_reviews = _EvvReviews()
