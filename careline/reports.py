@@ -6,15 +6,17 @@ computes the KPIs of ``handlers.kpis`` per provider and caregiver, a weekly
 trend (days 1–7, 8–14, 15–21, 22–28, 29–last) and the ranking by composite
 score, and writes an HTML report (plots embedded as PNG) and a PDF.
 
-EVV flags are not stored yet: the report recomputes the two the visits table
-can show (``too_early``, ``short_visit``, with ``handlers.evv``); geofence,
-phone and checklist flags need the stored flags proposed in the issue.
+A visit's EVV flags are those stored with it (geofence, phone, checklist, …)
+plus the two its times show (``too_early``, ``short_visit``, recomputed with
+``handlers.evv`` for visits checked in by SMS, which store none), less those
+an operator's review marked ``corrected`` (``handlers.evv_review``). The
+center's score comes from the providers' ratings (``center_ratings``) of
+the month's visits.
 """
 from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import sys
 from dataclasses import asdict, dataclass, field
@@ -31,6 +33,7 @@ from config.evaluation import EvaluationConfig, get_evaluation_config
 from db import tables as t
 from db.session import engine_for
 from handlers import evv, kpis as k
+from handlers.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
 from handlers.model import VisitStatus
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -84,15 +87,18 @@ def _feedback(data: MonthData, row) -> None:
         data.ratings.append(k.Rating(row.provider_id, row.caregiver_id, int(row.rating or 0)))
     elif row.kind == "complaint":
         data.complaints.append(k.Complaint(row.provider_id, row.category or "", row.caregiver_id))
-    elif row.kind == "center_rating":
-        try:
-            answers = json.loads(row.comment or "")
-            info, notice = bool(answers["information_right"]), bool(answers["notice_enough"])
-        except (ValueError, KeyError, TypeError):
-            raise ValueError("comment is not JSON with information_right and notice_enough") from None
-        data.center.append(k.CenterRating(row.provider_id, info, notice))
     else:
         raise ValueError(f"unknown kind {row.kind!r}")
+
+
+def _reviews(conn, visit_ids) -> dict[str, list[EvvReview]]:  # noqa: ANN001 - Connection, a subquery
+    """The EVV reviews of the visits ``visit_ids`` selects, per visit."""
+    out: dict[str, list[EvvReview]] = {}
+    r = t.evv_reviews.c
+    for row in conn.execute(select(t.evv_reviews).where(r.visit_id.in_(visit_ids))):
+        out.setdefault(row.visit_id, []).append(EvvReview(row.visit_id, row.code, ReviewOutcome(row.outcome),
+                                                          row.note, row.operator_id, row.reviewed_at))
+    return out
 
 
 def read_month(database_url: str, start: datetime, end: datetime, policy: evv.EvvPolicy) -> MonthData:
@@ -105,11 +111,17 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
                               .where(o.c.created_at >= start, o.c.created_at < end)):
             data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at,
                                               r.status.value))
-        for r in conn.execute(select(v).where(v.c.planned_start >= start, v.c.planned_start < end,
-                                              v.c.status != VisitStatus.CANCELLED)):
+        in_month = (v.c.planned_start >= start, v.c.planned_start < end, v.c.status != VisitStatus.CANCELLED)
+        reviews = _reviews(conn, select(v.c.visit_id).where(*in_month))
+        for r in conn.execute(select(v).where(*in_month)):
+            flags = counted_flag_codes(r.evv_flags if isinstance(r.evv_flags, list) else None,
+                                       reviews.get(r.visit_id, []), _derived_flags(r, policy))
             data.visits.append(k.VisitOutcome(
                 r.provider_id, r.caregiver_id, r.planned_start, r.check_in_at, r.lateness_minutes,
-                r.status == VisitStatus.COMPLETED, r.status == VisitStatus.NO_SHOW, _derived_flags(r, policy)))
+                r.status == VisitStatus.COMPLETED, r.status == VisitStatus.NO_SHOW, flags))
+        for r in conn.execute(select(t.center_ratings).join(v, v.c.visit_id == t.center_ratings.c.visit_id)
+                              .where(*in_month)):
+            data.center.append(k.CenterRating(r.provider_id, r.information_correct, r.notice_sufficient, r.stars))
         when = func.coalesce(v.c.planned_start, t.care_requests.c.window_start, type_=t.UTCDateTime)
         rows = conn.execute(
             select(f, v.c.provider_id, v.c.caregiver_id)

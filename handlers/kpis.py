@@ -81,12 +81,14 @@ class Complaint:
 
 @dataclass(frozen=True)
 class CenterRating:
-    """A provider's rating of the dispatch center for one request: was the
-    information right, was the notice enough."""
+    """A provider's rating of the dispatch center for one visit: was the
+    information right, was the notice enough, and optionally 1..5 stars
+    (``handlers.center_ratings``)."""
 
     provider_id: str
     information_right: bool
     notice_enough: bool
+    stars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -270,12 +272,14 @@ def ranking(kpis_by_subject: Mapping[str, Kpis], weights: Mapping[str, float],
 @dataclass(frozen=True)
 class CenterScore:
     """How providers rate the center: shares 0..1 and ``score`` 0..100 (the
-    mean of the two shares × 100); ``None`` without ratings."""
+    mean of the two shares × 100); ``None`` without ratings. ``mean_stars``
+    over the ratings that gave stars (optional, so not part of ``score``)."""
 
     ratings: int
     information_right_rate: float | None
     notice_enough_rate: float | None
     score: float | None
+    mean_stars: float | None = None
 
 
 def center_score(ratings: Sequence[CenterRating]) -> CenterScore:
@@ -284,4 +288,5 @@ def center_score(ratings: Sequence[CenterRating]) -> CenterScore:
     info = _share(sum(r.information_right for r in ratings), len(ratings))
     notice = _share(sum(r.notice_enough for r in ratings), len(ratings))
     score = None if info is None or notice is None else 50.0 * (info + notice)
-    return CenterScore(len(ratings), info, notice, score)
+    stars = [r.stars for r in ratings if r.stars is not None]
+    return CenterScore(len(ratings), info, notice, score, statistics.fmean(stars) if stars else None)

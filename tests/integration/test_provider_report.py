@@ -2,7 +2,6 @@
 over November 2026, one clearly better than the other."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -55,7 +54,7 @@ def _feedback(rid, n, kind, rating=None, category=None, comment=None, at=NOV) ->
 
 def _month_rows():
     """20 visits per provider across November, plus one in December that must not count."""
-    rows = {k: [] for k in ("care_requests", "visits", "offers", "feedback")}
+    rows = {k: [] for k in ("care_requests", "visits", "offers", "feedback", "center_ratings")}
     for i in range(20):
         start = NOV + timedelta(days=i * 1.45)
         for provider, cg in ((GOOD, f"{GOOD}-cg{i % 2}"), (POOR, f"{POOR}-cg{i % 2}")):
@@ -75,12 +74,14 @@ def _month_rows():
                 rows["feedback"].append(_feedback(rid, 0, "rating", rating=3 if i % 2 else 2))
                 if i % 5 == 0:
                     rows["feedback"].append(_feedback(rid, 1, "complaint", category="late"))
-            answers = {"information_right": i % 4 != 0, "notice_enough": i % 2 == 0}
-            rows["feedback"].append(_feedback(rid, 2, "center_rating", comment=json.dumps(answers)))
+            rows["center_ratings"].append(dict(
+                visit_id=f"v-{rid}", request_id=rid, provider_id=provider, information_correct=i % 4 != 0,
+                notice_sufficient=i % 2 == 0, stars=4 if provider == GOOD and i < 4 else None, rated_at=start))
     dec = NOV.replace(month=12)
     rows["care_requests"].append(_request("late-dec", dec))
     rows["visits"].append(_visit("late-dec", GOOD, f"{GOOD}-cg0", dec, lateness=90.0))
-    rows["feedback"].append(_feedback(f"{POOR}-3", 9, "center_rating", comment="not json"))
+    rows["care_requests"].append(_request("never-visited", NOV))  # a request no visit was made for
+    rows["feedback"].append(_feedback("never-visited", 9, "complaint", category="no-show", comment="nobody came"))
     return rows
 
 
@@ -106,8 +107,7 @@ def test_the_month_holds_only_novembers_visits_and_lists_unusable_feedback(datab
     data = read_month(database, start, end, get_evaluation_config().evv)
     assert len(data.visits) == 40 and len(data.offers) == 60
     assert len(data.ratings) == 40 and len(data.complaints) == 4 and len(data.center) == 40
-    assert data.skipped == [f"feedback f-{POOR}-3-9 (center_rating): comment is not JSON "
-                            "with information_right and notice_enough"]
+    assert data.skipped == ["feedback f-never-visited-9 (complaint): no visit to attribute it to"]
 
 
 def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp_path):
@@ -117,7 +117,10 @@ def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp
     ranking = html.split('id="ranking"')[1].split("</table>")[0]
     assert re.findall(r'data-provider="([^"]+)"', ranking) == [GOOD, POOR]
     assert "data:image/png;base64," in html
-    assert "not json" not in html and f"f-{POOR}-3-9" in html  # the unusable row is listed by id
+    assert "nobody came" not in html and "f-never-visited-9" in html  # the unusable row is listed by id
+    # providers' ratings of the center: information right 15 of 20 per provider, notice 10 of 20
+    assert "40 ratings: information right 75%" in html and "notice enough 50%; score 62.5 / 100" in html
+    assert "4.0 stars on average" in html
     pdf = pdf_path.read_bytes()
     assert pdf.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) >= 2
@@ -127,3 +130,25 @@ def test_a_malformed_month_is_refused_naming_the_argument(database, tmp_path, ca
     assert main("2026-13", tmp_path, database) == 2
     assert "--month" in capsys.readouterr().err
     assert main("2026-11", tmp_path / "ok", database) == 0
+
+
+def test_stored_evv_flags_count_against_the_provider_unless_a_review_corrected_them(database):
+    from sqlalchemy import update
+
+    from handlers.kpis import provider_kpis
+
+    flags = {f"v-{GOOD}-0": "outside_geofence", f"v-{GOOD}-1": "wrong_phone", f"v-{GOOD}-2": "incomplete_checklist"}
+    with engine_for(database).begin() as conn:
+        for visit_id, code in flags.items():
+            conn.execute(update(t.visits).where(t.visits.c.visit_id == visit_id).values(
+                evv_flags=[{"code": code, "detail": "kept at check-in"}]))
+        conn.execute(insert(t.evv_reviews), [
+            dict(visit_id=f"v-{GOOD}-1", code="wrong_phone", outcome="corrected", note="landline on file was old",
+                 operator_id="op", reviewed_at=NOV),
+            dict(visit_id=f"v-{GOOD}-2", code="incomplete_checklist", outcome="rejected", note="no meal delivered",
+                 operator_id="op", reviewed_at=NOV)])
+    data = read_month(database, *month_bounds("2026-11"), get_evaluation_config().evv)
+    flagged = sorted(v.evv_flags for v in data.visits if v.provider_id == GOOD and v.evv_flags)
+    assert flagged == [("incomplete_checklist",), ("outside_geofence",)]  # the corrected phone flag is gone
+    kpis = provider_kpis(data.offers, data.visits, data.ratings, data.complaints, get_evaluation_config().kpis)
+    assert kpis[GOOD].evv_compliance_rate == 18 / 20
