@@ -9,6 +9,8 @@ same writes as the Twilio webhooks (``careline.channels``, ``db.channels``).
   events (``caregiver.events.v1``, keyed by service area) of the shape SMS
   replies have, with ``channel: app`` and, for visits, the phone's position.
 - Cancel and rate change state here, through the handlers every channel uses.
+- A provider organisation's office rates the center for a visit its caregiver
+  did (``handlers.center_ratings``), stored in ``center_ratings``.
 
 Rules that say no raise ``handlers.operator_actions.Refused``; bad input raises
 ``handlers.intake.InvalidIntake`` naming the field. Logs carry ids only.
@@ -28,11 +30,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from careline.channels import ChannelContext, record_request, short_id
 from config.evaluation import get_evaluation_config
-from db import app_api, channels
+from db import app_api, center_ratings, channels
+from db.center_ratings import CenterRatingSqlUnitOfWork
 from db.operator_uow import OperatorSqlUnitOfWork
 from db.uow import SqlUnitOfWork
 from handlers import app_requests as rules
 from handlers import channel_events
+from handlers.center_ratings import CenterAnswers, CenterRatingRecord
+from handlers.center_ratings import rate_center as rate_center_rule
 from handlers.feedback import record_feedback
 from handlers.intake import InvalidIntake
 from handlers.ivr import ServiceChoice
@@ -164,6 +169,24 @@ def rate(ctx: ChannelContext, elder_id: str, request_id: str, stars: int,
             return (earlier.rating if earlier else stars), True
         uow.commit()
     return stars, False
+
+
+def rate_center(ctx: ChannelContext, provider_id: str, request_id: str,
+                answers: CenterAnswers) -> CenterRatingRecord:
+    """Store the provider's rating of the center for the visit of ``request_id``
+    (``handlers.center_ratings.rate_center``). ``Refused``: ``unknown_visit``,
+    ``not_completed``, ``already_rated``."""
+    with CenterRatingSqlUnitOfWork(ctx.sessions) as uow:
+        record = rate_center_rule(request_id, provider_id, answers, uow, ctx.clock())
+        uow.commit()
+    log.info("provider %s rated the center for visit %s", provider_id, record.visit_id)
+    return record
+
+
+def provider_visits(ctx: ChannelContext, provider_id: str) -> list[Row]:
+    """The provider's latest completed visits and whether each is rated (``db.center_ratings``)."""
+    with ctx.sessions() as session:
+        return center_ratings.provider_visits(session, provider_id)
 
 
 def offers(ctx: ChannelContext, caregiver_id: str) -> list[Row]:

@@ -1,6 +1,7 @@
-"""Per-user bearer tokens of the elder/family app and the caregiver app.
+"""Per-user bearer tokens of the elder/family app, the caregiver app and the
+provider organisations' office (which rates the center per visit).
 
-``issue_token`` makes a token for a registered elder or caregiver and returns
+``issue_token`` makes a token for a registered elder, caregiver or provider and returns
 it once: only its SHA-256 is stored (``app_tokens``), so a lost token is
 replaced, never recovered. ``revoke_tokens`` ends every token of a user (a
 lost phone, a caregiver who left). The app sends the token as
@@ -19,8 +20,9 @@ TOKEN_BYTES = 32
 
 
 def issue_token(database_url: str, kind: str, subject_id: str, now: datetime | None = None) -> str:
-    """A new bearer token for the elder or caregiver ``subject_id`` (``kind``:
-    ``elder`` | ``caregiver``). Earlier tokens stay valid (one per device).
+    """A new bearer token for the elder, caregiver or provider organisation
+    ``subject_id`` (``kind``: ``elder`` | ``caregiver`` | ``provider``).
+    Earlier tokens stay valid (one per device).
     Raises ``ValueError`` for another kind and ``LookupError`` for an unregistered user."""
     if kind not in app_api.SUBJECT_KINDS:
         raise ValueError(f"kind must be one of {', '.join(app_api.SUBJECT_KINDS)}, got {kind!r}")
@@ -34,7 +36,7 @@ def issue_token(database_url: str, kind: str, subject_id: str, now: datetime | N
 
 
 def revoke_tokens(database_url: str, kind: str, subject_id: str, now: datetime | None = None) -> int:
-    """Revoke every live token of the elder or caregiver ``subject_id``; returns how many."""
+    """Revoke every live token of the elder, caregiver or provider ``subject_id``; returns how many."""
     with session_factory(database_url)() as session:
         count = app_api.revoke_tokens(session, kind, subject_id, now or datetime.now(timezone.utc))
         session.commit()

@@ -403,12 +403,13 @@ def operators_add(user: str, role: Annotated[str, typer.Option(help="operator, s
     out.print(f"operator {user} ({role}) saved")
 
 
-tokens_app = typer.Typer(help="Per-user tokens of the elder/family and caregiver apps.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Per-user tokens of the elder/family and caregiver apps and of providers.",
+                         no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 
 
 @tokens_app.command("issue")
-def tokens_issue(kind: Annotated[str, typer.Argument(help="elder or caregiver")], subject_id: str) -> None:
+def tokens_issue(kind: Annotated[str, typer.Argument(help="elder, caregiver or provider")], subject_id: str) -> None:
     """Issue an app token (printed once; only its hash is stored)."""
     from careline.app_tokens import issue_token
 
@@ -421,7 +422,7 @@ def tokens_issue(kind: Annotated[str, typer.Argument(help="elder or caregiver")]
 
 @tokens_app.command("revoke")
 def tokens_revoke(kind: str, subject_id: str) -> None:
-    """Revoke every token of an elder or caregiver."""
+    """Revoke every token of an elder, caregiver or provider."""
     from careline.app_tokens import revoke_tokens
 
     out.print(f"revoked {revoke_tokens(get_settings().database_url, kind, subject_id)} tokens")

@@ -19,7 +19,7 @@ from db import tables as t
 from db.channels import insert_ignore
 from handlers.model import OfferStatus, VisitStatus
 
-SUBJECT_KINDS = ("elder", "caregiver")
+SUBJECT_KINDS = ("elder", "caregiver", "provider")
 
 
 def token_digest(token: str) -> str:
@@ -28,14 +28,14 @@ def token_digest(token: str) -> str:
 
 
 def subject_exists(session: Session, kind: str, subject_id: str) -> bool:
-    """True when ``subject_id`` is a registered elder or caregiver (``kind``)."""
-    table = {"elder": t.elders, "caregiver": t.caregivers}[kind]
-    key = table.c.elder_id if kind == "elder" else table.c.caregiver_id
+    """True when ``subject_id`` is a registered elder, caregiver or provider organisation (``kind``)."""
+    key = {"elder": t.elders.c.elder_id, "caregiver": t.caregivers.c.caregiver_id,
+           "provider": t.provider_organisations.c.provider_id}[kind]
     return session.execute(select(key).where(key == subject_id)).first() is not None
 
 
 def add_token(session: Session, token: str, kind: str, subject_id: str, now: datetime) -> None:
-    """Store the hash of a new token of ``kind`` (elder | caregiver) for ``subject_id``."""
+    """Store the hash of a new token of ``kind`` (elder | caregiver | provider) for ``subject_id``."""
     if kind not in SUBJECT_KINDS:
         raise ValueError(f"subject kind must be one of {', '.join(SUBJECT_KINDS)}, got {kind!r}")
     session.execute(t.app_tokens.insert().values(token_hash=token_digest(token), subject_kind=kind,

@@ -1,13 +1,15 @@
-"""The app API (``/api/v1``): the elder/family app and the caregiver app.
+"""The app API (``/api/v1``): the elder/family app, the caregiver app and providers.
 
 Elders (or their families) submit a request, see its status with the
 assigned caregiver's name and arrival window, cancel it and rate the visit;
 caregivers list their offers, accept or decline, list their visits and check
-in and out with the phone's position. Each user has their own bearer tokens
-(``careline.app_tokens``): 401 without a valid one (``WWW-Authenticate:
-Bearer``), 403 on the other app's endpoints. Invalid input is a 422 whose
-``detail`` names each field (``window.start``); refusals carry a stable
-``code``. The OpenAPI document is the application's ``/openapi.json``.
+in and out with the phone's position; a provider organisation's office lists
+its caregivers' completed visits and rates the center for each (the two-way
+evaluation). Each user has their own bearer tokens (``careline.app_tokens``):
+401 without a valid one (``WWW-Authenticate: Bearer``), 403 on another app's
+endpoints. Invalid input is a 422 whose ``detail`` names each field
+(``window.start``); refusals carry a stable ``code``. The OpenAPI document
+is the application's ``/openapi.json``.
 Handlers are sync and run in FastAPI's thread pool; writes go through
 ``careline.app_channel`` like the webhooks' do.
 """
@@ -28,11 +30,12 @@ from careline.channels import ChannelContext
 from careline.web import app_api_schemas as s
 from careline.web.twilio_routes import channel_context
 from db import app_api
+from handlers.center_ratings import CenterAnswers
 from handlers.intake import InvalidIntake
 from handlers.operator_actions import Refused
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
-_NOT_FOUND = ("unknown_request", "unknown_offer")
+_NOT_FOUND = ("unknown_request", "unknown_offer", "unknown_visit")
 
 
 class AppProblem(Exception):
@@ -94,7 +97,7 @@ def _problem(description: str) -> dict:
 
 router = APIRouter(prefix="/api/v1", route_class=AppRoute, responses={
     401: _problem("no bearer token, or an unknown or revoked one"),
-    403: _problem("the token is the other app's (elder vs caregiver)"),
+    403: _problem("the token is another app's (elder, caregiver or provider)"),
     422: {"model": s.ValidationProblem, "description": "invalid input; each error names its field"}})
 _bearer = HTTPBearer(auto_error=False, scheme_name="appToken",
                      description="a per-user token from careline.app_tokens.issue_token")
@@ -102,6 +105,7 @@ _404 = {404: _problem("no such request of yours")}
 _409 = {409: _problem("the request's state does not allow this now; `code` says why")}
 RequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_REQUEST_ID])
 VisitRequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_VISIT_REQUEST_ID])
+DoneRequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_DONE_REQUEST_ID])
 OfferId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_OFFER_ID])
 
 
@@ -113,7 +117,7 @@ class AppUser:
 
 def app_user(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
              ctx: ChannelContext = Depends(channel_context)) -> AppUser:
-    """The token's elder or caregiver; 401 (``WWW-Authenticate: Bearer``) otherwise."""
+    """The token's elder, caregiver or provider; 401 (``WWW-Authenticate: Bearer``) otherwise."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise AppProblem(401, "unauthenticated", "send Authorization: Bearer <token>", challenge)
@@ -133,8 +137,8 @@ def _role(kind: str) -> Callable[[AppUser], str]:
     return subject
 
 
-elder_id_of, caregiver_id_of = _role("elder"), _role("caregiver")
-ELDER, CAREGIVER = ["app: elder"], ["app: caregiver"]
+elder_id_of, caregiver_id_of, provider_id_of = _role("elder"), _role("caregiver"), _role("provider")
+ELDER, CAREGIVER, PROVIDER = ["app: elder"], ["app: caregiver"], ["app: provider"]
 
 
 def _window(start, end) -> s.Window:  # noqa: ANN001 - datetimes
@@ -238,3 +242,29 @@ def check_in(body: s.CheckIn, request_id: str = VisitRequestId, caregiver_id: st
 def check_out(body: s.CheckOut, request_id: str = VisitRequestId, caregiver_id: str = Depends(caregiver_id_of),
               ctx: ChannelContext = Depends(channel_context)) -> s.VisitReported:
     return _report(ctx, caregiver_id, request_id, "check-out", body, dict(body.tasks))
+
+
+@router.get("/provider/visits", response_model=s.ProviderVisitList, tags=PROVIDER,
+            summary="My caregivers' latest completed visits (100), and which I rated the center for")
+def list_provider_visits(provider_id: str = Depends(provider_id_of),
+                         ctx: ChannelContext = Depends(channel_context)) -> s.ProviderVisitList:
+    return s.ProviderVisitList(visits=[s.ProviderVisitView(
+        request_id=v.request_id, visit_id=v.visit_id, caregiver_id=v.caregiver_id, service_type=v.service_type,
+        planned_start=v.planned_start, checked_out_at=v.check_out_at, center_rated=bool(v.rated))
+        for v in app_channel.provider_visits(ctx, provider_id)])
+
+
+@router.post("/provider/visits/{request_id}/center-rating", status_code=201, response_model=s.CenterRatingStored,
+             tags=PROVIDER, summary="Rate the center for a visit my caregiver did: information, notice, stars",
+             responses={404: _problem("no visit of your caregivers for this request"),
+                        409: _problem("`not_completed` (not checked out yet) or `already_rated` (once per visit)")})
+def rate_center(body: s.NewCenterRating, request_id: str = DoneRequestId,
+                provider_id: str = Depends(provider_id_of),
+                ctx: ChannelContext = Depends(channel_context)) -> s.CenterRatingStored:
+    """Feeds the center's score from providers (``handlers.kpis.center_score``) in the monthly report."""
+    answers = CenterAnswers(body.information_correct, body.notice_sufficient, body.stars, body.comment)
+    record = app_channel.rate_center(ctx, provider_id, request_id, answers)
+    return s.CenterRatingStored(request_id=record.request_id, visit_id=record.visit_id,
+                                provider_id=record.provider_id, information_correct=answers.information_correct,
+                                notice_sufficient=answers.notice_sufficient, stars=answers.stars,
+                                rated_at=record.rated_at)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StringConstraints,
+                      field_validator)
 from pydantic_core.core_schema import ValidationInfo
 
 from handlers.model import Priority, RequestStatus, VisitStatus
@@ -28,6 +29,7 @@ KEY_PATTERN = r"^[!-~]{1,120}$"
 EXAMPLE_REQUEST_ID = "AP3F9A1C22B7E0"
 EXAMPLE_OFFER_ID = "AP7C2E9D41A0B5.o1"
 EXAMPLE_VISIT_REQUEST_ID = "AP5B8D0E37F1C4"
+EXAMPLE_DONE_REQUEST_ID = "AP9E4F2A61D3C8"
 
 TaskName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
@@ -187,9 +189,50 @@ class VisitReported(BaseModel):
     duplicate: bool = False
 
 
+class NewCenterRating(_In):
+    """A provider's rating of the center for one visit its caregiver did."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "information_correct": True, "notice_sufficient": False, "stars": 4,
+        "comment": "address right; the offer came 20 minutes before the visit"}]})
+    information_correct: StrictBool = Field(description="was the information the center gave right "
+                                                        "(address, needs, service)?")
+    notice_sufficient: StrictBool = Field(description="was the notice (offer to visit) enough?")
+    stars: int | None = Field(default=None, ge=1, le=5, examples=[4], description="1 (poor) to 5 (excellent)")
+    comment: str | None = Field(default=None, max_length=1000, pattern=TEXT_PATTERN,
+                                description="for the center's supervisors; never logged")
+
+
+class CenterRatingStored(BaseModel):
+    request_id: str
+    visit_id: str
+    provider_id: str
+    information_correct: bool
+    notice_sufficient: bool
+    stars: int | None = None
+    rated_at: datetime
+
+
+class ProviderVisitView(BaseModel):
+    """A completed visit of one of the provider's caregivers; no elder data."""
+
+    request_id: str
+    visit_id: str
+    caregiver_id: str
+    service_type: str
+    planned_start: datetime
+    checked_out_at: datetime | None = None
+    center_rated: bool = Field(description="whether the provider has rated the center for this visit")
+
+
+class ProviderVisitList(BaseModel):
+    visits: list[ProviderVisitView]
+
+
 class Problem(BaseModel):
     """An error: ``code`` is stable for apps (unauthenticated, forbidden, unknown_request,
-    closed, in_progress, not_completed, answered, expired, no_visit, …)."""
+    closed, in_progress, not_completed, answered, expired, no_visit, unknown_visit,
+    already_rated, …)."""
 
     code: str | None = None
     detail: str

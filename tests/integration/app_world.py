@@ -1,6 +1,6 @@
-"""A small world for the app API tests: one service area in Nanjing, a provider,
-two caregivers (``cg-li`` with a display name and the meal skill, ``cg-wu``
-without either), two elders with homes and tokens for each; the web app on a
+"""A small world for the app API tests: one service area in Nanjing, a provider
+(``p-1``), two caregivers (``cg-li`` with a display name and the meal skill, ``cg-wu``
+without either), two elders with homes and tokens for each (the provider's too); the web app on a
 SQLite file migrated to head; the stream worker's own steps to process what
 the app wrote to the outbox (``streams.steps``, no broker needed).
 """
@@ -39,7 +39,7 @@ class AppWorld:
         return self.ctx.sessions
 
     def auth(self, who: str) -> dict[str, str]:
-        """Headers of ``who``: elder ``e-wang`` / ``e-zhao``, caregiver ``cg-li`` / ``cg-wu``."""
+        """Headers of ``who``: elder ``e-wang`` / ``e-zhao``, caregiver ``cg-li`` / ``cg-wu``, provider ``p-1``."""
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def outbox(self, topic: str) -> list[dict]:
@@ -52,9 +52,10 @@ class AppWorld:
             return list(s.execute(select(table).filter_by(**where)))
 
 
-def build_app_world(tmp_path, monkeypatch) -> AppWorld:  # noqa: ANN001
-    """Migrate, seed, issue tokens; the worker steps read the same database."""
-    url = f"sqlite:///{tmp_path / 'app.db'}"
+def build_app_world(tmp_path, monkeypatch, url: str | None = None) -> AppWorld:  # noqa: ANN001
+    """Migrate, seed, issue tokens; the worker steps read the same database (a SQLite
+    file under ``tmp_path`` unless ``url`` names an empty database)."""
+    url = url or f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     _seed(url)
     monkeypatch.setenv("CARELINE_DATABASE_URL", url)
@@ -65,7 +66,8 @@ def build_app_world(tmp_path, monkeypatch) -> AppWorld:  # noqa: ANN001
     app = create_app(settings)
     app.state.channels = ctx
     tokens = {who: issue_token(url, kind, who, NOW) for who, kind in
-              (("e-wang", "elder"), ("e-zhao", "elder"), ("cg-li", "caregiver"), ("cg-wu", "caregiver"))}
+              (("e-wang", "elder"), ("e-zhao", "elder"), ("cg-li", "caregiver"), ("cg-wu", "caregiver"),
+               ("p-1", "provider"))}
     return AppWorld(url, settings, ctx, TestClient(app), tokens)
 
 
@@ -103,8 +105,9 @@ def _seed(url: str) -> None:
 
 def seed_visit(world: AppWorld, request_id: str, caregiver_id: str = "cg-li", elder_id: str = "e-wang",
                request_status: str = "accepted", visit_status: str = "scheduled",
-               planned_start: datetime = NOW + timedelta(hours=1)) -> None:
-    """A request of ``elder_id`` with an accepted offer and a visit held by ``caregiver_id``."""
+               planned_start: datetime = NOW + timedelta(hours=1), provider_id: str = "p-1") -> None:
+    """A request of ``elder_id`` with an accepted offer and a visit held by ``caregiver_id``
+    of ``provider_id``."""
     offer_id = f"{request_id}.o1"
     with world.sessions() as s:
         s.execute(tables.care_requests.insert().values(
@@ -118,7 +121,7 @@ def seed_visit(world: AppWorld, request_id: str, caregiver_id: str = "cg-li", el
             planned_end=planned_start + timedelta(minutes=30), created_at=NOW, expires_at=NOW + timedelta(minutes=2),
             travel_minutes=10, lateness_minutes=0, short_code="4821", status="accepted", policy_version="test"))
         s.execute(tables.visits.insert().values(
-            visit_id=f"{offer_id}.v", request_id=request_id, caregiver_id=caregiver_id, provider_id="p-1",
+            visit_id=f"{offer_id}.v", request_id=request_id, caregiver_id=caregiver_id, provider_id=provider_id,
             elder_id=elder_id, service_type="meal", location_index=1, planned_start=planned_start,
             planned_end=planned_start + timedelta(minutes=30), status=visit_status,
             check_in_at=NOW if visit_status != "scheduled" else None,

@@ -3,7 +3,8 @@ no server errors, only documented status codes and content types, and every
 response body valid against its declared schema.
 
 Each generated call carries a valid token of the app the operation belongs to
-(the elder's for ``app: elder``, the caregiver's for ``app: caregiver``), so the
+(the elder's for ``app: elder``, the caregiver's for ``app: caregiver``, the
+provider's for ``app: provider``), so the
 generated inputs reach the handlers instead of stopping at 401/403. The app's
 clock is fixed at the OpenAPI examples' morning and the examples' ids are
 seeded, so the example cases exercise the success paths too.
@@ -43,6 +44,7 @@ def app_world(tmp_path_factory):
         seed_visit(world, examples.EXAMPLE_REQUEST_ID)
         seed_visit(world, examples.EXAMPLE_VISIT_REQUEST_ID, planned_start=NOW + timedelta(minutes=10))
         seed_offer(world, examples.EXAMPLE_OFFER_ID)
+        seed_visit(world, examples.EXAMPLE_DONE_REQUEST_ID, request_status="completed", visit_status="completed")
         APP.state.channels = world.ctx
         yield world
         APP.state.channels = None
@@ -53,6 +55,7 @@ def app_world(tmp_path_factory):
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 def test_the_app_api_answers_as_its_openapi_document_says(case, app_world):
-    who = "cg-li" if "app: caregiver" in (case.operation.tags or []) else "e-wang"
+    tags = case.operation.tags or []
+    who = "cg-li" if "app: caregiver" in tags else "p-1" if "app: provider" in tags else "e-wang"
     case.headers = {**(case.headers or {}), **app_world.auth(who)}
     case.call_and_validate(checks=CHECKS)
