@@ -4,9 +4,9 @@ so the steps can be called from tests and tools without a broker.
 """
 from __future__ import annotations
 
-import logging
-
 import json
+import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -86,14 +86,31 @@ def area_context(service_area: str) -> AreaContext:
                        row.batch_interval_seconds if row else 60.0)
 
 
+_KNOWN_FOR_SECONDS = 60.0
+_known: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+
+
+def known_service_types(session, wanted: object) -> frozenset[str]:  # noqa: ANN001
+    """Every ability of a registered caregiver. Read once a minute at most
+    (it was a scan of the whole roster for every intake record), and again at
+    once for a service type the last reading did not have, so a caregiver
+    registered a moment ago is never refused for being unknown."""
+    global _known
+    read_at, known = _known
+    if time.monotonic() - read_at > _KNOWN_FOR_SECONDS or wanted not in known:
+        found: set[str] = set()
+        for abilities in session.scalars(select(tables.caregivers.c.abilities).distinct()):
+            found.update(abilities.split())
+        _known = (time.monotonic(), frozenset(found))
+    return _known[1]
+
+
 def validate_intake_record(value: dict) -> tuple[str, dict]:
     """(service area, validated event) for an intake record; ``DeadLetter`` if invalid."""
     with SqlUnitOfWork(sessions()) as uow:
-        known = set()
-        for abilities in uow.session.scalars(select(tables.caregivers.c.abilities).distinct()):
-            known.update(abilities.split())
+        known = known_service_types(uow.session, value.get("service_type"))
         try:
-            request = validate_intake(value, uow.elders.get, known)
+            request = validate_intake(value, uow.elders.get, set(known))
         except InvalidIntake as exc:
             raise DeadLetter(exc.reason, exc.field) from None
     data = dict(value, request_id=request.request_id, service_area=request.service_area)
@@ -257,16 +274,27 @@ def receive_in_mode(request, ctx: AreaContext, uow: SqlUnitOfWork, now: datetime
 
 
 _last_batch: dict[str, datetime] = {}
+_BATCHED_FOR_SECONDS = 1.0
+_batched: tuple[float, list[str]] = (float("-inf"), [])
+
+
+def batched_areas() -> list[str]:
+    """Service areas in batched mode, read once a second at most: the batch
+    timer ticks ten times a second, and each reading scans ``service_areas``
+    (on SQLite through every travel matrix: 6 ms with 300 areas)."""
+    global _batched
+    if time.monotonic() - _batched[0] > _BATCHED_FOR_SECONDS:
+        with sessions()() as session:
+            _batched = (time.monotonic(), list(session.scalars(select(tables.service_areas.c.service_area).where(
+                tables.service_areas.c.dispatch_mode == "batched"))))
+    return _batched[1]
 
 
 def run_batches() -> int:
     """Match every batched area's waiting requests once per its batch interval
     (simulated or real seconds); returns how many offers were made."""
     made = 0
-    with sessions()() as session:
-        areas = session.scalars(select(tables.service_areas.c.service_area).where(
-            tables.service_areas.c.dispatch_mode == "batched")).all()
-    for area in areas:
+    for area in batched_areas():
         ctx = area_context(area)
         with SqlUnitOfWork(sessions()) as uow:
             now = read_clock(uow.session).now()
