@@ -12,15 +12,17 @@ topic with the reason, naming the field. Shape::
               "follower": bool, "min_gap_minutes": number, "max_gap_minutes": number}?}
 
 Naive timestamps are rejected: a time without a zone is ambiguous for a
-hotline that may serve several time zones.
+hotline that may serve several time zones, and so are times with no UTC form
+(year 1 at +14:00). Ids are 1-120 characters and service types 1-60, without
+control characters.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Literal, Mapping
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError,
-                      model_validator)
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints,
+                      ValidationError, model_validator)
 
 from handlers.model import CareRequest, Elder, Priority, SyncType
 
@@ -56,10 +58,17 @@ class _Window(BaseModel):
         return self
 
 
+#: ids and service types as careline stores them: no control characters (PostgreSQL refuses
+#: NUL; the others are junk in a name), ids 1-120 characters, service types 1-60
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_Id = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=_PRINTABLE)]
+_ServiceType = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=_PRINTABLE)]
+
+
 class _Sync(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: SyncType
-    partner_request_id: str = Field(min_length=1)
+    partner_request_id: _Id
     follower: bool = False
     min_gap_minutes: float = Field(default=0.0, ge=0)
     max_gap_minutes: float = Field(default=0.0, ge=0)
@@ -69,15 +78,15 @@ class IntakeRecord(BaseModel):
     """The wire shape of an intake record (see module docstring)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-    intake_id: str = Field(min_length=1, max_length=120)
+    intake_id: _Id
     channel: Literal["hotline", "button", "app", "sms", "operator", "replay", "subscription"]
-    elder_id: str = Field(min_length=1)
-    service_type: str = Field(min_length=1)
+    elder_id: _Id
+    service_type: _ServiceType
     duration_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
     window: _Window
     priority: Priority = Priority.ROUTINE
     submitted_at: UtcDatetime
-    request_id: str | None = None
+    request_id: _Id | None = None
     window_hard: bool = False
     window_at_service_end: bool = False
     sync: _Sync | None = None

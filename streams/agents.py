@@ -34,6 +34,12 @@ async def validate_intake_records(stream):
             await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
             continue
+        except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
+            log.exception("intake step failed")
+            await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+                raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
+                event.message.offset))
+            continue
         await requests_topic.send(key=area.encode(), value=validated)
 
 

@@ -47,8 +47,8 @@ def decode(raw: bytes | str | dict) -> dict[str, Any]:
         return raw
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DeadLetter(f"not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+        raise DeadLetter(f"not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not isinstance(value, dict):
         raise DeadLetter("not a JSON object")
     return value

@@ -1,0 +1,107 @@
+"""Hostile and malformed intake records through the stream worker's own intake step
+(``streams.steps.decode`` + ``validate_intake_record``, what the ``validate_intake_records``
+agent runs): every record becomes a validated request or a dead-letter record that
+carries the reason and the original text and can be sent as JSON; nothing raises
+anything else (the agent would lose it). SQLite, and PostgreSQL, which refuses NUL."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from config import topics
+from config.settings import get_settings
+from streams import steps
+from tests.hostile_support import hostile_text
+from tests.integration.twilio_world import build_world, own_postgres_database
+from tests.unit.test_hostile_parsers import RECORD, json_values, mangled_records
+
+pytestmark = pytest.mark.hostile
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def intake(request, tmp_path_factory):
+    """A world with one elder and a meal caregiver, and the worker's caches reading its database.
+    Yields a function that turns one raw record into what the worker would send on."""
+    from streams import runtime
+
+    def worker_on(url: str):  # noqa: ANN202
+        world = build_world(url)
+        mp = pytest.MonkeyPatch()
+        mp.setenv("CARELINE_DATABASE_URL", url)
+        for cache in (get_settings, runtime.sessions, steps.area_context):
+            cache.cache_clear()
+        return world, mp
+
+    def run(world, mp):  # noqa: ANN001, ANN202
+        record = dict(RECORD, elder_id=world.id("e"), sync=None)
+        try:
+            yield record
+        finally:
+            mp.undo()
+            for cache in (get_settings, runtime.sessions, steps.area_context):
+                cache.cache_clear()
+
+    if request.param == "sqlite":
+        yield from run(*worker_on(f"sqlite:///{tmp_path_factory.mktemp('hostile-streams') / 'intake.db'}"))
+        return
+    with own_postgres_database(request.getfixturevalue("services").database_url) as url:
+        yield from run(*worker_on(url))
+
+
+def intake_step(raw: bytes | str | dict) -> tuple[str, dict]:
+    """What ``streams.agents.validate_intake_records`` does with one record value."""
+    try:
+        value = steps.decode(raw)
+        area, validated = steps.validate_intake_record(value)
+    except steps.DeadLetter as exc:
+        letter = steps.dead_letter(raw, exc, topics.INTAKE.name, 42)
+        assert letter["reason"] and letter["topic"] == topics.INTAKE.name and letter["offset"] == 42
+        json.dumps(letter)  # it can go on the dead-letter topic as it is
+        return "dead-lettered", letter
+    assert validated["type"] == "care.request.validated" and validated["data"]["service_area"] == area
+    return "accepted", validated
+
+
+def retarget(record: dict, base: dict) -> dict:
+    """A mangled record aimed at the world's elder unless the elder id itself was mangled."""
+    out = copy.deepcopy(record)
+    if out.get("elder_id") == RECORD["elder_id"]:
+        out["elder_id"] = base["elder_id"]
+    if out.get("sync") == RECORD["sync"]:
+        out["sync"] = None
+    return out
+
+
+@given(record=mangled_records())
+@example(record=dict(RECORD, elder_id="\x00"))  # NUL reached PostgreSQL: an error no dead letter caught
+@example(record=dict(RECORD, request_id="R" * 121))
+@example(record=dict(RECORD, submitted_at="9999-12-31T23:59:59-14:00"))
+@example(record=dict(RECORD, service_type="<script>alert(1)</script>"))
+def test_a_mangled_intake_record_is_validated_or_dead_lettered_with_the_field(intake, hostile_cases, record):
+    outcome, result = intake_step(json.dumps(retarget(record, intake), allow_nan=True).encode())
+    hostile_cases.record("intake stream", outcome)
+    if outcome == "dead-lettered":
+        assert result["field"] is None or result["field"].split(".")[0] in RECORD.keys() | {"record", "request_id",
+                                                                                               "window_hard"}
+
+
+RAW = [b"", b"\xff\xfe\xfd", b"[" * 100_000, b'{"a":' * 50_000, b"null", b"[]", b'"text"', b"NaN", b"1e999",
+       b'{"intake_id": "i1"', json.dumps(RECORD).encode()[:-1], json.dumps(RECORD).encode().replace(b"hotline", b"ho\xfft")]
+
+
+@given(raw=st.one_of(st.sampled_from(RAW), st.binary(max_size=300), json_values().map(
+    lambda v: json.dumps(v, allow_nan=True).encode()), hostile_text().map(str.encode)))
+def test_record_bytes_that_are_not_an_intake_record_are_dead_lettered_with_the_reason(intake, hostile_cases, raw):
+    outcome, result = intake_step(raw)
+    hostile_cases.record("intake stream", outcome)
+    assert outcome == "dead-lettered" and result["record"] is not None
+
+
+def test_the_worlds_own_record_is_validated(intake, hostile_cases):
+    outcome, validated = intake_step(json.dumps(intake).encode())
+    assert outcome == "accepted" and validated["data"]["elder_id"] == intake["elder_id"]
+    hostile_cases.record("intake stream", outcome)
