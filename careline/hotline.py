@@ -55,7 +55,7 @@ def menu_answer(ctx: ChannelContext, stage: str, params: Mapping[str, str], form
         if call is None:  # the first webhook never reached us: start the record now
             who = channels.elder_by_phone(uow.session, caller) if caller else None
             call = channels.start_call(uow.session, form["CallSid"], caller, who.elder_id if who else None,
-                                       params.get("lang"), now)
+                                       ctx.ivr.lang(params.get("lang")), now)
             uow.commit()
     return decide(ctx, call, turn)
 

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
                               description="folder of the shared real input data")
     var_dir: Path = Field(default=REPO_ROOT / "var", description="state of local runs: logs, databases")
     log_level: str = "WARNING"
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024,
+                                        description="largest request body the web app reads (bytes); 413 above it")
 
     # --- operator dashboard, accounts, statistics (careline.web.dashboard / stats / metrics) ---
     environment: Literal["development", "production"] = Field(

@@ -115,6 +115,13 @@ def _say(cfg: IvrConfig, lang: str, key: str, **values: Any) -> Say:
     return Say(cfg.text(lang, key, **values), spec["say_language"], spec["voice"])
 
 
+def _tries(params: Mapping[str, str]) -> int:
+    """Re-prompts so far, from the ``try`` of our own Gather URL; anything unreadable
+    (a URL mangled on the way) counts as none yet rather than failing the call."""
+    raw = params.get("try", "0")
+    return int(raw) if raw.isdecimal() and len(raw) <= 3 else 0
+
+
 def _menu(cfg: IvrConfig, lang: str, tries: int, first: bool, lead: tuple[Say, ...]) -> Turn:
     lang = cfg.lang(lang)
     spec = cfg.raw["languages"][lang]
@@ -151,7 +158,7 @@ def _emergency(cfg: IvrConfig, lang: str, now: datetime) -> Turn:
 
 def on_menu(cfg: IvrConfig, params: Mapping[str, str], digits: str | None, now: datetime) -> Turn:
     """The caller's answer to the service menu (``digits`` empty on a Gather timeout)."""
-    lang, tries, first = cfg.lang(params.get("lang")), int(params.get("try", "0")), params.get("first") == "1"
+    lang, tries, first = cfg.lang(params.get("lang")), _tries(params), params.get("first") == "1"
     digits = (digits or "").strip()[:1]
     if not digits and first:
         return _emergency(cfg, lang, now)
@@ -183,7 +190,7 @@ def on_time(cfg: IvrConfig, params: Mapping[str, str], digits: str | None, now: 
             tz: tzinfo) -> Turn:
     """The caller's answer to the time menu: a decided ``ServiceChoice``, a
     re-prompt, or the operator after ``max_reprompts``."""
-    lang, tries = cfg.lang(params.get("lang")), int(params.get("try", "0"))
+    lang, tries = cfg.lang(params.get("lang")), _tries(params)
     service_type = params.get("service", "")
     option = cfg.time_options.get((digits or "").strip()[:1])
     known = {s["service_type"]: s for s in cfg.services.values()}
@@ -251,7 +258,7 @@ def rating_prompt(cfg: IvrConfig, language: str | None, service_type: str, tries
 def on_rating(cfg: IvrConfig, params: Mapping[str, str], digits: str | None,
               service_type: str) -> tuple[Turn, int | None]:
     """(what to say, the rating 1-5 or None). Re-prompts at most ``max_reprompts`` times."""
-    lang, tries = cfg.lang(params.get("lang")), int(params.get("try", "0"))
+    lang, tries = cfg.lang(params.get("lang")), _tries(params)
     d = (digits or "").strip()[:1]
     if d in {"1", "2", "3", "4", "5"}:
         return Turn((_say(cfg, lang, "rating_thanks"), Hangup())), int(d)

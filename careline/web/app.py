@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from careline.web.limits import BodySizeLimit
 from config.settings import Settings, get_settings
 
 
@@ -17,6 +18,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="careline", version="0.1.0",
                   description="Care requests from hotline, one-key button and app; dispatch to caregivers.")
     app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -3,10 +3,11 @@
 Configure on the Twilio number (see docs/TWILIO.md): voice ``POST
 {public_base_url}/twilio/voice``, messaging ``POST {public_base_url}/twilio/sms``;
 callback URLs we give Twilio point at ``/twilio/status`` and the menu stages.
-Every route checks X-Twilio-Signature first (``verified_form``: 403 otherwise),
-parses Twilio's form parameters (CallSid, From, To, Digits, CallStatus,
-MessageSid, Body, MessageStatus, ErrorCode …), calls the channel use cases and
-answers TwiML. Handlers are sync and run in FastAPI's thread pool.
+Every route checks X-Twilio-Signature first (``verified_form``: 403 otherwise;
+400 naming a parameter that is missing or malformed), parses Twilio's form
+parameters (CallSid, From, To, Digits, CallStatus, MessageSid, Body,
+MessageStatus, ErrorCode …), calls the channel use cases and answers TwiML.
+Handlers are sync and run in FastAPI's thread pool.
 """
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from careline import hotline, sms_inbox, surveys
 from careline.channels import ChannelContext
 from careline.status_callbacks import status_callback
 from careline.web import twiml
-from careline.web.twilio_security import verified_form
+from careline.web.twilio_security import twilio_form, verified_form
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 _lock = threading.Lock()
 XML = "application/xml"
+CALL, MESSAGE = twilio_form("CallSid"), twilio_form("MessageSid")
 
 
 def channel_context(request: Request) -> ChannelContext:
@@ -39,18 +41,18 @@ def _voice(ctx: ChannelContext, steps) -> Response:  # noqa: ANN001
 
 
 @router.post("/voice", summary="A call to the hotline starts")
-def voice(form: dict = Depends(verified_form), ctx: ChannelContext = Depends(channel_context)) -> Response:
+def voice(form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_context)) -> Response:
     return _voice(ctx, hotline.incoming_call(ctx, form))
 
 
 @router.post("/voice/menu", summary="The caller answered the service menu")
-def voice_menu(request: Request, form: dict = Depends(verified_form),
+def voice_menu(request: Request, form: dict = Depends(CALL),
                ctx: ChannelContext = Depends(channel_context)) -> Response:
     return _voice(ctx, hotline.menu_answer(ctx, "menu", dict(request.query_params), form))
 
 
 @router.post("/voice/time", summary="The caller answered the time menu")
-def voice_time(request: Request, form: dict = Depends(verified_form),
+def voice_time(request: Request, form: dict = Depends(CALL),
                ctx: ChannelContext = Depends(channel_context)) -> Response:
     return _voice(ctx, hotline.menu_answer(ctx, "time", dict(request.query_params), form))
 
@@ -62,7 +64,7 @@ def voice_rating(request: Request, form: dict = Depends(verified_form),
 
 
 @router.post("/sms", summary="An SMS to the programme's number")
-def inbound_sms(form: dict = Depends(verified_form), ctx: ChannelContext = Depends(channel_context)) -> Response:
+def inbound_sms(form: dict = Depends(MESSAGE), ctx: ChannelContext = Depends(channel_context)) -> Response:
     return Response(twiml.message(sms_inbox.inbound_sms(ctx, form)), media_type=XML)
 
 

@@ -11,6 +11,8 @@ default port). Without a configured secret every webhook is refused: fail closed
 from __future__ import annotations
 
 import logging
+import re
+from typing import Awaitable, Callable, Mapping
 
 from fastapi import HTTPException, Request
 from twilio.request_validator import RequestValidator, get_signature_algorithm
@@ -31,8 +33,39 @@ def sign(url: str, params: dict[str, str], secret: str) -> str:
     return RequestValidator(secret).compute_signature(url, params)
 
 
+#: the shapes of the Twilio parameters careline stores (Twilio's SIDs are two letters and 32 hex
+#: digits; a little leeway, within the 64 characters the columns hold), and of our own query parameters
+SHAPES = {
+    "CallSid": r"[A-Za-z]{2}[0-9A-Za-z]{1,62}", "MessageSid": r"[A-Za-z]{2}[0-9A-Za-z]{1,62}",
+    "CallStatus": r"[A-Za-z-]{1,20}", "MessageStatus": r"[A-Za-z-]{1,20}", "ErrorCode": r"[0-9]{0,10}",
+    "request_id": r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,119}", "purpose": r"offer|family|rating", "kind": r"sms|call",
+}
+
+
+def refuse_malformed(params: Mapping[str, str], source: str) -> None:
+    """400 naming the first parameter not in its ``SHAPES`` shape (so nothing over-long or
+    holding a NUL, which PostgreSQL refuses, reaches the database); free text such as
+    ``Body`` is only read, never stored, and passes as it is."""
+    for name, value in params.items():
+        shape = SHAPES.get(name)
+        if shape and not re.fullmatch(shape, value):
+            raise HTTPException(status_code=400, detail=f"{source} parameter {name!r}: malformed")
+
+
+def twilio_form(*required: str) -> Callable[[Request], Awaitable[dict[str, str]]]:
+    """A dependency like ``verified_form`` that also wants ``required`` parameters (400 naming one missing)."""
+    async def dependency(request: Request) -> dict[str, str]:
+        form = await verified_form(request)
+        for name in required:
+            if not form.get(name):
+                raise HTTPException(status_code=400, detail=f"form parameter {name!r}: missing")
+        return form
+    return dependency
+
+
 async def verified_form(request: Request) -> dict[str, str]:
-    """FastAPI dependency: the form parameters of a correctly signed Twilio request; 403 otherwise."""
+    """FastAPI dependency: the form parameters of a correctly signed Twilio request; 403 otherwise,
+    400 when a parameter is malformed (``refuse_malformed``)."""
     settings = request.app.state.settings
     secret = settings.twilio_webhook_secret or settings.twilio_auth_token
     form = await request.form()
@@ -44,4 +77,7 @@ async def verified_form(request: Request) -> dict[str, str]:
         log.warning("refused %s: %s X-Twilio-Signature", request.url.path,
                     "no secret configured for" if not secret else "missing" if not signature else "invalid")
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    refuse_malformed(fields, "form")
+    refuse_malformed(request.query_params, "query")
+    return fields
