@@ -23,7 +23,7 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -258,7 +258,8 @@ def default_database(var_dir: Path, name: str) -> str:
 
 
 def main(broker: str | None, database_url: str | None, loads: list[float], seconds: float, messages: int,
-         instance_path: Path, p95_bound: float, drain: float, profile: Path | None) -> int:
+         instance_path: Path, p95_bound: float, drain: float, profile: Path | None,
+         json_path: Path | None = None) -> int:
     """Run (a) and (b) and print the table; exit 0 when the pipeline decided every
     request it was sent below saturation, 1 when the worker died or nothing ran."""
     from careline.bench_profile import Sampler
@@ -299,6 +300,9 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
                 sampling.__exit__(None, None, None)
         alive = stack.worker_alive()
     print_table(out, raw, rows, instance.name, p95_bound)
+    if json_path:
+        json_path.write_text(json.dumps({"command": command_line(), "machine": machine(), "instance": instance.name,
+                                         "raw": raw and asdict(raw), "loads": [asdict(r) for r in rows]}, indent=1))
     if sampling and sampling.out.exists():
         print_profile(out, sampling.out)
     return 0 if rows and alive and all(r.undecided == 0 for r in rows if not r.saturated) else 1

@@ -287,6 +287,8 @@ def bench_throughput(broker: Broker = None, database_url: BenchDatabase = None,
                      drain: Annotated[float, typer.Option(help="seconds to wait for the last decisions of a load")] = 60.0,
                      profile: Annotated[Optional[Path], typer.Option(help="sample the worker with py-spy into this "
                                                                           "folder and print its top functions")] = None,
+                     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the results "
+                                                                                      "here as JSON")] = None,
                      ) -> None:
     """A raw aiokafka consume → transform → produce loop beside the careline
     pipeline (intake → first offer) on the same broker and records: events per
@@ -295,7 +297,23 @@ def bench_throughput(broker: Broker = None, database_url: BenchDatabase = None,
 
     raise typer.Exit(throughput_main(broker, database_url, [float(x) for x in loads.split(",") if x.strip()],
                                      seconds, messages, instance or _shared_instance("bazirha-F1"), p95_bound,
-                                     drain, profile))
+                                     drain, profile, json_out))
+
+
+@bench_app.command("scale")
+def bench_scale(requests: Annotated[int, typer.Option(help="requests to replay")] = 100000,
+                in_flight: Annotated[int, typer.Option(help="most requests sent and not yet decided")] = 500,
+                broker: Broker = None, database_url: BenchDatabase = None, instance: BenchInstance = None,
+                stall: Annotated[float, typer.Option(help="give up after this many seconds without a decision")] = 120.0,
+                profile: Annotated[Optional[Path], typer.Option(help="sample the worker with py-spy into this "
+                                                                     "folder and print its top functions")] = None,
+                ) -> None:
+    """Replay many requests through the pipeline as fast as it takes them
+    (bounded in flight): wall time, requests and events per second, peak memory."""
+    from careline.bench_scale import main as scale_main
+
+    raise typer.Exit(scale_main(broker, database_url, requests, in_flight, instance or _shared_instance("bazirha-F1"),
+                                stall, profile))
 
 
 def _shared_instance(name: str) -> Path:

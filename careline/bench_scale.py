@@ -1,0 +1,171 @@
+"""``careline bench scale``: many requests through the pipeline as fast as it takes them.
+
+The driver keeps at most ``in_flight`` requests sent but not yet decided
+(first offer, final state or dead letter, as in ``careline bench
+throughput``), so the broker never holds an unbounded backlog: backpressure
+is the pipeline's own pace. Reported: wall time from the first send to the
+last decision, requests and outbox events per second, latency percentiles
+(which include the wait behind up to ``in_flight`` others), peak resident
+memory of the worker, the broker (embedded Tansu only) and this driver, and,
+with ``--profile``, the worker's hottest functions (py-spy).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from careline.bench_stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
+from careline.bench_throughput import _ms, _pct, command_line, default_database, fresh, machine, outbox_rows
+from config import topics
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    requests: int
+    decided: int
+    kinds: dict[str, int]
+    wall_seconds: float
+    outbox_rows: int
+    worker_cpu_seconds: float
+    latencies_ms: tuple[float | None, float | None, float | None]
+    worker_peak_mib: float | None
+    broker_peak_mib: float | None
+    driver_peak_mib: float
+
+    @property
+    def per_second(self) -> float:
+        return self.decided / self.wall_seconds if self.wall_seconds else 0.0
+
+
+async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall_seconds: float,  # noqa: ANN001
+                console: Console) -> ScaleResult:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        async with Watcher(stack.bootstrap, stack.settings.topic_partitions) as watcher:
+            console.print(f"worker answered after {await watcher.wait_for_worker(producer, stack.worker_alive):.1f} s")
+            rows0, cpu0 = await asyncio.to_thread(outbox_rows, stack.database_url), cpu_seconds(stack.worker_pid)
+            columns = (TextColumn("scale"), BarColumn(), MofNCompleteColumn(), TextColumn("decided · {task.fields[rate]}"),
+                       TextColumn("· worker {task.fields[rss]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            sent, started, last_change, seen = 0, time.perf_counter(), time.monotonic(), 0
+            with Progress(*columns, console=console, refresh_per_second=2) as bar:
+                task = bar.add_task("scale", total=requests, rate="—", rss="—")
+                while len(watcher.decided) < requests:
+                    while sent < requests and sent - len(watcher.decided) < in_flight:
+                        area, rec = next(records)
+                        watcher.sent[rec["request_id"]] = time.perf_counter()
+                        await producer.send(topics.INTAKE.name, key=rec["intake_id"].encode(),
+                                            value=json.dumps(fresh(rec)).encode())
+                        sent += 1
+                    watcher.changed.clear()
+                    try:
+                        await asyncio.wait_for(watcher.changed.wait(), 0.5)
+                    except asyncio.TimeoutError:
+                        pass
+                    if len(watcher.decided) != seen:
+                        seen, last_change = len(watcher.decided), time.monotonic()
+                    elapsed = time.perf_counter() - started
+                    bar.update(task, completed=seen, rate=f"{seen / elapsed:,.1f}/s",
+                               rss=f"{_rss_now(stack.worker_pid)} MiB")
+                    if not stack.worker_alive() or time.monotonic() - last_change > stall_seconds:
+                        console.print(f"[red]stopped: {'worker exited' if not stack.worker_alive() else 'no decision for '}"
+                                      f"{'' if not stack.worker_alive() else f'{stall_seconds:g} s'}")
+                        break
+            decided = dict(watcher.decided)
+            times = [t for _, t in decided.values()]
+            wall = (max(times) - started) if times else time.perf_counter() - started
+            latencies = [(t - watcher.sent[r]) * 1000 for r, (_, t) in decided.items()]
+            kinds: dict[str, int] = {}
+            for kind, _ in decided.values():
+                kinds[kind] = kinds.get(kind, 0) + 1
+            return ScaleResult(requests, len(decided), kinds, wall,
+                               await asyncio.to_thread(outbox_rows, stack.database_url) - rows0,
+                               cpu_seconds(stack.worker_pid) - cpu0,
+                               (_pct(latencies, 0.5), _pct(latencies, 0.95), _pct(latencies, 0.99)),
+                               peak_rss_mib(stack.worker_pid), peak_rss_mib(stack.broker_pid), own_peak_rss_mib())
+    finally:
+        await producer.stop()
+
+
+def _rss_now(pid: int | None) -> str:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return f"{int(line.split()[1]) / 1024:,.0f}"
+    except (OSError, TypeError):
+        pass
+    return "?"
+
+
+def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, instance: str) -> None:
+    table = Table(title=f"scale: {r.requests:,} requests through the pipeline (intake → first decision)", caption=(
+        f"{areas:,} service areas, copies of {instance}; register and rosters loaded in {load_seconds:.0f} s "
+        "(not in the wall time). Latency includes the wait behind the other requests in flight."))
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in (
+            ("requests decided", f"{r.decided:,} of {r.requests:,}"),
+            ("first offer / failed or held / dead letter",
+             f"{r.kinds.get('offer', 0):,} / {sum(v for k, v in r.kinds.items() if k not in ('offer', 'dead-letter')):,}"
+             f" / {r.kinds.get('dead-letter', 0):,}"),
+            ("wall time", f"{r.wall_seconds:,.0f} s ({r.wall_seconds / 60:.1f} min)"),
+            ("requests per second", f"{r.per_second:,.1f}"),
+            ("outbox events written per second", f"{r.outbox_rows / r.wall_seconds:,.0f}" if r.wall_seconds else "—"),
+            ("worker CPU (share of one core)", f"{r.worker_cpu_seconds / r.wall_seconds:.0%}" if r.wall_seconds else "—"),
+            ("latency p50 / p95 / p99 ms", " / ".join(_ms(x) for x in r.latencies_ms)),
+            ("peak RSS worker", f"{r.worker_peak_mib:,.0f} MiB" if r.worker_peak_mib else "—"),
+            ("peak RSS broker (Tansu)", f"{r.broker_peak_mib:,.0f} MiB" if r.broker_peak_mib else "—"),
+            ("peak RSS driver (this process)", f"{r.driver_peak_mib:,.0f} MiB")):
+        table.add_row(name, value)
+    out.print(table)
+
+
+def main(broker: str | None, database_url: str | None, requests: int, in_flight: int, instance_path: Path,
+         stall_seconds: float, profile: Path | None) -> int:
+    """Exit 0 when every request was decided, 1 otherwise."""
+    from careline.bench_profile import Sampler
+    from careline.bench_stack import bench_stack
+    from careline.bench_throughput import print_profile
+    from careline.bench_workload import build_workload, load_workload
+    from config.settings import get_settings
+    from db.session import session_factory
+    from handlers.uhhc import parse_instance
+
+    probe = Console()
+    out = probe if probe.is_terminal else Console(width=150)
+    settings = get_settings()
+    database_url = database_url or default_database(settings.var_dir, "scale")
+    run = f"bs{datetime.now(timezone.utc):%H%M%S}"
+    instance = parse_instance(json.loads(instance_path.read_text()), name=instance_path.stem)
+    workload = build_workload(instance, requests, run)
+    out.print(f"$ {command_line()}", soft_wrap=True, highlight=False)
+    out.print(f"machine: {machine()}", soft_wrap=True)
+    with bench_stack(broker, database_url, settings, run) as stack:
+        out.print(f"broker {'Tansu (embedded, memory)' if stack.broker_pid else stack.bootstrap} · database "
+                  f"{database_url.split('@')[-1]}", soft_wrap=True)
+        started = time.perf_counter()
+        load_workload(session_factory(database_url), workload)
+        load_seconds = time.perf_counter() - started
+        out.print(f"{len(workload.days):,} areas loaded in {load_seconds:.1f} s")
+        stack.start_worker(run)
+        sampler = Sampler(stack.worker_pid, profile / f"worker-{run}.txt", rate=50) if profile else None
+        if sampler:
+            sampler.__enter__()
+        try:
+            result = asyncio.run(drive(stack, workload.records(), requests, in_flight, stall_seconds, out))
+        finally:
+            if sampler:
+                sampler.__exit__(None, None, None)
+    print_result(out, result, load_seconds, len(workload.days), instance.name)
+    if sampler and sampler.out.exists():
+        print_profile(out, sampler.out, top=20)
+    return 0 if result.decided == requests else 1
