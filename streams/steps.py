@@ -240,7 +240,8 @@ def provider_scores_now() -> dict[str, float]:
     with sessions()() as session:
         now = read_clock(session).now()
         since = now - timedelta(hours=settings.score_window_hours)
-        offers = session.scalars(select(Offer).where(tables.offers.c.created_at >= since)).all()
+        offers = session.scalars(select(Offer).where(  # pending offers count nowhere (handlers.provider_scores)
+            tables.offers.c.created_at >= since, tables.offers.c.status != OfferStatus.PENDING)).all()
         visits = session.scalars(select(Visit).where(tables.visits.c.planned_start >= since)).all()
         notes = session.scalars(select(Feedback).where(tables.feedback.c.received_at >= since)).all()
         provider_of = dict(session.execute(select(tables.caregivers.c.caregiver_id,
