@@ -200,7 +200,8 @@ def build_notifier(settings: Settings) -> Notifier:
     sessions = session_factory(settings.database_url)
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
         inner: Notifier = TwilioNotifier(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
-                                         settings.twilio_from_number, settings.twilio_api_base_url)
+                                         settings.twilio_from_number, settings.twilio_api_base_url,
+                                         timeout=settings.twilio_timeout_seconds)
     else:
         inner = ConsoleNotifier()
 

@@ -58,6 +58,11 @@ class ReplayOptions:
     twin_roster: bool = False
     mode: str = "online"  # online | batched | planned
     plan_seconds: float = 10.0
+    #: submit intake records and caregiver answers through the durable outbox, as the
+    #: HTTP channels (hotline, SMS, app) do, instead of producing them to Kafka
+    via_outbox: bool = False
+    #: deliver every intake record and caregiver answer this many times (same event id)
+    copies: int = 1
 
 
 @dataclass
@@ -88,6 +93,12 @@ class ReplayDriver:
                                     {c.caregiver_id: c.provider_id for c in self.day.caregivers})
         self.final: dict[str, str] = {}
         self.dead: list[dict] = []
+        #: request ids from outside the day's submissions (e.g. app API requests) the run also waits for
+        self.extra: set[str] = set()
+        #: wall (monotonic) times at which this run's events were seen on the watched topics
+        self.seen_at: list[float] = []
+        #: called once the worker answered and before the first request is submitted
+        self.on_ready: Callable[[], None] = lambda: None
         self._seq = itertools.count()
         self._actions: list[tuple[datetime, int, CaregiverAction]] = []
 
@@ -136,6 +147,7 @@ class ReplayDriver:
         first = min(s.at for s in self.day.submissions)
         clock = SimClock(datetime.now(timezone.utc), first - timedelta(minutes=1), self.opt.speed)
         set_clock(self.factory, clock)
+        self.on_ready()
         started = time.monotonic()
         try:
             self._loop(producer, consumer, clock, started)
@@ -154,7 +166,7 @@ class ReplayDriver:
                    TextColumn("final · sim {task.fields[sim]}"), TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task("replay", total=total, sim="--:--")
-            while len(self.final) < total:
+            while len(self.final) < total + len(self.extra):
                 if not self.worker_alive():
                     self.console.print("[red]the stream worker exited; see its log")
                     break
@@ -164,7 +176,7 @@ class ReplayDriver:
                 now = clock.now()
                 while todo and todo[0].at <= now:
                     s = todo.popleft()
-                    _send(producer, topics.INTAKE.name, s.record["intake_id"], s.record)
+                    self._deliver(producer, topics.INTAKE.name, s.record["intake_id"], s.record)
                 while self._actions and self._actions[0][0] <= now:
                     act, later = self.fleet.act(heapq.heappop(self._actions)[2])
                     if act is not None:
@@ -174,7 +186,30 @@ class ReplayDriver:
                 for batch in consumer.poll(timeout_ms=20).values():
                     for rec in batch:
                         self._observe(rec.topic, rec.value)
-                bar.update(task, completed=len(self.final), sim=now.strftime("%H:%M"))
+                bar.update(task, completed=len(self.final), total=total + len(self.extra),
+                           sim=now.strftime("%H:%M"))
+
+    def _deliver(self, producer: KafkaProducer, topic: str, key: str, value: dict) -> None:
+        """Produce to Kafka, or commit to the outbox the worker relays (``via_outbox``);
+        ``copies`` times either way."""
+        if not self.opt.via_outbox:
+            for _ in range(self.opt.copies):
+                _send(producer, topic, key, value)
+            return
+        from sqlalchemy.exc import OperationalError
+        from tenacity import retry_if_exception_type, stop_after_delay, wait_fixed, Retrying
+
+        from db.channels import enqueue
+
+        def write() -> None:
+            with self.factory() as session:
+                for _ in range(self.opt.copies):
+                    enqueue(session, topic, key, value)
+                session.commit()
+
+        # the outside world tries again while the database is away (a restart), as a caller would
+        Retrying(retry=retry_if_exception_type(OperationalError), stop=stop_after_delay(120),
+                 wait=wait_fixed(0.5), reraise=True)(write)
 
     def _observe(self, topic: str, raw: bytes) -> None:
         value = json.loads(raw)
@@ -189,8 +224,9 @@ class ReplayDriver:
             return
         data = value.get("data", {})
         rid = data.get("request_id", "")
-        if not rid.startswith(f"{self.run_id}."):
+        if not rid.startswith(f"{self.run_id}.") and rid not in self.extra:
             return
+        self.seen_at.append(time.monotonic())
         if value["type"] == "care.request.status_changed" and data["status"] in (
                 "completed", "failed", "cancelled", "rejected", "entered-in-error"):
             self.final[rid] = data["status"]
@@ -199,7 +235,7 @@ class ReplayDriver:
 
     def _send_action(self, producer: KafkaProducer, act: CaregiverAction) -> None:
         if act.kind == "feedback":
-            _send(producer, topics.FEEDBACK.name, act.request_id, {
+            self._deliver(producer, topics.FEEDBACK.name, act.request_id, {
                 "specversion": "1.0", "id": f"{act.request_id}.callback", "source": "careline/simulator",
                 "type": "care.feedback.submitted", "subject": act.request_id, "time": act.due.isoformat(),
                 "schema_version": 1, "data": {"request_id": act.request_id, "stars": act.stars,
@@ -207,7 +243,7 @@ class ReplayDriver:
             return
         kinds = {"accept": "caregiver.offer.accepted", "decline": "caregiver.offer.declined",
                  "check_in": "caregiver.visit.checked_in", "check_out": "caregiver.visit.checked_out"}
-        _send(producer, topics.CAREGIVER_EVENTS.name, self.day.area, {
+        self._deliver(producer, topics.CAREGIVER_EVENTS.name, self.day.area, {
             "specversion": "1.0", "id": str(uuid.uuid4()), "source": "careline/simulator",
             "type": kinds[act.kind], "subject": act.request_id, "time": act.due.isoformat(),
             "schema_version": 1, "data": {"request_id": act.request_id, "caregiver_id": act.caregiver_id,

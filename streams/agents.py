@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 
-
 from config import topics
 from streams import outbound, steps
 from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
                          lifecycle_topic, requests_topic)
-from streams.runtime import db_call, kick_relay, relay_outbox, relay_when_kicked
+from streams.runtime import db_call, kick_relay, relay_outbox_safely, relay_when_kicked
 
 log = logging.getLogger("careline.agents")
 

@@ -92,15 +92,25 @@ async def relay_outbox(limit: int = 500) -> int:
     from streams.app import app
 
     async with _relay_lock:
-        rows = await asyncio.to_thread(_unsent, limit)
+        rows = await db_call(_unsent, limit)
         if not rows:
             return 0
         by_name = {name: app.topic(name, value_serializer="json") for name in {row.topic for row in rows}}
         pending = [await by_name[row.topic].send(key=row.key.encode(), value=row.value) for row in rows]
         for fut in pending:
             await fut
-        await asyncio.to_thread(_mark_sent, [r.seq for r in rows])
+        await db_call(_mark_sent, [r.seq for r in rows])
         return len(rows)
+
+
+async def relay_outbox_safely() -> int:
+    """``relay_outbox``, but a broker or database failure is logged and left to the next
+    try (the rows stay unsent; consumers drop a re-sent event by its id)."""
+    try:
+        return await relay_outbox()
+    except Exception as exc:  # noqa: BLE001 - the outbox keeps the rows; try again on the next tick
+        log.warning("outbox relay deferred: %s", type(exc).__name__)
+        return 0
 
 
 def kick_relay() -> None:

@@ -1,0 +1,388 @@
+"""Fault scenarios (issue 7): replay a day, break a real part mid-run, check the invariants.
+
+The ``Lab`` owns real parts it can break: its own Apache Kafka 4.4 broker
+(``docker/kafka/kafka.sh``, fresh data on free ports), its own PostgreSQL
+cluster (``scripts/postgres.sh``), Prism serving Twilio's OpenAPI description
+behind a fault-injecting proxy (``careline.testing.faultproxy``), the timer
+service and one or more stream workers. Each scenario replays a UHHC day
+with intake and caregiver answers written to the durable outbox (what the
+HTTP channels do), injects its fault from a side thread when the run is
+under way, waits until the run is over and the outbox is empty, and checks
+``handlers.invariants``. ``careline bench faults`` prints one row per
+scenario; ``tests/integration/test_faults.py`` runs the short profile.
+
+Recovery time: wall seconds from the end of the fault (worker restarted,
+broker or database back, worker left) until the pipeline next emitted an
+event of the run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline import brokers
+from careline.replay import ReplayDriver, ReplayOptions
+from careline.stack import worker_env
+from config import topics
+from config.settings import REPO_ROOT, Settings
+from db import tables
+from db.migrate import upgrade
+from db.session import session_factory
+from handlers.invariants import Verdict, check
+from handlers.model import CareRequest, Offer, Visit
+from handlers.uhhc import Instance
+
+POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
+
+
+def _progress(driver: ReplayDriver) -> float:
+    total = len(driver.day.submissions) + len(driver.extra)
+    return len(driver.final) / total if total else 1.0
+
+
+class Lab:
+    """Broker, database, Twilio mock and worker processes a scenario may break."""
+
+    def __init__(self, var: Path, console: Console) -> None:
+        self.var, self.console = var, console
+        var.chmod(0o755)  # PostgreSQL runs as its own user when we are root (scripts/postgres.sh)
+        self.logs = var / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.workers: list[subprocess.Popen] = []
+        self._stack = contextlib.ExitStack()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> "Lab":
+        from careline.testing.faultproxy import FaultPlan, FaultProxy
+        from careline.testing.prism import running_prism
+
+        try:
+            self.kafka_port, self.controller_port = brokers.free_port(), brokers.free_port()
+            self.console.print(f"lab: Apache Kafka on 127.0.0.1:{self.kafka_port}")
+            self.broker = brokers.start_apache_kafka(self.kafka_port, self.controller_port,
+                                                     log_path=self.logs / "kafka-sh.log")
+            self._stack.callback(self.broker.stop)
+            self.pg_env = dict(os.environ, PG_PORT=str(brokers.free_port()), PG_HOME=str(self.var / "pg"))
+            self._postgres("start")
+            self._stack.callback(self._postgres, "stop")
+            self._postgres("reset")
+            self.database_url = subprocess.run(["bash", str(POSTGRES_SH), "url"], env=self.pg_env, check=True,
+                                               capture_output=True, text=True).stdout.strip()
+            self.sessions: sessionmaker[Session] = session_factory(self.database_url)
+            upgrade(self.database_url)
+            brokers.ensure_topics(self.bootstrap, topics.resolved(Settings().topic_partitions))
+            prism = self._stack.enter_context(running_prism(log_path=self.logs / "prism.log"))
+            self.proxy = self._stack.enter_context(FaultProxy(prism.base_url, FaultPlan()))
+            settings = Settings(var_dir=self.var, broker=self.bootstrap, database_url=self.database_url)
+            self.env = dict(worker_env(settings, self.bootstrap, self.database_url),
+                            CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32, CARELINE_TWILIO_AUTH_TOKEN="lab-token",
+                            CARELINE_TWILIO_FROM_NUMBER="+15005550006",
+                            CARELINE_TWILIO_API_BASE_URL=self.proxy.base_url,
+                            CARELINE_TWILIO_TIMEOUT_SECONDS="2")
+            self.scheduler = self.spawn("scheduler")
+            self.spawn("worker")
+            self._stack.callback(self.stop_all)
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def _postgres(self, action: str) -> None:
+        subprocess.run(["bash", str(POSTGRES_SH), action], env=self.pg_env, check=True, capture_output=True,
+                       timeout=120)
+
+    def spawn(self, command: str = "worker") -> subprocess.Popen:
+        """Start ``careline <command>``; workers are kept in ``workers`` (oldest first)."""
+        n = len(self.workers) + 1
+        log = open(self.logs / f"{command}-{n}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", command], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        if command == "worker":
+            self.workers.append(proc)
+        return proc
+
+    def live_workers(self) -> list[subprocess.Popen]:
+        return [w for w in self.workers if w.poll() is None]
+
+    def stop_all(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [*self.workers, self.scheduler]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    # --- faults ------------------------------------------------------------------------------
+    def kill_worker(self, sig: int = signal.SIGKILL) -> None:
+        proc = self.live_workers()[0]
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop_broker(self) -> None:
+        brokers.stop_apache_kafka(self.kafka_port, self.controller_port)
+
+    def start_broker(self) -> None:
+        brokers.start_apache_kafka(self.kafka_port, self.controller_port, log_path=self.logs / "kafka-sh.log")
+
+    def restart_postgres(self) -> None:
+        self._postgres("stop")
+        self._postgres("start")
+
+    # --- reading a run -----------------------------------------------------------------------
+    def unsent_outbox(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(tables.outbox)
+                                  .where(tables.outbox.c.sent_at.is_(None))) or 0
+
+    def give_caregivers_phones(self, driver: ReplayDriver) -> None:
+        """Mainland mobile numbers for the run's caregivers, so every offer is also an SMS."""
+        from db.register import load_day
+
+        load_day(self.sessions, driver.day, driver.instance)
+        c = tables.caregivers.c
+        with self.sessions() as session:
+            for i, caregiver in enumerate(driver.day.caregivers):
+                session.execute(tables.caregivers.update().where(c.caregiver_id == caregiver.caregiver_id)
+                                .values(phone=f"+86139{os.getpid() % 1000:03d}{i:05d}", language="zh"))
+            session.commit()
+
+    def verdict(self, driver: ReplayDriver) -> Verdict:
+        prefix = f"{driver.run_id}.%"
+        ids = [s.record["intake_id"] for s in driver.day.submissions] + sorted(driver.extra)
+        e = tables.event_log.c
+        with self.sessions() as session:
+            requests = list(session.scalars(select(CareRequest).where(
+                tables.care_requests.c.request_id.like(prefix) | tables.care_requests.c.request_id.in_(driver.extra))))
+            offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.in_(ids))))
+            visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.in_(ids))))
+            status_events: dict[str, set[str]] = {}
+            for subject, payload in session.execute(select(e.subject, e.payload).where(
+                    e.type == "care.request.status_changed", e.subject.in_(ids))):
+                status_events.setdefault(subject, set()).add((payload.get("data") or {}).get("status"))
+        dead = [rid for rid, state in driver.final.items() if state == "dead-letter"]
+        return check(ids, requests, offers, visits, status_events, dead, self.unsent_outbox(),
+                     dict(self.proxy.stats.forwarded))
+
+    def quiesce(self, timeout_s: float = 60.0) -> None:
+        """Wait until the outbox is empty (or ``timeout_s``), then a little for SMS in flight."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.unsent_outbox():
+            time.sleep(0.5)
+        time.sleep(2.0)
+
+
+@dataclass
+class FaultLog:
+    """What the injector did and when (monotonic seconds)."""
+
+    started: float | None = None
+    restored: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fault: str
+    inject: Callable[[Lab, ReplayDriver, FaultLog], None]
+    profiles: tuple[str, ...] = ("short", "full")
+    copies: int = 1
+
+
+@dataclass
+class Row:
+    scenario: str
+    fault: str
+    verdict: Verdict
+    recovery_seconds: float | None
+    wall_seconds: float
+    notes: list[str]
+
+
+def _wait_progress(driver: ReplayDriver, share: float, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _progress(driver) < share and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _none(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    return None
+
+
+def _kill_worker(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    _wait_progress(driver, 0.3)
+    log.started = time.monotonic()
+    lab.kill_worker(signal.SIGKILL)
+    lab.spawn("worker")
+    log.restored = time.monotonic()
+
+
+def _rebalance(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    _wait_progress(driver, 0.25)
+    log.started = time.monotonic()
+    second = lab.spawn("worker")
+    _wait_progress(driver, 0.6)
+    second.terminate()
+    second.wait(timeout=60)
+    log.restored = time.monotonic()
+    log.notes.append("joined at 25 %, left at 60 %")
+
+
+def _restart_broker(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    _wait_progress(driver, 0.3)
+    log.started = time.monotonic()
+    lab.stop_broker()
+    lab.start_broker()
+    log.restored = time.monotonic()
+
+
+def _restart_postgres(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    _wait_progress(driver, 0.3)
+    log.started = time.monotonic()
+    lab.restart_postgres()
+    log.restored = time.monotonic()
+
+
+def _broker_outage(seconds: float) -> Callable[[Lab, ReplayDriver, FaultLog], None]:
+    def inject(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+        _wait_progress(driver, 0.2)
+        log.started = time.monotonic()
+        lab.stop_broker()
+        before = lab.unsent_outbox()
+        time.sleep(max(0.0, seconds - (time.monotonic() - log.started)))
+        held = lab.unsent_outbox()
+        log.notes.append(f"outbox held {held} records ({held - before:+d} during the outage)")
+        lab.start_broker()
+        log.restored = time.monotonic()
+    return inject
+
+
+def _twilio_errors(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    from careline.testing.faultproxy import FaultPlan
+
+    lab.proxy.plan = FaultPlan(p500=0.2, p429=0.2, phang=0.05, hang_seconds=3.0)
+    log.started = log.restored = time.monotonic()
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("baseline", "none", _none),
+    Scenario("worker-sigkill", "worker killed (SIGKILL) at 30 % and restarted", _kill_worker),
+    Scenario("rebalance", "second worker joins, then leaves", _rebalance, ("full",)),
+    Scenario("broker-restart", "Kafka stopped and started at 30 %", _restart_broker, ("full",)),
+    Scenario("postgres-restart", "PostgreSQL restarted at 30 %", _restart_postgres),
+    Scenario("broker-outage-30s", "Kafka unreachable 30 s, intake continues", _broker_outage(30.0)),
+    Scenario("twilio-errors", "Twilio 500 20 %, 429 20 %, no answer 5 %", _twilio_errors),
+    Scenario("deliver-5x", "every intake and caregiver answer delivered 5 times", _none, copies=5),
+)}
+
+
+def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
+                 timeout_s: float) -> Row:
+    from careline.testing.faultproxy import FaultPlan
+
+    lab.proxy.plan = FaultPlan()
+    lab.proxy.stats.forwarded.clear()
+    driver = ReplayDriver(lab.bootstrap, lab.sessions, instance,
+                          ReplayOptions(speed=speed, timeout_seconds=timeout_s, via_outbox=True,
+                                        copies=scenario.copies), lab.console)
+    lab.give_caregivers_phones(driver)
+    log = FaultLog()
+    failure: list[BaseException] = []
+
+    def injector() -> None:
+        try:
+            scenario.inject(lab, driver, log)
+        except BaseException as exc:  # noqa: BLE001 - reported in the row
+            failure.append(exc)
+
+    started = time.monotonic()
+    lab.console.rule(f"{scenario.name}: {scenario.fault}")
+    thread = threading.Thread(target=injector, name=f"fault-{scenario.name}", daemon=True)
+    driver.on_ready = thread.start
+    driver.run()
+    thread.join(timeout=120)
+    if not lab.live_workers():  # a fault that left no worker: bring one back so the run can finish
+        lab.spawn("worker")
+    lab.proxy.plan = FaultPlan()
+    lab.quiesce()
+    verdict = lab.verdict(driver)
+    notes = list(log.notes) + [f"injector failed: {exc!r}" for exc in failure]
+    if scenario.name == "twilio-errors":
+        s = lab.proxy.stats
+        notes.append(f"Twilio: {dict(s.injected)} injected, {sum(s.forwarded.values())} SMS/calls sent")
+    recovery = None
+    if log.restored is not None:
+        after = [t for t in driver.seen_at if t >= log.restored]
+        recovery = (after[0] - log.restored) if after else None
+    return Row(scenario.name, scenario.fault, verdict, recovery, time.monotonic() - started, notes)
+
+
+def scenarios_for(profile: str, names: list[str] | None = None) -> list[Scenario]:
+    if names:
+        unknown = [n for n in names if n not in SCENARIOS]
+        if unknown:
+            raise KeyError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+        return [SCENARIOS[n] for n in names]
+    return [s for s in SCENARIOS.values() if profile in s.profiles]
+
+
+@contextlib.contextmanager
+def lab(var: Path, console: Console) -> Iterator[Lab]:
+    with Lab(var, console) as running:
+        yield running
+
+
+def main(profile: str, names: list[str] | None, instance_path: Path, speed: float, timeout_s: float,
+         var: Path, console: Console, command: str) -> int:
+    """Run the scenarios, print the table (and the command), return 1 if an invariant broke."""
+    from rich.table import Table
+
+    import json
+
+    from handlers.uhhc import parse_instance
+
+    chosen = scenarios_for(profile, names)
+    instance = parse_instance(json.loads(instance_path.read_text()), name=instance_path.stem)
+    rows: list[Row] = []
+    with lab(var, console) as running:
+        for scenario in chosen:
+            rows.append(run_scenario(running, scenario, instance, speed, timeout_s))
+    table = Table(title=f"careline bench faults — {instance.name} at {speed:g}×, Apache Kafka 4.4 + PostgreSQL",
+                  caption=f"$ {command}")
+    for column in ("scenario", "fault", "requests in", "completed", "to operator", "lost", "duplicated",
+                   "recovery s", "invariants"):
+        table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right")
+    for row in rows:
+        v = row.verdict
+        table.add_row(row.scenario, row.fault, str(v.requests_in), str(v.completed), str(v.to_operator),
+                      str(v.lost), str(v.duplicated),
+                      "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
+                      "hold" if v.holds else f"[red]{len(v.violations)} broken")
+    console.print(table)
+    for row in rows:
+        for line in row.notes:
+            console.print(f"  {row.scenario}: {line}")
+        for line in row.verdict.violations[:20]:
+            console.print(f"  [red]{row.scenario}: {line}")
+    return 0 if all(r.verdict.holds for r in rows) else 1
