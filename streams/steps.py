@@ -97,7 +97,7 @@ def known_service_types(session, wanted: object) -> frozenset[str]:  # noqa: ANN
     registered a moment ago is never refused for being unknown."""
     global _known
     read_at, known = _known
-    if time.monotonic() - read_at > _KNOWN_FOR_SECONDS or wanted not in known:
+    if time.monotonic() - read_at > _KNOWN_FOR_SECONDS or (isinstance(wanted, str) and wanted not in known):
         found: set[str] = set()
         for abilities in session.scalars(select(tables.caregivers.c.abilities).distinct()):
             found.update(abilities.split())

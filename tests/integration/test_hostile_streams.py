@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from config import topics
 from config.settings import get_settings
 from streams import steps
-from tests.hostile_support import hostile_text
+from tests.hostile_support import RECORD, hostile_text, json_values, mangled_records
 from tests.integration.twilio_world import build_world, own_postgres_database
-from tests.unit.test_hostile_parsers import RECORD, json_values, mangled_records
 
 pytestmark = pytest.mark.hostile
 
@@ -81,6 +80,7 @@ def retarget(record: dict, base: dict) -> dict:
 @example(record=dict(RECORD, request_id="R" * 121))
 @example(record=dict(RECORD, submitted_at="9999-12-31T23:59:59-14:00"))
 @example(record=dict(RECORD, service_type="<script>alert(1)</script>"))
+@example(record=dict(RECORD, service_type=["meal"]))  # unhashable: a TypeError in the service-type cache
 def test_a_mangled_intake_record_is_validated_or_dead_lettered_with_the_field(intake, hostile_cases, record):
     outcome, result = intake_step(json.dumps(retarget(record, intake), allow_nan=True).encode())
     hostile_cases.record("intake stream", outcome)
