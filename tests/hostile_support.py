@@ -12,6 +12,7 @@ table (``pytest_terminal_summary`` in ``tests/conftest.py``).
 """
 from __future__ import annotations
 
+import copy
 import os
 from collections import Counter, defaultdict
 
@@ -113,3 +114,53 @@ def bogus_phone() -> st.SearchStrategy[str]:
                          "+1 (555) 010-0000 ext. 99", "13800138000;ext=1", "sip:alice@example.org", "client:alice",
                          "+86138001380000" * 20, "anonymous", "Restricted", "266696687", "+2147483648")),
         hostile_text(40))
+
+
+# --- intake records -----------------------------------------------------------------------------
+#: a valid intake record (``handlers.intake``) to mangle, the edge times to put in it, and the
+#: paths a mangling touches
+
+RECORD = {"intake_id": "i1", "channel": "hotline", "elder_id": "e1", "service_type": "meal",
+          "duration_minutes": 30, "submitted_at": "2026-11-30T07:00:00+08:00", "priority": "urgent",
+          "window": {"start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T12:00:00+08:00"},
+          "sync": {"type": "sequential", "partner_request_id": "i0", "min_gap_minutes": 0, "max_gap_minutes": 30}}
+EDGE_TIMES = ("0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00-14:00", "9999-12-31T23:59:59-14:00",
+              "9999-12-31T23:59:59+14:00", "2026-02-30T10:00:00+08:00", "2026-11-30T24:00:00Z", "2026-11-30",
+              "1e20", "-1", "2026-11-30T11:00:00+25:00", "2026-11-30T11:00:00.9999999999+08:00", "now")
+
+
+def json_values() -> st.SearchStrategy:
+    """Any JSON value, nested a little: edge numbers (NaN, infinities, 10**18 and up), hostile text, edge times."""
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10**18),
+                        st.floats(allow_nan=True, allow_infinity=True), hostile_text(80), st.sampled_from(EDGE_TIMES))
+    return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(hostile_text(12), inner, max_size=3)),
+                        max_leaves=6)
+
+
+PATHS = [("intake_id",), ("channel",), ("elder_id",), ("service_type",), ("duration_minutes",), ("submitted_at",),
+         ("priority",), ("window",), ("window", "start"), ("window", "end"), ("sync",), ("sync", "type"),
+         ("sync", "partner_request_id"), ("sync", "max_gap_minutes"), ("request_id",), ("window_hard",)]
+
+
+@st.composite
+def mangled_records(draw) -> dict:
+    """The valid ``RECORD`` with fields dropped, replaced by any JSON value or edge time, or added."""
+    record = copy.deepcopy(RECORD)
+    for _ in range(draw(st.integers(1, 4))):
+        path = draw(st.sampled_from(PATHS))
+        parent = record
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict):
+            continue
+        action = draw(st.sampled_from(["drop", "replace", "time", "extra"]))
+        if action == "drop":
+            parent.pop(path[-1], None)
+        elif action == "replace":
+            parent[path[-1]] = draw(json_values())
+        elif action == "time":
+            parent[path[-1]] = draw(st.sampled_from(EDGE_TIMES))
+        else:
+            parent[draw(hostile_text(20))] = draw(json_values())
+    return record

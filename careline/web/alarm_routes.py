@@ -10,10 +10,11 @@ as one alarm (the operator is already alerted).
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Path
 from pydantic import BaseModel, Field
 
 from careline.channels import ChannelContext, emergency_choice, record_request, short_id
+from careline.web.app_api_schemas import ID_PATTERN, KEY_PATTERN
 from careline.web.twilio_routes import channel_context
 from db import alarms, channels
 from db.uow import SqlUnitOfWork
@@ -22,7 +23,8 @@ router = APIRouter(prefix="/alarms", tags=["alarms"])
 
 
 class Alarm(BaseModel):
-    alarm_id: str | None = Field(default=None, max_length=120, description="the device's id of this press")
+    alarm_id: str | None = Field(default=None, pattern=KEY_PATTERN,
+                                 description="the device's id of this press: printable ASCII, 1-120 characters")
 
 
 class AlarmAccepted(BaseModel):
@@ -37,10 +39,12 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 @router.post("/{device_id}", status_code=202, response_model=AlarmAccepted)
-def raise_alarm(device_id: str, alarm: Alarm | None = None, authorization: str | None = Header(default=None),
-                idempotency_key: str | None = Header(default=None, max_length=120),
+def raise_alarm(device_id: str = Path(pattern=ID_PATTERN), alarm: Alarm | None = None,
+                authorization: str | None = Header(default=None),
+                idempotency_key: str | None = Header(default=None, pattern=KEY_PATTERN),
                 ctx: ChannelContext = Depends(channel_context)) -> AlarmAccepted:
-    """An emergency request for the device's elder; 401 for an unknown device or wrong token."""
+    """An emergency request for the device's elder; 401 for an unknown device or wrong token,
+    422 naming a malformed device id, ``alarm_id`` or ``Idempotency-Key``."""
     now = ctx.clock()
     key = (alarm.alarm_id if alarm else None) or idempotency_key or f"{now:%Y%m%dT%H%M}"
     request_id = short_id("AL", f"{device_id}:{key}")
@@ -48,7 +52,7 @@ def raise_alarm(device_id: str, alarm: Alarm | None = None, authorization: str |
         elder_id = alarms.authenticate(uow.session, device_id, _bearer(authorization))
         if elder_id is None:
             raise HTTPException(401, "unknown device or wrong token", headers={"WWW-Authenticate": "Bearer"})
-        if not uow.claim(f"alarm:{device_id}:{key}"):
+        if not uow.claim(f"alarm:{request_id}"):  # the request id is a hash of device and key: bounded length
             return AlarmAccepted(request_id=request_id, duplicate=True)
         elder = channels.elder(uow.session, elder_id)
         record_request(uow.session, request_id, elder, "button", emergency_choice(ctx.ivr, elder.language, now), now)

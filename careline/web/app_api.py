@@ -56,6 +56,8 @@ def field_errors(errors: Any) -> list[dict]:
     for error in errors:
         loc = [p if isinstance(p, (str, int)) else str(p) for p in error.get("loc", ())]
         path = loc[1:] if loc and loc[0] in _SOURCES else loc
+        if error.get("type") == "json_invalid":  # its loc ends in a character offset: the field is the body
+            path = []
         msg = str(error.get("msg", "invalid"))
         out.append({"field": ".".join(str(p) for p in path) or (str(loc[0]) if loc else "request"),
                     "message": msg, "loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))})

@@ -23,7 +23,7 @@ from handlers.model import Elder
 from handlers.phone import InvalidPhoneNumber, mask, to_e164, try_e164
 from handlers.providers import REQUIRED_COLUMNS, TEXT_LIMITS, read_providers
 from handlers.uhhc import InstanceError, load_instance, parse_instance
-from tests.hostile_support import NASTY, bogus_phone, hostile_text
+from tests.hostile_support import NASTY, PATHS, RECORD, bogus_phone, hostile_text, json_values, mangled_records
 
 pytestmark = pytest.mark.hostile
 
@@ -102,49 +102,6 @@ def test_a_bogus_phone_number_is_refused_with_a_reason_or_normalised_to_e164(raw
 # --- intake records (the pure handler; the stream step is in tests/integration) ---------------
 
 ELDERS = {"e1": Elder("e1", "gulou", 3)}
-RECORD = {"intake_id": "i1", "channel": "hotline", "elder_id": "e1", "service_type": "meal",
-          "duration_minutes": 30, "submitted_at": "2026-11-30T07:00:00+08:00", "priority": "urgent",
-          "window": {"start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T12:00:00+08:00"},
-          "sync": {"type": "sequential", "partner_request_id": "i0", "min_gap_minutes": 0, "max_gap_minutes": 30}}
-EDGE_TIMES = ("0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00-14:00", "9999-12-31T23:59:59-14:00",
-              "9999-12-31T23:59:59+14:00", "2026-02-30T10:00:00+08:00", "2026-11-30T24:00:00Z", "2026-11-30",
-              "1e20", "-1", "2026-11-30T11:00:00+25:00", "2026-11-30T11:00:00.9999999999+08:00", "now")
-
-
-def json_values() -> st.SearchStrategy:
-    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10**18),
-                        st.floats(allow_nan=True, allow_infinity=True), hostile_text(80), st.sampled_from(EDGE_TIMES))
-    return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                         st.dictionaries(hostile_text(12), inner, max_size=3)),
-                        max_leaves=6)
-
-
-PATHS = [("intake_id",), ("channel",), ("elder_id",), ("service_type",), ("duration_minutes",), ("submitted_at",),
-         ("priority",), ("window",), ("window", "start"), ("window", "end"), ("sync",), ("sync", "type"),
-         ("sync", "partner_request_id"), ("sync", "max_gap_minutes"), ("request_id",), ("window_hard",)]
-
-
-@st.composite
-def mangled_records(draw) -> dict:
-    """The valid ``RECORD`` with fields dropped, replaced by any JSON value or edge time, or added."""
-    record = copy.deepcopy(RECORD)
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(PATHS))
-        parent = record
-        for key in path[:-1]:
-            parent = parent.get(key) if isinstance(parent, dict) else None
-        if not isinstance(parent, dict):
-            continue
-        action = draw(st.sampled_from(["drop", "replace", "time", "extra"]))
-        if action == "drop":
-            parent.pop(path[-1], None)
-        elif action == "replace":
-            parent[path[-1]] = draw(json_values())
-        elif action == "time":
-            parent[path[-1]] = draw(st.sampled_from(EDGE_TIMES))
-        else:
-            parent[draw(hostile_text(20))] = draw(json_values())
-    return record
 
 
 @given(record=mangled_records())
