@@ -26,7 +26,9 @@ PROFILE_ENV = "CARELINE_HYPOTHESIS_PROFILE"
 #: (a CLI exit status 2); accepted: parsed and acted on (for Twilio: a TwiML answer).
 OUTCOMES = ("4xx", "dead-lettered", "refused", "accepted")
 
-_quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+#: the web tests send every example through one app and database on purpose (function_scoped_fixture)
+_quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+          HealthCheck.function_scoped_fixture]
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=_quiet,
                           print_blob=True)
 settings.register_profile("full", max_examples=1000, deadline=None, suppress_health_check=_quiet,
