@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -145,6 +146,41 @@ class Lab:
     def start_broker(self) -> None:
         brokers.start_apache_kafka(self.kafka_port, self.controller_port, log_path=self.logs / "kafka-sh.log")
 
+    def web(self) -> str:
+        """``careline web`` (uvicorn: webhooks, alarms, the app API) on a free port, started
+        once; returns its base URL when /healthz answers."""
+        if getattr(self, "_web_url", None):
+            return self._web_url
+        import requests
+
+        port = brokers.free_port()
+        log = open(self.logs / "web.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", "web", "--port", str(port)],
+                                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self._stack.callback(lambda: (proc.terminate(), proc.wait(timeout=20)))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(url + "/healthz", timeout=2).ok:
+                    self._web_url = url
+                    return url
+            time.sleep(0.3)
+        raise RuntimeError(f"careline web did not answer; see {self.logs / 'web.log'}")
+
+    def elder_token(self, elder_id: str) -> str:
+        """A fresh app API token for ``elder_id`` (what ``careline tokens issue elder`` does)."""
+        import secrets
+        from datetime import datetime, timezone
+
+        from db import app_api
+
+        token = secrets.token_urlsafe(32)
+        with self.sessions() as session:
+            app_api.add_token(session, token, "elder", elder_id, datetime.now(timezone.utc))
+            session.commit()
+        return token
+
     def restart_postgres(self) -> None:
         self._postgres("stop")
         self._postgres("start")
@@ -208,6 +244,8 @@ class Scenario:
     inject: Callable[[Lab, ReplayDriver, FaultLog], None]
     profiles: tuple[str, ...] = ("short", "full")
     copies: int = 1
+    #: replay speed for this scenario instead of the bench's (a 30 s outage at 1200× is 10 simulated hours)
+    speed: float | None = None
 
 
 @dataclass
@@ -264,15 +302,48 @@ def _restart_postgres(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
     log.restored = time.monotonic()
 
 
+def _app_requests(lab: Lab, driver: ReplayDriver, until: float, every_s: float = 3.0) -> list[float]:
+    """Elders ask for care through the app API over HTTP until ``until`` (monotonic);
+    each accepted request joins the run. Returns the answer times (seconds) of 202s;
+    any other answer is raised."""
+    import requests
+
+    from db.register import read_clock
+
+    url, answered = lab.web(), []
+    service = driver.day.submissions[0].record["service_type"]
+    n = 0
+    while time.monotonic() < until:
+        elder = driver.day.elders[n % len(driver.day.elders)].elder_id
+        with lab.sessions() as session:
+            now = read_clock(session).now()
+        body = {"service_type": service, "duration_minutes": 30, "priority": "routine",
+                "window": {"start": (now + timedelta(minutes=30)).isoformat(),
+                           "end": (now + timedelta(minutes=180)).isoformat()}}
+        sent = time.monotonic()
+        reply = requests.post(f"{url}/api/v1/requests", json=body, timeout=10,
+                              headers={"Authorization": f"Bearer {lab.elder_token(elder)}"})
+        if reply.status_code != 202:
+            raise RuntimeError(f"app API answered {reply.status_code} during the fault: {reply.text[:200]}")
+        answered.append(time.monotonic() - sent)
+        driver.extra.add(reply.json()["request_id"])
+        n += 1
+        time.sleep(max(0.0, every_s - (time.monotonic() - sent)))
+    return answered
+
+
 def _broker_outage(seconds: float) -> Callable[[Lab, ReplayDriver, FaultLog], None]:
     def inject(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+        lab.web()
         _wait_progress(driver, 0.2)
         log.started = time.monotonic()
         lab.stop_broker()
         before = lab.unsent_outbox()
-        time.sleep(max(0.0, seconds - (time.monotonic() - log.started)))
+        answers = _app_requests(lab, driver, log.started + seconds)
         held = lab.unsent_outbox()
-        log.notes.append(f"outbox held {held} records ({held - before:+d} during the outage)")
+        log.notes.append(f"app API answered {len(answers)} requests with 202 while Kafka was down "
+                         f"(slowest {max(answers, default=0) * 1000:.0f} ms); the outbox held {held} "
+                         f"records ({held - before:+d} during the outage)")
         lab.start_broker()
         log.restored = time.monotonic()
     return inject
@@ -291,7 +362,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("rebalance", "second worker joins, then leaves", _rebalance, ("full",)),
     Scenario("broker-restart", "Kafka stopped and started at 30 %", _restart_broker, ("full",)),
     Scenario("postgres-restart", "PostgreSQL restarted at 30 %", _restart_postgres),
-    Scenario("broker-outage-30s", "Kafka unreachable 30 s, intake continues", _broker_outage(30.0)),
+    Scenario("broker-outage-30s", "Kafka unreachable 30 s, intake continues", _broker_outage(30.0),
+             speed=240.0),
     Scenario("twilio-errors", "Twilio 500 20 %, 429 20 %, no answer 5 %", _twilio_errors),
     Scenario("deliver-5x", "every intake and caregiver answer delivered 5 times", _none, copies=5),
 )}
@@ -304,7 +376,7 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     lab.proxy.plan = FaultPlan()
     lab.proxy.stats.forwarded.clear()
     driver = ReplayDriver(lab.bootstrap, lab.sessions, instance,
-                          ReplayOptions(speed=speed, timeout_seconds=timeout_s, via_outbox=True,
+                          ReplayOptions(speed=scenario.speed or speed, timeout_seconds=timeout_s, via_outbox=True,
                                         copies=scenario.copies), lab.console)
     lab.give_caregivers_phones(driver)
     log = FaultLog()
@@ -379,7 +451,7 @@ def main(profile: str, names: list[str] | None, instance_path: Path, speed: floa
                       str(v.lost), str(v.duplicated),
                       "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
                       "hold" if v.holds else f"[red]{len(v.violations)} broken")
-    console.print(table)
+    console.print(table, width=max(console.width, 150))
     for row in rows:
         for line in row.notes:
             console.print(f"  {row.scenario}: {line}")

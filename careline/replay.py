@@ -103,10 +103,13 @@ class ReplayDriver:
         self._actions: list[tuple[datetime, int, CaregiverAction]] = []
 
     def _producer(self) -> KafkaProducer:
-        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0)
+        # reconnect within a second after a broker restart (kafka-python backs off up to 30 s)
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
+                             reconnect_backoff_max_ms=1000)
 
     def _consumer(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                 reconnect_backoff_max_ms=1000)
         parts = [TopicPartition(t.name, p) for t in WATCHED
                  for p in sorted(consumer.partitions_for_topic(t.name) or [])]
         consumer.assign(parts)
