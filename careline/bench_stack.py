@@ -2,9 +2,12 @@
 database, the careline topics and, when asked, the worker and timer service;
 plus the watcher that sees each request's first decision on the broker.
 
-The worker runs with ``CARELINE_OFFER_TIMEOUT_SECONDS=86400``: nobody answers
-offers in a bench, and an offer timing out would start a second round of
-dispatch that the bench does not mean to measure.
+The worker runs with ``CARELINE_OFFER_TIMEOUT_SECONDS=86400`` and a copy of
+the routing policy whose ladder deadlines are a day (``bench_policy``):
+nobody answers offers in a bench, and an offer timing out or a ladder step
+passing would start a second round of dispatch that the bench does not mean
+to measure (a long scale run would otherwise climb the ladder after 30
+minutes). Everything else in the policy is as configured.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import resource
 import subprocess
 import time
@@ -45,7 +49,8 @@ class BenchStack:
 
     def start_worker(self, name: str) -> None:
         """Timer service and stream worker as child processes (stopped when the stack closes)."""
-        env = dict(worker_env(self.settings, self.bootstrap, self.database_url), **BENCH_ENV)
+        env = dict(worker_env(self.settings, self.bootstrap, self.database_url), **BENCH_ENV,
+                   CARELINE_POLICY_FILE=str(bench_policy(self.settings.policy_file, self.logs.parent / "bench")))
         self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
         self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
         self.worker_pid = self.worker.pid
@@ -71,6 +76,15 @@ def bench_stack(broker: str | None, database_url: str, settings: Settings, name:
         stack = BenchStack(broker, database_url, settings, logs, broker_pid=pid)
         with stack._stack:
             yield stack
+
+
+def bench_policy(policy_file: Path, folder: Path) -> Path:
+    """A copy of ``policy_file`` with every ladder deadline above zero set to a day (86,400 s)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = re.sub(r"(?m)^(deadline_seconds\s*=\s*)[1-9]\d*", r"\g<1>86400", policy_file.read_text())
+    out = folder / "policy-bench.toml"
+    out.write_text(text)
+    return out
 
 
 def cpu_seconds(pid: int | None) -> float:
