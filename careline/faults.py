@@ -256,6 +256,9 @@ class Row:
     recovery_seconds: float | None
     wall_seconds: float
     notes: list[str]
+    #: what the Twilio side saw: faults injected by kind, creates forwarded; app API answers in the fault
+    injected: dict = field(default_factory=dict)
+    app_answers: int = 0
 
 
 def _wait_progress(driver: ReplayDriver, share: float, timeout_s: float = 300) -> None:
@@ -375,6 +378,7 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
 
     lab.proxy.plan = FaultPlan()
     lab.proxy.stats.forwarded.clear()
+    lab.proxy.stats.injected.clear()
     driver = ReplayDriver(lab.bootstrap, lab.sessions, instance,
                           ReplayOptions(speed=scenario.speed or speed, timeout_seconds=timeout_s, via_outbox=True,
                                         copies=scenario.copies), lab.console)
@@ -407,7 +411,8 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     if log.restored is not None:
         after = [t for t in driver.seen_at if t >= log.restored]
         recovery = (after[0] - log.restored) if after else None
-    return Row(scenario.name, scenario.fault, verdict, recovery, time.monotonic() - started, notes)
+    return Row(scenario.name, scenario.fault, verdict, recovery, time.monotonic() - started, notes,
+               dict(lab.proxy.stats.injected), len(driver.extra))
 
 
 def scenarios_for(profile: str, names: list[str] | None = None) -> list[Scenario]:
@@ -425,11 +430,32 @@ def lab(var: Path, console: Console) -> Iterator[Lab]:
         yield running
 
 
+def render(rows: list[Row], console: Console, what: str, command: str) -> None:
+    """The fault table (one row per scenario), then each scenario's notes and broken invariants."""
+    from rich.table import Table
+
+    table = Table(title=f"careline bench faults — {what}, Apache Kafka 4.4 + PostgreSQL",
+                  caption=f"$ {command}")
+    for column in ("scenario", "fault", "requests in", "completed", "to operator", "lost", "duplicated",
+                   "recovery s", "wall s", "invariants"):
+        table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right")
+    for row in rows:
+        v = row.verdict
+        table.add_row(row.scenario, row.fault, str(v.requests_in), str(v.completed), str(v.to_operator),
+                      str(v.lost), str(v.duplicated),
+                      "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
+                      f"{row.wall_seconds:.0f}", "hold" if v.holds else f"[red]{len(v.violations)} broken")
+    console.print(table, width=max(console.width, 160))
+    for row in rows:
+        for line in row.notes:
+            console.print(f"  {row.scenario}: {line}", width=max(console.width, 160))
+        for line in row.verdict.violations[:20]:
+            console.print(f"  [red]{row.scenario}: {line}")
+
+
 def main(profile: str, names: list[str] | None, instance_path: Path, speed: float, timeout_s: float,
          var: Path, console: Console, command: str) -> int:
     """Run the scenarios, print the table (and the command), return 1 if an invariant broke."""
-    from rich.table import Table
-
     import json
 
     from handlers.uhhc import parse_instance
@@ -440,21 +466,5 @@ def main(profile: str, names: list[str] | None, instance_path: Path, speed: floa
     with lab(var, console) as running:
         for scenario in chosen:
             rows.append(run_scenario(running, scenario, instance, speed, timeout_s))
-    table = Table(title=f"careline bench faults — {instance.name} at {speed:g}×, Apache Kafka 4.4 + PostgreSQL",
-                  caption=f"$ {command}")
-    for column in ("scenario", "fault", "requests in", "completed", "to operator", "lost", "duplicated",
-                   "recovery s", "invariants"):
-        table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right")
-    for row in rows:
-        v = row.verdict
-        table.add_row(row.scenario, row.fault, str(v.requests_in), str(v.completed), str(v.to_operator),
-                      str(v.lost), str(v.duplicated),
-                      "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
-                      "hold" if v.holds else f"[red]{len(v.violations)} broken")
-    console.print(table, width=max(console.width, 150))
-    for row in rows:
-        for line in row.notes:
-            console.print(f"  {row.scenario}: {line}")
-        for line in row.verdict.violations[:20]:
-            console.print(f"  [red]{row.scenario}: {line}")
+    render(rows, console, f"{instance.name} at {speed:g}×", command)
     return 0 if all(r.verdict.holds for r in rows) else 1

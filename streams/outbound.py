@@ -4,9 +4,12 @@
 (area, never the address); ``dispatch.offer.accepted`` -> the full address and
 how to check in and out; ``rescinded``/``canceled`` -> a short notice;
 ``accept_refused`` -> "no longer yours". Texts come from ``handlers.sms``.
-Each event is sent at most once per event id (``notify:<id>`` claim, committed
-after the send, so a crash before the commit may repeat a message rather than
-lose it).
+Each event is sent at most once per event id: the ``notify:<id>`` claim is
+committed *before* the send, so a worker killed between the two loses that one
+SMS (the offer then times out and the escalation ladder moves the request on)
+and never sends it twice (``careline bench faults``, worker-sigkill, found a
+repeated offer SMS when the claim was committed after the send). Twilio's
+transient failures are retried by the notifier (``careline.notify``).
 
 ``care.lifecycle.v1``: ``care.visit.completed`` -> a survey row due
 ``rating_call_delay_minutes`` after check-out (``careline.surveys``). The row
@@ -59,16 +62,19 @@ def notify_offer_event(value: dict, ctx: ChannelContext | None = None) -> str | 
             uow.commit()
             return None
         text = _text(ctx, uow.session, value["type"], offer, request, person.language)
-        try:
-            sid = ctx.notifier.send_sms(person.phone, text, ctx.url("/twilio/status", kind="sms", purpose="offer",
-                                                                    request_id=request.request_id))
-        except NotifyError as exc:
-            log.warning("offer SMS %s to %s failed: %s", value["type"], mask(person.phone), exc)
-            return None
-        if sid:
-            channels.record_status(uow.session, sid, "sms", "queued", ctx.clock(), to_phone=person.phone,
-                                   purpose="offer", request_id=request.request_id)
-        uow.commit()
+        phone, request_id = person.phone, request.request_id
+        uow.commit()  # the claim is durable before the SMS leaves: at most once
+    try:
+        sid = ctx.notifier.send_sms(phone, text, ctx.url("/twilio/status", kind="sms", purpose="offer",
+                                                         request_id=request_id))
+    except NotifyError as exc:
+        log.warning("offer SMS %s to %s failed: %s", value["type"], mask(phone), exc)
+        return None
+    if sid:
+        with ctx.sessions() as session:
+            channels.record_status(session, sid, "sms", "queued", ctx.clock(), to_phone=phone,
+                                   purpose="offer", request_id=request_id)
+            session.commit()
     return sid
 
 
