@@ -235,7 +235,7 @@ def _shared_instances() -> list[Path]:
 def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")] = "full",
                  scenario: Annotated[Optional[list[str]], typer.Option(help="run only these (repeatable)")] = None,
                  instance: Annotated[Optional[Path], typer.Option(help="UHHC day (default bazirha-E2)")] = None,
-                 speed: Speed = 1200.0,
+                 speed: Speed = 600.0,
                  timeout: Annotated[float, typer.Option(help="wall seconds per replay")] = 300.0) -> None:
     """Replay a day per scenario on a broker, database and worker the bench starts itself, break
     one of them mid-run (worker SIGKILL, rebalance, broker and PostgreSQL restarts, a 30 s broker
