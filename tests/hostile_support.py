@@ -29,9 +29,9 @@ OUTCOMES = ("4xx", "dead-lettered", "refused", "accepted")
 #: the web tests send every example through one app and database on purpose (function_scoped_fixture)
 _quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
           HealthCheck.function_scoped_fixture]
-settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=_quiet,
+settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=_quiet,
                           print_blob=True)
-settings.register_profile("full", max_examples=1000, deadline=None, suppress_health_check=_quiet,
+settings.register_profile("full", max_examples=500, deadline=None, suppress_health_check=_quiet,
                           print_blob=True)
 settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
 

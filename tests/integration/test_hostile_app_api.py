@@ -50,6 +50,12 @@ def refused_naming_a_field(response, fields: set[str]) -> None:  # noqa: ANN001
     assert {e["field"].split(".")[0] for e in detail} <= {f.split(".")[0] for f in fields}, detail
 
 
+def post_json(client, path: str, body: object, headers: dict):  # noqa: ANN001, ANN201
+    """POST ``body`` as JSON, NaN and infinities included (as a careless client writes them)."""
+    return client.post(path, content=json.dumps(body, allow_nan=True),
+                       headers={**headers, "Content-Type": "application/json"})
+
+
 def count(hostile_cases, parser: str, response) -> str:  # noqa: ANN001
     outcome = hostile_cases.http(parser, response.status_code)
     if outcome == "4xx":
@@ -81,7 +87,7 @@ def mangled_requests(draw) -> object:
 @example(body=dict(MEAL, surprise=True))
 @example(body=dict(MEAL, window={"start": "0001-01-01T00:00:00+14:00", "end": "2026-12-01T11:00:00+08:00"}))
 def test_a_mangled_request_is_accepted_or_refused_naming_the_field(world, hostile_cases, body):
-    response = world.client.post("/api/v1/requests", json=body, headers=world.auth("e-wang"))
+    response = post_json(world.client, "/api/v1/requests", body, world.auth("e-wang"))
     if count(hostile_cases, "app api requests", response) == "4xx":
         refused_naming_a_field(response, REQUEST_FIELDS | {"body"} | set(body if isinstance(body, dict) else ()))
     else:
@@ -132,8 +138,7 @@ def test_any_path_id_is_found_or_refused_never_a_500(world, hostile_cases, reque
 @example(body={"latitude": float("nan"), "longitude": 118.79}, action="check-in")
 @example(body={"latitude": 32.06, "longitude": 118.79, "tasks": {"<script>": "done"}}, action="check-out")
 def test_a_mangled_position_or_task_list_is_refused_by_field_or_reported(world, hostile_cases, body, action):
-    response = world.client.post(f"/api/v1/visits/R-1/{action}", content=json.dumps(body, allow_nan=True),
-                                 headers={**world.auth("cg-li"), "Content-Type": "application/json"})
+    response = post_json(world.client, f"/api/v1/visits/R-1/{action}", body, world.auth("cg-li"))
     if count(hostile_cases, "app api visits", response) == "4xx" and response.status_code == 422:
         refused_naming_a_field(response, {"latitude", "longitude", "accuracy_metres", "tasks", "body", "extra"}
                                | set(body if isinstance(body, dict) else ()))
@@ -144,7 +149,7 @@ def test_a_mangled_position_or_task_list_is_refused_by_field_or_reported(world, 
 @example(body={"stars": 5, "comment": "<img src=x onerror=alert(1)>"})
 @example(body={"stars": True})
 def test_a_mangled_rating_is_stored_or_refused_naming_the_field(world, hostile_cases, body):
-    response = world.client.post("/api/v1/requests/R-done/rating", json=body, headers=world.auth("e-wang"))
+    response = post_json(world.client, "/api/v1/requests/R-done/rating", body, world.auth("e-wang"))
     if count(hostile_cases, "app api ratings", response) == "4xx" and response.status_code == 422:
         refused_naming_a_field(response, {"stars", "comment", "body"} | set(body if isinstance(body, dict) else ()))
 
