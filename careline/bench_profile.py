@@ -75,3 +75,33 @@ def summarise(collapsed: Path, top: int = 15) -> tuple[int, list[tuple[str, floa
             incl[f] += n
     share = lambda c: [(k, v / total) for k, v in c.most_common(top)] if total else []  # noqa: E731
     return total, share(own), share(incl)
+
+
+#: (a frame name in the stack, the worker step it belongs to), first match wins
+STEPS = (("handle_dispatch_event", "dispatch step (streams.steps)"),
+         ("validate_intake_record", "intake validation"),
+         ("_unsent", "outbox relay: database"), ("_mark_sent", "outbox relay: database"),
+         ("relay_outbox", "outbox relay: send and acks"),
+         ("handle (streams/outbound", "outbound notify (offer SMS)"),
+         ("run_batches", "batch timer"), ("provider_scores_now", "provider scores timer"),
+         ("fold_evaluation", "evaluation fold"))
+#: leaf frames of a thread that waits (py-spy --nonblocking does not always tell idle threads)
+WAITING = ("EpollSelector.select", "_worker (concurrent", "Queue.get", "Condition.wait", "Event.wait")
+
+
+def by_step(collapsed: Path) -> tuple[int, list[tuple[str, float]]]:
+    """(busy samples, share per worker step): samples whose innermost frame is a
+    wait are left out; the rest go to the first step of ``STEPS`` on their
+    stack, else to Faust/aiokafka (consuming, producing, the stream machinery)
+    or "other"."""
+    found: Counter[str] = Counter()
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit() or stack.rsplit(";", 1)[-1].startswith(WAITING):
+            continue
+        step = next((name for key, name in STEPS if key in stack), None)
+        if step is None:
+            step = "Faust / aiokafka" if any(k in stack for k in ("faust/", "aiokafka/", "mode/")) else "other"
+        found[step] += int(count)
+    busy = sum(found.values())
+    return busy, [(k, v / busy) for k, v in found.most_common()] if busy else []

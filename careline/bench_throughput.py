@@ -310,7 +310,7 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
 
 def print_profile(out: Console, collapsed: Path, top: int = 15) -> None:
     """The worker's top functions by self and inclusive share of the samples."""
-    from careline.bench_profile import summarise
+    from careline.bench_profile import by_step, summarise
 
     total, own, incl = summarise(collapsed, 500)
     own = own[:top]
@@ -325,3 +325,6 @@ def print_profile(out: Console, collapsed: Path, top: int = 15) -> None:
         f2, s2 = incl[i] if i < len(incl) else ("", None)
         table.add_row("" if s1 is None else f"{s1:.1%}", f1, "" if s2 is None else f"{s2:.1%}", f2)
     out.print(table)
+    busy, steps = by_step(collapsed)
+    out.print(f"worker busy samples by step ({busy:,}): "
+              + "; ".join(f"{name} {share:.0%}" for name, share in steps), soft_wrap=True)
