@@ -7,7 +7,9 @@ broker is slow.
 """
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from careline.web.limits import BodySizeLimit
 from config.settings import Settings, get_settings
@@ -19,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Care requests from hotline, one-key button and app; dispatch to caregivers.")
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
+    app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -27,6 +30,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in _ROUTER_MODULES:
         app.include_router(__import__(module, fromlist=["router"]).router)
     return app
+
+
+async def validation_problem(request: Request, exc: Exception) -> JSONResponse:
+    """422 with FastAPI's ``loc``/``msg``/``type`` per invalid field, without echoing the input:
+    an input of NaN or infinity cannot be written as JSON (the default answer was a 500),
+    and a refused value may be personal."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": [{"loc": [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())],
+                                     "msg": str(e.get("msg", "invalid")), "type": str(e.get("type", "value_error"))}
+                                    for e in errors]}, 422)
 
 
 #: Modules that define a FastAPI ``router``; added as they are built.
