@@ -103,7 +103,8 @@ def test_a_mangled_request_is_accepted_or_refused_naming_the_field(world, hostil
 @example(key=b"'; DROP TABLE app_submissions; --")
 @example(key=b"x" * 121)
 def test_any_idempotency_key_is_used_or_refused_by_name(world, hostile_cases, key):
-    response = world.client.post("/api/v1/requests", json=MEAL, headers={**world.auth("e-zhao"), "Idempotency-Key": key})
+    response = world.client.post("/api/v1/requests", json=MEAL,
+                                 headers={**world.auth("e-zhao"), "Idempotency-Key": key})
     if count(hostile_cases, "app api requests", response) == "4xx":
         refused_naming_a_field(response, {"Idempotency-Key"})
 
@@ -164,7 +165,8 @@ def test_any_authorization_header_is_a_401_not_a_500(world, hostile_cases, autho
 
 
 RAW_BODIES = [b"\xff\xfe\xfd", b'{"service_type": "me\xe9l"}', b"[" * 50_000, b'{"a":' * 10_000, b"", b"null",
-              b'{"service_type": "meal"', b"NaN", json.dumps(MEAL).encode() + b"\x00", b"\xef\xbb\xbf" + json.dumps(MEAL).encode()]
+              b'{"service_type": "meal"', b"NaN", json.dumps(MEAL).encode() + b"\x00",
+              b"\xef\xbb\xbf" + json.dumps(MEAL).encode()]
 
 
 @given(raw=st.one_of(st.sampled_from(RAW_BODIES), st.binary(max_size=300)),

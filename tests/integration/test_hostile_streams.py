@@ -90,7 +90,8 @@ def test_a_mangled_intake_record_is_validated_or_dead_lettered_with_the_field(in
 
 
 RAW = [b"", b"\xff\xfe\xfd", b"[" * 100_000, b'{"a":' * 50_000, b"null", b"[]", b'"text"', b"NaN", b"1e999",
-       b'{"intake_id": "i1"', json.dumps(RECORD).encode()[:-1], json.dumps(RECORD).encode().replace(b"hotline", b"ho\xfft")]
+       b'{"intake_id": "i1"', json.dumps(RECORD).encode()[:-1],
+       json.dumps(RECORD).encode().replace(b"hotline", b"ho\xfft")]
 
 
 @given(raw=st.one_of(st.sampled_from(RAW), st.binary(max_size=300), json_values().map(

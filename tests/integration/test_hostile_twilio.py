@@ -95,7 +95,8 @@ STAGES = {"/twilio/voice/menu": ("lang", "try", "first"), "/twilio/voice/time": 
 @given(path=st.sampled_from(["/twilio/voice", *STAGES]), digits=st.one_of(hostile_text(12), st.sampled_from(
            ["1", "2", "3", "9", "0", "#", "*", "１", "٣", "12345", ""])), caller=bogus_phone(),
        query=st.dictionaries(st.sampled_from(["lang", "try", "first", "service", "request_id"]),
-                             st.one_of(hostile_text(30), st.sampled_from(["zh", "en", "0", "2", "meal", "-1", "99999"])),
+                             st.one_of(hostile_text(30),
+                                       st.sampled_from(["zh", "en", "0", "2", "meal", "-1", "99999"])),
                              max_size=4),
        drop=st.lists(st.sampled_from(["CallSid", "From", "Digits"]), max_size=2), extra=extras)
 @example(path="/twilio/voice/menu", digits="5", caller="", query={"try": "abc"}, drop=[], extra={})  # was int("abc")
@@ -126,7 +127,8 @@ def test_a_status_callback_with_any_status_code_or_number_is_stored_or_refused_b
 
 # --- bytes, content types, size ---------------------------------------------------------------
 
-def post_raw(world, path: str, body: bytes, content_type: str = "application/x-www-form-urlencoded"):  # noqa: ANN001, ANN201
+def post_raw(world, path: str, body: bytes,  # noqa: ANN001, ANN201
+             content_type: str = "application/x-www-form-urlencoded"):
     """POST raw bytes, signed over the parameters the server will decode from them (starlette
     reads each byte as Latin-1, then percent-decodes as UTF-8 with replacement)."""
     params: dict[str, str] = {}
