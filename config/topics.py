@@ -39,8 +39,14 @@ FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
 SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score",
                    configs={"cleanup.policy": "compact"})
 
+#: Faust's leader election (``on_leader`` timers), named by Faust after the app id. Created with
+#: the others: Apache Kafka here does not auto-create it and Tansu auto-creates it with 4
+#: partitions, and a worker met it missing at every metadata refresh (every 5 minutes).
+FAUST_LEADER = TopicSpec("careline-__assignor-__leader", "none", "Faust leader election (internal)",
+                         partitions=1)
+
 ALL = (INTAKE, INTAKE_DLQ, REQUESTS, CAREGIVER_EVENTS, TIMERS, DISPATCH_DLQ, OFFERS, LIFECYCLE,
-       NOTIFY, FEEDBACK, SCORES)
+       NOTIFY, FEEDBACK, SCORES, FAUST_LEADER)
 
 #: Where an event emitted by a handler goes, by its ``topic_role``.
 BY_ROLE = {"lifecycle": LIFECYCLE, "offers": OFFERS, "requests": REQUESTS, "timers": TIMERS,
