@@ -27,6 +27,8 @@ from careline.bench_stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_
 from careline.bench_throughput import _ms, _pct, command_line, default_database, fresh, machine, outbox_rows
 from config import topics
 
+MAX_RESTARTS = 30
+
 
 @dataclass(frozen=True)
 class ScaleResult:
@@ -40,6 +42,7 @@ class ScaleResult:
     worker_peak_mib: float | None
     broker_peak_mib: float | None
     driver_peak_mib: float
+    restarts: int = 0
 
     @property
     def per_second(self) -> float:
@@ -47,7 +50,10 @@ class ScaleResult:
 
 
 async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall_seconds: float,  # noqa: ANN001
-                console: Console) -> ScaleResult:
+                console: Console, restart_after: float = 0.0) -> ScaleResult:
+    """Send and watch until every request is decided; ``restart_after`` > 0: restart
+    a worker that decided nothing for that many seconds while requests were in
+    flight (counted in ``ScaleResult.restarts``); give up after ``stall_seconds``."""
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -76,7 +82,15 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
                     elapsed = time.perf_counter() - started
                     bar.update(task, completed=seen, rate=f"{seen / elapsed:,.1f}/s",
                                rss=f"{_rss_now(stack.worker_pid)} MiB")
-                    if not stack.worker_alive() or time.monotonic() - last_change > stall_seconds:
+                    quiet = time.monotonic() - last_change
+                    if restart_after and quiet > restart_after and stack.restarts < MAX_RESTARTS and \
+                            sent > len(watcher.decided):
+                        console.print(f"[yellow]no decision for {quiet:.0f} s with {sent - len(watcher.decided)} "
+                                      f"requests in flight at {len(watcher.decided):,} decided: restarting the worker")
+                        await asyncio.to_thread(stack.restart_worker)
+                        last_change = time.monotonic()
+                        continue
+                    if not stack.worker_alive() or quiet > stall_seconds:
                         console.print(f"[red]stopped: {'worker exited' if not stack.worker_alive() else 'no decision for '}"
                                       f"{'' if not stack.worker_alive() else f'{stall_seconds:g} s'}")
                         break
@@ -89,9 +103,10 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
                 kinds[kind] = kinds.get(kind, 0) + 1
             return ScaleResult(requests, len(decided), kinds, wall,
                                await asyncio.to_thread(outbox_rows, stack.database_url) - rows0,
-                               cpu_seconds(stack.worker_pid) - cpu0,
+                               cpu_seconds(stack.worker_pid) + stack.retired_cpu_seconds - cpu0,
                                (_pct(latencies, 0.5), _pct(latencies, 0.95), _pct(latencies, 0.99)),
-                               peak_rss_mib(stack.worker_pid), peak_rss_mib(stack.broker_pid), own_peak_rss_mib())
+                               max(peak_rss_mib(stack.worker_pid) or 0.0, stack.retired_peak_mib) or None,
+                               peak_rss_mib(stack.broker_pid), own_peak_rss_mib(), stack.restarts)
     finally:
         await producer.stop()
 
@@ -122,6 +137,7 @@ def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, 
             ("outbox events written per second", f"{r.outbox_rows / r.wall_seconds:,.0f}" if r.wall_seconds else "—"),
             ("worker CPU (share of one core)", f"{r.worker_cpu_seconds / r.wall_seconds:.0%}" if r.wall_seconds else "—"),
             ("latency p50 / p95 / p99 ms", " / ".join(_ms(x) for x in r.latencies_ms)),
+            ("worker restarts after a stall", str(r.restarts)),
             ("peak RSS worker", f"{r.worker_peak_mib:,.0f} MiB" if r.worker_peak_mib else "—"),
             ("peak RSS broker (Tansu)", f"{r.broker_peak_mib:,.0f} MiB" if r.broker_peak_mib else "—"),
             ("peak RSS driver (this process)", f"{r.driver_peak_mib:,.0f} MiB")):
@@ -130,7 +146,7 @@ def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, 
 
 
 def main(broker: str | None, database_url: str | None, requests: int, in_flight: int, instance_path: Path,
-         stall_seconds: float, profile: Path | None) -> int:
+         stall_seconds: float, profile: Path | None, restart_after: float = 0.0) -> int:
     """Exit 0 when every request was decided, 1 otherwise."""
     from careline.bench_profile import Sampler
     from careline.bench_stack import bench_stack
@@ -161,7 +177,8 @@ def main(broker: str | None, database_url: str | None, requests: int, in_flight:
         if sampler:
             sampler.__enter__()
         try:
-            result = asyncio.run(drive(stack, workload.records(), requests, in_flight, stall_seconds, out))
+            result = asyncio.run(drive(stack, workload.records(), requests, in_flight, stall_seconds, out,
+                                       restart_after))
         finally:
             if sampler:
                 sampler.__exit__(None, None, None)

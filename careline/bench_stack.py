@@ -45,14 +45,36 @@ class BenchStack:
     broker_pid: int | None = None
     worker_pid: int | None = None
     worker: subprocess.Popen | None = None
+    restarts: int = 0
+    retired_cpu_seconds: float = 0.0
+    retired_peak_mib: float = 0.0
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def start_worker(self, name: str) -> None:
         """Timer service and stream worker as child processes (stopped when the stack closes)."""
         env = dict(worker_env(self.settings, self.bootstrap, self.database_url), **BENCH_ENV,
                    CARELINE_POLICY_FILE=str(bench_policy(self.settings.policy_file, self.logs.parent / "bench")))
+        self._env, self._name = env, name
         self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
         self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
+        self.worker_pid = self.worker.pid
+
+    def restart_worker(self) -> None:
+        """Stop the stream worker (SIGTERM, SIGKILL after 20 s) and start a new one, logging to
+        ``worker-<name>-r<n>.log``; its CPU seconds and peak memory so far are kept in
+        ``retired_cpu_seconds`` and ``retired_peak_mib``."""
+        assert self.worker is not None
+        self.retired_cpu_seconds += cpu_seconds(self.worker_pid)
+        self.retired_peak_mib = max(self.retired_peak_mib, peak_rss_mib(self.worker_pid) or 0.0)
+        self.worker.terminate()
+        try:
+            self.worker.wait(20)
+        except subprocess.TimeoutExpired:
+            self.worker.kill()
+            self.worker.wait()
+        self.restarts += 1
+        self.worker = self._stack.enter_context(worker_process(
+            self._env, self.logs / f"worker-{self._name}-r{self.restarts}.log"))
         self.worker_pid = self.worker.pid
 
     def worker_alive(self) -> bool:

@@ -305,6 +305,8 @@ def bench_scale(requests: Annotated[int, typer.Option(help="requests to replay")
                 in_flight: Annotated[int, typer.Option(help="most requests sent and not yet decided")] = 500,
                 broker: Broker = None, database_url: BenchDatabase = None, instance: BenchInstance = None,
                 stall: Annotated[float, typer.Option(help="give up after this many seconds without a decision")] = 120.0,
+                restart_after: Annotated[float, typer.Option(help="restart a worker that decided nothing for this "
+                                                                  "many seconds (0: never); counted in the result")] = 0.0,
                 profile: Annotated[Optional[Path], typer.Option(help="sample the worker with py-spy into this "
                                                                      "folder and print its top functions")] = None,
                 ) -> None:
@@ -313,7 +315,7 @@ def bench_scale(requests: Annotated[int, typer.Option(help="requests to replay")
     from careline.bench_scale import main as scale_main
 
     raise typer.Exit(scale_main(broker, database_url, requests, in_flight, instance or _shared_instance("bazirha-F1"),
-                                stall, profile))
+                                stall, profile, restart_after))
 
 
 def _shared_instance(name: str) -> Path:
