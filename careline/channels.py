@@ -53,8 +53,17 @@ class ChannelContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ChannelContext":
-        return cls(settings, session_factory(settings.database_url), load_ivr_config(settings.ivr_config),
-                   ZoneInfo(settings.programme_timezone))
+        sessions = session_factory(settings.database_url)
+        ctx = cls(settings, sessions, load_ivr_config(settings.ivr_config), ZoneInfo(settings.programme_timezone))
+        if settings.web_clock == "replay":
+            from db.register import read_clock
+
+            def replay_now() -> datetime:
+                with sessions() as session:
+                    return read_clock(session).now()
+
+            ctx.clock = replay_now
+        return ctx
 
     @property
     def notifier(self) -> Notifier:

@@ -86,12 +86,19 @@ class Lab:
             brokers.ensure_topics(self.bootstrap, topics.resolved(Settings().topic_partitions))
             prism = self._stack.enter_context(running_prism(log_path=self.logs / "prism.log"))
             self.proxy = self._stack.enter_context(FaultProxy(prism.base_url, FaultPlan()))
+            self.web_port = brokers.free_port()
+            self.phones: dict[str, str] = {}
             settings = Settings(var_dir=self.var, broker=self.bootstrap, database_url=self.database_url)
             self.env = dict(worker_env(settings, self.bootstrap, self.database_url),
                             CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32, CARELINE_TWILIO_AUTH_TOKEN="lab-token",
                             CARELINE_TWILIO_FROM_NUMBER="+15005550006",
                             CARELINE_TWILIO_API_BASE_URL=self.proxy.base_url,
-                            CARELINE_TWILIO_TIMEOUT_SECONDS="2")
+                            CARELINE_TWILIO_TIMEOUT_SECONDS="2",
+                            CARELINE_PUBLIC_BASE_URL=f"http://127.0.0.1:{self.web_port}",
+                            CARELINE_WEB_CLOCK="replay",
+                            # at 600x the default 120 s offer is 0.2 s of wall time, less than one SMS
+                            # webhook round trip: offers last 10 simulated minutes (1 s) in the lab
+                            CARELINE_OFFER_TIMEOUT_SECONDS="600")
             self.scheduler = self.spawn("scheduler")
             self.spawn("worker")
             self._stack.callback(self.stop_all)
@@ -153,7 +160,7 @@ class Lab:
             return self._web_url
         import requests
 
-        port = brokers.free_port()
+        port = self.web_port
         log = open(self.logs / "web.log", "ab")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen([sys.executable, "-m", "careline.cli", "web", "--port", str(port)],
                                 env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -181,6 +188,73 @@ class Lab:
             session.commit()
         return token
 
+    def post_signed(self, path: str, form: dict[str, str], copies: int = 1) -> list:
+        """POST ``form`` to ``path`` on ``careline web`` as Twilio would (X-Twilio-Signature over
+        the public URL with the lab's auth token), ``copies`` times at once; the status codes."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import requests
+
+        from careline.web.twilio_security import sign
+
+        url = self.web() + path
+        headers = {"X-Twilio-Signature": sign(url, form, self.env["CARELINE_TWILIO_AUTH_TOKEN"])}
+        with ThreadPoolExecutor(max_workers=copies) as pool:
+            replies = list(pool.map(lambda _: requests.post(url, data=form, headers=headers, timeout=30),
+                                    range(copies)))
+        return replies
+
+    def sms_reply(self, driver: ReplayDriver, act, copies: int, refused: list[str]) -> None:  # noqa: ANN001
+        """A caregiver answers by SMS (``1 4821``, ``2 4821``, ``到 4821``, ``完 4821``), the
+        inbound webhook delivered ``copies`` times at once with one MessageSid."""
+        import uuid
+
+        o = tables.offers.c
+        with self.sessions() as session:
+            if act.offer_id:
+                code = session.scalar(select(o.short_code).where(o.offer_id == act.offer_id))
+            else:
+                code = session.scalar(select(o.short_code).where(
+                    o.request_id == act.request_id, o.caregiver_id == act.caregiver_id, o.status == "accepted"))
+        word = {"accept": "1", "decline": "2", "check_in": "到", "check_out": "完"}[act.kind]
+        form = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"],
+                "From": self.phones[act.caregiver_id], "To": self.env["CARELINE_TWILIO_FROM_NUMBER"],
+                "Body": f"{word} {code}", "NumMedia": "0", "NumSegments": "1"}
+        replies = self.post_signed("/twilio/sms", form, copies)
+        if any(r.status_code != 200 for r in replies):
+            refused.append(f"SMS webhook {act.kind} answered {[r.status_code for r in replies]}")
+        if os.environ.get("CARELINE_FAULTS_DEBUG"):
+            self.console.print(f"{act.kind} {form['Body']!r}: {[r.text[-80:] for r in replies]}")
+
+    def shuffled_status_callbacks(self, copies: int = 3) -> list[str]:
+        """For every SMS the Twilio side accepted, deliver its status callbacks newest first
+        (delivered, sent, queued), each ``copies`` times at once; return what is wrong after:
+        a message whose stored status is not ``delivered``."""
+        from urllib.parse import urlsplit
+
+        done = [(sid, cb) for sid, cb in self.proxy.stats.created if sid.startswith(("SM", "MM")) and cb]
+        for sid, callback in done:
+            parts = urlsplit(callback)
+            for status in ("delivered", "sent", "queued"):
+                form = {"MessageSid": sid, "MessageStatus": status, "SmsStatus": status,
+                        "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"]}
+                self.post_signed(f"{parts.path}?{parts.query}", form, copies)
+        wrong = []
+        m = tables.message_status.c
+        with self.sessions() as session:
+            stored = dict(session.execute(select(m.sid, m.status).where(m.sid.in_([sid for sid, _ in done]))).all())
+        for sid, _ in done:
+            if stored.get(sid) != "delivered":
+                wrong.append(f"message …{sid[-6:]}: status {stored.get(sid)!r} after callbacks out of order")
+        return wrong
+
+    def broker_up(self) -> bool:
+        import socket
+
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.kafka_port), timeout=2):
+            return True
+        return False
+
     def restart_postgres(self) -> None:
         self._postgres("stop")
         self._postgres("start")
@@ -199,8 +273,10 @@ class Lab:
         c = tables.caregivers.c
         with self.sessions() as session:
             for i, caregiver in enumerate(driver.day.caregivers):
+                phone = f"+86139{os.getpid() % 1000:03d}{len(self.phones):05d}"
+                self.phones[caregiver.caregiver_id] = phone
                 session.execute(tables.caregivers.update().where(c.caregiver_id == caregiver.caregiver_id)
-                                .values(phone=f"+86139{os.getpid() % 1000:03d}{i:05d}", language="zh"))
+                                .values(phone=phone, language="zh"))
             session.commit()
 
     def verdict(self, driver: ReplayDriver) -> Verdict:
@@ -235,6 +311,7 @@ class FaultLog:
     started: float | None = None
     restored: float | None = None
     notes: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -342,13 +419,19 @@ def _broker_outage(seconds: float) -> Callable[[Lab, ReplayDriver, FaultLog], No
         log.started = time.monotonic()
         lab.stop_broker()
         before = lab.unsent_outbox()
-        answers = _app_requests(lab, driver, log.started + seconds)
-        held = lab.unsent_outbox()
+        answers: list[float] = []
+        try:
+            answers = _app_requests(lab, driver, log.started + seconds)
+        except Exception as exc:  # noqa: BLE001 - intake must keep answering: a broken invariant
+            log.violations.append(f"app API during the outage: {exc!r}")
+        finally:
+            time.sleep(max(0.0, seconds - (time.monotonic() - log.started)))
+            held = lab.unsent_outbox()
+            lab.start_broker()
+            log.restored = time.monotonic()
         log.notes.append(f"app API answered {len(answers)} requests with 202 while Kafka was down "
                          f"(slowest {max(answers, default=0) * 1000:.0f} ms); the outbox held {held} "
                          f"records ({held - before:+d} during the outage)")
-        lab.start_broker()
-        log.restored = time.monotonic()
     return inject
 
 
@@ -356,6 +439,11 @@ def _twilio_errors(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
     from careline.testing.faultproxy import FaultPlan
 
     lab.proxy.plan = FaultPlan(p500=0.2, p429=0.2, phang=0.05, hang_seconds=3.0)
+    log.started = log.restored = time.monotonic()
+
+
+def _webhooks(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    """Set up before the run (``on_ready`` runs this first): answers go by SMS webhook, 5×."""
     log.started = log.restored = time.monotonic()
 
 
@@ -369,6 +457,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              speed=240.0),
     Scenario("twilio-errors", "Twilio 500 20 %, 429 20 %, no answer 5 %", _twilio_errors),
     Scenario("deliver-5x", "every intake and caregiver answer delivered 5 times", _none, copies=5),
+    Scenario("webhooks-5x", "caregivers answer by SMS, each webhook 5× at once; status "
+             "callbacks newest first, 3× each", _webhooks),
 )}
 
 
@@ -379,6 +469,7 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     lab.proxy.plan = FaultPlan()
     lab.proxy.stats.forwarded.clear()
     lab.proxy.stats.injected.clear()
+    lab.proxy.stats.created.clear()
     driver = ReplayDriver(lab.bootstrap, lab.sessions, instance,
                           ReplayOptions(speed=scenario.speed or speed, timeout_seconds=timeout_s, via_outbox=True,
                                         copies=scenario.copies), lab.console)
@@ -390,20 +481,32 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
         try:
             scenario.inject(lab, driver, log)
         except BaseException as exc:  # noqa: BLE001 - reported in the row
+            lab.console.print(f"[red]{scenario.name}: the fault injector failed: {exc!r}")
             failure.append(exc)
 
     started = time.monotonic()
     lab.console.rule(f"{scenario.name}: {scenario.fault}")
     thread = threading.Thread(target=injector, name=f"fault-{scenario.name}", daemon=True)
     driver.on_ready = thread.start
+    refused: list[str] = []
+    if scenario.inject is _webhooks:
+        lab.web()
+        driver.action_sink = lambda act: lab.sms_reply(driver, act, 5, refused)
     driver.run()
     thread.join(timeout=120)
-    if not lab.live_workers():  # a fault that left no worker: bring one back so the run can finish
+    if not lab.live_workers():  # a fault that left no worker: bring one back for the next scenario
         lab.spawn("worker")
+    if not lab.broker_up():  # nor a broker
+        lab.start_broker()
     lab.proxy.plan = FaultPlan()
     lab.quiesce()
     verdict = lab.verdict(driver)
-    notes = list(log.notes) + [f"injector failed: {exc!r}" for exc in failure]
+    verdict.violations.extend(refused[:20] + log.violations + [f"injector failed: {exc!r}" for exc in failure])
+    if scenario.inject is _webhooks:
+        sent = len(lab.proxy.stats.created)
+        verdict.violations.extend(lab.shuffled_status_callbacks())
+        log.notes.append(f"{sent} SMS/calls got status callbacks delivered newest first, 3× each")
+    notes = list(log.notes)
     if scenario.name == "twilio-errors":
         s = lab.proxy.stats
         notes.append(f"Twilio: {dict(s.injected)} injected, {sum(s.forwarded.values())} SMS/calls sent")

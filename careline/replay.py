@@ -99,6 +99,8 @@ class ReplayDriver:
         self.seen_at: list[float] = []
         #: called once the worker answered and before the first request is submitted
         self.on_ready: Callable[[], None] = lambda: None
+        #: when set, caregivers answer through this (e.g. SMS webhooks) instead of caregiver events
+        self.action_sink: Callable[[CaregiverAction], None] | None = None
         self._seq = itertools.count()
         self._actions: list[tuple[datetime, int, CaregiverAction]] = []
 
@@ -243,6 +245,9 @@ class ReplayDriver:
                 "type": "care.feedback.submitted", "subject": act.request_id, "time": act.due.isoformat(),
                 "schema_version": 1, "data": {"request_id": act.request_id, "stars": act.stars,
                                               "complaint": "late" if act.complaint else None}})
+            return
+        if self.action_sink is not None:
+            self.action_sink(act)
             return
         kinds = {"accept": "caregiver.offer.accepted", "decline": "caregiver.offer.declined",
                  "check_in": "caregiver.visit.checked_in", "check_out": "caregiver.visit.checked_out"}

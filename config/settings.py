@@ -66,6 +66,10 @@ class Settings(BaseSettings):
                                  description="read dead-letter counts and consumer lag from the broker on scrape")
 
     # --- channels: Twilio hotline and SMS, one-key alarms, callback surveys (careline.web.twilio_routes) ---
+    web_clock: Literal["wall", "replay"] = Field(
+        default="wall", description="the clock the web side stamps events with: the wall clock, or the replay "
+                                    "clock when one is set (db.register.read_clock), for replays and "
+                                    "`careline bench faults` driving webhooks in simulated time")
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="scheme://host[/prefix] Twilio calls, as the public sees it (behind a TLS proxy: the https "

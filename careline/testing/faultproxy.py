@@ -31,6 +31,17 @@ from careline.brokers import free_port
 CREATES = ("/Messages.json", "/Calls.json")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        """A client that went away (a killed worker's keep-alive connection) is not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class FaultPlan:
     """Shares of creates answered 500, 429 or left hanging for ``hang_seconds``."""
@@ -48,6 +59,7 @@ class ProxyStats:
     attempts: int = 0
     injected: Counter = field(default_factory=Counter)
     forwarded: Counter = field(default_factory=Counter)  # (path kind, To, Body) -> creates Prism answered 2xx
+    created: list = field(default_factory=list)  # (sid, StatusCallback URL or "") of each forwarded create
 
     @property
     def duplicates(self) -> int:
@@ -64,8 +76,7 @@ class FaultProxy:
         self._script = list(plan.script)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", self.port), self._handler())
 
     def _draw(self) -> str:
         with self._lock:
@@ -124,8 +135,13 @@ class FaultProxy:
                 if create and upstream.status_code < 300:
                     form = urllib.parse.parse_qs((body or b"").decode())
                     key = (self.path.rsplit("/", 1)[-1], form.get("To", [""])[0], form.get("Body", [""])[0])
+                    try:
+                        sid = upstream.json().get("sid", "")
+                    except ValueError:
+                        sid = ""
                     with proxy._lock:
                         proxy.stats.forwarded[key] += 1
+                        proxy.stats.created.append((sid, form.get("StatusCallback", [""])[0]))
                 self._answer(upstream.status_code, upstream.content,
                              {"Content-Type": upstream.headers.get("Content-Type", "application/json")})
 
