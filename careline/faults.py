@@ -541,14 +541,16 @@ def render(rows: list[Row], console: Console, what: str, command: str) -> None:
                   caption=f"$ {command}")
     for column in ("scenario", "fault", "requests in", "completed", "to operator", "lost", "duplicated",
                    "recovery s", "wall s", "invariants"):
-        table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right")
+        table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right",
+                         no_wrap=column != "fault", max_width=44 if column == "fault" else None)
     for row in rows:
         v = row.verdict
         table.add_row(row.scenario, row.fault, str(v.requests_in), str(v.completed), str(v.to_operator),
                       str(v.lost), str(v.duplicated),
                       "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
                       f"{row.wall_seconds:.0f}", "hold" if v.holds else f"[red]{len(v.violations)} broken")
-    console.print(table, width=max(console.width, 160))
+    wide = Console(file=console.file, width=max(console.width, 170), no_color=console.no_color)
+    wide.print(table)
     for row in rows:
         for line in row.notes:
             console.print(f"  {row.scenario}: {line}", width=max(console.width, 160))
