@@ -3,8 +3,10 @@
 The ``Lab`` owns real parts it can break: its own Apache Kafka 4.4 broker
 (``docker/kafka/kafka.sh``, fresh data on free ports), its own PostgreSQL
 cluster (``scripts/postgres.sh``), Prism serving Twilio's OpenAPI description
-behind a fault-injecting proxy (``careline.testing.faultproxy``), the timer
-service and one or more stream workers. Each scenario replays a UHHC day
+behind a fault-injecting proxy (``careline.testing.faultproxy``), ``careline
+web`` (app API and signed Twilio webhooks, stamping events with the replay
+clock), the timer service and one or more stream workers. Logs stay in the
+lab's var directory; the broker's and database's data are removed at exit. Each scenario replays a UHHC day
 with intake and caregiver answers written to the durable outbox (what the
 HTTP channels do), injects its fault from a side thread when the run is
 under way, waits until the run is over and the outbox is empty, and checks
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,7 +77,10 @@ class Lab:
             self.console.print(f"lab: Apache Kafka on 127.0.0.1:{self.kafka_port}")
             self.broker = brokers.start_apache_kafka(self.kafka_port, self.controller_port,
                                                      log_path=self.logs / "kafka-sh.log")
+            # the broker's data (under .cache/kafka) and the cluster (under var) go when the lab does
+            self._stack.callback(shutil.rmtree, REPO_ROOT / ".cache" / "kafka" / f"data-{self.kafka_port}", True)
             self._stack.callback(self.broker.stop)
+            self._stack.callback(shutil.rmtree, self.var / "pg", True)
             self.pg_env = dict(os.environ, PG_PORT=str(brokers.free_port()), PG_HOME=str(self.var / "pg"))
             self._postgres("start")
             self._stack.callback(self._postgres, "stop")
@@ -316,6 +322,9 @@ class FaultLog:
 
 @dataclass(frozen=True)
 class Scenario:
+    """``inject(lab, driver, log)`` runs in a side thread once the replay started; it
+    waits for progress, breaks something, and records in ``log`` when it was restored."""
+
     name: str
     fault: str
     inject: Callable[[Lab, ReplayDriver, FaultLog], None]
