@@ -44,19 +44,29 @@ def database_unavailable(exc: BaseException) -> bool:
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
+def worth_waiting(exc: BaseException) -> bool:
+    """The database is away, or this transaction lost a race to another one (stale
+    version, deadlock, SQLite locked: ``db.uow.is_concurrency_conflict``); both pass."""
+    from db.uow import is_concurrency_conflict
+
+    return database_unavailable(exc) or is_concurrency_conflict(exc)
+
+
 async def db_call(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in a thread (the event loop keeps moving), awaited; while the
-    database is unavailable it is tried again with exponential backoff (0.2 s
-    doubling to 5 s, for up to ``DATABASE_WAIT_SECONDS``), logging each wait.
-    ``fn`` must be one transaction, so a retry repeats nothing committed."""
+    database is unavailable, or the transaction keeps losing races (the batch
+    matcher and the dispatch agent can both touch one request), it is tried again
+    with exponential backoff (0.2 s doubling to 5 s, for up to
+    ``DATABASE_WAIT_SECONDS``), logging each wait. ``fn`` must be one
+    transaction, so a retry repeats nothing committed."""
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
     def before_sleep(state) -> None:  # noqa: ANN001 - tenacity's RetryCallState
-        log.warning("database unavailable (%s); %s waits %.1f s, attempt %d",
+        log.warning("database unavailable or busy (%s); %s waits %.1f s, attempt %d",
                     type(state.outcome.exception()).__name__, getattr(fn, "__name__", "step"),
                     state.next_action.sleep, state.attempt_number)
 
-    async for attempt in AsyncRetrying(retry=retry_if_exception(database_unavailable),
+    async for attempt in AsyncRetrying(retry=retry_if_exception(worth_waiting),
                                        wait=wait_exponential(multiplier=0.2, max=5),
                                        stop=stop_after_delay(DATABASE_WAIT_SECONDS),
                                        before_sleep=before_sleep, reraise=True):

@@ -37,3 +37,11 @@ def test_unavailability_is_told_apart_from_bad_data():
     assert runtime.database_unavailable(OperationalError("x", {}, Exception("server closed the connection")))
     assert not runtime.database_unavailable(IntegrityError("x", {}, Exception("duplicate key")))
     assert not runtime.database_unavailable(ValueError("bad field"))
+
+
+def test_a_step_that_keeps_losing_races_to_the_batch_matcher_is_tried_until_it_wins():
+    from sqlalchemy.orm.exc import StaleDataError
+
+    step, calls = _flaky(2, StaleDataError("UPDATE care_requests expected 1 row; 0 matched"))
+    assert asyncio.run(runtime.db_call(step, "record")) == "RECORD"
+    assert len(calls) == 3
