@@ -93,7 +93,8 @@ async def notify_people(stream):
     A bad record is logged and skipped: both topics are internal, nothing to dead-letter."""
     async for raw in stream:
         try:
-            await db_call(outbound.handle, raw)
+            if outbound.wanted(raw):
+                await db_call(outbound.handle, raw)
         except Exception:  # noqa: BLE001 - never stop the agent for one record
             log.exception("outbound notification skipped a record")
 

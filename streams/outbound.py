@@ -114,6 +114,23 @@ def plan_rating_call(value: dict, ctx: ChannelContext | None = None) -> datetime
     return surveys.plan_survey(ctx or context(), data, datetime.fromisoformat(completed))
 
 
+def wanted(raw: bytes | str | dict) -> bool:
+    """Whether ``handle`` can have anything to do with this record (an offer SMS, a
+    satisfaction call, a family SMS), decided from the record alone. Most records of
+    these topics need nothing (decisions, deadlines, status changes); the agent skips
+    them without a thread hop and a database session, which kept it from falling
+    hours behind under load (docs/benchmarks.md). Unreadable records count as wanted,
+    so ``handle`` logs them as before."""
+    from streams.steps import DeadLetter, decode
+
+    try:
+        value = decode(raw)
+    except DeadLetter:
+        return True
+    kind = value.get("type")
+    return kind in OFFER_TYPES or kind == "care.visit.completed" or family_event(value) is not None
+
+
 def handle(raw: bytes | str | dict) -> None:
     """One record of the outbound agent's topics (runs in a worker thread)."""
     from streams.steps import decode
