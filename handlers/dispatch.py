@@ -131,6 +131,12 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
     if request.status.is_final or (offer.status != OfferStatus.PENDING and not on_time_late_arrival):
         uow.emit(ev.offer_refused(request, offer, now))
         return False
+    if request.status in (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS):
+        # another caregiver holds the request: an offer made meanwhile (the batch matcher read the
+        # request just before that accept committed) is withdrawn, never a second visit
+        offer.status, offer.responded_at = OfferStatus.RESCINDED, now
+        uow.emit(ev.offer_refused(request, offer, now))
+        return False
     if now > offer.expires_at:
         uow.emit(ev.offer_refused(request, offer, now))
         close_offer(offer_id, OfferStatus.TIMEOUT, uow, offer.expires_at, policy, travel)

@@ -109,3 +109,21 @@ def test_evv_mismatches_are_kept_on_the_visit_and_raised_for_review_not_dropped(
     assert uow.requests.get("r").status == RequestStatus.COMPLETED  # flagged, still counted
     alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert"]
     assert alerts == ["EVV mismatch to review: outside_geofence", "EVV mismatch to review: short_visit"]
+
+
+def test_an_offer_made_while_another_caregiver_was_accepting_is_withdrawn_not_a_second_visit():
+    """The batch matcher may read a request just before another offer's accept commits."""
+    from handlers.dispatch import accept_offer
+    from handlers.model import Offer, OfferStatus
+
+    uow = uow_with(caregiver("c1"), caregiver("c2"))
+    r = request("r1", 2)
+    dispatch.receive_request(r, uow, at(0), POLICY, line_travel())
+    first = next(o for o in uow.offers.for_request("r1") if o.status == OfferStatus.PENDING)
+    assert accept_offer(first.offer_id, first.caregiver_id, uow, at(1), POLICY, line_travel())
+    other = "c2" if first.caregiver_id == "c1" else "c1"
+    late = Offer("r1.late", "r1", other, at(60), at(90), at(1), at(3), 0, 0, "9999")
+    uow.offers.add(late)
+    assert not accept_offer("r1.late", other, uow, at(2), POLICY, line_travel())
+    assert late.status == OfferStatus.RESCINDED
+    assert [o.offer_id for o in uow.offers.for_request("r1") if o.status == OfferStatus.ACCEPTED] == [first.offer_id]
