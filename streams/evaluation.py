@@ -11,14 +11,13 @@
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from config import topics
 from config.settings import get_settings
 from streams import steps
 from streams.app import app, dispatch_dlq_topic, topic
-from streams.runtime import kick_relay
+from streams.runtime import db_call, kick_relay
 
 log = logging.getLogger("careline.evaluation")
 feedback_topic = topic(topics.FEEDBACK, "raw")
@@ -31,7 +30,7 @@ async def record_feedback(stream):
     async for event in stream.events():
         raw = event.message.value
         try:
-            await asyncio.to_thread(steps.record_feedback, steps.decode(raw))
+            await db_call(steps.record_feedback, steps.decode(raw))
         except steps.DeadLetter as exc:
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
@@ -42,7 +41,8 @@ async def record_feedback(stream):
 async def score_providers() -> None:
     # off the event loop: the window can hold thousands of offers, and agents and the
     # batch timer must keep their pace meanwhile
-    scores = await asyncio.get_running_loop().run_in_executor(None, steps.provider_scores_now)
+    # and waiting out a database restart rather than crashing the worker (bench faults)
+    scores = await db_call(steps.provider_scores_now)
     for provider_id, score in scores.items():
         if _published.get(provider_id) != score:
             await scores_topic.send(key=provider_id.encode(), value={"provider_id": provider_id, "score": score})
@@ -53,5 +53,5 @@ async def score_providers() -> None:
 async def apply_provider_scores(stream):
     async for value in stream:
         if isinstance(value, dict) and "provider_id" in value:
-            await asyncio.to_thread(steps.apply_provider_score, value["provider_id"], value.get("score"))
+            await db_call(steps.apply_provider_score, value["provider_id"], value.get("score"))
 
