@@ -35,7 +35,7 @@ from handlers.planning import plan_day, planned_visits, sync_violations
 from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.simulation import CaregiverModel
 from handlers.summary import routes_from_visits
-from handlers.uhhc import Instance, InstanceError, Stop, evaluate_routes, parse_instance, routes_from_solution
+from handlers.uhhc import Instance, InstanceError, Stop, evaluate_routes, load_instance, routes_from_solution
 
 DAY_START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
 LEAD_MINUTES = 60.0
@@ -100,7 +100,7 @@ def bench_dispatch(instances: list[Path], seeds: Iterable[int], time_limit: floa
     and seed. Raises ``InstanceError``/``OSError``/``ValueError`` for an unreadable instance.
     """
     seeds = list(seeds)
-    loaded = [(p, parse_instance(json.loads(p.read_text()), name=p.stem)) for p in instances]
+    loaded = [(p, load_instance(p.read_bytes(), name=p.stem)) for p in instances]
     rows: list[Row] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:

@@ -154,14 +154,14 @@ def main(broker: str | None, database_url: str | None, requests: int, in_flight:
     from careline.bench_workload import build_workload, load_workload
     from config.settings import get_settings
     from db.session import session_factory
-    from handlers.uhhc import parse_instance
+    from handlers.uhhc import load_instance
 
     probe = Console()
     out = probe if probe.is_terminal else Console(width=150)
     settings = get_settings()
     database_url = database_url or default_database(settings.var_dir, "scale")
     run = f"bs{datetime.now(timezone.utc):%H%M%S}"
-    instance = parse_instance(json.loads(instance_path.read_text()), name=instance_path.stem)
+    instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
     workload = build_workload(instance, requests, run)
     out.print(f"$ {command_line()}", soft_wrap=True, highlight=False)
     out.print(f"machine: {machine()}", soft_wrap=True)

@@ -267,14 +267,14 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
     from careline.bench_workload import build_workload, load_workload
     from config.settings import get_settings
     from db.session import session_factory
-    from handlers.uhhc import parse_instance
+    from handlers.uhhc import load_instance
 
     probe = Console()
     out = probe if probe.is_terminal else Console(width=150)
     settings = get_settings()
     database_url = database_url or default_database(settings.var_dir, "throughput")
     run = f"bt{datetime.now(timezone.utc):%H%M%S}"
-    instance = parse_instance(json.loads(instance_path.read_text()), name=instance_path.stem)
+    instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
     workload = build_workload(instance, max(messages, int(sum(r * seconds for r in loads)) + 1), run)
     out.print(f"$ {command_line()}", soft_wrap=True, highlight=False)
     out.print(f"machine: {machine()}", soft_wrap=True)

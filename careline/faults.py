@@ -135,9 +135,11 @@ class Lab:
         return proc
 
     def live_workers(self) -> list[subprocess.Popen]:
+        """Worker processes still running, oldest first."""
         return [w for w in self.workers if w.poll() is None]
 
     def stop_all(self) -> None:
+        """SIGTERM every worker and the timer service; SIGKILL whatever is left after 20 s."""
         for proc in [*self.workers, self.scheduler]:
             if proc.poll() is None:
                 proc.terminate()
@@ -149,14 +151,17 @@ class Lab:
 
     # --- faults ------------------------------------------------------------------------------
     def kill_worker(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the oldest live worker and wait (at most 30 s) until it is gone."""
         proc = self.live_workers()[0]
         proc.send_signal(sig)
         proc.wait(timeout=30)
 
     def stop_broker(self) -> None:
+        """``kafka.sh stop`` for the lab's broker; its data stays for ``start_broker``."""
         brokers.stop_apache_kafka(self.kafka_port, self.controller_port)
 
     def start_broker(self) -> None:
+        """``kafka.sh start`` on the same ports and data; returns once the broker is ready."""
         brokers.start_apache_kafka(self.kafka_port, self.controller_port, log_path=self.logs / "kafka-sh.log")
 
     def web(self) -> str:
@@ -255,6 +260,7 @@ class Lab:
         return wrong
 
     def broker_up(self) -> bool:
+        """True when the broker's port accepts a TCP connection (2 s timeout)."""
         import socket
 
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.kafka_port), timeout=2):
@@ -262,11 +268,13 @@ class Lab:
         return False
 
     def restart_postgres(self) -> None:
+        """``postgres.sh stop`` (fast shutdown, connections dropped) then ``start``."""
         self._postgres("stop")
         self._postgres("start")
 
     # --- reading a run -----------------------------------------------------------------------
     def unsent_outbox(self) -> int:
+        """Outbox rows not yet marked sent (relay and timer-service rows alike)."""
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(tables.outbox)
                                   .where(tables.outbox.c.sent_at.is_(None))) or 0
@@ -286,6 +294,8 @@ class Lab:
             session.commit()
 
     def verdict(self, driver: ReplayDriver) -> Verdict:
+        """Read the run's requests, offers, visits, status events, outbox and the SMS
+        Twilio received, and check them (``handlers.invariants.check``)."""
         prefix = f"{driver.run_id}.%"
         ids = [s.record["intake_id"] for s in driver.day.submissions] + sorted(driver.extra)
         e = tables.event_log.c
@@ -473,6 +483,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 
 def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
                  timeout_s: float) -> Row:
+    """Replay ``instance`` at ``speed`` (simulated seconds per wall second; the scenario may
+    override it) for at most ``timeout_s`` wall seconds, injecting the scenario's fault; then
+    wait for the outbox to drain and return the row with the invariants' verdict."""
     from careline.testing.faultproxy import FaultPlan
 
     lab.proxy.plan = FaultPlan()
@@ -528,6 +541,8 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
 
 
 def scenarios_for(profile: str, names: list[str] | None = None) -> list[Scenario]:
+    """The scenarios ``names`` (in that order), else those of ``profile`` (short | full).
+    Raises ``KeyError`` naming unknown scenarios."""
     if names:
         unknown = [n for n in names if n not in SCENARIOS]
         if unknown:
@@ -538,6 +553,7 @@ def scenarios_for(profile: str, names: list[str] | None = None) -> list[Scenario
 
 @contextlib.contextmanager
 def lab(var: Path, console: Console) -> Iterator[Lab]:
+    """A started ``Lab`` under ``var`` (must be traversable by the postgres user), stopped on exit."""
     with Lab(var, console) as running:
         yield running
 
@@ -569,13 +585,12 @@ def render(rows: list[Row], console: Console, what: str, command: str) -> None:
 
 def main(profile: str, names: list[str] | None, instance_path: Path, speed: float, timeout_s: float,
          var: Path, console: Console, command: str) -> int:
-    """Run the scenarios, print the table (and the command), return 1 if an invariant broke."""
-    import json
-
-    from handlers.uhhc import parse_instance
+    """Run the scenarios, print the table (and the command), return 1 if an invariant broke.
+    Raises ``InstanceError`` for an unreadable day file, ``KeyError`` for unknown scenarios."""
+    from handlers.uhhc import load_instance
 
     chosen = scenarios_for(profile, names)
-    instance = parse_instance(json.loads(instance_path.read_text()), name=instance_path.stem)
+    instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
     rows: list[Row] = []
     with lab(var, console) as running:
         for scenario in chosen:
