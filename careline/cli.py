@@ -244,6 +244,7 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
     import tempfile
 
     from careline.faults import main as faults_main
+    from handlers.uhhc import InstanceError
 
     if profile not in ("short", "full"):
         raise typer.BadParameter("short or full", param_hint="--profile")
@@ -255,6 +256,8 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
         code = faults_main(profile, scenario, path, speed, timeout, var, _console(), command)
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--scenario") from None
+    except (OSError, InstanceError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--instance") from None
     raise typer.Exit(code)
 
 
