@@ -32,6 +32,9 @@ class Settings(BaseSettings):
                                           description="wall seconds between provider score updates")
     score_window_hours: float = Field(default=24.0, gt=0,
                                       description="the window provider scores are computed over (event time)")
+    kpi_step_minutes: float = Field(default=60.0, gt=0,
+                                    description="the step of the rolling KPI window (event time): the window "
+                                                "is the last score_window_hours, advancing every step")
     timer_grace_seconds: float = Field(default=5.0, ge=0,
                                        description="wall seconds a deadline waits for replies in flight")
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500,

@@ -341,3 +341,17 @@ center_ratings = Table(
 )
 """A provider's rating of the center for one visit its caregiver did (``handlers.center_ratings``):
 was the information right, was the notice enough, 1–5 stars. One per visit; the visit has one provider."""
+
+# --- live KPIs from the stream worker's windowed table (migration 0011) ---
+
+live_kpis = Table(
+    "live_kpis", metadata,
+    Column("scope", String(16), primary_key=True), Column("subject_id", String(120), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False), Column("window_end", UTCDateTime, nullable=False),
+    Column("kpis", JSON, nullable=False), Column("score", Float),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The latest rolling-window KPIs of each provider and caregiver (``handlers.kpis.Kpis`` as a
+JSON object), written by the worker from its Faust windowed table (``streams.live_kpis``) for
+the dashboard to read; ``score`` is the composite 0–100 (providers only). A read model: the
+changelog topic of the table is the state."""

@@ -141,6 +141,7 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
         uow.emit(ev.offer_refused(request, offer, now))
         close_offer(offer_id, OfferStatus.TIMEOUT, uow, offer.expires_at, policy, travel)
         return False
+    was = offer.status
     offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
     _rescind_others(request, offer_id, uow, now)
     caregiver = uow.caregivers.get(caregiver_id)
@@ -155,7 +156,8 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
     uow.visits.add(visit)
     request.assigned_at = request.assigned_at or now
     _set_status(uow, request, RequestStatus.ACCEPTED, now, f"offer {offer_id} accepted")
-    uow.emit(ev.offer_accepted(request, offer, visit, now))
+    uow.emit(ev.offer_accepted(request, offer, visit, now,
+                               supersedes=was.value if was != OfferStatus.PENDING else None))
     uow.emit(ev.timer_requested("check-in-deadline", visit.visit_id, request,
                                 visit.planned_start + timedelta(minutes=policy.no_show_minutes), now))
     for follower in uow.requests.followers_of(request.request_id):
@@ -183,7 +185,8 @@ def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datet
     offer.status, offer.responded_at = outcome, now
     request = uow.requests.get(offer.request_id)
     assert request is not None
-    uow.emit(ev.offer_closed(request, offer, now))
+    caregiver = uow.caregivers.get(offer.caregiver_id)
+    uow.emit(ev.offer_closed(request, offer, now, caregiver.provider_id if caregiver else None))
     if not request.status.is_final and uow.visits.for_request(request.request_id) is None:
         offer_next(request, uow, now, policy, travel)
     return True

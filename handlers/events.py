@@ -53,18 +53,27 @@ def offer_created(request: CareRequest, offer: Offer) -> DomainEvent:
                   short_code=offer.short_code, policy_version=offer.policy_version)
 
 
-def offer_accepted(request: CareRequest, offer: Offer, visit: Visit, now: datetime) -> DomainEvent:
+def offer_accepted(request: CareRequest, offer: Offer, visit: Visit, now: datetime,
+                   supersedes: str | None = None) -> DomainEvent:
+    """``supersedes``: the status this acceptance overturns (``timeout``, when
+    an answer given in time was processed after the expiry), so a consumer
+    that counted the timeout counts this offer once (``handlers.live_kpis``)."""
     return _event("dispatch.offer.accepted", request, now, "offers", offer_id=offer.offer_id,
-                  caregiver_id=offer.caregiver_id, visit_id=visit.visit_id,
+                  caregiver_id=offer.caregiver_id, offered_at=_iso(offer.created_at), visit_id=visit.visit_id,
                   provider_id=visit.provider_id, location_index=visit.location_index,
                   planned_start=_iso(visit.planned_start), planned_end=_iso(visit.planned_end),
                   time_to_assign_seconds=(now - request.received_at).total_seconds()
-                  if request.received_at else None)
+                  if request.received_at else None, supersedes=supersedes)
 
 
-def offer_closed(request: CareRequest, offer: Offer, now: datetime) -> DomainEvent:
+def offer_closed(request: CareRequest, offer: Offer, now: datetime,
+                 provider_id: str | None = None) -> DomainEvent:
+    """Rejected, timed out, rescinded or canceled; ``provider_id`` (the
+    caregiver's organisation) when the caller knows it: live KPIs count a
+    rejection or timeout against the provider (``handlers.live_kpis``)."""
     return _event(f"dispatch.offer.{offer.status.value}", request, now, "offers",
-                  offer_id=offer.offer_id, caregiver_id=offer.caregiver_id)
+                  offer_id=offer.offer_id, caregiver_id=offer.caregiver_id, provider_id=provider_id,
+                  offered_at=_iso(offer.created_at))
 
 
 def offer_refused(request: CareRequest, offer: Offer, now: datetime) -> DomainEvent:

@@ -138,7 +138,10 @@ def review_flag(visit_id: str, code: str, outcome: str, note: str, uow: EvvRevie
     area = request.service_area if request else ""
     uow.emit(DomainEvent("care.visit.evv_reviewed", visit.request_id, now, "lifecycle", visit.request_id, {
         "service_area": area, "request_id": visit.request_id, "visit_id": visit_id, "code": code,
-        "outcome": decided.value, "payable": decided.payable, "operator_id": operator_id}))
+        "outcome": decided.value, "payable": decided.payable, "operator_id": operator_id,
+        "provider_id": visit.provider_id, "caregiver_id": visit.caregiver_id,
+        "evv_cleared": bool(visit.evv_flags) and not counted_flag_codes(
+            visit.evv_flags, [*uow.evv_reviews.for_visit(visit_id), review])}))
     return review
 
 

@@ -35,13 +35,15 @@ def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: dat
         raise InvalidFeedback(f"request_id: no request {request_id!r}")
     if uow.feedback.get(f"{feedback_id}.rating") or uow.feedback.get(f"{feedback_id}.complaint"):
         return False
+    visit = uow.visits.for_request(request_id)
+    people = {"provider_id": visit.provider_id, "caregiver_id": visit.caregiver_id} if visit else {}
     if stars is not None:
         uow.feedback.add(Feedback(f"{feedback_id}.rating", request_id, "rating", now, rating=stars, comment=comment))
-        uow.emit(ev.feedback_recorded(request, now, "rating", stars=stars))
+        uow.emit(ev.feedback_recorded(request, now, "rating", stars=stars, **people))
     if complaint is not None:
         uow.feedback.add(Feedback(f"{feedback_id}.complaint", request_id, "complaint", now,
                                   category=complaint, comment=comment))
-        uow.emit(ev.feedback_recorded(request, now, "complaint", category=complaint))
+        uow.emit(ev.feedback_recorded(request, now, "complaint", category=complaint, **people))
         due = now + timedelta(hours=followup_hours)
         uow.emit(ev.escalated(request, now, "operator_followup", f"complaint ({complaint}): call the elder back"))
         uow.emit(ev.timer_requested("followup-deadline", request_id, request, due, now))

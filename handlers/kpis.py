@@ -176,7 +176,13 @@ def bayesian_average(stars: Sequence[int], prior_mean: float, prior_weight: floa
     ratings do not outrank three hundred 4.8s. Same form as IMDb's Top 250
     weighted rating WR = v/(v+m)·R + m/(v+m)·C (the posterior mean under a
     conjugate prior)."""
-    return (prior_weight * prior_mean + sum(stars)) / (prior_weight + len(stars))
+    return bayesian_average_of(sum(stars), len(stars), prior_mean, prior_weight)
+
+
+def bayesian_average_of(total_stars: float, ratings: int, prior_mean: float, prior_weight: float) -> float:
+    """``bayesian_average`` from the sum and count of the stars (what a
+    window of counters keeps, ``handlers.live_kpis``)."""
+    return (prior_weight * prior_mean + total_stars) / (prior_weight + ratings)
 
 
 def complaints_per_100_visits(complaints: int, visits: int) -> float | None:

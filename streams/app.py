@@ -4,8 +4,9 @@ Consumer settings are chosen for small brokers (single-node Apache Kafka and
 the embedded Tansu): a 6 s session (Tansu answers a group join after about
 half the session timeout: 3 s instead of 30 s with Faust's default), and
 offsets start at the earliest record so nothing sent before the worker
-started is skipped. Tables, if any are added, need ``producer_max_batch_size=1``
-on Tansu, whose end offsets are wrong after a multi-record batch.
+started is skipped. The one table (``streams.live_kpis``) recovers fully on
+Apache Kafka; on Tansu, whose end offsets are wrong after a multi-record batch,
+a restarted worker may recover it short of records.
 """
 from __future__ import annotations
 
@@ -56,4 +57,4 @@ dispatch_inbox = app.topic(topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, t
                            key_type=None, value_type=None, key_serializer="raw", value_serializer="raw")
 
 # agents and timers register themselves on import
-from streams import agents, evaluation  # noqa: E402,F401
+from streams import agents, evaluation, live_kpis  # noqa: E402,F401

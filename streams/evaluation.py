@@ -2,10 +2,8 @@
 
 - ``record_feedback``: ``care.feedback.v1`` -> feedback rows (ratings,
   complaints that reopen a request for an operator follow-up).
-- ``score_providers`` (leader only, every ``score_interval_seconds``):
-  each provider's composite score over the last ``score_window_hours`` of
-  (simulated or real) time, published on the compacted ``provider.scores.v1``
-  when it changed.
+- the provider scores themselves come from the windowed KPI table
+  (``streams.live_kpis``), published on the compacted ``provider.scores.v1``.
 - ``apply_provider_scores``: ``provider.scores.v1`` -> the score dispatch
   reads (``provider_organisations.score``). The loop closes.
 """
@@ -14,7 +12,6 @@ from __future__ import annotations
 import logging
 
 from config import topics
-from config.settings import get_settings
 from streams import steps
 from streams.app import app, dispatch_dlq_topic, topic
 from streams.runtime import db_call, kick_relay
@@ -22,7 +19,6 @@ from streams.runtime import db_call, kick_relay
 log = logging.getLogger("careline.evaluation")
 feedback_topic = topic(topics.FEEDBACK, "raw")
 scores_topic = topic(topics.SCORES)
-_published: dict[str, float] = {}
 
 
 @app.agent(feedback_topic)
@@ -35,18 +31,6 @@ async def record_feedback(stream):
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
         kick_relay()
-
-
-@app.timer(interval=get_settings().score_interval_seconds, on_leader=True)
-async def score_providers() -> None:
-    # off the event loop: the window can hold thousands of offers, and agents and the
-    # batch timer must keep their pace meanwhile
-    # and waiting out a database restart rather than crashing the worker (bench faults)
-    scores = await db_call(steps.provider_scores_now)
-    for provider_id, score in scores.items():
-        if _published.get(provider_id) != score:
-            await scores_topic.send(key=provider_id.encode(), value={"provider_id": provider_id, "score": score})
-            _published[provider_id] = score
 
 
 @app.agent(scores_topic)

@@ -8,19 +8,18 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 
-from db import tables
+from db import live_kpis, tables
 from db.uow import SqlUnitOfWork, is_concurrency_conflict
 from config.evaluation import get_evaluation_config
 from handlers import batching, dispatch, disruptions, feedback, visits
 from handlers.planning import PlannedVisit, receive_planned
-from handlers.model import CareRequest, Feedback, Offer, RequestStatus, Visit
-from handlers.provider_scores import scores_from
+from handlers.model import CareRequest, RequestStatus
 from handlers.evaluation import Aggregate, fold_visit
 from handlers.intake import InvalidIntake, validate_intake
 from handlers.model import OfferStatus
@@ -233,22 +232,18 @@ def record_feedback(value: dict) -> bool:
     return stored
 
 
-def provider_scores_now() -> dict[str, float]:
-    """Composite scores of every provider with activity in the score window."""
-    settings = get_settings()
-    cfg = get_evaluation_config()
+def clock_now() -> datetime:
+    """The clock every component reads (the replay clock when one is set)."""
     with sessions()() as session:
-        now = read_clock(session).now()
-        since = now - timedelta(hours=settings.score_window_hours)
-        answered = (tables.offers.c.created_at >= since,  # pending offers count nowhere (handlers.provider_scores)
-                    tables.offers.c.status != OfferStatus.PENDING)
-        offers = session.scalars(select(Offer).where(*answered)).all()
-        visits = session.scalars(select(Visit).where(tables.visits.c.planned_start >= since)).all()
-        notes = session.scalars(select(Feedback).where(tables.feedback.c.received_at >= since)).all()
-        c = tables.caregivers.c  # only the caregivers of those offers: the whole roster was read every pass
-        provider_of = dict(session.execute(select(c.caregiver_id, c.provider_id).where(
-            c.caregiver_id.in_(select(tables.offers.c.caregiver_id).where(*answered)))).all())
-    return scores_from(offers, visits, notes, provider_of, cfg.weights, cfg.kpis)
+        return read_clock(session).now()
+
+
+def save_live_kpis(rows: list, window_start: datetime, window_end: datetime) -> int:
+    """Write the worker's live KPIs into the ``live_kpis`` read model (``db.live_kpis.save``)."""
+    with sessions()() as session:
+        saved = live_kpis.save(session, rows, window_start, window_end, read_clock(session).now())
+        session.commit()
+    return saved
 
 
 def apply_provider_score(provider_id: str, score: float | None) -> None:

@@ -1,0 +1,40 @@
+"""The ``live_kpis`` read model: what the worker's windowed table holds, for the dashboard."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from db import tables
+from handlers.kpis import Kpis
+
+_T = tables.live_kpis
+
+
+def save(session: Session, rows: Iterable[tuple[str, Kpis, float | None]], window_start: datetime,
+         window_end: datetime, now: datetime) -> int:
+    """Replace the rows of these (scope, ``Kpis``, score) subjects; returns how many. The caller commits."""
+    rows = list(rows)
+    for scope, kpis, score in rows:
+        session.execute(delete(_T).where(_T.c.scope == scope, _T.c.subject_id == kpis.subject_id))
+        session.execute(_T.insert().values(scope=scope, subject_id=kpis.subject_id, window_start=window_start,
+                                           window_end=window_end, kpis=asdict(kpis), score=score,
+                                           updated_at=now))
+    return len(rows)
+
+
+def read(session: Session, scope: str, subject_ids: Iterable[str] | None = None) -> list[dict]:
+    """The rows of ``scope`` (``provider`` or ``caregiver``), each a dict of the
+    ``Kpis`` fields plus ``score``, ``window_start``, ``window_end``, ``updated_at``;
+    providers by score (best first), caregivers by id."""
+    stmt = select(_T).where(_T.c.scope == scope)
+    if subject_ids is not None:
+        stmt = stmt.where(_T.c.subject_id.in_(list(subject_ids)))
+    out = [{**(r.kpis or {}), "subject_id": r.subject_id, "score": r.score, "window_start": r.window_start,
+            "window_end": r.window_end, "updated_at": r.updated_at} for r in session.execute(stmt)]
+    if scope == "provider":
+        return sorted(out, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["subject_id"]))
+    return sorted(out, key=lambda r: r["subject_id"])
