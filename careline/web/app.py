@@ -46,6 +46,7 @@ async def validation_problem(request: Request, exc: Exception) -> JSONResponse:
 _ROUTER_MODULES: list[str] = [
     "careline.web.dashboard", "careline.web.actions", "careline.web.admin",  # operator dashboard
     "careline.web.evv_review",                                                 # EVV flag review page
+    "careline.web.kpis_page",                                                  # live provider evaluation
     "careline.web.stats", "careline.web.metrics",                              # statistics API, /metrics
     "careline.web.twilio_routes", "careline.web.alarm_routes",                 # Twilio webhooks, one-key alarms
     "careline.web.app_api",                                                   # elder/family and caregiver apps

@@ -1,0 +1,54 @@
+"""The live evaluation page: each provider's and caregiver's KPIs over the
+rolling window, as the worker's windowed table holds them.
+
+``GET /dashboard/kpis`` (``view_stats``): providers of the operator's region,
+best composite score first, then the caregivers of one provider
+(``?provider=``) or, without one, the caregivers with most visits due. The
+numbers come from the ``live_kpis`` read model (``streams.live_kpis`` writes
+it every ``score_interval_seconds``); the page reloads itself every 10 s. The
+monthly contract report (``careline report providers``) is the settled
+version of the same KPIs.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+
+from careline.web import auth, readmodel
+from careline.web.pages import render
+from db import live_kpis, tables
+from handlers.access import Permission
+from handlers.regions import child_regions
+
+router = APIRouter(include_in_schema=False)
+_viewer_page = auth.require(Permission.VIEW_STATS, page=True)
+MAX_CAREGIVERS = 100
+
+
+def _in_areas(session, table, id_column, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN001
+    """id -> name (providers) or id -> provider id (caregivers) of the subjects in ``areas`` (None: all)."""
+    c = table.c
+    second = c.name if table is tables.provider_organisations else c.provider_id
+    stmt = select(id_column, second)
+    return dict(session.execute(stmt if areas is None else stmt.where(c.service_area.in_(areas))).all())
+
+
+@router.get("/dashboard/kpis")
+def kpis_page(request: Request, region: str | None = None, provider: str | None = None,
+              principal: auth.Principal = Depends(_viewer_page)):  # noqa: ANN201
+    shown = auth.region_for(principal, region)
+    with auth.sessions_of(request)() as session:
+        regions = readmodel.area_regions(session)
+        areas = readmodel.areas_in(session, regions, shown)
+        names = _in_areas(session, tables.provider_organisations, tables.provider_organisations.c.provider_id, areas)
+        employer = _in_areas(session, tables.caregivers, tables.caregivers.c.caregiver_id, areas)
+        providers = live_kpis.read(session, "provider", names)
+        wanted = [cid for cid, pid in employer.items() if provider is None or pid == provider]
+        caregivers = live_kpis.read(session, "caregiver", wanted)
+    if provider is None:
+        caregivers.sort(key=lambda r: (-(r.get("visits") or 0), r["subject_id"]))
+    window = providers[0] if providers else (caregivers[0] if caregivers else None)
+    return render(request, "dashboard/kpis.html", principal, providers=providers, names=names,
+                  caregivers=caregivers[:MAX_CAREGIVERS], more=max(0, len(caregivers) - MAX_CAREGIVERS),
+                  employer=employer, provider=provider if provider in names else None, window=window,
+                  region=shown, subregions=child_regions(regions.values(), shown))
