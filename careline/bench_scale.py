@@ -29,6 +29,9 @@ from config import topics
 
 MAX_RESTARTS = 30
 
+#: seconds between progress lines when the console is not a terminal (a log file)
+PLAIN_PROGRESS_EVERY_S = 60.0
+
 
 @dataclass(frozen=True)
 class ScaleResult:
@@ -63,6 +66,7 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
             columns = (TextColumn("scale"), BarColumn(), MofNCompleteColumn(), TextColumn("decided · {task.fields[rate]}"),
                        TextColumn("· worker {task.fields[rss]}"), TimeElapsedColumn(), TimeRemainingColumn())
             sent, started, last_change, seen = 0, time.perf_counter(), time.monotonic(), 0
+            next_line = PLAIN_PROGRESS_EVERY_S
             with Progress(*columns, console=console, refresh_per_second=2) as bar:
                 task = bar.add_task("scale", total=requests, rate="—", rss="—")
                 while len(watcher.decided) < requests:
@@ -82,6 +86,10 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
                     elapsed = time.perf_counter() - started
                     bar.update(task, completed=seen, rate=f"{seen / elapsed:,.1f}/s",
                                rss=f"{_rss_now(stack.worker_pid)} MiB")
+                    if not console.is_terminal and elapsed >= next_line:  # a log file gets no bar: lines
+                        console.print(f"scale: {seen:,} of {requests:,} decided · {seen / elapsed:,.1f}/s · "
+                                      f"worker {_rss_now(stack.worker_pid)} MiB · {elapsed:,.0f} s")
+                        next_line += PLAIN_PROGRESS_EVERY_S
                     quiet = time.monotonic() - last_change
                     if restart_after and quiet > restart_after and stack.restarts < MAX_RESTARTS and \
                             sent > len(watcher.decided):

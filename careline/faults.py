@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline import brokers
+from careline.live_check import Comparison, compare, hold_clock
 from careline.replay import ReplayDriver, ReplayOptions
 from careline.stack import worker_env
 from config import topics
@@ -355,6 +356,8 @@ class Row:
     #: what the Twilio side saw: faults injected by kind, creates forwarded; app API answers in the fault
     injected: dict = field(default_factory=dict)
     app_answers: int = 0
+    #: the live KPIs against the stored records (``careline.live_check``)
+    live: Comparison | None = None
 
 
 def _wait_progress(driver: ReplayDriver, share: float, timeout_s: float = 300) -> None:
@@ -528,7 +531,12 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
         sent = len(lab.proxy.stats.created)
         verdict.violations.extend(lab.shuffled_status_callbacks())
         log.notes.append(f"{sent} SMS/calls got status callbacks delivered newest first, 3× each")
-    notes = list(log.notes)
+    # the worker's windowed KPI table, after the fault: nothing lost (a restarted worker recovers it
+    # from its changelog); events re-read after a kill may count twice (at least once)
+    hold_clock(lab.sessions)
+    live = compare(lab.database_url, lab.sessions, driver.run_id, driver.day.start, wait_s=20)
+    verdict.violations.extend(f"live KPIs of {key} count fewer events than its records" for key in live.lost)
+    notes = list(log.notes) + [live.summary()]
     if scenario.name == "twilio-errors":
         s = lab.proxy.stats
         notes.append(f"Twilio: {dict(s.injected)} injected, {sum(s.forwarded.values())} SMS/calls sent")
@@ -537,7 +545,7 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
         after = [t for t in driver.seen_at if t >= log.restored]
         recovery = (after[0] - log.restored) if after else None
     return Row(scenario.name, scenario.fault, verdict, recovery, time.monotonic() - started, notes,
-               dict(lab.proxy.stats.injected), len(driver.extra))
+               dict(lab.proxy.stats.injected), len(driver.extra), live)
 
 
 def scenarios_for(profile: str, names: list[str] | None = None) -> list[Scenario]:
@@ -558,6 +566,18 @@ def lab(var: Path, console: Console) -> Iterator[Lab]:
         yield running
 
 
+def _live_cell(live: Comparison | None) -> str:
+    """``12/12`` subjects equal; ``+2`` counted twice, ``[red]-1`` lost."""
+    if live is None:
+        return "—"
+    cell = f"{len(live.equal)}/{len(live.stored)}"
+    if live.doubled:
+        cell += f" +{len(live.doubled)}"
+    if live.lost:
+        cell += f" [red]-{len(live.lost)}"
+    return cell
+
+
 def render(rows: list[Row], console: Console, what: str, command: str) -> None:
     """The fault table (one row per scenario), then each scenario's notes and broken invariants."""
     from rich.table import Table
@@ -565,7 +585,7 @@ def render(rows: list[Row], console: Console, what: str, command: str) -> None:
     table = Table(title=f"careline bench faults — {what}, Apache Kafka 4.4 + PostgreSQL",
                   caption=f"$ {command}")
     for column in ("scenario", "fault", "requests in", "completed", "to operator", "lost", "duplicated",
-                   "recovery s", "wall s", "invariants"):
+                   "recovery s", "wall s", "live KPIs", "invariants"):
         table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right",
                          no_wrap=column != "fault", max_width=44 if column == "fault" else None)
     for row in rows:
@@ -573,7 +593,8 @@ def render(rows: list[Row], console: Console, what: str, command: str) -> None:
         table.add_row(row.scenario, row.fault, str(v.requests_in), str(v.completed), str(v.to_operator),
                       str(v.lost), str(v.duplicated),
                       "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
-                      f"{row.wall_seconds:.0f}", "hold" if v.holds else f"[red]{len(v.violations)} broken")
+                      f"{row.wall_seconds:.0f}", _live_cell(row.live),
+                      "hold" if v.holds else f"[red]{len(v.violations)} broken")
     wide = Console(file=console.file, width=max(console.width, 170), no_color=console.no_color)
     wide.print(table)
     for row in rows:

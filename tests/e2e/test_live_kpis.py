@@ -6,30 +6,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from rich.console import Console
 from sqlalchemy import select
 
+from careline.live_check import compare, hold_clock
 from careline.replay import ReplayDriver, ReplayOptions
-from careline.reports import read_month
-from config.evaluation import get_evaluation_config
-from db import live_kpis, tables
-from db.register import read_clock, set_clock
-from handlers.clock import SimClock
-from handlers.kpis import caregiver_kpis, provider_kpis
+from db import tables
 from handlers.simulation import CaregiverModel
 from handlers.uhhc import parse_instance
 
 pytestmark = pytest.mark.e2e
-
-
-def _comparable(kpis: dict) -> dict:
-    return {k: v for k, v in kpis.items() if k in (
-        "offers", "acceptance_rate", "visits", "on_time_rate", "completion_rate", "no_shows",
-        "evv_compliance_rate", "ratings", "mean_stars", "satisfaction", "complaints", "complaints_per_100_visits")}
 
 
 def test_live_kpis_equal_the_stored_records_and_the_poor_providers_score_reaches_dispatch(pipeline, shared_data):
@@ -40,54 +28,30 @@ def test_live_kpis_equal_the_stored_records_and_the_poor_providers_score_reaches
                           Console(stderr=True), worker_alive=lambda: pipeline.worker.poll() is None).run()
     run = result.run
     assert result.summary.all_final, result.summary.by_status
-    # the replay clock runs on at 1200x and the live window is the last 24 h of it: let the last
-    # ratings in (1.5 s is 30 simulated minutes), then slow the clock to real time so the window
-    # still holds the day while the test compares
-    time.sleep(5)
-    with pipeline.sessions() as session:
-        sim_now = read_clock(session).now()
-    set_clock(pipeline.sessions, SimClock(datetime.now(timezone.utc), sim_now, 1.0))
-    policy = get_evaluation_config().kpis
-    good, poor = f"{run}.prov1", f"{run}.prov2"
+    time.sleep(5)  # the last ratings: 1.5 s is 30 simulated minutes at 1200x
+    hold_clock(pipeline.sessions)
 
-    def stored():
-        month = read_month(pipeline.database_url, result.day.start - timedelta(days=1),
-                           result.day.start + timedelta(days=2), get_evaluation_config().evv)
-        mine = lambda items: [x for x in items if (x.provider_id or "").startswith(run + ".")]  # noqa: E731
-        args = (mine(month.offers), mine(month.visits), mine(month.ratings), mine(month.complaints), policy)
-        counted = lambda by: {s: k for s, k in by.items() if k.offers or k.visits or k.ratings or k.complaints}  # noqa: E731
-        return counted(provider_kpis(*args)), counted(caregiver_kpis(*args))  # only rescinded offers: nothing to count
+    found = compare(pipeline.database_url, pipeline.sessions, run, result.day.start, wait_s=90)
+    good, poor = f"provider:{run}.prov1", f"provider:{run}.prov2"
+    assert {good, poor} <= set(found.stored)
+    assert len([k for k in found.stored if k.startswith("caregiver:")]) >= 5  # 5 caregivers in bazirha-E2, twinned
+    for key, want in found.stored.items():
+        got = {k: found.live.get(key, {}).get(k) for k in want}
+        got.pop("median_seconds_to_accept"), want.pop("median_seconds_to_accept")
+        assert got == pytest.approx(want), key
+    live = found.live
+    assert live[good]["ratings"] > 0 and live[good]["visits"] > 0
+    assert live[poor]["acceptance_rate"] < live[good]["acceptance_rate"]  # 45 % vs 85 % in the model
+    assert live[poor]["score"] < live[good]["score"]
 
-    deadline, last = time.monotonic() + 90, None
-    while time.monotonic() < deadline:  # feedback arrives after the last visit; the table lags the database
-        by_provider, by_caregiver = stored()
-        with pipeline.sessions() as session:
-            live_p = {r["subject_id"]: r for r in live_kpis.read(session, "provider", by_provider)}
-            live_c = {r["subject_id"]: r for r in live_kpis.read(session, "caregiver", by_caregiver)}
-        last = (by_provider, live_p, by_caregiver, live_c)
-        if (set(live_p) == set(by_provider) and set(live_c) == set(by_caregiver)
-                and all(_comparable(live_p[s]) == pytest.approx(_comparable(asdict(k))) for s, k in by_provider.items())
-                and all(_comparable(live_c[s]) == pytest.approx(_comparable(asdict(k))) for s, k in by_caregiver.items())):
-            break
-        time.sleep(2)
-    by_provider, live_p, by_caregiver, live_c = last
-    assert set(live_p) == {good, poor}
-    for subject, kpis in by_provider.items():
-        assert _comparable(live_p[subject]) == pytest.approx(_comparable(asdict(kpis))), subject
-    assert len(live_c) == len(by_caregiver) >= 5  # 5 caregivers in bazirha-E2, twinned: some get no work
-    for subject, kpis in by_caregiver.items():
-        assert _comparable(live_c[subject]) == pytest.approx(_comparable(asdict(kpis))), subject
-    assert live_p[good]["ratings"] > 0 and live_p[good]["visits"] > 0
-    assert live_p[poor]["on_time_rate"] < live_p[good]["on_time_rate"]
-    assert live_p[poor]["score"] < live_p[good]["score"]
-
+    scores = {f"{run}.prov1": live[good]["score"], f"{run}.prov2": live[poor]["score"]}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # provider.scores.v1 -> provider_organisations.score, which dispatch reads
         with pipeline.sessions() as session:
             dispatch_reads = dict(session.execute(select(
                 tables.provider_organisations.c.provider_id, tables.provider_organisations.c.score).where(
-                tables.provider_organisations.c.provider_id.in_([good, poor]))).all())
-        if dispatch_reads == {good: live_p[good]["score"], poor: live_p[poor]["score"]}:
+                tables.provider_organisations.c.provider_id.in_(scores))).all())
+        if dispatch_reads == scores:
             break
         time.sleep(1)
-    assert dispatch_reads == {good: live_p[good]["score"], poor: live_p[poor]["score"]}
+    assert dispatch_reads == scores

@@ -61,6 +61,13 @@ def test_a_killed_worker_is_replaced_and_the_pipeline_moves_again(running):
     assert row_of(running, "worker-sigkill").recovery_seconds is not None
 
 
+def test_live_kpis_equal_the_records_and_a_killed_worker_recovers_its_table_losing_nothing(running):
+    baseline = row_of(running, "baseline").live
+    assert baseline.all_equal, baseline.summary()
+    killed = row_of(running, "worker-sigkill").live
+    assert killed.stored and not killed.lost, killed.summary()  # doubles are allowed: at least once
+
+
 def test_intake_over_http_keeps_answering_while_kafka_is_down(running):
     row = row_of(running, "broker-outage-30s")
     assert row.app_answers >= 5  # 202s from the app API during the 30 s, each became a request

@@ -1,0 +1,108 @@
+"""Check the worker's live KPIs against the stored records of one replay run.
+
+The live KPIs (``streams.live_kpis``) are a stream fold, at least once: a
+worker killed between producing a tally and committing its input re-reads and
+counts those events again after the restart, and a table recovered from its
+changelog must have lost nothing. ``compare`` answers both: which subjects
+equal what ``careline.reports`` computes from the database (the monthly
+report's numbers), and which have a count below it (lost) or above it
+(counted twice). Used by ``careline bench faults`` and the end-to-end test.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from careline.reports import read_month
+from config.evaluation import get_evaluation_config
+from db import live_kpis
+from db.register import read_clock, set_clock
+from handlers.clock import SimClock
+from handlers.kpis import Kpis, caregiver_kpis, provider_kpis
+
+#: every KPI but the median time to accept, which the live side estimates from a histogram
+COMPARED = ("offers", "acceptance_rate", "visits", "on_time_rate", "completion_rate", "no_shows",
+            "evv_compliance_rate", "ratings", "mean_stars", "satisfaction", "complaints",
+            "complaints_per_100_visits")
+#: the counts: a live one below the stored one means an event was lost
+COUNTS = ("offers", "visits", "no_shows", "ratings", "complaints")
+
+
+@dataclass
+class Comparison:
+    """``stored``/``live``: subject key (``provider:<id>``, ``caregiver:<id>``) -> KPI dict;
+    ``equal``, ``lost`` (a count below the records), ``doubled`` (a count above, none below)
+    and ``differ`` (same counts, another rate) list keys."""
+
+    stored: dict[str, dict] = field(default_factory=dict)
+    live: dict[str, dict] = field(default_factory=dict)
+    equal: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+
+    @property
+    def all_equal(self) -> bool:
+        return bool(self.stored) and len(self.equal) == len(self.stored)
+
+    def summary(self) -> str:
+        return (f"live KPIs: {len(self.equal)} of {len(self.stored)} subjects equal the stored records, "
+                f"{len(self.lost)} with a count below them, {len(self.doubled)} above, {len(self.differ)} other")
+
+
+def _same(a: dict, b: dict) -> bool:
+    for name in COMPARED:
+        x, y = a.get(name), b.get(name)
+        if (x is None) != (y is None) or (x is not None and abs(x - y) > 1e-6 * max(1.0, abs(y))):
+            return False
+    return True
+
+
+def stored_kpis(database_url: str, run: str, day_start: datetime) -> dict[str, Kpis]:
+    """The KPIs of the run's providers and caregivers from the database, for subjects with
+    something to count (a caregiver with only rescinded offers has nothing)."""
+    cfg = get_evaluation_config()
+    month = read_month(database_url, day_start - timedelta(days=1), day_start + timedelta(days=2), cfg.evv)
+    mine = lambda items: [x for x in items if (x.provider_id or "").startswith(run + ".")]  # noqa: E731
+    args = (mine(month.offers), mine(month.visits), mine(month.ratings), mine(month.complaints), cfg.kpis)
+    out = {}
+    for scope, by in (("provider", provider_kpis(*args)), ("caregiver", caregiver_kpis(*args))):
+        out.update({f"{scope}:{s}": k for s, k in by.items() if k.offers or k.visits or k.ratings or k.complaints})
+    return out
+
+
+def hold_clock(factory: sessionmaker[Session]) -> None:
+    """Slow a replay clock to real time where it stands: the live window is the last 24 h of
+    that clock, which at 1200x leaves a replayed day within a minute or two."""
+    with factory() as session:
+        now = read_clock(session).now()
+    set_clock(factory, SimClock(datetime.now(timezone.utc), now, 1.0))
+
+
+def compare(database_url: str, factory: sessionmaker[Session], run: str, day_start: datetime,
+            wait_s: float = 60.0) -> Comparison:
+    """Compare until every subject is equal or ``wait_s`` wall seconds passed (the worker
+    writes the read model every ``score_interval_seconds``); the last comparison."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        result = Comparison({k: asdict(v) for k, v in stored_kpis(database_url, run, day_start).items()})
+        with factory() as session:
+            for scope in ("provider", "caregiver"):
+                ids = [key.split(":", 1)[1] for key in result.stored if key.startswith(scope + ":")]
+                result.live.update({f"{scope}:{r['subject_id']}": r for r in live_kpis.read(session, scope, ids)})
+        for key, want in result.stored.items():
+            got = result.live.get(key, {})
+            if _same(got, want):
+                result.equal.append(key)
+            elif any((got.get(c) or 0) < want[c] for c in COUNTS):
+                result.lost.append(key)
+            elif any((got.get(c) or 0) > want[c] for c in COUNTS):
+                result.doubled.append(key)
+            else:
+                result.differ.append(key)
+        if result.all_equal or time.monotonic() >= deadline:
+            return result
+        time.sleep(2.0)
