@@ -26,6 +26,7 @@ from rich.table import Table
 from careline.bench_stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
 from careline.bench_throughput import _ms, _pct, command_line, default_database, fresh, machine, outbox_rows
 from config import topics
+from streams.watchdog import EXIT_STALLED
 
 MAX_RESTARTS = 30
 
@@ -95,6 +96,13 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
                             sent > len(watcher.decided):
                         console.print(f"[yellow]no decision for {quiet:.0f} s with {sent - len(watcher.decided)} "
                                       f"requests in flight at {len(watcher.decided):,} decided: restarting the worker")
+                        await asyncio.to_thread(stack.restart_worker)
+                        last_change = time.monotonic()
+                        continue
+                    if not stack.worker_alive() and stack.worker.returncode == EXIT_STALLED and \
+                            stack.restarts < MAX_RESTARTS:  # its watchdog found it stalled: a supervisor's job
+                        console.print(f"[yellow]the worker's watchdog found it stalled at {len(watcher.decided):,} "
+                                      "decided and exited: restarting it")
                         await asyncio.to_thread(stack.restart_worker)
                         last_change = time.monotonic()
                         continue

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     kpi_step_minutes: float = Field(default=60.0, gt=0,
                                     description="the step of the rolling KPI window (event time): the window "
                                                 "is the last score_window_hours, advancing every step")
+    worker_stall_exit_seconds: float = Field(default=120.0, ge=0,
+                                             description="a worker whose intake and dispatch offsets stay put "
+                                                         "this long with records waiting exits (status 75) for "
+                                                         "its supervisor to restart; 0: never (streams.watchdog)")
     timer_grace_seconds: float = Field(default=5.0, ge=0,
                                        description="wall seconds a deadline waits for replies in flight")
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500,

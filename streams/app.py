@@ -14,7 +14,7 @@ import faust
 
 from config import topics
 from config.settings import get_settings
-from streams import transport
+from streams import transport, watchdog
 
 settings = get_settings()
 transport.install()
@@ -55,6 +55,9 @@ dispatch_dlq_topic = topic(topics.DISPATCH_DLQ)
 lifecycle_topic = topic(topics.LIFECYCLE)
 dispatch_inbox = app.topic(topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name,
                            key_type=None, value_type=None, key_serializer="raw", value_serializer="raw")
+
+watchdog.install(app, settings.broker, (topics.INTAKE.name, topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name,
+                                        topics.TIMERS.name), settings.worker_stall_exit_seconds)
 
 # agents and timers register themselves on import
 from streams import agents, evaluation, live_kpis  # noqa: E402,F401
