@@ -37,27 +37,30 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
         offers = [(o.offer_id, o.caregiver_id) for o in uow.offers.for_request(f"{run}.r")]
     assert len(offers) == 3
 
-    barrier, outcomes = threading.Barrier(2), []
+    barrier, outcomes = threading.Barrier(2), {}
 
     def accept(offer_id: str, caregiver_id: str) -> None:
         with SqlUnitOfWork(services.sessions) as uow:
             uow.requests.get(f"{run}.r")  # both read the request before either writes
             barrier.wait()
             try:
-                dispatch.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20), POLICY, TRAVEL)
+                accepted = dispatch.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20),
+                                                 POLICY, TRAVEL)
                 uow.commit()
-                outcomes.append("won")
+                outcomes[offer_id] = "won" if accepted else "refused"
             except Exception as exc:  # noqa: BLE001 - anything but a lost race fails the test below
-                outcomes.append("stale" if is_concurrency_conflict(exc) else repr(exc))
+                outcomes[offer_id] = "stale" if is_concurrency_conflict(exc) else repr(exc)
 
     threads = [threading.Thread(target=accept, args=o) for o in offers[:2]]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(outcomes) == ["stale", "won"]
+    # the loser either meets the winner's write (a stale version) or, scheduled late on a loaded
+    # machine, reads the winner's commit and is refused; both leave exactly one accepted offer
+    assert sorted(outcomes.values()) in (["stale", "won"], ["refused", "won"]), outcomes
 
-    loser = offers[0] if outcomes[0] == "stale" else offers[1]
+    loser = next(o for o in offers[:2] if outcomes[o[0]] != "won")
     with SqlUnitOfWork(services.sessions) as uow:  # the loser's retry, as the agent does
         assert not dispatch.accept_offer(*loser, uow, T0 + timedelta(seconds=21), POLICY, TRAVEL)
         uow.commit()
