@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline.reports import read_month
+from config import topics
 from config.evaluation import get_evaluation_config
 from db import live_kpis
 from db.register import read_clock, set_clock
@@ -82,10 +83,36 @@ def hold_clock(factory: sessionmaker[Session]) -> None:
     set_clock(factory, SimClock(datetime.now(timezone.utc), now, 1.0))
 
 
+#: the topics the KPI fold reads: when the group has committed their ends, every event is in the table
+FOLDED = (topics.LIFECYCLE.name, topics.OFFERS.name, topics.FEEDBACK.name, topics.KPI_TALLIES.name)
+
+
+def wait_caught_up(bootstrap: str, partitions: int, timeout_s: float, group: str = "careline") -> int:
+    """Wait until the worker's group has committed the end of every topic the KPI fold reads (a
+    worker behind after a fault is lag, not loss); the records still waiting at the end."""
+    from streams.watchdog import StallWatch, read_offsets
+
+    tps = [(t, p) for t in FOLDED for p in range(partitions)]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            committed, ends = read_offsets(bootstrap, group, tps)
+            waiting = StallWatch.waiting(committed, ends)
+        except Exception:  # noqa: BLE001 - the broker is still coming back
+            waiting = -1
+        if waiting == 0 or time.monotonic() >= deadline:
+            return waiting
+        time.sleep(2.0)
+
+
 def compare(database_url: str, factory: sessionmaker[Session], run: str, day_start: datetime,
-            wait_s: float = 60.0) -> Comparison:
+            wait_s: float = 60.0, bootstrap: str | None = None, partitions: int = 3) -> Comparison:
     """Compare until every subject is equal or ``wait_s`` wall seconds passed (the worker
-    writes the read model every ``score_interval_seconds``); the last comparison."""
+    writes the read model every ``score_interval_seconds``); the last comparison. With
+    ``bootstrap``, first wait (up to 180 s) until the worker has read every record the fold
+    reads, so that a worker still catching up after a fault is not taken for one that lost events."""
+    if bootstrap is not None:
+        wait_caught_up(bootstrap, partitions, 180.0)
     deadline = time.monotonic() + wait_s
     while True:
         result = Comparison({k: asdict(v) for k, v in stored_kpis(database_url, run, day_start).items()})

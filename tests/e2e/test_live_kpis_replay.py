@@ -31,7 +31,8 @@ def test_live_kpis_equal_the_stored_records_and_the_poor_providers_score_reaches
     time.sleep(5)  # the last ratings: 1.5 s is 30 simulated minutes at 1200x
     hold_clock(pipeline.sessions)
 
-    found = compare(pipeline.database_url, pipeline.sessions, run, result.day.start, wait_s=90)
+    found = compare(pipeline.database_url, pipeline.sessions, run, result.day.start, wait_s=90,
+                    bootstrap=pipeline.bootstrap)
     good, poor = f"provider:{run}.prov1", f"provider:{run}.prov2"
     assert {good, poor} <= set(found.stored)
     assert len([k for k in found.stored if k.startswith("caregiver:")]) >= 5  # 5 caregivers in bazirha-E2, twinned

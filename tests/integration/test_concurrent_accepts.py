@@ -3,24 +3,28 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from db.migrate import upgrade
+from db.register import read_clock
 from db.uow import SqlUnitOfWork, is_concurrency_conflict
 from handlers import dispatch
 from handlers.model import CareRequest, Caregiver, Elder, OfferStatus, Priority, ProviderOrganisation
 from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
 
 pytestmark = pytest.mark.integration
-T0 = datetime(2026, 11, 30, 8, tzinfo=timezone.utc)
 TRAVEL = MatrixTravelTimes([[0, 5, 9], [5, 0, 4], [9, 4, 0]])
 POLICY = DispatchPolicy()
 
 
 def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_offer(services):
     upgrade(services.database_url)
+    # a month ahead of the shared clock: the session's timer service and worker (other tests' pipeline,
+    # same database) relay this test's outbox too, and a deadline already due would expire its offers
+    with services.sessions() as session:
+        T0 = read_clock(session).now().replace(microsecond=0) + timedelta(days=30)
     run = uuid.uuid4().hex[:6]
     area = f"{run}.area"
     with SqlUnitOfWork(services.sessions) as uow:
