@@ -50,6 +50,7 @@ class Comparison:
         return bool(self.stored) and len(self.equal) == len(self.stored)
 
     def summary(self) -> str:
+        """One line for the fault table's notes: how many subjects are equal, lost, doubled, other."""
         return (f"live KPIs: {len(self.equal)} of {len(self.stored)} subjects equal the stored records, "
                 f"{len(self.lost)} with a count below them, {len(self.doubled)} above, {len(self.differ)} other")
 

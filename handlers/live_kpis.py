@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from handlers.kpis import (Kpis, KpiPolicy, bayesian_average_of, complaints_per_100_visits)
+from handlers.kpis import Kpis, KpiPolicy, _share, bayesian_average_of, complaints_per_100_visits
 
 #: upper bounds (seconds) of the time-to-accept histogram; offers expire within 15 min
 #: (DESIGN.md ladder), so answers beyond an hour are rare and share the last bucket
@@ -55,6 +55,8 @@ _ANSWERED = {"dispatch.offer.accepted", "dispatch.offer.rejected", "dispatch.off
 
 
 def bucket_name(upper: float) -> str:
+    """The counter of the time-to-accept bucket with upper bound ``upper`` seconds:
+    ``accept_le_60``, or ``accept_le_inf`` for the open last bucket."""
     return "accept_le_inf" if upper == float("inf") else f"accept_le_{int(upper)}"
 
 
@@ -167,10 +169,6 @@ def histogram_median(counts: Mapping[str, float]) -> float | None:
         seen += n
         lower = upper
     return lower
-
-
-def _share(hits: float, total: float) -> float | None:
-    return hits / total if total else None
 
 
 def kpis_from_counts(subject_id: str, counts: Mapping[str, float], policy: KpiPolicy) -> Kpis:
