@@ -25,23 +25,29 @@ _viewer_page = auth.require(Permission.VIEW_STATS, page=True)
 MAX_CAREGIVERS = 100
 
 
-def _in_areas(session, table, id_column, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN001
-    """id -> name (providers) or id -> provider id (caregivers) of the subjects in ``areas`` (None: all)."""
-    c = table.c
-    second = c.name if table is tables.provider_organisations else c.provider_id
-    stmt = select(id_column, second)
+def _providers(session, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN001 - a Session
+    """provider id -> name of the providers serving ``areas`` (None: all)."""
+    p = tables.provider_organisations.c
+    stmt = select(p.provider_id, p.name)
+    return dict(session.execute(stmt if areas is None else stmt.where(p.service_area.in_(areas))).all())
+
+
+def _employers(session, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN001 - a Session
+    """caregiver id -> provider id of the caregivers of ``areas`` (None: all)."""
+    c = tables.caregivers.c
+    stmt = select(c.caregiver_id, c.provider_id)
     return dict(session.execute(stmt if areas is None else stmt.where(c.service_area.in_(areas))).all())
 
 
 @router.get("/dashboard/kpis")
 def kpis_page(request: Request, region: str | None = None, provider: str | None = None,
               principal: auth.Principal = Depends(_viewer_page)):  # noqa: ANN201
+    """The page; ``provider`` narrows the caregivers to one provider's (an unknown id is ignored)."""
     shown = auth.region_for(principal, region)
     with auth.sessions_of(request)() as session:
         regions = readmodel.area_regions(session)
         areas = readmodel.areas_in(session, regions, shown)
-        names = _in_areas(session, tables.provider_organisations, tables.provider_organisations.c.provider_id, areas)
-        employer = _in_areas(session, tables.caregivers, tables.caregivers.c.caregiver_id, areas)
+        names, employer = _providers(session, areas), _employers(session, areas)
         providers = live_kpis.read(session, "provider", names)
         wanted = [cid for cid, pid in employer.items() if provider is None or pid == provider]
         caregivers = live_kpis.read(session, "caregiver", wanted)
