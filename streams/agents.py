@@ -50,7 +50,7 @@ async def dispatch_care(stream):
         try:
             value = steps.decode(raw)
             # database work off the event loop, awaited: one area's events stay in order
-            await db_call(steps.handle_dispatch_event_retrying, value)
+            await db_call(steps.handle_dispatch_event, value)
         except steps.DeadLetter as exc:
             await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))

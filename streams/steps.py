@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from db import live_kpis, tables
-from db.uow import SqlUnitOfWork, is_concurrency_conflict
+from db.uow import SqlUnitOfWork
 from config.evaluation import get_evaluation_config
 from handlers import batching, dispatch, disruptions, feedback, visits
 from handlers.planning import PlannedVisit, receive_planned
@@ -130,18 +130,6 @@ def event_time(value: dict, clock_now: datetime) -> datetime:
     if at.tzinfo is None:
         raise DeadLetter("time without a zone", "time")
     return min(at, clock_now)
-
-
-def handle_dispatch_event_retrying(value: dict) -> bool:
-    """``handle_dispatch_event``, retried once after a lost race (stale version,
-    deadlock, locked SQLite); any other error is raised to the caller."""
-    try:
-        return handle_dispatch_event(value)
-    except Exception as exc:  # noqa: BLE001 - only lost races are retried, the rest re-raised
-        if not is_concurrency_conflict(exc):
-            raise
-        log.warning("concurrent update, retrying event %s once", value.get("id"))
-        return handle_dispatch_event(value)
 
 
 def handle_dispatch_event(value: dict) -> bool:
