@@ -24,7 +24,6 @@ from db.operator_uow import OperatorSqlUnitOfWork, evv_reviews_of
 from handlers import evv_review as rules
 from handlers.access import Permission, Role, personal
 from handlers.model import Visit
-from handlers.regions import child_regions
 
 router = APIRouter(include_in_schema=False)
 _reviewer_page = auth.require(Permission.REVIEW_EVV, page=True)
@@ -77,14 +76,12 @@ def recent_reviews(session: Session, areas: list[str] | None, limit: int = RECEN
 @router.get("/dashboard/evv")
 def evv_page(request: Request, region: str | None = None, refused: str | None = None,
              principal: auth.Principal = Depends(_reviewer_page)):  # noqa: ANN201
-    shown = auth.region_for(principal, region)
     with auth.sessions_of(request)() as session:
-        regions = readmodel.area_regions(session)
-        areas = readmodel.areas_in(session, regions, shown)
-        rows = open_rows(session, principal.role, areas)
-        decided = recent_reviews(session, areas)
+        view = readmodel.region_view(session, auth.region_for(principal, region))
+        rows = open_rows(session, principal.role, view.areas)
+        decided = recent_reviews(session, view.areas)
     return render(request, "dashboard/evv_review.html", principal, rows=rows[:MAX_ROWS], total=len(rows),
-                  reviews=decided, region=shown, subregions=child_regions(regions.values(), shown),
+                  reviews=decided, region=view.region, subregions=view.subregions,
                   outcomes=[o.value for o in rules.ReviewOutcome], refused=refused or "",
                   note_max=rules.NOTE_MAX_CHARS)
 

@@ -18,7 +18,6 @@ from careline.web import auth, readmodel
 from careline.web.pages import render
 from db import live_kpis, tables
 from handlers.access import Permission
-from handlers.regions import child_regions
 
 router = APIRouter(include_in_schema=False)
 _viewer_page = auth.require(Permission.VIEW_STATS, page=True)
@@ -43,11 +42,9 @@ def _employers(session, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN
 def kpis_page(request: Request, region: str | None = None, provider: str | None = None,
               principal: auth.Principal = Depends(_viewer_page)):  # noqa: ANN201
     """The page; ``provider`` narrows the caregivers to one provider's (an unknown id is ignored)."""
-    shown = auth.region_for(principal, region)
     with auth.sessions_of(request)() as session:
-        regions = readmodel.area_regions(session)
-        areas = readmodel.areas_in(session, regions, shown)
-        names, employer = _providers(session, areas), _employers(session, areas)
+        view = readmodel.region_view(session, auth.region_for(principal, region))
+        names, employer = _providers(session, view.areas), _employers(session, view.areas)
         providers = live_kpis.read(session, "provider", names)
         wanted = [cid for cid, pid in employer.items() if provider is None or pid == provider]
         caregivers = live_kpis.read(session, "caregiver", wanted)
@@ -57,4 +54,4 @@ def kpis_page(request: Request, region: str | None = None, provider: str | None 
     return render(request, "dashboard/kpis.html", principal, providers=providers, names=names,
                   caregivers=caregivers[:MAX_CAREGIVERS], more=max(0, len(caregivers) - MAX_CAREGIVERS),
                   employer=employer, provider=provider if provider in names else None, window=window,
-                  region=shown, subregions=child_regions(regions.values(), shown))
+                  region=view.region, subregions=view.subregions)

@@ -20,7 +20,7 @@ from db.register import read_clock
 from handlers.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
 from handlers.model import FINAL_STATUSES, CareRequest, Caregiver, Elder, Offer, Visit, VisitStatus
 from handlers.queues import Snapshot, activities
-from handlers.regions import areas_within
+from handlers.regions import areas_within, child_regions
 
 #: Closed requests stay in real-time views this long (TaskRouter's task time-to-live, 24 h).
 RECENT_SECONDS = 24 * 3600
@@ -42,6 +42,22 @@ def areas_in(session: Session, regions: dict[str, str], region: str) -> list[str
         return None
     known = set(session.scalars(select(tables.service_areas.c.service_area))) | set(regions)
     return sorted(areas_within(regions, known, region))
+
+
+@dataclass(frozen=True)
+class RegionView:
+    """A region-scoped page's frame: the ``region`` path shown, its service ``areas``
+    (None: every area) and the ``subregions`` one level below it for the picker."""
+
+    region: str
+    areas: list[str] | None
+    subregions: list[str]
+
+
+def region_view(session: Session, region: str) -> RegionView:
+    """``RegionView`` of ``region`` (already checked against the operator's scope)."""
+    regions = area_regions(session)
+    return RegionView(region, areas_in(session, regions, region), child_regions(regions.values(), region))
 
 
 def _scoped(stmt, column, areas: list[str] | None):  # noqa: ANN001, ANN202
