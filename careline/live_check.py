@@ -44,15 +44,27 @@ class Comparison:
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     differ: list[str] = field(default_factory=list)
+    #: subject key -> count name -> (live, stored), for the counts that differ
+    gaps: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    #: records of the folded topics the worker's group had not committed when the comparison
+    #: began (-1: unknown, the broker did not answer); above 0, a count below is lag, maybe not loss
+    unread: int = 0
 
     @property
     def all_equal(self) -> bool:
         return bool(self.stored) and len(self.equal) == len(self.stored)
 
+    def gap(self, key: str) -> str:
+        """``visits 3 live / 4 stored, ...`` for one subject's counts that differ."""
+        return ", ".join(f"{c} {got:g} live / {want:g} stored" for c, (got, want) in self.gaps.get(key, {}).items())
+
     def summary(self) -> str:
-        """One line for the fault table's notes: how many subjects are equal, lost, doubled, other."""
+        """One line for the fault table's notes: how many subjects are equal, lost, doubled,
+        other; the counts of those with a count below the records; records still unread."""
         return (f"live KPIs: {len(self.equal)} of {len(self.stored)} subjects equal the stored records, "
-                f"{len(self.lost)} with a count below them, {len(self.doubled)} above, {len(self.differ)} other")
+                f"{len(self.lost)} with a count below them, {len(self.doubled)} above, {len(self.differ)} other"
+                + "".join(f"; {key}: {self.gap(key)}" for key in self.lost)
+                + (f"; {self.unread} records unread by the worker" if self.unread else ""))
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -112,17 +124,20 @@ def compare(database_url: str, factory: sessionmaker[Session], run: str, day_sta
     writes the read model every ``score_interval_seconds``); the last comparison. With
     ``bootstrap``, first wait (up to 180 s) until the worker has read every record the fold
     reads, so that a worker still catching up after a fault is not taken for one that lost events."""
-    if bootstrap is not None:
-        wait_caught_up(bootstrap, partitions, 180.0)
+    unread = wait_caught_up(bootstrap, partitions, 180.0) if bootstrap is not None else 0
     deadline = time.monotonic() + wait_s
     while True:
-        result = Comparison({k: asdict(v) for k, v in stored_kpis(database_url, run, day_start).items()})
+        result = Comparison({k: asdict(v) for k, v in stored_kpis(database_url, run, day_start).items()},
+                            unread=unread)
         with factory() as session:
             for scope in ("provider", "caregiver"):
                 ids = [key.split(":", 1)[1] for key in result.stored if key.startswith(scope + ":")]
                 result.live.update({f"{scope}:{r['subject_id']}": r for r in live_kpis.read(session, scope, ids)})
         for key, want in result.stored.items():
             got = result.live.get(key, {})
+            gap = {c: (got.get(c) or 0, want[c]) for c in COUNTS if (got.get(c) or 0) != want[c]}
+            if gap:
+                result.gaps[key] = gap
             if _same(got, want):
                 result.equal.append(key)
             elif any((got.get(c) or 0) < want[c] for c in COUNTS):
