@@ -34,7 +34,7 @@ from db import tables as t
 from db.session import engine_for
 from handlers import evv, kpis as k
 from handlers.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
-from handlers.model import VisitStatus
+from handlers.model import OfferStatus, VisitStatus
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -107,10 +107,14 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
     with engine_for(database_url).connect() as conn:
         data = MonthData({r.provider_id: r.name for r in conn.execute(
             select(t.provider_organisations.c.provider_id, t.provider_organisations.c.name))})
-        for r in conn.execute(select(o, c.c.provider_id).join(c, c.c.caregiver_id == o.c.caregiver_id)
+        # an accepted offer whose visit fell through (no-show, called off) is ``canceled`` now; it was
+        # accepted all the same: its visit (``<offer id>.v``) says so
+        for r in conn.execute(select(o, c.c.provider_id, v.c.visit_id)
+                              .join(c, c.c.caregiver_id == o.c.caregiver_id)
+                              .outerjoin(v, v.c.visit_id == o.c.offer_id + ".v")
                               .where(o.c.created_at >= start, o.c.created_at < end)):
-            data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at,
-                                              r.status.value))
+            status = "accepted" if r.status == OfferStatus.CANCELED and r.visit_id else r.status.value
+            data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at, status))
         in_month = (v.c.planned_start >= start, v.c.planned_start < end, v.c.status != VisitStatus.CANCELLED)
         reviews = _reviews(conn, select(v.c.visit_id).where(*in_month))
         for r in conn.execute(select(v).where(*in_month)):
@@ -122,12 +126,13 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
         for r in conn.execute(select(t.center_ratings).join(v, v.c.visit_id == t.center_ratings.c.visit_id)
                               .where(*in_month)):
             data.center.append(k.CenterRating(r.provider_id, r.information_correct, r.notice_sufficient, r.stars))
+        # each feedback counts once, for the visit it was about when received (feedback.visit_id)
         when = func.coalesce(v.c.planned_start, t.care_requests.c.window_start, type_=t.UTCDateTime)
         rows = conn.execute(
             select(f, v.c.provider_id, v.c.caregiver_id)
             .join(t.care_requests, t.care_requests.c.request_id == f.c.request_id)
-            .outerjoin(v, v.c.request_id == f.c.request_id)
-            .where(when >= start, when < end, (v.c.status != VisitStatus.CANCELLED) | v.c.status.is_(None)))
+            .outerjoin(v, v.c.visit_id == f.c.visit_id)
+            .where(when >= start, when < end))
         for r in rows:
             try:
                 _feedback(data, r)

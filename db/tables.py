@@ -124,6 +124,8 @@ feedback = Table(
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
     Column("kind", String(20), nullable=False), Column("rating", Integer), Column("category", String(40)),
     Column("comment", Text), Column("received_at", UTCDateTime, nullable=False),
+    # the visit it is about, fixed when received (handlers.feedback.visit_concerned)
+    Column("visit_id", String(120), ForeignKey("visits.visit_id"), index=True),
 )
 
 event_log = Table(

@@ -7,10 +7,11 @@ timer, so the follow-up cannot be forgotten.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from handlers import events as ev
-from handlers.model import Feedback
+from handlers.model import Feedback, Visit, VisitStatus
 from handlers.ports import UnitOfWork
 
 COMPLAINT_CATEGORIES = ("late", "no-show", "rude", "incomplete", "safety")
@@ -18,6 +19,17 @@ COMPLAINT_CATEGORIES = ("late", "no-show", "rude", "incomplete", "safety")
 
 class InvalidFeedback(ValueError):
     """Feedback that cannot be stored; the message names the field."""
+
+
+def visit_concerned(visits: Iterable[Visit], request_id: str) -> Visit | None:
+    """The visit feedback about ``request_id`` counts against: the request's live
+    visit (scheduled, in progress or completed), else its latest no-show (a
+    complaint about a no-show is about that caregiver); never a cancelled one
+    (called off and re-dispatched). None before any visit. ``visits`` may hold
+    other requests' visits (an elder's, say)."""
+    mine = [v for v in visits if v.request_id == request_id and v.status != VisitStatus.CANCELLED]
+    live = [v for v in mine if v.status != VisitStatus.NO_SHOW]
+    return max(live or mine, key=lambda v: (v.planned_start, v.visit_id), default=None)
 
 
 def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: datetime,
@@ -35,14 +47,16 @@ def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: dat
         raise InvalidFeedback(f"request_id: no request {request_id!r}")
     if uow.feedback.get(f"{feedback_id}.rating") or uow.feedback.get(f"{feedback_id}.complaint"):
         return False
-    visit = uow.visits.for_request(request_id)
+    visit = visit_concerned(uow.visits.for_elder(request.elder_id), request_id)
     people = {"provider_id": visit.provider_id, "caregiver_id": visit.caregiver_id} if visit else {}
+    visit_id = visit.visit_id if visit else None
     if stars is not None:
-        uow.feedback.add(Feedback(f"{feedback_id}.rating", request_id, "rating", now, rating=stars, comment=comment))
+        uow.feedback.add(Feedback(f"{feedback_id}.rating", request_id, "rating", now, rating=stars, comment=comment,
+                                  visit_id=visit_id))
         uow.emit(ev.feedback_recorded(request, now, "rating", stars=stars, **people))
     if complaint is not None:
         uow.feedback.add(Feedback(f"{feedback_id}.complaint", request_id, "complaint", now,
-                                  category=complaint, comment=comment))
+                                  category=complaint, comment=comment, visit_id=visit_id))
         uow.emit(ev.feedback_recorded(request, now, "complaint", category=complaint, **people))
         due = now + timedelta(hours=followup_hours)
         uow.emit(ev.escalated(request, now, "operator_followup", f"complaint ({complaint}): call the elder back"))

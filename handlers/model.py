@@ -240,7 +240,9 @@ class Visit:
 @dataclass(eq=False)
 class Feedback:
     """What an elder (or family) said after a visit: a ``rating`` (1–5 stars)
-    or a ``complaint`` with a category (late, no-show, rude, incomplete, safety)."""
+    or a ``complaint`` with a category (late, no-show, rude, incomplete, safety).
+    ``visit_id``: the visit it is about, fixed when it was received
+    (``handlers.feedback.visit_concerned``); None before any visit."""
 
     feedback_id: str
     request_id: str
@@ -249,6 +251,7 @@ class Feedback:
     rating: int | None = None
     category: str | None = None
     comment: str | None = None
+    visit_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ def _offer(rid, n, caregiver, created, status, seconds) -> dict:
                 responded_at=created + timedelta(seconds=seconds) if seconds is not None else None)
 
 
-def _feedback(rid, n, kind, rating=None, category=None, comment=None, at=NOV) -> dict:
+def _feedback(rid, n, kind, rating=None, category=None, comment=None, at=NOV, visit=True) -> dict:
     return dict(feedback_id=f"f-{rid}-{n}", request_id=rid, kind=kind, rating=rating, category=category,
-                comment=comment, received_at=at)
+                comment=comment, received_at=at, visit_id=f"v-{rid}" if visit else None)
 
 
 def _month_rows():
@@ -81,7 +81,8 @@ def _month_rows():
     rows["care_requests"].append(_request("late-dec", dec))
     rows["visits"].append(_visit("late-dec", GOOD, f"{GOOD}-cg0", dec, lateness=90.0))
     rows["care_requests"].append(_request("never-visited", NOV))  # a request no visit was made for
-    rows["feedback"].append(_feedback("never-visited", 9, "complaint", category="no-show", comment="nobody came"))
+    rows["feedback"].append(_feedback("never-visited", 9, "complaint", category="no-show", comment="nobody came",
+                                      visit=False))
     return rows
 
 
@@ -108,6 +109,32 @@ def test_the_month_holds_only_novembers_visits_and_lists_unusable_feedback(datab
     assert len(data.visits) == 40 and len(data.offers) == 60
     assert len(data.ratings) == 40 and len(data.complaints) == 4 and len(data.center) == 40
     assert data.skipped == ["feedback f-never-visited-9 (complaint): no visit to attribute it to"]
+
+
+def test_a_request_redispatched_after_a_no_show_counts_its_rating_once_and_both_acceptances(database):
+    """Caregiver A accepted and did not come (the offer is ``canceled`` since), B accepted and
+    came; the elder's one rating is about B's visit. A: one offer accepted, one no-show, no
+    rating; B: one offer accepted, one visit, the rating."""
+    from handlers.kpis import caregiver_kpis
+
+    rid, a, b, day = "redispatched", f"{GOOD}-a", f"{GOOD}-b", NOV + timedelta(days=2)
+    no_show = dict(_visit(rid, GOOD, a, day, 0.0, status="no-show"), visit_id=f"o-{rid}-0.v")
+    came = dict(_visit(rid, GOOD, b, day, 5.0), visit_id=f"o-{rid}-1.v")
+    with engine_for(database).begin() as conn:
+        conn.execute(insert(t.caregivers), [dict(caregiver_id=c, provider_id=GOOD, service_area="gulou",
+                                                 abilities="meal", shift_start=NOV, shift_end=NOV) for c in (a, b)])
+        conn.execute(insert(t.care_requests), [_request(rid, day)])
+        conn.execute(insert(t.visits), [no_show, came])
+        conn.execute(insert(t.offers), [_offer(rid, 0, a, day, "canceled", 30), _offer(rid, 1, b, day, "accepted", 60)])
+        conn.execute(insert(t.feedback), [dict(_feedback(rid, 0, "rating", rating=2), visit_id=came["visit_id"])])
+    start, end = month_bounds("2026-11")
+    data = read_month(database, start, end, get_evaluation_config().evv)
+    mine = [[x for x in items if x.caregiver_id in (a, b)] for items in
+            (data.offers, data.visits, data.ratings, data.complaints)]
+    kpis = caregiver_kpis(*mine, get_evaluation_config().kpis)
+    assert (kpis[a].offers, kpis[a].acceptance_rate, kpis[a].no_shows, kpis[a].ratings) == (1, 1.0, 1, 0)
+    assert (kpis[b].offers, kpis[b].acceptance_rate, kpis[b].visits, kpis[b].ratings, kpis[b].mean_stars) == (
+        1, 1.0, 1, 1, 2.0)
 
 
 def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp_path):
