@@ -21,6 +21,13 @@ provider scores dispatch reads from them (the evaluation loop closes here).
   on the compacted ``provider.scores.v1`` when it changed, and every changed
   subject's KPIs into the ``live_kpis`` read model the dashboard shows.
 
+The fold is at least once. A record delivered twice with one id (the outbox
+relay re-sends rows whose acknowledgement was lost, a producer retries a batch
+the broker had written: both happen around a broker outage) is folded once:
+each agent remembers the last ``SEEN_LIMIT`` ids it folded (source event ids;
+tally ids ``<event id>|<subject key>``). That memory dies with the worker, so
+records re-read after a worker was killed count again.
+
 A tumbling table summed over the window's steps, rather than a hopping table,
 writes one changelog record per tally instead of one per overlapping window
 (24 for a 24 h window stepping hourly): the worker's pace is the limit
@@ -34,6 +41,8 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timezone
+
+from mode.utils.collections import LRUCache
 
 from config import topics
 from config.evaluation import get_evaluation_config
@@ -69,6 +78,20 @@ _held: dict[str, set[tuple[float, float]]] = {}
 _dirty: set[str] = set()
 _state = {"step": None}
 _published: dict[str, float] = {}
+#: ids remembered per agent; a re-sent record comes seconds after the first, far fewer records apart
+SEEN_LIMIT = 50_000
+_seen_events: LRUCache = LRUCache(limit=SEEN_LIMIT)
+_seen_tallies: LRUCache = LRUCache(limit=SEEN_LIMIT)
+
+
+def first_time(seen: LRUCache, record_id: object) -> bool:
+    """False for an id folded before (remembering it otherwise); True for a record without an id."""
+    if not isinstance(record_id, str) or not record_id:
+        return True
+    if record_id in seen:
+        return False
+    seen[record_id] = True
+    return True
 
 
 def _window_start(ts: float) -> float:
@@ -89,9 +112,13 @@ async def tally_events(stream):
             value = steps.decode(raw)
         except steps.DeadLetter:
             continue
+        source = value.get("id") if isinstance(value.get("id"), str) else None
+        if not first_time(_seen_events, source):
+            continue
         for tally in tallies(value, on_time):
-            await tallies_topic.send(key=tally.key.encode(), value={"counts": tally.counts,
-                                                                    "time": tally.at.isoformat()})
+            await tallies_topic.send(key=tally.key.encode(), value={
+                "id": f"{source}|{tally.key}" if source else None, "counts": tally.counts,
+                "time": tally.at.isoformat()})
 
 
 @app.agent(tallies_topic)
@@ -105,6 +132,8 @@ async def window_tallies(stream):
             counts = Counts({str(k): float(v) for k, v in value["counts"].items()})
         except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("tally without time or counts skipped (offset %s)", event.message.offset)
+            continue
+        if not first_time(_seen_tallies, value.get("id")):
             continue
         kpi_windows[key] += counts
         held = _held.setdefault(key, set())
