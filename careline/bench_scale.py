@@ -15,7 +15,6 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -24,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from careline.bench_stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
-from careline.bench_throughput import _ms, _pct, command_line, default_database, fresh, machine, outbox_rows
+from careline.bench_throughput import _ms, _pct, fresh, outbox_rows
 from config import topics
 from streams.watchdog import EXIT_STALLED
 
@@ -165,29 +164,11 @@ def main(broker: str | None, database_url: str | None, requests: int, in_flight:
          stall_seconds: float, profile: Path | None, restart_after: float = 0.0) -> int:
     """Exit 0 when every request was decided, 1 otherwise."""
     from careline.bench_profile import Sampler
-    from careline.bench_stack import bench_stack
-    from careline.bench_throughput import print_profile
-    from careline.bench_workload import build_workload, load_workload
-    from config.settings import get_settings
-    from db.session import session_factory
-    from handlers.uhhc import load_instance
+    from careline.bench_throughput import loaded_stack, print_profile
 
-    probe = Console()
-    out = probe if probe.is_terminal else Console(width=150)
-    settings = get_settings()
-    database_url = database_url or default_database(settings.var_dir, "scale")
-    run = f"bs{datetime.now(timezone.utc):%H%M%S}"
-    instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
-    workload = build_workload(instance, requests, run)
-    out.print(f"$ {command_line()}", soft_wrap=True, highlight=False)
-    out.print(f"machine: {machine()}", soft_wrap=True)
-    with bench_stack(broker, database_url, settings, run) as stack:
-        out.print(f"broker {'Tansu (embedded, memory)' if stack.broker_pid else stack.bootstrap} · database "
-                  f"{database_url.split('@')[-1]}", soft_wrap=True)
-        started = time.perf_counter()
-        load_workload(session_factory(database_url), workload)
-        load_seconds = time.perf_counter() - started
-        out.print(f"{len(workload.days):,} areas loaded in {load_seconds:.1f} s")
+    with loaded_stack("scale", instance_path, requests, broker, database_url) as ld:
+        out, run, workload, instance, stack = ld.out, ld.run, ld.workload, ld.instance, ld.stack
+        load_seconds = ld.load_seconds
         stack.start_worker(run)
         sampler = Sampler(stack.worker_pid, profile / f"worker-{run}.txt", rate=50) if profile else None
         if sampler:

@@ -17,6 +17,7 @@ after the drain time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -257,12 +258,29 @@ def default_database(var_dir: Path, name: str) -> str:
     return f"sqlite:///{folder / f'{name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.db'}"
 
 
-def main(broker: str | None, database_url: str | None, loads: list[float], seconds: float, messages: int,
-         instance_path: Path, p95_bound: float, drain: float, profile: Path | None,
-         json_path: Path | None = None) -> int:
-    """Run (a) and (b) and print the table; exit 0 when the pipeline decided every
-    request it was sent below saturation, 1 when the worker died or nothing ran."""
-    from careline.bench_profile import Sampler
+@dataclass
+class Loaded:
+    """What ``loaded_stack`` prepared: the console, settings and database, the run id (request
+    ids start with it), the UHHC day and its copies, the stack (worker not started) and how
+    long loading the register and rosters took (seconds)."""
+
+    out: Console
+    settings: object
+    database_url: str
+    run: str
+    instance: object
+    workload: object
+    stack: BenchStack
+    load_seconds: float
+
+
+@contextlib.contextmanager
+def loaded_stack(kind: str, instance_path: Path, requests: int, broker: str | None,
+                 database_url: str | None) -> Iterator[Loaded]:
+    """How ``bench throughput`` and ``bench scale`` start: the command line and the machine
+    printed; ``requests`` requests built from copies of the UHHC day at ``instance_path`` (one
+    service area per copy); a broker and database (``bench_stack``; a new SQLite file named
+    after ``kind`` unless ``database_url``) with the register and rosters loaded."""
     from careline.bench_stack import bench_stack
     from careline.bench_workload import build_workload, load_workload
     from config.settings import get_settings
@@ -272,19 +290,33 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
     probe = Console()
     out = probe if probe.is_terminal else Console(width=150)
     settings = get_settings()
-    database_url = database_url or default_database(settings.var_dir, "throughput")
-    run = f"bt{datetime.now(timezone.utc):%H%M%S}"
+    database_url = database_url or default_database(settings.var_dir, kind)
+    run = f"b{kind[0]}{datetime.now(timezone.utc):%H%M%S}"
     instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
-    workload = build_workload(instance, max(messages, int(sum(r * seconds for r in loads)) + 1), run)
+    workload = build_workload(instance, requests, run)
     out.print(f"$ {command_line()}", soft_wrap=True, highlight=False)
     out.print(f"machine: {machine()}", soft_wrap=True)
     with bench_stack(broker, database_url, settings, run) as stack:
         out.print(f"broker {'Tansu (embedded, memory)' if stack.broker_pid else stack.bootstrap} · database "
-                  f"{database_url.split('@')[-1]} · {len(workload.days)} areas × {workload.per_area} requests of "
+                  f"{database_url.split('@')[-1]} · {len(workload.days):,} areas × {workload.per_area} requests of "
                   f"{instance.name}, {len(instance.roster)} caregivers each", soft_wrap=True)
         started = time.perf_counter()
         load_workload(session_factory(database_url), workload)
-        out.print(f"register and rosters loaded in {time.perf_counter() - started:.1f} s")
+        load_seconds = time.perf_counter() - started
+        out.print(f"register and rosters of {len(workload.days):,} areas loaded in {load_seconds:.1f} s")
+        yield Loaded(out, settings, database_url, run, instance, workload, stack, load_seconds)
+
+
+def main(broker: str | None, database_url: str | None, loads: list[float], seconds: float, messages: int,
+         instance_path: Path, p95_bound: float, drain: float, profile: Path | None,
+         json_path: Path | None = None) -> int:
+    """Run (a) and (b) and print the table; exit 0 when the pipeline decided every
+    request it was sent below saturation, 1 when the worker died or nothing ran."""
+    from careline.bench_profile import Sampler
+
+    total = max(messages, int(sum(r * seconds for r in loads)) + 1)
+    with loaded_stack("throughput", instance_path, total, broker, database_url) as ld:
+        out, settings, run, workload, instance, stack = ld.out, ld.settings, ld.run, ld.workload, ld.instance, ld.stack
         raw = asyncio.run(raw_loop(stack.bootstrap, workload.records(), messages, settings.topic_partitions, run)) \
             if messages else None
         if raw:
