@@ -10,7 +10,10 @@ every ``interval`` seconds: for the partitions of the intake and dispatch
 topics this worker holds, the end offsets and the consumer group's committed
 offsets (kafka-python admin). Records waiting and no committed offset moving
 for ``worker_stall_exit_seconds`` (120 s) is a stall: the worker logs it and
-exits with status 75 (EX_TEMPFAIL). Nothing is lost: records not committed are
+exits with status 75 (EX_TEMPFAIL). A worker that holds no partition at all
+(a restarted worker can hang in the group join, under load, with its timers
+running) watches every partition of those topics: records waiting for the
+group and no committed offset moving is the same stall. Nothing is lost: records not committed are
 read again, and the outbox and claims make that idempotent (``docs/NOTES.md``).
 
 ``StallWatch.observe`` is the decision, pure and unit-tested.
@@ -22,7 +25,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Hashable, Mapping
+from typing import Hashable, Iterable, Mapping
 
 log = logging.getLogger("careline.watchdog")
 EXIT_STALLED = 75  # EX_TEMPFAIL: try again (sysexits.h)
@@ -56,6 +59,16 @@ class StallWatch:
         return sum(max(0, end - (committed.get(tp) or 0)) for tp, end in ends.items())
 
 
+def watched(assigned: Iterable[tuple[str, int]], topics: tuple[str, ...],
+            partitions: int) -> tuple[list[tuple[str, int]], bool]:
+    """(partitions to watch, whether this worker holds any): the [(topic, partition)] of
+    ``topics`` in ``assigned``; holding none, all ``partitions`` of each of ``topics``."""
+    mine = sorted((t, p) for t, p in assigned if t in topics)
+    if mine:
+        return mine, True
+    return [(t, p) for t in sorted(topics) for p in range(partitions)], False
+
+
 def read_offsets(bootstrap: str, group: str, partitions: list[tuple[str, int]]) -> tuple[dict, dict]:
     """(committed, end) offsets of ``partitions`` [(topic, partition)], from the broker."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -85,9 +98,8 @@ def install(app, bootstrap: str, watched_topics: tuple[str, ...], stall_seconds:
 
     @app.timer(interval=interval, name="careline.watchdog")
     async def stall_watchdog() -> None:
-        mine = sorted((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in watched_topics)
-        if not mine:
-            return
+        mine, holds = watched(((tp.topic, tp.partition) for tp in app.consumer.assignment()), watched_topics,
+                              app.conf.topic_partitions)
         try:
             committed, ends = await asyncio.to_thread(read_offsets, bootstrap, app.conf.id, mine)
         except Exception as exc:  # noqa: BLE001 - the broker is away: not a stall of this worker
@@ -95,9 +107,9 @@ def install(app, bootstrap: str, watched_topics: tuple[str, ...], stall_seconds:
             return
         stalled = watch.observe(committed, ends, time.monotonic())
         if stalled is not None and stalled >= stall_seconds:
-            log.error("no committed offset moved for %.0f s with %d records waiting on %s: exiting (%d) so "
+            log.error("no committed offset moved for %.0f s with %d records waiting on %s%s: exiting (%d) so "
                       "the supervisor starts a fresh worker (faust-streaming#175)", stalled,
                       StallWatch.waiting(committed, ends), ", ".join(sorted(set(t for t, _ in mine))),
-                      EXIT_STALLED)
+                      "" if holds else " (this worker holds no partition)", EXIT_STALLED)
             logging.shutdown()
             os._exit(EXIT_STALLED)

@@ -27,3 +27,16 @@ def test_a_partition_never_committed_counts_from_offset_zero():
     watch.observe({A: None}, {A: 3}, 0.0)
     assert watch.observe({A: None}, {A: 3}, 60.0) == 60.0
     assert StallWatch.waiting({}, {A: 3}) == 3
+
+
+def test_a_worker_holding_no_partition_watches_all_of_the_group_so_a_hung_join_is_seen():
+    from streams.watchdog import watched
+
+    topics = ("care.intake.v1", "care.requests.v1")
+    assert watched([("care.requests.v1", 1), ("kpi.tallies.v1", 0)], topics, 3) == ([("care.requests.v1", 1)], True)
+    everything, holds = watched([], topics, 2)
+    assert not holds and everything == [("care.intake.v1", 0), ("care.intake.v1", 1),
+                                        ("care.requests.v1", 0), ("care.requests.v1", 1)]
+    watch = StallWatch()  # nobody commits while records wait: a stall like any other
+    watch.observe({p: 0 for p in everything}, {p: 4 for p in everything}, 0.0)
+    assert watch.observe({p: 0 for p in everything}, {p: 4 for p in everything}, 120.0) == 120.0
