@@ -41,7 +41,7 @@ from handlers.center_ratings import rate_center as rate_center_rule
 from handlers.feedback import record_feedback
 from handlers.intake import InvalidIntake
 from handlers.ivr import ServiceChoice
-from handlers.model import OfferStatus, Priority, RequestStatus
+from handlers.model import OfferStatus, Priority, RequestStatus, offer_id_of
 from handlers.operator_actions import Refused
 from handlers.sms import ReplyKind
 
@@ -246,7 +246,7 @@ def report_visit(ctx: ChannelContext, caregiver_id: str, request_id: str, action
                                     get_evaluation_config().evv)
         offer_id = next((o.offer_id for o in uow.offers.for_request(request_id)
                          if o.caregiver_id == caregiver_id and o.status == OfferStatus.ACCEPTED),
-                        visit.visit_id.removesuffix(".v"))
+                        offer_id_of(visit.visit_id))
         event = channel_events.caregiver_event(_REPLIES[action], request_id, caregiver_id, offer_id,
                                                request.service_area, now)
         channels.publish(uow.session, replace(event, payload={**event.payload, **report, "channel": "app"}),

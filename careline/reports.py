@@ -34,7 +34,7 @@ from db import tables as t
 from db.session import engine_for
 from handlers import evv, kpis as k
 from handlers.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
-from handlers.model import OfferStatus, VisitStatus
+from handlers.model import VISIT_SUFFIX, VisitStatus
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -107,14 +107,12 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
     with engine_for(database_url).connect() as conn:
         data = MonthData({r.provider_id: r.name for r in conn.execute(
             select(t.provider_organisations.c.provider_id, t.provider_organisations.c.name))})
-        # an accepted offer whose visit fell through (no-show, called off) is ``canceled`` now; it was
-        # accepted all the same: its visit (``<offer id>.v``) says so
         for r in conn.execute(select(o, c.c.provider_id, v.c.visit_id)
                               .join(c, c.c.caregiver_id == o.c.caregiver_id)
-                              .outerjoin(v, v.c.visit_id == o.c.offer_id + ".v")
+                              .outerjoin(v, v.c.visit_id == o.c.offer_id + VISIT_SUFFIX)
                               .where(o.c.created_at >= start, o.c.created_at < end)):
-            status = "accepted" if r.status == OfferStatus.CANCELED and r.visit_id else r.status.value
-            data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at, status))
+            data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at,
+                                              k.counted_offer_status(r.status.value, r.visit_id is not None)))
         in_month = (v.c.planned_start >= start, v.c.planned_start < end, v.c.status != VisitStatus.CANCELLED)
         reviews = _reviews(conn, select(v.c.visit_id).where(*in_month))
         for r in conn.execute(select(v).where(*in_month)):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from handlers import events as ev
 from handlers.model import (CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType,
-                            Visit)
+                            Visit, visit_id_for)
 from handlers.ports import UnitOfWork
 from handlers.provider_scores import explores
 from handlers.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
@@ -147,7 +147,7 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
     caregiver = uow.caregivers.get(caregiver_id)
     elder = uow.elders.get(request.elder_id)
     visit = Visit(
-        visit_id=f"{offer_id}.v", request_id=request.request_id,
+        visit_id=visit_id_for(offer_id), request_id=request.request_id,
         caregiver_id=caregiver_id, provider_id=caregiver.provider_id if caregiver else "",
         elder_id=request.elder_id, service_type=request.service_type,
         location_index=elder.location_index if elder else request.location_index,

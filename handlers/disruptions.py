@@ -12,7 +12,7 @@ from datetime import datetime
 
 from handlers import dispatch
 from handlers import events as ev
-from handlers.model import OfferStatus, RequestStatus, VisitStatus
+from handlers.model import OfferStatus, RequestStatus, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 from handlers.scheduling import DispatchPolicy, TravelTimes
 
@@ -45,7 +45,7 @@ def _redispatch(request_id: str, caregiver_id: str, reason: str, uow: UnitOfWork
     request = uow.requests.get(request_id)
     if request is None or request.status.is_final:
         return False
-    offer = uow.offers.get(visit.visit_id.removesuffix(".v"))
+    offer = uow.offers.get(offer_id_of(visit.visit_id))
     if offer is not None and offer.status == OfferStatus.ACCEPTED:
         offer.status = OfferStatus.CANCELED  # the reservation was accepted, then fell through
     uow.emit(ev.visit_event(event_type, request, visit, now))

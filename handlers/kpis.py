@@ -22,6 +22,14 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "evv_compliance": 0.15, "acceptance": 0.10, "complaints": 0.10}
 
 
+def counted_offer_status(status: str, has_visit: bool) -> str:
+    """The status an offer counts with: ``canceled`` with a visit counts as ``accepted``
+    (``handlers.disruptions`` cancels an accepted offer whose visit fell through, a no-show
+    or a call-off; the caregiver did accept, and the no-show counts among the visits); any
+    other status as stored. ``status`` is an ``OfferStatus`` value."""
+    return "accepted" if status == "canceled" and has_visit else status
+
+
 @dataclass(frozen=True)
 class OfferOutcome:
     """One offer (TaskRouter reservation) and how it ended; ``status`` is an

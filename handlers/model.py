@@ -206,6 +206,20 @@ class Offer:
     policy_version: str = ""
 
 
+#: a visit's id is its accepted offer's id and this suffix (``handlers.dispatch.accept_offer``)
+VISIT_SUFFIX = ".v"
+
+
+def visit_id_for(offer_id: str) -> str:
+    """The id of the visit an accepted offer ``offer_id`` becomes."""
+    return offer_id + VISIT_SUFFIX
+
+
+def offer_id_of(visit_id: str) -> str:
+    """The id of the offer whose acceptance made the visit ``visit_id``."""
+    return visit_id.removesuffix(VISIT_SUFFIX)
+
+
 @dataclass(eq=False)
 class Visit:
     """An assignment carried out at the elder's home, with its EVV times."""

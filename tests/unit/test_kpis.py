@@ -166,3 +166,11 @@ def test_a_misspelt_config_key_is_named():
     text = DEFAULT_PATH.read_text().replace("geofence_metres", "geofence_meters")
     with pytest.raises(EvaluationConfigError, match=r"evv\.geofence_meters"):
         parse_evaluation_config(text)
+
+
+def test_an_accepted_offer_whose_visit_fell_through_still_counts_as_accepted():
+    from handlers.kpis import counted_offer_status
+
+    assert counted_offer_status("canceled", has_visit=True) == "accepted"   # no-show or call-off after accepting
+    assert counted_offer_status("canceled", has_visit=False) == "canceled"  # withdrawn by an operator while pending
+    assert counted_offer_status("timeout", has_visit=False) == "timeout"
