@@ -70,6 +70,9 @@ class _Visits(_Repo):
         return self.session.scalars(select(Visit).where(
             tables.visits.c.request_id == request_id, tables.visits.c.status.not_in(_DEAD))).first()
 
+    def all_for_request(self, request_id: str) -> list[Visit]:
+        return list(self.session.scalars(select(Visit).where(tables.visits.c.request_id == request_id)))
+
     def for_elder(self, elder_id: str) -> list[Visit]:
         return list(self.session.scalars(select(Visit).where(tables.visits.c.elder_id == elder_id)))
 

@@ -48,6 +48,9 @@ class _Visits(_Store):
         """The request's live visit (not cancelled, not a no-show), if any."""
         return next((v for v in self.values() if v.request_id == request_id and v.status not in _DEAD), None)
 
+    def all_for_request(self, request_id: str) -> list[Visit]:
+        return [v for v in self.values() if v.request_id == request_id]
+
     def for_elder(self, elder_id: str) -> list[Visit]:
         return [v for v in self.values() if v.elder_id == elder_id]
 
