@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
@@ -40,6 +40,11 @@ from careline.bench_stack import BenchStack, Watcher, cpu_seconds
 from config import topics
 from db import tables
 from db.session import engine_for
+
+if TYPE_CHECKING:
+    from careline.bench_workload import Workload
+    from config.settings import Settings
+    from handlers.uhhc import Instance
 
 SATURATED_SHARE = 0.9
 OUR_PACKAGES = ("streams/", "db/", "handlers/", "careline/", "config/")
@@ -265,11 +270,11 @@ class Loaded:
     long loading the register and rosters took (seconds)."""
 
     out: Console
-    settings: object
+    settings: Settings
     database_url: str
     run: str
-    instance: object
-    workload: object
+    instance: Instance
+    workload: Workload
     stack: BenchStack
     load_seconds: float
 
