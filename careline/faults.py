@@ -536,9 +536,7 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     hold_clock(lab.sessions)
     live = compare(lab.database_url, lab.sessions, driver.run_id, driver.day.start, wait_s=60,
                    bootstrap=lab.bootstrap, partitions=Settings().topic_partitions)
-    verdict.violations.extend(f"live KPIs of {key} count fewer events than its records ({live.gap(key)}"
-                              f"{f'; {live.unread} records unread by the worker' if live.unread else ''})"
-                              for key in live.lost)
+    verdict.violations.extend(live.violations())
     notes = list(log.notes) + [live.summary()]
     if scenario.name == "twilio-errors":
         s = lab.proxy.stats

@@ -58,6 +58,12 @@ class Comparison:
         """``visits 3 live / 4 stored, ...`` for one subject's counts that differ."""
         return ", ".join(f"{c} {got:g} live / {want:g} stored" for c, (got, want) in self.gaps.get(key, {}).items())
 
+    def violations(self) -> list[str]:
+        """One line per subject whose live counts fall below its records (a lost event), naming them."""
+        unread = f"; {self.unread} records unread by the worker" if self.unread else ""
+        return [f"live KPIs of {key} count fewer events than its records ({self.gap(key)}{unread})"
+                for key in self.lost]
+
     def summary(self) -> str:
         """One line for the fault table's notes: how many subjects are equal, lost, doubled,
         other; the counts of those with a count below the records; records still unread."""

@@ -17,3 +17,9 @@ def test_a_doubled_subject_is_counted_but_not_spelled_out():
     c = Comparison(stored={"provider:p1": {}}, doubled=["provider:p1"], gaps={"provider:p1": {"offers": (5, 4)}})
     assert c.summary() == ("live KPIs: 0 of 1 subjects equal the stored records, 0 with a count below them, "
                            "1 above, 0 other")
+
+
+def test_each_lost_subject_is_one_violation_naming_its_counts():
+    c = Comparison(stored={"caregiver:c4": {}}, lost=["caregiver:c4"], gaps={"caregiver:c4": {"ratings": (1, 2)}})
+    assert c.violations() == ["live KPIs of caregiver:c4 count fewer events than its records "
+                              "(ratings 1 live / 2 stored)"]
