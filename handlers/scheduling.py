@@ -162,12 +162,15 @@ def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequenc
     nexts = [(b.location_index, b.start) for b in slots] + [(home, None)]
     duration = timedelta(minutes=request.duration_minutes)
     sync_latest = _sync_latest(request)
+    answer_allowance = timedelta(seconds=policy.offer_timeout_seconds)
     best: Candidate | None = None
     reason = "no gap in the day is long enough"
     for (prev_loc, prev_free), (next_loc, next_start) in zip(chain, nexts):
         if next_start is not None and next_start <= now:
             continue
-        depart = max(prev_free, now)
+        # the caregiver sets off once they have answered, which may be as late as the offer's
+        # expiry: planning the start from ``now`` made a slow "yes" miss a hard window
+        depart = max(prev_free, now + answer_allowance)
         arrive = depart + timedelta(minutes=travel.minutes(prev_loc, request.location_index))
         start = max(arrive, earliest_start(request))
         end = start + duration

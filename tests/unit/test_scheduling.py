@@ -9,8 +9,18 @@ POLICY = DispatchPolicy()
 def test_visit_goes_into_a_gap_without_moving_a_promised_visit():
     held = [Booking("other", 3, at(100), at(130))]
     fit = best_insertion(request("r", 1, start=0, end=200), caregiver("c"), held, TRAVEL, at(0), POLICY)
-    assert fit.start == at(10) and fit.end == at(40)
+    # 2 minutes to answer the offer (its timeout), 10 minutes' travel, 30 minutes' service
+    assert fit.start == at(12) and fit.end == at(42)
     assert held[0].start == at(100)
+
+
+def test_a_hard_window_reachable_only_by_setting_off_before_answering_is_not_offered():
+    # the caregiver may say yes as late as the offer's expiry (120 s): leaving at once would
+    # arrive at minute 10, just inside the window, but a slow yes would arrive after it
+    tight = request("r", 1, start=0, end=11, window_hard=True)
+    assert "hard window" in best_insertion(tight, caregiver("c"), [], TRAVEL, at(0), POLICY)
+    roomy = request("r", 1, start=0, end=12, window_hard=True)
+    assert best_insertion(roomy, caregiver("c"), [], TRAVEL, at(0), POLICY).start == at(12)
 
 
 def test_a_gap_too_short_for_travel_and_service_is_not_used():
