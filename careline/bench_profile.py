@@ -84,8 +84,7 @@ STEPS = (("handle_dispatch_event", "dispatch step (streams.steps)"),
          ("relay_outbox", "outbox relay: send and acks"),
          ("handle (streams/outbound", "outbound notify (offer SMS)"),
          ("run_batches", "batch timer"), ("publish_live_kpis", "live KPIs and provider scores timer"),
-         ("window_tallies", "live KPI windows"), ("tally_events", "live KPI tallies"),
-         ("fold_evaluation", "evaluation fold"))
+         ("window_tallies", "live KPI windows"), ("tally_events", "live KPI tallies"))
 #: leaf frames of a thread that waits (py-spy --nonblocking does not always tell idle threads)
 WAITING = ("EpollSelector.select", "_worker (concurrent", "Queue.get", "Condition.wait", "Event.wait")
 

@@ -154,13 +154,6 @@ sim_clock = Table(
     Column("speed", Float, nullable=False),
 )
 
-evaluation_aggregates = Table(
-    "evaluation_aggregates", metadata, Column("scope", String(16), primary_key=True),
-    Column("subject_id", String(120), primary_key=True), Column("visits", Integer, nullable=False),
-    Column("on_time", Integer, nullable=False), Column("travel_minutes", Float, nullable=False),
-    Column("lateness_minutes", Float, nullable=False), Column("max_lateness_minutes", Float, nullable=False),
-)
-
 # --- operator dashboard: regions, accounts, audit, emergency acknowledgements (migration 0003) ---
 
 service_area_regions = Table(

@@ -68,14 +68,6 @@ async def relay_committed_events() -> None:
     await relay_when_kicked()
 
 
-@app.agent(lifecycle_topic)
-async def evaluate_visits(stream):
-    """Fold completed visits into provider and caregiver aggregates."""
-    async for value in stream:
-        if isinstance(value, dict) and value.get("type") == "care.visit.completed":  # no thread hop for the rest
-            await db_call(steps.fold_evaluation, value)
-
-
 @app.timer(interval=1.0)
 async def relay_leftovers() -> None:
     """Publish outbox rows a crash, or an unreachable broker, left unsent."""

@@ -20,7 +20,6 @@ from config.evaluation import get_evaluation_config
 from handlers import batching, dispatch, disruptions, feedback, visits
 from handlers.planning import PlannedVisit, receive_planned
 from handlers.model import CareRequest, RequestStatus
-from handlers.evaluation import Aggregate, fold_visit
 from handlers.intake import InvalidIntake, validate_intake
 from handlers.model import OfferStatus
 from handlers.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
@@ -171,33 +170,6 @@ def handle_dispatch_event(value: dict) -> bool:
             feedback.followup_due(data["target_id"], uow, now)
         else:
             raise DeadLetter(f"unknown event type {etype!r}", "type")
-        uow.commit()
-    return True
-
-
-def fold_evaluation(value: dict) -> bool:
-    """Add a completed visit to its provider's and caregiver's aggregates."""
-    if value.get("type") != "care.visit.completed":
-        return False
-    data = value["data"]
-    with SqlUnitOfWork(sessions()) as uow:
-        if not uow.claim(f"evaluation:{value['id']}"):
-            return False
-        for scope, subject in (("provider", data["provider_id"]), ("caregiver", data["caregiver_id"])):
-            row = uow.session.execute(select(tables.evaluation_aggregates).where(
-                tables.evaluation_aggregates.c.scope == scope,
-                tables.evaluation_aggregates.c.subject_id == subject)).first()
-            agg = Aggregate(**row._mapping) if row else Aggregate(scope, subject)
-            new = fold_visit(agg, data["lateness_minutes"], data["travel_minutes"])
-            values = {k: getattr(new, k) for k in ("visits", "on_time", "travel_minutes",
-                                                   "lateness_minutes", "max_lateness_minutes")}
-            if row:
-                uow.session.execute(tables.evaluation_aggregates.update().where(
-                    tables.evaluation_aggregates.c.scope == scope,
-                    tables.evaluation_aggregates.c.subject_id == subject).values(**values))
-            else:
-                uow.session.execute(tables.evaluation_aggregates.insert().values(
-                    scope=scope, subject_id=subject, **values))
         uow.commit()
     return True
 
