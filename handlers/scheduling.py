@@ -155,7 +155,15 @@ def _sync_latest(request: CareRequest) -> datetime | None:
 def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequence[Booking],
                    travel: TravelTimes, now: datetime, policy: DispatchPolicy) -> Candidate | str:
     """The cheapest future gap for ``request`` in the caregiver's day, or the
-    reason why none fits (a string)."""
+    reason why none fits (a string). Costs are minutes.
+
+    The caregiver sets off from the previous slot (or the home base at shift
+    start) no earlier than the offer's expiry, ``now`` plus
+    ``policy.offer_timeout_seconds``: they leave only after saying yes, and a
+    yes may come that late. A hard window that only a departure before the
+    answer could meet is not offered. (Day plans, ``insertion_at``, differ:
+    the planned caregiver knew the slot from the plan's announcement.)
+    """
     slots = sorted(bookings, key=lambda b: b.start)
     home = caregiver.home_base_index
     chain = [(home, caregiver.shift_start)] + [(b.location_index, b.end) for b in slots]
@@ -168,8 +176,6 @@ def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequenc
     for (prev_loc, prev_free), (next_loc, next_start) in zip(chain, nexts):
         if next_start is not None and next_start <= now:
             continue
-        # the caregiver sets off once they have answered, which may be as late as the offer's
-        # expiry: planning the start from ``now`` made a slow "yes" miss a hard window
         depart = max(prev_free, now + answer_allowance)
         arrive = depart + timedelta(minutes=travel.minutes(prev_loc, request.location_index))
         start = max(arrive, earliest_start(request))
