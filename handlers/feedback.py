@@ -21,13 +21,13 @@ class InvalidFeedback(ValueError):
     """Feedback that cannot be stored; the message names the field."""
 
 
-def visit_concerned(visits: Iterable[Visit], request_id: str) -> Visit | None:
-    """The visit feedback about ``request_id`` counts against: the request's live
-    visit (scheduled, in progress or completed), else its latest no-show (a
-    complaint about a no-show is about that caregiver); never a cancelled one
-    (called off and re-dispatched). None before any visit. ``visits`` may hold
-    other requests' visits; they are left out."""
-    mine = [v for v in visits if v.request_id == request_id and v.status != VisitStatus.CANCELLED]
+def visit_concerned(visits: Iterable[Visit]) -> Visit | None:
+    """The visit feedback about a request counts against, from that request's
+    visits (``VisitRepository.all_for_request``): its live visit (scheduled, in
+    progress or completed), else its latest no-show (a complaint about a no-show
+    is about that caregiver); never a cancelled one (called off and
+    re-dispatched). None before any visit."""
+    mine = [v for v in visits if v.status != VisitStatus.CANCELLED]
     live = [v for v in mine if v.status != VisitStatus.NO_SHOW]
     return max(live or mine, key=lambda v: (v.planned_start, v.visit_id), default=None)
 
@@ -47,7 +47,7 @@ def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: dat
         raise InvalidFeedback(f"request_id: no request {request_id!r}")
     if uow.feedback.get(f"{feedback_id}.rating") or uow.feedback.get(f"{feedback_id}.complaint"):
         return False
-    visit = visit_concerned(uow.visits.all_for_request(request_id), request_id)
+    visit = visit_concerned(uow.visits.all_for_request(request_id))
     people = {"provider_id": visit.provider_id, "caregiver_id": visit.caregiver_id} if visit else {}
     visit_id = visit.visit_id if visit else None
     if stars is not None:
