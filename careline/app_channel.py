@@ -10,10 +10,10 @@ same writes as the Twilio webhooks (``careline.channels``, ``db.channels``).
   replies have, with ``channel: app`` and, for visits, the phone's position.
 - Cancel and rate change state here, through the handlers every channel uses.
 - A provider organisation's office rates the center for a visit its caregiver
-  did (``handlers.center_ratings``), stored in ``center_ratings``.
+  did (``handlers.evaluation.center_ratings``), stored in ``center_ratings``.
 
-Rules that say no raise ``handlers.operator_actions.Refused``; bad input raises
-``handlers.intake.InvalidIntake`` naming the field. Logs carry ids only.
+Rules that say no raise ``handlers.operations.operator_actions.Refused``; bad input raises
+``handlers.channels.intake.InvalidIntake`` naming the field. Logs carry ids only.
 """
 from __future__ import annotations
 
@@ -34,16 +34,16 @@ from db import app_api, center_ratings, channels
 from db.center_ratings import CenterRatingSqlUnitOfWork
 from db.operator_uow import OperatorSqlUnitOfWork
 from db.uow import SqlUnitOfWork
-from handlers import app_requests as rules
-from handlers import channel_events
-from handlers.center_ratings import CenterAnswers, CenterRatingRecord
-from handlers.center_ratings import rate_center as rate_center_rule
-from handlers.feedback import record_feedback
-from handlers.intake import InvalidIntake
-from handlers.ivr import ServiceChoice
+from handlers.channels import app_requests as rules
+from handlers.channels import channel_events
+from handlers.evaluation.center_ratings import CenterAnswers, CenterRatingRecord
+from handlers.evaluation.center_ratings import rate_center as rate_center_rule
+from handlers.evaluation.feedback import record_feedback
+from handlers.channels.intake import InvalidIntake
+from handlers.channels.ivr import ServiceChoice
 from handlers.model import OfferStatus, Priority, RequestStatus, offer_id_of
-from handlers.operator_actions import Refused
-from handlers.sms import ReplyKind
+from handlers.operations.operator_actions import Refused
+from handlers.channels.sms import ReplyKind
 
 log = logging.getLogger("careline.app")
 
@@ -135,7 +135,7 @@ def request_status(ctx: ChannelContext, elder_id: str, request_id: str) -> Reque
 
 
 def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
-    """Cancel the elder's request (``handlers.app_requests.cancel_by_elder``); returns
+    """Cancel the elder's request (``handlers.channels.app_requests.cancel_by_elder``); returns
     the new status. ``Refused``: ``not_received_yet`` while the worker has not
     stored it, ``closed``, ``in_progress``, ``conflict`` (changed at the same moment)."""
     now = ctx.clock()
@@ -174,7 +174,7 @@ def rate(ctx: ChannelContext, elder_id: str, request_id: str, stars: int,
 def rate_center(ctx: ChannelContext, provider_id: str, request_id: str,
                 answers: CenterAnswers) -> CenterRatingRecord:
     """Store the provider's rating of the center for the visit of ``request_id``
-    (``handlers.center_ratings.rate_center``). ``Refused``: ``unknown_visit``,
+    (``handlers.evaluation.center_ratings.rate_center``). ``Refused``: ``unknown_visit``,
     ``not_completed``, ``already_rated``."""
     with CenterRatingSqlUnitOfWork(ctx.sessions) as uow:
         record = rate_center_rule(request_id, provider_id, answers, uow, ctx.clock())
@@ -204,7 +204,7 @@ def visits(ctx: ChannelContext, caregiver_id: str) -> list[Row]:
 def answer_offer(ctx: ChannelContext, caregiver_id: str, offer_id: str, answer: str) -> tuple[str, bool]:
     """(request id, duplicate) for ``answer`` accept | decline: a caregiver event for
     dispatch. The same answer again is a duplicate; a different one after it is
-    ``Refused("answered")``, as are offers no longer pending (``handlers.app_requests``)."""
+    ``Refused("answered")``, as are offers no longer pending (``handlers.channels.app_requests``)."""
     now = ctx.clock()
     with SqlUnitOfWork(ctx.sessions) as uow:
         offer = uow.offers.get(offer_id)
@@ -230,7 +230,7 @@ def report_visit(ctx: ChannelContext, caregiver_id: str, request_id: str, action
                  tasks: Mapping[str, str]) -> tuple[str, list[dict], bool]:
     """(visit id, EVV flags, duplicate) for ``action`` check-in | check-out: a caregiver
     event whose ``data`` carries the position and task outcomes
-    (``handlers.app_requests.visit_report``). ``Refused("no_visit")`` when the
+    (``handlers.channels.app_requests.visit_report``). ``Refused("no_visit")`` when the
     caregiver holds no such visit; a repeated report is a duplicate."""
     now = ctx.clock()
     with SqlUnitOfWork(ctx.sessions) as uow:

@@ -1,14 +1,14 @@
 """Compare dispatch methods on UHHC instances: online, batched, planned, published.
 
 Online, batched and planned dispatch each run a whole day in simulated time
-through ``handlers.offline.run_day`` with the seeded caregiver model
-(``handlers.simulation.CaregiverModel``: accept 0.85, decline 0.10, otherwise
+through ``handlers.simulation.offline.run_day`` with the seeded caregiver model
+(``handlers.simulation.caregiver_model.CaregiverModel``: accept 0.85, decline 0.10, otherwise
 the offer times out), so declines and timeouts cost what they cost. Their
 routes are the visits as checked in and out. "planned (solver only)" is the
-OR-Tools day plan itself (``handlers.planning.plan_day``) before any offer;
+OR-Tools day plan itself (``handlers.dispatch.planning.plan_day``) before any offer;
 "published <method>" are the solutions shipped with the benchmark. All routes
-are judged by ``handlers.uhhc.evaluate_routes`` (minutes) and
-``handlers.planning.sync_violations``.
+are judged by ``handlers.datasets.uhhc.evaluate_routes`` (minutes) and
+``handlers.dispatch.planning.sync_violations``.
 
 Data: UHHC benchmark (iolab-uniud/uhhc), doi 10.1111/itor.70140, CC BY 4.0.
 """
@@ -29,13 +29,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from handlers.day import build_day
-from handlers.offline import run_day
-from handlers.planning import plan_day, planned_visits, sync_violations
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
-from handlers.simulation import CaregiverModel
-from handlers.summary import routes_from_visits
-from handlers.uhhc import Instance, InstanceError, Stop, evaluate_routes, load_instance, routes_from_solution
+from handlers.datasets.day import build_day
+from handlers.simulation.offline import run_day
+from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverModel
+from handlers.evaluation.summary import routes_from_visits
+from handlers.datasets.uhhc import Instance, InstanceError, Stop, evaluate_routes, load_instance, routes_from_solution
 
 DAY_START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
 LEAD_MINUTES = 60.0

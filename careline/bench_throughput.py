@@ -44,7 +44,7 @@ from db.session import engine_for
 if TYPE_CHECKING:
     from careline.bench_workload import Workload
     from config.settings import Settings
-    from handlers.uhhc import Instance
+    from handlers.datasets.uhhc import Instance
 
 SATURATED_SHARE = 0.9
 OUR_PACKAGES = ("streams/", "db/", "handlers/", "careline/", "config/")
@@ -290,7 +290,7 @@ def loaded_stack(kind: str, instance_path: Path, requests: int, broker: str | No
     from careline.bench_workload import build_workload, load_workload
     from config.settings import get_settings
     from db.session import session_factory
-    from handlers.uhhc import load_instance
+    from handlers.datasets.uhhc import load_instance
 
     probe = Console()
     out = probe if probe.is_terminal else Console(width=150)

@@ -25,8 +25,8 @@ from typing import Iterator
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
-from handlers.day import Day, build_day
-from handlers.uhhc import Instance
+from handlers.datasets.day import Day, build_day
+from handlers.datasets.uhhc import Instance
 
 LEAD_MINUTES = 60.0
 

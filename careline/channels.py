@@ -20,11 +20,11 @@ from careline.notify import Notifier, build_notifier
 from config.settings import Settings
 from db import channels
 from db.session import session_factory
-from handlers import channel_events
-from handlers.ivr import IvrConfig, ServiceChoice, load_ivr_config
+from handlers.channels import channel_events
+from handlers.channels.ivr import IvrConfig, ServiceChoice, load_ivr_config
 from handlers.model import Priority
-from handlers.phone import try_e164
-from handlers.sms import brand_for
+from handlers.channels.phone import try_e164
+from handlers.channels.sms import brand_for
 
 log = logging.getLogger("careline.channels")
 

@@ -119,8 +119,8 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
     from careline.report import print_provider_work, print_summary, published_costs
     from careline.stack import local_stack
     from db.session import session_factory
-    from handlers.simulation import CaregiverModel
-    from handlers.uhhc import InstanceError, load_instance
+    from handlers.simulation.caregiver_model import CaregiverModel
+    from handlers.datasets.uhhc import InstanceError, load_instance
 
     try:
         instance = load_instance(path.read_bytes(), name=path.stem)
@@ -208,7 +208,7 @@ def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) 
     from db import tables
     from db.session import session_factory
     from db.migrate import upgrade
-    from handlers.explain import explain as explain_events
+    from handlers.dispatch.explain import explain as explain_events
 
     upgrade(get_settings().database_url)
     with session_factory(get_settings().database_url)() as session:
@@ -244,7 +244,7 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
     import tempfile
 
     from careline.faults import main as faults_main
-    from handlers.uhhc import InstanceError
+    from handlers.datasets.uhhc import InstanceError
 
     if profile not in ("short", "full"):
         raise typer.BadParameter("short or full", param_hint="--profile")
@@ -334,8 +334,8 @@ def plan(file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits k
     from rich.table import Table
 
     from careline.report import published_costs
-    from handlers.planning import plan_day, sync_violations
-    from handlers.uhhc import InstanceError, evaluate_routes, load_instance
+    from handlers.dispatch.planning import plan_day, sync_violations
+    from handlers.datasets.uhhc import InstanceError, evaluate_routes, load_instance
 
     try:
         instance = load_instance(file.read_bytes(), name=file.stem)
@@ -383,7 +383,7 @@ def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
     from db import tables
     from db.migrate import upgrade
     from db.session import session_factory
-    from handlers.subscriptions import InvalidSubscription, Subscription, next_services
+    from handlers.channels.subscriptions import InvalidSubscription, Subscription, next_services
 
     sub = Subscription(subscription_id, elder_id, service_type, days, at, tz, duration, window, lead)
     try:

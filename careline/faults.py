@@ -47,7 +47,7 @@ from db.migrate import upgrade
 from db.session import session_factory
 from handlers.invariants import Verdict, check
 from handlers.model import CareRequest, Offer, Visit
-from handlers.uhhc import Instance
+from handlers.datasets.uhhc import Instance
 
 POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
 
@@ -609,7 +609,7 @@ def main(profile: str, names: list[str] | None, instance_path: Path, speed: floa
          var: Path, console: Console, command: str) -> int:
     """Run the scenarios, print the table (and the command), return 1 if an invariant broke.
     Raises ``InstanceError`` for an unreadable day file, ``KeyError`` for unknown scenarios."""
-    from handlers.uhhc import load_instance
+    from handlers.datasets.uhhc import load_instance
 
     chosen = scenarios_for(profile, names)
     instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from careline.channels import ChannelContext, record_request
 from db import channels
 from db.uow import SqlUnitOfWork
-from handlers import channel_events, ivr
-from handlers.delivery import is_final
-from handlers.ivr import OperatorHandoff, ServiceChoice, Step, Turn
+from handlers.channels import channel_events
+from handlers.channels import ivr
+from handlers.channels.delivery import is_final
+from handlers.channels.ivr import OperatorHandoff, ServiceChoice, Step, Turn
 from handlers.model import Priority
 
 log = logging.getLogger("careline.hotline")

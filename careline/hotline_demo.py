@@ -26,9 +26,9 @@ from config.settings import Settings
 from db import tables
 from db.migrate import upgrade
 from db.uow import SqlUnitOfWork
-from handlers import dispatch
-from handlers.intake import validate_intake
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.dispatch import offers
+from handlers.channels.intake import validate_intake
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from streams.outbound import notify_offer_event
 
 BASE = "https://careline.example.org"
@@ -106,7 +106,7 @@ def run(workdir: Path) -> int:
     print(f"\n── intake record on the outbox (care.intake.v1): request {record['request_id']}, "
           f"{record['service_type']}, priority {record['priority']}")
     with SqlUnitOfWork(ctx.sessions) as uow:
-        dispatch.receive_request(validate_intake(record, uow.elders.get), uow, now, DispatchPolicy(), TRAVEL)
+        offers.receive_request(validate_intake(record, uow.elders.get), uow, now, DispatchPolicy(), TRAVEL)
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):
         notify_offer_event(event, ctx)
@@ -119,7 +119,7 @@ def run(workdir: Path) -> int:
                                                          "To": HOTLINE, "Body": "1"})
     reply = next(v for v in _dispatch_outbox(ctx, now, seen) if v.get("type") == "caregiver.offer.accepted")
     with SqlUnitOfWork(ctx.sessions) as uow:
-        dispatch.accept_offer(reply["data"]["offer_id"], reply["data"]["caregiver_id"], uow, now,
+        offers.accept_offer(reply["data"]["offer_id"], reply["data"]["caregiver_id"], uow, now,
                               DispatchPolicy(), TRAVEL)
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):

@@ -10,7 +10,7 @@ from rich.table import Table
 from db.migrate import upgrade
 from db.session import session_factory
 from handlers.model import ProviderOrganisation
-from handlers.providers import ProviderListing, read_providers
+from handlers.datasets.providers import ProviderListing, read_providers
 
 
 def to_organisation(p: ProviderListing) -> ProviderOrganisation:

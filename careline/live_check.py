@@ -22,7 +22,7 @@ from config.evaluation import get_evaluation_config
 from db import live_kpis
 from db.register import read_clock, set_clock
 from handlers.clock import SimClock
-from handlers.kpis import Kpis, caregiver_kpis, provider_kpis
+from handlers.evaluation.kpis import Kpis, caregiver_kpis, provider_kpis
 
 #: every KPI but the median time to accept, which the live side estimates from a histogram
 COMPARED = ("offers", "acceptance_rate", "visits", "on_time_rate", "completion_rate", "no_shows",

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from config.settings import Settings
-from handlers.delivery import UNSUBSCRIBED_ERROR
-from handlers.phone import mask
-from handlers.sms import count_segments
+from handlers.channels.delivery import UNSUBSCRIBED_ERROR
+from handlers.channels.phone import mask
+from handlers.channels.sms import count_segments
 
 log = logging.getLogger("careline.notify")
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from db import tables
 from db.operator_uow import write_audit
 from db.session import session_factory
-from handlers.access import Role
-from handlers.regions import normalise
+from handlers.operations.access import Role
+from handlers.operations.regions import normalise
 
 MIN_PASSWORD_LENGTH = 12  # NIST SP 800-63B rev. 4 asks at least 8, 15 for single-factor; we take 12
 _hasher = PasswordHasher()

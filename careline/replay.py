@@ -2,7 +2,7 @@
 
 The driver plays the outside world: it submits each intake record when the
 simulated clock reaches its submission time, and plays the caregivers
-(``handlers.simulation``): it reads offers and assignment confirmations from
+(``handlers.simulation.caregiver_model``): it reads offers and assignment confirmations from
 ``dispatch.offers.v1`` and answers on ``caregiver.events.v1``. It watches
 ``care.lifecycle.v1`` and the dead-letter topics until every request of the
 run has reached a final state, then reads the outcome from the database.
@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import topics
 from db import tables
 from db.register import load_day, set_clock, set_dispatch_mode
-from handlers.planning import plan_day, planned_visits
+from handlers.dispatch.planning import plan_day, planned_visits
 from handlers.clock import SimClock
-from handlers.day import Day, build_day
+from handlers.datasets.day import Day, build_day
 from handlers.model import CareRequest, Offer, Visit
-from handlers.scheduling import MatrixTravelTimes
-from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
-from handlers.summary import Summary, summarise, work_by_provider
-from handlers.uhhc import Instance
+from handlers.dispatch.scheduling import MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverAction, CaregiverFleet, CaregiverModel
+from handlers.evaluation.summary import Summary, summarise, work_by_provider
+from handlers.datasets.uhhc import Instance
 
 WATCHED = (topics.OFFERS, topics.LIFECYCLE, topics.INTAKE_DLQ, topics.DISPATCH_DLQ)
 

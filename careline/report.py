@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from handlers.summary import Summary
-from handlers.uhhc import Instance, RouteCost, evaluate_routes, routes_from_solution
+from handlers.evaluation.summary import Summary
+from handlers.datasets.uhhc import Instance, RouteCost, evaluate_routes, routes_from_solution
 
 
 def published_costs(instance_path: Path, instance: Instance) -> dict[str, RouteCost]:

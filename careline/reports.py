@@ -2,14 +2,14 @@
 
 Reads one UTC calendar month from the database (visits by planned start,
 offers by creation time, feedback by the month of the visit it is about),
-computes the KPIs of ``handlers.kpis`` per provider and caregiver, a weekly
+computes the KPIs of ``handlers.evaluation.kpis`` per provider and caregiver, a weekly
 trend (days 1–7, 8–14, 15–21, 22–28, 29–last) and the ranking by composite
 score, and writes an HTML report (plots embedded as PNG) and a PDF.
 
 A visit's EVV flags are those stored with it (geofence, phone, checklist, …)
 plus the two its times show (``too_early``, ``short_visit``, recomputed with
-``handlers.evv`` for visits checked in by SMS, which store none), less those
-an operator's review marked ``corrected`` (``handlers.evv_review``). The
+``handlers.visits.evv`` for visits checked in by SMS, which store none), less those
+an operator's review marked ``corrected`` (``handlers.visits.evv_review``). The
 center's score comes from the providers' ratings (``center_ratings``) of
 the month's visits.
 """
@@ -32,8 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from config.evaluation import EvaluationConfig, get_evaluation_config
 from db import tables as t
 from db.session import engine_for
-from handlers import evv, kpis as k
-from handlers.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
+from handlers.visits import evv
+from handlers.evaluation import kpis as k
+from handlers.visits.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
 from handlers.model import VISIT_SUFFIX, VisitStatus
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -102,7 +103,7 @@ def _reviews(conn, visit_ids) -> dict[str, list[EvvReview]]:  # noqa: ANN001 - C
 
 
 def read_month(database_url: str, start: datetime, end: datetime, policy: evv.EvvPolicy) -> MonthData:
-    """The month's offers, visits and feedback as ``handlers.kpis`` inputs."""
+    """The month's offers, visits and feedback as ``handlers.evaluation.kpis`` inputs."""
     v, o, f, c = t.visits, t.offers, t.feedback, t.caregivers
     with engine_for(database_url).connect() as conn:
         data = MonthData({r.provider_id: r.name for r in conn.execute(

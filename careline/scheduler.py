@@ -33,7 +33,7 @@ from config.settings import get_settings
 from db import tables
 from db.session import engine_for, session_factory
 from db.register import read_clock
-from handlers.subscriptions import DAYS, Subscription, intake_for
+from handlers.channels.subscriptions import DAYS, Subscription, intake_for
 
 log = logging.getLogger("careline.scheduler")
 

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from careline.channels import ChannelContext, emergency_choice, record_request, short_id
 from db import channels, surveys
 from db.uow import SqlUnitOfWork
-from handlers import channel_events, sms
+from handlers.channels import channel_events
+from handlers.channels import sms
 from handlers.model import OfferStatus
-from handlers.phone import mask
-from handlers.sms import ReplyKind
+from handlers.channels.phone import mask
+from handlers.channels.sms import ReplyKind
 
 log = logging.getLogger("careline.sms")
 

@@ -15,8 +15,8 @@ from careline import hotline, surveys
 from careline.channels import ChannelContext
 from db import channels
 from db.uow import SqlUnitOfWork
-from handlers.delivery import UNSUBSCRIBED_ERROR
-from handlers.phone import mask
+from handlers.channels.delivery import UNSUBSCRIBED_ERROR
+from handlers.channels.phone import mask
 
 log = logging.getLogger("careline.status")
 

@@ -21,10 +21,12 @@ from careline.channels import ChannelContext
 from careline.notify import NotifyError
 from db import channels, surveys
 from db.uow import SqlUnitOfWork
-from handlers import channel_events, ivr, sms
-from handlers.delivery import is_final
-from handlers.ivr import Step
-from handlers.phone import mask
+from handlers.channels import channel_events
+from handlers.channels import ivr
+from handlers.channels import sms
+from handlers.channels.delivery import is_final
+from handlers.channels.ivr import Step
+from handlers.channels.phone import mask
 
 log = logging.getLogger("careline.surveys")
 

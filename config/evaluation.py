@@ -3,7 +3,7 @@ care-plan checklists, KPI thresholds, composite weights and the dispatch
 exploration share, read with ``tomllib`` and validated with pydantic.
 
 ``load_evaluation_config(path)`` returns the domain's own policy objects
-(``handlers.evv.EvvPolicy``, ``handlers.kpis.KpiPolicy``), so handlers never
+(``handlers.visits.evv.EvvPolicy``, ``handlers.evaluation.kpis.KpiPolicy``), so handlers never
 read files. A bad file raises ``EvaluationConfigError`` naming the key, e.g.
 ``evaluation.toml: kpis.weights: KPI weights must sum to 1, they sum to 0.9000``.
 """
@@ -17,8 +17,8 @@ from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from handlers.evv import EvvPolicy
-from handlers.kpis import KpiPolicy, check_weights
+from handlers.visits.evv import EvvPolicy
+from handlers.evaluation.kpis import KpiPolicy, check_weights
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "evaluation.toml"
 

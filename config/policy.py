@@ -1,7 +1,7 @@
 """The routing policy file (``config/policy.toml``, or ``CARELINE_POLICY_FILE``).
 
 Read with ``tomllib``, validated with pydantic, returned as the domain's
-``handlers.scheduling.DispatchPolicy``. A bad file raises ``PolicyError``
+``handlers.dispatch.scheduling.DispatchPolicy``. A bad file raises ``PolicyError``
 naming the key, e.g. ``policy.toml: offers.timeout_seconds: Input should be
 greater than 0``. Every decision records the file's ``version``.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handlers.scheduling import DispatchPolicy, LadderStep
+from handlers.dispatch.scheduling import DispatchPolicy, LadderStep
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "policy.toml"
 PRIORITIES = ("stat", "asap", "urgent", "routine")

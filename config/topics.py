@@ -23,7 +23,7 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-INTAKE = TopicSpec("care.intake.v1", "intake id", "raw intake record (handlers.intake)")
+INTAKE = TopicSpec("care.intake.v1", "intake id", "raw intake record (handlers.channels.intake)")
 INTAKE_DLQ = TopicSpec("care.intake.dlq.v1", "intake id", "dead letter: record + reason",
                        configs={"retention.ms": str(30 * DAY_MS)})
 REQUESTS = TopicSpec("care.requests.v1", "service area", "validated care request")
@@ -40,7 +40,7 @@ SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score",
                    configs={"cleanup.policy": "compact"})
 
 KPI_TALLIES = TopicSpec("kpi.tallies.v1", "provider:<id> or caregiver:<id>",
-                        "what one event adds to a subject's KPI counters (handlers.live_kpis)")
+                        "what one event adds to a subject's KPI counters (handlers.evaluation.live_kpis)")
 #: The changelog of the worker's windowed KPI table (``streams.live_kpis``), named by Faust
 #: ``<app id>-<table>-changelog``; keyed by (subject, window). Compacted: the latest value of
 #: each window is the state.

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from db import tables as t
 from db.uow import SqlUnitOfWork
-from handlers.center_ratings import CenterAnswers, CenterRatingRecord
+from handlers.evaluation.center_ratings import CenterAnswers, CenterRatingRecord
 from handlers.model import VisitStatus
-from handlers.operator_actions import Refused
+from handlers.operations.operator_actions import Refused
 
 
 def _record(row: Row) -> CenterRatingRecord:
@@ -42,7 +42,7 @@ class SqlCenterRatings:
 
 
 class CenterRatingSqlUnitOfWork(SqlUnitOfWork):
-    """``SqlUnitOfWork`` plus ``center_ratings`` (``handlers.center_ratings.CenterRatingUnitOfWork``)."""
+    """``SqlUnitOfWork`` plus ``center_ratings`` (``handlers.evaluation.center_ratings.CenterRatingUnitOfWork``)."""
 
     def __enter__(self) -> "CenterRatingSqlUnitOfWork":
         super().__enter__()

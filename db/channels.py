@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from config import topics
 from db import tables
 from db.uow import envelope
-from handlers.delivery import status_rank
+from handlers.channels.delivery import status_rank
 from handlers.model import DomainEvent, OfferStatus
 
 t = tables
@@ -54,7 +54,7 @@ def enqueue(session: Session, topic: str, key: str, value: dict) -> None:
 
 
 def enqueue_intake(session: Session, record: dict) -> None:
-    """An intake record (``handlers.channel_events.intake_record``) for ``care.intake.v1``."""
+    """An intake record (``handlers.channels.channel_events.intake_record``) for ``care.intake.v1``."""
     enqueue(session, topics.INTAKE.name, record["intake_id"], record)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db import tables
-from handlers.kpis import Kpis
+from handlers.evaluation.kpis import Kpis
 
 _T = tables.live_kpis
 

@@ -1,4 +1,4 @@
-"""The unit of work behind ``handlers.operator_actions.OperatorUnitOfWork``, the
+"""The unit of work behind ``handlers.operations.operator_actions.OperatorUnitOfWork``, the
 audit log, and the dispatch context of one service area.
 
 ``OperatorSqlUnitOfWork`` is ``SqlUnitOfWork`` plus emergency acknowledgements and EVV flag reviews, so an
@@ -17,10 +17,10 @@ from config.policy import cached_policy
 from config.settings import Settings
 from db import tables
 from db.uow import SqlUnitOfWork
-from handlers.alerts import Acknowledgement
-from handlers.evv_review import EvvReview, ReviewOutcome
-from handlers.operator_actions import Refused
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.operations.alerts import Acknowledgement
+from handlers.visits.evv_review import EvvReview, ReviewOutcome
+from handlers.operations.operator_actions import Refused
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 
 
 class _Acknowledgements:

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
 from handlers.clock import SimClock, wall_clock
-from handlers.day import Day
-from handlers.uhhc import Instance
+from handlers.datasets.day import Day
+from handlers.datasets.uhhc import Instance
 
 
 def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> None:
@@ -32,7 +32,7 @@ def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> No
 def set_dispatch_mode(factory: sessionmaker[Session], service_area: str, mode: str,
                       plan: dict | None = None, batch_interval_seconds: float = 60.0) -> None:
     """How the area's requests are first offered (online, batched, planned);
-    ``plan`` (request id -> ``handlers.planning.PlannedVisit``) is stored for planned."""
+    ``plan`` (request id -> ``handlers.dispatch.planning.PlannedVisit``) is stored for planned."""
     with factory() as session:
         session.execute(tables.service_areas.update().where(tables.service_areas.c.service_area == service_area)
                         .values(dispatch_mode=mode, batch_interval_seconds=batch_interval_seconds))

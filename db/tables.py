@@ -124,7 +124,7 @@ feedback = Table(
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
     Column("kind", String(20), nullable=False), Column("rating", Integer), Column("category", String(40)),
     Column("comment", Text), Column("received_at", UTCDateTime, nullable=False),
-    # the visit it is about, fixed when received (handlers.feedback.visit_concerned)
+    # the visit it is about, fixed when received (handlers.evaluation.feedback.visit_concerned)
     Column("visit_id", String(120), ForeignKey("visits.visit_id"), index=True),
 )
 
@@ -161,7 +161,7 @@ service_area_regions = Table(
     Column("region_path", String(500), nullable=False, index=True),
 )
 """Where a service area sits in the region hierarchy, as ``province/city/district/street/community``
-(see ``handlers.regions``). No foreign key: areas come from replays and provider imports alike."""
+(see ``handlers.operations.regions``). No foreign key: areas come from replays and provider imports alike."""
 
 operators = Table(
     "operators", metadata, _id("operator_id"), Column("name", String(200), nullable=False),
@@ -323,7 +323,7 @@ evv_reviews = Table(
     Column("note", Text, nullable=False, default=""), Column("operator_id", String(120), nullable=False),
     Column("reviewed_at", UTCDateTime, nullable=False, index=True),
 )
-"""An operator's decision on one EVV flag of a visit (``handlers.evv_review``): accepted,
+"""An operator's decision on one EVV flag of a visit (``handlers.visits.evv_review``): accepted,
 rejected (not payable) or corrected. One row per (visit, flag code): a flag is decided once."""
 
 center_ratings = Table(
@@ -334,7 +334,7 @@ center_ratings = Table(
     Column("information_correct", Boolean, nullable=False), Column("notice_sufficient", Boolean, nullable=False),
     Column("stars", Integer), Column("comment", Text), Column("rated_at", UTCDateTime, nullable=False),
 )
-"""A provider's rating of the center for one visit its caregiver did (``handlers.center_ratings``):
+"""A provider's rating of the center for one visit its caregiver did (``handlers.evaluation.center_ratings``):
 was the information right, was the notice enough, 1–5 stars. One per visit; the visit has one provider."""
 
 # --- live KPIs from the stream worker's windowed table (migration 0011) ---
@@ -346,7 +346,7 @@ live_kpis = Table(
     Column("kpis", JSON, nullable=False), Column("score", Float),
     Column("updated_at", UTCDateTime, nullable=False),
 )
-"""The latest rolling-window KPIs of each provider and caregiver (``handlers.kpis.Kpis`` as a
+"""The latest rolling-window KPIs of each provider and caregiver (``handlers.evaluation.kpis.Kpis`` as a
 JSON object), written by the worker from its Faust windowed table (``streams.live_kpis``) for
 the dashboard to read; ``score`` is the composite 0–100 (providers only). A read model: the
 changelog topic of the table is the state."""

@@ -23,10 +23,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
-from handlers.memory import context_from
+from handlers.dispatch.ranking import context_from
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
-from handlers.scheduling import RankingContext
+from handlers.dispatch.scheduling import RankingContext
 
 
 class _Repo:

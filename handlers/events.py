@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.model import CareRequest, DomainEvent, Offer, Visit
-from handlers.scheduling import DispatchPolicy, Ranking
+from handlers.dispatch.scheduling import DispatchPolicy, Ranking
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -57,7 +57,7 @@ def offer_accepted(request: CareRequest, offer: Offer, visit: Visit, now: dateti
                    supersedes: str | None = None) -> DomainEvent:
     """``supersedes``: the status this acceptance overturns (``timeout``, when
     an answer given in time was processed after the expiry), so a consumer
-    that counted the timeout counts this offer once (``handlers.live_kpis``)."""
+    that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``)."""
     return _event("dispatch.offer.accepted", request, now, "offers", offer_id=offer.offer_id,
                   caregiver_id=offer.caregiver_id, offered_at=_iso(offer.created_at), visit_id=visit.visit_id,
                   provider_id=visit.provider_id, location_index=visit.location_index,
@@ -70,7 +70,7 @@ def offer_closed(request: CareRequest, offer: Offer, now: datetime,
                  provider_id: str | None = None) -> DomainEvent:
     """Rejected, timed out, rescinded or canceled; ``provider_id`` (the
     caregiver's organisation) when the caller knows it: live KPIs count a
-    rejection or timeout against the provider (``handlers.live_kpis``)."""
+    rejection or timeout against the provider (``handlers.evaluation.live_kpis``)."""
     return _event(f"dispatch.offer.{offer.status.value}", request, now, "offers",
                   offer_id=offer.offer_id, caregiver_id=offer.caregiver_id, provider_id=provider_id,
                   offered_at=_iso(offer.created_at))

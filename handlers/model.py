@@ -206,7 +206,7 @@ class Offer:
     policy_version: str = ""
 
 
-#: a visit's id is its accepted offer's id and this suffix (``handlers.dispatch.accept_offer``)
+#: a visit's id is its accepted offer's id and this suffix (``handlers.dispatch.offers.accept_offer``)
 VISIT_SUFFIX = ".v"
 
 
@@ -238,7 +238,7 @@ class Visit:
     check_out_at: datetime | None = None
     lateness_minutes: float = 0.0
     travel_minutes: float = 0.0
-    evv_flags: list | None = None  # [{"code", "detail"}] kept for operator review (handlers.evv)
+    evv_flags: list | None = None  # [{"code", "detail"}] kept for operator review (handlers.visits.evv)
 
     @property
     def expected_end(self):  # noqa: ANN201 - datetime
@@ -256,7 +256,7 @@ class Feedback:
     """What an elder (or family) said after a visit: a ``rating`` (1–5 stars)
     or a ``complaint`` with a category (late, no-show, rude, incomplete, safety).
     ``visit_id``: the visit it is about, fixed when it was received
-    (``handlers.feedback.visit_concerned``); None before any visit."""
+    (``handlers.evaluation.feedback.visit_concerned``); None before any visit."""
 
     feedback_id: str
     request_id: str

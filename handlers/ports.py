@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 if TYPE_CHECKING:
-    from handlers.scheduling import RankingContext
+    from handlers.dispatch.scheduling import RankingContext
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Visit)

@@ -3,7 +3,7 @@ provider scores dispatch reads from them (the evaluation loop closes here).
 
 - ``tally_events``: ``care.lifecycle.v1``, ``dispatch.offers.v1`` and
   ``care.feedback.v1`` -> ``kpi.tallies.v1``, one record per subject an event
-  counts for (``handlers.live_kpis.tallies``), keyed ``provider:<id>`` or
+  counts for (``handlers.evaluation.live_kpis.tallies``), keyed ``provider:<id>`` or
   ``caregiver:<id>``. This is the repartition: a table key must live on the
   partition of the records that update it, and the source topics are keyed by
   request id.
@@ -17,7 +17,7 @@ provider scores dispatch reads from them (the evaluation loop closes here).
 - ``publish_live_kpis`` (every ``score_interval_seconds``): the rolling window
   is the last ``score_window_hours`` (24 h), advancing every step: the sum of
   each subject's windows in it gives its ``Kpis``
-  (``handlers.live_kpis.kpis_from_counts``); a provider's composite score goes
+  (``handlers.evaluation.live_kpis.kpis_from_counts``); a provider's composite score goes
   on the compacted ``provider.scores.v1`` when it changed, and every changed
   subject's KPIs into the ``live_kpis`` read model the dashboard shows.
 
@@ -47,8 +47,8 @@ from mode.utils.collections import LRUCache
 from config import topics
 from config.evaluation import get_evaluation_config
 from config.settings import get_settings
-from handlers.kpis import composite_score
-from handlers.live_kpis import Counts, kpis_from_counts, split_key, tallies
+from handlers.evaluation.kpis import composite_score
+from handlers.evaluation.live_kpis import Counts, kpis_from_counts, split_key, tallies
 from streams import steps
 from streams.app import app, topic
 from streams.evaluation import scores_topic
@@ -64,7 +64,7 @@ kpi_sources = app.topic(topics.LIFECYCLE.name, topics.OFFERS.name, topics.FEEDBA
                         value_type=None, key_serializer="raw", value_serializer="raw")
 tallies_topic = topic(topics.KPI_TALLIES)
 kpi_table = app.Table("kpi_live", default=Counts, partitions=settings.topic_partitions,
-                      help="KPI counters per subject and event-time window (handlers.live_kpis)")
+                      help="KPI counters per subject and event-time window (handlers.evaluation.live_kpis)")
 
 
 def _tally_time(event) -> float:  # noqa: ANN001 - a faust event

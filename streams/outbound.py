@@ -3,7 +3,7 @@
 ``dispatch.offers.v1``: ``dispatch.offer.created`` -> the one-segment offer SMS
 (area, never the address); ``dispatch.offer.accepted`` -> the full address and
 how to check in and out; ``rescinded``/``canceled`` -> a short notice;
-``accept_refused`` -> "no longer yours". Texts come from ``handlers.sms``.
+``accept_refused`` -> "no longer yours". Texts come from ``handlers.channels.sms``.
 Each event is sent at most once per event id: the ``notify:<id>`` claim is
 committed *before* the send, so a worker killed between the two loses that one
 SMS (the offer then times out and the escalation ladder moves the request on)
@@ -31,8 +31,8 @@ from config.settings import get_settings
 from db import channels, tables
 from db import surveys as db_surveys
 from db.uow import SqlUnitOfWork
-from handlers import sms
-from handlers.phone import mask
+from handlers.channels import sms
+from handlers.channels.phone import mask
 
 log = logging.getLogger("careline.outbound")
 OFFER_TYPES = frozenset({"dispatch.offer.created", "dispatch.offer.accepted", "dispatch.offer.rescinded",

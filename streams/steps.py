@@ -17,12 +17,16 @@ from sqlalchemy import select
 from db import live_kpis, tables
 from db.uow import SqlUnitOfWork
 from config.evaluation import get_evaluation_config
-from handlers import batching, dispatch, disruptions, feedback, visits
-from handlers.planning import PlannedVisit, receive_planned
+from handlers.dispatch import batching
+from handlers.dispatch import offers
+from handlers.visits import disruptions
+from handlers.evaluation import feedback
+from handlers.visits import attendance
+from handlers.dispatch.planning import PlannedVisit, receive_planned
 from handlers.model import CareRequest, RequestStatus
-from handlers.intake import InvalidIntake, validate_intake
+from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.model import OfferStatus
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
 from config.policy import cached_policy
 from config.settings import get_settings
 from db.register import read_clock
@@ -150,20 +154,20 @@ def handle_dispatch_event(value: dict) -> bool:
                 raise DeadLetter(exc.reason, exc.field) from None
             receive_in_mode(request, ctx, uow, now)
         elif etype == "caregiver.offer.accepted":
-            dispatch.accept_offer(data["offer_id"], data["caregiver_id"], uow, now, p, t)
+            offers.accept_offer(data["offer_id"], data["caregiver_id"], uow, now, p, t)
         elif etype == "caregiver.offer.declined":
-            dispatch.close_offer(data["offer_id"], OfferStatus.REJECTED, uow, now, p, t, data["caregiver_id"])
+            offers.close_offer(data["offer_id"], OfferStatus.REJECTED, uow, now, p, t, data["caregiver_id"])
         elif etype == "caregiver.visit.checked_in":
-            visits.check_in(data["request_id"], data["caregiver_id"], uow, now, t, data.get("evv_flags"))
+            attendance.check_in(data["request_id"], data["caregiver_id"], uow, now, t, data.get("evv_flags"))
         elif etype == "caregiver.visit.checked_out":
-            visits.check_out(data["request_id"], data["caregiver_id"], uow, now, data.get("evv_flags"))
+            attendance.check_out(data["request_id"], data["caregiver_id"], uow, now, data.get("evv_flags"))
         elif etype == "caregiver.visit.called_off":
             disruptions.call_off(data["request_id"], data["caregiver_id"], uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "offer-expiry":
-            dispatch.close_offer(data["target_id"], OfferStatus.TIMEOUT, uow, now, p, t)
+            offers.close_offer(data["target_id"], OfferStatus.TIMEOUT, uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "ladder-step":
             request_id, step = data["target_id"].rsplit("#", 1)
-            dispatch.step_deadline(request_id, int(step), uow, now, p, t)
+            offers.step_deadline(request_id, int(step), uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "check-in-deadline":
             disruptions.missed_check_in(data["target_id"], uow, now, p, t)
         elif etype == "timer.fired" and data.get("kind") == "followup-deadline":
@@ -229,7 +233,7 @@ def receive_in_mode(request, ctx: AreaContext, uow: SqlUnitOfWork, now: datetime
                                            r.announced_at) for r in rows}
         receive_planned(request, plan, uow, now, p, t)
     else:
-        dispatch.receive_request(request, uow, now, p, t)
+        offers.receive_request(request, uow, now, p, t)
 
 
 _last_batch: dict[str, datetime] = {}

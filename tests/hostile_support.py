@@ -119,7 +119,7 @@ def bogus_phone() -> st.SearchStrategy[str]:
 
 
 # --- intake records -----------------------------------------------------------------------------
-#: a valid intake record (``handlers.intake``) to mangle, the edge times to put in it, and the
+#: a valid intake record (``handlers.channels.intake``) to mangle, the edge times to put in it, and the
 #: paths a mangling touches
 
 RECORD = {"intake_id": "i1", "channel": "hotline", "elder_id": "e1", "service_type": "meal",

@@ -19,7 +19,7 @@ from typing import Callable
 
 
 def _sms() -> Callable[[bytes], None]:
-    from handlers import sms
+    from handlers.channels import sms
 
     def target(data: bytes) -> None:
         text = data.decode("utf-8", "replace")
@@ -33,7 +33,7 @@ def _sms() -> Callable[[bytes], None]:
 
 
 def _intake() -> Callable[[bytes], None]:
-    from handlers.intake import InvalidIntake, validate_intake
+    from handlers.channels.intake import InvalidIntake, validate_intake
     from handlers.model import Elder
 
     elders = {"e1": Elder("e1", "gulou", 3)}
@@ -55,7 +55,7 @@ def _intake() -> Callable[[bytes], None]:
 
 
 def _uhhc() -> Callable[[bytes], None]:
-    from handlers.uhhc import InstanceError, load_instance
+    from handlers.datasets.uhhc import InstanceError, load_instance
 
     def target(data: bytes) -> None:
         try:
@@ -70,7 +70,7 @@ def _uhhc() -> Callable[[bytes], None]:
 
 
 def _providers() -> Callable[[bytes], None]:
-    from handlers.providers import read_providers
+    from handlers.datasets.providers import read_providers
 
     def target(data: bytes) -> None:
         try:
@@ -100,7 +100,7 @@ _INSTANCE = {"metadata": {"name": "tiny", "horizon": 600, "time_window_met": "at
 
 
 def _provider_csv() -> str:
-    from handlers.providers import REQUIRED_COLUMNS
+    from handlers.datasets.providers import REQUIRED_COLUMNS
 
     row = {c: "" for c in REQUIRED_COLUMNS} | {
         "ProviderType": "HOMECARE SERVICES CONTRACTS", "DFTA ID": "C1", "ProgramName": "WAYSIDE", "Borough": "BRONX",

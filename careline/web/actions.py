@@ -1,9 +1,9 @@
 """Operator actions on the dashboard: create a request for a caller, (re)assign,
 cancel, acknowledge an emergency, mark a caregiver unavailable or available.
 
-Each action checks the role (``handlers.access``), the CSRF token and that the
+Each action checks the role (``handlers.operations.access``), the CSRF token and that the
 target lies in the operator's region, then runs the same use cases as every
-other entry point (``handlers.operator_actions``, ``handlers.intake``) in one
+other entry point (``handlers.operations.operator_actions``, ``handlers.channels.intake``) in one
 transaction with its audit row. A new request goes to the intake topic through
 the outbox, so it is validated and dispatched by the stream worker like a call
 from any other channel. Answers JSON to ``fetch`` (``Accept: application/json``)
@@ -25,11 +25,11 @@ from config import topics
 from db import tables
 from db.operator_uow import OperatorSqlUnitOfWork, area_dispatch_context, write_audit
 from db.uow import envelope
-from handlers import operator_actions as ops
-from handlers.access import Permission
-from handlers.intake import InvalidIntake, validate_intake
+from handlers.operations import operator_actions as ops
+from handlers.operations.access import Permission
+from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.model import DomainEvent
-from handlers.regions import within
+from handlers.operations.regions import within
 
 router = APIRouter(prefix="/dashboard/actions", include_in_schema=False)
 

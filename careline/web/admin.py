@@ -13,8 +13,8 @@ from careline.web import auth
 from careline.web.pages import render
 from db import tables
 from db.operator_uow import write_audit
-from handlers.access import Permission
-from handlers.regions import InvalidRegion
+from handlers.operations.access import Permission
+from handlers.operations.regions import InvalidRegion
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 _admin = auth.require(Permission.MANAGE_OPERATORS, page=True)

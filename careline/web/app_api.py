@@ -30,9 +30,9 @@ from careline.channels import ChannelContext
 from careline.web import app_api_schemas as s
 from careline.web.twilio_routes import channel_context
 from db import app_api
-from handlers.center_ratings import CenterAnswers
-from handlers.intake import InvalidIntake
-from handlers.operator_actions import Refused
+from handlers.evaluation.center_ratings import CenterAnswers
+from handlers.channels.intake import InvalidIntake
+from handlers.operations.operator_actions import Refused
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
 _NOT_FOUND = ("unknown_request", "unknown_offer", "unknown_visit")
@@ -263,7 +263,7 @@ def list_provider_visits(provider_id: str = Depends(provider_id_of),
 def rate_center(body: s.NewCenterRating, request_id: str = DoneRequestId,
                 provider_id: str = Depends(provider_id_of),
                 ctx: ChannelContext = Depends(channel_context)) -> s.CenterRatingStored:
-    """Feeds the center's score from providers (``handlers.kpis.center_score``) in the monthly report."""
+    """Feeds the center's score from providers (``handlers.evaluation.kpis.center_score``) in the monthly report."""
     answers = CenterAnswers(body.information_correct, body.notice_sufficient, body.stars, body.comment)
     record = app_channel.rate_center(ctx, provider_id, request_id, answers)
     return s.CenterRatingStored(request_id=record.request_id, visit_id=record.visit_id,

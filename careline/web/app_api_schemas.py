@@ -2,7 +2,7 @@
 
 Request bodies forbid unknown fields, so a typo in an app is a 422 naming the
 field, not a silently ignored value. Times are ISO 8601 with a zone offset
-(a time without a zone is refused, as in ``handlers.intake``), answered in UTC;
+(a time without a zone is refused, as in ``handlers.channels.intake``), answered in UTC;
 durations are minutes, positions WGS84 degrees, accuracy metres.
 """
 from __future__ import annotations

@@ -30,8 +30,8 @@ from careline.operators import Operator, get_operator
 from config.settings import Settings
 from db.operator_uow import write_audit
 from db.session import session_factory
-from handlers.access import Permission, Role, allowed
-from handlers.regions import narrower
+from handlers.operations.access import Permission, Role, allowed
+from handlers.operations.regions import narrower
 
 COOKIE = "careline_session"
 LOGIN_CSRF_COOKIE = "careline_login_csrf"
@@ -181,7 +181,7 @@ def cookie_secure(settings: Settings) -> bool:
 
 def region_for(principal: "Principal", wanted: str | None) -> str:
     """The region path a request may see: ``wanted`` within the operator's
-    scope (``handlers.regions.narrower``); 403 outside it, 400 when malformed."""
+    scope (``handlers.operations.regions.narrower``); 403 outside it, 400 when malformed."""
     try:
         return narrower(principal.region_scope, wanted)
     except PermissionError as exc:

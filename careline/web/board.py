@@ -1,6 +1,6 @@
 """The operator's board: one view model of everything the live page shows,
 built from the read model and the pure statistics, with personal data masked
-for roles that do not need it (``handlers.access.personal``)."""
+for roles that do not need it (``handlers.operations.access.personal``)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from careline.web import readmodel
 from config.policy import cached_policy
 from config.settings import Settings
-from handlers.access import Permission, Role, allowed, personal
-from handlers.alerts import alerts, open_emergencies
+from handlers.operations.access import Permission, Role, allowed, personal
+from handlers.operations.alerts import alerts, open_emergencies
 from handlers.model import OfferStatus, VisitStatus
-from handlers.queues import SlaPolicy, activities, realtime_statistics, waiting_age
-from handlers.regions import child_regions
+from handlers.operations.queues import SlaPolicy, activities, realtime_statistics, waiting_age
+from handlers.operations.regions import child_regions
 
 MAX_ROWS = 100
 

@@ -28,8 +28,8 @@ from careline.web.board import build_board
 from careline.web.pages import STATIC, render
 from db import tables
 from db.operator_uow import write_audit
-from handlers.access import Permission
-from handlers.regions import within
+from handlers.operations.access import Permission
+from handlers.operations.regions import within
 
 
 @asynccontextmanager

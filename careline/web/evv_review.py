@@ -3,7 +3,7 @@
 ``GET /dashboard/evv`` lists every undecided flag of the operator's region
 (oldest first) and the latest decisions; ``POST
 /dashboard/actions/evv/{visit_id}/{code}/review`` decides one flag
-(``handlers.evv_review.review_flag``) through the dashboard's action runner:
+(``handlers.visits.evv_review.review_flag``) through the dashboard's action runner:
 role, CSRF, region and the audit row, in one transaction. Elders' names and
 phones are masked for roles that may not see them, as on the board; the
 reviewer's note is free text, shown escaped and kept out of the audit log.
@@ -21,8 +21,8 @@ from careline.web.actions import _run
 from careline.web.pages import render
 from db import tables
 from db.operator_uow import OperatorSqlUnitOfWork, evv_reviews_of
-from handlers import evv_review as rules
-from handlers.access import Permission, Role, personal
+from handlers.visits import evv_review as rules
+from handlers.operations.access import Permission, Role, personal
 from handlers.model import Visit
 
 router = APIRouter(include_in_schema=False)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from careline.web import auth, readmodel
 from careline.web.pages import render
 from db import live_kpis, tables
-from handlers.access import Permission
+from handlers.operations.access import Permission
 
 router = APIRouter(include_in_schema=False)
 _viewer_page = auth.require(Permission.VIEW_STATS, page=True)

@@ -32,7 +32,7 @@ from config import topics
 from db import tables
 from db.session import session_factory
 from handlers.model import FINAL_STATUSES, Priority
-from handlers.queues import WAITING
+from handlers.operations.queues import WAITING
 
 router = APIRouter(tags=["ops"])
 BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)

@@ -1,5 +1,5 @@
 """Read what the dashboard and the statistics show, from the database, into the
-plain lists ``handlers.queues`` and ``handlers.alerts`` compute on.
+plain lists ``handlers.operations.queues`` and ``handlers.operations.alerts`` compute on.
 
 Scoping happens in SQL first (only service areas inside the operator's region
 are read) and again in the pure functions. "Now" is the clock every component
@@ -15,12 +15,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db import tables
-from handlers.alerts import Acknowledgement
+from handlers.operations.alerts import Acknowledgement
 from db.register import read_clock
-from handlers.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
+from handlers.operations.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
 from handlers.model import FINAL_STATUSES, CareRequest, Caregiver, Elder, Offer, Visit, VisitStatus
-from handlers.queues import Snapshot, activities
-from handlers.regions import areas_within, child_regions
+from handlers.operations.queues import Snapshot, activities
+from handlers.operations.regions import areas_within, child_regions
 
 #: Closed requests stay in real-time views this long (TaskRouter's task time-to-live, 24 h).
 RECENT_SECONDS = 24 * 3600

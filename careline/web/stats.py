@@ -1,5 +1,5 @@
 """Statistics API: real-time and cumulative queue and caregiver statistics as JSON,
-named as Twilio TaskRouter names them (see ``handlers.queues``), behind login.
+named as Twilio TaskRouter names them (see ``handlers.operations.queues``), behind login.
 
 Authenticate with the dashboard's session cookie or ``Authorization: Bearer``
 with a token from ``POST /api/auth/token`` (form or JSON ``username`` and
@@ -16,8 +16,8 @@ from careline.operators import verify_login
 from careline.web import auth, readmodel
 from careline.web.board import sla_policy
 from db.operator_uow import write_audit
-from handlers.access import Permission
-from handlers.queues import cumulative_statistics, realtime_statistics
+from handlers.operations.access import Permission
+from handlers.operations.queues import cumulative_statistics, realtime_statistics
 
 router = APIRouter(prefix="/api", tags=["statistics"])
 _reader = auth.require(Permission.VIEW_STATS)

@@ -9,9 +9,9 @@ from typing import Callable, Iterable
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from handlers.ivr import Enqueue, Gather, Hangup, Say, Step
+from handlers.channels.ivr import Enqueue, Gather, Hangup, Say, Step
 
-#: where each Gather action of ``handlers.ivr`` is answered
+#: where each Gather action of ``handlers.channels.ivr`` is answered
 ACTION_PATHS = {"menu": "/twilio/voice/menu", "time": "/twilio/voice/time", "rating": "/twilio/voice/rating"}
 
 

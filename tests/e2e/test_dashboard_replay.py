@@ -16,7 +16,7 @@ from rich.console import Console
 from careline.brokers import free_port
 from careline.operators import add_operator
 from careline.replay import ReplayDriver, ReplayOptions
-from handlers.uhhc import parse_instance
+from handlers.datasets.uhhc import parse_instance
 from tests.e2e.test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT
 
 pytestmark = pytest.mark.e2e

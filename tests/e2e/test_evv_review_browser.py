@@ -8,7 +8,8 @@ import pytest
 
 from db.session import session_factory
 from db.uow import SqlUnitOfWork
-from handlers import dispatch, visits
+from handlers.dispatch import offers
+from handlers.visits import attendance
 from tests.e2e.test_dashboard_browser import ARTIFACTS, browser, logged_in, server  # noqa: F401 - fixtures
 from tests.unit.dashboard_seed import XIKANG, _request, receive
 
@@ -21,9 +22,9 @@ def flagged_visit(center) -> str:  # noqa: ANN001
     receive(center, _request("R-EVV", "e2", XIKANG, "meal", center.now, 0, location=2))
     with SqlUnitOfWork(session_factory(center.database_url)) as uow:
         offer = uow.offers.for_request("R-EVV")[0]
-        assert dispatch.accept_offer(offer.offer_id, offer.caregiver_id, uow, center.now, center.policy, center.travel)
+        assert offers.accept_offer(offer.offer_id, offer.caregiver_id, uow, center.now, center.policy, center.travel)
         flag = {"code": "outside_geofence", "detail": "checked in 400 m from the elder's home (geofence 150 m)"}
-        assert visits.check_in("R-EVV", offer.caregiver_id, uow, center.now + timedelta(minutes=1), center.travel,
+        assert attendance.check_in("R-EVV", offer.caregiver_id, uow, center.now + timedelta(minutes=1), center.travel,
                                [flag])
         uow.commit()
         return uow.visits.for_request("R-EVV").visit_id

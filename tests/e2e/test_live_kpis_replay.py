@@ -19,8 +19,8 @@ from careline.live_check import compare, hold_clock
 from config import topics
 from careline.replay import ReplayDriver, ReplayOptions
 from db import tables
-from handlers.simulation import CaregiverModel
-from handlers.uhhc import parse_instance
+from handlers.simulation.caregiver_model import CaregiverModel
+from handlers.datasets.uhhc import parse_instance
 
 pytestmark = pytest.mark.e2e
 

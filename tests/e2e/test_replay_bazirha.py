@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from careline.replay import ReplayDriver, ReplayOptions
 from db import tables
-from handlers.uhhc import parse_instance
+from handlers.datasets.uhhc import parse_instance
 
 pytestmark = pytest.mark.e2e
 

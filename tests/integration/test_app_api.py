@@ -8,7 +8,7 @@ import pytest
 
 from config import topics
 from db import tables
-from handlers.intake import validate_intake
+from handlers.channels.intake import validate_intake
 from handlers.model import Elder
 from tests.integration.app_world import (ADDRESS, AREA, NOW, build_app_world, run_worker_on,
                                          run_worker_on_intake, seed_visit, teardown_worker_caches)

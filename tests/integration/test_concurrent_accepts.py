@@ -10,9 +10,9 @@ import pytest
 from db.migrate import upgrade
 from db.register import read_clock
 from db.uow import SqlUnitOfWork, is_concurrency_conflict
-from handlers import dispatch
+from handlers.dispatch import offers
 from handlers.model import CareRequest, Caregiver, Elder, OfferStatus, Priority, ProviderOrganisation
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 
 pytestmark = pytest.mark.integration
 TRAVEL = MatrixTravelTimes([[0, 5, 9], [5, 0, 4], [9, 4, 0]])
@@ -36,7 +36,7 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
         uow.session.flush()
         sos = CareRequest(f"{run}.r", f"{run}.e", "meal", 30, T0, T0 + timedelta(minutes=30), area, T0,
                           priority=Priority.STAT, location_index=2)
-        dispatch.receive_request(sos, uow, T0, POLICY, TRAVEL)
+        offers.receive_request(sos, uow, T0, POLICY, TRAVEL)
         uow.commit()
         offers = [(o.offer_id, o.caregiver_id) for o in uow.offers.for_request(f"{run}.r")]
     assert len(offers) == 3
@@ -48,7 +48,7 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
             uow.requests.get(f"{run}.r")  # both read the request before either writes
             barrier.wait()
             try:
-                accepted = dispatch.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20),
+                accepted = offers.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20),
                                                  POLICY, TRAVEL)
                 uow.commit()
                 outcomes[offer_id] = "won" if accepted else "refused"
@@ -66,7 +66,7 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
 
     loser = next(o for o in offers[:2] if outcomes[o[0]] != "won")
     with SqlUnitOfWork(services.sessions) as uow:  # the loser's retry, as the agent does
-        assert not dispatch.accept_offer(*loser, uow, T0 + timedelta(seconds=21), POLICY, TRAVEL)
+        assert not offers.accept_offer(*loser, uow, T0 + timedelta(seconds=21), POLICY, TRAVEL)
         uow.commit()
     with SqlUnitOfWork(services.sessions) as uow:
         statuses = [o.status for o in uow.offers.for_request(f"{run}.r")]

@@ -15,12 +15,12 @@ from db.migrate import upgrade
 from db.register import load_day
 from db.session import engine_for
 from db.uow import SqlUnitOfWork
-from handlers import dispatch
-from handlers.day import build_day
-from handlers.intake import validate_intake
+from handlers.dispatch import offers
+from handlers.datasets.day import build_day
+from handlers.channels.intake import validate_intake
 from handlers.model import RequestStatus
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
-from handlers.uhhc import parse_instance
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.datasets.uhhc import parse_instance
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def _receive(services, day, n=0):
     sub = d.submissions[n]
     with SqlUnitOfWork(services.sessions) as uow:
         request = validate_intake(sub.record, uow.elders.get)
-        dispatch.receive_request(request, uow, sub.at, DispatchPolicy(), MatrixTravelTimes(instance.distances))
+        offers.receive_request(request, uow, sub.at, DispatchPolicy(), MatrixTravelTimes(instance.distances))
         uow.commit()
     return sub.record["request_id"]
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import update
 
 from db import tables
-from handlers.sms import count_segments, family_text
+from handlers.channels.sms import count_segments, family_text
 from streams import outbound
 from tests.integration.twilio_world import sqlite_world
 

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from careline.faults import SCENARIOS, lab, render, run_scenario, scenarios_for
 from config.settings import get_settings
-from handlers.uhhc import parse_instance
+from handlers.datasets.uhhc import parse_instance
 
 # one scenario is about a minute (the outage two and a half) on a busy 2-core machine; the lab starts once
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from careline.notify import build_notifier
 from db import channels, surveys, tables
-from handlers.sms import count_segments
+from handlers.channels.sms import count_segments
 from streams import outbound
 from tests.integration.twilio_world import sqlite_world
 

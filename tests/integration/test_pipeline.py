@@ -14,9 +14,9 @@ from config import topics
 from db import tables
 from db.register import clear_clock, load_day
 from db.uow import SqlUnitOfWork
-from handlers.day import build_day
+from handlers.datasets.day import build_day
 from handlers.model import RequestStatus
-from handlers.uhhc import parse_instance
+from handlers.datasets.uhhc import parse_instance
 
 pytestmark = pytest.mark.integration
 

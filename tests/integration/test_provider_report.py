@@ -115,7 +115,7 @@ def test_a_request_redispatched_after_a_no_show_counts_its_rating_once_and_both_
     """Caregiver A accepted and did not come (the offer is ``canceled`` since), B accepted and
     came; the elder's one rating is about B's visit. A: one offer accepted, one no-show, no
     rating; B: one offer accepted, one visit, the rating."""
-    from handlers.kpis import caregiver_kpis
+    from handlers.evaluation.kpis import caregiver_kpis
 
     rid, a, b, day = "redispatched", f"{GOOD}-a", f"{GOOD}-b", NOV + timedelta(days=2)
     no_show = dict(_visit(rid, GOOD, a, day, 0.0, status="no-show"), visit_id=f"o-{rid}-0.v")
@@ -162,7 +162,7 @@ def test_a_malformed_month_is_refused_naming_the_argument(database, tmp_path, ca
 def test_stored_evv_flags_count_against_the_provider_unless_a_review_corrected_them(database):
     from sqlalchemy import update
 
-    from handlers.kpis import provider_kpis
+    from handlers.evaluation.kpis import provider_kpis
 
     flags = {f"v-{GOOD}-0": "outside_geofence", f"v-{GOOD}-1": "wrong_phone", f"v-{GOOD}-2": "incomplete_checklist"}
     with engine_for(database).begin() as conn:

@@ -20,10 +20,11 @@ from db.migrate import upgrade
 from db.operator_uow import OperatorSqlUnitOfWork
 from db.session import engine_for, session_factory
 from db.uow import SqlUnitOfWork
-from handlers import dispatch, visits
-from handlers.center_ratings import CenterAnswers, rate_center
-from handlers.evv_review import review_flag
-from handlers.operator_actions import Refused
+from handlers.dispatch import offers
+from handlers.visits import attendance
+from handlers.evaluation.center_ratings import CenterAnswers, rate_center
+from handlers.visits.evv_review import review_flag
+from handlers.operations.operator_actions import Refused
 from tests.integration.app_world import NOW, build_app_world, seed_visit, teardown_worker_caches
 from tests.unit.dashboard_seed import seed
 from tests.unit.web_client import create_app, login, post_action, settings_for
@@ -85,7 +86,7 @@ def test_two_operators_deciding_one_flag_at_once_leave_one_decision(pg_url):
     center = seed(pg_url, NOW)
     factory = session_factory(pg_url)
     with SqlUnitOfWork(factory) as uow:
-        assert visits.check_in("R-1001", "cg-li", uow, NOW - timedelta(minutes=5), center.travel, [FAR])
+        assert attendance.check_in("R-1001", "cg-li", uow, NOW - timedelta(minutes=5), center.travel, [FAR])
         uow.commit()
 
     def decide(operator: str, outcome: str, note: str):  # noqa: ANN202
@@ -108,11 +109,11 @@ def test_the_review_page_lists_and_decides_flags_on_postgresql(pg_url):
     center = seed(pg_url, NOW)
     with SqlUnitOfWork(session_factory(pg_url)) as uow:
         offer_id = uow.offers.for_request("R-1005")[0].offer_id  # offered 8 minutes ago, answered in time
-        assert dispatch.accept_offer(offer_id, "cg-ma", uow, NOW - timedelta(minutes=7), center.policy, center.travel)
+        assert offers.accept_offer(offer_id, "cg-ma", uow, NOW - timedelta(minutes=7), center.policy, center.travel)
         uow.commit()
     for rid, cid in (("R-1001", "cg-li"), ("R-1005", "cg-ma")):
         with SqlUnitOfWork(session_factory(pg_url)) as uow:
-            assert visits.check_in(rid, cid, uow, NOW, center.travel, [FAR])
+            assert attendance.check_in(rid, cid, uow, NOW, center.travel, [FAR])
             uow.commit()
     app = create_app(settings_for(center))
     op = login(app, "op")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from db import tables
-from handlers.intake import validate_intake
+from handlers.channels.intake import validate_intake
 from handlers.model import Elder
 from tests.integration.twilio_world import BASE, build_world, own_postgres_database, sqlite_world
 

@@ -1,6 +1,6 @@
 """A small center for dashboard tests: two Nanjing districts, elders, caregivers,
 operators of every role, and requests put through the real dispatch use cases
-(``handlers.dispatch`` via ``db.uow.SqlUnitOfWork``), as the stream worker would.
+(``handlers.dispatch.offers`` via ``db.uow.SqlUnitOfWork``), as the stream worker would.
 Names and phone numbers are invented."""
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from careline.operators import create_operator, place_area
 from db import tables
 from db.session import engine_for, session_factory
 from db.uow import SqlUnitOfWork
-from handlers import dispatch
+from handlers.dispatch import offers
 from handlers.model import CareRequest, Caregiver, Elder, Priority, ProviderOrganisation
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 
 PASSWORD = "correct-horse-battery"
 XIKANG, QINGYUN, MEIYUAN = "gulou-xikang", "gulou-qingyun", "xuanwu-meiyuan"
@@ -42,9 +42,9 @@ def _request(rid: str, elder: str, area: str, service: str, now: datetime, minut
 
 
 def receive(center: Center, request: CareRequest, at: datetime | None = None) -> None:
-    """Put a request through ``dispatch.receive_request`` as the worker does, and commit."""
+    """Put a request through ``offers.receive_request`` as the worker does, and commit."""
     with SqlUnitOfWork(session_factory(center.database_url)) as uow:
-        dispatch.receive_request(request, uow, at or request.submitted_at, center.policy, center.travel)
+        offers.receive_request(request, uow, at or request.submitted_at, center.policy, center.travel)
         uow.commit()
 
 
@@ -82,7 +82,7 @@ def seed(database_url: str, now: datetime | None = None) -> Center:
     receive(center, _request("R-1005", "e7", MEIYUAN, "meal", now, 8, location=7))
     receive(center, _request("SOS-2001", "e4", XIKANG, "emergency", now, 3, Priority.STAT, location=4))
     with SqlUnitOfWork(factory) as uow:  # cg-li accepted the meal 10 minutes ago
-        dispatch.accept_offer(uow.offers.for_request("R-1001")[0].offer_id, "cg-li", uow,
+        offers.accept_offer(uow.offers.for_request("R-1001")[0].offer_id, "cg-li", uow,
                               now - timedelta(minutes=10), center.policy, center.travel)
         uow.commit()
     return center

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from handlers.model import CareRequest, Caregiver, Elder
-from handlers.scheduling import MatrixTravelTimes
+from handlers.dispatch.scheduling import MatrixTravelTimes
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
 AREA = "gulou"
@@ -36,7 +36,7 @@ def request(rid: str, location: int, start: float = 60, end: float = 120, servic
 
 def uow_with(*caregivers: Caregiver):
     """An in-memory unit of work holding ``caregivers`` and elders e0..e5 at locations 0..5."""
-    from handlers.memory import InMemoryUnitOfWork
+    from handlers.simulation.memory import InMemoryUnitOfWork
 
     uow = InMemoryUnitOfWork()
     for c in caregivers:

@@ -1,7 +1,7 @@
 """An in-memory operator unit of work: ``InMemoryUnitOfWork`` plus emergency acknowledgements and EVV reviews."""
 from __future__ import annotations
 
-from handlers.memory import InMemoryUnitOfWork
+from handlers.simulation.memory import InMemoryUnitOfWork
 
 
 class _Acks(dict):

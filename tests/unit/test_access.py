@@ -1,6 +1,6 @@
 import pytest
 
-from handlers.access import Forbidden, Permission, Role, allowed, mask_phone, personal, require
+from handlers.operations.access import Forbidden, Permission, Role, allowed, mask_phone, personal, require
 
 
 def test_only_operators_see_names_and_phone_numbers_in_full():

@@ -1,6 +1,6 @@
-from handlers.alerts import Acknowledgement, alerts, open_emergencies
+from handlers.operations.alerts import Acknowledgement, alerts, open_emergencies
 from handlers.model import Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
-from handlers.queues import SlaPolicy, Snapshot
+from handlers.operations.queues import SlaPolicy, Snapshot
 from tests.unit.factories import at, request
 
 SLA = SlaPolicy({"routine": 600.0, "stat": 60.0})

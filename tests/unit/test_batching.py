@@ -4,15 +4,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from handlers import dispatch
-from handlers.batching import assign_batch, offer_batch
-from handlers.day import build_day
-from handlers.memory import InMemoryUnitOfWork
+from handlers.dispatch import offers
+from handlers.dispatch.batching import assign_batch, offer_batch
+from handlers.datasets.day import build_day
+from handlers.simulation.memory import InMemoryUnitOfWork
 from handlers.model import OfferStatus, Priority, RequestStatus
-from handlers.offline import run_day
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
-from handlers.simulation import CaregiverModel
-from handlers.uhhc import parse_instance
+from handlers.simulation.offline import run_day
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverModel
+from handlers.datasets.uhhc import parse_instance
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 
 TRAVEL = line_travel()
@@ -47,8 +47,8 @@ def test_a_batch_gives_the_scarce_caregiver_to_the_request_that_needs_them():
 
 def test_greedy_online_dispatch_gives_the_scarce_caregiver_away_and_the_bath_fails():
     uow = uow_with(caregiver("A", "meal bathing", home=1), caregiver("B", "meal", home=0))
-    dispatch.receive_request(at_sixty("meal", 1), uow, at(0), POLICY, TRAVEL)
-    dispatch.receive_request(at_sixty("bath", 2, service="bathing"), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(at_sixty("meal", 1), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(at_sixty("bath", 2, service="bathing"), uow, at(0), POLICY, TRAVEL)
     assert uow.offers.for_request("meal")[0].caregiver_id == "A"
     assert uow.requests.get("bath").status == RequestStatus.FAILED
 
@@ -87,7 +87,7 @@ def test_a_batch_offers_the_matched_fails_the_impossible_and_keeps_the_outbid_wa
     uow = uow_with(caregiver("A", "meal", home=1))
     waiting = [at_sixty("near", 1), at_sixty("far", 3), request("repair", 2, service="repair")]
     for r in waiting:
-        assert dispatch.register_request(r, uow, at(0), POLICY)
+        assert offers.register_request(r, uow, at(0), POLICY)
     left = offer_batch(waiting, uow, at(0), POLICY, TRAVEL)
     assert [(o.request_id, o.caregiver_id, o.status) for o in uow.offers.values()] == [
         ("near", "A", OfferStatus.PENDING)]
@@ -114,7 +114,7 @@ def test_a_batched_day_brings_every_request_to_a_final_state(shared_data, name):
 
 
 def test_in_a_batched_area_an_emergency_is_offered_at_once_and_a_routine_request_waits():
-    from handlers.batching import receive_batched
+    from handlers.dispatch.batching import receive_batched
     from handlers.model import Priority
     from tests.unit.factories import uow_with
 

@@ -1,12 +1,14 @@
 """Providers rate the center once per visit their caregiver did, and the center's score follows."""
 import pytest
 
-from handlers import dispatch, visits
-from handlers.center_ratings import CenterAnswers, InvalidCenterRating, rate_center
-from handlers.kpis import center_score
-from handlers.memory import InMemoryUnitOfWork
-from handlers.operator_actions import Refused
-from handlers.scheduling import DispatchPolicy
+from handlers.dispatch import offers
+
+from handlers.visits import attendance
+from handlers.evaluation.center_ratings import CenterAnswers, InvalidCenterRating, rate_center
+from handlers.evaluation.kpis import center_score
+from handlers.simulation.memory import InMemoryUnitOfWork
+from handlers.operations.operator_actions import Refused
+from handlers.dispatch.scheduling import DispatchPolicy
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 
 TRAVEL = line_travel()
@@ -27,11 +29,11 @@ def center(done: bool = True):
     uow.center_ratings = _Ratings()
     uow.caregivers.add(caregiver("a", home=1, provider="p1"))
     uow.elders.add(elder("e1", 1))
-    dispatch.receive_request(request("r", 1, start=0, end=60), uow, at(0), DispatchPolicy(), TRAVEL)
-    dispatch.accept_offer("r.o1", "a", uow, at(0), DispatchPolicy(), TRAVEL)
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), DispatchPolicy(), TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), DispatchPolicy(), TRAVEL)
     if done:
-        visits.check_in("r", "a", uow, at(60), TRAVEL)
-        visits.check_out("r", "a", uow, at(90))
+        attendance.check_in("r", "a", uow, at(60), TRAVEL)
+        attendance.check_out("r", "a", uow, at(90))
     uow.events.clear()
     return uow
 

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from careline.channels import callback_url
-from handlers.channel_events import caregiver_event, intake_record, rating_given
-from handlers.delivery import is_final, status_rank, unanswered
-from handlers.intake import validate_intake
+from handlers.channels.channel_events import caregiver_event, intake_record, rating_given
+from handlers.channels.delivery import is_final, status_rank, unanswered
+from handlers.channels.intake import validate_intake
 from handlers.model import Elder, Priority
-from handlers.sms import ReplyKind
+from handlers.channels.sms import ReplyKind
 
 NOW = datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)
 

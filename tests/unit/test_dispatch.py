@@ -1,6 +1,7 @@
-from handlers import dispatch, visits
+from handlers.dispatch import offers
+from handlers.visits import attendance
 from handlers.model import OfferStatus, RequestStatus, SyncType
-from handlers.scheduling import DispatchPolicy
+from handlers.dispatch.scheduling import DispatchPolicy
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 TRAVEL = line_travel()
@@ -13,7 +14,7 @@ def offers_of(uow, rid):
 
 def test_a_received_request_is_offered_to_the_nearest_able_caregiver():
     uow = uow_with(caregiver("far", home=0), caregiver("near", home=3), caregiver("unable", "meal", home=4))
-    dispatch.receive_request(request("r", 4, service="bathing"), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r", 4, service="bathing"), uow, at(0), POLICY, TRAVEL)
     [offer] = offers_of(uow, "r")
     assert offer.caregiver_id == "near" and offer.status == OfferStatus.PENDING
     assert offer.expires_at == at(2)
@@ -24,54 +25,54 @@ def test_a_received_request_is_offered_to_the_nearest_able_caregiver():
 
 def test_a_decline_moves_the_offer_to_the_next_candidate():
     uow = uow_with(caregiver("a", home=1), caregiver("b", home=0))
-    dispatch.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
-    dispatch.close_offer("r.o1", OfferStatus.REJECTED, uow, at(1), POLICY, TRAVEL, "a")
+    offers.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
+    offers.close_offer("r.o1", OfferStatus.REJECTED, uow, at(1), POLICY, TRAVEL, "a")
     first, second = offers_of(uow, "r")
     assert (first.status, second.caregiver_id, second.status) == (OfferStatus.REJECTED, "b", OfferStatus.PENDING)
 
 
 def test_a_timeout_moves_the_offer_on_and_a_late_accept_is_refused():
     uow = uow_with(caregiver("a", home=1), caregiver("b", home=0))
-    dispatch.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
-    dispatch.close_offer("r.o1", OfferStatus.TIMEOUT, uow, at(2), POLICY, TRAVEL)
-    assert not dispatch.accept_offer("r.o1", "a", uow, at(3), POLICY, TRAVEL)
+    offers.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
+    offers.close_offer("r.o1", OfferStatus.TIMEOUT, uow, at(2), POLICY, TRAVEL)
+    assert not offers.accept_offer("r.o1", "a", uow, at(3), POLICY, TRAVEL)
     assert uow.visits.for_request("r") is None
     assert any(e.type == "dispatch.offer.accept_refused" for e in uow.events)
-    assert dispatch.accept_offer("r.o2", "b", uow, at(3), POLICY, TRAVEL)
+    assert offers.accept_offer("r.o2", "b", uow, at(3), POLICY, TRAVEL)
     assert uow.visits.for_request("r").caregiver_id == "b"
 
 
 def test_the_same_request_twice_creates_one_request_and_one_offer():
     uow = uow_with(caregiver("a"))
-    dispatch.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
-    dispatch.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
     assert len(uow.requests) == 1 and len(offers_of(uow, "r")) == 1
 
 
 def test_a_request_nobody_can_take_fails_and_goes_to_the_operator_queue():
     uow = uow_with(caregiver("a", "meal"))
-    dispatch.receive_request(request("r", 1, service="repair"), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r", 1, service="repair"), uow, at(0), POLICY, TRAVEL)
     assert uow.requests.get("r").status == RequestStatus.FAILED
     assert any(e.type == "care.request.escalated" and e.payload["step"] == "operator_queue" for e in uow.events)
 
 
 def test_a_pending_offer_holds_the_slot_so_no_caregiver_is_double_booked():
     uow = uow_with(caregiver("a", home=1))
-    dispatch.receive_request(request("r1", 1, start=60, end=60), uow, at(0), POLICY, TRAVEL)
-    dispatch.receive_request(request("r2", 1, start=60, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r1", 1, start=60, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r2", 1, start=60, end=60), uow, at(0), POLICY, TRAVEL)
     o1, o2 = offers_of(uow, "r1")[0], offers_of(uow, "r2")[0]
     assert o2.planned_start >= o1.planned_end
 
 
 def test_a_follower_waits_on_hold_until_its_anchor_is_assigned_then_starts_with_it():
     uow = uow_with(caregiver("a", home=2), caregiver("b", home=2))
-    dispatch.receive_request(request("anchor", 2, start=60, end=120), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("anchor", 2, start=60, end=120), uow, at(0), POLICY, TRAVEL)
     follower = request("follower", 2, start=60, end=120, sync_type=SyncType.SIMULTANEOUS,
                        sync_partner_id="anchor", sync_is_follower=True)
-    dispatch.receive_request(follower, uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(follower, uow, at(0), POLICY, TRAVEL)
     assert uow.requests.get("follower").status == RequestStatus.ON_HOLD
     anchor_offer = offers_of(uow, "anchor")[0]
-    dispatch.accept_offer(anchor_offer.offer_id, anchor_offer.caregiver_id, uow, at(1), POLICY, TRAVEL)
+    offers.accept_offer(anchor_offer.offer_id, anchor_offer.caregiver_id, uow, at(1), POLICY, TRAVEL)
     [f_offer] = offers_of(uow, "follower")
     assert f_offer.planned_start == anchor_offer.planned_start
     assert f_offer.caregiver_id != anchor_offer.caregiver_id
@@ -79,11 +80,11 @@ def test_a_follower_waits_on_hold_until_its_anchor_is_assigned_then_starts_with_
 
 def test_check_in_and_check_out_complete_the_request_and_record_lateness():
     uow = uow_with(caregiver("a", home=1))
-    dispatch.receive_request(request("r", 1, start=0, end=10), uow, at(0), POLICY, TRAVEL)
-    dispatch.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
-    assert visits.check_in("r", "a", uow, at(25), TRAVEL)
-    assert not visits.check_in("r", "a", uow, at(26), TRAVEL)
-    assert visits.check_out("r", "a", uow, at(55))
+    offers.receive_request(request("r", 1, start=0, end=10), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    assert attendance.check_in("r", "a", uow, at(25), TRAVEL)
+    assert not attendance.check_in("r", "a", uow, at(26), TRAVEL)
+    assert attendance.check_out("r", "a", uow, at(55))
     visit, req = uow.visits.for_request("r"), uow.requests.get("r")
     assert req.status == RequestStatus.COMPLETED and req.closed_at == at(55)
     assert visit.lateness_minutes == 15 and visit.travel_minutes == 0
@@ -91,19 +92,19 @@ def test_check_in_and_check_out_complete_the_request_and_record_lateness():
 
 def test_a_check_in_by_another_caregiver_changes_nothing():
     uow = uow_with(caregiver("a", home=1), caregiver("b"))
-    dispatch.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
-    dispatch.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
-    assert not visits.check_in("r", "b", uow, at(60), TRAVEL)
+    offers.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    assert not attendance.check_in("r", "b", uow, at(60), TRAVEL)
     assert uow.requests.get("r").status == RequestStatus.ACCEPTED
 
 
 def test_evv_mismatches_are_kept_on_the_visit_and_raised_for_review_not_dropped():
     uow = uow_with(caregiver("a", home=1))
-    dispatch.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
-    dispatch.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
     far = [{"code": "outside_geofence", "detail": "212 m from the elder's home"}]
-    assert visits.check_in("r", "a", uow, at(5), TRAVEL, far)
-    assert visits.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}])
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, far)
+    assert attendance.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}])
     visit = uow.visits.for_request("r")
     assert [f["code"] for f in visit.evv_flags] == ["outside_geofence", "short_visit"]
     assert uow.requests.get("r").status == RequestStatus.COMPLETED  # flagged, still counted
@@ -113,12 +114,12 @@ def test_evv_mismatches_are_kept_on_the_visit_and_raised_for_review_not_dropped(
 
 def test_an_offer_made_while_another_caregiver_was_accepting_is_withdrawn_not_a_second_visit():
     """The batch matcher may read a request just before another offer's accept commits."""
-    from handlers.dispatch import accept_offer
+    from handlers.dispatch.offers import accept_offer
     from handlers.model import Offer, OfferStatus
 
     uow = uow_with(caregiver("c1"), caregiver("c2"))
     r = request("r1", 2)
-    dispatch.receive_request(r, uow, at(0), POLICY, line_travel())
+    offers.receive_request(r, uow, at(0), POLICY, line_travel())
     first = next(o for o in uow.offers.for_request("r1") if o.status == OfferStatus.PENDING)
     assert accept_offer(first.offer_id, first.caregiver_id, uow, at(1), POLICY, line_travel())
     other = "c2" if first.caregiver_id == "c1" else "c1"

@@ -7,11 +7,11 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.day import Day, Submission
+from handlers.datasets.day import Day, Submission
 from handlers.model import Caregiver, Elder, OfferStatus
-from handlers.offline import run_day
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
-from handlers.simulation import CaregiverModel
+from handlers.simulation.offline import run_day
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverModel
 from tests.unit.factories import AREA, T0
 
 SERVICES = ["meal", "bathing", "cleaning"]
@@ -95,7 +95,7 @@ def batches(draw):
 @settings(max_examples=150, deadline=None)
 @given(batches())
 def test_an_emergency_is_never_left_waiting_while_a_routine_request_takes_a_caregiver_who_could_serve_it(case):
-    from handlers.batching import assign_batch
+    from handlers.dispatch.batching import assign_batch
     from handlers.model import Priority
     from tests.unit.factories import at, line_travel
 

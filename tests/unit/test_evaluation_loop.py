@@ -4,11 +4,11 @@ from datetime import datetime, timedelta, timezone
 
 from config.evaluation import load_evaluation_config
 from config.policy import load_policy
-from handlers.day import build_day
-from handlers.offline import ScoringLoop, run_day
-from handlers.scheduling import MatrixTravelTimes
-from handlers.simulation import CaregiverModel
-from handlers.uhhc import parse_instance
+from handlers.datasets.day import build_day
+from handlers.simulation.offline import ScoringLoop, run_day
+from handlers.dispatch.scheduling import MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverModel
+from handlers.datasets.uhhc import parse_instance
 
 START = datetime(2026, 11, 30, 7, tzinfo=timezone.utc)
 

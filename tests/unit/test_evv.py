@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from geopy.distance import geodesic
 
-from handlers.evv import EvvFlagCode, EvvPolicy, EvvRecord, verify_check_in, verify_check_out
+from handlers.visits.evv import EvvFlagCode, EvvPolicy, EvvRecord, verify_check_in, verify_check_out
 from tests.unit.factories import at
 
 HOME = (32.0617, 118.7778)  # an elder's home in Gulou, Nanjing

@@ -1,13 +1,15 @@
 """An operator decides each EVV flag of a visit: accepted, rejected (not payable) or corrected."""
 import pytest
 
-from handlers import dispatch, visits
-from handlers.access import Role
-from handlers.evv_review import (ReviewOutcome, counted_flag_codes, detail_for, may_review, open_flags, raised_at,
+from handlers.dispatch import offers
+
+from handlers.visits import attendance
+from handlers.operations.access import Role
+from handlers.visits.evv_review import (ReviewOutcome, counted_flag_codes, detail_for, may_review, open_flags, raised_at,
                                  review_flag)
-from handlers.kpis import VisitOutcome, evv_compliance_rate
-from handlers.operator_actions import Refused
-from handlers.scheduling import DispatchPolicy
+from handlers.evaluation.kpis import VisitOutcome, evv_compliance_rate
+from handlers.operations.operator_actions import Refused
+from handlers.dispatch.scheduling import DispatchPolicy
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 from tests.unit.operator_fakes import InMemoryOperatorUnitOfWork
 
@@ -22,10 +24,10 @@ def flagged_visit():
     uow = InMemoryOperatorUnitOfWork()
     uow.caregivers.add(caregiver("a", home=1))
     uow.elders.add(elder("e1", 1))
-    dispatch.receive_request(request("r", 1, start=0, end=60), uow, at(0), DispatchPolicy(), TRAVEL)
-    dispatch.accept_offer("r.o1", "a", uow, at(0), DispatchPolicy(), TRAVEL)
-    visits.check_in("r", "a", uow, at(5), TRAVEL, [FAR, EARLY])
-    visits.check_out("r", "a", uow, at(10), [SHORT])
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), DispatchPolicy(), TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), DispatchPolicy(), TRAVEL)
+    attendance.check_in("r", "a", uow, at(5), TRAVEL, [FAR, EARLY])
+    attendance.check_out("r", "a", uow, at(10), [SHORT])
     uow.events.clear()
     return uow, uow.visits.for_request("r")
 

@@ -1,7 +1,7 @@
-from handlers import dispatch
-from handlers.explain import explain
-from handlers.memory import InMemoryUnitOfWork
-from handlers.scheduling import DispatchPolicy
+from handlers.dispatch import offers
+from handlers.dispatch.explain import explain
+from handlers.simulation.memory import InMemoryUnitOfWork
+from handlers.dispatch.scheduling import DispatchPolicy
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 
 
@@ -14,7 +14,7 @@ def test_an_explanation_names_the_chosen_caregiver_the_runner_up_and_why_others_
     for c in (caregiver("near", home=3), caregiver("far", home=0), caregiver("cook", "meal", home=4)):
         uow.caregivers.add(c)
     uow.elders.add(elder("e4", 4))
-    dispatch.receive_request(request("r", 4, service="bathing"), uow, at(0), DispatchPolicy(), line_travel())
+    offers.receive_request(request("r", 4, service="bathing"), uow, at(0), DispatchPolicy(), line_travel())
     text = "\n".join(explain(history(uow, "r")))
     assert "1. near" in text and "2. far" in text
     assert "not cook: lacks the ability bathing" in text

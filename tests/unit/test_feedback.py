@@ -2,14 +2,16 @@ from datetime import timedelta
 
 import pytest
 
-from handlers import dispatch, feedback
-from handlers.scheduling import DispatchPolicy
+from handlers.dispatch import offers
+
+from handlers.evaluation import feedback
+from handlers.dispatch.scheduling import DispatchPolicy
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 
 def received():
     uow = uow_with(caregiver("a", home=1))
-    dispatch.receive_request(request("r", 1), uow, at(0), DispatchPolicy(), line_travel())
+    offers.receive_request(request("r", 1), uow, at(0), DispatchPolicy(), line_travel())
     return uow
 
 
@@ -40,18 +42,18 @@ def test_a_complaint_reopens_the_request_for_an_operator_follow_up_within_a_day(
 def test_feedback_is_about_the_visit_that_came_and_a_complaint_without_one_about_the_no_show():
     """a accepted and did not come (no-show, re-dispatched to b); b came. A rating then is b's;
     a complaint while nobody else had accepted yet is a's (the no-show caregiver)."""
-    from handlers import disruptions
+    from handlers.visits import disruptions
     from handlers.model import VisitStatus
 
     policy, travel = DispatchPolicy(), line_travel()
     uow = uow_with(caregiver("a", home=1), caregiver("b", home=1))
-    dispatch.receive_request(request("r", 1), uow, at(0), policy, travel)
+    offers.receive_request(request("r", 1), uow, at(0), policy, travel)
     [first] = [o for o in uow.offers.values() if o.status == "pending"]
-    dispatch.accept_offer(first.offer_id, first.caregiver_id, uow, at(1), policy, travel)
+    offers.accept_offer(first.offer_id, first.caregiver_id, uow, at(1), policy, travel)
     disruptions.missed_check_in(f"{first.offer_id}.v", uow, at(75), policy, travel)
     feedback.record_feedback("f-early", "r", uow, at(76), complaint="no-show")
     [second] = [o for o in uow.offers.values() if o.status == "pending"]
-    dispatch.accept_offer(second.offer_id, second.caregiver_id, uow, at(77), policy, travel)
+    offers.accept_offer(second.offer_id, second.caregiver_id, uow, at(77), policy, travel)
     feedback.record_feedback("f-late", "r", uow, at(200), stars=5)
 
     by_id = {f.feedback_id: f for f in uow.feedback.values()}

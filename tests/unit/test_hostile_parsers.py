@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from careline.importing import import_provider_file
-from handlers import sms
-from handlers.intake import InvalidIntake, validate_intake
+from handlers.channels import sms
+from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.model import Elder
-from handlers.phone import InvalidPhoneNumber, mask, to_e164, try_e164
-from handlers.providers import REQUIRED_COLUMNS, TEXT_LIMITS, read_providers
-from handlers.uhhc import InstanceError, load_instance, parse_instance
+from handlers.channels.phone import InvalidPhoneNumber, mask, to_e164, try_e164
+from handlers.datasets.providers import REQUIRED_COLUMNS, TEXT_LIMITS, read_providers
+from handlers.datasets.uhhc import InstanceError, load_instance, parse_instance
 from tests.hostile_support import NASTY, PATHS, RECORD, bogus_phone, hostile_text, json_values, mangled_records
 
 pytestmark = pytest.mark.hostile

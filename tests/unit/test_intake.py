@@ -1,6 +1,6 @@
 import pytest
 
-from handlers.intake import InvalidIntake, validate_intake
+from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.model import Elder, SyncType
 
 ELDERS = {"e1": Elder("e1", "gulou", 3)}

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.settings import REPO_ROOT
-from handlers.ivr import (Enqueue, Gather, Hangup, OperatorHandoff, Say, ServiceChoice, answer, confirm,
+from handlers.channels.ivr import (Enqueue, Gather, Hangup, OperatorHandoff, Say, ServiceChoice, answer, confirm,
                           load_ivr_config, on_menu, on_rating, on_time, rating_prompt)
 from handlers.model import Priority
 

@@ -10,7 +10,7 @@ import pytest
 
 from config.evaluation import EvaluationConfigError, load_evaluation_config, parse_evaluation_config
 from config.evaluation import DEFAULT_PATH
-from handlers.kpis import (DEFAULT_WEIGHTS, CenterRating, Complaint, KpiPolicy, OfferOutcome, Rating,
+from handlers.evaluation.kpis import (DEFAULT_WEIGHTS, CenterRating, Complaint, KpiPolicy, OfferOutcome, Rating,
                            VisitOutcome, bayesian_average, caregiver_kpis, center_score, composite_score,
                            provider_kpis, ranking)
 from tests.unit.factories import at
@@ -169,7 +169,7 @@ def test_a_misspelt_config_key_is_named():
 
 
 def test_an_accepted_offer_whose_visit_fell_through_still_counts_as_accepted():
-    from handlers.kpis import counted_offer_status
+    from handlers.evaluation.kpis import counted_offer_status
 
     assert counted_offer_status("canceled", has_visit=True) == "accepted"   # no-show or call-off after accepting
     assert counted_offer_status("canceled", has_visit=False) == "canceled"  # withdrawn by an operator while pending

@@ -1,6 +1,6 @@
 """Live KPIs (counters a windowed table keeps) give the monthly report's
-numbers: the same events folded through ``handlers.live_kpis`` and the same
-outcomes through ``handlers.kpis`` agree, and a few values by hand."""
+numbers: the same events folded through ``handlers.evaluation.live_kpis`` and the same
+outcomes through ``handlers.evaluation.kpis`` agree, and a few values by hand."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.kpis import Complaint, KpiPolicy, OfferOutcome, Rating, VisitOutcome, provider_kpis
-from handlers.live_kpis import (ACCEPT_BUCKETS_SECONDS, Counts, bucket_name, histogram_median,
+from handlers.evaluation.kpis import Complaint, KpiPolicy, OfferOutcome, Rating, VisitOutcome, provider_kpis
+from handlers.evaluation.live_kpis import (ACCEPT_BUCKETS_SECONDS, Counts, bucket_name, histogram_median,
                                 kpis_from_counts, split_key, subject_key, tallies)
 from tests.unit.factories import at
 
@@ -139,7 +139,7 @@ def test_counts_add_onto_plain_dicts_as_a_recovered_table_holds_them():
 
 
 def test_an_acceptance_that_overturns_a_timeout_counts_the_offer_once():
-    # answered in time, processed after the expiry (handlers.dispatch.accept_offer): stored as accepted
+    # answered in time, processed after the expiry (handlers.dispatch.offers.accept_offer): stored as accepted
     timeout = event("dispatch.offer.timeout", 25, provider_id="p1", caregiver_id="c1", offered_at=at(10).isoformat())
     late = event("dispatch.offer.accepted", 26, provider_id="p1", caregiver_id="c1", offered_at=at(10).isoformat(),
                  supersedes="timeout")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from handlers.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
+from handlers.operations.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
 
 
 def test_a_travel_matrix_becomes_a_map_where_travel_times_are_distances():

@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from handlers.day import build_day
-from handlers.offline import run_day
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
-from handlers.simulation import CaregiverModel
-from handlers.uhhc import parse_instance
+from handlers.datasets.day import build_day
+from handlers.simulation.offline import run_day
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverModel
+from handlers.datasets.uhhc import parse_instance
 
 START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
 

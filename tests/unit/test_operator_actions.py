@@ -1,9 +1,9 @@
 import pytest
 
-from handlers import dispatch
-from handlers import operator_actions as ops
+from handlers.dispatch import offers
+from handlers.operations import operator_actions as ops
 from handlers.model import OfferStatus, Priority, RequestStatus, VisitStatus
-from handlers.scheduling import DispatchPolicy
+from handlers.dispatch.scheduling import DispatchPolicy
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 from tests.unit.operator_fakes import InMemoryOperatorUnitOfWork
 
@@ -21,7 +21,7 @@ def center(*caregivers):
 
 
 def received(uow, rid="r", **kw):
-    dispatch.receive_request(request(rid, 1, **kw), uow, at(0), POLICY, TRAVEL)
+    offers.receive_request(request(rid, 1, **kw), uow, at(0), POLICY, TRAVEL)
     return uow.requests.get(rid)
 
 
@@ -42,14 +42,14 @@ def test_a_late_reply_to_a_cancelled_request_changes_nothing():
     uow = center()
     received(uow)
     ops.cancel_request("r", uow, at(1), "op")
-    assert not dispatch.accept_offer("r.o1", "a", uow, at(1.5), POLICY, TRAVEL)
+    assert not offers.accept_offer("r.o1", "a", uow, at(1.5), POLICY, TRAVEL)
     assert uow.visits.for_request("r") is None
 
 
 def test_a_visit_in_progress_cannot_be_cancelled_or_moved():
     uow = center()
     received(uow)
-    dispatch.accept_offer("r.o1", "a", uow, at(1), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(1), POLICY, TRAVEL)
     uow.visits.for_request("r").status = VisitStatus.IN_PROGRESS
     uow.requests.get("r").status = RequestStatus.IN_PROGRESS
     with pytest.raises(ops.Refused) as cancel:
@@ -62,12 +62,12 @@ def test_a_visit_in_progress_cannot_be_cancelled_or_moved():
 def test_reassigning_an_accepted_request_frees_the_first_caregiver_and_offers_it_to_the_chosen_one():
     uow = center()
     received(uow)
-    dispatch.accept_offer("r.o1", "a", uow, at(1), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(1), POLICY, TRAVEL)
     offer = ops.reassign("r", "b", uow, at(2), POLICY, TRAVEL, "op")
     assert (offer.caregiver_id, offer.status, offer.expires_at) == ("b", OfferStatus.PENDING, at(4))
     assert uow.visits.for_request("r") is None and uow.bookings(["a"])["a"] == []
     assert uow.requests.get("r").status == RequestStatus.RECEIVED
-    assert dispatch.accept_offer(offer.offer_id, "b", uow, at(3), POLICY, TRAVEL)
+    assert offers.accept_offer(offer.offer_id, "b", uow, at(3), POLICY, TRAVEL)
     assert uow.visits.for_request("r").caregiver_id == "b"
 
 
@@ -119,7 +119,7 @@ def test_a_caregiver_marked_unavailable_loses_pending_offers_to_the_next_caregiv
 def test_booked_visits_of_an_unavailable_caregiver_are_listed_for_reassignment():
     uow = center()
     received(uow)
-    dispatch.accept_offer("r.o1", "a", uow, at(1), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(1), POLICY, TRAVEL)
     done = ops.mark_caregiver_unavailable("a", uow, at(2), POLICY, TRAVEL, "op")
     assert done == ops.Unavailability((), ("r",))
     assert ops.mark_caregiver_available("a", uow, at(3), "op")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.phone import InvalidPhoneNumber, mask, to_e164, try_e164
+from handlers.channels.phone import InvalidPhoneNumber, mask, to_e164, try_e164
 
 
 def test_a_chinese_mobile_number_without_country_code_gets_plus_86():

@@ -4,13 +4,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from handlers.day import build_day
+from handlers.datasets.day import build_day
 from handlers.model import RequestStatus, SyncType
-from handlers.offline import run_day
-from handlers.planning import plan_day, planned_visits, sync_violations
-from handlers.scheduling import DispatchPolicy, MatrixTravelTimes
-from handlers.simulation import CaregiverModel
-from handlers.uhhc import Instance, RosterEntry, ServiceNeed, Stop, evaluate_routes, parse_instance
+from handlers.simulation.offline import run_day
+from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.simulation.caregiver_model import CaregiverModel
+from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop, evaluate_routes, parse_instance
 
 START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
 PUBLISHED_SA_TRAVEL_E2 = 1384  # solutions/bazirha-E2.sa.json

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.providers import (
+from handlers.datasets.providers import (
     PROVIDER_TYPE_SERVICES, SERVICE_TYPES, OpeningHours, RejectedRow, parse_closing_time, read_providers,
 )
 

@@ -1,5 +1,5 @@
 from handlers.model import Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
-from handlers.queues import SlaPolicy, Snapshot, cumulative_statistics, realtime_statistics
+from handlers.operations.queues import SlaPolicy, Snapshot, cumulative_statistics, realtime_statistics
 from tests.unit.factories import AREA, at, caregiver, request
 
 SLA = SlaPolicy({"routine": 600.0, "stat": 60.0})

@@ -1,6 +1,6 @@
 import pytest
 
-from handlers.regions import InvalidRegion, areas_within, child_regions, narrower, normalise, within
+from handlers.operations.regions import InvalidRegion, areas_within, child_regions, narrower, normalise, within
 
 GULOU = "江苏省/南京市/鼓楼区"
 AREAS = {"xikang": f"{GULOU}/宁海路街道/西康社区", "qingyun": f"{GULOU}/湖南路街道/青云巷社区",

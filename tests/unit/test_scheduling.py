@@ -1,5 +1,5 @@
 from handlers.model import Booking
-from handlers.scheduling import DispatchPolicy, best_insertion, rank_caregivers
+from handlers.dispatch.scheduling import DispatchPolicy, best_insertion, rank_caregivers
 from tests.unit.factories import at, caregiver, line_travel, request
 
 TRAVEL = line_travel()

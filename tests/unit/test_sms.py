@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
 
-from handlers.sms import (ReplyKind, accepted_text, count_segments, is_alarm_text, offer_text,
+from handlers.channels.sms import (ReplyKind, accepted_text, count_segments, is_alarm_text, offer_text,
                           parse_rating, parse_reply, rescinded_text)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -2,9 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from handlers.intake import validate_intake
+from handlers.channels.intake import validate_intake
 from handlers.model import Elder
-from handlers.subscriptions import InvalidSubscription, Subscription, intake_for, next_services
+from handlers.channels.subscriptions import InvalidSubscription, Subscription, intake_for, next_services
 
 LUNCH = Subscription("s1", "e1", "meal", "mon-fri", "11:00", "Asia/Shanghai")
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from handlers.uhhc import InstanceError, Stop, evaluate_routes, parse_instance, routes_from_solution
+from handlers.datasets.uhhc import InstanceError, Stop, evaluate_routes, parse_instance, routes_from_solution
 
 
 def load(shared_data, name):

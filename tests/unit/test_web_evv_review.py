@@ -8,7 +8,8 @@ from sqlalchemy import select
 from db import tables
 from db.session import session_factory
 from db.uow import SqlUnitOfWork
-from handlers import dispatch, visits
+from handlers.dispatch import offers
+from handlers.visits import attendance
 from tests.unit.web_client import _seeded, app, center, login, post_action  # noqa: F401 - fixtures
 
 FAR = {"code": "outside_geofence", "detail": "checked in 412 m from the elder's home (geofence 150 m)"}
@@ -23,14 +24,14 @@ def flagged(center):
     soon; R-1005 (Xuanwu, cg-ma) accepted and checked in from afar."""
     factory = session_factory(center.database_url)
     with SqlUnitOfWork(factory) as uow:
-        dispatch.accept_offer(uow.offers.for_request("R-1005")[0].offer_id, "cg-ma", uow,
+        offers.accept_offer(uow.offers.for_request("R-1005")[0].offer_id, "cg-ma", uow,
                               center.now - timedelta(minutes=7), center.policy, center.travel)
         uow.commit()
     for rid, cid, flags, out in (("R-1001", "cg-li", [FAR, PHONE], [SHORT]), ("R-1005", "cg-ma", [FAR], None)):
         with SqlUnitOfWork(factory) as uow:
-            assert visits.check_in(rid, cid, uow, center.now - timedelta(minutes=5), center.travel, flags)
+            assert attendance.check_in(rid, cid, uow, center.now - timedelta(minutes=5), center.travel, flags)
             if out:
-                assert visits.check_out(rid, cid, uow, center.now, out)
+                assert attendance.check_out(rid, cid, uow, center.now, out)
             uow.commit()
     return center
 

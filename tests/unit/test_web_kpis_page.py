@@ -10,8 +10,8 @@ import pytest
 
 from db import live_kpis, tables
 from db.session import session_factory
-from handlers.kpis import KpiPolicy, composite_score, DEFAULT_WEIGHTS
-from handlers.live_kpis import kpis_from_counts
+from handlers.evaluation.kpis import KpiPolicy, composite_score, DEFAULT_WEIGHTS
+from handlers.evaluation.live_kpis import kpis_from_counts
 from tests.unit.web_client import _seeded, app, center, login  # noqa: F401 - fixtures
 
 GOOD = {"offers": 10, "accepted": 9, "accept_le_60": 9, "visits": 8, "completed": 8, "arrived": 8,

@@ -2,7 +2,7 @@
 re-dispatched after a no-show has two visits, and joining feedback to the
 request's visits counted its rating once per visit, for both caregivers.
 
-Existing rows get the visit ``handlers.feedback.visit_concerned`` picks today:
+Existing rows get the visit ``handlers.evaluation.feedback.visit_concerned`` picks today:
 the request's live visit, else its latest no-show.
 
 Revision ID: 0012

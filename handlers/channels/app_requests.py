@@ -1,24 +1,24 @@
 """Rules of the app channel: what an elder (or family) and a caregiver may do
 from their phone app, and what the app shows them.
 
-Same contract as ``handlers.operator_actions``: a rule that says no raises
+Same contract as ``handlers.operations.operator_actions``: a rule that says no raises
 ``Refused`` (stable ``code``, a message for the app) before anything changes.
 The app's writes go where every channel's go: a submitted request is an intake
-record (``handlers.intake``), a caregiver's answer or check-in a caregiver
-event that dispatch handles (``handlers.dispatch``, ``handlers.visits``);
-cancelling is the operator's use case (``handlers.operator_actions``) and a
-rating is ``handlers.feedback``'s. Times are timezone-aware UTC, durations minutes.
+record (``handlers.channels.intake``), a caregiver's answer or check-in a caregiver
+event that dispatch handles (``handlers.dispatch.offers``, ``handlers.visits.attendance``);
+cancelling is the operator's use case (``handlers.operations.operator_actions``) and a
+rating is ``handlers.evaluation.feedback``'s. Times are timezone-aware UTC, durations minutes.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from handlers import operator_actions
-from handlers.evv import EvvFlag, EvvPolicy, Position, verify_check_in, verify_check_out
-from handlers.intake import InvalidIntake
+from handlers.operations import operator_actions
+from handlers.visits.evv import EvvFlag, EvvPolicy, Position, verify_check_in, verify_check_out
+from handlers.channels.intake import InvalidIntake
 from handlers.model import CareRequest, Offer, OfferStatus, RequestStatus, Visit, VisitStatus
-from handlers.operator_actions import OperatorUnitOfWork, Refused
+from handlers.operations.operator_actions import OperatorUnitOfWork, Refused
 
 #: the planned arrival the app promises is the visit's planned start ± this many minutes
 #: (EVV practice allows check-in 15 min early, DESIGN.md; the same margin either side)
@@ -118,7 +118,7 @@ def visit_report(action: str, visit: Visit, at: datetime, position: Position, ac
                  tasks: Mapping[str, str], elder_position: Position | None, policy: EvvPolicy) -> dict:
     """The ``data`` a check-in or check-out from the app adds to its caregiver event:
     the visit, the phone's position (WGS84 degrees, accuracy in metres), the task
-    outcomes (done / refused) at check-out, and the EVV flags (``handlers.evv``)
+    outcomes (done / refused) at check-out, and the EVV flags (``handlers.visits.evv``)
     found now: geofence and too-early at check-in; checklist and short visit at
     check-out once the check-in time is known."""
     flags: list[EvvFlag]

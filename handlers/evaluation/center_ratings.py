@@ -1,15 +1,15 @@
 """Providers rate the center, one visit at a time: the seed's two-way evaluation.
 
-The center scores providers (``handlers.kpis``); a provider organisation
+The center scores providers (``handlers.evaluation.kpis``); a provider organisation
 answers back for each visit its caregivers did: was the information the
 center gave right (address, needs, service), was the notice enough (time
 between offer and visit), and optionally 1–5 stars and a comment. The KPI is
-``handlers.kpis.center_score``; the monthly report reads the stored ratings.
+``handlers.evaluation.kpis.center_score``; the monthly report reads the stored ratings.
 
 Rules: only the provider whose caregiver did the visit may rate it, only
 once the visit is completed, and only once (a second rating is refused, not
 merged: the first answer is what the month's report counted). Same contract
-as ``handlers.operator_actions``: ``Refused`` with a stable code before
+as ``handlers.operations.operator_actions``: ``Refused`` with a stable code before
 anything is written.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Protocol
 
 from handlers import events as ev
-from handlers.kpis import CenterRating
+from handlers.evaluation.kpis import CenterRating
 from handlers.model import VisitStatus
-from handlers.operator_actions import Refused
+from handlers.operations.operator_actions import Refused
 from handlers.ports import UnitOfWork
 
 #: the longest comment, in characters
@@ -67,7 +67,7 @@ class CenterRatingRecord:
     rated_at: datetime
 
     def as_kpi_input(self) -> CenterRating:
-        """The ``handlers.kpis.CenterRating`` the center score is computed from."""
+        """The ``handlers.evaluation.kpis.CenterRating`` the center score is computed from."""
         return CenterRating(self.provider_id, self.answers.information_correct, self.answers.notice_sufficient,
                             self.answers.stars)
 

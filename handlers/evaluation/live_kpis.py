@@ -1,6 +1,6 @@
 """Live KPIs: the events of a request's life folded into counters, so that a
 stream processor can keep them in rolling windows (``streams.live_kpis`` keeps
-them in a Faust hopping-window table) and read the same ``handlers.kpis.Kpis``
+them in a Faust hopping-window table) and read the same ``handlers.evaluation.kpis.Kpis``
 the monthly report computes from stored rows.
 
 Shapes:
@@ -32,7 +32,7 @@ Counters (all per subject, per window):
 ``complaints``            complaints
 ========================  ====================================================
 
-Each counter is the live twin of a rule in ``handlers.kpis`` (the unit tests
+Each counter is the live twin of a rule in ``handlers.evaluation.kpis`` (the unit tests
 check both give the same numbers from the same outcomes). The one
 approximation: the median seconds to accept comes from the histogram,
 interpolated linearly inside its bucket as Prometheus' ``histogram_quantile``
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from handlers.kpis import Kpis, KpiPolicy, _share, bayesian_average_of, complaints_per_100_visits
+from handlers.evaluation.kpis import Kpis, KpiPolicy, _share, bayesian_average_of, complaints_per_100_visits
 
 #: upper bounds (seconds) of the time-to-accept histogram; offers expire within 15 min
 #: (DESIGN.md ladder), so answers beyond an hour are rare and share the last bucket
@@ -173,7 +173,7 @@ def histogram_median(counts: Mapping[str, float]) -> float | None:
 
 def kpis_from_counts(subject_id: str, counts: Mapping[str, float], policy: KpiPolicy) -> Kpis:
     """The ``Kpis`` of one subject from its window's counters; the same
-    definitions as ``handlers.kpis.compute_kpis``."""
+    definitions as ``handlers.evaluation.kpis.compute_kpis``."""
     c = lambda name: counts.get(name, 0)  # noqa: E731
     ratings = int(c("ratings"))
     return Kpis(

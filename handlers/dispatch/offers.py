@@ -19,8 +19,8 @@ from handlers import events as ev
 from handlers.model import (CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType,
                             Visit, visit_id_for)
 from handlers.ports import UnitOfWork
-from handlers.provider_scores import explores
-from handlers.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.evaluation.provider_scores import explores
+from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
 
 #: offers a request may use while on the ``best`` step, per parallel slot
 BEST_STEP_OFFERS = 3
@@ -40,7 +40,7 @@ def register_request(request: CareRequest, uow: UnitOfWork, now: datetime,
     """``receive_request`` without the offer: store the request, alert on an
     emergency, hold a follower for its anchor and start the ladder. True when
     the request is ready to be offered (batched and planned dispatch offer it
-    their own way, see ``handlers.batching`` and ``handlers.planning``)."""
+    their own way, see ``handlers.dispatch.batching`` and ``handlers.dispatch.planning``)."""
     if uow.requests.get(request.request_id) is not None:
         return False
     request.status, request.received_at = RequestStatus.RECEIVED, now

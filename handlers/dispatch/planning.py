@@ -33,12 +33,12 @@ from typing import Mapping, Sequence
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from handlers import dispatch
+from handlers.dispatch import offers
 from handlers import events as ev
 from handlers.model import CareRequest, SyncType
 from handlers.ports import UnitOfWork
-from handlers.scheduling import DispatchPolicy, Ranking, TravelTimes, insertion_at
-from handlers.uhhc import Instance, ServiceNeed, Stop, evaluate_routes
+from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, insertion_at
+from handlers.datasets.uhhc import Instance, ServiceNeed, Stop, evaluate_routes
 
 UNSERVED_PENALTY = 10_000_000
 """Cost of leaving a need unserved: above any day's travel and tardiness in minutes."""
@@ -229,7 +229,7 @@ def sync_violations(instance: Instance, routes: Mapping[str, Sequence[Stop]]) ->
 
 def planned_visits(instance: Instance, routes: Mapping[str, Sequence[Stop]], run: str,
                    day_start: datetime) -> dict[str, PlannedVisit]:
-    """The plan keyed by care request id, with the ids ``handlers.day.build_day``
+    """The plan keyed by care request id, with the ids ``handlers.datasets.day.build_day``
     gives a run (``<run>.<patient>.<service>``, caregivers ``<run>.<id>``),
     announced to the caregivers at ``day_start``."""
     at = lambda minute: day_start + timedelta(minutes=minute)  # noqa: E731
@@ -247,14 +247,14 @@ def receive_planned(request: CareRequest, plan: Mapping[str, PlannedVisit], uow:
     """Receive a request of a planned day: offer it first to its planned
     caregiver at its planned start; when the plan has no slot for it, or the
     slot no longer fits the caregiver's day (``scheduling.insertion_at``),
-    dispatch it online (``dispatch.offer_next``). A declined or expired planned
+    dispatch it online (``offers.offer_next``). A declined or expired planned
     offer moves on online as any offer does. A follower takes its anchor's
     planned start as its anchor time, so the pair is offered as planned."""
     planned = plan.get(request.request_id)
     anchor = plan.get(request.sync_partner_id or "")
     if request.waits_for_anchor and planned is not None and anchor is not None:
         request.sync_anchor_start = anchor.start
-    if not dispatch.register_request(request, uow, now, policy):
+    if not offers.register_request(request, uow, now, policy):
         return
     caregiver = uow.caregivers.get(planned.caregiver_id) if planned is not None else None
     if (caregiver is not None and caregiver.active and planned.start >= now
@@ -263,6 +263,6 @@ def receive_planned(request: CareRequest, plan: Mapping[str, PlannedVisit], uow:
                            travel, planned.start, min(now, planned.announced_at or now), policy)
         if not isinstance(fit, str):
             uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
-            dispatch.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
+            offers.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
             return
-    dispatch.offer_next(request, uow, now, policy, travel)
+    offers.offer_next(request, uow, now, policy, travel)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers import dispatch
+from handlers.dispatch import offers
 from handlers import events as ev
 from handlers.model import OfferStatus, RequestStatus, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
-from handlers.scheduling import DispatchPolicy, TravelTimes
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
 
 
 def missed_check_in(visit_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy,
@@ -52,5 +52,5 @@ def _redispatch(request_id: str, caregiver_id: str, reason: str, uow: UnitOfWork
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-dispatch: {reason}"
     uow.emit(ev.status_changed(request, now))
     uow.emit(ev.elder_informed(request, now, "your helper cannot come as planned; we are finding another"))
-    dispatch.offer_next(request, uow, now, policy, travel)
+    offers.offer_next(request, uow, now, policy, travel)
     return True

@@ -24,7 +24,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 
 def counted_offer_status(status: str, has_visit: bool) -> str:
     """The status an offer counts with: ``canceled`` with a visit counts as ``accepted``
-    (``handlers.disruptions`` cancels an accepted offer whose visit fell through, a no-show
+    (``handlers.visits.disruptions`` cancels an accepted offer whose visit fell through, a no-show
     or a call-off; the caregiver did accept, and the no-show counts among the visits); any
     other status as stored. ``status`` is an ``OfferStatus`` value."""
     return "accepted" if status == "canceled" and has_visit else status
@@ -47,7 +47,7 @@ class VisitOutcome:
     """One visit due (cancelled visits are left out by the caller).
 
     ``lateness_minutes`` is minutes after the latest on-time start promised
-    to the elder (as ``handlers.visits.check_in`` measures it); ``evv_flags``
+    to the elder (as ``handlers.visits.attendance.check_in`` measures it); ``evv_flags``
     holds ``EvvFlagCode`` values raised at check-in and check-out.
     """
 
@@ -91,7 +91,7 @@ class Complaint:
 class CenterRating:
     """A provider's rating of the dispatch center for one visit: was the
     information right, was the notice enough, and optionally 1..5 stars
-    (``handlers.center_ratings``)."""
+    (``handlers.evaluation.center_ratings``)."""
 
     provider_id: str
     information_right: bool
@@ -189,7 +189,7 @@ def bayesian_average(stars: Sequence[int], prior_mean: float, prior_weight: floa
 
 def bayesian_average_of(total_stars: float, ratings: int, prior_mean: float, prior_weight: float) -> float:
     """``bayesian_average`` from the sum and count of the stars (what a
-    window of counters keeps, ``handlers.live_kpis``)."""
+    window of counters keeps, ``handlers.evaluation.live_kpis``)."""
     return (prior_weight * prior_mean + total_stars) / (prior_weight + ratings)
 
 

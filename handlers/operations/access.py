@@ -3,7 +3,7 @@
 Roles follow the design card: **operators** take calls, call elders back and
 acknowledge emergencies, so they see names and phone numbers; **supervisors**
 watch the service, step in on assignments and read the audit log, without
-personal data; both review EVV flags (``handlers.evv_review``); **admins** keep
+personal data; both review EVV flags (``handlers.visits.evv_review``); **admins** keep
 the accounts and read the audit log, without personal data or dispatch rights.
 Data minimisation (GDPR art. 5(1)(c); China's PIPL art. 6) is the rule behind
 showing personal data only to the role that needs it.

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.model import Caregiver, Elder, ProviderOrganisation
-from handlers.uhhc import Instance, needs_in_submission_order, submission_minute
+from handlers.datasets.uhhc import Instance, needs_in_submission_order, submission_minute
 
 
 @dataclass(frozen=True)

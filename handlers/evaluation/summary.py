@@ -2,7 +2,7 @@
 
 Travel and tardiness are recomputed from the visits as they happened (check-in
 and check-out times) with the instance matrix, by the same rules as the
-published solutions (``handlers.uhhc.evaluate_routes``), so the two compare.
+published solutions (``handlers.datasets.uhhc.evaluate_routes``), so the two compare.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Iterable
 import numpy as np
 
 from handlers.model import CareRequest, Offer, Visit
-from handlers.uhhc import Instance, RouteCost, Stop, evaluate_routes
+from handlers.datasets.uhhc import Instance, RouteCost, Stop, evaluate_routes
 
 
 @dataclass(frozen=True)

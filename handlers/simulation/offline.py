@@ -13,18 +13,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Literal, Mapping
 
-from handlers import batching, disruptions, dispatch, feedback, visits
-from handlers.provider_scores import scores_from
-from handlers.day import Day
-from handlers.intake import InvalidIntake, validate_intake
-from handlers.kpis import KpiPolicy
-from handlers.memory import InMemoryUnitOfWork
+from handlers.dispatch import batching
+
+from handlers.visits import disruptions
+
+from handlers.dispatch import offers
+
+from handlers.evaluation import feedback
+
+from handlers.visits import attendance
+from handlers.evaluation.provider_scores import scores_from
+from handlers.datasets.day import Day
+from handlers.channels.intake import InvalidIntake, validate_intake
+from handlers.evaluation.kpis import KpiPolicy
+from handlers.simulation.memory import InMemoryUnitOfWork
 from handlers.model import CareRequest, OfferStatus
-from handlers.scheduling import DispatchPolicy, TravelTimes
-from handlers.simulation import CaregiverAction, CaregiverFleet, CaregiverModel
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
+from handlers.simulation.caregiver_model import CaregiverAction, CaregiverFleet, CaregiverModel
 
 if TYPE_CHECKING:
-    from handlers.planning import PlannedVisit
+    from handlers.dispatch.planning import PlannedVisit
 
 Mode = Literal["online", "batched", "planned"]
 
@@ -57,9 +65,9 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
     ``mode`` says how a request is first offered: ``online`` (default) to its
     best caregiver on arrival; ``batched`` together with the requests that
     arrived in the same ``batch_interval_seconds`` of simulated time
-    (``handlers.batching``); ``planned`` to the caregiver and start ``plan``
-    gives it (``handlers.planning.receive_planned``, request id -> visit).
-    Declines, timeouts and the ladder then follow ``handlers.dispatch`` in
+    (``handlers.dispatch.batching``); ``planned`` to the caregiver and start ``plan``
+    gives it (``handlers.dispatch.planning.receive_planned``, request id -> visit).
+    Declines, timeouts and the ladder then follow ``handlers.dispatch.offers`` in
     every mode. Raises ``ValueError`` for an unknown mode or ``planned`` without a plan.
     """
     _check_mode(mode, plan)
@@ -99,25 +107,25 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
                 return
             kind, rid, cid, oid = todo.kind, todo.request_id, todo.caregiver_id, todo.offer_id
             if kind == "accept":
-                dispatch.accept_offer(oid, cid, uow, now, policy, travel)
+                offers.accept_offer(oid, cid, uow, now, policy, travel)
             elif kind == "decline":
-                dispatch.close_offer(oid, OfferStatus.REJECTED, uow, now, policy, travel, cid)
+                offers.close_offer(oid, OfferStatus.REJECTED, uow, now, policy, travel, cid)
             elif kind == "check_in":
-                visits.check_in(rid, cid, uow, now, travel)
+                attendance.check_in(rid, cid, uow, now, travel)
             elif kind == "feedback":
                 feedback.record_feedback(f"{rid}.fb", rid, uow, now, todo.stars,
                                          "late" if todo.complaint else None)
             else:
-                visits.check_out(rid, cid, uow, now)
+                attendance.check_out(rid, cid, uow, now)
         return run
 
     def deadline(kind: str, target: str) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
             if kind == "offer-expiry":
-                dispatch.close_offer(target, OfferStatus.TIMEOUT, uow, now, policy, travel)
+                offers.close_offer(target, OfferStatus.TIMEOUT, uow, now, policy, travel)
             elif kind == "ladder-step":
                 request_id, step = target.rsplit("#", 1)
-                dispatch.step_deadline(request_id, int(step), uow, now, policy, travel)
+                offers.step_deadline(request_id, int(step), uow, now, policy, travel)
             elif kind == "check-in-deadline":
                 disruptions.missed_check_in(target, uow, now, policy, travel)
         return run
@@ -168,9 +176,9 @@ def _receiver(mode: Mode, uow: InMemoryUnitOfWork, policy: DispatchPolicy, trave
     """What happens to a validated request on arrival, per mode. Batches run at
     whole multiples of the interval from the start of the day, while requests wait."""
     if mode == "online":
-        return lambda request, now: dispatch.receive_request(request, uow, now, policy, travel)
+        return lambda request, now: offers.receive_request(request, uow, now, policy, travel)
     if mode == "planned":
-        from handlers.planning import receive_planned
+        from handlers.dispatch.planning import receive_planned
 
         return lambda request, now: receive_planned(request, plan or {}, uow, now, policy, travel)
     interval, pool, due = timedelta(seconds=interval_seconds), [], []
@@ -189,7 +197,7 @@ def _receiver(mode: Mode, uow: InMemoryUnitOfWork, policy: DispatchPolicy, trave
             schedule(now + interval)
 
     def receive(request: CareRequest, now: datetime) -> None:
-        if dispatch.register_request(request, uow, now, policy):
+        if offers.register_request(request, uow, now, policy):
             pool.append(request)
             schedule(day_start + interval * math.ceil((now - day_start) / interval))
     return receive

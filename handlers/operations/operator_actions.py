@@ -1,7 +1,7 @@
 """Use cases of a center operator stepping in: cancel, (re)assign, acknowledge
 an emergency, mark a caregiver unavailable or available again.
 
-Same contract as ``handlers.dispatch``: the function changes state through the
+Same contract as ``handlers.dispatch.offers``: the function changes state through the
 unit of work and emits events; the caller commits, and rolls back when
 ``Refused`` is raised (nothing has changed by then: every check runs before the
 first write). Offer states follow Twilio TaskRouter: a reservation is
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from handlers import dispatch
+from handlers.dispatch import offers
 from handlers import events as ev
-from handlers.alerts import Acknowledgement, is_emergency
+from handlers.operations.alerts import Acknowledgement, is_emergency
 from handlers.model import Caregiver, CareRequest, DomainEvent, Offer, OfferStatus, RequestStatus, VisitStatus
 from handlers.ports import UnitOfWork
-from handlers.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
 
 _CLOSED = frozenset({RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.REJECTED,
                      RequestStatus.ENTERED_IN_ERROR})
@@ -139,7 +139,7 @@ def reassign(request_id: str, caregiver_id: str, uow: OperatorUnitOfWork, now: d
     uow.emit(_operator_event("care.request.reassigned", request_id, request.service_area, now,
                              request_id=request_id, caregiver_id=caregiver_id, operator_id=operator_id))
     number = len(uow.offers.for_request(request_id)) + 1
-    return dispatch.offer_to(request, ranking.candidates[0], number, uow, now, policy)
+    return offers.offer_to(request, ranking.candidates[0], number, uow, now, policy)
 
 
 def acknowledge_emergency(request_id: str, uow: OperatorUnitOfWork, now: datetime,
@@ -177,7 +177,7 @@ def mark_caregiver_unavailable(caregiver_id: str, uow: OperatorUnitOfWork, now: 
     for booking in held:
         offer = next((o for o in _pending(uow, booking.request_id) if o.caregiver_id == caregiver_id), None)
         if offer is not None:
-            dispatch.close_offer(offer.offer_id, OfferStatus.RESCINDED, uow, now, policy, travel)
+            offers.close_offer(offer.offer_id, OfferStatus.RESCINDED, uow, now, policy, travel)
             rescinded.append(booking.request_id)
         else:
             booked.append(booking.request_id)

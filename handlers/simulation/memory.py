@@ -6,7 +6,8 @@ from typing import Iterable
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
-from handlers.scheduling import RankingContext
+from handlers.dispatch.ranking import context_from
+from handlers.dispatch.scheduling import RankingContext
 
 
 class _Store(dict):
@@ -102,28 +103,3 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         pass
-
-
-def context_from(request: CareRequest, now, elder_visits, live_visits, providers,  # noqa: ANN001
-                 explore: bool = False, elder: Elder | None = None) -> RankingContext:
-    """Build the ranking context from plain lists (shared by both units of work):
-    caregivers the elder had in the last 30 days, contracts and scores of
-    providers, live visits per caregiver on the request's day, and the
-    elder's language, preferred caregiver gender and excluded caregivers.
-    Unrecorded values (a caregiver without a recorded gender) exclude nobody."""
-    from datetime import timedelta
-
-    recent = frozenset(v.caregiver_id for v in elder_visits
-                       if v.status not in _DEAD and v.planned_start >= now - timedelta(days=30))
-    day = request.window_start.date()
-    today: dict[str, int] = {}
-    for v in live_visits:
-        if v.planned_start.date() == day:
-            today[v.caregiver_id] = today.get(v.caregiver_id, 0) + 1
-    contracts = {p.provider_id: frozenset(p.service_types.split()) for p in providers}
-    scores = {p.provider_id: p.score for p in providers if p.score is not None}
-    return RankingContext(recent_caregivers=recent, provider_services=contracts, provider_scores=scores,
-                          visits_today=today, explore=explore,
-                          excluded_caregivers=frozenset((getattr(elder, "excluded_caregivers", "") or "").split()),
-                          language=getattr(elder, "language", None),
-                          preferred_gender=getattr(elder, "preferred_gender", None))

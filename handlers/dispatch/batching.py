@@ -23,11 +23,11 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from handlers import dispatch
+from handlers.dispatch import offers
 from handlers import events as ev
 from handlers.model import Booking, CareRequest, Caregiver, OfferStatus, Priority, RequestStatus
 from handlers.ports import UnitOfWork
-from handlers.scheduling import Candidate, DispatchPolicy, Ranking, RankingContext, TravelTimes, rank_caregivers
+from handlers.dispatch.scheduling import Candidate, DispatchPolicy, Ranking, RankingContext, TravelTimes, rank_caregivers
 
 _TIER = {p: i for i, p in enumerate(Priority)}  # routine 0 .. stat 3
 
@@ -90,8 +90,8 @@ def assign_batch(requests: Sequence[CareRequest], caregivers: Sequence[Caregiver
 def offer_batch(requests: Sequence[CareRequest], uow: UnitOfWork, now: datetime,
                 policy: DispatchPolicy, travel: TravelTimes) -> list[str]:
     """The use case behind a batch tick: offer each matched request to its
-    caregiver (``dispatch.offer_to``), fail the requests no caregiver can take
-    (``dispatch.offer_next`` escalates them to the operator) and return the ids
+    caregiver (``offers.offer_to``), fail the requests no caregiver can take
+    (``offers.offer_next`` escalates them to the operator) and return the ids
     of the requests left waiting for the next batch."""
     if not requests:
         return []
@@ -112,10 +112,10 @@ def offer_batch(requests: Sequence[CareRequest], uow: UnitOfWork, now: datetime,
             if request.request_id in matched:
                 uow.emit(ev.dispatch_decided(request, _as_decided(ranking, matched[request.request_id], taken),
                                              policy, now))
-                dispatch.offer_to(request, matched[request.request_id], len(offered[request.request_id]) + 1,
+                offers.offer_to(request, matched[request.request_id], len(offered[request.request_id]) + 1,
                                   uow, now, policy)
             elif not ranking.candidates:
-                dispatch.offer_next(request, uow, now, policy, travel)
+                offers.offer_next(request, uow, now, policy, travel)
             else:
                 waiting.append(request.request_id)
     return waiting
@@ -148,6 +148,6 @@ def receive_batched(request: CareRequest, uow: UnitOfWork, now: datetime, policy
     """Receive a request in a batched area: register it for the next batch, or
     dispatch it at once when ``waits_for_batch_on_arrival`` says it must not wait."""
     if waits_for_batch_on_arrival(request, policy):
-        dispatch.register_request(request, uow, now, policy)
+        offers.register_request(request, uow, now, policy)
     else:
-        dispatch.receive_request(request, uow, now, policy, travel)
+        offers.receive_request(request, uow, now, policy, travel)

@@ -5,7 +5,7 @@ A *queue* is service type × service area × priority; a care request is a
 ``now`` (TaskRouter TaskQueue RealTimeStatistics); cumulative statistics count
 what happened in ``[start, end)`` (TaskQueue / Worker CumulativeStatistics).
 Every duration is in **seconds**; every function filters by a region prefix
-(``handlers.regions``). Pure: the caller loads plain lists and passes them in.
+(``handlers.operations.regions``). Pure: the caller loads plain lists and passes them in.
 
 A request *waits* while it is requested, received, ready or on hold: not yet
 accepted by a caregiver (TaskRouter counts pending and reserved tasks alike).
@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 
 from handlers.model import (CareRequest, Caregiver, Offer, OfferStatus, Priority, RequestStatus,
                             Visit, VisitStatus)
-from handlers.regions import areas_within
+from handlers.operations.regions import areas_within
 
 WAITING = frozenset({RequestStatus.REQUESTED, RequestStatus.RECEIVED, RequestStatus.READY,
                      RequestStatus.ON_HOLD})

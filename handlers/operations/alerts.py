@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Mapping
 
 from handlers.model import OfferStatus, Priority, RequestStatus, VisitStatus
-from handlers.queues import WAITING, SlaPolicy, Snapshot, entered_at, waiting_age
+from handlers.operations.queues import WAITING, SlaPolicy, Snapshot, entered_at, waiting_age
 
 ESCALATED = "escalated"
 _ORDER = {"unacknowledged_emergency": 0, ESCALATED: 1, "sla_breach": 2, "no_show": 3}

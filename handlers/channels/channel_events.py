@@ -1,6 +1,6 @@
 """What the channels (hotline, SMS, one-key button, callback survey) write.
 
-- ``intake_record``: the raw record of ``handlers.intake`` that every channel
+- ``intake_record``: the raw record of ``handlers.channels.intake`` that every channel
   sends to ``care.intake.v1``; the stream worker validates it.
 - ``caregiver_event``: a caregiver's SMS reply as the event ``streams.steps``
   reads from ``caregiver.events.v1`` (keyed by service area, so it meets the
@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.model import DomainEvent, Priority
-from handlers.sms import ReplyKind
+from handlers.channels.sms import ReplyKind
 
 CAREGIVER_EVENT_TYPES = {
     ReplyKind.ACCEPT: "caregiver.offer.accepted", ReplyKind.DECLINE: "caregiver.offer.declined",
@@ -28,7 +28,7 @@ CAREGIVER_EVENT_TYPES = {
 def intake_record(intake_id: str, request_id: str, channel: str, elder_id: str, service_type: str,
                   duration_minutes: float, window_start: datetime, window_end: datetime,
                   priority: Priority, submitted_at: datetime) -> dict:
-    """An intake record (``handlers.intake`` shape); times must be timezone-aware."""
+    """An intake record (``handlers.channels.intake`` shape); times must be timezone-aware."""
     for value in (window_start, window_end, submitted_at):
         if value.tzinfo is None:
             raise ValueError("intake times must be timezone-aware")

@@ -12,14 +12,14 @@ from datetime import datetime
 from handlers import events as ev
 from handlers.model import RequestStatus, VisitStatus
 from handlers.ports import UnitOfWork
-from handlers.scheduling import TravelTimes
+from handlers.dispatch.scheduling import TravelTimes
 
 
 def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
              travel: TravelTimes, evv_flags: list | None = None) -> bool:
     """Start the visit of ``request_id`` if this caregiver holds it; a repeated
     or foreign check-in changes nothing (returns False). EVV mismatches found
-    at the edge (``handlers.evv``: outside the geofence, too early, wrong phone)
+    at the edge (``handlers.visits.evv``: outside the geofence, too early, wrong phone)
     are kept on the visit and raised for operator review, never dropped."""
     visit = uow.visits.for_request(request_id)
     request = uow.requests.get(request_id)

@@ -1,7 +1,7 @@
 """Provider scores that feed dispatch: the evaluation loop closes here.
 
 From a window of offers, visits and feedback, each provider's KPIs
-(``handlers.kpis``) and composite score 0–100 with the configured weights.
+(``handlers.evaluation.kpis``) and composite score 0–100 with the configured weights.
 Dispatch reads the scores (``RankingContext.provider_scores``) and adds
 ``provider_score_weight`` minutes of cost per point below 100; a share of
 requests (``exploration_share``, epsilon-greedy) ignores scores so that a
@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from typing import Iterable, Mapping
 
-from handlers.kpis import (Complaint, KpiPolicy, OfferOutcome, Rating, VisitOutcome, composite_score,
+from handlers.evaluation.kpis import (Complaint, KpiPolicy, OfferOutcome, Rating, VisitOutcome, composite_score,
                            provider_kpis)
 from handlers.model import Offer, OfferStatus, Visit, VisitStatus
 

@@ -1,4 +1,4 @@
-"""An operator's review of the EVV flags kept on a visit (``handlers.evv``).
+"""An operator's review of the EVV flags kept on a visit (``handlers.visits.evv``).
 
 A flag is never dropped: it stays on the visit and waits on the review page
 until an operator or supervisor decides it, one flag (visit, code) at a time,
@@ -19,7 +19,7 @@ with one of three outcomes:
 Rejected and corrected need a note saying why or what was changed (the
 payment decision must be explainable later); a note is at most
 ``NOTE_MAX_CHARS`` characters. A flag is decided once: a second review is
-refused (``already_reviewed``). Same contract as ``handlers.operator_actions``:
+refused (``already_reviewed``). Same contract as ``handlers.operations.operator_actions``:
 every check runs before the first write, ``Refused`` carries a stable code.
 """
 from __future__ import annotations
@@ -30,10 +30,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Iterable, Mapping, Protocol, Sequence
 
-from handlers.access import Permission, Role, allowed, mask_phone
-from handlers.evv import EvvFlagCode
+from handlers.operations.access import Permission, Role, allowed, mask_phone
+from handlers.visits.evv import EvvFlagCode
 from handlers.model import DomainEvent, Visit
-from handlers.operator_actions import OperatorUnitOfWork, Refused
+from handlers.operations.operator_actions import OperatorUnitOfWork, Refused
 
 #: the longest review note, in characters
 NOTE_MAX_CHARS = 500
@@ -52,7 +52,7 @@ class ReviewOutcome(StrEnum):
     @property
     def counts_against_compliance(self) -> bool:
         """Whether the flag still lowers the provider's EVV compliance rate
-        (``handlers.kpis.evv_compliance_rate``): all but ``corrected``."""
+        (``handlers.evaluation.kpis.evv_compliance_rate``): all but ``corrected``."""
         return self is not ReviewOutcome.CORRECTED
 
 
@@ -145,7 +145,7 @@ def review_flag(visit_id: str, code: str, outcome: str, note: str, uow: EvvRevie
     return review
 
 
-#: flags found at check-out; the others are found at check-in (``handlers.evv``)
+#: flags found at check-out; the others are found at check-in (``handlers.visits.evv``)
 CHECK_OUT_CODES = frozenset({EvvFlagCode.SHORT_VISIT.value, EvvFlagCode.INCOMPLETE_CHECKLIST.value})
 
 
