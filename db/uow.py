@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
+from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
@@ -127,6 +128,12 @@ class SqlUnitOfWork:
             tables.provider_organisations.c.provider_id.in_(area_providers))))
         return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers, explore,
                             self.elders.get(request.elder_id))
+
+    def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        rows = self.session.execute(select(tables.planned_visits).where(
+            tables.planned_visits.c.request_id.in_(list(request_ids)))).all()
+        return {r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index,
+                                           r.announced_at) for r in rows}
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

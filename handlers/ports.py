@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 if TYPE_CHECKING:
+    from handlers.dispatch.planned import PlannedVisit
     from handlers.dispatch.scheduling import RankingContext
 
-from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            Visit)
+from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Feedback, Offer,
+                            ProviderOrganisation, Visit)
 
 
 class RequestRepository(Protocol):
@@ -45,6 +46,15 @@ class VisitRepository(Protocol):
     def for_elder(self, elder_id: str) -> list[Visit]: ...
 
 
+class ProviderRepository(Protocol):
+    def get(self, provider_id: str) -> ProviderOrganisation | None: ...
+
+
+class FeedbackRepository(Protocol):
+    def get(self, feedback_id: str) -> Feedback | None: ...
+    def add(self, feedback: Feedback) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One atomic change: state, the append-only event log and the outbox
     commit together or not at all."""
@@ -54,12 +64,17 @@ class UnitOfWork(Protocol):
     caregivers: CaregiverRepository
     offers: OfferRepository
     visits: VisitRepository
+    providers: ProviderRepository
+    feedback: FeedbackRepository
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Slots held per caregiver: live visits and pending offers."""
 
     def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> "RankingContext":
         """Continuity, contracts, provider scores and today's workload for a ranking."""
+
+    def planned_visits(self, request_ids: Iterable[str]) -> "dict[str, PlannedVisit]":
+        """The day plan's visit for each of ``request_ids`` that has one (planned areas)."""
 
     def claim(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen in this unit of

@@ -7,27 +7,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 
+from config.evaluation import get_evaluation_config
+from config.policy import cached_policy
 from db import live_kpis, tables
 from db.uow import SqlUnitOfWork
-from config.evaluation import get_evaluation_config
+from handlers import messagebus, messages
+from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
 from handlers.dispatch import batching
-from handlers.dispatch import offers
-from handlers.visits import disruptions
-from handlers.evaluation import feedback
-from handlers.visits import attendance
-from handlers.dispatch.planning import PlannedVisit, receive_planned
+from handlers.dispatch.area import AreaContext
+from handlers.dispatch.scheduling import MatrixTravelTimes
 from handlers.model import CareRequest, RequestStatus
-from handlers.channels.intake import InvalidIntake, validate_intake
-from handlers.model import OfferStatus
-from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes, TravelTimes
-from config.policy import cached_policy
 from config.settings import get_settings
 from db.register import read_clock
 from streams.runtime import sessions
@@ -60,16 +56,6 @@ def dead_letter(raw: bytes | str | dict, exc: DeadLetter, topic: str, offset: in
     """The dead-letter record for ``raw``: reason, field, source topic and offset, and the original text."""
     text = raw if isinstance(raw, (str, dict)) else raw.decode("utf-8", "replace")
     return {"reason": exc.reason, "field": exc.field, "topic": topic, "offset": offset, "record": text}
-
-
-@dataclass(frozen=True)
-class AreaContext:
-    """What dispatch needs about a service area: its policy, travel times, dispatch mode and batch interval (seconds)."""
-
-    policy: DispatchPolicy
-    travel: TravelTimes
-    mode: str = "online"  # online | batched | planned
-    batch_interval_seconds: float = 60.0
 
 
 @lru_cache(maxsize=256)
@@ -115,85 +101,47 @@ def validate_intake_record(value: dict) -> tuple[str, dict]:
             request = validate_intake(value, uow.elders.get, set(known))
         except InvalidIntake as exc:
             raise DeadLetter(exc.reason, exc.field) from None
-    data = dict(value, request_id=request.request_id, service_area=request.service_area)
-    return request.service_area, {
-        "specversion": "1.0", "id": f"validated:{request.request_id}", "source": "careline/intake",
-        "type": "care.request.validated", "subject": request.request_id,
-        "time": request.submitted_at.isoformat(), "schema_version": 1, "data": data}
-
-
-def event_time(value: dict, clock_now: datetime) -> datetime:
-    """When the event happened (CloudEvents ``time``), never later than the
-    clock: dispatch decides in event time, so broker latency changes the
-    order of work but not the times a request or visit records."""
-    try:
-        at = datetime.fromisoformat(value["time"])
-    except (KeyError, TypeError, ValueError):
-        return clock_now
-    if at.tzinfo is None:
-        raise DeadLetter("time without a zone", "time")
-    return min(at, clock_now)
+    return request.service_area, validated_record(value, request)
 
 
 def handle_dispatch_event(value: dict) -> bool:
     """Apply one dispatch input (validated request, caregiver reply or visit
-    event, timer firing). Returns False for a duplicate event id."""
-    etype, data = value.get("type"), value.get("data")
-    if not isinstance(data, dict) or "service_area" not in data or "id" not in value:
-        raise DeadLetter("missing id, data or data.service_area")
-    ctx = area_context(data["service_area"])
+    event, timer firing) through the message bus. Returns False for a duplicate
+    event id; ``DeadLetter`` naming the bad field for an invalid record."""
+    try:
+        command = messages.decode(value)
+    except messages.InvalidMessage as exc:
+        raise DeadLetter(exc.reason, exc.field) from None
+    assert isinstance(command, messages.DispatchCommand)
+    ctx = area_context(command.service_area)
     with SqlUnitOfWork(sessions()) as uow:
-        if not uow.claim(value["id"]):
+        if not uow.claim(command.event_id):
             return False
-        now = event_time(value, read_clock(uow.session).now())
-        p, t = ctx.policy, ctx.travel
-        if etype == "care.request.validated":
-            try:
-                request = validate_intake(data, uow.elders.get)
-            except InvalidIntake as exc:
-                raise DeadLetter(exc.reason, exc.field) from None
-            receive_in_mode(request, ctx, uow, now)
-        elif etype == "caregiver.offer.accepted":
-            offers.accept_offer(data["offer_id"], data["caregiver_id"], uow, now, p, t)
-        elif etype == "caregiver.offer.declined":
-            offers.close_offer(data["offer_id"], OfferStatus.REJECTED, uow, now, p, t, data["caregiver_id"])
-        elif etype == "caregiver.visit.checked_in":
-            attendance.check_in(data["request_id"], data["caregiver_id"], uow, now, t, data.get("evv_flags"))
-        elif etype == "caregiver.visit.checked_out":
-            attendance.check_out(data["request_id"], data["caregiver_id"], uow, now, data.get("evv_flags"))
-        elif etype == "caregiver.visit.called_off":
-            disruptions.call_off(data["request_id"], data["caregiver_id"], uow, now, p, t)
-        elif etype == "timer.fired" and data.get("kind") == "offer-expiry":
-            offers.close_offer(data["target_id"], OfferStatus.TIMEOUT, uow, now, p, t)
-        elif etype == "timer.fired" and data.get("kind") == "ladder-step":
-            request_id, step = data["target_id"].rsplit("#", 1)
-            offers.step_deadline(request_id, int(step), uow, now, p, t)
-        elif etype == "timer.fired" and data.get("kind") == "check-in-deadline":
-            disruptions.missed_check_in(data["target_id"], uow, now, p, t)
-        elif etype == "timer.fired" and data.get("kind") == "followup-deadline":
-            feedback.followup_due(data["target_id"], uow, now)
-        else:
-            raise DeadLetter(f"unknown event type {etype!r}", "type")
+        try:
+            messagebus.handle(command, uow, messagebus.event_time(command, read_clock(uow.session).now()), ctx)
+        except messages.InvalidMessage as exc:
+            raise DeadLetter(exc.reason, exc.field) from None
         uow.commit()
+    if ctx.mode == "batched" and isinstance(command, messages.ReceiveRequest):
+        _seen_batched.add(command.service_area)
     return True
 
 
 def record_feedback(value: dict) -> bool:
     """Store a rating or complaint from ``care.feedback.v1``; ``DeadLetter`` if invalid."""
-    data = value.get("data")
-    if not isinstance(data, dict) or "request_id" not in data or "id" not in value:
-        raise DeadLetter("missing id, data or data.request_id")
     if value.get("type") == "care.feedback.rated":
         return False  # the callback survey stored its row before publishing (careline.surveys)
+    try:
+        command = messages.decode_feedback(value)
+    except messages.InvalidMessage as exc:
+        raise DeadLetter(exc.reason, exc.field) from None
     with SqlUnitOfWork(sessions()) as uow:
-        now = event_time(value, read_clock(uow.session).now())
         try:
-            stored = feedback.record_feedback(value["id"], data["request_id"], uow, now, data.get("stars"),
-                                              data.get("complaint"), data.get("comment"))
-        except feedback.InvalidFeedback as exc:
-            raise DeadLetter(str(exc), str(exc).split(":", 1)[0]) from None
+            messagebus.handle(command, uow, messagebus.event_time(command, read_clock(uow.session).now()))
+        except messages.InvalidMessage as exc:
+            raise DeadLetter(exc.reason, exc.field) from None
         uow.commit()
-    return stored
+    return True
 
 
 def clock_now() -> datetime:
@@ -215,25 +163,6 @@ def apply_provider_score(provider_id: str, score: float | None) -> None:
         session.execute(tables.provider_organisations.update().where(
             tables.provider_organisations.c.provider_id == provider_id).values(score=score))
         session.commit()
-
-
-def receive_in_mode(request, ctx: AreaContext, uow: SqlUnitOfWork, now: datetime) -> None:  # noqa: ANN001
-    """Receive a validated request the way its area dispatches: at once
-    (online), at the next batch (batched; emergencies never wait for a batch),
-    or to its planned caregiver first (planned)."""
-    p, t = ctx.policy, ctx.travel
-    if ctx.mode == "batched":
-        _seen_batched.add(request.service_area)
-        batching.receive_batched(request, uow, now, p, t)
-    elif ctx.mode == "planned":
-        ids = [request.request_id] + ([request.sync_partner_id] if request.sync_partner_id else [])
-        rows = uow.session.execute(select(tables.planned_visits).where(
-            tables.planned_visits.c.request_id.in_(ids))).all()
-        plan = {r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index,
-                                           r.announced_at) for r in rows}
-        receive_planned(request, plan, uow, now, p, t)
-    else:
-        offers.receive_request(request, uow, now, p, t)
 
 
 _last_batch: dict[str, datetime] = {}

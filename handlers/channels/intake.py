@@ -129,3 +129,15 @@ def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | 
     return request
 
 
+
+
+def validated_record(raw: Mapping[str, Any], request: CareRequest) -> dict[str, Any]:
+    """The ``care.request.validated`` CloudEvent dispatch receives for a raw
+    intake record that ``validate_intake`` accepted as ``request``: the record
+    with the request id and the elder's service area added (``data``), stamped
+    with the submission time. ``handlers.messages.decode`` reads it back as a
+    ``ReceiveRequest``."""
+    data = dict(raw, request_id=request.request_id, service_area=request.service_area)
+    return {"specversion": "1.0", "id": f"validated:{request.request_id}", "source": "careline/intake",
+            "type": "care.request.validated", "subject": request.request_id,
+            "time": request.submitted_at.isoformat(), "schema_version": 1, "data": data}

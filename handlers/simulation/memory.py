@@ -6,6 +6,7 @@ from typing import Iterable
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
+from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.dispatch.scheduling import RankingContext
 
@@ -67,6 +68,7 @@ class InMemoryUnitOfWork:
         self.requests, self.elders = _Requests(), _Store()
         self.caregivers, self.offers, self.visits = _Caregivers(), _Offers(), _Visits()
         self.providers, self.feedback = _Store(), _Store()
+        self.plan: dict[str, PlannedVisit] = {}  # request id -> its visit in the day plan (planned areas)
         self.events: list[DomainEvent] = []
         self._claimed: set[str] = set()
         self.committed = 0
@@ -88,6 +90,9 @@ class InMemoryUnitOfWork:
         return context_from(request, now, self.visits.for_elder(request.elder_id),
                             [v for v in self.visits.values() if v.status not in _DEAD],
                             list(self.providers.values()), explore, self.elders.get(request.elder_id))
+
+    def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        return {r: self.plan[r] for r in request_ids if r in self.plan}
 
     def claim(self, event_id: str) -> bool:
         if event_id in self._claimed:

@@ -11,30 +11,23 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-from handlers.dispatch import batching
-
-from handlers.visits import disruptions
-
-from handlers.dispatch import offers
-
-from handlers.evaluation import feedback
-
-from handlers.visits import attendance
-from handlers.evaluation.provider_scores import scores_from
+from handlers import messagebus
+from handlers import messages as m
+from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
 from handlers.datasets.day import Day
-from handlers.channels.intake import InvalidIntake, validate_intake
-from handlers.evaluation.kpis import KpiPolicy
-from handlers.simulation.memory import InMemoryUnitOfWork
-from handlers.model import CareRequest, OfferStatus
+from handlers.dispatch import batching
+from handlers.dispatch.area import AreaContext, Mode
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
+from handlers.evaluation.kpis import KpiPolicy
+from handlers.evaluation.provider_scores import scores_from
+from handlers.model import CareRequest
 from handlers.simulation.caregiver_model import CaregiverAction, CaregiverFleet, CaregiverModel
+from handlers.simulation.memory import InMemoryUnitOfWork
 
 if TYPE_CHECKING:
-    from handlers.dispatch.planning import PlannedVisit
-
-Mode = Literal["online", "batched", "planned"]
+    from handlers.dispatch.planned import PlannedVisit
 
 
 @dataclass
@@ -66,7 +59,7 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
     best caregiver on arrival; ``batched`` together with the requests that
     arrived in the same ``batch_interval_seconds`` of simulated time
     (``handlers.dispatch.batching``); ``planned`` to the caregiver and start ``plan``
-    gives it (``handlers.dispatch.planning.receive_planned``, request id -> visit).
+    gives it (``handlers.dispatch.planned.receive_planned``, request id -> visit).
     Declines, timeouts and the ladder then follow ``handlers.dispatch.offers`` in
     every mode. Raises ``ValueError`` for an unknown mode or ``planned`` without a plan.
     """
@@ -76,59 +69,57 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
         (uow.elders if hasattr(obj, "elder_id") else uow.caregivers).add(obj)
     for provider in day.providers:
         uow.providers.add(replace(provider))  # scores change during the run; leave the day as it was
-    seq = itertools.count()
+    uow.plan = dict(plan or {})
+    area = AreaContext(policy, travel, mode, batch_interval_seconds)
+    seq, ids = itertools.count(), itertools.count()
     queue: list[tuple[datetime, int, Callable[[datetime], None]]] = []
 
     def at(when: datetime, action: Callable[[datetime], None]) -> None:
         heapq.heappush(queue, (when, next(seq), action))
 
-    receive = _receiver(mode, uow, policy, travel, at, day.start, batch_interval_seconds, plan)
+    def run(command: m.Command, now: datetime) -> None:
+        messagebus.handle(command, uow, now, area)
+
+    batch = _BatchTicks(uow, policy, travel, at, day.start, batch_interval_seconds) if mode == "batched" else None
     dead: list[tuple[dict, str]] = []
 
     def submit(record: dict) -> Callable[[datetime], None]:
-        def run(now: datetime) -> None:
+        def intake(now: datetime) -> None:
             try:
                 request = validate_intake(record, uow.elders.get, known_services)
             except InvalidIntake as exc:
                 dead.append((record, str(exc)))
                 return
-            receive(request, now)
-        return run
+            run(m.decode(validated_record(record, request)), now)
+            if batch is not None:
+                batch.add(uow.requests[request.request_id], now)
+        return intake
 
     fleet = CaregiverFleet(model, travel, {c.caregiver_id: c.home_base_index for c in day.caregivers},
                            {c.caregiver_id: c.provider_id for c in day.caregivers})
 
     def caregiver_does(act: CaregiverAction) -> Callable[[datetime], None]:
-        def run(now: datetime) -> None:
+        def answer(now: datetime) -> None:
             todo, later = fleet.act(act)
             for follow in later:
                 at(follow.due, caregiver_does(follow))
             if todo is None:
                 return
-            kind, rid, cid, oid = todo.kind, todo.request_id, todo.caregiver_id, todo.offer_id
-            if kind == "accept":
-                offers.accept_offer(oid, cid, uow, now, policy, travel)
-            elif kind == "decline":
-                offers.close_offer(oid, OfferStatus.REJECTED, uow, now, policy, travel, cid)
-            elif kind == "check_in":
-                attendance.check_in(rid, cid, uow, now, travel)
-            elif kind == "feedback":
-                feedback.record_feedback(f"{rid}.fb", rid, uow, now, todo.stars,
-                                         "late" if todo.complaint else None)
-            else:
-                attendance.check_out(rid, cid, uow, now)
-        return run
+            rid, cid, oid, eid = todo.request_id, todo.caregiver_id, todo.offer_id, f"offline:{next(ids)}"
+            if todo.kind == "feedback":
+                run(m.RecordFeedback(f"{rid}.fb", None, rid, todo.stars, "late" if todo.complaint else None), now)
+                return
+            area_name = uow.requests[rid].service_area
+            command = {"accept": lambda: m.AcceptOffer(eid, None, area_name, oid, cid),
+                       "decline": lambda: m.DeclineOffer(eid, None, area_name, oid, cid),
+                       "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid),
+                       "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid)}[todo.kind]()
+            run(command, now)
+        return answer
 
-    def deadline(kind: str, target: str) -> Callable[[datetime], None]:
-        def run(now: datetime) -> None:
-            if kind == "offer-expiry":
-                offers.close_offer(target, OfferStatus.TIMEOUT, uow, now, policy, travel)
-            elif kind == "ladder-step":
-                request_id, step = target.rsplit("#", 1)
-                offers.step_deadline(request_id, int(step), uow, now, policy, travel)
-            elif kind == "check-in-deadline":
-                disruptions.missed_check_in(target, uow, now, policy, travel)
-        return run
+    def deadline(payload: dict) -> Callable[[datetime], None]:
+        command = m.decode({"id": f"offline:{next(ids)}", "type": "timer.fired", "data": payload})
+        return lambda now: run(command, now)
 
     for s in day.submissions:
         at(s.at, submit(s.record))
@@ -154,8 +145,7 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
         action(now)
         for event in uow.events[seen:]:
             if event.topic_role == "schedule":
-                at(datetime.fromisoformat(event.payload["due"]),
-                   deadline(event.payload["kind"], event.payload["target_id"]))
+                at(datetime.fromisoformat(event.payload["due"]), deadline(event.payload))
             for act in fleet.on_event(event.type, event.payload, event.time):
                 at(act.due, caregiver_does(act))
         seen = len(uow.events)
@@ -169,35 +159,33 @@ def _check_mode(mode: Mode, plan: Mapping[str, PlannedVisit] | None) -> None:
         raise ValueError("planned dispatch needs a plan")
 
 
-def _receiver(mode: Mode, uow: InMemoryUnitOfWork, policy: DispatchPolicy, travel: TravelTimes,
-              at: Callable[[datetime, Callable[[datetime], None]], None], day_start: datetime,
-              interval_seconds: float, plan: Mapping[str, PlannedVisit] | None
-              ) -> Callable[[CareRequest, datetime], None]:
-    """What happens to a validated request on arrival, per mode. Batches run at
-    whole multiples of the interval from the start of the day, while requests wait."""
-    if mode == "online":
-        return lambda request, now: offers.receive_request(request, uow, now, policy, travel)
-    if mode == "planned":
-        from handlers.dispatch.planning import receive_planned
+class _BatchTicks:
+    """Batched areas offline: requests waiting for a batch are matched together
+    at whole multiples of the interval from the start of the day (the worker's
+    batch timer does the same on its clock), while any wait."""
 
-        return lambda request, now: receive_planned(request, plan or {}, uow, now, policy, travel)
-    interval, pool, due = timedelta(seconds=interval_seconds), [], []
+    def __init__(self, uow: InMemoryUnitOfWork, policy: DispatchPolicy, travel: TravelTimes,
+                 at: Callable[[datetime, Callable[[datetime], None]], None], day_start: datetime,
+                 interval_seconds: float) -> None:
+        self.uow, self.policy, self.travel, self.at, self.day_start = uow, policy, travel, at, day_start
+        self.interval = timedelta(seconds=interval_seconds)
+        self.pool: list[CareRequest] = []
+        self.due: datetime | None = None
 
-    def schedule(when: datetime) -> None:
-        if not due:
-            due.append(when)
-            at(when, tick)
+    def add(self, request: CareRequest, now: datetime) -> None:
+        if batching.waiting_for_batch(request, self.uow):
+            self.pool.append(request)
+            self._schedule(self.day_start + self.interval * math.ceil((now - self.day_start) / self.interval))
 
-    def tick(now: datetime) -> None:
-        due.clear()
-        pool[:] = [r for r in pool if batching.waiting_for_batch(r, uow)]
-        left = set(batching.offer_batch(pool, uow, now, policy, travel))
-        pool[:] = [r for r in pool if r.request_id in left]
-        if pool:
-            schedule(now + interval)
+    def _schedule(self, when: datetime) -> None:
+        if self.due is None:
+            self.due = when
+            self.at(when, self._tick)
 
-    def receive(request: CareRequest, now: datetime) -> None:
-        if offers.register_request(request, uow, now, policy):
-            pool.append(request)
-            schedule(day_start + interval * math.ceil((now - day_start) / interval))
-    return receive
+    def _tick(self, now: datetime) -> None:
+        self.due = None
+        self.pool = [r for r in self.pool if batching.waiting_for_batch(r, self.uow)]
+        left = set(batching.offer_batch(self.pool, self.uow, now, self.policy, self.travel))
+        self.pool = [r for r in self.pool if r.request_id in left]
+        if self.pool:
+            self._schedule(now + self.interval)

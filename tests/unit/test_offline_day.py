@@ -52,3 +52,14 @@ def test_caregivers_who_never_answer_leave_every_request_failed_to_the_operator(
     _, _, run = replay(shared_data, "bazirha-E2", accept_rate=0.0, decline_rate=0.0)
     assert {r.status.value for r in run.uow.requests.values()} == {"failed"}
     assert all(o.status.value == "timeout" for o in run.uow.offers.values())
+
+
+def test_a_complaint_in_an_offline_day_brings_its_follow_up_call_to_the_operator(shared_data):
+    """The offline runner takes the worker's path through the message bus, so a
+    complaint's follow-up deadline alerts the operator there too (it did not
+    before the bus: the offline runner had no ``followup-deadline`` branch)."""
+    _, _, run = replay(shared_data, "rome-p44", complaint_rate=0.5)
+    complaints = {f.request_id for f in run.uow.feedback.values() if f.kind == "complaint"}
+    alerted = {e.subject for e in run.uow.events
+               if e.type == "care.operator.alert" and "follow-up" in e.payload["reason"]}
+    assert complaints and alerted == complaints

@@ -1,0 +1,91 @@
+"""The message bus: one map from command type to its use case, one ``handle``.
+
+Every entry point that changes dispatch state — the stream worker's agents,
+the offline runner, the dashboard's operator actions — decodes its input into
+a command (``handlers.messages``) and calls ``handle(command, uow, now,
+area)``; the caller owns the transaction (claim the event id, handle, commit).
+A use case that says no raises its own domain error; a command whose content
+is invalid raises ``handlers.messages.InvalidMessage``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from handlers import messages as m
+from handlers.channels.intake import InvalidIntake, validate_intake
+from handlers.dispatch import batching, offers
+from handlers.dispatch.area import AreaContext
+from handlers.dispatch.planned import receive_planned
+from handlers.evaluation import feedback
+from handlers.model import OfferStatus
+from handlers.ports import UnitOfWork
+from handlers.visits import attendance, disruptions
+
+Handler = Callable[[Any, UnitOfWork, datetime, Any], None]
+
+
+def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area: AreaContext) -> None:
+    """Register a validated request and offer it the way its area dispatches
+    (``handlers.dispatch.area``). Raises ``InvalidMessage`` naming the bad field."""
+    try:
+        request = validate_intake(cmd.record, uow.elders.get)
+    except InvalidIntake as exc:
+        raise m.InvalidMessage(exc.reason, exc.field) from None
+    p, t = area.policy, area.travel
+    if area.mode == "batched":
+        batching.receive_batched(request, uow, now, p, t)
+    elif area.mode == "planned":
+        ids = [request.request_id] + ([request.sync_partner_id] if request.sync_partner_id else [])
+        receive_planned(request, uow.planned_visits(ids), uow, now, p, t)
+    else:
+        offers.receive_request(request, uow, now, p, t)
+
+
+def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area: None) -> None:
+    try:
+        feedback.record_feedback(cmd.event_id, cmd.request_id, uow, now, cmd.stars, cmd.complaint, cmd.comment)
+    except feedback.InvalidFeedback as exc:
+        raise m.InvalidMessage(str(exc), "data." + str(exc).split(":", 1)[0]) from None
+
+
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.ReceiveRequest: receive_request,
+    m.AcceptOffer: lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.policy,
+                                                              a.travel),
+    m.DeclineOffer: lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.REJECTED, uow, now,
+                                                              a.policy, a.travel, c.caregiver_id),
+    m.CheckIn: lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel,
+                                                          list(c.evv_flags) if c.evv_flags is not None else None),
+    m.CheckOut: lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now,
+                                                            list(c.evv_flags) if c.evv_flags is not None else None),
+    m.CallOff: lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy,
+                                                           a.travel),
+    m.ExpireOffer: lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy,
+                                                             a.travel),
+    m.EscalateRequest: lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.policy,
+                                                                   a.travel),
+    m.EnforceCheckIn: lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy,
+                                                                         a.travel),
+    m.FollowUpComplaint: lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now),
+    m.RecordFeedback: _record_feedback,
+}
+
+
+def handle(command: m.Command, uow: UnitOfWork, now: datetime, area: AreaContext | None = None) -> None:
+    """Run ``command``'s use case in ``uow`` at ``now`` (event time); a dispatch
+    command needs its service area's context (``area``). The caller claims the
+    event id and commits. Raises ``KeyError`` for a command type without a
+    handler and ``ValueError`` for a dispatch command without ``area``
+    (programming errors), ``InvalidMessage`` for invalid content, and the use
+    case's own refusals."""
+    if isinstance(command, m.DispatchCommand) and area is None:
+        raise ValueError(f"{type(command).__name__} needs the context of area {command.service_area!r}")
+    HANDLERS[type(command)](command, uow, now, area)
+
+
+def event_time(command: m.Command, clock_now: datetime) -> datetime:
+    """When ``command`` happened, never later than the clock: dispatch decides in
+    event time, so broker latency changes the order of work, not the times a
+    request or visit records."""
+    return clock_now if command.at is None else min(command.at, clock_now)

@@ -1,0 +1,235 @@
+"""The messages dispatch takes, typed and frozen, and how a record becomes one.
+
+Every input of a service area's dispatch — a validated request, a caregiver's
+reply or visit report, a deadline the timer service fired — is one of the
+commands below (imperative names: what dispatch is asked to do). They travel
+as CloudEvents JSON (``care.requests.v1``, ``caregiver.events.v1``,
+``care.timers.v1``); ``decode`` turns a record into a command and names the
+first bad field, so a malformed record is dead-lettered with a reason a person
+can act on (``InvalidMessage``), never as a ``KeyError``.
+
+``handlers.messagebus.handle`` runs a command; the stream worker, the offline
+runner and the dashboard all call it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+
+class InvalidMessage(ValueError):
+    """A record that is not a valid dispatch input; ``field`` is the dotted path
+    of the first bad field (``data.offer_id``), ``reason`` says what is wrong."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason, self.field = reason, field
+
+
+@dataclass(frozen=True)
+class Command:
+    """What every input carries: the inbound event id (duplicates are dropped
+    by it) and when it happened (CloudEvents ``time``; ``None`` when the record
+    had none)."""
+
+    event_id: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class DispatchCommand(Command):
+    """An input of one service area's dispatch (``service_area`` keys its partition)."""
+
+    service_area: str
+
+
+@dataclass(frozen=True)
+class ReceiveRequest(DispatchCommand):
+    """A validated intake record (``care.request.validated``): the request's
+    fields as ``handlers.channels.intake.validate_intake`` reads them."""
+
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AcceptOffer(DispatchCommand):
+    """A caregiver said yes to an offer (SMS, app or replay)."""
+
+    offer_id: str = ""
+    caregiver_id: str = ""
+
+
+@dataclass(frozen=True)
+class DeclineOffer(DispatchCommand):
+    """A caregiver said no to an offer."""
+
+    offer_id: str = ""
+    caregiver_id: str = ""
+
+
+@dataclass(frozen=True)
+class CheckIn(DispatchCommand):
+    """A caregiver checked in at the elder's home; ``evv_flags`` are the
+    channel's verification findings (``[{"code", "detail"}]``)."""
+
+    request_id: str = ""
+    caregiver_id: str = ""
+    evv_flags: tuple[Mapping[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class CheckOut(DispatchCommand):
+    """A caregiver checked out; ``evv_flags`` as for ``CheckIn``."""
+
+    request_id: str = ""
+    caregiver_id: str = ""
+    evv_flags: tuple[Mapping[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class CallOff(DispatchCommand):
+    """A caregiver who accepted calls the visit off."""
+
+    request_id: str = ""
+    caregiver_id: str = ""
+
+
+@dataclass(frozen=True)
+class ExpireOffer(DispatchCommand):
+    """An offer's answer time ran out (timer ``offer-expiry``)."""
+
+    offer_id: str = ""
+
+
+@dataclass(frozen=True)
+class EscalateRequest(DispatchCommand):
+    """A ladder step's deadline passed (timer ``ladder-step``, target ``<request>#<step>``)."""
+
+    request_id: str = ""
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class EnforceCheckIn(DispatchCommand):
+    """No check-in by the no-show deadline (timer ``check-in-deadline``)."""
+
+    visit_id: str = ""
+
+
+@dataclass(frozen=True)
+class FollowUpComplaint(DispatchCommand):
+    """A complaint's follow-up call is due (timer ``followup-deadline``)."""
+
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class RecordFeedback(Command):
+    """A rating (1–5 stars) or a complaint about a request (``care.feedback.v1``)."""
+
+    request_id: str = ""
+    stars: int | None = None
+    complaint: str | None = None
+    comment: str | None = None
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidMessage("missing or not a non-empty string", f"data.{name}")
+    return value
+
+
+def _flags(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...] | None:
+    value = data.get("evv_flags")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(f, dict) for f in value):
+        raise InvalidMessage("not a list of objects", "data.evv_flags")
+    return tuple(value)
+
+
+def _at(value: Mapping[str, Any]) -> datetime | None:
+    raw = value.get("time")
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except (TypeError, ValueError):
+        raise InvalidMessage("not an ISO 8601 time", "time") from None
+    if at.tzinfo is None:
+        raise InvalidMessage("time without a zone", "time")
+    return at
+
+
+def _ladder(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    request_id, _, step = _text(data, "target_id").rpartition("#")
+    if not request_id or not step.isdigit():
+        raise InvalidMessage("not <request id>#<step number>", "data.target_id")
+    return EscalateRequest(*env, request_id=request_id, step=int(step))
+
+
+_BY_TYPE: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, Any]], Command]] = {
+    "care.request.validated": lambda env, d: ReceiveRequest(*env, record=d),
+    "caregiver.offer.accepted": lambda env, d: AcceptOffer(*env, _text(d, "offer_id"), _text(d, "caregiver_id")),
+    "caregiver.offer.declined": lambda env, d: DeclineOffer(*env, _text(d, "offer_id"), _text(d, "caregiver_id")),
+    "caregiver.visit.checked_in": lambda env, d: CheckIn(*env, _text(d, "request_id"), _text(d, "caregiver_id"),
+                                                         _flags(d)),
+    "caregiver.visit.checked_out": lambda env, d: CheckOut(*env, _text(d, "request_id"), _text(d, "caregiver_id"),
+                                                           _flags(d)),
+    "caregiver.visit.called_off": lambda env, d: CallOff(*env, _text(d, "request_id"), _text(d, "caregiver_id")),
+}
+_BY_TIMER: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, Any]], Command]] = {
+    "offer-expiry": lambda env, d: ExpireOffer(*env, offer_id=_text(d, "target_id")),
+    "ladder-step": _ladder,
+    "check-in-deadline": lambda env, d: EnforceCheckIn(*env, visit_id=_text(d, "target_id")),
+    "followup-deadline": lambda env, d: FollowUpComplaint(*env, request_id=_text(d, "target_id")),
+}
+
+
+def decode(value: Mapping[str, Any]) -> Command:
+    """The command a CloudEvents record (a JSON object) asks for.
+
+    Reads ``id``, ``type``, ``time`` and ``data`` (with ``data.service_area``
+    and the fields of its type; timer firings by ``data.kind``). Raises
+    ``InvalidMessage`` naming the first missing or malformed field, or an
+    unknown ``type`` / ``data.kind``.
+    """
+    event_id, data = _envelope(value)
+    env = (event_id, _at(value), _text(data, "service_area"))
+    etype = value.get("type")
+    if etype == "timer.fired":
+        build = _BY_TIMER.get(data.get("kind"))  # type: ignore[arg-type]  # any value: unknown kinds are named
+        if build is None:
+            raise InvalidMessage(f"unknown timer kind {data.get('kind')!r}", "data.kind")
+        return build(env, data)
+    build = _BY_TYPE.get(etype) if isinstance(etype, str) else None
+    if build is None:
+        raise InvalidMessage(f"unknown event type {etype!r}", "type")
+    return build(env, data)
+
+
+def _envelope(value: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    event_id = value.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidMessage("missing or not a non-empty string", "id")
+    data = value.get("data")
+    if not isinstance(data, dict):
+        raise InvalidMessage("missing or not an object", "data")
+    return event_id, data
+
+
+def decode_feedback(value: Mapping[str, Any]) -> RecordFeedback:
+    """The feedback a ``care.feedback.v1`` record carries: ``data.request_id`` and
+    any of ``stars``, ``complaint``, ``comment`` (checked by
+    ``handlers.evaluation.feedback.record_feedback``). Raises ``InvalidMessage``."""
+    event_id, data = _envelope(value)
+    stars = data.get("stars")
+    if stars is not None and (isinstance(stars, bool) or not isinstance(stars, int)):
+        raise InvalidMessage("not a whole number of stars", "data.stars")
+    for name in ("complaint", "comment"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise InvalidMessage("not a string", f"data.{name}")
+    return RecordFeedback(event_id, _at(value), _text(data, "request_id"), stars, data.get("complaint"),
+                          data.get("comment"))
