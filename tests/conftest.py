@@ -83,7 +83,7 @@ def pipeline(services, prism, tmp_path_factory) -> Iterator[Services]:
     The worker sends its SMS and calls through the official Twilio helper to Prism, so a
     message Twilio's API description rejects fails the flow that needed it."""
     from careline.brokers import ensure_topics
-    from careline.stack import worker_env, worker_process
+    from tools.replay.stack import worker_env, worker_process
     from config import topics
     from config.settings import Settings
     from db.migrate import upgrade
@@ -107,7 +107,7 @@ def pipeline(services, prism, tmp_path_factory) -> Iterator[Services]:
 def prism(tmp_path_factory):
     """A Prism mock of Twilio's REST API (Twilio's own OpenAPI description, ``--errors``:
     requests the spec rejects get 422) on a free port; npm installs it into .cache/npm once."""
-    from careline.testing.prism import running_prism
+    from tools.harness.prism import running_prism
 
     with running_prism(log_path=tmp_path_factory.mktemp("prism") / "prism.log") as server:
         yield server

@@ -281,3 +281,12 @@ def needs_in_submission_order(instance: Instance, lead_minutes: float) -> Iterab
     """Needs sorted by submission time; an anchor always precedes its follower."""
     order = {id(n): i for i, n in enumerate(instance.needs)}
     return sorted(instance.needs, key=lambda n: (submission_minute(n, lead_minutes), order[id(n)]))
+
+
+def published_costs(instance_path: Path, instance: Instance) -> dict[str, RouteCost]:
+    """Published solutions beside the instance (``../solutions/<stem>.<method>.json``),
+    recomputed from their routes."""
+    folder = instance_path.resolve().parent.parent / "solutions"
+    return {p.name.removeprefix(instance_path.stem + ".").removesuffix(".json"):
+            evaluate_routes(instance, routes_from_solution(json.loads(p.read_text())))
+            for p in sorted(folder.glob(f"{instance_path.stem}.*.json"))}

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from careline.brokers import free_port
 from careline.operators import add_operator
-from careline.replay import ReplayDriver, ReplayOptions
+from tools.replay.driver import ReplayDriver, ReplayOptions
 from handlers.datasets.uhhc import parse_instance
 from tests.e2e.test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from kafka import KafkaProducer
 
-from careline.live_check import compare, hold_clock
+from tools.faults.live_check import compare, hold_clock
 from config import topics
-from careline.replay import ReplayDriver, ReplayOptions
+from tools.replay.driver import ReplayDriver, ReplayOptions
 from db import tables
 from handlers.simulation.caregiver_model import CaregiverModel
 from handlers.datasets.uhhc import parse_instance

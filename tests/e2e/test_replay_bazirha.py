@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
-from careline.replay import ReplayDriver, ReplayOptions
+from tools.replay.driver import ReplayDriver, ReplayOptions
 from db import tables
 from handlers.datasets.uhhc import parse_instance
 

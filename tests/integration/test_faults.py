@@ -3,7 +3,7 @@ its own Apache Kafka 4.4 and PostgreSQL (so restarting them disturbs no other te
 behind a fault-injecting proxy, the timer service and the stream worker.
 
 Each scenario replays bazirha-E2 with intake and caregiver answers through the durable
-outbox, breaks one part mid-run and checks the invariants (``handlers.invariants``).
+outbox, breaks one part mid-run and checks the invariants (``tools.faults.invariants``).
 The full set runs with ``careline bench faults --profile full``.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from careline.faults import SCENARIOS, lab, render, run_scenario, scenarios_for
+from tools.faults.lab import SCENARIOS, lab, render, run_scenario, scenarios_for
 from config.settings import get_settings
 from handlers.datasets.uhhc import parse_instance
 

@@ -1,7 +1,7 @@
 """``careline demo --hotline`` without Twilio credentials."""
 from __future__ import annotations
 
-from careline.hotline_demo import main
+from tools.replay.hotline_demo import main
 
 
 def test_the_hotline_demo_shows_the_call_the_offer_sms_and_the_address_sms(capsys):

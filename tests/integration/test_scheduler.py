@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from careline.brokers import ensure_topics
-from careline.stack import worker_env, worker_process
+from tools.replay.stack import worker_env, worker_process
 from config import topics
 from config.settings import Settings
 from db import tables

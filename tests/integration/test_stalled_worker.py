@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from sqlalchemy import func, select
 
 from careline.brokers import ensure_topics, start_tansu
-from careline.stack import worker_env, worker_process
+from tools.replay.stack import worker_env, worker_process
 from config import topics
 from config.settings import Settings
 from db import tables

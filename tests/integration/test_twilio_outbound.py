@@ -56,7 +56,7 @@ def _through(proxy, timeout: float = 10.0) -> TwilioNotifier:
 
 
 def test_500_and_429_from_twilio_are_retried_and_the_sms_is_sent_once(prism):
-    from careline.testing.faultproxy import FaultPlan, fault_proxy
+    from tools.faults.faultproxy import FaultPlan, fault_proxy
 
     with fault_proxy(prism.base_url, FaultPlan(script=["500", "429", "500"])) as proxy:
         sid = _through(proxy).send_sms("+8613800138000", "offer 4821")
@@ -66,7 +66,7 @@ def test_500_and_429_from_twilio_are_retried_and_the_sms_is_sent_once(prism):
 
 
 def test_a_request_twilio_never_answers_times_out_and_is_sent_again_once(prism):
-    from careline.testing.faultproxy import FaultPlan, fault_proxy
+    from tools.faults.faultproxy import FaultPlan, fault_proxy
 
     with fault_proxy(prism.base_url, FaultPlan(script=["hang"], hang_seconds=3)) as proxy:
         sid = _through(proxy, timeout=1.0).send_sms("+8613800138000", "offer 4822")
@@ -75,7 +75,7 @@ def test_a_request_twilio_never_answers_times_out_and_is_sent_again_once(prism):
 
 
 def test_when_retries_run_out_the_caller_gets_a_notify_error_naming_the_status(prism):
-    from careline.testing.faultproxy import FaultPlan, fault_proxy
+    from tools.faults.faultproxy import FaultPlan, fault_proxy
 
     with fault_proxy(prism.base_url, FaultPlan(p500=1.0)) as proxy:
         with pytest.raises(NotifyError) as failed:

@@ -325,7 +325,7 @@ def test_a_row_with_a_nul_or_an_overlong_name_is_rejected_and_the_rest_loaded(tm
 
 @pytest.mark.parametrize("name", ["sms", "intake", "uhhc", "providers"])
 def test_each_fuzz_target_takes_its_seeds_and_hostile_bytes_without_a_crash(name):
-    from careline.testing.fuzz import SEEDS, TARGETS
+    from tools.harness.fuzz import SEEDS, TARGETS
 
     target = TARGETS[name]()
     for data in [seed.encode() for seed in SEEDS[name]()] + RAW_FILES + [n.encode() for n in NASTY]:

@@ -1,7 +1,7 @@
-"""The fault invariants (handlers.invariants) on hand-made runs."""
+"""The fault invariants (tools.faults.invariants) on hand-made runs."""
 from __future__ import annotations
 
-from handlers.invariants import check
+from tools.faults.invariants import check
 from handlers.model import Offer, OfferStatus, RequestStatus, Visit, VisitStatus
 from tests.unit.factories import at, request
 

@@ -1,6 +1,6 @@
 """The fault table's live-KPI note: a subject whose live counts fall below its records is
 named with the counts that differ, so a failed run says what was lost."""
-from careline.live_check import Comparison
+from tools.faults.live_check import Comparison
 
 
 def test_summary_names_the_counts_a_lost_subject_misses_and_the_unread_records():

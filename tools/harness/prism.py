@@ -9,8 +9,8 @@ starts ``prism mock --errors`` on a free port of 127.0.0.1 for
 validates each request against the spec and answers 422 when it does not
 conform (e.g. a message without ``To``), 401 without Basic auth.
 
-Command line: ``python -m careline.testing.prism install`` (CI setup) or
-``python -m careline.testing.prism run [PORT]``.
+Command line: ``python -m tools.harness.prism install`` (CI setup) or
+``python -m tools.harness.prism run [PORT]``.
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] not in {"install", "run"}:
-        print("usage: python -m careline.testing.prism install | run [PORT]", file=sys.stderr)
+        print("usage: python -m tools.harness.prism install | run [PORT]", file=sys.stderr)
         return 2
     if args[0] == "install":
         print(install())

@@ -27,7 +27,7 @@ from typing import Iterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from careline import brokers
-from careline.stack import worker_env, worker_process
+from tools.replay.stack import worker_env, worker_process
 from config import topics
 from config.settings import Settings
 from db.migrate import upgrade

@@ -5,7 +5,7 @@ had accepted, the requests, offers and visits, the status events of the audit
 trail, unsent outbox rows, the SMS the Twilio side received) and returns a
 ``Verdict``: counts for the fault table (requests in, completed, lost,
 duplicated) and every violation, each naming the record. Pure: no database,
-no broker (``careline.faults`` reads the records and calls it).
+no broker (``tools.faults.lab`` reads the records and calls it).
 
 Invariants (issue 7, "Faults"):
 1. every accepted intake became exactly one request (``lost`` otherwise;

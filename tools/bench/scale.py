@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from careline.bench_stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
-from careline.bench_throughput import _ms, _pct, fresh, outbox_rows
+from tools.bench.stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
+from tools.bench.throughput import _ms, _pct, fresh, outbox_rows
 from config import topics
 from streams.watchdog import EXIT_STALLED
 
@@ -163,8 +163,8 @@ def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, 
 def main(broker: str | None, database_url: str | None, requests: int, in_flight: int, instance_path: Path,
          stall_seconds: float, profile: Path | None, restart_after: float = 0.0) -> int:
     """Exit 0 when every request was decided, 1 otherwise."""
-    from careline.bench_profile import Sampler
-    from careline.bench_throughput import loaded_stack, print_profile
+    from tools.bench.profile import Sampler
+    from tools.bench.throughput import loaded_stack, print_profile
 
     with loaded_stack("scale", instance_path, requests, broker, database_url) as ld:
         out, run, workload, instance, stack = ld.out, ld.run, ld.workload, ld.instance, ld.stack

@@ -3,14 +3,14 @@
 The ``Lab`` owns real parts it can break: its own Apache Kafka 4.4 broker
 (``docker/kafka/kafka.sh``, fresh data on free ports), its own PostgreSQL
 cluster (``scripts/postgres.sh``), Prism serving Twilio's OpenAPI description
-behind a fault-injecting proxy (``careline.testing.faultproxy``), ``careline
+behind a fault-injecting proxy (``tools.faults.faultproxy``), ``careline
 web`` (app API and signed Twilio webhooks, stamping events with the replay
 clock), the timer service and one or more stream workers. Logs stay in the
 lab's var directory; the broker's and database's data are removed at exit. Each scenario replays a UHHC day
 with intake and caregiver answers written to the durable outbox (what the
 HTTP channels do), injects its fault from a side thread when the run is
 under way, waits until the run is over and the outbox is empty, and checks
-``handlers.invariants``. ``careline bench faults`` prints one row per
+``tools.faults.invariants``. ``careline bench faults`` prints one row per
 scenario; ``tests/integration/test_faults.py`` runs the short profile.
 
 Recovery time: wall seconds from the end of the fault (worker restarted,
@@ -37,15 +37,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline import brokers
-from careline.live_check import Comparison, compare, hold_clock
-from careline.replay import ReplayDriver, ReplayOptions
-from careline.stack import worker_env
+from tools.faults.live_check import Comparison, compare, hold_clock
+from tools.replay.driver import ReplayDriver, ReplayOptions
+from tools.replay.stack import worker_env
 from config import topics
 from config.settings import REPO_ROOT, Settings
 from db import tables
 from db.migrate import upgrade
 from db.session import session_factory
-from handlers.invariants import Verdict, check
+from tools.faults.invariants import Verdict, check
 from handlers.model import CareRequest, Offer, Visit
 from handlers.datasets.uhhc import Instance
 
@@ -70,8 +70,8 @@ class Lab:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "Lab":
-        from careline.testing.faultproxy import FaultPlan, FaultProxy
-        from careline.testing.prism import running_prism
+        from tools.faults.faultproxy import FaultPlan, FaultProxy
+        from tools.harness.prism import running_prism
 
         try:
             self.kafka_port, self.controller_port = brokers.free_port(), brokers.free_port()
@@ -296,7 +296,7 @@ class Lab:
 
     def verdict(self, driver: ReplayDriver) -> Verdict:
         """Read the run's requests, offers, visits, status events, outbox and the SMS
-        Twilio received, and check them (``handlers.invariants.check``)."""
+        Twilio received, and check them (``tools.faults.invariants.check``)."""
         prefix = f"{driver.run_id}.%"
         ids = [s.record["intake_id"] for s in driver.day.submissions] + sorted(driver.extra)
         e = tables.event_log.c
@@ -356,7 +356,7 @@ class Row:
     #: what the Twilio side saw: faults injected by kind, creates forwarded; app API answers in the fault
     injected: dict = field(default_factory=dict)
     app_answers: int = 0
-    #: the live KPIs against the stored records (``careline.live_check``)
+    #: the live KPIs against the stored records (``tools.faults.live_check``)
     live: Comparison | None = None
 
 
@@ -458,7 +458,7 @@ def _broker_outage(seconds: float) -> Callable[[Lab, ReplayDriver, FaultLog], No
 
 
 def _twilio_errors(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
-    from careline.testing.faultproxy import FaultPlan
+    from tools.faults.faultproxy import FaultPlan
 
     lab.proxy.plan = FaultPlan(p500=0.2, p429=0.2, phang=0.05, hang_seconds=3.0)
     log.started = log.restored = time.monotonic()
@@ -489,7 +489,7 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     """Replay ``instance`` at ``speed`` (simulated seconds per wall second; the scenario may
     override it) for at most ``timeout_s`` wall seconds, injecting the scenario's fault; then
     wait for the outbox to drain and return the row with the invariants' verdict."""
-    from careline.testing.faultproxy import FaultPlan
+    from tools.faults.faultproxy import FaultPlan
 
     lab.proxy.plan = FaultPlan()
     lab.proxy.stats.forwarded.clear()

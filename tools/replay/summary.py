@@ -11,15 +11,6 @@ from handlers.evaluation.summary import Summary
 from handlers.datasets.uhhc import Instance, RouteCost, evaluate_routes, routes_from_solution
 
 
-def published_costs(instance_path: Path, instance: Instance) -> dict[str, RouteCost]:
-    """Published solutions beside the instance (``../solutions/<stem>.<method>.json``),
-    recomputed from their routes."""
-    folder = instance_path.resolve().parent.parent / "solutions"
-    return {p.name.removeprefix(instance_path.stem + ".").removesuffix(".json"):
-            evaluate_routes(instance, routes_from_solution(json.loads(p.read_text())))
-            for p in sorted(folder.glob(f"{instance_path.stem}.*.json"))}
-
-
 def _fmt(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 

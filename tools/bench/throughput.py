@@ -36,13 +36,13 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from careline import brokers
-from careline.bench_stack import BenchStack, Watcher, cpu_seconds
+from tools.bench.stack import BenchStack, Watcher, cpu_seconds
 from config import topics
 from db import tables
 from db.session import engine_for
 
 if TYPE_CHECKING:
-    from careline.bench_workload import Workload
+    from tools.bench.workload import Workload
     from config.settings import Settings
     from handlers.datasets.uhhc import Instance
 
@@ -286,8 +286,8 @@ def loaded_stack(kind: str, instance_path: Path, requests: int, broker: str | No
     printed; ``requests`` requests built from copies of the UHHC day at ``instance_path`` (one
     service area per copy); a broker and database (``bench_stack``; a new SQLite file named
     after ``kind`` unless ``database_url``) with the register and rosters loaded."""
-    from careline.bench_stack import bench_stack
-    from careline.bench_workload import build_workload, load_workload
+    from tools.bench.stack import bench_stack
+    from tools.bench.workload import build_workload, load_workload
     from config.settings import get_settings
     from db.session import session_factory
     from handlers.datasets.uhhc import load_instance
@@ -317,7 +317,7 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
          json_path: Path | None = None) -> int:
     """Run (a) and (b) and print the table; exit 0 when the pipeline decided every
     request it was sent below saturation, 1 when the worker died or nothing ran."""
-    from careline.bench_profile import Sampler
+    from tools.bench.profile import Sampler
 
     total = max(messages, int(sum(r * seconds for r in loads)) + 1)
     with loaded_stack("throughput", instance_path, total, broker, database_url) as ld:
@@ -347,7 +347,7 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
 
 def print_profile(out: Console, collapsed: Path, top: int = 15) -> None:
     """The worker's top functions by self and inclusive share of the samples."""
-    from careline.bench_profile import by_step, summarise
+    from tools.bench.profile import by_step, summarise
 
     total, own, incl = summarise(collapsed, 500)
     own = own[:top]
