@@ -22,7 +22,8 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
             accept: float, decline: float, timeout: float, poor: tuple[str, ...] = (),
             twin_roster: bool = False, mode: str = "online") -> int:
     from tools.replay.driver import ReplayDriver, ReplayOptions
-    from tools.replay.summary import print_provider_work, print_summary, published_costs
+    from handlers.datasets.uhhc import published_costs
+    from tools.replay.summary import print_provider_work, print_summary
     from tools.replay.stack import local_stack
     from db.session import session_factory
     from handlers.simulation.caregiver_model import CaregiverModel

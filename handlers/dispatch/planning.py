@@ -27,7 +27,6 @@ whole minutes from the start of the day (the benchmark's data are integers).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 

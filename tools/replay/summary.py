@@ -1,14 +1,12 @@
 """Print a replay's summary as tables (rich), beside published solutions."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from handlers.evaluation.summary import Summary
-from handlers.datasets.uhhc import Instance, RouteCost, evaluate_routes, routes_from_solution
+from handlers.datasets.uhhc import RouteCost
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
