@@ -21,7 +21,8 @@ from config.settings import Settings
 from db import channels
 from db.session import session_factory
 from handlers.channels import channel_events
-from handlers.channels.ivr import IvrConfig, ServiceChoice, load_ivr_config
+from config.ivr import load_ivr_config
+from handlers.channels.ivr import IvrConfig, ServiceChoice
 from handlers.model import Priority
 from handlers.channels.phone import try_e164
 from handlers.channels.sms import brand_for

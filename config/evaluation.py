@@ -4,18 +4,20 @@ exploration share, read with ``tomllib`` and validated with pydantic.
 
 ``load_evaluation_config(path)`` returns the domain's own policy objects
 (``handlers.visits.evv.EvvPolicy``, ``handlers.evaluation.kpis.KpiPolicy``), so handlers never
-read files. A bad file raises ``EvaluationConfigError`` naming the key, e.g.
-``evaluation.toml: kpis.weights: KPI weights must sum to 1, they sum to 0.9000``.
+read files. A bad file raises ``EvaluationConfigError`` naming the line and the
+key, e.g. ``evaluation.toml:31: kpis.weights: KPI weights must sum to 1, they
+sum to 0.9000`` (``config.files``).
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from config.files import ConfigFileError, parse_toml, validated
 
 from handlers.visits.evv import EvvPolicy
 from handlers.evaluation.kpis import KpiPolicy, check_weights
@@ -23,7 +25,7 @@ from handlers.evaluation.kpis import KpiPolicy, check_weights
 DEFAULT_PATH = Path(__file__).resolve().parent / "evaluation.toml"
 
 
-class EvaluationConfigError(ValueError):
+class EvaluationConfigError(ConfigFileError):
     """The policy file is unreadable or a key is missing, unknown or out of range."""
 
 
@@ -74,25 +76,12 @@ class EvaluationConfig:
     exploration_share: float
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        msg = str(err.get("ctx", {}).get("error", err["msg"])) if err["type"] == "value_error" else err["msg"]
-        parts.append(f"{key}: {msg}")
-    return "; ".join(parts)
-
-
 def parse_evaluation_config(text: str, source: str = "evaluation.toml") -> EvaluationConfig:
-    """Validate TOML text; raises ``EvaluationConfigError`` naming ``source`` and the key."""
+    """Validate TOML text; raises ``EvaluationConfigError`` naming ``source``, the line and the key."""
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise EvaluationConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        f = _File.model_validate(raw)
-    except ValidationError as exc:
-        raise EvaluationConfigError(f"{source}: {_describe(exc)}") from None
+        f = validated(_File, parse_toml(text, source), text, source)
+    except ConfigFileError as exc:
+        raise EvaluationConfigError(exc.path, exc.reason, exc.line, exc.field) from None
     evv = EvvPolicy(geofence_metres=f.evv.geofence_metres, too_early_minutes=f.evv.too_early_minutes,
                     short_visit_share=f.evv.short_visit_share,
                     checklists={k: tuple(v) for k, v in f.evv.checklists.items()})
@@ -105,9 +94,9 @@ def load_evaluation_config(path: Path | None = None) -> EvaluationConfig:
     path = path or DEFAULT_PATH
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EvaluationConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_evaluation_config(text, path.name)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvaluationConfigError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_evaluation_config(text, path)
 
 
 @lru_cache

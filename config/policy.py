@@ -2,16 +2,18 @@
 
 Read with ``tomllib``, validated with pydantic, returned as the domain's
 ``handlers.dispatch.scheduling.DispatchPolicy``. A bad file raises ``PolicyError``
-naming the key, e.g. ``policy.toml: offers.timeout_seconds: Input should be
-greater than 0``. Every decision records the file's ``version``.
+naming the line and the key, e.g. ``policy.toml:14: offers.timeout_seconds:
+Input should be greater than 0`` (``config.files``). Every decision records the
+file's ``version``.
 """
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from config.files import ConfigFileError, line_of, read_toml, validated
 
 from handlers.dispatch.scheduling import DispatchPolicy, LadderStep
 
@@ -19,7 +21,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent / "policy.toml"
 PRIORITIES = ("stat", "asap", "urgent", "routine")
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigFileError):
     """The policy file is unreadable or a key is missing, unknown or out of range."""
 
 
@@ -67,21 +69,17 @@ class _File(_Strict):
 
 
 def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool = False) -> DispatchPolicy:
-    """The dispatch policy in ``path``; raises ``PolicyError`` naming the bad key."""
+    """The dispatch policy in ``path``; raises ``PolicyError`` naming the line and the bad key."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        f = _File.model_validate(raw)
-    except OSError as exc:
-        raise PolicyError(f"{path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{Path(path).name}: {exc}") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise PolicyError(f"{Path(path).name}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raw, text = read_toml(Path(path))
+        f = validated(_File, raw, text, path)
+    except ConfigFileError as exc:
+        raise PolicyError(exc.path, exc.reason, exc.line, exc.field) from None
     for table in ("sla_minutes", "ladder"):
-        unknown = set(getattr(f, table)) - set(PRIORITIES)
+        unknown = sorted(set(getattr(f, table)) - set(PRIORITIES))
         if unknown:
-            raise PolicyError(f"{Path(path).name}: {table}: unknown priority {sorted(unknown)[0]!r}")
+            raise PolicyError(path, f"unknown priority {unknown[0]!r} (one of {', '.join(PRIORITIES)})",
+                              line_of(text, (table, unknown[0])), f"{table}.{unknown[0]}")
     return DispatchPolicy(
         version=f.version, travel_weight=f.scoring.travel_weight, lateness_weight=f.scoring.lateness_weight,
         sync_weight=f.scoring.sync_weight, offer_timeout_seconds=f.offers.timeout_seconds,

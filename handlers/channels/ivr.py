@@ -16,10 +16,8 @@ windows are computed in the programme's time zone.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
-from pathlib import Path
 from typing import Any, Mapping
 
 from handlers.model import Priority
@@ -102,12 +100,6 @@ class IvrConfig:
 
     def service_label(self, language: str, service_type: str) -> str:
         return self.raw["languages"][self.lang(language)]["services"].get(service_type, service_type)
-
-
-def load_ivr_config(path: Path) -> IvrConfig:
-    """Read the IVR configuration (TOML); raises ``FileNotFoundError`` or ``tomllib.TOMLDecodeError``."""
-    with path.open("rb") as fh:
-        return IvrConfig(tomllib.load(fh))
 
 
 def _say(cfg: IvrConfig, lang: str, key: str, **values: Any) -> Say:

@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from config.ivr import load_ivr_config
 from config.settings import REPO_ROOT
 from handlers.channels.ivr import (Enqueue, Gather, Hangup, OperatorHandoff, Say, ServiceChoice, answer, confirm,
-                          load_ivr_config, on_menu, on_rating, on_time, rating_prompt)
+                          on_menu, on_rating, on_time, rating_prompt)
 from handlers.model import Priority
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -143,3 +144,15 @@ def test_the_rating_call_takes_a_digit_from_1_to_5():
     assert none is None and _gather(again).action == "rating"
     _, given_up = on_rating(CFG, {"lang": "zh", "request_id": "R1", "try": "2"}, "", "meal")
     assert given_up is None
+
+
+def test_a_hotline_file_with_a_bad_timeout_is_refused_naming_line_and_key(tmp_path):
+    from config.ivr import IvrConfigError
+
+    bad = tmp_path / "ivr.toml"
+    bad.write_text((REPO_ROOT / "config" / "ivr.toml").read_text().replace(
+        "prompt_timeout_seconds = 6", "prompt_timeout_seconds = -6"))
+    with pytest.raises(IvrConfigError) as refused:
+        load_ivr_config(bad)
+    assert refused.value.field == "prompt_timeout_seconds"
+    assert bad.read_text().splitlines()[refused.value.line - 1].startswith("prompt_timeout_seconds = -6")

@@ -23,3 +23,21 @@ def test_an_unknown_priority_in_the_ladder_is_refused(tmp_path):
     bad.write_text(DEFAULT_PATH.read_text() + '\n[[ladder.whenever]]\nstep = "best"\ndeadline_seconds = 5\n')
     with pytest.raises(PolicyError, match="whenever"):
         load_policy(bad)
+
+
+def test_a_bad_value_is_refused_naming_the_line_that_sets_it(tmp_path):
+    bad = tmp_path / "policy.toml"
+    text = DEFAULT_PATH.read_text().replace("timeout_seconds = 120", "timeout_seconds = -1")
+    bad.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("timeout_seconds = -1"))
+    with pytest.raises(PolicyError) as refused:
+        load_policy(bad)
+    assert (refused.value.line, refused.value.field) == (line, "offers.timeout_seconds")
+    assert str(refused.value).startswith(f"policy.toml:{line}: offers.timeout_seconds: ")
+
+
+def test_a_file_that_is_not_toml_is_refused_naming_its_line(tmp_path):
+    bad = tmp_path / "policy.toml"
+    bad.write_text('version = "x"\n[scoring\ntravel_weight = 1\n')
+    with pytest.raises(PolicyError, match=r"^policy\.toml:2: not valid TOML"):
+        load_policy(bad)
