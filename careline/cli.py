@@ -240,7 +240,7 @@ app.add_typer(tokens_app, name="tokens")
 @tokens_app.command("issue")
 def tokens_issue(kind: Annotated[str, typer.Argument(help="elder, caregiver or provider")], subject_id: str) -> None:
     """Issue an app token (printed once; only its hash is stored)."""
-    from careline.app_tokens import issue_token
+    from channels.app_tokens import issue_token
 
     try:
         out.print(issue_token(get_settings().database_url, kind, subject_id))
@@ -252,7 +252,7 @@ def tokens_issue(kind: Annotated[str, typer.Argument(help="elder, caregiver or p
 @tokens_app.command("revoke")
 def tokens_revoke(kind: str, subject_id: str) -> None:
     """Revoke every token of an elder, caregiver or provider."""
-    from careline.app_tokens import revoke_tokens
+    from channels.app_tokens import revoke_tokens
 
     out.print(f"revoked {revoke_tokens(get_settings().database_url, kind, subject_id)} tokens")
 

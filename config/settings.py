@@ -91,7 +91,7 @@ class Settings(BaseSettings):
                                             description="instead of https://api.twilio.com (tests: a Prism mock)")
     twilio_timeout_seconds: float = Field(default=10.0, gt=0,
                                           description="seconds per Twilio REST request before it counts as "
-                                                      "failed and is retried (careline.notify.RetryPolicy)")
+                                                      "failed and is retried (channels.notify.RetryPolicy)")
     default_phone_region: str = Field(default="CN", description="ISO 3166 region of numbers without country code")
     programme_timezone: str = Field(default="Asia/Shanghai", description="IANA zone of spoken and texted times")
     ivr_config: Path = Field(default=REPO_ROOT / "config" / "ivr.toml", description="hotline menu (TOML)")

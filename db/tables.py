@@ -272,7 +272,7 @@ app_tokens = Table(
 )
 """Bearer tokens of the elder/family and caregiver apps, one or more per user; only the SHA-256
 (hex) of a token is kept. ``subject_kind`` is ``elder``, ``caregiver`` or ``provider`` (a provider
-organisation's office, which rates the center); a revoked token stays for the record (``careline.app_tokens``)."""
+organisation's office, which rates the center); a revoked token stays for the record (``channels.app_tokens``)."""
 
 app_submissions = Table(
     "app_submissions", metadata, _id("request_id"),

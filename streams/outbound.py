@@ -9,10 +9,10 @@ committed *before* the send, so a worker killed between the two loses that one
 SMS (the offer then times out and the escalation ladder moves the request on)
 and never sends it twice (``careline bench faults``, worker-sigkill, found a
 repeated offer SMS when the claim was committed after the send). Twilio's
-transient failures are retried by the notifier (``careline.notify``).
+transient failures are retried by the notifier (``channels.notify``).
 
 ``care.lifecycle.v1``: ``care.visit.completed`` -> a survey row due
-``rating_call_delay_minutes`` after check-out (``careline.surveys``). The row
+``rating_call_delay_minutes`` after check-out (``channels.surveys``). The row
 is the durable schedule: ``place_due_rating_calls`` (a worker timer) places
 the calls that are due, so a restart loses none.
 """
@@ -24,9 +24,9 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
-from careline import surveys
-from careline.channels import ChannelContext
-from careline.notify import NotifyError
+from channels import surveys
+from channels.context import ChannelContext
+from channels.notify import NotifyError
 from config.settings import get_settings
 from db import channels, tables
 from db import surveys as db_surveys

@@ -130,7 +130,7 @@ def handle_dispatch_event(value: dict) -> bool:
 def record_feedback(value: dict) -> bool:
     """Store a rating or complaint from ``care.feedback.v1``; ``DeadLetter`` if invalid."""
     if value.get("type") == "care.feedback.rated":
-        return False  # the callback survey stored its row before publishing (careline.surveys)
+        return False  # the callback survey stored its row before publishing (channels.surveys)
     try:
         command = messages.decode_feedback(value)
     except messages.InvalidMessage as exc:

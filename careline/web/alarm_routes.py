@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, HTTPException, Path
 from pydantic import BaseModel, Field
 
-from careline.channels import ChannelContext, emergency_choice, record_request, short_id
+from channels.context import ChannelContext, emergency_choice, record_request, short_id
 from careline.web.app_api_schemas import ID_PATTERN, KEY_PATTERN
 from careline.web.twilio_routes import channel_context
 from db import alarms, channels

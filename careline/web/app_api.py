@@ -5,13 +5,13 @@ assigned caregiver's name and arrival window, cancel it and rate the visit;
 caregivers list their offers, accept or decline, list their visits and check
 in and out with the phone's position; a provider organisation's office lists
 its caregivers' completed visits and rates the center for each (the two-way
-evaluation). Each user has their own bearer tokens (``careline.app_tokens``):
+evaluation). Each user has their own bearer tokens (``channels.app_tokens``):
 401 without a valid one (``WWW-Authenticate: Bearer``), 403 on another app's
 endpoints. Invalid input is a 422 whose ``detail`` names each field
 (``window.start``); refusals carry a stable ``code``. The OpenAPI document
 is the application's ``/openapi.json``.
 Handlers are sync and run in FastAPI's thread pool; writes go through
-``careline.app_channel`` like the webhooks' do.
+``channels.app`` like the webhooks' do.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from careline import app_channel
-from careline.channels import ChannelContext
+from channels import app as app_channel
+from channels.context import ChannelContext
 from careline.web import app_api_schemas as s
 from careline.web.twilio_routes import channel_context
 from db import app_api
@@ -102,7 +102,7 @@ router = APIRouter(prefix="/api/v1", route_class=AppRoute, responses={
     403: _problem("the token is another app's (elder, caregiver or provider)"),
     422: {"model": s.ValidationProblem, "description": "invalid input; each error names its field"}})
 _bearer = HTTPBearer(auto_error=False, scheme_name="appToken",
-                     description="a per-user token from careline.app_tokens.issue_token")
+                     description="a per-user token from channels.app_tokens.issue_token")
 _404 = {404: _problem("no such request of yours")}
 _409 = {409: _problem("the request's state does not allow this now; `code` says why")}
 RequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_REQUEST_ID])

@@ -15,9 +15,13 @@ import threading
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from careline import hotline, sms_inbox, surveys
-from careline.channels import ChannelContext
-from careline.status_callbacks import status_callback
+from channels import hotline
+
+from channels import sms_inbox
+
+from channels import surveys
+from channels.context import ChannelContext
+from channels.status_callbacks import status_callback
 from careline.web import twiml
 from careline.web.twilio_security import twilio_form, verified_form
 

@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Mapping
 from fastapi import HTTPException, Request
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
-from careline.channels import callback_url
+from channels.context import callback_url
 
 log = logging.getLogger("careline.web.twilio")
 

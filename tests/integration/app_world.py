@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careline.app_tokens import issue_token
-from careline.channels import ChannelContext
+from channels.app_tokens import issue_token
+from channels.context import ChannelContext
 from careline.web.app import create_app
 from config import topics
 from config.settings import Settings, get_settings

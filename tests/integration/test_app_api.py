@@ -201,7 +201,7 @@ def test_another_elders_request_looks_like_no_request(world):
 
 
 def test_without_a_valid_token_the_api_answers_401_with_a_bearer_challenge(world):
-    from careline.app_tokens import revoke_tokens
+    from channels.app_tokens import revoke_tokens
 
     assert world.client.get("/api/v1/offers").headers["WWW-Authenticate"] == "Bearer"
     wrong = world.client.get("/api/v1/offers", headers={"Authorization": "Bearer not-a-token"})

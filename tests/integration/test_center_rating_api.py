@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from careline.app_tokens import issue_token
+from channels.app_tokens import issue_token
 from careline.reports import build_provider_report, month_bounds, read_month
 from config import topics
 from config.evaluation import get_evaluation_config

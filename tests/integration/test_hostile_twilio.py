@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from careline.channels import callback_url
+from channels.context import callback_url
 from careline.web.twilio_security import sign
 from tests.hostile_support import NASTY, bogus_phone, hostile_text
 from tests.integration.twilio_world import BASE, TOKEN, build_world, own_postgres_database

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import select, update
 
-from careline.notify import build_notifier
+from channels.notify import build_notifier
 from db import channels, surveys, tables
 from handlers.channels.sms import count_segments
 from streams import outbound

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from careline.notify import NotifyError, OptOutGuard, TwilioNotifier
+from channels.notify import NotifyError, OptOutGuard, TwilioNotifier
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def test_an_opted_out_number_gets_nothing_even_with_real_credentials(notifier):
 
 
 def _through(proxy, timeout: float = 10.0) -> TwilioNotifier:
-    from careline.notify import RetryPolicy
+    from channels.notify import RetryPolicy
 
     return TwilioNotifier(ACCOUNT, "test-auth-token", "+15005550006", api_base_url=proxy.base_url,
                           timeout=timeout, retry=RetryPolicy(attempts=5, initial_seconds=0.05, max_seconds=0.2))

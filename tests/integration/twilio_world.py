@@ -16,8 +16,8 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, make_url, select, text
 
-from careline.channels import ChannelContext, callback_url
-from careline.notify import ConsoleNotifier
+from channels.context import ChannelContext, callback_url
+from channels.notify import ConsoleNotifier
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
 from config.settings import Settings

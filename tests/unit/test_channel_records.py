@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from careline.channels import callback_url
+from channels.context import callback_url
 from handlers.channels.channel_events import caregiver_event, intake_record, rating_given
 from handlers.channels.delivery import is_final, status_rank, unanswered
 from handlers.channels.intake import validate_intake

@@ -18,8 +18,8 @@ from xml.dom import minidom
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from careline.channels import ChannelContext, callback_url
-from careline.notify import ConsoleNotifier
+from channels.context import ChannelContext, callback_url
+from channels.notify import ConsoleNotifier
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
 from config.settings import Settings

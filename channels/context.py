@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.notify import Notifier, build_notifier
+from channels.notify import Notifier, build_notifier
 from config.settings import Settings
 from db import channels
 from db.session import session_factory
@@ -27,7 +27,7 @@ from handlers.model import Priority
 from handlers.channels.phone import try_e164
 from handlers.channels.sms import brand_for
 
-log = logging.getLogger("careline.channels")
+log = logging.getLogger("channels.context")
 
 
 def callback_url(base: str, path: str, **params: str) -> str:

@@ -1,5 +1,5 @@
 """The app channel's use cases at the edge: one transaction each, through the
-same writes as the Twilio webhooks (``careline.channels``, ``db.channels``).
+same writes as the Twilio webhooks (``channels.context``, ``db.channels``).
 
 - An elder's (or family's) request becomes an intake record on the outbox
   (``care.intake.v1``, channel ``app``), plus an operator alert for ``stat``,
@@ -28,7 +28,7 @@ from typing import Mapping
 from sqlalchemy.engine import Row
 from sqlalchemy.orm.exc import StaleDataError
 
-from careline.channels import ChannelContext, record_request, short_id
+from channels.context import ChannelContext, record_request, short_id
 from config.evaluation import get_evaluation_config
 from db import app_api, center_ratings, channels
 from db.center_ratings import CenterRatingSqlUnitOfWork

@@ -18,7 +18,7 @@ from typing import Mapping
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from careline.channels import ChannelContext, emergency_choice, record_request, short_id
+from channels.context import ChannelContext, emergency_choice, record_request, short_id
 from db import channels, surveys
 from db.uow import SqlUnitOfWork
 from handlers.channels import channel_events
@@ -107,7 +107,7 @@ def _elder_text(ctx: ChannelContext, session: Session, elder: Row, sender: str, 
     survey = surveys.awaiting_sms_rating(session, sender) if rating is not None else None
     if survey is None:
         return sms.elder_help_text(lang, ctx.brand(lang))
-    from careline.surveys import save_rating
+    from channels.surveys import save_rating
 
     save_rating(session, survey.request_id, rating, "sms", now)
     return sms.thanks_text(lang, ctx.brand(lang))

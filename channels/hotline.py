@@ -16,7 +16,7 @@ from typing import Mapping
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from careline.channels import ChannelContext, record_request
+from channels.context import ChannelContext, record_request
 from db import channels
 from db.uow import SqlUnitOfWork
 from handlers.channels import channel_events
@@ -25,7 +25,7 @@ from handlers.channels.delivery import is_final
 from handlers.channels.ivr import OperatorHandoff, ServiceChoice, Step, Turn
 from handlers.model import Priority
 
-log = logging.getLogger("careline.hotline")
+log = logging.getLogger("channels.hotline")
 
 
 def incoming_call(ctx: ChannelContext, form: Mapping[str, str]) -> tuple[Step, ...]:

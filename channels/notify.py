@@ -24,7 +24,7 @@ from handlers.channels.delivery import UNSUBSCRIBED_ERROR
 from handlers.channels.phone import mask
 from handlers.channels.sms import count_segments
 
-log = logging.getLogger("careline.notify")
+log = logging.getLogger("channels.notify")
 
 
 class Notifier(Protocol):

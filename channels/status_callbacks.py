@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
-from careline import hotline, surveys
-from careline.channels import ChannelContext
+from channels import hotline
+
+from channels import surveys
+from channels.context import ChannelContext
 from db import channels
 from db.uow import SqlUnitOfWork
 from handlers.channels.delivery import UNSUBSCRIBED_ERROR

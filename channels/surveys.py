@@ -17,8 +17,8 @@ from typing import Mapping
 
 from sqlalchemy.orm import Session
 
-from careline.channels import ChannelContext
-from careline.notify import NotifyError
+from channels.context import ChannelContext
+from channels.notify import NotifyError
 from db import channels, surveys
 from db.uow import SqlUnitOfWork
 from handlers.channels import channel_events
@@ -28,7 +28,7 @@ from handlers.channels.delivery import is_final
 from handlers.channels.ivr import Step
 from handlers.channels.phone import mask
 
-log = logging.getLogger("careline.surveys")
+log = logging.getLogger("channels.surveys")
 
 
 def save_rating(session: Session, request_id: str, rating: int, channel: str, now: datetime) -> bool:
