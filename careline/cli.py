@@ -21,6 +21,19 @@ subs_app = typer.Typer(help="Recurring services (e.g. weekday lunch).", no_args_
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
 app.add_typer(subs_app, name="subscriptions")
+def _bootstrap():  # noqa: ANN202 - config.bootstrap.Runtime, imported late to keep --help fast
+    """The process's runtime (``config.bootstrap``); exits 2 naming the file, line
+    and key when a configuration file is bad."""
+    from config.bootstrap import bootstrap
+    from config.files import ConfigFileError
+
+    try:
+        return bootstrap()
+    except ConfigFileError as exc:
+        console.print(f"[red]careline: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
 def _console(stderr: bool = False) -> Console:
     """Rich console; not wrapped at 80 columns when output is a file or pipe."""
     probe = Console(stderr=stderr)
@@ -33,7 +46,11 @@ out = _console()
 
 @app.command()
 def worker() -> None:
-    """Run the Faust stream worker (agents, timers, outbox relay)."""
+    """Run the Faust stream worker (agents, timers, outbox relay). A bad
+    configuration file refuses to start, naming its file, line and key."""
+    from streams import runtime
+
+    runtime.install(_bootstrap())
     from streams.app import app as faust_app
 
     level = {"warning": "warn", "critical": "crit"}.get(get_settings().log_level.lower(),
@@ -53,6 +70,7 @@ def scheduler() -> None:
 
     from careline.scheduler import run
 
+    _bootstrap()  # the files the deadlines' handlers will read are checked before serving
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -70,6 +88,7 @@ def web(host: Annotated[str, typer.Option(help="interface to listen on")] = "127
 
     from db.migrate import upgrade
 
+    _bootstrap()  # a bad configuration file refuses to start here, before uvicorn's factory
     upgrade(get_settings().database_url)  # migrations at start, as the compose prestart does
     uvicorn.run("careline.web.app:create_app", factory=True, host=host, port=port,
                 proxy_headers=True, log_level=get_settings().log_level.lower(), timeout_graceful_shutdown=5)

@@ -54,8 +54,15 @@ class ChannelContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ChannelContext":
-        sessions = session_factory(settings.database_url)
-        ctx = cls(settings, sessions, load_ivr_config(settings.ivr_config), ZoneInfo(settings.programme_timezone))
+        """A context of its own for ``settings`` (tests and tools; processes take
+        theirs from ``config.bootstrap``)."""
+        return cls.build(settings, session_factory(settings.database_url), load_ivr_config(settings.ivr_config))
+
+    @classmethod
+    def build(cls, settings: Settings, sessions: sessionmaker[Session], ivr: IvrConfig) -> "ChannelContext":
+        """The context of a process: its sessions and checked hotline file; the
+        clock reads the replay clock when ``CARELINE_WEB_CLOCK=replay``."""
+        ctx = cls(settings, sessions, ivr, ZoneInfo(settings.programme_timezone))
         if settings.web_clock == "replay":
             from db.register import read_clock
 

@@ -8,7 +8,6 @@ file's ``version``.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,8 +91,3 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool = False) -> Disp
         sla_minutes=dict(f.sla_minutes),
         ladder={p: tuple(LadderStep(s.step, s.deadline_seconds) for s in steps) for p, steps in f.ladder.items()},
     )
-
-
-@lru_cache(maxsize=8)
-def cached_policy(path: str, shift_end_hard: bool) -> DispatchPolicy:
-    return load_policy(Path(path), shift_end_hard)

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
                                                 description="override the policy file's offer timeout (seconds)")
     policy_file: Path = Field(default=REPO_ROOT / "config" / "policy.toml",
                               description="the routing policy (weights, ladder, SLAs, skill hierarchy)")
+    evaluation_file: Path = Field(default=REPO_ROOT / "config" / "evaluation.toml",
+                                  description="the evaluation policy (EVV, KPIs, score weights, exploration)")
     score_interval_seconds: float = Field(default=2.0, gt=0,
                                           description="wall seconds between provider score updates")
     score_window_hours: float = Field(default=24.0, gt=0,

@@ -6,21 +6,17 @@ operator's action commits its state change, events, outbox rows and audit row in
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config.policy import cached_policy
-from config.settings import Settings
 from db import tables
 from db.uow import SqlUnitOfWork
 from handlers.operations.alerts import Acknowledgement
 from handlers.visits.evv_review import EvvReview, ReviewOutcome
 from handlers.operations.operator_actions import Refused
-from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 
 
 class _Acknowledgements:
@@ -85,16 +81,3 @@ def write_audit(session: Session, operator_id: str, action: str, target: str, at
     no personal data (ids, codes and reasons only)."""
     session.execute(tables.audit_log.insert().values(
         operator_id=operator_id, action=action, target=target[:200], at=at, outcome=outcome, detail=detail))
-
-
-def area_dispatch_context(session: Session, service_area: str,
-                          settings: Settings) -> tuple[DispatchPolicy, MatrixTravelTimes]:
-    """The policy and travel times the worker uses for ``service_area`` (built as
-    ``streams.steps.area_context`` builds them: the policy file, the area's
-    shift rule, the offer-timeout override)."""
-    row = session.execute(select(tables.service_areas).where(
-        tables.service_areas.c.service_area == service_area)).first()
-    policy = cached_policy(str(settings.policy_file), bool(row and row.shift_end_hard))
-    if settings.offer_timeout_seconds is not None:
-        policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
-    return policy, MatrixTravelTimes(row.travel_matrix if row and row.travel_matrix else [])

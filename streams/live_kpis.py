@@ -45,17 +45,15 @@ from datetime import datetime, timezone
 from mode.utils.collections import LRUCache
 
 from config import topics
-from config.evaluation import get_evaluation_config
-from config.settings import get_settings
 from handlers.evaluation.kpis import composite_score
 from handlers.evaluation.live_kpis import Counts, kpis_from_counts, split_key, tallies
 from streams import steps
 from streams.app import app, topic
 from streams.evaluation import scores_topic
-from streams.runtime import db_call
+from streams.runtime import current, db_call
 
 log = logging.getLogger("careline.live_kpis")
-settings = get_settings()
+settings = current().settings
 STEP_SECONDS = settings.kpi_step_minutes * 60.0
 #: windows summed for the rolling window (24 h / 1 h: 24)
 WINDOW_STEPS = max(1, math.ceil(settings.score_window_hours * 3600.0 / STEP_SECONDS))
@@ -106,7 +104,7 @@ def _range(start: float) -> tuple[float, float]:
 async def tally_events(stream):
     """Lifecycle, offer and feedback events -> ``kpi.tallies.v1``. Records that
     are not JSON events were dead-lettered by the agents that own those topics."""
-    on_time = get_evaluation_config().kpis.on_time_minutes
+    on_time = current().configuration.evaluation.kpis.on_time_minutes
     async for raw in stream:
         try:
             value = steps.decode(raw)
@@ -175,7 +173,7 @@ async def publish_live_kpis() -> None:
     _dirty.difference_update(keys)
     if not keys:
         return
-    cfg = get_evaluation_config()
+    cfg = current().configuration.evaluation
     rows, scores = [], {}
     for key in sorted(keys):
         scope, subject = split_key(key)

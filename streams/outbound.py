@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import select
 
 from channels import surveys
 from channels.context import ChannelContext
 from channels.notify import NotifyError
-from config.settings import get_settings
 from db import channels, tables
 from db import surveys as db_surveys
 from db.uow import SqlUnitOfWork
+from streams.runtime import current
 from handlers.channels import sms
 from handlers.channels.phone import mask
 
@@ -39,9 +38,9 @@ OFFER_TYPES = frozenset({"dispatch.offer.created", "dispatch.offer.accepted", "d
                          "dispatch.offer.canceled", "dispatch.offer.accept_refused"})
 
 
-@lru_cache
 def context() -> ChannelContext:
-    return ChannelContext.from_settings(get_settings())
+    """The worker's channel context (``config.bootstrap``)."""
+    return current().channels
 
 
 def notify_offer_event(value: dict, ctx: ChannelContext | None = None) -> str | None:

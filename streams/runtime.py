@@ -14,16 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import topics
-from config.settings import get_settings
+from config.bootstrap import Runtime, bootstrap
 from db import tables
-from db.session import session_factory
 
 log = logging.getLogger("careline.runtime")
 _relay_lock = asyncio.Lock()
@@ -76,9 +74,28 @@ async def db_call(fn: Callable[..., T], *args: Any) -> T:
 _relay_wanted = asyncio.Event()
 
 
-@lru_cache
+_runtime: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    """Use ``runtime`` (from ``config.bootstrap``) in this worker; ``None`` makes the
+    next ``current()`` bootstrap again (tests that change the environment)."""
+    global _runtime
+    _runtime = runtime
+
+
+def current() -> Runtime:
+    """The worker's runtime: the one ``careline worker`` installed, or one
+    bootstrapped from the environment on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = bootstrap()
+    return _runtime
+
+
 def sessions() -> sessionmaker[Session]:
-    return session_factory(get_settings().database_url)
+    """The worker's database sessions (``current().sessions``)."""
+    return current().sessions
 
 
 def _unsent(limit: int) -> list:

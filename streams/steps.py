@@ -7,26 +7,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 
-from config.evaluation import get_evaluation_config
-from config.policy import cached_policy
 from db import live_kpis, tables
 from db.uow import SqlUnitOfWork
 from handlers import messagebus, messages
 from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
 from handlers.dispatch import batching
 from handlers.dispatch.area import AreaContext
-from handlers.dispatch.scheduling import MatrixTravelTimes
 from handlers.model import CareRequest, RequestStatus
-from config.settings import get_settings
 from db.register import read_clock
-from streams.runtime import sessions
+from streams.runtime import current, sessions
 
 
 log = logging.getLogger("careline.steps")
@@ -58,20 +52,9 @@ def dead_letter(raw: bytes | str | dict, exc: DeadLetter, topic: str, offset: in
     return {"reason": exc.reason, "field": exc.field, "topic": topic, "offset": offset, "record": text}
 
 
-@lru_cache(maxsize=256)
 def area_context(service_area: str) -> AreaContext:
-    """The area's context from ``service_areas`` and the policy files, cached per area for the worker's life."""
-    with sessions()() as session:
-        row = session.execute(select(tables.service_areas).where(
-            tables.service_areas.c.service_area == service_area)).first()
-    settings = get_settings()
-    policy = replace(cached_policy(str(settings.policy_file), bool(row and row.shift_end_hard)),
-                     exploration_share=get_evaluation_config().exploration_share)
-    if settings.offer_timeout_seconds is not None:
-        policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
-    matrix = row.travel_matrix if row and row.travel_matrix else []
-    return AreaContext(policy, MatrixTravelTimes(matrix), row.dispatch_mode if row else "online",
-                       row.batch_interval_seconds if row else 60.0)
+    """The area's dispatch context (``db.areas.AreaContexts``, built by the bootstrap)."""
+    return current().areas.get(service_area)
 
 
 _KNOWN_FOR_SECONDS = 60.0

@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from careline.web import auth, readmodel
 from config import topics
 from db import tables
-from db.operator_uow import OperatorSqlUnitOfWork, area_dispatch_context, write_audit
+from db.operator_uow import OperatorSqlUnitOfWork, write_audit
 from db.uow import envelope
 from handlers.operations import operator_actions as ops
 from handlers.operations.access import Permission
@@ -108,10 +108,10 @@ def cancel(request: Request, request_id: str, csrf_token: str | None = Form(None
 @router.post("/requests/{request_id}/reassign")
 def reassign(request: Request, request_id: str, caregiver_id: str = Form(...),
              csrf_token: str | None = Form(None), principal: auth.Principal = Depends(_assigner)):  # noqa: ANN201
-    settings = request.app.state.settings
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
-        policy, travel = area_dispatch_context(uow.session, uow.requests.get(request_id).service_area, settings)
+        area = request.app.state.runtime.areas.read(uow.session, uow.requests.get(request_id).service_area)
+        policy, travel = area.policy, area.travel
         offer = ops.reassign(request_id, caregiver_id.strip(), uow, now, policy, travel, principal.operator_id)
         return {"caregiver_id": offer.caregiver_id, "offer_id": offer.offer_id}
     return _run(request, principal, csrf_token, "request.reassign", request_id, _request_area(request_id), change)
@@ -128,10 +128,10 @@ def acknowledge(request: Request, request_id: str, csrf_token: str | None = Form
 @router.post("/caregivers/{caregiver_id}/unavailable")
 def mark_unavailable(request: Request, caregiver_id: str, csrf_token: str | None = Form(None),
                      principal: auth.Principal = Depends(_marker)):  # noqa: ANN201
-    settings = request.app.state.settings
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
-        policy, travel = area_dispatch_context(uow.session, uow.caregivers.get(caregiver_id).service_area, settings)
+        area = request.app.state.runtime.areas.read(uow.session, uow.caregivers.get(caregiver_id).service_area)
+        policy, travel = area.policy, area.travel
         done = ops.mark_caregiver_unavailable(caregiver_id, uow, now, policy, travel, principal.operator_id)
         return {"rescinded": list(done.rescinded_requests), "booked": list(done.booked_requests)}
     return _run(request, principal, csrf_token, "caregiver.unavailable", caregiver_id,

@@ -12,14 +12,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from careline.web.limits import BodySizeLimit
+from config.bootstrap import bootstrap
 from config.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    runtime = bootstrap(settings)  # a bad configuration file refuses to start (config.files.ConfigFileError)
     app = FastAPI(title="careline", version="0.1.0",
                   description="Care requests from hotline, one-key button and app; dispatch to caregivers.")
-    app.state.settings = settings
+    app.state.settings, app.state.runtime = settings, runtime
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
     app.add_exception_handler(RequestValidationError, validation_problem)
 

@@ -29,7 +29,6 @@ from fastapi import HTTPException, Request
 from careline.operators import Operator, get_operator
 from config.settings import Settings
 from db.operator_uow import write_audit
-from db.session import session_factory
 from handlers.operations.access import Permission, Role, allowed
 from handlers.operations.regions import narrower
 
@@ -120,8 +119,9 @@ class Principal:
         return allowed(self.role, permission)
 
 
-def sessions_of(request: Request):  # noqa: ANN201
-    return session_factory(request.app.state.settings.database_url)
+def sessions_of(request: Request):  # noqa: ANN201 - sessionmaker[Session]
+    """The web service's database sessions (``config.bootstrap.Runtime.sessions``)."""
+    return request.app.state.runtime.sessions
 
 
 def principal_or_none(request: Request) -> Principal | None:

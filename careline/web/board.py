@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from careline.web import readmodel
-from config.policy import cached_policy
+from handlers.dispatch.scheduling import DispatchPolicy
 from config.settings import Settings
 from handlers.operations.access import Permission, Role, allowed, personal
 from handlers.operations.alerts import alerts, open_emergencies
@@ -20,9 +20,8 @@ from handlers.operations.regions import child_regions
 MAX_ROWS = 100
 
 
-def sla_policy(settings: Settings) -> SlaPolicy:
-    """The SLA thresholds of the routing policy file (``[sla]`` minutes per priority), in seconds."""
-    policy = cached_policy(str(settings.policy_file), False)
+def sla_policy(policy: DispatchPolicy) -> SlaPolicy:
+    """The SLA thresholds of the routing policy (``[sla]`` minutes per priority), in seconds."""
     return SlaPolicy({priority: minutes * 60.0 for priority, minutes in policy.sla_minutes.items()})
 
 
@@ -38,12 +37,13 @@ def _holders(snap) -> dict[str, tuple[str, str]]:  # noqa: ANN001
     return held
 
 
-def build_board(session: Session, settings: Settings, role: Role, region: str,
+def build_board(session: Session, settings: Settings, policy: DispatchPolicy, role: Role, region: str,
                 map_area: str | None = None) -> dict[str, Any]:
-    """Everything the live board shows for ``region`` (already checked against the scope)."""
+    """Everything the live board shows for ``region`` (already checked against the scope);
+    SLA thresholds from ``policy`` (the bootstrap's routing policy)."""
     now: datetime = readmodel.clock_now(session)
     snap = readmodel.realtime_snapshot(session, region, now).in_region(region)
-    sla = sla_policy(settings)
+    sla = sla_policy(policy)
     stats = realtime_statistics(snap, now, sla)
     open_ids = {r.request_id for r in snap.requests if not r.status.is_final}
     stat_ids = {r.request_id for r in snap.requests if r.priority.value == "stat"}

@@ -94,7 +94,8 @@ def logout(request: Request, csrf_token: str = Form(""),
 
 def _board(request: Request, principal: auth.Principal, region: str | None, area: str | None) -> dict:
     with auth.sessions_of(request)() as session:
-        return build_board(session, request.app.state.settings, principal.role, auth.region_for(principal, region), area)
+        return build_board(session, request.app.state.settings, request.app.state.runtime.configuration.policy,
+                           principal.role, auth.region_for(principal, region), area)
 
 
 @router.get("/dashboard", include_in_schema=False)

@@ -64,7 +64,7 @@ def realtime(request: Request, region: str | None = None, service_type: str | No
     with auth.sessions_of(request)() as session:
         now = readmodel.clock_now(session)
         snap = readmodel.realtime_snapshot(session, scope, now)
-    stats = realtime_statistics(snap, now, sla_policy(request.app.state.settings), scope)
+    stats = realtime_statistics(snap, now, sla_policy(request.app.state.runtime.configuration.policy), scope)
     return _filter(stats, service_type, service_area, priority)
 
 
@@ -80,5 +80,5 @@ def cumulative(request: Request, minutes: float = Query(60.0, gt=0, le=31 * 24 *
         start = end - timedelta(minutes=minutes)
         snap = readmodel.window_snapshot(session, scope, start, end + timedelta(microseconds=1))
     stats = cumulative_statistics(snap, start, end + timedelta(microseconds=1),
-                                  sla_policy(request.app.state.settings), scope)
+                                  sla_policy(request.app.state.runtime.configuration.policy), scope)
     return _filter(stats, service_type, service_area, priority)

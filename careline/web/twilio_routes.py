@@ -32,11 +32,11 @@ CALL, MESSAGE = twilio_form("CallSid"), twilio_form("MessageSid")
 
 
 def channel_context(request: Request) -> ChannelContext:
-    """The app's ``ChannelContext``, made on first use (tests may set ``app.state.channels``)."""
+    """The app's ``ChannelContext`` (the bootstrap's; tests may set ``app.state.channels``)."""
     state = request.app.state
     with _lock:
         if getattr(state, "channels", None) is None:
-            state.channels = ChannelContext.from_settings(state.settings)
+            state.channels = state.runtime.channels
     return state.channels
 
 

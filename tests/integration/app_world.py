@@ -72,11 +72,10 @@ def build_app_world(tmp_path, monkeypatch, url: str | None = None) -> AppWorld: 
 
 
 def _clear_worker_caches() -> None:
-    from streams import runtime, steps
+    from streams import runtime
 
     get_settings.cache_clear()
-    runtime.sessions.cache_clear()
-    steps.area_context.cache_clear()
+    runtime.install(None)
 
 
 def _seed(url: str) -> None:

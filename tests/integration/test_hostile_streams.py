@@ -31,8 +31,8 @@ def intake(request, tmp_path_factory):
         world = build_world(url)
         mp = pytest.MonkeyPatch()
         mp.setenv("CARELINE_DATABASE_URL", url)
-        for cache in (get_settings, runtime.sessions, steps.area_context):
-            cache.cache_clear()
+        get_settings.cache_clear()
+        runtime.install(None)
         return world, mp
 
     def run(world, mp):  # noqa: ANN001, ANN202
@@ -41,8 +41,8 @@ def intake(request, tmp_path_factory):
             yield record
         finally:
             mp.undo()
-            for cache in (get_settings, runtime.sessions, steps.area_context):
-                cache.cache_clear()
+            get_settings.cache_clear()
+            runtime.install(None)
 
     if request.param == "sqlite":
         yield from run(*worker_on(f"sqlite:///{tmp_path_factory.mktemp('hostile-streams') / 'intake.db'}"))

@@ -41,3 +41,21 @@ def test_a_file_that_is_not_toml_is_refused_naming_its_line(tmp_path):
     bad.write_text('version = "x"\n[scoring\ntravel_weight = 1\n')
     with pytest.raises(PolicyError, match=r"^policy\.toml:2: not valid TOML"):
         load_policy(bad)
+
+
+def test_a_worker_with_a_broken_policy_file_refuses_to_start_naming_file_line_and_key(tmp_path):
+    """``careline worker`` checks every configuration file before it consumes a record
+    (it used to start and dead-letter every dispatch event)."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "policy.toml"
+    bad.write_text(DEFAULT_PATH.read_text().replace("timeout_seconds = 120", "timeout_seconds = 0"))
+    line = next(n for n, row in enumerate(bad.read_text().splitlines(), 1) if row.startswith("timeout_seconds = 0"))
+    env = dict(os.environ, CARELINE_POLICY_FILE=str(bad), CARELINE_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+               CARELINE_BROKER="127.0.0.1:1")
+    done = subprocess.run([sys.executable, "-m", "careline.cli", "worker"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"policy.toml:{line}: offers.timeout_seconds: " in done.stdout + done.stderr
