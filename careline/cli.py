@@ -51,7 +51,7 @@ def worker() -> None:
     from streams import runtime
 
     runtime.install(_bootstrap())
-    from streams.app import app as faust_app
+    from streams.worker import app as faust_app
 
     level = {"warning": "warn", "critical": "crit"}.get(get_settings().log_level.lower(),
                                                           get_settings().log_level.lower())

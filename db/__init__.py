@@ -1,8 +1,6 @@
-"""Storage: SQLAlchemy 2.x tables, the mapping onto the domain, the unit of work, Alembic migrations.
+"""Storage: SQLAlchemy 2.x tables, the mapping onto the domain, the unit of work,
+repositories and read models (all of careline's SQL), Alembic migrations.
 
-Importing ``db`` maps the domain classes (``db.orm.start_mappers``), so any
-domain object created afterwards can be stored.
+``db.session.session_factory`` maps the domain classes (``db.orm.start_mappers``)
+before it hands out sessions, so any domain object can be stored through them.
 """
-from db.orm import start_mappers
-
-start_mappers()

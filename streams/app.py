@@ -58,6 +58,3 @@ dispatch_inbox = app.topic(topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, t
 
 watchdog.install(app, settings.broker, (topics.INTAKE.name, topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name,
                                         topics.TIMERS.name), settings.worker_stall_exit_seconds)
-
-# agents and timers register themselves on import
-from streams import agents, evaluation, live_kpis  # noqa: E402,F401
