@@ -132,17 +132,14 @@ def topics() -> None:
 @app.command()
 def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) -> None:
     """Print, in plain words, every decision and state change of one request."""
-    from sqlalchemy import select
-
-    from db import tables
-    from db.session import session_factory
+    from db.events import events_about
     from db.migrate import upgrade
+    from db.session import session_factory
     from handlers.dispatch.explain import explain as explain_events
 
     upgrade(get_settings().database_url)
     with session_factory(get_settings().database_url)() as session:
-        rows = session.execute(select(tables.event_log.c.payload).where(
-            tables.event_log.c.subject == request_id).order_by(tables.event_log.c.seq)).scalars().all()
+        rows = events_about(session, request_id)
     if not rows:
         console.print(f"[red]no events for request {request_id!r} in {get_settings().database_url}")
         raise typer.Exit(1)
@@ -205,9 +202,10 @@ def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
                       window: Annotated[float, typer.Option(help="minutes")] = 60.0,
                       lead: Annotated[float, typer.Option(help="minutes ahead the request is made")] = 60.0) -> None:
     """Subscribe an elder to a recurring service; the timer service picks it up within a minute."""
-    from db import tables
+    from db import timers
     from db.migrate import upgrade
     from db.session import session_factory
+    from db.uow import SqlUnitOfWork
     from handlers.channels.subscriptions import InvalidSubscription, Subscription, next_services
 
     sub = Subscription(subscription_id, elder_id, service_type, days, at, tz, duration, window, lead)
@@ -217,14 +215,12 @@ def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
         console.print(f"[red]{exc}")
         raise typer.Exit(2)
     upgrade(get_settings().database_url)
-    with session_factory(get_settings().database_url)() as session:
-        if session.get(__import__("handlers.model", fromlist=["Elder"]).Elder, elder_id) is None:
+    with SqlUnitOfWork(session_factory(get_settings().database_url)) as uow:
+        if uow.elders.get(elder_id) is None:
             console.print(f"[red]elder_id: no registered elder {elder_id!r}")
             raise typer.Exit(2)
-        session.execute(tables.care_subscriptions.delete().where(
-            tables.care_subscriptions.c.subscription_id == subscription_id))
-        session.execute(tables.care_subscriptions.insert().values(**sub.__dict__))
-        session.commit()
+        timers.save_subscription(uow.session, sub)
+        uow.commit()
     out.print(f"subscription {subscription_id}: next services " + ", ".join(s.strftime("%a %d %b %H:%M %Z") for s in upcoming))
 
 

@@ -19,23 +19,18 @@ import base64
 import io
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from config.evaluation import EvaluationConfig, get_evaluation_config
-from db import tables as t
-from db.session import engine_for
-from handlers.visits import evv
+from db.reports import read_month
+from db.session import DatabaseError
 from handlers.evaluation import kpis as k
-from handlers.visits.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
-from handlers.model import VISIT_SUFFIX, VisitStatus
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -56,88 +51,6 @@ def month_weeks(start: datetime, end: datetime) -> list[tuple[int, int]]:
     """Day ranges of the month's weeks: 1–7, 8–14, 15–21, 22–28 and 29–last day (if any)."""
     last = (end - start).days
     return [(a, min(a + 6, last)) for a in range(1, last + 1, 7)]
-
-
-@dataclass
-class MonthData:
-    """One month's evaluation inputs; ``skipped`` lists feedback rows not used and why."""
-
-    names: dict[str, str]
-    offers: list[k.OfferOutcome] = field(default_factory=list)
-    visits: list[k.VisitOutcome] = field(default_factory=list)
-    ratings: list[k.Rating] = field(default_factory=list)
-    complaints: list[k.Complaint] = field(default_factory=list)
-    center: list[k.CenterRating] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-def _derived_flags(row, policy: evv.EvvPolicy) -> tuple[str, ...]:
-    if row.check_in_at is None:
-        return ()
-    flags = evv.check_too_early(row.check_in_at, row.planned_start, policy)
-    if row.check_out_at is not None:
-        planned = (row.planned_end - row.planned_start).total_seconds() / 60.0
-        flags += evv.check_short_visit(row.check_in_at, row.check_out_at, planned, policy)
-    return tuple(f.code.value for f in flags)
-
-
-def _feedback(data: MonthData, row) -> None:
-    if row.provider_id is None:
-        raise ValueError("no visit to attribute it to")
-    if row.kind == "rating":
-        data.ratings.append(k.Rating(row.provider_id, row.caregiver_id, int(row.rating or 0)))
-    elif row.kind == "complaint":
-        data.complaints.append(k.Complaint(row.provider_id, row.category or "", row.caregiver_id))
-    else:
-        raise ValueError(f"unknown kind {row.kind!r}")
-
-
-def _reviews(conn, visit_ids) -> dict[str, list[EvvReview]]:  # noqa: ANN001 - Connection, a subquery
-    """The EVV reviews of the visits ``visit_ids`` selects, per visit."""
-    out: dict[str, list[EvvReview]] = {}
-    r = t.evv_reviews.c
-    for row in conn.execute(select(t.evv_reviews).where(r.visit_id.in_(visit_ids))):
-        out.setdefault(row.visit_id, []).append(EvvReview(row.visit_id, row.code, ReviewOutcome(row.outcome),
-                                                          row.note, row.operator_id, row.reviewed_at))
-    return out
-
-
-def read_month(database_url: str, start: datetime, end: datetime, policy: evv.EvvPolicy) -> MonthData:
-    """The month's offers, visits and feedback as ``handlers.evaluation.kpis`` inputs."""
-    v, o, f, c = t.visits, t.offers, t.feedback, t.caregivers
-    with engine_for(database_url).connect() as conn:
-        data = MonthData({r.provider_id: r.name for r in conn.execute(
-            select(t.provider_organisations.c.provider_id, t.provider_organisations.c.name))})
-        for r in conn.execute(select(o, c.c.provider_id, v.c.visit_id)
-                              .join(c, c.c.caregiver_id == o.c.caregiver_id)
-                              .outerjoin(v, v.c.visit_id == o.c.offer_id + VISIT_SUFFIX)
-                              .where(o.c.created_at >= start, o.c.created_at < end)):
-            data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at,
-                                              k.counted_offer_status(r.status.value, r.visit_id is not None)))
-        in_month = (v.c.planned_start >= start, v.c.planned_start < end, v.c.status != VisitStatus.CANCELLED)
-        reviews = _reviews(conn, select(v.c.visit_id).where(*in_month))
-        for r in conn.execute(select(v).where(*in_month)):
-            flags = counted_flag_codes(r.evv_flags if isinstance(r.evv_flags, list) else None,
-                                       reviews.get(r.visit_id, []), _derived_flags(r, policy))
-            data.visits.append(k.VisitOutcome(
-                r.provider_id, r.caregiver_id, r.planned_start, r.check_in_at, r.lateness_minutes,
-                r.status == VisitStatus.COMPLETED, r.status == VisitStatus.NO_SHOW, flags))
-        for r in conn.execute(select(t.center_ratings).join(v, v.c.visit_id == t.center_ratings.c.visit_id)
-                              .where(*in_month)):
-            data.center.append(k.CenterRating(r.provider_id, r.information_correct, r.notice_sufficient, r.stars))
-        # each feedback counts once, for the visit it was about when received (feedback.visit_id)
-        when = func.coalesce(v.c.planned_start, t.care_requests.c.window_start, type_=t.UTCDateTime)
-        rows = conn.execute(
-            select(f, v.c.provider_id, v.c.caregiver_id)
-            .join(t.care_requests, t.care_requests.c.request_id == f.c.request_id)
-            .outerjoin(v, v.c.visit_id == f.c.visit_id)
-            .where(when >= start, when < end))
-        for r in rows:
-            try:
-                _feedback(data, r)
-            except ValueError as exc:
-                data.skipped.append(f"feedback {r.feedback_id} ({r.kind}): {exc}")
-    return data
 
 
 def weekly_on_time(visits: list[k.VisitOutcome], weeks: list[tuple[int, int]],
@@ -258,7 +171,7 @@ def build_provider_report(database_url: str, month: str, out_dir: Path,
                           config: EvaluationConfig | None = None) -> tuple[Path, Path]:
     """Write ``providers-YYYY-MM.html`` and ``.pdf`` (and each plot as PNG)
     into ``out_dir``; returns (html, pdf). Raises ``ValueError`` for a bad
-    month and ``sqlalchemy.exc.SQLAlchemyError`` for database errors."""
+    month and ``db.session.DatabaseError`` for database errors."""
     cfg = config or get_evaluation_config()
     start, end = month_bounds(month)
     data = read_month(database_url, start, end, cfg.evv)
@@ -305,7 +218,7 @@ def main(month: str, out_dir: Path, database_url: str) -> int:
     policy file, 1 for a database error."""
     try:
         html, pdf = build_provider_report(database_url, month, out_dir)
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         print(f"cannot read the database: {getattr(exc, 'orig', None) or exc} (is it migrated? "
               "careline migrate)", file=sys.stderr)
         return 1

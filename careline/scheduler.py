@@ -26,14 +26,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from kafka import KafkaProducer
-from sqlalchemy import select, update
 
 from config import topics
 from config.settings import get_settings
-from db import tables
+from db import timers
 from db.session import engine_for, session_factory
 from db.register import read_clock
-from handlers.channels.subscriptions import DAYS, Subscription, intake_for
+from handlers.channels.subscriptions import DAYS, intake_for
 
 log = logging.getLogger("careline.scheduler")
 
@@ -60,9 +59,7 @@ def build_scheduler(database_url: str) -> BackgroundScheduler:
 def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_seconds: float) -> int:
     """Turn unsent ``scheduler`` outbox rows into jobs; returns how many."""
     with session_factory(database_url)() as session:
-        rows = session.execute(select(tables.outbox).where(
-            tables.outbox.c.topic == topics.SCHEDULER, tables.outbox.c.sent_at.is_(None))
-            .order_by(tables.outbox.c.seq).limit(500)).all()
+        rows = timers.deadline_requests(session)
         if not rows:
             return 0
         clock = read_clock(session)
@@ -74,8 +71,7 @@ def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_secon
                               replace_existing=True,
                               kwargs={"kind": data["kind"], "target_id": data["target_id"],
                                       "service_area": data["service_area"], "due": data["due"]})
-        session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_([r.seq for r in rows]))
-                        .values(sent_at=datetime.now(timezone.utc)))
+        timers.mark_scheduled(session, [r.seq for r in rows])
         session.commit()
         return len(rows)
 
@@ -84,11 +80,10 @@ def fire_subscription(subscription_id: str) -> None:
     """Cron job function: submit today's request of a recurring service."""
     settings = get_settings()
     with session_factory(settings.database_url)() as session:
-        row = session.execute(select(tables.care_subscriptions).where(
-            tables.care_subscriptions.c.subscription_id == subscription_id)).first()
-    if row is None or not row.active:
+        sub = timers.subscription(session, subscription_id)
+    if sub is None or not sub.active:
         return
-    record = intake_for(Subscription(**row._mapping), datetime.now(timezone.utc))
+    record = intake_for(sub, datetime.now(timezone.utc))
     _producer().send(topics.INTAKE.name, key=record["intake_id"].encode(),
                      value=json.dumps(record).encode()).get(30)
 
@@ -97,10 +92,9 @@ def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int
     """One cron job per active subscription (``lead_minutes`` before the
     service, in the elder's zone); jobs of removed or paused ones are dropped."""
     with session_factory(database_url)() as session:
-        rows = session.execute(select(tables.care_subscriptions)).all()
+        subs = timers.subscriptions(session)
     wanted = set()
-    for row in rows:
-        sub = Subscription(**row._mapping)
+    for sub in subs:
         job_id = f"subscription:{sub.subscription_id}"
         if not sub.active:
             continue

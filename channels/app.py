@@ -25,15 +25,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy.engine import Row
-from sqlalchemy.orm.exc import StaleDataError
 
 from channels.context import ChannelContext, record_request, short_id
 from config.evaluation import get_evaluation_config
+from db.session import Row
 from db import app_api, center_ratings, channels
 from db.center_ratings import CenterRatingSqlUnitOfWork
 from db.operator_uow import OperatorSqlUnitOfWork
-from db.uow import SqlUnitOfWork
+from db.uow import ConcurrencyConflict, SqlUnitOfWork
 from handlers.channels import app_requests as rules
 from handlers.channels import channel_events
 from handlers.evaluation.center_ratings import CenterAnswers, CenterRatingRecord
@@ -147,7 +146,7 @@ def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
             rules.cancel_by_elder(request_id, elder_id, uow, now)
             uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"})
             uow.commit()
-    except StaleDataError:
+    except ConcurrencyConflict:
         raise Refused("conflict", "the request changed at the same moment; try again") from None
     log.info("app request %s cancelled by the elder", request_id)
     return RequestStatus.CANCELLED.value

@@ -13,13 +13,11 @@ from typing import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session, sessionmaker
 
 from channels.notify import Notifier, build_notifier
 from config.settings import Settings
 from db import channels
-from db.session import session_factory
+from db.session import Row, Session, session_factory, sessionmaker
 from handlers.channels import channel_events
 from config.ivr import load_ivr_config
 from handlers.channels.ivr import IvrConfig, ServiceChoice

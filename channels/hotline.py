@@ -13,10 +13,9 @@ import logging
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
 
 from channels.context import ChannelContext, record_request
+from db.session import Row, Session
 from db import channels
 from db.uow import SqlUnitOfWork
 from handlers.channels import channel_events

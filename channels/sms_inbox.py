@@ -15,10 +15,9 @@ import logging
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
 
 from channels.context import ChannelContext, emergency_choice, record_request, short_id
+from db.session import Row, Session
 from db import channels, surveys
 from db.uow import SqlUnitOfWork
 from handlers.channels import channel_events

@@ -15,10 +15,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy.orm import Session
 
 from channels.context import ChannelContext
 from channels.notify import NotifyError
+from db.session import Session
 from db import channels, surveys
 from db.uow import SqlUnitOfWork
 from handlers.channels import channel_events

@@ -30,6 +30,11 @@ from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder,
 from handlers.dispatch.scheduling import RankingContext
 
 
+ConcurrencyConflict = StaleDataError
+"""Raised at commit when another transaction changed the same request first (optimistic
+concurrency on ``care_requests.version``): the change is refused, retry with fresh state."""
+
+
 class _Repo:
     def __init__(self, session: Session, cls: type) -> None:
         self.session, self.cls = session, cls

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert
 
-from careline.reports import build_provider_report, main, month_bounds, read_month
+from careline.reports import build_provider_report, main, month_bounds
+from db.reports import read_month
 from config.evaluation import get_evaluation_config
 from db import tables as t
 from db.migrate import upgrade
