@@ -34,14 +34,14 @@ def _bootstrap():  # noqa: ANN202 - config.bootstrap.Runtime, imported late to k
         raise typer.Exit(2) from None
 
 
-def _console(stderr: bool = False) -> Console:
+def make_console(stderr: bool = False) -> Console:
     """Rich console; not wrapped at 80 columns when output is a file or pipe."""
     probe = Console(stderr=stderr)
     return probe if probe.is_terminal else Console(stderr=stderr, width=120)
 
 
-console = _console(stderr=True)
-out = _console()
+console = make_console(stderr=True)
+out = make_console()
 
 
 @app.command()

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from careline.cli import _console, console, out
+from careline.cli import console, make_console, out
 from config.settings import get_settings
 
 replay_app = typer.Typer(help="Stream real input through the pipeline.", no_args_is_help=True)
@@ -137,7 +137,7 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
     var = Path(tempfile.mkdtemp(prefix="careline-faults-", dir=get_settings().var_dir))
     command = "careline " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        code = faults_main(profile, scenario, path, speed, timeout, var, _console(), command)
+        code = faults_main(profile, scenario, path, speed, timeout, var, make_console(), command)
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--scenario") from None
     except (OSError, InstanceError) as exc:

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tools.bench.stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
-from tools.bench.throughput import _ms, _pct, fresh, outbox_rows
+from tools.bench.throughput import as_ms, fresh, outbox_rows, percentile
 from config import topics
 from streams.watchdog import EXIT_STALLED
 
@@ -119,7 +119,7 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
             return ScaleResult(requests, len(decided), kinds, wall,
                                await asyncio.to_thread(outbox_rows, stack.database_url) - rows0,
                                cpu_seconds(stack.worker_pid) + stack.retired_cpu_seconds - cpu0,
-                               (_pct(latencies, 0.5), _pct(latencies, 0.95), _pct(latencies, 0.99)),
+                               (percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99)),
                                max(peak_rss_mib(stack.worker_pid) or 0.0, stack.retired_peak_mib) or None,
                                peak_rss_mib(stack.broker_pid), own_peak_rss_mib(), stack.restarts)
     finally:
@@ -151,7 +151,7 @@ def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, 
             ("requests per second", f"{r.per_second:,.1f}"),
             ("outbox events written per second", f"{r.outbox_rows / r.wall_seconds:,.0f}" if r.wall_seconds else "—"),
             ("worker CPU (share of one core)", f"{r.worker_cpu_seconds / r.wall_seconds:.0%}" if r.wall_seconds else "—"),
-            ("latency p50 / p95 / p99 ms", " / ".join(_ms(x) for x in r.latencies_ms)),
+            ("latency p50 / p95 / p99 ms", " / ".join(as_ms(x) for x in r.latencies_ms)),
             ("worker restarts after a stall", str(r.restarts)),
             ("peak RSS worker", f"{r.worker_peak_mib:,.0f} MiB" if r.worker_peak_mib else "—"),
             ("peak RSS broker (Tansu)", f"{r.broker_peak_mib:,.0f} MiB" if r.broker_peak_mib else "—"),

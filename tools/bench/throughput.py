@@ -134,7 +134,8 @@ def outbox_rows(database_url: str) -> int:
         return conn.execute(select(func.coalesce(func.max(tables.outbox.c.seq), 0))).scalar_one()
 
 
-def _pct(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of ``values`` by the nearest-rank method; ``None`` for none."""
     if not values:
         return None
     values = sorted(values)
@@ -173,11 +174,11 @@ async def one_load(stack: BenchStack, producer: AIOKafkaProducer, watcher: Watch
     kinds = [k for k, _ in decided]
     times = sorted(t for _, t in decided)
     achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-    p95 = _pct(latencies, 0.95)
+    p95 = percentile(latencies, 0.95)
     saturated = bool(undecided) or achieved < SATURATED_SHARE * rate or (p95 or 0) > p95_bound * 1000
     return LoadRow(rate, n / sent_for, n, kinds.count("offer"), sum(k not in ("offer", "dead-letter") for k in kinds),
-                   kinds.count("dead-letter"), undecided, achieved, _pct(latencies, 0.5), p95,
-                   _pct(latencies, 0.99), cpu / wall, rows / n, saturated)
+                   kinds.count("dead-letter"), undecided, achieved, percentile(latencies, 0.5), p95,
+                   percentile(latencies, 0.99), cpu / wall, rows / n, saturated)
 
 
 async def pipeline_loads(stack: BenchStack, records: Iterator[tuple[str, dict]], loads: list[float],
@@ -196,7 +197,7 @@ async def pipeline_loads(stack: BenchStack, records: Iterator[tuple[str, dict]],
                     row = await one_load(stack, producer, watcher, records, rate, seconds, p95_bound, drain, bar)
                     rows.append(row)
                     console.print(f"{rate:g} req/s offered: achieved {row.achieved:.1f}/s, p95 "
-                                  f"{_ms(row.p95)} ms, undecided {row.undecided}"
+                                  f"{as_ms(row.p95)} ms, undecided {row.undecided}"
                                   + (" [bold]saturated" if row.saturated else ""))
                     if row.saturated or not stack.worker_alive():
                         break
@@ -205,7 +206,8 @@ async def pipeline_loads(stack: BenchStack, records: Iterator[tuple[str, dict]],
     return rows
 
 
-def _ms(x: float | None) -> str:
+def as_ms(x: float | None) -> str:
+    """Milliseconds for a table cell (``—`` when unmeasured)."""
     return "—" if x is None else f"{x:,.0f}"
 
 
@@ -227,7 +229,7 @@ def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], in
     for r in rows:
         table.add_row(f"{r.offered:g}", f"{r.sent_per_second:.0f}", str(r.sent), str(r.offers), str(r.final),
                       str(r.dead), ("[red]" if r.undecided else "") + str(r.undecided),
-                      ("[red]" if r.saturated else "") + f"{r.achieved:.1f}", _ms(r.p50), _ms(r.p95), _ms(r.p99),
+                      ("[red]" if r.saturated else "") + f"{r.achieved:.1f}", as_ms(r.p50), as_ms(r.p95), as_ms(r.p99),
                       f"{r.worker_cpu:.0%}", f"{r.rows_per_request:.1f}")
     console.print(table)
     if raw is not None:
