@@ -40,7 +40,8 @@ class AcknowledgementRepository(Protocol):
 
 
 class OperatorUnitOfWork(UnitOfWork, Protocol):
-    acknowledgements: AcknowledgementRepository
+    @property
+    def acknowledgements(self) -> AcknowledgementRepository: ...
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ class EvvReviewRepository(Protocol):
 
 
 class EvvReviewUnitOfWork(OperatorUnitOfWork, Protocol):
-    evv_reviews: EvvReviewRepository
+    @property
+    def evv_reviews(self) -> EvvReviewRepository: ...
 
 
 def may_review(role: Role | str) -> bool:
