@@ -9,6 +9,7 @@ request's events stay in order on one partition.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from handlers.model import CareRequest, DomainEvent, Offer, Visit
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking
@@ -18,7 +19,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _event(type_: str, request: CareRequest, now: datetime, role: str, **payload) -> DomainEvent:
+def _event(type_: str, request: CareRequest, now: datetime, role: str, **payload: Any) -> DomainEvent:
     payload.setdefault("request_id", request.request_id)
     payload.setdefault("service_area", request.service_area)
     return DomainEvent(type=type_, subject=request.request_id, time=now, topic_role=role,
@@ -102,7 +103,7 @@ def elder_informed(request: CareRequest, now: datetime, message: str) -> DomainE
     return _event("care.elder.informed", request, now, "notify", elder_id=request.elder_id, message=message)
 
 
-def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details) -> DomainEvent:
+def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details: Any) -> DomainEvent:
     return _event(f"care.feedback.{kind}", request, now, "lifecycle", kind=kind, **details)
 
 

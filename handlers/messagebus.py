@@ -10,7 +10,7 @@ is invalid raises ``handlers.messages.InvalidMessage``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from handlers import messages as m
 from handlers.channels.intake import InvalidIntake, validate_intake
@@ -22,7 +22,19 @@ from handlers.model import OfferStatus
 from handlers.ports import UnitOfWork
 from handlers.visits import attendance, disruptions
 
-Handler = Callable[[Any, UnitOfWork, datetime, Any], None]
+Handler = Callable[[Any, UnitOfWork, datetime, Any], object]
+"""A use case as ``handle`` calls it: (command, unit of work, event time, area
+context or None). What it returns (whether anything changed) is not used. The
+command is ``Any`` because a dict cannot tie each key to its handler's command
+type; ``_on`` checks that pairing where ``HANDLERS`` is built."""
+
+C = TypeVar("C", bound=m.Command)
+
+
+def _on(kind: type[C],
+        run: Callable[[C, UnitOfWork, datetime, AreaContext], object]) -> tuple[type[m.Command], Handler]:
+    """The ``HANDLERS`` entry of a dispatch command: ``run`` takes a ``kind`` and its area's context."""
+    return kind, run
 
 
 def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area: AreaContext) -> None:
@@ -49,27 +61,27 @@ def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area
         raise m.InvalidMessage(str(exc), "data." + str(exc).split(":", 1)[0]) from None
 
 
-HANDLERS: dict[type[m.Command], Handler] = {
-    m.ReceiveRequest: receive_request,
-    m.AcceptOffer: lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.policy,
-                                                              a.travel),
-    m.DeclineOffer: lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.REJECTED, uow, now,
-                                                              a.policy, a.travel, c.caregiver_id),
-    m.CheckIn: lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel,
-                                                          list(c.evv_flags) if c.evv_flags is not None else None),
-    m.CheckOut: lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now,
-                                                            list(c.evv_flags) if c.evv_flags is not None else None),
-    m.CallOff: lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy,
-                                                           a.travel),
-    m.ExpireOffer: lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy,
-                                                             a.travel),
-    m.EscalateRequest: lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.policy,
-                                                                   a.travel),
-    m.EnforceCheckIn: lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy,
-                                                                         a.travel),
-    m.FollowUpComplaint: lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now),
-    m.RecordFeedback: _record_feedback,
-}
+HANDLERS: dict[type[m.Command], Handler] = dict([
+    _on(m.ReceiveRequest, receive_request),
+    _on(m.AcceptOffer, lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.policy,
+                                                                  a.travel)),
+    _on(m.DeclineOffer, lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.REJECTED, uow, now,
+                                                                  a.policy, a.travel, c.caregiver_id)),
+    _on(m.CheckIn, lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel,
+                                                              c.evv_flags)),
+    _on(m.CheckOut, lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now,
+                                                                c.evv_flags)),
+    _on(m.CallOff, lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy,
+                                                               a.travel)),
+    _on(m.ExpireOffer, lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now,
+                                                                 a.policy, a.travel)),
+    _on(m.EscalateRequest, lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.policy,
+                                                                       a.travel)),
+    _on(m.EnforceCheckIn, lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy,
+                                                                             a.travel)),
+    _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
+    (m.RecordFeedback, _record_feedback),
+])
 
 
 def handle(command: m.Command, uow: UnitOfWork, now: datetime, area: AreaContext | None = None) -> None:

@@ -200,9 +200,10 @@ def decode(value: Mapping[str, Any]) -> Command:
     env = (event_id, _at(value), _text(data, "service_area"))
     etype = value.get("type")
     if etype == "timer.fired":
-        build = _BY_TIMER.get(data.get("kind"))  # type: ignore[arg-type]  # any value: unknown kinds are named
+        kind = data.get("kind")
+        build = _BY_TIMER.get(kind) if isinstance(kind, str) else None
         if build is None:
-            raise InvalidMessage(f"unknown timer kind {data.get('kind')!r}", "data.kind")
+            raise InvalidMessage(f"unknown timer kind {kind!r}", "data.kind")
         return build(env, data)
     build = _BY_TYPE.get(etype) if isinstance(etype, str) else None
     if build is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Mapping
 
 
 class RequestStatus(StrEnum):
@@ -238,10 +239,11 @@ class Visit:
     check_out_at: datetime | None = None
     lateness_minutes: float = 0.0
     travel_minutes: float = 0.0
-    evv_flags: list | None = None  # [{"code", "detail"}] kept for operator review (handlers.visits.evv)
+    # [{"code", "detail"}] kept for operator review (handlers.visits.evv)
+    evv_flags: list[Mapping[str, Any]] | None = None
 
     @property
-    def expected_end(self):  # noqa: ANN201 - datetime
+    def expected_end(self) -> datetime:
         """When the caregiver is free again: the check-out if done, else the
         check-in plus the planned duration, else the planned end."""
         if self.check_out_at is not None:
@@ -292,4 +294,4 @@ class DomainEvent:
     time: datetime
     topic_role: str
     key: str
-    payload: dict = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)

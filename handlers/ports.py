@@ -59,13 +59,22 @@ class UnitOfWork(Protocol):
     """One atomic change: state, the append-only event log and the outbox
     commit together or not at all."""
 
-    requests: RequestRepository
-    elders: ElderRepository
-    caregivers: CaregiverRepository
-    offers: OfferRepository
-    visits: VisitRepository
-    providers: ProviderRepository
-    feedback: FeedbackRepository
+    # Read-only members: a unit of work may hold any repository that meets the
+    # protocol (a settable member would have to be exactly the protocol type).
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def elders(self) -> ElderRepository: ...
+    @property
+    def caregivers(self) -> CaregiverRepository: ...
+    @property
+    def offers(self) -> OfferRepository: ...
+    @property
+    def visits(self) -> VisitRepository: ...
+    @property
+    def providers(self) -> ProviderRepository: ...
+    @property
+    def feedback(self) -> FeedbackRepository: ...
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Slots held per caregiver: live visits and pending offers."""

@@ -12,7 +12,7 @@ rating is ``handlers.evaluation.feedback``'s. Times are timezone-aware UTC, dura
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Any, Mapping
 
 from handlers.operations import operator_actions
 from handlers.visits.evv import EvvFlag, EvvPolicy, Position, verify_check_in, verify_check_out
@@ -115,7 +115,8 @@ def held_visit(visit: Visit | None, caregiver_id: str, action: str) -> Visit:
 
 
 def visit_report(action: str, visit: Visit, at: datetime, position: Position, accuracy_metres: float | None,
-                 tasks: Mapping[str, str], elder_position: Position | None, policy: EvvPolicy) -> dict:
+                 tasks: Mapping[str, str], elder_position: Position | None,
+                 policy: EvvPolicy) -> dict[str, Any]:
     """The ``data`` a check-in or check-out from the app adds to its caregiver event:
     the visit, the phone's position (WGS84 degrees, accuracy in metres), the task
     outcomes (done / refused) at check-out, and the EVV flags (``handlers.visits.evv``)
@@ -130,7 +131,7 @@ def visit_report(action: str, visit: Visit, at: datetime, position: Position, ac
                                  tasks, policy)
     else:
         flags = []
-    data = {"visit_id": visit.visit_id, "method": "app_gps",
+    data: dict[str, Any] = {"visit_id": visit.visit_id, "method": "app_gps",
             "position": {"latitude": position[0], "longitude": position[1], "accuracy_metres": accuracy_metres},
             "evv_flags": [{"code": f.code.value, "detail": f.detail} for f in flags]}
     if action == "check-out":

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from handlers.model import DomainEvent, Priority
 from handlers.channels.sms import ReplyKind
@@ -27,7 +28,7 @@ CAREGIVER_EVENT_TYPES = {
 
 def intake_record(intake_id: str, request_id: str, channel: str, elder_id: str, service_type: str,
                   duration_minutes: float, window_start: datetime, window_end: datetime,
-                  priority: Priority, submitted_at: datetime) -> dict:
+                  priority: Priority, submitted_at: datetime) -> dict[str, Any]:
     """An intake record (``handlers.channels.intake`` shape); times must be timezone-aware."""
     for value in (window_start, window_end, submitted_at):
         if value.tzinfo is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from handlers.model import Priority
 
@@ -91,7 +91,8 @@ class IvrConfig:
             raise AttributeError(name) from None
 
     def text(self, language: str, key: str, **values: Any) -> str:
-        return self.raw["languages"][self.lang(language)][key].format(**values)
+        template: str = self.raw["languages"][self.lang(language)][key]
+        return template.format(**values)
 
     def lang(self, language: str | None) -> str:
         """The configured language for a caller's preference (``zh-CN`` -> ``zh``)."""
@@ -99,7 +100,8 @@ class IvrConfig:
         return short if short in self.raw["languages"] else "zh"
 
     def service_label(self, language: str, service_type: str) -> str:
-        return self.raw["languages"][self.lang(language)]["services"].get(service_type, service_type)
+        label: str = self.raw["languages"][self.lang(language)]["services"].get(service_type, service_type)
+        return label
 
 
 def _say(cfg: IvrConfig, lang: str, key: str, **values: Any) -> Say:
@@ -172,7 +174,7 @@ def _time_menu(cfg: IvrConfig, lang: str, service_type: str, tries: int, lead: t
                         cfg.prompt_timeout_seconds),))
 
 
-def _retry(cfg: IvrConfig, lang: str, tries: int, reprompt) -> Turn:  # noqa: ANN001
+def _retry(cfg: IvrConfig, lang: str, tries: int, reprompt: Callable[[int], Turn]) -> Turn:
     if tries >= cfg.max_reprompts:
         return _operator(cfg, lang, "no valid choice after re-prompts")
     return reprompt(tries + 1)

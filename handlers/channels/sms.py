@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
+from typing import Iterator
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -93,6 +94,7 @@ def offer_text(service_type: str, area: str, start: datetime, end: datetime, cod
     when = _window(start, end, tz)
     service = service_name(service_type, language)
 
+    templates: tuple[str, ...]
     if zh:
         templates = (f"【{brand}】新单{code}:{{svc}}{{place}} {when} 回1接单 回2拒绝",)
     else:  # the compact form keeps a Chinese area name inside 70 UCS-2 units
@@ -111,7 +113,7 @@ def offer_text(service_type: str, area: str, start: datetime, end: datetime, cod
     raise ValueError("offer text cannot fit one segment: shorten the SMS brand")
 
 
-def _shortened(text: str):
+def _shortened(text: str) -> Iterator[str]:
     """``text``, then ever shorter prefixes of it, down to the empty string."""
     return (text[:n].rstrip() for n in range(len(text), -1, -1))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -58,7 +59,7 @@ class Subscription:
         return out
 
 
-def intake_for(sub: Subscription, fired_at: datetime) -> dict:
+def intake_for(sub: Subscription, fired_at: datetime) -> dict[str, Any]:
     """The intake record a firing submits: the service's window on the local
     day of the firing (``fired_at`` is ``lead_minutes`` before the service)."""
     local_start = (fired_at + timedelta(minutes=sub.lead_minutes)).astimezone(sub.zone())

@@ -52,7 +52,10 @@ def build_day(instance: Instance, start: datetime, lead_minutes: float, run: str
     provider evaluation alone separates them.
     """
     area = f"{run}.area"
-    at = lambda minute: start + timedelta(minutes=minute)  # noqa: E731
+
+    def at(minute: float) -> datetime:
+        return start + timedelta(minutes=minute)
+
     elders = tuple(Elder(f"{run}.{n.patient_id}", area, n.location_index)
                    for n in {n.patient_id: n for n in instance.needs}.values())
     orgs = tuple(ProviderOrganisation(f"{run}.prov{i + 1}", f"Provider {i + 1}", area,

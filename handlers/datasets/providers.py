@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from itertools import chain
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import phonenumbers
 
@@ -232,14 +232,17 @@ def _without_bom(lines: Iterable[str]) -> Iterator[str]:
     return chain([next(iterator, "").removeprefix("\ufeff")], iterator)
 
 
-def _csv_checked(read: Callable[[], Any], reader: csv.DictReader) -> Any:
+R = TypeVar("R")
+
+
+def _csv_checked(read: Callable[[], R], reader: csv.DictReader[str]) -> R:
     try:
         return read()
     except csv.Error as error:
         raise ValueError(f"line {reader.reader.line_num}: not CSV ({error})") from None
 
 
-def _csv_rows(reader: csv.DictReader) -> Iterator[dict[str, Any]]:
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
     while (row := _csv_checked(lambda: next(reader, None), reader)) is not None:
         yield row
 
@@ -270,7 +273,7 @@ def read_providers(lines: Iterable[str]) -> tuple[list[ProviderListing], list[Re
         line = reader.line_num - sum(v.count("\n") for k, v in row.items() if k and v)
         try:
             if None in row or None in row.values():
-                raise _RowError("row", f"field count differs from the header's {len(reader.fieldnames)}")
+                raise _RowError("row", f"field count differs from the header's {len(header)}")
             provider_id = _text(row, "DFTA ID")
             if not provider_id:
                 raise _RowError("DFTA ID", "missing")

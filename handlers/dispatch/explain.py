@@ -7,14 +7,14 @@ supervisor can read, one per decision or state change.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 
 def _hhmm(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%H:%M") if iso else "?"
 
 
-def _decision(data: dict) -> list[str]:
+def _decision(data: Mapping[str, Any]) -> list[str]:
     lines = [f"decided under policy {data.get('policy_version', '?')}:"]
     candidates = data.get("candidates") or []
     for rank, c in enumerate(candidates[:5], 1):
@@ -35,7 +35,7 @@ def _decision(data: dict) -> list[str]:
     return lines
 
 
-def explain(events: Iterable[dict]) -> list[str]:
+def explain(events: Iterable[Mapping[str, Any]]) -> list[str]:
     """Readable lines for one request's history (see module docstring)."""
     lines: list[str] = []
     for e in events:

@@ -42,7 +42,7 @@ def receive_planned(request: CareRequest, plan: Mapping[str, PlannedVisit], uow:
     if not offers.register_request(request, uow, now, policy):
         return
     caregiver = uow.caregivers.get(planned.caregiver_id) if planned is not None else None
-    if (caregiver is not None and caregiver.active and planned.start >= now
+    if (planned is not None and caregiver is not None and caregiver.active and planned.start >= now
             and policy.covers(caregiver.abilities, request.service_type)):
         fit = insertion_at(request, caregiver, uow.bookings([caregiver.caregiver_id])[caregiver.caregiver_id],
                            travel, planned.start, min(now, planned.announced_at or now), policy)

@@ -76,9 +76,9 @@ def plan_day(instance: Instance, time_limit_seconds: float = 10, seed: int = 0) 
     Raises ``RuntimeError`` when no run finds a plan.
     """
     needs = _ordered_needs(instance, seed)
-    plans = [_solve(instance, needs, strategy, lam, time_limit_seconds / len(PORTFOLIO))
-             for strategy, lam in PORTFOLIO]
-    plans = [p for p in plans if p is not None]
+    runs = [_solve(instance, needs, strategy, lam, time_limit_seconds / len(PORTFOLIO))
+            for strategy, lam in PORTFOLIO]
+    plans = [p for p in runs if p is not None]
     if not plans:
         raise RuntimeError(f"{instance.name}: the routing solver found no plan")
     return min(plans, key=lambda routes: plan_objective(instance, routes))
@@ -215,7 +215,9 @@ def planned_visits(instance: Instance, routes: Mapping[str, Sequence[Stop]], run
     """The plan keyed by care request id, with the ids ``handlers.datasets.day.build_day``
     gives a run (``<run>.<patient>.<service>``, caregivers ``<run>.<id>``),
     announced to the caregivers at ``day_start``."""
-    at = lambda minute: day_start + timedelta(minutes=minute)  # noqa: E731
+    def at(minute: float) -> datetime:
+        return day_start + timedelta(minutes=minute)
+
     plan: dict[str, PlannedVisit] = {}
     for caregiver_id, stops in routes.items():
         for s in stops:

@@ -4,16 +4,18 @@ language and preferences), built from plain lists so both units of work
 (``db.uow.SqlUnitOfWork`` and the in-memory one) share one rule."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
 
-from handlers.model import CareRequest, Elder, VisitStatus
+from handlers.model import CareRequest, Elder, ProviderOrganisation, Visit, VisitStatus
 from handlers.dispatch.scheduling import RankingContext
 
 _DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
 
 
-def context_from(request: CareRequest, now, elder_visits, live_visits, providers,  # noqa: ANN001
-                 explore: bool = False, elder: Elder | None = None) -> RankingContext:
+def context_from(request: CareRequest, now: datetime, elder_visits: Iterable[Visit], live_visits: Iterable[Visit],
+                 providers: Sequence[ProviderOrganisation], explore: bool = False,
+                 elder: Elder | None = None) -> RankingContext:
     """Build the ranking context from plain lists (shared by both units of work):
     caregivers the elder had in the last 30 days, contracts and scores of
     providers, live visits per caregiver on the request's day, and the

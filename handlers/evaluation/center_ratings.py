@@ -78,7 +78,8 @@ class CenterRatingRepository(Protocol):
 
 
 class CenterRatingUnitOfWork(UnitOfWork, Protocol):
-    center_ratings: CenterRatingRepository
+    @property
+    def center_ratings(self) -> CenterRatingRepository: ...
 
 
 def rate_center(request_id: str, provider_id: str, answers: CenterAnswers, uow: CenterRatingUnitOfWork,

@@ -12,7 +12,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
 
 COMPLAINT_CATEGORIES = ("late", "no-show", "rude", "incomplete", "safety")
 ANSWERABLE_OFFER_STATUSES = ("accepted", "rejected", "timeout")
@@ -142,7 +142,7 @@ class Kpis:
     complaints_per_100_visits: float | None
 
 
-def _share(hits: int, total: int) -> float | None:
+def _share(hits: float, total: float) -> float | None:
     return hits / total if total else None
 
 
@@ -214,18 +214,36 @@ def compute_kpis(subject_id: str, offers: Sequence[OfferOutcome], visits: Sequen
         complaints_per_100_visits=complaints_per_100_visits(len(complaints), len(visits)))
 
 
-def _group(items: Iterable, key: Callable) -> dict[str, list]:
-    groups: dict[str, list] = {}
+class _Attributed(Protocol):
+    """What the KPI inputs share: whose work an outcome or feedback is about."""
+
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def caregiver_id(self) -> str | None: ...
+
+
+Input = TypeVar("Input", bound=_Attributed)
+SubjectOf = Callable[[_Attributed], str | None]
+"""The subject an input counts for (a provider or caregiver id); None leaves it out."""
+
+
+def _group(items: Iterable[Input], key: SubjectOf) -> dict[str, list[Input]]:
+    groups: dict[str, list[Input]] = {}
     for item in items:
-        if key(item) is not None:
-            groups.setdefault(key(item), []).append(item)
+        subject = key(item)
+        if subject is not None:
+            groups.setdefault(subject, []).append(item)
     return groups
 
 
-def _kpis_by(key: Callable, offers, visits, ratings, complaints, policy: KpiPolicy) -> dict[str, Kpis]:
-    groups = [_group(offers, key), _group(visits, key), _group(ratings, key), _group(complaints, key)]
-    subjects = sorted(set().union(*groups))
-    return {s: compute_kpis(s, *(g.get(s, []) for g in groups), policy) for s in subjects}
+def _kpis_by(key: SubjectOf, offers: Sequence[OfferOutcome], visits: Sequence[VisitOutcome],
+             ratings: Sequence[Rating], complaints: Sequence[Complaint], policy: KpiPolicy) -> dict[str, Kpis]:
+    by_offer, by_visit = _group(offers, key), _group(visits, key)
+    by_rating, by_complaint = _group(ratings, key), _group(complaints, key)
+    subjects = sorted(set(by_offer) | set(by_visit) | set(by_rating) | set(by_complaint))
+    return {s: compute_kpis(s, by_offer.get(s, []), by_visit.get(s, []), by_rating.get(s, []),
+                            by_complaint.get(s, []), policy) for s in subjects}
 
 
 def provider_kpis(offers: Sequence[OfferOutcome], visits: Sequence[VisitOutcome], ratings: Sequence[Rating],
@@ -273,7 +291,7 @@ def composite_score(kpis: Kpis, weights: Mapping[str, float], policy: KpiPolicy)
     Raises ``ValueError`` for bad weights (see ``check_weights``)."""
     check_weights(weights)
     values = normalised(kpis, policy)
-    return 100.0 * sum(w * (policy.neutral if values[k] is None else values[k]) for k, w in weights.items())
+    return 100.0 * sum(w * (policy.neutral if (v := values[k]) is None else v) for k, w in weights.items())
 
 
 def ranking(kpis_by_subject: Mapping[str, Kpis], weights: Mapping[str, float],

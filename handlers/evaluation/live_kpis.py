@@ -43,7 +43,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 from handlers.evaluation.kpis import Kpis, KpiPolicy, _share, bayesian_average_of, complaints_per_100_visits
 
@@ -60,7 +60,7 @@ def bucket_name(upper: float) -> str:
     return "accept_le_inf" if upper == float("inf") else f"accept_le_{int(upper)}"
 
 
-class Counts(dict):
+class Counts(dict[str, float]):
     """Counter name -> number; ``a + b`` adds per name (either side may be a plain dict)."""
 
     def __add__(self, other: Mapping[str, float]) -> "Counts":
@@ -94,7 +94,7 @@ def split_key(key: str) -> tuple[str, str]:
     return scope, subject
 
 
-def _for(data: Mapping, counts: dict[str, float], at: datetime) -> list[Tally]:
+def _for(data: Mapping[str, Any], counts: dict[str, float], at: datetime) -> list[Tally]:
     out = []
     for scope in SCOPES:
         subject = data.get(f"{scope}_id")
@@ -111,7 +111,7 @@ def _time(value: object) -> datetime | None:
     return at if at is not None and at.tzinfo is not None else None
 
 
-def tallies(event: Mapping, on_time_minutes: float) -> list[Tally]:
+def tallies(event: Mapping[str, Any], on_time_minutes: float) -> list[Tally]:
     """The counters one lifecycle, offer or feedback event adds (see the
     module table); ``[]`` for other types and for records without a zoned
     ``time`` or without ``data``. ``on_time_minutes`` is
@@ -174,7 +174,9 @@ def histogram_median(counts: Mapping[str, float]) -> float | None:
 def kpis_from_counts(subject_id: str, counts: Mapping[str, float], policy: KpiPolicy) -> Kpis:
     """The ``Kpis`` of one subject from its window's counters; the same
     definitions as ``handlers.evaluation.kpis.compute_kpis``."""
-    c = lambda name: counts.get(name, 0)  # noqa: E731
+    def c(name: str) -> float:
+        return counts.get(name, 0)
+
     ratings = int(c("ratings"))
     return Kpis(
         subject_id=subject_id, offers=int(c("offers")), acceptance_rate=_share(c("accepted"), c("offers")),

@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 
 from handlers.evaluation.kpis import (Complaint, KpiPolicy, OfferOutcome, Rating, VisitOutcome, composite_score,
                            provider_kpis)
-from handlers.model import Offer, OfferStatus, Visit, VisitStatus
+from handlers.model import Feedback, Offer, OfferStatus, Visit, VisitStatus
 
 
 def explores(request_id: str, share: float) -> bool:
@@ -44,7 +44,8 @@ def provider_scores(offers: list[OfferOutcome], visits: list[VisitOutcome], rati
     return {pid: round(composite_score(k, weights, policy), 2) for pid, k in kpis.items()}
 
 
-def feedback_outcomes(feedback: Iterable, visit_of_request: Mapping[str, Visit]) -> tuple[list[Rating], list[Complaint]]:
+def feedback_outcomes(feedback: Iterable[Feedback],
+                      visit_of_request: Mapping[str, Visit]) -> tuple[list[Rating], list[Complaint]]:
     """Ratings and complaints attributed to the provider and caregiver of the
     request's visit; feedback on a request without a visit is left out."""
     ratings, complaints = [], []
@@ -59,7 +60,7 @@ def feedback_outcomes(feedback: Iterable, visit_of_request: Mapping[str, Visit])
     return ratings, complaints
 
 
-def scores_from(offers: Iterable[Offer], visits: Iterable[Visit], feedback: Iterable,
+def scores_from(offers: Iterable[Offer], visits: Iterable[Visit], feedback: Iterable[Feedback],
                 provider_of: Mapping[str, str], weights: Mapping[str, float],
                 policy: KpiPolicy) -> dict[str, float]:
     """Provider scores from stored records (the window is the caller's choice)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from handlers.dispatch import offers
 from handlers import events as ev
@@ -40,7 +40,8 @@ class AcknowledgementRepository(Protocol):
 
 
 class OperatorUnitOfWork(UnitOfWork, Protocol):
-    acknowledgements: AcknowledgementRepository
+    @property
+    def acknowledgements(self) -> AcknowledgementRepository: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _cancel_offers(uow: UnitOfWork, request: CareRequest, offers: list[Offer], n
         uow.emit(ev.offer_closed(request, offer, now))
 
 
-def _operator_event(type_: str, subject: str, area: str, now: datetime, **payload) -> DomainEvent:
+def _operator_event(type_: str, subject: str, area: str, now: datetime, **payload: Any) -> DomainEvent:
     return DomainEvent(type=type_, subject=subject, time=now, topic_role="lifecycle", key=subject,
                        payload={"service_area": area, **payload})
 

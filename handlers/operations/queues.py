@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
 from handlers.model import (CareRequest, Caregiver, Offer, OfferStatus, Priority, RequestStatus,
                             Visit, VisitStatus)
@@ -58,7 +58,7 @@ class QueueKey:
     service_area: str
     priority: Priority
 
-    def as_dict(self, region: str | None) -> dict:
+    def as_dict(self, region: str | None) -> dict[str, str]:
         return {"service_type": self.service_type, "service_area": self.service_area,
                 "priority": self.priority.value, "region": region or ""}
 
@@ -117,7 +117,8 @@ def sla_outcome(request: CareRequest, now: datetime, threshold_seconds: float) -
     return False
 
 
-def sla_percent(requests: Iterable[CareRequest], now: datetime, sla: SlaPolicy) -> dict:
+def sla_percent(requests: Iterable[CareRequest], now: datetime,
+                sla: SlaPolicy) -> dict[str, int | float | None]:
     """``sla_met``, ``sla_breached`` and ``sla_percent`` (None when nothing is decided)."""
     outcomes = [sla_outcome(r, now, sla.threshold(r.priority)) for r in requests]
     met, breached = outcomes.count(True), outcomes.count(False)
@@ -146,12 +147,12 @@ def activities(snapshot: Snapshot, now: datetime) -> dict[str, Activity]:
             for c in snapshot.caregivers}
 
 
-def _activity_statistics(states: Iterable[Activity]) -> list[dict]:
+def _activity_statistics(states: Iterable[Activity]) -> list[dict[str, str | int]]:
     counts = Counter(states)
     return [{"friendly_name": a.value, "workers": counts.get(a, 0)} for a in Activity]
 
 
-def _realtime_block(requests: Sequence[CareRequest], now: datetime, sla: SlaPolicy) -> dict:
+def _realtime_block(requests: Sequence[CareRequest], now: datetime, sla: SlaPolicy) -> dict[str, Any]:
     waiting = [r for r in requests if r.status in WAITING]
     oldest = max(waiting, key=lambda r: waiting_age(r, now), default=None)
     return {"longest_task_waiting_age": round(waiting_age(oldest, now), 1) if oldest else 0.0,
@@ -161,7 +162,8 @@ def _realtime_block(requests: Sequence[CareRequest], now: datetime, sla: SlaPoli
             **sla_percent(requests, now, sla)}
 
 
-def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy, region: str = "") -> dict:
+def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy,
+                        region: str = "") -> dict[str, Any]:
     """Per queue, for the workspace (all queues in ``region``) and per caregiver, at ``now``.
 
     The caller passes the requests that are open plus those closed lately
@@ -193,18 +195,19 @@ def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy, regio
             "queues": queues, "workers": workers}
 
 
-def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
+def _in(t: datetime | None, start: datetime, end: datetime) -> TypeGuard[datetime]:
+    """Whether ``t`` is set and lies in ``[start, end)`` (so a ``True`` also narrows it to ``datetime``)."""
     return t is not None and start <= t < end
 
 
-def _durations(values: Sequence[float]) -> dict:
+def _durations(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
         return {"avg": None, "min": None, "max": None, "total": 0.0}
     return {"avg": round(sum(values) / len(values), 1), "min": round(min(values), 1),
             "max": round(max(values), 1), "total": round(sum(values), 1)}
 
 
-def _reservations(offers: Iterable[Offer], start: datetime, end: datetime) -> dict:
+def _reservations(offers: Iterable[Offer], start: datetime, end: datetime) -> dict[str, int]:
     counts = {"reservations_created": 0, **{name: 0 for name in _OUTCOME_NAMES.values()}}
     for o in offers:
         counts["reservations_created"] += _in(o.created_at, start, end)
@@ -214,11 +217,12 @@ def _reservations(offers: Iterable[Offer], start: datetime, end: datetime) -> di
 
 
 def _cumulative_block(requests: Sequence[CareRequest], offers: Sequence[Offer], start: datetime,
-                      end: datetime, sla: SlaPolicy) -> dict:
+                      end: datetime, sla: SlaPolicy) -> dict[str, Any]:
     accepted = [_seconds(r.assigned_at, entered_at(r)) for r in requests if _in(r.assigned_at, start, end)]
     closed = {s: [r for r in requests if r.status == s and _in(r.closed_at, start, end)]
               for s in (RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.FAILED)}
-    until_canceled = [_seconds(r.closed_at, entered_at(r)) for r in closed[RequestStatus.CANCELLED]]
+    until_canceled = [_seconds(r.closed_at, entered_at(r)) for r in closed[RequestStatus.CANCELLED]
+                      if r.closed_at is not None]
     accepted_stats = _durations(accepted)
     return {"tasks_entered": sum(_in(entered_at(r), start, end) for r in requests),
             "tasks_completed": len(closed[RequestStatus.COMPLETED]),
@@ -232,7 +236,7 @@ def _cumulative_block(requests: Sequence[CareRequest], offers: Sequence[Offer], 
 
 
 def cumulative_statistics(snapshot: Snapshot, start: datetime, end: datetime, sla: SlaPolicy,
-                          region: str = "") -> dict:
+                          region: str = "") -> dict[str, Any]:
     """What happened in ``[start, end)``, per queue, for the workspace and per caregiver.
 
     A task counts where its event falls: entered at receipt, accepted at

@@ -17,7 +17,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Mapping
+
+from handlers.dispatch.scheduling import TravelTimes
 
 Answer = Literal["accept", "decline", "ignore"]
 
@@ -89,7 +91,7 @@ class CaregiverAction:
     complaint: bool = False
 
 
-def reactions(model: CaregiverModel, event_type: str, payload: dict, now: datetime,
+def reactions(model: CaregiverModel, event_type: str, payload: Mapping[str, Any], now: datetime,
               provider_id: str | None = None) -> list[CaregiverAction]:
     """A caregiver's answer to ``dispatch.offer.created`` (or none: a timeout)."""
     if event_type != "dispatch.offer.created":
@@ -104,14 +106,14 @@ def reactions(model: CaregiverModel, event_type: str, payload: dict, now: dateti
 class CaregiverFleet:
     """Simulated caregivers (who cannot be in two places at once) and elders."""
 
-    def __init__(self, model: CaregiverModel, travel, homes: dict[str, int | None],  # noqa: ANN001
+    def __init__(self, model: CaregiverModel, travel: TravelTimes, homes: dict[str, int | None],
                  providers: dict[str, str] | None = None) -> None:
         self.model, self.travel = model, travel
         self.providers = providers or {}
         self._where: dict[str, tuple[int | None, datetime | None]] = {c: (h, None) for c, h in homes.items()}
         self._visits: dict[str, tuple[int | None, timedelta, datetime]] = {}
 
-    def on_event(self, event_type: str, payload: dict, now: datetime) -> list[CaregiverAction]:
+    def on_event(self, event_type: str, payload: Mapping[str, Any], now: datetime) -> list[CaregiverAction]:
         """Actions caused by an event sent to caregivers (offers, assignments)."""
         provider = self.providers.get(payload.get("caregiver_id", ""))
         if event_type == "dispatch.offer.accepted":

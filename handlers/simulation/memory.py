@@ -2,7 +2,8 @@
 over dictionaries, for unit tests and for offline benchmark runs."""
 from __future__ import annotations
 
-from typing import Iterable
+from datetime import datetime
+from typing import Callable, Iterable, TypeVar
 
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
                             Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
@@ -10,42 +11,41 @@ from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.dispatch.scheduling import RankingContext
 
+T = TypeVar("T")
 
-class _Store(dict):
-    def get(self, key):  # type: ignore[override]  # same signature as the repositories
-        return super().get(key)
 
-    def add(self, obj) -> None:
-        self[_key(obj)] = obj
+class _Store(dict[str, T]):
+    """Objects by their id (``key`` reads it); ``get`` is ``dict.get``, the
+    repositories' ``get`` (``handlers.ports``)."""
+
+    def __init__(self, key: Callable[[T], str]) -> None:
+        super().__init__()
+        self._key = key
+
+    def add(self, obj: T) -> None:
+        self[self._key(obj)] = obj
 
 
 _DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
-_KEYS = {CareRequest: "request_id", Offer: "offer_id", Visit: "visit_id",
-         Caregiver: "caregiver_id", Elder: "elder_id", ProviderOrganisation: "provider_id",
-         Feedback: "feedback_id"}
 
 
-def _key(obj) -> str:
-    return getattr(obj, _KEYS[type(obj)])
-
-
-class _Requests(_Store):
+class _Requests(_Store[CareRequest]):
     def followers_of(self, anchor_id: str) -> list[CareRequest]:
         return [r for r in self.values() if r.sync_partner_id == anchor_id]
 
 
-class _Caregivers(_Store):
+class _Caregivers(_Store[Caregiver]):
     def in_area(self, service_area: str) -> list[Caregiver]:
         return [c for c in self.values() if c.service_area == service_area]
 
 
-class _Offers(_Store):
+class _Offers(_Store[Offer]):
     def for_request(self, request_id: str) -> list[Offer]:
         return sorted((o for o in self.values() if o.request_id == request_id),
                       key=lambda o: o.created_at)
 
 
-class _Visits(_Store):
+class _Visits(_Store[Visit]):
     def for_request(self, request_id: str) -> Visit | None:
         """The request's live visit (not cancelled, not a no-show), if any."""
         return next((v for v in self.values() if v.request_id == request_id and v.status not in _DEAD), None)
@@ -65,9 +65,13 @@ class InMemoryUnitOfWork:
     ``committed`` counts commits (tests assert on both)."""
 
     def __init__(self) -> None:
-        self.requests, self.elders = _Requests(), _Store()
-        self.caregivers, self.offers, self.visits = _Caregivers(), _Offers(), _Visits()
-        self.providers, self.feedback = _Store(), _Store()
+        self.requests = _Requests(lambda r: r.request_id)
+        self.elders: _Store[Elder] = _Store(lambda e: e.elder_id)
+        self.caregivers = _Caregivers(lambda c: c.caregiver_id)
+        self.offers = _Offers(lambda o: o.offer_id)
+        self.visits = _Visits(lambda v: v.visit_id)
+        self.providers: _Store[ProviderOrganisation] = _Store(lambda p: p.provider_id)
+        self.feedback: _Store[Feedback] = _Store(lambda f: f.feedback_id)
         self.plan: dict[str, PlannedVisit] = {}  # request id -> its visit in the day plan (planned areas)
         self.events: list[DomainEvent] = []
         self._claimed: set[str] = set()
@@ -86,7 +90,7 @@ class InMemoryUnitOfWork:
                 held[o.caregiver_id].append(Booking(o.request_id, loc, o.planned_start, o.planned_end))
         return held
 
-    def ranking_context(self, request: CareRequest, now, explore: bool = False) -> RankingContext:  # noqa: ANN001
+    def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
         return context_from(request, now, self.visits.for_elder(request.elder_id),
                             [v for v in self.visits.values() if v.status not in _DEAD],
                             list(self.providers.values()), explore, self.elders.get(request.elder_id))

@@ -11,7 +11,7 @@ import itertools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from handlers import messagebus
 from handlers import messages as m
@@ -35,16 +35,16 @@ class ScoringLoop:
     """Recompute provider scores every ``every_minutes`` (simulated) with these
     weights; ``history`` collects (time, {provider: score})."""
 
-    weights: dict
+    weights: Mapping[str, float]
     kpi_policy: KpiPolicy
     every_minutes: float = 30.0
-    history: list = field(default_factory=list)
+    history: list[tuple[datetime, dict[str, float]]] = field(default_factory=list)
 
 
 @dataclass
 class OfflineRun:
     uow: InMemoryUnitOfWork
-    dead_letters: list[tuple[dict, str]]
+    dead_letters: list[tuple[Mapping[str, Any], str]]
 
 
 def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: CaregiverModel,
@@ -65,8 +65,10 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
     """
     _check_mode(mode, plan)
     uow = InMemoryUnitOfWork()
-    for obj in (*day.elders, *day.caregivers):
-        (uow.elders if hasattr(obj, "elder_id") else uow.caregivers).add(obj)
+    for elder in day.elders:
+        uow.elders.add(elder)
+    for caregiver in day.caregivers:
+        uow.caregivers.add(caregiver)
     for provider in day.providers:
         uow.providers.add(replace(provider))  # scores change during the run; leave the day as it was
     uow.plan = dict(plan or {})
@@ -81,9 +83,9 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
         messagebus.handle(command, uow, now, area)
 
     batch = _BatchTicks(uow, policy, travel, at, day.start, batch_interval_seconds) if mode == "batched" else None
-    dead: list[tuple[dict, str]] = []
+    dead: list[tuple[Mapping[str, Any], str]] = []
 
-    def submit(record: dict) -> Callable[[datetime], None]:
+    def submit(record: Mapping[str, Any]) -> Callable[[datetime], None]:
         def intake(now: datetime) -> None:
             try:
                 request = validate_intake(record, uow.elders.get, known_services)
@@ -110,14 +112,15 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
                 run(m.RecordFeedback(f"{rid}.fb", None, rid, todo.stars, "late" if todo.complaint else None), now)
                 return
             area_name = uow.requests[rid].service_area
-            command = {"accept": lambda: m.AcceptOffer(eid, None, area_name, oid, cid),
-                       "decline": lambda: m.DeclineOffer(eid, None, area_name, oid, cid),
-                       "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid),
-                       "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid)}[todo.kind]()
-            run(command, now)
+            build: dict[str, Callable[[], m.Command]] = {
+                "accept": lambda: m.AcceptOffer(eid, None, area_name, oid, cid),
+                "decline": lambda: m.DeclineOffer(eid, None, area_name, oid, cid),
+                "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid),
+                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid)}
+            run(build[todo.kind](), now)
         return answer
 
-    def deadline(payload: dict) -> Callable[[datetime], None]:
+    def deadline(payload: Mapping[str, Any]) -> Callable[[datetime], None]:
         command = m.decode({"id": f"offline:{next(ids)}", "type": "timer.fired", "data": payload})
         return lambda now: run(command, now)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from handlers.dispatch import offers
 from handlers import events as ev
-from handlers.model import OfferStatus, RequestStatus, VisitStatus, offer_id_of
+from handlers.model import OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
 
@@ -41,7 +41,7 @@ def call_off(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
 
 
 def _redispatch(request_id: str, caregiver_id: str, reason: str, uow: UnitOfWork, now: datetime,
-                policy: DispatchPolicy, travel: TravelTimes, event_type: str, visit) -> bool:  # noqa: ANN001
+                policy: DispatchPolicy, travel: TravelTimes, event_type: str, visit: Visit) -> bool:
     request = uow.requests.get(request_id)
     if request is None or request.status.is_final:
         return False

@@ -105,7 +105,7 @@ class EvvRecord:
 
 def distance_metres(a: Position, b: Position) -> float:
     """Geodesic distance on the WGS84 ellipsoid in metres (geopy, Karney 2013)."""
-    return geodesic(a, b).meters
+    return float(geodesic(a, b).meters)
 
 
 def _digits(phone: str) -> str:

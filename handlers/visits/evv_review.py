@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from handlers.operations.access import Permission, Role, allowed, mask_phone
 from handlers.visits.evv import EvvFlagCode
@@ -79,7 +79,8 @@ class EvvReviewRepository(Protocol):
 
 
 class EvvReviewUnitOfWork(OperatorUnitOfWork, Protocol):
-    evv_reviews: EvvReviewRepository
+    @property
+    def evv_reviews(self) -> EvvReviewRepository: ...
 
 
 def may_review(role: Role | str) -> bool:
@@ -156,13 +157,13 @@ def raised_at(visit: Visit, code: str) -> datetime:
     return at or visit.check_in_at or visit.planned_start
 
 
-def open_flags(visit: Visit, reviews: Iterable[EvvReview]) -> list[dict]:
+def open_flags(visit: Visit, reviews: Iterable[EvvReview]) -> list[Mapping[str, Any]]:
     """The visit's flags (``{"code", "detail"}``) that no review has decided yet."""
     decided = {r.code for r in reviews if r.visit_id == visit.visit_id}
     return [f for f in visit.evv_flags or [] if isinstance(f, Mapping) and f.get("code") not in decided]
 
 
-def counted_flag_codes(stored: Sequence[Mapping] | None, reviews: Iterable[EvvReview],
+def counted_flag_codes(stored: Sequence[Mapping[str, Any]] | None, reviews: Iterable[EvvReview],
                        derived: Iterable[str] = ()) -> tuple[str, ...]:
     """The flag codes that count against a visit's EVV compliance: those kept
     on the visit (``stored``) and any recomputed from its times (``derived``,

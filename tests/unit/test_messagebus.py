@@ -39,6 +39,7 @@ def test_a_caregiver_reply_decodes_into_a_typed_command():
     (record("caregiver.visit.checked_in", request_id="r", caregiver_id="c", evv_flags="late"), "data.evv_flags"),
     (record("timer.fired", kind="ladder-step", target_id="r1"), "data.target_id"),
     (record("timer.fired", kind="sunrise", target_id="r1"), "data.kind"),
+    (record("timer.fired", kind=["offer-expiry"], target_id="o"), "data.kind"),
     (record("caregiver.offer.teleported"), "type"),
     ({**record("timer.fired", kind="offer-expiry", target_id="o"), "time": "2026-11-30T08:00:00"}, "time"),
 ])
