@@ -27,9 +27,10 @@ SCRIPT = "<script>alert('x')</script>"
 
 def shown_as_text(page: str, text: str) -> bool:
     """``text`` is on the page escaped (as Jinja escapes it), and its markup is not there raw."""
-    # markup needs "<" (text nodes) or a quote (attributes): unescaped, those must not appear; a bare "&"
-    # is always "in" the page once its escaped "&amp;" is
-    raw_markup = any(c in text for c in "<>\"'")
+    # markup is a tag ("<" then a letter, "/", "!" or "?") or an attribute break (a quote closing and a ">"):
+    # unescaped, that must not appear; a lone "<" or quote is in every page anyway, so only its escaped
+    # form tells (hypothesis found name="<"), and a bare "&" is "in" the page once its "&amp;" is
+    raw_markup = re.search(r"<[A-Za-z/!?]", text) is not None or (any(q in text for q in "\"'") and ">" in text)
     return str(escape(text)) in page and (not raw_markup or text not in page)
 
 
