@@ -127,7 +127,7 @@ class ValhallaTravelTimes:
         return list(answer["sources_to_targets"][0])
 
     def _store(self, costing: str, origin: int, targets: list[int], cells: list[Any]) -> None:
-        for target, cell in zip(targets, cells):
+        for target, cell in zip(targets, cells, strict=True):
             seconds = cell.get("time") if isinstance(cell, dict) else None
             self._seconds[(costing, origin, target)] = float(seconds) if seconds is not None else -1.0
 

@@ -61,7 +61,7 @@ def _contact(part: str, region: str, area_code: str | None) -> FamilyContact:
     except VocabularyError as exc:
         raise ValueError(str(exc)) from None
     phone = parse_phone(phone_text, region, area_code)
-    sms = bool(flag) and flag["flag"].lower() not in _OPT_OUT
+    sms = flag is not None and flag["flag"].lower() not in _OPT_OUT
     if sms and not phone.can_receive_sms:
         raise ValueError(f"a {phone.kind} number cannot receive SMS")
     return FamilyContact(found["name"].strip(), relation, phone.e164, sms)

@@ -122,5 +122,5 @@ def _explain(problem: str, number: phonenumbers.PhoneNumber) -> str:
         if national.startswith("1") and len(national) != 11:
             return f"a mobile number has 11 digits, this one {len(national)}"
         return f"{problem}: {_CN_HINT}"
-    region = phonenumbers.region_code_for_country_code(number.country_code)
+    region = phonenumbers.region_code_for_country_code(number.country_code or 0)
     return f"{problem} for +{number.country_code} ({region})"

@@ -143,24 +143,23 @@ def _parse(table: Table, columns: Mapping[str, tuple[str, ...]], required: tuple
 
 def _elder(c: _Cells, ctx: RegisterContext) -> ElderRecord | None:
     location, region_path = _place(c, ctx)
-    preferred = c.read("preferred_caregivers", services.split_list) or []
-    excluded = c.read("excluded_caregivers", services.split_list) or []
-    fields = dict(
-        gender=c.read("gender", services.parse_gender), birth_year=c.read("birth_year", _birth_year),
-        phone=c.read("phone", lambda t: parse_phone(t, ctx.phone_region, ctx.area_code).e164),
-        landline=c.read("landline", lambda t: parse_phone(t, ctx.phone_region, ctx.area_code).e164),
-        family_contacts=c.read("family_contacts", lambda t: parse_contacts(t, ctx.phone_region, ctx.area_code)) or (),
-        language=c.text("language") or None,
-        preferred_caregiver_gender=c.read("preferred_caregiver_gender", services.parse_gender),
-        preferred_caregivers=tuple(preferred), excluded_caregivers=tuple(excluded),
-        notes=c.text("notes"), access_notes=c.text("access_notes"),
-        status=c.read("status", services.parse_status) or services.ElderStatus.ACTIVE,
-        service_area=c.text("service_area") or None)
+    phone = c.read("phone", lambda t: parse_phone(t, ctx.phone_region, ctx.area_code).e164)
+    landline = c.read("landline", lambda t: parse_phone(t, ctx.phone_region, ctx.area_code).e164)
+    contacts = c.read("family_contacts", lambda t: parse_contacts(t, ctx.phone_region, ctx.area_code))
+    gender, birth_year = c.read("gender", services.parse_gender), c.read("birth_year", _birth_year)
+    preferred_gender = c.read("preferred_caregiver_gender", services.parse_gender)
+    preferred = tuple(c.read("preferred_caregivers", services.split_list) or ())
+    excluded = tuple(c.read("excluded_caregivers", services.split_list) or ())
+    status = c.read("status", services.parse_status) or services.ElderStatus.ACTIVE
     elder_id, name = c.read("elder_id", str, required=True), c.read("name", str, required=True)
     if c.errors or elder_id is None or name is None or location is None:
         return None
     return ElderRecord(elder_id, name, c.raw.line, address=c.text("address"), location=location,
-                       region_path=region_path, **fields)
+                       region_path=region_path, service_area=c.text("service_area") or None, gender=gender,
+                       birth_year=birth_year, phone=phone, landline=landline, family_contacts=contacts or (),
+                       language=c.text("language") or None, preferred_caregiver_gender=preferred_gender,
+                       preferred_caregivers=preferred, excluded_caregivers=excluded, notes=c.text("notes"),
+                       access_notes=c.text("access_notes"), status=status)
 
 
 def _caregiver(c: _Cells, ctx: RegisterContext) -> CaregiverRecord | None:
