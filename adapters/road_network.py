@@ -61,7 +61,7 @@ def build_graph(pbf: Path, folder: Path) -> Path:
     config_path = Path(folder) / "valhalla.json"
     config_path.write_text(json.dumps(config, indent=1))
     done = subprocess.run([str(PYVALHALLA_BIN_DIR / "valhalla_build_tiles"), "-c", str(config_path), str(pbf)],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, cwd=folder)  # it writes duplicateways.txt
     if done.returncode != 0 or not any(tiles.rglob("*.gph")):
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RoadNetworkError(f"valhalla_build_tiles failed ({done.returncode}): {' / '.join(tail)}")

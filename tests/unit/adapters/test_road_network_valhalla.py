@@ -36,8 +36,9 @@ def travel(graph) -> ValhallaTravelTimes:
     return ValhallaTravelTimes(graph, [CENTRAL_STATION, KAMPPI, KAIVOPUISTO, None, SUZHOU])
 
 
-def test_the_graph_is_built_from_the_shipped_extract(graph):
+def test_the_graph_is_built_from_the_shipped_extract_inside_its_folder(graph):
     assert graph.is_file() and any((graph.parent / "tiles").rglob("*.gph"))
+    assert not Path("duplicateways.txt").exists()  # the tile builder's report stays in the graph folder
 
 
 def test_a_walk_takes_the_time_of_its_road_distance_at_walking_speed(travel):
