@@ -7,20 +7,41 @@ broker is slow.
 """
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from careline.web.headers import SecurityHeaders
 from careline.web.limits import BodySizeLimit
+from careline.web.login import PasswordPool
+from careline.web.metrics import check_metrics_exposure
 from config.settings import Settings, get_settings
+
+
+@asynccontextmanager
+async def _refuse_unsafe_production(app: FastAPI):  # noqa: ANN202
+    """Start only when production has what it needs: a session secret (``auth.secret_key``)
+    and a token on an exposed /metrics (``check_metrics_exposure``); each raises naming the setting."""
+    from careline.web import auth
+
+    auth.secret_key(app.state.settings)
+    check_metrics_exposure(app.state.settings)
+    yield
+    app.state.password_pool.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="careline", version="0.1.0",
-                  description="Care requests from hotline, one-key button and app; dispatch to caregivers.")
+    production = settings.environment == "production"
+    app = FastAPI(title="careline", version="0.1.0", lifespan=_refuse_unsafe_production,
+                  description="Care requests from hotline, one-key button and app; dispatch to caregivers.",
+                  docs_url=None if production else "/docs", redoc_url=None if production else "/redoc")
     app.state.settings = settings
+    app.state.password_pool = PasswordPool(settings.password_hash_concurrency, settings.password_hash_queue)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
+    app.add_middleware(SecurityHeaders, production=production)  # outermost: on every answer, 413s included
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.get("/healthz", tags=["ops"])
@@ -28,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for module in _ROUTER_MODULES:
+        if module == "careline.web.metrics" and not settings.metrics_enabled:
+            continue
         app.include_router(__import__(module, fromlist=["router"]).router)
     return app
 
