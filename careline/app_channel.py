@@ -32,7 +32,7 @@ from careline.channels import ChannelContext, record_request, short_id
 from config.evaluation import get_evaluation_config
 from db import app_api, center_ratings, channels
 from db.center_ratings import CenterRatingSqlUnitOfWork
-from db.operator_uow import OperatorSqlUnitOfWork
+from db.operator_uow import OperatorSqlUnitOfWork, region_of_area
 from db.uow import SqlUnitOfWork
 from handlers import app_requests as rules
 from handlers import channel_events
@@ -145,7 +145,8 @@ def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
                 _own_submission(uow.session, elder_id, request_id)
                 raise Refused("not_received_yet", "the request is still being received; try again in a minute")
             rules.cancel_by_elder(request_id, elder_id, uow, now)
-            uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"})
+            uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"},
+                      region=region_of_area(uow.session, uow.requests.get(request_id).service_area))
             uow.commit()
     except StaleDataError:
         raise Refused("conflict", "the request changed at the same moment; try again") from None
