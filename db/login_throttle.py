@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import tables
+from db.session import insert_if_absent
 from handlers.login_throttle import ThrottleState
 
 t = tables.login_throttle
@@ -39,12 +39,7 @@ def swap(session: Session, key: str, seen: Stored, new: ThrottleState) -> bool:
     values = {"failures": new.failures, "last_failure_at": new.last_failure_at, "blocked_until": new.blocked_until,
               "version": seen.version + 1}
     if seen.version == 0:
-        try:
-            with session.begin_nested():
-                session.execute(t.insert().values(key=key, **values))
-            return True
-        except IntegrityError:
-            return False
+        return insert_if_absent(session, t, key=key, **values)
     done = session.execute(update(t).where(t.c.key == key, t.c.version == seen.version).values(**values))
     return done.rowcount == 1
 

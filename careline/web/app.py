@@ -17,6 +17,7 @@ from careline.web.headers import SecurityHeaders
 from careline.web.limits import BodySizeLimit
 from careline.web.login import PasswordPool
 from careline.web.metrics import check_metrics_exposure
+from careline.web.rate_limits import RateLimits
 from config.settings import Settings, get_settings
 
 
@@ -29,7 +30,6 @@ async def _refuse_unsafe_production(app: FastAPI):  # noqa: ANN202
     auth.secret_key(app.state.settings)
     check_metrics_exposure(app.state.settings)
     yield
-    app.state.password_pool.shutdown()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None if production else "/docs", redoc_url=None if production else "/redoc")
     app.state.settings = settings
     app.state.password_pool = PasswordPool(settings.password_hash_concurrency, settings.password_hash_queue)
+    app.state.rate_limits = RateLimits(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
     app.add_middleware(SecurityHeaders, production=production)  # outermost: on every answer, 413s included
     app.add_exception_handler(RequestValidationError, validation_problem)
