@@ -6,7 +6,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from careline.web.app import create_app
-from careline.web.metrics import MetricsExposed
 from tests.unit.dashboard_seed import PASSWORD
 from tests.unit.web_client import _seeded, app, center, login, settings_for  # noqa: F401 - fixtures
 
@@ -51,6 +50,8 @@ def test_no_template_or_script_needs_inline_code_that_the_policy_forbids():
 
 
 def test_production_refuses_to_start_with_metrics_open_and_no_token(center):
+    from careline.web.metrics import MetricsExposed
+
     with pytest.raises(MetricsExposed, match="CARELINE_METRICS_TOKEN"):
         with TestClient(_production(center)):
             pass

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from careline.web import auth
-from careline.web import login as login_module
 from careline.web.app import create_app
 from db import tables
 from db.session import session_factory
@@ -43,20 +42,22 @@ def test_password_guesses_do_not_stall_the_other_routes(center):
             t.start()
         running.wait()
         time.sleep(0.3)  # the guesses are in
+        guessing = sum(t.is_alive() for t in threads)
         worst = 0.0
         for _ in range(5):
             started = time.perf_counter()
             assert client.get("/healthz").status_code == 200
             worst = max(worst, time.perf_counter() - started)
-        still_guessing = any(t.is_alive() for t in threads)
         for t in threads:
             t.join()
-    assert still_guessing, "the guesses ended before /healthz was measured: nothing was measured"
+    assert guessing >= 8, f"only {guessing} guesses were still running when /healthz was measured"
     assert worst < 1.0, f"/healthz took {worst:.2f} s while passwords were being guessed"
 
 
 def test_at_most_the_configured_number_of_passwords_are_verified_at_once(center, monkeypatch):
     """Each verification holds 64 MiB: a burst of 12 logins never runs more than 2 at a time."""
+    from careline.web import login as login_module
+
     busy, peak, lock = [0], [0], threading.Lock()
     real = login_module.verify_login
 
@@ -83,6 +84,8 @@ def test_at_most_the_configured_number_of_passwords_are_verified_at_once(center,
 
 
 def test_logins_beyond_the_waiting_room_are_told_to_retry_instead_of_queueing(center, monkeypatch):
+    from careline.web import login as login_module
+
     release = threading.Event()
     monkeypatch.setattr(login_module, "verify_login", lambda *args: release.wait(10) and None)
     app = create_app(settings_for(center, password_hash_concurrency=1, password_hash_queue=1,
