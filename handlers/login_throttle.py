@@ -78,7 +78,8 @@ def current(state: ThrottleState | None, now: datetime, policy: ThrottlePolicy) 
 def count_attempt(state: ThrottleState | None, now: datetime, policy: ThrottlePolicy) -> Counted:
     """Count one attempt (call only when ``retry_after`` is 0): the new state, whose
     ``blocked_until`` the next attempt must wait for."""
-    failures = (current(state, now, policy).failures if current(state, now, policy) else 0) + 1
+    standing = current(state, now, policy)
+    failures = (standing.failures if standing else 0) + 1
     if failures >= policy.lock_after:
         until = now + timedelta(seconds=policy.lock_seconds)
         return Counted(ThrottleState(failures, now, until), "lock" if failures == policy.lock_after else None)
