@@ -7,7 +7,7 @@ service runs verifications in a small pool, ``careline.web.login``); a hash made
 with older parameters is replaced at the next successful login. Changes made by
 an admin are checked against its region scope (``handlers.access``: within it,
 never wider; not the last unscoped admin) and audited with the region they touch.
-``careline operators add|reactivate|unlock`` call these with the unscoped ``cli`` actor.
+``careline operators add|deactivate|reactivate|unlock`` call these with the unscoped ``cli`` actor.
 """
 from __future__ import annotations
 

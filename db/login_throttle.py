@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from db import tables
@@ -61,3 +61,12 @@ def unknown_account_key(digest: str) -> str:
 
 def address_key(address: str) -> str:
     return f"address:{address}"
+
+
+def uncount(session: Session, key: str, lock_after: int) -> None:
+    """Take back one counted attempt on ``key`` after it turned out to be a correct password,
+    and lift the delay it set (a lock stays): a center behind one address logging in all
+    morning is not a brute force."""
+    session.execute(update(t).where(t.c.key == key, t.c.failures > 0).values(
+        failures=t.c.failures - 1, version=t.c.version + 1,
+        blocked_until=case((t.c.failures - 1 >= lock_after, t.c.blocked_until), else_=None)))

@@ -71,12 +71,9 @@ def derive(key: bytes, purpose: str) -> bytes:
     return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
 
 
-_derive = derive
-
-
 def sign(payload: dict, key: bytes) -> str:
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    mac = hmac.new(_derive(key, "session"), body.encode(), hashlib.sha256).digest()
+    mac = hmac.new(derive(key, "session"), body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
 
 
@@ -84,7 +81,7 @@ def unsign(token: str, key: bytes, now: float | None = None) -> dict | None:
     """The payload of a well-signed, unexpired token, else None (forged, altered or expired)."""
     try:
         body, mac = token.split(".")
-        expected = hmac.new(_derive(key, "session"), body.encode(), hashlib.sha256).digest()
+        expected = hmac.new(derive(key, "session"), body.encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(expected, _unb64(mac)):
             return None
         payload = json.loads(_unb64(body))
@@ -104,7 +101,7 @@ def issue(operator: Operator, settings: Settings, kind: str = "web", now: float 
 
 
 def csrf_for(sid: str, key: bytes) -> str:
-    return _b64(hmac.new(_derive(key, "csrf"), sid.encode(), hashlib.sha256).digest())[:32]
+    return _b64(hmac.new(derive(key, "csrf"), sid.encode(), hashlib.sha256).digest())[:32]
 
 
 LOGIN_CSRF_SECONDS = 3600

@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from careline.operators import end_sessions
 from careline.web import auth, readmodel
-from careline.web.login import log_in
 from careline.web.board import build_board
+from careline.web.login import log_in
 from careline.web.pages import STATIC, render
 from db import tables
 from db.operator_uow import write_audit

@@ -12,7 +12,8 @@ that a login is answered 503 with ``Retry-After`` at once.
 Before any hash, the attempt is counted per account and per client address
 (``handlers.login_throttle``; state in ``login_throttle``, shared by every web
 replica): an attempt inside a delay or lock is answered 429 with ``Retry-After``
-and checks nothing. A user name that is no account is counted under an HMAC of
+and checks nothing. A correct password clears the account's count and takes its
+attempt back from the address's, so only failures add up there. A user name that is no account is counted under an HMAC of
 it, so answers do not tell which accounts exist, and is audited as ``?``: a
 password typed into the user field is never stored. The start of a delay and
 of a lock is audited (``login.throttled`` / ``login.locked``); the refusals
@@ -145,12 +146,15 @@ def _count_all(session, op: Operator | None, key: str, address: str, seen: list,
 
 
 def _verify(request: Request, user: str, password: str, key: str, channel: str) -> Operator | None:
-    """Check the password (in the pool); clear the account's count on success; audit either way."""
+    """Check the password (in the pool); on success clear the account's count and take the
+    attempt back from the address's; audit either way."""
     now = datetime.now(timezone.utc)
     with auth.sessions_of(request)() as session:
         operator = verify_login(session, user, password)
         if operator is not None:
             store.clear(session, key)
+            store.uncount(session, store.address_key(client_address(request)),
+                          policies(request.app.state.settings)[1].lock_after)
             write_audit(session, operator.operator_id, "login", channel, now, region=operator.region_scope)
         else:
             known = get_operator(session, user)

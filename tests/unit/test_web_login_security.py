@@ -161,6 +161,14 @@ def test_a_successful_login_clears_the_accounts_count(app):
     assert [_token(client, "sup", "wrong-password").status_code for _ in range(5)] == [401] * 5
 
 
+def test_a_whole_center_logging_in_from_one_address_is_never_throttled(center):
+    app = create_app(settings_for(center, login_address_free_failures=3, login_address_lock_failures=5))
+    client = TestClient(app)
+    codes = [_token(client, user, PASSWORD).status_code for _ in range(4) for user in ("op", "sup", "far")]
+    assert codes == [200] * 12
+    assert _token(client, "op", "wrong-password").status_code == 401  # failures still count
+
+
 def test_the_login_form_shows_the_wait_with_429_and_retry_after(center):
     app = create_app(settings_for(center, login_free_failures=1, login_lock_failures=2))
     client = TestClient(app)
