@@ -247,6 +247,57 @@ def operators_add(user: str, role: Annotated[str, typer.Option(help="operator, s
     out.print(f"operator {user} ({role}) saved")
 
 
+def _account_change(change, done) -> None:  # noqa: ANN001
+    """Run ``change(session)`` on the configured database as the unscoped ``cli`` actor, commit, report."""
+    from careline.operators import AccountError
+    from db.migrate import upgrade
+    from db.session import session_factory
+    from handlers.operations.access import LastGlobalAdmin
+
+    upgrade(get_settings().database_url)
+    with session_factory(get_settings().database_url)() as session:
+        try:
+            result = change(session)
+        except (AccountError, LastGlobalAdmin) as exc:
+            console.print(f"[red]{exc}")
+            raise typer.Exit(2)
+        session.commit()
+    out.print(done(result))
+
+
+@operators_app.command("unlock")
+def operators_unlock(user: Annotated[Optional[str], typer.Argument(help="the account to unlock")] = None,
+                     address: Annotated[Optional[str], typer.Option(help="a client IP address to unlock")] = None,
+                     ) -> None:
+    """Lift a login delay or lock (too many wrong passwords) from an account or a client address."""
+    from careline.operators import unlock, unlock_address
+
+    if (user is None) == (address is None):
+        console.print("[red]name one account, or one --address")
+        raise typer.Exit(2)
+    said = {True: "unlocked", False: "was not locked"}
+    if user is not None:
+        _account_change(lambda s: unlock(s, user), lambda was: f"{user} {said[was]}")
+    else:
+        _account_change(lambda s: unlock_address(s, address), lambda was: f"{address} {said[was]}")
+
+
+@operators_app.command("deactivate")
+def operators_deactivate(user: str) -> None:
+    """Deactivate an account and end its sessions (never the last active admin for all regions)."""
+    from careline.operators import set_active
+
+    _account_change(lambda s: set_active(s, user, False), lambda _: f"{user} deactivated")
+
+
+@operators_app.command("reactivate")
+def operators_reactivate(user: str) -> None:
+    """Let a deactivated account log in again (with its old password)."""
+    from careline.operators import set_active
+
+    _account_change(lambda s: set_active(s, user, True), lambda _: f"{user} reactivated")
+
+
 tokens_app = typer.Typer(help="Per-user tokens of the elder/family and caregiver apps and of providers.",
                          no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")

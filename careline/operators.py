@@ -1,9 +1,13 @@
-"""Operator accounts: create, verify passwords, deactivate, place service areas in regions.
+"""Operator accounts: create, verify passwords, deactivate and reactivate, unlock,
+place service areas in regions.
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, the RFC 9106
-low-memory profile); a hash made with older parameters is replaced at the next
-successful login. ``careline operators add USER --role ROLE`` calls
-``add_operator``.
+low-memory profile: 64 MiB and about 0.1-0.2 s per hash, which is why the web
+service runs verifications in a small pool, ``careline.web.login``); a hash made
+with older parameters is replaced at the next successful login. Changes made by
+an admin are checked against its region scope (``handlers.operations.access``: within it,
+never wider; not the last unscoped admin) and audited with the region they touch.
+``careline operators add|deactivate|reactivate|unlock`` call these with the unscoped ``cli`` actor.
 """
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db import tables
+from db import login_throttle, tables
 from db.operator_uow import write_audit
 from db.session import session_factory
-from handlers.operations.access import Role
+from handlers.operations.access import (Account, Role, check_deactivation, check_manages, check_placement,
+                             visible_accounts)
 from handlers.operations.regions import normalise
 
 MIN_PASSWORD_LENGTH = 12  # NIST SP 800-63B rev. 4 asks at least 8, 15 for single-factor; we take 12
@@ -44,8 +49,9 @@ def _row_to_operator(row) -> Operator:  # noqa: ANN001
 
 
 def create_operator(session: Session, user: str, role: str, password: str, name: str | None = None,
-                    region_scope: str = "", created_by: str = "cli") -> Operator:
-    """Insert an account (not committed). Raises ``AccountError``."""
+                    region_scope: str = "", created_by: str = "cli", actor_scope: str = "") -> Operator:
+    """Insert an account (not committed). Raises ``AccountError``, and
+    ``handlers.operations.access.OutOfScope`` when ``region_scope`` is not within ``actor_scope``."""
     user = user.strip()
     if not user or len(user) > 120 or any(c.isspace() for c in user):
         raise AccountError("the user name must be 1-120 characters without spaces")
@@ -59,6 +65,7 @@ def create_operator(session: Session, user: str, role: str, password: str, name:
         scope = normalise(region_scope)
     except ValueError as exc:
         raise AccountError(str(exc)) from None
+    check_manages(actor_scope, scope)
     if session.execute(select(tables.operators.c.operator_id).where(
             tables.operators.c.operator_id == user)).first():
         raise AccountError(f"user {user!r} exists")
@@ -66,7 +73,8 @@ def create_operator(session: Session, user: str, role: str, password: str, name:
     session.execute(tables.operators.insert().values(
         operator_id=user, name=name or user, role=role_value.value, password_hash=_hasher.hash(password),
         region_scope=scope, active=True, session_epoch=0, created_at=now))
-    write_audit(session, created_by, "operator.add", user, now, detail={"role": role_value.value, "scope": scope})
+    write_audit(session, created_by, "operator.add", user, now, detail={"role": role_value.value, "scope": scope},
+                region=scope)
     return Operator(user, name or user, role_value, scope, True, 0)
 
 
@@ -109,20 +117,77 @@ def end_sessions(session: Session, user: str) -> None:
                     .values(session_epoch=tables.operators.c.session_epoch + 1))
 
 
-def set_active(session: Session, user: str, active: bool) -> None:
+def _account(op: Operator) -> Account:
+    return Account(op.operator_id, op.role, op.region_scope, op.active)
+
+
+def _existing(session: Session, user: str) -> Operator:
+    op = get_operator(session, user)
+    if op is None:
+        raise AccountError(f"no account {user!r}")
+    return op
+
+
+def active_global_admins(session: Session) -> int:
+    """How many active admins are scoped to every region."""
+    o = tables.operators.c
+    return len(session.execute(select(o.operator_id).where(o.role == Role.ADMIN.value, o.region_scope == "",
+                                                            o.active.is_(True))).all())
+
+
+def set_active(session: Session, user: str, active: bool, actor_id: str = "cli",
+               actor_scope: str = "") -> Operator:
+    """Deactivate (ends every session) or reactivate ``user`` and audit it (not committed).
+    Raises ``AccountError`` (no such account), ``handlers.operations.access.OutOfScope``,
+    ``handlers.operations.access.LastGlobalAdmin``."""
+    op = _existing(session, user)
+    if active:
+        check_manages(actor_scope, op.region_scope)
+    else:
+        check_deactivation(actor_scope, _account(op), active_global_admins(session))
     session.execute(update(tables.operators).where(tables.operators.c.operator_id == user).values(active=active))
     if not active:
         end_sessions(session, user)
+    write_audit(session, actor_id, "operator.reactivate" if active else "operator.deactivate", user,
+                datetime.now(timezone.utc), region=op.region_scope)
+    return Operator(op.operator_id, op.name, op.role, op.region_scope, active, op.session_epoch)
 
 
-def list_operators(session: Session) -> list[Operator]:
+def unlock(session: Session, user: str, actor_id: str = "cli", actor_scope: str = "") -> bool:
+    """Lift a login lock or delay on ``user`` (``handlers.operations.login_throttle``) and audit it (not
+    committed); True if there was one. Raises ``AccountError``, ``handlers.operations.access.OutOfScope``."""
+    op = _existing(session, user)
+    check_manages(actor_scope, op.region_scope)
+    cleared = login_throttle.clear(session, login_throttle.account_key(user))
+    write_audit(session, actor_id, "operator.unlock", user, datetime.now(timezone.utc),
+                detail={"was_throttled": cleared}, region=op.region_scope)
+    return cleared
+
+
+def unlock_address(session: Session, address: str, actor_id: str = "cli") -> bool:
+    """Lift a login lock or delay on a client address (not committed); True if there was one."""
+    cleared = login_throttle.clear(session, login_throttle.address_key(address))
+    write_audit(session, actor_id, "login.unlock_address", address, datetime.now(timezone.utc),
+                detail={"was_throttled": cleared})
+    return cleared
+
+
+def list_operators(session: Session, scope: str = "") -> list[Operator]:
+    """The accounts an admin scoped to ``scope`` manages (``handlers.operations.access.visible_accounts``)."""
     rows = session.execute(select(tables.operators).order_by(tables.operators.c.operator_id)).all()
-    return [_row_to_operator(r) for r in rows]
+    ops = [_row_to_operator(r) for r in rows]
+    shown = {a.operator_id for a in visible_accounts(scope, [_account(o) for o in ops])}
+    return [o for o in ops if o.operator_id in shown]
 
 
-def place_area(session: Session, service_area: str, region_path: str) -> None:
-    """Put ``service_area`` at ``region_path`` (replacing an earlier placement)."""
+def place_area(session: Session, service_area: str, region_path: str, actor_scope: str = "") -> str:
+    """Put ``service_area`` at ``region_path`` (replacing an earlier placement); returns the
+    normalised path. Raises ``handlers.operations.regions.InvalidRegion`` and ``handlers.operations.access.OutOfScope``
+    (``check_placement``: from and to a region inside ``actor_scope`` only)."""
     path = normalise(region_path)
     t = tables.service_area_regions
+    current = session.execute(select(t.c.region_path).where(t.c.service_area == service_area)).scalar_one_or_none()
+    check_placement(actor_scope, current, path)
     session.execute(t.delete().where(t.c.service_area == service_area))
     session.execute(t.insert().values(service_area=service_area, region_path=path))
+    return path

@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import Mapping
 
 
-from channels.context import ChannelContext, record_request, short_id
+from channels.context import ChannelContext, join_open_emergency, record_request, short_id
 from config.evaluation import get_evaluation_config
-from db.session import Row
-from db import app_api, center_ratings, channels
+from db import app_api, center_ratings, channels, emergencies
 from db.center_ratings import CenterRatingSqlUnitOfWork
-from db.operator_uow import OperatorSqlUnitOfWork
+from db.operator_uow import OperatorSqlUnitOfWork, region_of_area
+from db.session import Row
 from db.uow import ConcurrencyConflict, SqlUnitOfWork
 from handlers.channels import app_requests as rules
 from handlers.channels import channel_events
@@ -82,11 +82,19 @@ class RequestView:
     arrival_end: datetime | None = None
 
 
+def has_open_emergency(ctx: ChannelContext, elder_id: str) -> bool:
+    """True when a new emergency of the elder would join an open one (``db.emergencies.has_open``)."""
+    with ctx.sessions() as session:
+        return emergencies.has_open(session, elder_id, ctx.clock(), ctx.settings.emergency_merge_minutes)
+
+
 def submit_request(ctx: ChannelContext, elder_id: str, sub: Submission,
-                   idempotency_key: str | None) -> tuple[str, bool]:
-    """(request id, duplicate). The same ``idempotency_key`` from the same elder
+                   idempotency_key: str | None) -> tuple[str, bool, bool]:
+    """(request id, duplicate, joined). The same ``idempotency_key`` from the same elder
     gives the same request id and writes nothing more; reused for a different
-    request it raises ``InvalidIntake("Idempotency-Key")`` (IETF idempotency-key draft)."""
+    request it raises ``InvalidIntake("Idempotency-Key")`` (IETF idempotency-key draft).
+    A ``stat`` request of an elder with an open emergency joins it
+    (``channels.context.join_open_emergency``): its id comes back with ``joined`` true."""
     now = ctx.clock()
     seed = f"{elder_id}:{idempotency_key}" if idempotency_key else uuid.uuid4().hex
     request_id = short_id("AP", seed)
@@ -96,22 +104,27 @@ def submit_request(ctx: ChannelContext, elder_id: str, sub: Submission,
         if earlier is not None:
             if earlier.elder_id != elder_id or earlier.body_sha256 != sub.digest():
                 raise InvalidIntake("Idempotency-Key", "this key was already used for a different request")
-            return request_id, True
-        rules.check_booking_window(sub.window_start, sub.window_end, now)
+            return request_id, True, False
+        rules.check_booking_window(sub.window_start, sub.window_end, now, ctx.settings.app_booking_horizon_days)
         rules.check_service_offered(sub.service_type, app_api.offered_service_types(session))
         elder = channels.elder(session, elder_id)
+        if sub.priority == Priority.STAT and ctx.settings.emergency_merge_minutes > 0:
+            joined = join_open_emergency(session, request_id, elder, "app", now, ctx.settings.emergency_merge_minutes)
+            if joined is not None:
+                uow.commit()
+                return joined, False, True
         if not app_api.add_submission(
                 session, request_id=request_id, elder_id=elder_id, idempotency_key=idempotency_key,
                 body_sha256=sub.digest(), service_type=sub.service_type, priority=sub.priority.value,
                 duration_minutes=sub.duration_minutes, window_start=sub.window_start,
                 window_end=sub.window_end, notes=sub.notes, submitted_at=now):
-            return request_id, True
+            return request_id, True, False
         choice = ServiceChoice(sub.service_type, sub.priority, sub.window_start, sub.window_end,
                                sub.duration_minutes, elder.language or "")
-        record_request(session, request_id, elder, "app", choice, now)
+        record_request(session, request_id, elder, "app", choice, now)  # a stat one is already the latest
         uow.commit()
     log.info("app request %s submitted (%s, %s)", request_id, sub.service_type, sub.priority.value)
-    return request_id, False
+    return request_id, False, False
 
 
 def request_status(ctx: ChannelContext, elder_id: str, request_id: str) -> RequestView:
@@ -144,7 +157,8 @@ def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
                 _own_submission(uow.session, elder_id, request_id)
                 raise Refused("not_received_yet", "the request is still being received; try again in a minute")
             rules.cancel_by_elder(request_id, elder_id, uow, now)
-            uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"})
+            uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"},
+                      region=region_of_area(uow.session, uow.requests.get(request_id).service_area))
             uow.commit()
     except ConcurrencyConflict:
         raise Refused("conflict", "the request changed at the same moment; try again") from None

@@ -1,7 +1,8 @@
 """What the Twilio webhooks, the alarm endpoint and the survey job share: settings,
 database sessions, the IVR configuration, the programme's time zone, the
 notifier, callback URLs, and the two ways a channel creates a care request
-(an intake record on the outbox, plus an operator alert for emergencies).
+(an intake record on the outbox, plus an operator alert for emergencies). An
+emergency of an elder who has one open joins it (``handlers.channels.emergencies``).
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 from channels.notify import Notifier, build_notifier
 from config.settings import Settings
-from db import channels
+from db import channels, emergencies
 from db.session import Row, Session, session_factory, sessionmaker
 from handlers.channels import channel_events
+from handlers.channels.emergencies import again_reason
 from config.ivr import load_ivr_config
 from handlers.channels.ivr import IvrConfig, ServiceChoice
 from handlers.model import Priority
@@ -97,16 +99,37 @@ def short_id(prefix: str, seed: str) -> str:
     return prefix + hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
 
 
+def join_open_emergency(session: Session, request_id: str, elder: Row, channel: str, now: datetime,
+                        merge_minutes: float) -> str | None:
+    """The id of the elder's open emergency when this one (``request_id``) joins it
+    (``handlers.channels.emergencies.joins``), after alerting the operators on it ("again"); None when
+    ``request_id`` opens a new emergency (it is then the elder's latest). Not committed."""
+    used, presses = emergencies.open_or_join(session, elder.elder_id, request_id, now, merge_minutes)
+    if used == request_id:
+        return None
+    channels.publish(session, channel_events.operator_alert(
+        used, elder.elder_id, elder.service_area, again_reason(channel, presses), Priority.STAT, channel, now))
+    log.warning("emergency %s of elder %s joined the open %s (alarm %d)", request_id, elder.elder_id, used, presses)
+    return used
+
+
 def record_request(session: Session, request_id: str, elder: Row, channel: str, choice: ServiceChoice,
-                   now: datetime) -> None:
+                   now: datetime, merge_minutes: float = 0.0) -> str:
     """Put the intake record of a decided request on the outbox (``care.intake.v1``);
-    a ``stat`` request also alerts the operators at once (``care.operator.alert``)."""
+    a ``stat`` request also alerts the operators at once (``care.operator.alert``). Returns
+    the request id the caller is told: ``request_id``, or for an emergency of an elder who
+    has one open within ``merge_minutes`` that one's (``join_open_emergency``; 0: never join)."""
+    if choice.priority == Priority.STAT and merge_minutes > 0:
+        joined = join_open_emergency(session, request_id, elder, channel, now, merge_minutes)
+        if joined is not None:
+            return joined
     channels.enqueue_intake(session, channel_events.intake_record(
         request_id, request_id, channel, elder.elder_id, choice.service_type, choice.duration_minutes,
         choice.window_start, choice.window_end, choice.priority, now))
     if choice.priority == Priority.STAT:
         channels.publish(session, channel_events.operator_alert(
             request_id, elder.elder_id, elder.service_area, f"emergency by {channel}", Priority.STAT, channel, now))
+    return request_id
 
 
 def emergency_choice(ivr: IvrConfig, language: str | None, now: datetime) -> ServiceChoice:

@@ -71,7 +71,8 @@ def decide(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
         if isinstance(outcome, ServiceChoice) and call.elder_id is not None:
             elder = channels.elder(uow.session, call.elder_id)
             request_id = f"HL{number}"
-            record_request(uow.session, request_id, elder, "hotline", outcome, now)
+            request_id = record_request(uow.session, request_id, elder, "hotline", outcome, now,
+                                        ctx.settings.emergency_merge_minutes)
             channels.finish_call(uow.session, call.call_sid, outcome="emergency" if outcome.priority == Priority.STAT
                                  else "request", service_type=outcome.service_type, priority=outcome.priority.value,
                                  window_start=outcome.window_start, window_end=outcome.window_end,

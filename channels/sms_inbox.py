@@ -92,7 +92,8 @@ def _sms_alarm(ctx: ChannelContext, session: Session, sid: str, elder: Row | Non
     request_id = short_id("SM", sid)
     lang = elder.language if elder else None
     if elder is not None:
-        record_request(session, request_id, elder, "sms", emergency_choice(ctx.ivr, lang, now), now)
+        request_id = record_request(session, request_id, elder, "sms", emergency_choice(ctx.ivr, lang, now), now,
+                                    ctx.settings.emergency_merge_minutes)
     else:
         channels.publish(session, channel_events.call_queued(request_id, sender, None,
                                                              "SOS text from an unregistered number", True, now))

@@ -9,7 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -70,9 +71,48 @@ class Settings(BaseSettings):
     dashboard_poll_seconds: float = Field(default=0.5, gt=0, le=2,
                                           description="how often the live feed reads new event_log rows")
     metrics_token: SecretStr | None = Field(default=None,
-                                            description="if set, /metrics wants 'Authorization: Bearer <token>'")
+                                            description="if set, /metrics wants 'Authorization: Bearer <token>'; "
+                                                        "production refuses to start with metrics on and no token")
+    metrics_enabled: bool = Field(default=True, description="serve /metrics (off: 404, no token needed)")
     metrics_broker: bool = Field(default=False,
                                  description="read dead-letter counts and consumer lag from the broker on scrape")
+
+    # --- login protection (careline.web.login, handlers.operations.login_throttle) ---
+    password_hash_concurrency: int = Field(
+        default=2, ge=1, le=16, description="Argon2 verifications at once (each holds 64 MiB); the rest wait "
+                                            "off the event loop")
+    password_hash_queue: int = Field(default=32, ge=0,
+                                     description="logins waiting for a verification slot; more: 503 + Retry-After")
+    login_free_failures: int = Field(default=5, ge=1,
+                                     description="failed logins per account before each further one is delayed "
+                                                 "(1 s, doubling)")
+    login_lock_failures: int = Field(default=10, ge=2,
+                                     description="failed logins per account that lock it for login_lock_minutes")
+    login_address_free_failures: int = Field(default=20, ge=1,
+                                             description="failed logins per client address before delays start")
+    login_address_lock_failures: int = Field(default=50, ge=2,
+                                             description="failed logins per client address that lock the address")
+    login_lock_minutes: float = Field(default=15.0, gt=0, le=24 * 60,
+                                      description="how long a lock lasts; an admin may lift it earlier")
+    login_forget_minutes: float = Field(default=60.0, gt=0,
+                                        description="failures older than this (and no lock) are forgotten")
+
+    # --- app API and alarm limits (careline.web.app_api, careline.web.rate_limits) ---
+    app_rate_limit: str = Field(default="60/minute;600/hour",
+                                description="every app API call per token (`limits` notation; the short window "
+                                            "is the burst)")
+    app_intake_rate_limit: str = Field(default="6/minute;30/hour",
+                                       description="new care requests per elder (all the elder's tokens together)")
+    alarm_rate_limit: str = Field(default="10/minute;60/hour", description="alarm presses per device")
+    rate_limit_storage: str = Field(default="memory://",
+                                    description="`limits` storage URI: memory:// counts per web process; "
+                                                "redis://host:6379 shares counts between replicas")
+    app_booking_horizon_days: int = Field(default=30, ge=1, le=366,
+                                          description="an app request's window must start and end within this "
+                                                      "many days from now")
+    emergency_merge_minutes: float = Field(default=30.0, ge=0,
+                                           description="a second emergency from an elder within this many minutes "
+                                                       "of an open one joins it; 0: never join")
 
     # --- channels: Twilio hotline and SMS, one-key alarms, callback surveys (careline.web.twilio_routes) ---
     web_clock: Literal["wall", "replay"] = Field(
@@ -103,6 +143,25 @@ class Settings(BaseSettings):
                                           description="an elder texting one of these raises an emergency")
     rating_call_delay_minutes: float = Field(default=30.0, ge=0,
                                              description="minutes after check-out before the satisfaction call")
+
+    @field_validator("app_rate_limit", "app_intake_rate_limit", "alarm_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """A ``limits`` rate, e.g. ``10/minute;60/hour`` (several windows: all must allow)."""
+        try:
+            if not parse_many(value):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as '10/minute;60/hour'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _locks_after_delays(self) -> "Settings":
+        if self.login_lock_failures <= self.login_free_failures:
+            raise ValueError("login_lock_failures must exceed login_free_failures")
+        if self.login_address_lock_failures <= self.login_address_free_failures:
+            raise ValueError("login_address_lock_failures must exceed login_address_free_failures")
+        return self
 
     @property
     def faust_broker(self) -> str:

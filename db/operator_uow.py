@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,14 +70,35 @@ class OperatorSqlUnitOfWork(SqlUnitOfWork):
         return self
 
     def audit(self, operator_id: str, action: str, target: str, at: datetime, outcome: str = "done",
-              detail: dict | None = None) -> None:
+              detail: dict | None = None, region: str | None = None) -> None:
         """Append an audit row in this transaction (commit with the change it records)."""
-        write_audit(self.session, operator_id, action, target, at, outcome, detail)
+        write_audit(self.session, operator_id, action, target, at, outcome, detail, region)
 
 
 def write_audit(session: Session, operator_id: str, action: str, target: str, at: datetime,
-                outcome: str = "done", detail: dict | None = None) -> None:
-    """One ``audit_log`` row: who, action, target, when, outcome. ``detail`` must hold
-    no personal data (ids, codes and reasons only)."""
+                outcome: str = "done", detail: dict | None = None, region: str | None = None) -> None:
+    """One ``audit_log`` row: who, action, target, when, outcome, and the region path the
+    action touched (None: visible to unscoped auditors only). ``detail`` must hold no
+    personal data (ids, codes and reasons only)."""
     session.execute(tables.audit_log.insert().values(
-        operator_id=operator_id, action=action, target=target[:200], at=at, outcome=outcome, detail=detail))
+        operator_id=operator_id, action=action, target=target[:200], at=at, outcome=outcome, detail=detail,
+        region_path=region))
+
+
+def audit_rows(session: Session, scope: str, limit: int) -> list:
+    """The latest ``limit`` audit rows an auditor scoped to ``scope`` may read: all for ``""``,
+    else those whose region lies within ``scope`` (``handlers.operations.regions.within``, segment-wise)."""
+    t = tables.audit_log.c
+    query = select(tables.audit_log).order_by(t.seq.desc()).limit(limit)
+    if scope:
+        below = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        query = query.where(or_(t.region_path == scope, t.region_path.like(below, escape="\\")))
+    return list(session.execute(query).all())
+
+
+def region_of_area(session: Session, service_area: str | None) -> str | None:
+    """The region path a service area is placed at, if any."""
+    if service_area is None:
+        return None
+    t = tables.service_area_regions.c
+    return session.execute(select(t.region_path).where(t.service_area == service_area)).scalar_one_or_none()

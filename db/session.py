@@ -38,3 +38,16 @@ def session_factory(url: str) -> sessionmaker[Session]:
     """A sessionmaker for ``url`` with the domain classes mapped and objects kept after commit."""
     start_mappers()
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)
+
+
+def insert_if_absent(session: Session, table, **values) -> bool:  # noqa: ANN001, ANN003
+    """``INSERT … ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL): True if this row went in,
+    False if one with the same key was there (or is being inserted by a transaction that
+    then commits: PostgreSQL waits for it)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    key = list(table.primary_key.columns)[0]
+    return session.execute(insert(table).values(**values).on_conflict_do_nothing()
+                           .returning(key)).first() is not None

@@ -179,9 +179,33 @@ audit_log = Table(
     Column("operator_id", String(120), nullable=False, index=True), Column("action", String(60), nullable=False),
     Column("target", String(200), nullable=False), Column("at", UTCDateTime, nullable=False, index=True),
     Column("outcome", String(20), nullable=False), Column("detail", JSON),
+    Column("region_path", String(500)),
 )
 """Who did what to which request, caregiver or account, and when; ``outcome`` is done,
-refused (the domain said no) or denied (the role may not). No personal data in ``detail``."""
+refused (the domain said no) or denied (the role may not). No personal data in ``detail``.
+``region_path`` (migration 0014) is the region the action touched (the request's or
+caregiver's area, the account's scope, the placed area's path): a scoped auditor sees
+the rows inside its scope; a row without one (older rows, unknown accounts) only the
+unscoped auditors see. ``operator_id`` of a failed login is ``?`` unless it names an account."""
+
+login_throttle = Table(
+    "login_throttle", metadata, Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False), Column("last_failure_at", UTCDateTime, nullable=False),
+    Column("blocked_until", UTCDateTime), Column("version", Integer, nullable=False),
+)
+"""Counted login attempts per ``account:<id>`` and ``address:<ip>`` (``handlers.operations.login_throttle``),
+kept in the database so every web replica and a restart see the same counts (migration 0014).
+A user name that is no account is keyed by its HMAC, never stored as typed. ``version``
+grows with each write: a write that finds another version lost a race and is refused."""
+
+elder_emergencies = Table(
+    "elder_emergencies", metadata, _id("elder_id"), Column("request_id", String(120), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False), Column("last_press_at", UTCDateTime, nullable=False),
+    Column("presses", Integer, nullable=False),
+)
+"""Each elder's latest emergency, written where an alarm enters (button, SOS text, hotline,
+app): a second emergency within ``emergency_merge_minutes`` while it is open joins it
+(``handlers.channels.emergencies``) instead of opening another (migration 0014)."""
 
 emergency_acknowledgements = Table(
     "emergency_acknowledgements", metadata,

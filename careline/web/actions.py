@@ -18,13 +18,12 @@ from typing import Callable
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from careline.web import auth, readmodel
 from config import topics
 from db import tables
-from db.operator_uow import OperatorSqlUnitOfWork, write_audit
-from db.uow import envelope
+from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
+from db.uow import ConcurrencyConflict, envelope
 from handlers.operations import operator_actions as ops
 from handlers.operations.access import Permission
 from handlers.channels.intake import InvalidIntake, validate_intake
@@ -41,12 +40,12 @@ def _answer(request: Request, ok: bool, code: str, message: str, status: int = 2
     return RedirectResponse(back if ok else f"{back}?refused={code}", status_code=303)
 
 
-def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) -> None:
-    if principal.region_scope == "":
-        return
-    path = readmodel.area_regions(uow.session).get(area)
-    if path is None or not within(path, principal.region_scope):
+def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) -> str | None:
+    """The area's region path; 403 when it lies outside the operator's scope."""
+    path = region_of_area(uow.session, area)
+    if principal.region_scope != "" and (path is None or not within(path, principal.region_scope)):
         raise HTTPException(status_code=403, detail="outside your region")
+    return path
 
 
 def _run(request: Request, principal: auth.Principal, csrf: str | None, action: str, target: str,
@@ -57,21 +56,22 @@ def _run(request: Request, principal: auth.Principal, csrf: str | None, action: 
     form post is sent ``back`` (with ``?refused=<code>`` when the domain said no)."""
     auth.check_csrf(principal, csrf or request.headers.get("x-csrf-token"))
     factory = auth.sessions_of(request)
+    region = None
     try:
         with OperatorSqlUnitOfWork(factory) as uow:
             area = area_of(uow)
             if area is None:
                 raise ops.Refused("unknown_request", f"no {target}")
-            _in_scope(uow, principal, area)
+            region = _in_scope(uow, principal, area)
             now = readmodel.clock_now(uow.session)
             detail = change(uow, now)
-            uow.audit(principal.operator_id, action, target, now, detail=detail)
+            uow.audit(principal.operator_id, action, target, now, detail=detail, region=region)
             uow.commit()
-    except (ops.Refused, StaleDataError) as exc:
+    except (ops.Refused, ConcurrencyConflict) as exc:
         code = exc.code if isinstance(exc, ops.Refused) else "conflict"
         with factory() as session:
             write_audit(session, principal.operator_id, action, target, datetime.now(timezone.utc),
-                        outcome="refused", detail={"code": code})
+                        outcome="refused", detail={"code": code}, region=region or principal.region_scope)
             session.commit()
         return _answer(request, False, code, str(exc) if code != "conflict" else "changed meanwhile", 409, back)
     return _answer(request, True, "done", f"{action} {target}", back=back)
@@ -155,10 +155,12 @@ def _local(value: str, offset_minutes: int) -> str:
 @router.post("/requests")
 def create_request(request: Request, elder_id: str = Form(...), service_type: str = Form(...),
                    duration_minutes: float = Form(...), window_start: str = Form(...), window_end: str = Form(...),
-                   priority: str = Form("routine"), tz_offset_minutes: int = Form(0),
+                   priority: str = Form("routine"), tz_offset_minutes: int = Form(0, ge=-18 * 60, le=18 * 60),
                    csrf_token: str | None = Form(None), principal: auth.Principal = Depends(_creator)):  # noqa: ANN201
     """Submit an intake record (channel ``operator``) for a caller, checked here with the
-    intake rules so the operator sees a mistake at once, then sent through the outbox."""
+    intake rules so the operator sees a mistake at once, then sent through the outbox.
+    ``tz_offset_minutes`` is the browser's ``getTimezoneOffset()``: within ±18 h (ISO 8601's
+    range of UTC offsets), else 422."""
     intake_id = f"op-{uuid.uuid4().hex[:12]}"
 
     def area(uow: OperatorSqlUnitOfWork) -> str | None:

@@ -8,8 +8,11 @@ its caregivers' completed visits and rates the center for each (the two-way
 evaluation). Each user has their own bearer tokens (``channels.app_tokens``):
 401 without a valid one (``WWW-Authenticate: Bearer``), 403 on another app's
 endpoints. Invalid input is a 422 whose ``detail`` names each field
-(``window.start``); refusals carry a stable ``code``. The OpenAPI document
-is the application's ``/openapi.json``.
+(``window.start``); types are strict (``app_api_schemas``); refusals carry a
+stable ``code``. Calls are limited per token, new requests per elder
+(``careline.web.rate_limits``): 429 with ``Retry-After`` and code
+``rate_limited``. A ``stat`` request of an elder with an open emergency joins
+it (``joined: true``). The OpenAPI document is the application's ``/openapi.json``.
 Handlers are sync and run in FastAPI's thread pool; writes go through
 ``channels.app`` like the webhooks' do.
 """
@@ -32,6 +35,7 @@ from careline.web.twilio_routes import channel_context
 from db import app_api
 from handlers.evaluation.center_ratings import CenterAnswers
 from handlers.channels.intake import InvalidIntake
+from handlers.model import Priority
 from handlers.operations.operator_actions import Refused
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
@@ -100,6 +104,8 @@ def _problem(description: str) -> dict:
 router = APIRouter(prefix="/api/v1", route_class=AppRoute, responses={
     401: _problem("no bearer token, or an unknown or revoked one"),
     403: _problem("the token is another app's (elder, caregiver or provider)"),
+    429: _problem("`rate_limited`: too many calls for this token (or new requests for this elder); "
+                  "retry after `Retry-After` seconds"),
     422: {"model": s.ValidationProblem, "description": "invalid input; each error names its field"}})
 _bearer = HTTPBearer(auto_error=False, scheme_name="appToken",
                      description="a per-user token from channels.app_tokens.issue_token")
@@ -117,9 +123,14 @@ class AppUser:
     subject_id: str
 
 
-def app_user(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+def _limited(wait: int, what: str) -> AppProblem:
+    return AppProblem(429, "rate_limited", f"too many {what}; retry in {wait} s", {"Retry-After": str(wait)})
+
+
+def app_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
              ctx: ChannelContext = Depends(channel_context)) -> AppUser:
-    """The token's elder, caregiver or provider; 401 (``WWW-Authenticate: Bearer``) otherwise."""
+    """The token's elder, caregiver or provider; 401 (``WWW-Authenticate: Bearer``) otherwise,
+    429 over the token's rate (``CARELINE_APP_RATE_LIMIT``)."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise AppProblem(401, "unauthenticated", "send Authorization: Bearer <token>", challenge)
@@ -128,6 +139,9 @@ def app_user(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
     if row is None:
         raise AppProblem(401, "invalid_token", "unknown or revoked token",
                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    wait = request.app.state.rate_limits.wait("app", credentials.credentials)
+    if wait:
+        raise _limited(wait, "calls with this token")
     return AppUser(row.subject_kind, row.subject_id)
 
 
@@ -149,16 +163,21 @@ def _window(start, end) -> s.Window:  # noqa: ANN001 - datetimes
 
 @router.post("/requests", status_code=202, response_model=s.RequestAccepted, tags=ELDER,
              summary="Ask for care: a service in a time window")
-def submit_request(body: s.NewRequest, elder_id: str = Depends(elder_id_of),
+def submit_request(request: Request, body: s.NewRequest, elder_id: str = Depends(elder_id_of),
                    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
                                                         pattern=s.KEY_PATTERN),
                    ctx: ChannelContext = Depends(channel_context)) -> s.RequestAccepted:
     """Writes the intake record every channel writes (channel ``app``); dispatch takes it
-    from there. The same ``Idempotency-Key`` again returns the same ``request_id``."""
+    from there. The same ``Idempotency-Key`` again returns the same ``request_id``; a ``stat``
+    request of an elder with an open emergency joins it. 429 over the elder's rate of new
+    requests (``CARELINE_APP_INTAKE_RATE_LIMIT``), except an emergency while none is open."""
+    wait = request.app.state.rate_limits.wait("intake", elder_id)
+    if wait and not (body.priority == Priority.STAT and not app_channel.has_open_emergency(ctx, elder_id)):
+        raise _limited(wait, "new requests for this elder")
     sub = app_channel.Submission(body.service_type, body.window.start, body.window.end, body.duration_minutes,
                                  body.priority, body.notes)
-    request_id, duplicate = app_channel.submit_request(ctx, elder_id, sub, idempotency_key)
-    return s.RequestAccepted(request_id=request_id, duplicate=duplicate)
+    request_id, duplicate, joined = app_channel.submit_request(ctx, elder_id, sub, idempotency_key)
+    return s.RequestAccepted(request_id=request_id, duplicate=duplicate, joined=joined)
 
 
 @router.get("/requests/{request_id}", response_model=s.RequestState, tags=ELDER, responses=_404,

@@ -1,17 +1,20 @@
 """Wire models of the app API (``careline.web.app_api``) and its error shapes.
 
 Request bodies forbid unknown fields, so a typo in an app is a 422 naming the
-field, not a silently ignored value. Times are ISO 8601 with a zone offset
-(a time without a zone is refused, as in ``handlers.channels.intake``), answered in UTC;
-durations are minutes, positions WGS84 degrees, accuracy metres.
+field, not a silently ignored value. Types are strict: a number must be a JSON
+number (``"30"`` and ``true`` are refused, not read as 30 and 1), a whole number
+a JSON integer, a boolean a JSON boolean, a time an ISO 8601 string with a zone
+offset (a time without a zone, or a bare number of seconds, is refused, as in
+``handlers.channels.intake``), answered in UTC; durations are minutes, positions WGS84
+degrees, accuracy metres.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StringConstraints,
-                      field_validator)
+from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool,
+                      StringConstraints, field_validator)
 from pydantic_core.core_schema import ValidationInfo
 
 from handlers.model import Priority, RequestStatus, VisitStatus
@@ -32,6 +35,20 @@ EXAMPLE_VISIT_REQUEST_ID = "AP5B8D0E37F1C4"
 EXAMPLE_DONE_REQUEST_ID = "AP9E4F2A61D3C8"
 
 TaskName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+#: a JSON number, never a string or a boolean (pydantic's strict float takes integers too)
+Number = Annotated[float, Strict()]
+#: a JSON integer, never 5.0, "5" or true
+WholeNumber = Annotated[int, Strict()]
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string with a zone offset")
+    return value
+
+
+#: an ISO 8601 string with a zone offset; a number of seconds is refused
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class _In(BaseModel):
@@ -41,8 +58,9 @@ class _In(BaseModel):
 class TimeWindow(_In):
     """When a visit may start: ``start`` < ``end``, both with a zone offset."""
 
-    start: AwareDatetime = Field(description="earliest start", examples=["2026-12-01T09:00:00+08:00"])
-    end: AwareDatetime = Field(description="latest start; after start", examples=["2026-12-01T11:00:00+08:00"])
+    start: IsoTime = Field(description="earliest start", examples=["2026-12-01T09:00:00+08:00"])
+    end: IsoTime = Field(description="latest start; after start; both within CARELINE_APP_BOOKING_HORIZON_DAYS "
+                                     "(30) from now", examples=["2026-12-01T11:00:00+08:00"])
 
     @field_validator("start", "end")
     @classmethod
@@ -70,8 +88,8 @@ class NewRequest(_In):
     service_type: str = Field(pattern=NAME_PATTERN, examples=["meal"],
                               description="a service the programme offers: meal, cleaning, bathing, …")
     window: TimeWindow
-    duration_minutes: float = Field(gt=0, le=24 * 60, allow_inf_nan=False, examples=[30],
-                                    description="length of the service in minutes")
+    duration_minutes: Number = Field(gt=0, le=24 * 60, allow_inf_nan=False, examples=[30],
+                                     description="length of the service in minutes (a JSON number)")
     priority: Priority = Field(default=Priority.ROUTINE, description="FHIR priority: routine, urgent, asap, stat")
     notes: str | None = Field(default=None, max_length=500, pattern=TEXT_PATTERN,
                               description="for the caregiver; kept with the request, never logged")
@@ -86,6 +104,8 @@ class RequestAccepted(BaseModel):
     request_id: str = Field(examples=[EXAMPLE_REQUEST_ID])
     status: Literal["requested"] = "requested"
     duplicate: bool = Field(default=False, description="true when this Idempotency-Key was seen before")
+    joined: bool = Field(default=False, description="true when this emergency (stat) joined the elder's open "
+                                                    "one: request_id is that one's")
 
 
 class RequestState(BaseModel):
@@ -108,7 +128,7 @@ class Cancelled(BaseModel):
 
 
 class NewRating(_In):
-    stars: int = Field(ge=1, le=5, examples=[5], description="1 (poor) to 5 (excellent)")
+    stars: WholeNumber = Field(ge=1, le=5, examples=[5], description="1 (poor) to 5 (excellent), a JSON integer")
     comment: str | None = Field(default=None, max_length=1000, pattern=TEXT_PATTERN, examples=["on time, kind"])
 
 
@@ -162,10 +182,10 @@ class CheckIn(_In):
     """Where the caregiver's phone is (WGS84); EVV compares it with the elder's home."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"latitude": 32.0603, "longitude": 118.7969}]})
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[32.0603])
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[118.7969])
-    accuracy_metres: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
-                                          description="the phone's reported accuracy radius")
+    latitude: Number = Field(ge=-90, le=90, allow_inf_nan=False, examples=[32.0603])
+    longitude: Number = Field(ge=-180, le=180, allow_inf_nan=False, examples=[118.7969])
+    accuracy_metres: Number | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
+                                           description="the phone's reported accuracy radius")
 
 
 class CheckOut(CheckIn):
@@ -198,7 +218,8 @@ class NewCenterRating(_In):
     information_correct: StrictBool = Field(description="was the information the center gave right "
                                                         "(address, needs, service)?")
     notice_sufficient: StrictBool = Field(description="was the notice (offer to visit) enough?")
-    stars: int | None = Field(default=None, ge=1, le=5, examples=[4], description="1 (poor) to 5 (excellent)")
+    stars: WholeNumber | None = Field(default=None, ge=1, le=5, examples=[4],
+                                      description="1 (poor) to 5 (excellent), a JSON integer")
     comment: str | None = Field(default=None, max_length=1000, pattern=TEXT_PATTERN,
                                 description="for the center's supervisors; never logged")
 

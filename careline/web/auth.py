@@ -65,13 +65,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _derive(key: bytes, purpose: str) -> bytes:
+def derive(key: bytes, purpose: str) -> bytes:
+    """A key for one ``purpose`` (session, csrf, login-csrf, …) derived from the secret with HMAC."""
     return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
 
 
 def sign(payload: dict, key: bytes) -> str:
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    mac = hmac.new(_derive(key, "session"), body.encode(), hashlib.sha256).digest()
+    mac = hmac.new(derive(key, "session"), body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
 
 
@@ -79,7 +80,7 @@ def unsign(token: str, key: bytes, now: float | None = None) -> dict | None:
     """The payload of a well-signed, unexpired token, else None (forged, altered or expired)."""
     try:
         body, mac = token.split(".")
-        expected = hmac.new(_derive(key, "session"), body.encode(), hashlib.sha256).digest()
+        expected = hmac.new(derive(key, "session"), body.encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(expected, _unb64(mac)):
             return None
         payload = json.loads(_unb64(body))
@@ -99,7 +100,32 @@ def issue(operator: Operator, settings: Settings, kind: str = "web", now: float 
 
 
 def csrf_for(sid: str, key: bytes) -> str:
-    return _b64(hmac.new(_derive(key, "csrf"), sid.encode(), hashlib.sha256).digest())[:32]
+    return _b64(hmac.new(derive(key, "csrf"), sid.encode(), hashlib.sha256).digest())[:32]
+
+
+LOGIN_CSRF_SECONDS = 3600
+
+
+def _login_mac(nonce: str, expires: int, key: bytes) -> str:
+    return _b64(hmac.new(derive(key, "login-csrf"), f"{nonce}.{expires}".encode(), hashlib.sha256).digest())
+
+
+def login_csrf(key: bytes, now: float | None = None) -> tuple[str, str]:
+    """(cookie, form field) for the login form: a random nonce for the cookie, and for the
+    field its expiry and HMAC under the server's key. A page of another site can neither
+    read the pair nor make one (OWASP: signed double-submit cookie)."""
+    nonce = secrets.token_urlsafe(24)
+    expires = int(now if now is not None else time.time()) + LOGIN_CSRF_SECONDS
+    return nonce, f"{expires}.{_login_mac(nonce, expires, key)}"
+
+
+def login_csrf_valid(cookie: str | None, field: str | None, key: bytes, now: float | None = None) -> bool:
+    """True when ``field`` is the unexpired token this server issued for ``cookie``."""
+    expires, _, mac = (field or "").partition(".")
+    if not cookie or not (expires.isascii() and expires.isdigit() and len(expires) <= 12) \
+            or int(expires) <= (now if now is not None else time.time()):
+        return False
+    return hmac.compare_digest(_login_mac(cookie, int(expires), key).encode(), mac.encode())
 
 
 @dataclass(frozen=True)
@@ -146,7 +172,8 @@ def _deny(request: Request, principal: Principal, permission: Permission) -> HTT
     if not permission.value.startswith("view_"):
         with sessions_of(request)() as session:
             write_audit(session, principal.operator_id, f"denied.{permission.value}", request.url.path,
-                        datetime.now(timezone.utc), outcome="denied", detail={"role": principal.role.value})
+                        datetime.now(timezone.utc), outcome="denied", detail={"role": principal.role.value},
+                        region=principal.region_scope)
             session.commit()
     return HTTPException(status_code=403, detail=f"role {principal.role.value} may not {permission.value}")
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -22,9 +20,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from careline.operators import end_sessions, verify_login
+from careline.operators import end_sessions
 from careline.web import auth, readmodel
 from careline.web.board import build_board
+from careline.web.login import log_in
 from careline.web.pages import STATIC, render
 from db import tables
 from db.operator_uow import write_audit
@@ -32,13 +31,7 @@ from handlers.operations.access import Permission
 from handlers.operations.regions import within
 
 
-@asynccontextmanager
-async def _fail_fast(app):  # noqa: ANN001, ANN202
-    auth.secret_key(app.state.settings)  # raises MissingSecret in production without a secret
-    yield
-
-
-router = APIRouter(lifespan=_fail_fast)
+router = APIRouter()
 router.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 _viewer = auth.require(Permission.VIEW_DASHBOARD, page=True)
 
@@ -50,26 +43,35 @@ def root() -> RedirectResponse:
 
 @router.get("/login", include_in_schema=False)
 def login_page(request: Request, expired: int = 0, failed: int = 0):  # noqa: ANN201
-    token = secrets.token_urlsafe(24)
-    response = render(request, "dashboard/login.html", None, login_csrf=token,
-                      expired=bool(expired), failed=bool(failed))
-    response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
-                        secure=auth.cookie_secure(request.app.state.settings))
+    return _login_form(request, expired=bool(expired), failed=bool(failed))
+
+
+def _login_form(request: Request, status_code: int = 200, headers: dict[str, str] | None = None,
+                **context):  # noqa: ANN003, ANN202
+    """The login page with a fresh signed CSRF pair (``auth.login_csrf``): nonce in a cookie, token in the form."""
+    settings = request.app.state.settings
+    nonce, token = auth.login_csrf(auth.secret_key(settings))
+    response = render(request, "dashboard/login.html", None, login_csrf=token, status_code=status_code, **context)
+    response.set_cookie(auth.LOGIN_CSRF_COOKIE, nonce, max_age=auth.LOGIN_CSRF_SECONDS, httponly=True,
+                        samesite="strict", secure=auth.cookie_secure(settings))
+    response.headers.update(headers or {})
     return response
 
 
 @router.post("/login", include_in_schema=False)
-def login(request: Request, username: str = Form(...), password: str = Form(...),
-          csrf_token: str = Form("")) -> RedirectResponse:
+async def login(request: Request, username: str = Form(...), password: str = Form(...),
+                csrf_token: str = Form("")):  # noqa: ANN201
+    """Check the signed CSRF pair, then ``careline.web.login.log_in`` (throttled, hashed off the loop):
+    303 to the dashboard, back to the form on a wrong password, 429/503 with ``Retry-After``."""
     settings = request.app.state.settings
-    if not secrets.compare_digest(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE, "") or "-"):
+    if not auth.login_csrf_valid(request.cookies.get(auth.LOGIN_CSRF_COOKIE), csrf_token, auth.secret_key(settings)):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the login page")
-    now = datetime.now(timezone.utc)
-    with auth.sessions_of(request)() as session:
-        operator = verify_login(session, username.strip(), password)
-        write_audit(session, username.strip()[:120], "login", "dashboard", now,
-                    outcome="done" if operator else "refused")
-        session.commit()
+    try:
+        operator = await log_in(request, username, password, "dashboard")
+    except HTTPException as exc:
+        if exc.status_code not in (429, 503):
+            raise
+        return _login_form(request, exc.status_code, exc.headers, refused=exc.detail)
     if operator is None:
         return RedirectResponse("/login?failed=1", status_code=303)
     response = RedirectResponse("/dashboard", status_code=303)
@@ -85,7 +87,8 @@ def logout(request: Request, csrf_token: str = Form(""),
     auth.check_csrf(principal, csrf_token)
     with auth.sessions_of(request)() as session:
         end_sessions(session, principal.operator_id)
-        write_audit(session, principal.operator_id, "logout", "dashboard", datetime.now(timezone.utc))
+        write_audit(session, principal.operator_id, "logout", "dashboard", datetime.now(timezone.utc),
+                    region=principal.region_scope)
         session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.COOKIE)

@@ -13,7 +13,10 @@ any number of web replicas report the same numbers.
 - With ``CARELINE_METRICS_BROKER=true``: ``careline_dead_letters`` (end offsets
   of the ``*.dlq.v1`` topics) and ``careline_consumer_lag`` of the Faust group
   ``careline`` per inbound topic, cached 15 s; ``careline_broker_up``.
-Set ``CARELINE_METRICS_TOKEN`` to require ``Authorization: Bearer <token>``.
+Set ``CARELINE_METRICS_TOKEN`` to require ``Authorization: Bearer <token>``. The
+numbers tell an outsider when the center is busiest and how many emergencies wait,
+so production refuses to start with metrics on and no token
+(``check_metrics_exposure``); ``CARELINE_METRICS_ENABLED=false`` turns the route off.
 """
 from __future__ import annotations
 
@@ -35,6 +38,19 @@ from handlers.model import FINAL_STATUSES, Priority
 from handlers.operations.queues import WAITING
 
 router = APIRouter(tags=["ops"])
+
+
+class MetricsExposed(RuntimeError):
+    """Production with /metrics served and no ``CARELINE_METRICS_TOKEN``."""
+
+
+def check_metrics_exposure(settings) -> None:  # noqa: ANN001 - config.settings.Settings
+    """Raise ``MetricsExposed`` in production when /metrics is on without a token."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else ""
+    if settings.environment == "production" and settings.metrics_enabled and not token:
+        raise MetricsExposed("/metrics shows unacknowledged emergencies and queue depth per area: in production "
+                             "set CARELINE_METRICS_TOKEN (Prometheus sends it as a bearer token) or "
+                             "CARELINE_METRICS_ENABLED=false; the web service will not start otherwise")
 BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 DLQ_TOPICS = (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name)
 INBOUND_TOPICS = (topics.INTAKE.name, topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name,
@@ -213,6 +229,7 @@ def metrics(request: Request) -> Response:
     token = request.app.state.settings.metrics_token
     if token is not None and token.get_secret_value():
         sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent, token.get_secret_value()):
-            raise HTTPException(status_code=401, detail="metrics token required")
+        if not hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
+            raise HTTPException(status_code=401, detail="metrics token required",
+                                headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(registry_for(request)), media_type=CONTENT_TYPE_LATEST)

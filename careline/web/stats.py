@@ -8,14 +8,14 @@ limited to the operator's region; ``?region=`` narrows it further.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import json
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from careline.operators import verify_login
 from careline.web import auth, readmodel
 from careline.web.board import sla_policy
-from db.operator_uow import write_audit
+from careline.web.login import log_in
 from handlers.operations.access import Permission
 from handlers.operations.queues import cumulative_statistics, realtime_statistics
 
@@ -23,20 +23,35 @@ router = APIRouter(prefix="/api", tags=["statistics"])
 _reader = auth.require(Permission.VIEW_STATS)
 
 
-@router.post("/auth/token")
-async def token(request: Request) -> dict:
-    """Exchange a user name and password for a bearer token (OAuth 2 password grant shape)."""
+async def _credentials(request: Request) -> tuple[str, str]:
+    """``username`` and ``password`` from a JSON object or a form; 400 for a body that is not
+    UTF-8 JSON, 422 naming what is missing or not a string."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
+        try:
+            body = json.loads(await request.body())
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+            raise HTTPException(400, "the body is not UTF-8 JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(422, "send a JSON object with username and password")
     else:
         body = dict(await request.form())
-    user, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
+    user, password = body.get("username"), body.get("password")
+    if not isinstance(user, str) or not isinstance(password, str) or not user.strip() or not password:
+        raise HTTPException(422, "username and password are required, as strings")
+    return user, password
+
+
+@router.post("/auth/token", responses={
+    400: {"description": "not UTF-8 JSON"}, 401: {"description": "wrong user or password"},
+    422: {"description": "username or password missing or not a string"},
+    429: {"description": "too many failed logins for this account or address; see Retry-After"},
+    503: {"description": "too many logins at once; see Retry-After"}})
+async def token(request: Request) -> dict:
+    """Exchange a user name and password for a bearer token (OAuth 2 password grant shape);
+    throttled per account and address, checked off the event loop (``careline.web.login``)."""
+    user, password = await _credentials(request)
     settings = request.app.state.settings
-    with auth.sessions_of(request)() as session:
-        operator = verify_login(session, user, password)
-        write_audit(session, user[:120] or "?", "login", "api", datetime.now(timezone.utc),
-                    outcome="done" if operator else "refused")
-        session.commit()
+    operator = await log_in(request, user, password, "api")
     if operator is None:
         raise HTTPException(status_code=401, detail="wrong user or password")
     return {"access_token": auth.issue(operator, settings, kind="api"), "token_type": "bearer",

@@ -6,7 +6,9 @@ carries ``X-Twilio-Webhooks-Signature-Settings``). Behind a TLS-terminating
 proxy the URL the application sees is not the one Twilio used, so the URL is
 rebuilt from the configured ``public_base_url`` + the request path + the raw
 query string (``twilio.request_validator`` tries it with and without the
-default port). Without a configured secret every webhook is refused: fail closed.
+default port). Without a configured secret every webhook is refused: fail closed. A body that is
+not ``application/x-www-form-urlencoded`` (a multipart upload, say) is refused with
+415 before it is parsed.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from channels.context import callback_url
 
 log = logging.getLogger("careline.web.twilio")
+
+
+#: the only body Twilio sends to a webhook (a multipart body, with files, is refused with 415)
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def public_url(request: Request, base: str) -> str:
@@ -68,6 +74,8 @@ async def verified_form(request: Request) -> dict[str, str]:
     400 when a parameter is malformed (``refuse_malformed``)."""
     settings = request.app.state.settings
     secret = settings.twilio_webhook_secret or settings.twilio_auth_token
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+        raise HTTPException(status_code=415, detail=f"Twilio webhooks are sent as {FORM_TYPE}")
     form = await request.form()
     signature = request.headers.get("X-Twilio-Signature", "")
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))

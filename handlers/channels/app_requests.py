@@ -23,8 +23,9 @@ from handlers.operations.operator_actions import OperatorUnitOfWork, Refused
 #: the planned arrival the app promises is the visit's planned start ± this many minutes
 #: (EVV practice allows check-in 15 min early, DESIGN.md; the same margin either side)
 ARRIVAL_MARGIN_MINUTES = 15.0
-#: how far ahead an app request may start, in days (careline policy: a month of planning and more)
-BOOKING_HORIZON_DAYS = 90
+#: how far ahead an app request's window may reach, in days (careline policy: a month of planning;
+#: ``CARELINE_APP_BOOKING_HORIZON_DAYS`` changes it). A longer standing need is a subscription.
+BOOKING_HORIZON_DAYS = 30
 #: what the app calls a caregiver who has no display name on file
 UNNAMED_CAREGIVER = "your caregiver"
 #: who the operator's cancel use case records as the actor of an app cancellation
@@ -34,11 +35,16 @@ APP_ACTOR = "elder-app"
 def check_booking_window(start: datetime, end: datetime, now: datetime,
                          horizon_days: int = BOOKING_HORIZON_DAYS) -> None:
     """Raise ``InvalidIntake`` naming ``window.end`` for a window that is already
-    over, or ``window.start`` for one starting more than ``horizon_days`` ahead."""
+    over, ``window.start`` for one starting more than ``horizon_days`` ahead, and
+    ``window.end`` for one ending later than that (a window reaching years out
+    would hold a request open, and a caregiver's slot, for as long)."""
     if end <= now:
         raise InvalidIntake("window.end", "the time window is already over")
-    if start > now + timedelta(days=horizon_days):
+    horizon = now + timedelta(days=horizon_days)
+    if start > horizon:
         raise InvalidIntake("window.start", f"must start within {horizon_days} days")
+    if end > horizon:
+        raise InvalidIntake("window.end", f"must end within {horizon_days} days")
 
 
 def check_service_offered(service_type: str, offered: set[str]) -> None:

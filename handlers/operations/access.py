@@ -7,10 +7,22 @@ personal data; both review EVV flags (``handlers.visits.evv_review``); **admins*
 the accounts and read the audit log, without personal data or dispatch rights.
 Data minimisation (GDPR art. 5(1)(c); China's PIPL art. 6) is the rule behind
 showing personal data only to the role that needs it.
+
+Scope: every account has a region scope (``handlers.operations.regions``; ``""`` is
+everywhere). An admin manages only what lies inside its own scope: it may
+create, deactivate, reactivate or unlock an account whose scope lies within
+its own (the same scope included, a wider one never), and place a service area
+only from and to a region inside its scope (an area not placed yet is visible
+at the root only, so only an unscoped admin places it). The last active
+unscoped admin cannot be deactivated: someone must be able to reach every region.
+This is least privilege (NIST SP 800-53 AC-6) applied to the region tree.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+
+from handlers.operations.regions import within
 
 
 class Role(StrEnum):
@@ -92,3 +104,58 @@ def personal(role: Role | str, name: str | None, phone: str | None) -> dict[str,
     if allowed(role, Permission.VIEW_PERSONAL_DATA):
         return {"name": name or "", "phone": phone or ""}
     return {"name": mask_name(name), "phone": mask_phone(phone)}
+
+
+class OutOfScope(PermissionError):
+    """The account or area lies outside the acting admin's region scope."""
+
+
+class LastGlobalAdmin(ValueError):
+    """Deactivating this account would leave no active admin for all regions."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the scope rules need of an account: id, role, region scope, whether active."""
+
+    operator_id: str
+    role: Role
+    region_scope: str
+    active: bool
+
+
+def _where(scope: str) -> str:
+    return scope or "all regions"
+
+
+def check_manages(actor_scope: str, target_scope: str) -> None:
+    """Raise ``OutOfScope`` unless an admin scoped to ``actor_scope`` may create or change an
+    account scoped to ``target_scope`` (within it, never wider)."""
+    if not within(target_scope, actor_scope):
+        raise OutOfScope(f"an admin for {_where(actor_scope)} cannot manage an account for {_where(target_scope)}")
+
+
+def visible_accounts(actor_scope: str, accounts: list[Account]) -> list[Account]:
+    """The accounts an admin scoped to ``actor_scope`` sees on the accounts page."""
+    return [a for a in accounts if within(a.region_scope, actor_scope)]
+
+
+def check_deactivation(actor_scope: str, target: Account, active_global_admins: int) -> None:
+    """Raise ``OutOfScope`` for an account outside the admin's scope and ``LastGlobalAdmin``
+    for the last active unscoped admin (``active_global_admins`` counts them, target included)."""
+    check_manages(actor_scope, target.region_scope)
+    if target.active and target.role == Role.ADMIN and target.region_scope == "" and active_global_admins <= 1:
+        raise LastGlobalAdmin("the last active admin for all regions cannot be deactivated; add another first")
+
+
+def check_placement(actor_scope: str, current_path: str | None, new_path: str) -> None:
+    """Raise ``OutOfScope`` unless an admin scoped to ``actor_scope`` may put a service area
+    now at ``current_path`` (None: not placed yet) at ``new_path``."""
+    if actor_scope == "":
+        return
+    if current_path is None:
+        raise OutOfScope("this area is not placed in any region yet: an admin for all regions places it")
+    if not within(current_path, actor_scope):
+        raise OutOfScope(f"the area lies in {current_path}, outside {actor_scope}")
+    if not within(new_path, actor_scope):
+        raise OutOfScope(f"{new_path or 'the root'} is outside {actor_scope}")

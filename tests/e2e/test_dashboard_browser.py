@@ -67,7 +67,11 @@ def browser():
 
 
 def logged_in(browser, base: str, user: str):
+    """A page logged in as ``user``; ``page.csp_refusals`` collects what the browser refused under
+    the Content-Security-Policy (Chromium says so on the console)."""
     page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    page.csp_refusals = []
+    page.on("console", lambda m: page.csp_refusals.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{base}/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
@@ -100,9 +104,11 @@ def test_an_operator_watches_the_queues_and_steps_in(server, browser):
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-operator-zh.png"), full_page=True)
-    page.goto(f"{base}/dashboard?lang=en")
-    page.wait_for_selector("#board")
+    answer = page.goto(f"{base}/dashboard?lang=en")
+    page.wait_for_selector("#feed.live")
     assert "Emergencies" in page.inner_text("#emergencies")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    assert page.csp_refusals == []  # live feed, fetch actions and styles all ran under the policy
     page.screenshot(path=str(ARTIFACTS / "dashboard-operator-en.png"), full_page=True)
 
 

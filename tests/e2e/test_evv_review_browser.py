@@ -45,5 +45,6 @@ def test_an_operator_corrects_an_evv_flag_from_the_review_page(server, browser):
     reviewed = f'#evv-reviewed tr[data-visit="{visit_id}"]'
     assert NOTE in page.inner_text(reviewed) and page.locator(f"{reviewed} i").count() == 0  # shown as text
     assert page.url.endswith("/dashboard/evv")
+    assert page.csp_refusals == []  # the review page works under the Content-Security-Policy
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "evv-review-zh.png"), full_page=True)

@@ -52,15 +52,16 @@ class AppWorld:
             return list(s.execute(select(table).filter_by(**where)))
 
 
-def build_app_world(tmp_path, monkeypatch, url: str | None = None) -> AppWorld:  # noqa: ANN001
+def build_app_world(tmp_path, monkeypatch, url: str | None = None, **settings: object) -> AppWorld:  # noqa: ANN001
     """Migrate, seed, issue tokens; the worker steps read the same database (a SQLite
-    file under ``tmp_path`` unless ``url`` names an empty database)."""
+    file under ``tmp_path`` unless ``url`` names an empty database). ``settings`` override the
+    defaults."""
     url = url or f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     _seed(url)
     monkeypatch.setenv("CARELINE_DATABASE_URL", url)
     _clear_worker_caches()
-    settings = Settings(database_url=url)
+    settings = Settings(**{"database_url": url, **settings})
     ctx = ChannelContext.from_settings(settings)
     ctx.clock = lambda: NOW
     app = create_app(settings)

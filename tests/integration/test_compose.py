@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker" / "compose.yaml"
-SECRETS = {"POSTGRES_PASSWORD": "pw", "CARELINE_SESSION_SECRET": "s" * 64}
+SECRETS = {"POSTGRES_PASSWORD": "pw", "CARELINE_SESSION_SECRET": "s" * 64, "CARELINE_METRICS_TOKEN": "m" * 64}
 
 
 def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -36,6 +36,8 @@ def test_the_compose_file_is_valid_when_its_secrets_are_given():
 def test_the_compose_file_names_the_missing_secret():
     result = compose("config", "-q", env={"POSTGRES_PASSWORD": "pw"})
     assert result.returncode != 0 and "CARELINE_SESSION_SECRET" in result.stderr
+    result = compose("config", "-q", env={k: v for k, v in SECRETS.items() if k != "CARELINE_METRICS_TOKEN"})
+    assert result.returncode != 0 and "CARELINE_METRICS_TOKEN" in result.stderr
 
 
 def test_workers_scale_and_start_after_migrations_on_a_healthy_broker_and_database():

@@ -24,6 +24,9 @@ from tests.integration.twilio_world import NOW, build_world, own_postgres_databa
 pytestmark = pytest.mark.hostile
 
 LIMIT = 64 * 1024
+#: every hostile case must reach the parsers, not a rate limit (tested in test_app_api_limits.py)
+UNLIMITED = {"app_rate_limit": "100000/minute", "app_intake_rate_limit": "100000/minute",
+             "alarm_rate_limit": "100000/minute"}
 MEAL = {"service_type": "meal", "duration_minutes": 30, "priority": "routine", "notes": "ring twice",
         "window": {"start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T11:00:00+08:00"}}
 REQUEST_FIELDS = {"service_type", "duration_minutes", "priority", "notes", "window", "window.start", "window.end"}
@@ -35,7 +38,7 @@ header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, excl
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    world = build_app_world(tmp_path_factory.mktemp("hostile-app"), mp)
+    world = build_app_world(tmp_path_factory.mktemp("hostile-app"), mp, **UNLIMITED)
     seed_visit(world, "R-1")
     seed_visit(world, "R-done", visit_status="completed", request_status="completed")
     yield world
@@ -205,10 +208,10 @@ def alarm_world(request, tmp_path_factory):
         return w
 
     if request.param == "sqlite":
-        yield seeded(build_world(f"sqlite:///{tmp_path_factory.mktemp('hostile-alarm') / 'alarms.db'}"))
+        yield seeded(build_world(f"sqlite:///{tmp_path_factory.mktemp('hostile-alarm') / 'alarms.db'}", **UNLIMITED))
         return
     with own_postgres_database(request.getfixturevalue("services").database_url) as url:
-        yield seeded(build_world(url))
+        yield seeded(build_world(url, **UNLIMITED))
 
 
 @given(body=st.one_of(st.none(), json_values(), st.fixed_dictionaries({"alarm_id": json_values()}),

@@ -164,6 +164,15 @@ def test_a_webhook_in_the_wrong_content_type_gets_a_named_4xx(world, hostile_cas
     assert answer(hostile_cases, "twilio bytes", response) == "4xx"
 
 
+@pytest.mark.parametrize("path", ["/twilio/sms", "/twilio/voice"])
+def test_a_multipart_webhook_with_a_file_part_is_refused_with_415_not_a_500(world, hostile_cases, path):
+    response = world.client.post(path, data={"MessageSid": sid("SM"), "CallSid": sid("CA")},
+                                 files={"Body": ("x.txt", b"1", "text/plain")},
+                                 headers={"X-Twilio-Signature": "anything"})
+    assert response.status_code == 415 and "x-www-form-urlencoded" in response.json()["detail"]
+    answer(hostile_cases, "twilio bytes", response)
+
+
 @pytest.mark.parametrize("path", ["/twilio/sms", "/twilio/voice", "/twilio/status"])
 def test_an_oversized_webhook_is_refused_with_413_before_it_is_parsed(world, hostile_cases, path):
     body = form_bytes(MessageSid=sid("SM"), CallSid=sid("CA"), Body="救命" * LIMIT)

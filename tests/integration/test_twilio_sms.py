@@ -154,6 +154,20 @@ def test_a_button_with_a_wrong_token_is_refused(world, device):
 def test_presses_within_one_minute_without_an_id_count_as_one_alarm(world, device):
     for _ in range(3):
         world.client.post(f"/alarms/{world.id('btn')}", headers={"Authorization": f"Bearer {device}"})
+    alerts = [e for e in world.outbox("care.lifecycle.v1") if e["type"] == "care.operator.alert"]
+    assert len(world.outbox("care.intake.v1")) == 1 and len(alerts) == 1
+
+
+def test_a_later_press_while_the_emergency_is_open_joins_it_and_alerts_again(world, device):
+    first = world.client.post(f"/alarms/{world.id('btn')}", headers={"Authorization": f"Bearer {device}"}).json()
     world.ctx.clock = lambda: NOW + timedelta(minutes=2)
-    world.client.post(f"/alarms/{world.id('btn')}", headers={"Authorization": f"Bearer {device}"})
-    assert len(world.outbox("care.intake.v1")) == 2
+    later = world.client.post(f"/alarms/{world.id('btn')}", headers={"Authorization": f"Bearer {device}"}).json()
+    assert (later["request_id"], later["joined"]) == (first["request_id"], True)
+    alerts = [e for e in world.outbox("care.lifecycle.v1") if e["type"] == "care.operator.alert"]
+    assert len(world.outbox("care.intake.v1")) == 1 and len(alerts) == 2
+
+
+def test_an_sos_text_while_the_buttons_emergency_is_open_joins_it(world, device):
+    pressed = world.client.post(f"/alarms/{world.id('btn')}", headers={"Authorization": f"Bearer {device}"}).json()
+    reply = _reply(world.post("/twilio/sms", _sms(world, "sos", sender=world.elder_phone)))
+    assert pressed["request_id"] in reply and len(world.outbox("care.intake.v1")) == 1

@@ -76,13 +76,13 @@ class World:
                     if self.suffix in str(r.value)]
 
 
-def build_world(url: str, now: datetime | None = None, with_offer: bool = True) -> World:
+def build_world(url: str, now: datetime | None = None, with_offer: bool = True, **settings: object) -> World:
     """Seed a world around ``now`` (default: the fixed ``NOW``, also the web clock);
-    with a real ``now`` the web clock is the wall clock."""
+    with a real ``now`` the web clock is the wall clock. ``settings`` override the defaults."""
     upgrade(url, "heads")
     suffix = uuid.uuid4().hex[:8]
-    settings = Settings(database_url=url, public_base_url=BASE, twilio_auth_token=TOKEN,
-                        programme_timezone="Asia/Shanghai", rating_call_delay_minutes=30)
+    settings = Settings(**{"database_url": url, "public_base_url": BASE, "twilio_auth_token": TOKEN,
+                           "programme_timezone": "Asia/Shanghai", "rating_call_delay_minutes": 30, **settings})
     ctx = ChannelContext.from_settings(settings)
     if now is None:
         ctx.clock = lambda: NOW

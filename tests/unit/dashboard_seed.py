@@ -21,6 +21,7 @@ XIKANG, QINGYUN, MEIYUAN = "gulou-xikang", "gulou-qingyun", "xuanwu-meiyuan"
 REGIONS = {XIKANG: "江苏省/南京市/鼓楼区/宁海路街道/西康社区",
            QINGYUN: "江苏省/南京市/鼓楼区/湖南路街道/青云巷社区",
            MEIYUAN: "江苏省/南京市/玄武区/梅园新村街道/大悲巷社区"}
+GULOU, XUANWU = "江苏省/南京市/鼓楼区", "江苏省/南京市/玄武区"  # two districts of Nanjing
 GRID = [(x, y) for y in range(3) for x in range(3)]  # 9 homes on a 3 x 3 street grid, index 0 = home base
 MATRIX = [[5.0 * (abs(a[0] - b[0]) + abs(a[1] - b[1])) for b in GRID] for a in GRID]
 NAMES = ["王秀英", "李桂兰", "张建国", "刘淑珍", "陈玉梅", "杨德福", "赵凤英", "黄志强"]
@@ -70,8 +71,9 @@ def seed(database_url: str, now: datetime | None = None) -> Center:
                                            ("cg-sun", QINGYUN, "cleaning", 0), ("cg-ma", MEIYUAN, "meal", 0)):
             s.add(Caregiver(cid, "p-xuanwu" if area == MEIYUAN else "p-gulou", area, abilities, home, *shift))
         s.flush()
-        for user, role, scope in (("op", "operator", "江苏省/南京市/鼓楼区"), ("sup", "supervisor", ""),
-                                  ("adm", "admin", ""), ("far", "operator", "江苏省/南京市/玄武区")):
+        for user, role, scope in (("op", "operator", GULOU), ("sup", "supervisor", ""),
+                                  ("adm", "admin", ""), ("far", "operator", XUANWU),
+                                  ("gl-adm", "admin", GULOU), ("gl-sup", "supervisor", GULOU)):
             create_operator(s, user, role, PASSWORD, name=f"{role} {user}", region_scope=scope, created_by="seed")
         s.commit()
     center = Center(database_url, now, DispatchPolicy(), MatrixTravelTimes(MATRIX))
