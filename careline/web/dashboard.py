@@ -20,12 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from careline.operators import end_sessions
 from careline.web import auth, readmodel
 from careline.web.board import build_board
 from careline.web.login import log_in
 from careline.web.pages import STATIC, render
-from db import tables
+from db import operators as accounts, tables
 from db.operator_uow import write_audit
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
@@ -86,7 +85,7 @@ def logout(request: Request, csrf_token: str = Form(""),
            principal: auth.Principal = Depends(_viewer)) -> RedirectResponse:
     auth.check_csrf(principal, csrf_token)
     with auth.sessions_of(request)() as session:
-        end_sessions(session, principal.operator_id)
+        accounts.end_sessions(session, principal.operator_id)
         write_audit(session, principal.operator_id, "logout", "dashboard", datetime.now(timezone.utc),
                     region=principal.region_scope)
         session.commit()
