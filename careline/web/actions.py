@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from config import topics
-from db import tables
+from db import dashboard as readmodel, tables
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
 from db.uow import ConcurrencyConflict, envelope
 from handlers.operations import operator_actions as ops

@@ -20,11 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.board import build_board
 from careline.web.login import log_in
 from careline.web.pages import STATIC, render
-from db import operators as accounts, tables
+from db import operators as accounts, regions, tables
 from db.operator_uow import write_audit
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
@@ -128,7 +128,7 @@ def _last_seq(request: Request) -> int:
 
 def _regions(request: Request) -> dict[str, str]:
     with auth.sessions_of(request)() as session:
-        return readmodel.area_regions(session)
+        return regions.area_regions(session)
 
 
 def _visible(area: str | None, scope: str, regions: dict[str, str]) -> bool:

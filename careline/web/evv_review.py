@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.actions import _run
 from careline.web.pages import render
-from db import tables
+from db import dashboard as readmodel, tables
 from db.operator_uow import OperatorSqlUnitOfWork, evv_reviews_of
 from handlers.visits import evv_review as rules
 from handlers.operations.access import Permission, Role, personal

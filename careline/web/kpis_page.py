@@ -14,9 +14,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.pages import render
-from db import live_kpis, tables
+from db import dashboard as readmodel, live_kpis, tables
 from handlers.operations.access import Permission
 
 router = APIRouter(include_in_schema=False)
