@@ -7,6 +7,7 @@ service runs verifications in a small pool, ``careline.web.login``); a hash made
 with older parameters is replaced at the next successful login. Changes made by
 an admin are checked against its region scope (``handlers.operations.access``: within it,
 never wider; not the last unscoped admin) and audited with the region they touch.
+The rows are read and written by ``db.operators`` and ``db.regions``; hashing and the rules stay here.
 ``careline operators add|deactivate|reactivate|unlock`` call these with the unscoped ``cli`` actor.
 """
 from __future__ import annotations
@@ -16,12 +17,10 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
-from db import login_throttle, tables
-from db.operator_uow import write_audit
-from db.session import session_factory
+from db import login_throttle, operators as accounts, regions
+from db.operator_uow import region_of_area, write_audit
+from db.session import Row, Session, session_factory
 from handlers.operations.access import (Account, Role, check_deactivation, check_manages, check_placement,
                              visible_accounts)
 from handlers.operations.regions import normalise
@@ -44,7 +43,7 @@ class Operator:
     session_epoch: int
 
 
-def _row_to_operator(row) -> Operator:  # noqa: ANN001
+def _row_to_operator(row: Row) -> Operator:
     return Operator(row.operator_id, row.name, Role(row.role), row.region_scope, row.active, row.session_epoch)
 
 
@@ -66,13 +65,10 @@ def create_operator(session: Session, user: str, role: str, password: str, name:
     except ValueError as exc:
         raise AccountError(str(exc)) from None
     check_manages(actor_scope, scope)
-    if session.execute(select(tables.operators.c.operator_id).where(
-            tables.operators.c.operator_id == user)).first():
+    if accounts.exists(session, user):
         raise AccountError(f"user {user!r} exists")
     now = datetime.now(timezone.utc)
-    session.execute(tables.operators.insert().values(
-        operator_id=user, name=name or user, role=role_value.value, password_hash=_hasher.hash(password),
-        region_scope=scope, active=True, session_epoch=0, created_at=now))
+    accounts.insert(session, user, name or user, role_value.value, _hasher.hash(password), scope, now)
     write_audit(session, created_by, "operator.add", user, now, detail={"role": role_value.value, "scope": scope},
                 region=scope)
     return Operator(user, name or user, role_value, scope, True, 0)
@@ -88,14 +84,15 @@ def add_operator(database_url: str, user: str, role: str, password: str, name: s
 
 
 def get_operator(session: Session, user: str) -> Operator | None:
-    row = session.execute(select(tables.operators).where(tables.operators.c.operator_id == user)).first()
+    """The account ``user`` (active or not), None if there is none."""
+    row = accounts.get(session, user)
     return _row_to_operator(row) if row else None
 
 
 def verify_login(session: Session, user: str, password: str) -> Operator | None:
     """The active operator whose password matches, else None. Rehashes outdated hashes
     (the caller commits)."""
-    row = session.execute(select(tables.operators).where(tables.operators.c.operator_id == user)).first()
+    row = accounts.get(session, user)
     if row is None:
         _hasher.hash(password)  # spend the same time as for a real account
         return None
@@ -106,15 +103,8 @@ def verify_login(session: Session, user: str, password: str) -> Operator | None:
     if not row.active:
         return None
     if _hasher.check_needs_rehash(row.password_hash):
-        session.execute(update(tables.operators).where(tables.operators.c.operator_id == user)
-                        .values(password_hash=_hasher.hash(password)))
+        accounts.set_password_hash(session, user, _hasher.hash(password))
     return _row_to_operator(row)
-
-
-def end_sessions(session: Session, user: str) -> None:
-    """Void every session and token of ``user`` (logout, deactivation)."""
-    session.execute(update(tables.operators).where(tables.operators.c.operator_id == user)
-                    .values(session_epoch=tables.operators.c.session_epoch + 1))
 
 
 def _account(op: Operator) -> Account:
@@ -128,13 +118,6 @@ def _existing(session: Session, user: str) -> Operator:
     return op
 
 
-def active_global_admins(session: Session) -> int:
-    """How many active admins are scoped to every region."""
-    o = tables.operators.c
-    return len(session.execute(select(o.operator_id).where(o.role == Role.ADMIN.value, o.region_scope == "",
-                                                            o.active.is_(True))).all())
-
-
 def set_active(session: Session, user: str, active: bool, actor_id: str = "cli",
                actor_scope: str = "") -> Operator:
     """Deactivate (ends every session) or reactivate ``user`` and audit it (not committed).
@@ -144,10 +127,10 @@ def set_active(session: Session, user: str, active: bool, actor_id: str = "cli",
     if active:
         check_manages(actor_scope, op.region_scope)
     else:
-        check_deactivation(actor_scope, _account(op), active_global_admins(session))
-    session.execute(update(tables.operators).where(tables.operators.c.operator_id == user).values(active=active))
+        check_deactivation(actor_scope, _account(op), accounts.active_global_admins(session))
+    accounts.set_active(session, user, active)
     if not active:
-        end_sessions(session, user)
+        accounts.end_sessions(session, user)
     write_audit(session, actor_id, "operator.reactivate" if active else "operator.deactivate", user,
                 datetime.now(timezone.utc), region=op.region_scope)
     return Operator(op.operator_id, op.name, op.role, op.region_scope, active, op.session_epoch)
@@ -174,8 +157,7 @@ def unlock_address(session: Session, address: str, actor_id: str = "cli") -> boo
 
 def list_operators(session: Session, scope: str = "") -> list[Operator]:
     """The accounts an admin scoped to ``scope`` manages (``handlers.operations.access.visible_accounts``)."""
-    rows = session.execute(select(tables.operators).order_by(tables.operators.c.operator_id)).all()
-    ops = [_row_to_operator(r) for r in rows]
+    ops = [_row_to_operator(r) for r in accounts.all_accounts(session)]
     shown = {a.operator_id for a in visible_accounts(scope, [_account(o) for o in ops])}
     return [o for o in ops if o.operator_id in shown]
 
@@ -185,9 +167,6 @@ def place_area(session: Session, service_area: str, region_path: str, actor_scop
     normalised path. Raises ``handlers.operations.regions.InvalidRegion`` and ``handlers.operations.access.OutOfScope``
     (``check_placement``: from and to a region inside ``actor_scope`` only)."""
     path = normalise(region_path)
-    t = tables.service_area_regions
-    current = session.execute(select(t.c.region_path).where(t.c.service_area == service_area)).scalar_one_or_none()
-    check_placement(actor_scope, current, path)
-    session.execute(t.delete().where(t.c.service_area == service_area))
-    session.execute(t.insert().values(service_area=service_area, region_path=path))
+    check_placement(actor_scope, region_of_area(session, service_area), path)
+    regions.place_area(session, service_area, path)
     return path

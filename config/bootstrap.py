@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from channels.context import ChannelContext
 from config.evaluation import EvaluationConfig, load_evaluation_config
 from config.ivr import load_ivr_config
 from config.policy import load_policy
 from config.settings import Settings, get_settings
 from db.areas import AreaContexts
-from db.session import session_factory
+from db.session import Session, session_factory, sessionmaker
 from handlers.channels.ivr import IvrConfig
 from handlers.dispatch.scheduling import DispatchPolicy
 
@@ -48,7 +46,7 @@ def load_configuration(settings: Settings) -> Configuration:
 
 @dataclass(frozen=True)
 class Runtime:
-    """What one process shares: ``sessions`` (SQLAlchemy sessionmaker),
+    """What one process shares: ``sessions`` (a ``db.session.sessionmaker``),
     ``areas`` (``get(service_area) -> AreaContext``) and ``channels`` (the
     channels' context: notifier, clock, callback URLs)."""
 

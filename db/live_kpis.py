@@ -1,4 +1,5 @@
-"""The ``live_kpis`` read model: what the worker's windowed table holds, for the dashboard."""
+"""The ``live_kpis`` read model: what the worker's windowed table holds, for the dashboard,
+and who the KPIs are about (providers' names, caregivers' employers) in a region's areas."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -38,3 +39,17 @@ def read(session: Session, scope: str, subject_ids: Iterable[str] | None = None)
     if scope == "provider":
         return sorted(out, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["subject_id"]))
     return sorted(out, key=lambda r: r["subject_id"])
+
+
+def provider_names(session: Session, areas: list[str] | None) -> dict[str, str]:
+    """provider id -> name of the providers serving ``areas`` (None: all)."""
+    p = tables.provider_organisations.c
+    stmt = select(p.provider_id, p.name)
+    return dict(session.execute(stmt if areas is None else stmt.where(p.service_area.in_(areas))).all())
+
+
+def employers(session: Session, areas: list[str] | None) -> dict[str, str]:
+    """caregiver id -> provider id of the caregivers of ``areas`` (None: all)."""
+    c = tables.caregivers.c
+    stmt = select(c.caregiver_id, c.provider_id)
+    return dict(session.execute(stmt if areas is None else stmt.where(c.service_area.in_(areas))).all())

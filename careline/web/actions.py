@@ -17,13 +17,12 @@ from typing import Callable
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy import select
 
-from careline.web import auth, readmodel
-from config import topics
-from db import tables
+from careline.web import auth
+from db import channels, dashboard as readmodel, events
+from db.app_api import offered_service_types
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
-from db.uow import ConcurrencyConflict, envelope
+from db.uow import ConcurrencyConflict
 from handlers.operations import operator_actions as ops
 from handlers.operations.access import Permission
 from handlers.channels.intake import InvalidIntake, validate_intake
@@ -174,19 +173,13 @@ def create_request(request: Request, elder_id: str = Form(...), service_type: st
                       "window": {"start": _local(window_start, tz_offset_minutes),
                                  "end": _local(window_end, tz_offset_minutes)},
                       "priority": priority, "submitted_at": now.isoformat()}
-            known = {a for abilities in uow.session.scalars(select(tables.caregivers.c.abilities).distinct())
-                     for a in abilities.split()}
-            req = validate_intake(record, uow.elders.get, known)
+            req = validate_intake(record, uow.elders.get, offered_service_types(uow.session))
         except (InvalidIntake, ValueError) as exc:
             raise ops.Refused("invalid", str(exc)) from None
         event = DomainEvent("care.intake.submitted", intake_id, now, "lifecycle", intake_id,
                             {"request_id": intake_id, "service_area": req.service_area, "channel": "operator",
                              "operator_id": principal.operator_id})
-        uow.session.execute(tables.event_log.insert().values(
-            event_id=str(uuid.uuid4()), type=event.type, subject=intake_id, time=now,
-            payload=envelope(event, intake_id, source="careline/dashboard")))
-        uow.session.execute(tables.outbox.insert().values(
-            event_id=intake_id, topic=topics.INTAKE.name, key=intake_id, value=record,
-            created_at=datetime.now(timezone.utc)))
+        events.log_only(uow.session, event, intake_id, source="careline/dashboard")
+        channels.enqueue_intake(uow.session, record)
         return {"intake_id": intake_id, "service_type": req.service_type, "priority": req.priority.value}
     return _run(request, principal, csrf_token, "request.create", intake_id, area, change)

@@ -14,12 +14,11 @@ from typing import Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
 from careline import operators as accounts
 from careline.web import auth
 from careline.web.pages import render
-from db import tables
+from db.regions import placements
 from db.operator_uow import audit_rows, write_audit
 from handlers.operations.access import LastGlobalAdmin, OutOfScope, Permission
 from handlers.operations.regions import InvalidRegion, within
@@ -35,8 +34,7 @@ def _page(request: Request, principal: auth.Principal, error: str = "", status_c
     scope = principal.region_scope
     with auth.sessions_of(request)() as session:
         operators = accounts.list_operators(session, scope)
-        regions = [r for r in session.execute(select(tables.service_area_regions).order_by(
-            tables.service_area_regions.c.region_path)).all() if within(r.region_path, scope)]
+        regions = [r for r in placements(session) if within(r.region_path, scope)]
     return render(request, "dashboard/admin_operators.html", principal, operators=operators,
                   regions=regions, error=error, status_code=status_code)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from careline.web import readmodel
+from careline.web.board_map import map_points
+from db import dashboard as readmodel
+from db.session import Session
 from handlers.dispatch.scheduling import DispatchPolicy
 from config.settings import Settings
 from handlers.operations.access import Permission, Role, allowed, personal
@@ -89,7 +89,7 @@ def build_board(session: Session, settings: Settings, policy: DispatchPolicy, ro
                     for c in sorted(snap.caregivers, key=lambda c: (states[c.caregiver_id].value, c.caregiver_id))],
         "emergencies": emergencies, "alerts": found[:MAX_ROWS], "alerts_total": len(found),
         "requests": rows[:MAX_ROWS], "requests_total": len(rows),
-        "map": readmodel.map_points(session, snap, elders, map_area, now) if map_area else [],
+        "map": map_points(session, snap, elders, map_area, now) if map_area else [],
         "personal_visible": allowed(role, Permission.VIEW_PERSONAL_DATA),
         "can": {p.value: allowed(role, p) for p in Permission},
     }

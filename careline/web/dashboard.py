@@ -17,16 +17,15 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from careline.operators import end_sessions
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.board import build_board
 from careline.web.login import log_in
 from careline.web.pages import STATIC, render
-from db import tables
+from db import events as event_log, operators as accounts, regions
 from db.operator_uow import write_audit
+from db.session import Row
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
 
@@ -86,7 +85,7 @@ def logout(request: Request, csrf_token: str = Form(""),
            principal: auth.Principal = Depends(_viewer)) -> RedirectResponse:
     auth.check_csrf(principal, csrf_token)
     with auth.sessions_of(request)() as session:
-        end_sessions(session, principal.operator_id)
+        accounts.end_sessions(session, principal.operator_id)
         write_audit(session, principal.operator_id, "logout", "dashboard", datetime.now(timezone.utc),
                     region=principal.region_scope)
         session.commit()
@@ -115,21 +114,19 @@ def board_fragment(request: Request, region: str | None = None, area: str | None
     return render(request, "dashboard/_board.html", principal, board=_board(request, principal, region, area))
 
 
-def _rows_after(request: Request, seq: int, limit: int = 500) -> list:
-    t = tables.event_log.c
+def _rows_after(request: Request, seq: int, limit: int = 500) -> list[Row]:
     with auth.sessions_of(request)() as session:
-        return session.execute(select(t.seq, t.type, t.subject, t.time, t.payload).where(t.seq > seq)
-                               .order_by(t.seq).limit(limit)).all()
+        return event_log.events_after(session, seq, limit)
 
 
 def _last_seq(request: Request) -> int:
     with auth.sessions_of(request)() as session:
-        return session.execute(select(func.coalesce(func.max(tables.event_log.c.seq), 0))).scalar_one()
+        return event_log.last_seq(session)
 
 
 def _regions(request: Request) -> dict[str, str]:
     with auth.sessions_of(request)() as session:
-        return readmodel.area_regions(session)
+        return regions.area_regions(session)
 
 
 def _visible(area: str | None, scope: str, regions: dict[str, str]) -> bool:

@@ -13,42 +13,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlalchemy import Text, cast, func, select
-from sqlalchemy.orm import Session
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.actions import _run
 from careline.web.pages import render
-from db import tables
+from db import dashboard as readmodel, evv_review as stored
 from db.operator_uow import OperatorSqlUnitOfWork, evv_reviews_of
+from db.session import Session
 from handlers.visits import evv_review as rules
 from handlers.operations.access import Permission, Role, personal
-from handlers.model import Visit
 
 router = APIRouter(include_in_schema=False)
 _reviewer_page = auth.require(Permission.REVIEW_EVV, page=True)
 _reviewer = auth.require(Permission.REVIEW_EVV)
 MAX_ROWS = 200
 RECENT_REVIEWS = 30
-_R, _V, _E = tables.care_requests.c, tables.visits.c, tables.elders.c
-
-
-def _flagged(session: Session, areas: list[str] | None) -> list:
-    """Visits in ``areas`` (None: all) that carry any flag, with their request's
-    area and the elder's and provider's names, oldest planned start first."""
-    flags = func.coalesce(cast(_V.evv_flags, Text), "null")
-    stmt = (select(Visit, _R.service_area, _E.name.label("elder_name"), _E.phone.label("elder_phone"),
-                   tables.provider_organisations.c.name.label("provider_name"))
-            .join(tables.care_requests, _R.request_id == _V.request_id)
-            .outerjoin(tables.elders, _E.elder_id == _V.elder_id)
-            .outerjoin(tables.provider_organisations, tables.provider_organisations.c.provider_id == _V.provider_id)
-            .where(flags.not_in(["null", "[]"])).order_by(_V.planned_start, _V.visit_id))
-    return list(session.execute(stmt if areas is None else stmt.where(_R.service_area.in_(areas))))
 
 
 def open_rows(session: Session, role: Role, areas: list[str] | None) -> list[dict]:
     """One row per undecided flag: flag, visit, caregiver, provider, when, elder (masked per role)."""
-    rows = _flagged(session, areas)
+    rows = stored.flagged_visits(session, areas)
     reviews = evv_reviews_of(session, [r.Visit.visit_id for r in rows])
     out = []
     for r in rows:
@@ -63,23 +47,13 @@ def open_rows(session: Session, role: Role, areas: list[str] | None) -> list[dic
     return sorted(out, key=lambda x: (x["at"], x["visit_id"], x["code"]))
 
 
-def recent_reviews(session: Session, areas: list[str] | None, limit: int = RECENT_REVIEWS) -> list:
-    """The latest decisions in ``areas``, newest first."""
-    t = tables.evv_reviews.c
-    stmt = (select(tables.evv_reviews, _V.request_id, _V.caregiver_id, _V.provider_id)
-            .join(tables.visits, _V.visit_id == t.visit_id)
-            .join(tables.care_requests, _R.request_id == _V.request_id)
-            .order_by(t.reviewed_at.desc(), t.visit_id).limit(limit))
-    return list(session.execute(stmt if areas is None else stmt.where(_R.service_area.in_(areas))))
-
-
 @router.get("/dashboard/evv")
 def evv_page(request: Request, region: str | None = None, refused: str | None = None,
              principal: auth.Principal = Depends(_reviewer_page)):  # noqa: ANN201
     with auth.sessions_of(request)() as session:
         view = readmodel.region_view(session, auth.region_for(principal, region))
         rows = open_rows(session, principal.role, view.areas)
-        decided = recent_reviews(session, view.areas)
+        decided = stored.recent_reviews(session, view.areas, RECENT_REVIEWS)
     return render(request, "dashboard/evv_review.html", principal, rows=rows[:MAX_ROWS], total=len(rows),
                   reviews=decided, region=view.region, subregions=view.subregions,
                   outcomes=[o.value for o in rules.ReviewOutcome], refused=refused or "",

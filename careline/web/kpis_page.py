@@ -12,30 +12,15 @@ version of the same KPIs.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.pages import render
-from db import live_kpis, tables
+from db import dashboard as readmodel, live_kpis
 from handlers.operations.access import Permission
 
 router = APIRouter(include_in_schema=False)
 _viewer_page = auth.require(Permission.VIEW_STATS, page=True)
 MAX_CAREGIVERS = 100
-
-
-def _providers(session, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN001 - a Session
-    """provider id -> name of the providers serving ``areas`` (None: all)."""
-    p = tables.provider_organisations.c
-    stmt = select(p.provider_id, p.name)
-    return dict(session.execute(stmt if areas is None else stmt.where(p.service_area.in_(areas))).all())
-
-
-def _employers(session, areas: list[str] | None) -> dict[str, str]:  # noqa: ANN001 - a Session
-    """caregiver id -> provider id of the caregivers of ``areas`` (None: all)."""
-    c = tables.caregivers.c
-    stmt = select(c.caregiver_id, c.provider_id)
-    return dict(session.execute(stmt if areas is None else stmt.where(c.service_area.in_(areas))).all())
 
 
 @router.get("/dashboard/kpis")
@@ -44,7 +29,7 @@ def kpis_page(request: Request, region: str | None = None, provider: str | None 
     """The page; ``provider`` narrows the caregivers to one provider's (an unknown id is ignored)."""
     with auth.sessions_of(request)() as session:
         view = readmodel.region_view(session, auth.region_for(principal, region))
-        names, employer = _providers(session, view.areas), _employers(session, view.areas)
+        names, employer = live_kpis.provider_names(session, view.areas), live_kpis.employers(session, view.areas)
         providers = live_kpis.read(session, "provider", names)
         wanted = [cid for cid, pid in employer.items() if provider is None or pid == provider]
         caregivers = live_kpis.read(session, "caregiver", wanted)

@@ -29,13 +29,11 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import func, select
 
 from config import topics
-from db import tables
-from db.session import session_factory
-from handlers.model import FINAL_STATUSES, Priority
-from handlers.operations.queues import WAITING
+from db import events, metrics as counted
+from db.session import Session, session_factory
+from handlers.model import FINAL_STATUSES
 
 router = APIRouter(tags=["ops"])
 
@@ -90,13 +88,11 @@ class DispatchLatency:
             if len(self.done) > self.remember:
                 self.done.popitem(last=False)
 
-    def update(self, session) -> None:  # noqa: ANN001
-        t = tables.event_log.c
+    def update(self, session: Session) -> None:
         with self.lock:
             while True:
-                rows = session.execute(select(t.seq, t.type, t.subject, t.time, t.payload).where(
-                    t.seq > self.last_seq, t.type.in_(["care.request.status_changed", "dispatch.offer.created"]))
-                    .order_by(t.seq).limit(5000)).all()
+                rows = events.events_after(session, self.last_seq, 5000,
+                                           ["care.request.status_changed", "dispatch.offer.created"])
                 for row in rows:
                     self.fold(row.seq, row.type, row.subject, row.time, row.payload)
                 if len(rows) < 5000:
@@ -152,45 +148,31 @@ class CarelineCollector:
 
     def collect(self):  # noqa: ANN201
         now = datetime.now(timezone.utc)
-        r = tables.care_requests.c
         with self.factory() as session:
             self.latency.update(session)
-            waiting = session.execute(select(r.service_type, r.service_area, r.priority, func.count(),
-                                             func.min(func.coalesce(r.received_at, r.submitted_at)))
-                                      .where(r.status.in_(list(WAITING)))
-                                      .group_by(r.service_type, r.service_area, r.priority)).all()
-            by_status = session.execute(select(r.status, func.count()).group_by(r.status)).all()
-            offers = session.execute(select(tables.offers.c.status, func.count())
-                                     .group_by(tables.offers.c.status)).all()
-            o = tables.outbox.c
-            unsent, oldest = session.execute(select(func.count(), func.min(o.created_at))
-                                             .where(o.sent_at.is_(None))).one()
-            last_seq = session.execute(select(func.coalesce(func.max(tables.event_log.c.seq), 0))).scalar_one()
-            acked = select(tables.emergency_acknowledgements.c.request_id)
-            unacked = session.execute(select(func.count()).where(
-                r.priority == Priority.STAT, r.status.not_in(list(FINAL_STATUSES)),
-                r.request_id.not_in(acked))).scalar_one()
+            held = counted.counts(session)
         yield self.latency.family()
         depth = GaugeMetricFamily("careline_queue_depth", "Requests waiting for a caregiver",
                                   labels=["service_type", "service_area", "priority"])
         age = GaugeMetricFamily("careline_queue_oldest_wait_seconds", "Age of the oldest waiting request",
                                 labels=["service_type", "service_area", "priority"])
-        for stype, area, prio, count, first in waiting:
+        for stype, area, prio, count, first in held.waiting:
             labels = [stype, area, getattr(prio, "value", str(prio))]
             depth.add_metric(labels, count)
             first = first.replace(tzinfo=timezone.utc) if first and first.tzinfo is None else first
             age.add_metric(labels, max(0.0, (now - first).total_seconds()) if first else 0.0)
         yield depth
         yield age
-        yield _by_label("careline_requests", "Care requests by status", "status", by_status)
-        yield _by_label("careline_offers", "Offers (reservations) by outcome", "outcome", offers)
-        yield GaugeMetricFamily("careline_outbox_unsent", "Outbox rows not yet relayed", value=unsent)
+        yield _by_label("careline_requests", "Care requests by status", "status", held.requests_by_status)
+        yield _by_label("careline_offers", "Offers (reservations) by outcome", "outcome", held.offers_by_status)
+        yield GaugeMetricFamily("careline_outbox_unsent", "Outbox rows not yet relayed", value=held.outbox_unsent)
+        oldest = held.outbox_oldest_unsent
         oldest = oldest.replace(tzinfo=timezone.utc) if oldest and oldest.tzinfo is None else oldest
         yield GaugeMetricFamily("careline_outbox_oldest_unsent_seconds", "Age of the oldest unrelayed row",
                                 value=(now - oldest).total_seconds() if oldest else 0.0)
-        yield GaugeMetricFamily("careline_event_log_seq", "Highest event_log sequence number", value=last_seq)
+        yield GaugeMetricFamily("careline_event_log_seq", "Highest event_log sequence number", value=held.event_log_seq)
         yield GaugeMetricFamily("careline_emergencies_unacknowledged", "Open emergencies nobody acknowledged",
-                                value=unacked)
+                                value=held.unacknowledged_emergencies)
         if self.broker:
             yield from self._broker_families()
 

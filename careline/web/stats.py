@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from careline.web import auth, readmodel
+from careline.web import auth
 from careline.web.board import sla_policy
 from careline.web.login import log_in
+from db import dashboard as readmodel
 from handlers.operations.access import Permission
 from handlers.operations.queues import cumulative_statistics, realtime_statistics
 

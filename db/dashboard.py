@@ -1,5 +1,7 @@
-"""Read what the dashboard and the statistics show, from the database, into the
-plain lists ``handlers.operations.queues`` and ``handlers.operations.alerts`` compute on.
+"""The dashboard's read model: what the board, the statistics and the region-scoped
+pages show, read from the database into the plain lists ``handlers.operations.queues``
+and ``handlers.operations.alerts`` compute on (as cosmicpython's ``views.py``:
+plain queries for pages, outside the domain).
 
 Scoping happens in SQL first (only service areas inside the operator's region
 are read) and again in the pure functions. "Now" is the clock every component
@@ -7,7 +9,6 @@ reads: the replay clock when one is set, else the wall clock.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,11 +16,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db import tables
-from handlers.operations.alerts import Acknowledgement
+from db.regions import area_regions
 from db.register import read_clock
-from handlers.operations.mapping import fit_to_view, plane_from_travel_matrix, project_lat_lon
-from handlers.model import FINAL_STATUSES, CareRequest, Caregiver, Elder, Offer, Visit, VisitStatus
-from handlers.operations.queues import Snapshot, activities
+from handlers.model import FINAL_STATUSES, CareRequest, Caregiver, Elder, Offer, Visit
+from handlers.operations.alerts import Acknowledgement
+from handlers.operations.queues import Snapshot
 from handlers.operations.regions import areas_within, child_regions
 
 #: Closed requests stay in real-time views this long (TaskRouter's task time-to-live, 24 h).
@@ -28,16 +29,13 @@ _R, _O, _V = tables.care_requests.c, tables.offers.c, tables.visits.c
 
 
 def clock_now(session: Session) -> datetime:
+    """The components' "now" (timezone-aware): the replay clock when one is set, else the wall clock."""
     return read_clock(session).now()
 
 
-def area_regions(session: Session) -> dict[str, str]:
-    t = tables.service_area_regions.c
-    return dict(session.execute(select(t.service_area, t.region_path)).all())
-
-
 def areas_in(session: Session, regions: dict[str, str], region: str) -> list[str] | None:
-    """Service areas inside ``region``; None means every area (the root)."""
+    """Service areas inside ``region`` (sorted), known from ``service_areas`` and the
+    placements ``regions`` (area -> path); None means every area (the root, '')."""
     if region == "":
         return None
     known = set(session.scalars(select(tables.service_areas.c.service_area))) | set(regions)
@@ -79,14 +77,17 @@ def _snapshot(session: Session, request_filter, regions: dict[str, str],
 
 
 def realtime_snapshot(session: Session, region: str, now: datetime) -> Snapshot:
-    """Open requests and those closed in the last ``RECENT_SECONDS``, with their offers and visits."""
+    """A ``Snapshot`` of ``region``: open requests and those closed in the last
+    ``RECENT_SECONDS`` (24 h before ``now``), with their offers and visits, the
+    caregivers of its areas and every area's region path."""
     regions = area_regions(session)
     recent = or_(_R.status.not_in(list(FINAL_STATUSES)), _R.closed_at >= now - timedelta(seconds=RECENT_SECONDS))
     return _snapshot(session, recent, regions, areas_in(session, regions, region))
 
 
 def window_snapshot(session: Session, region: str, start: datetime, end: datetime) -> Snapshot:
-    """Requests with anything in ``[start, end)``: received, assigned, closed, or an offer."""
+    """A ``Snapshot`` of ``region`` with the requests that had anything in ``[start, end)``:
+    received, submitted, assigned, closed, or an offer made or answered."""
     regions = area_regions(session)
     touched = or_(*[(c >= start) & (c < end) for c in (_R.received_at, _R.submitted_at, _R.assigned_at,
                                                         _R.closed_at)])
@@ -96,12 +97,14 @@ def window_snapshot(session: Session, region: str, start: datetime, end: datetim
 
 
 def elders_of(session: Session, elder_ids: set[str]) -> dict[str, Elder]:
+    """elder id -> ``Elder`` for those of ``elder_ids`` that exist."""
     if not elder_ids:
         return {}
     return {e.elder_id: e for e in session.scalars(select(Elder).where(tables.elders.c.elder_id.in_(elder_ids)))}
 
 
 def acknowledgements(session: Session, request_ids: set[str]) -> dict[str, Acknowledgement]:
+    """request id -> its emergency ``Acknowledgement``, for those of ``request_ids`` acknowledged."""
     t = tables.emergency_acknowledgements.c
     if not request_ids:
         return {}
@@ -111,7 +114,7 @@ def acknowledgements(session: Session, request_ids: set[str]) -> dict[str, Ackno
 
 
 def escalation_steps(session: Session, request_ids: set[str]) -> dict[str, str]:
-    """The last ``care.request.escalated`` step the event log holds per request."""
+    """request id -> the last ``care.request.escalated`` step the event log holds for it."""
     t = tables.event_log.c
     if not request_ids:
         return {}
@@ -124,71 +127,7 @@ def escalation_steps(session: Session, request_ids: set[str]) -> dict[str, str]:
     return steps
 
 
-_plane_cache: dict[str, tuple[float, dict[int, tuple[float, float]]]] = {}
-
-
-def _plane(session: Session, area: str) -> dict[int, tuple[float, float]]:
-    cached = _plane_cache.get(area)
-    if cached and time.monotonic() - cached[0] < 300:
-        return cached[1]
-    matrix = session.execute(select(tables.service_areas.c.travel_matrix).where(
+def travel_matrix(session: Session, area: str) -> list[list[float]] | None:
+    """The area's travel-time matrix (minutes, location index by location index), None if the area has none."""
+    return session.execute(select(tables.service_areas.c.travel_matrix).where(
         tables.service_areas.c.service_area == area)).scalar()
-    plane = dict(enumerate(plane_from_travel_matrix(matrix or [])))
-    _plane_cache[area] = (time.monotonic(), plane)
-    return plane
-
-
-def _spread(points: dict[str, tuple[float, float]], step: float = 0.06) -> dict[str, tuple[float, float]]:
-    """Points at the same spot (one home, several requests; a caregiver at the visit) are
-    stacked downwards one label height apart, so each stays visible and readable."""
-    groups: dict[tuple[float, float], list[str]] = {}
-    for key, xy in sorted(points.items()):
-        groups.setdefault(xy, []).append(key)
-    return {key: (x, round(min(0.98, y + i * step), 4))
-            for (x, y), keys in groups.items() for i, key in enumerate(keys)}
-
-
-@dataclass(frozen=True)
-class MapPoint:
-    kind: str  # "request" or "caregiver"
-    ident: str
-    x: float
-    y: float
-    state: str
-    emergency: bool = False
-
-
-def map_points(session: Session, snap: Snapshot, elders: dict[str, Elder], area: str,
-               now: datetime) -> list[MapPoint]:
-    """Open requests and caregivers of ``area`` on a 0..1 plane: elders' latitude and
-    longitude when all open requests have them, else the travel-matrix plane."""
-    open_requests = [r for r in snap.requests if r.service_area == area and not r.status.is_final]
-    caregivers = [c for c in snap.caregivers if c.service_area == area]
-    states = activities(snap, now)
-    current = {v.caregiver_id: v for v in snap.visits if v.status == VisitStatus.IN_PROGRESS}
-    geo = {r.request_id: (elders[r.elder_id].latitude, elders[r.elder_id].longitude) for r in open_requests
-           if r.elder_id in elders and elders[r.elder_id].latitude is not None
-           and elders[r.elder_id].longitude is not None}
-    raw: dict[str, tuple[float, float]] = {}
-    if open_requests and len(geo) == len(open_requests):
-        raw = {f"r:{k}": p for k, p in project_lat_lon(geo).items()}
-    else:
-        plane = _plane(session, area)
-        for r in open_requests:
-            if r.location_index in plane:
-                raw[f"r:{r.request_id}"] = plane[r.location_index]
-        for c in caregivers:
-            where = current[c.caregiver_id].location_index if c.caregiver_id in current else c.home_base_index
-            if where in plane:
-                raw[f"c:{c.caregiver_id}"] = plane[where]
-    fitted = _spread(fit_to_view(raw, margin=0.08))
-    by_id = {r.request_id: r for r in open_requests}
-    points = []
-    for key, (x, y) in sorted(fitted.items()):
-        kind, ident = key.split(":", 1)
-        if kind == "r":
-            r = by_id[ident]
-            points.append(MapPoint("request", ident, x, y, r.status.value, r.priority.value == "stat"))
-        else:
-            points.append(MapPoint("caregiver", ident, x, y, states[ident].value))
-    return points
