@@ -67,3 +67,13 @@ def clear_clock(factory: sessionmaker[Session]) -> None:
         session.commit()
 
 
+def add_service_areas(session: Session, areas: list[dict]) -> None:
+    """Insert service areas (``service_area``, ``name``, ``travel_matrix`` in minutes,
+    ``shift_end_hard``); not committed."""
+    session.execute(tables.service_areas.insert(), areas)
+
+
+def add_elder_address(session: Session, elder_id: str, address: str, neighbourhood: str | None = None) -> None:
+    """The elder's street address (given to a caregiver once an offer is accepted); not committed."""
+    session.execute(tables.elder_addresses.insert().values(elder_id=elder_id, address=address,
+                                                           neighbourhood=neighbourhood))

@@ -3,19 +3,20 @@ the replay driver can share one file; PostgreSQL is used as it comes.
 
 Code outside ``db/`` never imports SQLAlchemy: it types sessions and rows with
 the names re-exported here (``Session``, ``sessionmaker``, ``Row``) and catches
-``DatabaseError`` (any SQLAlchemy error)."""
+``DatabaseError`` (any SQLAlchemy error) or ``DatabaseUnavailable`` (the server is away)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.orm import start_mappers
 
-__all__ = ["DatabaseError", "Row", "Session", "engine_for", "session_factory", "sessionmaker"]
+__all__ = ["DatabaseError", "DatabaseUnavailable", "Row", "Session", "engine_for", "session_factory", "sessionmaker"]
 
 
 @lru_cache(maxsize=8)

@@ -33,13 +33,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select
 
 from careline import brokers
 from tools.bench.stack import BenchStack, Watcher, cpu_seconds
 from config import topics
-from db import tables
-from db.session import engine_for
+from db import runs
 
 if TYPE_CHECKING:
     from tools.bench.workload import Workload
@@ -130,8 +128,8 @@ async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, 
 
 
 def outbox_rows(database_url: str) -> int:
-    with engine_for(database_url).connect() as conn:
-        return conn.execute(select(func.coalesce(func.max(tables.outbox.c.seq), 0))).scalar_one()
+    """How many outbox rows the database has written so far (its last sequence number)."""
+    return runs.outbox_last_seq(database_url)
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy.orm import Session, sessionmaker
 
-from db import tables
+from db import register
+from db.session import Session, sessionmaker
 from handlers.datasets.day import Day, build_day
 from handlers.datasets.uhhc import Instance
 
@@ -85,7 +85,7 @@ def load_workload(factory: sessionmaker[Session], workload: Workload, chunk: int
     for i in range(0, len(workload.days), chunk):
         days = workload.days[i:i + chunk]
         with factory() as session:
-            session.execute(tables.service_areas.insert(), [
+            register.add_service_areas(session, [
                 {"service_area": d.area, "name": f"UHHC {workload.instance.name} copy {d.area}",
                  "travel_matrix": matrix, "shift_end_hard": workload.instance.shift_end_hard} for d in days])
             for group in ("providers", "elders", "caregivers"):

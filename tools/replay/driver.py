@@ -22,16 +22,14 @@ from typing import Callable
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from config import topics
-from db import tables
+from db import runs
 from db.register import load_day, set_clock, set_dispatch_mode
+from db.session import DatabaseUnavailable, Session, sessionmaker
 from handlers.dispatch.planning import plan_day, planned_visits
 from handlers.clock import SimClock
 from handlers.datasets.day import Day, build_day
-from handlers.model import CareRequest, Offer, Visit
 from handlers.dispatch.scheduling import MatrixTravelTimes
 from handlers.simulation.caregiver_model import CaregiverAction, CaregiverFleet, CaregiverModel
 from handlers.evaluation.summary import Summary, summarise, work_by_provider
@@ -201,7 +199,6 @@ class ReplayDriver:
             for _ in range(self.opt.copies):
                 _send(producer, topic, key, value)
             return
-        from sqlalchemy.exc import OperationalError
         from tenacity import retry_if_exception_type, stop_after_delay, wait_fixed, Retrying
 
         from db.channels import enqueue
@@ -213,7 +210,7 @@ class ReplayDriver:
                 session.commit()
 
         # the outside world tries again while the database is away (a restart), as a caller would
-        Retrying(retry=retry_if_exception_type(OperationalError), stop=stop_after_delay(120),
+        Retrying(retry=retry_if_exception_type(DatabaseUnavailable), stop=stop_after_delay(120),
                  wait=wait_fixed(0.5), reraise=True)(write)
 
     def _observe(self, topic: str, raw: bytes) -> None:
@@ -258,15 +255,9 @@ class ReplayDriver:
                                           "offer_id": act.offer_id, "service_area": self.day.area}})
 
     def _summarise(self) -> tuple[Summary, list]:
-        prefix = f"{self.run_id}.%"
         with self.factory() as session:
-            requests = list(session.scalars(select(CareRequest).where(
-                tables.care_requests.c.request_id.like(prefix))))
-            offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.like(prefix))))
-            visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.like(prefix))))
-            scores = dict(session.execute(select(tables.provider_organisations.c.provider_id,
-                                                 tables.provider_organisations.c.score).where(
-                tables.provider_organisations.c.provider_id.like(prefix))).all())
+            requests, offers, visits = runs.run_records(session, f"{self.run_id}.")
+            scores = runs.provider_scores(session, f"{self.run_id}.")
         provider_of = {c.caregiver_id: c.provider_id for c in self.day.caregivers}
         split = self.day.start + timedelta(hours=2)
         return (summarise(self.instance, self.run_id, self.day.start, requests, offers, visits),

@@ -16,14 +16,14 @@ from pathlib import Path
 from xml.dom import minidom
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from channels.context import ChannelContext, callback_url
 from channels.notify import ConsoleNotifier
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
 from config.settings import Settings
-from db import tables
+from db import register, runs
+from handlers.model import Caregiver, Elder, ProviderOrganisation
 from db.migrate import upgrade
 from db.uow import SqlUnitOfWork
 from handlers.dispatch import offers
@@ -39,18 +39,18 @@ TRAVEL = MatrixTravelTimes([[0, 12], [12, 0]])
 
 def _seed(ctx: ChannelContext, now: datetime) -> None:
     with ctx.sessions() as s:
-        s.execute(tables.service_areas.insert().values(service_area="gulou", name="鼓楼区", shift_end_hard=False,
-                                                        travel_matrix=TRAVEL.matrix))
-        s.execute(tables.provider_organisations.insert().values(provider_id="p1", name="鼓楼居家养老服务中心",
-                                                                service_area="gulou", opening_hours="[]"))
-        s.execute(tables.caregivers.insert().values(
-            caregiver_id="cg-li", provider_id="p1", service_area="gulou", abilities="meal cleaning bathing",
-            home_base_index=0, shift_start=now - timedelta(hours=1), shift_end=now + timedelta(hours=10),
-            active=True, phone=CAREGIVER, language="zh-CN"))
-        s.execute(tables.elders.insert().values(elder_id="e-wang", service_area="gulou", location_index=1,
-                                                phone=ELDER, language="zh-CN", name="王奶奶"))
-        s.execute(tables.elder_addresses.insert().values(elder_id="e-wang", address="青岛路12号3单元401",
-                                                         neighbourhood="青岛路社区"))
+        register.add_service_areas(s, [{"service_area": "gulou", "name": "鼓楼区", "shift_end_hard": False,
+                                        "travel_matrix": TRAVEL.matrix}])
+        s.add(ProviderOrganisation("p1", "鼓楼居家养老服务中心", "gulou", opening_hours="[]"))
+        s.flush()  # the mapping has no relationships: rows go in foreign-key order, one flush each
+        li = Caregiver("cg-li", "p1", "gulou", "meal cleaning bathing", 0, now - timedelta(hours=1),
+                       now + timedelta(hours=10), active=True, language="zh-CN")
+        li.phone = CAREGIVER  # type: ignore[attr-defined]  # a column the mapping adds (caregivers.phone)
+        s.add(li)
+        s.flush()
+        s.add(Elder("e-wang", "gulou", 1, phone=ELDER, language="zh-CN", name="王奶奶"))
+        s.flush()
+        register.add_elder_address(s, "e-wang", "青岛路12号3单元401", "青岛路社区")
         s.commit()
 
 
@@ -79,7 +79,7 @@ def _print_sms(notifier: ConsoleNotifier, start: int, title: str) -> None:
 def _dispatch_outbox(ctx: ChannelContext, now: datetime, seen: set[int]) -> list[dict]:
     """Events the outbox holds that the worker would relay and the agents act on."""
     with ctx.sessions() as s:
-        rows = [r for r in s.execute(select(tables.outbox).order_by(tables.outbox.c.seq)) if r.seq not in seen]
+        rows = [r for r in runs.outbox_after(s, 0) if r.seq not in seen]
     seen.update(r.seq for r in rows)
     return [r.value for r in rows]
 
