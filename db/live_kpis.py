@@ -1,9 +1,10 @@
-"""The ``live_kpis`` read model: what the worker's windowed table holds, for the dashboard."""
+"""The ``live_kpis`` read model (what the worker's live windows hold, for the dashboard), and
+the stored events a restarted worker rebuilds those windows from (``stored_events``)."""
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -38,3 +39,16 @@ def read(session: Session, scope: str, subject_ids: Iterable[str] | None = None)
     if scope == "provider":
         return sorted(out, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["subject_id"]))
     return sorted(out, key=lambda r: r["subject_id"])
+
+
+def stored_events(session: Session, topic_names: Iterable[str], since: datetime) -> Iterator[dict]:
+    """The CloudEvents careline put on its outbox for ``topic_names`` since ``since`` (wall
+    time the row was written; sent or not), oldest first, read 1,000 rows at a time: every
+    event the live KPI fold reads comes from there (``streams.live_kpis`` rebuilds its
+    windows from them)."""
+    o = tables.outbox.c
+    rows = session.execute(select(o.value).where(o.topic.in_(list(topic_names)), o.created_at >= since)
+                           .order_by(o.seq).execution_options(yield_per=1000))
+    for (value,) in rows:
+        if isinstance(value, dict):
+            yield value
