@@ -80,21 +80,30 @@ def _tail(lab: "Lab", topic: str, wanted: Callable[[dict], bool], limit_s: float
 
 
 def _intake_commit(lab: "Lab", limit_s: float) -> str | None:
-    """Poll the group's committed offsets of ``care.intake.v1`` every 50 ms; the partition and
-    offset of the first commit that moves (None at the limit)."""
-    from streams.watchdog import read_offsets
+    """Poll the group's committed offsets of ``care.intake.v1`` every 50 ms; the partitions and
+    offsets of the first commit that moves (None at the limit)."""
+    from kafka import KafkaAdminClient, TopicPartition
 
-    tps = [(topics.INTAKE.name, p) for p in range(lab.partitions)]
-    before, _ = read_offsets(lab.bootstrap, "careline", tps)
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        now, _ = read_offsets(lab.bootstrap, "careline", tps)
-        moved = [f"partition {p} {before.get((t, p), 0)} -> {now[(t, p)]}" for t, p in tps
-                 if now.get((t, p), 0) > before.get((t, p), 0)]
-        if moved:
-            return ", ".join(moved)
-        time.sleep(0.05)
-    return None
+    tps = [TopicPartition(topics.INTAKE.name, p) for p in range(lab.partitions)]
+    admin = KafkaAdminClient(bootstrap_servers=lab.bootstrap, client_id="careline-fault-points",
+                             request_timeout_ms=10_000)
+
+    def committed() -> dict[int, int]:
+        found = admin.list_group_offsets({"careline": tps}).get("careline", {})
+        return {tp.partition: max(meta.offset, 0) for tp, meta in found.items()}
+
+    try:
+        before = committed()
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            now = committed()
+            moved = [f"partition {p} {before.get(p, 0)} -> {o}" for p, o in sorted(now.items()) if o > before.get(p, 0)]
+            if moved:
+                return ", ".join(moved)
+            time.sleep(0.05)
+        return None
+    finally:
+        admin.close()
 
 
 def _relay_pending(lab: "Lab", limit_s: float) -> int | None:

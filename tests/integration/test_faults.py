@@ -73,6 +73,13 @@ def test_every_accepted_request_ends_once_with_no_overlap_or_stuck_message(runni
 
 def test_a_killed_worker_is_replaced_and_the_pipeline_moves_again(running):
     assert row_of(running, "worker-sigkill").recovery_seconds is not None
+    assert row_of(running, "worker-and-timers-sigkill").recovery_seconds is not None
+
+
+def test_every_caller_who_heard_a_request_number_before_the_web_died_gets_that_request(running):
+    row = row_of(running, "web-sigkill")
+    assert row.app_answers >= 5, row.notes  # hotline calls that heard their number, each a request of the run
+    assert row.verdict.requests_in == 33 + row.app_answers and row.verdict.lost == 0
 
 
 def test_live_kpis_equal_the_records_also_after_the_worker_was_killed(running):
