@@ -75,8 +75,8 @@ windows = Windows(STEP_SECONDS, WINDOW_STEPS)
 _dirty: set[str] = set()
 _state: dict[str, float | None] = {"step": None}
 _published: dict[str, float] = {}
-#: partition of kpi.tallies.v1 -> its rebuild (done: the partition's subjects are counted)
-_rebuilds: dict[int, asyncio.Task] = {}
+#: partition of kpi.tallies.v1 -> (group generation, its rebuild); done: the subjects are counted
+_rebuilds: dict[int, tuple[int, asyncio.Task]] = {}
 
 
 def partition_of(key: str) -> int:
@@ -126,21 +126,28 @@ async def _rebuild(partitions: frozenset[int]) -> None:
     log.info("live KPIs of partitions %s rebuilt from %d stored tallies", sorted(partitions), len(found))
 
 
-def _usable(task: asyncio.Task | None) -> bool:
-    return task is not None and not (task.done() and (task.cancelled() or task.exception() is not None))
+def _usable(entry: tuple[int, asyncio.Task] | None) -> bool:
+    """A rebuild that serves now: started in the consumer's current generation, not failed."""
+    if entry is None or entry[0] != app.consumer_generation_id:
+        return False
+    task = entry[1]
+    return not (task.done() and (task.cancelled() or task.exception() is not None))
 
 
 async def rebuilt(partition: int) -> None:
-    """Return once ``partition``'s subjects are rebuilt from the stored records. A rebuild reads
-    the outbox once for every held partition not rebuilt yet; a failed one is tried again by
-    the next caller, and one cancelled because its partition was revoked is started again if
-    the partition came back."""
+    """Return once ``partition``'s subjects are rebuilt from the stored records in this
+    generation of the group (a partition held again after a rebalance is rebuilt again: the
+    worker that held it meanwhile counted tallies this one never read; counting by id makes the
+    second fold add only those). One rebuild reads the outbox for every held partition that
+    needs it; a failed one is tried again by the next caller, a cancelled one (its partition was
+    revoked) is started again if the partition came back."""
     while True:
-        task = _rebuilds.get(partition)
-        if not _usable(task):
+        entry = _rebuilds.get(partition)
+        if not _usable(entry):
             todo = frozenset(p for p in _held() | {partition} if not _usable(_rebuilds.get(p)))
-            task = asyncio.ensure_future(_rebuild(todo))
-            _rebuilds.update(dict.fromkeys(todo, task))
+            entry = (app.consumer_generation_id, asyncio.ensure_future(_rebuild(todo)))
+            _rebuilds.update(dict.fromkeys(todo, entry))
+        task = entry[1]
         try:
             await asyncio.shield(task)
             return
@@ -154,9 +161,9 @@ async def forget_revoked(sender, revoked, **kwargs) -> None:  # noqa: ANN001 - f
     """A revoked partition of ``kpi.tallies.v1`` may be counted by another worker before it
     comes back: forget its subjects, so that holding it again means rebuilding it."""
     for partition in {tp.partition for tp in revoked if tp.topic == topics.KPI_TALLIES.name}:
-        task = _rebuilds.pop(partition, None)
-        if task is not None:
-            task.cancel()
+        entry = _rebuilds.pop(partition, None)
+        if entry is not None:
+            entry[1].cancel()
         windows.drop([k for k in windows.subjects() if partition_of(k) == partition])
 
 
