@@ -41,13 +41,6 @@ SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score",
 
 KPI_TALLIES = TopicSpec("kpi.tallies.v1", "provider:<id> or caregiver:<id>",
                         "what one event adds to a subject's KPI counters (handlers.evaluation.live_kpis)")
-#: The changelog of the worker's windowed KPI table (``streams.live_kpis``), named by Faust
-#: ``<app id>-<table>-changelog``; keyed by (subject, window). Compacted: the latest value of
-#: each window is the state.
-KPI_CHANGELOG = TopicSpec("careline-kpi_live-changelog", "[subject, [window start, end]]",
-                          "KPI counters of one subject in one window (Faust table changelog)",
-                          configs={"cleanup.policy": "compact"})
-
 #: Faust's leader election (``on_leader`` timers), named by Faust after the app id. Created with
 #: the others: Apache Kafka here does not auto-create it and Tansu auto-creates it with 4
 #: partitions, and a worker met it missing at every metadata refresh (every 5 minutes).
@@ -55,7 +48,7 @@ FAUST_LEADER = TopicSpec("careline-__assignor-__leader", "none", "Faust leader e
                          partitions=1)
 
 ALL = (INTAKE, INTAKE_DLQ, REQUESTS, CAREGIVER_EVENTS, TIMERS, DISPATCH_DLQ, OFFERS, LIFECYCLE,
-       NOTIFY, FEEDBACK, SCORES, KPI_TALLIES, KPI_CHANGELOG, FAUST_LEADER)
+       NOTIFY, FEEDBACK, SCORES, KPI_TALLIES, FAUST_LEADER)
 
 #: Where an event emitted by a handler goes, by its ``topic_role``.
 BY_ROLE = {"lifecycle": LIFECYCLE, "offers": OFFERS, "requests": REQUESTS, "timers": TIMERS,

@@ -1,10 +1,11 @@
-"""The ``live_kpis`` read model: what the worker's windowed table holds, for the dashboard,
-and who the KPIs are about (providers' names, caregivers' employers) in a region's areas."""
+"""The ``live_kpis`` read model (what the worker's live windows hold, for the dashboard), who
+the KPIs are about (providers' names, caregivers' employers) in a region's areas, and the
+stored events a restarted worker rebuilds those windows from (``stored_events``)."""
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -53,3 +54,16 @@ def employers(session: Session, areas: list[str] | None) -> dict[str, str]:
     c = tables.caregivers.c
     stmt = select(c.caregiver_id, c.provider_id)
     return dict(session.execute(stmt if areas is None else stmt.where(c.service_area.in_(areas))).all())
+
+
+def stored_events(session: Session, topic_names: Iterable[str], since: datetime) -> Iterator[dict]:
+    """The CloudEvents careline put on its outbox for ``topic_names`` since ``since`` (wall
+    time the row was written; sent or not), oldest first, read 1,000 rows at a time: every
+    event the live KPI fold reads comes from there (``streams.live_kpis`` rebuilds its
+    windows from them)."""
+    o = tables.outbox.c
+    rows = session.execute(select(o.value).where(o.topic.in_(list(topic_names)), o.created_at >= since)
+                           .order_by(o.seq).execution_options(yield_per=1000))
+    for (value,) in rows:
+        if isinstance(value, dict):
+            yield value

@@ -141,6 +141,7 @@ outbox = Table(
     Column("key", String(120), nullable=False), Column("value", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False), Column("sent_at", UTCDateTime),
     Index("ix_outbox_unsent", "sent_at", "seq"),
+    Index("ix_outbox_created_at", "created_at"),
 )
 
 processed_events = Table(
@@ -371,6 +372,6 @@ live_kpis = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 """The latest rolling-window KPIs of each provider and caregiver (``handlers.evaluation.kpis.Kpis`` as a
-JSON object), written by the worker from its Faust windowed table (``streams.live_kpis``) for
-the dashboard to read; ``score`` is the composite 0–100 (providers only). A read model: the
-changelog topic of the table is the state."""
+JSON object), written by the worker from its live windows (``streams.live_kpis``) for the
+dashboard to read; ``score`` is the composite 0–100 (providers only). A read model: the
+windows are rebuilt from the outbox, the state is the events."""

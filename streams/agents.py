@@ -4,6 +4,13 @@ While the database is away (restart, failover) an agent waits and tries the
 same record again (``streams.runtime.db_call``): unavailability is never a
 reason to dead-letter. A broker failure while relaying leaves the outbox rows
 for the next try.
+
+What a record produces is safe before the agent takes the next record (Faust
+commits the input offset after that): the step commits its events to the
+outbox, or the agent waits for the broker to acknowledge what it sends itself
+(dead letters, probe answers: ``streams.runtime.deliver``). Issue 13 found the
+intake agent sending the validated request and moving on; a worker killed
+then lost the request.
 """
 from __future__ import annotations
 
@@ -11,35 +18,34 @@ import logging
 
 from config import topics
 from streams import outbound, steps
-from streams.app import (app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic,
-                         lifecycle_topic, requests_topic)
-from streams.runtime import db_call, kick_relay, relay_outbox_safely, relay_when_kicked
+from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
+from streams.runtime import db_call, deliver, kick_relay, relay_outbox_safely, relay_when_kicked
 
 log = logging.getLogger("careline.agents")
 
 
 @app.agent(intake_topic)
 async def validate_intake_records(stream):
-    """care.intake.v1 -> care.requests.v1 (keyed by service area) or the intake DLQ."""
+    """care.intake.v1 -> the outbox, for care.requests.v1 (keyed by service area), or the intake DLQ."""
     async for event in stream.events():
         raw = event.message.value
         try:
             value = steps.decode(raw)
             if value.get("type") == "careline.probe":
-                await lifecycle_topic.send(key=b"probe", value={**value, "type": "careline.probe.answered"})
+                await deliver(lifecycle_topic, b"probe", {**value, "type": "careline.probe.answered"})
                 continue
-            area, validated = await db_call(steps.validate_intake_record, value)
+            await db_call(steps.accept_intake_record, value)
         except steps.DeadLetter as exc:
-            await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+            await deliver(intake_dlq_topic, event.message.key, steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
             continue
         except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
             log.exception("intake step failed")
-            await intake_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+            await deliver(intake_dlq_topic, event.message.key, steps.dead_letter(
                 raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
                 event.message.offset))
             continue
-        await requests_topic.send(key=area.encode(), value=validated)
+        kick_relay()
 
 
 @app.agent(dispatch_inbox)
@@ -52,11 +58,11 @@ async def dispatch_care(stream):
             # database work off the event loop, awaited: one area's events stay in order
             await db_call(steps.handle_dispatch_event, value)
         except steps.DeadLetter as exc:
-            await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+            await deliver(dispatch_dlq_topic, event.message.key, steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
         except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
             log.exception("dispatch step failed")
-            await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+            await deliver(dispatch_dlq_topic, event.message.key, steps.dead_letter(
                 raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
                 event.message.offset))
         kick_relay()

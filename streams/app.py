@@ -4,9 +4,9 @@ Consumer settings are chosen for small brokers (single-node Apache Kafka and
 the embedded Tansu): a 6 s session (Tansu answers a group join after about
 half the session timeout: 3 s instead of 30 s with Faust's default), and
 offsets start at the earliest record so nothing sent before the worker
-started is skipped. The one table (``streams.live_kpis``) recovers fully on
-Apache Kafka; on Tansu, whose end offsets are wrong after a multi-record batch,
-a restarted worker may recover it short of records.
+started is skipped. The app has no Faust table: the live KPI windows
+(``streams.live_kpis``) are rebuilt from the database, not recovered from a
+changelog (a restarted worker's table came back empty once, issue 13).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 - ``record_feedback``: ``care.feedback.v1`` -> feedback rows (ratings,
   complaints that reopen a request for an operator follow-up).
-- the provider scores themselves come from the windowed KPI table
+- the provider scores themselves come from the live KPI windows
   (``streams.live_kpis``), published on the compacted ``provider.scores.v1``.
 - ``apply_provider_scores``: ``provider.scores.v1`` -> the score dispatch
   reads (``provider_organisations.score``). The loop closes.
@@ -14,7 +14,7 @@ import logging
 from config import topics
 from streams import steps
 from streams.app import app, dispatch_dlq_topic, topic
-from streams.runtime import db_call, kick_relay
+from streams.runtime import db_call, deliver, kick_relay
 
 log = logging.getLogger("careline.evaluation")
 feedback_topic = topic(topics.FEEDBACK, "raw")
@@ -27,9 +27,14 @@ async def record_feedback(stream):
         raw = event.message.value
         try:
             await db_call(steps.record_feedback, steps.decode(raw))
-        except steps.DeadLetter as exc:
-            await dispatch_dlq_topic.send(key=event.message.key, value=steps.dead_letter(
+        except steps.DeadLetter as exc:  # acknowledged before the next record, as every agent's output
+            await deliver(dispatch_dlq_topic, event.message.key, steps.dead_letter(
                 raw, exc, event.message.topic, event.message.offset))
+        except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
+            log.exception("feedback step failed")
+            await deliver(dispatch_dlq_topic, event.message.key, steps.dead_letter(
+                raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
+                event.message.offset))
         kick_relay()
 
 

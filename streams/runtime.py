@@ -1,5 +1,11 @@
-"""What the agents share in one worker process: the database, the clock and
-the outbox relay.
+"""What the agents share in one worker process: the database, the clock, the
+outbox relay, and ``deliver`` for the few records an agent sends itself.
+
+An agent takes the next record only after everything the last one produced is
+safe: committed to the database (with its outbox rows, which the relay
+publishes) or acknowledged by the broker (``deliver``). Faust commits an input
+offset once the agent has taken the next record, so that order is what makes a
+worker killed at any moment lose nothing (issue 13, ``docs/NOTES.md``).
 
 The outbox relay publishes events committed by handlers, in commit order,
 and marks them sent only after the broker acknowledged them. Agents do not
@@ -91,6 +97,36 @@ def current() -> Runtime:
     if _runtime is None:
         _runtime = bootstrap()
     return _runtime
+
+
+
+async def deliver_many(topic: Any, records: list[tuple[bytes | None, Any]],
+                       partition: Callable[[bytes | None], int | None] = lambda key: None) -> None:
+    """Send ``records`` ([(key, value)]) to the Faust ``topic`` and wait until the broker
+    acknowledged every one. A send that fails (broker away, leader moving) is tried again,
+    all of them, with backoff (0.2 s doubling to 5 s) for as long as it takes: the agent holds
+    its input record meanwhile, so its offset is not committed (a stalled worker is restarted
+    by ``streams.watchdog``). Records sent twice keep their ids; consumers drop the second.
+    ``partition(key)`` may name the partition (None: the producer's partitioner)."""
+    delay = 0.2
+    while True:
+        try:
+            pending = [await topic.send(key=key, value=value, partition=partition(key)) for key, value in records]
+            for fut in pending:
+                await fut
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kafka and faust errors alike: the record must get there
+            log.warning("send to %s not acknowledged (%s); trying again in %.1f s", topic.get_topic_name(),
+                        type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def deliver(topic: Any, key: bytes | None, value: Any) -> None:
+    """``deliver_many`` for one record: sent and acknowledged by the broker before this returns."""
+    await deliver_many(topic, [(key, value)])
 
 
 def sessions() -> sessionmaker[Session]:

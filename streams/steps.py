@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from config import topics
 from db import live_kpis, tables
+from db.channels import enqueue
 from db.uow import SqlUnitOfWork
 from handlers import messagebus, messages
 from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
@@ -79,12 +81,37 @@ def known_service_types(session, wanted: object) -> frozenset[str]:  # noqa: ANN
 def validate_intake_record(value: dict) -> tuple[str, dict]:
     """(service area, validated event) for an intake record; ``DeadLetter`` if invalid."""
     with SqlUnitOfWork(sessions()) as uow:
-        known = known_service_types(uow.session, value.get("service_type"))
-        try:
-            request = validate_intake(value, uow.elders.get, set(known))
-        except InvalidIntake as exc:
-            raise DeadLetter(exc.reason, exc.field) from None
+        request = _validated(uow, value)
     return request.service_area, validated_record(value, request)
+
+
+def accept_intake_record(value: dict) -> dict | None:
+    """Validate an intake record and, in one transaction, claim its request id
+    (``intake:<request id>``) and put the validated event on the outbox for
+    ``care.requests.v1``, keyed by service area; the relay publishes it. Returns that
+    event, or None when the request was accepted before (the record came again).
+    ``DeadLetter`` if invalid.
+
+    The intake agent used to send the validated event to Kafka itself and go on; Faust
+    then committed the intake offset whatever became of that send, and a worker killed
+    in between lost the request (issue 13, ``docs/NOTES.md``). Committed here, the
+    request survives the worker as every other event does."""
+    with SqlUnitOfWork(sessions()) as uow:
+        request = _validated(uow, value)
+        if not uow.claim(f"intake:{request.request_id}"):
+            return None
+        validated = validated_record(value, request)
+        enqueue(uow.session, topics.REQUESTS.name, request.service_area, validated)
+        uow.commit()
+    return validated
+
+
+def _validated(uow: SqlUnitOfWork, value: dict) -> CareRequest:
+    known = known_service_types(uow.session, value.get("service_type"))
+    try:
+        return validate_intake(value, uow.elders.get, set(known))
+    except InvalidIntake as exc:
+        raise DeadLetter(exc.reason, exc.field) from None
 
 
 def handle_dispatch_event(value: dict) -> bool:

@@ -120,15 +120,21 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
                  scenario: Annotated[Optional[list[str]], typer.Option(help="run only these (repeatable)")] = None,
                  instance: Annotated[Optional[Path], typer.Option(help="UHHC day (default bazirha-E2)")] = None,
                  speed: Speed = 600.0,
-                 timeout: Annotated[float, typer.Option(help="wall seconds per replay")] = 300.0) -> None:
+                 timeout: Annotated[float, typer.Option(help="wall seconds per replay")] = 300.0,
+                 repeat: Annotated[int, typer.Option(min=1, help="run the scenarios this many times, each run "
+                                                               "on its own day")] = 1,
+                 kill_at: Annotated[str, typer.Option(help="where kills strike: rotate (each point in turn), random, "
+                                                           "share, intake, intake-commit, offers, relay")] = "rotate",
+                 seed: Annotated[Optional[int], typer.Option(help="seed of the kill points (printed)")] = None) -> None:
     """Replay a day per scenario on a broker, database and worker the bench starts itself, break
-    one of them mid-run (worker SIGKILL, rebalance, broker and PostgreSQL restarts, a 30 s broker
+    one of them mid-run (worker SIGKILL at several points, worker and timer service together, the
+    web service while webhooks arrive, rebalance, broker and PostgreSQL restarts, a 30 s broker
     outage, Twilio errors, five-fold delivery) and check the invariants: one table row each."""
     import shlex
     import tempfile
 
-    from tools.faults.lab import main as faults_main
     from handlers.datasets.uhhc import InstanceError
+    from tools.faults.lab import main as faults_main
 
     if profile not in ("short", "full"):
         raise typer.BadParameter("short or full", param_hint="--profile")
@@ -137,9 +143,11 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
     var = Path(tempfile.mkdtemp(prefix="careline-faults-", dir=get_settings().var_dir))
     command = "careline " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        code = faults_main(profile, scenario, path, speed, timeout, var, make_console(), command)
+        code = faults_main(profile, scenario, path, speed, timeout, var, make_console(), command, repeat, kill_at,
+                           seed)
     except KeyError as exc:
-        raise typer.BadParameter(str(exc.args[0]), param_hint="--scenario") from None
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--kill-at" if "kill point" in str(exc)
+                                 else "--scenario") from None
     except (OSError, InstanceError) as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--instance") from None
     raise typer.Exit(code)

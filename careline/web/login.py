@@ -101,6 +101,13 @@ class Counted:
     wait_seconds: float = 0.0
 
 
+def _now(request: Request) -> datetime:
+    """The throttle's clock: the wall clock, or ``app.state.login_clock`` (tests freeze it, so
+    that the delays between attempts do not depend on how fast the machine hashes)."""
+    clock = getattr(request.app.state, "login_clock", None)
+    return clock() if clock is not None else datetime.now(timezone.utc)
+
+
 def _account_key(settings: Settings, user: str, exists: bool) -> str:
     if exists:
         return store.account_key(user)
@@ -118,7 +125,7 @@ def _count(request: Request, user: str, address: str, tries: int = 5) -> Counted
         key = _account_key(settings, user, op is not None)
         keys = list(zip((key, store.address_key(address)), policies(settings)))
         for _ in range(tries):
-            now = datetime.now(timezone.utc)
+            now = _now(request)
             seen = [(k, p, store.read(session, k)) for k, p in keys]
             wait = max(retry_after(current(s.state, now, p), now) for _, p, s in seen)
             if wait > 0:
@@ -148,7 +155,7 @@ def _count_all(session, op: Operator | None, key: str, address: str, seen: list,
 def _verify(request: Request, user: str, password: str, key: str, channel: str) -> Operator | None:
     """Check the password (in the pool); on success clear the account's count and take the
     attempt back from the address's; audit either way."""
-    now = datetime.now(timezone.utc)
+    now = _now(request)
     with auth.sessions_of(request)() as session:
         operator = verify_login(session, user, password)
         if operator is not None:

@@ -1,7 +1,7 @@
 """Live KPIs: the events of a request's life folded into counters, so that a
-stream processor can keep them in rolling windows (``streams.live_kpis`` keeps
-them in a Faust hopping-window table) and read the same ``handlers.evaluation.kpis.Kpis``
-the monthly report computes from stored rows.
+stream processor can keep them in rolling windows (``Windows``, held by
+``streams.live_kpis``) and read the same ``handlers.evaluation.kpis.Kpis`` the monthly
+report computes from stored rows.
 
 Shapes:
 
@@ -10,8 +10,10 @@ Shapes:
   (``provider:<id>`` and ``caregiver:<id>``); an event that counts for
   nothing gives ``[]``.
 - ``Counts``: a dict of counter name -> number that adds up with ``+``, also
-  onto a plain dict (what a table holds after recovering from its changelog).
+  onto a plain dict.
 - ``kpis_from_counts(subject_id, counts, policy)`` -> ``Kpis``.
+- ``Windows``: each subject's counters in event-time windows, every tally
+  counted once by its id however often it is delivered.
 
 Counters (all per subject, per window):
 
@@ -41,9 +43,10 @@ does, because a window cannot keep every answer time.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from handlers.evaluation.kpis import Kpis, KpiPolicy, _share, bayesian_average_of, complaints_per_100_visits
 
@@ -188,3 +191,62 @@ def kpis_from_counts(subject_id: str, counts: Mapping[str, float], policy: KpiPo
         satisfaction=bayesian_average_of(c("stars"), ratings, policy.prior_mean, policy.prior_weight),
         complaints=int(c("complaints")),
         complaints_per_100_visits=complaints_per_100_visits(int(c("complaints")), int(c("visits"))))
+
+
+@dataclass
+class Windows:
+    """Each subject's counters in tumbling event-time windows of ``step_seconds``,
+    kept for the last ``steps`` windows (the rolling window: 24 windows of an hour).
+
+    A tally counts once: each window keeps the ids of the tallies it counted, so a
+    tally delivered again (re-read after a worker restart, re-sent by a worker that
+    died before its offset was committed, from an event the outbox relay published
+    twice) changes nothing. Ids are kept as Python hashes, so in one process only;
+    a window's ids go when the window leaves the rolling window.
+
+    ``add`` returns whether the tally counted; ``total`` sums a subject's rolling
+    window; ``drop`` forgets subjects (a partition moved to another worker)."""
+
+    step_seconds: float
+    steps: int
+    counts: dict[str, dict[float, Counts]] = field(default_factory=dict)
+    counted: dict[str, dict[float, set[int]]] = field(default_factory=dict)
+
+    def window_start(self, ts: float) -> float:
+        """Start (epoch seconds) of the window holding ``ts``."""
+        return math.floor(ts / self.step_seconds) * self.step_seconds
+
+    def add(self, key: str, tally_id: str | None, counts: Mapping[str, float], ts: float) -> bool:
+        """Count ``counts`` for subject ``key`` at event time ``ts`` (epoch seconds), unless
+        the tally ``tally_id`` was counted already (None: a tally without an id always counts)."""
+        start = self.window_start(ts)
+        ids = self.counted.setdefault(key, {}).setdefault(start, set())
+        if tally_id is not None:
+            if hash(tally_id) in ids:
+                return False
+            ids.add(hash(tally_id))
+        held = self.counts.setdefault(key, {})
+        held[start] = held.get(start, Counts()) + counts
+        oldest = max(held) - (self.steps - 1) * self.step_seconds
+        for old in [s for s in held if s < oldest]:
+            del held[old]
+            self.counted[key].pop(old, None)
+        return True
+
+    def total(self, key: str, now_ts: float) -> Counts:
+        """Subject ``key``'s counters over the rolling window that ends with the window holding ``now_ts``."""
+        newest = self.window_start(now_ts)
+        oldest = newest - (self.steps - 1) * self.step_seconds
+        total = Counts()
+        for start, counts in self.counts.get(key, {}).items():
+            if oldest <= start <= newest:
+                total = total + counts
+        return total
+
+    def subjects(self) -> list[str]:
+        return list(self.counts)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        for key in list(keys):
+            self.counts.pop(key, None)
+            self.counted.pop(key, None)

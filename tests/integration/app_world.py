@@ -146,8 +146,9 @@ def run_worker_on_intake(world: AppWorld) -> None:
     from streams import steps
 
     for record in world.outbox(topics.INTAKE.name):
-        _area, validated = steps.validate_intake_record(record)
-        steps.handle_dispatch_event(validated)
+        validated = steps.accept_intake_record(record)
+        if validated is not None:  # None: accepted before
+            steps.handle_dispatch_event(validated)
 
 
 def run_worker_on(event: dict) -> bool:

@@ -1,5 +1,5 @@
 """The fault table's live-KPI note: a subject whose live counts fall below its records is
-named with the counts that differ, so a failed run says what was lost."""
+named with the counts that differ, so a failed run says what was lost or counted twice."""
 from tools.faults.live_check import Comparison
 
 
@@ -23,3 +23,10 @@ def test_each_lost_subject_is_one_violation_naming_its_counts():
     c = Comparison(stored={"caregiver:c4": {}}, lost=["caregiver:c4"], gaps={"caregiver:c4": {"ratings": (1, 2)}})
     assert c.violations() == ["live KPIs of caregiver:c4 count fewer events than its records "
                               "(ratings 1 live / 2 stored)"]
+
+
+def test_a_subject_counting_an_event_twice_or_with_another_rate_is_a_violation_too():
+    c = Comparison(stored={"provider:p1": {}, "caregiver:c4": {}}, doubled=["provider:p1"], differ=["caregiver:c4"],
+                   gaps={"provider:p1": {"offers": (5, 4)}})
+    assert c.violations() == ["live KPIs of provider:p1 count events twice (offers 5 live / 4 stored)",
+                              "live KPIs of caregiver:c4 differ from its records in a rate"]

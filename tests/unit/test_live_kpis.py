@@ -1,6 +1,7 @@
-"""Live KPIs (counters a windowed table keeps) give the monthly report's
+"""Live KPIs (counters kept in event-time windows) give the monthly report's
 numbers: the same events folded through ``handlers.evaluation.live_kpis`` and the same
-outcomes through ``handlers.evaluation.kpis`` agree, and a few values by hand."""
+outcomes through ``handlers.evaluation.kpis`` agree, and a few values by hand; the
+windows count a tally delivered again once."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -9,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from handlers.evaluation.kpis import Complaint, KpiPolicy, OfferOutcome, Rating, VisitOutcome, provider_kpis
-from handlers.evaluation.live_kpis import (ACCEPT_BUCKETS_SECONDS, Counts, bucket_name, histogram_median,
+from handlers.evaluation.live_kpis import (ACCEPT_BUCKETS_SECONDS, Counts, Windows, bucket_name, histogram_median,
                                 kpis_from_counts, split_key, subject_key, tallies)
 from tests.unit.factories import at
 
@@ -130,7 +131,7 @@ def test_events_that_count_for_nothing_add_nothing(bad):
     assert tallies(bad, 5.0) == []
 
 
-def test_counts_add_onto_plain_dicts_as_a_recovered_table_holds_them():
+def test_counts_add_onto_plain_dicts():
     assert {"offers": 2} + Counts(offers=1, accepted=1) == {"offers": 3, "accepted": 1}
     assert Counts(offers=1) + {"offers": 1} == {"offers": 2}
     assert split_key(subject_key("caregiver", "c:1")) == ("caregiver", "c:1")
@@ -145,3 +146,34 @@ def test_an_acceptance_that_overturns_a_timeout_counts_the_offer_once():
                  supersedes="timeout")
     p1 = kpis_from_counts("p1", fold([timeout, late])["provider:p1"], POLICY)
     assert (p1.offers, p1.acceptance_rate) == (1, 1.0)
+
+
+HOUR = 3600.0
+
+
+def test_a_tally_read_again_after_a_restart_counts_once_and_one_without_an_id_always_counts():
+    w = Windows(HOUR, 24)
+    assert w.add("provider:p1", "e1|provider:p1", {"offers": 1}, 10 * HOUR)
+    assert not w.add("provider:p1", "e1|provider:p1", {"offers": 1}, 10 * HOUR)  # re-read, re-sent, rebuilt
+    assert w.add("provider:p1", "e2|provider:p1", {"offers": 1, "accepted": 1}, 10.5 * HOUR)
+    assert w.add("provider:p1", None, {"offers": 1}, 11 * HOUR) and w.add("provider:p1", None, {"offers": 1}, 11 * HOUR)
+    assert w.total("provider:p1", 11 * HOUR) == {"offers": 4, "accepted": 1}
+
+
+def test_the_rolling_window_holds_the_last_day_and_older_windows_are_forgotten_with_their_ids():
+    w = Windows(HOUR, 24)
+    w.add("caregiver:c1", "old|caregiver:c1", {"visits": 1}, 0.5 * HOUR)
+    w.add("caregiver:c1", "new|caregiver:c1", {"visits": 1}, 23.5 * HOUR)
+    assert w.total("caregiver:c1", 23.9 * HOUR) == {"visits": 2}
+    assert w.total("caregiver:c1", 24.1 * HOUR) == {"visits": 1}  # the first hour left the window
+    w.add("caregiver:c1", "later|caregiver:c1", {"visits": 1}, 30 * HOUR)
+    assert sorted(w.counts["caregiver:c1"]) == [23 * HOUR, 30 * HOUR]
+
+
+def test_a_subject_dropped_with_its_partition_is_counted_afresh_when_rebuilt():
+    w = Windows(HOUR, 24)
+    w.add("provider:p1", "e1|provider:p1", {"offers": 1}, HOUR)
+    w.drop(["provider:p1"])
+    assert w.subjects() == [] and w.total("provider:p1", HOUR) == {}
+    assert w.add("provider:p1", "e1|provider:p1", {"offers": 1}, HOUR)  # the rebuild counts it again, once
+    assert w.total("provider:p1", HOUR) == {"offers": 1}

@@ -6,7 +6,7 @@ the proxy draws (seeded) one of: answer **500** (Twilio's JSON error body),
 answer **429** (``Retry-After: 1``), **hang** without forwarding until the
 client times out (the request never reached Twilio), or forward to Prism.
 Everything else is forwarded untouched. ``stats`` counts attempts, injected
-faults and forwarded creates per (To, Body), so a test or ``careline bench
+faults and forwarded creates per (To, Body, StatusCallback), so a test or ``careline bench
 faults`` can show retries happened and no SMS was sent twice.
 
 ``FaultPlan.script`` replaces the random draw with a fixed sequence (``"500"``,
@@ -58,12 +58,12 @@ class FaultPlan:
 class ProxyStats:
     attempts: int = 0
     injected: Counter = field(default_factory=Counter)
-    forwarded: Counter = field(default_factory=Counter)  # (path kind, To, Body) -> creates Prism answered 2xx
+    forwarded: Counter = field(default_factory=Counter)  # (path kind, To, Body, StatusCallback) -> creates answered 2xx
     created: list = field(default_factory=list)  # (sid, StatusCallback URL or "") of each forwarded create
 
     @property
     def duplicates(self) -> int:
-        """Creates forwarded more than once for the same recipient and text."""
+        """Creates forwarded more than once for the same recipient, text and status callback."""
         return sum(n - 1 for n in self.forwarded.values() if n > 1)
 
 
@@ -134,7 +134,10 @@ class FaultProxy:
                 upstream = self._forward(body)
                 if create and upstream.status_code < 300:
                     form = urllib.parse.parse_qs((body or b"").decode())
-                    key = (self.path.rsplit("/", 1)[-1], form.get("To", [""])[0], form.get("Body", [""])[0])
+                    # the status callback names the request the message is about: the same text to the
+                    # same person about two requests (two offers sharing a short code) is two messages
+                    key = (self.path.rsplit("/", 1)[-1], form.get("To", [""])[0], form.get("Body", [""])[0],
+                           form.get("StatusCallback", [""])[0])
                     try:
                         sid = upstream.json().get("sid", "")
                     except ValueError:

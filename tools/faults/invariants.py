@@ -16,7 +16,8 @@ Invariants (issue 7, "Faults"):
 5. no message stuck in the outbox;
 6. nothing lost from the audit trail: each request's current status has its
    ``care.request.status_changed`` event in the event log;
-7. no SMS sent twice for one offer (recipient and text, as Twilio received them).
+7. no SMS sent twice for one offer (recipient, text and the status callback that names
+   the request, as Twilio received them).
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def check(intake_ids: Iterable[str], requests: Iterable[CareRequest], offers: It
     """Check the invariants above. ``intake_ids`` are request ids the channels
     accepted; ``status_events`` maps request id -> statuses its
     ``care.request.status_changed`` events recorded; ``sms_sent`` maps
-    (kind, to, body) -> how many creates Twilio received."""
+    (kind, to, body[, status callback]) -> how many creates Twilio received."""
     accepted = set(intake_ids)
     by_id = {r.request_id: r for r in requests}
     dead = set(dead_lettered) & accepted
@@ -101,7 +102,7 @@ def check(intake_ids: Iterable[str], requests: Iterable[CareRequest], offers: It
             v.violations.append(f"caregiver {caregiver}: visits {a.request_id} and {b.request_id} overlap")
     if unsent_outbox:
         v.violations.append(f"outbox: {unsent_outbox} messages never relayed")
-    for (kind, to, body), n in sorted((sms_sent or {}).items()):
+    for (kind, to, body, *_), n in sorted((sms_sent or {}).items()):
         if n > 1:
             v.duplicated += n - 1
             v.violations.append(f"{kind} to …{to[-4:]} sent {n} times: {body[:40]!r}")

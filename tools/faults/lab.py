@@ -10,8 +10,14 @@ lab's var directory; the broker's and database's data are removed at exit. Each 
 with intake and caregiver answers written to the durable outbox (what the
 HTTP channels do), injects its fault from a side thread when the run is
 under way, waits until the run is over and the outbox is empty, and checks
-``tools.faults.invariants``. ``careline bench faults`` prints one row per
-scenario; ``tests/integration/test_faults.py`` runs the short profile.
+``tools.faults.invariants``, then compares the worker's live KPIs with the stored
+records (``tools.faults.live_check``). A kill strikes at a kill point
+(``tools.faults.points``: during intake, right after an intake commit, during
+a batch of offers, during the relay, at a share of the run); ``--repeat`` runs
+the scenarios again, each run on its own day, and an intake that became no
+request is followed hop by hop (``tools.faults.trace``). ``careline bench
+faults`` prints one row per run; ``tests/integration/test_faults.py`` runs the
+short profile with a random kill point.
 
 Recovery time: wall seconds from the end of the fault (worker restarted,
 broker or database back, worker left) until the pipeline next emitted an
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+from collections import Counter
 import shutil
 import signal
 import subprocess
@@ -28,7 +36,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -37,6 +45,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from careline import brokers
+
+from tools.faults import points as fault_points
 from tools.faults.live_check import Comparison, compare, hold_clock
 from tools.replay.driver import ReplayDriver, ReplayOptions
 from tools.replay.stack import worker_env
@@ -52,9 +62,8 @@ from handlers.datasets.uhhc import Instance
 POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
 
 
-def _progress(driver: ReplayDriver) -> float:
-    total = len(driver.day.submissions) + len(driver.extra)
-    return len(driver.final) / total if total else 1.0
+#: the first run's day; run ``i`` of a bench replays the day ``i`` days later (its own day and ids)
+FIRST_DAY = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
 
 
 class Lab:
@@ -121,6 +130,11 @@ class Lab:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
 
+    @property
+    def partitions(self) -> int:
+        """Partitions of every careline topic in the lab."""
+        return Settings().topic_partitions
+
     def _postgres(self, action: str) -> None:
         subprocess.run(["bash", str(POSTGRES_SH), action], env=self.pg_env, check=True, capture_output=True,
                        timeout=120)
@@ -167,16 +181,19 @@ class Lab:
 
     def web(self) -> str:
         """``careline web`` (uvicorn: webhooks, alarms, the app API) on a free port, started
-        once; returns its base URL when /healthz answers."""
-        if getattr(self, "_web_url", None):
-            return self._web_url
+        if it is not running; returns its base URL when /healthz answers."""
         import requests
 
+        proc = getattr(self, "_web", None)
+        if proc is not None and proc.poll() is None:
+            return self._web_url
         port = self.web_port
         log = open(self.logs / "web.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", "web", "--port", str(port)],
-                                env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self._stack.callback(lambda: (proc.terminate(), proc.wait(timeout=20)))
+        proc = self._web = subprocess.Popen([sys.executable, "-m", "careline.cli", "web", "--port", str(port)],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        if not getattr(self, "_web_stop_registered", False):
+            self._stack.callback(self.stop_web)
+            self._web_stop_registered = True
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -186,6 +203,37 @@ class Lab:
                     return url
             time.sleep(0.3)
         raise RuntimeError(f"careline web did not answer; see {self.logs / 'web.log'}")
+
+    def stop_web(self, sig: int = signal.SIGTERM) -> None:
+        """Stop ``careline web`` with ``sig`` (SIGTERM, or SIGKILL for a crash) and wait until it is gone."""
+        proc = getattr(self, "_web", None)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def use_ivr(self, service_type: str) -> None:
+        """Restart ``careline web`` with the hotline menu's digit 1 offering ``service_type`` (a
+        service the day's caregivers give), so that hotline calls become requests dispatch can place."""
+        text = (REPO_ROOT / "config" / "ivr.toml").read_text(encoding="utf-8")
+        path = self.var / f"ivr-{service_type}.toml"
+        path.write_text(text.replace('"1" = { service_type = "meal"', f'"1" = {{ service_type = "{service_type}"'),
+                        encoding="utf-8")
+        if self.env.get("CARELINE_IVR_CONFIG") != str(path):
+            self.env["CARELINE_IVR_CONFIG"] = str(path)
+            self.stop_web()
+        self.web()
+
+    def kill_timer_service(self) -> None:
+        """SIGKILL the timer service (``careline scheduler``) and wait until it is gone."""
+        self.scheduler.kill()
+        self.scheduler.wait(timeout=30)
+
+    def start_timer_service(self) -> None:
+        self.scheduler = self.spawn("scheduler")
 
     def elder_token(self, elder_id: str) -> str:
         """A fresh app API token for ``elder_id`` (what ``careline tokens issue elder`` does)."""
@@ -287,12 +335,23 @@ class Lab:
         load_day(self.sessions, driver.day, driver.instance)
         c = tables.caregivers.c
         with self.sessions() as session:
-            for i, caregiver in enumerate(driver.day.caregivers):
+            for caregiver in driver.day.caregivers:
                 phone = f"+86139{os.getpid() % 1000:03d}{len(self.phones):05d}"
                 self.phones[caregiver.caregiver_id] = phone
                 session.execute(tables.caregivers.update().where(c.caregiver_id == caregiver.caregiver_id)
                                 .values(phone=phone, language="zh"))
             session.commit()
+
+    def give_family_a_phone(self, elder_id: str) -> str:
+        """A mainland mobile number for a family member of one elder of the run, who calls the
+        hotline for the elder (the elder's own number would also get satisfaction calls)."""
+        e = tables.elders.c
+        phone = self.phones.get(elder_id) or f"+86138{os.getpid() % 1000:03d}{len(self.phones):05d}"
+        self.phones[elder_id] = phone
+        with self.sessions() as session:
+            session.execute(tables.elders.update().where(e.elder_id == elder_id).values(family_phones=[phone]))
+            session.commit()
+        return phone
 
     def verdict(self, driver: ReplayDriver) -> Verdict:
         """Read the run's requests, offers, visits, status events, outbox and the SMS
@@ -310,8 +369,14 @@ class Lab:
                     e.type == "care.request.status_changed", e.subject.in_(ids))):
                 status_events.setdefault(subject, set()).add((payload.get("data") or {}).get("status"))
         dead = [rid for rid, state in driver.final.items() if state == "dead-letter"]
-        return check(ids, requests, offers, visits, status_events, dead, self.unsent_outbox(),
-                     dict(self.proxy.stats.forwarded))
+        verdict = check(ids, requests, offers, visits, status_events, dead, self.unsent_outbox(),
+                        dict(self.proxy.stats.forwarded))
+        lost = set(ids) - {r.request_id for r in requests} - set(dead)
+        if lost:
+            from tools.faults.trace import trace
+
+            verdict.violations.extend(trace(self.bootstrap, self.sessions, self.partitions, lost))
+        return verdict
 
     def quiesce(self, timeout_s: float = 60.0) -> None:
         """Wait until the outbox is empty (or ``timeout_s``), then a little for SMS in flight."""
@@ -329,6 +394,9 @@ class FaultLog:
     restored: float | None = None
     notes: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    #: where a kill strikes (``tools.faults.points.POINTS``) and the run's random source
+    kill_at: str = "share"
+    rng: random.Random = field(default_factory=random.Random)
 
 
 @dataclass(frozen=True)
@@ -360,10 +428,7 @@ class Row:
     live: Comparison | None = None
 
 
-def _wait_progress(driver: ReplayDriver, share: float, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _progress(driver) < share and time.monotonic() < deadline:
-        time.sleep(0.2)
+_wait_progress = fault_points.wait_progress
 
 
 def _none(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
@@ -371,11 +436,102 @@ def _none(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
 
 
 def _kill_worker(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
-    _wait_progress(driver, 0.3)
+    where = fault_points.strike(log.kill_at, lab, driver, log.rng)
     log.started = time.monotonic()
     lab.kill_worker(signal.SIGKILL)
     lab.spawn("worker")
     log.restored = time.monotonic()
+    log.notes.append(f"killed at {where}")
+
+
+def _kill_worker_and_timers(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    where = fault_points.strike(log.kill_at, lab, driver, log.rng)
+    log.started = time.monotonic()
+    worker = lab.live_workers()[0]
+    worker.send_signal(signal.SIGKILL)
+    lab.scheduler.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    lab.kill_timer_service()
+    lab.start_timer_service()
+    lab.spawn("worker")
+    log.restored = time.monotonic()
+    log.notes.append(f"worker and timer service killed together at {where}")
+
+
+def _hotline_call(lab: Lab, url: str, caller: str, service_type: str, answered: list[int]) -> str | None:
+    """One call to the hotline through its three signed voice webhooks (call, service menu,
+    time menu), each delivered again until the web answers (Twilio retries a webhook that got
+    no answer); the request id the caller heard in the confirmation, or None."""
+    import re
+    import uuid
+
+    import requests
+
+    from careline.web.twilio_security import sign
+
+    base = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": lab.env["CARELINE_TWILIO_ACCOUNT_SID"],
+            "From": caller, "To": lab.env["CARELINE_TWILIO_FROM_NUMBER"], "CallStatus": "in-progress"}
+    steps = (("/twilio/voice", {}), ("/twilio/voice/menu?first=1&lang=zh&try=0", {"Digits": "1"}),
+             (f"/twilio/voice/time?lang=zh&service={service_type}&try=0", {"Digits": "1"}))
+    reply = None
+    for path, more in steps:
+        form = {**base, **more}
+        headers = {"X-Twilio-Signature": sign(url + path, form, lab.env["CARELINE_TWILIO_AUTH_TOKEN"])}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = requests.post(url + path, data=form, headers=headers, timeout=10)
+                if reply.status_code == 200:
+                    answered[0] += 1
+                    break
+            except requests.RequestException:
+                answered[1] += 1
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+    heard = re.search(r"请求号([\d ]+)", reply.text if reply is not None else "")  # spoken digit by digit: "1 0 2 4"
+    return f"HL{heard.group(1).replace(' ', '')}" if heard else None
+
+
+def _kill_web(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
+    """Families call the hotline for the run's elders (two calls at a time, a call a second
+    each, for 24 s); the web service is killed (SIGKILL) at a random moment in between and
+    started again. Every call whose caller heard a request number joins the run: that request
+    must exist and end."""
+    service_type = driver.day.submissions[0].record["service_type"]
+    lab.use_ivr(service_type)
+    url = lab.web()
+    callers = [lab.give_family_a_phone(e.elder_id) for e in driver.day.elders[:6]]
+    _wait_progress(driver, 0.1)
+    heard: list[str] = []
+    answered = [0, 0]  # webhooks answered 200, deliveries that got no answer
+    until = time.monotonic() + 24
+
+    def call(k: int) -> None:
+        n = 0
+        while time.monotonic() < until:
+            rid = _hotline_call(lab, url, callers[(k + 2 * n) % len(callers)], service_type, answered)
+            if rid is None:
+                log.violations.append("a hotline call never heard its request number")
+            else:
+                heard.append(rid)
+                driver.extra.add(rid)
+            n += 1
+            time.sleep(1.0)
+
+    threads = [threading.Thread(target=call, args=(k,), daemon=True) for k in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(log.rng.uniform(4, 14))
+    log.started = time.monotonic()
+    lab.stop_web(signal.SIGKILL)
+    lab.web()
+    log.restored = time.monotonic()
+    for t in threads:
+        t.join(timeout=120)
+    log.notes.append(f"web killed {log.started - (until - 24):.1f} s into the calls and started again: "
+                     f"{len(heard)} calls heard their request number; {answered[0]} webhooks answered 200, "
+                     f"{answered[1]} deliveries got no answer and were delivered again")
 
 
 def _rebalance(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
@@ -471,7 +627,11 @@ def _webhooks(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("baseline", "none", _none),
-    Scenario("worker-sigkill", "worker killed (SIGKILL) at 30 % and restarted", _kill_worker),
+    Scenario("worker-sigkill", "worker killed (SIGKILL) and restarted, at a kill point", _kill_worker),
+    Scenario("worker-and-timers-sigkill", "worker and timer service killed together (SIGKILL), at a kill point",
+             _kill_worker_and_timers),
+    Scenario("web-sigkill", "web service killed (SIGKILL) while hotline webhooks arrive, restarted",
+             _kill_web),
     Scenario("rebalance", "second worker joins, then leaves", _rebalance, ("full",)),
     Scenario("broker-restart", "Kafka stopped and started at 30 %", _restart_broker, ("full",)),
     Scenario("postgres-restart", "PostgreSQL restarted at 30 %", _restart_postgres),
@@ -485,10 +645,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 
 
 def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
-                 timeout_s: float) -> Row:
+                 timeout_s: float, day: int = 0, kill_at: str = "share",
+                 rng: random.Random | None = None) -> Row:
     """Replay ``instance`` at ``speed`` (simulated seconds per wall second; the scenario may
-    override it) for at most ``timeout_s`` wall seconds, injecting the scenario's fault; then
-    wait for the outbox to drain and return the row with the invariants' verdict."""
+    override it) for at most ``timeout_s`` wall seconds on the day ``day`` days after
+    ``FIRST_DAY``, injecting the scenario's fault (a kill strikes at ``kill_at``,
+    ``tools.faults.points``); then wait for the outbox to drain and return the row with the
+    invariants' verdict."""
     from tools.faults.faultproxy import FaultPlan
 
     lab.proxy.plan = FaultPlan()
@@ -497,9 +660,10 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     lab.proxy.stats.created.clear()
     driver = ReplayDriver(lab.bootstrap, lab.sessions, instance,
                           ReplayOptions(speed=scenario.speed or speed, timeout_seconds=timeout_s, via_outbox=True,
-                                        copies=scenario.copies), lab.console)
+                                        copies=scenario.copies, day_start=FIRST_DAY + timedelta(days=day)),
+                          lab.console)
     lab.give_caregivers_phones(driver)
-    log = FaultLog()
+    log = FaultLog(kill_at=kill_at, rng=rng or random.Random())
     failure: list[BaseException] = []
 
     def injector() -> None:
@@ -531,13 +695,16 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
         sent = len(lab.proxy.stats.created)
         verdict.violations.extend(lab.shuffled_status_callbacks())
         log.notes.append(f"{sent} SMS/calls got status callbacks delivered newest first, 3× each")
-    # the worker's windowed KPI table, after the fault: nothing lost (a restarted worker recovers it
-    # from its changelog); events re-read after a kill may count twice (at least once)
+    # the worker's live KPIs, after the fault: every subject equals its stored records (a restarted
+    # worker rebuilds its windows from the stored events and counts each tally once)
     hold_clock(lab.sessions)
     live = compare(lab.database_url, lab.sessions, driver.run_id, driver.day.start, wait_s=60,
                    bootstrap=lab.bootstrap, partitions=Settings().topic_partitions)
     verdict.violations.extend(live.violations())
     notes = list(log.notes) + [live.summary()]
+    shared = Counter((kind, to, body) for kind, to, body, _ in lab.proxy.stats.forwarded)
+    notes.extend(f"{kind} to …{to[-4:]}: the same text about {n} requests (two offers share a short code): "
+                 f"{body[:40]!r}" for (kind, to, body), n in shared.items() if n > 1)
     if scenario.name == "twilio-errors":
         s = lab.proxy.stats
         notes.append(f"Twilio: {dict(s.injected)} injected, {sum(s.forwarded.values())} SMS/calls sent")
@@ -605,17 +772,61 @@ def render(rows: list[Row], console: Console, what: str, command: str) -> None:
             console.print(f"  [red]{row.scenario}: {line}")
 
 
+def kill_point(kill_at: str, run: int, rng: random.Random) -> str:
+    """The kill point of run ``run``: ``kill_at`` itself, ``rotate`` (every point in turn,
+    ``tools.faults.points.POINTS``) or ``random``."""
+    if kill_at == "rotate":
+        return fault_points.POINTS[run % len(fault_points.POINTS)]
+    if kill_at == "random":
+        return fault_points.choose(rng)
+    if kill_at not in fault_points.POINTS:
+        raise KeyError(f"unknown kill point {kill_at!r}; known: rotate, random, {', '.join(fault_points.POINTS)}")
+    return kill_at
+
+
+def tally(rows: list[Row]) -> list[str]:
+    """One line per scenario run more than once: runs that held, lost and duplicated in all,
+    runs whose live KPIs equal the records."""
+    lines = []
+    for name in dict.fromkeys(r.scenario.split(" #")[0] for r in rows):
+        mine = [r for r in rows if r.scenario.split(" #")[0] == name]
+        if len(mine) > 1:
+            lines.append(f"{name}: {sum(r.verdict.holds for r in mine)} of {len(mine)} runs hold; "
+                         f"lost {sum(r.verdict.lost for r in mine)}, duplicated "
+                         f"{sum(r.verdict.duplicated for r in mine)}; live KPIs equal the records in "
+                         f"{sum(bool(r.live and r.live.all_equal) for r in mine)} of {len(mine)}")
+    return lines
+
+
 def main(profile: str, names: list[str] | None, instance_path: Path, speed: float, timeout_s: float,
-         var: Path, console: Console, command: str) -> int:
-    """Run the scenarios, print the table (and the command), return 1 if an invariant broke.
-    Raises ``InstanceError`` for an unreadable day file, ``KeyError`` for unknown scenarios."""
+         var: Path, console: Console, command: str, repeat: int = 1, kill_at: str = "rotate",
+         seed: int | None = None) -> int:
+    """Run the scenarios ``repeat`` times (each run on its own day, so with its own ids), print
+    the table (and the command), return 1 if an invariant broke. Kills strike at ``kill_at``
+    (``kill_point``). Raises ``InstanceError`` for an unreadable day file, ``KeyError`` for
+    unknown scenarios or kill points."""
     from handlers.datasets.uhhc import load_instance
 
     chosen = scenarios_for(profile, names)
+    seed = random.randrange(1 << 30) if seed is None else seed
+    rng = random.Random(seed)
+    kill_point(kill_at, 0, rng)  # an unknown point fails before the lab starts
     instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
     rows: list[Row] = []
+    console.print(f"kill points: {kill_at}, seed {seed}")
     with lab(var, console) as running:
-        for scenario in chosen:
-            rows.append(run_scenario(running, scenario, instance, speed, timeout_s))
+        for run in range(repeat):
+            for scenario in chosen:
+                row = run_scenario(running, scenario, instance, speed, timeout_s, day=len(rows),
+                                   kill_at=kill_point(kill_at, len(rows), rng), rng=rng)
+                if repeat > 1:
+                    row.scenario = f"{row.scenario} #{run + 1}"
+                rows.append(row)
+                v = row.verdict
+                console.print(f"{row.scenario}: {'hold' if v.holds else f'{len(v.violations)} broken'}; lost {v.lost}, "
+                              f"duplicated {v.duplicated}, live KPIs {_live_cell(row.live)}; "
+                              + "; ".join(row.notes[:1]), highlight=False)
     render(rows, console, f"{instance.name} at {speed:g}×", command)
+    for line in tally(rows):
+        console.print(line)
     return 0 if all(r.verdict.holds for r in rows) else 1

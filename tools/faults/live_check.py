@@ -1,12 +1,12 @@
 """Check the worker's live KPIs against the stored records of one replay run.
 
-The live KPIs (``streams.live_kpis``) are a stream fold, at least once: a
-worker killed between producing a tally and committing its input re-reads and
-counts those events again after the restart, and a table recovered from its
-changelog must have lost nothing. ``compare`` answers both: which subjects
-equal what ``careline.reports`` computes from the database (the monthly
-report's numbers), and which have a count below it (lost) or above it
-(counted twice). Used by ``careline bench faults`` and the end-to-end test.
+The live KPIs (``streams.live_kpis``) are a stream fold that must count every
+event once, also after a worker was killed: a restarted worker rebuilds its
+windows from the stored events and recognises tallies it reads again by their
+ids. ``compare`` says which subjects equal what ``careline.reports`` computes
+from the database (the monthly report's numbers), and which have a count below
+it (lost), above it (counted twice) or another rate; each of those is a
+violation. Used by ``careline bench faults`` and the end-to-end test.
 """
 from __future__ import annotations
 
@@ -59,10 +59,13 @@ class Comparison:
         return ", ".join(f"{c} {got:g} live / {want:g} stored" for c, (got, want) in self.gaps.get(key, {}).items())
 
     def violations(self) -> list[str]:
-        """One line per subject whose live counts fall below its records (a lost event), naming them."""
+        """One line per subject whose live KPIs differ from its records: counts below them (a
+        lost event), above them (an event counted twice), or another rate; naming the counts."""
         unread = f"; {self.unread} records unread by the worker" if self.unread else ""
-        return [f"live KPIs of {key} count fewer events than its records ({self.gap(key)}{unread})"
-                for key in self.lost]
+        return ([f"live KPIs of {key} count fewer events than its records ({self.gap(key)}{unread})"
+                 for key in self.lost]
+                + [f"live KPIs of {key} count events twice ({self.gap(key)})" for key in self.doubled]
+                + [f"live KPIs of {key} differ from its records in a rate" for key in self.differ])
 
     def summary(self) -> str:
         """One line for the fault table's notes: how many subjects are equal, lost, doubled,
