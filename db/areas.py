@@ -52,3 +52,9 @@ class AreaContexts:
     def forget(self) -> None:
         """Drop every cached context (tests, and after the register changed an area)."""
         self._cache.clear()
+
+
+def batched_areas(session: Session) -> list[str]:
+    """The service areas whose requests are matched in batches (``dispatch_mode`` ``batched``)."""
+    return list(session.scalars(select(tables.service_areas.c.service_area).where(
+        tables.service_areas.c.dispatch_mode == "batched")))

@@ -157,3 +157,22 @@ def call(session: Session, call_sid: str) -> Row | None:
 def finish_call(session: Session, call_sid: str, **values: Any) -> None:
     """Record how a call ended (outcome, reason, service_type, priority, window, request_id)."""
     session.execute(update(t.hotline_calls).where(t.hotline_calls.c.call_sid == call_sid).values(**values))
+
+
+def caregiver_contact(session: Session, caregiver_id: str) -> Row | None:
+    """The caregiver's ``phone`` (E.164 or None) and ``language``, or None for an unknown caregiver."""
+    c = tables.caregivers.c
+    return session.execute(select(c.phone, c.language).where(c.caregiver_id == caregiver_id)).first()
+
+
+def area_name(session: Session, service_area: str) -> str | None:
+    """The service area's display name (None when it has no row)."""
+    a = tables.service_areas.c
+    return session.execute(select(a.name).where(a.service_area == service_area)).scalar()
+
+
+def family_of(session: Session, elder_id: str) -> Row | None:
+    """The elder's ``family_phones``, ``family_updates`` opt-in and ``language``, or None."""
+    e = tables.elders.c
+    return session.execute(select(e.family_phones, e.family_updates, e.language).where(
+        e.elder_id == elder_id)).first()

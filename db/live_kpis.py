@@ -67,3 +67,9 @@ def stored_events(session: Session, topic_names: Iterable[str], since: datetime)
     for (value,) in rows:
         if isinstance(value, dict):
             yield value
+
+
+def set_provider_score(session: Session, provider_id: str, score: float | None) -> None:
+    """Store the provider's composite score (0..100, or None) that dispatch ranks by (not committed)."""
+    session.execute(tables.provider_organisations.update().where(
+        tables.provider_organisations.c.provider_id == provider_id).values(score=score))

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from config import topics
 from db import tables
 from db.session import engine_for
 from handlers.model import CareRequest, Offer, Visit
@@ -52,3 +53,73 @@ def outbox_after(session: Session, seq: int) -> list[Row]:
     """Outbox rows after ``seq``, in order (``seq``, ``topic``, ``key``, ``value``, ``sent_at``)."""
     return list(session.execute(select(tables.outbox).where(tables.outbox.c.seq > seq)
                                 .order_by(tables.outbox.c.seq)).all())
+
+
+def short_code(session: Session, offer_id: str | None, request_id: str | None = None,
+               caregiver_id: str | None = None) -> str | None:
+    """The code an SMS reply quotes: of offer ``offer_id``, or of the caregiver's accepted
+    offer for ``request_id`` when no offer id is given."""
+    o = tables.offers.c
+    if offer_id:
+        return session.scalar(select(o.short_code).where(o.offer_id == offer_id))
+    return session.scalar(select(o.short_code).where(
+        o.request_id == request_id, o.caregiver_id == caregiver_id, o.status == "accepted"))
+
+
+def message_statuses(session: Session, sids: list[str]) -> dict[str, str]:
+    """Twilio message SID -> the delivery status careline stored for it."""
+    m = tables.message_status.c
+    return dict(session.execute(select(m.sid, m.status).where(m.sid.in_(sids))).tuples().all())
+
+
+def unsent_outbox(session: Session, for_kafka_only: bool = False) -> int:
+    """How many outbox rows are not yet marked sent (all, or only those for Kafka, not the timer service's)."""
+    o = tables.outbox.c
+    query = select(func.count()).select_from(tables.outbox).where(o.sent_at.is_(None))
+    if for_kafka_only:
+        query = query.where(o.topic != topics.SCHEDULER)
+    return int(session.scalar(query) or 0)
+
+
+def set_caregiver_phone(session: Session, caregiver_id: str, phone: str, language: str) -> None:
+    """Give a caregiver a phone number and language (not committed)."""
+    c = tables.caregivers.c
+    session.execute(tables.caregivers.update().where(c.caregiver_id == caregiver_id)
+                    .values(phone=phone, language=language))
+
+
+def set_family_phones(session: Session, elder_id: str, phones: list[str]) -> None:
+    """The elder's family contacts' numbers (E.164), replacing any (not committed)."""
+    e = tables.elders.c
+    session.execute(tables.elders.update().where(e.elder_id == elder_id).values(family_phones=phones))
+
+
+def run_and_extra_records(session: Session, prefix: str, extra: list[str], ids: list[str]
+                          ) -> tuple[list[CareRequest], list[Offer], list[Visit]]:
+    """Requests whose id starts with ``prefix`` or is in ``extra``; offers and visits of ``ids``."""
+    r = tables.care_requests.c
+    requests = list(session.scalars(select(CareRequest).where(
+        r.request_id.like(_like(prefix), escape="\\") | r.request_id.in_(extra))))
+    offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.in_(ids))))
+    visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.in_(ids))))
+    return requests, offers, visits
+
+
+def statuses_reached(session: Session, request_ids: list[str]) -> dict[str, set[str]]:
+    """request id -> every status its ``care.request.status_changed`` events name."""
+    e = tables.event_log.c
+    found: dict[str, set[str]] = {}
+    for subject, payload in session.execute(select(e.subject, e.payload).where(
+            e.type == "care.request.status_changed", e.subject.in_(request_ids))):
+        found.setdefault(subject, set()).add((payload.get("data") or {}).get("status"))
+    return found
+
+
+def intake_trail(session: Session, request_id: str) -> tuple[list[Row], bool]:
+    """Where an intake's request got to in the database: its outbox rows (``topic``,
+    ``sent_at``) and whether its validated event was claimed."""
+    o, pe = tables.outbox.c, tables.processed_events.c
+    rows = list(session.execute(select(o.topic, o.sent_at).where(
+        o.event_id.in_([request_id, f"validated:{request_id}"]))).all())
+    claimed = session.scalar(select(pe.event_id).where(pe.event_id == f"validated:{request_id}")) is not None
+    return rows, claimed

@@ -26,7 +26,7 @@ from db import tables
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
+                            Feedback, OfferStatus, ProviderOrganisation, RequestStatus, Visit, VisitStatus)
 from handlers.dispatch.scheduling import RankingContext
 
 
@@ -50,6 +50,12 @@ class _Repo:
 
 
 class _Requests(_Repo):
+    def received_in(self, service_area: str) -> list[CareRequest]:
+        """The area's requests that are received and not yet held by anyone (batched areas' pool)."""
+        return list(self.session.scalars(select(CareRequest).where(
+            tables.care_requests.c.service_area == service_area,
+            tables.care_requests.c.status == RequestStatus.RECEIVED)))
+
     def followers_of(self, anchor_id: str) -> list[CareRequest]:
         return list(self.session.scalars(select(CareRequest).where(
             tables.care_requests.c.sync_partner_id == anchor_id)))
@@ -198,3 +204,13 @@ def is_concurrency_conflict(exc: BaseException) -> bool:
     if isinstance(orig, sqlite3.OperationalError):
         return "locked" in str(orig)
     return getattr(orig, "sqlstate", None) in ("40P01", "40001")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database is away for now" (connection refused
+    or dropped, server shutting down, SQLite locked): worth waiting for, never a
+    reason to dead-letter a record."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)

@@ -21,12 +21,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
 
 from channels import surveys
 from channels.context import ChannelContext
 from channels.notify import NotifyError
-from db import channels, tables
+from db import channels
 from db import surveys as db_surveys
 from db.uow import SqlUnitOfWork
 from streams.runtime import current
@@ -50,12 +49,11 @@ def notify_offer_event(value: dict, ctx: ChannelContext | None = None) -> str | 
         return None
     ctx = ctx or context()
     data = value["data"]
-    c = tables.caregivers.c
     with SqlUnitOfWork(ctx.sessions) as uow:
         # a caregiver without a phone gets no SMS: found by a read, before the claim's write, so a
         # roster without phones (replays, benches) costs the worker no write transaction per offer
         # (on SQLite those queued behind dispatch's and the agent fell ever further behind)
-        person = uow.session.execute(select(c.phone, c.language).where(c.caregiver_id == data["caregiver_id"])).first()
+        person = channels.caregiver_contact(uow.session, data["caregiver_id"])
         if person is None or not person.phone:
             return None
         if not uow.claim(f"notify:{value['id']}"):
@@ -102,8 +100,7 @@ def _area(session, request) -> str:  # noqa: ANN001
     elder = channels.elder(session, request.elder_id)
     if elder is not None and elder.neighbourhood:
         return elder.neighbourhood
-    a = tables.service_areas.c
-    name = session.execute(select(a.name).where(a.service_area == request.service_area)).scalar()
+    name = channels.area_name(session, request.service_area)
     return name or request.service_area
 
 
@@ -179,9 +176,7 @@ def notify_family(value: dict, ctx: ChannelContext | None = None) -> int:
     ctx = ctx or context()
     data, sent = value["data"], 0
     with SqlUnitOfWork(ctx.sessions) as uow:
-        e = tables.elders.c
-        elder = uow.session.execute(select(e.family_phones, e.family_updates, e.language).where(
-            e.elder_id == data.get("elder_id"))).first()
+        elder = channels.family_of(uow.session, str(data.get("elder_id")))
         if elder is None or not elder.family_phones or (event != "emergency" and not elder.family_updates):
             return 0
         if not uow.claim(f"family:{value['id']}"):

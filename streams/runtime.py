@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 
-from config import topics
 from config.bootstrap import Runtime, bootstrap
-from db import tables
+from db import outbox
+from db.session import Row, Session, sessionmaker
+from db.uow import database_unavailable, is_concurrency_conflict
 
 log = logging.getLogger("careline.runtime")
 _relay_lock = asyncio.Lock()
@@ -38,21 +36,9 @@ T = TypeVar("T")
 DATABASE_WAIT_SECONDS = 600.0
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """True for errors that mean "the database is away for now" (connection refused
-    or dropped, server shutting down, SQLite locked): worth waiting for, never a
-    reason to dead-letter a record."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
 def worth_waiting(exc: BaseException) -> bool:
     """The database is away, or this transaction lost a race to another one (stale
     version, deadlock, SQLite locked: ``db.uow.is_concurrency_conflict``); both pass."""
-    from db.uow import is_concurrency_conflict
-
     return database_unavailable(exc) or is_concurrency_conflict(exc)
 
 
@@ -134,17 +120,14 @@ def sessions() -> sessionmaker[Session]:
     return current().sessions
 
 
-def _unsent(limit: int) -> list:
+def _unsent(limit: int) -> list[Row]:
     with sessions()() as session:
-        return session.execute(select(tables.outbox).where(
-            tables.outbox.c.sent_at.is_(None), tables.outbox.c.topic != topics.SCHEDULER)
-            .order_by(tables.outbox.c.seq).limit(limit)).all()
+        return outbox.unsent(session, limit)
 
 
 def _mark_sent(seqs: list[int]) -> None:
     with sessions()() as session:
-        session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_(seqs))
-                        .values(sent_at=datetime.now(timezone.utc)))
+        outbox.mark_sent(session, seqs)
         session.commit()
 
 

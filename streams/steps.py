@@ -10,17 +10,15 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from config import topics
-from db import live_kpis, tables
+from db import app_api, areas, live_kpis
 from db.channels import enqueue
 from db.uow import SqlUnitOfWork
 from handlers import messagebus, messages
 from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
 from handlers.dispatch import batching
 from handlers.dispatch.area import AreaContext
-from handlers.model import CareRequest, RequestStatus
+from handlers.model import CareRequest
 from db.register import read_clock
 from streams.runtime import current, sessions
 
@@ -71,10 +69,7 @@ def known_service_types(session, wanted: object) -> frozenset[str]:  # noqa: ANN
     global _known
     read_at, known = _known
     if time.monotonic() - read_at > _KNOWN_FOR_SECONDS or (isinstance(wanted, str) and wanted not in known):
-        found: set[str] = set()
-        for abilities in session.scalars(select(tables.caregivers.c.abilities).distinct()):
-            found.update(abilities.split())
-        _known = (time.monotonic(), frozenset(found))
+        _known = (time.monotonic(), frozenset(app_api.offered_service_types(session)))
     return _known[1]
 
 
@@ -169,9 +164,9 @@ def save_live_kpis(rows: list, window_start: datetime, window_end: datetime) -> 
 
 
 def apply_provider_score(provider_id: str, score: float | None) -> None:
+    """Store the provider's latest score (0..100, or None) where dispatch reads it."""
     with sessions()() as session:
-        session.execute(tables.provider_organisations.update().where(
-            tables.provider_organisations.c.provider_id == provider_id).values(score=score))
+        live_kpis.set_provider_score(session, provider_id, score)
         session.commit()
 
 
@@ -190,8 +185,7 @@ def batched_areas() -> list[str]:
     global _batched
     if time.monotonic() - _batched[0] > _BATCHED_FOR_SECONDS:
         with sessions()() as session:
-            _batched = (time.monotonic(), list(session.scalars(select(tables.service_areas.c.service_area).where(
-                tables.service_areas.c.dispatch_mode == "batched"))))
+            _batched = (time.monotonic(), areas.batched_areas(session))
     return list(dict.fromkeys(_batched[1] + sorted(_seen_batched)))
 
 
@@ -207,9 +201,7 @@ def run_batches() -> int:
             if last is not None and (now - last).total_seconds() < ctx.batch_interval_seconds:
                 continue
             _last_batch[area] = now
-            pool = [r for r in uow.session.scalars(select(CareRequest).where(
-                tables.care_requests.c.service_area == area,
-                tables.care_requests.c.status == RequestStatus.RECEIVED)) if batching.waiting_for_batch(r, uow)]
+            pool = [r for r in uow.requests.received_in(area) if batching.waiting_for_batch(r, uow)]
             if not pool:
                 continue
             before = len(uow.session.new)

@@ -41,8 +41,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rich.console import Console
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from careline import brokers
 
@@ -52,11 +50,10 @@ from tools.replay.driver import ReplayDriver, ReplayOptions
 from tools.replay.stack import worker_env
 from config import topics
 from config.settings import REPO_ROOT, Settings
-from db import tables
+from db import runs
 from db.migrate import upgrade
-from db.session import session_factory
+from db.session import Session, session_factory, sessionmaker
 from tools.faults.invariants import Verdict, check
-from handlers.model import CareRequest, Offer, Visit
 from handlers.datasets.uhhc import Instance
 
 POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
@@ -269,13 +266,8 @@ class Lab:
         inbound webhook delivered ``copies`` times at once with one MessageSid."""
         import uuid
 
-        o = tables.offers.c
         with self.sessions() as session:
-            if act.offer_id:
-                code = session.scalar(select(o.short_code).where(o.offer_id == act.offer_id))
-            else:
-                code = session.scalar(select(o.short_code).where(
-                    o.request_id == act.request_id, o.caregiver_id == act.caregiver_id, o.status == "accepted"))
+            code = runs.short_code(session, act.offer_id, act.request_id, act.caregiver_id)
         word = {"accept": "1", "decline": "2", "check_in": "到", "check_out": "完"}[act.kind]
         form = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"],
                 "From": self.phones[act.caregiver_id], "To": self.env["CARELINE_TWILIO_FROM_NUMBER"],
@@ -300,9 +292,8 @@ class Lab:
                         "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"]}
                 self.post_signed(f"{parts.path}?{parts.query}", form, copies)
         wrong = []
-        m = tables.message_status.c
         with self.sessions() as session:
-            stored = dict(session.execute(select(m.sid, m.status).where(m.sid.in_([sid for sid, _ in done]))).all())
+            stored = runs.message_statuses(session, [sid for sid, _ in done])
         for sid, _ in done:
             if stored.get(sid) != "delivered":
                 wrong.append(f"message …{sid[-6:]}: status {stored.get(sid)!r} after callbacks out of order")
@@ -325,49 +316,38 @@ class Lab:
     def unsent_outbox(self) -> int:
         """Outbox rows not yet marked sent (relay and timer-service rows alike)."""
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(tables.outbox)
-                                  .where(tables.outbox.c.sent_at.is_(None))) or 0
+            return runs.unsent_outbox(session)
 
     def give_caregivers_phones(self, driver: ReplayDriver) -> None:
         """Mainland mobile numbers for the run's caregivers, so every offer is also an SMS."""
         from db.register import load_day
 
         load_day(self.sessions, driver.day, driver.instance)
-        c = tables.caregivers.c
         with self.sessions() as session:
             for caregiver in driver.day.caregivers:
                 phone = f"+86139{os.getpid() % 1000:03d}{len(self.phones):05d}"
                 self.phones[caregiver.caregiver_id] = phone
-                session.execute(tables.caregivers.update().where(c.caregiver_id == caregiver.caregiver_id)
-                                .values(phone=phone, language="zh"))
+                runs.set_caregiver_phone(session, caregiver.caregiver_id, phone, "zh")
             session.commit()
 
     def give_family_a_phone(self, elder_id: str) -> str:
         """A mainland mobile number for a family member of one elder of the run, who calls the
         hotline for the elder (the elder's own number would also get satisfaction calls)."""
-        e = tables.elders.c
         phone = self.phones.get(elder_id) or f"+86138{os.getpid() % 1000:03d}{len(self.phones):05d}"
         self.phones[elder_id] = phone
         with self.sessions() as session:
-            session.execute(tables.elders.update().where(e.elder_id == elder_id).values(family_phones=[phone]))
+            runs.set_family_phones(session, elder_id, [phone])
             session.commit()
         return phone
 
     def verdict(self, driver: ReplayDriver) -> Verdict:
         """Read the run's requests, offers, visits, status events, outbox and the SMS
         Twilio received, and check them (``tools.faults.invariants.check``)."""
-        prefix = f"{driver.run_id}.%"
         ids = [s.record["intake_id"] for s in driver.day.submissions] + sorted(driver.extra)
-        e = tables.event_log.c
         with self.sessions() as session:
-            requests = list(session.scalars(select(CareRequest).where(
-                tables.care_requests.c.request_id.like(prefix) | tables.care_requests.c.request_id.in_(driver.extra))))
-            offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.in_(ids))))
-            visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.in_(ids))))
-            status_events: dict[str, set[str]] = {}
-            for subject, payload in session.execute(select(e.subject, e.payload).where(
-                    e.type == "care.request.status_changed", e.subject.in_(ids))):
-                status_events.setdefault(subject, set()).add((payload.get("data") or {}).get("status"))
+            requests, offers, visits = runs.run_and_extra_records(session, f"{driver.run_id}.",
+                                                                  sorted(driver.extra), ids)
+            status_events = runs.statuses_reached(session, ids)
         dead = [rid for rid, state in driver.final.items() if state == "dead-letter"]
         verdict = check(ids, requests, offers, visits, status_events, dead, self.unsent_outbox(),
                         dict(self.proxy.stats.forwarded))

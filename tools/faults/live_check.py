@@ -14,11 +14,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy.orm import Session, sessionmaker
 
 from careline.reports import read_month
 from config import topics
 from config.evaluation import get_evaluation_config
+from db.session import Session, sessionmaker
 from db import live_kpis
 from db.register import read_clock, set_clock
 from handlers.clock import SimClock

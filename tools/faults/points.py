@@ -107,16 +107,12 @@ def _intake_commit(lab: "Lab", limit_s: float) -> str | None:
 
 
 def _relay_pending(lab: "Lab", limit_s: float) -> int | None:
-    from sqlalchemy import func, select
+    from db import runs
 
-    from db import tables
-
-    o = tables.outbox.c
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         with lab.sessions() as session:
-            n = session.scalar(select(func.count()).select_from(tables.outbox).where(
-                o.sent_at.is_(None), o.topic != topics.SCHEDULER)) or 0
+            n = runs.unsent_outbox(session, for_kafka_only=True)
         if n:
             return n
         time.sleep(0.02)

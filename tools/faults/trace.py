@@ -12,11 +12,10 @@ import json
 from typing import Iterable
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from config import topics
-from db import tables
+from db.session import Session, sessionmaker
+from db import runs
 
 
 def _records(bootstrap: str, topic: str) -> list:
@@ -66,12 +65,10 @@ def trace(bootstrap: str, factory: sessionmaker[Session], partitions: int, lost:
     dead = [(t, _json(r.value)) for t in (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name)
             for r in _records(bootstrap, t)]
     committed, _ = read_offsets(bootstrap, "careline", [(topics.INTAKE.name, p) for p in range(partitions)])
-    o, pe = tables.outbox.c, tables.processed_events.c
     lines = []
     with factory() as session:
         for rid in lost:
-            rows = session.execute(select(o.topic, o.sent_at).where(o.event_id.in_([rid, f"validated:{rid}"]))).all()
-            claimed = session.scalar(select(pe.event_id).where(pe.event_id == f"validated:{rid}")) is not None
+            rows, claimed = runs.intake_trail(session, rid)
             hops = [f"outbox {row.topic} {'relayed' if row.sent_at else 'NOT relayed'}" for row in rows] or ["no outbox row"]
             seen = [r for r, v in intake if v.get("intake_id") == rid]
             for r in seen:
