@@ -49,14 +49,25 @@ def _id(name: str) -> Column:
 service_areas = Table(
     "service_areas", metadata, _id("service_area"), Column("name", String(200), nullable=False),
     Column("travel_matrix", JSON), Column("shift_end_hard", Boolean, nullable=False, default=False),
+    Column("dispatch_mode", String(16), nullable=False, server_default="online"),
+    Column("batch_interval_seconds", Float, nullable=False, server_default="60"),
 )
+"""A service area: its travel matrix (minutes, UHHC replays), whether a shift's end is hard,
+and how its requests are first offered (``online``, ``batched`` every ``batch_interval_seconds``,
+``planned``; ``handlers.dispatch.area``)."""
 
 elders = Table(
     "elders", metadata, _id("elder_id"),
     Column("service_area", String(120), nullable=False, index=True),
     Column("location_index", Integer), Column("latitude", Float), Column("longitude", Float),
-    Column("phone", String(32)), Column("name", String(200)),
+    Column("phone", String(32), index=True), Column("name", String(200)),
+    Column("family_phones", JSON), Column("language", String(16)),
+    Column("family_updates", Boolean, nullable=False, server_default=sa_false()),
+    Column("preferred_gender", String(8)), Column("excluded_caregivers", Text, nullable=False, server_default=""),
 )
+"""A registered elder. Phones are E.164; ``family_phones`` the family contacts' numbers, who get
+SMS on assignment, arrival and completion when ``family_updates`` is on (emergencies always);
+``preferred_gender`` and ``excluded_caregivers`` (space-separated ids) shape eligibility."""
 
 provider_organisations = Table(
     "provider_organisations", metadata, _id("provider_id"),
@@ -75,7 +86,11 @@ caregivers = Table(
     Column("abilities", Text, nullable=False), Column("home_base_index", Integer),
     Column("shift_start", UTCDateTime, nullable=False), Column("shift_end", UTCDateTime, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    Column("phone", String(32), index=True), Column("language", String(16)),
+    Column("display_name", String(200)), Column("gender", String(8)),
 )
+"""A caregiver of a provider. ``display_name`` is what the elder's app shows ("Li Mei"; NULL:
+"your caregiver"); ``language`` space-separated languages spoken; ``gender`` for elders' preferences."""
 
 care_requests = Table(
     "care_requests", metadata, _id("request_id"),
@@ -117,7 +132,9 @@ visits = Table(
     Column("status", _enum(VisitStatus), nullable=False), Column("check_in_at", UTCDateTime),
     Column("check_out_at", UTCDateTime), Column("lateness_minutes", Float, nullable=False),
     Column("travel_minutes", Float, nullable=False),
+    Column("evv_flags", JSON),
 )
+"""A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``)."""
 
 feedback = Table(
     "feedback", metadata, Column("feedback_id", String(120), primary_key=True),
@@ -216,14 +233,6 @@ emergency_acknowledgements = Table(
 
 
 # --- channels: Twilio hotline and SMS, one-key alarms, callback surveys (migration 0002) ---
-# Contact columns are appended to the register tables; phones are stored in E.164.
-caregivers.append_column(Column("phone", String(32)))
-caregivers.append_column(Column("language", String(16)))
-elders.append_column(Column("family_phones", JSON))
-elders.append_column(Column("language", String(16)))
-Index("ix_caregivers_phone", caregivers.c.phone)
-Index("ix_elders_phone", elders.c.phone)
-
 elder_addresses = Table(
     "elder_addresses", metadata,
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), primary_key=True),
@@ -286,9 +295,6 @@ turns each active row into a cron job (``careline.scheduler``)."""
 
 # --- app channel: per-user bearer tokens, app submissions, caregiver display names (migration 0005) ---
 
-caregivers.append_column(Column("display_name", String(200)))
-"""What the elder's app shows for the assigned caregiver (e.g. "Li Mei"); NULL: "your caregiver"."""
-
 app_tokens = Table(
     "app_tokens", metadata, Column("token_hash", String(64), primary_key=True),
     Column("subject_kind", String(16), nullable=False), Column("subject_id", String(120), nullable=False),
@@ -314,9 +320,6 @@ shows until the stream worker has stored the care request. ``notes`` never leave
 
 # --- dispatch modes per service area and the day plan (migration 0006) ---
 
-service_areas.append_column(Column("dispatch_mode", String(16), nullable=False, server_default="online"))
-service_areas.append_column(Column("batch_interval_seconds", Float, nullable=False, server_default="60"))
-
 planned_visits = Table(
     "planned_visits", metadata,
     Column("request_id", String(120), primary_key=True),
@@ -326,18 +329,6 @@ planned_visits = Table(
 )
 """The day plan (``careline plan`` / a planned replay): request id -> caregiver and start;
 dispatch offers a request of a ``planned`` area to its planned caregiver first."""
-
-elders.append_column(Column("family_updates", Boolean, nullable=False, server_default=sa_false()))
-"""Family contacts opted in to SMS on assignment, arrival and completion (migration 0007);
-emergencies are always texted to them."""
-
-elders.append_column(Column("preferred_gender", String(8)))
-elders.append_column(Column("excluded_caregivers", Text, nullable=False, server_default=""))
-caregivers.append_column(Column("gender", String(8)))
-"""Elders' caregiver preferences and caregivers' gender (migration 0008), used by eligibility."""
-
-visits.append_column(Column("evv_flags", JSON))
-"""EVV mismatches of a visit kept for operator review (migration 0009)."""
 
 # --- EVV flag reviews and providers' ratings of the center (migration 0010) ---
 
