@@ -27,3 +27,10 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.Visit, tables.visits)
     mapper_registry.map_imperatively(model.Feedback, tables.feedback)
     _started = True
+
+
+# Importing the mapping maps the domain: every module that stores domain objects imports
+# db.session or db.uow, which import this one, so objects made afterwards are instrumented
+# (an Elder made before its class was mapped cannot be added to a session). Mapping on import
+# of the ``db`` package itself made a circle (db -> db.orm -> db).
+start_mappers()

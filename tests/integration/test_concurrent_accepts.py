@@ -38,8 +38,8 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
                           priority=Priority.STAT, location_index=2)
         offers.receive_request(sos, uow, T0, POLICY, TRAVEL)
         uow.commit()
-        offers = [(o.offer_id, o.caregiver_id) for o in uow.offers.for_request(f"{run}.r")]
-    assert len(offers) == 3
+        made = [(o.offer_id, o.caregiver_id) for o in uow.offers.for_request(f"{run}.r")]
+    assert len(made) == 3
 
     barrier, outcomes = threading.Barrier(2), {}
 
@@ -55,7 +55,7 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
             except Exception as exc:  # noqa: BLE001 - anything but a lost race fails the test below
                 outcomes[offer_id] = "stale" if is_concurrency_conflict(exc) else repr(exc)
 
-    threads = [threading.Thread(target=accept, args=o) for o in offers[:2]]
+    threads = [threading.Thread(target=accept, args=o) for o in made[:2]]
     for t in threads:
         t.start()
     for t in threads:
@@ -64,7 +64,7 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
     # machine, reads the winner's commit and is refused; both leave exactly one accepted offer
     assert sorted(outcomes.values()) in (["stale", "won"], ["refused", "won"]), outcomes
 
-    loser = next(o for o in offers[:2] if outcomes[o[0]] != "won")
+    loser = next(o for o in made[:2] if outcomes[o[0]] != "won")
     with SqlUnitOfWork(services.sessions) as uow:  # the loser's retry, as the agent does
         assert not offers.accept_offer(*loser, uow, T0 + timedelta(seconds=21), POLICY, TRAVEL)
         uow.commit()

@@ -23,14 +23,14 @@ def world(request, tmp_path):
         world = build_world(url)
         mp = pytest.MonkeyPatch()
         mp.setenv("CARELINE_DATABASE_URL", url)
-        for cache in (get_settings, runtime.sessions, steps.area_context):
-            cache.cache_clear()
+        get_settings.cache_clear()
+        runtime.install(None)
         try:
             yield world
         finally:
             mp.undo()
-            for cache in (get_settings, runtime.sessions, steps.area_context):
-                cache.cache_clear()
+            get_settings.cache_clear()
+            runtime.install(None)
 
     if request.param == "sqlite":
         yield from on(f"sqlite:///{tmp_path / 'intake.db'}")
