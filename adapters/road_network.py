@@ -19,6 +19,7 @@ with the ``valhalla_build_tiles`` executable; nothing is downloaded at run time)
   pair so one bad point does not hide the others. A pair with no route raises ``NoRoute``; an
   unknown location raises ``UnknownLocation``: never 0 minutes.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,13 @@ def build_graph(pbf: Path, folder: Path) -> Path:
     config = valhalla.get_config(tile_extract="", tile_dir=str(tiles), verbose=False)
     config_path = Path(folder) / "valhalla.json"
     config_path.write_text(json.dumps(config, indent=1))
-    done = subprocess.run([str(PYVALHALLA_BIN_DIR / "valhalla_build_tiles"), "-c", str(config_path), str(pbf)],
-                          capture_output=True, text=True, check=False, cwd=folder)  # it writes duplicateways.txt
+    done = subprocess.run(
+        [str(PYVALHALLA_BIN_DIR / "valhalla_build_tiles"), "-c", str(config_path), str(pbf)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
+    )  # it writes duplicateways.txt
     if done.returncode != 0 or not any(tiles.rglob("*.gph")):
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RoadNetworkError(f"valhalla_build_tiles failed ({done.returncode}): {' / '.join(tail)}")
@@ -121,8 +127,12 @@ class ValhallaTravelTimes:
                     raise NoRoute(f"no {costing} route from location {origin} to location {target}: {exc}") from None
 
     def _matrix(self, costing: str, options: dict[str, Any], origin: int, targets: list[int]) -> list[Any]:
-        request = {"sources": [self._where(origin)], "targets": [self._where(t) for t in targets],
-                   "costing": costing, "costing_options": {costing: options} if options else {}}
+        request = {
+            "sources": [self._where(origin)],
+            "targets": [self._where(t) for t in targets],
+            "costing": costing,
+            "costing_options": {costing: options} if options else {},
+        }
         answer = self._actor.matrix(request)
         return list(answer["sources_to_targets"][0])
 

@@ -27,11 +27,21 @@ log = logging.getLogger(__name__)
 
 KAFKA_SH = Path(__file__).resolve().parent.parent / "docker" / "kafka" / "kafka.sh"
 # Env vars tansu reads; dropped so that the caller's shell cannot leak into the broker.
-_TANSU_ENV = {"CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
-              "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+_TANSU_ENV = {
+    "CLUSTER_ID",
+    "LISTENER_URL",
+    "ADVERTISED_LISTENER_URL",
+    "STORAGE_ENGINE",
+    "SCHEMA_REGISTRY",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+}
 # CreateTopics errors meaning "these topic configs are not accepted".
-_CONFIG_ERRORS = (kerr.InvalidConfigurationError, kerr.PolicyViolationError,
-                  kerr.InvalidRequestError, kerr.UnsupportedVersionError)
+_CONFIG_ERRORS = (
+    kerr.InvalidConfigurationError,
+    kerr.PolicyViolationError,
+    kerr.InvalidRequestError,
+    kerr.UnsupportedVersionError,
+)
 
 
 class BrokerStartError(RuntimeError):
@@ -54,8 +64,15 @@ class BrokerProcess:
     Owns ``proc`` (a Popen) if given, else ``stop_cmd`` (argv, run with ``env``) stops it.
     """
 
-    def __init__(self, kind: str, port: int, log_path: Path, proc: subprocess.Popen | None = None,
-                 stop_cmd: list[str] | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        port: int,
+        log_path: Path,
+        proc: subprocess.Popen | None = None,
+        stop_cmd: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.kind, self.port, self.log_path, self.proc = kind, port, log_path, proc
         self._stop_cmd, self._env = stop_cmd, env
         self.bootstrap = f"127.0.0.1:{port}"
@@ -83,8 +100,14 @@ class BrokerProcess:
                 self.proc.wait(5)
         elif self._stop_cmd:
             with open(self.log_path, "ab") as out:
-                subprocess.run(self._stop_cmd, env=self._env, stdout=out, stderr=subprocess.STDOUT,
-                               timeout=timeout_s + 60, check=False)
+                subprocess.run(
+                    self._stop_cmd,
+                    env=self._env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout_s + 60,
+                    check=False,
+                )
             self._stop_cmd = None
 
 
@@ -125,8 +148,12 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
         try:  # a bare TCP probe first keeps kafka-python's ERROR logs quiet while it boots
             host, _, port = bootstrap.split(",")[0].rpartition(":")
             socket.create_connection((host, int(port)), timeout=1).close()
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-wait",
-                                     request_timeout_ms=3000, bootstrap_timeout_ms=1000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                client_id="careline-wait",
+                request_timeout_ms=3000,
+                bootstrap_timeout_ms=1000,
+            )
             try:
                 admin.list_topics()
                 return
@@ -138,8 +165,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
     raise TimeoutError(f"broker {bootstrap} did not answer within {timeout_s}s: {last!r}")
 
 
-def start_tansu(port: int | None = None, log_path: Path | None = None,
-                timeout_s: float = 30) -> BrokerProcess:
+def start_tansu(port: int | None = None, log_path: Path | None = None, timeout_s: float = 30) -> BrokerProcess:
     """Start Tansu (memory storage) on 127.0.0.1:``port`` (free port if None), logging to
     ``log_path`` (temp file if None); waits up to ``timeout_s`` seconds for it to answer.
 
@@ -156,8 +182,16 @@ def start_tansu(port: int | None = None, log_path: Path | None = None,
     except OSError as exc:
         raise BrokerStartError(f"127.0.0.1:{port} is already in use: {exc}") from exc
     url = f"tcp://127.0.0.1:{port}"
-    cmd = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-           "--storage-engine", "memory://tansu/"]
+    cmd = [
+        binary,
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV} | {"NO_COLOR": "1"}
     log_path = _log_file(log_path, f"tansu-{port}-")
     with open(log_path, "ab") as out:
@@ -181,9 +215,13 @@ def _kafka_env(port: int, controller_port: int | None, home_dir: Path | None) ->
     return dict(os.environ, **{k: str(v) for k, v in extra.items() if v is not None})
 
 
-def start_apache_kafka(port: int | None = None, controller_port: int | None = None,
-                       home_dir: Path | None = None, log_path: Path | None = None,
-                       timeout_s: float = 300) -> BrokerProcess:
+def start_apache_kafka(
+    port: int | None = None,
+    controller_port: int | None = None,
+    home_dir: Path | None = None,
+    log_path: Path | None = None,
+    timeout_s: float = 300,
+) -> BrokerProcess:
     """Run ``kafka.sh start`` (waits for readiness; ports picked if None), output to ``log_path``.
     ``timeout_s`` seconds bound it, Maven download included; ``stop()`` runs ``kafka.sh stop``.
 
@@ -192,12 +230,14 @@ def start_apache_kafka(port: int | None = None, controller_port: int | None = No
     port = port or free_port()
     env = _kafka_env(port, controller_port or free_port(), home_dir)
     env["KAFKA_READY_TIMEOUT"] = str(int(timeout_s))
-    broker = BrokerProcess("kafka", port, _log_file(log_path, f"kafka-sh-{port}-"),
-                           stop_cmd=["bash", str(KAFKA_SH), "stop"], env=env)
+    broker = BrokerProcess(
+        "kafka", port, _log_file(log_path, f"kafka-sh-{port}-"), stop_cmd=["bash", str(KAFKA_SH), "stop"], env=env
+    )
     try:
         with open(broker.log_path, "ab") as out:
-            rc = subprocess.run(["bash", str(KAFKA_SH), "start"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, timeout=timeout_s + 30).returncode
+            rc = subprocess.run(
+                ["bash", str(KAFKA_SH), "start"], env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s + 30
+            ).returncode
     except subprocess.TimeoutExpired:
         rc = "timeout"
     if rc != 0:
@@ -206,18 +246,25 @@ def start_apache_kafka(port: int | None = None, controller_port: int | None = No
     return broker
 
 
-def stop_apache_kafka(port: int, controller_port: int | None = None, home_dir: Path | None = None,
-                      timeout_s: float = 90) -> None:
+def stop_apache_kafka(
+    port: int, controller_port: int | None = None, home_dir: Path | None = None, timeout_s: float = 90
+) -> None:
     """Run ``kafka.sh stop`` for ``port`` (no-op if not running), bounded by ``timeout_s`` seconds.
 
     :raises subprocess.CalledProcessError: the script failed.
     """
-    subprocess.run(["bash", str(KAFKA_SH), "stop"], env=_kafka_env(port, controller_port, home_dir),
-                   check=True, timeout=timeout_s, capture_output=True)
+    subprocess.run(
+        ["bash", str(KAFKA_SH), "stop"],
+        env=_kafka_env(port, controller_port, home_dir),
+        check=True,
+        timeout=timeout_s,
+        capture_output=True,
+    )
 
 
-def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float = 30.0,
-                  drop_rejected_configs: bool = False) -> None:
+def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float = 30.0, drop_rejected_configs: bool = False
+) -> None:
     """Create topics (explicit partitions and configs; existing ones count as created), then
     wait up to ``timeout_s`` seconds until metadata shows each with its partition count.
 
@@ -232,10 +279,13 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float =
     if not want:
         return
     ms = int(timeout_s * 1000)
-    todo = {s.name: {"num_partitions": int(s.partitions), "replication_factor": 1,
-                     "configs": dict(s.configs or {})} for s in specs}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-topics",
-                             request_timeout_ms=ms, bootstrap_timeout_ms=ms)
+    todo = {
+        s.name: {"num_partitions": int(s.partitions), "replication_factor": 1, "configs": dict(s.configs or {})}
+        for s in specs
+    }
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="careline-topics", request_timeout_ms=ms, bootstrap_timeout_ms=ms
+    )
     try:
         while todo:
             retry = {}
@@ -244,22 +294,31 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout_s: float =
                 if err in (kerr.NoError, kerr.TopicAlreadyExistsError):
                     continue
                 if drop_rejected_configs and issubclass(err, _CONFIG_ERRORS) and todo[name]["configs"]:
-                    log.warning("topic %s: configs %s rejected (%s: %s); creating it without them",
-                                name, todo[name]["configs"], err.__name__, t["error_message"])
+                    log.warning(
+                        "topic %s: configs %s rejected (%s: %s); creating it without them",
+                        name,
+                        todo[name]["configs"],
+                        err.__name__,
+                        t["error_message"],
+                    )
                     retry[name] = dict(todo[name], configs={})
                 else:
                     raise TopicSetupError(f"create topic {name}: {err.__name__}: {t['error_message']}")
             todo = retry
         deadline = time.monotonic() + timeout_s
         while True:
-            seen = {t["name"]: len(t.get("partitions") or []) for t in admin.describe_topics(list(want))
-                    if t.get("error_code", 0) == 0}
+            seen = {
+                t["name"]: len(t.get("partitions") or [])
+                for t in admin.describe_topics(list(want))
+                if t.get("error_code", 0) == 0
+            }
             bad = {n: (seen.get(n), p) for n, p in want.items() if seen.get(n) != p}
             if not bad:
                 return
             if time.monotonic() >= deadline:
-                raise TopicSetupError(f"topics on {bootstrap} not ready after {timeout_s}s "
-                                      f"(name: (seen, expected) partitions): {bad}")
+                raise TopicSetupError(
+                    f"topics on {bootstrap} not ready after {timeout_s}s (name: (seen, expected) partitions): {bad}"
+                )
             time.sleep(0.2)
     finally:
         admin.close()

@@ -1,26 +1,30 @@
 """The ``careline`` command line."""
+
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from config.settings import get_settings
 
-app = typer.Typer(help="careline: dispatch for a virtual nursing home.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="careline: dispatch for a virtual nursing home.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 import_app = typer.Typer(help="Load real registers into the database.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports for supervisors and contract managers.", no_args_is_help=True)
 subs_app = typer.Typer(help="Recurring services (e.g. weekday lunch).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
 app.add_typer(subs_app, name="subscriptions")
+
+
 def _bootstrap():  # noqa: ANN202 - config.bootstrap.Runtime, imported late to keep --help fast
     """The process's runtime (``config.bootstrap``); exits 2 naming the file, line
     and key when a configuration file is bad."""
@@ -53,8 +57,9 @@ def worker() -> None:
     runtime.install(_bootstrap())
     from streams.worker import app as faust_app
 
-    level = {"warning": "warn", "critical": "crit"}.get(get_settings().log_level.lower(),
-                                                          get_settings().log_level.lower())
+    level = {"warning": "warn", "critical": "crit"}.get(
+        get_settings().log_level.lower(), get_settings().log_level.lower()
+    )
     port = get_settings().worker_web_port
     web = ["--web-port", str(port), "--web-host", "127.0.0.1"] if port else ["--without-web"]
     sys.argv = ["careline-worker", "worker", "--loglevel", level, *web]
@@ -80,8 +85,10 @@ def scheduler() -> None:
 
 
 @app.command()
-def web(host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+def web(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
     """Serve the web side: Twilio webhooks, one-key alarms, the app API, the
     operator dashboard, statistics and /metrics (behind a TLS proxy in production)."""
     import uvicorn
@@ -90,8 +97,15 @@ def web(host: Annotated[str, typer.Option(help="interface to listen on")] = "127
 
     _bootstrap()  # a bad configuration file refuses to start here, before uvicorn's factory
     upgrade(get_settings().database_url)  # migrations at start, as the compose prestart does
-    uvicorn.run("careline.web.app:create_app", factory=True, host=host, port=port,
-                proxy_headers=True, log_level=get_settings().log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.run(
+        "careline.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level=get_settings().log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()
@@ -149,21 +163,23 @@ def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) 
 
 
 @app.command()
-def plan(file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits known the day before)")],
-         time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
-         seed: Annotated[int, typer.Option(help="seed of the solver's first solutions")] = 0) -> None:
+def plan(
+    file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits known the day before)")],
+    time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
+    seed: Annotated[int, typer.Option(help="seed of the solver's first solutions")] = 0,
+) -> None:
     """Plan the day's caregiver routes with OR-Tools (time windows, skills,
     shifts, paired visits) and print them with their cost beside published solutions."""
     from rich.table import Table
 
-    from handlers.dispatch.planning import plan_day, sync_violations
     from handlers.datasets.uhhc import InstanceError, evaluate_routes, load_instance, published_costs
+    from handlers.dispatch.planning import plan_day, sync_violations
 
     try:
         instance = load_instance(file.read_bytes(), name=file.stem)
     except (OSError, InstanceError) as exc:
         console.print(f"[red]cannot read {file}: {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     with console.status(f"planning {file.stem} for {time_limit:g} s"):
         routes = plan_day(instance, time_limit, seed)
     table = Table(title=f"{file.stem}: planned routes (minutes from the start of the day)")
@@ -173,17 +189,20 @@ def plan(file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits k
         table.add_row(cid, "  ".join(f"{s.start:.0f} {s.patient_id}/{s.service_id}" for s in stops))
     out.print(table)
     cost = evaluate_routes(instance, routes)
-    out.print(f"planned: travel {cost.travel_time:.0f} min, total tardiness {cost.total_tardiness:.0f}, "
-              f"max {cost.highest_tardiness:.0f}, unserved {cost.unserved}, "
-              f"synchronisation violations {len(sync_violations(instance, routes))}")
+    out.print(
+        f"planned: travel {cost.travel_time:.0f} min, total tardiness {cost.total_tardiness:.0f}, "
+        f"max {cost.highest_tardiness:.0f}, unserved {cost.unserved}, "
+        f"synchronisation violations {len(sync_violations(instance, routes))}"
+    )
     for method, c in published_costs(file, instance).items():
         out.print(f"published {method}: travel {c.travel_time:.0f} min, total tardiness {c.total_tardiness:.0f}")
 
 
 @report_app.command("providers")
-def report_providers(month: Annotated[str, typer.Option(help="calendar month, YYYY-MM")],
-                     out_dir: Annotated[Path, typer.Option(help="where the HTML and PDF go")] = Path("var/reports"),
-                     ) -> None:
+def report_providers(
+    month: Annotated[str, typer.Option(help="calendar month, YYYY-MM")],
+    out_dir: Annotated[Path, typer.Option(help="where the HTML and PDF go")] = Path("var/reports"),
+) -> None:
     """The monthly contract performance report per provider: KPIs, trend,
     ranking and plots, as HTML and PDF."""
     from careline.reports import main as report_main
@@ -194,13 +213,17 @@ def report_providers(month: Annotated[str, typer.Option(help="calendar month, YY
 
 
 @subs_app.command("add")
-def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
-                      days: Annotated[str, typer.Option(help="mon-fri, mon,wed,fri or *")] = "mon-fri",
-                      at: Annotated[str, typer.Option(help="local time of the service, HH:MM")] = "11:00",
-                      tz: Annotated[str, typer.Option(help="the elder's IANA time zone")] = "Asia/Shanghai",
-                      duration: Annotated[float, typer.Option(help="minutes")] = 30.0,
-                      window: Annotated[float, typer.Option(help="minutes")] = 60.0,
-                      lead: Annotated[float, typer.Option(help="minutes ahead the request is made")] = 60.0) -> None:
+def subscriptions_add(
+    subscription_id: str,
+    elder_id: str,
+    service_type: str,
+    days: Annotated[str, typer.Option(help="mon-fri, mon,wed,fri or *")] = "mon-fri",
+    at: Annotated[str, typer.Option(help="local time of the service, HH:MM")] = "11:00",
+    tz: Annotated[str, typer.Option(help="the elder's IANA time zone")] = "Asia/Shanghai",
+    duration: Annotated[float, typer.Option(help="minutes")] = 30.0,
+    window: Annotated[float, typer.Option(help="minutes")] = 60.0,
+    lead: Annotated[float, typer.Option(help="minutes ahead the request is made")] = 60.0,
+) -> None:
     """Subscribe an elder to a recurring service; the timer service picks it up within a minute."""
     from db import timers
     from db.migrate import upgrade
@@ -210,10 +233,10 @@ def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
 
     sub = Subscription(subscription_id, elder_id, service_type, days, at, tz, duration, window, lead)
     try:
-        upcoming = next_services(sub, datetime.now(timezone.utc), 3)
+        upcoming = next_services(sub, datetime.now(UTC), 3)
     except InvalidSubscription as exc:
         console.print(f"[red]{exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     upgrade(get_settings().database_url)
     with SqlUnitOfWork(session_factory(get_settings().database_url)) as uow:
         if uow.elders.get(elder_id) is None:
@@ -221,7 +244,9 @@ def subscriptions_add(subscription_id: str, elder_id: str, service_type: str,
             raise typer.Exit(2)
         timers.save_subscription(uow.session, sub)
         uow.commit()
-    out.print(f"subscription {subscription_id}: next services " + ", ".join(s.strftime("%a %d %b %H:%M %Z") for s in upcoming))
+    out.print(
+        f"subscription {subscription_id}: next services " + ", ".join(s.strftime("%a %d %b %H:%M %Z") for s in upcoming)
+    )
 
 
 operators_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
@@ -229,10 +254,12 @@ app.add_typer(operators_app, name="operators")
 
 
 @operators_app.command("add")
-def operators_add(user: str, role: Annotated[str, typer.Option(help="operator, supervisor or admin")] = "operator",
-                  name: Annotated[Optional[str], typer.Option(help="display name")] = None,
-                  region: Annotated[str, typer.Option(help="region path prefix the account sees; '' = all")] = "",
-                  ) -> None:
+def operators_add(
+    user: str,
+    role: Annotated[str, typer.Option(help="operator, supervisor or admin")] = "operator",
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    region: Annotated[str, typer.Option(help="region path prefix the account sees; '' = all")] = "",
+) -> None:
     """Create or update an operator account; the password is asked for (at least 12 characters)."""
     from careline.operators import AccountError, add_operator
     from db.migrate import upgrade
@@ -243,7 +270,7 @@ def operators_add(user: str, role: Annotated[str, typer.Option(help="operator, s
         add_operator(get_settings().database_url, user, role, password, name=name, region_scope=region)
     except AccountError as exc:
         console.print(f"[red]{exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     out.print(f"operator {user} ({role}) saved")
 
 
@@ -260,15 +287,16 @@ def _account_change(change, done) -> None:  # noqa: ANN001
             result = change(session)
         except (AccountError, LastGlobalAdmin) as exc:
             console.print(f"[red]{exc}")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         session.commit()
     out.print(done(result))
 
 
 @operators_app.command("unlock")
-def operators_unlock(user: Annotated[Optional[str], typer.Argument(help="the account to unlock")] = None,
-                     address: Annotated[Optional[str], typer.Option(help="a client IP address to unlock")] = None,
-                     ) -> None:
+def operators_unlock(
+    user: Annotated[str | None, typer.Argument(help="the account to unlock")] = None,
+    address: Annotated[str | None, typer.Option(help="a client IP address to unlock")] = None,
+) -> None:
     """Lift a login delay or lock (too many wrong passwords) from an account or a client address."""
     from careline.operators import unlock, unlock_address
 
@@ -298,8 +326,9 @@ def operators_reactivate(user: str) -> None:
     _account_change(lambda s: set_active(s, user, True), lambda _: f"{user} reactivated")
 
 
-tokens_app = typer.Typer(help="Per-user tokens of the elder/family and caregiver apps and of providers.",
-                         no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Per-user tokens of the elder/family and caregiver apps and of providers.", no_args_is_help=True
+)
 app.add_typer(tokens_app, name="tokens")
 
 
@@ -312,7 +341,7 @@ def tokens_issue(kind: Annotated[str, typer.Argument(help="elder, caregiver or p
         out.print(issue_token(get_settings().database_url, kind, subject_id))
     except (ValueError, LookupError) as exc:
         console.print(f"[red]{exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @tokens_app.command("revoke")

@@ -1,4 +1,5 @@
 """``careline import providers``: the provider list into the database."""
+
 from __future__ import annotations
 
 import json
@@ -9,18 +10,28 @@ from rich.table import Table
 
 from db.migrate import upgrade
 from db.session import session_factory
-from handlers.model import ProviderOrganisation
 from handlers.datasets.providers import ProviderListing, read_providers
+from handlers.model import ProviderOrganisation
 
 
 def to_organisation(p: ProviderListing) -> ProviderOrganisation:
-    hours = [{"weekday": h.weekday, "opens": h.opens.strftime("%H:%M"), "closes": h.closes.strftime("%H:%M")}
-             for h in p.opening_hours]
+    hours = [
+        {"weekday": h.weekday, "opens": h.opens.strftime("%H:%M"), "closes": h.closes.strftime("%H:%M")}
+        for h in p.opening_hours
+    ]
     return ProviderOrganisation(
-        provider_id=p.provider_id, name=p.name, service_area=p.service_area,
-        service_types=" ".join(p.service_types), provider_type=p.provider_type, sponsor=p.sponsor,
-        address=p.address, phone=p.phone, latitude=p.latitude, longitude=p.longitude,
-        opening_hours=json.dumps(hours))
+        provider_id=p.provider_id,
+        name=p.name,
+        service_area=p.service_area,
+        service_types=" ".join(p.service_types),
+        provider_type=p.provider_type,
+        sponsor=p.sponsor,
+        address=p.address,
+        phone=p.phone,
+        latitude=p.latitude,
+        longitude=p.longitude,
+        opening_hours=json.dumps(hours),
+    )
 
 
 def import_provider_file(path: Path, database_url: str, out: Console) -> int:
@@ -39,10 +50,12 @@ def import_provider_file(path: Path, database_url: str, out: Console) -> int:
         session.commit()
     unlocated = [p.provider_id for p in providers if not p.located]
     where = database_url.rsplit("@", 1)[-1]
-    out.print(f"loaded {len(providers)} provider organisations from {path.name} into {where}; "
-              f"{len(rejected)} rows rejected; {len(unlocated)} kept without coordinates "
-              f"(DFTA IDs: {', '.join(unlocated) or 'none'}; they cannot be placed on a map or "
-              "matched by distance until geocoded)")
+    out.print(
+        f"loaded {len(providers)} provider organisations from {path.name} into {where}; "
+        f"{len(rejected)} rows rejected; {len(unlocated)} kept without coordinates "
+        f"(DFTA IDs: {', '.join(unlocated) or 'none'}; they cannot be placed on a map or "
+        "matched by distance until geocoded)"
+    )
     if rejected:
         table = Table(title="rejected rows")
         for col in ("line", "field", "reason"):

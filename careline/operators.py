@@ -10,19 +10,27 @@ never wider; not the last unscoped admin) and audited with the region they touch
 The rows are read and written by ``db.operators`` and ``db.regions``; hashing and the rules stay here.
 ``careline operators add|deactivate|reactivate|unlock`` call these with the unscoped ``cli`` actor.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from db import login_throttle, operators as accounts, regions
+from db import login_throttle, regions
+from db import operators as accounts
 from db.operator_uow import region_of_area, write_audit
 from db.session import Row, Session, session_factory
-from handlers.operations.access import (Account, Role, check_deactivation, check_manages, check_placement,
-                             visible_accounts)
+from handlers.operations.access import (
+    Account,
+    Role,
+    check_deactivation,
+    check_manages,
+    check_placement,
+    visible_accounts,
+)
 from handlers.operations.regions import normalise
 
 MIN_PASSWORD_LENGTH = 12  # NIST SP 800-63B rev. 4 asks at least 8, 15 for single-factor; we take 12
@@ -47,8 +55,16 @@ def _row_to_operator(row: Row) -> Operator:
     return Operator(row.operator_id, row.name, Role(row.role), row.region_scope, row.active, row.session_epoch)
 
 
-def create_operator(session: Session, user: str, role: str, password: str, name: str | None = None,
-                    region_scope: str = "", created_by: str = "cli", actor_scope: str = "") -> Operator:
+def create_operator(
+    session: Session,
+    user: str,
+    role: str,
+    password: str,
+    name: str | None = None,
+    region_scope: str = "",
+    created_by: str = "cli",
+    actor_scope: str = "",
+) -> Operator:
     """Insert an account (not committed). Raises ``AccountError``, and
     ``handlers.operations.access.OutOfScope`` when ``region_scope`` is not within ``actor_scope``."""
     user = user.strip()
@@ -67,15 +83,17 @@ def create_operator(session: Session, user: str, role: str, password: str, name:
     check_manages(actor_scope, scope)
     if accounts.exists(session, user):
         raise AccountError(f"user {user!r} exists")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     accounts.insert(session, user, name or user, role_value.value, _hasher.hash(password), scope, now)
-    write_audit(session, created_by, "operator.add", user, now, detail={"role": role_value.value, "scope": scope},
-                region=scope)
+    write_audit(
+        session, created_by, "operator.add", user, now, detail={"role": role_value.value, "scope": scope}, region=scope
+    )
     return Operator(user, name or user, role_value, scope, True, 0)
 
 
-def add_operator(database_url: str, user: str, role: str, password: str, name: str | None = None,
-                 region_scope: str = "") -> Operator:
+def add_operator(
+    database_url: str, user: str, role: str, password: str, name: str | None = None, region_scope: str = ""
+) -> Operator:
     """Create an account in the database at ``database_url`` and commit. Raises ``AccountError``."""
     with session_factory(database_url)() as session:
         op = create_operator(session, user, role, password, name, region_scope)
@@ -118,8 +136,7 @@ def _existing(session: Session, user: str) -> Operator:
     return op
 
 
-def set_active(session: Session, user: str, active: bool, actor_id: str = "cli",
-               actor_scope: str = "") -> Operator:
+def set_active(session: Session, user: str, active: bool, actor_id: str = "cli", actor_scope: str = "") -> Operator:
     """Deactivate (ends every session) or reactivate ``user`` and audit it (not committed).
     Raises ``AccountError`` (no such account), ``handlers.operations.access.OutOfScope``,
     ``handlers.operations.access.LastGlobalAdmin``."""
@@ -131,8 +148,14 @@ def set_active(session: Session, user: str, active: bool, actor_id: str = "cli",
     accounts.set_active(session, user, active)
     if not active:
         accounts.end_sessions(session, user)
-    write_audit(session, actor_id, "operator.reactivate" if active else "operator.deactivate", user,
-                datetime.now(timezone.utc), region=op.region_scope)
+    write_audit(
+        session,
+        actor_id,
+        "operator.reactivate" if active else "operator.deactivate",
+        user,
+        datetime.now(UTC),
+        region=op.region_scope,
+    )
     return Operator(op.operator_id, op.name, op.role, op.region_scope, active, op.session_epoch)
 
 
@@ -142,16 +165,29 @@ def unlock(session: Session, user: str, actor_id: str = "cli", actor_scope: str 
     op = _existing(session, user)
     check_manages(actor_scope, op.region_scope)
     cleared = login_throttle.clear(session, login_throttle.account_key(user))
-    write_audit(session, actor_id, "operator.unlock", user, datetime.now(timezone.utc),
-                detail={"was_throttled": cleared}, region=op.region_scope)
+    write_audit(
+        session,
+        actor_id,
+        "operator.unlock",
+        user,
+        datetime.now(UTC),
+        detail={"was_throttled": cleared},
+        region=op.region_scope,
+    )
     return cleared
 
 
 def unlock_address(session: Session, address: str, actor_id: str = "cli") -> bool:
     """Lift a login lock or delay on a client address (not committed); True if there was one."""
     cleared = login_throttle.clear(session, login_throttle.address_key(address))
-    write_audit(session, actor_id, "login.unlock_address", address, datetime.now(timezone.utc),
-                detail={"was_throttled": cleared})
+    write_audit(
+        session,
+        actor_id,
+        "login.unlock_address",
+        address,
+        datetime.now(UTC),
+        detail={"was_throttled": cleared},
+    )
     return cleared
 
 

@@ -12,6 +12,7 @@ be shared by several schedulers. ``coalesce=True`` and
 ``misfire_grace_time=None`` make a restarted scheduler fire each deadline it
 missed while down exactly once, late rather than never.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -30,8 +31,8 @@ from kafka import KafkaProducer
 from config import topics
 from config.settings import get_settings
 from db import timers
-from db.session import engine_for, session_factory
 from db.register import read_clock
+from db.session import engine_for, session_factory
 from handlers.channels.subscriptions import DAYS, intake_for
 
 log = logging.getLogger("careline.scheduler")
@@ -44,16 +45,26 @@ def _producer() -> KafkaProducer:
 
 def fire(kind: str, target_id: str, service_area: str, due: str) -> None:
     """Job function (referenced by name in the job store): publish the firing."""
-    value = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "careline/scheduler",
-             "type": "timer.fired", "subject": target_id, "time": due, "schema_version": 1,
-             "data": {"kind": kind, "target_id": target_id, "service_area": service_area, "due": due}}
+    value = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "careline/scheduler",
+        "type": "timer.fired",
+        "subject": target_id,
+        "time": due,
+        "schema_version": 1,
+        "data": {"kind": kind, "target_id": target_id, "service_area": service_area, "due": due},
+    }
     _producer().send(topics.TIMERS.name, key=service_area.encode(), value=json.dumps(value).encode()).get(30)
 
 
 def build_scheduler(database_url: str) -> BackgroundScheduler:
     store = SQLAlchemyJobStore(engine=engine_for(database_url), tablename="apscheduler_jobs")
-    return BackgroundScheduler(jobstores={"default": store}, timezone=timezone.utc,
-                               job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+    return BackgroundScheduler(
+        jobstores={"default": store},
+        timezone=UTC,
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+    )
 
 
 def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_seconds: float) -> int:
@@ -66,11 +77,20 @@ def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_secon
         for row in rows:
             data = row.value["data"]
             due = datetime.fromisoformat(data["due"])
-            run_at = max(clock.to_wall(due) + timedelta(seconds=grace_seconds), datetime.now(timezone.utc))
-            scheduler.add_job(fire, "date", run_date=run_at, id=f"{data['kind']}:{data['target_id']}",
-                              replace_existing=True,
-                              kwargs={"kind": data["kind"], "target_id": data["target_id"],
-                                      "service_area": data["service_area"], "due": data["due"]})
+            run_at = max(clock.to_wall(due) + timedelta(seconds=grace_seconds), datetime.now(UTC))
+            scheduler.add_job(
+                fire,
+                "date",
+                run_date=run_at,
+                id=f"{data['kind']}:{data['target_id']}",
+                replace_existing=True,
+                kwargs={
+                    "kind": data["kind"],
+                    "target_id": data["target_id"],
+                    "service_area": data["service_area"],
+                    "due": data["due"],
+                },
+            )
         timers.mark_scheduled(session, [r.seq for r in rows])
         session.commit()
         return len(rows)
@@ -83,9 +103,8 @@ def fire_subscription(subscription_id: str) -> None:
         sub = timers.subscription(session, subscription_id)
     if sub is None or not sub.active:
         return
-    record = intake_for(sub, datetime.now(timezone.utc))
-    _producer().send(topics.INTAKE.name, key=record["intake_id"].encode(),
-                     value=json.dumps(record).encode()).get(30)
+    record = intake_for(sub, datetime.now(UTC))
+    _producer().send(topics.INTAKE.name, key=record["intake_id"].encode(), value=json.dumps(record).encode()).get(30)
 
 
 def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int:
@@ -100,9 +119,13 @@ def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int
             continue
         fire_at = datetime.combine(datetime(2000, 1, 3).date(), sub.local_time()) - timedelta(minutes=sub.lead_minutes)
         days = ",".join(DAYS[(d - (1 if fire_at.day < 3 else 0)) % 7] for d in sorted(sub.weekdays()))
-        scheduler.add_job(fire_subscription, CronTrigger(day_of_week=days, hour=fire_at.hour, minute=fire_at.minute,
-                                                         timezone=sub.zone()),
-                          id=job_id, replace_existing=True, kwargs={"subscription_id": sub.subscription_id})
+        scheduler.add_job(
+            fire_subscription,
+            CronTrigger(day_of_week=days, hour=fire_at.hour, minute=fire_at.minute, timezone=sub.zone()),
+            id=job_id,
+            replace_existing=True,
+            kwargs={"subscription_id": sub.subscription_id},
+        )
         wanted.add(job_id)
     for job in scheduler.get_jobs():
         if job.id.startswith("subscription:") and job.id not in wanted:
@@ -123,13 +146,13 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
             if time.monotonic() - synced > 60:
                 try:
                     sync_subscriptions(scheduler, settings.database_url)
-                except Exception:  # noqa: BLE001 - a bad row must not stop the deadlines
+                except Exception:
                     log.exception("could not sync recurring services")
                 synced = time.monotonic()
             try:
                 if take_requests(scheduler, settings.database_url, settings.timer_grace_seconds) == 0:
                     time.sleep(poll_seconds)
-            except Exception:  # noqa: BLE001 - keep serving; the rows stay unsent and are retried
+            except Exception:
                 log.exception("could not take timer requests; retrying")
                 time.sleep(1.0)
     finally:

@@ -15,6 +15,7 @@ same writes as the Twilio webhooks (``channels.context``, ``db.channels``).
 Rules that say no raise ``handlers.operations.operator_actions.Refused``; bad input raises
 ``handlers.channels.intake.InvalidIntake`` naming the field. Logs carry ids only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Mapping
 
-
 from channels.context import ChannelContext, join_open_emergency, record_request, short_id
 from config.evaluation import get_evaluation_config
 from db import app_api, center_ratings, channels, emergencies
@@ -35,19 +35,23 @@ from db.session import Row
 from db.uow import ConcurrencyConflict, SqlUnitOfWork
 from handlers.channels import app_requests as rules
 from handlers.channels import channel_events
+from handlers.channels.intake import InvalidIntake
+from handlers.channels.ivr import ServiceChoice
+from handlers.channels.sms import ReplyKind
 from handlers.evaluation.center_ratings import CenterAnswers, CenterRatingRecord
 from handlers.evaluation.center_ratings import rate_center as rate_center_rule
 from handlers.evaluation.feedback import record_feedback
-from handlers.channels.intake import InvalidIntake
-from handlers.channels.ivr import ServiceChoice
 from handlers.model import OfferStatus, Priority, RequestStatus, offer_id_of
 from handlers.operations.operator_actions import Refused
-from handlers.channels.sms import ReplyKind
 
 log = logging.getLogger("careline.app")
 
-_REPLIES = {"accept": ReplyKind.ACCEPT, "decline": ReplyKind.DECLINE,
-            "check-in": ReplyKind.CHECK_IN, "check-out": ReplyKind.CHECK_OUT}
+_REPLIES = {
+    "accept": ReplyKind.ACCEPT,
+    "decline": ReplyKind.DECLINE,
+    "check-in": ReplyKind.CHECK_IN,
+    "check-out": ReplyKind.CHECK_OUT,
+}
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,9 @@ def has_open_emergency(ctx: ChannelContext, elder_id: str) -> bool:
         return emergencies.has_open(session, elder_id, ctx.clock(), ctx.settings.emergency_merge_minutes)
 
 
-def submit_request(ctx: ChannelContext, elder_id: str, sub: Submission,
-                   idempotency_key: str | None) -> tuple[str, bool, bool]:
+def submit_request(
+    ctx: ChannelContext, elder_id: str, sub: Submission, idempotency_key: str | None
+) -> tuple[str, bool, bool]:
     """(request id, duplicate, joined). The same ``idempotency_key`` from the same elder
     gives the same request id and writes nothing more; reused for a different
     request it raises ``InvalidIntake("Idempotency-Key")`` (IETF idempotency-key draft).
@@ -114,13 +119,23 @@ def submit_request(ctx: ChannelContext, elder_id: str, sub: Submission,
                 uow.commit()
                 return joined, False, True
         if not app_api.add_submission(
-                session, request_id=request_id, elder_id=elder_id, idempotency_key=idempotency_key,
-                body_sha256=sub.digest(), service_type=sub.service_type, priority=sub.priority.value,
-                duration_minutes=sub.duration_minutes, window_start=sub.window_start,
-                window_end=sub.window_end, notes=sub.notes, submitted_at=now):
+            session,
+            request_id=request_id,
+            elder_id=elder_id,
+            idempotency_key=idempotency_key,
+            body_sha256=sub.digest(),
+            service_type=sub.service_type,
+            priority=sub.priority.value,
+            duration_minutes=sub.duration_minutes,
+            window_start=sub.window_start,
+            window_end=sub.window_end,
+            notes=sub.notes,
+            submitted_at=now,
+        ):
             return request_id, True, False
-        choice = ServiceChoice(sub.service_type, sub.priority, sub.window_start, sub.window_end,
-                               sub.duration_minutes, elder.language or "")
+        choice = ServiceChoice(
+            sub.service_type, sub.priority, sub.window_start, sub.window_end, sub.duration_minutes, elder.language or ""
+        )
         record_request(session, request_id, elder, "app", choice, now)  # a stat one is already the latest
         uow.commit()
     log.info("app request %s submitted (%s, %s)", request_id, sub.service_type, sub.priority.value)
@@ -133,11 +148,25 @@ def request_status(ctx: ChannelContext, elder_id: str, request_id: str) -> Reque
         request = uow.requests.get(request_id)
         if request is None:
             sub = _own_submission(uow.session, elder_id, request_id)
-            return RequestView(request_id, RequestStatus.REQUESTED.value, sub.service_type, sub.priority,
-                               sub.window_start, sub.window_end, sub.duration_minutes)
+            return RequestView(
+                request_id,
+                RequestStatus.REQUESTED.value,
+                sub.service_type,
+                sub.priority,
+                sub.window_start,
+                sub.window_end,
+                sub.duration_minutes,
+            )
         rules.own_request(request, elder_id)
-        view = RequestView(request_id, request.status.value, request.service_type, request.priority.value,
-                           request.window_start, request.window_end, request.duration_minutes)
+        view = RequestView(
+            request_id,
+            request.status.value,
+            request.service_type,
+            request.priority.value,
+            request.window_start,
+            request.window_end,
+            request.duration_minutes,
+        )
         visit = uow.visits.for_request(request_id)
         if visit is None or request.status == RequestStatus.CANCELLED:
             return view
@@ -157,8 +186,14 @@ def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
                 _own_submission(uow.session, elder_id, request_id)
                 raise Refused("not_received_yet", "the request is still being received; try again in a minute")
             rules.cancel_by_elder(request_id, elder_id, uow, now)
-            uow.audit(rules.APP_ACTOR, "request.cancel", request_id, now, detail={"channel": "app"},
-                      region=region_of_area(uow.session, uow.requests.get(request_id).service_area))
+            uow.audit(
+                rules.APP_ACTOR,
+                "request.cancel",
+                request_id,
+                now,
+                detail={"channel": "app"},
+                region=region_of_area(uow.session, uow.requests.get(request_id).service_area),
+            )
             uow.commit()
     except ConcurrencyConflict:
         raise Refused("conflict", "the request changed at the same moment; try again") from None
@@ -166,8 +201,7 @@ def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:
     return RequestStatus.CANCELLED.value
 
 
-def rate(ctx: ChannelContext, elder_id: str, request_id: str, stars: int,
-         comment: str | None) -> tuple[int, bool]:
+def rate(ctx: ChannelContext, elder_id: str, request_id: str, stars: int, comment: str | None) -> tuple[int, bool]:
     """(stars stored, duplicate): one rating per request from the app; a second
     keeps the first. ``Refused``: ``unknown_request``, ``not_completed``."""
     feedback_id = f"app:{request_id}"
@@ -184,8 +218,7 @@ def rate(ctx: ChannelContext, elder_id: str, request_id: str, stars: int,
     return stars, False
 
 
-def rate_center(ctx: ChannelContext, provider_id: str, request_id: str,
-                answers: CenterAnswers) -> CenterRatingRecord:
+def rate_center(ctx: ChannelContext, provider_id: str, request_id: str, answers: CenterAnswers) -> CenterRatingRecord:
     """Store the provider's rating of the center for the visit of ``request_id``
     (``handlers.evaluation.center_ratings.rate_center``). ``Refused``: ``unknown_visit``,
     ``not_completed``, ``already_rated``."""
@@ -229,18 +262,26 @@ def answer_offer(ctx: ChannelContext, caregiver_id: str, offer_id: str, answer: 
             raise Refused("answered", "this offer was already answered")
         rules.check_offer_reply(offer, caregiver_id, now)
         request = uow.requests.get(offer.request_id)
-        event = channel_events.caregiver_event(_REPLIES[answer], offer.request_id, caregiver_id, offer_id,
-                                               request.service_area, now)
-        channels.publish(uow.session, replace(event, payload={**event.payload, "channel": "app"}),
-                         source="careline/app")
+        event = channel_events.caregiver_event(
+            _REPLIES[answer], offer.request_id, caregiver_id, offer_id, request.service_area, now
+        )
+        channels.publish(
+            uow.session, replace(event, payload={**event.payload, "channel": "app"}), source="careline/app"
+        )
         uow.commit()
     log.info("app: caregiver %s answered offer %s: %s", caregiver_id, offer_id, answer)
     return offer.request_id, False
 
 
-def report_visit(ctx: ChannelContext, caregiver_id: str, request_id: str, action: str,
-                 position: tuple[float, float], accuracy_metres: float | None,
-                 tasks: Mapping[str, str]) -> tuple[str, list[dict], bool]:
+def report_visit(
+    ctx: ChannelContext,
+    caregiver_id: str,
+    request_id: str,
+    action: str,
+    position: tuple[float, float],
+    accuracy_metres: float | None,
+    tasks: Mapping[str, str],
+) -> tuple[str, list[dict], bool]:
     """(visit id, EVV flags, duplicate) for ``action`` check-in | check-out: a caregiver
     event whose ``data`` carries the position and task outcomes
     (``handlers.channels.app_requests.visit_report``). ``Refused("no_visit")`` when the
@@ -253,20 +294,32 @@ def report_visit(ctx: ChannelContext, caregiver_id: str, request_id: str, action
         rules.held_visit(visit, caregiver_id, action)
         request = uow.requests.get(request_id)
         elder = uow.elders.get(visit.elder_id)
-        home = (elder.latitude, elder.longitude) if elder and elder.latitude is not None \
-            and elder.longitude is not None else None
-        report = rules.visit_report(action, visit, now, position, accuracy_metres, tasks, home,
-                                    get_evaluation_config().evv)
-        offer_id = next((o.offer_id for o in uow.offers.for_request(request_id)
-                         if o.caregiver_id == caregiver_id and o.status == OfferStatus.ACCEPTED),
-                        offer_id_of(visit.visit_id))
-        event = channel_events.caregiver_event(_REPLIES[action], request_id, caregiver_id, offer_id,
-                                               request.service_area, now)
-        channels.publish(uow.session, replace(event, payload={**event.payload, **report, "channel": "app"}),
-                         source="careline/app")
+        home = (
+            (elder.latitude, elder.longitude)
+            if elder and elder.latitude is not None and elder.longitude is not None
+            else None
+        )
+        report = rules.visit_report(
+            action, visit, now, position, accuracy_metres, tasks, home, get_evaluation_config().evv
+        )
+        offer_id = next(
+            (
+                o.offer_id
+                for o in uow.offers.for_request(request_id)
+                if o.caregiver_id == caregiver_id and o.status == OfferStatus.ACCEPTED
+            ),
+            offer_id_of(visit.visit_id),
+        )
+        event = channel_events.caregiver_event(
+            _REPLIES[action], request_id, caregiver_id, offer_id, request.service_area, now
+        )
+        channels.publish(
+            uow.session, replace(event, payload={**event.payload, **report, "channel": "app"}), source="careline/app"
+        )
         uow.commit()
-    log.info("app: caregiver %s %s visit %s (%d EVV flags)", caregiver_id, action, visit.visit_id,
-             len(report["evv_flags"]))
+    log.info(
+        "app: caregiver %s %s visit %s (%d EVV flags)", caregiver_id, action, visit.visit_id, len(report["evv_flags"])
+    )
     return visit.visit_id, report["evv_flags"], False
 
 

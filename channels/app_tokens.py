@@ -7,10 +7,11 @@ replaced, never recovered. ``revoke_tokens`` ends every token of a user (a
 lost phone, a caregiver who left). The app sends the token as
 ``Authorization: Bearer <token>`` (``careline.web.app_api``).
 """
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from db import app_api
 from db.session import session_factory
@@ -30,7 +31,7 @@ def issue_token(database_url: str, kind: str, subject_id: str, now: datetime | N
     with session_factory(database_url)() as session:
         if not app_api.subject_exists(session, kind, subject_id):
             raise LookupError(f"no registered {kind} {subject_id!r}")
-        app_api.add_token(session, token, kind, subject_id, now or datetime.now(timezone.utc))
+        app_api.add_token(session, token, kind, subject_id, now or datetime.now(UTC))
         session.commit()
     return token
 
@@ -38,6 +39,6 @@ def issue_token(database_url: str, kind: str, subject_id: str, now: datetime | N
 def revoke_tokens(database_url: str, kind: str, subject_id: str, now: datetime | None = None) -> int:
     """Revoke every live token of the elder, caregiver or provider ``subject_id``; returns how many."""
     with session_factory(database_url)() as session:
-        count = app_api.revoke_tokens(session, kind, subject_id, now or datetime.now(timezone.utc))
+        count = app_api.revoke_tokens(session, kind, subject_id, now or datetime.now(UTC))
         session.commit()
     return count

@@ -4,28 +4,28 @@ notifier, callback URLs, and the two ways a channel creates a care request
 (an intake record on the outbox, plus an operator alert for emergencies). An
 emergency of an elder who has one open joins it (``handlers.channels.emergencies``).
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-
 from channels.notify import Notifier, build_notifier
+from config.ivr import load_ivr_config
 from config.settings import Settings
 from db import channels, emergencies
 from db.session import Row, Session, session_factory, sessionmaker
 from handlers.channels import channel_events
 from handlers.channels.emergencies import again_reason
-from config.ivr import load_ivr_config
 from handlers.channels.ivr import IvrConfig, ServiceChoice
-from handlers.model import Priority
 from handlers.channels.phone import try_e164
 from handlers.channels.sms import brand_for
+from handlers.model import Priority
 
 log = logging.getLogger("channels.context")
 
@@ -49,17 +49,17 @@ class ChannelContext:
     sessions: sessionmaker[Session]
     ivr: IvrConfig
     tz: ZoneInfo
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _notifier: Notifier | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ChannelContext":
+    def from_settings(cls, settings: Settings) -> ChannelContext:
         """A context of its own for ``settings`` (tests and tools; processes take
         theirs from ``config.bootstrap``)."""
         return cls.build(settings, session_factory(settings.database_url), load_ivr_config(settings.ivr_config))
 
     @classmethod
-    def build(cls, settings: Settings, sessions: sessionmaker[Session], ivr: IvrConfig) -> "ChannelContext":
+    def build(cls, settings: Settings, sessions: sessionmaker[Session], ivr: IvrConfig) -> ChannelContext:
         """The context of a process: its sessions and checked hotline file; the
         clock reads the replay clock when ``CARELINE_WEB_CLOCK=replay``."""
         ctx = cls(settings, sessions, ivr, ZoneInfo(settings.programme_timezone))
@@ -99,22 +99,34 @@ def short_id(prefix: str, seed: str) -> str:
     return prefix + hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
 
 
-def join_open_emergency(session: Session, request_id: str, elder: Row, channel: str, now: datetime,
-                        merge_minutes: float) -> str | None:
+def join_open_emergency(
+    session: Session, request_id: str, elder: Row, channel: str, now: datetime, merge_minutes: float
+) -> str | None:
     """The id of the elder's open emergency when this one (``request_id``) joins it
     (``handlers.channels.emergencies.joins``), after alerting the operators on it ("again"); None when
     ``request_id`` opens a new emergency (it is then the elder's latest). Not committed."""
     used, presses = emergencies.open_or_join(session, elder.elder_id, request_id, now, merge_minutes)
     if used == request_id:
         return None
-    channels.publish(session, channel_events.operator_alert(
-        used, elder.elder_id, elder.service_area, again_reason(channel, presses), Priority.STAT, channel, now))
+    channels.publish(
+        session,
+        channel_events.operator_alert(
+            used, elder.elder_id, elder.service_area, again_reason(channel, presses), Priority.STAT, channel, now
+        ),
+    )
     log.warning("emergency %s of elder %s joined the open %s (alarm %d)", request_id, elder.elder_id, used, presses)
     return used
 
 
-def record_request(session: Session, request_id: str, elder: Row, channel: str, choice: ServiceChoice,
-                   now: datetime, merge_minutes: float = 0.0) -> str:
+def record_request(
+    session: Session,
+    request_id: str,
+    elder: Row,
+    channel: str,
+    choice: ServiceChoice,
+    now: datetime,
+    merge_minutes: float = 0.0,
+) -> str:
     """Put the intake record of a decided request on the outbox (``care.intake.v1``);
     a ``stat`` request also alerts the operators at once (``care.operator.alert``). Returns
     the request id the caller is told: ``request_id``, or for an emergency of an elder who
@@ -123,12 +135,28 @@ def record_request(session: Session, request_id: str, elder: Row, channel: str, 
         joined = join_open_emergency(session, request_id, elder, channel, now, merge_minutes)
         if joined is not None:
             return joined
-    channels.enqueue_intake(session, channel_events.intake_record(
-        request_id, request_id, channel, elder.elder_id, choice.service_type, choice.duration_minutes,
-        choice.window_start, choice.window_end, choice.priority, now))
+    channels.enqueue_intake(
+        session,
+        channel_events.intake_record(
+            request_id,
+            request_id,
+            channel,
+            elder.elder_id,
+            choice.service_type,
+            choice.duration_minutes,
+            choice.window_start,
+            choice.window_end,
+            choice.priority,
+            now,
+        ),
+    )
     if choice.priority == Priority.STAT:
-        channels.publish(session, channel_events.operator_alert(
-            request_id, elder.elder_id, elder.service_area, f"emergency by {channel}", Priority.STAT, channel, now))
+        channels.publish(
+            session,
+            channel_events.operator_alert(
+                request_id, elder.elder_id, elder.service_area, f"emergency by {channel}", Priority.STAT, channel, now
+            ),
+        )
     return request_id
 
 
@@ -136,5 +164,11 @@ def emergency_choice(ivr: IvrConfig, language: str | None, now: datetime) -> Ser
     """The request an alarm (button or SOS text) stands for: ``emergency``, ``stat``,
     a window of ``emergency_window_minutes`` from now."""
     duration = next(s["duration_minutes"] for s in ivr.services.values() if s["service_type"] == "emergency")
-    return ServiceChoice("emergency", Priority.STAT, now, now + timedelta(minutes=ivr.emergency_window_minutes),
-                         duration, ivr.lang(language))
+    return ServiceChoice(
+        "emergency",
+        Priority.STAT,
+        now,
+        now + timedelta(minutes=ivr.emergency_window_minutes),
+        duration,
+        ivr.lang(language),
+    )

@@ -7,19 +7,18 @@ is claimed once per CallSid (``SqlUnitOfWork.claim``), so the same webhook
 delivered several times, even concurrently, writes one intake record and every
 delivery answers with the same confirmation.
 """
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 from typing import Mapping
 
-
 from channels.context import ChannelContext, record_request
-from db.session import Row, Session
 from db import channels
+from db.session import Row, Session
 from db.uow import SqlUnitOfWork
-from handlers.channels import channel_events
-from handlers.channels import ivr
+from handlers.channels import channel_events, ivr
 from handlers.channels.delivery import is_final
 from handlers.channels.ivr import OperatorHandoff, ServiceChoice, Step, Turn
 from handlers.model import Priority
@@ -40,7 +39,9 @@ def incoming_call(ctx: ChannelContext, form: Mapping[str, str]) -> tuple[Step, .
     return decide(ctx, call, turn) if turn.outcome else turn.steps
 
 
-def menu_answer(ctx: ChannelContext, stage: str, params: Mapping[str, str], form: Mapping[str, str]) -> tuple[Step, ...]:
+def menu_answer(
+    ctx: ChannelContext, stage: str, params: Mapping[str, str], form: Mapping[str, str]
+) -> tuple[Step, ...]:
     """A ``<Gather>`` result for the ``menu`` or ``time`` stage (``Digits`` absent on a timeout)."""
     now = ctx.clock()
     if stage == "menu":
@@ -54,8 +55,14 @@ def menu_answer(ctx: ChannelContext, stage: str, params: Mapping[str, str], form
         call = channels.call(uow.session, form["CallSid"])
         if call is None:  # the first webhook never reached us: start the record now
             who = channels.elder_by_phone(uow.session, caller) if caller else None
-            call = channels.start_call(uow.session, form["CallSid"], caller, who.elder_id if who else None,
-                                       ctx.ivr.lang(params.get("lang")), now)
+            call = channels.start_call(
+                uow.session,
+                form["CallSid"],
+                caller,
+                who.elder_id if who else None,
+                ctx.ivr.lang(params.get("lang")),
+                now,
+            )
             uow.commit()
     return decide(ctx, call, turn)
 
@@ -71,12 +78,21 @@ def decide(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
         if isinstance(outcome, ServiceChoice) and call.elder_id is not None:
             elder = channels.elder(uow.session, call.elder_id)
             request_id = f"HL{number}"
-            request_id = record_request(uow.session, request_id, elder, "hotline", outcome, now,
-                                        ctx.settings.emergency_merge_minutes)
-            channels.finish_call(uow.session, call.call_sid, outcome="emergency" if outcome.priority == Priority.STAT
-                                 else "request", service_type=outcome.service_type, priority=outcome.priority.value,
-                                 window_start=outcome.window_start, window_end=outcome.window_end,
-                                 request_id=request_id, language=outcome.language, completed_at=now)
+            request_id = record_request(
+                uow.session, request_id, elder, "hotline", outcome, now, ctx.settings.emergency_merge_minutes
+            )
+            channels.finish_call(
+                uow.session,
+                call.call_sid,
+                outcome="emergency" if outcome.priority == Priority.STAT else "request",
+                service_type=outcome.service_type,
+                priority=outcome.priority.value,
+                window_start=outcome.window_start,
+                window_end=outcome.window_end,
+                request_id=request_id,
+                language=outcome.language,
+                completed_at=now,
+            )
             steps = ivr.confirm(ctx.ivr, outcome, number, ctx.tz)
         else:
             handoff = outcome if isinstance(outcome, OperatorHandoff) else OperatorHandoff("unregistered caller", True)
@@ -89,14 +105,19 @@ def decide(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
 
 def _queue_for_operator(session: Session, call: Row, handoff: OperatorHandoff, now: datetime) -> None:
     channels.finish_call(session, call.call_sid, outcome="operator", reason=handoff.reason[:120], completed_at=now)
-    channels.publish(session, channel_events.call_queued(str(call.seq), call.from_phone, call.elder_id,
-                                                         handoff.reason, handoff.emergency, now))
+    channels.publish(
+        session,
+        channel_events.call_queued(
+            str(call.seq), call.from_phone, call.elder_id, handoff.reason, handoff.emergency, now
+        ),
+    )
 
 
 def _replay(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
     if call is not None and call.outcome in {"request", "emergency"}:
-        choice = ServiceChoice(call.service_type, Priority(call.priority), call.window_start, call.window_end,
-                               0, call.language or "zh")
+        choice = ServiceChoice(
+            call.service_type, Priority(call.priority), call.window_start, call.window_end, 0, call.language or "zh"
+        )
         return ivr.confirm(ctx.ivr, choice, str(call.seq), ctx.tz)
     return turn.steps or ivr.answer(ctx.ivr, False, None).steps
 

@@ -12,12 +12,13 @@
 
 ``build_notifier(settings)`` picks the adapter from the settings.
 """
+
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from config.settings import Settings
 from handlers.channels.delivery import UNSUBSCRIBED_ERROR
@@ -38,7 +39,7 @@ class Notifier(Protocol):
 class NotifyError(RuntimeError):
     """The provider refused or could not be reached; ``code`` is Twilio's error code if any."""
 
-    def __init__(self, message: str, code: int | None = None, status: int | None = None):
+    def __init__(self, message: str, code: int | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.code, self.status = code, status
 
@@ -84,9 +85,15 @@ class TwilioNotifier:
     ``RecipientOptedOut``) when Twilio refuses or the retries run out.
     """
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str,
-                 api_base_url: str | None = None, timeout: float = 10.0,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base_url: str | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
@@ -99,37 +106,52 @@ class TwilioNotifier:
     def send_sms(self, to: str, body: str, status_callback: str | None = None) -> str | None:
         from twilio.base import values
 
-        sender = ({"messaging_service_sid": self.from_number} if self.from_number.startswith("MG")
-                  else {"from_": self.from_number})
-        message = self._call(lambda: self.client.messages.create(
-            to=to, body=body, status_callback=status_callback or values.unset, **sender))
+        sender = (
+            {"messaging_service_sid": self.from_number}
+            if self.from_number.startswith("MG")
+            else {"from_": self.from_number}
+        )
+        message = self._call(
+            lambda: self.client.messages.create(
+                to=to, body=body, status_callback=status_callback or values.unset, **sender
+            )
+        )
         log.info("SMS %s to %s (segments: %d)", message.sid, mask(to), count_segments(body).segments)
         return message.sid
 
     def place_call(self, to: str, url: str, status_callback: str | None = None) -> str | None:
         from twilio.base import values
 
-        call = self._call(lambda: self.client.calls.create(
-            to=to, from_=self.from_number, url=url, method="POST",
-            status_callback=status_callback or values.unset))  # default event: completed, with the final CallStatus
+        call = self._call(
+            lambda: self.client.calls.create(
+                to=to, from_=self.from_number, url=url, method="POST", status_callback=status_callback or values.unset
+            )
+        )  # default event: completed, with the final CallStatus
         log.info("call %s to %s", call.sid, mask(to))
         return call.sid
 
-    def _call(self, request: Callable):  # noqa: ANN205 - the helper's resource instance
+    def _call(self, request: Callable[[], Any]) -> Any:
         from requests import RequestException
-        from tenacity import (Retrying, retry_if_exception, stop_after_attempt,
-                              wait_exponential_jitter)
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         def before_sleep(state) -> None:  # noqa: ANN001 - tenacity's RetryCallState
             exc = state.outcome.exception()
-            log.warning("Twilio request failed (%s); retry %d of %d in %.1f s", _describe(exc),
-                        state.attempt_number, self.retry.attempts - 1, state.next_action.sleep)
+            log.warning(
+                "Twilio request failed (%s); retry %d of %d in %.1f s",
+                _describe(exc),
+                state.attempt_number,
+                self.retry.attempts - 1,
+                state.next_action.sleep,
+            )
 
-        retrying = Retrying(stop=stop_after_attempt(self.retry.attempts),
-                            wait=wait_exponential_jitter(multiplier=self.retry.initial_seconds,
-                                                         max=self.retry.max_seconds),
-                            retry=retry_if_exception(_transient), before_sleep=before_sleep, reraise=True)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_seconds, max=self.retry.max_seconds),
+            retry=retry_if_exception(_transient),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
         try:
             return retrying(request)
         except TwilioRestException as exc:
@@ -153,8 +175,9 @@ class ConsoleNotifier:
     def send_sms(self, to: str, body: str, status_callback: str | None = None) -> str | None:
         sid = "SM" + uuid.uuid4().hex
         self.sent.append(("sms", to, body, status_callback))
-        log.warning("no Twilio credentials: SMS %s to %s not sent (segments: %d)", sid, mask(to),
-                    count_segments(body).segments)
+        log.warning(
+            "no Twilio credentials: SMS %s to %s not sent (segments: %d)", sid, mask(to), count_segments(body).segments
+        )
         return sid
 
     def place_call(self, to: str, url: str, status_callback: str | None = None) -> str | None:
@@ -172,8 +195,9 @@ class OptOutGuard:
     SMS and are not blocked.
     """
 
-    def __init__(self, inner: Notifier, opted_out: Callable[[str], bool],
-                 record_opt_out: Callable[[str, str], None]) -> None:
+    def __init__(
+        self, inner: Notifier, opted_out: Callable[[str], bool], record_opt_out: Callable[[str, str], None]
+    ) -> None:
         self.inner, self.opted_out, self.record_opt_out = inner, opted_out, record_opt_out
 
     def send_sms(self, to: str, body: str, status_callback: str | None = None) -> str | None:
@@ -199,9 +223,13 @@ def build_notifier(settings: Settings) -> Notifier:
 
     sessions = session_factory(settings.database_url)
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
-        inner: Notifier = TwilioNotifier(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
-                                         settings.twilio_from_number, settings.twilio_api_base_url,
-                                         timeout=settings.twilio_timeout_seconds)
+        inner: Notifier = TwilioNotifier(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from_number,
+            settings.twilio_api_base_url,
+            timeout=settings.twilio_timeout_seconds,
+        )
     else:
         inner = ConsoleNotifier()
 

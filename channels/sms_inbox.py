@@ -9,22 +9,21 @@ A caregiver's reply maps to their pending offer (or the offer/visit with the
 short code given) and becomes a caregiver event on ``caregiver.events.v1``
 (via the outbox), which dispatch handles like any other channel's.
 """
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 from typing import Mapping
 
-
 from channels.context import ChannelContext, emergency_choice, record_request, short_id
-from db.session import Row, Session
 from db import channels, surveys
+from db.session import Row, Session
 from db.uow import SqlUnitOfWork
-from handlers.channels import channel_events
-from handlers.channels import sms
-from handlers.model import OfferStatus
+from handlers.channels import channel_events, sms
 from handlers.channels.phone import mask
 from handlers.channels.sms import ReplyKind
+from handlers.model import OfferStatus
 
 log = logging.getLogger("careline.sms")
 
@@ -59,8 +58,9 @@ def _route(ctx: ChannelContext, session: Session, sid: str, sender: str | None, 
     return sms.elder_help_text(None, ctx.brand(None))
 
 
-def _caregiver_reply(ctx: ChannelContext, session: Session, sid: str, caregiver: Row, sender: str,
-                     body: str, now: datetime) -> str:
+def _caregiver_reply(
+    ctx: ChannelContext, session: Session, sid: str, caregiver: Row, sender: str, body: str, now: datetime
+) -> str:
     reply, lang = sms.parse_reply(body), caregiver.language
     brand = ctx.brand(lang)
     if reply.kind == ReplyKind.OPT_OUT:
@@ -79,24 +79,33 @@ def _caregiver_reply(ctx: ChannelContext, session: Session, sid: str, caregiver:
     wanted = OfferStatus.PENDING if reply.kind in (ReplyKind.ACCEPT, ReplyKind.DECLINE) else OfferStatus.ACCEPTED
     if offer.status != wanted:
         return sms.refused_text(offer.short_code, lang, brand)
-    event = channel_events.caregiver_event(reply.kind, offer.request_id, caregiver.caregiver_id,
-                                           offer.offer_id, offer.service_area, now)
+    event = channel_events.caregiver_event(
+        reply.kind, offer.request_id, caregiver.caregiver_id, offer.offer_id, offer.service_area, now
+    )
     channels.publish(session, event, event_id=f"sms:{sid}", source="careline/twilio-sms")
     log.info("SMS %s: caregiver %s %s offer %s", sid, caregiver.caregiver_id, reply.kind.value, offer.offer_id)
     return sms.reply_text(reply.kind, offer.short_code, lang, brand)
 
 
-def _sms_alarm(ctx: ChannelContext, session: Session, sid: str, elder: Row | None, sender: str,
-               now: datetime) -> str:
+def _sms_alarm(ctx: ChannelContext, session: Session, sid: str, elder: Row | None, sender: str, now: datetime) -> str:
     """An SOS text: an emergency request for a known elder, an operator alert either way."""
     request_id = short_id("SM", sid)
     lang = elder.language if elder else None
     if elder is not None:
-        request_id = record_request(session, request_id, elder, "sms", emergency_choice(ctx.ivr, lang, now), now,
-                                    ctx.settings.emergency_merge_minutes)
+        request_id = record_request(
+            session,
+            request_id,
+            elder,
+            "sms",
+            emergency_choice(ctx.ivr, lang, now),
+            now,
+            ctx.settings.emergency_merge_minutes,
+        )
     else:
-        channels.publish(session, channel_events.call_queued(request_id, sender, None,
-                                                             "SOS text from an unregistered number", True, now))
+        channels.publish(
+            session,
+            channel_events.call_queued(request_id, sender, None, "SOS text from an unregistered number", True, now),
+        )
     log.warning("SMS alarm %s from %s", request_id, mask(sender))
     return sms.alarm_ack_text(request_id, lang, ctx.brand(lang))
 

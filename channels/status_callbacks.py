@@ -6,14 +6,13 @@ replied STOP) records an opt-out. A hotline call that ends before a decision
 is queued for an operator; a rating call that ends without a rating falls back
 to one SMS.
 """
+
 from __future__ import annotations
 
 import logging
 from typing import Mapping
 
-from channels import hotline
-
-from channels import surveys
+from channels import hotline, surveys
 from channels.context import ChannelContext
 from db import channels
 from db.uow import SqlUnitOfWork
@@ -42,8 +41,9 @@ def status_callback(ctx: ChannelContext, params: Mapping[str, str], form: Mappin
             fallback = surveys.call_finished(uow, request_id, status, now)
         elif kind == "call":
             hotline.call_ended(uow, sid, status, now)
-        newer = channels.record_status(uow.session, sid, kind, status, now, error_code=error, to_phone=to,
-                                       purpose=purpose, request_id=request_id)
+        newer = channels.record_status(
+            uow.session, sid, kind, status, now, error_code=error, to_phone=to, purpose=purpose, request_id=request_id
+        )
         if kind == "sms" and error == UNSUBSCRIBED_ERROR and to:
             channels.record_opt_out(uow.session, to, "error_21610", now)
             log.info("%s: %s opted out (21610)", sid, mask(to))

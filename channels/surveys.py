@@ -9,21 +9,19 @@
 4. ``save_rating``: the first answer (voice or SMS) becomes a ``feedback`` row
    (kind ``rating``) and ``care.feedback.rated`` on ``care.feedback.v1`` via the outbox.
 """
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 from typing import Mapping
 
-
 from channels.context import ChannelContext
 from channels.notify import NotifyError
-from db.session import Session
 from db import channels, surveys
+from db.session import Session
 from db.uow import SqlUnitOfWork
-from handlers.channels import channel_events
-from handlers.channels import ivr
-from handlers.channels import sms
+from handlers.channels import channel_events, ivr, sms
 from handlers.channels.delivery import is_final
 from handlers.channels.ivr import Step
 from handlers.channels.phone import mask
@@ -36,9 +34,17 @@ def save_rating(session: Session, request_id: str, rating: int, channel: str, no
     if not surveys.record_rating(session, request_id, rating, channel, now):
         return False
     people = surveys.visit_people(session, request_id)
-    channels.publish(session, channel_events.rating_given(
-        request_id, rating, channel, now, people.caregiver_id if people else None,
-        people.provider_id if people else None))
+    channels.publish(
+        session,
+        channel_events.rating_given(
+            request_id,
+            rating,
+            channel,
+            now,
+            people.caregiver_id if people else None,
+            people.provider_id if people else None,
+        ),
+    )
     return True
 
 
@@ -73,16 +79,25 @@ def send_rating_sms(ctx: ChannelContext, request_id: str) -> str | None:
         return None
     body = sms.rating_request_text(survey.language, ctx.brand(survey.language))
     try:
-        sid = ctx.notifier.send_sms(survey.phone, body, ctx.url("/twilio/status", kind="sms", purpose="rating",
-                                                                request_id=request_id))
+        sid = ctx.notifier.send_sms(
+            survey.phone, body, ctx.url("/twilio/status", kind="sms", purpose="rating", request_id=request_id)
+        )
     except NotifyError as exc:
         log.warning("rating SMS for %s to %s failed: %s", request_id, mask(survey.phone), exc)
         return None
     with SqlUnitOfWork(ctx.sessions) as uow:
         if sid:
             surveys.set_status(uow.session, request_id, "sms_sent", ctx.clock(), sms_sid=sid)
-            channels.record_status(uow.session, sid, "sms", "queued", ctx.clock(), to_phone=survey.phone,
-                                   purpose="rating", request_id=request_id)
+            channels.record_status(
+                uow.session,
+                sid,
+                "sms",
+                "queued",
+                ctx.clock(),
+                to_phone=survey.phone,
+                purpose="rating",
+                request_id=request_id,
+            )
         uow.commit()
     return sid
 
@@ -97,8 +112,16 @@ def plan_survey(ctx: ChannelContext, data: Mapping[str, object], completed_at: d
         if elder is None or not elder.phone:
             return None
         due = completed_at + timedelta(minutes=ctx.settings.rating_call_delay_minutes)
-        created = surveys.create(uow.session, request_id, elder.elder_id, elder.phone, elder.language,
-                                 str(data.get("service_type") or request.service_type), due, ctx.clock())
+        created = surveys.create(
+            uow.session,
+            request_id,
+            elder.elder_id,
+            elder.phone,
+            elder.language,
+            str(data.get("service_type") or request.service_type),
+            due,
+            ctx.clock(),
+        )
         uow.commit()
     return due if created else None
 
@@ -109,14 +132,15 @@ def place_rating_call(ctx: ChannelContext, request_id: str) -> str | None:
     now = ctx.clock()
     with SqlUnitOfWork(ctx.sessions) as uow:
         survey = surveys.get(uow.session, request_id)
-        if survey is None or not surveys.set_status(uow.session, request_id, "calling", now,
-                                                    only_from=("scheduled",)):
+        if survey is None or not surveys.set_status(uow.session, request_id, "calling", now, only_from=("scheduled",)):
             return None
         uow.commit()
     try:
         sid = ctx.notifier.place_call(
-            survey.phone, ctx.url("/twilio/voice/rating", request_id=request_id),
-            ctx.url("/twilio/status", kind="call", purpose="rating", request_id=request_id))
+            survey.phone,
+            ctx.url("/twilio/voice/rating", request_id=request_id),
+            ctx.url("/twilio/status", kind="call", purpose="rating", request_id=request_id),
+        )
     except NotifyError as exc:
         log.warning("rating call for %s failed (%s): asking by SMS", request_id, exc)
         with SqlUnitOfWork(ctx.sessions) as uow:
@@ -127,7 +151,8 @@ def place_rating_call(ctx: ChannelContext, request_id: str) -> str | None:
         return None
     with SqlUnitOfWork(ctx.sessions) as uow:
         surveys.set_status(uow.session, request_id, "calling", now, call_sid=sid)
-        channels.record_status(uow.session, sid, "call", "queued", now, to_phone=survey.phone,
-                               purpose="rating", request_id=request_id)
+        channels.record_status(
+            uow.session, sid, "call", "queued", now, to_phone=survey.phone, purpose="rating", request_id=request_id
+        )
         uow.commit()
     return sid

@@ -8,6 +8,7 @@ the CLI's commands): a bad ``policy.toml``, ``evaluation.toml`` or
 (``config.files.ConfigFileError``), instead of dead-lettering every record
 later. Tests build their own ``Runtime`` with ``bootstrap(Settings(...))``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -63,5 +64,10 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     configuration = load_configuration(settings)
     sessions = session_factory(settings.database_url)
-    return Runtime(settings, configuration, sessions, AreaContexts(sessions, configuration.policy),
-                   ChannelContext.build(settings, sessions, configuration.ivr))
+    return Runtime(
+        settings,
+        configuration,
+        sessions,
+        AreaContexts(sessions, configuration.policy),
+        ChannelContext.build(settings, sessions, configuration.ivr),
+    )

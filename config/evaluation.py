@@ -8,6 +8,7 @@ read files. A bad file raises ``EvaluationConfigError`` naming the line and the
 key, e.g. ``evaluation.toml:31: kpis.weights: KPI weights must sum to 1, they
 sum to 0.9000`` (``config.files``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,9 +19,8 @@ from typing import Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from config.files import ConfigFileError, parse_toml, validated
-
-from handlers.visits.evv import EvvPolicy
 from handlers.evaluation.kpis import KpiPolicy, check_weights
+from handlers.visits.evv import EvvPolicy
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "evaluation.toml"
 
@@ -82,9 +82,12 @@ def parse_evaluation_config(text: str, source: str = "evaluation.toml") -> Evalu
         f = validated(_File, parse_toml(text, source), text, source)
     except ConfigFileError as exc:
         raise EvaluationConfigError(exc.path, exc.reason, exc.line, exc.field) from None
-    evv = EvvPolicy(geofence_metres=f.evv.geofence_metres, too_early_minutes=f.evv.too_early_minutes,
-                    short_visit_share=f.evv.short_visit_share,
-                    checklists={k: tuple(v) for k, v in f.evv.checklists.items()})
+    evv = EvvPolicy(
+        geofence_metres=f.evv.geofence_metres,
+        too_early_minutes=f.evv.too_early_minutes,
+        short_visit_share=f.evv.short_visit_share,
+        checklists={k: tuple(v) for k, v in f.evv.checklists.items()},
+    )
     kpis = KpiPolicy(**f.kpis.model_dump(exclude={"weights"}))
     return EvaluationConfig(evv, kpis, dict(f.kpis.weights), f.dispatch.exploration_share)
 

@@ -8,6 +8,7 @@ missing key, the line of its table) by reading the text as TOML is written:
 ``[table]`` and ``[[array]]`` headers, then ``key = value`` lines, with dotted
 and quoted keys.
 """
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@ prompts per language and the callback survey, validated before the hotline
 uses it. A bad file raises ``IvrConfigError`` naming the line and the key
 (``config.files``); the domain reads the result as
 ``handlers.channels.ivr.IvrConfig``."""
+
 from __future__ import annotations
 
 from pathlib import Path

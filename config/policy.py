@@ -6,6 +6,7 @@ naming the line and the key, e.g. ``policy.toml:14: offers.timeout_seconds:
 Input should be greater than 0`` (``config.files``). Every decision records the
 file's ``version``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.files import ConfigFileError, line_of, read_toml, validated
-
 from handlers.dispatch.scheduling import DispatchPolicy, LadderStep
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "policy.toml"
@@ -77,16 +77,26 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool = False) -> Disp
     for table in ("sla_minutes", "ladder"):
         unknown = sorted(set(getattr(f, table)) - set(PRIORITIES))
         if unknown:
-            raise PolicyError(path, f"unknown priority {unknown[0]!r} (one of {', '.join(PRIORITIES)})",
-                              line_of(text, (table, unknown[0])), f"{table}.{unknown[0]}")
+            raise PolicyError(
+                path,
+                f"unknown priority {unknown[0]!r} (one of {', '.join(PRIORITIES)})",
+                line_of(text, (table, unknown[0])),
+                f"{table}.{unknown[0]}",
+            )
     return DispatchPolicy(
-        version=f.version, travel_weight=f.scoring.travel_weight, lateness_weight=f.scoring.lateness_weight,
-        sync_weight=f.scoring.sync_weight, offer_timeout_seconds=f.offers.timeout_seconds,
-        shift_end_hard=shift_end_hard, max_offers_per_request=f.offers.max_offers_per_request,
+        version=f.version,
+        travel_weight=f.scoring.travel_weight,
+        lateness_weight=f.scoring.lateness_weight,
+        sync_weight=f.scoring.sync_weight,
+        offer_timeout_seconds=f.offers.timeout_seconds,
+        shift_end_hard=shift_end_hard,
+        max_offers_per_request=f.offers.max_offers_per_request,
         no_show_minutes=f.visits.no_show_minutes,
         continuity_bonus_minutes=f.scoring.continuity_bonus_minutes,
-        provider_score_weight=f.scoring.provider_score_weight, fairness_weight=f.scoring.fairness_weight,
-        daily_capacity=f.eligibility.daily_capacity, parallel_offers=dict(f.offers.parallel),
+        provider_score_weight=f.scoring.provider_score_weight,
+        fairness_weight=f.scoring.fairness_weight,
+        daily_capacity=f.eligibility.daily_capacity,
+        parallel_offers=dict(f.offers.parallel),
         skill_hierarchy={k: tuple(v) for k, v in f.eligibility.skill_hierarchy.items()},
         sla_minutes=dict(f.sla_minutes),
         ladder={p: tuple(LadderStep(s.step, s.deadline_seconds) for s in steps) for p, steps in f.ladder.items()},

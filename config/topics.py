@@ -7,6 +7,7 @@ partition count, so one area's events meet on one partition of each and one
 worker sees a consistent view of that area's caregivers. A request's history
 (lifecycle, offers) is keyed by request id so it stays in order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,35 +25,59 @@ class TopicSpec:
 
 
 INTAKE = TopicSpec("care.intake.v1", "intake id", "raw intake record (handlers.channels.intake)")
-INTAKE_DLQ = TopicSpec("care.intake.dlq.v1", "intake id", "dead letter: record + reason",
-                       configs={"retention.ms": str(30 * DAY_MS)})
+INTAKE_DLQ = TopicSpec(
+    "care.intake.dlq.v1", "intake id", "dead letter: record + reason", configs={"retention.ms": str(30 * DAY_MS)}
+)
 REQUESTS = TopicSpec("care.requests.v1", "service area", "validated care request")
-CAREGIVER_EVENTS = TopicSpec("caregiver.events.v1", "service area",
-                             "caregiver reply or visit event (accept, decline, check-in, check-out)")
+CAREGIVER_EVENTS = TopicSpec(
+    "caregiver.events.v1", "service area", "caregiver reply or visit event (accept, decline, check-in, check-out)"
+)
 TIMERS = TopicSpec("care.timers.v1", "service area", "a deadline that fired (offer expiry …)")
-DISPATCH_DLQ = TopicSpec("dispatch.dlq.v1", "service area", "dead letter: event + reason",
-                         configs={"retention.ms": str(30 * DAY_MS)})
+DISPATCH_DLQ = TopicSpec(
+    "dispatch.dlq.v1", "service area", "dead letter: event + reason", configs={"retention.ms": str(30 * DAY_MS)}
+)
 OFFERS = TopicSpec("dispatch.offers.v1", "request id", "offer created / accepted / closed")
 LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisions, visit events")
 NOTIFY = TopicSpec("notify.outbound.v1", "request id", "what to tell an elder or family (SMS / voice)")
 FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
-SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score",
-                   configs={"cleanup.policy": "compact"})
+SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score", configs={"cleanup.policy": "compact"})
 
-KPI_TALLIES = TopicSpec("kpi.tallies.v1", "provider:<id> or caregiver:<id>",
-                        "what one event adds to a subject's KPI counters (handlers.evaluation.live_kpis)")
+KPI_TALLIES = TopicSpec(
+    "kpi.tallies.v1",
+    "provider:<id> or caregiver:<id>",
+    "what one event adds to a subject's KPI counters (handlers.evaluation.live_kpis)",
+)
 #: Faust's leader election (``on_leader`` timers), named by Faust after the app id. Created with
 #: the others: Apache Kafka here does not auto-create it and Tansu auto-creates it with 4
 #: partitions, and a worker met it missing at every metadata refresh (every 5 minutes).
-FAUST_LEADER = TopicSpec("careline-__assignor-__leader", "none", "Faust leader election (internal)",
-                         partitions=1)
+FAUST_LEADER = TopicSpec("careline-__assignor-__leader", "none", "Faust leader election (internal)", partitions=1)
 
-ALL = (INTAKE, INTAKE_DLQ, REQUESTS, CAREGIVER_EVENTS, TIMERS, DISPATCH_DLQ, OFFERS, LIFECYCLE,
-       NOTIFY, FEEDBACK, SCORES, KPI_TALLIES, FAUST_LEADER)
+ALL = (
+    INTAKE,
+    INTAKE_DLQ,
+    REQUESTS,
+    CAREGIVER_EVENTS,
+    TIMERS,
+    DISPATCH_DLQ,
+    OFFERS,
+    LIFECYCLE,
+    NOTIFY,
+    FEEDBACK,
+    SCORES,
+    KPI_TALLIES,
+    FAUST_LEADER,
+)
 
 #: Where an event emitted by a handler goes, by its ``topic_role``.
-BY_ROLE = {"lifecycle": LIFECYCLE, "offers": OFFERS, "requests": REQUESTS, "timers": TIMERS,
-           "caregiver": CAREGIVER_EVENTS, "notify": NOTIFY, "feedback": FEEDBACK}
+BY_ROLE = {
+    "lifecycle": LIFECYCLE,
+    "offers": OFFERS,
+    "requests": REQUESTS,
+    "timers": TIMERS,
+    "caregiver": CAREGIVER_EVENTS,
+    "notify": NOTIFY,
+    "feedback": FEEDBACK,
+}
 
 #: Outbox rows with this topic are deadlines for the scheduler, not Kafka records.
 SCHEDULER = "scheduler"

@@ -1,12 +1,13 @@
 """One-key alarm devices: each device has its own bearer token, stored only as
 a SHA-256 hash (tokens are 32 random bytes, so a fast hash suffices: there is
 nothing to brute-force as there would be with a chosen password)."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,8 +28,9 @@ def register_device(session: Session, device_id: str, elder_id: str, now: dateti
     if session.execute(select(c.device_id).where(c.device_id == device_id)).first():
         session.execute(update(tables.alarm_devices).where(c.device_id == device_id).values(**values))
     else:
-        session.execute(tables.alarm_devices.insert().values(
-            device_id=device_id, created_at=now or datetime.now(timezone.utc), **values))
+        session.execute(
+            tables.alarm_devices.insert().values(device_id=device_id, created_at=now or datetime.now(UTC), **values)
+        )
     return token
 
 
@@ -37,8 +39,9 @@ def authenticate(session: Session, device_id: str, token: str | None) -> str | N
     if not token:
         return None
     c = tables.alarm_devices.c
-    row = session.execute(select(c.elder_id, c.token_sha256).where(
-        c.device_id == device_id, c.active.is_(True))).first()
+    row = session.execute(
+        select(c.elder_id, c.token_sha256).where(c.device_id == device_id, c.active.is_(True))
+    ).first()
     if row is None or not hmac.compare_digest(row.token_sha256, _digest(token)):
         return None
     return row.elder_id

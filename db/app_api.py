@@ -5,6 +5,7 @@ transaction; the caller commits.
 Tokens are 32 random bytes, so only their SHA-256 is stored and looked up (a
 fast hash suffices: there is no chosen password to brute-force, as in ``db.alarms``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,11 @@ def token_digest(token: str) -> str:
 
 def subject_exists(session: Session, kind: str, subject_id: str) -> bool:
     """True when ``subject_id`` is a registered elder, caregiver or provider organisation (``kind``)."""
-    key = {"elder": t.elders.c.elder_id, "caregiver": t.caregivers.c.caregiver_id,
-           "provider": t.provider_organisations.c.provider_id}[kind]
+    key = {
+        "elder": t.elders.c.elder_id,
+        "caregiver": t.caregivers.c.caregiver_id,
+        "provider": t.provider_organisations.c.provider_id,
+    }[kind]
     return session.execute(select(key).where(key == subject_id)).first() is not None
 
 
@@ -38,15 +42,19 @@ def add_token(session: Session, token: str, kind: str, subject_id: str, now: dat
     """Store the hash of a new token of ``kind`` (elder | caregiver | provider) for ``subject_id``."""
     if kind not in SUBJECT_KINDS:
         raise ValueError(f"subject kind must be one of {', '.join(SUBJECT_KINDS)}, got {kind!r}")
-    session.execute(t.app_tokens.insert().values(token_hash=token_digest(token), subject_kind=kind,
-                                                 subject_id=subject_id, created_at=now))
+    session.execute(
+        t.app_tokens.insert().values(
+            token_hash=token_digest(token), subject_kind=kind, subject_id=subject_id, created_at=now
+        )
+    )
 
 
 def token_subject(session: Session, token: str) -> Row | None:
     """(subject_kind, subject_id) of a live token whose subject is still registered, else None."""
     c = t.app_tokens.c
-    row = session.execute(select(c.subject_kind, c.subject_id).where(
-        c.token_hash == token_digest(token), c.revoked_at.is_(None))).first()
+    row = session.execute(
+        select(c.subject_kind, c.subject_id).where(c.token_hash == token_digest(token), c.revoked_at.is_(None))
+    ).first()
     if row is None or row.subject_kind not in SUBJECT_KINDS or not subject_exists(session, *row):
         return None
     return row
@@ -55,8 +63,11 @@ def token_subject(session: Session, token: str) -> Row | None:
 def revoke_tokens(session: Session, kind: str, subject_id: str, now: datetime) -> int:
     """Revoke every live token of a user; returns how many were revoked."""
     c = t.app_tokens.c
-    result = session.execute(update(t.app_tokens).where(
-        c.subject_kind == kind, c.subject_id == subject_id, c.revoked_at.is_(None)).values(revoked_at=now))
+    result = session.execute(
+        update(t.app_tokens)
+        .where(c.subject_kind == kind, c.subject_id == subject_id, c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     return result.rowcount
 
 
@@ -87,12 +98,24 @@ def pending_offers(session: Session, caregiver_id: str, now: datetime) -> list[R
     short_code, service_type, service_area, priority, duration_minutes,
     planned_start, planned_end, expires_at. No address: that comes with acceptance."""
     o, r = t.offers.c, t.care_requests.c
-    return list(session.execute(
-        select(o.offer_id, o.short_code, r.service_type, r.service_area, r.priority, r.duration_minutes,
-               o.planned_start, o.planned_end, o.expires_at)
-        .join(t.care_requests, r.request_id == o.request_id)
-        .where(o.caregiver_id == caregiver_id, o.status == OfferStatus.PENDING, o.expires_at >= now)
-        .order_by(o.planned_start, o.offer_id)))
+    return list(
+        session.execute(
+            select(
+                o.offer_id,
+                o.short_code,
+                r.service_type,
+                r.service_area,
+                r.priority,
+                r.duration_minutes,
+                o.planned_start,
+                o.planned_end,
+                o.expires_at,
+            )
+            .join(t.care_requests, r.request_id == o.request_id)
+            .where(o.caregiver_id == caregiver_id, o.status == OfferStatus.PENDING, o.expires_at >= now)
+            .order_by(o.planned_start, o.offer_id)
+        )
+    )
 
 
 def booked_visits(session: Session, caregiver_id: str) -> list[Row]:
@@ -100,10 +123,20 @@ def booked_visits(session: Session, caregiver_id: str) -> list[Row]:
     elder's address (the caregiver accepted them): request_id, visit_id,
     service_type, status, planned_start, planned_end, address, neighbourhood."""
     v, a = t.visits.c, t.elder_addresses.c
-    return list(session.execute(
-        select(v.request_id, v.visit_id, v.service_type, v.status, v.planned_start, v.planned_end,
-               a.address, a.neighbourhood)
-        .outerjoin(t.elder_addresses, a.elder_id == v.elder_id)
-        .where(v.caregiver_id == caregiver_id,
-               v.status.in_([VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS]))
-        .order_by(v.planned_start, v.visit_id)))
+    return list(
+        session.execute(
+            select(
+                v.request_id,
+                v.visit_id,
+                v.service_type,
+                v.status,
+                v.planned_start,
+                v.planned_end,
+                a.address,
+                a.neighbourhood,
+            )
+            .outerjoin(t.elder_addresses, a.elder_id == v.elder_id)
+            .where(v.caregiver_id == caregiver_id, v.status.in_([VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS]))
+            .order_by(v.planned_start, v.visit_id)
+        )
+    )

@@ -8,6 +8,7 @@ its travel times and its dispatch mode, read from ``service_areas``. Contexts
 are cached per area for ``ttl_seconds`` (60 by default), so a change of mode
 in the register reaches a running worker within a minute.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,13 +42,17 @@ class AreaContexts:
 
     def read(self, session: Session, service_area: str) -> AreaContext:
         """The context of ``service_area`` read in ``session`` now (uncached)."""
-        row = session.execute(select(tables.service_areas).where(
-            tables.service_areas.c.service_area == service_area)).first()
+        row = session.execute(
+            select(tables.service_areas).where(tables.service_areas.c.service_area == service_area)
+        ).first()
         if row is None:
             return AreaContext(self.policy, MatrixTravelTimes([]))
-        return AreaContext(replace(self.policy, shift_end_hard=bool(row.shift_end_hard)),
-                           MatrixTravelTimes(row.travel_matrix or []), row.dispatch_mode or "online",
-                           row.batch_interval_seconds or 60.0)
+        return AreaContext(
+            replace(self.policy, shift_end_hard=bool(row.shift_end_hard)),
+            MatrixTravelTimes(row.travel_matrix or []),
+            row.dispatch_mode or "online",
+            row.batch_interval_seconds or 60.0,
+        )
 
     def forget(self) -> None:
         """Drop every cached context (tests, and after the register changed an area)."""
@@ -56,5 +61,8 @@ class AreaContexts:
 
 def batched_areas(session: Session) -> list[str]:
     """The service areas whose requests are matched in batches (``dispatch_mode`` ``batched``)."""
-    return list(session.scalars(select(tables.service_areas.c.service_area).where(
-        tables.service_areas.c.dispatch_mode == "batched")))
+    return list(
+        session.scalars(
+            select(tables.service_areas.c.service_area).where(tables.service_areas.c.dispatch_mode == "batched")
+        )
+    )

@@ -1,5 +1,6 @@
 """Storage of providers' ratings of the center (``center_ratings``, migration 0010)
 and the provider app's list of visits to rate."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -15,9 +16,13 @@ from handlers.operations.operator_actions import Refused
 
 
 def _record(row: Row) -> CenterRatingRecord:
-    return CenterRatingRecord(row.visit_id, row.request_id, row.provider_id,
-                              CenterAnswers(row.information_correct, row.notice_sufficient, row.stars, row.comment),
-                              row.rated_at)
+    return CenterRatingRecord(
+        row.visit_id,
+        row.request_id,
+        row.provider_id,
+        CenterAnswers(row.information_correct, row.notice_sufficient, row.stars, row.comment),
+        row.rated_at,
+    )
 
 
 class SqlCenterRatings:
@@ -33,10 +38,18 @@ class SqlCenterRatings:
         and is refused as ``already_rated``."""
         a = record.answers
         try:
-            self.session.execute(t.center_ratings.insert().values(
-                visit_id=record.visit_id, request_id=record.request_id, provider_id=record.provider_id,
-                information_correct=a.information_correct, notice_sufficient=a.notice_sufficient,
-                stars=a.stars, comment=a.comment, rated_at=record.rated_at))
+            self.session.execute(
+                t.center_ratings.insert().values(
+                    visit_id=record.visit_id,
+                    request_id=record.request_id,
+                    provider_id=record.provider_id,
+                    information_correct=a.information_correct,
+                    notice_sufficient=a.notice_sufficient,
+                    stars=a.stars,
+                    comment=a.comment,
+                    rated_at=record.rated_at,
+                )
+            )
         except IntegrityError:  # the transaction is lost with it; the caller's unit of work rolls back
             raise Refused("already_rated", "this visit was already rated; a rating is given once") from None
 
@@ -44,7 +57,7 @@ class SqlCenterRatings:
 class CenterRatingSqlUnitOfWork(SqlUnitOfWork):
     """``SqlUnitOfWork`` plus ``center_ratings`` (``handlers.evaluation.center_ratings.CenterRatingUnitOfWork``)."""
 
-    def __enter__(self) -> "CenterRatingSqlUnitOfWork":
+    def __enter__(self) -> CenterRatingSqlUnitOfWork:
         super().__enter__()
         self.center_ratings = SqlCenterRatings(self.session)
         return self
@@ -55,9 +68,20 @@ def provider_visits(session: Session, provider_id: str, limit: int = 100) -> lis
     rated for each: request_id, visit_id, caregiver_id, service_type, planned_start,
     check_out_at, rated (bool). No elder data: the provider's office rates the center."""
     v, c = t.visits.c, t.center_ratings.c
-    return list(session.execute(
-        select(v.request_id, v.visit_id, v.caregiver_id, v.service_type, v.planned_start, v.check_out_at,
-               c.visit_id.is_not(None).label("rated"))
-        .outerjoin(t.center_ratings, c.visit_id == v.visit_id)
-        .where(v.provider_id == provider_id, v.status == VisitStatus.COMPLETED)
-        .order_by(v.planned_start.desc(), v.visit_id).limit(limit)))
+    return list(
+        session.execute(
+            select(
+                v.request_id,
+                v.visit_id,
+                v.caregiver_id,
+                v.service_type,
+                v.planned_start,
+                v.check_out_at,
+                c.visit_id.is_not(None).label("rated"),
+            )
+            .outerjoin(t.center_ratings, c.visit_id == v.visit_id)
+            .where(v.provider_id == provider_id, v.status == VisitStatus.COMPLETED)
+            .order_by(v.planned_start.desc(), v.visit_id)
+            .limit(limit)
+        )
+    )

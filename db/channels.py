@@ -5,10 +5,11 @@ the caller's transaction (usually ``SqlUnitOfWork.session``); the caller commits
 Inserts that may race (a webhook delivered twice at once) use
 ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, Table, cast, select, update
@@ -34,23 +35,33 @@ def insert_ignore(session: Session, table: Table, **values: Any) -> bool:
     return result.first() is not None
 
 
-def publish(session: Session, event: DomainEvent, event_id: str | None = None,
-            source: str = "careline/channels") -> str:
+def publish(
+    session: Session, event: DomainEvent, event_id: str | None = None, source: str = "careline/channels"
+) -> str:
     """Append ``event`` to the event log and the outbox (the worker relays it
     to the topic of its ``topic_role``) as a CloudEvents envelope; returns its id."""
     event_id = event_id or str(uuid.uuid4())
     value = envelope(event, event_id, source)
-    session.execute(t.event_log.insert().values(event_id=event_id, type=event.type, subject=event.subject,
-                                                time=event.time, payload=value))
+    session.execute(
+        t.event_log.insert().values(
+            event_id=event_id, type=event.type, subject=event.subject, time=event.time, payload=value
+        )
+    )
     enqueue(session, topics.BY_ROLE[event.topic_role].name, event.key, value)
     return event_id
 
 
 def enqueue(session: Session, topic: str, key: str, value: dict) -> None:
     """One outbox row: the stream worker's relay publishes it to ``topic``."""
-    session.execute(t.outbox.insert().values(event_id=str(value.get("id") or value.get("intake_id") or uuid.uuid4())[:64],
-                                             topic=topic, key=key, value=value,
-                                             created_at=datetime.now(timezone.utc)))
+    session.execute(
+        t.outbox.insert().values(
+            event_id=str(value.get("id") or value.get("intake_id") or uuid.uuid4())[:64],
+            topic=topic,
+            key=key,
+            value=value,
+            created_at=datetime.now(UTC),
+        )
+    )
 
 
 def enqueue_intake(session: Session, record: dict) -> None:
@@ -61,8 +72,11 @@ def enqueue_intake(session: Session, record: dict) -> None:
 def caregiver_by_phone(session: Session, phone: str) -> Row | None:
     """(caregiver_id, service_area, language) of the active caregiver with this E.164 number."""
     c = t.caregivers.c
-    return session.execute(select(c.caregiver_id, c.service_area, c.language)
-                           .where(c.phone == phone, c.active.is_(True)).order_by(c.caregiver_id)).first()
+    return session.execute(
+        select(c.caregiver_id, c.service_area, c.language)
+        .where(c.phone == phone, c.active.is_(True))
+        .order_by(c.caregiver_id)
+    ).first()
 
 
 def elder_by_phone(session: Session, phone: str) -> Row | None:
@@ -73,25 +87,31 @@ def elder_by_phone(session: Session, phone: str) -> Row | None:
     own = session.execute(select(*cols).where(e.phone == phone).order_by(e.elder_id)).first()
     if own is not None:
         return own
-    return session.execute(select(*cols).where(cast(e.family_phones, String).like(f'%"{phone}"%'))
-                           .order_by(e.elder_id)).first()
+    return session.execute(
+        select(*cols).where(cast(e.family_phones, String).like(f'%"{phone}"%')).order_by(e.elder_id)
+    ).first()
 
 
 def elder(session: Session, elder_id: str) -> Row | None:
     e, a = t.elders.c, t.elder_addresses.c
-    return session.execute(select(e.elder_id, e.service_area, e.language, e.phone, a.address, a.neighbourhood)
-                           .outerjoin(t.elder_addresses, a.elder_id == e.elder_id)
-                           .where(e.elder_id == elder_id)).first()
+    return session.execute(
+        select(e.elder_id, e.service_area, e.language, e.phone, a.address, a.neighbourhood)
+        .outerjoin(t.elder_addresses, a.elder_id == e.elder_id)
+        .where(e.elder_id == elder_id)
+    ).first()
 
 
 def open_offers(session: Session, caregiver_id: str) -> list[Row]:
     """Pending offers of a caregiver, newest first: (offer_id, request_id, short_code, service_area, status)."""
     o, r = t.offers.c, t.care_requests.c
-    return list(session.execute(
-        select(o.offer_id, o.request_id, o.short_code, r.service_area, o.status)
-        .join(t.care_requests, r.request_id == o.request_id)
-        .where(o.caregiver_id == caregiver_id, o.status == OfferStatus.PENDING)
-        .order_by(o.created_at.desc())))
+    return list(
+        session.execute(
+            select(o.offer_id, o.request_id, o.short_code, r.service_area, o.status)
+            .join(t.care_requests, r.request_id == o.request_id)
+            .where(o.caregiver_id == caregiver_id, o.status == OfferStatus.PENDING)
+            .order_by(o.created_at.desc())
+        )
+    )
 
 
 def offer_by_code(session: Session, caregiver_id: str, code: str) -> Row | None:
@@ -102,7 +122,8 @@ def offer_by_code(session: Session, caregiver_id: str, code: str) -> Row | None:
         select(o.offer_id, o.request_id, o.short_code, r.service_area, o.status)
         .join(t.care_requests, r.request_id == o.request_id)
         .where(o.caregiver_id == caregiver_id, o.short_code == code)
-        .order_by(o.created_at.desc())).first()
+        .order_by(o.created_at.desc())
+    ).first()
 
 
 def is_opted_out(session: Session, phone: str) -> bool:
@@ -111,13 +132,21 @@ def is_opted_out(session: Session, phone: str) -> bool:
 
 def record_opt_out(session: Session, phone: str, source: str, now: datetime | None = None) -> bool:
     """Remember that ``phone`` wants no more SMS (``source``: keyword or error_21610)."""
-    return insert_ignore(session, t.sms_opt_outs, phone=phone, source=source,
-                         opted_out_at=now or datetime.now(timezone.utc))
+    return insert_ignore(session, t.sms_opt_outs, phone=phone, source=source, opted_out_at=now or datetime.now(UTC))
 
 
-def record_status(session: Session, sid: str, kind: str, status: str, now: datetime, *,
-                  error_code: str | None = None, to_phone: str | None = None, purpose: str | None = None,
-                  request_id: str | None = None) -> bool:
+def record_status(
+    session: Session,
+    sid: str,
+    kind: str,
+    status: str,
+    now: datetime,
+    *,
+    error_code: str | None = None,
+    to_phone: str | None = None,
+    purpose: str | None = None,
+    request_id: str | None = None,
+) -> bool:
     """Store a message or call status unless a later one is already known.
 
     One atomic ``UPDATE … WHERE rank < new rank``: callbacks arriving out of
@@ -125,16 +154,29 @@ def record_status(session: Session, sid: str, kind: str, status: str, now: datet
     completed …) with an earlier one. Returns True if this status was stored.
     """
     rank = status_rank(kind, status)
-    if insert_ignore(session, t.message_status, sid=sid, kind=kind, status=status, rank=rank,
-                     error_code=error_code, to_phone=to_phone, purpose=purpose, request_id=request_id,
-                     updated_at=now):
+    if insert_ignore(
+        session,
+        t.message_status,
+        sid=sid,
+        kind=kind,
+        status=status,
+        rank=rank,
+        error_code=error_code,
+        to_phone=to_phone,
+        purpose=purpose,
+        request_id=request_id,
+        updated_at=now,
+    ):
         return True
     m = t.message_status.c
     for column, value in (("to_phone", to_phone), ("purpose", purpose), ("request_id", request_id)):
         if value is not None:
             session.execute(update(t.message_status).where(m.sid == sid, m[column].is_(None)).values({column: value}))
-    result = session.execute(update(t.message_status).where(m.sid == sid, m.rank < rank)
-                             .values(status=status, rank=rank, error_code=error_code, updated_at=now))
+    result = session.execute(
+        update(t.message_status)
+        .where(m.sid == sid, m.rank < rank)
+        .values(status=status, rank=rank, error_code=error_code, updated_at=now)
+    )
     return result.rowcount > 0
 
 
@@ -142,11 +184,19 @@ def message_status(session: Session, sid: str) -> Row | None:
     return session.execute(select(t.message_status).where(t.message_status.c.sid == sid)).first()
 
 
-def start_call(session: Session, call_sid: str, from_phone: str | None, elder_id: str | None,
-               language: str | None, now: datetime) -> Row:
+def start_call(
+    session: Session, call_sid: str, from_phone: str | None, elder_id: str | None, language: str | None, now: datetime
+) -> Row:
     """The call's row, created on its first webhook; its ``seq`` is the request number callers hear."""
-    insert_ignore(session, t.hotline_calls, call_sid=call_sid, from_phone=from_phone, elder_id=elder_id,
-                  language=language, started_at=now)
+    insert_ignore(
+        session,
+        t.hotline_calls,
+        call_sid=call_sid,
+        from_phone=from_phone,
+        elder_id=elder_id,
+        language=language,
+        started_at=now,
+    )
     return call(session, call_sid)
 
 
@@ -174,5 +224,4 @@ def area_name(session: Session, service_area: str) -> str | None:
 def family_of(session: Session, elder_id: str) -> Row | None:
     """The elder's ``family_phones``, ``family_updates`` opt-in and ``language``, or None."""
     e = tables.elders.c
-    return session.execute(select(e.family_phones, e.family_updates, e.language).where(
-        e.elder_id == elder_id)).first()
+    return session.execute(select(e.family_phones, e.family_updates, e.language).where(e.elder_id == elder_id)).first()

@@ -7,18 +7,19 @@ Scoping happens in SQL first (only service areas inside the operator's region
 are read) and again in the pure functions. "Now" is the clock every component
 reads: the replay clock when one is set, else the wall clock.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from db import tables
 from db.regions import area_regions
 from db.register import read_clock
-from handlers.model import FINAL_STATUSES, CareRequest, Caregiver, Elder, Offer, Visit
+from handlers.model import FINAL_STATUSES, Caregiver, CareRequest, Elder, Offer, Visit
 from handlers.operations.alerts import Acknowledgement
 from handlers.operations.queues import Snapshot
 from handlers.operations.regions import areas_within, child_regions
@@ -62,12 +63,24 @@ def _scoped(stmt, column, areas: list[str] | None):  # noqa: ANN001, ANN202
     return stmt if areas is None else stmt.where(column.in_(areas))
 
 
-def _snapshot(session: Session, request_filter, regions: dict[str, str],
-              areas: list[str] | None, extra_offer_filter=None) -> Snapshot:  # noqa: ANN001
+def _snapshot(
+    session: Session,
+    request_filter: ColumnElement[bool],
+    regions: dict[str, str],
+    areas: list[str] | None,
+    extra_offer_filter: ColumnElement[bool] | None = None,
+) -> Snapshot:
     ids = _scoped(select(_R.request_id).where(request_filter), _R.service_area, areas)
     if extra_offer_filter is not None:
-        ids = ids.union(_scoped(select(_O.request_id).join(tables.care_requests, _R.request_id == _O.request_id)
-                                .where(extra_offer_filter), _R.service_area, areas))
+        ids = ids.union(
+            _scoped(
+                select(_O.request_id)
+                .join(tables.care_requests, _R.request_id == _O.request_id)
+                .where(extra_offer_filter),
+                _R.service_area,
+                areas,
+            )
+        )
     id_list = list(session.scalars(ids))
     requests = list(session.scalars(select(CareRequest).where(_R.request_id.in_(id_list)))) if id_list else []
     offers = list(session.scalars(select(Offer).where(_O.request_id.in_(id_list)))) if id_list else []
@@ -89,10 +102,10 @@ def window_snapshot(session: Session, region: str, start: datetime, end: datetim
     """A ``Snapshot`` of ``region`` with the requests that had anything in ``[start, end)``:
     received, submitted, assigned, closed, or an offer made or answered."""
     regions = area_regions(session)
-    touched = or_(*[(c >= start) & (c < end) for c in (_R.received_at, _R.submitted_at, _R.assigned_at,
-                                                        _R.closed_at)])
-    offer_touched = or_((_O.created_at >= start) & (_O.created_at < end),
-                        (_O.responded_at >= start) & (_O.responded_at < end))
+    touched = or_(*[(c >= start) & (c < end) for c in (_R.received_at, _R.submitted_at, _R.assigned_at, _R.closed_at)])
+    offer_touched = or_(
+        (_O.created_at >= start) & (_O.created_at < end), (_O.responded_at >= start) & (_O.responded_at < end)
+    )
     return _snapshot(session, touched, regions, areas_in(session, regions, region), offer_touched)
 
 
@@ -108,8 +121,9 @@ def acknowledgements(session: Session, request_ids: set[str]) -> dict[str, Ackno
     t = tables.emergency_acknowledgements.c
     if not request_ids:
         return {}
-    rows = session.execute(select(t.request_id, t.operator_id, t.acknowledged_at)
-                           .where(t.request_id.in_(request_ids))).all()
+    rows = session.execute(
+        select(t.request_id, t.operator_id, t.acknowledged_at).where(t.request_id.in_(request_ids))
+    ).all()
     return {r.request_id: Acknowledgement(r.request_id, r.operator_id, r.acknowledged_at) for r in rows}
 
 
@@ -119,8 +133,11 @@ def escalation_steps(session: Session, request_ids: set[str]) -> dict[str, str]:
     if not request_ids:
         return {}
     steps: dict[str, str] = {}
-    for subject, payload in session.execute(select(t.subject, t.payload).where(
-            t.type == "care.request.escalated", t.subject.in_(request_ids)).order_by(t.seq)):
+    for subject, payload in session.execute(
+        select(t.subject, t.payload)
+        .where(t.type == "care.request.escalated", t.subject.in_(request_ids))
+        .order_by(t.seq)
+    ):
         step = (payload.get("data") or {}).get("step") if isinstance(payload, dict) else None
         if step:
             steps[subject] = str(step)
@@ -129,5 +146,6 @@ def escalation_steps(session: Session, request_ids: set[str]) -> dict[str, str]:
 
 def travel_matrix(session: Session, area: str) -> list[list[float]] | None:
     """The area's travel-time matrix (minutes, location index by location index), None if the area has none."""
-    return session.execute(select(tables.service_areas.c.travel_matrix).where(
-        tables.service_areas.c.service_area == area)).scalar()
+    return session.execute(
+        select(tables.service_areas.c.travel_matrix).where(tables.service_areas.c.service_area == area)
+    ).scalar()

@@ -6,6 +6,7 @@ same moment cannot both open one: the insert of the first wins on the primary
 key, the update of a replaced row is conditional on the request it replaces,
 and the loser reads again and joins.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -38,8 +39,9 @@ def has_open(session: Session, elder_id: str, now: datetime, merge_minutes: floa
     return last is not None and joins(last, _status(session, last.request_id), now, merge_minutes)
 
 
-def open_or_join(session: Session, elder_id: str, request_id: str, now: datetime,
-                 merge_minutes: float, tries: int = 5) -> tuple[str, int]:
+def open_or_join(
+    session: Session, elder_id: str, request_id: str, now: datetime, merge_minutes: float, tries: int = 5
+) -> tuple[str, int]:
     """(the request the emergency belongs to, its number of alarms): ``request_id`` with 1 when
     it opens a new emergency (or is already the latest), the open one's with its new count
     when it joins. Not committed."""
@@ -48,8 +50,11 @@ def open_or_join(session: Session, elder_id: str, request_id: str, now: datetime
         if last is not None and last.request_id == request_id:
             return request_id, last.presses
         if last is not None and joins(last, _status(session, last.request_id), now, merge_minutes):
-            done = session.execute(update(t).where(t.c.elder_id == elder_id, t.c.request_id == last.request_id)
-                                   .values(presses=t.c.presses + 1, last_press_at=now))
+            done = session.execute(
+                update(t)
+                .where(t.c.elder_id == elder_id, t.c.request_id == last.request_id)
+                .values(presses=t.c.presses + 1, last_press_at=now)
+            )
             if done.rowcount == 1:
                 return last.request_id, last.presses + 1
             continue
@@ -58,8 +63,9 @@ def open_or_join(session: Session, elder_id: str, request_id: str, now: datetime
             if insert_if_absent(session, t, elder_id=elder_id, **values):
                 return request_id, 1
             continue
-        done = session.execute(update(t).where(t.c.elder_id == elder_id, t.c.request_id == last.request_id)
-                               .values(**values))
+        done = session.execute(
+            update(t).where(t.c.elder_id == elder_id, t.c.request_id == last.request_id).values(**values)
+        )
         if done.rowcount == 1:
             return request_id, 1
     return request_id, 1  # still contended: open it (an extra emergency beats a lost one)

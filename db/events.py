@@ -1,6 +1,7 @@
 """The event log (``event_log``): a request's history for ``careline explain``, the
 rows after a sequence number for the dashboard's feed and the metrics, and events
 logged without being published."""
+
 from __future__ import annotations
 
 import uuid
@@ -20,8 +21,13 @@ _C = tables.event_log.c
 def events_about(session: Session, subject: str) -> list[dict[str, Any]]:
     """Every logged event whose subject is ``subject`` (a request id), in commit
     order, as its CloudEvents envelope."""
-    return list(session.execute(select(tables.event_log.c.payload).where(
-        tables.event_log.c.subject == subject).order_by(tables.event_log.c.seq)).scalars())
+    return list(
+        session.execute(
+            select(tables.event_log.c.payload)
+            .where(tables.event_log.c.subject == subject)
+            .order_by(tables.event_log.c.seq)
+        ).scalars()
+    )
 
 
 def events_after(session: Session, seq: int, limit: int, types: Iterable[str] | None = None) -> list[Row]:
@@ -42,6 +48,12 @@ def last_seq(session: Session) -> int:
 def log_only(session: Session, event: DomainEvent, envelope_id: str, source: str) -> None:
     """Append ``event`` to the log (not the outbox: nothing is published) as a CloudEvents
     envelope whose ``id`` is ``envelope_id``; the row gets a fresh UUID. The caller commits."""
-    session.execute(tables.event_log.insert().values(
-        event_id=str(uuid.uuid4()), type=event.type, subject=event.subject, time=event.time,
-        payload=envelope(event, envelope_id, source=source)))
+    session.execute(
+        tables.event_log.insert().values(
+            event_id=str(uuid.uuid4()),
+            type=event.type,
+            subject=event.subject,
+            time=event.time,
+            payload=envelope(event, envelope_id, source=source),
+        )
+    )

@@ -1,6 +1,7 @@
 """The ``live_kpis`` read model (what the worker's live windows hold, for the dashboard), who
 the KPIs are about (providers' names, caregivers' employers) in a region's areas, and the
 stored events a restarted worker rebuilds those windows from (``stored_events``)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -16,15 +17,28 @@ from handlers.evaluation.kpis import Kpis
 _T = tables.live_kpis
 
 
-def save(session: Session, rows: Iterable[tuple[str, Kpis, float | None]], window_start: datetime,
-         window_end: datetime, now: datetime) -> int:
+def save(
+    session: Session,
+    rows: Iterable[tuple[str, Kpis, float | None]],
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+) -> int:
     """Replace the rows of these (scope, ``Kpis``, score) subjects; returns how many. The caller commits."""
     rows = list(rows)
     for scope, kpis, score in rows:
         session.execute(delete(_T).where(_T.c.scope == scope, _T.c.subject_id == kpis.subject_id))
-        session.execute(_T.insert().values(scope=scope, subject_id=kpis.subject_id, window_start=window_start,
-                                           window_end=window_end, kpis=asdict(kpis), score=score,
-                                           updated_at=now))
+        session.execute(
+            _T.insert().values(
+                scope=scope,
+                subject_id=kpis.subject_id,
+                window_start=window_start,
+                window_end=window_end,
+                kpis=asdict(kpis),
+                score=score,
+                updated_at=now,
+            )
+        )
     return len(rows)
 
 
@@ -35,8 +49,17 @@ def read(session: Session, scope: str, subject_ids: Iterable[str] | None = None)
     stmt = select(_T).where(_T.c.scope == scope)
     if subject_ids is not None:
         stmt = stmt.where(_T.c.subject_id.in_(list(subject_ids)))
-    out = [{**(r.kpis or {}), "subject_id": r.subject_id, "score": r.score, "window_start": r.window_start,
-            "window_end": r.window_end, "updated_at": r.updated_at} for r in session.execute(stmt)]
+    out = [
+        {
+            **(r.kpis or {}),
+            "subject_id": r.subject_id,
+            "score": r.score,
+            "window_start": r.window_start,
+            "window_end": r.window_end,
+            "updated_at": r.updated_at,
+        }
+        for r in session.execute(stmt)
+    ]
     if scope == "provider":
         return sorted(out, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["subject_id"]))
     return sorted(out, key=lambda r: r["subject_id"])
@@ -62,8 +85,12 @@ def stored_events(session: Session, topic_names: Iterable[str], since: datetime)
     event the live KPI fold reads comes from there (``streams.live_kpis`` rebuilds its
     windows from them)."""
     o = tables.outbox.c
-    rows = session.execute(select(o.value).where(o.topic.in_(list(topic_names)), o.created_at >= since)
-                           .order_by(o.seq).execution_options(yield_per=1000))
+    rows = session.execute(
+        select(o.value)
+        .where(o.topic.in_(list(topic_names)), o.created_at >= since)
+        .order_by(o.seq)
+        .execution_options(yield_per=1000)
+    )
     for (value,) in rows:
         if isinstance(value, dict):
             yield value
@@ -71,5 +98,8 @@ def stored_events(session: Session, topic_names: Iterable[str], since: datetime)
 
 def set_provider_score(session: Session, provider_id: str, score: float | None) -> None:
     """Store the provider's composite score (0..100, or None) that dispatch ranks by (not committed)."""
-    session.execute(tables.provider_organisations.update().where(
-        tables.provider_organisations.c.provider_id == provider_id).values(score=score))
+    session.execute(
+        tables.provider_organisations.update()
+        .where(tables.provider_organisations.c.provider_id == provider_id)
+        .values(score=score)
+    )

@@ -5,6 +5,7 @@
 same key at the same moment, one wins and the other is told so, on SQLite and
 PostgreSQL alike, without table locks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,12 @@ def read(session: Session, key: str) -> Stored:
 
 def swap(session: Session, key: str, seen: Stored, new: ThrottleState) -> bool:
     """Write ``new`` if the row is still at ``seen.version``; False when another writer came first."""
-    values = {"failures": new.failures, "last_failure_at": new.last_failure_at, "blocked_until": new.blocked_until,
-              "version": seen.version + 1}
+    values = {
+        "failures": new.failures,
+        "last_failure_at": new.last_failure_at,
+        "blocked_until": new.blocked_until,
+        "version": seen.version + 1,
+    }
     if seen.version == 0:
         return insert_if_absent(session, t, key=key, **values)
     done = session.execute(update(t).where(t.c.key == key, t.c.version == seen.version).values(**values))
@@ -67,6 +72,12 @@ def uncount(session: Session, key: str, lock_after: int) -> None:
     """Take back one counted attempt on ``key`` after it turned out to be a correct password,
     and lift the delay it set (a lock stays): a center behind one address logging in all
     morning is not a brute force."""
-    session.execute(update(t).where(t.c.key == key, t.c.failures > 0).values(
-        failures=t.c.failures - 1, version=t.c.version + 1,
-        blocked_until=case((t.c.failures - 1 >= lock_after, t.c.blocked_until), else_=None)))
+    session.execute(
+        update(t)
+        .where(t.c.key == key, t.c.failures > 0)
+        .values(
+            failures=t.c.failures - 1,
+            version=t.c.version + 1,
+            blocked_until=case((t.c.failures - 1 >= lock_after, t.c.blocked_until), else_=None),
+        )
+    )

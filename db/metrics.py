@@ -3,6 +3,7 @@ Prometheus gauges at scrape time, counted in the database now (so every web
 replica reports the same). The dispatch-latency histogram folds
 ``db.events.events_after`` rows instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,16 +45,25 @@ class Counts:
 def counts(session: Session) -> Counts:
     """``Counts`` read in ``session`` (six aggregate queries; nothing is written)."""
     r, o = tables.care_requests.c, tables.outbox.c
-    waiting = session.execute(select(r.service_type, r.service_area, r.priority, func.count(),
-                                     func.min(func.coalesce(r.received_at, r.submitted_at)))
-                              .where(r.status.in_(list(WAITING)))
-                              .group_by(r.service_type, r.service_area, r.priority)).all()
+    waiting = session.execute(
+        select(
+            r.service_type,
+            r.service_area,
+            r.priority,
+            func.count(),
+            func.min(func.coalesce(r.received_at, r.submitted_at)),
+        )
+        .where(r.status.in_(list(WAITING)))
+        .group_by(r.service_type, r.service_area, r.priority)
+    ).all()
     by_status = session.execute(select(r.status, func.count()).group_by(r.status)).all()
     offers = session.execute(select(tables.offers.c.status, func.count()).group_by(tables.offers.c.status)).all()
     unsent, oldest = session.execute(select(func.count(), func.min(o.created_at)).where(o.sent_at.is_(None))).one()
     seq = last_seq(session)
     acked = select(tables.emergency_acknowledgements.c.request_id)
-    unacked = session.execute(select(func.count()).where(
-        r.priority == Priority.STAT, r.status.not_in(list(FINAL_STATUSES)),
-        r.request_id.not_in(acked))).scalar_one()
+    unacked = session.execute(
+        select(func.count()).where(
+            r.priority == Priority.STAT, r.status.not_in(list(FINAL_STATUSES)), r.request_id.not_in(acked)
+        )
+    ).scalar_one()
     return Counts(list(waiting), list(by_status), list(offers), unsent, oldest, seq, unacked)

@@ -1,4 +1,5 @@
 """Apply Alembic migrations: ``upgrade(url)`` brings a database to head."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ the caller's transaction; the caller commits. Rows carry ``operator_id``,
 ``name``, ``role``, ``password_hash``, ``region_scope``, ``active``,
 ``session_epoch`` and ``created_at``. Login throttling is ``db.login_throttle``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,12 +28,28 @@ def exists(session: Session, operator_id: str) -> bool:
     return session.execute(select(_C.operator_id).where(_C.operator_id == operator_id)).first() is not None
 
 
-def insert(session: Session, operator_id: str, name: str, role: str, password_hash: str, region_scope: str,
-           created_at: datetime) -> None:
+def insert(
+    session: Session,
+    operator_id: str,
+    name: str,
+    role: str,
+    password_hash: str,
+    region_scope: str,
+    created_at: datetime,
+) -> None:
     """Add an active account with session epoch 0. Raises ``db.session.DatabaseError`` when the id is taken."""
-    session.execute(_T.insert().values(
-        operator_id=operator_id, name=name, role=role, password_hash=password_hash,
-        region_scope=region_scope, active=True, session_epoch=0, created_at=created_at))
+    session.execute(
+        _T.insert().values(
+            operator_id=operator_id,
+            name=name,
+            role=role,
+            password_hash=password_hash,
+            region_scope=region_scope,
+            active=True,
+            session_epoch=0,
+            created_at=created_at,
+        )
+    )
 
 
 def get(session: Session, operator_id: str) -> Row | None:
@@ -62,5 +79,8 @@ def end_sessions(session: Session, operator_id: str) -> None:
 
 def active_global_admins(session: Session) -> int:
     """How many active admins are scoped to every region (``region_scope`` '')."""
-    return len(session.execute(select(_C.operator_id).where(_C.role == Role.ADMIN.value, _C.region_scope == "",
-                                                             _C.active.is_(True))).all())
+    return len(
+        session.execute(
+            select(_C.operator_id).where(_C.role == Role.ADMIN.value, _C.region_scope == "", _C.active.is_(True))
+        ).all()
+    )

@@ -6,6 +6,7 @@ functions only read and write the placements. Writes join the caller's
 transaction; the caller commits. ``db.operator_uow.region_of_area`` reads one
 area's placement.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -1,7 +1,6 @@
 """Load a day's register and roster, and set the replay clock."""
+
 from __future__ import annotations
-
-
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,12 +15,20 @@ def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> No
     """Insert the service area (with the travel matrix), providers, elders and
     caregivers of ``day``; rows that exist are left as they are."""
     with factory() as session:
-        if session.execute(select(tables.service_areas.c.service_area).where(
-                tables.service_areas.c.service_area == day.area)).first() is None:
-            session.execute(tables.service_areas.insert().values(
-                service_area=day.area, name=f"UHHC {instance.name}",
-                travel_matrix=[list(r) for r in instance.distances],
-                shift_end_hard=instance.shift_end_hard))
+        if (
+            session.execute(
+                select(tables.service_areas.c.service_area).where(tables.service_areas.c.service_area == day.area)
+            ).first()
+            is None
+        ):
+            session.execute(
+                tables.service_areas.insert().values(
+                    service_area=day.area,
+                    name=f"UHHC {instance.name}",
+                    travel_matrix=[list(r) for r in instance.distances],
+                    shift_end_hard=instance.shift_end_hard,
+                )
+            )
         for group in (day.providers, day.elders, day.caregivers):
             for obj in group:
                 session.merge(obj)
@@ -29,18 +36,33 @@ def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> No
         session.commit()
 
 
-def set_dispatch_mode(factory: sessionmaker[Session], service_area: str, mode: str,
-                      plan: dict | None = None, batch_interval_seconds: float = 60.0) -> None:
+def set_dispatch_mode(
+    factory: sessionmaker[Session],
+    service_area: str,
+    mode: str,
+    plan: dict | None = None,
+    batch_interval_seconds: float = 60.0,
+) -> None:
     """How the area's requests are first offered (online, batched, planned);
     ``plan`` (request id -> ``handlers.dispatch.planning.PlannedVisit``) is stored for planned."""
     with factory() as session:
-        session.execute(tables.service_areas.update().where(tables.service_areas.c.service_area == service_area)
-                        .values(dispatch_mode=mode, batch_interval_seconds=batch_interval_seconds))
+        session.execute(
+            tables.service_areas.update()
+            .where(tables.service_areas.c.service_area == service_area)
+            .values(dispatch_mode=mode, batch_interval_seconds=batch_interval_seconds)
+        )
         for request_id, v in (plan or {}).items():
             session.execute(tables.planned_visits.delete().where(tables.planned_visits.c.request_id == request_id))
-            session.execute(tables.planned_visits.insert().values(
-                request_id=request_id, caregiver_id=v.caregiver_id, planned_start=v.start, planned_end=v.end,
-                location_index=v.location_index, announced_at=v.announced_at))
+            session.execute(
+                tables.planned_visits.insert().values(
+                    request_id=request_id,
+                    caregiver_id=v.caregiver_id,
+                    planned_start=v.start,
+                    planned_end=v.end,
+                    location_index=v.location_index,
+                    announced_at=v.announced_at,
+                )
+            )
         session.commit()
 
 
@@ -48,8 +70,11 @@ def set_clock(factory: sessionmaker[Session], clock: SimClock) -> None:
     """Make every component read ``clock`` (one row, replaced)."""
     with factory() as session:
         session.execute(delete(tables.sim_clock))
-        session.execute(tables.sim_clock.insert().values(
-            clock_id=1, wall_origin=clock.wall_origin, sim_origin=clock.sim_origin, speed=clock.speed))
+        session.execute(
+            tables.sim_clock.insert().values(
+                clock_id=1, wall_origin=clock.wall_origin, sim_origin=clock.sim_origin, speed=clock.speed
+            )
+        )
         session.commit()
 
 
@@ -75,5 +100,6 @@ def add_service_areas(session: Session, areas: list[dict]) -> None:
 
 def add_elder_address(session: Session, elder_id: str, address: str, neighbourhood: str | None = None) -> None:
     """The elder's street address (given to a caregiver once an offer is accepted); not committed."""
-    session.execute(tables.elder_addresses.insert().values(elder_id=elder_id, address=address,
-                                                           neighbourhood=neighbourhood))
+    session.execute(
+        tables.elder_addresses.insert().values(elder_id=elder_id, address=address, neighbourhood=neighbourhood)
+    )

@@ -8,12 +8,14 @@ stored with it plus the two its times show (``too_early``, ``short_visit``,
 recomputed with ``handlers.visits.evv`` for visits checked in by SMS, which
 store none), less those an operator's review marked ``corrected``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
 
 from db import tables as t
 from db.session import engine_for
@@ -36,7 +38,7 @@ class MonthData:
     skipped: list[str] = field(default_factory=list)
 
 
-def _derived_flags(row, policy: evv.EvvPolicy) -> tuple[str, ...]:
+def _derived_flags(row: Row, policy: evv.EvvPolicy) -> tuple[str, ...]:
     if row.check_in_at is None:
         return ()
     flags = evv.check_too_early(row.check_in_at, row.planned_start, policy)
@@ -46,7 +48,7 @@ def _derived_flags(row, policy: evv.EvvPolicy) -> tuple[str, ...]:
     return tuple(f.code.value for f in flags)
 
 
-def _feedback(data: MonthData, row) -> None:
+def _feedback(data: MonthData, row: Row) -> None:
     if row.provider_id is None:
         raise ValueError("no visit to attribute it to")
     if row.kind == "rating":
@@ -62,8 +64,9 @@ def _reviews(conn, visit_ids) -> dict[str, list[EvvReview]]:  # noqa: ANN001 - C
     out: dict[str, list[EvvReview]] = {}
     r = t.evv_reviews.c
     for row in conn.execute(select(t.evv_reviews).where(r.visit_id.in_(visit_ids))):
-        out.setdefault(row.visit_id, []).append(EvvReview(row.visit_id, row.code, ReviewOutcome(row.outcome),
-                                                          row.note, row.operator_id, row.reviewed_at))
+        out.setdefault(row.visit_id, []).append(
+            EvvReview(row.visit_id, row.code, ReviewOutcome(row.outcome), row.note, row.operator_id, row.reviewed_at)
+        )
     return out
 
 
@@ -71,24 +74,50 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
     """The month's offers, visits and feedback as ``handlers.evaluation.kpis`` inputs."""
     v, o, f, c = t.visits, t.offers, t.feedback, t.caregivers
     with engine_for(database_url).connect() as conn:
-        data = MonthData({r.provider_id: r.name for r in conn.execute(
-            select(t.provider_organisations.c.provider_id, t.provider_organisations.c.name))})
-        for r in conn.execute(select(o, c.c.provider_id, v.c.visit_id)
-                              .join(c, c.c.caregiver_id == o.c.caregiver_id)
-                              .outerjoin(v, v.c.visit_id == o.c.offer_id + VISIT_SUFFIX)
-                              .where(o.c.created_at >= start, o.c.created_at < end)):
-            data.offers.append(k.OfferOutcome(r.provider_id, r.caregiver_id, r.created_at, r.responded_at,
-                                              k.counted_offer_status(r.status.value, r.visit_id is not None)))
+        data = MonthData(
+            {
+                r.provider_id: r.name
+                for r in conn.execute(select(t.provider_organisations.c.provider_id, t.provider_organisations.c.name))
+            }
+        )
+        for r in conn.execute(
+            select(o, c.c.provider_id, v.c.visit_id)
+            .join(c, c.c.caregiver_id == o.c.caregiver_id)
+            .outerjoin(v, v.c.visit_id == o.c.offer_id + VISIT_SUFFIX)
+            .where(o.c.created_at >= start, o.c.created_at < end)
+        ):
+            data.offers.append(
+                k.OfferOutcome(
+                    r.provider_id,
+                    r.caregiver_id,
+                    r.created_at,
+                    r.responded_at,
+                    k.counted_offer_status(r.status.value, r.visit_id is not None),
+                )
+            )
         in_month = (v.c.planned_start >= start, v.c.planned_start < end, v.c.status != VisitStatus.CANCELLED)
         reviews = _reviews(conn, select(v.c.visit_id).where(*in_month))
         for r in conn.execute(select(v).where(*in_month)):
-            flags = counted_flag_codes(r.evv_flags if isinstance(r.evv_flags, list) else None,
-                                       reviews.get(r.visit_id, []), _derived_flags(r, policy))
-            data.visits.append(k.VisitOutcome(
-                r.provider_id, r.caregiver_id, r.planned_start, r.check_in_at, r.lateness_minutes,
-                r.status == VisitStatus.COMPLETED, r.status == VisitStatus.NO_SHOW, flags))
-        for r in conn.execute(select(t.center_ratings).join(v, v.c.visit_id == t.center_ratings.c.visit_id)
-                              .where(*in_month)):
+            flags = counted_flag_codes(
+                r.evv_flags if isinstance(r.evv_flags, list) else None,
+                reviews.get(r.visit_id, []),
+                _derived_flags(r, policy),
+            )
+            data.visits.append(
+                k.VisitOutcome(
+                    r.provider_id,
+                    r.caregiver_id,
+                    r.planned_start,
+                    r.check_in_at,
+                    r.lateness_minutes,
+                    r.status == VisitStatus.COMPLETED,
+                    r.status == VisitStatus.NO_SHOW,
+                    flags,
+                )
+            )
+        for r in conn.execute(
+            select(t.center_ratings).join(v, v.c.visit_id == t.center_ratings.c.visit_id).where(*in_month)
+        ):
             data.center.append(k.CenterRating(r.provider_id, r.information_correct, r.notice_sufficient, r.stars))
         # each feedback counts once, for the visit it was about when received (feedback.visit_id)
         when = func.coalesce(v.c.planned_start, t.care_requests.c.window_start, type_=t.UTCDateTime)
@@ -96,7 +125,8 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
             select(f, v.c.provider_id, v.c.caregiver_id)
             .join(t.care_requests, t.care_requests.c.request_id == f.c.request_id)
             .outerjoin(v, v.c.visit_id == f.c.visit_id)
-            .where(when >= start, when < end))
+            .where(when >= start, when < end)
+        )
         for r in rows:
             try:
                 _feedback(data, r)

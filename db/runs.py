@@ -2,6 +2,7 @@
 run: its requests, offers and visits (ids start with the run's id), provider
 scores, and how far the outbox has come. Test rigs live in ``tools/``; their
 SQL lives here like everyone's."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -21,8 +22,9 @@ def _like(prefix: str) -> str:
 def run_records(session: Session, prefix: str) -> tuple[list[CareRequest], list[Offer], list[Visit]]:
     """The requests, offers and visits whose request id starts with ``prefix``."""
     like = _like(prefix)
-    requests = list(session.scalars(select(CareRequest).where(
-        tables.care_requests.c.request_id.like(like, escape="\\"))))
+    requests = list(
+        session.scalars(select(CareRequest).where(tables.care_requests.c.request_id.like(like, escape="\\")))
+    )
     offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.like(like, escape="\\"))))
     visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.like(like, escape="\\"))))
     return requests, offers, visits
@@ -39,8 +41,11 @@ def records_of(session: Session, request_ids: list[str]) -> tuple[list[CareReque
 def provider_scores(session: Session, prefix: str) -> dict[str, float | None]:
     """provider id -> its current score (0..100, or None) for providers whose id starts with ``prefix``."""
     p = tables.provider_organisations.c
-    return dict(session.execute(select(p.provider_id, p.score).where(
-        p.provider_id.like(_like(prefix), escape="\\"))).tuples().all())
+    return dict(
+        session.execute(select(p.provider_id, p.score).where(p.provider_id.like(_like(prefix), escape="\\")))
+        .tuples()
+        .all()
+    )
 
 
 def outbox_last_seq(database_url: str) -> int:
@@ -51,19 +56,22 @@ def outbox_last_seq(database_url: str) -> int:
 
 def outbox_after(session: Session, seq: int) -> list[Row]:
     """Outbox rows after ``seq``, in order (``seq``, ``topic``, ``key``, ``value``, ``sent_at``)."""
-    return list(session.execute(select(tables.outbox).where(tables.outbox.c.seq > seq)
-                                .order_by(tables.outbox.c.seq)).all())
+    return list(
+        session.execute(select(tables.outbox).where(tables.outbox.c.seq > seq).order_by(tables.outbox.c.seq)).all()
+    )
 
 
-def short_code(session: Session, offer_id: str | None, request_id: str | None = None,
-               caregiver_id: str | None = None) -> str | None:
+def short_code(
+    session: Session, offer_id: str | None, request_id: str | None = None, caregiver_id: str | None = None
+) -> str | None:
     """The code an SMS reply quotes: of offer ``offer_id``, or of the caregiver's accepted
     offer for ``request_id`` when no offer id is given."""
     o = tables.offers.c
     if offer_id:
         return session.scalar(select(o.short_code).where(o.offer_id == offer_id))
-    return session.scalar(select(o.short_code).where(
-        o.request_id == request_id, o.caregiver_id == caregiver_id, o.status == "accepted"))
+    return session.scalar(
+        select(o.short_code).where(o.request_id == request_id, o.caregiver_id == caregiver_id, o.status == "accepted")
+    )
 
 
 def message_statuses(session: Session, sids: list[str]) -> dict[str, str]:
@@ -84,8 +92,9 @@ def unsent_outbox(session: Session, for_kafka_only: bool = False) -> int:
 def set_caregiver_phone(session: Session, caregiver_id: str, phone: str, language: str) -> None:
     """Give a caregiver a phone number and language (not committed)."""
     c = tables.caregivers.c
-    session.execute(tables.caregivers.update().where(c.caregiver_id == caregiver_id)
-                    .values(phone=phone, language=language))
+    session.execute(
+        tables.caregivers.update().where(c.caregiver_id == caregiver_id).values(phone=phone, language=language)
+    )
 
 
 def set_family_phones(session: Session, elder_id: str, phones: list[str]) -> None:
@@ -94,12 +103,16 @@ def set_family_phones(session: Session, elder_id: str, phones: list[str]) -> Non
     session.execute(tables.elders.update().where(e.elder_id == elder_id).values(family_phones=phones))
 
 
-def run_and_extra_records(session: Session, prefix: str, extra: list[str], ids: list[str]
-                          ) -> tuple[list[CareRequest], list[Offer], list[Visit]]:
+def run_and_extra_records(
+    session: Session, prefix: str, extra: list[str], ids: list[str]
+) -> tuple[list[CareRequest], list[Offer], list[Visit]]:
     """Requests whose id starts with ``prefix`` or is in ``extra``; offers and visits of ``ids``."""
     r = tables.care_requests.c
-    requests = list(session.scalars(select(CareRequest).where(
-        r.request_id.like(_like(prefix), escape="\\") | r.request_id.in_(extra))))
+    requests = list(
+        session.scalars(
+            select(CareRequest).where(r.request_id.like(_like(prefix), escape="\\") | r.request_id.in_(extra))
+        )
+    )
     offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.in_(ids))))
     visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.in_(ids))))
     return requests, offers, visits
@@ -109,8 +122,9 @@ def statuses_reached(session: Session, request_ids: list[str]) -> dict[str, set[
     """request id -> every status its ``care.request.status_changed`` events name."""
     e = tables.event_log.c
     found: dict[str, set[str]] = {}
-    for subject, payload in session.execute(select(e.subject, e.payload).where(
-            e.type == "care.request.status_changed", e.subject.in_(request_ids))):
+    for subject, payload in session.execute(
+        select(e.subject, e.payload).where(e.type == "care.request.status_changed", e.subject.in_(request_ids))
+    ):
         found.setdefault(subject, set()).add((payload.get("data") or {}).get("status"))
     return found
 
@@ -119,7 +133,8 @@ def intake_trail(session: Session, request_id: str) -> tuple[list[Row], bool]:
     """Where an intake's request got to in the database: its outbox rows (``topic``,
     ``sent_at``) and whether its validated event was claimed."""
     o, pe = tables.outbox.c, tables.processed_events.c
-    rows = list(session.execute(select(o.topic, o.sent_at).where(
-        o.event_id.in_([request_id, f"validated:{request_id}"]))).all())
+    rows = list(
+        session.execute(select(o.topic, o.sent_at).where(o.event_id.in_([request_id, f"validated:{request_id}"]))).all()
+    )
     claimed = session.scalar(select(pe.event_id).where(pe.event_id == f"validated:{request_id}")) is not None
     return rows, claimed

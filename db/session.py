@@ -4,6 +4,7 @@ the replay driver can share one file; PostgreSQL is used as it comes.
 Code outside ``db/`` never imports SQLAlchemy: it types sessions and rows with
 the names re-exported here (``Session``, ``sessionmaker``, ``Row``) and catches
 ``DatabaseError`` (any SQLAlchemy error) or ``DatabaseUnavailable`` (the server is away)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -31,6 +32,7 @@ def engine_for(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -50,5 +52,4 @@ def insert_if_absent(session: Session, table, **values) -> bool:  # noqa: ANN001
 
     insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     key = list(table.primary_key.columns)[0]
-    return session.execute(insert(table).values(**values).on_conflict_do_nothing()
-                           .returning(key)).first() is not None
+    return session.execute(insert(table).values(**values).on_conflict_do_nothing().returning(key)).first() is not None

@@ -1,21 +1,40 @@
 """Tables of careline (SQLAlchemy Core). Alembic migrations in ``db/migrations``
 create them; times are stored as naive UTC and read back timezone-aware."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy import false as sa_false
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Enum, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator)
+from sqlalchemy.engine import Dialect
 
 from handlers.model import OfferStatus, Priority, RequestStatus, SyncType, VisitStatus
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -24,22 +43,23 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):  # noqa: ANN001
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect):  # noqa: ANN001
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def _enum(cls: type[StrEnum]) -> Enum:
     """A string column holding the enum's value (no native database enum, so
     adding a status needs no ALTER TYPE)."""
-    return Enum(cls, native_enum=False, create_constraint=False, length=20,
-                values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        cls, native_enum=False, create_constraint=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def _id(name: str) -> Column:
@@ -47,8 +67,12 @@ def _id(name: str) -> Column:
 
 
 service_areas = Table(
-    "service_areas", metadata, _id("service_area"), Column("name", String(200), nullable=False),
-    Column("travel_matrix", JSON), Column("shift_end_hard", Boolean, nullable=False, default=False),
+    "service_areas",
+    metadata,
+    _id("service_area"),
+    Column("name", String(200), nullable=False),
+    Column("travel_matrix", JSON),
+    Column("shift_end_hard", Boolean, nullable=False, default=False),
     Column("dispatch_mode", String(16), nullable=False, server_default="online"),
     Column("batch_interval_seconds", Float, nullable=False, server_default="60"),
 )
@@ -57,133 +81,204 @@ and how its requests are first offered (``online``, ``batched`` every ``batch_in
 ``planned``; ``handlers.dispatch.area``)."""
 
 elders = Table(
-    "elders", metadata, _id("elder_id"),
+    "elders",
+    metadata,
+    _id("elder_id"),
     Column("service_area", String(120), nullable=False, index=True),
-    Column("location_index", Integer), Column("latitude", Float), Column("longitude", Float),
-    Column("phone", String(32), index=True), Column("name", String(200)),
-    Column("family_phones", JSON), Column("language", String(16)),
+    Column("location_index", Integer),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("phone", String(32), index=True),
+    Column("name", String(200)),
+    Column("family_phones", JSON),
+    Column("language", String(16)),
     Column("family_updates", Boolean, nullable=False, server_default=sa_false()),
-    Column("preferred_gender", String(8)), Column("excluded_caregivers", Text, nullable=False, server_default=""),
+    Column("preferred_gender", String(8)),
+    Column("excluded_caregivers", Text, nullable=False, server_default=""),
 )
 """A registered elder. Phones are E.164; ``family_phones`` the family contacts' numbers, who get
 SMS on assignment, arrival and completion when ``family_updates`` is on (emergencies always);
 ``preferred_gender`` and ``excluded_caregivers`` (space-separated ids) shape eligibility."""
 
 provider_organisations = Table(
-    "provider_organisations", metadata, _id("provider_id"),
-    Column("name", String(300), nullable=False), Column("service_area", String(120), nullable=False),
-    Column("service_types", Text, nullable=False, default=""), Column("score", Float),
-    Column("provider_type", String(200)), Column("sponsor", String(300)),
-    Column("address", String(300)), Column("phone", String(32)),
-    Column("latitude", Float), Column("longitude", Float),
+    "provider_organisations",
+    metadata,
+    _id("provider_id"),
+    Column("name", String(300), nullable=False),
+    Column("service_area", String(120), nullable=False),
+    Column("service_types", Text, nullable=False, default=""),
+    Column("score", Float),
+    Column("provider_type", String(200)),
+    Column("sponsor", String(300)),
+    Column("address", String(300)),
+    Column("phone", String(32)),
+    Column("latitude", Float),
+    Column("longitude", Float),
     Column("opening_hours", Text, nullable=False, default="[]"),
 )
 
 caregivers = Table(
-    "caregivers", metadata, _id("caregiver_id"),
+    "caregivers",
+    metadata,
+    _id("caregiver_id"),
     Column("provider_id", String(120), ForeignKey("provider_organisations.provider_id"), nullable=False),
     Column("service_area", String(120), nullable=False, index=True),
-    Column("abilities", Text, nullable=False), Column("home_base_index", Integer),
-    Column("shift_start", UTCDateTime, nullable=False), Column("shift_end", UTCDateTime, nullable=False),
+    Column("abilities", Text, nullable=False),
+    Column("home_base_index", Integer),
+    Column("shift_start", UTCDateTime, nullable=False),
+    Column("shift_end", UTCDateTime, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
-    Column("phone", String(32), index=True), Column("language", String(16)),
-    Column("display_name", String(200)), Column("gender", String(8)),
+    Column("phone", String(32), index=True),
+    Column("language", String(16)),
+    Column("display_name", String(200)),
+    Column("gender", String(8)),
 )
 """A caregiver of a provider. ``display_name`` is what the elder's app shows ("Li Mei"; NULL:
 "your caregiver"); ``language`` space-separated languages spoken; ``gender`` for elders' preferences."""
 
 care_requests = Table(
-    "care_requests", metadata, _id("request_id"),
+    "care_requests",
+    metadata,
+    _id("request_id"),
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
-    Column("service_type", String(60), nullable=False), Column("duration_minutes", Float, nullable=False),
-    Column("window_start", UTCDateTime, nullable=False), Column("window_end", UTCDateTime, nullable=False),
+    Column("service_type", String(60), nullable=False),
+    Column("duration_minutes", Float, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
     Column("service_area", String(120), nullable=False, index=True),
     Column("submitted_at", UTCDateTime, nullable=False),
-    Column("priority", _enum(Priority), nullable=False), Column("channel", String(16), nullable=False),
-    Column("location_index", Integer), Column("window_hard", Boolean, nullable=False),
+    Column("priority", _enum(Priority), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("location_index", Integer),
+    Column("window_hard", Boolean, nullable=False),
     Column("window_at_service_end", Boolean, nullable=False),
-    Column("sync_type", _enum(SyncType)), Column("sync_partner_id", String(120), index=True),
-    Column("sync_is_follower", Boolean, nullable=False), Column("sync_min_gap", Float, nullable=False),
-    Column("sync_max_gap", Float, nullable=False), Column("sync_anchor_start", UTCDateTime),
+    Column("sync_type", _enum(SyncType)),
+    Column("sync_partner_id", String(120), index=True),
+    Column("sync_is_follower", Boolean, nullable=False),
+    Column("sync_min_gap", Float, nullable=False),
+    Column("sync_max_gap", Float, nullable=False),
+    Column("sync_anchor_start", UTCDateTime),
     Column("escalation_step", Integer, nullable=False, default=0),
-    Column("status", _enum(RequestStatus), nullable=False, index=True), Column("status_reason", Text),
-    Column("received_at", UTCDateTime), Column("assigned_at", UTCDateTime),
-    Column("closed_at", UTCDateTime), Column("version", Integer, nullable=False),
+    Column("status", _enum(RequestStatus), nullable=False, index=True),
+    Column("status_reason", Text),
+    Column("received_at", UTCDateTime),
+    Column("assigned_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("version", Integer, nullable=False),
 )
 
 offers = Table(
-    "offers", metadata, _id("offer_id"),
+    "offers",
+    metadata,
+    _id("offer_id"),
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
     Column("caregiver_id", String(120), ForeignKey("caregivers.caregiver_id"), nullable=False, index=True),
-    Column("planned_start", UTCDateTime, nullable=False), Column("planned_end", UTCDateTime, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False), Column("expires_at", UTCDateTime, nullable=False),
-    Column("travel_minutes", Float, nullable=False), Column("lateness_minutes", Float, nullable=False),
-    Column("short_code", String(8), nullable=False), Column("status", _enum(OfferStatus), nullable=False, index=True),
-    Column("responded_at", UTCDateTime), Column("policy_version", String(40), nullable=False),
+    Column("planned_start", UTCDateTime, nullable=False),
+    Column("planned_end", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("travel_minutes", Float, nullable=False),
+    Column("lateness_minutes", Float, nullable=False),
+    Column("short_code", String(8), nullable=False),
+    Column("status", _enum(OfferStatus), nullable=False, index=True),
+    Column("responded_at", UTCDateTime),
+    Column("policy_version", String(40), nullable=False),
 )
 
 visits = Table(
-    "visits", metadata, _id("visit_id"),
+    "visits",
+    metadata,
+    _id("visit_id"),
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
     Column("caregiver_id", String(120), ForeignKey("caregivers.caregiver_id"), nullable=False, index=True),
-    Column("provider_id", String(120), nullable=False), Column("elder_id", String(120), nullable=False),
-    Column("service_type", String(60), nullable=False), Column("location_index", Integer),
-    Column("planned_start", UTCDateTime, nullable=False), Column("planned_end", UTCDateTime, nullable=False),
-    Column("status", _enum(VisitStatus), nullable=False), Column("check_in_at", UTCDateTime),
-    Column("check_out_at", UTCDateTime), Column("lateness_minutes", Float, nullable=False),
+    Column("provider_id", String(120), nullable=False),
+    Column("elder_id", String(120), nullable=False),
+    Column("service_type", String(60), nullable=False),
+    Column("location_index", Integer),
+    Column("planned_start", UTCDateTime, nullable=False),
+    Column("planned_end", UTCDateTime, nullable=False),
+    Column("status", _enum(VisitStatus), nullable=False),
+    Column("check_in_at", UTCDateTime),
+    Column("check_out_at", UTCDateTime),
+    Column("lateness_minutes", Float, nullable=False),
     Column("travel_minutes", Float, nullable=False),
     Column("evv_flags", JSON),
 )
 """A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``)."""
 
 feedback = Table(
-    "feedback", metadata, Column("feedback_id", String(120), primary_key=True),
+    "feedback",
+    metadata,
+    Column("feedback_id", String(120), primary_key=True),
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
-    Column("kind", String(20), nullable=False), Column("rating", Integer), Column("category", String(40)),
-    Column("comment", Text), Column("received_at", UTCDateTime, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("rating", Integer),
+    Column("category", String(40)),
+    Column("comment", Text),
+    Column("received_at", UTCDateTime, nullable=False),
     # the visit it is about, fixed when received (handlers.evaluation.feedback.visit_concerned)
     Column("visit_id", String(120), ForeignKey("visits.visit_id"), index=True),
 )
 
 event_log = Table(
-    "event_log", metadata, Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(64), nullable=False, unique=True), Column("type", String(80), nullable=False),
-    Column("subject", String(120), nullable=False, index=True), Column("time", UTCDateTime, nullable=False),
+    "event_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("type", String(80), nullable=False),
+    Column("subject", String(120), nullable=False, index=True),
+    Column("time", UTCDateTime, nullable=False),
     Column("payload", JSON, nullable=False),
 )
 
 outbox = Table(
-    "outbox", metadata, Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(64), nullable=False), Column("topic", String(120), nullable=False),
-    Column("key", String(120), nullable=False), Column("value", JSON, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False), Column("sent_at", UTCDateTime),
+    "outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("topic", String(120), nullable=False),
+    Column("key", String(120), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
     Index("ix_outbox_unsent", "sent_at", "seq"),
     Index("ix_outbox_created_at", "created_at"),
 )
 
 processed_events = Table(
-    "processed_events", metadata, Column("event_id", String(200), primary_key=True),
+    "processed_events",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
     Column("processed_at", UTCDateTime, nullable=False),
 )
 
 sim_clock = Table(
-    "sim_clock", metadata, Column("clock_id", Integer, primary_key=True),
-    Column("wall_origin", UTCDateTime, nullable=False), Column("sim_origin", UTCDateTime, nullable=False),
+    "sim_clock",
+    metadata,
+    Column("clock_id", Integer, primary_key=True),
+    Column("wall_origin", UTCDateTime, nullable=False),
+    Column("sim_origin", UTCDateTime, nullable=False),
     Column("speed", Float, nullable=False),
 )
 
 # --- operator dashboard: regions, accounts, audit, emergency acknowledgements (migration 0003) ---
 
 service_area_regions = Table(
-    "service_area_regions", metadata, _id("service_area"),
+    "service_area_regions",
+    metadata,
+    _id("service_area"),
     Column("region_path", String(500), nullable=False, index=True),
 )
 """Where a service area sits in the region hierarchy, as ``province/city/district/street/community``
 (see ``handlers.operations.regions``). No foreign key: areas come from replays and provider imports alike."""
 
 operators = Table(
-    "operators", metadata, _id("operator_id"), Column("name", String(200), nullable=False),
-    Column("role", String(20), nullable=False), Column("password_hash", String(200), nullable=False),
+    "operators",
+    metadata,
+    _id("operator_id"),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(200), nullable=False),
     Column("region_scope", String(500), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("session_epoch", Integer, nullable=False, default=0),
@@ -193,10 +288,15 @@ operators = Table(
 ``session_epoch`` grows at logout and deactivation, which voids every token issued before."""
 
 audit_log = Table(
-    "audit_log", metadata, Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("operator_id", String(120), nullable=False, index=True), Column("action", String(60), nullable=False),
-    Column("target", String(200), nullable=False), Column("at", UTCDateTime, nullable=False, index=True),
-    Column("outcome", String(20), nullable=False), Column("detail", JSON),
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("operator_id", String(120), nullable=False, index=True),
+    Column("action", String(60), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", JSON),
     Column("region_path", String(500)),
 )
 """Who did what to which request, caregiver or account, and when; ``outcome`` is done,
@@ -207,9 +307,13 @@ the rows inside its scope; a row without one (older rows, unknown accounts) only
 unscoped auditors see. ``operator_id`` of a failed login is ``?`` unless it names an account."""
 
 login_throttle = Table(
-    "login_throttle", metadata, Column("key", String(200), primary_key=True),
-    Column("failures", Integer, nullable=False), Column("last_failure_at", UTCDateTime, nullable=False),
-    Column("blocked_until", UTCDateTime), Column("version", Integer, nullable=False),
+    "login_throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime, nullable=False),
+    Column("blocked_until", UTCDateTime),
+    Column("version", Integer, nullable=False),
 )
 """Counted login attempts per ``account:<id>`` and ``address:<ip>`` (``handlers.operations.login_throttle``),
 kept in the database so every web replica and a restart see the same counts (migration 0014).
@@ -217,8 +321,12 @@ A user name that is no account is keyed by its HMAC, never stored as typed. ``ve
 grows with each write: a write that finds another version lost a race and is refused."""
 
 elder_emergencies = Table(
-    "elder_emergencies", metadata, _id("elder_id"), Column("request_id", String(120), nullable=False),
-    Column("raised_at", UTCDateTime, nullable=False), Column("last_press_at", UTCDateTime, nullable=False),
+    "elder_emergencies",
+    metadata,
+    _id("elder_id"),
+    Column("request_id", String(120), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("last_press_at", UTCDateTime, nullable=False),
     Column("presses", Integer, nullable=False),
 )
 """Each elder's latest emergency, written where an alarm enters (button, SOS text, hotline,
@@ -226,69 +334,107 @@ app): a second emergency within ``emergency_merge_minutes`` while it is open joi
 (``handlers.channels.emergencies``) instead of opening another (migration 0014)."""
 
 emergency_acknowledgements = Table(
-    "emergency_acknowledgements", metadata,
+    "emergency_acknowledgements",
+    metadata,
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), primary_key=True),
-    Column("operator_id", String(120), nullable=False), Column("acknowledged_at", UTCDateTime, nullable=False),
+    Column("operator_id", String(120), nullable=False),
+    Column("acknowledged_at", UTCDateTime, nullable=False),
 )
 
 
 # --- channels: Twilio hotline and SMS, one-key alarms, callback surveys (migration 0002) ---
 elder_addresses = Table(
-    "elder_addresses", metadata,
+    "elder_addresses",
+    metadata,
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), primary_key=True),
-    Column("address", Text, nullable=False), Column("neighbourhood", String(120)),
+    Column("address", Text, nullable=False),
+    Column("neighbourhood", String(120)),
 )
 
 sms_opt_outs = Table(
-    "sms_opt_outs", metadata, Column("phone", String(32), primary_key=True),
-    Column("opted_out_at", UTCDateTime, nullable=False), Column("source", String(20), nullable=False),
+    "sms_opt_outs",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("opted_out_at", UTCDateTime, nullable=False),
+    Column("source", String(20), nullable=False),
 )
 
 message_status = Table(
-    "message_status", metadata, Column("sid", String(64), primary_key=True),
-    Column("kind", String(8), nullable=False), Column("status", String(20), nullable=False),
-    Column("rank", Integer, nullable=False), Column("error_code", String(10)),
-    Column("to_phone", String(32)), Column("purpose", String(20)), Column("request_id", String(120)),
+    "message_status",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("error_code", String(10)),
+    Column("to_phone", String(32)),
+    Column("purpose", String(20)),
+    Column("request_id", String(120)),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
 hotline_calls = Table(
-    "hotline_calls", metadata, Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("call_sid", String(64), nullable=False, unique=True), Column("from_phone", String(32)),
-    Column("elder_id", String(120), ForeignKey("elders.elder_id")), Column("language", String(16)),
-    Column("started_at", UTCDateTime, nullable=False), Column("outcome", String(20)),
-    Column("reason", String(120)), Column("service_type", String(60)), Column("priority", String(20)),
-    Column("window_start", UTCDateTime), Column("window_end", UTCDateTime),
-    Column("request_id", String(120)), Column("completed_at", UTCDateTime),
+    "hotline_calls",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("call_sid", String(64), nullable=False, unique=True),
+    Column("from_phone", String(32)),
+    Column("elder_id", String(120), ForeignKey("elders.elder_id")),
+    Column("language", String(16)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20)),
+    Column("reason", String(120)),
+    Column("service_type", String(60)),
+    Column("priority", String(20)),
+    Column("window_start", UTCDateTime),
+    Column("window_end", UTCDateTime),
+    Column("request_id", String(120)),
+    Column("completed_at", UTCDateTime),
     Index("ix_hotline_calls_unfinished", "outcome", "started_at"),
 )
 
 alarm_devices = Table(
-    "alarm_devices", metadata, Column("device_id", String(120), primary_key=True),
+    "alarm_devices",
+    metadata,
+    Column("device_id", String(120), primary_key=True),
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
-    Column("token_sha256", String(64), nullable=False), Column("active", Boolean, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False), Column("last_alarm_at", UTCDateTime),
+    Column("token_sha256", String(64), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_alarm_at", UTCDateTime),
 )
 
 callback_surveys = Table(
-    "callback_surveys", metadata,
+    "callback_surveys",
+    metadata,
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), primary_key=True),
-    Column("elder_id", String(120), nullable=False), Column("phone", String(32), nullable=False, index=True),
-    Column("language", String(16)), Column("service_type", String(60), nullable=False),
-    Column("due_at", UTCDateTime, nullable=False), Column("status", String(20), nullable=False),
-    Column("call_sid", String(64)), Column("sms_sid", String(64)), Column("rating", Integer),
+    Column("elder_id", String(120), nullable=False),
+    Column("phone", String(32), nullable=False, index=True),
+    Column("language", String(16)),
+    Column("service_type", String(60), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("call_sid", String(64)),
+    Column("sms_sid", String(64)),
+    Column("rating", Integer),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # --- recurring services (migration 0004) ---
 
 care_subscriptions = Table(
-    "care_subscriptions", metadata, _id("subscription_id"),
+    "care_subscriptions",
+    metadata,
+    _id("subscription_id"),
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
-    Column("service_type", String(60), nullable=False), Column("days", String(60), nullable=False),
-    Column("at_time", String(5), nullable=False), Column("timezone", String(64), nullable=False),
-    Column("duration_minutes", Float, nullable=False), Column("window_minutes", Float, nullable=False),
-    Column("lead_minutes", Float, nullable=False), Column("active", Boolean, nullable=False),
+    Column("service_type", String(60), nullable=False),
+    Column("days", String(60), nullable=False),
+    Column("at_time", String(5), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("duration_minutes", Float, nullable=False),
+    Column("window_minutes", Float, nullable=False),
+    Column("lead_minutes", Float, nullable=False),
+    Column("active", Boolean, nullable=False),
 )
 """Recurring services (e.g. weekday lunch at 11:00 in the elder's zone); the timer service
 turns each active row into a cron job (``careline.scheduler``)."""
@@ -296,9 +442,13 @@ turns each active row into a cron job (``careline.scheduler``)."""
 # --- app channel: per-user bearer tokens, app submissions, caregiver display names (migration 0005) ---
 
 app_tokens = Table(
-    "app_tokens", metadata, Column("token_hash", String(64), primary_key=True),
-    Column("subject_kind", String(16), nullable=False), Column("subject_id", String(120), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False), Column("revoked_at", UTCDateTime),
+    "app_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", String(120), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
     Index("ix_app_tokens_subject", "subject_kind", "subject_id"),
 )
 """Bearer tokens of the elder/family and caregiver apps, one or more per user; only the SHA-256
@@ -306,13 +456,19 @@ app_tokens = Table(
 organisation's office, which rates the center); a revoked token stays for the record (``channels.app_tokens``)."""
 
 app_submissions = Table(
-    "app_submissions", metadata, _id("request_id"),
+    "app_submissions",
+    metadata,
+    _id("request_id"),
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
-    Column("idempotency_key", String(120)), Column("body_sha256", String(64), nullable=False),
-    Column("service_type", String(60), nullable=False), Column("priority", String(20), nullable=False),
+    Column("idempotency_key", String(120)),
+    Column("body_sha256", String(64), nullable=False),
+    Column("service_type", String(60), nullable=False),
+    Column("priority", String(20), nullable=False),
     Column("duration_minutes", Float, nullable=False),
-    Column("window_start", UTCDateTime, nullable=False), Column("window_end", UTCDateTime, nullable=False),
-    Column("notes", Text), Column("submitted_at", UTCDateTime, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("notes", Text),
+    Column("submitted_at", UTCDateTime, nullable=False),
 )
 """Requests submitted in the app, written with their intake record: the idempotency key's
 request id (the same key twice gives the same request) and the status ``requested`` the app
@@ -321,11 +477,14 @@ shows until the stream worker has stored the care request. ``notes`` never leave
 # --- dispatch modes per service area and the day plan (migration 0006) ---
 
 planned_visits = Table(
-    "planned_visits", metadata,
+    "planned_visits",
+    metadata,
     Column("request_id", String(120), primary_key=True),
     Column("caregiver_id", String(120), ForeignKey("caregivers.caregiver_id"), nullable=False),
-    Column("planned_start", UTCDateTime, nullable=False), Column("planned_end", UTCDateTime, nullable=False),
-    Column("location_index", Integer), Column("announced_at", UTCDateTime),
+    Column("planned_start", UTCDateTime, nullable=False),
+    Column("planned_end", UTCDateTime, nullable=False),
+    Column("location_index", Integer),
+    Column("announced_at", UTCDateTime),
 )
 """The day plan (``careline plan`` / a planned replay): request id -> caregiver and start;
 dispatch offers a request of a ``planned`` area to its planned caregiver first."""
@@ -333,22 +492,29 @@ dispatch offers a request of a ``planned`` area to its planned caregiver first."
 # --- EVV flag reviews and providers' ratings of the center (migration 0010) ---
 
 evv_reviews = Table(
-    "evv_reviews", metadata,
+    "evv_reviews",
+    metadata,
     Column("visit_id", String(120), ForeignKey("visits.visit_id"), primary_key=True),
-    Column("code", String(40), primary_key=True), Column("outcome", String(20), nullable=False),
-    Column("note", Text, nullable=False, default=""), Column("operator_id", String(120), nullable=False),
+    Column("code", String(40), primary_key=True),
+    Column("outcome", String(20), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("operator_id", String(120), nullable=False),
     Column("reviewed_at", UTCDateTime, nullable=False, index=True),
 )
 """An operator's decision on one EVV flag of a visit (``handlers.visits.evv_review``): accepted,
 rejected (not payable) or corrected. One row per (visit, flag code): a flag is decided once."""
 
 center_ratings = Table(
-    "center_ratings", metadata,
+    "center_ratings",
+    metadata,
     Column("visit_id", String(120), ForeignKey("visits.visit_id"), primary_key=True),
     Column("request_id", String(120), ForeignKey("care_requests.request_id"), nullable=False, index=True),
     Column("provider_id", String(120), nullable=False, index=True),
-    Column("information_correct", Boolean, nullable=False), Column("notice_sufficient", Boolean, nullable=False),
-    Column("stars", Integer), Column("comment", Text), Column("rated_at", UTCDateTime, nullable=False),
+    Column("information_correct", Boolean, nullable=False),
+    Column("notice_sufficient", Boolean, nullable=False),
+    Column("stars", Integer),
+    Column("comment", Text),
+    Column("rated_at", UTCDateTime, nullable=False),
 )
 """A provider's rating of the center for one visit its caregiver did (``handlers.evaluation.center_ratings``):
 was the information right, was the notice enough, 1–5 stars. One per visit; the visit has one provider."""
@@ -356,10 +522,14 @@ was the information right, was the notice enough, 1–5 stars. One per visit; th
 # --- live KPIs from the stream worker's windowed table (migration 0011) ---
 
 live_kpis = Table(
-    "live_kpis", metadata,
-    Column("scope", String(16), primary_key=True), Column("subject_id", String(120), primary_key=True),
-    Column("window_start", UTCDateTime, nullable=False), Column("window_end", UTCDateTime, nullable=False),
-    Column("kpis", JSON, nullable=False), Column("score", Float),
+    "live_kpis",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("subject_id", String(120), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("kpis", JSON, nullable=False),
+    Column("score", Float),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 """The latest rolling-window KPIs of each provider and caregiver (``handlers.evaluation.kpis.Kpis`` as a

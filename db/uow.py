@@ -8,12 +8,13 @@ events: ten single-row inserts were the largest share of its database time,
 see docs/benchmarks.md). ``claim`` records inbound event ids so a
 redelivered event changes nothing (Faust delivers at least once).
 """
+
 from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,10 +26,21 @@ from config import topics
 from db import tables
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
-from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            Feedback, OfferStatus, ProviderOrganisation, RequestStatus, Visit, VisitStatus)
 from handlers.dispatch.scheduling import RankingContext
-
+from handlers.model import (
+    Booking,
+    Caregiver,
+    CareRequest,
+    DomainEvent,
+    Elder,
+    Feedback,
+    Offer,
+    OfferStatus,
+    ProviderOrganisation,
+    RequestStatus,
+    Visit,
+    VisitStatus,
+)
 
 ConcurrencyConflict = StaleDataError
 """Raised at commit when another transaction changed the same request first (optimistic
@@ -39,10 +51,10 @@ class _Repo:
     def __init__(self, session: Session, cls: type) -> None:
         self.session, self.cls = session, cls
 
-    def get(self, key: str):  # noqa: ANN201
+    def get(self, key: str) -> Any:
         return self.session.get(self.cls, key)
 
-    def add(self, obj) -> None:  # noqa: ANN001
+    def add(self, obj: object) -> None:
         """Insert now: the mapping has no relationships, so flushing at once
         keeps foreign-key order (request before its offer before its visit)."""
         self.session.add(obj)
@@ -52,25 +64,39 @@ class _Repo:
 class _Requests(_Repo):
     def received_in(self, service_area: str) -> list[CareRequest]:
         """The area's requests that are received and not yet held by anyone (batched areas' pool)."""
-        return list(self.session.scalars(select(CareRequest).where(
-            tables.care_requests.c.service_area == service_area,
-            tables.care_requests.c.status == RequestStatus.RECEIVED)))
+        return list(
+            self.session.scalars(
+                select(CareRequest).where(
+                    tables.care_requests.c.service_area == service_area,
+                    tables.care_requests.c.status == RequestStatus.RECEIVED,
+                )
+            )
+        )
 
     def followers_of(self, anchor_id: str) -> list[CareRequest]:
-        return list(self.session.scalars(select(CareRequest).where(
-            tables.care_requests.c.sync_partner_id == anchor_id)))
+        return list(
+            self.session.scalars(select(CareRequest).where(tables.care_requests.c.sync_partner_id == anchor_id))
+        )
 
 
 class _Caregivers(_Repo):
     def in_area(self, service_area: str) -> list[Caregiver]:
-        return list(self.session.scalars(select(Caregiver).where(
-            tables.caregivers.c.service_area == service_area).order_by(tables.caregivers.c.caregiver_id)))
+        return list(
+            self.session.scalars(
+                select(Caregiver)
+                .where(tables.caregivers.c.service_area == service_area)
+                .order_by(tables.caregivers.c.caregiver_id)
+            )
+        )
 
 
 class _Offers(_Repo):
     def for_request(self, request_id: str) -> list[Offer]:
-        return list(self.session.scalars(select(Offer).where(
-            tables.offers.c.request_id == request_id).order_by(tables.offers.c.created_at)))
+        return list(
+            self.session.scalars(
+                select(Offer).where(tables.offers.c.request_id == request_id).order_by(tables.offers.c.created_at)
+            )
+        )
 
 
 _DEAD = [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]
@@ -79,8 +105,9 @@ _DEAD = [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]
 class _Visits(_Repo):
     def for_request(self, request_id: str) -> Visit | None:
         """The request's live visit (not cancelled, not a no-show), if any."""
-        return self.session.scalars(select(Visit).where(
-            tables.visits.c.request_id == request_id, tables.visits.c.status.not_in(_DEAD))).first()
+        return self.session.scalars(
+            select(Visit).where(tables.visits.c.request_id == request_id, tables.visits.c.status.not_in(_DEAD))
+        ).first()
 
     def all_for_request(self, request_id: str) -> list[Visit]:
         return list(self.session.scalars(select(Visit).where(tables.visits.c.request_id == request_id)))
@@ -99,7 +126,7 @@ class SqlUnitOfWork:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
 
-    def __enter__(self) -> "SqlUnitOfWork":
+    def __enter__(self) -> SqlUnitOfWork:
         self.session = self.factory()
         self._events: list[tuple[str, DomainEvent]] = []
         self.requests = _Requests(self.session, CareRequest)
@@ -117,43 +144,70 @@ class SqlUnitOfWork:
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         ids = list(caregiver_ids)
         held: dict[str, list[Booking]] = {c: [] for c in ids}
-        live = select(Visit).where(tables.visits.c.caregiver_id.in_(ids), tables.visits.c.status.not_in(
-            [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]))
+        live = select(Visit).where(
+            tables.visits.c.caregiver_id.in_(ids),
+            tables.visits.c.status.not_in([VisitStatus.CANCELLED, VisitStatus.NO_SHOW]),
+        )
         for v in self.session.scalars(live):
             held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start, v.expected_end))
-        pending = (select(Offer, tables.care_requests.c.location_index)
-                   .join(tables.care_requests, tables.care_requests.c.request_id == tables.offers.c.request_id)
-                   .where(tables.offers.c.caregiver_id.in_(ids), tables.offers.c.status == OfferStatus.PENDING))
+        pending = (
+            select(Offer, tables.care_requests.c.location_index)
+            .join(tables.care_requests, tables.care_requests.c.request_id == tables.offers.c.request_id)
+            .where(tables.offers.c.caregiver_id.in_(ids), tables.offers.c.status == OfferStatus.PENDING)
+        )
         for offer, loc in self.session.execute(pending):
             held[offer.caregiver_id].append(Booking(offer.request_id, loc, offer.planned_start, offer.planned_end))
         return held
 
     def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
         day = request.window_start.replace(hour=0, minute=0, second=0, microsecond=0)
-        live = list(self.session.scalars(select(Visit).where(
-            tables.visits.c.status.not_in(_DEAD), tables.visits.c.planned_start >= day - timedelta(days=1),
-            tables.visits.c.planned_start < day + timedelta(days=2))))
+        live = list(
+            self.session.scalars(
+                select(Visit).where(
+                    tables.visits.c.status.not_in(_DEAD),
+                    tables.visits.c.planned_start >= day - timedelta(days=1),
+                    tables.visits.c.planned_start < day + timedelta(days=2),
+                )
+            )
+        )
         area_providers = select(tables.caregivers.c.provider_id).where(
-            tables.caregivers.c.service_area == request.service_area)
-        providers = list(self.session.scalars(select(ProviderOrganisation).where(
-            tables.provider_organisations.c.provider_id.in_(area_providers))))
-        return context_from(request, now, self.visits.for_elder(request.elder_id), live, providers, explore,
-                            self.elders.get(request.elder_id))
+            tables.caregivers.c.service_area == request.service_area
+        )
+        providers = list(
+            self.session.scalars(
+                select(ProviderOrganisation).where(tables.provider_organisations.c.provider_id.in_(area_providers))
+            )
+        )
+        return context_from(
+            request,
+            now,
+            self.visits.for_elder(request.elder_id),
+            live,
+            providers,
+            explore,
+            self.elders.get(request.elder_id),
+        )
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
-        rows = self.session.execute(select(tables.planned_visits).where(
-            tables.planned_visits.c.request_id.in_(list(request_ids)))).all()
-        return {r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index,
-                                           r.announced_at) for r in rows}
+        rows = self.session.execute(
+            select(tables.planned_visits).where(tables.planned_visits.c.request_id.in_(list(request_ids)))
+        ).all()
+        return {
+            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
+            for r in rows
+        }
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the
         same id waits for the first transaction and then gets False."""
         dialect = self.session.get_bind().dialect.name
         insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
-        result = self.session.execute(insert(tables.processed_events).values(
-            event_id=event_id, processed_at=datetime.now(timezone.utc)).on_conflict_do_nothing()
-            .returning(tables.processed_events.c.event_id))
+        result = self.session.execute(
+            insert(tables.processed_events)
+            .values(event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing()
+            .returning(tables.processed_events.c.event_id)
+        )
         return result.first() is not None
 
     def emit(self, event: DomainEvent) -> None:
@@ -163,15 +217,30 @@ class SqlUnitOfWork:
     def _write_events(self) -> None:
         if not self._events:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         log, out = [], []
         for event_id, event in self._events:
             value = envelope(event, event_id)
-            log.append({"event_id": event_id, "type": event.type, "subject": event.subject, "time": event.time,
-                        "payload": value})
-            out.append({"event_id": event_id, "key": event.key, "value": value, "created_at": now,
-                        "topic": topics.SCHEDULER if event.topic_role == "schedule"
-                        else topics.BY_ROLE[event.topic_role].name})
+            log.append(
+                {
+                    "event_id": event_id,
+                    "type": event.type,
+                    "subject": event.subject,
+                    "time": event.time,
+                    "payload": value,
+                }
+            )
+            out.append(
+                {
+                    "event_id": event_id,
+                    "key": event.key,
+                    "value": value,
+                    "created_at": now,
+                    "topic": topics.SCHEDULER
+                    if event.topic_role == "schedule"
+                    else topics.BY_ROLE[event.topic_role].name,
+                }
+            )
         self._events = []
         self.session.execute(tables.event_log.insert(), log)
         self.session.execute(tables.outbox.insert(), out)
@@ -188,9 +257,16 @@ class SqlUnitOfWork:
 
 def envelope(event: DomainEvent, event_id: str, source: str = "careline") -> dict:
     """A CloudEvents 1.0 structured envelope with the payload under ``data``."""
-    return {"specversion": "1.0", "id": event_id, "source": source, "type": event.type,
-            "subject": event.subject, "time": event.time.isoformat(), "schema_version": 1,
-            "data": event.payload}
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": event.type,
+        "subject": event.subject,
+        "time": event.time.isoformat(),
+        "schema_version": 1,
+        "data": event.payload,
+    }
 
 
 def is_concurrency_conflict(exc: BaseException) -> bool:
@@ -213,4 +289,5 @@ def database_unavailable(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )

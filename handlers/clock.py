@@ -4,10 +4,11 @@ In production there is no simulation and the clock is the wall clock
 (``speed`` 1, origins equal). A replay at speed 600 runs a 10-hour day in a
 minute; every component reads the same clock so deadlines agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class SimClock:
     speed: float = 1.0
 
     def now(self) -> datetime:
-        return self.to_sim(datetime.now(timezone.utc))
+        return self.to_sim(datetime.now(UTC))
 
     def to_sim(self, wall: datetime) -> datetime:
         return self.sim_origin + (wall - self.wall_origin) * self.speed
@@ -34,7 +35,5 @@ class SimClock:
 
 def wall_clock() -> SimClock:
     """The real clock: speed 1, origins at now (production, and whenever no replay clock is set)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return SimClock(now, now, 1.0)
-
-

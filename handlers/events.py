@@ -6,13 +6,14 @@ Event types are dotted, past tense (``care.request.status_changed``); the
 told, ``schedule`` for deadlines the timer service must fire. Keys are request ids so one
 request's events stay in order on one partition.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from handlers.model import CareRequest, DomainEvent, Offer, Visit
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking
+from handlers.model import CareRequest, DomainEvent, Offer, Visit
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -22,81 +23,137 @@ def _iso(value: datetime | None) -> str | None:
 def _event(type_: str, request: CareRequest, now: datetime, role: str, **payload: Any) -> DomainEvent:
     payload.setdefault("request_id", request.request_id)
     payload.setdefault("service_area", request.service_area)
-    return DomainEvent(type=type_, subject=request.request_id, time=now, topic_role=role,
-                       key=request.request_id, payload=payload)
+    return DomainEvent(
+        type=type_, subject=request.request_id, time=now, topic_role=role, key=request.request_id, payload=payload
+    )
 
 
 def status_changed(request: CareRequest, now: datetime) -> DomainEvent:
-    return _event("care.request.status_changed", request, now, "lifecycle",
-                  status=request.status.value, reason=request.status_reason,
-                  elder_id=request.elder_id, service_type=request.service_type,
-                  priority=request.priority.value)
+    return _event(
+        "care.request.status_changed",
+        request,
+        now,
+        "lifecycle",
+        status=request.status.value,
+        reason=request.status_reason,
+        elder_id=request.elder_id,
+        service_type=request.service_type,
+        priority=request.priority.value,
+    )
 
 
-def dispatch_decided(request: CareRequest, ranking: Ranking, policy: DispatchPolicy,
-                     now: datetime) -> DomainEvent:
+def dispatch_decided(request: CareRequest, ranking: Ranking, policy: DispatchPolicy, now: datetime) -> DomainEvent:
     candidates = [
-        {"caregiver_id": c.caregiver_id, "start": _iso(c.start), "cost": round(c.cost, 2),
-         "travel_added_minutes": round(c.travel_added_minutes, 2),
-         "lateness_minutes": round(c.lateness_minutes, 2),
-         "sync_deviation_minutes": round(c.sync_deviation_minutes, 2)}
+        {
+            "caregiver_id": c.caregiver_id,
+            "start": _iso(c.start),
+            "cost": round(c.cost, 2),
+            "travel_added_minutes": round(c.travel_added_minutes, 2),
+            "lateness_minutes": round(c.lateness_minutes, 2),
+            "sync_deviation_minutes": round(c.sync_deviation_minutes, 2),
+        }
         for c in ranking.candidates[:10]
     ]
-    return _event("dispatch.decided", request, now, "lifecycle", policy_version=policy.version,
-                  candidates=candidates, excluded=ranking.exclusions)
+    return _event(
+        "dispatch.decided",
+        request,
+        now,
+        "lifecycle",
+        policy_version=policy.version,
+        candidates=candidates,
+        excluded=ranking.exclusions,
+    )
 
 
 def offer_created(request: CareRequest, offer: Offer) -> DomainEvent:
-    return _event("dispatch.offer.created", request, offer.created_at, "offers",
-                  offer_id=offer.offer_id, caregiver_id=offer.caregiver_id,
-                  service_type=request.service_type, planned_start=_iso(offer.planned_start),
-                  planned_end=_iso(offer.planned_end), expires_at=_iso(offer.expires_at),
-                  short_code=offer.short_code, policy_version=offer.policy_version)
+    return _event(
+        "dispatch.offer.created",
+        request,
+        offer.created_at,
+        "offers",
+        offer_id=offer.offer_id,
+        caregiver_id=offer.caregiver_id,
+        service_type=request.service_type,
+        planned_start=_iso(offer.planned_start),
+        planned_end=_iso(offer.planned_end),
+        expires_at=_iso(offer.expires_at),
+        short_code=offer.short_code,
+        policy_version=offer.policy_version,
+    )
 
 
-def offer_accepted(request: CareRequest, offer: Offer, visit: Visit, now: datetime,
-                   supersedes: str | None = None) -> DomainEvent:
+def offer_accepted(
+    request: CareRequest, offer: Offer, visit: Visit, now: datetime, supersedes: str | None = None
+) -> DomainEvent:
     """``supersedes``: the status this acceptance overturns (``timeout``, when
     an answer given in time was processed after the expiry), so a consumer
     that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``)."""
-    return _event("dispatch.offer.accepted", request, now, "offers", offer_id=offer.offer_id,
-                  caregiver_id=offer.caregiver_id, offered_at=_iso(offer.created_at), visit_id=visit.visit_id,
-                  provider_id=visit.provider_id, location_index=visit.location_index,
-                  planned_start=_iso(visit.planned_start), planned_end=_iso(visit.planned_end),
-                  time_to_assign_seconds=(now - request.received_at).total_seconds()
-                  if request.received_at else None, supersedes=supersedes)
+    return _event(
+        "dispatch.offer.accepted",
+        request,
+        now,
+        "offers",
+        offer_id=offer.offer_id,
+        caregiver_id=offer.caregiver_id,
+        offered_at=_iso(offer.created_at),
+        visit_id=visit.visit_id,
+        provider_id=visit.provider_id,
+        location_index=visit.location_index,
+        planned_start=_iso(visit.planned_start),
+        planned_end=_iso(visit.planned_end),
+        time_to_assign_seconds=(now - request.received_at).total_seconds() if request.received_at else None,
+        supersedes=supersedes,
+    )
 
 
-def offer_closed(request: CareRequest, offer: Offer, now: datetime,
-                 provider_id: str | None = None) -> DomainEvent:
+def offer_closed(request: CareRequest, offer: Offer, now: datetime, provider_id: str | None = None) -> DomainEvent:
     """Rejected, timed out, rescinded or canceled; ``provider_id`` (the
     caregiver's organisation) when the caller knows it: live KPIs count a
     rejection or timeout against the provider (``handlers.evaluation.live_kpis``)."""
-    return _event(f"dispatch.offer.{offer.status.value}", request, now, "offers",
-                  offer_id=offer.offer_id, caregiver_id=offer.caregiver_id, provider_id=provider_id,
-                  offered_at=_iso(offer.created_at))
+    return _event(
+        f"dispatch.offer.{offer.status.value}",
+        request,
+        now,
+        "offers",
+        offer_id=offer.offer_id,
+        caregiver_id=offer.caregiver_id,
+        provider_id=provider_id,
+        offered_at=_iso(offer.created_at),
+    )
 
 
 def offer_refused(request: CareRequest, offer: Offer, now: datetime) -> DomainEvent:
-    return _event("dispatch.offer.accept_refused", request, now, "offers",
-                  offer_id=offer.offer_id, caregiver_id=offer.caregiver_id,
-                  offer_status=offer.status.value)
+    return _event(
+        "dispatch.offer.accept_refused",
+        request,
+        now,
+        "offers",
+        offer_id=offer.offer_id,
+        caregiver_id=offer.caregiver_id,
+        offer_status=offer.status.value,
+    )
 
 
-def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime,
-                    now: datetime) -> DomainEvent:
-    return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id,
-                  due=_iso(due))
+def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
+    return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id, due=_iso(due))
 
 
 def escalated(request: CareRequest, now: datetime, step: str, reason: str) -> DomainEvent:
-    return _event("care.request.escalated", request, now, "lifecycle", step=step, reason=reason,
-                  priority=request.priority.value)
+    return _event(
+        "care.request.escalated", request, now, "lifecycle", step=step, reason=reason, priority=request.priority.value
+    )
 
 
 def operator_alert(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
-    return _event("care.operator.alert", request, now, "lifecycle", reason=reason,
-                  priority=request.priority.value, elder_id=request.elder_id)
+    return _event(
+        "care.operator.alert",
+        request,
+        now,
+        "lifecycle",
+        reason=reason,
+        priority=request.priority.value,
+        elder_id=request.elder_id,
+    )
 
 
 def elder_informed(request: CareRequest, now: datetime, message: str) -> DomainEvent:
@@ -108,15 +165,24 @@ def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details:
 
 
 def escalated_to_operator(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
-    return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue",
-                  reason=reason)
+    return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue", reason=reason)
 
 
 def visit_event(type_: str, request: CareRequest, visit: Visit, now: datetime) -> DomainEvent:
-    return _event(type_, request, now, "lifecycle", visit_id=visit.visit_id,
-                  caregiver_id=visit.caregiver_id, provider_id=visit.provider_id,
-                  service_type=visit.service_type, location_index=visit.location_index,
-                  planned_start=_iso(visit.planned_start), check_in_at=_iso(visit.check_in_at),
-                  check_out_at=_iso(visit.check_out_at),
-                  lateness_minutes=round(visit.lateness_minutes, 3),
-                  travel_minutes=round(visit.travel_minutes, 3), evv_flags=visit.evv_flags or [])
+    return _event(
+        type_,
+        request,
+        now,
+        "lifecycle",
+        visit_id=visit.visit_id,
+        caregiver_id=visit.caregiver_id,
+        provider_id=visit.provider_id,
+        service_type=visit.service_type,
+        location_index=visit.location_index,
+        planned_start=_iso(visit.planned_start),
+        check_in_at=_iso(visit.check_in_at),
+        check_out_at=_iso(visit.check_out_at),
+        lateness_minutes=round(visit.lateness_minutes, 3),
+        travel_minutes=round(visit.travel_minutes, 3),
+        evv_flags=visit.evv_flags or [],
+    )

@@ -7,6 +7,7 @@ area)``; the caller owns the transaction (claim the event id, handle, commit).
 A use case that says no raises its own domain error; a command whose content
 is invalid raises ``handlers.messages.InvalidMessage``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,8 +32,9 @@ type; ``_on`` checks that pairing where ``HANDLERS`` is built."""
 C = TypeVar("C", bound=m.Command)
 
 
-def _on(kind: type[C],
-        run: Callable[[C, UnitOfWork, datetime, AreaContext], object]) -> tuple[type[m.Command], Handler]:
+def _on(
+    kind: type[C], run: Callable[[C, UnitOfWork, datetime, AreaContext], object]
+) -> tuple[type[m.Command], Handler]:
     """The ``HANDLERS`` entry of a dispatch command: ``run`` takes a ``kind`` and its area's context."""
     return kind, run
 
@@ -61,27 +63,46 @@ def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area
         raise m.InvalidMessage(str(exc), "data." + str(exc).split(":", 1)[0]) from None
 
 
-HANDLERS: dict[type[m.Command], Handler] = dict([
-    _on(m.ReceiveRequest, receive_request),
-    _on(m.AcceptOffer, lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.policy,
-                                                                  a.travel)),
-    _on(m.DeclineOffer, lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.REJECTED, uow, now,
-                                                                  a.policy, a.travel, c.caregiver_id)),
-    _on(m.CheckIn, lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel,
-                                                              c.evv_flags)),
-    _on(m.CheckOut, lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now,
-                                                                c.evv_flags)),
-    _on(m.CallOff, lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy,
-                                                               a.travel)),
-    _on(m.ExpireOffer, lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now,
-                                                                 a.policy, a.travel)),
-    _on(m.EscalateRequest, lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.policy,
-                                                                       a.travel)),
-    _on(m.EnforceCheckIn, lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy,
-                                                                             a.travel)),
-    _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
-    (m.RecordFeedback, _record_feedback),
-])
+HANDLERS: dict[type[m.Command], Handler] = dict(
+    [
+        _on(m.ReceiveRequest, receive_request),
+        _on(
+            m.AcceptOffer,
+            lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.policy, a.travel),
+        ),
+        _on(
+            m.DeclineOffer,
+            lambda c, uow, now, a: offers.close_offer(
+                c.offer_id, OfferStatus.REJECTED, uow, now, a.policy, a.travel, c.caregiver_id
+            ),
+        ),
+        _on(
+            m.CheckIn,
+            lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel, c.evv_flags),
+        ),
+        _on(
+            m.CheckOut, lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now, c.evv_flags)
+        ),
+        _on(
+            m.CallOff,
+            lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy, a.travel),
+        ),
+        _on(
+            m.ExpireOffer,
+            lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy, a.travel),
+        ),
+        _on(
+            m.EscalateRequest,
+            lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.policy, a.travel),
+        ),
+        _on(
+            m.EnforceCheckIn,
+            lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy, a.travel),
+        ),
+        _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
+        (m.RecordFeedback, _record_feedback),
+    ]
+)
 
 
 def handle(command: m.Command, uow: UnitOfWork, now: datetime, area: AreaContext | None = None) -> None:

@@ -11,6 +11,7 @@ can act on (``InvalidMessage``), never as a ``KeyError``.
 ``handlers.messagebus.handle`` runs a command; the stream worker, the offline
 runner and the dashboard all call it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -174,10 +175,12 @@ _BY_TYPE: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, Any
     "care.request.validated": lambda env, d: ReceiveRequest(*env, record=d),
     "caregiver.offer.accepted": lambda env, d: AcceptOffer(*env, _text(d, "offer_id"), _text(d, "caregiver_id")),
     "caregiver.offer.declined": lambda env, d: DeclineOffer(*env, _text(d, "offer_id"), _text(d, "caregiver_id")),
-    "caregiver.visit.checked_in": lambda env, d: CheckIn(*env, _text(d, "request_id"), _text(d, "caregiver_id"),
-                                                         _flags(d)),
-    "caregiver.visit.checked_out": lambda env, d: CheckOut(*env, _text(d, "request_id"), _text(d, "caregiver_id"),
-                                                           _flags(d)),
+    "caregiver.visit.checked_in": lambda env, d: CheckIn(
+        *env, _text(d, "request_id"), _text(d, "caregiver_id"), _flags(d)
+    ),
+    "caregiver.visit.checked_out": lambda env, d: CheckOut(
+        *env, _text(d, "request_id"), _text(d, "caregiver_id"), _flags(d)
+    ),
     "caregiver.visit.called_off": lambda env, d: CallOff(*env, _text(d, "request_id"), _text(d, "caregiver_id")),
 }
 _BY_TIMER: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, Any]], Command]] = {
@@ -232,5 +235,6 @@ def decode_feedback(value: Mapping[str, Any]) -> RecordFeedback:
     for name in ("complaint", "comment"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise InvalidMessage("not a string", f"data.{name}")
-    return RecordFeedback(event_id, _at(value), _text(data, "request_id"), stars, data.get("complaint"),
-                          data.get("comment"))
+    return RecordFeedback(
+        event_id, _at(value), _text(data, "request_id"), stars, data.get("complaint"), data.get("comment")
+    )

@@ -9,6 +9,7 @@ Status names follow HL7 FHIR R4 Task.status and the offer states follow Twilio
 TaskRouter reservations (pending / accepted / rejected / timeout / rescinded /
 canceled).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,8 +39,13 @@ class RequestStatus(StrEnum):
 
 
 FINAL_STATUSES = frozenset(
-    {RequestStatus.REJECTED, RequestStatus.FAILED, RequestStatus.COMPLETED,
-     RequestStatus.CANCELLED, RequestStatus.ENTERED_IN_ERROR}
+    {
+        RequestStatus.REJECTED,
+        RequestStatus.FAILED,
+        RequestStatus.COMPLETED,
+        RequestStatus.CANCELLED,
+        RequestStatus.ENTERED_IN_ERROR,
+    }
 )
 
 
@@ -184,8 +190,11 @@ class CareRequest:
 
     @property
     def waits_for_anchor(self) -> bool:
-        return (self.sync_is_follower and self.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
-                and self.sync_anchor_start is None)
+        return (
+            self.sync_is_follower
+            and self.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
+            and self.sync_anchor_start is None
+        )
 
 
 @dataclass(eq=False)

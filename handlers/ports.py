@@ -3,6 +3,7 @@
 ``db.uow.SqlUnitOfWork`` is the real adapter; ``tests/unit/fakes.py`` holds
 in-memory fakes. Nothing here knows about SQLAlchemy or Kafka.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,8 +13,17 @@ if TYPE_CHECKING:
     from handlers.dispatch.planned import PlannedVisit
     from handlers.dispatch.scheduling import RankingContext
 
-from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Feedback, Offer,
-                            ProviderOrganisation, Visit)
+from handlers.model import (
+    Booking,
+    Caregiver,
+    CareRequest,
+    DomainEvent,
+    Elder,
+    Feedback,
+    Offer,
+    ProviderOrganisation,
+    Visit,
+)
 
 
 class RequestRepository(Protocol):
@@ -79,10 +89,10 @@ class UnitOfWork(Protocol):
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Slots held per caregiver: live visits and pending offers."""
 
-    def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> "RankingContext":
+    def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
         """Continuity, contracts, provider scores and today's workload for a ranking."""
 
-    def planned_visits(self, request_ids: Iterable[str]) -> "dict[str, PlannedVisit]":
+    def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         """The day plan's visit for each of ``request_ids`` that has one (planned areas)."""
 
     def claim(self, event_id: str) -> bool:

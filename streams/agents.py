@@ -12,9 +12,12 @@ outbox, or the agent waits for the broker to acknowledge what it sends itself
 intake agent sending the validated request and moving on; a worker killed
 then lost the request.
 """
+
 from __future__ import annotations
 
 import logging
+
+from faust.types import StreamT
 
 from config import topics
 from streams import outbound, steps
@@ -25,7 +28,7 @@ log = logging.getLogger("careline.agents")
 
 
 @app.agent(intake_topic)
-async def validate_intake_records(stream):
+async def validate_intake_records(stream: StreamT) -> None:
     """care.intake.v1 -> the outbox, for care.requests.v1 (keyed by service area), or the intake DLQ."""
     async for event in stream.events():
         raw = event.message.value
@@ -36,20 +39,27 @@ async def validate_intake_records(stream):
                 continue
             await db_call(steps.accept_intake_record, value)
         except steps.DeadLetter as exc:
-            await deliver(intake_dlq_topic, event.message.key, steps.dead_letter(
-                raw, exc, event.message.topic, event.message.offset))
+            await deliver(
+                intake_dlq_topic,
+                event.message.key,
+                steps.dead_letter(raw, exc, event.message.topic, event.message.offset),
+            )
             continue
-        except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
+        except Exception as exc:
             log.exception("intake step failed")
-            await deliver(intake_dlq_topic, event.message.key, steps.dead_letter(
-                raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
-                event.message.offset))
+            await deliver(
+                intake_dlq_topic,
+                event.message.key,
+                steps.dead_letter(
+                    raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic, event.message.offset
+                ),
+            )
             continue
         kick_relay()
 
 
 @app.agent(dispatch_inbox)
-async def dispatch_care(stream):
+async def dispatch_care(stream: StreamT) -> None:
     """Requests, caregiver replies and timer firings of one service area, in order."""
     async for event in stream.events():
         raw = event.message.value
@@ -58,13 +68,20 @@ async def dispatch_care(stream):
             # database work off the event loop, awaited: one area's events stay in order
             await db_call(steps.handle_dispatch_event, value)
         except steps.DeadLetter as exc:
-            await deliver(dispatch_dlq_topic, event.message.key, steps.dead_letter(
-                raw, exc, event.message.topic, event.message.offset))
-        except Exception as exc:  # noqa: BLE001 - faust would ack and lose it: keep it with the cause
+            await deliver(
+                dispatch_dlq_topic,
+                event.message.key,
+                steps.dead_letter(raw, exc, event.message.topic, event.message.offset),
+            )
+        except Exception as exc:
             log.exception("dispatch step failed")
-            await deliver(dispatch_dlq_topic, event.message.key, steps.dead_letter(
-                raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic,
-                event.message.offset))
+            await deliver(
+                dispatch_dlq_topic,
+                event.message.key,
+                steps.dead_letter(
+                    raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic, event.message.offset
+                ),
+            )
         kick_relay()
 
 
@@ -80,12 +97,18 @@ async def relay_leftovers() -> None:
     await relay_outbox_safely()
 
 
-outbound_inbox = app.topic(topics.OFFERS.name, topics.LIFECYCLE.name, key_type=None, value_type=None,
-                           key_serializer="raw", value_serializer="raw")
+outbound_inbox = app.topic(
+    topics.OFFERS.name,
+    topics.LIFECYCLE.name,
+    key_type=None,
+    value_type=None,
+    key_serializer="raw",
+    value_serializer="raw",
+)
 
 
 @app.agent(outbound_inbox)
-async def notify_people(stream):
+async def notify_people(stream: StreamT) -> None:
     """dispatch.offers.v1 -> SMS to the caregiver (the offer; the address once accepted; a
     notice when rescinded); care.lifecycle.v1 completed visits -> a satisfaction call is planned.
     A bad record is logged and skipped: both topics are internal, nothing to dead-letter."""
@@ -93,7 +116,7 @@ async def notify_people(stream):
         try:
             if outbound.wanted(raw):
                 await db_call(outbound.handle, raw)
-        except Exception:  # noqa: BLE001 - never stop the agent for one record
+        except Exception:
             log.exception("outbound notification skipped a record")
 
 
@@ -102,7 +125,7 @@ async def place_due_rating_calls() -> None:
     """Satisfaction calls whose time has come (``callback_surveys.due_at``)."""
     try:
         await db_call(outbound.place_due_rating_calls)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("placing due rating calls failed")
 
 
@@ -111,7 +134,7 @@ async def match_batches() -> None:
     """Batched areas: match waiting requests as one assignment problem per batch interval."""
     try:
         matched = await db_call(steps.run_batches)
-    except Exception:  # noqa: BLE001 - the requests wait for the next batch
+    except Exception:
         log.exception("batch matching failed")
         return
     if matched:

@@ -8,6 +8,7 @@ started is skipped. The app has no Faust table: the live KPI windows
 (``streams.live_kpis``) are rebuilt from the database, not recovered from a
 changelog (a restarted worker's table came back empty once, issue 13).
 """
+
 from __future__ import annotations
 
 import faust
@@ -41,9 +42,14 @@ def topic(spec: topics.TopicSpec, value_serializer: str = "json") -> faust.Topic
     """A declared topic; inbound topics use ``raw`` values so that a record
     that is not JSON reaches the agent (and its dead-letter topic) instead of
     being skipped by the decoder."""
-    return app.topic(spec.name, key_type=None, value_type=None, key_serializer="raw",
-                     value_serializer=value_serializer,
-                     partitions=spec.partitions or settings.topic_partitions)
+    return app.topic(
+        spec.name,
+        key_type=None,
+        value_type=None,
+        key_serializer="raw",
+        value_serializer=value_serializer,
+        partitions=spec.partitions or settings.topic_partitions,
+    )
 
 
 intake_topic = topic(topics.INTAKE, "raw")
@@ -53,8 +59,19 @@ caregiver_topic = topic(topics.CAREGIVER_EVENTS)
 timers_topic = topic(topics.TIMERS)
 dispatch_dlq_topic = topic(topics.DISPATCH_DLQ)
 lifecycle_topic = topic(topics.LIFECYCLE)
-dispatch_inbox = app.topic(topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name,
-                           key_type=None, value_type=None, key_serializer="raw", value_serializer="raw")
+dispatch_inbox = app.topic(
+    topics.REQUESTS.name,
+    topics.CAREGIVER_EVENTS.name,
+    topics.TIMERS.name,
+    key_type=None,
+    value_type=None,
+    key_serializer="raw",
+    value_serializer="raw",
+)
 
-watchdog.install(app, settings.broker, (topics.INTAKE.name, topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name,
-                                        topics.TIMERS.name), settings.worker_stall_exit_seconds)
+watchdog.install(
+    app,
+    settings.broker,
+    (topics.INTAKE.name, topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name),
+    settings.worker_stall_exit_seconds,
+)

@@ -16,11 +16,11 @@ transient failures are retried by the notifier (``channels.notify``).
 is the durable schedule: ``place_due_rating_calls`` (a worker timer) places
 the calls that are due, so a restart loses none.
 """
+
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-
 
 from channels import surveys
 from channels.context import ChannelContext
@@ -28,13 +28,20 @@ from channels.notify import NotifyError
 from db import channels
 from db import surveys as db_surveys
 from db.uow import SqlUnitOfWork
-from streams.runtime import current
 from handlers.channels import sms
 from handlers.channels.phone import mask
+from streams.runtime import current
 
 log = logging.getLogger("careline.outbound")
-OFFER_TYPES = frozenset({"dispatch.offer.created", "dispatch.offer.accepted", "dispatch.offer.rescinded",
-                         "dispatch.offer.canceled", "dispatch.offer.accept_refused"})
+OFFER_TYPES = frozenset(
+    {
+        "dispatch.offer.created",
+        "dispatch.offer.accepted",
+        "dispatch.offer.rescinded",
+        "dispatch.offer.canceled",
+        "dispatch.offer.accept_refused",
+    }
+)
 
 
 def context() -> ChannelContext:
@@ -67,15 +74,17 @@ def notify_offer_event(value: dict, ctx: ChannelContext | None = None) -> str | 
         phone, request_id = person.phone, request.request_id
         uow.commit()  # the claim is durable before the SMS leaves: at most once
     try:
-        sid = ctx.notifier.send_sms(phone, text, ctx.url("/twilio/status", kind="sms", purpose="offer",
-                                                         request_id=request_id))
+        sid = ctx.notifier.send_sms(
+            phone, text, ctx.url("/twilio/status", kind="sms", purpose="offer", request_id=request_id)
+        )
     except NotifyError as exc:
         log.warning("offer SMS %s to %s failed: %s", value["type"], mask(phone), exc)
         return None
     if sid:
         with ctx.sessions() as session:
-            channels.record_status(session, sid, "sms", "queued", ctx.clock(), to_phone=phone,
-                                   purpose="offer", request_id=request_id)
+            channels.record_status(
+                session, sid, "sms", "queued", ctx.clock(), to_phone=phone, purpose="offer", request_id=request_id
+            )
             session.commit()
     return sid
 
@@ -83,13 +92,29 @@ def notify_offer_event(value: dict, ctx: ChannelContext | None = None) -> str | 
 def _text(ctx: ChannelContext, session, etype: str, offer, request, language: str | None) -> str:  # noqa: ANN001
     brand = ctx.brand(language)
     if etype == "dispatch.offer.created":
-        return sms.offer_text(request.service_type, _area(session, request), offer.planned_start,
-                              offer.planned_end, offer.short_code, language, ctx.tz, brand)
+        return sms.offer_text(
+            request.service_type,
+            _area(session, request),
+            offer.planned_start,
+            offer.planned_end,
+            offer.short_code,
+            language,
+            ctx.tz,
+            brand,
+        )
     if etype == "dispatch.offer.accepted":
         elder = channels.elder(session, request.elder_id)
         address = (elder.address if elder and elder.address else None) or _area(session, request)
-        return sms.accepted_text(request.service_type, address, offer.planned_start, offer.planned_end,
-                                 offer.short_code, language, ctx.tz, brand)
+        return sms.accepted_text(
+            request.service_type,
+            address,
+            offer.planned_start,
+            offer.planned_end,
+            offer.short_code,
+            language,
+            ctx.tz,
+            brand,
+        )
     if etype == "dispatch.offer.accept_refused":
         return sms.refused_text(offer.short_code, language, brand)
     return sms.rescinded_text(offer.short_code, language, brand)
@@ -162,8 +187,11 @@ def family_event(value: dict) -> str | None:
     data = value.get("data") or {}
     if value.get("type") == "care.operator.alert" and data.get("reason") == "emergency received":
         return "emergency"
-    if value.get("type") == "care.request.status_changed" and data.get("status") in ("accepted", "in-progress",
-                                                                                      "completed"):
+    if value.get("type") == "care.request.status_changed" and data.get("status") in (
+        "accepted",
+        "in-progress",
+        "completed",
+    ):
         return data["status"]
     return None
 
@@ -184,14 +212,23 @@ def notify_family(value: dict, ctx: ChannelContext | None = None) -> int:
         text = sms.family_text(event, elder.language, ctx.brand(elder.language))
         for phone in elder.family_phones:
             try:
-                sid = ctx.notifier.send_sms(phone, text, ctx.url("/twilio/status", kind="sms", purpose="family",
-                                                                 request_id=data["request_id"]))
+                sid = ctx.notifier.send_sms(
+                    phone, text, ctx.url("/twilio/status", kind="sms", purpose="family", request_id=data["request_id"])
+                )
             except NotifyError as exc:
                 log.warning("family SMS to %s failed: %s", mask(phone), exc)
                 continue
             if sid:
-                channels.record_status(uow.session, sid, "sms", "queued", ctx.clock(), to_phone=phone,
-                                       purpose="family", request_id=data["request_id"])
+                channels.record_status(
+                    uow.session,
+                    sid,
+                    "sms",
+                    "queued",
+                    ctx.clock(),
+                    to_phone=phone,
+                    purpose="family",
+                    request_id=data["request_id"],
+                )
                 sent += 1
         uow.commit()
     return sent

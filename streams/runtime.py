@@ -15,12 +15,12 @@ load one pass carries the events of many records; see docs/benchmarks.md). Rows 
 ``scheduler`` are left to the timer service (``careline.scheduler``), the one
 process that owns the APScheduler job store.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from typing import Any, Callable, TypeVar
-
 
 from config.bootstrap import Runtime, bootstrap
 from db import outbox
@@ -52,17 +52,26 @@ async def db_call(fn: Callable[..., T], *args: Any) -> T:
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
     def before_sleep(state) -> None:  # noqa: ANN001 - tenacity's RetryCallState
-        log.warning("database unavailable or busy (%s); %s waits %.1f s, attempt %d",
-                    type(state.outcome.exception()).__name__, getattr(fn, "__name__", "step"),
-                    state.next_action.sleep, state.attempt_number)
+        log.warning(
+            "database unavailable or busy (%s); %s waits %.1f s, attempt %d",
+            type(state.outcome.exception()).__name__,
+            getattr(fn, "__name__", "step"),
+            state.next_action.sleep,
+            state.attempt_number,
+        )
 
-    async for attempt in AsyncRetrying(retry=retry_if_exception(worth_waiting),
-                                       wait=wait_exponential(multiplier=0.2, max=5),
-                                       stop=stop_after_delay(DATABASE_WAIT_SECONDS),
-                                       before_sleep=before_sleep, reraise=True):
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(worth_waiting),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_delay(DATABASE_WAIT_SECONDS),
+        before_sleep=before_sleep,
+        reraise=True,
+    ):
         with attempt:
             return await asyncio.to_thread(fn, *args)
     raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying reraises
+
+
 _relay_wanted = asyncio.Event()
 
 
@@ -85,9 +94,11 @@ def current() -> Runtime:
     return _runtime
 
 
-
-async def deliver_many(topic: Any, records: list[tuple[bytes | None, Any]],
-                       partition: Callable[[bytes | None], int | None] = lambda key: None) -> None:
+async def deliver_many(
+    topic: Any,
+    records: list[tuple[bytes | None, Any]],
+    partition: Callable[[bytes | None], int | None] = lambda key: None,
+) -> None:
     """Send ``records`` ([(key, value)]) to the Faust ``topic`` and wait until the broker
     acknowledged every one. A send that fails (broker away, leader moving) is tried again,
     all of them, with backoff (0.2 s doubling to 5 s) for as long as it takes: the agent holds
@@ -104,8 +115,12 @@ async def deliver_many(topic: Any, records: list[tuple[bytes | None, Any]],
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - kafka and faust errors alike: the record must get there
-            log.warning("send to %s not acknowledged (%s); trying again in %.1f s", topic.get_topic_name(),
-                        type(exc).__name__, delay)
+            log.warning(
+                "send to %s not acknowledged (%s); trying again in %.1f s",
+                topic.get_topic_name(),
+                type(exc).__name__,
+                delay,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -174,6 +189,6 @@ async def relay_when_kicked(limit: int = 500) -> None:
         try:
             while await relay_outbox(limit) == limit:
                 pass
-        except Exception:  # noqa: BLE001 - the rows stay unsent and are relayed later
+        except Exception:
             log.exception("outbox relay failed; rows stay unsent")
             await asyncio.sleep(0.5)

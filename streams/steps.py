@@ -2,6 +2,7 @@
 handler, commit. Kept apart from the agents so they read as a few lines and
 so the steps can be called from tests and tools without a broker.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,22 +14,22 @@ from typing import Any
 from config import topics
 from db import app_api, areas, live_kpis
 from db.channels import enqueue
+from db.register import read_clock
 from db.uow import SqlUnitOfWork
 from handlers import messagebus, messages
 from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
 from handlers.dispatch import batching
 from handlers.dispatch.area import AreaContext
 from handlers.model import CareRequest
-from db.register import read_clock
 from streams.runtime import current, sessions
 
-
 log = logging.getLogger("careline.steps")
+
 
 class DeadLetter(Exception):
     """An inbound record that cannot be handled; ``reason`` goes to the DLQ."""
 
-    def __init__(self, reason: str, field: str | None = None):
+    def __init__(self, reason: str, field: str | None = None) -> None:
         super().__init__(reason)
         self.reason, self.field = reason, field
 

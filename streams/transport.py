@@ -7,6 +7,7 @@ embedded Tansu broker holds it for the whole wait, which measured here as
 1-5 s of lag on every hop. Replays run many simulated minutes per wall
 second, so the worker asks again after ``consumer_fetch_max_wait_ms``.
 """
+
 from __future__ import annotations
 
 from faust.transport.drivers import aiokafka as driver

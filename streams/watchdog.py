@@ -18,6 +18,7 @@ read again, and the outbox and claims make that idempotent (``docs/NOTES.md``).
 
 ``StallWatch.observe`` is the decision, pure and unit-tested.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,6 +27,8 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Mapping
+
+from faust.types import AppT
 
 log = logging.getLogger("careline.watchdog")
 EXIT_STALLED = 75  # EX_TEMPFAIL: try again (sysexits.h)
@@ -40,8 +43,9 @@ class StallWatch:
     _committed: dict[Hashable, int] = field(default_factory=dict)
     _since: float | None = None
 
-    def observe(self, committed: Mapping[Hashable, int | None], ends: Mapping[Hashable, int],
-                now: float) -> float | None:
+    def observe(
+        self, committed: Mapping[Hashable, int | None], ends: Mapping[Hashable, int], now: float
+    ) -> float | None:
         current = {tp: committed.get(tp) or 0 for tp in ends}
         waiting = any(ends[tp] > current[tp] for tp in ends)
         moved = current != self._committed
@@ -59,8 +63,9 @@ class StallWatch:
         return sum(max(0, end - (committed.get(tp) or 0)) for tp, end in ends.items())
 
 
-def watched(assigned: Iterable[tuple[str, int]], topics: tuple[str, ...],
-            partitions: int) -> tuple[list[tuple[str, int]], bool]:
+def watched(
+    assigned: Iterable[tuple[str, int]], topics: tuple[str, ...], partitions: int
+) -> tuple[list[tuple[str, int]], bool]:
     """(partitions to watch, whether this worker holds any): the [(topic, partition)] of
     ``topics`` in ``assigned``; holding none, all ``partitions`` of each of ``topics``."""
     mine = sorted((t, p) for t, p in assigned if t in topics)
@@ -74,10 +79,10 @@ def read_offsets(bootstrap: str, group: str, partitions: list[tuple[str, int]]) 
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
     tps = [TopicPartition(t, p) for t, p in partitions]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-watchdog",
-                             request_timeout_ms=10_000)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="careline-watchdog",
-                             request_timeout_ms=10_000, enable_auto_commit=False)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-watchdog", request_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, client_id="careline-watchdog", request_timeout_ms=10_000, enable_auto_commit=False
+    )
     try:
         offsets = admin.list_group_offsets({group: tps}).get(group, {})
         committed = {(tp.topic, tp.partition): max(o.offset, 0) for tp, o in offsets.items()}
@@ -88,8 +93,13 @@ def read_offsets(bootstrap: str, group: str, partitions: list[tuple[str, int]]) 
     return committed, ends
 
 
-def install(app, bootstrap: str, watched_topics: tuple[str, ...], stall_seconds: float,  # noqa: ANN001
-            interval: float = 15.0) -> None:
+def install(
+    app: AppT,
+    bootstrap: str,
+    watched_topics: tuple[str, ...],
+    stall_seconds: float,
+    interval: float = 15.0,
+) -> None:
     """Register the watchdog timer on the Faust ``app`` (``bootstrap``: host:port[,host:port]);
     ``stall_seconds`` 0 leaves it off."""
     if stall_seconds <= 0:
@@ -98,8 +108,9 @@ def install(app, bootstrap: str, watched_topics: tuple[str, ...], stall_seconds:
 
     @app.timer(interval=interval, name="careline.watchdog")
     async def stall_watchdog() -> None:
-        mine, holds = watched(((tp.topic, tp.partition) for tp in app.consumer.assignment()), watched_topics,
-                              app.conf.topic_partitions)
+        mine, holds = watched(
+            ((tp.topic, tp.partition) for tp in app.consumer.assignment()), watched_topics, app.conf.topic_partitions
+        )
         try:
             committed, ends = await asyncio.to_thread(read_offsets, bootstrap, app.conf.id, mine)
         except Exception as exc:  # noqa: BLE001 - the broker is away: not a stall of this worker
@@ -107,9 +118,14 @@ def install(app, bootstrap: str, watched_topics: tuple[str, ...], stall_seconds:
             return
         stalled = watch.observe(committed, ends, time.monotonic())
         if stalled is not None and stalled >= stall_seconds:
-            log.error("no committed offset moved for %.0f s with %d records waiting on %s%s: exiting (%d) so "
-                      "the supervisor starts a fresh worker (faust-streaming#175)", stalled,
-                      StallWatch.waiting(committed, ends), ", ".join(sorted(set(t for t, _ in mine))),
-                      "" if holds else " (this worker holds no partition)", EXIT_STALLED)
+            log.error(
+                "no committed offset moved for %.0f s with %d records waiting on %s%s: exiting (%d) so "
+                "the supervisor starts a fresh worker (faust-streaming#175)",
+                stalled,
+                StallWatch.waiting(committed, ends),
+                ", ".join(sorted(set(t for t, _ in mine))),
+                "" if holds else " (this worker holds no partition)",
+                EXIT_STALLED,
+            )
             logging.shutdown()
             os._exit(EXIT_STALLED)

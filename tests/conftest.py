@@ -56,8 +56,11 @@ class Services:
 def _need(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        pytest.fail(f"{name} is not set: run the tests with scripts/test (it starts PostgreSQL and "
-                    "Apache Kafka), or deselect them with -m 'not integration and not e2e'", pytrace=False)
+        pytest.fail(
+            f"{name} is not set: run the tests with scripts/test (it starts PostgreSQL and "
+            "Apache Kafka), or deselect them with -m 'not integration and not e2e'",
+            pytrace=False,
+        )
     return value
 
 
@@ -71,7 +74,9 @@ def services(tmp_path_factory) -> Iterator[Services]:
     database_url = _need("CARELINE_TEST_DATABASE_URL")
     with contextlib.ExitStack() as stack:
         if kind == "tansu" and not os.environ.get("CARELINE_TEST_BROKER"):
-            bootstrap = stack.enter_context(start_tansu(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log")).bootstrap
+            bootstrap = stack.enter_context(
+                start_tansu(log_path=tmp_path_factory.mktemp("tansu") / "tansu.log")
+            ).bootstrap
         else:
             bootstrap = _need("CARELINE_TEST_BROKER")
         yield Services(bootstrap, database_url, kind)
@@ -83,20 +88,25 @@ def pipeline(services, prism, tmp_path_factory) -> Iterator[Services]:
     The worker sends its SMS and calls through the official Twilio helper to Prism, so a
     message Twilio's API description rejects fails the flow that needed it."""
     from careline.brokers import ensure_topics
-    from tools.replay.stack import worker_env, worker_process
     from config import topics
     from config.settings import Settings
     from db.migrate import upgrade
+    from tools.replay.stack import worker_env, worker_process
 
     var = tmp_path_factory.mktemp("var")
     settings = Settings(var_dir=var, broker=services.bootstrap, database_url=services.database_url)
     upgrade(services.database_url)
-    ensure_topics(services.bootstrap, topics.resolved(settings.topic_partitions),
-                  drop_rejected_configs=services.kind == "tansu")
+    ensure_topics(
+        services.bootstrap, topics.resolved(settings.topic_partitions), drop_rejected_configs=services.kind == "tansu"
+    )
     log = var / "worker.log"
     env = worker_env(settings, services.bootstrap, services.database_url)
-    env.update(CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32, CARELINE_TWILIO_AUTH_TOKEN="test-auth-token",
-               CARELINE_TWILIO_FROM_NUMBER="+15005550006", CARELINE_TWILIO_API_BASE_URL=prism.base_url)
+    env.update(
+        CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        CARELINE_TWILIO_AUTH_TOKEN="test-auth-token",
+        CARELINE_TWILIO_FROM_NUMBER="+15005550006",
+        CARELINE_TWILIO_API_BASE_URL=prism.base_url,
+    )
     with worker_process(env, var / "scheduler.log", "scheduler"), worker_process(env, log) as proc:
         services.worker, services.worker_log = proc, log
         yield services

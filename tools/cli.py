@@ -3,12 +3,13 @@
 with the replay driver, the fault lab and the benchmarks they run, and are
 added to the ``careline`` command by ``careline.cli`` when ``tools/`` is
 installed (a development install; the production image leaves it out)."""
+
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,16 +19,26 @@ from config.settings import get_settings
 replay_app = typer.Typer(help="Stream real input through the pipeline.", no_args_is_help=True)
 
 
-def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: float, seed: int,
-            accept: float, decline: float, timeout: float, poor: tuple[str, ...] = (),
-            twin_roster: bool = False, mode: str = "online") -> int:
-    from tools.replay.driver import ReplayDriver, ReplayOptions
-    from handlers.datasets.uhhc import published_costs
-    from tools.replay.summary import print_provider_work, print_summary
-    from tools.replay.stack import local_stack
+def _replay(
+    path: Path,
+    embedded: bool,
+    database_url: str,
+    speed: float,
+    lead: float,
+    seed: int,
+    accept: float,
+    decline: float,
+    timeout: float,
+    poor: tuple[str, ...] = (),
+    twin_roster: bool = False,
+    mode: str = "online",
+) -> int:
     from db.session import session_factory
+    from handlers.datasets.uhhc import InstanceError, load_instance, published_costs
     from handlers.simulation.caregiver_model import CaregiverModel
-    from handlers.datasets.uhhc import InstanceError, load_instance
+    from tools.replay.driver import ReplayDriver, ReplayOptions
+    from tools.replay.stack import local_stack
+    from tools.replay.summary import print_provider_work, print_summary
 
     try:
         instance = load_instance(path.read_bytes(), name=path.stem)
@@ -35,14 +46,26 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
         console.print(f"[red]cannot read {path}: {exc}")
         return 2
     settings = get_settings()
-    options = ReplayOptions(speed=speed, lead_minutes=lead, timeout_seconds=timeout, twin_roster=twin_roster, mode=mode,
-                            model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline,
-                                                 poor_providers=poor))
+    options = ReplayOptions(
+        speed=speed,
+        lead_minutes=lead,
+        timeout_seconds=timeout,
+        twin_roster=twin_roster,
+        mode=mode,
+        model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline, poor_providers=poor),
+    )
     with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
-        console.print(f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · "
-                      f"worker log {stack.worker_log}")
-        driver = ReplayDriver(stack.bootstrap, session_factory(database_url), instance, options, console,
-                              worker_alive=lambda: stack.worker.poll() is None)
+        console.print(
+            f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · worker log {stack.worker_log}"
+        )
+        driver = ReplayDriver(
+            stack.bootstrap,
+            session_factory(database_url),
+            instance,
+            options,
+            console,
+            worker_alive=lambda: stack.worker.poll() is None,
+        )
         result = driver.run()
     print_summary(out, path.stem, result.summary, published_costs(path, instance), result.wall_seconds)
     print_provider_work(out, result.provider_work, result.run)
@@ -51,8 +74,10 @@ def _replay(path: Path, embedded: bool, database_url: str, speed: float, lead: f
         return 1
     out.print(f"every request reached a final state (run {result.run})")
     example = next((rid for rid, state in result.final.items() if state == "failed"), next(iter(result.final), ""))
-    out.print(f"why a request went where it went: CARELINE_DATABASE_URL={database_url} careline explain {example}",
-              highlight=False)
+    out.print(
+        f"why a request went where it went: CARELINE_DATABASE_URL={database_url} careline explain {example}",
+        highlight=False,
+    )
     return 0
 
 
@@ -60,36 +85,71 @@ Speed = Annotated[float, typer.Option(help="simulated seconds per wall second")]
 Lead = Annotated[float, typer.Option(help="minutes between submission and window start")]
 Seed = Annotated[int, typer.Option(help="seed of the caregiver model")]
 Accept = Annotated[float, typer.Option(help="share of offers a caregiver accepts")]
-Decline = Annotated[float, typer.Option(help="share of offers a caregiver declines, counted as 'rejected' "
-                                               "as TaskRouter names it (the rest time out)")]
+Decline = Annotated[
+    float,
+    typer.Option(
+        help="share of offers a caregiver declines, counted as 'rejected' as TaskRouter names it (the rest time out)"
+    ),
+]
 Timeout = Annotated[float, typer.Option(help="wall seconds before giving up")]
 
 
 @replay_app.command("uhhc")
-def replay_uhhc(file: Annotated[Path, typer.Argument(help="UHHC instance JSON")],
-                embedded: Annotated[bool, typer.Option(help="start the embedded Tansu broker")] = False,
-                speed: Speed = 600.0, lead_minutes: Lead = 60.0, seed: Seed = 7,
-                accept_rate: Accept = 0.85, decline_rate: Decline = 0.10,
-                timeout: Timeout = 300.0,
-                poor_provider: Annotated[Optional[list[str]], typer.Option(
-                    help="make this provider (prov1, prov2 …) perform badly; repeatable")] = None,
-                twin_roster: Annotated[bool, typer.Option(
-                    help="every provider employs a copy of the roster, so only evaluation separates them")] = False,
-                mode: Annotated[str, typer.Option(
-                    help="online (each request on arrival), batched (assignment every 60 s) or planned "
-                         "(an OR-Tools day plan first, online on disruption)")] = "online",
-                ) -> None:
+def replay_uhhc(
+    file: Annotated[Path, typer.Argument(help="UHHC instance JSON")],
+    embedded: Annotated[bool, typer.Option(help="start the embedded Tansu broker")] = False,
+    speed: Speed = 600.0,
+    lead_minutes: Lead = 60.0,
+    seed: Seed = 7,
+    accept_rate: Accept = 0.85,
+    decline_rate: Decline = 0.10,
+    timeout: Timeout = 300.0,
+    poor_provider: Annotated[
+        list[str] | None, typer.Option(help="make this provider (prov1, prov2 …) perform badly; repeatable")
+    ] = None,
+    twin_roster: Annotated[
+        bool, typer.Option(help="every provider employs a copy of the roster, so only evaluation separates them")
+    ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="online (each request on arrival), batched (assignment every 60 s) or planned "
+            "(an OR-Tools day plan first, online on disruption)"
+        ),
+    ] = "online",
+) -> None:
     """Replay a UHHC instance as a day of care requests through CARELINE_BROKER
     (or the embedded broker) and CARELINE_DATABASE_URL; prints the summary."""
     settings = get_settings()
-    raise typer.Exit(_replay(file, embedded, settings.database_url, speed, lead_minutes, seed,
-                             accept_rate, decline_rate, timeout, tuple(poor_provider or ()), twin_roster, mode))
+    raise typer.Exit(
+        _replay(
+            file,
+            embedded,
+            settings.database_url,
+            speed,
+            lead_minutes,
+            seed,
+            accept_rate,
+            decline_rate,
+            timeout,
+            tuple(poor_provider or ()),
+            twin_roster,
+            mode,
+        )
+    )
 
 
-def demo(speed: Speed = 1200.0, seed: Seed = 7,
-         hotline: Annotated[bool, typer.Option(help="instead: one hotline call through the signed webhooks, "
-                                                    "printing the TwiML and the SMS that would be sent")] = False,
-         ) -> None:
+def demo(
+    speed: Speed = 1200.0,
+    seed: Seed = 7,
+    hotline: Annotated[
+        bool,
+        typer.Option(
+            help="instead: one hotline call through the signed webhooks, "
+            "printing the TwiML and the SMS that would be sent"
+        ),
+    ] = False,
+) -> None:
     """The main job on the embedded default: Tansu broker, a fresh SQLite file,
     the Rome UHHC day replayed end to end, and its summary."""
     if hotline:
@@ -101,14 +161,12 @@ def demo(speed: Speed = 1200.0, seed: Seed = 7,
     if not instance.exists():
         console.print(f"[red]missing {instance}: set CARELINE_SHARED_DATA to the shared data folder")
         raise typer.Exit(2)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     db_path = settings.var_dir / f"demo-{stamp}.db"
     raise typer.Exit(_replay(instance, True, f"sqlite:///{db_path}", speed, 60.0, seed, 0.85, 0.10, 170.0))
 
 
-
-bench_app = typer.Typer(help="Benchmarks: printed tables with the command that produced them.",
-                        no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: printed tables with the command that produced them.", no_args_is_help=True)
 
 
 def _shared_instances() -> list[Path]:
@@ -116,16 +174,21 @@ def _shared_instances() -> list[Path]:
 
 
 @bench_app.command("faults")
-def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")] = "full",
-                 scenario: Annotated[Optional[list[str]], typer.Option(help="run only these (repeatable)")] = None,
-                 instance: Annotated[Optional[Path], typer.Option(help="UHHC day (default bazirha-E2)")] = None,
-                 speed: Speed = 600.0,
-                 timeout: Annotated[float, typer.Option(help="wall seconds per replay")] = 300.0,
-                 repeat: Annotated[int, typer.Option(min=1, help="run the scenarios this many times, each run "
-                                                               "on its own day")] = 1,
-                 kill_at: Annotated[str, typer.Option(help="where kills strike: rotate (each point in turn), random, "
-                                                           "share, intake, intake-commit, offers, relay")] = "rotate",
-                 seed: Annotated[Optional[int], typer.Option(help="seed of the kill points (printed)")] = None) -> None:
+def bench_faults(
+    profile: Annotated[str, typer.Option(help="short (CI) or full")] = "full",
+    scenario: Annotated[list[str] | None, typer.Option(help="run only these (repeatable)")] = None,
+    instance: Annotated[Path | None, typer.Option(help="UHHC day (default bazirha-E2)")] = None,
+    speed: Speed = 600.0,
+    timeout: Annotated[float, typer.Option(help="wall seconds per replay")] = 300.0,
+    repeat: Annotated[int, typer.Option(min=1, help="run the scenarios this many times, each run on its own day")] = 1,
+    kill_at: Annotated[
+        str,
+        typer.Option(
+            help="where kills strike: rotate (each point in turn), random, share, intake, intake-commit, offers, relay"
+        ),
+    ] = "rotate",
+    seed: Annotated[int | None, typer.Option(help="seed of the kill points (printed)")] = None,
+) -> None:
     """Replay a day per scenario on a broker, database and worker the bench starts itself, break
     one of them mid-run (worker SIGKILL at several points, worker and timer service together, the
     web service while webhooks arrive, rebalance, broker and PostgreSQL restarts, a 30 s broker
@@ -143,20 +206,22 @@ def bench_faults(profile: Annotated[str, typer.Option(help="short (CI) or full")
     var = Path(tempfile.mkdtemp(prefix="careline-faults-", dir=get_settings().var_dir))
     command = "careline " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        code = faults_main(profile, scenario, path, speed, timeout, var, make_console(), command, repeat, kill_at,
-                           seed)
+        code = faults_main(profile, scenario, path, speed, timeout, var, make_console(), command, repeat, kill_at, seed)
     except KeyError as exc:
-        raise typer.BadParameter(str(exc.args[0]), param_hint="--kill-at" if "kill point" in str(exc)
-                                 else "--scenario") from None
+        raise typer.BadParameter(
+            str(exc.args[0]), param_hint="--kill-at" if "kill point" in str(exc) else "--scenario"
+        ) from None
     except (OSError, InstanceError) as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--instance") from None
     raise typer.Exit(code)
 
 
 @bench_app.command("dispatch")
-def bench_dispatch(files: Annotated[Optional[list[Path]], typer.Argument(help="UHHC instances (default: all shared)")] = None,
-                   time_limit: Annotated[float, typer.Option(help="planner seconds per instance")] = 20.0,
-                   seed: Seed = 7) -> None:
+def bench_dispatch(
+    files: Annotated[list[Path] | None, typer.Argument(help="UHHC instances (default: all shared)")] = None,
+    time_limit: Annotated[float, typer.Option(help="planner seconds per instance")] = 20.0,
+    seed: Seed = 7,
+) -> None:
     """Online, batched and planned dispatch on UHHC days beside the published
     solutions: travel, tardiness, unserved visits, runtime."""
     from tools.bench.dispatch import main as bench_main
@@ -165,58 +230,90 @@ def bench_dispatch(files: Annotated[Optional[list[Path]], typer.Argument(help="U
 
 
 Loads = Annotated[str, typer.Option(help="offered loads, requests per second, comma separated; stops at saturation")]
-Broker = Annotated[Optional[str], typer.Option(help="bootstrap host:port of a running broker (default: start the "
-                                                     "embedded Tansu broker)")]
-BenchDatabase = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: a new SQLite file in var/bench)")]
-BenchInstance = Annotated[Optional[Path], typer.Option(help="UHHC instance copied per service area "
-                                                             "(default: shared bazirha-F1)")]
+Broker = Annotated[
+    str | None,
+    typer.Option(help="bootstrap host:port of a running broker (default: start the embedded Tansu broker)"),
+]
+BenchDatabase = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: a new SQLite file in var/bench)")]
+BenchInstance = Annotated[
+    Path | None, typer.Option(help="UHHC instance copied per service area (default: shared bazirha-F1)")
+]
 
 
 @bench_app.command("throughput")
-def bench_throughput(broker: Broker = None, database_url: BenchDatabase = None,
-                     loads: Loads = "10,25,50,100,200,1000",
-                     seconds: Annotated[float, typer.Option(help="seconds each load is offered")] = 10.0,
-                     messages: Annotated[int, typer.Option(help="records through the raw aiokafka loop (0: skip)")] = 20000,
-                     instance: BenchInstance = None,
-                     p95_bound: Annotated[float, typer.Option(help="p95 (seconds) beyond which a load is saturated")] = 5.0,
-                     drain: Annotated[float, typer.Option(help="seconds to wait for the last decisions of a load")] = 60.0,
-                     profile: Annotated[Optional[Path], typer.Option(help="sample the worker with py-spy into this "
-                                                                          "folder and print its top functions")] = None,
-                     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the results "
-                                                                                      "here as JSON")] = None,
-                     ) -> None:
+def bench_throughput(
+    broker: Broker = None,
+    database_url: BenchDatabase = None,
+    loads: Loads = "10,25,50,100,200,1000",
+    seconds: Annotated[float, typer.Option(help="seconds each load is offered")] = 10.0,
+    messages: Annotated[int, typer.Option(help="records through the raw aiokafka loop (0: skip)")] = 20000,
+    instance: BenchInstance = None,
+    p95_bound: Annotated[float, typer.Option(help="p95 (seconds) beyond which a load is saturated")] = 5.0,
+    drain: Annotated[float, typer.Option(help="seconds to wait for the last decisions of a load")] = 60.0,
+    profile: Annotated[
+        Path | None, typer.Option(help="sample the worker with py-spy into this folder and print its top functions")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the results here as JSON")] = None,
+) -> None:
     """A raw aiokafka consume → transform → produce loop beside the careline
     pipeline (intake → first offer) on the same broker and records: events per
     second, their ratio, and latency p50/p95/p99 per offered load until saturation."""
     from tools.bench.throughput import main as throughput_main
 
-    raise typer.Exit(throughput_main(broker, database_url, [float(x) for x in loads.split(",") if x.strip()],
-                                     seconds, messages, instance or _shared_instance("bazirha-F1"), p95_bound,
-                                     drain, profile, json_out))
+    raise typer.Exit(
+        throughput_main(
+            broker,
+            database_url,
+            [float(x) for x in loads.split(",") if x.strip()],
+            seconds,
+            messages,
+            instance or _shared_instance("bazirha-F1"),
+            p95_bound,
+            drain,
+            profile,
+            json_out,
+        )
+    )
 
 
 @bench_app.command("scale")
-def bench_scale(requests: Annotated[int, typer.Option(help="requests to replay")] = 100000,
-                in_flight: Annotated[int, typer.Option(help="most requests sent and not yet decided")] = 500,
-                broker: Broker = None, database_url: BenchDatabase = None, instance: BenchInstance = None,
-                stall: Annotated[float, typer.Option(help="give up after this many seconds without a decision")] = 120.0,
-                restart_after: Annotated[float, typer.Option(help="restart a worker that decided nothing for this "
-                                                                  "many seconds (0: never); counted in the result")] = 0.0,
-                profile: Annotated[Optional[Path], typer.Option(help="sample the worker with py-spy into this "
-                                                                     "folder and print its top functions")] = None,
-                ) -> None:
+def bench_scale(
+    requests: Annotated[int, typer.Option(help="requests to replay")] = 100000,
+    in_flight: Annotated[int, typer.Option(help="most requests sent and not yet decided")] = 500,
+    broker: Broker = None,
+    database_url: BenchDatabase = None,
+    instance: BenchInstance = None,
+    stall: Annotated[float, typer.Option(help="give up after this many seconds without a decision")] = 120.0,
+    restart_after: Annotated[
+        float,
+        typer.Option(
+            help="restart a worker that decided nothing for this many seconds (0: never); counted in the result"
+        ),
+    ] = 0.0,
+    profile: Annotated[
+        Path | None, typer.Option(help="sample the worker with py-spy into this folder and print its top functions")
+    ] = None,
+) -> None:
     """Replay many requests through the pipeline as fast as it takes them
     (bounded in flight): wall time, requests and events per second, peak memory."""
     from tools.bench.scale import main as scale_main
 
-    raise typer.Exit(scale_main(broker, database_url, requests, in_flight, instance or _shared_instance("bazirha-F1"),
-                                stall, profile, restart_after))
+    raise typer.Exit(
+        scale_main(
+            broker,
+            database_url,
+            requests,
+            in_flight,
+            instance or _shared_instance("bazirha-F1"),
+            stall,
+            profile,
+            restart_after,
+        )
+    )
 
 
 def _shared_instance(name: str) -> Path:
     return get_settings().shared_data / "uhhc" / "instances" / f"{name}.json"
-
-
 
 
 def register(app: typer.Typer) -> None:

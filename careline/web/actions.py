@@ -9,31 +9,32 @@ the outbox, so it is validated and dispatched by the stream worker like a call
 from any other channel. Answers JSON to ``fetch`` (``Accept: application/json``)
 and a redirect to the board otherwise.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Callable
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from careline.web import auth
-from db import channels, dashboard as readmodel, events
+from db import channels, events
+from db import dashboard as readmodel
 from db.app_api import offered_service_types
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
 from db.uow import ConcurrencyConflict
-from handlers.operations import operator_actions as ops
-from handlers.operations.access import Permission
 from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.model import DomainEvent
+from handlers.operations import operator_actions as ops
+from handlers.operations.access import Permission
 from handlers.operations.regions import within
 
 router = APIRouter(prefix="/dashboard/actions", include_in_schema=False)
 
 
-def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200,
-            back: str = "/dashboard"):  # noqa: ANN202
+def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200, back: str = "/dashboard"):  # noqa: ANN202
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"ok": ok, "code": code, "message": message}, status_code=status)
     return RedirectResponse(back if ok else f"{back}?refused={code}", status_code=303)
@@ -47,10 +48,16 @@ def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) 
     return path
 
 
-def _run(request: Request, principal: auth.Principal, csrf: str | None, action: str, target: str,
-         area_of: Callable[[OperatorSqlUnitOfWork], str | None],
-         change: Callable[[OperatorSqlUnitOfWork, datetime], dict | None],
-         back: str = "/dashboard"):  # noqa: ANN202
+def _run(
+    request: Request,
+    principal: auth.Principal,
+    csrf: str | None,
+    action: str,
+    target: str,
+    area_of: Callable[[OperatorSqlUnitOfWork], str | None],
+    change: Callable[[OperatorSqlUnitOfWork, datetime], dict | None],
+    back: str = "/dashboard",
+) -> Response:
     """Check CSRF and region, apply ``change`` and audit it in one transaction; a plain
     form post is sent ``back`` (with ``?refused=<code>`` when the domain said no)."""
     auth.check_csrf(principal, csrf or request.headers.get("x-csrf-token"))
@@ -69,8 +76,16 @@ def _run(request: Request, principal: auth.Principal, csrf: str | None, action: 
     except (ops.Refused, ConcurrencyConflict) as exc:
         code = exc.code if isinstance(exc, ops.Refused) else "conflict"
         with factory() as session:
-            write_audit(session, principal.operator_id, action, target, datetime.now(timezone.utc),
-                        outcome="refused", detail={"code": code}, region=region or principal.region_scope)
+            write_audit(
+                session,
+                principal.operator_id,
+                action,
+                target,
+                datetime.now(UTC),
+                outcome="refused",
+                detail={"code": code},
+                region=region or principal.region_scope,
+            )
             session.commit()
         return _answer(request, False, code, str(exc) if code != "conflict" else "changed meanwhile", 409, back)
     return _answer(request, True, "done", f"{action} {target}", back=back)
@@ -87,6 +102,7 @@ def _request_area(rid: str) -> Callable[[OperatorSqlUnitOfWork], str | None]:
     def area(uow: OperatorSqlUnitOfWork) -> str | None:
         r = uow.requests.get(rid)
         return r.service_area if r else None
+
     return area
 
 
@@ -94,55 +110,99 @@ def _caregiver_area(cid: str) -> Callable[[OperatorSqlUnitOfWork], str | None]:
     def area(uow: OperatorSqlUnitOfWork) -> str | None:
         c = uow.caregivers.get(cid)
         return c.service_area if c else None
+
     return area
 
 
 @router.post("/requests/{request_id}/cancel")
-def cancel(request: Request, request_id: str, csrf_token: str | None = Form(None),
-           principal: auth.Principal = Depends(_canceller)):  # noqa: ANN201
-    return _run(request, principal, csrf_token, "request.cancel", request_id, _request_area(request_id),
-                lambda uow, now: ops.cancel_request(request_id, uow, now, principal.operator_id))
+def cancel(
+    request: Request,
+    request_id: str,
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_canceller),
+) -> Response:
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "request.cancel",
+        request_id,
+        _request_area(request_id),
+        lambda uow, now: ops.cancel_request(request_id, uow, now, principal.operator_id),
+    )
 
 
 @router.post("/requests/{request_id}/reassign")
-def reassign(request: Request, request_id: str, caregiver_id: str = Form(...),
-             csrf_token: str | None = Form(None), principal: auth.Principal = Depends(_assigner)):  # noqa: ANN201
+def reassign(
+    request: Request,
+    request_id: str,
+    caregiver_id: str = Form(...),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_assigner),
+) -> Response:
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
         area = request.app.state.runtime.areas.read(uow.session, uow.requests.get(request_id).service_area)
         policy, travel = area.policy, area.travel
         offer = ops.reassign(request_id, caregiver_id.strip(), uow, now, policy, travel, principal.operator_id)
         return {"caregiver_id": offer.caregiver_id, "offer_id": offer.offer_id}
+
     return _run(request, principal, csrf_token, "request.reassign", request_id, _request_area(request_id), change)
 
 
 @router.post("/emergencies/{request_id}/acknowledge")
-def acknowledge(request: Request, request_id: str, csrf_token: str | None = Form(None),
-                principal: auth.Principal = Depends(_acknowledger)):  # noqa: ANN201
-    return _run(request, principal, csrf_token, "emergency.acknowledge", request_id, _request_area(request_id),
-                lambda uow, now: {"by": ops.acknowledge_emergency(request_id, uow, now,
-                                                                  principal.operator_id).operator_id})
+def acknowledge(
+    request: Request,
+    request_id: str,
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "emergency.acknowledge",
+        request_id,
+        _request_area(request_id),
+        lambda uow, now: {"by": ops.acknowledge_emergency(request_id, uow, now, principal.operator_id).operator_id},
+    )
 
 
 @router.post("/caregivers/{caregiver_id}/unavailable")
-def mark_unavailable(request: Request, caregiver_id: str, csrf_token: str | None = Form(None),
-                     principal: auth.Principal = Depends(_marker)):  # noqa: ANN201
+def mark_unavailable(
+    request: Request,
+    caregiver_id: str,
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_marker),
+) -> Response:
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
         area = request.app.state.runtime.areas.read(uow.session, uow.caregivers.get(caregiver_id).service_area)
         policy, travel = area.policy, area.travel
         done = ops.mark_caregiver_unavailable(caregiver_id, uow, now, policy, travel, principal.operator_id)
         return {"rescinded": list(done.rescinded_requests), "booked": list(done.booked_requests)}
-    return _run(request, principal, csrf_token, "caregiver.unavailable", caregiver_id,
-                _caregiver_area(caregiver_id), change)
+
+    return _run(
+        request, principal, csrf_token, "caregiver.unavailable", caregiver_id, _caregiver_area(caregiver_id), change
+    )
 
 
 @router.post("/caregivers/{caregiver_id}/available")
-def mark_available(request: Request, caregiver_id: str, csrf_token: str | None = Form(None),
-                   principal: auth.Principal = Depends(_marker)):  # noqa: ANN201
-    return _run(request, principal, csrf_token, "caregiver.available", caregiver_id, _caregiver_area(caregiver_id),
-                lambda uow, now: {"changed": ops.mark_caregiver_available(caregiver_id, uow, now,
-                                                                          principal.operator_id)})
+def mark_available(
+    request: Request,
+    caregiver_id: str,
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_marker),
+) -> Response:
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "caregiver.available",
+        caregiver_id,
+        _caregiver_area(caregiver_id),
+        lambda uow, now: {"changed": ops.mark_caregiver_available(caregiver_id, uow, now, principal.operator_id)},
+    )
 
 
 def _local(value: str, offset_minutes: int) -> str:
@@ -152,10 +212,18 @@ def _local(value: str, offset_minutes: int) -> str:
 
 
 @router.post("/requests")
-def create_request(request: Request, elder_id: str = Form(...), service_type: str = Form(...),
-                   duration_minutes: float = Form(...), window_start: str = Form(...), window_end: str = Form(...),
-                   priority: str = Form("routine"), tz_offset_minutes: int = Form(0, ge=-18 * 60, le=18 * 60),
-                   csrf_token: str | None = Form(None), principal: auth.Principal = Depends(_creator)):  # noqa: ANN201
+def create_request(
+    request: Request,
+    elder_id: str = Form(...),
+    service_type: str = Form(...),
+    duration_minutes: float = Form(...),
+    window_start: str = Form(...),
+    window_end: str = Form(...),
+    priority: str = Form("routine"),
+    tz_offset_minutes: int = Form(0, ge=-18 * 60, le=18 * 60),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_creator),
+) -> Response:
     """Submit an intake record (channel ``operator``) for a caller, checked here with the
     intake rules so the operator sees a mistake at once, then sent through the outbox.
     ``tz_offset_minutes`` is the browser's ``getTimezoneOffset()``: within ±18 h (ISO 8601's
@@ -168,18 +236,37 @@ def create_request(request: Request, elder_id: str = Form(...), service_type: st
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
         try:
-            record = {"intake_id": intake_id, "channel": "operator", "elder_id": elder_id.strip(),
-                      "service_type": service_type.strip(), "duration_minutes": duration_minutes,
-                      "window": {"start": _local(window_start, tz_offset_minutes),
-                                 "end": _local(window_end, tz_offset_minutes)},
-                      "priority": priority, "submitted_at": now.isoformat()}
+            record = {
+                "intake_id": intake_id,
+                "channel": "operator",
+                "elder_id": elder_id.strip(),
+                "service_type": service_type.strip(),
+                "duration_minutes": duration_minutes,
+                "window": {
+                    "start": _local(window_start, tz_offset_minutes),
+                    "end": _local(window_end, tz_offset_minutes),
+                },
+                "priority": priority,
+                "submitted_at": now.isoformat(),
+            }
             req = validate_intake(record, uow.elders.get, offered_service_types(uow.session))
         except (InvalidIntake, ValueError) as exc:
             raise ops.Refused("invalid", str(exc)) from None
-        event = DomainEvent("care.intake.submitted", intake_id, now, "lifecycle", intake_id,
-                            {"request_id": intake_id, "service_area": req.service_area, "channel": "operator",
-                             "operator_id": principal.operator_id})
+        event = DomainEvent(
+            "care.intake.submitted",
+            intake_id,
+            now,
+            "lifecycle",
+            intake_id,
+            {
+                "request_id": intake_id,
+                "service_area": req.service_area,
+                "channel": "operator",
+                "operator_id": principal.operator_id,
+            },
+        )
         events.log_only(uow.session, event, intake_id, source="careline/dashboard")
         channels.enqueue_intake(uow.session, record)
         return {"intake_id": intake_id, "service_type": req.service_type, "priority": req.priority.value}
+
     return _run(request, principal, csrf_token, "request.create", intake_id, area, change)

@@ -14,15 +14,16 @@ carries that request's id and ``joined: true``, the operators get an alert on it
 a press is never refused while the elder has no open emergency
 (``careline.web.rate_limits``).
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from channels.context import ChannelContext, emergency_choice, record_request, short_id
 from careline.web.app_api_schemas import ID_PATTERN, KEY_PATTERN, Problem
 from careline.web.twilio_routes import channel_context
+from channels.context import ChannelContext, emergency_choice, record_request, short_id
 from db import alarms, channels, emergencies
 from db.uow import SqlUnitOfWork
 
@@ -30,8 +31,11 @@ router = APIRouter(prefix="/alarms", tags=["alarms"])
 
 
 class Alarm(BaseModel):
-    alarm_id: str | None = Field(default=None, pattern=KEY_PATTERN,
-                                 description="the device's id of this press: printable ASCII, 1-120 characters")
+    alarm_id: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="the device's id of this press: printable ASCII, 1-120 characters",
+    )
 
 
 class AlarmAccepted(BaseModel):
@@ -46,13 +50,25 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-@router.post("/{device_id}", status_code=202, response_model=AlarmAccepted, responses={
-    429: {"model": Problem, "description": "over the device's rate while the elder's emergency is open; "
-                                          "see Retry-After"}})
-def raise_alarm(request: Request, device_id: str = Path(pattern=ID_PATTERN), alarm: Alarm | None = None,
-                authorization: str | None = Header(default=None),
-                idempotency_key: str | None = Header(default=None, pattern=KEY_PATTERN),
-                ctx: ChannelContext = Depends(channel_context)) -> AlarmAccepted | JSONResponse:
+@router.post(
+    "/{device_id}",
+    status_code=202,
+    response_model=AlarmAccepted,
+    responses={
+        429: {
+            "model": Problem,
+            "description": "over the device's rate while the elder's emergency is open; see Retry-After",
+        }
+    },
+)
+def raise_alarm(
+    request: Request,
+    device_id: str = Path(pattern=ID_PATTERN),
+    alarm: Alarm | None = None,
+    authorization: str | None = Header(default=None),
+    idempotency_key: str | None = Header(default=None, pattern=KEY_PATTERN),
+    ctx: ChannelContext = Depends(channel_context),
+) -> AlarmAccepted | JSONResponse:
     """An emergency request for the device's elder, or the elder's open one; 401 for an unknown
     device or wrong token, 422 naming a malformed device id, ``alarm_id`` or ``Idempotency-Key``,
     429 over the device's rate while an emergency is open."""
@@ -66,14 +82,21 @@ def raise_alarm(request: Request, device_id: str = Path(pattern=ID_PATTERN), ala
             raise HTTPException(401, "unknown device or wrong token", headers={"WWW-Authenticate": "Bearer"})
         wait = request.app.state.rate_limits.wait("alarm", device_id)
         if wait and emergencies.has_open(uow.session, elder_id, now, merge):
-            return JSONResponse({"code": "rate_limited", "detail": f"too many presses from this device; the "
-                                 f"emergency is open and the operators are alerted; retry in {wait} s"},
-                                429, headers={"Retry-After": str(wait)})
+            return JSONResponse(
+                {
+                    "code": "rate_limited",
+                    "detail": f"too many presses from this device; the "
+                    f"emergency is open and the operators are alerted; retry in {wait} s",
+                },
+                429,
+                headers={"Retry-After": str(wait)},
+            )
         if not uow.claim(f"alarm:{request_id}"):  # the request id is a hash of device and key: bounded length
             return AlarmAccepted(request_id=request_id, duplicate=True)
         elder = channels.elder(uow.session, elder_id)
-        used = record_request(uow.session, request_id, elder, "button",
-                              emergency_choice(ctx.ivr, elder.language, now), now, merge)
+        used = record_request(
+            uow.session, request_id, elder, "button", emergency_choice(ctx.ivr, elder.language, now), now, merge
+        )
         alarms.touch(uow.session, device_id, now)
         uow.commit()
     return AlarmAccepted(request_id=used, joined=used != request_id)

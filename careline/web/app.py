@@ -5,6 +5,7 @@ other entry point, and write through the unit of work (whose outbox the
 stream worker relays to Kafka), so a webhook answers quickly even when the
 broker is slow.
 """
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -39,9 +40,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     runtime = bootstrap(settings)
     production = settings.environment == "production"
-    app = FastAPI(title="careline", version="0.1.0", lifespan=_refuse_unsafe_production,
-                  description="Care requests from hotline, one-key button and app; dispatch to caregivers.",
-                  docs_url=None if production else "/docs", redoc_url=None if production else "/redoc")
+    app = FastAPI(
+        title="careline",
+        version="0.1.0",
+        lifespan=_refuse_unsafe_production,
+        description="Care requests from hotline, one-key button and app; dispatch to caregivers.",
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+    )
     app.state.settings, app.state.runtime = settings, runtime
     app.state.password_pool = PasswordPool(settings.password_hash_concurrency, settings.password_hash_queue)
     app.state.rate_limits = RateLimits(settings)
@@ -53,8 +59,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from careline.web import (actions, admin, alarm_routes, app_api, dashboard, evv_review, kpis_page, metrics,
-                              stats, twilio_routes)
+    from careline.web import (
+        actions,
+        admin,
+        alarm_routes,
+        app_api,
+        dashboard,
+        evv_review,
+        kpis_page,
+        metrics,
+        stats,
+        twilio_routes,
+    )
 
     for module in (dashboard, actions, admin, evv_review, kpis_page, stats, twilio_routes, alarm_routes, app_api):
         app.include_router(module.router)
@@ -68,6 +84,16 @@ async def validation_problem(request: Request, exc: Exception) -> JSONResponse:
     an input of NaN or infinity cannot be written as JSON (the default answer was a 500),
     and a refused value may be personal."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": [{"loc": [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())],
-                                     "msg": str(e.get("msg", "invalid")), "type": str(e.get("type", "value_error"))}
-                                    for e in errors]}, 422)
+    return JSONResponse(
+        {
+            "detail": [
+                {
+                    "loc": [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())],
+                    "msg": str(e.get("msg", "invalid")),
+                    "type": str(e.get("type", "value_error")),
+                }
+                for e in errors
+            ]
+        },
+        422,
+    )

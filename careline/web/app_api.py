@@ -16,6 +16,7 @@ it (``joined: true``). The OpenAPI document is the application's ``/openapi.json
 Handlers are sync and run in FastAPI's thread pool; writes go through
 ``channels.app`` like the webhooks' do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,13 +29,13 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from channels import app as app_channel
-from channels.context import ChannelContext
 from careline.web import app_api_schemas as s
 from careline.web.twilio_routes import channel_context
+from channels import app as app_channel
+from channels.context import ChannelContext
 from db import app_api
-from handlers.evaluation.center_ratings import CenterAnswers
 from handlers.channels.intake import InvalidIntake
+from handlers.evaluation.center_ratings import CenterAnswers
 from handlers.model import Priority
 from handlers.operations.operator_actions import Refused
 
@@ -45,7 +46,7 @@ _NOT_FOUND = ("unknown_request", "unknown_offer", "unknown_visit")
 class AppProblem(Exception):
     """An error answer of the app API: HTTP ``status``, stable ``code``, ``detail`` for people."""
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
@@ -63,8 +64,15 @@ def field_errors(errors: Any) -> list[dict]:
         if error.get("type") == "json_invalid":  # its loc ends in a character offset: the field is the body
             path = []
         msg = str(error.get("msg", "invalid"))
-        out.append({"field": ".".join(str(p) for p in path) or (str(loc[0]) if loc else "request"),
-                    "message": msg, "loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))})
+        out.append(
+            {
+                "field": ".".join(str(p) for p in path) or (str(loc[0]) if loc else "request"),
+                "message": msg,
+                "loc": loc,
+                "msg": msg,
+                "type": str(error.get("type", "value_error")),
+            }
+        )
     return out
 
 
@@ -91,8 +99,14 @@ class AppRoute(APIRoute):
             except HTTPException as exc:
                 if exc.status_code != 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
                     raise
-                return JSONResponse({"detail": field_errors([{"loc": ["body"], "msg": "not a UTF-8 JSON body",
-                                                              "type": "json_invalid"}])}, 422)
+                return JSONResponse(
+                    {
+                        "detail": field_errors(
+                            [{"loc": ["body"], "msg": "not a UTF-8 JSON body", "type": "json_invalid"}]
+                        )
+                    },
+                    422,
+                )
 
         return route
 
@@ -101,14 +115,22 @@ def _problem(description: str) -> dict:
     return {"model": s.Problem, "description": description}
 
 
-router = APIRouter(prefix="/api/v1", route_class=AppRoute, responses={
-    401: _problem("no bearer token, or an unknown or revoked one"),
-    403: _problem("the token is another app's (elder, caregiver or provider)"),
-    429: _problem("`rate_limited`: too many calls for this token (or new requests for this elder); "
-                  "retry after `Retry-After` seconds"),
-    422: {"model": s.ValidationProblem, "description": "invalid input; each error names its field"}})
-_bearer = HTTPBearer(auto_error=False, scheme_name="appToken",
-                     description="a per-user token from channels.app_tokens.issue_token")
+router = APIRouter(
+    prefix="/api/v1",
+    route_class=AppRoute,
+    responses={
+        401: _problem("no bearer token, or an unknown or revoked one"),
+        403: _problem("the token is another app's (elder, caregiver or provider)"),
+        429: _problem(
+            "`rate_limited`: too many calls for this token (or new requests for this elder); "
+            "retry after `Retry-After` seconds"
+        ),
+        422: {"model": s.ValidationProblem, "description": "invalid input; each error names its field"},
+    },
+)
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="appToken", description="a per-user token from channels.app_tokens.issue_token"
+)
 _404 = {404: _problem("no such request of yours")}
 _409 = {409: _problem("the request's state does not allow this now; `code` says why")}
 RequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_REQUEST_ID])
@@ -127,8 +149,11 @@ def _limited(wait: int, what: str) -> AppProblem:
     return AppProblem(429, "rate_limited", f"too many {what}; retry in {wait} s", {"Retry-After": str(wait)})
 
 
-def app_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-             ctx: ChannelContext = Depends(channel_context)) -> AppUser:
+def app_user(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ctx: ChannelContext = Depends(channel_context),
+) -> AppUser:
     """The token's elder, caregiver or provider; 401 (``WWW-Authenticate: Bearer``) otherwise,
     429 over the token's rate (``CARELINE_APP_RATE_LIMIT``)."""
     challenge = {"WWW-Authenticate": "Bearer"}
@@ -137,8 +162,9 @@ def app_user(request: Request, credentials: HTTPAuthorizationCredentials | None 
     with ctx.sessions() as session:
         row = app_api.token_subject(session, credentials.credentials)
     if row is None:
-        raise AppProblem(401, "invalid_token", "unknown or revoked token",
-                         {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise AppProblem(
+            401, "invalid_token", "unknown or revoked token", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
     wait = request.app.state.rate_limits.wait("app", credentials.credentials)
     if wait:
         raise _limited(wait, "calls with this token")
@@ -150,6 +176,7 @@ def _role(kind: str) -> Callable[[AppUser], str]:
         if user.kind != kind:
             raise AppProblem(403, "forbidden", f"this endpoint is for the {kind} app")
         return user.subject_id
+
     return subject
 
 
@@ -161,12 +188,20 @@ def _window(start, end) -> s.Window:  # noqa: ANN001 - datetimes
     return s.Window(start=start, end=end)
 
 
-@router.post("/requests", status_code=202, response_model=s.RequestAccepted, tags=ELDER,
-             summary="Ask for care: a service in a time window")
-def submit_request(request: Request, body: s.NewRequest, elder_id: str = Depends(elder_id_of),
-                   idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
-                                                        pattern=s.KEY_PATTERN),
-                   ctx: ChannelContext = Depends(channel_context)) -> s.RequestAccepted:
+@router.post(
+    "/requests",
+    status_code=202,
+    response_model=s.RequestAccepted,
+    tags=ELDER,
+    summary="Ask for care: a service in a time window",
+)
+def submit_request(
+    request: Request,
+    body: s.NewRequest,
+    elder_id: str = Depends(elder_id_of),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", pattern=s.KEY_PATTERN),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.RequestAccepted:
     """Writes the intake record every channel writes (channel ``app``); dispatch takes it
     from there. The same ``Idempotency-Key`` again returns the same ``request_id``; a ``stat``
     request of an elder with an open emergency joins it. 429 over the elder's rate of new
@@ -174,118 +209,238 @@ def submit_request(request: Request, body: s.NewRequest, elder_id: str = Depends
     wait = request.app.state.rate_limits.wait("intake", elder_id)
     if wait and not (body.priority == Priority.STAT and not app_channel.has_open_emergency(ctx, elder_id)):
         raise _limited(wait, "new requests for this elder")
-    sub = app_channel.Submission(body.service_type, body.window.start, body.window.end, body.duration_minutes,
-                                 body.priority, body.notes)
+    sub = app_channel.Submission(
+        body.service_type, body.window.start, body.window.end, body.duration_minutes, body.priority, body.notes
+    )
     request_id, duplicate, joined = app_channel.submit_request(ctx, elder_id, sub, idempotency_key)
     return s.RequestAccepted(request_id=request_id, duplicate=duplicate, joined=joined)
 
 
-@router.get("/requests/{request_id}", response_model=s.RequestState, tags=ELDER, responses=_404,
-            summary="Status, caregiver and arrival window of one of my requests")
-def request_status(request_id: str = RequestId, elder_id: str = Depends(elder_id_of),
-                   ctx: ChannelContext = Depends(channel_context)) -> s.RequestState:
+@router.get(
+    "/requests/{request_id}",
+    response_model=s.RequestState,
+    tags=ELDER,
+    responses=_404,
+    summary="Status, caregiver and arrival window of one of my requests",
+)
+def request_status(
+    request_id: str = RequestId, elder_id: str = Depends(elder_id_of), ctx: ChannelContext = Depends(channel_context)
+) -> s.RequestState:
     view = app_channel.request_status(ctx, elder_id, request_id)
     arrival = _window(view.arrival_start, view.arrival_end) if view.arrival_start else None
-    return s.RequestState(request_id=view.request_id, status=view.status, service_type=view.service_type,
-                          priority=view.priority, window=_window(view.window_start, view.window_end),
-                          duration_minutes=view.duration_minutes, caregiver_name=view.caregiver_name,
-                          arrival_window=arrival)
+    return s.RequestState(
+        request_id=view.request_id,
+        status=view.status,
+        service_type=view.service_type,
+        priority=view.priority,
+        window=_window(view.window_start, view.window_end),
+        duration_minutes=view.duration_minutes,
+        caregiver_name=view.caregiver_name,
+        arrival_window=arrival,
+    )
 
 
-@router.post("/requests/{request_id}/cancel", response_model=s.Cancelled, tags=ELDER,
-             responses={**_404, **_409}, summary="Cancel one of my requests before the visit starts")
-def cancel_request(request_id: str = RequestId, elder_id: str = Depends(elder_id_of),
-                   ctx: ChannelContext = Depends(channel_context)) -> s.Cancelled:
+@router.post(
+    "/requests/{request_id}/cancel",
+    response_model=s.Cancelled,
+    tags=ELDER,
+    responses={**_404, **_409},
+    summary="Cancel one of my requests before the visit starts",
+)
+def cancel_request(
+    request_id: str = RequestId, elder_id: str = Depends(elder_id_of), ctx: ChannelContext = Depends(channel_context)
+) -> s.Cancelled:
     return s.Cancelled(request_id=request_id, status=app_channel.cancel(ctx, elder_id, request_id))
 
 
-@router.post("/requests/{request_id}/rating", response_model=s.RatingStored, tags=ELDER,
-             responses={**_404, **_409}, summary="Rate a completed visit (1–5 stars)")
-def rate_visit(body: s.NewRating, request_id: str = RequestId, elder_id: str = Depends(elder_id_of),
-               ctx: ChannelContext = Depends(channel_context)) -> s.RatingStored:
+@router.post(
+    "/requests/{request_id}/rating",
+    response_model=s.RatingStored,
+    tags=ELDER,
+    responses={**_404, **_409},
+    summary="Rate a completed visit (1–5 stars)",
+)
+def rate_visit(
+    body: s.NewRating,
+    request_id: str = RequestId,
+    elder_id: str = Depends(elder_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.RatingStored:
     stars, duplicate = app_channel.rate(ctx, elder_id, request_id, body.stars, body.comment)
     return s.RatingStored(request_id=request_id, stars=stars, duplicate=duplicate)
 
 
 @router.get("/offers", response_model=s.OfferList, tags=CAREGIVER, summary="My pending offers (no address yet)")
-def list_offers(caregiver_id: str = Depends(caregiver_id_of),
-                ctx: ChannelContext = Depends(channel_context)) -> s.OfferList:
-    return s.OfferList(offers=[s.OfferView(
-        offer_id=o.offer_id, short_code=o.short_code, service_type=o.service_type, service_area=o.service_area,
-        priority=o.priority, duration_minutes=o.duration_minutes, window=_window(o.planned_start, o.planned_end),
-        expires_at=o.expires_at) for o in app_channel.offers(ctx, caregiver_id)])
+def list_offers(
+    caregiver_id: str = Depends(caregiver_id_of), ctx: ChannelContext = Depends(channel_context)
+) -> s.OfferList:
+    return s.OfferList(
+        offers=[
+            s.OfferView(
+                offer_id=o.offer_id,
+                short_code=o.short_code,
+                service_type=o.service_type,
+                service_area=o.service_area,
+                priority=o.priority,
+                duration_minutes=o.duration_minutes,
+                window=_window(o.planned_start, o.planned_end),
+                expires_at=o.expires_at,
+            )
+            for o in app_channel.offers(ctx, caregiver_id)
+        ]
+    )
 
 
 def _answer(answer: str) -> Callable[..., s.OfferAnswered]:
-    def endpoint(offer_id: str = OfferId, caregiver_id: str = Depends(caregiver_id_of),
-                 ctx: ChannelContext = Depends(channel_context)) -> s.OfferAnswered:
+    def endpoint(
+        offer_id: str = OfferId,
+        caregiver_id: str = Depends(caregiver_id_of),
+        ctx: ChannelContext = Depends(channel_context),
+    ) -> s.OfferAnswered:
         request_id, duplicate = app_channel.answer_offer(ctx, caregiver_id, offer_id, answer)
         return s.OfferAnswered(offer_id=offer_id, request_id=request_id, answer=answer, duplicate=duplicate)
+
     endpoint.__doc__ = f"Sends the caregiver's {answer} to dispatch (``caregiver.events.v1``)."
     return endpoint
 
 
 for _verb in ("accept", "decline"):
-    router.add_api_route(f"/offers/{{offer_id}}/{_verb}", _answer(_verb), methods=["POST"], status_code=202,
-                         response_model=s.OfferAnswered, tags=CAREGIVER, responses={**_404, **_409},
-                         summary=f"{_verb.capitalize()} an offer", operation_id=f"{_verb}_offer")
+    router.add_api_route(
+        f"/offers/{{offer_id}}/{_verb}",
+        _answer(_verb),
+        methods=["POST"],
+        status_code=202,
+        response_model=s.OfferAnswered,
+        tags=CAREGIVER,
+        responses={**_404, **_409},
+        summary=f"{_verb.capitalize()} an offer",
+        operation_id=f"{_verb}_offer",
+    )
 
 
 @router.get("/visits", response_model=s.VisitList, tags=CAREGIVER, summary="My booked visits, with addresses")
-def list_visits(caregiver_id: str = Depends(caregiver_id_of),
-                ctx: ChannelContext = Depends(channel_context)) -> s.VisitList:
-    return s.VisitList(visits=[s.VisitView(
-        request_id=v.request_id, visit_id=v.visit_id, service_type=v.service_type, status=v.status,
-        planned=_window(v.planned_start, v.planned_end), address=v.address, neighbourhood=v.neighbourhood)
-        for v in app_channel.visits(ctx, caregiver_id)])
+def list_visits(
+    caregiver_id: str = Depends(caregiver_id_of), ctx: ChannelContext = Depends(channel_context)
+) -> s.VisitList:
+    return s.VisitList(
+        visits=[
+            s.VisitView(
+                request_id=v.request_id,
+                visit_id=v.visit_id,
+                service_type=v.service_type,
+                status=v.status,
+                planned=_window(v.planned_start, v.planned_end),
+                address=v.address,
+                neighbourhood=v.neighbourhood,
+            )
+            for v in app_channel.visits(ctx, caregiver_id)
+        ]
+    )
 
 
-def _report(ctx: ChannelContext, caregiver_id: str, request_id: str, action: str, body: s.CheckIn,
-            tasks: dict[str, str]) -> s.VisitReported:
+def _report(
+    ctx: ChannelContext, caregiver_id: str, request_id: str, action: str, body: s.CheckIn, tasks: dict[str, str]
+) -> s.VisitReported:
     visit_id, flags, duplicate = app_channel.report_visit(
-        ctx, caregiver_id, request_id, action, (body.latitude, body.longitude), body.accuracy_metres, tasks)
-    return s.VisitReported(request_id=request_id, visit_id=visit_id, action=action, duplicate=duplicate,
-                           evv_flags=[s.EvvFlagView(**f) for f in flags])
+        ctx, caregiver_id, request_id, action, (body.latitude, body.longitude), body.accuracy_metres, tasks
+    )
+    return s.VisitReported(
+        request_id=request_id,
+        visit_id=visit_id,
+        action=action,
+        duplicate=duplicate,
+        evv_flags=[s.EvvFlagView(**f) for f in flags],
+    )
 
 
 _VISIT_409 = {409: _problem("you hold no such visit, or it is past this step")}
 
 
-@router.post("/visits/{request_id}/check-in", status_code=202, response_model=s.VisitReported, tags=CAREGIVER,
-             responses=_VISIT_409, summary="Check in at the elder's home with the phone's position")
-def check_in(body: s.CheckIn, request_id: str = VisitRequestId, caregiver_id: str = Depends(caregiver_id_of),
-             ctx: ChannelContext = Depends(channel_context)) -> s.VisitReported:
+@router.post(
+    "/visits/{request_id}/check-in",
+    status_code=202,
+    response_model=s.VisitReported,
+    tags=CAREGIVER,
+    responses=_VISIT_409,
+    summary="Check in at the elder's home with the phone's position",
+)
+def check_in(
+    body: s.CheckIn,
+    request_id: str = VisitRequestId,
+    caregiver_id: str = Depends(caregiver_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.VisitReported:
     return _report(ctx, caregiver_id, request_id, "check-in", body, {})
 
 
-@router.post("/visits/{request_id}/check-out", status_code=202, response_model=s.VisitReported, tags=CAREGIVER,
-             responses=_VISIT_409, summary="Check out with the position and each task's outcome")
-def check_out(body: s.CheckOut, request_id: str = VisitRequestId, caregiver_id: str = Depends(caregiver_id_of),
-              ctx: ChannelContext = Depends(channel_context)) -> s.VisitReported:
+@router.post(
+    "/visits/{request_id}/check-out",
+    status_code=202,
+    response_model=s.VisitReported,
+    tags=CAREGIVER,
+    responses=_VISIT_409,
+    summary="Check out with the position and each task's outcome",
+)
+def check_out(
+    body: s.CheckOut,
+    request_id: str = VisitRequestId,
+    caregiver_id: str = Depends(caregiver_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.VisitReported:
     return _report(ctx, caregiver_id, request_id, "check-out", body, dict(body.tasks))
 
 
-@router.get("/provider/visits", response_model=s.ProviderVisitList, tags=PROVIDER,
-            summary="My caregivers' latest completed visits (100), and which I rated the center for")
-def list_provider_visits(provider_id: str = Depends(provider_id_of),
-                         ctx: ChannelContext = Depends(channel_context)) -> s.ProviderVisitList:
-    return s.ProviderVisitList(visits=[s.ProviderVisitView(
-        request_id=v.request_id, visit_id=v.visit_id, caregiver_id=v.caregiver_id, service_type=v.service_type,
-        planned_start=v.planned_start, checked_out_at=v.check_out_at, center_rated=bool(v.rated))
-        for v in app_channel.provider_visits(ctx, provider_id)])
+@router.get(
+    "/provider/visits",
+    response_model=s.ProviderVisitList,
+    tags=PROVIDER,
+    summary="My caregivers' latest completed visits (100), and which I rated the center for",
+)
+def list_provider_visits(
+    provider_id: str = Depends(provider_id_of), ctx: ChannelContext = Depends(channel_context)
+) -> s.ProviderVisitList:
+    return s.ProviderVisitList(
+        visits=[
+            s.ProviderVisitView(
+                request_id=v.request_id,
+                visit_id=v.visit_id,
+                caregiver_id=v.caregiver_id,
+                service_type=v.service_type,
+                planned_start=v.planned_start,
+                checked_out_at=v.check_out_at,
+                center_rated=bool(v.rated),
+            )
+            for v in app_channel.provider_visits(ctx, provider_id)
+        ]
+    )
 
 
-@router.post("/provider/visits/{request_id}/center-rating", status_code=201, response_model=s.CenterRatingStored,
-             tags=PROVIDER, summary="Rate the center for a visit my caregiver did: information, notice, stars",
-             responses={404: _problem("no visit of your caregivers for this request"),
-                        409: _problem("`not_completed` (not checked out yet) or `already_rated` (once per visit)")})
-def rate_center(body: s.NewCenterRating, request_id: str = DoneRequestId,
-                provider_id: str = Depends(provider_id_of),
-                ctx: ChannelContext = Depends(channel_context)) -> s.CenterRatingStored:
+@router.post(
+    "/provider/visits/{request_id}/center-rating",
+    status_code=201,
+    response_model=s.CenterRatingStored,
+    tags=PROVIDER,
+    summary="Rate the center for a visit my caregiver did: information, notice, stars",
+    responses={
+        404: _problem("no visit of your caregivers for this request"),
+        409: _problem("`not_completed` (not checked out yet) or `already_rated` (once per visit)"),
+    },
+)
+def rate_center(
+    body: s.NewCenterRating,
+    request_id: str = DoneRequestId,
+    provider_id: str = Depends(provider_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.CenterRatingStored:
     """Feeds the center's score from providers (``handlers.evaluation.kpis.center_score``) in the monthly report."""
     answers = CenterAnswers(body.information_correct, body.notice_sufficient, body.stars, body.comment)
     record = app_channel.rate_center(ctx, provider_id, request_id, answers)
-    return s.CenterRatingStored(request_id=record.request_id, visit_id=record.visit_id,
-                                provider_id=record.provider_id, information_correct=answers.information_correct,
-                                notice_sufficient=answers.notice_sufficient, stars=answers.stars,
-                                rated_at=record.rated_at)
+    return s.CenterRatingStored(
+        request_id=record.request_id,
+        visit_id=record.visit_id,
+        provider_id=record.provider_id,
+        information_correct=answers.information_correct,
+        notice_sufficient=answers.notice_sufficient,
+        stars=answers.stars,
+        rated_at=record.rated_at,
+    )

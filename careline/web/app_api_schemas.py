@@ -8,13 +8,23 @@ offset (a time without a zone, or a bare number of seconds, is refused, as in
 ``handlers.channels.intake``), answered in UTC; durations are minutes, positions WGS84
 degrees, accuracy metres.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool,
-                      StringConstraints, field_validator)
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 from pydantic_core.core_schema import ValidationInfo
 
 from handlers.model import Priority, RequestStatus, VisitStatus
@@ -59,14 +69,16 @@ class TimeWindow(_In):
     """When a visit may start: ``start`` < ``end``, both with a zone offset."""
 
     start: IsoTime = Field(description="earliest start", examples=["2026-12-01T09:00:00+08:00"])
-    end: IsoTime = Field(description="latest start; after start; both within CARELINE_APP_BOOKING_HORIZON_DAYS "
-                                     "(30) from now", examples=["2026-12-01T11:00:00+08:00"])
+    end: IsoTime = Field(
+        description="latest start; after start; both within CARELINE_APP_BOOKING_HORIZON_DAYS (30) from now",
+        examples=["2026-12-01T11:00:00+08:00"],
+    )
 
     @field_validator("start", "end")
     @classmethod
     def _representable_in_utc(cls, value: datetime) -> datetime:
         try:
-            return value.astimezone(timezone.utc)
+            return value.astimezone(UTC)
         except OverflowError:
             raise ValueError("out of range") from None
 
@@ -82,17 +94,39 @@ class TimeWindow(_In):
 class NewRequest(_In):
     """A care request from the elder's (or family's) app."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "service_type": "meal", "window": {"start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T11:00:00+08:00"},
-        "duration_minutes": 30, "priority": "routine", "notes": "please ring twice"}]})
-    service_type: str = Field(pattern=NAME_PATTERN, examples=["meal"],
-                              description="a service the programme offers: meal, cleaning, bathing, …")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_type": "meal",
+                    "window": {"start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T11:00:00+08:00"},
+                    "duration_minutes": 30,
+                    "priority": "routine",
+                    "notes": "please ring twice",
+                }
+            ]
+        }
+    )
+    service_type: str = Field(
+        pattern=NAME_PATTERN,
+        examples=["meal"],
+        description="a service the programme offers: meal, cleaning, bathing, …",
+    )
     window: TimeWindow
-    duration_minutes: Number = Field(gt=0, le=24 * 60, allow_inf_nan=False, examples=[30],
-                                     description="length of the service in minutes (a JSON number)")
+    duration_minutes: Number = Field(
+        gt=0,
+        le=24 * 60,
+        allow_inf_nan=False,
+        examples=[30],
+        description="length of the service in minutes (a JSON number)",
+    )
     priority: Priority = Field(default=Priority.ROUTINE, description="FHIR priority: routine, urgent, asap, stat")
-    notes: str | None = Field(default=None, max_length=500, pattern=TEXT_PATTERN,
-                              description="for the caregiver; kept with the request, never logged")
+    notes: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=TEXT_PATTERN,
+        description="for the caregiver; kept with the request, never logged",
+    )
 
 
 class Window(BaseModel):
@@ -104,8 +138,10 @@ class RequestAccepted(BaseModel):
     request_id: str = Field(examples=[EXAMPLE_REQUEST_ID])
     status: Literal["requested"] = "requested"
     duplicate: bool = Field(default=False, description="true when this Idempotency-Key was seen before")
-    joined: bool = Field(default=False, description="true when this emergency (stat) joined the elder's open "
-                                                    "one: request_id is that one's")
+    joined: bool = Field(
+        default=False,
+        description="true when this emergency (stat) joined the elder's open one: request_id is that one's",
+    )
 
 
 class RequestState(BaseModel):
@@ -184,15 +220,21 @@ class CheckIn(_In):
     model_config = ConfigDict(json_schema_extra={"examples": [{"latitude": 32.0603, "longitude": 118.7969}]})
     latitude: Number = Field(ge=-90, le=90, allow_inf_nan=False, examples=[32.0603])
     longitude: Number = Field(ge=-180, le=180, allow_inf_nan=False, examples=[118.7969])
-    accuracy_metres: Number | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False,
-                                           description="the phone's reported accuracy radius")
+    accuracy_metres: Number | None = Field(
+        default=None, ge=0, le=100_000, allow_inf_nan=False, description="the phone's reported accuracy radius"
+    )
 
 
 class CheckOut(CheckIn):
     """Check-in's position plus each care-plan task's outcome (done or refused by the elder)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"latitude": 32.0603, "longitude": 118.7969, "tasks": {"delivered": "done", "eaten": "refused"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"latitude": 32.0603, "longitude": 118.7969, "tasks": {"delivered": "done", "eaten": "refused"}}
+            ]
+        }
+    )
     tasks: dict[TaskName, Literal["done", "refused"]] = Field(default_factory=dict, max_length=30)
 
 
@@ -212,16 +254,28 @@ class VisitReported(BaseModel):
 class NewCenterRating(_In):
     """A provider's rating of the center for one visit its caregiver did."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "information_correct": True, "notice_sufficient": False, "stars": 4,
-        "comment": "address right; the offer came 20 minutes before the visit"}]})
-    information_correct: StrictBool = Field(description="was the information the center gave right "
-                                                        "(address, needs, service)?")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "information_correct": True,
+                    "notice_sufficient": False,
+                    "stars": 4,
+                    "comment": "address right; the offer came 20 minutes before the visit",
+                }
+            ]
+        }
+    )
+    information_correct: StrictBool = Field(
+        description="was the information the center gave right (address, needs, service)?"
+    )
     notice_sufficient: StrictBool = Field(description="was the notice (offer to visit) enough?")
-    stars: WholeNumber | None = Field(default=None, ge=1, le=5, examples=[4],
-                                      description="1 (poor) to 5 (excellent), a JSON integer")
-    comment: str | None = Field(default=None, max_length=1000, pattern=TEXT_PATTERN,
-                                description="for the center's supervisors; never logged")
+    stars: WholeNumber | None = Field(
+        default=None, ge=1, le=5, examples=[4], description="1 (poor) to 5 (excellent), a JSON integer"
+    )
+    comment: str | None = Field(
+        default=None, max_length=1000, pattern=TEXT_PATTERN, description="for the center's supervisors; never logged"
+    )
 
 
 class CenterRatingStored(BaseModel):

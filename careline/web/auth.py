@@ -11,6 +11,7 @@ session (OWASP "synchronizer token", derived with HMAC so no server state is
 needed). The key is ``CARELINE_SESSION_SECRET``; production refuses to start
 without it, development makes a random one per process (sessions end at restart).
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,7 +22,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Callable
 
 from fastapi import HTTPException, Request
@@ -49,8 +50,10 @@ def secret_key(settings: Settings) -> bytes:
     if settings.session_secret is not None and settings.session_secret.get_secret_value():
         return settings.session_secret.get_secret_value().encode()
     if settings.environment == "production":
-        raise MissingSecret("CARELINE_SESSION_SECRET is not set; the web service will not start "
-                            "in production without it (use 32+ random bytes, e.g. `openssl rand -hex 32`)")
+        raise MissingSecret(
+            "CARELINE_SESSION_SECRET is not set; the web service will not start "
+            "in production without it (use 32+ random bytes, e.g. `openssl rand -hex 32`)"
+        )
     if not _warned:
         log.warning("no CARELINE_SESSION_SECRET: using a random key for this process (development only)")
         _warned = True
@@ -94,9 +97,17 @@ def unsign(token: str, key: bytes, now: float | None = None) -> dict | None:
 def issue(operator: Operator, settings: Settings, kind: str = "web", now: float | None = None) -> str:
     """A token for ``operator``, valid ``session_max_age_seconds``."""
     issued = int(now if now is not None else time.time())
-    return sign({"sub": operator.operator_id, "ep": operator.session_epoch, "sid": secrets.token_urlsafe(12),
-                 "typ": kind, "iat": issued, "exp": issued + settings.session_max_age_seconds},
-                secret_key(settings))
+    return sign(
+        {
+            "sub": operator.operator_id,
+            "ep": operator.session_epoch,
+            "sid": secrets.token_urlsafe(12),
+            "typ": kind,
+            "iat": issued,
+            "exp": issued + settings.session_max_age_seconds,
+        },
+        secret_key(settings),
+    )
 
 
 def csrf_for(sid: str, key: bytes) -> str:
@@ -122,8 +133,11 @@ def login_csrf(key: bytes, now: float | None = None) -> tuple[str, str]:
 def login_csrf_valid(cookie: str | None, field: str | None, key: bytes, now: float | None = None) -> bool:
     """True when ``field`` is the unexpired token this server issued for ``cookie``."""
     expires, _, mac = (field or "").partition(".")
-    if not cookie or not (expires.isascii() and expires.isdigit() and len(expires) <= 12) \
-            or int(expires) <= (now if now is not None else time.time()):
+    if (
+        not cookie
+        or not (expires.isascii() and expires.isdigit() and len(expires) <= 12)
+        or int(expires) <= (now if now is not None else time.time())
+    ):
         return False
     return hmac.compare_digest(_login_mac(cookie, int(expires), key).encode(), mac.encode())
 
@@ -155,8 +169,11 @@ def principal_or_none(request: Request) -> Principal | None:
     settings: Settings = request.app.state.settings
     key = secret_key(settings)
     header = request.headers.get("authorization", "")
-    token, via = (header[7:].strip(), "bearer") if header.lower().startswith("bearer ") else (
-        request.cookies.get(COOKIE, ""), "cookie")
+    token, via = (
+        (header[7:].strip(), "bearer")
+        if header.lower().startswith("bearer ")
+        else (request.cookies.get(COOKIE, ""), "cookie")
+    )
     payload = unsign(token, key) if token else None
     if payload is None:
         return None
@@ -164,16 +181,31 @@ def principal_or_none(request: Request) -> Principal | None:
         op = get_operator(session, str(payload.get("sub")))
     if op is None or not op.active or op.session_epoch != payload.get("ep"):
         return None
-    return Principal(op.operator_id, op.name, op.role, op.region_scope, payload["sid"], via,
-                     csrf_for(payload["sid"], key), int(payload["exp"]))
+    return Principal(
+        op.operator_id,
+        op.name,
+        op.role,
+        op.region_scope,
+        payload["sid"],
+        via,
+        csrf_for(payload["sid"], key),
+        int(payload["exp"]),
+    )
 
 
 def _deny(request: Request, principal: Principal, permission: Permission) -> HTTPException:
     if not permission.value.startswith("view_"):
         with sessions_of(request)() as session:
-            write_audit(session, principal.operator_id, f"denied.{permission.value}", request.url.path,
-                        datetime.now(timezone.utc), outcome="denied", detail={"role": principal.role.value},
-                        region=principal.region_scope)
+            write_audit(
+                session,
+                principal.operator_id,
+                f"denied.{permission.value}",
+                request.url.path,
+                datetime.now(UTC),
+                outcome="denied",
+                detail={"role": principal.role.value},
+                region=principal.region_scope,
+            )
             session.commit()
     return HTTPException(status_code=403, detail=f"role {principal.role.value} may not {permission.value}")
 
@@ -181,16 +213,17 @@ def _deny(request: Request, principal: Principal, permission: Permission) -> HTT
 def require(permission: Permission, page: bool = False) -> Callable[[Request], Principal]:
     """A dependency: the principal holding ``permission``. No valid session: 401 for the
     API, a redirect to the login page for pages (``page``). Wrong role: 403 (audited for writes)."""
+
     def dependency(request: Request) -> Principal:
         principal = principal_or_none(request)
         if principal is None:
             if page:
                 raise HTTPException(status_code=303, headers={"Location": "/login"})
-            raise HTTPException(status_code=401, detail="login required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(status_code=401, detail="login required", headers={"WWW-Authenticate": "Bearer"})
         if not principal.can(permission):
             raise _deny(request, principal, permission)
         return principal
+
     return dependency
 
 
@@ -206,7 +239,7 @@ def cookie_secure(settings: Settings) -> bool:
     return settings.environment == "production"
 
 
-def region_for(principal: "Principal", wanted: str | None) -> str:
+def region_for(principal: Principal, wanted: str | None) -> str:
     """The region path a request may see: ``wanted`` within the operator's
     scope (``handlers.operations.regions.narrower``); 403 outside it, 400 when malformed."""
     try:

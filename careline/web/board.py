@@ -1,19 +1,20 @@
 """The operator's board: one view model of everything the live page shows,
 built from the read model and the pure statistics, with personal data masked
 for roles that do not need it (``handlers.operations.access.personal``)."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from careline.web.board_map import map_points
+from config.settings import Settings
 from db import dashboard as readmodel
 from db.session import Session
 from handlers.dispatch.scheduling import DispatchPolicy
-from config.settings import Settings
+from handlers.model import OfferStatus, VisitStatus
 from handlers.operations.access import Permission, Role, allowed, personal
 from handlers.operations.alerts import alerts, open_emergencies
-from handlers.model import OfferStatus, VisitStatus
 from handlers.operations.queues import SlaPolicy, activities, realtime_statistics, waiting_age
 from handlers.operations.regions import child_regions
 
@@ -37,8 +38,9 @@ def _holders(snap) -> dict[str, tuple[str, str]]:  # noqa: ANN001
     return held
 
 
-def build_board(session: Session, settings: Settings, policy: DispatchPolicy, role: Role, region: str,
-                map_area: str | None = None) -> dict[str, Any]:
+def build_board(
+    session: Session, settings: Settings, policy: DispatchPolicy, role: Role, region: str, map_area: str | None = None
+) -> dict[str, Any]:
     """Everything the live board shows for ``region`` (already checked against the scope);
     SLA thresholds from ``policy`` (the bootstrap's routing policy)."""
     now: datetime = readmodel.clock_now(session)
@@ -48,47 +50,100 @@ def build_board(session: Session, settings: Settings, policy: DispatchPolicy, ro
     open_ids = {r.request_id for r in snap.requests if not r.status.is_final}
     stat_ids = {r.request_id for r in snap.requests if r.priority.value == "stat"}
     acks = readmodel.acknowledgements(session, stat_ids)
-    elders = readmodel.elders_of(session, {r.elder_id for r in snap.requests
-                                           if r.request_id in open_ids | stat_ids or r.status.value == "failed"})
-    show = lambda eid: personal(role, elders[eid].name, elders[eid].phone) if eid in elders else {  # noqa: E731
-        "name": "", "phone": ""}
-    emergencies = [{**e.__dict__, "elder": show(e.elder_id),
-                    "service_type": next(r.service_type for r in snap.requests if r.request_id == e.request_id)}
-                   for e in open_emergencies(snap, acks, now, readmodel.escalation_steps(session, stat_ids))]
-    found = [a.__dict__ for a in alerts(snap, acks, now, sla, settings.emergency_ack_seconds,
-                                        settings.late_visit_alert_seconds)]
+    elders = readmodel.elders_of(
+        session,
+        {r.elder_id for r in snap.requests if r.request_id in open_ids | stat_ids or r.status.value == "failed"},
+    )
+
+    def show(eid: str) -> dict[str, str]:
+        """The elder's name and phone as ``role`` may see them (masked for some roles)."""
+        return personal(role, elders[eid].name, elders[eid].phone) if eid in elders else {"name": "", "phone": ""}
+
+    emergencies = [
+        {
+            **e.__dict__,
+            "elder": show(e.elder_id),
+            "service_type": next(r.service_type for r in snap.requests if r.request_id == e.request_id),
+        }
+        for e in open_emergencies(snap, acks, now, readmodel.escalation_steps(session, stat_ids))
+    ]
+    found = [
+        a.__dict__
+        for a in alerts(snap, acks, now, sla, settings.emergency_ack_seconds, settings.late_visit_alert_seconds)
+    ]
     holders = _holders(snap)
     breached = {a["subject_id"] for a in found if a["kind"] == "sla_breach"}
-    open_requests = sorted((r for r in snap.requests if r.request_id in open_ids),
-                           key=lambda r: (r.priority.value != "stat", -waiting_age(r, now), r.request_id))
-    rows = [{"request_id": r.request_id, "status": r.status.value, "priority": r.priority.value,
-             "service_type": r.service_type, "service_area": r.service_area,
-             "age_seconds": (now - (r.received_at or r.submitted_at)).total_seconds(),
-             "holder": holders.get(r.request_id), "emergency": r.priority.value == "stat",
-             "sla_breached": r.request_id in breached, "elder": show(r.elder_id)} for r in open_requests]
-    failed = [r for r in snap.requests if r.status.value == "failed" and any(
-        a["subject_id"] == r.request_id and a["kind"] == "escalated" for a in found)]
-    rows += [{"request_id": r.request_id, "status": r.status.value, "priority": r.priority.value,
-              "service_type": r.service_type, "service_area": r.service_area,
-              "age_seconds": (now - (r.received_at or r.submitted_at)).total_seconds(), "holder": None,
-              "emergency": r.priority.value == "stat", "sla_breached": True, "elder": show(r.elder_id)}
-             for r in failed]
+    open_requests = sorted(
+        (r for r in snap.requests if r.request_id in open_ids),
+        key=lambda r: (r.priority.value != "stat", -waiting_age(r, now), r.request_id),
+    )
+    rows = [
+        {
+            "request_id": r.request_id,
+            "status": r.status.value,
+            "priority": r.priority.value,
+            "service_type": r.service_type,
+            "service_area": r.service_area,
+            "age_seconds": (now - (r.received_at or r.submitted_at)).total_seconds(),
+            "holder": holders.get(r.request_id),
+            "emergency": r.priority.value == "stat",
+            "sla_breached": r.request_id in breached,
+            "elder": show(r.elder_id),
+        }
+        for r in open_requests
+    ]
+    failed = [
+        r
+        for r in snap.requests
+        if r.status.value == "failed"
+        and any(a["subject_id"] == r.request_id and a["kind"] == "escalated" for a in found)
+    ]
+    rows += [
+        {
+            "request_id": r.request_id,
+            "status": r.status.value,
+            "priority": r.priority.value,
+            "service_type": r.service_type,
+            "service_area": r.service_area,
+            "age_seconds": (now - (r.received_at or r.submitted_at)).total_seconds(),
+            "holder": None,
+            "emergency": r.priority.value == "stat",
+            "sla_breached": True,
+            "elder": show(r.elder_id),
+        }
+        for r in failed
+    ]
     states = activities(snap, now)
     areas = sorted({c.service_area for c in snap.caregivers} | {r.service_area for r in snap.requests})
     if map_area not in areas:
-        busiest = sorted(areas, key=lambda a: -sum(r.service_area == a for r in snap.requests if
-                                                    r.request_id in open_ids))
+        busiest = sorted(
+            areas, key=lambda a: -sum(r.service_area == a for r in snap.requests if r.request_id in open_ids)
+        )
         map_area = busiest[0] if busiest else None
     return {
-        "now": now, "region": region, "areas": areas, "map_area": map_area,
+        "now": now,
+        "region": region,
+        "areas": areas,
+        "map_area": map_area,
         "subregions": child_regions(snap.area_regions.values(), region),
-        "workspace": stats["workspace"], "queues": stats["queues"],
-        "workers": [{"caregiver_id": c.caregiver_id, "service_area": c.service_area,
-                     "provider_id": c.provider_id, "activity": states[c.caregiver_id].value,
-                     "active": c.active, "abilities": c.abilities}
-                    for c in sorted(snap.caregivers, key=lambda c: (states[c.caregiver_id].value, c.caregiver_id))],
-        "emergencies": emergencies, "alerts": found[:MAX_ROWS], "alerts_total": len(found),
-        "requests": rows[:MAX_ROWS], "requests_total": len(rows),
+        "workspace": stats["workspace"],
+        "queues": stats["queues"],
+        "workers": [
+            {
+                "caregiver_id": c.caregiver_id,
+                "service_area": c.service_area,
+                "provider_id": c.provider_id,
+                "activity": states[c.caregiver_id].value,
+                "active": c.active,
+                "abilities": c.abilities,
+            }
+            for c in sorted(snap.caregivers, key=lambda c: (states[c.caregiver_id].value, c.caregiver_id))
+        ],
+        "emergencies": emergencies,
+        "alerts": found[:MAX_ROWS],
+        "alerts_total": len(found),
+        "requests": rows[:MAX_ROWS],
+        "requests_total": len(rows),
         "map": map_points(session, snap, elders, map_area, now) if map_area else [],
         "personal_visible": allowed(role, Permission.VIEW_PERSONAL_DATA),
         "can": {p.value: allowed(role, p) for p in Permission},

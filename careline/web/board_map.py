@@ -5,6 +5,7 @@ otherwise positions come from the area's travel-time matrix
 (``handlers.operations.mapping.plane_from_travel_matrix``), cached per area for
 5 minutes since the matrix changes only with the register.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,9 @@ def _spread(points: dict[str, tuple[float, float]], step: float = 0.06) -> dict[
     groups: dict[tuple[float, float], list[str]] = {}
     for key, xy in sorted(points.items()):
         groups.setdefault(xy, []).append(key)
-    return {key: (x, round(min(0.98, y + i * step), 4))
-            for (x, y), keys in groups.items() for i, key in enumerate(keys)}
+    return {
+        key: (x, round(min(0.98, y + i * step), 4)) for (x, y), keys in groups.items() for i, key in enumerate(keys)
+    }
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,18 @@ class MapPoint:
     emergency: bool = False
 
 
-def map_points(session: Session, snap: Snapshot, elders: dict[str, Elder], area: str,
-               now: datetime) -> list[MapPoint]:
+def map_points(session: Session, snap: Snapshot, elders: dict[str, Elder], area: str, now: datetime) -> list[MapPoint]:
     """Open requests and caregivers of ``area`` on a 0..1 plane: elders' latitude and
     longitude when all open requests have them, else the travel-matrix plane."""
     open_requests = [r for r in snap.requests if r.service_area == area and not r.status.is_final]
     caregivers = [c for c in snap.caregivers if c.service_area == area]
     states = activities(snap, now)
     current = {v.caregiver_id: v for v in snap.visits if v.status == VisitStatus.IN_PROGRESS}
-    geo = {r.request_id: (elders[r.elder_id].latitude, elders[r.elder_id].longitude) for r in open_requests
-           if r.elder_id in elders and elders[r.elder_id].latitude is not None
-           and elders[r.elder_id].longitude is not None}
+    geo = {
+        r.request_id: (elders[r.elder_id].latitude, elders[r.elder_id].longitude)
+        for r in open_requests
+        if r.elder_id in elders and elders[r.elder_id].latitude is not None and elders[r.elder_id].longitude is not None
+    }
     raw: dict[str, tuple[float, float]] = {}
     if open_requests and len(geo) == len(open_requests):
         raw = {f"r:{k}": p for k, p in project_lat_lon(geo).items()}

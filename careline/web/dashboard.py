@@ -7,15 +7,16 @@ operator's region; on each, the page fetches the board fragment again. So an
 event reaches the screen within about a second. Static files are served from
 the package (no CDN, no tile server: the center may have no internet).
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -23,12 +24,13 @@ from careline.web import auth
 from careline.web.board import build_board
 from careline.web.login import log_in
 from careline.web.pages import STATIC, render
-from db import events as event_log, operators as accounts, regions
+from db import events as event_log
+from db import operators as accounts
+from db import regions
 from db.operator_uow import write_audit
 from db.session import Row
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
-
 
 router = APIRouter()
 router.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -45,21 +47,25 @@ def login_page(request: Request, expired: int = 0, failed: int = 0):  # noqa: AN
     return _login_form(request, expired=bool(expired), failed=bool(failed))
 
 
-def _login_form(request: Request, status_code: int = 200, headers: dict[str, str] | None = None,
-                **context):  # noqa: ANN003, ANN202
+def _login_form(request: Request, status_code: int = 200, headers: dict[str, str] | None = None, **context):  # noqa: ANN003, ANN202
     """The login page with a fresh signed CSRF pair (``auth.login_csrf``): nonce in a cookie, token in the form."""
     settings = request.app.state.settings
     nonce, token = auth.login_csrf(auth.secret_key(settings))
     response = render(request, "dashboard/login.html", None, login_csrf=token, status_code=status_code, **context)
-    response.set_cookie(auth.LOGIN_CSRF_COOKIE, nonce, max_age=auth.LOGIN_CSRF_SECONDS, httponly=True,
-                        samesite="strict", secure=auth.cookie_secure(settings))
+    response.set_cookie(
+        auth.LOGIN_CSRF_COOKIE,
+        nonce,
+        max_age=auth.LOGIN_CSRF_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=auth.cookie_secure(settings),
+    )
     response.headers.update(headers or {})
     return response
 
 
 @router.post("/login", include_in_schema=False)
-async def login(request: Request, username: str = Form(...), password: str = Form(...),
-                csrf_token: str = Form("")):  # noqa: ANN201
+async def login(request: Request, username: str = Form(...), password: str = Form(...), csrf_token: str = Form("")):  # noqa: ANN201
     """Check the signed CSRF pair, then ``careline.web.login.log_in`` (throttled, hashed off the loop):
     303 to the dashboard, back to the form on a wrong password, 429/503 with ``Retry-After``."""
     settings = request.app.state.settings
@@ -74,20 +80,33 @@ async def login(request: Request, username: str = Form(...), password: str = For
     if operator is None:
         return RedirectResponse("/login?failed=1", status_code=303)
     response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(auth.COOKIE, auth.issue(operator, settings), max_age=settings.session_max_age_seconds,
-                        httponly=True, samesite="strict", secure=auth.cookie_secure(settings))
+    response.set_cookie(
+        auth.COOKIE,
+        auth.issue(operator, settings),
+        max_age=settings.session_max_age_seconds,
+        httponly=True,
+        samesite="strict",
+        secure=auth.cookie_secure(settings),
+    )
     response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request, csrf_token: str = Form(""),
-           principal: auth.Principal = Depends(_viewer)) -> RedirectResponse:
+def logout(
+    request: Request, csrf_token: str = Form(""), principal: auth.Principal = Depends(_viewer)
+) -> RedirectResponse:
     auth.check_csrf(principal, csrf_token)
     with auth.sessions_of(request)() as session:
         accounts.end_sessions(session, principal.operator_id)
-        write_audit(session, principal.operator_id, "logout", "dashboard", datetime.now(timezone.utc),
-                    region=principal.region_scope)
+        write_audit(
+            session,
+            principal.operator_id,
+            "logout",
+            "dashboard",
+            datetime.now(UTC),
+            region=principal.region_scope,
+        )
         session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.COOKIE)
@@ -96,21 +115,34 @@ def logout(request: Request, csrf_token: str = Form(""),
 
 def _board(request: Request, principal: auth.Principal, region: str | None, area: str | None) -> dict:
     with auth.sessions_of(request)() as session:
-        return build_board(session, request.app.state.settings, request.app.state.runtime.configuration.policy,
-                           principal.role, auth.region_for(principal, region), area)
+        return build_board(
+            session,
+            request.app.state.settings,
+            request.app.state.runtime.configuration.policy,
+            principal.role,
+            auth.region_for(principal, region),
+            area,
+        )
 
 
 @router.get("/dashboard", include_in_schema=False)
-def dashboard(request: Request, region: str | None = None, area: str | None = None,
-              principal: auth.Principal = Depends(_viewer)):  # noqa: ANN201
+def dashboard(
+    request: Request, region: str | None = None, area: str | None = None, principal: auth.Principal = Depends(_viewer)
+) -> Response:
     board = _board(request, principal, region, area)
-    return render(request, "dashboard/dashboard.html", principal, board=board,
-                  caregiver_choices=[w["caregiver_id"] for w in board["workers"]])
+    return render(
+        request,
+        "dashboard/dashboard.html",
+        principal,
+        board=board,
+        caregiver_choices=[w["caregiver_id"] for w in board["workers"]],
+    )
 
 
 @router.get("/dashboard/board", include_in_schema=False)
-def board_fragment(request: Request, region: str | None = None, area: str | None = None,
-                   principal: auth.Principal = Depends(_viewer)):  # noqa: ANN201
+def board_fragment(
+    request: Request, region: str | None = None, area: str | None = None, principal: auth.Principal = Depends(_viewer)
+) -> Response:
     return render(request, "dashboard/_board.html", principal, board=_board(request, principal, region, area))
 
 
@@ -162,13 +194,22 @@ async def events(request: Request, principal: auth.Principal = Depends(_viewer))
                 last = row.seq
                 data = (row.payload or {}).get("data", {}) if isinstance(row.payload, dict) else {}
                 if _visible(data.get("service_area"), principal.region_scope, regions):
-                    yield sse({"seq": row.seq, "type": row.type, "subject": row.subject,
-                               "service_area": data.get("service_area"), "status": data.get("status")}, row.seq)
+                    yield sse(
+                        {
+                            "seq": row.seq,
+                            "type": row.type,
+                            "subject": row.subject,
+                            "service_area": data.get("service_area"),
+                            "status": data.get("status"),
+                        },
+                        row.seq,
+                    )
                     beat = time.monotonic()
             if time.monotonic() - beat > 15:
                 yield ": keep-alive\n\n"
                 beat = time.monotonic()
             await asyncio.sleep(poll)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

@@ -13,6 +13,7 @@
 FastAPI's ``/docs`` and ``/redoc`` load their viewers from a CDN with inline
 script; they are not served in production, and get no CSP in development.
 """
+
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
@@ -21,8 +22,10 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HSTS = "max-age=31536000; includeSubDomains"
 #: development-only API viewers that need a CDN and inline script
 VIEWERS = ("/docs", "/redoc")
@@ -30,8 +33,11 @@ VIEWERS = ("/docs", "/redoc")
 
 def security_headers(production: bool, path: str) -> list[tuple[bytes, bytes]]:
     """The headers for an answer to ``path``, as ASGI (name, value) byte pairs."""
-    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-               (b"x-frame-options", b"DENY")]
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    ]
     if production or not path.startswith(VIEWERS):
         headers.append((b"content-security-policy", CSP.encode()))
     if production:

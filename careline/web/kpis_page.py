@@ -9,13 +9,16 @@ it every ``score_interval_seconds``); the page reloads itself every 10 s. The
 monthly contract report (``careline report providers``) is the settled
 version of the same KPIs.
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from careline.web import auth
 from careline.web.pages import render
-from db import dashboard as readmodel, live_kpis
+from db import dashboard as readmodel
+from db import live_kpis
 from handlers.operations.access import Permission
 
 router = APIRouter(include_in_schema=False)
@@ -24,8 +27,12 @@ MAX_CAREGIVERS = 100
 
 
 @router.get("/dashboard/kpis")
-def kpis_page(request: Request, region: str | None = None, provider: str | None = None,
-              principal: auth.Principal = Depends(_viewer_page)):  # noqa: ANN201
+def kpis_page(
+    request: Request,
+    region: str | None = None,
+    provider: str | None = None,
+    principal: auth.Principal = Depends(_viewer_page),
+) -> Response:
     """The page; ``provider`` narrows the caregivers to one provider's (an unknown id is ignored)."""
     with auth.sessions_of(request)() as session:
         view = readmodel.region_view(session, auth.region_for(principal, region))
@@ -36,7 +43,17 @@ def kpis_page(request: Request, region: str | None = None, provider: str | None 
     if provider is None:
         caregivers.sort(key=lambda r: (-(r.get("visits") or 0), r["subject_id"]))
     window = providers[0] if providers else (caregivers[0] if caregivers else None)
-    return render(request, "dashboard/kpis.html", principal, providers=providers, names=names,
-                  caregivers=caregivers[:MAX_CAREGIVERS], more=max(0, len(caregivers) - MAX_CAREGIVERS),
-                  employer=employer, provider=provider if provider in names else None, window=window,
-                  region=view.region, subregions=view.subregions)
+    return render(
+        request,
+        "dashboard/kpis.html",
+        principal,
+        providers=providers,
+        names=names,
+        caregivers=caregivers[:MAX_CAREGIVERS],
+        more=max(0, len(caregivers) - MAX_CAREGIVERS),
+        employer=employer,
+        provider=provider if provider in names else None,
+        window=window,
+        region=view.region,
+        subregions=view.subregions,
+    )

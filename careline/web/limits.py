@@ -6,6 +6,7 @@ costs nothing and keeps a flood of bytes from reaching the form and JSON parsers
 or the database. A declared ``Content-Length`` over the limit is refused at once;
 a body without one (chunked) is read up to the limit, then handed on whole.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,12 +62,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
+
     return replay
 
 
 async def _answer(send: Send, status: int, code: str, detail: str) -> None:
     body = json.dumps({"code": code, "detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

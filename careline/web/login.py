@@ -19,6 +19,7 @@ password typed into the user field is never stored. The start of a delay and
 of a lock is audited (``login.throttled`` / ``login.locked``); the refusals
 inside one are not, so a flood cannot fill the audit log.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,7 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable
 
 from fastapi import HTTPException, Request
@@ -69,6 +70,7 @@ class PasswordPool:
             finally:
                 with self._lock:
                     self.jobs -= 1
+
         try:
             future = self.executor.submit(job)
         except RuntimeError:
@@ -84,9 +86,10 @@ class PasswordPool:
 def policies(settings: Settings) -> tuple[ThrottlePolicy, ThrottlePolicy]:
     """(per account, per client address) from the ``login_*`` settings."""
     lock, forget = settings.login_lock_minutes * 60, settings.login_forget_minutes * 60
-    return (ThrottlePolicy(settings.login_free_failures, settings.login_lock_failures, 1.0, lock, forget),
-            ThrottlePolicy(settings.login_address_free_failures, settings.login_address_lock_failures, 1.0,
-                           lock, forget))
+    return (
+        ThrottlePolicy(settings.login_free_failures, settings.login_lock_failures, 1.0, lock, forget),
+        ThrottlePolicy(settings.login_address_free_failures, settings.login_address_lock_failures, 1.0, lock, forget),
+    )
 
 
 def client_address(request: Request) -> str:
@@ -105,14 +108,15 @@ def _now(request: Request) -> datetime:
     """The throttle's clock: the wall clock, or ``app.state.login_clock`` (tests freeze it, so
     that the delays between attempts do not depend on how fast the machine hashes)."""
     clock = getattr(request.app.state, "login_clock", None)
-    return clock() if clock is not None else datetime.now(timezone.utc)
+    return clock() if clock is not None else datetime.now(UTC)
 
 
 def _account_key(settings: Settings, user: str, exists: bool) -> str:
     if exists:
         return store.account_key(user)
-    digest = hmac.new(auth.derive(auth.secret_key(settings), "login-throttle"), user.encode("utf-8", "replace"),
-                      hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        auth.derive(auth.secret_key(settings), "login-throttle"), user.encode("utf-8", "replace"), hashlib.sha256
+    ).hexdigest()
     return store.unknown_account_key(digest)
 
 
@@ -123,7 +127,7 @@ def _count(request: Request, user: str, address: str, tries: int = 5) -> Counted
     with auth.sessions_of(request)() as session:
         op = get_operator(session, user)
         key = _account_key(settings, user, op is not None)
-        keys = list(zip((key, store.address_key(address)), policies(settings)))
+        keys = list(zip((key, store.address_key(address)), policies(settings), strict=False))
         for _ in range(tries):
             now = _now(request)
             seen = [(k, p, store.read(session, k)) for k, p in keys]
@@ -145,10 +149,20 @@ def _count_all(session, op: Operator | None, key: str, address: str, seen: list,
         if counted.started:
             scope = "account" if k == key else "address"
             action = "login.locked" if counted.started == "lock" else "login.throttled"
-            write_audit(session, op.operator_id if op else "?", action, address if scope == "address" else "login",
-                        now, outcome="refused", region=op.region_scope if op else None,
-                        detail={"scope": scope, "failures": counted.state.failures,
-                                "until": counted.state.blocked_until.isoformat()})
+            write_audit(
+                session,
+                op.operator_id if op else "?",
+                action,
+                address if scope == "address" else "login",
+                now,
+                outcome="refused",
+                region=op.region_scope if op else None,
+                detail={
+                    "scope": scope,
+                    "failures": counted.state.failures,
+                    "until": counted.state.blocked_until.isoformat(),
+                },
+            )
     return True
 
 
@@ -160,13 +174,21 @@ def _verify(request: Request, user: str, password: str, key: str, channel: str) 
         operator = verify_login(session, user, password)
         if operator is not None:
             store.clear(session, key)
-            store.uncount(session, store.address_key(client_address(request)),
-                          policies(request.app.state.settings)[1].lock_after)
+            store.uncount(
+                session, store.address_key(client_address(request)), policies(request.app.state.settings)[1].lock_after
+            )
             write_audit(session, operator.operator_id, "login", channel, now, region=operator.region_scope)
         else:
             known = get_operator(session, user)
-            write_audit(session, known.operator_id if known else "?", "login", channel, now, outcome="refused",
-                        region=known.region_scope if known else None)
+            write_audit(
+                session,
+                known.operator_id if known else "?",
+                "login",
+                channel,
+                now,
+                outcome="refused",
+                region=known.region_scope if known else None,
+            )
         session.commit()
     return operator
 
@@ -182,8 +204,9 @@ async def log_in(request: Request, username: str, password: str, channel: str) -
     counted = await run_in_threadpool(_count, request, user, client_address(request))
     if counted.wait_seconds > 0:
         seconds = max(1, math.ceil(counted.wait_seconds))
-        raise HTTPException(429, f"too many failed logins; try again in {seconds} s",
-                            headers={"Retry-After": str(seconds)})
+        raise HTTPException(
+            429, f"too many failed logins; try again in {seconds} s", headers={"Retry-After": str(seconds)}
+        )
     try:
         return await pool.run(_verify, request, user, password, counted.account_key, channel)
     except PoolBusy:

@@ -18,20 +18,22 @@ numbers tell an outsider when the center is busiest and how many emergencies wai
 so production refuses to start with metrics on and no token
 (``check_metrics_exposure``); ``CARELINE_METRICS_ENABLED=false`` turns the route off.
 """
+
 from __future__ import annotations
 
 import hmac
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from config import topics
-from db import events, metrics as counted
+from db import events
+from db import metrics as counted
 from db.session import Session, session_factory
 from handlers.model import FINAL_STATUSES
 
@@ -46,13 +48,22 @@ def check_metrics_exposure(settings) -> None:  # noqa: ANN001 - config.settings.
     """Raise ``MetricsExposed`` in production when /metrics is on without a token."""
     token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else ""
     if settings.environment == "production" and settings.metrics_enabled and not token:
-        raise MetricsExposed("/metrics shows unacknowledged emergencies and queue depth per area: in production "
-                             "set CARELINE_METRICS_TOKEN (Prometheus sends it as a bearer token) or "
-                             "CARELINE_METRICS_ENABLED=false; the web service will not start otherwise")
+        raise MetricsExposed(
+            "/metrics shows unacknowledged emergencies and queue depth per area: in production "
+            "set CARELINE_METRICS_TOKEN (Prometheus sends it as a bearer token) or "
+            "CARELINE_METRICS_ENABLED=false; the web service will not start otherwise"
+        )
+
+
 BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 DLQ_TOPICS = (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name)
-INBOUND_TOPICS = (topics.INTAKE.name, topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name,
-                  topics.LIFECYCLE.name)
+INBOUND_TOPICS = (
+    topics.INTAKE.name,
+    topics.REQUESTS.name,
+    topics.CAREGIVER_EVENTS.name,
+    topics.TIMERS.name,
+    topics.LIFECYCLE.name,
+)
 
 
 class DispatchLatency:
@@ -91,8 +102,9 @@ class DispatchLatency:
     def update(self, session: Session) -> None:
         with self.lock:
             while True:
-                rows = events.events_after(session, self.last_seq, 5000,
-                                           ["care.request.status_changed", "dispatch.offer.created"])
+                rows = events.events_after(
+                    session, self.last_seq, 5000, ["care.request.status_changed", "dispatch.offer.created"]
+                )
                 for row in rows:
                     self.fold(row.seq, row.type, row.subject, row.time, row.payload)
                 if len(rows) < 5000:
@@ -100,12 +112,15 @@ class DispatchLatency:
 
     def family(self) -> HistogramMetricFamily:
         cumulative, running = [], 0
-        for bound, count in zip([*map(str, BUCKETS), "+Inf"], self.counts):
+        for bound, count in zip([*map(str, BUCKETS), "+Inf"], self.counts, strict=False):
             running += count
             cumulative.append((bound, running))
-        return HistogramMetricFamily("careline_dispatch_latency_seconds",
-                                     "Seconds from a request's receipt to its first offer (event time)",
-                                     buckets=cumulative, sum_value=self.sum)
+        return HistogramMetricFamily(
+            "careline_dispatch_latency_seconds",
+            "Seconds from a request's receipt to its first offer (event time)",
+            buckets=cumulative,
+            sum_value=self.sum,
+        )
 
 
 def kafka_offsets(bootstrap: str) -> dict:
@@ -116,16 +131,23 @@ def kafka_offsets(bootstrap: str) -> dict:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **quick)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **quick)
     try:
-        parts = [TopicPartition(name, p) for name in DLQ_TOPICS + INBOUND_TOPICS
-                 for p in sorted(consumer.partitions_for_topic(name) or [])]
+        parts = [
+            TopicPartition(name, p)
+            for name in DLQ_TOPICS + INBOUND_TOPICS
+            for p in sorted(consumer.partitions_for_topic(name) or [])
+        ]
         ends = consumer.end_offsets(parts)
         committed = admin.list_consumer_group_offsets("careline")
     finally:
         consumer.close()
         admin.close()
     dead = {name: sum(v for tp, v in ends.items() if tp.topic == name) for name in DLQ_TOPICS}
-    lag = {name: sum(max(0, v - (committed[tp].offset if tp in committed else 0))
-                     for tp, v in ends.items() if tp.topic == name) for name in INBOUND_TOPICS}
+    lag = {
+        name: sum(
+            max(0, v - (committed[tp].offset if tp in committed else 0)) for tp, v in ends.items() if tp.topic == name
+        )
+        for name in INBOUND_TOPICS
+    }
     return {"dead_letters": dead, "lag": lag}
 
 
@@ -147,19 +169,25 @@ class CarelineCollector:
         return value
 
     def collect(self):  # noqa: ANN201
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.factory() as session:
             self.latency.update(session)
             held = counted.counts(session)
         yield self.latency.family()
-        depth = GaugeMetricFamily("careline_queue_depth", "Requests waiting for a caregiver",
-                                  labels=["service_type", "service_area", "priority"])
-        age = GaugeMetricFamily("careline_queue_oldest_wait_seconds", "Age of the oldest waiting request",
-                                labels=["service_type", "service_area", "priority"])
+        depth = GaugeMetricFamily(
+            "careline_queue_depth",
+            "Requests waiting for a caregiver",
+            labels=["service_type", "service_area", "priority"],
+        )
+        age = GaugeMetricFamily(
+            "careline_queue_oldest_wait_seconds",
+            "Age of the oldest waiting request",
+            labels=["service_type", "service_area", "priority"],
+        )
         for stype, area, prio, count, first in held.waiting:
             labels = [stype, area, getattr(prio, "value", str(prio))]
             depth.add_metric(labels, count)
-            first = first.replace(tzinfo=timezone.utc) if first and first.tzinfo is None else first
+            first = first.replace(tzinfo=UTC) if first and first.tzinfo is None else first
             age.add_metric(labels, max(0.0, (now - first).total_seconds()) if first else 0.0)
         yield depth
         yield age
@@ -167,24 +195,33 @@ class CarelineCollector:
         yield _by_label("careline_offers", "Offers (reservations) by outcome", "outcome", held.offers_by_status)
         yield GaugeMetricFamily("careline_outbox_unsent", "Outbox rows not yet relayed", value=held.outbox_unsent)
         oldest = held.outbox_oldest_unsent
-        oldest = oldest.replace(tzinfo=timezone.utc) if oldest and oldest.tzinfo is None else oldest
-        yield GaugeMetricFamily("careline_outbox_oldest_unsent_seconds", "Age of the oldest unrelayed row",
-                                value=(now - oldest).total_seconds() if oldest else 0.0)
+        oldest = oldest.replace(tzinfo=UTC) if oldest and oldest.tzinfo is None else oldest
+        yield GaugeMetricFamily(
+            "careline_outbox_oldest_unsent_seconds",
+            "Age of the oldest unrelayed row",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
         yield GaugeMetricFamily("careline_event_log_seq", "Highest event_log sequence number", value=held.event_log_seq)
-        yield GaugeMetricFamily("careline_emergencies_unacknowledged", "Open emergencies nobody acknowledged",
-                                value=held.unacknowledged_emergencies)
+        yield GaugeMetricFamily(
+            "careline_emergencies_unacknowledged",
+            "Open emergencies nobody acknowledged",
+            value=held.unacknowledged_emergencies,
+        )
         if self.broker:
             yield from self._broker_families()
 
     def _broker_families(self):  # noqa: ANN202
         value = self._broker()
-        yield GaugeMetricFamily("careline_broker_up", "1 when the broker answered the last probe",
-                                value=1 if value else 0)
+        yield GaugeMetricFamily(
+            "careline_broker_up", "1 when the broker answered the last probe", value=1 if value else 0
+        )
         if value:
-            yield _by_label("careline_dead_letters", "Records on each dead-letter topic", "topic",
-                            value["dead_letters"].items())
-            yield _by_label("careline_consumer_lag", "Records the stream workers have not consumed", "topic",
-                            value["lag"].items())
+            yield _by_label(
+                "careline_dead_letters", "Records on each dead-letter topic", "topic", value["dead_letters"].items()
+            )
+            yield _by_label(
+                "careline_consumer_lag", "Records the stream workers have not consumed", "topic", value["lag"].items()
+            )
 
 
 def _by_label(name: str, doc: str, label: str, rows) -> GaugeMetricFamily:  # noqa: ANN001
@@ -200,8 +237,9 @@ def registry_for(request: Request) -> CollectorRegistry:
         settings = state.settings
         registry = CollectorRegistry(auto_describe=False)
         reader = getattr(state, "metrics_broker_reader", None) or kafka_offsets  # tests set a fake
-        registry.register(CarelineCollector(settings.database_url,
-                                            settings.broker if settings.metrics_broker else None, reader))
+        registry.register(
+            CarelineCollector(settings.database_url, settings.broker if settings.metrics_broker else None, reader)
+        )
         state.metrics_registry = registry
     return state.metrics_registry
 
@@ -212,6 +250,7 @@ def metrics(request: Request) -> Response:
     if token is not None and token.get_secret_value():
         sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
-            raise HTTPException(status_code=401, detail="metrics token required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status_code=401, detail="metrics token required", headers={"WWW-Authenticate": "Bearer"}
+            )
     return Response(generate_latest(registry_for(request)), media_type=CONTENT_TYPE_LATEST)

@@ -1,10 +1,12 @@
 """Templates, static files and the page context shared by the dashboard routers."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from careline.web import i18n
@@ -33,14 +35,24 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters["dur"] = duration
 
 
-def render(request: Request, name: str, principal: Principal | None, status_code: int = 200,
-           **context: Any):  # noqa: ANN201
+def render(
+    request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
+) -> Response:
     """Render ``name`` with the language, translator, principal and CSRF token in context;
     a ``?lang=`` choice is remembered in a cookie."""
     lang = i18n.language(request, request.app.state.settings.default_language)
-    response = templates.TemplateResponse(request, name, {
-        "lang": lang, "t": i18n.translator(lang), "principal": principal,
-        "csrf": principal.csrf if principal else "", **context}, status_code=status_code)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "lang": lang,
+            "t": i18n.translator(lang),
+            "principal": principal,
+            "csrf": principal.csrf if principal else "",
+            **context,
+        },
+        status_code=status_code,
+    )
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True)
     response.headers["Cache-Control"] = "no-store"

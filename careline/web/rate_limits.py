@@ -20,6 +20,7 @@ open, where it would only have joined it (``handlers.channels.emergencies``).
 Counts live in ``CARELINE_RATE_LIMIT_STORAGE``: ``memory://`` counts per web
 process (so N replicas allow N times the rate); ``redis://host:6379`` shares them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,10 @@ class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
         self.rates: dict[str, list[RateLimitItem]] = {
-            "app": parse_many(settings.app_rate_limit), "intake": parse_many(settings.app_intake_rate_limit),
-            "alarm": parse_many(settings.alarm_rate_limit)}
+            "app": parse_many(settings.app_rate_limit),
+            "intake": parse_many(settings.app_intake_rate_limit),
+            "alarm": parse_many(settings.alarm_rate_limit),
+        }
 
     def wait(self, kind: str, key: str) -> int:
         """Count one call of ``kind`` by ``key``: 0 when allowed, else the seconds (≥ 1) until

@@ -6,6 +6,7 @@ with a token from ``POST /api/auth/token`` (form or JSON ``username`` and
 ``password``; the token lasts ``session_max_age_seconds``). Every call is
 limited to the operator's region; ``?region=`` narrows it further.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,16 @@ async def _credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-@router.post("/auth/token", responses={
-    400: {"description": "not UTF-8 JSON"}, 401: {"description": "wrong user or password"},
-    422: {"description": "username or password missing or not a string"},
-    429: {"description": "too many failed logins for this account or address; see Retry-After"},
-    503: {"description": "too many logins at once; see Retry-After"}})
+@router.post(
+    "/auth/token",
+    responses={
+        400: {"description": "not UTF-8 JSON"},
+        401: {"description": "wrong user or password"},
+        422: {"description": "username or password missing or not a string"},
+        429: {"description": "too many failed logins for this account or address; see Retry-After"},
+        503: {"description": "too many logins at once; see Retry-After"},
+    },
+)
 async def token(request: Request) -> dict:
     """Exchange a user name and password for a bearer token (OAuth 2 password grant shape);
     throttled per account and address, checked off the event loop (``careline.web.login``)."""
@@ -55,15 +61,21 @@ async def token(request: Request) -> dict:
     operator = await log_in(request, user, password, "api")
     if operator is None:
         raise HTTPException(status_code=401, detail="wrong user or password")
-    return {"access_token": auth.issue(operator, settings, kind="api"), "token_type": "bearer",
-            "expires_in": settings.session_max_age_seconds}
+    return {
+        "access_token": auth.issue(operator, settings, kind="api"),
+        "token_type": "bearer",
+        "expires_in": settings.session_max_age_seconds,
+    }
 
 
 def _filter(stats: dict, service_type: str | None, service_area: str | None, priority: str | None) -> dict:
     def keep(q: dict) -> bool:
         key = q["queue"]
-        return all(v is None or key[k] == v for k, v in
-                   (("service_type", service_type), ("service_area", service_area), ("priority", priority)))
+        return all(
+            v is None or key[k] == v
+            for k, v in (("service_type", service_type), ("service_area", service_area), ("priority", priority))
+        )
+
     stats["queues"] = [q for q in stats["queues"] if keep(q)]
     if service_area is not None:
         stats["workers"] = [w for w in stats["workers"] if w["service_area"] == service_area]
@@ -71,9 +83,14 @@ def _filter(stats: dict, service_type: str | None, service_area: str | None, pri
 
 
 @router.get("/stats/realtime")
-def realtime(request: Request, region: str | None = None, service_type: str | None = None,
-             service_area: str | None = None, priority: str | None = None,
-             principal: auth.Principal = Depends(_reader)) -> dict:
+def realtime(
+    request: Request,
+    region: str | None = None,
+    service_type: str | None = None,
+    service_area: str | None = None,
+    priority: str | None = None,
+    principal: auth.Principal = Depends(_reader),
+) -> dict:
     """Now: per queue ``longest_task_waiting_age`` (s), ``tasks_by_status``, SLA %, eligible and
     available caregivers; the workspace totals; each caregiver's activity."""
     scope = auth.region_for(principal, region)
@@ -85,9 +102,15 @@ def realtime(request: Request, region: str | None = None, service_type: str | No
 
 
 @router.get("/stats/cumulative")
-def cumulative(request: Request, minutes: float = Query(60.0, gt=0, le=31 * 24 * 60),
-               region: str | None = None, service_type: str | None = None, service_area: str | None = None,
-               priority: str | None = None, principal: auth.Principal = Depends(_reader)) -> dict:
+def cumulative(
+    request: Request,
+    minutes: float = Query(60.0, gt=0, le=31 * 24 * 60),
+    region: str | None = None,
+    service_type: str | None = None,
+    service_area: str | None = None,
+    priority: str | None = None,
+    principal: auth.Principal = Depends(_reader),
+) -> dict:
     """The last ``minutes``: tasks entered / completed / canceled / escalated, acceptance
     times (s), reservations by outcome, SLA %, per queue, workspace and caregiver."""
     scope = auth.region_for(principal, region)
@@ -95,6 +118,7 @@ def cumulative(request: Request, minutes: float = Query(60.0, gt=0, le=31 * 24 *
         end = readmodel.clock_now(session)
         start = end - timedelta(minutes=minutes)
         snap = readmodel.window_snapshot(session, scope, start, end + timedelta(microseconds=1))
-    stats = cumulative_statistics(snap, start, end + timedelta(microseconds=1),
-                                  sla_policy(request.app.state.runtime.configuration.policy), scope)
+    stats = cumulative_statistics(
+        snap, start, end + timedelta(microseconds=1), sla_policy(request.app.state.runtime.configuration.policy), scope
+    )
     return _filter(stats, service_type, service_area, priority)

@@ -9,21 +9,18 @@ parameters (CallSid, From, To, Digits, CallStatus, MessageSid, Body,
 MessageStatus, ErrorCode …), calls the channel use cases and answers TwiML.
 Handlers are sync and run in FastAPI's thread pool.
 """
+
 from __future__ import annotations
 
 import threading
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from channels import hotline
-
-from channels import sms_inbox
-
-from channels import surveys
-from channels.context import ChannelContext
-from channels.status_callbacks import status_callback
 from careline.web import twiml
 from careline.web.twilio_security import twilio_form, verified_form
+from channels import hotline, sms_inbox, surveys
+from channels.context import ChannelContext
+from channels.status_callbacks import status_callback
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 _lock = threading.Lock()
@@ -50,20 +47,23 @@ def voice(form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_cont
 
 
 @router.post("/voice/menu", summary="The caller answered the service menu")
-def voice_menu(request: Request, form: dict = Depends(CALL),
-               ctx: ChannelContext = Depends(channel_context)) -> Response:
+def voice_menu(
+    request: Request, form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_context)
+) -> Response:
     return _voice(ctx, hotline.menu_answer(ctx, "menu", dict(request.query_params), form))
 
 
 @router.post("/voice/time", summary="The caller answered the time menu")
-def voice_time(request: Request, form: dict = Depends(CALL),
-               ctx: ChannelContext = Depends(channel_context)) -> Response:
+def voice_time(
+    request: Request, form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_context)
+) -> Response:
     return _voice(ctx, hotline.menu_answer(ctx, "time", dict(request.query_params), form))
 
 
 @router.post("/voice/rating", summary="The satisfaction call: prompt and keypad rating")
-def voice_rating(request: Request, form: dict = Depends(verified_form),
-                 ctx: ChannelContext = Depends(channel_context)) -> Response:
+def voice_rating(
+    request: Request, form: dict = Depends(verified_form), ctx: ChannelContext = Depends(channel_context)
+) -> Response:
     return _voice(ctx, surveys.rating_call(ctx, dict(request.query_params), form))
 
 
@@ -73,7 +73,8 @@ def inbound_sms(form: dict = Depends(MESSAGE), ctx: ChannelContext = Depends(cha
 
 
 @router.post("/status", status_code=204, summary="Delivery status of a message or call")
-def status(request: Request, form: dict = Depends(verified_form),
-           ctx: ChannelContext = Depends(channel_context)) -> Response:
+def status(
+    request: Request, form: dict = Depends(verified_form), ctx: ChannelContext = Depends(channel_context)
+) -> Response:
     status_callback(ctx, dict(request.query_params), form)
     return Response(status_code=204)

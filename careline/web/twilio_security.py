@@ -10,6 +10,7 @@ default port). Without a configured secret every webhook is refused: fail closed
 not ``application/x-www-form-urlencoded`` (a multipart upload, say) is refused with
 415 before it is parsed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,14 @@ def sign(url: str, params: dict[str, str], secret: str) -> str:
 #: the shapes of the Twilio parameters careline stores (Twilio's SIDs are two letters and 32 hex
 #: digits; a little leeway, within the 64 characters the columns hold), and of our own query parameters
 SHAPES = {
-    "CallSid": r"[A-Za-z]{2}[0-9A-Za-z]{1,62}", "MessageSid": r"[A-Za-z]{2}[0-9A-Za-z]{1,62}",
-    "CallStatus": r"[A-Za-z-]{1,20}", "MessageStatus": r"[A-Za-z-]{1,20}", "ErrorCode": r"[0-9]{0,10}",
-    "request_id": r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,119}", "purpose": r"offer|family|rating", "kind": r"sms|call",
+    "CallSid": r"[A-Za-z]{2}[0-9A-Za-z]{1,62}",
+    "MessageSid": r"[A-Za-z]{2}[0-9A-Za-z]{1,62}",
+    "CallStatus": r"[A-Za-z-]{1,20}",
+    "MessageStatus": r"[A-Za-z-]{1,20}",
+    "ErrorCode": r"[0-9]{0,10}",
+    "request_id": r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,119}",
+    "purpose": r"offer|family|rating",
+    "kind": r"sms|call",
 }
 
 
@@ -60,12 +66,14 @@ def refuse_malformed(params: Mapping[str, str], source: str) -> None:
 
 def twilio_form(*required: str) -> Callable[[Request], Awaitable[dict[str, str]]]:
     """A dependency like ``verified_form`` that also wants ``required`` parameters (400 naming one missing)."""
+
     async def dependency(request: Request) -> dict[str, str]:
         form = await verified_form(request)
         for name in required:
             if not form.get(name):
                 raise HTTPException(status_code=400, detail=f"form parameter {name!r}: missing")
         return form
+
     return dependency
 
 
@@ -80,10 +88,16 @@ async def verified_form(request: Request) -> dict[str, str]:
     signature = request.headers.get("X-Twilio-Signature", "")
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
     url = public_url(request, settings.public_base_url)
-    if not secret or not signature or not RequestValidator(secret.get_secret_value()).validate(
-            url, form, signature, algorithm):
-        log.warning("refused %s: %s X-Twilio-Signature", request.url.path,
-                    "no secret configured for" if not secret else "missing" if not signature else "invalid")
+    if (
+        not secret
+        or not signature
+        or not RequestValidator(secret.get_secret_value()).validate(url, form, signature, algorithm)
+    ):
+        log.warning(
+            "refused %s: %s X-Twilio-Signature",
+            request.url.path,
+            "no secret configured for" if not secret else "missing" if not signature else "invalid",
+        )
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     refuse_malformed(fields, "form")

@@ -2,6 +2,7 @@
 ``<Say voice language>``, ``Gather`` -> ``<Gather input="dtmf" numDigits timeout
 action actionOnEmptyResult>`` (so a timeout posts an empty ``Digits`` to the
 action instead of falling through), ``Enqueue`` -> ``<Enqueue>``, ``Hangup``."""
+
 from __future__ import annotations
 
 from typing import Callable, Iterable
@@ -22,9 +23,14 @@ def voice(steps: Iterable[Step], url: Callable[..., str]) -> str:
         if isinstance(step, Say):
             response.say(step.text, voice=step.voice, language=step.language)
         elif isinstance(step, Gather):
-            gather = response.gather(input="dtmf", num_digits=step.num_digits, timeout=step.timeout_seconds,
-                                     action=url(ACTION_PATHS[step.action], **dict(step.params)), method="POST",
-                                     action_on_empty_result=True)
+            gather = response.gather(
+                input="dtmf",
+                num_digits=step.num_digits,
+                timeout=step.timeout_seconds,
+                action=url(ACTION_PATHS[step.action], **dict(step.params)),
+                method="POST",
+                action_on_empty_result=True,
+            )
             for prompt in step.prompts:
                 gather.say(prompt.text, voice=prompt.voice, language=prompt.language)
         elif isinstance(step, Enqueue):

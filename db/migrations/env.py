@@ -1,5 +1,6 @@
 """Alembic environment: the URL comes from the caller (``db.migrate``) or
 ``CARELINE_DATABASE_URL``; the target metadata is ``db.tables.metadata``."""
+
 from __future__ import annotations
 
 from alembic import context

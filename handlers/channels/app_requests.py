@@ -9,16 +9,17 @@ event that dispatch handles (``handlers.dispatch.offers``, ``handlers.visits.att
 cancelling is the operator's use case (``handlers.operations.operator_actions``) and a
 rating is ``handlers.evaluation.feedback``'s. Times are timezone-aware UTC, durations minutes.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from handlers.operations import operator_actions
-from handlers.visits.evv import EvvFlag, EvvPolicy, Position, verify_check_in, verify_check_out
 from handlers.channels.intake import InvalidIntake
 from handlers.model import CareRequest, Offer, OfferStatus, RequestStatus, Visit, VisitStatus
+from handlers.operations import operator_actions
 from handlers.operations.operator_actions import OperatorUnitOfWork, Refused
+from handlers.visits.evv import EvvFlag, EvvPolicy, Position, verify_check_in, verify_check_out
 
 #: the planned arrival the app promises is the visit's planned start ± this many minutes
 #: (EVV practice allows check-in 15 min early, DESIGN.md; the same margin either side)
@@ -32,8 +33,9 @@ UNNAMED_CAREGIVER = "your caregiver"
 APP_ACTOR = "elder-app"
 
 
-def check_booking_window(start: datetime, end: datetime, now: datetime,
-                         horizon_days: int = BOOKING_HORIZON_DAYS) -> None:
+def check_booking_window(
+    start: datetime, end: datetime, now: datetime, horizon_days: int = BOOKING_HORIZON_DAYS
+) -> None:
     """Raise ``InvalidIntake`` naming ``window.end`` for a window that is already
     over, ``window.start`` for one starting more than ``horizon_days`` ahead, and
     ``window.end`` for one ending later than that (a window reaching years out
@@ -55,8 +57,9 @@ def check_service_offered(service_type: str, offered: set[str]) -> None:
         raise InvalidIntake("service_type", f"{service_type!r} is not offered; offered: {choices}")
 
 
-def arrival_window(planned_start: datetime,
-                   margin_minutes: float = ARRIVAL_MARGIN_MINUTES) -> tuple[datetime, datetime]:
+def arrival_window(
+    planned_start: datetime, margin_minutes: float = ARRIVAL_MARGIN_MINUTES
+) -> tuple[datetime, datetime]:
     """(earliest, latest) arrival the elder is told: planned start ± ``margin_minutes``."""
     margin = timedelta(minutes=margin_minutes)
     return planned_start - margin, planned_start + margin
@@ -120,9 +123,16 @@ def held_visit(visit: Visit | None, caregiver_id: str, action: str) -> Visit:
     return visit
 
 
-def visit_report(action: str, visit: Visit, at: datetime, position: Position, accuracy_metres: float | None,
-                 tasks: Mapping[str, str], elder_position: Position | None,
-                 policy: EvvPolicy) -> dict[str, Any]:
+def visit_report(
+    action: str,
+    visit: Visit,
+    at: datetime,
+    position: Position,
+    accuracy_metres: float | None,
+    tasks: Mapping[str, str],
+    elder_position: Position | None,
+    policy: EvvPolicy,
+) -> dict[str, Any]:
     """The ``data`` a check-in or check-out from the app adds to its caregiver event:
     the visit, the phone's position (WGS84 degrees, accuracy in metres), the task
     outcomes (done / refused) at check-out, and the EVV flags (``handlers.visits.evv``)
@@ -133,13 +143,17 @@ def visit_report(action: str, visit: Visit, at: datetime, position: Position, ac
         flags = verify_check_in("app_gps", at, visit.planned_start, position, elder_position, None, (), policy)
     elif visit.check_in_at is not None:
         planned = (visit.planned_end - visit.planned_start).total_seconds() / 60.0
-        flags = verify_check_out(visit.check_in_at, max(at, visit.check_in_at), planned, visit.service_type,
-                                 tasks, policy)
+        flags = verify_check_out(
+            visit.check_in_at, max(at, visit.check_in_at), planned, visit.service_type, tasks, policy
+        )
     else:
         flags = []
-    data: dict[str, Any] = {"visit_id": visit.visit_id, "method": "app_gps",
-            "position": {"latitude": position[0], "longitude": position[1], "accuracy_metres": accuracy_metres},
-            "evv_flags": [{"code": f.code.value, "detail": f.detail} for f in flags]}
+    data: dict[str, Any] = {
+        "visit_id": visit.visit_id,
+        "method": "app_gps",
+        "position": {"latitude": position[0], "longitude": position[1], "accuracy_metres": accuracy_metres},
+        "evv_flags": [{"code": f.code.value, "detail": f.detail} for f in flags],
+    }
     if action == "check-out":
         data["tasks"] = dict(tasks)
     return data

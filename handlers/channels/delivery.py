@@ -10,14 +10,36 @@ Messages: accepted/scheduled -> queued -> sending -> sent -> delivered |
 undelivered | failed | canceled | read (final). Calls: queued -> initiated ->
 ringing -> in-progress -> completed | busy | no-answer | failed | canceled (final).
 """
+
 from __future__ import annotations
 
 FINAL = 100
-_MESSAGE = {"accepted": 10, "scheduled": 10, "queued": 20, "sending": 30, "sent": 40, "receiving": 30,
-            "received": FINAL, "delivered": FINAL, "undelivered": FINAL, "failed": FINAL,
-            "canceled": FINAL, "read": FINAL, "partially_delivered": FINAL}
-_CALL = {"queued": 10, "initiated": 20, "ringing": 30, "in-progress": 40, "completed": FINAL,
-         "busy": FINAL, "no-answer": FINAL, "failed": FINAL, "canceled": FINAL}
+_MESSAGE = {
+    "accepted": 10,
+    "scheduled": 10,
+    "queued": 20,
+    "sending": 30,
+    "sent": 40,
+    "receiving": 30,
+    "received": FINAL,
+    "delivered": FINAL,
+    "undelivered": FINAL,
+    "failed": FINAL,
+    "canceled": FINAL,
+    "read": FINAL,
+    "partially_delivered": FINAL,
+}
+_CALL = {
+    "queued": 10,
+    "initiated": 20,
+    "ringing": 30,
+    "in-progress": 40,
+    "completed": FINAL,
+    "busy": FINAL,
+    "no-answer": FINAL,
+    "failed": FINAL,
+    "canceled": FINAL,
+}
 
 #: Twilio error 21610: "Attempt to send to unsubscribed recipient" (the number replied STOP).
 UNSUBSCRIBED_ERROR = "21610"

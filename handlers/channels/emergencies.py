@@ -13,6 +13,7 @@ a long-open one that is pressed again is a fresh call for help, not a repeat.
 
 Pure: times are aware datetimes, ``merge_minutes`` minutes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,7 @@ class LatestEmergency:
     presses: int
 
 
-def joins(latest: LatestEmergency | None, status: RequestStatus | None, now: datetime,
-          merge_minutes: float) -> bool:
+def joins(latest: LatestEmergency | None, status: RequestStatus | None, now: datetime, merge_minutes: float) -> bool:
     """True when a new emergency at ``now`` should join ``latest`` (whose request is in
     ``status``; None while not stored yet) instead of opening another."""
     if latest is None or merge_minutes <= 0 or (status is not None and status in FINAL_STATUSES):

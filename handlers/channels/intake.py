@@ -16,13 +16,22 @@ hotline that may serve several time zones, and so are times with no UTC form
 (year 1 at +14:00). Ids are 1-120 characters and service types 1-60, without
 control characters.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Callable, Literal, Mapping
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints,
-                      ValidationError, model_validator)
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from handlers.model import CareRequest, Elder, Priority, SyncType
 
@@ -30,14 +39,14 @@ from handlers.model import CareRequest, Elder, Priority, SyncType
 class InvalidIntake(ValueError):
     """Raised for input that cannot become a care request; ``field`` names the culprit."""
 
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
 
 
 def _in_utc(value: datetime) -> datetime:
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC form
         raise ValueError("out of range in UTC") from None
 
@@ -52,7 +61,7 @@ class _Window(BaseModel):
     end: UtcDatetime
 
     @model_validator(mode="after")
-    def _ordered(self) -> "_Window":
+    def _ordered(self) -> _Window:
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -92,8 +101,9 @@ class IntakeRecord(BaseModel):
     sync: _Sync | None = None
 
 
-def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | None],
-                    known_service_types: set[str] | None = None) -> CareRequest:
+def validate_intake(
+    raw: Mapping[str, Any], find_elder: Callable[[str], Elder | None], known_service_types: set[str] | None = None
+) -> CareRequest:
     """A ``CareRequest`` (status ``requested``) from a raw record.
 
     Raises ``InvalidIntake`` naming the first bad field: shape and types,
@@ -111,14 +121,21 @@ def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | 
         raise InvalidIntake("elder_id", f"no registered elder {rec.elder_id!r}")
     if known_service_types is not None and rec.service_type not in known_service_types:
         raise InvalidIntake("service_type", f"service {rec.service_type!r} is not offered")
-    utc = timezone.utc
+    utc = UTC
     request = CareRequest(
-        request_id=rec.request_id or rec.intake_id, elder_id=elder.elder_id,
-        service_type=rec.service_type, duration_minutes=rec.duration_minutes,
-        window_start=rec.window.start.astimezone(utc), window_end=rec.window.end.astimezone(utc),
-        service_area=elder.service_area, submitted_at=rec.submitted_at.astimezone(utc),
-        priority=rec.priority, channel=rec.channel, location_index=elder.location_index,
-        window_hard=rec.window_hard, window_at_service_end=rec.window_at_service_end,
+        request_id=rec.request_id or rec.intake_id,
+        elder_id=elder.elder_id,
+        service_type=rec.service_type,
+        duration_minutes=rec.duration_minutes,
+        window_start=rec.window.start.astimezone(utc),
+        window_end=rec.window.end.astimezone(utc),
+        service_area=elder.service_area,
+        submitted_at=rec.submitted_at.astimezone(utc),
+        priority=rec.priority,
+        channel=rec.channel,
+        location_index=elder.location_index,
+        window_hard=rec.window_hard,
+        window_at_service_end=rec.window_at_service_end,
     )
     if rec.sync is not None and rec.sync.type != SyncType.INDEPENDENT:
         if rec.sync.max_gap_minutes < rec.sync.min_gap_minutes:
@@ -129,8 +146,6 @@ def validate_intake(raw: Mapping[str, Any], find_elder: Callable[[str], Elder | 
     return request
 
 
-
-
 def validated_record(raw: Mapping[str, Any], request: CareRequest) -> dict[str, Any]:
     """The ``care.request.validated`` CloudEvent dispatch receives for a raw
     intake record that ``validate_intake`` accepted as ``request``: the record
@@ -138,6 +153,13 @@ def validated_record(raw: Mapping[str, Any], request: CareRequest) -> dict[str, 
     with the submission time. ``handlers.messages.decode`` reads it back as a
     ``ReceiveRequest``."""
     data = dict(raw, request_id=request.request_id, service_area=request.service_area)
-    return {"specversion": "1.0", "id": f"validated:{request.request_id}", "source": "careline/intake",
-            "type": "care.request.validated", "subject": request.request_id,
-            "time": request.submitted_at.isoformat(), "schema_version": 1, "data": data}
+    return {
+        "specversion": "1.0",
+        "id": f"validated:{request.request_id}",
+        "source": "careline/intake",
+        "type": "care.request.validated",
+        "subject": request.request_id,
+        "time": request.submitted_at.isoformat(),
+        "schema_version": 1,
+        "data": data,
+    }

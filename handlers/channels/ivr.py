@@ -14,6 +14,7 @@ re-prompts at most ``max_reprompts`` times, then an operator takes the call;
 unknown callers go straight to the operator queue. Times are aware datetimes;
 windows are computed in the programme's time zone.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -119,8 +120,10 @@ def _tries(params: Mapping[str, str]) -> int:
 def _menu(cfg: IvrConfig, lang: str, tries: int, first: bool, lead: tuple[Say, ...]) -> Turn:
     lang = cfg.lang(lang)
     spec = cfg.raw["languages"][lang]
-    items = [spec["menu_item"].format(name=cfg.service_label(lang, s["service_type"]), digit=d)
-             for d, s in sorted(cfg.services.items(), key=lambda kv: (kv[0] == "0", kv[0]))]
+    items = [
+        spec["menu_item"].format(name=cfg.service_label(lang, s["service_type"]), digit=d)
+        for d, s in sorted(cfg.services.items(), key=lambda kv: (kv[0] == "0", kv[0]))
+    ]
     text = ("，" if lang == "zh" else " ").join(items) + ("。" if lang == "zh" else "")
     prompts = lead + (Say(text, spec["say_language"], spec["voice"]),)
     if spec.get("english_option"):
@@ -135,8 +138,7 @@ def answer(cfg: IvrConfig, caller_known: bool, language: str | None) -> Turn:
     operator queue for a number that belongs to no registered elder or family."""
     lang = cfg.lang(language)
     if not caller_known:
-        return Turn((_say(cfg, lang, "unknown_caller"), Enqueue(cfg.operator_queue)),
-                    OperatorHandoff("unknown caller"))
+        return Turn((_say(cfg, lang, "unknown_caller"), Enqueue(cfg.operator_queue)), OperatorHandoff("unknown caller"))
     return _menu(cfg, lang, 0, True, (_say(cfg, lang, "greeting"),))
 
 
@@ -170,8 +172,16 @@ def on_menu(cfg: IvrConfig, params: Mapping[str, str], digits: str | None, now: 
 
 def _time_menu(cfg: IvrConfig, lang: str, service_type: str, tries: int, lead: tuple[Say, ...]) -> Turn:
     params = {"lang": lang, "service": service_type, "try": str(tries)}
-    return Turn((Gather(lead + (_say(cfg, lang, "time_menu"),), "time", tuple(sorted(params.items())),
-                        cfg.prompt_timeout_seconds),))
+    return Turn(
+        (
+            Gather(
+                lead + (_say(cfg, lang, "time_menu"),),
+                "time",
+                tuple(sorted(params.items())),
+                cfg.prompt_timeout_seconds,
+            ),
+        )
+    )
 
 
 def _retry(cfg: IvrConfig, lang: str, tries: int, reprompt: Callable[[int], Turn]) -> Turn:
@@ -180,8 +190,7 @@ def _retry(cfg: IvrConfig, lang: str, tries: int, reprompt: Callable[[int], Turn
     return reprompt(tries + 1)
 
 
-def on_time(cfg: IvrConfig, params: Mapping[str, str], digits: str | None, now: datetime,
-            tz: tzinfo) -> Turn:
+def on_time(cfg: IvrConfig, params: Mapping[str, str], digits: str | None, now: datetime, tz: tzinfo) -> Turn:
     """The caller's answer to the time menu: a decided ``ServiceChoice``, a
     re-prompt, or the operator after ``max_reprompts``."""
     lang, tries = cfg.lang(params.get("lang")), _tries(params)
@@ -191,11 +200,18 @@ def on_time(cfg: IvrConfig, params: Mapping[str, str], digits: str | None, now: 
     if service_type not in known:
         return _operator(cfg, lang, "lost the chosen service")
     if option is None:
-        return _retry(cfg, lang, tries, lambda n: _time_menu(cfg, lang, service_type, n,
-                                                             (_say(cfg, lang, "invalid"),)))
+        return _retry(cfg, lang, tries, lambda n: _time_menu(cfg, lang, service_type, n, (_say(cfg, lang, "invalid"),)))
     start, end = window_for(cfg, option, now, tz)
-    return Turn(outcome=ServiceChoice(service_type, Priority(option.get("priority", "routine")), start, end,
-                                      known[service_type]["duration_minutes"], lang))
+    return Turn(
+        outcome=ServiceChoice(
+            service_type,
+            Priority(option.get("priority", "routine")),
+            start,
+            end,
+            known[service_type]["duration_minutes"],
+            lang,
+        )
+    )
 
 
 def window_for(cfg: IvrConfig, option: Mapping[str, Any], now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -220,8 +236,9 @@ def window_for(cfg: IvrConfig, option: Mapping[str, Any], now: datetime, tz: tzi
 
 def spoken_window(cfg: IvrConfig, lang: str, start: datetime, end: datetime, tz: tzinfo) -> str:
     s, e = start.astimezone(tz), end.astimezone(tz)
-    return cfg.text(lang, "window", month=s.month, day=s.day, month_name=f"{s:%B}",
-                    start=f"{s:%H:%M}", end=f"{e:%H:%M}")
+    return cfg.text(
+        lang, "window", month=s.month, day=s.day, month_name=f"{s:%B}", start=f"{s:%H:%M}", end=f"{e:%H:%M}"
+    )
 
 
 def spoken_number(number: str) -> str:
@@ -236,12 +253,20 @@ def confirm(cfg: IvrConfig, choice: ServiceChoice, number: str, tz: tzinfo) -> t
     if choice.priority == Priority.STAT:
         return (_say(cfg, lang, "emergency", number=spoken_number(number)), Enqueue(cfg.emergency_queue))
     window = spoken_window(cfg, lang, choice.window_start, choice.window_end, tz)
-    return (_say(cfg, lang, "confirmation", service=cfg.service_label(lang, choice.service_type),
-                 number=spoken_number(number), window=window), Hangup())
+    return (
+        _say(
+            cfg,
+            lang,
+            "confirmation",
+            service=cfg.service_label(lang, choice.service_type),
+            number=spoken_number(number),
+            window=window,
+        ),
+        Hangup(),
+    )
 
 
-def rating_prompt(cfg: IvrConfig, language: str | None, service_type: str, tries: int,
-                  request_id: str) -> Turn:
+def rating_prompt(cfg: IvrConfig, language: str | None, service_type: str, tries: int, request_id: str) -> Turn:
     """The satisfaction (回访) call: ask for a 1-5 rating by keypad."""
     lang = cfg.lang(language)
     params = {"lang": lang, "request_id": request_id, "try": str(tries)}
@@ -249,8 +274,9 @@ def rating_prompt(cfg: IvrConfig, language: str | None, service_type: str, tries
     return Turn((Gather((say,), "rating", tuple(sorted(params.items())), cfg.prompt_timeout_seconds),))
 
 
-def on_rating(cfg: IvrConfig, params: Mapping[str, str], digits: str | None,
-              service_type: str) -> tuple[Turn, int | None]:
+def on_rating(
+    cfg: IvrConfig, params: Mapping[str, str], digits: str | None, service_type: str
+) -> tuple[Turn, int | None]:
     """(what to say, the rating 1-5 or None). Re-prompts at most ``max_reprompts`` times."""
     lang, tries = cfg.lang(params.get("lang")), _tries(params)
     d = (digits or "").strip()[:1]

@@ -10,6 +10,7 @@ follow Google's libphonenumber metadata (the ``phonenumbers`` package).
 Logs never carry a whole number: ``mask`` keeps the country code and the last
 four digits, enough to tell two callers apart in an incident, not to call them.
 """
+
 from __future__ import annotations
 
 import phonenumbers
@@ -57,5 +58,5 @@ def mask(number: str | None) -> str:
         country = str(phonenumbers.parse(number, None).country_code)
     except phonenumbers.NumberParseException:
         return "*" * max(len(number) - 4, 0) + number[-4:] if len(number) > 4 else "****"
-    rest = digits[len(country):]
+    rest = digits[len(country) :]
     return f"+{country}" + "*" * max(len(rest) - 4, 0) + rest[-4:]

@@ -13,6 +13,7 @@ accept, ``2``/``N``/``拒`` decline, ``到 CODE``/``ARRIVE CODE`` check in,
 ``完 CODE``/``DONE CODE`` check out, ``STOP``/``退订`` opt out; anything else
 gets the help text. Texts are Chinese for ``zh*`` languages, English otherwise.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,8 @@ from typing import Iterator
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 
@@ -68,10 +70,15 @@ def brand_for(language: str | None, brand_zh: str, brand_en: str) -> str:
     return brand_zh if is_chinese(language) else brand_en
 
 
-SERVICE_NAMES = {"meal": ("送餐", "meal"), "cleaning": ("保洁", "cleaning"),
-                 "bathing": ("助浴", "bathing"), "medical_escort": ("陪同就医", "medical escort"),
-                 "companionship": ("陪伴", "companionship"), "repair": ("维修", "repair"),
-                 "emergency": ("紧急求助", "EMERGENCY")}
+SERVICE_NAMES = {
+    "meal": ("送餐", "meal"),
+    "cleaning": ("保洁", "cleaning"),
+    "bathing": ("助浴", "bathing"),
+    "medical_escort": ("陪同就医", "medical escort"),
+    "companionship": ("陪伴", "companionship"),
+    "repair": ("维修", "repair"),
+    "emergency": ("紧急求助", "EMERGENCY"),
+}
 
 
 def service_name(service_type: str, language: str | None) -> str:
@@ -84,8 +91,16 @@ def _window(start: datetime, end: datetime, tz: tzinfo) -> str:
     return f"{s:%m/%d %H:%M}-{e:%H:%M}" if s.date() == e.date() else f"{s:%m/%d %H:%M}-{e:%m/%d %H:%M}"
 
 
-def offer_text(service_type: str, area: str, start: datetime, end: datetime, code: str,
-               language: str | None, tz: tzinfo, brand: str) -> str:
+def offer_text(
+    service_type: str,
+    area: str,
+    start: datetime,
+    end: datetime,
+    code: str,
+    language: str | None,
+    tz: tzinfo,
+    brand: str,
+) -> str:
     """The offer: service, area (never the address: it is sent after acceptance),
     planned window in the programme's time zone, short code. Always ONE segment:
     the area and then the service name are cut until it fits; raises ValueError
@@ -98,15 +113,17 @@ def offer_text(service_type: str, area: str, start: datetime, end: datetime, cod
     if zh:
         templates = (f"【{brand}】新单{code}:{{svc}}{{place}} {when} 回1接单 回2拒绝",)
     else:  # the compact form keeps a Chinese area name inside 70 UCS-2 units
-        templates = (f"{brand}: new job {code}: {{svc}}{{place}}, {when}. Reply 1 to accept, 2 to decline.",
-                     f"{brand} job {code} {{svc}}{{place}} {when} 1=accept 2=decline")
+        templates = (
+            f"{brand}: new job {code}: {{svc}}{{place}}, {when}. Reply 1 to accept, 2 to decline.",
+            f"{brand} job {code} {{svc}}{{place}} {when} 1=accept 2=decline",
+        )
     sep = " " if zh else ", "
     for svc in _shortened(service):
         if count_segments(templates[-1].format(svc=svc, place="")).segments > 1:
             continue
         for place in _shortened(area):
             # the full wording only with the whole area; else the compact one with as much as fits
-            for template in (templates if place == area else templates[-1:]):
+            for template in templates if place == area else templates[-1:]:
                 text = template.format(svc=svc, place=sep + place if place else "")
                 if count_segments(text).segments == 1:
                     return text
@@ -118,15 +135,24 @@ def _shortened(text: str) -> Iterator[str]:
     return (text[:n].rstrip() for n in range(len(text), -1, -1))
 
 
-def accepted_text(service_type: str, address: str, start: datetime, end: datetime, code: str,
-                  language: str | None, tz: tzinfo, brand: str) -> str:
+def accepted_text(
+    service_type: str,
+    address: str,
+    start: datetime,
+    end: datetime,
+    code: str,
+    language: str | None,
+    tz: tzinfo,
+    brand: str,
+) -> str:
     """Sent once the offer is accepted: the full address and how to check in and out."""
     when, service = _window(start, end, tz), service_name(service_type, language)
     if is_chinese(language):
-        return (f"【{brand}】已确认{code}:{service} {when} 地址:{address} "
-                f"到达回复“到{code}”，完成回复“完{code}”")
-    return (f"{brand}: confirmed {code}: {service}, {when}. Address: {address}. "
-            f"On arrival reply ARRIVE {code}, when done reply DONE {code}.")
+        return f"【{brand}】已确认{code}:{service} {when} 地址:{address} 到达回复“到{code}”，完成回复“完{code}”"
+    return (
+        f"{brand}: confirmed {code}: {service}, {when}. Address: {address}. "
+        f"On arrival reply ARRIVE {code}, when done reply DONE {code}."
+    )
 
 
 def rescinded_text(code: str, language: str | None, brand: str) -> str:
@@ -189,14 +215,18 @@ def reply_text(kind: ReplyKind, code: str | None, language: str | None, brand: s
     """The immediate answer to a caregiver's SMS (sent as TwiML ``<Message>``)."""
     zh = is_chinese(language)
     texts = {
-        ReplyKind.ACCEPT: (f"【{brand}】已收到接单{code}，确认后发送地址。",
-                           f"{brand}: accept {code} received; the address follows once confirmed."),
+        ReplyKind.ACCEPT: (
+            f"【{brand}】已收到接单{code}，确认后发送地址。",
+            f"{brand}: accept {code} received; the address follows once confirmed.",
+        ),
         ReplyKind.DECLINE: (f"【{brand}】已拒绝{code}。", f"{brand}: declined {code}."),
         ReplyKind.CHECK_IN: (f"【{brand}】已签到{code}。", f"{brand}: check-in {code} received."),
         ReplyKind.CHECK_OUT: (f"【{brand}】已签退{code}，辛苦了。", f"{brand}: check-out {code} received. Thank you."),
         ReplyKind.OPT_OUT: (f"【{brand}】已退订，不再发送短信。", f"{brand}: unsubscribed, no more SMS."),
-        ReplyKind.HELP: (f"【{brand}】回1接单 回2拒绝；到达回“到+码”，完成回“完+码”；退订回“退订”。",
-                         f"{brand}: reply 1 accept, 2 decline; ARRIVE CODE on arrival, DONE CODE when done; STOP to opt out."),
+        ReplyKind.HELP: (
+            f"【{brand}】回1接单 回2拒绝；到达回“到+码”，完成回“完+码”；退订回“退订”。",
+            f"{brand}: reply 1 accept, 2 decline; ARRIVE CODE on arrival, DONE CODE when done; STOP to opt out.",
+        ),
     }
     zh_text, en_text = texts[kind]
     return zh_text if zh else en_text
@@ -251,11 +281,16 @@ def elder_help_text(language: str | None, brand: str) -> str:
 
 #: What family contacts are told, per event (zh, en); {brand} is filled in.
 FAMILY_TEXTS = {
-    "emergency": ("【{brand}】您的家人刚发出紧急呼叫，中心已派最近的护理员并通知值班员。",
-                  "{brand}: your relative just raised an emergency; the nearest caregivers are on their way "
-                  "and the duty operator is alerted."),
+    "emergency": (
+        "【{brand}】您的家人刚发出紧急呼叫，中心已派最近的护理员并通知值班员。",
+        "{brand}: your relative just raised an emergency; the nearest caregivers are on their way "
+        "and the duty operator is alerted.",
+    ),
     "accepted": ("【{brand}】您家人的服务已安排护理员上门。", "{brand}: a caregiver is booked for your relative."),
-    "in-progress": ("【{brand}】护理员已到达您家人家中。", "{brand}: the caregiver has arrived at your relative's home."),
+    "in-progress": (
+        "【{brand}】护理员已到达您家人家中。",
+        "{brand}: the caregiver has arrived at your relative's home.",
+    ),
     "completed": ("【{brand}】您家人的本次服务已完成。", "{brand}: today's visit to your relative is done."),
 }
 

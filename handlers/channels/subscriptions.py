@@ -6,10 +6,11 @@ width of the time window. The timer service turns each into a cron job that
 fires ``lead_minutes`` before the service and submits an ordinary intake
 record — from then on it is a care request like any other.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,14 +64,20 @@ def intake_for(sub: Subscription, fired_at: datetime) -> dict[str, Any]:
     """The intake record a firing submits: the service's window on the local
     day of the firing (``fired_at`` is ``lead_minutes`` before the service)."""
     local_start = (fired_at + timedelta(minutes=sub.lead_minutes)).astimezone(sub.zone())
-    start = local_start.replace(hour=sub.local_time().hour, minute=sub.local_time().minute, second=0,
-                                microsecond=0)
+    start = local_start.replace(hour=sub.local_time().hour, minute=sub.local_time().minute, second=0, microsecond=0)
     end = start + timedelta(minutes=sub.window_minutes)
     rid = f"sub.{sub.subscription_id}.{start.date().isoformat()}"
-    return {"intake_id": rid, "request_id": rid, "channel": "subscription", "elder_id": sub.elder_id,
-            "service_type": sub.service_type, "duration_minutes": sub.duration_minutes,
-            "window": {"start": start.isoformat(), "end": end.isoformat()}, "priority": "routine",
-            "submitted_at": fired_at.astimezone(timezone.utc).isoformat()}
+    return {
+        "intake_id": rid,
+        "request_id": rid,
+        "channel": "subscription",
+        "elder_id": sub.elder_id,
+        "service_type": sub.service_type,
+        "duration_minutes": sub.duration_minutes,
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "priority": "routine",
+        "submitted_at": fired_at.astimezone(UTC).isoformat(),
+    }
 
 
 def next_services(sub: Subscription, after: datetime, count: int = 3) -> list[datetime]:

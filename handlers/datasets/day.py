@@ -7,14 +7,15 @@ becomes one intake record submitted ``lead_minutes`` before its window opens.
 A synchronised pair keeps its rule: the second service is a follower of the
 first (``sync``), submitted with it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers.model import Caregiver, Elder, ProviderOrganisation
 from handlers.datasets.uhhc import Instance, needs_in_submission_order, submission_minute
+from handlers.model import Caregiver, Elder, ProviderOrganisation
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ def request_id(run: str, patient_id: str, service_id: str) -> str:
     return f"{run}.{patient_id}.{service_id}"
 
 
-def build_day(instance: Instance, start: datetime, lead_minutes: float, run: str,
-              providers: int = 2, twin_roster: bool = False) -> Day:
+def build_day(
+    instance: Instance, start: datetime, lead_minutes: float, run: str, providers: int = 2, twin_roster: bool = False
+) -> Day:
     """The register, roster and timed intake records of one instance day.
 
     ``start`` is minute 0 of the instance (aware datetime); ``run`` prefixes
@@ -56,36 +58,69 @@ def build_day(instance: Instance, start: datetime, lead_minutes: float, run: str
     def at(minute: float) -> datetime:
         return start + timedelta(minutes=minute)
 
-    elders = tuple(Elder(f"{run}.{n.patient_id}", area, n.location_index)
-                   for n in {n.patient_id: n for n in instance.needs}.values())
-    orgs = tuple(ProviderOrganisation(f"{run}.prov{i + 1}", f"Provider {i + 1}", area,
-                                      " ".join(sorted({a for c in instance.roster for a in c.abilities})))
-                 for i in range(providers))
+    elders = tuple(
+        Elder(f"{run}.{n.patient_id}", area, n.location_index)
+        for n in {n.patient_id: n for n in instance.needs}.values()
+    )
+    orgs = tuple(
+        ProviderOrganisation(
+            f"{run}.prov{i + 1}",
+            f"Provider {i + 1}",
+            area,
+            " ".join(sorted({a for c in instance.roster for a in c.abilities})),
+        )
+        for i in range(providers)
+    )
     if twin_roster:
         caregivers = tuple(
-            Caregiver(f"{run}.{c.caregiver_id}" + (f"~p{k + 1}" if k else ""), org.provider_id, area,
-                      " ".join(c.abilities), c.home_index, at(c.shift_start), at(c.shift_end))
-            for k, org in enumerate(orgs) for c in instance.roster)
+            Caregiver(
+                f"{run}.{c.caregiver_id}" + (f"~p{k + 1}" if k else ""),
+                org.provider_id,
+                area,
+                " ".join(c.abilities),
+                c.home_index,
+                at(c.shift_start),
+                at(c.shift_end),
+            )
+            for k, org in enumerate(orgs)
+            for c in instance.roster
+        )
     else:
         caregivers = tuple(
-            Caregiver(f"{run}.{c.caregiver_id}", orgs[i % providers].provider_id, area,
-                      " ".join(c.abilities), c.home_index, at(c.shift_start), at(c.shift_end))
-            for i, c in enumerate(instance.roster))
+            Caregiver(
+                f"{run}.{c.caregiver_id}",
+                orgs[i % providers].provider_id,
+                area,
+                " ".join(c.abilities),
+                c.home_index,
+                at(c.shift_start),
+                at(c.shift_end),
+            )
+            for i, c in enumerate(instance.roster)
+        )
     submissions = []
     for need in needs_in_submission_order(instance, lead_minutes):
         rid = request_id(run, need.patient_id, need.service_id)
         record: dict[str, Any] = {
-            "intake_id": rid, "request_id": rid, "channel": "replay",
-            "elder_id": f"{run}.{need.patient_id}", "service_type": need.service_id,
+            "intake_id": rid,
+            "request_id": rid,
+            "channel": "replay",
+            "elder_id": f"{run}.{need.patient_id}",
+            "service_type": need.service_id,
             "duration_minutes": need.duration,
             "window": {"start": at(need.window_start).isoformat(), "end": at(need.window_end).isoformat()},
-            "priority": "routine", "window_hard": instance.windows_hard,
+            "priority": "routine",
+            "window_hard": instance.windows_hard,
             "window_at_service_end": instance.at_service_end,
             "submitted_at": at(submission_minute(need, lead_minutes)).isoformat(),
         }
         if need.sync_partner is not None and need.sync_type is not None:
-            record["sync"] = {"type": need.sync_type.value, "follower": True,
-                              "partner_request_id": request_id(run, need.patient_id, need.sync_partner),
-                              "min_gap_minutes": need.sync_min_gap, "max_gap_minutes": need.sync_max_gap}
+            record["sync"] = {
+                "type": need.sync_type.value,
+                "follower": True,
+                "partner_request_id": request_id(run, need.patient_id, need.sync_partner),
+                "min_gap_minutes": need.sync_min_gap,
+                "max_gap_minutes": need.sync_max_gap,
+            }
         submissions.append(Submission(at(submission_minute(need, lead_minutes)), record))
     return Day(area, start, elders, orgs, caregivers, tuple(submissions))

@@ -57,9 +57,18 @@ PROVIDER_TYPE_SERVICES: dict[str, tuple[str, ...]] = {
 
 BOROUGHS = ("BRONX", "BROOKLYN", "MANHATTAN", "QUEENS", "STATEN ISLAND")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-REQUIRED_COLUMNS = ("ProviderType", "DFTA ID", "ProgramName", "SponsorName", "ProgramAddress", "Borough",
-                    "ProgramPhone", "Latitude", "Longitude",
-                    *(f"{day}Hour{kind}" for day in WEEKDAYS for kind in ("Open", "Close")))
+REQUIRED_COLUMNS = (
+    "ProviderType",
+    "DFTA ID",
+    "ProgramName",
+    "SponsorName",
+    "ProgramAddress",
+    "Borough",
+    "ProgramPhone",
+    "Latitude",
+    "Longitude",
+    *(f"{day}Hour{kind}" for day in WEEKDAYS for kind in ("Open", "Close")),
+)
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -222,9 +231,19 @@ def _provider(row: dict[str, str], provider_id: str) -> ProviderListing:
         missing = "Latitude" if latitude is None else "Longitude"
         raise _RowError(missing, "blank while the other coordinate is given")
     return ProviderListing(
-        provider_id, _text(row, "ProgramName"), _text(row, "SponsorName"), provider_type, services,
-        _text(row, "ProgramAddress"), borough, _phone(row["ProgramPhone"]), latitude, longitude,
-        hours, service_area=borough.lower())
+        provider_id,
+        _text(row, "ProgramName"),
+        _text(row, "SponsorName"),
+        provider_type,
+        services,
+        _text(row, "ProgramAddress"),
+        borough,
+        _phone(row["ProgramPhone"]),
+        latitude,
+        longitude,
+        hours,
+        service_area=borough.lower(),
+    )
 
 
 def _without_bom(lines: Iterable[str]) -> Iterator[str]:

@@ -10,6 +10,7 @@ start exceeds the window end (or its end does, when the instance says
 ``time_window_met: at_service_end``). Travel of a route counts the legs from
 the departing terminal through every visit back to the arrival terminal.
 """
+
 from __future__ import annotations
 
 import json
@@ -146,15 +147,20 @@ def _patient_needs(p: Any, size: int) -> list[ServiceNeed]:
     needs = []
     for i, s in enumerate(services):
         follower = i == 1 and sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
-        needs.append(ServiceNeed(
-            patient_id=patient_id, service_id=_text(s, "service", where),
-            duration=_number(_field(s, "duration", where), where, "duration", 0),
-            location_index=index, window_start=start, window_end=end,
-            sync_type=sync_type if len(services) > 1 else None,
-            sync_partner=services[0]["service"] if follower else None,
-            sync_min_gap=_number(gap.get("min", 0), where, "distance.min", 0) if follower else 0.0,
-            sync_max_gap=_number(gap.get("max", 0), where, "distance.max", 0) if follower else 0.0,
-        ))
+        needs.append(
+            ServiceNeed(
+                patient_id=patient_id,
+                service_id=_text(s, "service", where),
+                duration=_number(_field(s, "duration", where), where, "duration", 0),
+                location_index=index,
+                window_start=start,
+                window_end=end,
+                sync_type=sync_type if len(services) > 1 else None,
+                sync_partner=services[0]["service"] if follower else None,
+                sync_min_gap=_number(gap.get("min", 0), where, "distance.min", 0) if follower else 0.0,
+                sync_max_gap=_number(gap.get("max", 0), where, "distance.max", 0) if follower else 0.0,
+            )
+        )
     return needs
 
 
@@ -168,8 +174,13 @@ def _roster_entry(c: Any, terminals: Mapping[str, int], horizon: float) -> Roste
         raise InstanceError(f"{where}: 'departing_point' is not one of the terminal_points")
     shift = _optional(c, "working_shift", where)
     start = _number(shift.get("start", 0), where, "working_shift.start")
-    return RosterEntry(_text(c, "id", where), tuple(abilities), terminals[departing], start,
-                       _number(shift.get("end", horizon), where, "working_shift.end", start))
+    return RosterEntry(
+        _text(c, "id", where),
+        tuple(abilities),
+        terminals[departing],
+        start,
+        _number(shift.get("end", horizon), where, "working_shift.end", start),
+    )
 
 
 def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance:
@@ -190,19 +201,24 @@ def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance
         _field(data, required, "instance")
     costs = _optional(meta, "cost_components", "metadata")
     distances = _distances(data)
-    terminals = {_text(t, "id", "terminal point"): _index(t, "terminal point", len(distances))
-                 for t in _list(data, "terminal_points", "instance")}
+    terminals = {
+        _text(t, "id", "terminal point"): _index(t, "terminal point", len(distances))
+        for t in _list(data, "terminal_points", "instance")
+    }
     needs = [n for p in _list(data, "patients", "instance") for n in _patient_needs(p, len(distances))]
     horizon = meta.get("horizon")
     horizon = _number(horizon, "metadata", "horizon", 0) if horizon else max(n.window_end for n in needs) + 480
     roster = tuple(_roster_entry(c, terminals, horizon) for c in _list(data, "caregivers", "instance"))
     return Instance(
         name=name or f"{meta.get('origin', '')}-{meta.get('name', '')}".strip("-"),
-        distances=distances, needs=tuple(needs), roster=roster,
+        distances=distances,
+        needs=tuple(needs),
+        roster=roster,
         at_service_end=meta.get("time_window_met") == "at_service_end",
         windows_hard=costs.get("total_tardiness") == "HARD",
         shift_end_hard=costs.get("total_extra_time") == "HARD",
-        horizon=horizon, raw=data,
+        horizon=horizon,
+        raw=data,
     )
 
 
@@ -243,8 +259,10 @@ class RouteCost:
 def routes_from_solution(solution: Mapping[str, Any]) -> dict[str, list[Stop]]:
     """Routes of a published solution file, caregiver id -> stops in order."""
     return {
-        r["caregiver_id"]: [Stop(s["patient"], s["service"], float(s["arrival_time"]),
-                                 float(s["departure_time"])) for s in r["locations"]]
+        r["caregiver_id"]: [
+            Stop(s["patient"], s["service"], float(s["arrival_time"]), float(s["departure_time"]))
+            for s in r["locations"]
+        ]
         for r in solution["routes"]
     }
 
@@ -288,6 +306,9 @@ def published_costs(instance_path: Path, instance: Instance) -> dict[str, RouteC
     """Published solutions beside the instance (``../solutions/<stem>.<method>.json``),
     recomputed from their routes."""
     folder = instance_path.resolve().parent.parent / "solutions"
-    return {p.name.removeprefix(instance_path.stem + ".").removesuffix(".json"):
-            evaluate_routes(instance, routes_from_solution(json.loads(p.read_text())))
-            for p in sorted(folder.glob(f"{instance_path.stem}.*.json"))}
+    return {
+        p.name.removeprefix(instance_path.stem + ".").removesuffix(".json"): evaluate_routes(
+            instance, routes_from_solution(json.loads(p.read_text()))
+        )
+        for p in sorted(folder.glob(f"{instance_path.stem}.*.json"))
+    }

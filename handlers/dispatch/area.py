@@ -8,6 +8,7 @@ problem (``handlers.dispatch.batching``; emergencies never wait for a batch);
 (``handlers.dispatch.planning``). The bootstrap builds one per area
 (``careline.bootstrap``); the offline runner builds its own.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

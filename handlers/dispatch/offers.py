@@ -10,24 +10,25 @@ emergency services for stat), each step with a deadline; when nobody is left
 it goes to ``failed`` and the operator queue, so every request ends in a final
 state or with an operator.
 """
+
 from __future__ import annotations
 
 import zlib
 from datetime import datetime, timedelta
 
 from handlers import events as ev
-from handlers.model import (CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType,
-                            Visit, visit_id_for)
-from handlers.ports import UnitOfWork
-from handlers.evaluation.provider_scores import explores
 from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.evaluation.provider_scores import explores
+from handlers.model import CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType, Visit, visit_id_for
+from handlers.ports import UnitOfWork
 
 #: offers a request may use while on the ``best`` step, per parallel slot
 BEST_STEP_OFFERS = 3
 
 
-def receive_request(request: CareRequest, uow: UnitOfWork, now: datetime,
-                    policy: DispatchPolicy, travel: TravelTimes) -> None:
+def receive_request(
+    request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> None:
     """Store a validated request and dispatch it, or hold a synchronised
     follower until its anchor visit has a start time. A known id is ignored.
     An emergency (``stat``) also alerts the operator at once."""
@@ -35,8 +36,7 @@ def receive_request(request: CareRequest, uow: UnitOfWork, now: datetime,
         offer_next(request, uow, now, policy, travel)
 
 
-def register_request(request: CareRequest, uow: UnitOfWork, now: datetime,
-                     policy: DispatchPolicy) -> bool:
+def register_request(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
     """``receive_request`` without the offer: store the request, alert on an
     emergency, hold a follower for its anchor and start the ladder. True when
     the request is ready to be offered (batched and planned dispatch offer it
@@ -62,8 +62,9 @@ def register_request(request: CareRequest, uow: UnitOfWork, now: datetime,
     return True
 
 
-def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
-               policy: DispatchPolicy, travel: TravelTimes) -> list[Offer]:
+def offer_next(
+    request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> list[Offer]:
     """Offer the request to the best caregivers not yet asked (one, or k for
     parallel priorities); climb the ladder when the step has no offers left;
     fail it to the operator queue when nobody is left. Returns new offers."""
@@ -76,16 +77,25 @@ def offer_next(request: CareRequest, uow: UnitOfWork, now: datetime,
     if step.step == "best" and len(previous) >= BEST_STEP_OFFERS * k and request.escalation_step + 1 < len(steps):
         _enter_step(request, request.escalation_step + 1, uow, now, policy)
     roster = uow.caregivers.in_area(request.service_area)
-    ranking = rank_caregivers(request, roster, uow.bookings(c.caregiver_id for c in roster),
-                              travel, now, policy, {o.caregiver_id for o in previous},
-                              uow.ranking_context(request, now, explores(request.request_id, policy.exploration_share)))
+    ranking = rank_caregivers(
+        request,
+        roster,
+        uow.bookings(c.caregiver_id for c in roster),
+        travel,
+        now,
+        policy,
+        {o.caregiver_id for o in previous},
+        uow.ranking_context(request, now, explores(request.request_id, policy.exploration_share)),
+    )
     uow.emit(ev.dispatch_decided(request, ranking, policy, now))
     if not ranking.candidates or len(previous) >= policy.max_offers_per_request:
         reason = "no eligible caregiver accepted" if previous else "no eligible caregiver"
         _fail(uow, request, now, reason, policy, travel)
         return []
-    return [offer_to(request, c, len(previous) + i + 1, uow, now, policy)
-            for i, c in enumerate(_disjoint(list(ranking.candidates), k))]
+    return [
+        offer_to(request, c, len(previous) + i + 1, uow, now, policy)
+        for i, c in enumerate(_disjoint(list(ranking.candidates), k))
+    ]
 
 
 def _disjoint(candidates: list[Candidate], k: int) -> list[Candidate]:
@@ -93,16 +103,23 @@ def _disjoint(candidates: list[Candidate], k: int) -> list[Candidate]:
     return candidates[:k]
 
 
-def offer_to(request: CareRequest, candidate: Candidate, number: int, uow: UnitOfWork,
-             now: datetime, policy: DispatchPolicy) -> Offer:
+def offer_to(
+    request: CareRequest, candidate: Candidate, number: int, uow: UnitOfWork, now: datetime, policy: DispatchPolicy
+) -> Offer:
     """Reserve ``candidate``'s slot for the request and ask them (offer number ``number``)."""
     offer_id = f"{request.request_id}.o{number}"
     offer = Offer(
-        offer_id=offer_id, request_id=request.request_id, caregiver_id=candidate.caregiver_id,
-        planned_start=candidate.start, planned_end=candidate.end, created_at=now,
+        offer_id=offer_id,
+        request_id=request.request_id,
+        caregiver_id=candidate.caregiver_id,
+        planned_start=candidate.start,
+        planned_end=candidate.end,
+        created_at=now,
         expires_at=now + timedelta(seconds=policy.offer_timeout_seconds),
-        travel_minutes=candidate.travel_added_minutes, lateness_minutes=candidate.lateness_minutes,
-        short_code=f"{zlib.crc32(offer_id.encode()) % 10000:04d}", policy_version=policy.version,
+        travel_minutes=candidate.travel_added_minutes,
+        lateness_minutes=candidate.lateness_minutes,
+        short_code=f"{zlib.crc32(offer_id.encode()) % 10000:04d}",
+        policy_version=policy.version,
     )
     uow.offers.add(offer)
     uow.emit(ev.offer_created(request, offer))
@@ -110,8 +127,9 @@ def offer_to(request: CareRequest, candidate: Candidate, number: int, uow: UnitO
     return offer
 
 
-def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
-                 policy: DispatchPolicy, travel: TravelTimes) -> bool:
+def accept_offer(
+    offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> bool:
     """Turn an offer into a visit; rescind the request's other pending offers;
     release synchronised followers.
 
@@ -125,9 +143,12 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
         return False
     request = uow.requests.get(offer.request_id)
     assert request is not None
-    on_time_late_arrival = (offer.status == OfferStatus.TIMEOUT and now <= offer.expires_at
-                            and uow.visits.for_request(request.request_id) is None
-                            and _slot_free(offer, uow))
+    on_time_late_arrival = (
+        offer.status == OfferStatus.TIMEOUT
+        and now <= offer.expires_at
+        and uow.visits.for_request(request.request_id) is None
+        and _slot_free(offer, uow)
+    )
     if request.status.is_final or (offer.status != OfferStatus.PENDING and not on_time_late_arrival):
         uow.emit(ev.offer_refused(request, offer, now))
         return False
@@ -147,19 +168,31 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
     caregiver = uow.caregivers.get(caregiver_id)
     elder = uow.elders.get(request.elder_id)
     visit = Visit(
-        visit_id=visit_id_for(offer_id), request_id=request.request_id,
-        caregiver_id=caregiver_id, provider_id=caregiver.provider_id if caregiver else "",
-        elder_id=request.elder_id, service_type=request.service_type,
+        visit_id=visit_id_for(offer_id),
+        request_id=request.request_id,
+        caregiver_id=caregiver_id,
+        provider_id=caregiver.provider_id if caregiver else "",
+        elder_id=request.elder_id,
+        service_type=request.service_type,
         location_index=elder.location_index if elder else request.location_index,
-        planned_start=offer.planned_start, planned_end=offer.planned_end,
+        planned_start=offer.planned_start,
+        planned_end=offer.planned_end,
     )
     uow.visits.add(visit)
     request.assigned_at = request.assigned_at or now
     _set_status(uow, request, RequestStatus.ACCEPTED, now, f"offer {offer_id} accepted")
-    uow.emit(ev.offer_accepted(request, offer, visit, now,
-                               supersedes=was.value if was != OfferStatus.PENDING else None))
-    uow.emit(ev.timer_requested("check-in-deadline", visit.visit_id, request,
-                                visit.planned_start + timedelta(minutes=policy.no_show_minutes), now))
+    uow.emit(
+        ev.offer_accepted(request, offer, visit, now, supersedes=was.value if was != OfferStatus.PENDING else None)
+    )
+    uow.emit(
+        ev.timer_requested(
+            "check-in-deadline",
+            visit.visit_id,
+            request,
+            visit.planned_start + timedelta(minutes=policy.no_show_minutes),
+            now,
+        )
+    )
     for follower in uow.requests.followers_of(request.request_id):
         if follower.status == RequestStatus.ON_HOLD:
             follower.sync_anchor_start = offer.planned_start
@@ -169,9 +202,15 @@ def accept_offer(offer_id: str, caregiver_id: str, uow: UnitOfWork, now: datetim
     return True
 
 
-def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datetime,
-                policy: DispatchPolicy, travel: TravelTimes,
-                caregiver_id: str | None = None) -> bool:
+def close_offer(
+    offer_id: str,
+    outcome: OfferStatus,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    caregiver_id: str | None = None,
+) -> bool:
     """Record a decline (``rejected``) or a ``timeout``; when no offer of the
     request is still pending, offer it to the next caregivers. Late or foreign
     replies change nothing; a decline given after expiry counts as a timeout."""
@@ -192,13 +231,18 @@ def close_offer(offer_id: str, outcome: OfferStatus, uow: UnitOfWork, now: datet
     return True
 
 
-def step_deadline(request_id: str, step_index: int, uow: UnitOfWork, now: datetime,
-                  policy: DispatchPolicy, travel: TravelTimes) -> bool:
+def step_deadline(
+    request_id: str, step_index: int, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> bool:
     """A ladder step's deadline passed: if the request is still unassigned on
     that step, rescind its pending offers and climb to the next step."""
     request = uow.requests.get(request_id)
-    if (request is None or request.status.is_final or request.escalation_step != step_index
-            or uow.visits.for_request(request_id) is not None):
+    if (
+        request is None
+        or request.status.is_final
+        or request.escalation_step != step_index
+        or uow.visits.for_request(request_id) is not None
+    ):
         return False
     steps = policy.steps_for(request.priority.value)
     if step_index + 1 >= len(steps):
@@ -209,8 +253,7 @@ def step_deadline(request_id: str, step_index: int, uow: UnitOfWork, now: dateti
     return True
 
 
-def _enter_step(request: CareRequest, index: int, uow: UnitOfWork, now: datetime,
-                policy: DispatchPolicy) -> None:
+def _enter_step(request: CareRequest, index: int, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> None:
     steps = policy.steps_for(request.priority.value)
     request.escalation_step = index
     step = steps[index]
@@ -219,8 +262,15 @@ def _enter_step(request: CareRequest, index: int, uow: UnitOfWork, now: datetime
     if step.step == "emergency_services":
         uow.emit(ev.operator_alert(request, now, "emergency not accepted in time: call emergency services"))
     if step.deadline_seconds > 0 and index + 1 < len(steps):
-        uow.emit(ev.timer_requested("ladder-step", f"{request.request_id}#{index}", request,
-                                    now + timedelta(seconds=step.deadline_seconds), now))
+        uow.emit(
+            ev.timer_requested(
+                "ladder-step",
+                f"{request.request_id}#{index}",
+                request,
+                now + timedelta(seconds=step.deadline_seconds),
+                now,
+            )
+        )
 
 
 def _rescind_others(request: CareRequest, keep: str | None, uow: UnitOfWork, now: datetime) -> None:
@@ -232,20 +282,23 @@ def _rescind_others(request: CareRequest, keep: str | None, uow: UnitOfWork, now
 
 def _slot_free(offer: Offer, uow: UnitOfWork) -> bool:
     held = uow.bookings([offer.caregiver_id]).get(offer.caregiver_id, [])
-    return all(b.end <= offer.planned_start or b.start >= offer.planned_end
-               for b in held if b.request_id != offer.request_id)
+    return all(
+        b.end <= offer.planned_start or b.start >= offer.planned_end for b in held if b.request_id != offer.request_id
+    )
 
 
-def _set_status(uow: UnitOfWork, request: CareRequest, status: RequestStatus,
-                now: datetime, reason: str | None = None) -> None:
+def _set_status(
+    uow: UnitOfWork, request: CareRequest, status: RequestStatus, now: datetime, reason: str | None = None
+) -> None:
     request.status, request.status_reason = status, reason
     if status.is_final:
         request.closed_at = now
     uow.emit(ev.status_changed(request, now))
 
 
-def _fail(uow: UnitOfWork, request: CareRequest, now: datetime, reason: str,
-          policy: DispatchPolicy, travel: TravelTimes) -> None:
+def _fail(
+    uow: UnitOfWork, request: CareRequest, now: datetime, reason: str, policy: DispatchPolicy, travel: TravelTimes
+) -> None:
     _set_status(uow, request, RequestStatus.FAILED, now, reason)
     uow.emit(ev.escalated_to_operator(request, now, reason))
     for follower in uow.requests.followers_of(request.request_id):

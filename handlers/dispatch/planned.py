@@ -1,6 +1,7 @@
 """Following a day plan live: each request of a planned area is offered first
 to the caregiver and start the plan gave it (``handlers.dispatch.planning``
 makes the plan), and online when the plan has no slot that still fits."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,14 @@ class PlannedVisit:
     announced_at: datetime | None = None
 
 
-def receive_planned(request: CareRequest, plan: Mapping[str, PlannedVisit], uow: UnitOfWork, now: datetime,
-                    policy: DispatchPolicy, travel: TravelTimes) -> None:
+def receive_planned(
+    request: CareRequest,
+    plan: Mapping[str, PlannedVisit],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> None:
     """Receive a request of a planned day: offer it first to its planned
     caregiver at its planned start; when the plan has no slot for it, or the
     slot no longer fits the caregiver's day (``scheduling.insertion_at``),
@@ -42,10 +49,22 @@ def receive_planned(request: CareRequest, plan: Mapping[str, PlannedVisit], uow:
     if not offers.register_request(request, uow, now, policy):
         return
     caregiver = uow.caregivers.get(planned.caregiver_id) if planned is not None else None
-    if (planned is not None and caregiver is not None and caregiver.active and planned.start >= now
-            and policy.covers(caregiver.abilities, request.service_type)):
-        fit = insertion_at(request, caregiver, uow.bookings([caregiver.caregiver_id])[caregiver.caregiver_id],
-                           travel, planned.start, min(now, planned.announced_at or now), policy)
+    if (
+        planned is not None
+        and caregiver is not None
+        and caregiver.active
+        and planned.start >= now
+        and policy.covers(caregiver.abilities, request.service_type)
+    ):
+        fit = insertion_at(
+            request,
+            caregiver,
+            uow.bookings([caregiver.caregiver_id])[caregiver.caregiver_id],
+            travel,
+            planned.start,
+            min(now, planned.announced_at or now),
+            policy,
+        )
         if not isinstance(fit, str):
             uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
             offers.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)

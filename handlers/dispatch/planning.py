@@ -24,6 +24,7 @@ The search is OR-Tools' guided local search (Voudouris & Tsang 1999), run from
 a small portfolio of first solutions and stopped by a wall-clock limit. Times are
 whole minutes from the start of the day (the benchmark's data are integers).
 """
+
 from __future__ import annotations
 
 import random
@@ -32,9 +33,9 @@ from typing import Mapping, Sequence
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from handlers.model import SyncType
-from handlers.dispatch.planned import PlannedVisit
 from handlers.datasets.uhhc import Instance, ServiceNeed, Stop, evaluate_routes
+from handlers.dispatch.planned import PlannedVisit
+from handlers.model import SyncType
 
 UNSERVED_PENALTY = 10_000_000
 """Cost of leaving a need unserved: above any day's travel and tardiness in minutes."""
@@ -76,8 +77,7 @@ def plan_day(instance: Instance, time_limit_seconds: float = 10, seed: int = 0) 
     Raises ``RuntimeError`` when no run finds a plan.
     """
     needs = _ordered_needs(instance, seed)
-    runs = [_solve(instance, needs, strategy, lam, time_limit_seconds / len(PORTFOLIO))
-            for strategy, lam in PORTFOLIO]
+    runs = [_solve(instance, needs, strategy, lam, time_limit_seconds / len(PORTFOLIO)) for strategy, lam in PORTFOLIO]
     plans = [p for p in runs if p is not None]
     if not plans:
         raise RuntimeError(f"{instance.name}: the routing solver found no plan")
@@ -91,8 +91,9 @@ def plan_objective(instance: Instance, routes: Mapping[str, Sequence[Stop]]) -> 
     return cost.unserved, cost.travel_time + cost.total_tardiness + cost.highest_tardiness
 
 
-def _solve(instance: Instance, needs: Sequence[ServiceNeed], strategy: str, lam: float,
-           time_limit_seconds: float) -> dict[str, list[Stop]] | None:
+def _solve(
+    instance: Instance, needs: Sequence[ServiceNeed], strategy: str, lam: float, time_limit_seconds: float
+) -> dict[str, list[Stop]] | None:
     homes = sorted({c.home_index for c in instance.roster})
     depot_node = {home: len(needs) + i for i, home in enumerate(homes)}
     locations = [n.location_index for n in needs] + homes
@@ -102,10 +103,12 @@ def _solve(instance: Instance, needs: Sequence[ServiceNeed], strategy: str, lam:
     routing = pywrapcp.RoutingModel(manager)
     dist = [[int(round(instance.distances[a][b])) for b in locations] for a in locations]
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(dist))
-    time_cb = routing.RegisterTransitMatrix([[durations[i] + dist[i][j] for j in range(len(locations))]
-                                             for i in range(len(locations))])
-    horizon = int(max([instance.horizon] + [c.shift_end for c in instance.roster]
-                      + [n.window_end + n.duration for n in needs]))
+    time_cb = routing.RegisterTransitMatrix(
+        [[durations[i] + dist[i][j] for j in range(len(locations))] for i in range(len(locations))]
+    )
+    horizon = int(
+        max([instance.horizon] + [c.shift_end for c in instance.roster] + [n.window_end + n.duration for n in needs])
+    )
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time = routing.GetDimensionOrDie("time")
     _bound_shifts(instance, routing, time, horizon)
@@ -122,16 +125,23 @@ def _solve(instance: Instance, needs: Sequence[ServiceNeed], strategy: str, lam:
     return None if solution is None else _routes(instance, needs, manager, routing, time, solution)
 
 
-def _bound_shifts(instance: Instance, routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension,
-                  horizon: int) -> None:
+def _bound_shifts(
+    instance: Instance, routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension, horizon: int
+) -> None:
     for v, c in enumerate(instance.roster):
         start, end = int(c.shift_start), int(c.shift_end) if instance.shift_end_hard else horizon
         time.CumulVar(routing.Start(v)).SetRange(start, end)
         time.CumulVar(routing.End(v)).SetRange(start, end)
 
 
-def _bound_need(instance: Instance, need: ServiceNeed, index: int, routing: pywrapcp.RoutingModel,
-                time: pywrapcp.RoutingDimension, horizon: int) -> None:
+def _bound_need(
+    instance: Instance,
+    need: ServiceNeed,
+    index: int,
+    routing: pywrapcp.RoutingModel,
+    time: pywrapcp.RoutingDimension,
+    horizon: int,
+) -> None:
     earliest, latest = int(need.window_start), int(instance.latest_start(need))
     allowed = [v for v, c in enumerate(instance.roster) if need.service_id in c.abilities]
     routing.AddDisjunction([index], UNSERVED_PENALTY)
@@ -147,8 +157,12 @@ def _bound_need(instance: Instance, need: ServiceNeed, index: int, routing: pywr
     routing.AddVariableMinimizedByFinalizer(time.CumulVar(index))
 
 
-def _synchronise(needs: Sequence[ServiceNeed], index_of: Mapping[tuple[str, str], int],
-                 routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension) -> None:
+def _synchronise(
+    needs: Sequence[ServiceNeed],
+    index_of: Mapping[tuple[str, str], int],
+    routing: pywrapcp.RoutingModel,
+    time: pywrapcp.RoutingDimension,
+) -> None:
     solver = routing.solver()
     for f in needs:
         if f.sync_partner is None or f.sync_type not in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL):
@@ -156,16 +170,20 @@ def _synchronise(needs: Sequence[ServiceNeed], index_of: Mapping[tuple[str, str]
         a, b = index_of[(f.patient_id, f.sync_partner)], index_of[(f.patient_id, f.service_id)]
         if f.sync_type == SyncType.SIMULTANEOUS:
             solver.Add(time.CumulVar(a) == time.CumulVar(b))
-            solver.Add(solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
-                       >= routing.ActiveVar(a))
+            solver.Add(solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b)) >= routing.ActiveVar(a))
         else:
             solver.Add(time.CumulVar(b) >= time.CumulVar(a) + int(f.sync_min_gap))
             solver.Add(time.CumulVar(b) <= time.CumulVar(a) + int(f.sync_max_gap))
 
 
-def _routes(instance: Instance, needs: Sequence[ServiceNeed], manager: pywrapcp.RoutingIndexManager,
-            routing: pywrapcp.RoutingModel, time: pywrapcp.RoutingDimension,
-            solution: pywrapcp.Assignment) -> dict[str, list[Stop]]:
+def _routes(
+    instance: Instance,
+    needs: Sequence[ServiceNeed],
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    time: pywrapcp.RoutingDimension,
+    solution: pywrapcp.Assignment,
+) -> dict[str, list[Stop]]:
     routes: dict[str, list[Stop]] = {}
     for v, c in enumerate(instance.roster):
         stops, index = [], solution.Value(routing.NextVar(routing.Start(v)))
@@ -205,16 +223,19 @@ def sync_violations(instance: Instance, routes: Mapping[str, Sequence[Stop]]) ->
             if anchor[0] == follower[0]:
                 found.append(f"{pair}: simultaneous services both done by {anchor[0]}")
         elif not f.sync_min_gap - 1e-6 <= gap <= f.sync_max_gap + 1e-6:
-            found.append(f"{pair}: follower starts {gap:.1f} min after the anchor, "
-                         f"not {f.sync_min_gap:g}..{f.sync_max_gap:g}")
+            found.append(
+                f"{pair}: follower starts {gap:.1f} min after the anchor, not {f.sync_min_gap:g}..{f.sync_max_gap:g}"
+            )
     return found
 
 
-def planned_visits(instance: Instance, routes: Mapping[str, Sequence[Stop]], run: str,
-                   day_start: datetime) -> dict[str, PlannedVisit]:
+def planned_visits(
+    instance: Instance, routes: Mapping[str, Sequence[Stop]], run: str, day_start: datetime
+) -> dict[str, PlannedVisit]:
     """The plan keyed by care request id, with the ids ``handlers.datasets.day.build_day``
     gives a run (``<run>.<patient>.<service>``, caregivers ``<run>.<id>``),
     announced to the caregivers at ``day_start``."""
+
     def at(minute: float) -> datetime:
         return day_start + timedelta(minutes=minute)
 
@@ -222,6 +243,7 @@ def planned_visits(instance: Instance, routes: Mapping[str, Sequence[Stop]], run
     for caregiver_id, stops in routes.items():
         for s in stops:
             loc = instance.need(s.patient_id, s.service_id).location_index
-            plan[f"{run}.{s.patient_id}.{s.service_id}"] = PlannedVisit(f"{run}.{caregiver_id}", at(s.start),
-                                                                        at(s.end), loc, day_start)
+            plan[f"{run}.{s.patient_id}.{s.service_id}"] = PlannedVisit(
+                f"{run}.{caregiver_id}", at(s.start), at(s.end), loc, day_start
+            )
     return plan

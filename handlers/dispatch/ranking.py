@@ -2,27 +2,35 @@
 day beyond the routes (continuity, contracts, provider scores, workload,
 language and preferences), built from plain lists so both units of work
 (``db.uow.SqlUnitOfWork`` and the in-memory one) share one rule."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from handlers.model import CareRequest, Elder, ProviderOrganisation, Visit, VisitStatus
 from handlers.dispatch.scheduling import RankingContext
+from handlers.model import CareRequest, Elder, ProviderOrganisation, Visit, VisitStatus
 
 _DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
 
 
-def context_from(request: CareRequest, now: datetime, elder_visits: Iterable[Visit], live_visits: Iterable[Visit],
-                 providers: Sequence[ProviderOrganisation], explore: bool = False,
-                 elder: Elder | None = None) -> RankingContext:
+def context_from(
+    request: CareRequest,
+    now: datetime,
+    elder_visits: Iterable[Visit],
+    live_visits: Iterable[Visit],
+    providers: Sequence[ProviderOrganisation],
+    explore: bool = False,
+    elder: Elder | None = None,
+) -> RankingContext:
     """Build the ranking context from plain lists (shared by both units of work):
     caregivers the elder had in the last 30 days, contracts and scores of
     providers, live visits per caregiver on the request's day, and the
     elder's language, preferred caregiver gender and excluded caregivers.
     Unrecorded values (a caregiver without a recorded gender) exclude nobody."""
-    recent = frozenset(v.caregiver_id for v in elder_visits
-                       if v.status not in _DEAD and v.planned_start >= now - timedelta(days=30))
+    recent = frozenset(
+        v.caregiver_id for v in elder_visits if v.status not in _DEAD and v.planned_start >= now - timedelta(days=30)
+    )
     day = request.window_start.date()
     today: dict[str, int] = {}
     for v in live_visits:
@@ -30,8 +38,13 @@ def context_from(request: CareRequest, now: datetime, elder_visits: Iterable[Vis
             today[v.caregiver_id] = today.get(v.caregiver_id, 0) + 1
     contracts = {p.provider_id: frozenset(p.service_types.split()) for p in providers}
     scores = {p.provider_id: p.score for p in providers if p.score is not None}
-    return RankingContext(recent_caregivers=recent, provider_services=contracts, provider_scores=scores,
-                          visits_today=today, explore=explore,
-                          excluded_caregivers=frozenset((getattr(elder, "excluded_caregivers", "") or "").split()),
-                          language=getattr(elder, "language", None),
-                          preferred_gender=getattr(elder, "preferred_gender", None))
+    return RankingContext(
+        recent_caregivers=recent,
+        provider_services=contracts,
+        provider_scores=scores,
+        visits_today=today,
+        explore=explore,
+        excluded_caregivers=frozenset((getattr(elder, "excluded_caregivers", "") or "").split()),
+        language=getattr(elder, "language", None),
+        preferred_gender=getattr(elder, "preferred_gender", None),
+    )

@@ -13,13 +13,14 @@ Exclusion reasons are kept so every decision can be explained.
 The insertion rule is the classic cheapest-insertion heuristic for routing
 with time windows (Solomon 1987, Operations Research 35(2)).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, Sequence
 
-from handlers.model import Booking, CareRequest, Caregiver
+from handlers.model import Booking, Caregiver, CareRequest
 
 
 class TravelTimes(Protocol):
@@ -79,14 +80,12 @@ class DispatchPolicy:
     exploration_share: float = 0.1
     parallel_offers: dict[str, int] = field(default_factory=lambda: {"stat": 3, "asap": 2})
     skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15,
-                                                                  "routine": 60})
+    sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15, "routine": 60})
     ladder: dict[str, tuple[LadderStep, ...]] = field(default_factory=lambda: dict(_DEFAULT_LADDER))
 
     def covers(self, abilities: str, service_type: str) -> bool:
         """An ability list covers a service directly or through the skill hierarchy."""
-        return any(a == service_type or service_type in self.skill_hierarchy.get(a, ())
-                   for a in abilities.split())
+        return any(a == service_type or service_type in self.skill_hierarchy.get(a, ()) for a in abilities.split())
 
     def parallel_for(self, priority: str) -> int:
         return max(1, self.parallel_offers.get(priority, 1))
@@ -141,8 +140,7 @@ def earliest_start(request: CareRequest) -> datetime:
     """The earliest allowed start: the window start, or the synchronised slot
     after the anchor visit for a follower service."""
     if request.sync_is_follower and request.sync_anchor_start is not None:
-        return max(request.window_start,
-                   request.sync_anchor_start + timedelta(minutes=request.sync_min_gap))
+        return max(request.window_start, request.sync_anchor_start + timedelta(minutes=request.sync_min_gap))
     return request.window_start
 
 
@@ -152,8 +150,14 @@ def _sync_latest(request: CareRequest) -> datetime | None:
     return None
 
 
-def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequence[Booking],
-                   travel: TravelTimes, now: datetime, policy: DispatchPolicy) -> Candidate | str:
+def best_insertion(
+    request: CareRequest,
+    caregiver: Caregiver,
+    bookings: Sequence[Booking],
+    travel: TravelTimes,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> Candidate | str:
     """The cheapest future gap for ``request`` in the caregiver's day, or the
     reason why none fits (a string). Costs are minutes.
 
@@ -173,7 +177,7 @@ def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequenc
     answer_allowance = timedelta(seconds=policy.offer_timeout_seconds)
     best: Candidate | None = None
     reason = "no gap in the day is long enough"
-    for (prev_loc, prev_free), (next_loc, next_start) in zip(chain, nexts):
+    for (prev_loc, prev_free), (next_loc, next_start) in zip(chain, nexts, strict=False):
         if next_start is not None and next_start <= now:
             continue
         depart = max(prev_free, now + answer_allowance)
@@ -191,19 +195,26 @@ def best_insertion(request: CareRequest, caregiver: Caregiver, bookings: Sequenc
             reason = "would arrive after the time window (hard window)"
             continue
         sync_dev = max(0.0, _minutes(start - sync_latest)) if sync_latest else 0.0
-        added = (travel.minutes(prev_loc, request.location_index)
-                 + travel.minutes(request.location_index, next_loc)
-                 - travel.minutes(prev_loc, next_loc))
-        cost = (policy.travel_weight * added + policy.lateness_weight * lateness
-                + policy.sync_weight * sync_dev)
+        added = (
+            travel.minutes(prev_loc, request.location_index)
+            + travel.minutes(request.location_index, next_loc)
+            - travel.minutes(prev_loc, next_loc)
+        )
+        cost = policy.travel_weight * added + policy.lateness_weight * lateness + policy.sync_weight * sync_dev
         if best is None or cost < best.cost:
             best = Candidate(caregiver.caregiver_id, start, end, added, lateness, sync_dev, cost)
     return best if best is not None else reason
 
 
-def insertion_at(request: CareRequest, caregiver: Caregiver, bookings: Sequence[Booking],
-                 travel: TravelTimes, start: datetime, now: datetime,
-                 policy: DispatchPolicy) -> Candidate | str:
+def insertion_at(
+    request: CareRequest,
+    caregiver: Caregiver,
+    bookings: Sequence[Booking],
+    travel: TravelTimes,
+    start: datetime,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> Candidate | str:
     """The candidate for starting ``request`` exactly at ``start`` (a slot a day
     plan chose), or the reason why that slot no longer fits (a string).
 
@@ -231,8 +242,11 @@ def insertion_at(request: CareRequest, caregiver: Caregiver, bookings: Sequence[
         return "the planned start is before the window opens"
     if next_start is not None and end + timedelta(minutes=travel.minutes(here, next_loc)) > next_start:
         return "would not reach the next visit in time"
-    if next_start is None and policy.shift_end_hard and \
-            end + timedelta(minutes=travel.minutes(here, home)) > caregiver.shift_end:
+    if (
+        next_start is None
+        and policy.shift_end_hard
+        and end + timedelta(minutes=travel.minutes(here, home)) > caregiver.shift_end
+    ):
         return "would not be back at the home base by the end of the shift"
     lateness = max(0.0, _minutes(start - request.latest_start))
     if request.window_hard and lateness > 0:
@@ -244,8 +258,9 @@ def insertion_at(request: CareRequest, caregiver: Caregiver, bookings: Sequence[
     return Candidate(caregiver.caregiver_id, start, end, added, lateness, sync_dev, cost)
 
 
-def _excluded(request: CareRequest, caregiver: Caregiver, policy: DispatchPolicy,
-              ctx: RankingContext, already_offered: set[str]) -> str | None:
+def _excluded(
+    request: CareRequest, caregiver: Caregiver, policy: DispatchPolicy, ctx: RankingContext, already_offered: set[str]
+) -> str | None:
     cid = caregiver.caregiver_id
     contract = ctx.provider_services.get(caregiver.provider_id)
     if not caregiver.active:
@@ -276,14 +291,21 @@ def _adjusted(c: Candidate, caregiver: Caregiver, policy: DispatchPolicy, ctx: R
     score = None if ctx.explore else ctx.provider_scores.get(caregiver.provider_id)
     if score is not None:
         cost += policy.provider_score_weight * (100.0 - score)
-    return Candidate(c.caregiver_id, c.start, c.end, c.travel_added_minutes, c.lateness_minutes,
-                     c.sync_deviation_minutes, cost)
+    return Candidate(
+        c.caregiver_id, c.start, c.end, c.travel_added_minutes, c.lateness_minutes, c.sync_deviation_minutes, cost
+    )
 
 
-def rank_caregivers(request: CareRequest, caregivers: Sequence[Caregiver],
-                    bookings: dict[str, list[Booking]], travel: TravelTimes, now: datetime,
-                    policy: DispatchPolicy, already_offered: set[str],
-                    context: RankingContext | None = None) -> Ranking:
+def rank_caregivers(
+    request: CareRequest,
+    caregivers: Sequence[Caregiver],
+    bookings: dict[str, list[Booking]],
+    travel: TravelTimes,
+    now: datetime,
+    policy: DispatchPolicy,
+    already_offered: set[str],
+    context: RankingContext | None = None,
+) -> Ranking:
     """Eligible caregivers, cheapest first, and why each other one was excluded.
 
     Eligibility: active, same service area, ability covers the service type

@@ -12,6 +12,7 @@ merged: the first answer is what the month's report counted). Same contract
 as ``handlers.operations.operator_actions``: ``Refused`` with a stable code before
 anything is written.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ COMMENT_MAX_CHARS = 1000
 class InvalidCenterRating(ValueError):
     """Answers that cannot be stored; ``field`` names the offending one."""
 
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
 
@@ -68,8 +69,9 @@ class CenterRatingRecord:
 
     def as_kpi_input(self) -> CenterRating:
         """The ``handlers.evaluation.kpis.CenterRating`` the center score is computed from."""
-        return CenterRating(self.provider_id, self.answers.information_correct, self.answers.notice_sufficient,
-                            self.answers.stars)
+        return CenterRating(
+            self.provider_id, self.answers.information_correct, self.answers.notice_sufficient, self.answers.stars
+        )
 
 
 class CenterRatingRepository(Protocol):
@@ -82,8 +84,9 @@ class CenterRatingUnitOfWork(UnitOfWork, Protocol):
     def center_ratings(self) -> CenterRatingRepository: ...
 
 
-def rate_center(request_id: str, provider_id: str, answers: CenterAnswers, uow: CenterRatingUnitOfWork,
-                now: datetime) -> CenterRatingRecord:
+def rate_center(
+    request_id: str, provider_id: str, answers: CenterAnswers, uow: CenterRatingUnitOfWork, now: datetime
+) -> CenterRatingRecord:
     """Store ``provider_id``'s rating of the center for the visit of ``request_id``.
 
     Refused: ``unknown_visit`` when the request has no live visit or another
@@ -101,7 +104,16 @@ def rate_center(request_id: str, provider_id: str, answers: CenterAnswers, uow: 
         raise Refused("already_rated", "this visit was already rated; a rating is given once")
     record = CenterRatingRecord(visit.visit_id, request_id, provider_id, answers, now)
     uow.center_ratings.add(record)
-    uow.emit(ev.feedback_recorded(request, now, "center_rating", visit_id=visit.visit_id, provider_id=provider_id,
-                                  information_correct=answers.information_correct,
-                                  notice_sufficient=answers.notice_sufficient, stars=answers.stars))
+    uow.emit(
+        ev.feedback_recorded(
+            request,
+            now,
+            "center_rating",
+            visit_id=visit.visit_id,
+            provider_id=provider_id,
+            information_correct=answers.information_correct,
+            notice_sufficient=answers.notice_sufficient,
+            stars=answers.stars,
+        )
+    )
     return record

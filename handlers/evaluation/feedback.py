@@ -5,6 +5,7 @@ and reopens the request for an operator follow-up call with its own deadline
 (``followup_hours``, default 24 h): an event for the operator queue and a
 timer, so the follow-up cannot be forgotten.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -32,9 +33,16 @@ def visit_concerned(visits: Iterable[Visit]) -> Visit | None:
     return max(live or mine, key=lambda v: (v.planned_start, v.visit_id), default=None)
 
 
-def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: datetime,
-                    stars: int | None = None, complaint: str | None = None,
-                    comment: str | None = None, followup_hours: float = 24.0) -> bool:
+def record_feedback(
+    feedback_id: str,
+    request_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    stars: int | None = None,
+    complaint: str | None = None,
+    comment: str | None = None,
+    followup_hours: float = 24.0,
+) -> bool:
     """Store a rating and/or a complaint about ``request_id``; False for a
     repeated feedback id. Raises ``InvalidFeedback`` for stars outside 1–5,
     an unknown complaint category or an unknown request."""
@@ -51,12 +59,24 @@ def record_feedback(feedback_id: str, request_id: str, uow: UnitOfWork, now: dat
     people = {"provider_id": visit.provider_id, "caregiver_id": visit.caregiver_id} if visit else {}
     visit_id = visit.visit_id if visit else None
     if stars is not None:
-        uow.feedback.add(Feedback(f"{feedback_id}.rating", request_id, "rating", now, rating=stars, comment=comment,
-                                  visit_id=visit_id))
+        uow.feedback.add(
+            Feedback(
+                f"{feedback_id}.rating", request_id, "rating", now, rating=stars, comment=comment, visit_id=visit_id
+            )
+        )
         uow.emit(ev.feedback_recorded(request, now, "rating", stars=stars, **people))
     if complaint is not None:
-        uow.feedback.add(Feedback(f"{feedback_id}.complaint", request_id, "complaint", now,
-                                  category=complaint, comment=comment, visit_id=visit_id))
+        uow.feedback.add(
+            Feedback(
+                f"{feedback_id}.complaint",
+                request_id,
+                "complaint",
+                now,
+                category=complaint,
+                comment=comment,
+                visit_id=visit_id,
+            )
+        )
         uow.emit(ev.feedback_recorded(request, now, "complaint", category=complaint, **people))
         due = now + timedelta(hours=followup_hours)
         uow.emit(ev.escalated(request, now, "operator_followup", f"complaint ({complaint}): call the elder back"))

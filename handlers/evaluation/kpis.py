@@ -6,6 +6,7 @@ stream worker and tests compute the same numbers. Rates are shares 0..1,
 ``None`` when there is nothing to count; times are seconds or minutes as named.
 Thresholds and weights ship in ``config/evaluation.toml``.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,13 @@ COMPLAINT_CATEGORIES = ("late", "no-show", "rude", "incomplete", "safety")
 ANSWERABLE_OFFER_STATUSES = ("accepted", "rejected", "timeout")
 SCORED_KPIS = ("on_time", "completion", "satisfaction", "evv_compliance", "acceptance", "complaints")
 DEFAULT_WEIGHTS: Mapping[str, float] = {
-    "on_time": 0.25, "completion": 0.20, "satisfaction": 0.20,
-    "evv_compliance": 0.15, "acceptance": 0.10, "complaints": 0.10}
+    "on_time": 0.25,
+    "completion": 0.20,
+    "satisfaction": 0.20,
+    "evv_compliance": 0.15,
+    "acceptance": 0.10,
+    "complaints": 0.10,
+}
 
 
 def counted_offer_status(status: str, has_visit: bool) -> str:
@@ -155,8 +161,11 @@ def acceptance_rate(offers: Sequence[OfferOutcome]) -> float | None:
 
 def median_seconds_to_accept(offers: Sequence[OfferOutcome]) -> float | None:
     """Median seconds from offer to acceptance over accepted offers."""
-    waits = [(o.responded_at - o.offered_at).total_seconds() for o in offers
-             if o.status == "accepted" and o.responded_at is not None]
+    waits = [
+        (o.responded_at - o.offered_at).total_seconds()
+        for o in offers
+        if o.status == "accepted" and o.responded_at is not None
+    ]
     return statistics.median(waits) if waits else None
 
 
@@ -198,20 +207,32 @@ def complaints_per_100_visits(complaints: int, visits: int) -> float | None:
     return 100.0 * complaints / visits if visits else None
 
 
-def compute_kpis(subject_id: str, offers: Sequence[OfferOutcome], visits: Sequence[VisitOutcome],
-                 ratings: Sequence[Rating], complaints: Sequence[Complaint], policy: KpiPolicy) -> Kpis:
+def compute_kpis(
+    subject_id: str,
+    offers: Sequence[OfferOutcome],
+    visits: Sequence[VisitOutcome],
+    ratings: Sequence[Rating],
+    complaints: Sequence[Complaint],
+    policy: KpiPolicy,
+) -> Kpis:
     """Every KPI of one subject from its own offers, visits and feedback."""
     stars = [r.stars for r in ratings]
     return Kpis(
-        subject_id=subject_id, offers=sum(o.status in ANSWERABLE_OFFER_STATUSES for o in offers),
-        acceptance_rate=acceptance_rate(offers), median_seconds_to_accept=median_seconds_to_accept(offers),
-        visits=len(visits), on_time_rate=on_time_rate(visits, policy.on_time_minutes),
-        completion_rate=completion_rate(visits), no_shows=sum(v.no_show for v in visits),
-        evv_compliance_rate=evv_compliance_rate(visits), ratings=len(stars),
+        subject_id=subject_id,
+        offers=sum(o.status in ANSWERABLE_OFFER_STATUSES for o in offers),
+        acceptance_rate=acceptance_rate(offers),
+        median_seconds_to_accept=median_seconds_to_accept(offers),
+        visits=len(visits),
+        on_time_rate=on_time_rate(visits, policy.on_time_minutes),
+        completion_rate=completion_rate(visits),
+        no_shows=sum(v.no_show for v in visits),
+        evv_compliance_rate=evv_compliance_rate(visits),
+        ratings=len(stars),
         mean_stars=statistics.fmean(stars) if stars else None,
         satisfaction=bayesian_average(stars, policy.prior_mean, policy.prior_weight),
         complaints=len(complaints),
-        complaints_per_100_visits=complaints_per_100_visits(len(complaints), len(visits)))
+        complaints_per_100_visits=complaints_per_100_visits(len(complaints), len(visits)),
+    )
 
 
 class _Attributed(Protocol):
@@ -237,23 +258,43 @@ def _group(items: Iterable[Input], key: SubjectOf) -> dict[str, list[Input]]:
     return groups
 
 
-def _kpis_by(key: SubjectOf, offers: Sequence[OfferOutcome], visits: Sequence[VisitOutcome],
-             ratings: Sequence[Rating], complaints: Sequence[Complaint], policy: KpiPolicy) -> dict[str, Kpis]:
+def _kpis_by(
+    key: SubjectOf,
+    offers: Sequence[OfferOutcome],
+    visits: Sequence[VisitOutcome],
+    ratings: Sequence[Rating],
+    complaints: Sequence[Complaint],
+    policy: KpiPolicy,
+) -> dict[str, Kpis]:
     by_offer, by_visit = _group(offers, key), _group(visits, key)
     by_rating, by_complaint = _group(ratings, key), _group(complaints, key)
     subjects = sorted(set(by_offer) | set(by_visit) | set(by_rating) | set(by_complaint))
-    return {s: compute_kpis(s, by_offer.get(s, []), by_visit.get(s, []), by_rating.get(s, []),
-                            by_complaint.get(s, []), policy) for s in subjects}
+    return {
+        s: compute_kpis(
+            s, by_offer.get(s, []), by_visit.get(s, []), by_rating.get(s, []), by_complaint.get(s, []), policy
+        )
+        for s in subjects
+    }
 
 
-def provider_kpis(offers: Sequence[OfferOutcome], visits: Sequence[VisitOutcome], ratings: Sequence[Rating],
-                  complaints: Sequence[Complaint], policy: KpiPolicy) -> dict[str, Kpis]:
+def provider_kpis(
+    offers: Sequence[OfferOutcome],
+    visits: Sequence[VisitOutcome],
+    ratings: Sequence[Rating],
+    complaints: Sequence[Complaint],
+    policy: KpiPolicy,
+) -> dict[str, Kpis]:
     """KPIs per provider id, for every provider that appears in any input."""
     return _kpis_by(lambda x: x.provider_id, offers, visits, ratings, complaints, policy)
 
 
-def caregiver_kpis(offers: Sequence[OfferOutcome], visits: Sequence[VisitOutcome], ratings: Sequence[Rating],
-                   complaints: Sequence[Complaint], policy: KpiPolicy) -> dict[str, Kpis]:
+def caregiver_kpis(
+    offers: Sequence[OfferOutcome],
+    visits: Sequence[VisitOutcome],
+    ratings: Sequence[Rating],
+    complaints: Sequence[Complaint],
+    policy: KpiPolicy,
+) -> dict[str, Kpis]:
     """KPIs per caregiver id; ratings and complaints without a caregiver are left out."""
     return _kpis_by(lambda x: x.caregiver_id, offers, visits, ratings, complaints, policy)
 
@@ -263,11 +304,16 @@ def normalised(kpis: Kpis, policy: KpiPolicy) -> dict[str, float | None]:
     are, satisfaction (stars − 1) / 4, complaints 1 − rate / ceiling (0 at or
     above ``complaint_ceiling_per_100``)."""
     c = kpis.complaints_per_100_visits
-    return {"on_time": kpis.on_time_rate, "completion": kpis.completion_rate,
-            "satisfaction": (kpis.satisfaction - 1.0) / 4.0, "evv_compliance": kpis.evv_compliance_rate,
-            "acceptance": kpis.acceptance_rate,
-            "complaints": None if c is None else 1.0 - min(c, policy.complaint_ceiling_per_100)
-            / policy.complaint_ceiling_per_100}
+    return {
+        "on_time": kpis.on_time_rate,
+        "completion": kpis.completion_rate,
+        "satisfaction": (kpis.satisfaction - 1.0) / 4.0,
+        "evv_compliance": kpis.evv_compliance_rate,
+        "acceptance": kpis.acceptance_rate,
+        "complaints": None
+        if c is None
+        else 1.0 - min(c, policy.complaint_ceiling_per_100) / policy.complaint_ceiling_per_100,
+    }
 
 
 def check_weights(weights: Mapping[str, float]) -> None:
@@ -294,8 +340,9 @@ def composite_score(kpis: Kpis, weights: Mapping[str, float], policy: KpiPolicy)
     return 100.0 * sum(w * (policy.neutral if (v := values[k]) is None else v) for k, w in weights.items())
 
 
-def ranking(kpis_by_subject: Mapping[str, Kpis], weights: Mapping[str, float],
-            policy: KpiPolicy) -> list[tuple[str, float]]:
+def ranking(
+    kpis_by_subject: Mapping[str, Kpis], weights: Mapping[str, float], policy: KpiPolicy
+) -> list[tuple[str, float]]:
     """(subject id, composite score) best first; ties by id."""
     scores = [(s, composite_score(k, weights, policy)) for s, k in kpis_by_subject.items()]
     return sorted(scores, key=lambda item: (-item[1], item[0]))

@@ -40,6 +40,7 @@ approximation: the median seconds to accept comes from the histogram,
 interpolated linearly inside its bucket as Prometheus' ``histogram_quantile``
 does, because a window cannot keep every answer time.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from handlers.evaluation.kpis import Kpis, KpiPolicy, _share, bayesian_average_of, complaints_per_100_visits
+from handlers.evaluation.kpis import KpiPolicy, Kpis, _share, bayesian_average_of, complaints_per_100_visits
 
 #: upper bounds (seconds) of the time-to-accept histogram; offers expire within 15 min
 #: (DESIGN.md ladder), so answers beyond an hour are rare and share the last bucket
@@ -66,7 +67,7 @@ def bucket_name(upper: float) -> str:
 class Counts(dict[str, float]):
     """Counter name -> number; ``a + b`` adds per name (either side may be a plain dict)."""
 
-    def __add__(self, other: Mapping[str, float]) -> "Counts":
+    def __add__(self, other: Mapping[str, float]) -> Counts:
         total = Counts(self)
         for name, value in (other or {}).items():
             total[name] = total.get(name, 0) + value
@@ -138,8 +139,7 @@ def tallies(event: Mapping[str, Any], on_time_minutes: float) -> list[Tally]:
         counts.update(visits=1, completed=1)
         if data.get("check_in_at"):
             lateness = data.get("lateness_minutes") or 0.0
-            counts.update(arrived=1, on_time=int(lateness <= on_time_minutes),
-                          evv_clean=int(not data.get("evv_flags")))
+            counts.update(arrived=1, on_time=int(lateness <= on_time_minutes), evv_clean=int(not data.get("evv_flags")))
     elif type_ == "care.visit.no_show":
         counts.update(visits=1, no_shows=1)
     elif type_ in ("care.feedback.rating", "care.feedback.rated"):
@@ -164,7 +164,7 @@ def histogram_median(counts: Mapping[str, float]) -> float | None:
     if not total:
         return None
     rank, seen, lower = total / 2.0, 0.0, 0.0
-    for upper, n in zip(ACCEPT_BUCKETS_SECONDS, per_bucket):
+    for upper, n in zip(ACCEPT_BUCKETS_SECONDS, per_bucket, strict=False):
         if n and seen + n >= rank:
             if upper == float("inf"):
                 return lower
@@ -177,20 +177,27 @@ def histogram_median(counts: Mapping[str, float]) -> float | None:
 def kpis_from_counts(subject_id: str, counts: Mapping[str, float], policy: KpiPolicy) -> Kpis:
     """The ``Kpis`` of one subject from its window's counters; the same
     definitions as ``handlers.evaluation.kpis.compute_kpis``."""
+
     def c(name: str) -> float:
         return counts.get(name, 0)
 
     ratings = int(c("ratings"))
     return Kpis(
-        subject_id=subject_id, offers=int(c("offers")), acceptance_rate=_share(c("accepted"), c("offers")),
-        median_seconds_to_accept=histogram_median(counts), visits=int(c("visits")),
-        on_time_rate=_share(c("on_time"), c("arrived")), completion_rate=_share(c("completed"), c("visits")),
+        subject_id=subject_id,
+        offers=int(c("offers")),
+        acceptance_rate=_share(c("accepted"), c("offers")),
+        median_seconds_to_accept=histogram_median(counts),
+        visits=int(c("visits")),
+        on_time_rate=_share(c("on_time"), c("arrived")),
+        completion_rate=_share(c("completed"), c("visits")),
         no_shows=int(c("no_shows")),
-        evv_compliance_rate=_share(min(c("evv_clean"), c("arrived")), c("arrived")), ratings=ratings,
+        evv_compliance_rate=_share(min(c("evv_clean"), c("arrived")), c("arrived")),
+        ratings=ratings,
         mean_stars=c("stars") / ratings if ratings else None,
         satisfaction=bayesian_average_of(c("stars"), ratings, policy.prior_mean, policy.prior_weight),
         complaints=int(c("complaints")),
-        complaints_per_100_visits=complaints_per_100_visits(int(c("complaints")), int(c("visits"))))
+        complaints_per_100_visits=complaints_per_100_visits(int(c("complaints")), int(c("visits"))),
+    )
 
 
 @dataclass

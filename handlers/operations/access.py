@@ -17,6 +17,7 @@ at the root only, so only an unscoped admin places it). The last active
 unscoped admin cannot be deactivated: someone must be able to reach every region.
 This is least privilege (NIST SP 800-53 AC-6) applied to the region tree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,11 +48,30 @@ class Permission(StrEnum):
 
 _P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.VIEW_PERSONAL_DATA, _P.CREATE_REQUEST,
-                              _P.ASSIGN_REQUEST, _P.CANCEL_REQUEST, _P.ACKNOWLEDGE_EMERGENCY,
-                              _P.MARK_CAREGIVER, _P.REVIEW_EVV}),
-    Role.SUPERVISOR: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.ASSIGN_REQUEST, _P.CANCEL_REQUEST,
-                                _P.MARK_CAREGIVER, _P.VIEW_AUDIT, _P.REVIEW_EVV}),
+    Role.OPERATOR: frozenset(
+        {
+            _P.VIEW_DASHBOARD,
+            _P.VIEW_STATS,
+            _P.VIEW_PERSONAL_DATA,
+            _P.CREATE_REQUEST,
+            _P.ASSIGN_REQUEST,
+            _P.CANCEL_REQUEST,
+            _P.ACKNOWLEDGE_EMERGENCY,
+            _P.MARK_CAREGIVER,
+            _P.REVIEW_EVV,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            _P.VIEW_DASHBOARD,
+            _P.VIEW_STATS,
+            _P.ASSIGN_REQUEST,
+            _P.CANCEL_REQUEST,
+            _P.MARK_CAREGIVER,
+            _P.VIEW_AUDIT,
+            _P.REVIEW_EVV,
+        }
+    ),
     Role.ADMIN: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.MANAGE_OPERATORS, _P.VIEW_AUDIT}),
 }
 
@@ -59,7 +79,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 class Forbidden(PermissionError):
     """The role lacks ``permission``."""
 
-    def __init__(self, role: Role | str, permission: Permission):
+    def __init__(self, role: Role | str, permission: Permission) -> None:
         super().__init__(f"role {role} may not {permission.value}")
         self.role, self.permission = role, permission
 

@@ -13,6 +13,7 @@ Alerts, most urgent first:
   (home-care EVV practice alerts from 5 min), or a visit marked no-show.
 Ages are seconds. Pure: no database, no clock of its own.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,7 @@ def is_emergency(priority: Priority) -> bool:
     return priority == Priority.STAT
 
 
-def escalation_step(snapshot: Snapshot, request_id: str, status: RequestStatus,
-                    logged: Mapping[str, str]) -> str:
+def escalation_step(snapshot: Snapshot, request_id: str, status: RequestStatus, logged: Mapping[str, str]) -> str:
     """The step a request has reached: the last step the event log recorded
     (``care.request.escalated``), else what its offers and visit say."""
     if status == RequestStatus.FAILED:
@@ -75,8 +75,12 @@ def escalation_step(snapshot: Snapshot, request_id: str, status: RequestStatus,
     return "waiting"
 
 
-def open_emergencies(snapshot: Snapshot, acks: Mapping[str, Acknowledgement], now: datetime,
-                     logged_steps: Mapping[str, str] | None = None) -> list[Emergency]:
+def open_emergencies(
+    snapshot: Snapshot,
+    acks: Mapping[str, Acknowledgement],
+    now: datetime,
+    logged_steps: Mapping[str, str] | None = None,
+) -> list[Emergency]:
     """Open emergencies, unacknowledged first, then oldest first. Failed ones
     (escalated to the operator queue) stay open until acknowledged."""
     steps = logged_steps or {}
@@ -87,33 +91,55 @@ def open_emergencies(snapshot: Snapshot, acks: Mapping[str, Acknowledgement], no
         if r.status.is_final and not (r.status == RequestStatus.FAILED and r.request_id not in acks):
             continue
         ack = acks.get(r.request_id)
-        out.append(Emergency(r.request_id, r.elder_id, r.service_area, r.status.value,
-                             escalation_step(snapshot, r.request_id, r.status, steps),
-                             round(max(0.0, (now - entered_at(r)).total_seconds()), 1),
-                             ack.operator_id if ack else None))
+        out.append(
+            Emergency(
+                r.request_id,
+                r.elder_id,
+                r.service_area,
+                r.status.value,
+                escalation_step(snapshot, r.request_id, r.status, steps),
+                round(max(0.0, (now - entered_at(r)).total_seconds()), 1),
+                ack.operator_id if ack else None,
+            )
+        )
     return sorted(out, key=lambda e: (e.acknowledged_by is not None, -e.age_seconds))
 
 
-def alerts(snapshot: Snapshot, acks: Mapping[str, Acknowledgement], now: datetime, sla: SlaPolicy,
-           ack_within_seconds: float = 60.0, late_after_seconds: float = 300.0,
-           escalated_within_seconds: float = 24 * 3600.0) -> list[Alert]:
+def alerts(
+    snapshot: Snapshot,
+    acks: Mapping[str, Acknowledgement],
+    now: datetime,
+    sla: SlaPolicy,
+    ack_within_seconds: float = 60.0,
+    late_after_seconds: float = 300.0,
+    escalated_within_seconds: float = 24 * 3600.0,
+) -> list[Alert]:
     """Every alert at ``now``, most urgent kind first, then oldest first."""
     found: list[Alert] = []
     for r in snapshot.requests:
         age = max(0.0, (now - entered_at(r)).total_seconds())
-        if is_emergency(r.priority) and r.request_id not in acks and age > ack_within_seconds and (
-                not r.status.is_final or r.status == RequestStatus.FAILED):
+        if (
+            is_emergency(r.priority)
+            and r.request_id not in acks
+            and age > ack_within_seconds
+            and (not r.status.is_final or r.status == RequestStatus.FAILED)
+        ):
             found.append(Alert("unacknowledged_emergency", r.request_id, r.service_area, age))
-        if r.status == RequestStatus.FAILED and r.closed_at is not None and \
-                (now - r.closed_at).total_seconds() <= escalated_within_seconds:
-            found.append(Alert(ESCALATED, r.request_id, r.service_area,
-                               (now - r.closed_at).total_seconds(), r.status_reason or ""))
+        if (
+            r.status == RequestStatus.FAILED
+            and r.closed_at is not None
+            and (now - r.closed_at).total_seconds() <= escalated_within_seconds
+        ):
+            found.append(
+                Alert(
+                    ESCALATED, r.request_id, r.service_area, (now - r.closed_at).total_seconds(), r.status_reason or ""
+                )
+            )
         if r.status in WAITING and waiting_age(r, now) > sla.threshold(r.priority):
             found.append(Alert("sla_breach", r.request_id, r.service_area, waiting_age(r, now)))
     areas = {r.request_id: r.service_area for r in snapshot.requests}
     for v in snapshot.visits:
         late = (now - v.planned_start).total_seconds()
         if v.status == VisitStatus.NO_SHOW or (v.status == VisitStatus.SCHEDULED and late > late_after_seconds):
-            found.append(Alert("no_show", v.request_id, areas.get(v.request_id, ""), max(0.0, late),
-                               v.caregiver_id))
+            found.append(Alert("no_show", v.request_id, areas.get(v.request_id, ""), max(0.0, late), v.caregiver_id))
     return sorted(found, key=lambda a: (_ORDER[a.kind], -a.age_seconds))

@@ -15,6 +15,7 @@ accounts because a center's operators may share one NAT address.
 
 Pure: states in, states out; times are aware datetimes, durations seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

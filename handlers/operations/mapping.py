@@ -8,6 +8,7 @@ scaling (Torgerson 1952, Psychometrika 17(4)): travel minutes become map
 distances, so nearby homes are drawn near each other. Output coordinates are
 fractions of the drawing, 0..1, y growing downwards.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,7 @@ def plane_from_travel_matrix(matrix: Sequence[Sequence[float]]) -> list[Point]:
         return [(0.0, 0.0)]
     d = (d + d.T) / 2.0
     centre = np.eye(n) - np.full((n, n), 1.0 / n)
-    b = -0.5 * centre @ (d ** 2) @ centre
+    b = -0.5 * centre @ (d**2) @ centre
     values, vectors = np.linalg.eigh(b)
     top = np.argsort(values)[::-1][:2]
     coords = vectors[:, top] * np.sqrt(np.clip(values[top], 0.0, None))

@@ -8,28 +8,30 @@ first write). Offer states follow Twilio TaskRouter: a reservation is
 *canceled* when its task is canceled or moved by an operator, and *rescinded*
 when its worker goes offline.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from handlers.dispatch import offers
 from handlers import events as ev
-from handlers.operations.alerts import Acknowledgement, is_emergency
-from handlers.model import Caregiver, CareRequest, DomainEvent, Offer, OfferStatus, RequestStatus, VisitStatus
-from handlers.ports import UnitOfWork
+from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.model import Caregiver, CareRequest, DomainEvent, Offer, OfferStatus, RequestStatus, VisitStatus
+from handlers.operations.alerts import Acknowledgement, is_emergency
+from handlers.ports import UnitOfWork
 
-_CLOSED = frozenset({RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.REJECTED,
-                     RequestStatus.ENTERED_IN_ERROR})
+_CLOSED = frozenset(
+    {RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.REJECTED, RequestStatus.ENTERED_IN_ERROR}
+)
 
 
 class Refused(Exception):
     """The domain says no; ``code`` is stable (for the interface's catalogue), the
     message is for logs and API clients."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -78,12 +80,19 @@ def _cancel_offers(uow: UnitOfWork, request: CareRequest, offers: list[Offer], n
 
 
 def _operator_event(type_: str, subject: str, area: str, now: datetime, **payload: Any) -> DomainEvent:
-    return DomainEvent(type=type_, subject=subject, time=now, topic_role="lifecycle", key=subject,
-                       payload={"service_area": area, **payload})
+    return DomainEvent(
+        type=type_,
+        subject=subject,
+        time=now,
+        topic_role="lifecycle",
+        key=subject,
+        payload={"service_area": area, **payload},
+    )
 
 
-def cancel_request(request_id: str, uow: OperatorUnitOfWork, now: datetime, operator_id: str,
-                   reason: str = "cancelled by an operator") -> None:
+def cancel_request(
+    request_id: str, uow: OperatorUnitOfWork, now: datetime, operator_id: str, reason: str = "cancelled by an operator"
+) -> None:
     """Cancel a request that has not started: pending offers become *canceled*, a
     booked visit *cancelled*, the request ``cancelled`` (FHIR). Refused for a
     closed request or one whose visit is in progress (check out instead)."""
@@ -99,12 +108,27 @@ def cancel_request(request_id: str, uow: OperatorUnitOfWork, now: datetime, oper
         uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now))
     request.status, request.status_reason, request.closed_at = RequestStatus.CANCELLED, reason, now
     uow.emit(ev.status_changed(request, now))
-    uow.emit(_operator_event("care.request.cancelled_by_operator", request_id, request.service_area, now,
-                             request_id=request_id, operator_id=operator_id))
+    uow.emit(
+        _operator_event(
+            "care.request.cancelled_by_operator",
+            request_id,
+            request.service_area,
+            now,
+            request_id=request_id,
+            operator_id=operator_id,
+        )
+    )
 
 
-def reassign(request_id: str, caregiver_id: str, uow: OperatorUnitOfWork, now: datetime,
-             policy: DispatchPolicy, travel: TravelTimes, operator_id: str) -> Offer:
+def reassign(
+    request_id: str,
+    caregiver_id: str,
+    uow: OperatorUnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    operator_id: str,
+) -> Offer:
     """Offer the request to the caregiver the operator chose.
 
     Whatever the request holds is released first: pending offers are
@@ -124,10 +148,19 @@ def reassign(request_id: str, caregiver_id: str, uow: OperatorUnitOfWork, now: d
     visit = uow.visits.for_request(request_id)
     pending = _pending(uow, request_id)
     if (visit is not None and visit.caregiver_id == caregiver_id) or any(
-            o.caregiver_id == caregiver_id for o in pending):
+        o.caregiver_id == caregiver_id for o in pending
+    ):
         raise Refused("same_caregiver", f"{caregiver_id} already holds {request_id}")
-    ranking = rank_caregivers(request, [caregiver], uow.bookings([caregiver_id]), travel, now, policy, set(),
-                              uow.ranking_context(request, now))
+    ranking = rank_caregivers(
+        request,
+        [caregiver],
+        uow.bookings([caregiver_id]),
+        travel,
+        now,
+        policy,
+        set(),
+        uow.ranking_context(request, now),
+    )
     if not ranking.candidates:
         raise Refused("not_eligible", ranking.exclusions.get(caregiver_id, "not eligible"))
     _cancel_offers(uow, request, pending, now)
@@ -137,14 +170,22 @@ def reassign(request_id: str, caregiver_id: str, uow: OperatorUnitOfWork, now: d
     request.status, request.status_reason = RequestStatus.RECEIVED, "offered by an operator"
     request.assigned_at, request.closed_at = None, None
     uow.emit(ev.status_changed(request, now))
-    uow.emit(_operator_event("care.request.reassigned", request_id, request.service_area, now,
-                             request_id=request_id, caregiver_id=caregiver_id, operator_id=operator_id))
+    uow.emit(
+        _operator_event(
+            "care.request.reassigned",
+            request_id,
+            request.service_area,
+            now,
+            request_id=request_id,
+            caregiver_id=caregiver_id,
+            operator_id=operator_id,
+        )
+    )
     number = len(uow.offers.for_request(request_id)) + 1
     return offers.offer_to(request, ranking.candidates[0], number, uow, now, policy)
 
 
-def acknowledge_emergency(request_id: str, uow: OperatorUnitOfWork, now: datetime,
-                          operator_id: str) -> Acknowledgement:
+def acknowledge_emergency(request_id: str, uow: OperatorUnitOfWork, now: datetime, operator_id: str) -> Acknowledgement:
     """Record that ``operator_id`` took charge of an emergency (priority ``stat``).
     Idempotent: a second acknowledgement returns the first one unchanged."""
     request = _request(uow, request_id)
@@ -155,14 +196,27 @@ def acknowledge_emergency(request_id: str, uow: OperatorUnitOfWork, now: datetim
         return existing
     ack = Acknowledgement(request_id, operator_id, now)
     uow.acknowledgements.add(ack)
-    uow.emit(_operator_event("care.emergency.acknowledged", request_id, request.service_area, now,
-                             request_id=request_id, operator_id=operator_id))
+    uow.emit(
+        _operator_event(
+            "care.emergency.acknowledged",
+            request_id,
+            request.service_area,
+            now,
+            request_id=request_id,
+            operator_id=operator_id,
+        )
+    )
     return ack
 
 
-def mark_caregiver_unavailable(caregiver_id: str, uow: OperatorUnitOfWork, now: datetime,
-                               policy: DispatchPolicy, travel: TravelTimes,
-                               operator_id: str) -> Unavailability:
+def mark_caregiver_unavailable(
+    caregiver_id: str,
+    uow: OperatorUnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    operator_id: str,
+) -> Unavailability:
     """Take a caregiver out of dispatch (sick, phone lost, …): no new offers;
     pending offers are *rescinded* and dispatch offers those requests to the
     next caregiver. Booked visits stay and are returned, for the operator to
@@ -172,8 +226,17 @@ def mark_caregiver_unavailable(caregiver_id: str, uow: OperatorUnitOfWork, now: 
     if not caregiver.active:
         return Unavailability((), tuple(sorted({b.request_id for b in held})))
     caregiver.active = False
-    uow.emit(_operator_event("caregiver.availability_changed", caregiver_id, caregiver.service_area, now,
-                             caregiver_id=caregiver_id, available=False, operator_id=operator_id))
+    uow.emit(
+        _operator_event(
+            "caregiver.availability_changed",
+            caregiver_id,
+            caregiver.service_area,
+            now,
+            caregiver_id=caregiver_id,
+            available=False,
+            operator_id=operator_id,
+        )
+    )
     rescinded, booked = [], []
     for booking in held:
         offer = next((o for o in _pending(uow, booking.request_id) if o.caregiver_id == caregiver_id), None)
@@ -185,13 +248,21 @@ def mark_caregiver_unavailable(caregiver_id: str, uow: OperatorUnitOfWork, now: 
     return Unavailability(tuple(sorted(rescinded)), tuple(sorted(booked)))
 
 
-def mark_caregiver_available(caregiver_id: str, uow: OperatorUnitOfWork, now: datetime,
-                             operator_id: str) -> bool:
+def mark_caregiver_available(caregiver_id: str, uow: OperatorUnitOfWork, now: datetime, operator_id: str) -> bool:
     """Put a caregiver back into dispatch; False when already available."""
     caregiver = _caregiver(uow, caregiver_id)
     if caregiver.active:
         return False
     caregiver.active = True
-    uow.emit(_operator_event("caregiver.availability_changed", caregiver_id, caregiver.service_area, now,
-                             caregiver_id=caregiver_id, available=True, operator_id=operator_id))
+    uow.emit(
+        _operator_event(
+            "caregiver.availability_changed",
+            caregiver_id,
+            caregiver.service_area,
+            now,
+            caregiver_id=caregiver_id,
+            available=True,
+            operator_id=operator_id,
+        )
+    )
     return True

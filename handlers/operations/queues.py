@@ -14,6 +14,7 @@ SLA: a request meets it when accepted within its priority's threshold
 (``SlaPolicy``); one still waiting under the threshold is not decided yet; a
 request cancelled before the threshold is not counted.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -22,15 +23,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
-from handlers.model import (CareRequest, Caregiver, Offer, OfferStatus, Priority, RequestStatus,
-                            Visit, VisitStatus)
+from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
 from handlers.operations.regions import areas_within
 
-WAITING = frozenset({RequestStatus.REQUESTED, RequestStatus.RECEIVED, RequestStatus.READY,
-                     RequestStatus.ON_HOLD})
-_OUTCOME_NAMES = {OfferStatus.ACCEPTED: "reservations_accepted", OfferStatus.REJECTED: "reservations_rejected",
-                  OfferStatus.TIMEOUT: "reservations_timed_out", OfferStatus.RESCINDED: "reservations_rescinded",
-                  OfferStatus.CANCELED: "reservations_canceled"}
+WAITING = frozenset({RequestStatus.REQUESTED, RequestStatus.RECEIVED, RequestStatus.READY, RequestStatus.ON_HOLD})
+_OUTCOME_NAMES = {
+    OfferStatus.ACCEPTED: "reservations_accepted",
+    OfferStatus.REJECTED: "reservations_rejected",
+    OfferStatus.TIMEOUT: "reservations_timed_out",
+    OfferStatus.RESCINDED: "reservations_rescinded",
+    OfferStatus.CANCELED: "reservations_canceled",
+}
 
 
 class Activity(StrEnum):
@@ -45,8 +48,9 @@ class Activity(StrEnum):
 class SlaPolicy:
     """Seconds from receipt to acceptance, per priority value (``routine`` … ``stat``)."""
 
-    assign_within_seconds: Mapping[str, float] = field(default_factory=lambda: {
-        "stat": 60.0, "asap": 300.0, "urgent": 900.0, "routine": 3600.0})
+    assign_within_seconds: Mapping[str, float] = field(
+        default_factory=lambda: {"stat": 60.0, "asap": 300.0, "urgent": 900.0, "routine": 3600.0}
+    )
 
     def threshold(self, priority: Priority) -> float:
         return float(self.assign_within_seconds.get(priority.value, 3600.0))
@@ -59,8 +63,12 @@ class QueueKey:
     priority: Priority
 
     def as_dict(self, region: str | None) -> dict[str, str]:
-        return {"service_type": self.service_type, "service_area": self.service_area,
-                "priority": self.priority.value, "region": region or ""}
+        return {
+            "service_type": self.service_type,
+            "service_area": self.service_area,
+            "priority": self.priority.value,
+            "region": region or "",
+        }
 
 
 @dataclass(frozen=True)
@@ -74,17 +82,24 @@ class Snapshot:
     caregivers: Sequence[Caregiver] = ()
     area_regions: Mapping[str, str] = field(default_factory=dict)
 
-    def in_region(self, region: str) -> "Snapshot":
+    def in_region(self, region: str) -> Snapshot:
         """Only what lies in ``region`` (``""``: everything)."""
         if region == "":
             return self
-        areas = areas_within(self.area_regions, {r.service_area for r in self.requests}
-                             | {c.service_area for c in self.caregivers}, region)
+        areas = areas_within(
+            self.area_regions,
+            {r.service_area for r in self.requests} | {c.service_area for c in self.caregivers},
+            region,
+        )
         requests = [r for r in self.requests if r.service_area in areas]
         ids = {r.request_id for r in requests}
-        return Snapshot(requests, [o for o in self.offers if o.request_id in ids],
-                        [v for v in self.visits if v.request_id in ids],
-                        [c for c in self.caregivers if c.service_area in areas], self.area_regions)
+        return Snapshot(
+            requests,
+            [o for o in self.offers if o.request_id in ids],
+            [v for v in self.visits if v.request_id in ids],
+            [c for c in self.caregivers if c.service_area in areas],
+            self.area_regions,
+        )
 
 
 def queue_of(request: CareRequest) -> QueueKey:
@@ -117,8 +132,7 @@ def sla_outcome(request: CareRequest, now: datetime, threshold_seconds: float) -
     return False
 
 
-def sla_percent(requests: Iterable[CareRequest], now: datetime,
-                sla: SlaPolicy) -> dict[str, int | float | None]:
+def sla_percent(requests: Iterable[CareRequest], now: datetime, sla: SlaPolicy) -> dict[str, int | float | None]:
     """``sla_met``, ``sla_breached`` and ``sla_percent`` (None when nothing is decided)."""
     outcomes = [sla_outcome(r, now, sla.threshold(r.priority)) for r in requests]
     met, breached = outcomes.count(True), outcomes.count(False)
@@ -126,16 +140,19 @@ def sla_percent(requests: Iterable[CareRequest], now: datetime,
     return {"sla_met": met, "sla_breached": breached, "sla_percent": pct}
 
 
-def caregiver_activity(caregiver: Caregiver, offers: Iterable[Offer], visits: Iterable[Visit],
-                       now: datetime) -> Activity:
+def caregiver_activity(
+    caregiver: Caregiver, offers: Iterable[Offer], visits: Iterable[Visit], now: datetime
+) -> Activity:
     """Offline when inactive (marked unavailable) or off shift; busy with a visit in
     progress, a visit planned for this moment or a pending offer; else available."""
     if not caregiver.active or not caregiver.shift_start <= now < caregiver.shift_end:
         return Activity.OFFLINE
     cid = caregiver.caregiver_id
     for v in visits:
-        if v.caregiver_id == cid and (v.status == VisitStatus.IN_PROGRESS or (
-                v.status == VisitStatus.SCHEDULED and v.planned_start <= now < v.planned_end)):
+        if v.caregiver_id == cid and (
+            v.status == VisitStatus.IN_PROGRESS
+            or (v.status == VisitStatus.SCHEDULED and v.planned_start <= now < v.planned_end)
+        ):
             return Activity.BUSY
     if any(o.caregiver_id == cid and o.status == OfferStatus.PENDING for o in offers):
         return Activity.BUSY
@@ -143,8 +160,7 @@ def caregiver_activity(caregiver: Caregiver, offers: Iterable[Offer], visits: It
 
 
 def activities(snapshot: Snapshot, now: datetime) -> dict[str, Activity]:
-    return {c.caregiver_id: caregiver_activity(c, snapshot.offers, snapshot.visits, now)
-            for c in snapshot.caregivers}
+    return {c.caregiver_id: caregiver_activity(c, snapshot.offers, snapshot.visits, now) for c in snapshot.caregivers}
 
 
 def _activity_statistics(states: Iterable[Activity]) -> list[dict[str, str | int]]:
@@ -155,15 +171,17 @@ def _activity_statistics(states: Iterable[Activity]) -> list[dict[str, str | int
 def _realtime_block(requests: Sequence[CareRequest], now: datetime, sla: SlaPolicy) -> dict[str, Any]:
     waiting = [r for r in requests if r.status in WAITING]
     oldest = max(waiting, key=lambda r: waiting_age(r, now), default=None)
-    return {"longest_task_waiting_age": round(waiting_age(oldest, now), 1) if oldest else 0.0,
-            "longest_task_waiting_sid": oldest.request_id if oldest else None,
-            "tasks_waiting": len(waiting), "total_tasks": len(requests),
-            "tasks_by_status": dict(sorted(Counter(r.status.value for r in requests).items())),
-            **sla_percent(requests, now, sla)}
+    return {
+        "longest_task_waiting_age": round(waiting_age(oldest, now), 1) if oldest else 0.0,
+        "longest_task_waiting_sid": oldest.request_id if oldest else None,
+        "tasks_waiting": len(waiting),
+        "total_tasks": len(requests),
+        "tasks_by_status": dict(sorted(Counter(r.status.value for r in requests).items())),
+        **sla_percent(requests, now, sla),
+    }
 
 
-def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy,
-                        region: str = "") -> dict[str, Any]:
+def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy, region: str = "") -> dict[str, Any]:
     """Per queue, for the workspace (all queues in ``region``) and per caregiver, at ``now``.
 
     The caller passes the requests that are open plus those closed lately
@@ -175,24 +193,42 @@ def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy,
         by_queue[queue_of(r)].append(r)
     queues = []
     for key in sorted(by_queue, key=lambda k: (k.service_area, k.service_type, k.priority.value)):
-        eligible = [c for c in snap.caregivers
-                    if c.service_area == key.service_area and c.can_perform(key.service_type)]
-        queues.append({"queue": key.as_dict(snap.area_regions.get(key.service_area)),
-                       **_realtime_block(by_queue[key], now, sla),
-                       "sla_threshold_seconds": sla.threshold(key.priority),
-                       "total_eligible_workers": len(eligible),
-                       "total_available_workers": sum(states[c.caregiver_id] == Activity.AVAILABLE
-                                                      for c in eligible),
-                       "activity_statistics": _activity_statistics(states[c.caregiver_id] for c in eligible)})
-    workspace = {**_realtime_block(snap.requests, now, sla),
-                 "tasks_by_priority": {p.value: sum(r.priority == p for r in snap.requests) for p in Priority},
-                 "total_workers": len(snap.caregivers),
-                 "activity_statistics": _activity_statistics(states.values())}
-    workers = [{"worker_sid": c.caregiver_id, "service_area": c.service_area, "provider_id": c.provider_id,
-                "activity_name": states[c.caregiver_id].value, "abilities": c.abilities.split()}
-               for c in sorted(snap.caregivers, key=lambda c: c.caregiver_id)]
-    return {"region": region, "generated_at": now.isoformat(), "workspace": workspace,
-            "queues": queues, "workers": workers}
+        eligible = [
+            c for c in snap.caregivers if c.service_area == key.service_area and c.can_perform(key.service_type)
+        ]
+        queues.append(
+            {
+                "queue": key.as_dict(snap.area_regions.get(key.service_area)),
+                **_realtime_block(by_queue[key], now, sla),
+                "sla_threshold_seconds": sla.threshold(key.priority),
+                "total_eligible_workers": len(eligible),
+                "total_available_workers": sum(states[c.caregiver_id] == Activity.AVAILABLE for c in eligible),
+                "activity_statistics": _activity_statistics(states[c.caregiver_id] for c in eligible),
+            }
+        )
+    workspace = {
+        **_realtime_block(snap.requests, now, sla),
+        "tasks_by_priority": {p.value: sum(r.priority == p for r in snap.requests) for p in Priority},
+        "total_workers": len(snap.caregivers),
+        "activity_statistics": _activity_statistics(states.values()),
+    }
+    workers = [
+        {
+            "worker_sid": c.caregiver_id,
+            "service_area": c.service_area,
+            "provider_id": c.provider_id,
+            "activity_name": states[c.caregiver_id].value,
+            "abilities": c.abilities.split(),
+        }
+        for c in sorted(snap.caregivers, key=lambda c: c.caregiver_id)
+    ]
+    return {
+        "region": region,
+        "generated_at": now.isoformat(),
+        "workspace": workspace,
+        "queues": queues,
+        "workers": workers,
+    }
 
 
 def _in(t: datetime | None, start: datetime, end: datetime) -> TypeGuard[datetime]:
@@ -203,8 +239,12 @@ def _in(t: datetime | None, start: datetime, end: datetime) -> TypeGuard[datetim
 def _durations(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
         return {"avg": None, "min": None, "max": None, "total": 0.0}
-    return {"avg": round(sum(values) / len(values), 1), "min": round(min(values), 1),
-            "max": round(max(values), 1), "total": round(sum(values), 1)}
+    return {
+        "avg": round(sum(values) / len(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+        "total": round(sum(values), 1),
+    }
 
 
 def _reservations(offers: Iterable[Offer], start: datetime, end: datetime) -> dict[str, int]:
@@ -216,27 +256,34 @@ def _reservations(offers: Iterable[Offer], start: datetime, end: datetime) -> di
     return counts
 
 
-def _cumulative_block(requests: Sequence[CareRequest], offers: Sequence[Offer], start: datetime,
-                      end: datetime, sla: SlaPolicy) -> dict[str, Any]:
+def _cumulative_block(
+    requests: Sequence[CareRequest], offers: Sequence[Offer], start: datetime, end: datetime, sla: SlaPolicy
+) -> dict[str, Any]:
     accepted = [_seconds(r.assigned_at, entered_at(r)) for r in requests if _in(r.assigned_at, start, end)]
-    closed = {s: [r for r in requests if r.status == s and _in(r.closed_at, start, end)]
-              for s in (RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.FAILED)}
-    until_canceled = [_seconds(r.closed_at, entered_at(r)) for r in closed[RequestStatus.CANCELLED]
-                      if r.closed_at is not None]
+    closed = {
+        s: [r for r in requests if r.status == s and _in(r.closed_at, start, end)]
+        for s in (RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.FAILED)
+    }
+    until_canceled = [
+        _seconds(r.closed_at, entered_at(r)) for r in closed[RequestStatus.CANCELLED] if r.closed_at is not None
+    ]
     accepted_stats = _durations(accepted)
-    return {"tasks_entered": sum(_in(entered_at(r), start, end) for r in requests),
-            "tasks_completed": len(closed[RequestStatus.COMPLETED]),
-            "tasks_canceled": len(closed[RequestStatus.CANCELLED]),
-            "tasks_escalated": len(closed[RequestStatus.FAILED]),
-            "avg_task_acceptance_time": accepted_stats["avg"],
-            "wait_duration_until_accepted": accepted_stats,
-            "wait_duration_until_canceled": _durations(until_canceled),
-            **_reservations(offers, start, end),
-            **sla_percent([r for r in requests if _in(entered_at(r), start, end)], end, sla)}
+    return {
+        "tasks_entered": sum(_in(entered_at(r), start, end) for r in requests),
+        "tasks_completed": len(closed[RequestStatus.COMPLETED]),
+        "tasks_canceled": len(closed[RequestStatus.CANCELLED]),
+        "tasks_escalated": len(closed[RequestStatus.FAILED]),
+        "avg_task_acceptance_time": accepted_stats["avg"],
+        "wait_duration_until_accepted": accepted_stats,
+        "wait_duration_until_canceled": _durations(until_canceled),
+        **_reservations(offers, start, end),
+        **sla_percent([r for r in requests if _in(entered_at(r), start, end)], end, sla),
+    }
 
 
-def cumulative_statistics(snapshot: Snapshot, start: datetime, end: datetime, sla: SlaPolicy,
-                          region: str = "") -> dict[str, Any]:
+def cumulative_statistics(
+    snapshot: Snapshot, start: datetime, end: datetime, sla: SlaPolicy, region: str = ""
+) -> dict[str, Any]:
     """What happened in ``[start, end)``, per queue, for the workspace and per caregiver.
 
     A task counts where its event falls: entered at receipt, accepted at
@@ -252,18 +299,37 @@ def cumulative_statistics(snapshot: Snapshot, start: datetime, end: datetime, sl
     for o in snap.offers:
         if o.request_id in request_of:
             offers_by_queue[queue_of(request_of[o.request_id])].append(o)
-    queues = [{"queue": key.as_dict(snap.area_regions.get(key.service_area)),
-               **_cumulative_block(by_queue[key], offers_by_queue[key], start, end, sla)}
-              for key in sorted(by_queue, key=lambda k: (k.service_area, k.service_type, k.priority.value))]
+    queues = [
+        {
+            "queue": key.as_dict(snap.area_regions.get(key.service_area)),
+            **_cumulative_block(by_queue[key], offers_by_queue[key], start, end, sla),
+        }
+        for key in sorted(by_queue, key=lambda k: (k.service_area, k.service_type, k.priority.value))
+    ]
     workers = []
     for c in sorted(snap.caregivers, key=lambda c: c.caregiver_id):
         mine = [o for o in snap.offers if o.caregiver_id == c.caregiver_id]
-        answered = [_seconds(o.responded_at, o.created_at) for o in mine
-                    if o.status in (OfferStatus.ACCEPTED, OfferStatus.REJECTED) and _in(o.responded_at, start, end)]
-        workers.append({"worker_sid": c.caregiver_id, "service_area": c.service_area, **_reservations(mine, start, end),
-                        "avg_reservation_response_time": _durations(answered)["avg"],
-                        "tasks_completed": sum(v.caregiver_id == c.caregiver_id and _in(v.check_out_at, start, end)
-                                               for v in snap.visits)})
-    return {"region": region, "start_time": start.isoformat(), "end_time": end.isoformat(),
-            "workspace": _cumulative_block(snap.requests, snap.offers, start, end, sla),
-            "queues": queues, "workers": workers}
+        answered = [
+            _seconds(o.responded_at, o.created_at)
+            for o in mine
+            if o.status in (OfferStatus.ACCEPTED, OfferStatus.REJECTED) and _in(o.responded_at, start, end)
+        ]
+        workers.append(
+            {
+                "worker_sid": c.caregiver_id,
+                "service_area": c.service_area,
+                **_reservations(mine, start, end),
+                "avg_reservation_response_time": _durations(answered)["avg"],
+                "tasks_completed": sum(
+                    v.caregiver_id == c.caregiver_id and _in(v.check_out_at, start, end) for v in snap.visits
+                ),
+            }
+        )
+    return {
+        "region": region,
+        "start_time": start.isoformat(),
+        "end_time": end.isoformat(),
+        "workspace": _cumulative_block(snap.requests, snap.offers, start, end, sla),
+        "queues": queues,
+        "workers": workers,
+    }

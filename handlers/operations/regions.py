@@ -7,6 +7,7 @@ prefix of such a path and every statistic filters by one; ``""`` is the root
 (everywhere). Matching is by whole segments, so ``江苏省/南京市`` covers
 ``江苏省/南京市/鼓楼区`` but not ``江苏省/南京市区``.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Mapping
@@ -56,8 +57,7 @@ def areas_within(area_regions: Mapping[str, str], areas: Iterable[str], prefix: 
 def child_regions(paths: Iterable[str], prefix: str) -> list[str]:
     """The next level below ``prefix`` that holds any of ``paths``, sorted (for drill-down)."""
     depth = len(parse(prefix))
-    children = {SEPARATOR.join(parse(p)[:depth + 1]) for p in paths
-                if within(p, prefix) and len(parse(p)) > depth}
+    children = {SEPARATOR.join(parse(p)[: depth + 1]) for p in paths if within(p, prefix) and len(parse(p)) > depth}
     return sorted(children)
 
 

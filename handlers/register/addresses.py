@@ -21,6 +21,7 @@ A district name found in two cities (朝阳区: 北京 and 长春) is resolved b
 center's own region (``江苏省/苏州市``): an address not placed within the hint is read again
 with the hint in front, and that reading wins when it lies within the hint.
 """
+
 from __future__ import annotations
 
 import re
@@ -91,11 +92,18 @@ def place_address(text: str, hint: str = "") -> Placement:
     else province). Raises ``AddressNotPlaced`` when none is recognised."""
     parsed = parse_address(text, hint)
     if not parsed.adcode:
-        raise AddressNotPlaced("no province, city or district recognised in the address; "
-                               "give coordinates or write the address with its district (e.g. 苏州市姑苏区…)")
+        raise AddressNotPlaced(
+            "no province, city or district recognised in the address; "
+            "give coordinates or write the address with its district (e.g. 苏州市姑苏区…)"
+        )
     code = parsed.adcode
-    level, prefix = (("district", code) if parsed.district else
-                     ("city", code[:4] + "00") if parsed.city else ("province", code[:2] + "0000"))
+    level, prefix = (
+        ("district", code)
+        if parsed.district
+        else ("city", code[:4] + "00")
+        if parsed.city
+        else ("province", code[:2] + "0000")
+    )
     centroid = _centroids().get(prefix)
     if centroid:
         return Placement(Location(centroid[0], centroid[1], Provenance.APPROXIMATE, level), parsed)
@@ -128,5 +136,8 @@ def _centroids() -> dict[str, tuple[float, float]]:
     """6-digit division code -> (latitude, longitude) from cpca's ``adcodes.csv``."""
     import cpca
 
-    return {code[:6]: (float(info.latitude), float(info.longitude))
-            for code, info in cpca.ad_2_addr_dict.items() if info.latitude and info.longitude}
+    return {
+        code[:6]: (float(info.latitude), float(info.longitude))
+        for code, info in cpca.ad_2_addr_dict.items()
+        if info.latitude and info.longitude
+    }

@@ -11,6 +11,7 @@ row above the headers (``XX社区老人信息登记表``) is skipped.
 see ``ELDER_COLUMNS``, ``CAREGIVER_COLUMNS``, ``PROVIDER_COLUMNS``, ``DEVICE_COLUMNS``: each maps a
 key to its accepted names, the first English name being the one ``export`` writes.
 """
+
 from __future__ import annotations
 
 import re
@@ -103,28 +104,39 @@ def find_header(table: Table, columns: Mapping[str, tuple[str, ...]], required: 
         matched = [(i, _match(cell, names)) for i, cell in enumerate(row.cells)]
         if sum(1 for _, key in matched if key) >= 2:
             return _header(table, position, row, matched, columns, required)
-    raise RegisterFileError(f"{table.filename}: no header row naming the columns "
-                            f"({', '.join(_both(columns, k) for k in required)}) in the first "
-                            f"{HEADER_SEARCH_ROWS} rows")
+    raise RegisterFileError(
+        f"{table.filename}: no header row naming the columns "
+        f"({', '.join(_both(columns, k) for k in required)}) in the first "
+        f"{HEADER_SEARCH_ROWS} rows"
+    )
 
 
-def _header(table: Table, position: int, row: RawRow, matched: list[tuple[int, str | None]],
-            columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...]) -> Header:
+def _header(
+    table: Table,
+    position: int,
+    row: RawRow,
+    matched: list[tuple[int, str | None]],
+    columns: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...],
+) -> Header:
     index: dict[str, int] = {}
     for i, key in matched:
         if key is None:
             continue
         if key in index:
-            raise RegisterFileError(f"{table.filename}, line {row.line}: columns {row.cells[index[key]]!r} and "
-                                    f"{row.cells[i]!r} both mean {key}")
+            raise RegisterFileError(
+                f"{table.filename}, line {row.line}: columns {row.cells[index[key]]!r} and "
+                f"{row.cells[i]!r} both mean {key}"
+            )
         index[key] = i
     missing = [k for k in required if k not in index]
     if missing:
-        raise RegisterFileError(f"{table.filename}, line {row.line}: missing column(s) "
-                                f"{', '.join(_both(columns, k) for k in missing)}")
+        raise RegisterFileError(
+            f"{table.filename}, line {row.line}: missing column(s) {', '.join(_both(columns, k) for k in missing)}"
+        )
     written = {key: row.cells[i] for key, i in index.items()}
     ignored = tuple(row.cells[i] for i, key in matched if key is None and row.cells[i])
-    return Header(index, written, table.rows[position + 1:], ignored, row.line)
+    return Header(index, written, table.rows[position + 1 :], ignored, row.line)
 
 
 def _match(cell: str, names: Mapping[str, str]) -> str | None:

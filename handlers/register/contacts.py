@@ -15,6 +15,7 @@ Format: contacts separated by ``;``, ``；`` or a new line; each contact is
 ``format_contacts`` writes the canonical English form (``张伟(son) +8613800138000 sms``) that
 ``parse_contacts`` reads back to the same contacts.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,7 @@ def _contact(part: str, region: str, area_code: str | None) -> FamilyContact:
         raise ValueError("expected NAME(RELATION) PHONE [短信], e.g. 张伟(儿子) 13800138000 短信")
     rest = found["rest"]
     flag = _SMS.search(rest)
-    phone_text = rest[:flag.start()] if flag else rest
+    phone_text = rest[: flag.start()] if flag else rest
     if not phone_text.strip():
         raise ValueError("no phone number after the relation")
     try:

@@ -18,6 +18,7 @@ Delimiter: ``,`` unless the first non-blank line has more tabs or semicolons tha
 ``.xlsx``/``.xlsm`` are read with ``openpyxl`` (first worksheet, values of formulas as last
 saved); old binary ``.xls`` is refused with advice to save as ``.xlsx`` or CSV.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -77,14 +78,18 @@ def read_table(data: bytes, filename: str) -> Table:
 
 def decode_text(data: bytes, filename: str) -> tuple[str, str]:
     """The text of a CSV file and the encoding it was read in; raises ``RegisterFileError``."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             try:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError as exc:
-                raise RegisterFileError(f"{filename}: starts as {encoding} but byte {exc.start} is not "
-                                        f"{encoding}; {_SAVE_AS}") from None
+                raise RegisterFileError(
+                    f"{filename}: starts as {encoding} but byte {exc.start} is not {encoding}; {_SAVE_AS}"
+                ) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -92,13 +97,15 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
-        raise RegisterFileError(f"{filename}: neither UTF-8 (bad byte at offset {utf8_offset}) nor GB18030/GBK; "
-                                f"{_SAVE_AS}") from None
+        raise RegisterFileError(
+            f"{filename}: neither UTF-8 (bad byte at offset {utf8_offset}) nor GB18030/GBK; {_SAVE_AS}"
+        ) from None
     best = charset_normalizer.from_bytes(data).best()
     if best is None or best.encoding not in GB_ENCODINGS:
         looks = f"it looks like {best.encoding}" if best else "no encoding reads it cleanly"
-        raise RegisterFileError(f"{filename}: not UTF-8, and its bytes do not read as Chinese GB18030/GBK "
-                                f"text ({looks}); {_SAVE_AS}")
+        raise RegisterFileError(
+            f"{filename}: not UTF-8, and its bytes do not read as Chinese GB18030/GBK text ({looks}); {_SAVE_AS}"
+        )
     return text, "gb18030"
 
 
@@ -118,8 +125,9 @@ def _xlsx_rows(data: bytes, filename: str) -> list[RawRow]:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise RegisterFileError(f"{filename}: not a readable .xlsx workbook ({exc.__class__.__name__}); "
-                                f"{_SAVE_AS}") from None
+        raise RegisterFileError(
+            f"{filename}: not a readable .xlsx workbook ({exc.__class__.__name__}); {_SAVE_AS}"
+        ) from None
     try:
         sheet = book.worksheets[0]
         rows = []

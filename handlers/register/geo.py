@@ -25,6 +25,7 @@ distances, with that mode's speed. Dispatch is meant to adopt it as
 ``travel.for_mode(caregiver.travel_mode)`` per caregiver when ``travel`` is a
 ``ModalTravelTimes``, and use ``travel`` unchanged otherwise (a benchmark matrix).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -13,6 +13,7 @@ mobile or fixed-line. Where the metadata cannot tell (North American numbers are
 ``landline_or_mobile``) the kind says so. Error messages say what is wrong without
 repeating the number (register reports may be shown to people without personal-data rights).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ from handlers.channels.phone import InvalidPhoneNumber
 
 _ALLOWED = re.compile(r"[\d\s+\-().]")
 _EXTENSION = re.compile(r"(转|分机|ext\.?|x|#)\s*\d+\s*$", re.IGNORECASE)
-_CN_HINT = ("a mobile number has 11 digits starting with 1; a landline is the area code "
-            "(0 and 2-3 digits, e.g. 0512) and 7-8 digits")
+_CN_HINT = (
+    "a mobile number has 11 digits starting with 1; a landline is the area code "
+    "(0 and 2-3 digits, e.g. 0512) and 7-8 digits"
+)
 
 
 class PhoneKind(StrEnum):
@@ -87,13 +90,20 @@ def parse_phone(raw: str, region: str = "CN", area_code: str | None = None) -> P
         raise PhoneError("an extension (转/ext) cannot be dialled automatically: give the direct number")
     bad = sorted({ch for ch in text if not _ALLOWED.match(ch)})
     if bad:
-        raise PhoneError(f"{' '.join(repr(ch) for ch in bad)} is not part of a phone number "
-                         "(one number per cell; digits, spaces, + - ( ) only)")
+        raise PhoneError(
+            f"{' '.join(repr(ch) for ch in bad)} is not part of a phone number "
+            "(one number per cell; digits, spaces, + - ( ) only)"
+        )
     if "+" in text.lstrip("( ")[1:]:
         raise PhoneError("'+' may only start the number")
     digits = re.sub(r"\D", "", text)
     region = region.upper()
-    if region == "CN" and not text.lstrip("( ").startswith(("+", "0")) and len(digits) in (7, 8) and digits[0] in "2345678":
+    if (
+        region == "CN"
+        and not text.lstrip("( ").startswith(("+", "0"))
+        and len(digits) in (7, 8)
+        and digits[0] in "2345678"
+    ):
         if not area_code:
             raise PhoneError("a landline needs its area code, e.g. 0512-65123456")
         text = "0" + area_code.lstrip("0") + digits
@@ -107,8 +117,11 @@ def parse_phone(raw: str, region: str = "CN", area_code: str | None = None) -> P
     if not phonenumbers.is_valid_number(number):
         raise PhoneError(_explain("not a number in use", number))
     kind = _KINDS.get(phonenumbers.number_type(number), PhoneKind.OTHER)
-    return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind,
-                 phonenumbers.region_code_for_number(number))
+    return Phone(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        kind,
+        phonenumbers.region_code_for_number(number),
+    )
 
 
 def normalise_phone(raw: str, region: str = "CN", area_code: str | None = None) -> str:

@@ -6,6 +6,7 @@ possibly shorter); ``line`` the file line the record came from. A ``Location`` s
 obtained: ``given`` (in the file), ``geocoded`` (by a geocoding service, for the wiring step)
 or ``approximate`` (the centroid of the finest region the address names).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

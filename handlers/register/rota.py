@@ -20,10 +20,11 @@ Rules:
 
 The daily maximum of visits is a caregiver attribute, not part of the rota.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,8 +39,17 @@ from handlers.register.rota_grammar import (
     read_clauses,
 )
 
-__all__ = ["Absence", "ExtraShift", "Rota", "RotaConflict", "RotaSyntaxError", "Shift", "WeeklyShift",
-           "format_rota", "parse"]
+__all__ = [
+    "Absence",
+    "ExtraShift",
+    "Rota",
+    "RotaConflict",
+    "RotaSyntaxError",
+    "Shift",
+    "WeeklyShift",
+    "format_rota",
+    "parse",
+]
 
 ABSENCE_KINDS = ("leave", "sick")
 _WEEK = 7 * MINUTES_PER_DAY
@@ -59,8 +69,11 @@ class WeeklyShift:
     duration_minutes: int
 
     def __post_init__(self) -> None:
-        if not (0 <= self.weekday <= 6 and 0 <= self.start_minute < MINUTES_PER_DAY
-                and 0 < self.duration_minutes <= MINUTES_PER_DAY):
+        if not (
+            0 <= self.weekday <= 6
+            and 0 <= self.start_minute < MINUTES_PER_DAY
+            and 0 < self.duration_minutes <= MINUTES_PER_DAY
+        ):
             raise RotaConflict(f"weekly shift out of range: {self}")
 
 
@@ -146,9 +159,15 @@ class Rota:
 
     def shifts_on(self, day: date) -> tuple[Shift, ...]:
         """The shifts that start on local date ``day`` (leave applied, extras added), by start."""
-        shifts = [] if self.absence_on(day) else [
-            self._shift(day, w.start_minute, w.duration_minutes, False)
-            for w in self.weekly if w.weekday == day.weekday()]
+        shifts = (
+            []
+            if self.absence_on(day)
+            else [
+                self._shift(day, w.start_minute, w.duration_minutes, False)
+                for w in self.weekly
+                if w.weekday == day.weekday()
+            ]
+        )
         shifts += [self._shift(day, e.start_minute, e.duration_minutes, True) for e in self.extras if e.day == day]
         return tuple(sorted(shifts, key=lambda s: _utc(s.start)))
 
@@ -185,8 +204,11 @@ class Rota:
     def _shift(self, day: date, start_minute: int, duration: int, extra: bool) -> Shift:
         end_minute = start_minute + duration
         end_day = day + timedelta(days=end_minute // MINUTES_PER_DAY)
-        return Shift(datetime.combine(day, _clock(start_minute), self._zone),
-                     datetime.combine(end_day, _clock(end_minute % MINUTES_PER_DAY), self._zone), extra)
+        return Shift(
+            datetime.combine(day, _clock(start_minute), self._zone),
+            datetime.combine(end_day, _clock(end_minute % MINUTES_PER_DAY), self._zone),
+            extra,
+        )
 
     def __str__(self) -> str:
         return format_rota(self)
@@ -223,7 +245,8 @@ def format_rota(rota: Rota, language: str = "en") -> str:
     if language not in ("en", "zh"):
         raise ValueError(f"language must be 'en' or 'zh', not {language!r}")
     by_day: dict[int, tuple[tuple[int, int], ...]] = {
-        d: tuple((w.start_minute, w.duration_minutes) for w in rota.weekly if w.weekday == d) for d in range(7)}
+        d: tuple((w.start_minute, w.duration_minutes) for w in rota.weekly if w.weekday == d) for d in range(7)
+    }
     groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
     for day in range(7):
         if by_day[day]:
@@ -231,8 +254,11 @@ def format_rota(rota: Rota, language: str = "en") -> str:
     clauses = [f"{_days_text(days, zh)} {_spans_text(spans, zh)}" for spans, days in groups.items()]
     for a in rota.absences:
         word = {"leave": "请假", "sick": "病假"}[a.kind] if zh else a.kind
-        span = a.first.isoformat() if a.first == a.last else \
-            f"{a.first.isoformat()}{'至' if zh else '..'}{a.last.isoformat()}"
+        span = (
+            a.first.isoformat()
+            if a.first == a.last
+            else f"{a.first.isoformat()}{'至' if zh else '..'}{a.last.isoformat()}"
+        )
         clauses.append(f"{word} {span}")
     extra_days: dict[date, list[tuple[int, int]]] = {}
     for e in rota.extras:
@@ -259,35 +285,43 @@ def _spans_text(spans: Iterable[tuple[int, int]], zh: bool) -> str:
     def clock(minute: int) -> str:
         minute = minute if minute == MINUTES_PER_DAY else minute % MINUTES_PER_DAY
         return f"{minute // 60:02d}:{minute % 60:02d}"
+
     return ("，" if zh else ", ").join(f"{clock(s)}-{clock(s + d)}" for s, d in spans)
 
 
 def _check_weekly(weekly: tuple[WeeklyShift, ...]) -> None:
     spans = [(w.weekday * MINUTES_PER_DAY + w.start_minute, w) for w in weekly]
     for i, (a_start, a) in enumerate(spans):
-        for b_start, b in spans[i + 1:]:
+        for b_start, b in spans[i + 1 :]:
             for shift in (-_WEEK, 0, _WEEK):
                 if a_start < b_start + shift + b.duration_minutes and b_start + shift < a_start + a.duration_minutes:
                     raise RotaConflict(f"{_describe(a)} overlaps {_describe(b)}")
 
 
-def _check_extras(weekly: tuple[WeeklyShift, ...], absences: tuple[Absence, ...],
-                  extras: tuple[ExtraShift, ...]) -> None:
+def _check_extras(
+    weekly: tuple[WeeklyShift, ...], absences: tuple[Absence, ...], extras: tuple[ExtraShift, ...]
+) -> None:
     def span(day: date, start: int, duration: int) -> tuple[int, int]:
         begin = day.toordinal() * MINUTES_PER_DAY + start
         return begin, begin + duration
+
     for i, e in enumerate(extras):
         if any(a.covers(e.day) for a in absences):
             raise RotaConflict(f"extra shift on {e.day.isoformat()}, a day of absence")
         mine = span(e.day, e.start_minute, e.duration_minutes)
-        others = [(span(o.day, o.start_minute, o.duration_minutes), f"extra shift on {o.day.isoformat()}")
-                  for o in extras[i + 1:]]
+        others = [
+            (span(o.day, o.start_minute, o.duration_minutes), f"extra shift on {o.day.isoformat()}")
+            for o in extras[i + 1 :]
+        ]
         for offset in (-1, 0, 1):
             day = e.day + timedelta(days=offset)
             if any(a.covers(day) for a in absences):
                 continue
-            others += [(span(day, w.start_minute, w.duration_minutes), _describe(w))
-                       for w in weekly if w.weekday == day.weekday()]
+            others += [
+                (span(day, w.start_minute, w.duration_minutes), _describe(w))
+                for w in weekly
+                if w.weekday == day.weekday()
+            ]
         for (start, end), what in others:
             if mine[0] < end and start < mine[1]:
                 raise RotaConflict(f"extra shift on {e.day.isoformat()} overlaps {what}")
@@ -304,7 +338,7 @@ def _clock(minute: int) -> time:
 def _utc(t: datetime) -> datetime:
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError("a timezone-aware datetime is needed (naive times are ambiguous)")
-    return t.astimezone(timezone.utc)
+    return t.astimezone(UTC)
 
 
 def _local_date(t: datetime, zone: ZoneInfo) -> date:

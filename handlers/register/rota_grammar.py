@@ -23,6 +23,7 @@ Full-width digits and punctuation are read as their ASCII forms (Unicode NFKC).
 that does not follow this grammar raises ``RotaSyntaxError`` naming the column, what was
 expected and what was found.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,10 @@ MINUTES_PER_DAY = 1440
 ENGLISH_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CHINESE_DAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
-_EN_DAY = re.compile(r"(monday|mon|tuesday|tues|tue|wednesday|wed|thursday|thurs|thu|friday|fri|"
-                     r"saturday|sat|sunday|sun)(?![a-z])")
+_EN_DAY = re.compile(
+    r"(monday|mon|tuesday|tues|tue|wednesday|wed|thursday|thurs|thu|friday|fri|"
+    r"saturday|sat|sunday|sun)(?![a-z])"
+)
 _CN_DAY = re.compile(r"(?:周|星期|礼拜)([一二三四五六日天七])")
 _CN_NUMERAL = re.compile(r"([一二三四五六日天七])")
 _GROUP = re.compile(r"(daily|every ?day|每天|每日|天天|weekdays|workdays|工作日|weekends?|周末)(?![a-z])")
@@ -45,16 +48,23 @@ _LIST = re.compile(r"\s*(?:,|、|/|&)\s*|\s+")
 _CLAUSE_END = re.compile(r"(?:\s*;)+\s*|\s*[\r\n]\s*")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?!\d)")
 _DATE = re.compile(r"(\d{4})(?:([-/.])(\d{1,2})\2(\d{1,2})(?!\d)|年(\d{1,2})月(\d{1,2})日?)")
-_ABSENCE = re.compile(r"(sick leave|sick day|sick|病假|annual leave|leave|vacation|holiday|day off|off|"
-                      r"请假|休假|年假|事假|调休|休息)(?![a-z])")
+_ABSENCE = re.compile(
+    r"(sick leave|sick day|sick|病假|annual leave|leave|vacation|holiday|day off|off|"
+    r"请假|休假|年假|事假|调休|休息)(?![a-z])"
+)
 _EXTRA = re.compile(r"(extra shift|extra|overtime|加班|补班|增班)(?![a-z])")
 _SICK_WORDS = ("sick leave", "sick day", "sick", "病假")
 _CN_NUMERALS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
-_GROUP_DAYS = {"weekdays": (0, 1, 2, 3, 4), "workdays": (0, 1, 2, 3, 4), "工作日": (0, 1, 2, 3, 4),
-               "weekend": (5, 6), "weekends": (5, 6), "周末": (5, 6)}
+_GROUP_DAYS = {
+    "weekdays": (0, 1, 2, 3, 4),
+    "workdays": (0, 1, 2, 3, 4),
+    "工作日": (0, 1, 2, 3, 4),
+    "weekend": (5, 6),
+    "weekends": (5, 6),
+    "周末": (5, 6),
+}
 
-EXPECTED_CLAUSE = ("a day (mon..sun, 周一..周日, daily/每天, weekdays/工作日), "
-                   "leave/请假, sick/病假 or extra/加班")
+EXPECTED_CLAUSE = "a day (mon..sun, 周一..周日, daily/每天, weekdays/工作日), leave/请假, sick/病假 or extra/加班"
 EXPECTED_TIME = "a time like 08:00"
 EXPECTED_DATE = "a date like 2026-12-24"
 
@@ -234,7 +244,7 @@ def _span(cur: _Cursor) -> Span:
     end_column = cur.column()
     end = _time(cur, "an end time like 16:00")
     if end == start:
-        raise RotaSyntaxError(end_column, "an end time different from the start", cur.text[cur.pos - 5:cur.pos])
+        raise RotaSyntaxError(end_column, "an end time different from the start", cur.text[cur.pos - 5 : cur.pos])
     return Span(start, end if end > start else end + MINUTES_PER_DAY, column)
 
 
@@ -261,8 +271,9 @@ def _date_ranges(cur: _Cursor) -> tuple[tuple[date, date, int], ...]:
             last_pos = cur.pos
             last = _date(cur)
             if last < first:
-                raise RotaSyntaxError(cur.column(last_pos), f"a last day not before {first.isoformat()}",
-                                      last.isoformat())
+                raise RotaSyntaxError(
+                    cur.column(last_pos), f"a last day not before {first.isoformat()}", last.isoformat()
+                )
         else:
             cur.pos = mark
         ranges.append((first, last, column))

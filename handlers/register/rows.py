@@ -12,12 +12,13 @@ at its division's centroid (``approximate``, ``addresses.place_address``); an ad
 cannot be placed rejects the row, since travel to an unknown place cannot be estimated. A
 region path not given is filled from the address.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Mapping, NamedTuple, TypeVar
+from typing import Any, Callable, Mapping, NamedTuple, TypeVar, cast
 
 from handlers.operations import regions
 from handlers.register import services
@@ -108,18 +109,27 @@ def parse_caregivers(table: Table, context: RegisterContext = RegisterContext())
 
 def parse_providers(table: Table, context: RegisterContext = RegisterContext()) -> ParseResult:
     """Provider records of ``table`` (columns ``columns.PROVIDER_COLUMNS``)."""
-    return _parse(table, PROVIDER_COLUMNS, ("provider_id", "name", "service_types"), "provider_id",
-                  lambda c: _provider(c, context))
+    return _parse(
+        table,
+        PROVIDER_COLUMNS,
+        ("provider_id", "name", "service_types"),
+        "provider_id",
+        lambda c: _provider(c, context),
+    )
 
 
 def parse_devices(table: Table, context: RegisterContext = RegisterContext()) -> ParseResult:
     """Alarm-device records of ``table`` (columns ``columns.DEVICE_COLUMNS``)."""
-    return _parse(table, DEVICE_COLUMNS, ("device_id", "elder_id", "kind"), "device_id",
-                  lambda c: _device(c, context))
+    return _parse(table, DEVICE_COLUMNS, ("device_id", "elder_id", "kind"), "device_id", lambda c: _device(c, context))
 
 
-def _parse(table: Table, columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...], id_key: str,
-           build: Callable[[_Cells], Any]) -> ParseResult:
+def _parse(
+    table: Table,
+    columns: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    id_key: str,
+    build: Callable[[_Cells], Any],
+) -> ParseResult:
     header = find_header(table, columns, required)
     lines_of: dict[str, list[int]] = {}
     for raw in header.rows:
@@ -131,8 +141,10 @@ def _parse(table: Table, columns: Mapping[str, tuple[str, ...]], required: tuple
         cells = _Cells(raw, header)
         others = [n for n in lines_of.get(cells.text(id_key), []) if n != raw.line]
         if others:
-            cells.error(id_key, f"{cells.text(id_key)} is also on line {', '.join(map(str, others))}: "
-                                "an id may appear once in a file")
+            cells.error(
+                id_key,
+                f"{cells.text(id_key)} is also on line {', '.join(map(str, others))}: an id may appear once in a file",
+            )
         record = build(cells)
         if cells.errors or record is None:
             errors += cells.errors
@@ -154,32 +166,56 @@ def _elder(c: _Cells, ctx: RegisterContext) -> ElderRecord | None:
     elder_id, name = c.read("elder_id", str, required=True), c.read("name", str, required=True)
     if c.errors or elder_id is None or name is None or location is None:
         return None
-    return ElderRecord(elder_id, name, c.raw.line, address=c.text("address"), location=location,
-                       region_path=region_path, service_area=c.text("service_area") or None, gender=gender,
-                       birth_year=birth_year, phone=phone, landline=landline, family_contacts=contacts or (),
-                       language=c.text("language") or None, preferred_caregiver_gender=preferred_gender,
-                       preferred_caregivers=preferred, excluded_caregivers=excluded, notes=c.text("notes"),
-                       access_notes=c.text("access_notes"), status=status)
+    return ElderRecord(
+        elder_id,
+        name,
+        c.raw.line,
+        address=c.text("address"),
+        location=location,
+        region_path=region_path,
+        service_area=c.text("service_area") or None,
+        gender=gender,
+        birth_year=birth_year,
+        phone=phone,
+        landline=landline,
+        family_contacts=contacts or (),
+        language=c.text("language") or None,
+        preferred_caregiver_gender=preferred_gender,
+        preferred_caregivers=preferred,
+        excluded_caregivers=excluded,
+        notes=c.text("notes"),
+        access_notes=c.text("access_notes"),
+        status=status,
+    )
 
 
 def _caregiver(c: _Cells, ctx: RegisterContext) -> CaregiverRecord | None:
     location, region_path = _place(c, ctx, required=False)
     values = dict(
-        caregiver_id=c.read("caregiver_id", str, required=True), provider_id=c.read("provider_id", str, required=True),
+        caregiver_id=c.read("caregiver_id", str, required=True),
+        provider_id=c.read("provider_id", str, required=True),
         name=c.read("name", str, required=True),
         phone=c.read("phone", lambda t: _mobile(t, ctx), required=True),
         skills=c.read("skills", lambda t: services.parse_skills(t, ctx.abilities), required=True),
         rota=c.read("rota", lambda t: parse_rota(t, ctx.tz), required=True),
-        travel_mode=c.read("travel_mode", services.parse_travel_mode, required=True))
-    extra = dict(gender=c.read("gender", services.parse_gender),
-                 languages=tuple(c.read("languages", services.split_list) or ()),
-                 max_visits_per_day=c.read("max_visits_per_day", _positive_int),
-                 active=c.read("active", _flag) if c.text("active") else True,
-                 service_area=c.text("service_area") or None)
+        travel_mode=c.read("travel_mode", services.parse_travel_mode, required=True),
+    )
+    extra = dict(
+        gender=c.read("gender", services.parse_gender),
+        languages=tuple(c.read("languages", services.split_list) or ()),
+        max_visits_per_day=c.read("max_visits_per_day", _positive_int),
+        active=c.read("active", _flag) if c.text("active") else True,
+        service_area=c.text("service_area") or None,
+    )
     if c.errors or any(v is None for v in values.values()):
         return None
-    return CaregiverRecord(line=c.raw.line, home_address=c.text("address"), home_location=location,
-                           region_path=region_path, **values, **extra)  # type: ignore[arg-type]  # checked above
+    return CaregiverRecord(
+        line=c.raw.line,
+        home_address=c.text("address"),
+        home_location=location,
+        region_path=region_path,
+        **cast(dict[str, Any], values | extra),  # every required value was read (checked above)
+    )
 
 
 def _provider(c: _Cells, ctx: RegisterContext) -> ProviderRecord | None:
@@ -189,9 +225,17 @@ def _provider(c: _Cells, ctx: RegisterContext) -> ProviderRecord | None:
     phone = c.read("phone", lambda t: parse_phone(t, ctx.phone_region, ctx.area_code).e164)
     if c.errors or provider_id is None or name is None or service_types is None:
         return None
-    return ProviderRecord(provider_id, name, service_types, c.raw.line, address=c.text("address"),
-                          location=location, region_path=region_path, service_area=c.text("service_area") or None,
-                          phone=phone)
+    return ProviderRecord(
+        provider_id,
+        name,
+        service_types,
+        c.raw.line,
+        address=c.text("address"),
+        location=location,
+        region_path=region_path,
+        service_area=c.text("service_area") or None,
+        phone=phone,
+    )
 
 
 def _device(c: _Cells, ctx: RegisterContext) -> DeviceRecord | None:

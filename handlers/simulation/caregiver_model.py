@@ -12,6 +12,7 @@ came late) and complains with ``complaint_rate`` (more often when late).
 Providers listed in ``poor_providers`` answer and arrive like a provider
 that performs badly, to show the evaluation steering work away from them.
 """
+
 from __future__ import annotations
 
 import random
@@ -91,23 +92,32 @@ class CaregiverAction:
     complaint: bool = False
 
 
-def reactions(model: CaregiverModel, event_type: str, payload: Mapping[str, Any], now: datetime,
-              provider_id: str | None = None) -> list[CaregiverAction]:
+def reactions(
+    model: CaregiverModel, event_type: str, payload: Mapping[str, Any], now: datetime, provider_id: str | None = None
+) -> list[CaregiverAction]:
     """A caregiver's answer to ``dispatch.offer.created`` (or none: a timeout)."""
     if event_type != "dispatch.offer.created":
         return []
     answer, delay = model.answer(payload["offer_id"], provider_id)
     if answer == "ignore":
         return []
-    return [CaregiverAction(now + timedelta(seconds=delay), answer, payload["request_id"],
-                            payload["caregiver_id"], payload["offer_id"])]
+    return [
+        CaregiverAction(
+            now + timedelta(seconds=delay), answer, payload["request_id"], payload["caregiver_id"], payload["offer_id"]
+        )
+    ]
 
 
 class CaregiverFleet:
     """Simulated caregivers (who cannot be in two places at once) and elders."""
 
-    def __init__(self, model: CaregiverModel, travel: TravelTimes, homes: dict[str, int | None],
-                 providers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        model: CaregiverModel,
+        travel: TravelTimes,
+        homes: dict[str, int | None],
+        providers: dict[str, str] | None = None,
+    ) -> None:
         self.model, self.travel = model, travel
         self.providers = providers or {}
         self._where: dict[str, tuple[int | None, datetime | None]] = {c: (h, None) for c, h in homes.items()}
@@ -121,8 +131,14 @@ class CaregiverFleet:
             duration = datetime.fromisoformat(payload["planned_end"]) - start
             self._visits[payload["request_id"]] = (payload.get("location_index"), duration, start)
             delay = self.model.arrival_delay_minutes(payload["visit_id"], provider)
-            return [CaregiverAction(max(start, now) + timedelta(minutes=delay), "check_in",
-                                    payload["request_id"], payload["caregiver_id"])]
+            return [
+                CaregiverAction(
+                    max(start, now) + timedelta(minutes=delay),
+                    "check_in",
+                    payload["request_id"],
+                    payload["caregiver_id"],
+                )
+            ]
         return reactions(self.model, event_type, payload, now, provider)
 
     def act(self, action: CaregiverAction) -> tuple[CaregiverAction | None, list[CaregiverAction]]:
@@ -135,8 +151,11 @@ class CaregiverFleet:
             if stars is None and not complaint:
                 return action, []
             due = action.due + timedelta(minutes=self.model.feedback_delay_minutes)
-            return action, [CaregiverAction(due, "feedback", action.request_id, action.caregiver_id,
-                                            stars=stars, complaint=complaint)]
+            return action, [
+                CaregiverAction(
+                    due, "feedback", action.request_id, action.caregiver_id, stars=stars, complaint=complaint
+                )
+            ]
         if action.kind != "check_in":
             return action, []
         location, duration, _ = self._visits.get(action.request_id, (None, timedelta(0), action.due))

@@ -1,15 +1,27 @@
 """An in-memory unit of work: the same contract as ``db.uow.SqlUnitOfWork``
 over dictionaries, for unit tests and for offline benchmark runs."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Callable, Iterable, TypeVar
 
-from handlers.model import (Booking, CareRequest, Caregiver, DomainEvent, Elder, Offer,
-                            Feedback, OfferStatus, ProviderOrganisation, Visit, VisitStatus)
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.dispatch.scheduling import RankingContext
+from handlers.model import (
+    Booking,
+    Caregiver,
+    CareRequest,
+    DomainEvent,
+    Elder,
+    Feedback,
+    Offer,
+    OfferStatus,
+    ProviderOrganisation,
+    Visit,
+    VisitStatus,
+)
 
 T = TypeVar("T")
 
@@ -41,8 +53,7 @@ class _Caregivers(_Store[Caregiver]):
 
 class _Offers(_Store[Offer]):
     def for_request(self, request_id: str) -> list[Offer]:
-        return sorted((o for o in self.values() if o.request_id == request_id),
-                      key=lambda o: o.created_at)
+        return sorted((o for o in self.values() if o.request_id == request_id), key=lambda o: o.created_at)
 
 
 class _Visits(_Store[Visit]):
@@ -82,8 +93,7 @@ class InMemoryUnitOfWork:
         held: dict[str, list[Booking]] = {c: [] for c in wanted}
         for v in self.visits.values():
             if v.caregiver_id in wanted and v.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
-                held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start,
-                                                    v.expected_end))
+                held[v.caregiver_id].append(Booking(v.request_id, v.location_index, v.planned_start, v.expected_end))
         for o in self.offers.values():
             if o.caregiver_id in wanted and o.status == OfferStatus.PENDING:
                 loc = self.requests[o.request_id].location_index
@@ -91,9 +101,15 @@ class InMemoryUnitOfWork:
         return held
 
     def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
-        return context_from(request, now, self.visits.for_elder(request.elder_id),
-                            [v for v in self.visits.values() if v.status not in _DEAD],
-                            list(self.providers.values()), explore, self.elders.get(request.elder_id))
+        return context_from(
+            request,
+            now,
+            self.visits.for_elder(request.elder_id),
+            [v for v in self.visits.values() if v.status not in _DEAD],
+            list(self.providers.values()),
+            explore,
+            self.elders.get(request.elder_id),
+        )
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         return {r: self.plan[r] for r in request_ids if r in self.plan}

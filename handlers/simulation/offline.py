@@ -4,6 +4,7 @@ No broker and no database: a discrete-event loop drives the same handlers the
 Kafka agents call, with the in-memory unit of work. Used by unit tests to
 check the whole flow quickly and by benchmarks to compare dispatch methods.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -47,9 +48,17 @@ class OfflineRun:
     dead_letters: list[tuple[Mapping[str, Any], str]]
 
 
-def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: CaregiverModel,
-            known_services: set[str], scoring: ScoringLoop | None = None, mode: Mode = "online",
-            batch_interval_seconds: float = 60.0, plan: Mapping[str, PlannedVisit] | None = None) -> OfflineRun:
+def run_day(
+    day: Day,
+    travel: TravelTimes,
+    policy: DispatchPolicy,
+    model: CaregiverModel,
+    known_services: set[str],
+    scoring: ScoringLoop | None = None,
+    mode: Mode = "online",
+    batch_interval_seconds: float = 60.0,
+    plan: Mapping[str, PlannedVisit] | None = None,
+) -> OfflineRun:
     """Replay every submission of ``day`` and everything it causes until
     nothing is left to happen; returns the final state. With ``scoring``,
     provider scores are recomputed every ``scoring.every_minutes`` of
@@ -95,10 +104,15 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
             run(m.decode(validated_record(record, request)), now)
             if batch is not None:
                 batch.add(uow.requests[request.request_id], now)
+
         return intake
 
-    fleet = CaregiverFleet(model, travel, {c.caregiver_id: c.home_base_index for c in day.caregivers},
-                           {c.caregiver_id: c.provider_id for c in day.caregivers})
+    fleet = CaregiverFleet(
+        model,
+        travel,
+        {c.caregiver_id: c.home_base_index for c in day.caregivers},
+        {c.caregiver_id: c.provider_id for c in day.caregivers},
+    )
 
     def caregiver_does(act: CaregiverAction) -> Callable[[datetime], None]:
         def answer(now: datetime) -> None:
@@ -116,8 +130,10 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
                 "accept": lambda: m.AcceptOffer(eid, None, area_name, oid, cid),
                 "decline": lambda: m.DeclineOffer(eid, None, area_name, oid, cid),
                 "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid),
-                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid)}
+                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid),
+            }
             run(build[todo.kind](), now)
+
         return answer
 
     def deadline(payload: Mapping[str, Any]) -> Callable[[datetime], None]:
@@ -131,8 +147,14 @@ def run_day(day: Day, travel: TravelTimes, policy: DispatchPolicy, model: Caregi
         provider_of = {c.caregiver_id: c.provider_id for c in day.caregivers}
 
         def rescore(now: datetime) -> None:
-            scores = scores_from(uow.offers.values(), uow.visits.values(), uow.feedback.values(),
-                                 provider_of, scoring.weights, scoring.kpi_policy)
+            scores = scores_from(
+                uow.offers.values(),
+                uow.visits.values(),
+                uow.feedback.values(),
+                provider_of,
+                scoring.weights,
+                scoring.kpi_policy,
+            )
             for pid, score in scores.items():
                 if uow.providers.get(pid) is not None:
                     uow.providers[pid].score = score
@@ -167,9 +189,15 @@ class _BatchTicks:
     at whole multiples of the interval from the start of the day (the worker's
     batch timer does the same on its clock), while any wait."""
 
-    def __init__(self, uow: InMemoryUnitOfWork, policy: DispatchPolicy, travel: TravelTimes,
-                 at: Callable[[datetime, Callable[[datetime], None]], None], day_start: datetime,
-                 interval_seconds: float) -> None:
+    def __init__(
+        self,
+        uow: InMemoryUnitOfWork,
+        policy: DispatchPolicy,
+        travel: TravelTimes,
+        at: Callable[[datetime, Callable[[datetime], None]], None],
+        day_start: datetime,
+        interval_seconds: float,
+    ) -> None:
         self.uow, self.policy, self.travel, self.at, self.day_start = uow, policy, travel, at, day_start
         self.interval = timedelta(seconds=interval_seconds)
         self.pool: list[CareRequest] = []

@@ -5,19 +5,26 @@ Lateness (minutes) is measured at check-in against the request's latest
 on-time start; the travel of a visit is the matrix time from where the
 caregiver last was (the previous checked-out visit, or the home base).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from handlers import events as ev
+from handlers.dispatch.scheduling import TravelTimes
 from handlers.model import CareRequest, RequestStatus, Visit, VisitStatus
 from handlers.ports import UnitOfWork
-from handlers.dispatch.scheduling import TravelTimes
 
 
-def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
-             travel: TravelTimes, evv_flags: Sequence[Mapping[str, Any]] | None = None) -> bool:
+def check_in(
+    request_id: str,
+    caregiver_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    travel: TravelTimes,
+    evv_flags: Sequence[Mapping[str, Any]] | None = None,
+) -> bool:
     """Start the visit of ``request_id`` if this caregiver holds it; a repeated
     or foreign check-in changes nothing (returns False). EVV mismatches found
     at the edge (``handlers.visits.evv``: outside the geofence, too early, wrong phone)
@@ -29,10 +36,12 @@ def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
     if visit.status != VisitStatus.SCHEDULED:
         return False
     caregiver = uow.caregivers.get(caregiver_id)
-    done = [(v.check_out_at, v.location_index) for v in uow.visits.for_caregiver(caregiver_id)
-            if v.check_out_at is not None and v.visit_id != visit.visit_id]
-    previous = max(done, key=lambda d: d[0])[1] if done else (
-        caregiver.home_base_index if caregiver else None)
+    done = [
+        (v.check_out_at, v.location_index)
+        for v in uow.visits.for_caregiver(caregiver_id)
+        if v.check_out_at is not None and v.visit_id != visit.visit_id
+    ]
+    previous = max(done, key=lambda d: d[0])[1] if done else (caregiver.home_base_index if caregiver else None)
     visit.travel_minutes = travel.minutes(previous, visit.location_index)
     visit.status, visit.check_in_at = VisitStatus.IN_PROGRESS, now
     visit.lateness_minutes = max(0.0, (now - request.latest_start).total_seconds() / 60.0)
@@ -43,18 +52,27 @@ def check_in(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
     return True
 
 
-def _keep_flags(visit: Visit, request: CareRequest, flags: Sequence[Mapping[str, Any]] | None, uow: UnitOfWork,
-                now: datetime) -> None:
+def _keep_flags(
+    visit: Visit, request: CareRequest, flags: Sequence[Mapping[str, Any]] | None, uow: UnitOfWork, now: datetime
+) -> None:
     if not flags:
         return
     visit.evv_flags = [*(visit.evv_flags or []), *flags]
     uow.emit(ev.visit_event("care.visit.evv_flagged", request, visit, now))
-    uow.emit(ev.operator_alert(request, now, "EVV mismatch to review: "
-                               + ", ".join(sorted({f.get("code", "?") for f in flags}))))
+    uow.emit(
+        ev.operator_alert(
+            request, now, "EVV mismatch to review: " + ", ".join(sorted({f.get("code", "?") for f in flags}))
+        )
+    )
 
 
-def check_out(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
-              evv_flags: Sequence[Mapping[str, Any]] | None = None) -> bool:
+def check_out(
+    request_id: str,
+    caregiver_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    evv_flags: Sequence[Mapping[str, Any]] | None = None,
+) -> bool:
     """Complete the visit and the request; repeated check-outs change nothing.
     Check-out flags (short visit, incomplete checklist) are kept like check-in ones."""
     visit = uow.visits.for_request(request_id)

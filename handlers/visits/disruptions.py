@@ -6,42 +6,70 @@ told, and the request goes back to dispatch without the caregiver who let it
 down (they were already asked). The no-show rule — no check-in 5 minutes
 after the planned start — is home-care EVV practice (DESIGN.md).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.dispatch import offers
 from handlers import events as ev
+from handlers.dispatch import offers
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
 from handlers.model import OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
-from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
 
 
-def missed_check_in(visit_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy,
-                    travel: TravelTimes) -> bool:
+def missed_check_in(visit_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> bool:
     """The check-in deadline of ``visit_id`` passed: if nobody checked in,
     record a no-show and re-dispatch. Returns False when the visit moved on."""
     visit = uow.visits.get(visit_id)
     if visit is None or visit.status != VisitStatus.SCHEDULED:
         return False
     visit.status = VisitStatus.NO_SHOW
-    return _redispatch(visit.request_id, visit.caregiver_id, "no check-in by the deadline", uow, now,
-                       policy, travel, "care.visit.no_show", visit)
+    return _redispatch(
+        visit.request_id,
+        visit.caregiver_id,
+        "no check-in by the deadline",
+        uow,
+        now,
+        policy,
+        travel,
+        "care.visit.no_show",
+        visit,
+    )
 
 
-def call_off(request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime,
-             policy: DispatchPolicy, travel: TravelTimes) -> bool:
+def call_off(
+    request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> bool:
     """The caregiver cancels an accepted visit before checking in."""
     visit = uow.visits.for_request(request_id)
     if visit is None or visit.caregiver_id != caregiver_id or visit.status != VisitStatus.SCHEDULED:
         return False
     visit.status = VisitStatus.CANCELLED
-    return _redispatch(request_id, caregiver_id, "the caregiver called the visit off", uow, now,
-                       policy, travel, "care.visit.called_off", visit)
+    return _redispatch(
+        request_id,
+        caregiver_id,
+        "the caregiver called the visit off",
+        uow,
+        now,
+        policy,
+        travel,
+        "care.visit.called_off",
+        visit,
+    )
 
 
-def _redispatch(request_id: str, caregiver_id: str, reason: str, uow: UnitOfWork, now: datetime,
-                policy: DispatchPolicy, travel: TravelTimes, event_type: str, visit: Visit) -> bool:
+def _redispatch(
+    request_id: str,
+    caregiver_id: str,
+    reason: str,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    event_type: str,
+    visit: Visit,
+) -> bool:
     request = uow.requests.get(request_id)
     if request is None or request.status.is_final:
         return False

@@ -11,6 +11,7 @@ the visit for an operator to review (a caregiver at the door with a flat
 phone battery must still be able to start the bath). Distances are metres,
 durations minutes, times timezone-aware ``datetime``.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,10 +66,16 @@ class EvvPolicy:
     geofence_metres: float = 150.0
     too_early_minutes: float = 15.0
     short_visit_share: float = 0.5
-    checklists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {
-        "bathing": ("assist", "skin_check"), "meal": ("delivered", "eaten"),
-        "cleaning": ("kitchen", "bathroom", "floors"), "escort": ("picked_up", "returned_home"),
-        "companionship": ("conversation", "wellbeing_check"), "repair": ("fixed", "safety_check")})
+    checklists: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "bathing": ("assist", "skin_check"),
+            "meal": ("delivered", "eaten"),
+            "cleaning": ("kitchen", "bathroom", "floors"),
+            "escort": ("picked_up", "returned_home"),
+            "companionship": ("conversation", "wellbeing_check"),
+            "repair": ("fixed", "safety_check"),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -117,9 +124,12 @@ def check_too_early(at: datetime, planned_start: datetime, policy: EvvPolicy) ->
     before the planned start (15 min, home-care agency practice, DESIGN.md)."""
     early = (planned_start - at).total_seconds() / 60.0
     if early > policy.too_early_minutes:
-        return [EvvFlag(EvvFlagCode.TOO_EARLY,
-                        f"checked in {early:.0f} min before the planned start "
-                        f"(allowed {policy.too_early_minutes:.0f} min)")]
+        return [
+            EvvFlag(
+                EvvFlagCode.TOO_EARLY,
+                f"checked in {early:.0f} min before the planned start (allowed {policy.too_early_minutes:.0f} min)",
+            )
+        ]
     return []
 
 
@@ -130,15 +140,25 @@ def _location_flags(caregiver: Position | None, elder: Position | None, policy: 
         return [EvvFlag(EvvFlagCode.MISSING_LOCATION, "the elder's home has no coordinates on file")]
     metres = distance_metres(caregiver, elder)
     if metres > policy.geofence_metres:
-        return [EvvFlag(EvvFlagCode.OUTSIDE_GEOFENCE,
-                        f"checked in {metres:.0f} m from the elder's home "
-                        f"(geofence {policy.geofence_metres:.0f} m)")]
+        return [
+            EvvFlag(
+                EvvFlagCode.OUTSIDE_GEOFENCE,
+                f"checked in {metres:.0f} m from the elder's home (geofence {policy.geofence_metres:.0f} m)",
+            )
+        ]
     return []
 
 
-def verify_check_in(method: str, at: datetime, planned_start: datetime, caregiver_position: Position | None,
-                    elder_position: Position | None, caller_phone: str | None,
-                    registered_phones: Collection[str], policy: EvvPolicy) -> list[EvvFlag]:
+def verify_check_in(
+    method: str,
+    at: datetime,
+    planned_start: datetime,
+    caregiver_position: Position | None,
+    elder_position: Position | None,
+    caller_phone: str | None,
+    registered_phones: Collection[str],
+    policy: EvvPolicy,
+) -> list[EvvFlag]:
     """Flags for one check-in, empty when it verifies.
 
     ``method``:
@@ -162,28 +182,37 @@ def verify_check_in(method: str, at: datetime, planned_start: datetime, caregive
         registered = {_digits(p) for p in registered_phones}
         if caller_phone is None or _digits(caller_phone) not in registered:
             shown = caller_phone or "a withheld number"
-            flags.append(EvvFlag(EvvFlagCode.WRONG_PHONE,
-                                 f"landline check-in from {shown}, not a phone registered for the elder"))
+            flags.append(
+                EvvFlag(
+                    EvvFlagCode.WRONG_PHONE, f"landline check-in from {shown}, not a phone registered for the elder"
+                )
+            )
     else:
         flags.extend(_location_flags(caregiver_position, elder_position, policy))
     return flags
 
 
-def check_short_visit(check_in_at: datetime, check_out_at: datetime, planned_minutes: float,
-                      policy: EvvPolicy) -> list[EvvFlag]:
+def check_short_visit(
+    check_in_at: datetime, check_out_at: datetime, planned_minutes: float, policy: EvvPolicy
+) -> list[EvvFlag]:
     """``short_visit`` when the visit lasted less than ``policy.short_visit_share``
     (0.5) of ``planned_minutes``. Raises ``ValueError`` if check-out precedes check-in."""
     if check_out_at < check_in_at:
         raise ValueError("check-out before check-in")
     actual = (check_out_at - check_in_at).total_seconds() / 60.0
     if actual < policy.short_visit_share * planned_minutes:
-        return [EvvFlag(EvvFlagCode.SHORT_VISIT,
-                        f"visit lasted {actual:.0f} min of {planned_minutes:.0f} min planned")]
+        return [EvvFlag(EvvFlagCode.SHORT_VISIT, f"visit lasted {actual:.0f} min of {planned_minutes:.0f} min planned")]
     return []
 
 
-def verify_check_out(check_in_at: datetime, check_out_at: datetime, planned_minutes: float,
-                     service_type: str, tasks: Mapping[str, str], policy: EvvPolicy) -> list[EvvFlag]:
+def verify_check_out(
+    check_in_at: datetime,
+    check_out_at: datetime,
+    planned_minutes: float,
+    service_type: str,
+    tasks: Mapping[str, str],
+    policy: EvvPolicy,
+) -> list[EvvFlag]:
     """Flags for one check-out, empty when it verifies.
 
     ``tasks`` maps care-plan task names to ``"done"`` or ``"refused"`` (an
@@ -199,6 +228,5 @@ def verify_check_out(check_in_at: datetime, check_out_at: datetime, planned_minu
     flags = check_short_visit(check_in_at, check_out_at, planned_minutes, policy)
     missing = [t for t in policy.checklists.get(service_type, ()) if t not in tasks]
     if missing:
-        flags.append(EvvFlag(EvvFlagCode.INCOMPLETE_CHECKLIST,
-                             f"{service_type}: not reported: {', '.join(missing)}"))
+        flags.append(EvvFlag(EvvFlagCode.INCOMPLETE_CHECKLIST, f"{service_type}: not reported: {', '.join(missing)}"))
     return flags

@@ -22,6 +22,7 @@ payment decision must be explainable later); a note is at most
 refused (``already_reviewed``). Same contract as ``handlers.operations.operator_actions``:
 every check runs before the first write, ``Refused`` carries a stable code.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,10 +31,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from handlers.operations.access import Permission, Role, allowed, mask_phone
-from handlers.visits.evv import EvvFlagCode
 from handlers.model import DomainEvent, Visit
+from handlers.operations.access import Permission, Role, allowed, mask_phone
 from handlers.operations.operator_actions import OperatorUnitOfWork, Refused
+from handlers.visits.evv import EvvFlagCode
 
 #: the longest review note, in characters
 NOTE_MAX_CHARS = 500
@@ -103,8 +104,9 @@ def parse_outcome(value: str) -> ReviewOutcome:
     try:
         return ReviewOutcome(value.strip())
     except ValueError:
-        raise Refused("invalid", f"outcome must be one of {', '.join(o.value for o in ReviewOutcome)}, "
-                                 f"got {value!r}") from None
+        raise Refused(
+            "invalid", f"outcome must be one of {', '.join(o.value for o in ReviewOutcome)}, got {value!r}"
+        ) from None
 
 
 def check_note(outcome: ReviewOutcome, note: str) -> str:
@@ -118,8 +120,9 @@ def check_note(outcome: ReviewOutcome, note: str) -> str:
     return note
 
 
-def review_flag(visit_id: str, code: str, outcome: str, note: str, uow: EvvReviewUnitOfWork, now: datetime,
-                operator_id: str) -> EvvReview:
+def review_flag(
+    visit_id: str, code: str, outcome: str, note: str, uow: EvvReviewUnitOfWork, now: datetime, operator_id: str
+) -> EvvReview:
     """Decide flag ``code`` of visit ``visit_id``. Refused: ``unknown_visit``,
     ``unknown_flag`` (the visit carries no such flag), ``invalid`` (outcome or
     note), ``note_required``, ``already_reviewed``. Emits
@@ -137,12 +140,28 @@ def review_flag(visit_id: str, code: str, outcome: str, note: str, uow: EvvRevie
     uow.evv_reviews.add(review)
     request = uow.requests.get(visit.request_id)
     area = request.service_area if request else ""
-    uow.emit(DomainEvent("care.visit.evv_reviewed", visit.request_id, now, "lifecycle", visit.request_id, {
-        "service_area": area, "request_id": visit.request_id, "visit_id": visit_id, "code": code,
-        "outcome": decided.value, "payable": decided.payable, "operator_id": operator_id,
-        "provider_id": visit.provider_id, "caregiver_id": visit.caregiver_id,
-        "evv_cleared": bool(visit.evv_flags) and not counted_flag_codes(
-            visit.evv_flags, [*uow.evv_reviews.for_visit(visit_id), review])}))
+    uow.emit(
+        DomainEvent(
+            "care.visit.evv_reviewed",
+            visit.request_id,
+            now,
+            "lifecycle",
+            visit.request_id,
+            {
+                "service_area": area,
+                "request_id": visit.request_id,
+                "visit_id": visit_id,
+                "code": code,
+                "outcome": decided.value,
+                "payable": decided.payable,
+                "operator_id": operator_id,
+                "provider_id": visit.provider_id,
+                "caregiver_id": visit.caregiver_id,
+                "evv_cleared": bool(visit.evv_flags)
+                and not counted_flag_codes(visit.evv_flags, [*uow.evv_reviews.for_visit(visit_id), review]),
+            },
+        )
+    )
     return review
 
 
@@ -163,8 +182,9 @@ def open_flags(visit: Visit, reviews: Iterable[EvvReview]) -> list[Mapping[str, 
     return [f for f in visit.evv_flags or [] if isinstance(f, Mapping) and f.get("code") not in decided]
 
 
-def counted_flag_codes(stored: Sequence[Mapping[str, Any]] | None, reviews: Iterable[EvvReview],
-                       derived: Iterable[str] = ()) -> tuple[str, ...]:
+def counted_flag_codes(
+    stored: Sequence[Mapping[str, Any]] | None, reviews: Iterable[EvvReview], derived: Iterable[str] = ()
+) -> tuple[str, ...]:
     """The flag codes that count against a visit's EVV compliance: those kept
     on the visit (``stored``) and any recomputed from its times (``derived``,
     e.g. by the monthly report), less those a review marked ``corrected``."""

@@ -4,6 +4,7 @@ against uvicorn serving ``create_app`` on a free port and a seeded SQLite center
 Needs /usr/bin/chromium (scripts/browser.sh installs it). Saves screenshots to
 test-artifacts/.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,16 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +41,33 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dashboard")
     center = seed(f"sqlite:///{folder / 'center.db'}")
     port = free_port()
-    env = dict(os.environ, CARELINE_DATABASE_URL=center.database_url, CARELINE_SESSION_SECRET="e2e-" + "k" * 40,
-               CARELINE_DEFAULT_LANGUAGE="zh", CARELINE_VAR_DIR=str(folder))
+    env = dict(
+        os.environ,
+        CARELINE_DATABASE_URL=center.database_url,
+        CARELINE_SESSION_SECRET="e2e-" + "k" * 40,
+        CARELINE_DEFAULT_LANGUAGE="zh",
+        CARELINE_VAR_DIR=str(folder),
+    )
     log = open(folder / "uvicorn.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "careline.web.app:create_app",
-                             "--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "2"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "careline.web.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--timeout-graceful-shutdown",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -95,8 +125,11 @@ def test_an_operator_watches_the_queues_and_steps_in(server, browser):
     page.click('[data-reassign="R-1001"]')
     page.select_option("#reassign-caregiver", "cg-wu")
     page.click("#reassign button[type=submit]")
-    page.wait_for_function("""() => { const row = document.querySelector('[data-request="R-1001"] .holder');
-                                      return row && row.textContent.includes('cg-wu'); }""", timeout=3000)
+    page.wait_for_function(
+        """() => { const row = document.querySelector('[data-request="R-1001"] .holder');
+                                      return row && row.textContent.includes('cg-wu'); }""",
+        timeout=3000,
+    )
 
     page.click('[data-emergency="SOS-2001"] button')
     page.wait_for_selector('[data-emergency="SOS-2001"].acked', timeout=3000)
@@ -126,8 +159,9 @@ def test_a_forged_or_expired_session_cookie_leads_to_the_login_page(server, brow
     context = browser.new_context()
     host = base.split("//")[1].split(":")[0]
     forged = auth.sign({"sub": "adm", "ep": 0, "sid": "x", "typ": "web", "exp": time.time() + 3600}, b"guess")
-    expired = auth.sign({"sub": "op", "ep": 0, "sid": "x", "typ": "web", "exp": time.time() - 1},
-                        ("e2e-" + "k" * 40).encode())
+    expired = auth.sign(
+        {"sub": "op", "ep": 0, "sid": "x", "typ": "web", "exp": time.time() - 1}, ("e2e-" + "k" * 40).encode()
+    )
     for cookie in (forged, expired):
         context.clear_cookies()
         context.add_cookies([{"name": auth.COOKIE, "value": cookie, "domain": host, "path": "/"}])

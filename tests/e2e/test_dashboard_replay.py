@@ -1,5 +1,6 @@
 """An operator watches a replay fill the queues live, in Debian's Chromium, against the real
 worker, broker and PostgreSQL the replay runs through."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ from rich.console import Console
 
 from careline.brokers import free_port
 from careline.operators import add_operator
-from tools.replay.driver import ReplayDriver, ReplayOptions
 from handlers.datasets.uhhc import parse_instance
 from tests.e2e.test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, ROOT
+from tools.replay.driver import ReplayDriver, ReplayOptions
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "watching the replay live"
@@ -29,17 +30,41 @@ def test_an_operator_watches_a_replay_fill_the_queues_and_drain(pipeline, shared
     from playwright.sync_api import sync_playwright
 
     instance = parse_instance(json.loads((shared_data / "uhhc/instances/bazirha-E2.json").read_text()), "bazirha-E2")
-    driver = ReplayDriver(pipeline.bootstrap, pipeline.sessions, instance, ReplayOptions(speed=600, timeout_seconds=300),
-                          Console(stderr=True), worker_alive=lambda: pipeline.worker.poll() is None)
+    driver = ReplayDriver(
+        pipeline.bootstrap,
+        pipeline.sessions,
+        instance,
+        ReplayOptions(speed=600, timeout_seconds=300),
+        Console(stderr=True),
+        worker_alive=lambda: pipeline.worker.poll() is None,
+    )
     user = f"watch-{driver.run_id}"
     add_operator(pipeline.database_url, user, "operator", PASSWORD)
     port = free_port()
-    env = dict(os.environ, CARELINE_DATABASE_URL=pipeline.database_url, CARELINE_SESSION_SECRET="e2e-" + "w" * 40,
-               CARELINE_VAR_DIR=str(tmp_path))
+    env = dict(
+        os.environ,
+        CARELINE_DATABASE_URL=pipeline.database_url,
+        CARELINE_SESSION_SECRET="e2e-" + "w" * 40,
+        CARELINE_VAR_DIR=str(tmp_path),
+    )
     with open(tmp_path / "uvicorn.log", "wb") as log:
-        web = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "careline.web.app:create_app",
-                                "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "careline.web.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

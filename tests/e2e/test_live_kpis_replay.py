@@ -4,23 +4,23 @@ badly. The live numbers must equal what the monthly report computes from the
 stored rows, also after every event the fold reads was delivered a second
 time (as the outbox relay re-sends rows whose acknowledgement was lost), and
 the scores the table yields must reach dispatch."""
+
 from __future__ import annotations
 
 import json
 import time
 
 import pytest
+from kafka import KafkaProducer
 from rich.console import Console
 from sqlalchemy import select
 
-from kafka import KafkaProducer
-
-from tools.faults.live_check import compare, hold_clock
 from config import topics
-from tools.replay.driver import ReplayDriver, ReplayOptions
 from db import tables
-from handlers.simulation.caregiver_model import CaregiverModel
 from handlers.datasets.uhhc import parse_instance
+from handlers.simulation.caregiver_model import CaregiverModel
+from tools.faults.live_check import compare, hold_clock
+from tools.replay.driver import ReplayDriver, ReplayOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -28,18 +28,23 @@ pytestmark = pytest.mark.e2e
 def test_live_kpis_equal_the_stored_records_and_the_poor_providers_score_reaches_dispatch(pipeline, shared_data):
     instance = parse_instance(json.loads((shared_data / "uhhc/instances/bazirha-E2.json").read_text()), "bazirha-E2")
     model = CaregiverModel(poor_providers=("prov2",), rating_rate=1.0, complaint_rate=0.2)
-    result = ReplayDriver(pipeline.bootstrap, pipeline.sessions, instance,
-                          ReplayOptions(speed=1200, timeout_seconds=300, model=model, twin_roster=True),
-                          Console(stderr=True), worker_alive=lambda: pipeline.worker.poll() is None).run()
+    result = ReplayDriver(
+        pipeline.bootstrap,
+        pipeline.sessions,
+        instance,
+        ReplayOptions(speed=1200, timeout_seconds=300, model=model, twin_roster=True),
+        Console(stderr=True),
+        worker_alive=lambda: pipeline.worker.poll() is None,
+    ).run()
     run = result.run
     assert result.summary.all_final, result.summary.by_status
     time.sleep(5)  # the last ratings: 1.5 s is 30 simulated minutes at 1200x
     hold_clock(pipeline.sessions)
     assert resend_folded_events(pipeline, run) > 50
 
-
-    found = compare(pipeline.database_url, pipeline.sessions, run, result.day.start, wait_s=90,
-                    bootstrap=pipeline.bootstrap)
+    found = compare(
+        pipeline.database_url, pipeline.sessions, run, result.day.start, wait_s=90, bootstrap=pipeline.bootstrap
+    )
     good, poor = f"provider:{run}.prov1", f"provider:{run}.prov2"
     assert {good, poor} <= set(found.stored)
     assert len([k for k in found.stored if k.startswith("caregiver:")]) >= 5  # 5 caregivers in bazirha-E2, twinned
@@ -56,9 +61,13 @@ def test_live_kpis_equal_the_stored_records_and_the_poor_providers_score_reaches
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # provider.scores.v1 -> provider_organisations.score, which dispatch reads
         with pipeline.sessions() as session:
-            dispatch_reads = dict(session.execute(select(
-                tables.provider_organisations.c.provider_id, tables.provider_organisations.c.score).where(
-                tables.provider_organisations.c.provider_id.in_(scores))).all())
+            dispatch_reads = dict(
+                session.execute(
+                    select(tables.provider_organisations.c.provider_id, tables.provider_organisations.c.score).where(
+                        tables.provider_organisations.c.provider_id.in_(scores)
+                    )
+                ).all()
+            )
         if dispatch_reads == scores:
             break
         time.sleep(1)
@@ -70,8 +79,11 @@ def resend_folded_events(pipeline, run: str) -> int:
     o = tables.outbox.c
     folded = (topics.LIFECYCLE.name, topics.OFFERS.name, topics.FEEDBACK.name)
     with pipeline.sessions() as session:
-        rows = [r for r in session.execute(select(o.topic, o.key, o.value).where(
-            o.topic.in_(folded), o.sent_at.is_not(None))) if str(r.value["data"].get("request_id", "")).startswith(run)]
+        rows = [
+            r
+            for r in session.execute(select(o.topic, o.key, o.value).where(o.topic.in_(folded), o.sent_at.is_not(None)))
+            if str(r.value["data"].get("request_id", "")).startswith(run)
+        ]
     producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
     for r in rows:
         producer.send(r.topic, key=r.key.encode(), value=json.dumps(r.value).encode())

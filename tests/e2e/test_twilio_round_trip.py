@@ -2,10 +2,11 @@
 call -> intake record on the outbox -> care.intake.v1 -> dispatch -> dispatch.offers.v1 ->
 offer SMS -> caregiver replies 1 -> accepted -> address SMS -> SMS check-in and check-out ->
 completed -> satisfaction call planned -> keypad rating lands in feedback."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -18,10 +19,10 @@ from tests.integration.twilio_world import build_world
 pytestmark = pytest.mark.e2e
 
 
-def _wait_for(check, timeout: float = 60.0):  # noqa: ANN001, ANN202
+def _wait_for(check, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (found := check()):
+        if found := check():
             return found
         time.sleep(0.2)
     raise AssertionError(f"not reached within {timeout} s")
@@ -29,19 +30,23 @@ def _wait_for(check, timeout: float = 60.0):  # noqa: ANN001, ANN202
 
 def _sms_sent(world, request_id: str) -> list:
     with world.sessions() as s:
-        return s.execute(select(tables.message_status).where(tables.message_status.c.request_id == request_id,
-                                                             tables.message_status.c.purpose == "offer")).all()
+        return s.execute(
+            select(tables.message_status).where(
+                tables.message_status.c.request_id == request_id, tables.message_status.c.purpose == "offer"
+            )
+        ).all()
 
 
-def _status(world, request_id: str):  # noqa: ANN202
+def _status(world, request_id: str):
     with world.sessions() as s:
-        return s.execute(select(tables.care_requests.c.status).where(
-            tables.care_requests.c.request_id == request_id)).scalar()
+        return s.execute(
+            select(tables.care_requests.c.status).where(tables.care_requests.c.request_id == request_id)
+        ).scalar()
 
 
 def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
     clear_clock(pipeline.sessions)
-    world = build_world(pipeline.database_url, now=datetime.now(timezone.utc), with_offer=False)
+    world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
     call = {"CallSid": "CA" + world.suffix * 4, "From": world.elder_phone, "To": "+8625000000"}
     world.post("/twilio/voice", call)
     world.post("/twilio/voice/menu", dict(call, Digits="1"), {"first": "1", "lang": "zh", "try": "0"})
@@ -50,8 +55,9 @@ def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
     request_id = record["request_id"]
 
     _wait_for(lambda: _sms_sent(world, request_id))  # the worker texted the offer
-    reply = world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 4, "From": world.caregiver_phone,
-                                       "Body": "1"})
+    reply = world.post(
+        "/twilio/sms", {"MessageSid": "SM" + world.suffix * 4, "From": world.caregiver_phone, "Body": "1"}
+    )
     assert "确认后发送地址" in reply.text
 
     _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
@@ -59,19 +65,29 @@ def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
 
     # the caregiver arrives and leaves, texting the offer's short code
     with world.sessions() as s:
-        code = s.execute(select(tables.offers.c.short_code).where(
-            tables.offers.c.request_id == request_id, tables.offers.c.status == "accepted")).scalar_one()
-    world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 3 + "a" * 8, "From": world.caregiver_phone,
-                               "Body": f"到 {code}"})
+        code = s.execute(
+            select(tables.offers.c.short_code).where(
+                tables.offers.c.request_id == request_id, tables.offers.c.status == "accepted"
+            )
+        ).scalar_one()
+    world.post(
+        "/twilio/sms",
+        {"MessageSid": "SM" + world.suffix * 3 + "a" * 8, "From": world.caregiver_phone, "Body": f"到 {code}"},
+    )
     _wait_for(lambda: _status(world, request_id) == RequestStatus.IN_PROGRESS)
-    world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 3 + "b" * 8, "From": world.caregiver_phone,
-                               "Body": f"完 {code}"})
+    world.post(
+        "/twilio/sms",
+        {"MessageSid": "SM" + world.suffix * 3 + "b" * 8, "From": world.caregiver_phone, "Body": f"完 {code}"},
+    )
     _wait_for(lambda: _status(world, request_id) == RequestStatus.COMPLETED)
 
     # the worker plans the satisfaction call; when it connects the elder presses 5
     with world.sessions() as s:
-        _wait_for(lambda: s.execute(select(tables.callback_surveys).where(
-            tables.callback_surveys.c.request_id == request_id)).first())
+        _wait_for(
+            lambda: s.execute(
+                select(tables.callback_surveys).where(tables.callback_surveys.c.request_id == request_id)
+            ).first()
+        )
     rating_call = {"CallSid": "CA" + world.suffix * 3 + "c" * 8, "Digits": "5"}
     world.post("/twilio/voice/rating", rating_call, {"lang": "zh", "request_id": request_id, "try": "0"})
     with world.sessions() as s:

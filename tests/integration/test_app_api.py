@@ -1,5 +1,6 @@
 """The elder/family app and the caregiver app through the HTTP API, on a migrated
 SQLite file, with the stream worker's own steps processing what the app wrote."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,13 +11,26 @@ from config import topics
 from db import tables
 from handlers.channels.intake import validate_intake
 from handlers.model import Elder
-from tests.integration.app_world import (ADDRESS, AREA, NOW, build_app_world, run_worker_on,
-                                         run_worker_on_intake, seed_visit, teardown_worker_caches)
+from tests.integration.app_world import (
+    ADDRESS,
+    AREA,
+    NOW,
+    build_app_world,
+    run_worker_on,
+    run_worker_on_intake,
+    seed_visit,
+    teardown_worker_caches,
+)
 
 pytestmark = pytest.mark.integration
 
-MEAL = {"service_type": "meal", "duration_minutes": 30, "priority": "routine", "notes": "ring twice",
-        "window": {"start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T11:00:00+08:00"}}
+MEAL = {
+    "service_type": "meal",
+    "duration_minutes": 30,
+    "priority": "routine",
+    "notes": "ring twice",
+    "window": {"start": "2026-12-01T09:00:00+08:00", "end": "2026-12-01T11:00:00+08:00"},
+}
 
 
 @pytest.fixture
@@ -25,7 +39,7 @@ def world(tmp_path, monkeypatch):
     teardown_worker_caches()
 
 
-def submit(world, body=MEAL, who="e-wang", key=None):  # noqa: ANN001, ANN201
+def submit(world, body=MEAL, who="e-wang", key=None):
     headers = {**world.auth(who), **({"Idempotency-Key": key} if key else {})}
     return world.client.post("/api/v1/requests", json=body, headers=headers)
 
@@ -73,7 +87,7 @@ def test_the_elder_sees_the_caregivers_name_and_arrival_window_once_accepted(wor
 
 
 def test_a_request_made_by_phone_shows_in_the_app_with_an_unnamed_caregiver_as_your_caregiver(world):
-    seed_visit(world, "R-wu", caregiver_id="cg-wu")   # a hotline request, assigned to cg-wu (no display name)
+    seed_visit(world, "R-wu", caregiver_id="cg-wu")  # a hotline request, assigned to cg-wu (no display name)
     state = world.client.get("/api/v1/requests/R-wu", headers=world.auth("e-wang")).json()
     assert (state["status"], state["caregiver_name"]) == ("accepted", "your caregiver")
 
@@ -104,16 +118,25 @@ def test_accept_and_decline_write_caregiver_events_keyed_by_service_area(world):
     [offer] = world.client.get("/api/v1/offers", headers=world.auth("cg-li")).json()["offers"]
     declined = world.client.post(f"/api/v1/offers/{offer['offer_id']}/decline", headers=world.auth("cg-li"))
     assert declined.status_code == 202
-    assert world.client.post(f"/api/v1/offers/{offer['offer_id']}/decline",
-                             headers=world.auth("cg-li")).json()["duplicate"] is True
+    assert (
+        world.client.post(f"/api/v1/offers/{offer['offer_id']}/decline", headers=world.auth("cg-li")).json()[
+            "duplicate"
+        ]
+        is True
+    )
     late_accept = world.client.post(f"/api/v1/offers/{offer['offer_id']}/accept", headers=world.auth("cg-li"))
     assert (late_accept.status_code, late_accept.json()["code"]) == (409, "answered")
     with world.sessions() as s:
         [row] = s.execute(tables.outbox.select().where(tables.outbox.c.topic == topics.CAREGIVER_EVENTS.name))
     assert row.key == AREA
     assert row.value["type"] == "caregiver.offer.declined"
-    assert row.value["data"] == {"request_id": offer["offer_id"].removesuffix(".o1"), "caregiver_id": "cg-li",
-                                 "offer_id": offer["offer_id"], "service_area": AREA, "channel": "app"}
+    assert row.value["data"] == {
+        "request_id": offer["offer_id"].removesuffix(".o1"),
+        "caregiver_id": "cg-li",
+        "offer_id": offer["offer_id"],
+        "service_area": AREA,
+        "channel": "app",
+    }
     assert run_worker_on(row.value)
     assert world.rows(tables.offers, offer_id=offer["offer_id"])[0].status.value == "rejected"
 
@@ -135,8 +158,11 @@ def test_check_in_and_check_out_carry_the_position_and_the_task_outcomes(world):
     assert [f["code"] for f in checked_in.json()["evv_flags"]] == ["outside_geofence"]
     assert run_worker_on(caregiver_events(world)[0])
     tasks = {"delivered": "done", "eaten": "refused"}
-    checked_out = world.client.post("/api/v1/visits/R-1/check-out", headers=world.auth("cg-li"),
-                                    json={"latitude": 32.0603, "longitude": 118.7969, "tasks": tasks})
+    checked_out = world.client.post(
+        "/api/v1/visits/R-1/check-out",
+        headers=world.auth("cg-li"),
+        json={"latitude": 32.0603, "longitude": 118.7969, "tasks": tasks},
+    )
     assert checked_out.status_code == 202, checked_out.text
     check_in_event, check_out_event = caregiver_events(world)
     assert check_in_event["type"] == "caregiver.visit.checked_in"
@@ -177,8 +203,9 @@ def test_cancelling_a_request_withdraws_its_pending_offer(world):
 
 def test_a_rating_of_a_completed_visit_is_stored_once(world):
     seed_visit(world, "R-done", request_status="completed", visit_status="completed")
-    first = world.client.post("/api/v1/requests/R-done/rating", json={"stars": 4, "comment": "kind"},
-                              headers=world.auth("e-wang"))
+    first = world.client.post(
+        "/api/v1/requests/R-done/rating", json={"stars": 4, "comment": "kind"}, headers=world.auth("e-wang")
+    )
     assert first.json() == {"request_id": "R-done", "stars": 4, "duplicate": False}
     second = world.client.post("/api/v1/requests/R-done/rating", json={"stars": 1}, headers=world.auth("e-wang"))
     assert second.json() == {"request_id": "R-done", "stars": 4, "duplicate": True}
@@ -194,8 +221,10 @@ def test_a_visit_not_yet_done_cannot_be_rated(world):
 
 def test_another_elders_request_looks_like_no_request(world):
     seed_visit(world, "R-1")
-    for call in (lambda: world.client.get("/api/v1/requests/R-1", headers=world.auth("e-zhao")),
-                 lambda: world.client.post("/api/v1/requests/R-1/cancel", headers=world.auth("e-zhao"))):
+    for call in (
+        lambda: world.client.get("/api/v1/requests/R-1", headers=world.auth("e-zhao")),
+        lambda: world.client.post("/api/v1/requests/R-1/cancel", headers=world.auth("e-zhao")),
+    ):
         response = call()
         assert (response.status_code, response.json()["code"]) == (404, "unknown_request")
 
@@ -216,12 +245,15 @@ def test_the_other_apps_token_is_forbidden(world):
     assert world.outbox(topics.INTAKE.name) == []
 
 
-@pytest.mark.parametrize("window, field", [
-    ({"start": "2026-12-01T09:00:00", "end": "2026-12-01T11:00:00+08:00"}, "window.start"),
-    ({"start": "2026-12-01T11:00:00+08:00", "end": "2026-12-01T09:00:00+08:00"}, "window.end"),
-    ({"start": "2026-11-30T09:00:00+08:00", "end": "2026-11-30T11:00:00+08:00"}, "window.end"),
-    ({"start": "2027-06-01T09:00:00+08:00", "end": "2027-06-01T11:00:00+08:00"}, "window.start"),
-])
+@pytest.mark.parametrize(
+    "window, field",
+    [
+        ({"start": "2026-12-01T09:00:00", "end": "2026-12-01T11:00:00+08:00"}, "window.start"),
+        ({"start": "2026-12-01T11:00:00+08:00", "end": "2026-12-01T09:00:00+08:00"}, "window.end"),
+        ({"start": "2026-11-30T09:00:00+08:00", "end": "2026-11-30T11:00:00+08:00"}, "window.end"),
+        ({"start": "2027-06-01T09:00:00+08:00", "end": "2027-06-01T11:00:00+08:00"}, "window.start"),
+    ],
+)
 def test_an_invalid_window_is_refused_naming_the_field(world, window, field):
     response = submit(world, {**MEAL, "window": window})
     assert response.status_code == 422
@@ -240,6 +272,5 @@ def test_the_openapi_document_describes_the_app_api_with_named_field_errors(worl
     spec = world.client.get("/openapi.json").json()
     operation = spec["paths"]["/api/v1/requests"]["post"]
     assert operation["security"] == [{"appToken": []}]
-    assert operation["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/ValidationProblem")
+    assert operation["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ValidationProblem")
     assert spec["components"]["securitySchemes"]["appToken"]["scheme"] == "bearer"

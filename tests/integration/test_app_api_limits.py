@@ -1,6 +1,7 @@
 """The app API and the alarm button against abuse: strict types, bounded windows, rate
 limits per token, per elder and per device with a clear refusal, and one open emergency
 per elder (a second press or stat request adds to it). SQLite, the app's own world."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,11 +27,11 @@ def world(tmp_path, monkeypatch):
     teardown_worker_caches()
 
 
-def submit(world, body, who="e-wang"):  # noqa: ANN001, ANN201
+def submit(world, body, who="e-wang"):
     return world.client.post("/api/v1/requests", json=body, headers=world.auth(who))
 
 
-def refused_field(response) -> str:  # noqa: ANN001
+def refused_field(response) -> str:
     assert response.status_code == 422, response.text
     return response.json()["detail"][0]["field"]
 
@@ -45,10 +46,13 @@ def test_a_window_time_given_as_a_number_of_seconds_is_refused(world):
     assert refused_field(submit(world, body)) == "window.start"
 
 
-@pytest.mark.parametrize("start,end,field", [
-    ("2026-12-01T09:00:00+08:00", "2036-12-01T11:00:00+08:00", "window.end"),    # ends 10 years out
-    ("2027-01-05T09:00:00+08:00", "2027-01-05T11:00:00+08:00", "window.start"),  # starts 35 days out
-])
+@pytest.mark.parametrize(
+    "start,end,field",
+    [
+        ("2026-12-01T09:00:00+08:00", "2036-12-01T11:00:00+08:00", "window.end"),  # ends 10 years out
+        ("2027-01-05T09:00:00+08:00", "2027-01-05T11:00:00+08:00", "window.start"),  # starts 35 days out
+    ],
+)
 def test_a_window_reaching_past_the_booking_horizon_is_refused(world, start, end, field):
     assert refused_field(submit(world, {**MEAL, "window": {"start": start, "end": end}})) == field
 
@@ -60,8 +64,9 @@ def test_a_window_within_the_horizon_is_taken(world):
 
 @pytest.mark.parametrize("value", ["32", True, None])
 def test_a_position_that_is_not_a_json_number_is_refused(world, value):
-    response = world.client.post("/api/v1/visits/R-1/check-in", json={**POSITION, "latitude": value},
-                                 headers=world.auth("cg-li"))
+    response = world.client.post(
+        "/api/v1/visits/R-1/check-in", json={**POSITION, "latitude": value}, headers=world.auth("cg-li")
+    )
     assert refused_field(response) == "latitude"
 
 
@@ -116,9 +121,9 @@ def test_a_second_stat_request_joins_the_open_emergency(world):
 def test_stat_requests_over_the_limit_are_refused_only_while_the_emergency_is_open(tmp_path, monkeypatch):
     world = build_app_world(tmp_path, monkeypatch, app_intake_rate_limit="1/minute;10/hour")
     try:
-        assert submit(world, MEAL).status_code == 202                       # uses the elder's allowance
+        assert submit(world, MEAL).status_code == 202  # uses the elder's allowance
         stat = submit(world, {**MEAL, "priority": "stat"})
-        assert stat.status_code == 202 and not stat.json()["joined"]        # over the limit, none open: taken
+        assert stat.status_code == 202 and not stat.json()["joined"]  # over the limit, none open: taken
         again = submit(world, {**MEAL, "priority": "stat"})
         assert again.status_code == 429 and again.json()["code"] == "rate_limited"  # one is open: refused
     finally:
@@ -127,7 +132,8 @@ def test_stat_requests_over_the_limit_are_refused_only_while_the_emergency_is_op
 
 # --- one-key alarms -----------------------------------------------------------------------------
 
-def alarm_world(tmp_path, **settings):  # noqa: ANN001, ANN003, ANN201
+
+def alarm_world(tmp_path, **settings):
     w = build_world(f"sqlite:///{tmp_path / 'alarms.db'}", **settings)
     with w.sessions() as s:
         w.device_token = alarms.register_device(s, w.id("btn"), w.id("e"), TWILIO_NOW)
@@ -135,9 +141,10 @@ def alarm_world(tmp_path, **settings):  # noqa: ANN001, ANN003, ANN201
     return w
 
 
-def press(w, alarm_id: str):  # noqa: ANN001, ANN201
-    return w.client.post(f"/alarms/{w.id('btn')}", json={"alarm_id": alarm_id},
-                         headers={"Authorization": f"Bearer {w.device_token}"})
+def press(w, alarm_id: str):
+    return w.client.post(
+        f"/alarms/{w.id('btn')}", json={"alarm_id": alarm_id}, headers={"Authorization": f"Bearer {w.device_token}"}
+    )
 
 
 def test_a_second_press_joins_the_open_emergency_and_alerts_the_operators_again(tmp_path):

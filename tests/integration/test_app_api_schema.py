@@ -9,6 +9,7 @@ generated inputs reach the handlers instead of stopping at 401/403. The app's
 clock is fixed at the OpenAPI examples' morning and the examples' ids are
 seeded, so the example cases exercise the success paths too.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,8 +18,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from careline.web import app_api_schemas as examples
 from careline.web.app import create_app
@@ -33,8 +37,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 #: the application whose OpenAPI document is tested; its database comes with ``app_world``
 #: (``app.state.channels``). Loaded at import, not with ``schemathesis.pytest.from_fixture``:
 #: schemathesis 4.32's lazy loader sets ``request.node._nodeid``, which pytest 9 no longer has.
-APP = create_app(Settings(database_url="sqlite://", app_rate_limit="100000/minute",  # the limits: test_app_api_limits
-                          app_intake_rate_limit="100000/minute"))
+APP = create_app(
+    Settings(
+        database_url="sqlite://",
+        app_rate_limit="100000/minute",  # the limits: test_app_api_limits
+        app_intake_rate_limit="100000/minute",
+    )
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(path_regex=r"^/api/v1/")
 
 
@@ -53,8 +62,11 @@ def app_world(tmp_path_factory):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 def test_the_app_api_answers_as_its_openapi_document_says(case, app_world):
     tags = case.operation.tags or []
     who = "cg-li" if "app: caregiver" in tags else "p-1" if "app: provider" in tags else "e-wang"

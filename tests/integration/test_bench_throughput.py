@@ -4,6 +4,7 @@ No timing is asserted: the numbers depend on the machine. The bench starts its o
 Tansu broker (so its worker does not join the session worker's consumer group) and uses the
 test PostgreSQL database.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,31 @@ pytestmark = pytest.mark.integration
 def test_bench_throughput_gives_every_request_a_first_offer_or_final_state(services, shared_data, tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path / "var"), CARELINE_SHARED_DATA=str(shared_data))
-    done = subprocess.run([sys.executable, "-m", "careline.cli", "bench", "throughput", "--database-url",
-                           services.database_url, "--loads", "2,3", "--seconds", "3", "--messages", "200",
-                           "--drain", "90", "--json", str(out)], env=env, capture_output=True, text=True, timeout=400)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "careline.cli",
+            "bench",
+            "throughput",
+            "--database-url",
+            services.database_url,
+            "--loads",
+            "2,3",
+            "--seconds",
+            "3",
+            "--messages",
+            "200",
+            "--drain",
+            "90",
+            "--json",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "careline pipeline: intake → first decision" in done.stdout
     result = json.loads(out.read_text())

@@ -3,6 +3,7 @@
 Needs the docker client with the Compose v2 plugin (no engine: ``config`` only
 reads the file); scripts/compose.sh installs the plugin when it is missing.
 """
+
 import json
 import os
 import shutil
@@ -18,14 +19,19 @@ SECRETS = {"POSTGRES_PASSWORD": "pw", "CARELINE_SESSION_SECRET": "s" * 64, "CARE
 def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     docker = shutil.which("docker")
     if docker is None:
-        pytest.fail("the docker client is not installed: install it (Debian: docker.io or docker-ce-cli) "
-                    "and run scripts/compose.sh for the Compose v2 plugin", pytrace=False)
+        pytest.fail(
+            "the docker client is not installed: install it (Debian: docker.io or docker-ce-cli) "
+            "and run scripts/compose.sh for the Compose v2 plugin",
+            pytrace=False,
+        )
     if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.fail("`docker compose` is missing: run scripts/compose.sh (installs the Compose v2 plugin)",
-                    pytrace=False)
+        pytest.fail(
+            "`docker compose` is missing: run scripts/compose.sh (installs the Compose v2 plugin)", pytrace=False
+        )
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    return subprocess.run([docker, "compose", "-f", str(COMPOSE), *args], capture_output=True, text=True,
-                          env={**clean, **env}, timeout=60)
+    return subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE), *args], capture_output=True, text=True, env={**clean, **env}, timeout=60
+    )
 
 
 def test_the_compose_file_is_valid_when_its_secrets_are_given():

@@ -1,4 +1,5 @@
 """Two caregivers accept the same emergency at the same moment: the database lets one win."""
+
 from __future__ import annotations
 
 import threading
@@ -11,8 +12,8 @@ from db.migrate import upgrade
 from db.register import read_clock
 from db.uow import SqlUnitOfWork, is_concurrency_conflict
 from handlers.dispatch import offers
-from handlers.model import CareRequest, Caregiver, Elder, OfferStatus, Priority, ProviderOrganisation
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.model import Caregiver, CareRequest, Elder, OfferStatus, Priority, ProviderOrganisation
 
 pytestmark = pytest.mark.integration
 TRAVEL = MatrixTravelTimes([[0, 5, 9], [5, 0, 4], [9, 4, 0]])
@@ -34,8 +35,18 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
         for i in range(3):
             uow.session.add(Caregiver(f"{run}.c{i}", f"{run}.p", area, "meal", i % 3, T0, T0 + timedelta(hours=8)))
         uow.session.flush()
-        sos = CareRequest(f"{run}.r", f"{run}.e", "meal", 30, T0, T0 + timedelta(minutes=30), area, T0,
-                          priority=Priority.STAT, location_index=2)
+        sos = CareRequest(
+            f"{run}.r",
+            f"{run}.e",
+            "meal",
+            30,
+            T0,
+            T0 + timedelta(minutes=30),
+            area,
+            T0,
+            priority=Priority.STAT,
+            location_index=2,
+        )
         offers.receive_request(sos, uow, T0, POLICY, TRAVEL)
         uow.commit()
         made = [(o.offer_id, o.caregiver_id) for o in uow.offers.for_request(f"{run}.r")]
@@ -48,8 +59,7 @@ def test_two_simultaneous_accepts_of_one_emergency_leave_exactly_one_accepted_of
             uow.requests.get(f"{run}.r")  # both read the request before either writes
             barrier.wait()
             try:
-                accepted = offers.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20),
-                                                 POLICY, TRAVEL)
+                accepted = offers.accept_offer(offer_id, caregiver_id, uow, T0 + timedelta(seconds=20), POLICY, TRAVEL)
                 uow.commit()
                 outcomes[offer_id] = "won" if accepted else "refused"
             except Exception as exc:  # noqa: BLE001 - anything but a lost race fails the test below

@@ -1,11 +1,12 @@
 """The unit of work on PostgreSQL: migrations, optimistic concurrency, idempotency."""
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect
@@ -15,12 +16,12 @@ from db.migrate import upgrade
 from db.register import load_day
 from db.session import engine_for
 from db.uow import SqlUnitOfWork
-from handlers.dispatch import offers
-from handlers.datasets.day import build_day
 from handlers.channels.intake import validate_intake
-from handlers.model import RequestStatus
-from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.datasets.day import build_day
 from handlers.datasets.uhhc import parse_instance
+from handlers.dispatch import offers
+from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.model import RequestStatus
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ def day(services, shared_data):
     upgrade(services.database_url)
     instance = parse_instance(json.loads((shared_data / "uhhc/instances/bazirha-E2.json").read_text()), "E2")
     run = f"db-{uuid.uuid4().hex[:6]}"
-    d = build_day(instance, datetime(2026, 11, 30, 7, tzinfo=timezone.utc), 60, run)
+    d = build_day(instance, datetime(2026, 11, 30, 7, tzinfo=UTC), 60, run)
     load_day(services.sessions, d, instance)
     return d, instance
 
@@ -38,8 +39,18 @@ def day(services, shared_data):
 def test_migrations_create_every_table_on_postgresql(services):
     upgrade(services.database_url)
     names = set(inspect(engine_for(services.database_url)).get_table_names())
-    assert {"care_requests", "offers", "visits", "caregivers", "elders", "provider_organisations",
-            "feedback", "event_log", "outbox", "alembic_version"} <= names
+    assert {
+        "care_requests",
+        "offers",
+        "visits",
+        "caregivers",
+        "elders",
+        "provider_organisations",
+        "feedback",
+        "event_log",
+        "outbox",
+        "alembic_version",
+    } <= names
 
 
 def _receive(services, day, n=0):
@@ -58,7 +69,8 @@ def test_a_received_request_is_stored_with_its_offer_and_events(services, day):
         assert uow.requests.get(rid).status == RequestStatus.RECEIVED
         assert len(uow.offers.for_request(rid)) == 1
         logged = uow.session.execute(
-            __import__("sqlalchemy").text("select count(*) from event_log where subject = :s"), {"s": rid}).scalar()
+            __import__("sqlalchemy").text("select count(*) from event_log where subject = :s"), {"s": rid}
+        ).scalar()
         assert logged >= 3  # received, decided, offer created (+ timer)
 
 

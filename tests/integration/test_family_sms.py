@@ -1,4 +1,5 @@
 """Family contacts hear of every emergency, and of assignment, arrival and completion when they opted in."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,12 @@ def world(tmp_path):
 
 
 def _event(world, etype: str, **data) -> dict:
-    return {"id": f"{etype}-{world.suffix}-{data.get('status', '')}", "type": etype, "time": "2026-12-01T01:30:00+00:00",
-            "data": {"request_id": world.id("r1"), "elder_id": world.id("e"), **data}}
+    return {
+        "id": f"{etype}-{world.suffix}-{data.get('status', '')}",
+        "type": etype,
+        "time": "2026-12-01T01:30:00+00:00",
+        "data": {"request_id": world.id("r1"), "elder_id": world.id("e"), **data},
+    }
 
 
 def test_an_emergency_is_texted_to_the_family_once_even_without_opting_in(world):

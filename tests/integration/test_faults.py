@@ -10,6 +10,7 @@ share of the run), printed with its seed so that a failure can be run again
 (``careline bench faults --scenario worker-sigkill --kill-at <point> --seed <seed>``).
 The full set runs with ``careline bench faults --profile full``.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tools.faults.lab import SCENARIOS, kill_point, lab, render, run_scenario, scenarios_for
 from config.settings import get_settings
 from handlers.datasets.uhhc import parse_instance
+from tools.faults.lab import SCENARIOS, kill_point, lab, render, run_scenario, scenarios_for
 
 # one scenario is about a minute (the outage two and a half) on a busy 2-core machine; the lab starts once
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -42,8 +43,12 @@ def running(shared_data, pytestconfig):
     say = pytestconfig.pluginmanager.get_plugin("terminalreporter").write_line  # shown even when output is captured
     with lab(var, console) as the_lab:
         yield the_lab, instance, rows, say
-    render(list(rows.values()), console, "bazirha-E2 at 600× (pytest, short profile)",
-           "pytest tests/integration/test_faults.py")
+    render(
+        list(rows.values()),
+        console,
+        "bazirha-E2 at 600× (pytest, short profile)",
+        "pytest tests/integration/test_faults.py",
+    )
 
 
 def row_of(running, name: str):
@@ -54,11 +59,12 @@ def row_of(running, name: str):
         seed = random.randrange(1 << 30)
         rng = random.Random(seed)
         point = kill_point("random", 0, rng)
-        rows[name] = run_scenario(the_lab, SCENARIOS[name], instance, 600, 300, day=len(rows), kill_at=point,
-                                  rng=rng)
+        rows[name] = run_scenario(the_lab, SCENARIOS[name], instance, 600, 300, day=len(rows), kill_at=point, rng=rng)
         if "killed" in rows[name].fault:
-            say(f"faults: {name}: kill point {point} (seed {seed}): "
-                + "; ".join(n for n in rows[name].notes if n.startswith(("killed at", "worker and timer"))))
+            say(
+                f"faults: {name}: kill point {point} (seed {seed}): "
+                + "; ".join(n for n in rows[name].notes if n.startswith(("killed at", "worker and timer")))
+            )
     return rows[name]
 
 

@@ -3,6 +3,7 @@
 agent runs): every record becomes a validated request on the outbox or a dead-letter
 record that carries the reason and the original text and can be sent as JSON; nothing
 raises anything else (the agent would lose it). SQLite, and PostgreSQL, which refuses NUL."""
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,7 @@ def intake(request, tmp_path_factory):
     Yields a function that turns one raw record into what the worker would send on."""
     from streams import runtime
 
-    def worker_on(url: str):  # noqa: ANN202
+    def worker_on(url: str):
         world = build_world(url)
         mp = pytest.MonkeyPatch()
         mp.setenv("CARELINE_DATABASE_URL", url)
@@ -36,7 +37,7 @@ def intake(request, tmp_path_factory):
         runtime.install(None)
         return world, mp
 
-    def run(world, mp):  # noqa: ANN001, ANN202
+    def run(world, mp):
         record = dict(RECORD, elder_id=world.id("e"), sync=None)
         try:
             yield record
@@ -91,17 +92,37 @@ def test_a_mangled_intake_record_is_validated_or_dead_lettered_with_the_field(in
     outcome, result = intake_step(json.dumps(retarget(record, intake), allow_nan=True).encode())
     hostile_cases.record("intake stream", outcome)
     if outcome == "dead-lettered":
-        assert result["field"] is None or result["field"].split(".")[0] in RECORD.keys() | {"record", "request_id",
-                                                                                               "window_hard"}
+        assert result["field"] is None or result["field"].split(".")[0] in RECORD.keys() | {
+            "record",
+            "request_id",
+            "window_hard",
+        }
 
 
-RAW = [b"", b"\xff\xfe\xfd", b"[" * 100_000, b'{"a":' * 50_000, b"null", b"[]", b'"text"', b"NaN", b"1e999",
-       b'{"intake_id": "i1"', json.dumps(RECORD).encode()[:-1],
-       json.dumps(RECORD).encode().replace(b"hotline", b"ho\xfft")]
+RAW = [
+    b"",
+    b"\xff\xfe\xfd",
+    b"[" * 100_000,
+    b'{"a":' * 50_000,
+    b"null",
+    b"[]",
+    b'"text"',
+    b"NaN",
+    b"1e999",
+    b'{"intake_id": "i1"',
+    json.dumps(RECORD).encode()[:-1],
+    json.dumps(RECORD).encode().replace(b"hotline", b"ho\xfft"),
+]
 
 
-@given(raw=st.one_of(st.sampled_from(RAW), st.binary(max_size=300), json_values().map(
-    lambda v: json.dumps(v, allow_nan=True).encode()), hostile_text().map(str.encode)))
+@given(
+    raw=st.one_of(
+        st.sampled_from(RAW),
+        st.binary(max_size=300),
+        json_values().map(lambda v: json.dumps(v, allow_nan=True).encode()),
+        hostile_text().map(str.encode),
+    )
+)
 def test_record_bytes_that_are_not_an_intake_record_are_dead_lettered_with_the_reason(intake, hostile_cases, raw):
     outcome, result = intake_step(raw)
     hostile_cases.record("intake stream", outcome)

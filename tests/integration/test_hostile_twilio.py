@@ -4,6 +4,7 @@ numbers, missing and extra parameters, mangled query parameters of our own callb
 URLs, invalid UTF-8, a JSON body, an oversized body. Every answer is TwiML (or 204
 for a status callback) or a 4xx naming the problem; never a 500, and a fresh SMS
 always gets a reply. SQLite, and PostgreSQL (which refuses NUL and over-long text)."""
+
 from __future__ import annotations
 
 import uuid
@@ -14,8 +15,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from channels.context import callback_url
 from careline.web.twilio_security import sign
+from channels.context import callback_url
 from tests.hostile_support import NASTY, bogus_phone, hostile_text
 from tests.integration.twilio_world import BASE, TOKEN, build_world, own_postgres_database
 
@@ -38,7 +39,7 @@ def sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
-def answer(hostile_cases, parser: str, response) -> str:  # noqa: ANN001
+def answer(hostile_cases, parser: str, response) -> str:
     """Check a webhook's answer and count it: TwiML or 204, else a 4xx with a reason."""
     outcome = hostile_cases.http(parser, response.status_code)
     if outcome == "4xx":
@@ -56,30 +57,46 @@ def mangle(form: dict[str, str], drop: list[str], extra: dict[str, str]) -> dict
     return {**{k: v for k, v in form.items() if k not in drop}, **extra}
 
 
-extras = st.dictionaries(st.one_of(st.sampled_from(["Digits", "Body", "From", "To", "ErrorCode", "CallStatus",
-                                                    "AccountSid", "SmsSid", "NumMedia", "kind"]), hostile_text(20)),
-                         hostile_text(60), max_size=3)
+extras = st.dictionaries(
+    st.one_of(
+        st.sampled_from(
+            ["Digits", "Body", "From", "To", "ErrorCode", "CallStatus", "AccountSid", "SmsSid", "NumMedia", "kind"]
+        ),
+        hostile_text(20),
+    ),
+    hostile_text(60),
+    max_size=3,
+)
 
 
 # --- SMS ------------------------------------------------------------------------------------------
+
 
 @given(body=hostile_text(), sender=st.sampled_from(["caregiver", "elder", "family", "bogus"]), bogus=bogus_phone())
 @example(body="⓵", sender="elder", bogus="")  # an elder's "rating" that isdigit() but not int(): was a 500
 @example(body="ＹＥＳ", sender="caregiver", bogus="")
 @example(body="<script>alert(1)</script>", sender="bogus", bogus="+8613800138000")
 def test_any_sms_text_from_anyone_gets_a_twiml_reply(world, hostile_cases, body, sender, bogus):
-    phone = {"caregiver": world.caregiver_phone, "elder": world.elder_phone, "family": world.family_phone,
-             "bogus": bogus}[sender]
+    phone = {
+        "caregiver": world.caregiver_phone,
+        "elder": world.elder_phone,
+        "family": world.family_phone,
+        "bogus": bogus,
+    }[sender]
     response = world.post("/twilio/sms", {"MessageSid": sid("SM"), "From": phone, "To": "+8625000000", "Body": body})
     assert answer(hostile_cases, "twilio sms", response) == "accepted"
     reply = ElementTree.fromstring(response.text).find("Message")
     assert reply is not None and reply.text  # a fresh message is never answered with silence
 
 
-@given(drop=st.lists(st.sampled_from(["MessageSid", "From", "Body", "To"]), max_size=3), extra=extras,
-       message_sid=st.one_of(st.builds(lambda: sid("SM")), hostile_text(70)))
+@given(
+    drop=st.lists(st.sampled_from(["MessageSid", "From", "Body", "To"]), max_size=3),
+    extra=extras,
+    message_sid=st.one_of(st.builds(lambda: sid("SM")), hostile_text(70)),
+)
 def test_an_sms_webhook_with_missing_extra_or_malformed_parameters_is_twiml_or_a_named_400(
-        world, hostile_cases, drop, extra, message_sid):
+    world, hostile_cases, drop, extra, message_sid
+):
     form = mangle({"MessageSid": message_sid, "From": world.caregiver_phone, "Body": "1"}, drop, extra)
     response = world.post("/twilio/sms", form)
     if answer(hostile_cases, "twilio sms", response) == "4xx":
@@ -88,21 +105,30 @@ def test_an_sms_webhook_with_missing_extra_or_malformed_parameters_is_twiml_or_a
 
 # --- voice -------------------------------------------------------------------------------------------
 
-STAGES = {"/twilio/voice/menu": ("lang", "try", "first"), "/twilio/voice/time": ("lang", "service", "try"),
-          "/twilio/voice/rating": ("lang", "request_id", "try")}
+STAGES = {
+    "/twilio/voice/menu": ("lang", "try", "first"),
+    "/twilio/voice/time": ("lang", "service", "try"),
+    "/twilio/voice/rating": ("lang", "request_id", "try"),
+}
 
 
-@given(path=st.sampled_from(["/twilio/voice", *STAGES]), digits=st.one_of(hostile_text(12), st.sampled_from(
-           ["1", "2", "3", "9", "0", "#", "*", "１", "٣", "12345", ""])), caller=bogus_phone(),
-       query=st.dictionaries(st.sampled_from(["lang", "try", "first", "service", "request_id"]),
-                             st.one_of(hostile_text(30),
-                                       st.sampled_from(["zh", "en", "0", "2", "meal", "-1", "99999"])),
-                             max_size=4),
-       drop=st.lists(st.sampled_from(["CallSid", "From", "Digits"]), max_size=2), extra=extras)
+@given(
+    path=st.sampled_from(["/twilio/voice", *STAGES]),
+    digits=st.one_of(hostile_text(12), st.sampled_from(["1", "2", "3", "9", "0", "#", "*", "１", "٣", "12345", ""])),
+    caller=bogus_phone(),
+    query=st.dictionaries(
+        st.sampled_from(["lang", "try", "first", "service", "request_id"]),
+        st.one_of(hostile_text(30), st.sampled_from(["zh", "en", "0", "2", "meal", "-1", "99999"])),
+        max_size=4,
+    ),
+    drop=st.lists(st.sampled_from(["CallSid", "From", "Digits"]), max_size=2),
+    extra=extras,
+)
 @example(path="/twilio/voice/menu", digits="5", caller="", query={"try": "abc"}, drop=[], extra={})  # was int("abc")
 @example(path="/twilio/voice/menu", digits="1", caller="", query={"lang": "x" * 40}, drop=[], extra={})
 def test_a_call_with_any_keys_caller_or_mangled_callback_url_hears_twiml_or_gets_a_named_400(
-        world, hostile_cases, path, digits, caller, query, drop, extra):
+    world, hostile_cases, path, digits, caller, query, drop, extra
+):
     form = mangle({"CallSid": sid("CA"), "From": caller or world.elder_phone, "Digits": digits}, drop, extra)
     response = world.post(path, form, {k: v for k, v in query.items() if k in STAGES.get(path, ())})
     answer(hostile_cases, "twilio voice", response)
@@ -110,25 +136,47 @@ def test_a_call_with_any_keys_caller_or_mangled_callback_url_hears_twiml_or_gets
 
 # --- status callbacks ---------------------------------------------------------------------------
 
-@given(kind=st.sampled_from(["sms", "call"]), status=st.one_of(st.sampled_from(
-           ["queued", "sent", "delivered", "failed", "undelivered", "completed", "busy", "no-answer", "DELIVERED"]),
-           hostile_text(30)),
-       error=st.one_of(st.just(""), st.sampled_from(["21610", "30003"]), hostile_text(15)), to=bogus_phone(),
-       query=st.dictionaries(st.sampled_from(["kind", "purpose", "request_id"]),
-                             st.one_of(hostile_text(40), st.sampled_from(["sms", "call", "rating", "offer", "R-1"])),
-                             max_size=3), extra=extras)
+
+@given(
+    kind=st.sampled_from(["sms", "call"]),
+    status=st.one_of(
+        st.sampled_from(
+            ["queued", "sent", "delivered", "failed", "undelivered", "completed", "busy", "no-answer", "DELIVERED"]
+        ),
+        hostile_text(30),
+    ),
+    error=st.one_of(st.just(""), st.sampled_from(["21610", "30003"]), hostile_text(15)),
+    to=bogus_phone(),
+    query=st.dictionaries(
+        st.sampled_from(["kind", "purpose", "request_id"]),
+        st.one_of(hostile_text(40), st.sampled_from(["sms", "call", "rating", "offer", "R-1"])),
+        max_size=3,
+    ),
+    extra=extras,
+)
 def test_a_status_callback_with_any_status_code_or_number_is_stored_or_refused_by_name(
-        world, hostile_cases, kind, status, error, to, query, extra):
+    world, hostile_cases, kind, status, error, to, query, extra
+):
     key = "MessageSid" if kind == "sms" else "CallSid"
-    form = {key: sid("SM" if kind == "sms" else "CA"), "MessageStatus" if kind == "sms" else "CallStatus": status,
-            "ErrorCode": error, "To": to, **extra}
+    form = {
+        key: sid("SM" if kind == "sms" else "CA"),
+        "MessageStatus" if kind == "sms" else "CallStatus": status,
+        "ErrorCode": error,
+        "To": to,
+        **extra,
+    }
     answer(hostile_cases, "twilio status", world.post("/twilio/status", form, query))
 
 
 # --- bytes, content types, size ---------------------------------------------------------------
 
-def post_raw(world, path: str, body: bytes,  # noqa: ANN001, ANN201
-             content_type: str = "application/x-www-form-urlencoded"):
+
+def post_raw(
+    world,
+    path: str,
+    body: bytes,
+    content_type: str = "application/x-www-form-urlencoded",
+):
     """POST raw bytes, signed over the parameters the server will decode from them (starlette
     reads each byte as Latin-1, then percent-decodes as UTF-8 with replacement)."""
     params: dict[str, str] = {}
@@ -138,8 +186,9 @@ def post_raw(world, path: str, body: bytes,  # noqa: ANN001, ANN201
             if name:
                 params[unquote_plus(name.decode("latin-1"))] = unquote_plus(value.decode("latin-1"))
     signature = sign(callback_url(BASE, path), params, TOKEN)
-    return world.client.post(path, content=body, headers={"X-Twilio-Signature": signature,
-                                                          "Content-Type": content_type})
+    return world.client.post(
+        path, content=body, headers={"X-Twilio-Signature": signature, "Content-Type": content_type}
+    )
 
 
 def form_bytes(**fields: str) -> bytes:
@@ -154,11 +203,19 @@ def test_a_body_of_invalid_utf8_bytes_is_twiml_or_a_named_400(world, hostile_cas
     answer(hostile_cases, "twilio bytes", post_raw(world, path, lead + b"&Body=" + junk))
 
 
-@pytest.mark.parametrize("content_type,body", [
-    ("application/json", b'{"MessageSid": "SM0123", "Body": "1"}'), ("text/plain", b"MessageSid=SM0123&Body=1"),
-    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"Body\"\r\n\r\n1\r\n--x--\r\n"),
-    ("multipart/form-data", b"no boundary at all"), ("application/x-www-form-urlencoded", b"&&&==&=&"),
-])
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("application/json", b'{"MessageSid": "SM0123", "Body": "1"}'),
+        ("text/plain", b"MessageSid=SM0123&Body=1"),
+        (
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="Body"\r\n\r\n1\r\n--x--\r\n',
+        ),
+        ("multipart/form-data", b"no boundary at all"),
+        ("application/x-www-form-urlencoded", b"&&&==&=&"),
+    ],
+)
 def test_a_webhook_in_the_wrong_content_type_gets_a_named_4xx(world, hostile_cases, content_type, body):
     response = post_raw(world, "/twilio/sms", body, content_type)
     assert answer(hostile_cases, "twilio bytes", response) == "4xx"
@@ -166,9 +223,12 @@ def test_a_webhook_in_the_wrong_content_type_gets_a_named_4xx(world, hostile_cas
 
 @pytest.mark.parametrize("path", ["/twilio/sms", "/twilio/voice"])
 def test_a_multipart_webhook_with_a_file_part_is_refused_with_415_not_a_500(world, hostile_cases, path):
-    response = world.client.post(path, data={"MessageSid": sid("SM"), "CallSid": sid("CA")},
-                                 files={"Body": ("x.txt", b"1", "text/plain")},
-                                 headers={"X-Twilio-Signature": "anything"})
+    response = world.client.post(
+        path,
+        data={"MessageSid": sid("SM"), "CallSid": sid("CA")},
+        files={"Body": ("x.txt", b"1", "text/plain")},
+        headers={"X-Twilio-Signature": "anything"},
+    )
     assert response.status_code == 415 and "x-www-form-urlencoded" in response.json()["detail"]
     answer(hostile_cases, "twilio bytes", response)
 

@@ -1,4 +1,5 @@
 """``careline demo --hotline`` without Twilio credentials."""
+
 from __future__ import annotations
 
 from tools.replay.hotline_demo import main

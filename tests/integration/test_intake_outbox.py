@@ -1,6 +1,7 @@
 """The intake step commits the validated request to the outbox, with the claim of its request
 id, before the intake agent takes the next record (issue 13: a worker killed after the agent
 had sent it on lost a request). SQLite, and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,7 @@ def world(request, tmp_path):
     """A world with one elder and a meal caregiver, the worker's caches reading its database."""
     from streams import runtime
 
-    def on(url: str):  # noqa: ANN202
+    def on(url: str):
         world = build_world(url)
         mp = pytest.MonkeyPatch()
         mp.setenv("CARELINE_DATABASE_URL", url)
@@ -39,11 +40,14 @@ def world(request, tmp_path):
         yield from on(url)
 
 
-def _rows(world, request_id: str) -> list:  # noqa: ANN001
+def _rows(world, request_id: str) -> list:
     o = tables.outbox.c
     with world.sessions() as session:
-        return session.execute(select(o.topic, o.key, o.value, o.sent_at).where(
-            o.topic == topics.REQUESTS.name, o.event_id == f"validated:{request_id}")).all()
+        return session.execute(
+            select(o.topic, o.key, o.value, o.sent_at).where(
+                o.topic == topics.REQUESTS.name, o.event_id == f"validated:{request_id}"
+            )
+        ).all()
 
 
 def test_an_accepted_intake_is_on_the_outbox_for_dispatch_before_the_agent_goes_on(world):
@@ -68,6 +72,9 @@ def test_an_invalid_intake_is_dead_lettered_and_leaves_no_claim_and_no_outbox_ro
         steps.accept_intake_record(record)
     p = tables.processed_events.c
     with world.sessions() as session:
-        claimed = session.scalar(select(func.count()).select_from(tables.processed_events).where(
-            p.event_id == f"intake:{record['intake_id']}"))
+        claimed = session.scalar(
+            select(func.count())
+            .select_from(tables.processed_events)
+            .where(p.event_id == f"intake:{record['intake_id']}")
+        )
     assert claimed == 0 and _rows(world, record["intake_id"]) == []

@@ -1,8 +1,9 @@
 """The outbound agent's steps (offer SMS, address on acceptance, notices) and the
 satisfaction callback: planned on completion, called when due, rated by keypad or SMS."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -21,10 +22,19 @@ def world(tmp_path):
 
 
 def _offer_event(world, etype: str, event_id: str = "ev-1") -> dict:
-    return {"specversion": "1.0", "id": f"{event_id}-{world.suffix}", "type": etype, "subject": world.id("r1"),
-            "time": "2026-12-01T01:30:00+00:00",
-            "data": {"request_id": world.id("r1"), "offer_id": f"{world.id('r1')}.o1",
-                     "caregiver_id": world.id("cg"), "service_area": world.id("gulou")}}
+    return {
+        "specversion": "1.0",
+        "id": f"{event_id}-{world.suffix}",
+        "type": etype,
+        "subject": world.id("r1"),
+        "time": "2026-12-01T01:30:00+00:00",
+        "data": {
+            "request_id": world.id("r1"),
+            "offer_id": f"{world.id('r1')}.o1",
+            "caregiver_id": world.id("cg"),
+            "service_area": world.id("gulou"),
+        },
+    }
 
 
 def test_a_new_offer_is_texted_to_the_caregiver_in_one_segment_without_the_address(world):
@@ -76,16 +86,33 @@ def test_without_credentials_the_console_notifier_is_used_and_opt_outs_are_honou
 
 
 def _complete(world, minutes_ago: float) -> dict:
-    done = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    done = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     with world.sessions() as s:
-        s.execute(tables.visits.insert().values(
-            visit_id=world.id("v1"), request_id=world.id("r1"), caregiver_id=world.id("cg"), provider_id=world.id("p"),
-            elder_id=world.id("e"), service_type="meal", location_index=1, planned_start=done - timedelta(hours=1),
-            planned_end=done, status="completed", check_in_at=done - timedelta(hours=1), check_out_at=done,
-            lateness_minutes=0, travel_minutes=5))
+        s.execute(
+            tables.visits.insert().values(
+                visit_id=world.id("v1"),
+                request_id=world.id("r1"),
+                caregiver_id=world.id("cg"),
+                provider_id=world.id("p"),
+                elder_id=world.id("e"),
+                service_type="meal",
+                location_index=1,
+                planned_start=done - timedelta(hours=1),
+                planned_end=done,
+                status="completed",
+                check_in_at=done - timedelta(hours=1),
+                check_out_at=done,
+                lateness_minutes=0,
+                travel_minutes=5,
+            )
+        )
         s.commit()
-    return {"id": "c1", "type": "care.visit.completed", "time": done.isoformat(),
-            "data": {"request_id": world.id("r1"), "service_type": "meal", "check_out_at": done.isoformat()}}
+    return {
+        "id": "c1",
+        "type": "care.visit.completed",
+        "time": done.isoformat(),
+        "data": {"request_id": world.id("r1"), "service_type": "meal", "check_out_at": done.isoformat()},
+    }
 
 
 def test_a_completed_visit_plans_one_call_after_the_configured_delay(world):
@@ -93,7 +120,7 @@ def test_a_completed_visit_plans_one_call_after_the_configured_delay(world):
     due = outbound.plan_rating_call(event, world.ctx)
     assert due == datetime.fromisoformat(event["data"]["check_out_at"]) + timedelta(minutes=30)
     assert outbound.plan_rating_call(event, world.ctx) is None  # planned once
-    assert outbound.place_due_rating_calls(world.ctx) == 0      # not due yet
+    assert outbound.place_due_rating_calls(world.ctx) == 0  # not due yet
 
 
 def _placed_call(world) -> str:
@@ -112,7 +139,9 @@ def test_the_elder_rates_the_visit_on_the_keypad(world):
     assert "送餐服务打分" in prompt.find("Gather/Say").text
     answer = {"CallSid": "CA" + "7" * 32, "Digits": "4"}
     world.post("/twilio/voice/rating", answer, {"lang": "zh", "request_id": world.id("r1"), "try": "0"})
-    world.post("/twilio/voice/rating", dict(answer, Digits="1"), {"lang": "zh", "request_id": world.id("r1"), "try": "0"})
+    world.post(
+        "/twilio/voice/rating", dict(answer, Digits="1"), {"lang": "zh", "request_id": world.id("r1"), "try": "0"}
+    )
     with world.sessions() as s:
         rows = s.execute(select(tables.feedback).where(tables.feedback.c.request_id == world.id("r1"))).all()
     assert [(r.kind, r.rating) for r in rows] == [("rating", 4)]

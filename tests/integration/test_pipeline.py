@@ -1,10 +1,11 @@
 """Intake through the real broker and database: validation, dead letters, idempotency."""
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -15,8 +16,8 @@ from db import tables
 from db.register import clear_clock, load_day
 from db.uow import SqlUnitOfWork
 from handlers.datasets.day import build_day
-from handlers.model import RequestStatus
 from handlers.datasets.uhhc import parse_instance
+from handlers.model import RequestStatus
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.integration
 def day(pipeline, shared_data):
     clear_clock(pipeline.sessions)
     instance = parse_instance(json.loads((shared_data / "uhhc/instances/bazirha-E2.json").read_text()), "E2")
-    start = datetime.now(timezone.utc) + timedelta(minutes=5)
+    start = datetime.now(UTC) + timedelta(minutes=5)
     d = build_day(instance, start, 60, f"it-{uuid.uuid4().hex[:6]}")
     load_day(pipeline.sessions, d, instance)
     return d
@@ -44,8 +45,9 @@ def send(producer, key: str, value) -> None:
 
 
 def dead_letters(pipeline, topic, until, timeout=60.0):
-    consumer = KafkaConsumer(bootstrap_servers=pipeline.bootstrap, enable_auto_commit=False,
-                             auto_offset_reset="earliest")
+    consumer = KafkaConsumer(
+        bootstrap_servers=pipeline.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
@@ -77,7 +79,7 @@ def wait_for(pipeline, request_id, predicate, timeout=60.0):
 
 def record_of(day, n=0, **changes):
     rec = dict(day.submissions[n].record, **changes)
-    rec["submitted_at"] = datetime.now(timezone.utc).isoformat()
+    rec["submitted_at"] = datetime.now(UTC).isoformat()
     return rec
 
 
@@ -96,8 +98,9 @@ def test_the_same_record_delivered_three_times_makes_one_request_and_one_offer(p
     wait_for(pipeline, rec["request_id"], lambda r, o: len(o) == 1)
     time.sleep(2)
     with pipeline.sessions() as session:
-        n = session.execute(select(tables.offers.c.offer_id).where(
-            tables.offers.c.request_id == rec["request_id"])).all()
+        n = session.execute(
+            select(tables.offers.c.offer_id).where(tables.offers.c.request_id == rec["request_id"])
+        ).all()
     assert len(n) == 1
 
 

@@ -1,56 +1,101 @@
 """The monthly provider report on a real (SQLite) database: two providers
 over November 2026, one clearly better than the other."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
 
 from careline.reports import build_provider_report, main, month_bounds
-from db.reports import read_month
 from config.evaluation import get_evaluation_config
 from db import tables as t
 from db.migrate import upgrade
+from db.reports import read_month
 from db.session import engine_for
 
 pytestmark = pytest.mark.integration
 
-NOV = datetime(2026, 11, 1, 8, tzinfo=timezone.utc)
+NOV = datetime(2026, 11, 1, 8, tzinfo=UTC)
 GOOD, POOR = "gulou-care", "xuanwu-help"
 NAMES = {GOOD: "Gulou Home Care", POOR: "Xuanwu Helpers"}
 
 
 def _request(rid: str, start: datetime) -> dict:
-    return dict(request_id=rid, elder_id="e1", service_type="meal", duration_minutes=60.0,
-                window_start=start, window_end=start + timedelta(minutes=30), service_area="gulou",
-                submitted_at=start - timedelta(hours=2), priority="routine", channel="hotline",
-                location_index=1, window_hard=False, window_at_service_end=False, sync_is_follower=False,
-                sync_min_gap=0.0, sync_max_gap=0.0, status="completed", version=1)
+    return dict(
+        request_id=rid,
+        elder_id="e1",
+        service_type="meal",
+        duration_minutes=60.0,
+        window_start=start,
+        window_end=start + timedelta(minutes=30),
+        service_area="gulou",
+        submitted_at=start - timedelta(hours=2),
+        priority="routine",
+        channel="hotline",
+        location_index=1,
+        window_hard=False,
+        window_at_service_end=False,
+        sync_is_follower=False,
+        sync_min_gap=0.0,
+        sync_max_gap=0.0,
+        status="completed",
+        version=1,
+    )
 
 
 def _visit(rid, provider, caregiver, start, lateness, status="completed", minutes=45.0) -> dict:
     arrived = status != "no-show"
     check_in = start + timedelta(minutes=lateness) if arrived else None
-    return dict(visit_id=f"v-{rid}", request_id=rid, caregiver_id=caregiver, provider_id=provider,
-                elder_id="e1", service_type="meal", location_index=1, planned_start=start,
-                planned_end=start + timedelta(minutes=60), status=status, check_in_at=check_in,
-                check_out_at=check_in + timedelta(minutes=minutes) if arrived else None,
-                lateness_minutes=lateness if arrived else 0.0, travel_minutes=10.0)
+    return dict(
+        visit_id=f"v-{rid}",
+        request_id=rid,
+        caregiver_id=caregiver,
+        provider_id=provider,
+        elder_id="e1",
+        service_type="meal",
+        location_index=1,
+        planned_start=start,
+        planned_end=start + timedelta(minutes=60),
+        status=status,
+        check_in_at=check_in,
+        check_out_at=check_in + timedelta(minutes=minutes) if arrived else None,
+        lateness_minutes=lateness if arrived else 0.0,
+        travel_minutes=10.0,
+    )
 
 
 def _offer(rid, n, caregiver, created, status, seconds) -> dict:
-    return dict(offer_id=f"o-{rid}-{n}", request_id=rid, caregiver_id=caregiver, planned_start=created,
-                planned_end=created + timedelta(hours=1), created_at=created,
-                expires_at=created + timedelta(seconds=120), travel_minutes=10.0, lateness_minutes=0.0,
-                short_code="1234", status=status, policy_version="test",
-                responded_at=created + timedelta(seconds=seconds) if seconds is not None else None)
+    return dict(
+        offer_id=f"o-{rid}-{n}",
+        request_id=rid,
+        caregiver_id=caregiver,
+        planned_start=created,
+        planned_end=created + timedelta(hours=1),
+        created_at=created,
+        expires_at=created + timedelta(seconds=120),
+        travel_minutes=10.0,
+        lateness_minutes=0.0,
+        short_code="1234",
+        status=status,
+        policy_version="test",
+        responded_at=created + timedelta(seconds=seconds) if seconds is not None else None,
+    )
 
 
 def _feedback(rid, n, kind, rating=None, category=None, comment=None, at=NOV, visit=True) -> dict:
-    return dict(feedback_id=f"f-{rid}-{n}", request_id=rid, kind=kind, rating=rating, category=category,
-                comment=comment, received_at=at, visit_id=f"v-{rid}" if visit else None)
+    return dict(
+        feedback_id=f"f-{rid}-{n}",
+        request_id=rid,
+        kind=kind,
+        rating=rating,
+        category=category,
+        comment=comment,
+        received_at=at,
+        visit_id=f"v-{rid}" if visit else None,
+    )
 
 
 def _month_rows():
@@ -68,22 +113,40 @@ def _month_rows():
                 rows["feedback"].append(_feedback(rid, 0, "rating", rating=5 if i % 3 else 4))
             else:
                 status = "no-show" if i % 10 == 9 else "completed"
-                rows["visits"].append(_visit(rid, provider, cg, start, lateness=20.0 if i % 3 == 0 else 2.0,
-                                             status=status, minutes=20.0 if i == 4 else 45.0))
+                rows["visits"].append(
+                    _visit(
+                        rid,
+                        provider,
+                        cg,
+                        start,
+                        lateness=20.0 if i % 3 == 0 else 2.0,
+                        status=status,
+                        minutes=20.0 if i == 4 else 45.0,
+                    )
+                )
                 rows["offers"].append(_offer(rid, 0, cg, created, "timeout" if i % 2 else "rejected", None))
                 rows["offers"].append(_offer(rid, 1, cg, created, "accepted", 100))
                 rows["feedback"].append(_feedback(rid, 0, "rating", rating=3 if i % 2 else 2))
                 if i % 5 == 0:
                     rows["feedback"].append(_feedback(rid, 1, "complaint", category="late"))
-            rows["center_ratings"].append(dict(
-                visit_id=f"v-{rid}", request_id=rid, provider_id=provider, information_correct=i % 4 != 0,
-                notice_sufficient=i % 2 == 0, stars=4 if provider == GOOD and i < 4 else None, rated_at=start))
+            rows["center_ratings"].append(
+                dict(
+                    visit_id=f"v-{rid}",
+                    request_id=rid,
+                    provider_id=provider,
+                    information_correct=i % 4 != 0,
+                    notice_sufficient=i % 2 == 0,
+                    stars=4 if provider == GOOD and i < 4 else None,
+                    rated_at=start,
+                )
+            )
     dec = NOV.replace(month=12)
     rows["care_requests"].append(_request("late-dec", dec))
     rows["visits"].append(_visit("late-dec", GOOD, f"{GOOD}-cg0", dec, lateness=90.0))
     rows["care_requests"].append(_request("never-visited", NOV))  # a request no visit was made for
-    rows["feedback"].append(_feedback("never-visited", 9, "complaint", category="no-show", comment="nobody came",
-                                      visit=False))
+    rows["feedback"].append(
+        _feedback("never-visited", 9, "complaint", category="no-show", comment="nobody came", visit=False)
+    )
     return rows
 
 
@@ -96,9 +159,16 @@ def database(tmp_path):
         for pid, name in NAMES.items():
             conn.execute(insert(t.provider_organisations).values(provider_id=pid, name=name, service_area="gulou"))
             for n in range(2):
-                conn.execute(insert(t.caregivers).values(
-                    caregiver_id=f"{pid}-cg{n}", provider_id=pid, service_area="gulou", abilities="meal",
-                    shift_start=NOV, shift_end=NOV + timedelta(hours=8)))
+                conn.execute(
+                    insert(t.caregivers).values(
+                        caregiver_id=f"{pid}-cg{n}",
+                        provider_id=pid,
+                        service_area="gulou",
+                        abilities="meal",
+                        shift_start=NOV,
+                        shift_end=NOV + timedelta(hours=8),
+                    )
+                )
         for table, values in _month_rows().items():
             conn.execute(insert(getattr(t, table)), values)
     return url
@@ -122,20 +192,39 @@ def test_a_request_redispatched_after_a_no_show_counts_its_rating_once_and_both_
     no_show = dict(_visit(rid, GOOD, a, day, 0.0, status="no-show"), visit_id=f"o-{rid}-0.v")
     came = dict(_visit(rid, GOOD, b, day, 5.0), visit_id=f"o-{rid}-1.v")
     with engine_for(database).begin() as conn:
-        conn.execute(insert(t.caregivers), [dict(caregiver_id=c, provider_id=GOOD, service_area="gulou",
-                                                 abilities="meal", shift_start=NOV, shift_end=NOV) for c in (a, b)])
+        conn.execute(
+            insert(t.caregivers),
+            [
+                dict(
+                    caregiver_id=c,
+                    provider_id=GOOD,
+                    service_area="gulou",
+                    abilities="meal",
+                    shift_start=NOV,
+                    shift_end=NOV,
+                )
+                for c in (a, b)
+            ],
+        )
         conn.execute(insert(t.care_requests), [_request(rid, day)])
         conn.execute(insert(t.visits), [no_show, came])
         conn.execute(insert(t.offers), [_offer(rid, 0, a, day, "canceled", 30), _offer(rid, 1, b, day, "accepted", 60)])
         conn.execute(insert(t.feedback), [dict(_feedback(rid, 0, "rating", rating=2), visit_id=came["visit_id"])])
     start, end = month_bounds("2026-11")
     data = read_month(database, start, end, get_evaluation_config().evv)
-    mine = [[x for x in items if x.caregiver_id in (a, b)] for items in
-            (data.offers, data.visits, data.ratings, data.complaints)]
+    mine = [
+        [x for x in items if x.caregiver_id in (a, b)]
+        for items in (data.offers, data.visits, data.ratings, data.complaints)
+    ]
     kpis = caregiver_kpis(*mine, get_evaluation_config().kpis)
     assert (kpis[a].offers, kpis[a].acceptance_rate, kpis[a].no_shows, kpis[a].ratings) == (1, 1.0, 1, 0)
     assert (kpis[b].offers, kpis[b].acceptance_rate, kpis[b].visits, kpis[b].ratings, kpis[b].mean_stars) == (
-        1, 1.0, 1, 1, 2.0)
+        1,
+        1.0,
+        1,
+        1,
+        2.0,
+    )
 
 
 def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp_path):
@@ -168,13 +257,32 @@ def test_stored_evv_flags_count_against_the_provider_unless_a_review_corrected_t
     flags = {f"v-{GOOD}-0": "outside_geofence", f"v-{GOOD}-1": "wrong_phone", f"v-{GOOD}-2": "incomplete_checklist"}
     with engine_for(database).begin() as conn:
         for visit_id, code in flags.items():
-            conn.execute(update(t.visits).where(t.visits.c.visit_id == visit_id).values(
-                evv_flags=[{"code": code, "detail": "kept at check-in"}]))
-        conn.execute(insert(t.evv_reviews), [
-            dict(visit_id=f"v-{GOOD}-1", code="wrong_phone", outcome="corrected", note="landline on file was old",
-                 operator_id="op", reviewed_at=NOV),
-            dict(visit_id=f"v-{GOOD}-2", code="incomplete_checklist", outcome="rejected", note="no meal delivered",
-                 operator_id="op", reviewed_at=NOV)])
+            conn.execute(
+                update(t.visits)
+                .where(t.visits.c.visit_id == visit_id)
+                .values(evv_flags=[{"code": code, "detail": "kept at check-in"}])
+            )
+        conn.execute(
+            insert(t.evv_reviews),
+            [
+                dict(
+                    visit_id=f"v-{GOOD}-1",
+                    code="wrong_phone",
+                    outcome="corrected",
+                    note="landline on file was old",
+                    operator_id="op",
+                    reviewed_at=NOV,
+                ),
+                dict(
+                    visit_id=f"v-{GOOD}-2",
+                    code="incomplete_checklist",
+                    outcome="rejected",
+                    note="no meal delivered",
+                    operator_id="op",
+                    reviewed_at=NOV,
+                ),
+            ],
+        )
     data = read_month(database, *month_bounds("2026-11"), get_evaluation_config().evv)
     flagged = sorted(v.evv_flags for v in data.visits if v.provider_id == GOOD and v.evv_flags)
     assert flagged == [("incomplete_checklist",), ("outside_geofence",)]  # the corrected phone flag is gone

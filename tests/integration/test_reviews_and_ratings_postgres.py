@@ -1,6 +1,7 @@
 """EVV reviews and providers' ratings of the center on PostgreSQL (CARELINE_TEST_DATABASE_URL),
 each test in a database of its own: migration 0010 as declared, the review page's query,
 and two people deciding the same thing at the same moment (one wins, the other is told why)."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,10 @@ from db.operator_uow import OperatorSqlUnitOfWork
 from db.session import engine_for, session_factory
 from db.uow import SqlUnitOfWork
 from handlers.dispatch import offers
-from handlers.visits import attendance
 from handlers.evaluation.center_ratings import CenterAnswers, rate_center
-from handlers.visits.evv_review import review_flag
 from handlers.operations.operator_actions import Refused
+from handlers.visits import attendance
+from handlers.visits.evv_review import review_flag
 from tests.integration.app_world import NOW, build_app_world, seed_visit, teardown_worker_caches
 from tests.unit.dashboard_seed import seed
 from tests.unit.web_client import create_app, login, post_action, settings_for
@@ -38,8 +39,11 @@ def pg_url():
     """A fresh, migrated database on the test cluster, dropped afterwards."""
     base = os.environ.get("CARELINE_TEST_DATABASE_URL")
     if not base:
-        pytest.fail("CARELINE_TEST_DATABASE_URL is not set: start PostgreSQL (scripts/postgres.sh start) and "
-                    "export its URL, or deselect with -m 'not integration'", pytrace=False)
+        pytest.fail(
+            "CARELINE_TEST_DATABASE_URL is not set: start PostgreSQL (scripts/postgres.sh start) and "
+            "export its URL, or deselect with -m 'not integration'",
+            pytrace=False,
+        )
     name = f"careline_t{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -63,7 +67,7 @@ def _race(first, second) -> list[str]:
     the first's row is uncommitted); each returns "done" or a refusal code."""
     written, outcomes = threading.Event(), {}
 
-    def run(key, job, before_commit=None):  # noqa: ANN001
+    def run(key, job, before_commit=None):
         try:
             outcomes[key] = job(before_commit)
         except Refused as exc:
@@ -71,7 +75,7 @@ def _race(first, second) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - anything else fails the assertion below
             outcomes[key] = repr(exc)
 
-    def hold(_):  # noqa: ANN001, ANN202
+    def hold(_):
         written.set()
         time.sleep(0.5)
 
@@ -89,20 +93,22 @@ def test_two_operators_deciding_one_flag_at_once_leave_one_decision(pg_url):
         assert attendance.check_in("R-1001", "cg-li", uow, NOW - timedelta(minutes=5), center.travel, [FAR])
         uow.commit()
 
-    def decide(operator: str, outcome: str, note: str):  # noqa: ANN202
-        def job(before_commit):  # noqa: ANN001, ANN202
+    def decide(operator: str, outcome: str, note: str):
+        def job(before_commit):
             with OperatorSqlUnitOfWork(factory) as uow:
                 review_flag("R-1001.o1.v", "outside_geofence", outcome, note, uow, NOW, operator)
                 if before_commit:
                     before_commit(uow)
                 uow.commit()
             return "done"
+
         return job
 
     assert _race(decide("op", "accepted", ""), decide("sup", "rejected", "not there")) == ["done", "already_reviewed"]
     with factory() as s:
         assert s.execute(select(tables.evv_reviews.c.operator_id, tables.evv_reviews.c.outcome)).all() == [
-            ("op", "accepted")]
+            ("op", "accepted")
+        ]
 
 
 def test_the_review_page_lists_and_decides_flags_on_postgresql(pg_url):
@@ -119,8 +125,12 @@ def test_the_review_page_lists_and_decides_flags_on_postgresql(pg_url):
     op = login(app, "op")
     page = op.get("/dashboard/evv").text
     assert 'data-visit="R-1001.o1.v" data-flag="outside_geofence"' in page and "R-1005" not in page
-    assert post_action(op, "/dashboard/actions/evv/R-1001.o1.v/outside_geofence/review",
-                       outcome="corrected", note="home position on file was wrong").json()["ok"]
+    assert post_action(
+        op,
+        "/dashboard/actions/evv/R-1001.o1.v/outside_geofence/review",
+        outcome="corrected",
+        note="home position on file was wrong",
+    ).json()["ok"]
     page = op.get("/dashboard/evv").text
     assert 'data-visit="R-1001.o1.v" data-flag="outside_geofence">' not in page.split('id="evv-reviewed"')[0]
     assert "home position on file was wrong" in page
@@ -132,21 +142,24 @@ def test_two_ratings_of_one_visit_at_once_leave_one(pg_url, tmp_path):
         try:
             seed_visit(world, "R-done", request_status="completed", visit_status="completed")
 
-            def rate(info: bool):  # noqa: ANN202
-                def job(before_commit):  # noqa: ANN001, ANN202
+            def rate(info: bool):
+                def job(before_commit):
                     with CenterRatingSqlUnitOfWork(world.sessions) as uow:
                         rate_center("R-done", "p-1", CenterAnswers(info, True), uow, NOW)
                         if before_commit:
                             before_commit(uow)
                         uow.commit()
                     return "done"
+
                 return job
 
             assert _race(rate(True), rate(False)) == ["done", "already_rated"]
             assert [r.information_correct for r in world.rows(tables.center_ratings)] == [True]
-            response = world.client.post("/api/v1/provider/visits/R-done/center-rating",
-                                         json={"information_correct": False, "notice_sufficient": False},
-                                         headers=world.auth("p-1"))
+            response = world.client.post(
+                "/api/v1/provider/visits/R-done/center-rating",
+                json={"information_correct": False, "notice_sufficient": False},
+                headers=world.auth("p-1"),
+            )
             assert (response.status_code, response.json()["code"]) == (409, "already_rated")
         finally:
             engine_for(pg_url).dispose()

@@ -1,4 +1,5 @@
 """The timer service across a crash: each deadline missed while it was down fires once."""
+
 from __future__ import annotations
 
 import json
@@ -7,30 +8,39 @@ import signal
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from careline.brokers import ensure_topics
-from tools.replay.stack import worker_env, worker_process
 from config import topics
 from config.settings import Settings
 from db import tables
 from db.migrate import upgrade
 from db.session import session_factory
+from tools.replay.stack import worker_env, worker_process
 
 pytestmark = pytest.mark.integration
 
 
 def request_timer(factory, target: str, due: datetime) -> None:
-    value = {"type": "timer.requested", "id": str(uuid.uuid4()), "time": datetime.now(timezone.utc).isoformat(),
-             "data": {"kind": "test-deadline", "target_id": target, "service_area": "sched-test",
-                      "due": due.isoformat()}}
+    value = {
+        "type": "timer.requested",
+        "id": str(uuid.uuid4()),
+        "time": datetime.now(UTC).isoformat(),
+        "data": {"kind": "test-deadline", "target_id": target, "service_area": "sched-test", "due": due.isoformat()},
+    }
     with factory() as session:
-        session.execute(tables.outbox.insert().values(
-            event_id=value["id"], topic=topics.SCHEDULER, key=target, value=value,
-            created_at=datetime.now(timezone.utc)))
+        session.execute(
+            tables.outbox.insert().values(
+                event_id=value["id"],
+                topic=topics.SCHEDULER,
+                key=target,
+                value=value,
+                created_at=datetime.now(UTC),
+            )
+        )
         session.commit()
 
 
@@ -64,20 +74,22 @@ def test_deadlines_missed_while_the_timer_service_was_down_fire_exactly_once_aft
     url = f"sqlite:///{tmp_path / 'timers.db'}"
     upgrade(url)
     settings = Settings(var_dir=tmp_path, broker=services.bootstrap, database_url=url, timer_grace_seconds=0)
-    ensure_topics(services.bootstrap, topics.resolved(settings.topic_partitions),
-                  drop_rejected_configs=services.kind == "tansu")
+    ensure_topics(
+        services.bootstrap, topics.resolved(settings.topic_partitions), drop_rejected_configs=services.kind == "tansu"
+    )
     factory = session_factory(url)
     run = uuid.uuid4().hex[:6]
     targets = {f"{run}-{i}" for i in range(3)}
     env = worker_env(settings, services.bootstrap, url)
     with worker_process(env, tmp_path / "scheduler-1.log", "scheduler") as proc:
         for i, target in enumerate(sorted(targets)):
-            request_timer(factory, target, datetime.now(timezone.utc) + timedelta(seconds=4 + i))
+            request_timer(factory, target, datetime.now(UTC) + timedelta(seconds=4 + i))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with factory() as session:
-                jobs = session.execute(tables.metadata.tables["outbox"].select().where(
-                    tables.outbox.c.sent_at.is_(None))).all()
+                jobs = session.execute(
+                    tables.metadata.tables["outbox"].select().where(tables.outbox.c.sent_at.is_(None))
+                ).all()
             if not jobs:
                 break
             time.sleep(0.2)

@@ -3,6 +3,7 @@ offsets (the database is held by another writer, as a runaway transaction
 would), and after ``CARELINE_WORKER_STALL_EXIT_SECONDS`` the worker exits with
 status 75 for its supervisor; a fresh worker then handles the record: nothing
 is lost. Own Tansu broker and SQLite file, so no other test's worker is touched."""
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,13 @@ from kafka import KafkaProducer
 from sqlalchemy import func, select
 
 from careline.brokers import ensure_topics, start_tansu
-from tools.replay.stack import worker_env, worker_process
 from config import topics
 from config.settings import Settings
 from db import tables
 from db.migrate import upgrade
 from db.session import session_factory
 from streams.watchdog import EXIT_STALLED
+from tools.replay.stack import worker_env, worker_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -36,9 +37,14 @@ def test_a_stalled_worker_exits_for_its_supervisor_and_a_fresh_one_loses_nothing
         holder.execute("BEGIN EXCLUSIVE")  # every write of the worker now waits ("database is locked")
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
         # a complaint follow-up deadline firing: the dispatch agent's first step is a write (its claim)
-        record = {"specversion": "1.0", "id": "wd-timer-1", "source": "test", "type": "timer.fired",
-                  "time": "2026-11-30T08:00:00+00:00",
-                  "data": {"service_area": "wd", "kind": "followup-deadline", "target_id": "nobody"}}
+        record = {
+            "specversion": "1.0",
+            "id": "wd-timer-1",
+            "source": "test",
+            "type": "timer.fired",
+            "time": "2026-11-30T08:00:00+00:00",
+            "data": {"service_area": "wd", "kind": "followup-deadline", "target_id": "nobody"},
+        }
         producer.send(topics.REQUESTS.name, key=b"wd", value=json.dumps(record).encode()).get(timeout=10)
         with worker_process(env, tmp_path / "worker.log") as stuck:
             try:
@@ -54,8 +60,11 @@ def test_a_stalled_worker_exits_for_its_supervisor_and_a_fresh_one_loses_nothing
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and fresh.poll() is None:
                 with session_factory(database_url)() as session:  # the record is handled: claimed once
-                    handled = session.scalar(select(func.count()).select_from(tables.processed_events).where(
-                        tables.processed_events.c.event_id == "wd-timer-1"))
+                    handled = session.scalar(
+                        select(func.count())
+                        .select_from(tables.processed_events)
+                        .where(tables.processed_events.c.event_id == "wd-timer-1")
+                    )
                 if handled:
                     break
                 time.sleep(1)

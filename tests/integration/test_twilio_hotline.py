@@ -1,5 +1,6 @@
 """The hotline through its webhooks: signatures, a whole call, emergencies, the operator queue,
 and the same webhook delivered five times at once (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -78,8 +79,9 @@ def test_a_registered_elder_hears_the_menu_and_its_answer_url_is_public_and_sort
 def test_a_whole_call_becomes_one_hotline_intake_record_and_a_spoken_confirmation(world):
     world.post("/twilio/voice", _call(world))
     world.post("/twilio/voice/menu", dict(_call(world), Digits="1"), {"first": "1", "lang": "zh", "try": "0"})
-    root = _xml(world.post("/twilio/voice/time", dict(_call(world), Digits="3"),
-                           {"lang": "zh", "service": "meal", "try": "0"}))
+    root = _xml(
+        world.post("/twilio/voice/time", dict(_call(world), Digits="3"), {"lang": "zh", "service": "meal", "try": "0"})
+    )
     (record,) = world.outbox("care.intake.v1")
     assert record["channel"] == "hotline" and record["elder_id"] == world.id("e")
     assert record["service_type"] == "meal" and record["priority"] == "routine"

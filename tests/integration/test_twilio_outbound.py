@@ -1,4 +1,5 @@
 """TwilioNotifier against a Prism mock of Twilio's API (Twilio's OpenAPI description)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,14 +17,20 @@ def notifier(prism) -> TwilioNotifier:
 
 
 def test_an_sms_goes_through_the_twilio_helper_and_gets_a_message_sid(notifier):
-    sid = notifier.send_sms("+8613800138000", "【关爱】新单4821:送餐 鼓楼 12/01 09:00-10:00 回1接单 回2拒绝",
-                            status_callback="https://careline.example.org/twilio/status?kind=sms")
+    sid = notifier.send_sms(
+        "+8613800138000",
+        "【关爱】新单4821:送餐 鼓楼 12/01 09:00-10:00 回1接单 回2拒绝",
+        status_callback="https://careline.example.org/twilio/status?kind=sms",
+    )
     assert sid[:2] in ("SM", "MM") and len(sid) == 34  # a message SID per the spec (MM: media)
 
 
 def test_a_call_is_placed_and_gets_a_call_sid(notifier):
-    sid = notifier.place_call("+8613800138000", "https://careline.example.org/twilio/voice/rating?request_id=R1",
-                              status_callback="https://careline.example.org/twilio/status?kind=call")
+    sid = notifier.place_call(
+        "+8613800138000",
+        "https://careline.example.org/twilio/voice/rating?request_id=R1",
+        status_callback="https://careline.example.org/twilio/status?kind=call",
+    )
     assert sid.startswith("CA") and len(sid) == 34
 
 
@@ -42,8 +49,9 @@ def test_wrong_credentials_scheme_is_refused_by_the_mock(prism):
 
 
 def test_an_opted_out_number_gets_nothing_even_with_real_credentials(notifier):
-    guard = OptOutGuard(notifier, opted_out=lambda phone: phone == "+8613800138000",
-                        record_opt_out=lambda phone, source: None)
+    guard = OptOutGuard(
+        notifier, opted_out=lambda phone: phone == "+8613800138000", record_opt_out=lambda phone, source: None
+    )
     assert guard.send_sms("+8613800138000", "hello") is None
     assert guard.send_sms("+8613900139000", "hello")[:2] in ("SM", "MM")
 
@@ -51,8 +59,14 @@ def test_an_opted_out_number_gets_nothing_even_with_real_credentials(notifier):
 def _through(proxy, timeout: float = 10.0) -> TwilioNotifier:
     from channels.notify import RetryPolicy
 
-    return TwilioNotifier(ACCOUNT, "test-auth-token", "+15005550006", api_base_url=proxy.base_url,
-                          timeout=timeout, retry=RetryPolicy(attempts=5, initial_seconds=0.05, max_seconds=0.2))
+    return TwilioNotifier(
+        ACCOUNT,
+        "test-auth-token",
+        "+15005550006",
+        api_base_url=proxy.base_url,
+        timeout=timeout,
+        retry=RetryPolicy(attempts=5, initial_seconds=0.05, max_seconds=0.2),
+    )
 
 
 def test_500_and_429_from_twilio_are_retried_and_the_sms_is_sent_once(prism):

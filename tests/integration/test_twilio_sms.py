@@ -1,4 +1,5 @@
 """Caregiver and elder SMS, delivery status callbacks and one-key alarms through the webhooks."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +28,14 @@ def any_db_world(request, tmp_path):
 
 
 def _sms(world, body: str, sid: str = "SM" + "a" * 32, sender: str | None = None) -> dict[str, str]:
-    return {"MessageSid": sid, "From": sender or world.caregiver_phone, "To": "+8625000000", "Body": body,
-            "NumSegments": "1", "AccountSid": "AC" + "0" * 32}
+    return {
+        "MessageSid": sid,
+        "From": sender or world.caregiver_phone,
+        "To": "+8625000000",
+        "Body": body,
+        "NumSegments": "1",
+        "AccountSid": "AC" + "0" * 32,
+    }
 
 
 def _reply(response) -> str | None:
@@ -45,9 +52,13 @@ def test_a_caregiver_accepts_the_pending_offer_with_a_one(world):
     reply = _reply(world.post("/twilio/sms", _sms(world, "1")))
     (event,) = _caregiver_events(world)
     assert event["type"] == "caregiver.offer.accepted"
-    assert event["data"] == {"request_id": world.id("r1"), "caregiver_id": world.id("cg"),
-                             "offer_id": f"{world.id('r1')}.o1", "service_area": world.id("gulou"),
-                             "channel": "sms"}
+    assert event["data"] == {
+        "request_id": world.id("r1"),
+        "caregiver_id": world.id("cg"),
+        "offer_id": f"{world.id('r1')}.o1",
+        "service_area": world.id("gulou"),
+        "channel": "sms",
+    }
     assert event["id"] == "sms:SM" + "a" * 32
     assert "4821" in reply and "确认后发送地址" in reply
     with world.sessions() as s:
@@ -68,8 +79,10 @@ def test_check_in_and_check_out_need_an_accepted_offer_with_that_code(world):
         s.commit()
     _reply(world.post("/twilio/sms", _sms(world, "到 4821", sid="SM" + "c" * 32)))
     _reply(world.post("/twilio/sms", _sms(world, "DONE 4821", sid="SM" + "d" * 32)))
-    assert [e["type"] for e in _caregiver_events(world)] == ["caregiver.visit.checked_in",
-                                                              "caregiver.visit.checked_out"]
+    assert [e["type"] for e in _caregiver_events(world)] == [
+        "caregiver.visit.checked_in",
+        "caregiver.visit.checked_out",
+    ]
 
 
 def test_an_unknown_code_gets_the_list_of_open_codes(world):
@@ -107,16 +120,19 @@ def test_an_elder_texting_sos_raises_an_emergency_request(world):
 def test_status_callbacks_out_of_order_never_rewind_a_final_state(world):
     sid = "SM" + "f" * 32
     for status in ("queued", "delivered", "sent", "sending"):
-        response = world.post("/twilio/status", {"MessageSid": sid, "MessageStatus": status, "To": world.elder_phone},
-                              {"kind": "sms"})
+        response = world.post(
+            "/twilio/status", {"MessageSid": sid, "MessageStatus": status, "To": world.elder_phone}, {"kind": "sms"}
+        )
         assert response.status_code == 204
     with world.sessions() as s:
         assert channels.message_status(s, sid).status == "delivered"
 
 
 def test_error_21610_marks_the_number_opted_out(world):
-    world.post("/twilio/status", {"MessageSid": "SM" + "9" * 32, "MessageStatus": "failed", "ErrorCode": "21610",
-                                  "To": world.caregiver_phone})
+    world.post(
+        "/twilio/status",
+        {"MessageSid": "SM" + "9" * 32, "MessageStatus": "failed", "ErrorCode": "21610", "To": world.caregiver_phone},
+    )
     with world.sessions() as s:
         assert channels.is_opted_out(s, world.caregiver_phone)
         assert channels.message_status(s, "SM" + "9" * 32).error_code == "21610"
@@ -131,16 +147,19 @@ def device(world):
 
 
 def test_a_button_press_creates_one_stat_request_and_alerts_the_operator(world, device):
-    response = world.client.post(f"/alarms/{world.id('btn')}", json={"alarm_id": "press-1"},
-                                 headers={"Authorization": f"Bearer {device}"})
+    response = world.client.post(
+        f"/alarms/{world.id('btn')}", json={"alarm_id": "press-1"}, headers={"Authorization": f"Bearer {device}"}
+    )
     assert response.status_code == 202 and response.json()["priority"] == "stat"
     (record,) = world.outbox("care.intake.v1")
     assert record["channel"] == "button" and record["priority"] == "stat" and record["service_type"] == "emergency"
     assert record["request_id"] == response.json()["request_id"]
-    assert [e["data"]["request_id"] for e in world.outbox("care.lifecycle.v1")
-            if e["type"] == "care.operator.alert"] == [record["request_id"]]
-    again = world.client.post(f"/alarms/{world.id('btn')}", json={"alarm_id": "press-1"},
-                              headers={"Authorization": f"Bearer {device}"})
+    assert [
+        e["data"]["request_id"] for e in world.outbox("care.lifecycle.v1") if e["type"] == "care.operator.alert"
+    ] == [record["request_id"]]
+    again = world.client.post(
+        f"/alarms/{world.id('btn')}", json={"alarm_id": "press-1"}, headers={"Authorization": f"Bearer {device}"}
+    )
     assert again.json()["duplicate"] is True and len(world.outbox("care.intake.v1")) == 1
 
 

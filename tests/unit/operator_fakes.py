@@ -1,4 +1,5 @@
 """An in-memory operator unit of work: ``InMemoryUnitOfWork`` plus emergency acknowledgements and EVV reviews."""
+
 from __future__ import annotations
 
 from handlers.simulation.memory import InMemoryUnitOfWork
@@ -8,15 +9,15 @@ class _Acks(dict):
     def get(self, request_id):  # type: ignore[override]  # same signature as the repository
         return super().get(request_id)
 
-    def add(self, ack) -> None:  # noqa: ANN001
+    def add(self, ack) -> None:
         self[ack.request_id] = ack
 
 
 class _EvvReviews(list):
-    def for_visit(self, visit_id):  # noqa: ANN001, ANN201
+    def for_visit(self, visit_id):
         return [r for r in self if r.visit_id == visit_id]
 
-    def add(self, review) -> None:  # noqa: ANN001
+    def add(self, review) -> None:
         self.append(review)
 
 

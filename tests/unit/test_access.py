@@ -1,8 +1,21 @@
 import pytest
 
-from handlers.operations.access import (Account, Forbidden, LastGlobalAdmin, OutOfScope, Permission, Role, allowed,
-                             check_deactivation, check_manages, check_placement, mask_phone, personal, require,
-                             visible_accounts)
+from handlers.operations.access import (
+    Account,
+    Forbidden,
+    LastGlobalAdmin,
+    OutOfScope,
+    Permission,
+    Role,
+    allowed,
+    check_deactivation,
+    check_manages,
+    check_placement,
+    mask_phone,
+    personal,
+    require,
+    visible_accounts,
+)
 
 NANJING, GULOU, XUANWU = "江苏省/南京市", "江苏省/南京市/鼓楼区", "江苏省/南京市/玄武区"
 
@@ -44,8 +57,12 @@ def test_an_admin_manages_accounts_within_its_scope_never_wider():
 
 
 def test_a_district_admin_sees_only_accounts_of_its_district():
-    accounts = [Account("a", Role.ADMIN, "", True), Account("b", Role.OPERATOR, GULOU, True),
-                Account("c", Role.OPERATOR, XUANWU, True), Account("d", Role.SUPERVISOR, GULOU + "/宁海路街道", True)]
+    accounts = [
+        Account("a", Role.ADMIN, "", True),
+        Account("b", Role.OPERATOR, GULOU, True),
+        Account("c", Role.OPERATOR, XUANWU, True),
+        Account("d", Role.SUPERVISOR, GULOU + "/宁海路街道", True),
+    ]
     assert [a.operator_id for a in visible_accounts(GULOU, accounts)] == ["b", "d"]
     assert len(visible_accounts("", accounts)) == 4
 
@@ -63,7 +80,11 @@ def test_the_last_active_global_admin_cannot_be_deactivated_but_a_second_one_can
 def test_an_area_moves_only_from_and_to_a_region_inside_the_admins_scope():
     check_placement("", None, XUANWU)
     check_placement(GULOU, GULOU + "/a", GULOU + "/b")
-    for current, new in ((XUANWU + "/a", GULOU + "/b"), (GULOU + "/a", XUANWU + "/b"), (None, GULOU + "/b"),
-                         (GULOU + "/a", "")):
+    for current, new in (
+        (XUANWU + "/a", GULOU + "/b"),
+        (GULOU + "/a", XUANWU + "/b"),
+        (None, GULOU + "/b"),
+        (GULOU + "/a", ""),
+    ):
         with pytest.raises(OutOfScope):
             check_placement(GULOU, current, new)

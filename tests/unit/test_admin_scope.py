@@ -1,5 +1,6 @@
 """A district admin manages its district only, a district supervisor reads its district's audit
 log only; the last admin for all regions stays; deactivated accounts can come back."""
+
 from __future__ import annotations
 
 import re
@@ -15,22 +16,30 @@ from tests.unit.web_client import _seeded, app, center, login  # noqa: F401 - fi
 NEW_PASSWORD = "a-long-password-1"
 
 
-def _add(client, user: str, scope: str, role: str = "operator"):  # noqa: ANN001, ANN202
-    return client.post("/admin/operators", data={"username": user, "role": role, "password": NEW_PASSWORD,
-                                                 "region_scope": scope, "csrf_token": client.csrf},
-                       follow_redirects=False)
+def _add(client, user: str, scope: str, role: str = "operator"):
+    return client.post(
+        "/admin/operators",
+        data={
+            "username": user,
+            "role": role,
+            "password": NEW_PASSWORD,
+            "region_scope": scope,
+            "csrf_token": client.csrf,
+        },
+        follow_redirects=False,
+    )
 
 
-def _post(client, path: str, **form):  # noqa: ANN001, ANN003, ANN202
+def _post(client, path: str, **form):
     return client.post(path, data={"csrf_token": client.csrf, **form}, follow_redirects=False)
 
 
-def _account(center, user: str):  # noqa: ANN001, ANN202
+def _account(center, user: str):
     with session_factory(center.database_url)() as s:
         return s.execute(select(tables.operators).where(tables.operators.c.operator_id == user)).first()
 
 
-def _placed(center, area: str) -> str | None:  # noqa: ANN001
+def _placed(center, area: str) -> str | None:
     t = tables.service_area_regions.c
     with session_factory(center.database_url)() as s:
         return s.execute(select(t.region_path).where(t.service_area == area)).scalar_one_or_none()
@@ -95,11 +104,17 @@ def test_a_deactivated_account_can_be_reactivated_and_log_in_again(app, center):
 def test_a_district_supervisor_reads_only_its_districts_audit_rows(app, center):
     login(app, "far")  # a Xuanwu operator's login
     op = login(app, "op")
-    op.post("/dashboard/actions/requests/R-1003/cancel", data={"csrf_token": op.csrf},
-            headers={"Accept": "application/json"})  # a Gulou request
+    op.post(
+        "/dashboard/actions/requests/R-1003/cancel",
+        data={"csrf_token": op.csrf},
+        headers={"Accept": "application/json"},
+    )  # a Gulou request
     far = login(app, "far")
-    far.post("/dashboard/actions/requests/R-1005/cancel", data={"csrf_token": far.csrf},
-             headers={"Accept": "application/json"})  # a Xuanwu request
+    far.post(
+        "/dashboard/actions/requests/R-1005/cancel",
+        data={"csrf_token": far.csrf},
+        headers={"Accept": "application/json"},
+    )  # a Xuanwu request
     TestClient(app).post("/api/auth/token", json={"username": "password-in-user-field", "password": "x"})
     page = login(app, "gl-sup").get("/admin/audit").text
     targets = set(re.findall(r"<td>([^<]*)</td>", page))

@@ -1,5 +1,5 @@
-from handlers.operations.alerts import Acknowledgement, alerts, open_emergencies
 from handlers.model import Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
+from handlers.operations.alerts import Acknowledgement, alerts, open_emergencies
 from handlers.operations.queues import SlaPolicy, Snapshot
 from tests.unit.factories import at, request
 
@@ -16,8 +16,11 @@ def req(rid, priority=Priority.ROUTINE, status=RequestStatus.RECEIVED, received=
 def test_an_emergency_nobody_acknowledged_for_a_minute_is_the_first_alert():
     snap = Snapshot([req("late", received=0), req("sos", Priority.STAT, received=8)])
     found = alerts(snap, {}, at(11), SLA)
-    assert [(a.kind, a.subject_id) for a in found] == [("unacknowledged_emergency", "sos"), ("sla_breach", "late"),
-                                                       ("sla_breach", "sos")]
+    assert [(a.kind, a.subject_id) for a in found] == [
+        ("unacknowledged_emergency", "sos"),
+        ("sla_breach", "late"),
+        ("sla_breach", "sos"),
+    ]
 
 
 def test_an_acknowledged_emergency_stays_pinned_below_the_open_ones():
@@ -29,8 +32,10 @@ def test_an_acknowledged_emergency_stays_pinned_below_the_open_ones():
 
 
 def test_the_escalation_step_follows_offers_then_the_event_log():
-    snap = Snapshot([req("sos", Priority.STAT)], [Offer("sos.o1", "sos", "cg", at(0), at(1), at(0), at(2), 0, 0,
-                                                        "0000", OfferStatus.PENDING)])
+    snap = Snapshot(
+        [req("sos", Priority.STAT)],
+        [Offer("sos.o1", "sos", "cg", at(0), at(1), at(0), at(2), 0, 0, "0000", OfferStatus.PENDING)],
+    )
     assert open_emergencies(snap, {}, at(1))[0].step == "offer_1"
     assert open_emergencies(snap, {}, at(1), {"sos": "supervisor_called"})[0].step == "supervisor_called"
 

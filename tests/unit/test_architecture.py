@@ -5,6 +5,7 @@ Imports are read from the syntax tree: module-level imports only count for
 circles (an import inside a function runs when called, after every module is
 loaded); every import counts for the layer rules, ``if TYPE_CHECKING:`` ones too.
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,8 +49,13 @@ def _project(name: str) -> str | None:
 
 
 def _importers_of(prefixes: tuple[str, ...], within: str) -> list[str]:
-    return sorted(f"{module} imports {name}" for module, path in MODULES.items() if module.split(".")[0] == within
-                  for name in _imports(path, False) if name.split(".")[0] in prefixes or name in prefixes)
+    return sorted(
+        f"{module} imports {name}"
+        for module, path in MODULES.items()
+        if module.split(".")[0] == within
+        for name in _imports(path, False)
+        if name.split(".")[0] in prefixes or name in prefixes
+    )
 
 
 def test_sql_lives_only_in_db():
@@ -58,8 +64,29 @@ def test_sql_lives_only_in_db():
 
 
 def test_the_domain_imports_no_framework_and_no_outer_layer():
-    assert _importers_of(("faust", "aiokafka", "kafka", "sqlalchemy", "twilio", "fastapi", "starlette", "mode",
-                          "db", "streams", "careline", "channels", "config", "tools", "adapters"), "handlers") == []
+    assert (
+        _importers_of(
+            (
+                "faust",
+                "aiokafka",
+                "kafka",
+                "sqlalchemy",
+                "twilio",
+                "fastapi",
+                "starlette",
+                "mode",
+                "db",
+                "streams",
+                "careline",
+                "channels",
+                "config",
+                "tools",
+                "adapters",
+            ),
+            "handlers",
+        )
+        == []
+    )
 
 
 def test_the_worker_does_not_import_the_entry_points_or_the_tools():
@@ -79,7 +106,7 @@ def test_no_import_circle_among_modules():
         state[module] = "open"
         for nxt in sorted(graph[module]):
             if state.get(nxt) == "open":
-                circles.append(" -> ".join(trail[trail.index(nxt):] + [nxt]) if nxt in trail else nxt)
+                circles.append(" -> ".join(trail[trail.index(nxt) :] + [nxt]) if nxt in trail else nxt)
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[module] = "done"

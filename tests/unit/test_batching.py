@@ -1,18 +1,19 @@
 """Batched matching: requests that wait together are matched together."""
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from handlers.datasets.day import build_day
+from handlers.datasets.uhhc import parse_instance
 from handlers.dispatch import offers
 from handlers.dispatch.batching import assign_batch, offer_batch
-from handlers.datasets.day import build_day
-from handlers.simulation.memory import InMemoryUnitOfWork
-from handlers.model import OfferStatus, Priority, RequestStatus
-from handlers.simulation.offline import run_day
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.model import OfferStatus, Priority, RequestStatus
 from handlers.simulation.caregiver_model import CaregiverModel
-from handlers.datasets.uhhc import parse_instance
+from handlers.simulation.memory import InMemoryUnitOfWork
+from handlers.simulation.offline import run_day
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 
 TRAVEL = line_travel()
@@ -68,8 +69,15 @@ def test_an_emergency_does_not_take_a_caregiver_another_request_cannot_do_withou
 
 
 def test_higher_priority_pairs_come_first():
-    pairs = assign_batch([request("r", 1), request("s", 4, priority=Priority.ASAP)],
-                         [caregiver("A", home=1), caregiver("B", home=4)], {}, TRAVEL, at(0), POLICY, {})
+    pairs = assign_batch(
+        [request("r", 1), request("s", 4, priority=Priority.ASAP)],
+        [caregiver("A", home=1), caregiver("B", home=4)],
+        {},
+        TRAVEL,
+        at(0),
+        POLICY,
+        {},
+    )
     assert [rid for rid, _ in pairs] == ["s", "r"]
 
 
@@ -90,22 +98,29 @@ def test_a_batch_offers_the_matched_fails_the_impossible_and_keeps_the_outbid_wa
         assert offers.register_request(r, uow, at(0), POLICY)
     left = offer_batch(waiting, uow, at(0), POLICY, TRAVEL)
     assert [(o.request_id, o.caregiver_id, o.status) for o in uow.offers.values()] == [
-        ("near", "A", OfferStatus.PENDING)]
+        ("near", "A", OfferStatus.PENDING)
+    ]
     assert uow.requests.get("repair").status == RequestStatus.FAILED
     assert left == ["far"]
     decided = [e for e in uow.events if e.type == "dispatch.decided" and e.subject == "near"][-1]
     assert decided.payload["candidates"][0]["caregiver_id"] == "A"
 
 
-START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("name", ["rome-p44", "bazirha-E2", "bazirha-F1"])
 def test_a_batched_day_brings_every_request_to_a_final_state(shared_data, name):
     instance = parse_instance(json.loads((shared_data / "uhhc" / "instances" / f"{name}.json").read_text()), name)
     day = build_day(instance, START, 60, "t")
-    run = run_day(day, MatrixTravelTimes(instance.distances), DispatchPolicy(shift_end_hard=instance.shift_end_hard),
-                  CaregiverModel(), {n.service_id for n in instance.needs}, mode="batched")
+    run = run_day(
+        day,
+        MatrixTravelTimes(instance.distances),
+        DispatchPolicy(shift_end_hard=instance.shift_end_hard),
+        CaregiverModel(),
+        {n.service_id for n in instance.needs},
+        mode="batched",
+    )
     assert len(run.uow.requests) == len(instance.needs)
     assert all(r.status.is_final for r in run.uow.requests.values())
     assert sum(r.status == RequestStatus.COMPLETED for r in run.uow.requests.values()) >= 0.9 * len(instance.needs)

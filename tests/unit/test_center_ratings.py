@@ -1,14 +1,14 @@
 """Providers rate the center once per visit their caregiver did, and the center's score follows."""
+
 import pytest
 
 from handlers.dispatch import offers
-
-from handlers.visits import attendance
+from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.evaluation.center_ratings import CenterAnswers, InvalidCenterRating, rate_center
 from handlers.evaluation.kpis import center_score
-from handlers.simulation.memory import InMemoryUnitOfWork
 from handlers.operations.operator_actions import Refused
-from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.simulation.memory import InMemoryUnitOfWork
+from handlers.visits import attendance
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 
 TRAVEL = line_travel()
@@ -19,7 +19,7 @@ class _Ratings(dict):
     def get(self, visit_id):  # type: ignore[override]  # the repository's signature
         return super().get(visit_id)
 
-    def add(self, record) -> None:  # noqa: ANN001
+    def add(self, record) -> None:
         self[record.visit_id] = record
 
 
@@ -54,7 +54,11 @@ def test_the_rating_is_an_event_with_the_answers_but_not_the_comment():
     [event] = uow.events
     assert event.type == "care.feedback.center_rating"
     assert {k: event.payload[k] for k in ("provider_id", "information_correct", "notice_sufficient", "stars")} == {
-        "provider_id": "p1", "information_correct": True, "notice_sufficient": False, "stars": 4}
+        "provider_id": "p1",
+        "information_correct": True,
+        "notice_sufficient": False,
+        "stars": 4,
+    }
     assert "late" not in str(event.payload)
 
 
@@ -73,13 +77,16 @@ def test_a_visit_not_yet_checked_out_cannot_be_rated():
     assert refused.value.code == "not_completed"
 
 
-@pytest.mark.parametrize("answers, field", [
-    (dict(information_correct="yes", notice_sufficient=True), "information_correct"),
-    (dict(information_correct=True, notice_sufficient=None), "notice_sufficient"),
-    (dict(information_correct=True, notice_sufficient=True, stars=6), "stars"),
-    (dict(information_correct=True, notice_sufficient=True, stars=0), "stars"),
-    (dict(information_correct=True, notice_sufficient=True, comment="x" * 1001), "comment"),
-])
+@pytest.mark.parametrize(
+    "answers, field",
+    [
+        (dict(information_correct="yes", notice_sufficient=True), "information_correct"),
+        (dict(information_correct=True, notice_sufficient=None), "notice_sufficient"),
+        (dict(information_correct=True, notice_sufficient=True, stars=6), "stars"),
+        (dict(information_correct=True, notice_sufficient=True, stars=0), "stars"),
+        (dict(information_correct=True, notice_sufficient=True, comment="x" * 1001), "comment"),
+    ],
+)
 def test_answers_out_of_range_are_refused_naming_the_field(answers, field):
     with pytest.raises(InvalidCenterRating) as bad:
         CenterAnswers(**answers)

@@ -1,7 +1,8 @@
 """Records the channels write, delivery-status order and the callback URLs Twilio signs."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,15 +10,14 @@ from channels.context import callback_url
 from handlers.channels.channel_events import caregiver_event, intake_record, rating_given
 from handlers.channels.delivery import is_final, status_rank, unanswered
 from handlers.channels.intake import validate_intake
-from handlers.model import Elder, Priority
 from handlers.channels.sms import ReplyKind
+from handlers.model import Elder, Priority
 
-NOW = datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
 
 
 def test_a_hotline_intake_record_passes_intake_validation():
-    record = intake_record("HL7", "HL7", "hotline", "e1", "meal", 30, NOW, NOW + timedelta(hours=2),
-                           Priority.STAT, NOW)
+    record = intake_record("HL7", "HL7", "hotline", "e1", "meal", 30, NOW, NOW + timedelta(hours=2), Priority.STAT, NOW)
     request = validate_intake(record, lambda eid: Elder(eid, "gulou"))
     assert (request.request_id, request.channel, request.priority) == ("HL7", "hotline", Priority.STAT)
 
@@ -47,7 +47,9 @@ def test_final_delivery_states_outrank_every_earlier_one():
 
 
 def test_callback_urls_have_sorted_parameters_and_no_default_port():
-    assert callback_url("https://care.example.org:443/", "/twilio/status", request_id="R1", kind="sms") == \
-        "https://care.example.org/twilio/status?kind=sms&request_id=R1"
+    assert (
+        callback_url("https://care.example.org:443/", "/twilio/status", request_id="R1", kind="sms")
+        == "https://care.example.org/twilio/status?kind=sms&request_id=R1"
+    )
     assert callback_url("http://127.0.0.1:8000", "/twilio/voice") == "http://127.0.0.1:8000/twilio/voice"
     assert callback_url("https://example.org/careline", "/twilio/sms") == "https://example.org/careline/twilio/sms"

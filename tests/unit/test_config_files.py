@@ -1,7 +1,8 @@
 """Finding the line of a key in a TOML file, so a refused configuration names it."""
+
 from config.files import line_of
 
-TEXT = '''version = "1"
+TEXT = """version = "1"
 [offers]
 timeout_seconds = 120   # seconds
 parallel = { stat = 3 }
@@ -10,7 +11,7 @@ parallel = { stat = 3 }
 step = "best"
 [languages.zh.services]
 "meal" = "送餐"
-'''
+"""
 
 
 def test_a_key_in_a_table_is_found_on_its_own_line():

@@ -1,4 +1,5 @@
 """Agents wait for an unreachable database instead of dead-lettering (streams.runtime.db_call)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,7 @@ def _flaky(failures: int, exc: Exception):
         if len(calls) <= failures:
             raise exc
         return value.upper()
+
     return step, calls
 
 

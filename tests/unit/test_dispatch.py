@@ -1,7 +1,7 @@
 from handlers.dispatch import offers
-from handlers.visits import attendance
-from handlers.model import OfferStatus, RequestStatus, SyncType
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.model import OfferStatus, RequestStatus, SyncType
+from handlers.visits import attendance
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 TRAVEL = line_travel()
@@ -67,8 +67,15 @@ def test_a_pending_offer_holds_the_slot_so_no_caregiver_is_double_booked():
 def test_a_follower_waits_on_hold_until_its_anchor_is_assigned_then_starts_with_it():
     uow = uow_with(caregiver("a", home=2), caregiver("b", home=2))
     offers.receive_request(request("anchor", 2, start=60, end=120), uow, at(0), POLICY, TRAVEL)
-    follower = request("follower", 2, start=60, end=120, sync_type=SyncType.SIMULTANEOUS,
-                       sync_partner_id="anchor", sync_is_follower=True)
+    follower = request(
+        "follower",
+        2,
+        start=60,
+        end=120,
+        sync_type=SyncType.SIMULTANEOUS,
+        sync_partner_id="anchor",
+        sync_is_follower=True,
+    )
     offers.receive_request(follower, uow, at(0), POLICY, TRAVEL)
     assert uow.requests.get("follower").status == RequestStatus.ON_HOLD
     anchor_offer = offers_of(uow, "anchor")[0]

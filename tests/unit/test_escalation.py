@@ -1,13 +1,11 @@
 """Parallel offers, the escalation ladder and re-dispatch after a visit falls through."""
+
 from dataclasses import replace
 
 from handlers.dispatch import offers
-
-from handlers.visits import disruptions
-
-from handlers.visits import attendance
-from handlers.model import OfferStatus, Priority, ProviderOrganisation, RequestStatus, VisitStatus
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.model import OfferStatus, Priority, ProviderOrganisation, RequestStatus, VisitStatus
+from handlers.visits import attendance, disruptions
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 TRAVEL = line_travel()
@@ -36,8 +34,10 @@ def test_the_first_accept_wins_and_the_other_parallel_offers_are_rescinded():
     assert offers.accept_offer(second.offer_id, second.caregiver_id, uow, at(0.5), POLICY, TRAVEL)
     assert not offers.accept_offer(first.offer_id, first.caregiver_id, uow, at(0.6), POLICY, TRAVEL)
     assert {o.offer_id: o.status for o in uow.offers.for_request("r")} == {
-        first.offer_id: OfferStatus.RESCINDED, second.offer_id: OfferStatus.ACCEPTED,
-        third.offer_id: OfferStatus.RESCINDED}
+        first.offer_id: OfferStatus.RESCINDED,
+        second.offer_id: OfferStatus.ACCEPTED,
+        third.offer_id: OfferStatus.RESCINDED,
+    }
     assert uow.visits.for_request("r").caregiver_id == second.caregiver_id
 
 
@@ -55,7 +55,9 @@ def test_an_unacknowledged_emergency_climbs_to_emergency_services_at_its_deadlin
     assert offers.step_deadline("r", 0, uow, at(1), POLICY, TRAVEL)
     steps = [e.payload["step"] for e in uow.events if e.type == "care.request.escalated"]
     assert steps == ["emergency_services"]
-    assert any("emergency services" in e.payload.get("reason", "") for e in uow.events if e.type == "care.operator.alert")
+    assert any(
+        "emergency services" in e.payload.get("reason", "") for e in uow.events if e.type == "care.operator.alert"
+    )
     assert {o.status for o in uow.offers.for_request("r")[:3]} == {OfferStatus.RESCINDED}
     assert len(pending(uow, "r")) == 2  # c0 and c4, the rest of the area
     assert not offers.step_deadline("r", 0, uow, at(1.5), POLICY, TRAVEL)  # a repeated firing changes nothing
@@ -150,14 +152,18 @@ def test_a_caregiver_at_daily_capacity_is_excluded():
 def test_the_elders_gender_and_language_preferences_and_exclusions_filter_caregivers():
     from handlers.model import Elder
 
-    uow = uow_with(caregiver("man", home=1), caregiver("cantonese", home=1), caregiver("banned", home=1),
-                   caregiver("fit", home=0))
+    uow = uow_with(
+        caregiver("man", home=1), caregiver("cantonese", home=1), caregiver("banned", home=1), caregiver("fit", home=0)
+    )
     uow.caregivers["man"].gender, uow.caregivers["cantonese"].language = "male", "yue"
     for c in ("cantonese", "banned", "fit"):
         uow.caregivers[c].gender = "female"
     uow.elders.add(Elder("e1", "gulou", 1, language="zh", preferred_gender="female", excluded_caregivers="banned"))
     offers.receive_request(request("r", 1), uow, at(0), POLICY, TRAVEL)
     decided = [e for e in uow.events if e.type == "dispatch.decided"][0].payload
-    assert decided["excluded"] == {"man": "the elder asks for a female caregiver", "cantonese": "does not speak zh",
-                                   "banned": "excluded by the elder"}
+    assert decided["excluded"] == {
+        "man": "the elder asks for a female caregiver",
+        "cantonese": "does not speak zh",
+        "banned": "excluded by the elder",
+    }
     assert pending(uow, "r")[0].caregiver_id == "fit"

@@ -1,16 +1,17 @@
 """The evaluation loop closes: a provider that performs badly gets less work as the day goes on."""
+
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from config.evaluation import load_evaluation_config
 from config.policy import load_policy
 from handlers.datasets.day import build_day
-from handlers.simulation.offline import ScoringLoop, run_day
+from handlers.datasets.uhhc import parse_instance
 from handlers.dispatch.scheduling import MatrixTravelTimes
 from handlers.simulation.caregiver_model import CaregiverModel
-from handlers.datasets.uhhc import parse_instance
+from handlers.simulation.offline import ScoringLoop, run_day
 
-START = datetime(2026, 11, 30, 7, tzinfo=timezone.utc)
+START = datetime(2026, 11, 30, 7, tzinfo=UTC)
 
 
 def poor_provider_share(shared_data, scoring: bool, seeds=range(4)) -> tuple[float, list]:
@@ -21,9 +22,14 @@ def poor_provider_share(shared_data, scoring: bool, seeds=range(4)) -> tuple[flo
     shares, history = [], []
     for seed in seeds:
         loop = ScoringLoop(dict(cfg.weights), cfg.kpis, 30) if scoring else None
-        run = run_day(day, MatrixTravelTimes(instance.distances), load_policy(),
-                      CaregiverModel(seed=seed, poor_providers=("x.prov2",)), {n.service_id for n in instance.needs},
-                      loop)
+        run = run_day(
+            day,
+            MatrixTravelTimes(instance.distances),
+            load_policy(),
+            CaregiverModel(seed=seed, poor_providers=("x.prov2",)),
+            {n.service_id for n in instance.needs},
+            loop,
+        )
         first = {}
         for offer in sorted(run.uow.offers.values(), key=lambda o: o.created_at):
             first.setdefault(offer.request_id, offer)

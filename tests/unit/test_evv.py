@@ -1,4 +1,5 @@
 """EVV checks at check-in and check-out: what an operator finds to review."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -107,8 +108,7 @@ def test_a_bath_without_the_skin_check_reported_is_flagged_incomplete():
 
 
 def test_a_task_the_elder_refused_counts_as_reported():
-    assert verify_check_out(at(60), at(100), 40, "bathing", {"assist": "done", "skin_check": "refused"},
-                            POLICY) == []
+    assert verify_check_out(at(60), at(100), 40, "bathing", {"assist": "done", "skin_check": "refused"}, POLICY) == []
 
 
 def test_a_service_without_a_checklist_is_not_checked_for_tasks():

@@ -1,15 +1,22 @@
 """An operator decides each EVV flag of a visit: accepted, rejected (not payable) or corrected."""
+
 import pytest
 
 from handlers.dispatch import offers
-
-from handlers.visits import attendance
-from handlers.operations.access import Role
-from handlers.visits.evv_review import (ReviewOutcome, counted_flag_codes, detail_for, may_review, open_flags, raised_at,
-                                 review_flag)
-from handlers.evaluation.kpis import VisitOutcome, evv_compliance_rate
-from handlers.operations.operator_actions import Refused
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.evaluation.kpis import VisitOutcome, evv_compliance_rate
+from handlers.operations.access import Role
+from handlers.operations.operator_actions import Refused
+from handlers.visits import attendance
+from handlers.visits.evv_review import (
+    ReviewOutcome,
+    counted_flag_codes,
+    detail_for,
+    may_review,
+    open_flags,
+    raised_at,
+    review_flag,
+)
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 from tests.unit.operator_fakes import InMemoryOperatorUnitOfWork
 
@@ -45,8 +52,12 @@ def test_the_review_is_an_event_with_the_outcome_and_whether_the_visit_is_payabl
     [event] = uow.events
     assert event.type == "care.visit.evv_reviewed" and event.subject == "r"
     assert {k: event.payload[k] for k in ("code", "outcome", "payable", "operator_id", "service_area")} == {
-        "code": "short_visit", "outcome": "rejected", "payable": False, "operator_id": "op",
-        "service_area": "gulou"}
+        "code": "short_visit",
+        "outcome": "rejected",
+        "payable": False,
+        "operator_id": "op",
+        "service_area": "gulou",
+    }
     assert "nobody" not in str(event.payload)
 
 
@@ -68,12 +79,15 @@ def test_a_flag_is_decided_once():
     assert [r.outcome for r in uow.evv_reviews] == [ReviewOutcome.ACCEPTED]
 
 
-@pytest.mark.parametrize("visit_id, code, outcome, note, expected", [
-    ("nope.v", "too_early", "accepted", "", "unknown_visit"),
-    (None, "wrong_phone", "accepted", "", "unknown_flag"),
-    (None, "too_early", "approved", "", "invalid"),
-    (None, "too_early", "accepted", "x" * 501, "invalid"),
-])
+@pytest.mark.parametrize(
+    "visit_id, code, outcome, note, expected",
+    [
+        ("nope.v", "too_early", "accepted", "", "unknown_visit"),
+        (None, "wrong_phone", "accepted", "", "unknown_flag"),
+        (None, "too_early", "approved", "", "invalid"),
+        (None, "too_early", "accepted", "x" * 501, "invalid"),
+    ],
+)
 def test_an_unknown_visit_flag_or_outcome_and_an_overlong_note_are_refused(visit_id, code, outcome, note, expected):
     uow, visit = flagged_visit()
     with pytest.raises(Refused) as refused:
@@ -85,12 +99,12 @@ def test_an_unknown_visit_flag_or_outcome_and_an_overlong_note_are_refused(visit
 def test_only_rejected_visits_are_unpayable_and_only_corrected_flags_stop_counting_against_the_provider():
     assert [o.payable for o in ReviewOutcome] == [True, False, True]
     uow, visit = flagged_visit()
-    review_flag(visit.visit_id, "outside_geofence", "corrected", "home position on file was 300 m off", uow,
-                at(30), "op")
+    review_flag(
+        visit.visit_id, "outside_geofence", "corrected", "home position on file was 300 m off", uow, at(30), "op"
+    )
     review_flag(visit.visit_id, "too_early", "accepted", "", uow, at(30), "op")
     assert counted_flag_codes(visit.evv_flags, uow.evv_reviews) == ("short_visit", "too_early")
-    review_flag(visit.visit_id, "short_visit", "rejected", "elder says the caregiver left at once", uow,
-                at(31), "op")
+    review_flag(visit.visit_id, "short_visit", "rejected", "elder says the caregiver left at once", uow, at(31), "op")
     assert counted_flag_codes(visit.evv_flags, uow.evv_reviews) == ("short_visit", "too_early")
 
 
@@ -98,8 +112,9 @@ def test_a_visit_whose_only_flag_was_corrected_counts_as_compliant():
     uow, visit = flagged_visit()
     for code in ("outside_geofence", "too_early", "short_visit"):
         review_flag(visit.visit_id, code, "corrected", "care plan on file was wrong", uow, at(30), "op")
-    arrived = VisitOutcome("p1", "a", at(0), at(5), 0.0, True, False,
-                           counted_flag_codes(visit.evv_flags, uow.evv_reviews))
+    arrived = VisitOutcome(
+        "p1", "a", at(0), at(5), 0.0, True, False, counted_flag_codes(visit.evv_flags, uow.evv_reviews)
+    )
     assert evv_compliance_rate([arrived]) == 1.0
 
 

@@ -1,7 +1,7 @@
 from handlers.dispatch import offers
 from handlers.dispatch.explain import explain
-from handlers.simulation.memory import InMemoryUnitOfWork
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.simulation.memory import InMemoryUnitOfWork
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 
 

@@ -3,9 +3,8 @@ from datetime import timedelta
 import pytest
 
 from handlers.dispatch import offers
-
-from handlers.evaluation import feedback
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.evaluation import feedback
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
 
 
@@ -42,8 +41,8 @@ def test_a_complaint_reopens_the_request_for_an_operator_follow_up_within_a_day(
 def test_feedback_is_about_the_visit_that_came_and_a_complaint_without_one_about_the_no_show():
     """a accepted and did not come (no-show, re-dispatched to b); b came. A rating then is b's;
     a complaint while nobody else had accepted yet is a's (the no-show caregiver)."""
-    from handlers.visits import disruptions
     from handlers.model import VisitStatus
+    from handlers.visits import disruptions
 
     policy, travel = DispatchPolicy(), line_travel()
     uow = uow_with(caregiver("a", home=1), caregiver("b", home=1))
@@ -60,5 +59,7 @@ def test_feedback_is_about_the_visit_that_came_and_a_complaint_without_one_about
     assert uow.visits.get(by_id["f-early.complaint"].visit_id).status == VisitStatus.NO_SHOW
     assert uow.visits.get(by_id["f-early.complaint"].visit_id).caregiver_id == first.caregiver_id
     assert by_id["f-late.rating"].visit_id == f"{second.offer_id}.v"
-    people = [(e.payload["kind"], e.payload.get("caregiver_id")) for e in uow.events if e.type.startswith("care.feedback.")]
+    people = [
+        (e.payload["kind"], e.payload.get("caregiver_id")) for e in uow.events if e.type.startswith("care.feedback.")
+    ]
     assert people == [("complaint", first.caregiver_id), ("rating", second.caregiver_id)]

@@ -2,6 +2,7 @@
 audit log and a region in the address bar that carry markup come back escaped; every
 template is autoescaped and none marks text safe; the page script writes messages with
 ``textContent`` and only puts the server's escaped board fragment into ``innerHTML``."""
+
 from __future__ import annotations
 
 import html
@@ -42,7 +43,7 @@ def operator(app):
 @given(name=hostile_text(60).filter(lambda t: t.strip() and "\x00" not in t))
 @example(name=SCRIPT)
 @example(name="<img src=x onerror=alert(1)>王奶奶")
-@example(name="\"><svg onload=alert(1)>")
+@example(name='"><svg onload=alert(1)>')
 def test_an_elders_name_with_markup_is_shown_as_text_on_the_board(operator, center, hostile_cases, name):
     with session_factory(center.database_url)() as s:
         s.execute(update(tables.elders).where(tables.elders.c.elder_id == "e1").values(name=name))
@@ -54,24 +55,28 @@ def test_an_elders_name_with_markup_is_shown_as_text_on_the_board(operator, cent
 
 
 @pytest.mark.parametrize("username", [SCRIPT, *MARKUP[1:4], "admin'--", "op\u202e"])
-def test_a_login_name_with_markup_that_is_no_account_is_neither_stored_nor_shown(app, center, hostile_cases,
-                                                                                 username):
+def test_a_login_name_with_markup_that_is_no_account_is_neither_stored_nor_shown(app, center, hostile_cases, username):
     from tests.unit.web_client import TestClient
 
     client = TestClient(app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    client.post("/login", data={"username": username, "password": "wrong", "csrf_token": token},
-                follow_redirects=False)
+    client.post("/login", data={"username": username, "password": "wrong", "csrf_token": token}, follow_redirects=False)
     page = login(app, "adm").get("/admin/audit").text
     assert username.strip() not in page and str(escape(username.strip())) not in page, username
     with session_factory(center.database_url)() as s:
-        stored = [r.operator_id for r in s.execute(select(tables.audit_log).where(
-            tables.audit_log.c.action == "login", tables.audit_log.c.outcome == "refused"))]
+        stored = [
+            r.operator_id
+            for r in s.execute(
+                select(tables.audit_log).where(
+                    tables.audit_log.c.action == "login", tables.audit_log.c.outcome == "refused"
+                )
+            )
+        ]
     assert stored == ["?"]
     hostile_cases.record("dashboard free text", "accepted")
 
 
-@pytest.mark.parametrize("region", [SCRIPT, "江苏省/南京市/鼓楼区/" + SCRIPT, "\"><img src=x onerror=alert(1)>"])
+@pytest.mark.parametrize("region", [SCRIPT, "江苏省/南京市/鼓楼区/" + SCRIPT, '"><img src=x onerror=alert(1)>'])
 def test_a_region_in_the_address_bar_is_refused_or_shown_as_text(operator, hostile_cases, region):
     response = operator.get(f"/dashboard?region={quote(region)}")
     assert response.status_code < 500

@@ -7,9 +7,15 @@ ELDERS = {"e1": Elder("e1", "gulou", 3)}
 
 
 def record(**changes):
-    base = {"intake_id": "i1", "channel": "hotline", "elder_id": "e1", "service_type": "meal",
-            "duration_minutes": 30, "submitted_at": "2026-11-30T07:00:00+08:00",
-            "window": {"start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T12:00:00+08:00"}}
+    base = {
+        "intake_id": "i1",
+        "channel": "hotline",
+        "elder_id": "e1",
+        "service_type": "meal",
+        "duration_minutes": 30,
+        "submitted_at": "2026-11-30T07:00:00+08:00",
+        "window": {"start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T12:00:00+08:00"},
+    }
     return {**base, **changes}
 
 
@@ -23,15 +29,18 @@ def test_a_valid_record_becomes_a_request_in_utc_in_the_elders_area():
     assert r.window_start.isoformat() == "2026-11-30T03:00:00+00:00"
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"duration_minutes": 0}, "duration_minutes"),
-    ({"window": {"start": "2026-11-30T12:00:00+08:00", "end": "2026-11-30T11:00:00+08:00"}}, "window"),
-    ({"window": {"start": "2026-11-30T11:00:00", "end": "2026-11-30T12:00:00+08:00"}}, "window.start"),
-    ({"channel": "fax"}, "channel"),
-    ({"elder_id": "nobody"}, "elder_id"),
-    ({"service_type": "karaoke"}, "service_type"),
-    ({"priority": "whenever"}, "priority"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"duration_minutes": 0}, "duration_minutes"),
+        ({"window": {"start": "2026-11-30T12:00:00+08:00", "end": "2026-11-30T11:00:00+08:00"}}, "window"),
+        ({"window": {"start": "2026-11-30T11:00:00", "end": "2026-11-30T12:00:00+08:00"}}, "window.start"),
+        ({"channel": "fax"}, "channel"),
+        ({"elder_id": "nobody"}, "elder_id"),
+        ({"service_type": "karaoke"}, "service_type"),
+        ({"priority": "whenever"}, "priority"),
+    ],
+)
 def test_a_bad_record_is_refused_naming_the_field(changes, field):
     with pytest.raises(InvalidIntake) as err:
         check(record(**changes))
@@ -46,6 +55,15 @@ def test_a_missing_field_is_named():
 
 
 def test_a_synchronised_follower_keeps_its_gap():
-    r = check(record(sync={"type": "sequential", "partner_request_id": "i0", "follower": True,
-                           "min_gap_minutes": 60, "max_gap_minutes": 90}))
+    r = check(
+        record(
+            sync={
+                "type": "sequential",
+                "partner_request_id": "i0",
+                "follower": True,
+                "min_gap_minutes": 60,
+                "max_gap_minutes": 90,
+            }
+        )
+    )
     assert (r.sync_type, r.sync_partner_id, r.sync_min_gap, r.sync_max_gap) == (SyncType.SEQUENTIAL, "i0", 60, 90)

@@ -1,9 +1,10 @@
 """The fault invariants (tools.faults.invariants) on hand-made runs."""
+
 from __future__ import annotations
 
-from tools.faults.invariants import check
 from handlers.model import Offer, OfferStatus, RequestStatus, Visit, VisitStatus
 from tests.unit.factories import at, request
+from tools.faults.invariants import check
 
 
 def _done(rid: str, status: RequestStatus = RequestStatus.COMPLETED):
@@ -17,14 +18,20 @@ def _offer(rid: str, caregiver: str, status: OfferStatus = OfferStatus.ACCEPTED)
 
 
 def _visit(rid: str, caregiver: str, start: float, end: float) -> Visit:
-    return Visit(f"v-{rid}-{caregiver}", rid, caregiver, "p1", "e1", "meal", 1, at(start), at(end),
-                 VisitStatus.COMPLETED)
+    return Visit(
+        f"v-{rid}-{caregiver}", rid, caregiver, "p1", "e1", "meal", 1, at(start), at(end), VisitStatus.COMPLETED
+    )
 
 
 def test_a_clean_run_holds_and_counts_completed_and_operator_requests():
     requests = [_done("r1"), _done("r2", RequestStatus.FAILED)]
-    verdict = check(["r1", "r2"], requests, [_offer("r1", "c1")], [_visit("r1", "c1", 60, 90)],
-                    {"r1": {"received", "completed"}, "r2": {"failed"}})
+    verdict = check(
+        ["r1", "r2"],
+        requests,
+        [_offer("r1", "c1")],
+        [_visit("r1", "c1", 60, 90)],
+        {"r1": {"received", "completed"}, "r2": {"failed"}},
+    )
     assert verdict.holds and (verdict.requests_in, verdict.completed, verdict.to_operator) == (2, 1, 1)
     assert verdict.lost == verdict.duplicated == 0
 
@@ -52,13 +59,19 @@ def test_two_accepted_offers_and_overlapping_visits_are_violations():
 
 def test_back_to_back_visits_do_not_overlap():
     visits = [_visit("r1", "c1", 60, 90), _visit("r2", "c1", 90, 120)]
-    assert check(["r1", "r2"], [_done("r1"), _done("r2")], [], visits,
-                 {"r1": {"completed"}, "r2": {"completed"}}).holds
+    assert check(["r1", "r2"], [_done("r1"), _done("r2")], [], visits, {"r1": {"completed"}, "r2": {"completed"}}).holds
 
 
 def test_missing_audit_event_stuck_outbox_and_repeated_sms_are_reported():
-    verdict = check(["r1"], [_done("r1")], [], [], {"r1": {"received"}}, unsent_outbox=3,
-                    sms_sent={("Messages.json", "+8613800138000", "offer 1"): 2})
+    verdict = check(
+        ["r1"],
+        [_done("r1")],
+        [],
+        [],
+        {"r1": {"received"}},
+        unsent_outbox=3,
+        sms_sent={("Messages.json", "+8613800138000", "offer 1"): 2},
+    )
     assert verdict.duplicated == 1 and len(verdict.violations) == 3
     assert any("no audit event" in line for line in verdict.violations)
     assert any("outbox: 3" in line for line in verdict.violations)

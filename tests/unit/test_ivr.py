@@ -1,20 +1,33 @@
 """The hotline menu: greeting, service and time menus, silence, re-prompts, operator."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from config.ivr import load_ivr_config
 from config.settings import REPO_ROOT
-from handlers.channels.ivr import (Enqueue, Gather, Hangup, OperatorHandoff, Say, ServiceChoice, answer, confirm,
-                          on_menu, on_rating, on_time, rating_prompt)
+from handlers.channels.ivr import (
+    Enqueue,
+    Gather,
+    Hangup,
+    OperatorHandoff,
+    Say,
+    ServiceChoice,
+    answer,
+    confirm,
+    on_menu,
+    on_rating,
+    on_time,
+    rating_prompt,
+)
 from handlers.model import Priority
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CFG = load_ivr_config(REPO_ROOT / "config" / "ivr.toml")
-MORNING_CALL = datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI)   # 09:30 local
+MORNING_CALL = datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI)  # 09:30 local
 EVENING_CALL = datetime(2026, 12, 1, 18, 0, tzinfo=SHANGHAI)
 
 
@@ -29,7 +42,8 @@ def _params(turn) -> dict[str, str]:
 
 def _spoken(steps) -> str:
     return " ".join(s.text for s in steps if isinstance(s, Say)) + " ".join(
-        p.text for s in steps if isinstance(s, Gather) for p in s.prompts)
+        p.text for s in steps if isinstance(s, Gather) for p in s.prompts
+    )
 
 
 def test_a_known_caller_hears_the_chinese_greeting_with_an_english_option():
@@ -101,16 +115,37 @@ def test_pressing_0_asks_for_an_operator():
     assert turn.outcome == OperatorHandoff("caller asked for an operator")
 
 
-@pytest.mark.parametrize("digit,call,start,end,priority", [
-    ("1", MORNING_CALL, MORNING_CALL, MORNING_CALL + timedelta(hours=2), Priority.ASAP),
-    ("2", MORNING_CALL, MORNING_CALL, datetime(2026, 12, 1, 12, 0, tzinfo=SHANGHAI), Priority.ROUTINE),
-    ("3", MORNING_CALL, datetime(2026, 12, 1, 13, tzinfo=SHANGHAI), datetime(2026, 12, 1, 17, tzinfo=SHANGHAI), Priority.ROUTINE),
-    ("4", MORNING_CALL, datetime(2026, 12, 2, 8, tzinfo=SHANGHAI), datetime(2026, 12, 2, 17, tzinfo=SHANGHAI), Priority.ROUTINE),
-    ("2", EVENING_CALL, datetime(2026, 12, 2, 8, tzinfo=SHANGHAI), datetime(2026, 12, 2, 12, tzinfo=SHANGHAI), Priority.ROUTINE),
-])
+@pytest.mark.parametrize(
+    "digit,call,start,end,priority",
+    [
+        ("1", MORNING_CALL, MORNING_CALL, MORNING_CALL + timedelta(hours=2), Priority.ASAP),
+        ("2", MORNING_CALL, MORNING_CALL, datetime(2026, 12, 1, 12, 0, tzinfo=SHANGHAI), Priority.ROUTINE),
+        (
+            "3",
+            MORNING_CALL,
+            datetime(2026, 12, 1, 13, tzinfo=SHANGHAI),
+            datetime(2026, 12, 1, 17, tzinfo=SHANGHAI),
+            Priority.ROUTINE,
+        ),
+        (
+            "4",
+            MORNING_CALL,
+            datetime(2026, 12, 2, 8, tzinfo=SHANGHAI),
+            datetime(2026, 12, 2, 17, tzinfo=SHANGHAI),
+            Priority.ROUTINE,
+        ),
+        (
+            "2",
+            EVENING_CALL,
+            datetime(2026, 12, 2, 8, tzinfo=SHANGHAI),
+            datetime(2026, 12, 2, 12, tzinfo=SHANGHAI),
+            Priority.ROUTINE,
+        ),
+    ],
+)
 def test_time_choices_become_concrete_windows_in_the_programme_time_zone(digit, call, start, end, priority):
     params = {"lang": "zh", "service": "cleaning", "try": "0"}
-    choice = on_time(CFG, params, digit, call.astimezone(timezone.utc), SHANGHAI).outcome
+    choice = on_time(CFG, params, digit, call.astimezone(UTC), SHANGHAI).outcome
     assert (choice.window_start, choice.window_end, choice.priority) == (start, end, priority)
     assert choice.duration_minutes == 60 and choice.window_start.tzinfo is not None
 
@@ -126,7 +161,9 @@ def test_the_english_confirmation_is_in_english():
     choice = on_time(CFG, {"lang": "en", "service": "repair", "try": "0"}, "4", MORNING_CALL, SHANGHAI).outcome
     (say, _) = confirm(CFG, choice, "77", SHANGHAI)
     assert say.language == "en-US"
-    assert "home repair request is registered, number 7 7" in say.text and "December 2 between 08:00 and 17:00" in say.text
+    assert (
+        "home repair request is registered, number 7 7" in say.text and "December 2 between 08:00 and 17:00" in say.text
+    )
 
 
 def test_an_emergency_confirmation_puts_the_caller_through_to_the_emergency_queue():
@@ -150,8 +187,11 @@ def test_a_hotline_file_with_a_bad_timeout_is_refused_naming_line_and_key(tmp_pa
     from config.ivr import IvrConfigError
 
     bad = tmp_path / "ivr.toml"
-    bad.write_text((REPO_ROOT / "config" / "ivr.toml").read_text().replace(
-        "prompt_timeout_seconds = 6", "prompt_timeout_seconds = -6"))
+    bad.write_text(
+        (REPO_ROOT / "config" / "ivr.toml")
+        .read_text()
+        .replace("prompt_timeout_seconds = 6", "prompt_timeout_seconds = -6")
+    )
     with pytest.raises(IvrConfigError) as refused:
         load_ivr_config(bad)
     assert refused.value.field == "prompt_timeout_seconds"

@@ -2,17 +2,29 @@
 
 The month below: provider p1 (caregivers c1, c2) and provider p2 (caregiver c3).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
-from config.evaluation import EvaluationConfigError, load_evaluation_config, parse_evaluation_config
-from config.evaluation import DEFAULT_PATH
-from handlers.evaluation.kpis import (DEFAULT_WEIGHTS, CenterRating, Complaint, KpiPolicy, OfferOutcome, Rating,
-                           VisitOutcome, bayesian_average, caregiver_kpis, center_score, composite_score,
-                           provider_kpis, ranking)
+from config.evaluation import DEFAULT_PATH, EvaluationConfigError, load_evaluation_config, parse_evaluation_config
+from handlers.evaluation.kpis import (
+    DEFAULT_WEIGHTS,
+    CenterRating,
+    Complaint,
+    KpiPolicy,
+    OfferOutcome,
+    Rating,
+    VisitOutcome,
+    bayesian_average,
+    caregiver_kpis,
+    center_score,
+    composite_score,
+    provider_kpis,
+    ranking,
+)
 from tests.unit.factories import at
 
 POLICY = KpiPolicy()
@@ -28,14 +40,24 @@ def visit(provider, caregiver, lateness=0.0, completed=True, no_show=False, flag
     return VisitOutcome(provider, caregiver, at(60), check_in, lateness, completed, no_show, flags)
 
 
-OFFERS = [offer("p1", "c1", "accepted", 30), offer("p1", "c1", "accepted", 90),
-          offer("p1", "c2", "accepted", 60), offer("p1", "c2", "rejected", 20),
-          offer("p1", "c2", "timeout"), offer("p1", "c1", "rescinded"),
-          offer("p2", "c3", "accepted", 120)]
-VISITS = [visit("p1", "c1"), visit("p1", "c1", lateness=5, flags=("too_early",)),
-          visit("p1", "c2", lateness=12), visit("p1", "c2", completed=False, no_show=True),
-          visit("p1", "c1", completed=False),
-          visit("p2", "c3"), visit("p2", "c3", lateness=2)]
+OFFERS = [
+    offer("p1", "c1", "accepted", 30),
+    offer("p1", "c1", "accepted", 90),
+    offer("p1", "c2", "accepted", 60),
+    offer("p1", "c2", "rejected", 20),
+    offer("p1", "c2", "timeout"),
+    offer("p1", "c1", "rescinded"),
+    offer("p2", "c3", "accepted", 120),
+]
+VISITS = [
+    visit("p1", "c1"),
+    visit("p1", "c1", lateness=5, flags=("too_early",)),
+    visit("p1", "c2", lateness=12),
+    visit("p1", "c2", completed=False, no_show=True),
+    visit("p1", "c1", completed=False),
+    visit("p2", "c3"),
+    visit("p2", "c3", lateness=2),
+]
 RATINGS = [Rating("p1", "c1", 5), Rating("p1", "c1", 4), Rating("p1", "c2", 2)]
 COMPLAINTS = [Complaint("p1", "late", "c2")]
 
@@ -135,8 +157,14 @@ def test_caregiver_kpis_split_the_providers_numbers():
 
 
 def test_the_center_score_is_the_mean_share_of_yes_answers():
-    score = center_score([CenterRating("p1", True, True), CenterRating("p1", True, False),
-                          CenterRating("p2", False, False), CenterRating("p2", True, True)])
+    score = center_score(
+        [
+            CenterRating("p1", True, True),
+            CenterRating("p1", True, False),
+            CenterRating("p2", False, False),
+            CenterRating("p2", True, True),
+        ]
+    )
     assert (score.ratings, score.information_right_rate, score.notice_enough_rate) == (4, 0.75, 0.5)
     assert score.score == pytest.approx(62.5)
     assert center_score([]).score is None
@@ -171,6 +199,6 @@ def test_a_misspelt_config_key_is_named():
 def test_an_accepted_offer_whose_visit_fell_through_still_counts_as_accepted():
     from handlers.evaluation.kpis import counted_offer_status
 
-    assert counted_offer_status("canceled", has_visit=True) == "accepted"   # no-show or call-off after accepting
+    assert counted_offer_status("canceled", has_visit=True) == "accepted"  # no-show or call-off after accepting
     assert counted_offer_status("canceled", has_visit=False) == "canceled"  # withdrawn by an operator while pending
     assert counted_offer_status("timeout", has_visit=False) == "timeout"

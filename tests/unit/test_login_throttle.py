@@ -1,16 +1,18 @@
 """The login throttle's rule: free attempts, doubling delays, a lock, forgetting."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from handlers.operations.login_throttle import ThrottlePolicy, count_attempt, current, is_locked, retry_after
 
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-POLICY = ThrottlePolicy(free_failures=3, lock_after=7, base_delay_seconds=1, lock_seconds=900,
-                        forget_after_seconds=3600)
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+POLICY = ThrottlePolicy(
+    free_failures=3, lock_after=7, base_delay_seconds=1, lock_seconds=900, forget_after_seconds=3600
+)
 
 
-def attempts(n: int, start: datetime = T0, policy: ThrottlePolicy = POLICY):  # noqa: ANN201
+def attempts(n: int, start: datetime = T0, policy: ThrottlePolicy = POLICY):
     """Count ``n`` attempts, each made as soon as the previous one's wait allows."""
     state, now, started = None, start, []
     for _ in range(n):

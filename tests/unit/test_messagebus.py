@@ -1,5 +1,6 @@
 """The message bus: records decode into typed commands naming the bad field, and
 every command reaches its use case the same way from any entry point."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,9 +21,16 @@ def record(type_: str, **data) -> dict:
 
 
 def intake(rid: str = "r1", elder: str = "e3", priority: str = "routine") -> dict:
-    return {"intake_id": rid, "channel": "app", "elder_id": elder, "service_type": "meal",
-            "duration_minutes": 30, "window": {"start": at(60).isoformat(), "end": at(120).isoformat()},
-            "priority": priority, "submitted_at": T0.isoformat()}
+    return {
+        "intake_id": rid,
+        "channel": "app",
+        "elder_id": elder,
+        "service_type": "meal",
+        "duration_minutes": 30,
+        "window": {"start": at(60).isoformat(), "end": at(120).isoformat()},
+        "priority": priority,
+        "submitted_at": T0.isoformat(),
+    }
 
 
 def test_a_caregiver_reply_decodes_into_a_typed_command():
@@ -30,19 +38,22 @@ def test_a_caregiver_reply_decodes_into_a_typed_command():
     assert command == m.AcceptOffer("ev-1", T0, AREA, "r1.o1", "c1")
 
 
-@pytest.mark.parametrize(("value", "field"), [
-    ({"type": "caregiver.offer.accepted", "data": {"service_area": AREA}}, "id"),
-    ({"id": "x", "type": "caregiver.offer.accepted"}, "data"),
-    ({"id": "x", "type": "caregiver.offer.accepted", "data": {"offer_id": "o"}}, "data.service_area"),
-    (record("caregiver.offer.accepted", caregiver_id="c1"), "data.offer_id"),
-    (record("caregiver.offer.declined", offer_id="o", caregiver_id=7), "data.caregiver_id"),
-    (record("caregiver.visit.checked_in", request_id="r", caregiver_id="c", evv_flags="late"), "data.evv_flags"),
-    (record("timer.fired", kind="ladder-step", target_id="r1"), "data.target_id"),
-    (record("timer.fired", kind="sunrise", target_id="r1"), "data.kind"),
-    (record("timer.fired", kind=["offer-expiry"], target_id="o"), "data.kind"),
-    (record("caregiver.offer.teleported"), "type"),
-    ({**record("timer.fired", kind="offer-expiry", target_id="o"), "time": "2026-11-30T08:00:00"}, "time"),
-])
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"type": "caregiver.offer.accepted", "data": {"service_area": AREA}}, "id"),
+        ({"id": "x", "type": "caregiver.offer.accepted"}, "data"),
+        ({"id": "x", "type": "caregiver.offer.accepted", "data": {"offer_id": "o"}}, "data.service_area"),
+        (record("caregiver.offer.accepted", caregiver_id="c1"), "data.offer_id"),
+        (record("caregiver.offer.declined", offer_id="o", caregiver_id=7), "data.caregiver_id"),
+        (record("caregiver.visit.checked_in", request_id="r", caregiver_id="c", evv_flags="late"), "data.evv_flags"),
+        (record("timer.fired", kind="ladder-step", target_id="r1"), "data.target_id"),
+        (record("timer.fired", kind="sunrise", target_id="r1"), "data.kind"),
+        (record("timer.fired", kind=["offer-expiry"], target_id="o"), "data.kind"),
+        (record("caregiver.offer.teleported"), "type"),
+        ({**record("timer.fired", kind="offer-expiry", target_id="o"), "time": "2026-11-30T08:00:00"}, "time"),
+    ],
+)
 def test_a_malformed_record_is_refused_naming_its_field(value, field):
     with pytest.raises(m.InvalidMessage) as refused:
         m.decode(value)
@@ -51,7 +62,8 @@ def test_a_malformed_record_is_refused_naming_its_field(value, field):
 
 def test_a_ladder_timer_names_the_request_and_the_step():
     assert m.decode(record("timer.fired", kind="ladder-step", target_id="r1.a#2")) == m.EscalateRequest(
-        "ev-1", T0, AREA, "r1.a", 2)
+        "ev-1", T0, AREA, "r1.a", 2
+    )
 
 
 def test_feedback_with_stars_as_text_is_refused():
@@ -77,8 +89,12 @@ def test_an_intake_record_for_an_unknown_elder_is_refused_naming_the_field():
 def test_a_planned_area_offers_the_request_to_its_planned_caregiver_first():
     uow = uow_with(caregiver("near", home=3), caregiver("planned", home=0))
     uow.plan = {"r1": PlannedVisit("planned", at(70), at(100), 3, T0)}
-    messagebus.handle(m.ReceiveRequest("ev-1", T0, AREA, intake()), uow, T0,
-                      AreaContext(DispatchPolicy(), line_travel(), mode="planned"))
+    messagebus.handle(
+        m.ReceiveRequest("ev-1", T0, AREA, intake()),
+        uow,
+        T0,
+        AreaContext(DispatchPolicy(), line_travel(), mode="planned"),
+    )
     [offer] = uow.offers.for_request("r1")
     assert offer.caregiver_id == "planned"
 

@@ -1,24 +1,30 @@
 """A whole UHHC day through the handlers in simulated time, without broker or database."""
+
 import json
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from handlers.datasets.day import build_day
-from handlers.simulation.offline import run_day
+from handlers.datasets.uhhc import parse_instance
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.simulation.caregiver_model import CaregiverModel
-from handlers.datasets.uhhc import parse_instance
+from handlers.simulation.offline import run_day
 
-START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
 def replay(shared_data, name, **model):
     instance = parse_instance(json.loads((shared_data / "uhhc" / "instances" / f"{name}.json").read_text()), name)
     day = build_day(instance, START, 60, "t")
-    run = run_day(day, MatrixTravelTimes(instance.distances), DispatchPolicy(shift_end_hard=instance.shift_end_hard),
-                  CaregiverModel(**model), {n.service_id for n in instance.needs})
+    run = run_day(
+        day,
+        MatrixTravelTimes(instance.distances),
+        DispatchPolicy(shift_end_hard=instance.shift_end_hard),
+        CaregiverModel(**model),
+        {n.service_id for n in instance.needs},
+    )
     return instance, day, run
 
 
@@ -39,7 +45,7 @@ def test_no_caregiver_ever_holds_two_overlapping_visits(shared_data, name):
     travel = MatrixTravelTimes(instance.distances)
     for visits in by_caregiver.values():
         visits.sort()
-        for (s1, e1, l1), (s2, _, l2) in zip(visits, visits[1:]):
+        for (_s1, e1, l1), (s2, _, l2) in zip(visits, visits[1:], strict=False):
             assert (s2 - e1).total_seconds() / 60 >= travel.minutes(l1, l2)
 
 
@@ -60,6 +66,7 @@ def test_a_complaint_in_an_offline_day_brings_its_follow_up_call_to_the_operator
     before the bus: the offline runner had no ``followup-deadline`` branch)."""
     _, _, run = replay(shared_data, "rome-p44", complaint_rate=0.5)
     complaints = {f.request_id for f in run.uow.feedback.values() if f.kind == "complaint"}
-    alerted = {e.subject for e in run.uow.events
-               if e.type == "care.operator.alert" and "follow-up" in e.payload["reason"]}
+    alerted = {
+        e.subject for e in run.uow.events if e.type == "care.operator.alert" and "follow-up" in e.payload["reason"]
+    }
     assert complaints and alerted == complaints

@@ -1,9 +1,9 @@
 import pytest
 
 from handlers.dispatch import offers
-from handlers.operations import operator_actions as ops
-from handlers.model import OfferStatus, Priority, RequestStatus, VisitStatus
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.model import OfferStatus, Priority, RequestStatus, VisitStatus
+from handlers.operations import operator_actions as ops
 from tests.unit.factories import at, caregiver, elder, line_travel, request
 from tests.unit.operator_fakes import InMemoryOperatorUnitOfWork
 

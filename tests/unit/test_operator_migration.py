@@ -1,4 +1,5 @@
 """Migration 0003 creates what db.tables declares for the dashboard, after 0002."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect

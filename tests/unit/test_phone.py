@@ -1,4 +1,5 @@
 """Phone numbers: E.164 in the programme's region, masked in logs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,18 +1,19 @@
 """Day planning with OR-Tools: every need served, on time, by an able caregiver, in sync."""
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from handlers.datasets.day import build_day
-from handlers.model import RequestStatus, SyncType
-from handlers.simulation.offline import run_day
+from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop, evaluate_routes, parse_instance
 from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.model import RequestStatus, SyncType
 from handlers.simulation.caregiver_model import CaregiverModel
-from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop, evaluate_routes, parse_instance
+from handlers.simulation.offline import run_day
 
-START = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 PUBLISHED_SA_TRAVEL_E2 = 1384  # solutions/bazirha-E2.sa.json
 
 
@@ -81,9 +82,14 @@ def carer(cid, abilities=("s1", "s2"), start=0.0, end=600.0):
 
 
 def test_a_simultaneous_pair_is_planned_at_one_start_with_two_caregivers():
-    inst = small([need("p", "s1", 2, 60, 120, sync_type=SyncType.SIMULTANEOUS),
-                  need("p", "s2", 2, 60, 120, sync_type=SyncType.SIMULTANEOUS, sync_partner="s1"),
-                  need("q", "s1", 1, 0, 300)], [carer("c1"), carer("c2")])
+    inst = small(
+        [
+            need("p", "s1", 2, 60, 120, sync_type=SyncType.SIMULTANEOUS),
+            need("p", "s2", 2, 60, 120, sync_type=SyncType.SIMULTANEOUS, sync_partner="s1"),
+            need("q", "s1", 1, 0, 300),
+        ],
+        [carer("c1"), carer("c2")],
+    )
     routes = plan_day(inst, time_limit_seconds=1)
     where = {(s.patient_id, s.service_id): (cid, s.start) for cid, stops in routes.items() for s in stops}
     (c_a, t_a), (c_b, t_b) = where[("p", "s1")], where[("p", "s2")]
@@ -92,9 +98,15 @@ def test_a_simultaneous_pair_is_planned_at_one_start_with_two_caregivers():
 
 
 def test_a_sequential_follower_starts_within_its_gap_after_the_anchor():
-    inst = small([need("p", "s1", 3, 0, 300, sync_type=SyncType.SEQUENTIAL),
-                  need("p", "s2", 3, 0, 300, sync_type=SyncType.SEQUENTIAL, sync_partner="s1",
-                       sync_min_gap=45, sync_max_gap=50)], [carer("c1")])
+    inst = small(
+        [
+            need("p", "s1", 3, 0, 300, sync_type=SyncType.SEQUENTIAL),
+            need(
+                "p", "s2", 3, 0, 300, sync_type=SyncType.SEQUENTIAL, sync_partner="s1", sync_min_gap=45, sync_max_gap=50
+            ),
+        ],
+        [carer("c1")],
+    )
     routes = plan_day(inst, time_limit_seconds=1)
     starts = {s.service_id: s.start for s in routes["c1"]}
     assert 45 <= starts["s2"] - starts["s1"] <= 50
@@ -102,22 +114,36 @@ def test_a_sequential_follower_starts_within_its_gap_after_the_anchor():
 
 
 def test_sync_violations_name_every_broken_pair():
-    inst = small([need("p", "s1", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS),
-                  need("p", "s2", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS, sync_partner="s1"),
-                  need("q", "s1", 3, 0, 300, sync_type=SyncType.SEQUENTIAL),
-                  need("q", "s2", 3, 0, 300, sync_type=SyncType.SEQUENTIAL, sync_partner="s1",
-                       sync_min_gap=30, sync_max_gap=40)], [carer("c1")])
-    routes = {"c1": [Stop("p", "s1", 20, 40), Stop("p", "s2", 45, 65),
-                     Stop("q", "s1", 100, 120), Stop("q", "s2", 200, 220)]}
+    inst = small(
+        [
+            need("p", "s1", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS),
+            need("p", "s2", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS, sync_partner="s1"),
+            need("q", "s1", 3, 0, 300, sync_type=SyncType.SEQUENTIAL),
+            need(
+                "q", "s2", 3, 0, 300, sync_type=SyncType.SEQUENTIAL, sync_partner="s1", sync_min_gap=30, sync_max_gap=40
+            ),
+        ],
+        [carer("c1")],
+    )
+    routes = {
+        "c1": [Stop("p", "s1", 20, 40), Stop("p", "s2", 45, 65), Stop("q", "s1", 100, 120), Stop("q", "s2", 200, 220)]
+    }
     found = sync_violations(inst, routes)
-    assert found == ["p s1/s2: simultaneous services start +25.0 min apart",
-                     "p s1/s2: simultaneous services both done by c1",
-                     "q s1/s2: follower starts 100.0 min after the anchor, not 30..40"]
+    assert found == [
+        "p s1/s2: simultaneous services start +25.0 min apart",
+        "p s1/s2: simultaneous services both done by c1",
+        "q s1/s2: follower starts 100.0 min after the anchor, not 30..40",
+    ]
 
 
 def test_a_pair_with_one_visit_missing_is_left_to_the_unserved_count():
-    inst = small([need("p", "s1", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS),
-                  need("p", "s2", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS, sync_partner="s1")], [carer("c1")])
+    inst = small(
+        [
+            need("p", "s1", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS),
+            need("p", "s2", 2, 0, 300, sync_type=SyncType.SIMULTANEOUS, sync_partner="s1"),
+        ],
+        [carer("c1")],
+    )
     assert sync_violations(inst, {"c1": [Stop("p", "s1", 20, 40)]}) == []
 
 
@@ -130,15 +156,15 @@ def test_a_soft_window_nobody_can_meet_is_served_late_rather_than_dropped():
 
 
 def test_a_need_no_caregiver_can_perform_or_reach_in_time_is_left_unserved_not_late():
-    inst = small([need("p", "s3", 1, 0, 300), need("q", "s1", 4, 0, 10), need("r", "s1", 1, 0, 300)],
-                 [carer("c1")])
+    inst = small([need("p", "s3", 1, 0, 300), need("q", "s1", 4, 0, 10), need("r", "s1", 1, 0, 300)], [carer("c1")])
     routes = plan_day(inst, time_limit_seconds=1)
     assert [(s.patient_id, s.start) for s in routes["c1"]] == [("r", 10)]
 
 
 def test_no_visit_is_planned_outside_a_caregivers_shift():
-    inst = small([need("p", "s1", 1, 0, 600), need("q", "s1", 1, 0, 600)],
-                 [carer("early", end=60), carer("late", start=300)])
+    inst = small(
+        [need("p", "s1", 1, 0, 600), need("q", "s1", 1, 0, 600)], [carer("early", end=60), carer("late", start=300)]
+    )
     routes = plan_day(inst, time_limit_seconds=1)
     assert all(s.start >= 310 for s in routes["late"])
     assert all(s.end + 10 <= 60 for s in routes["early"])
@@ -148,13 +174,23 @@ def test_no_visit_is_planned_outside_a_caregivers_shift():
 def test_a_planned_day_brings_every_request_to_a_final_state_mostly_as_planned(e2, e2_plan):
     day = build_day(e2, START, 60, "t")
     plan = planned_visits(e2, e2_plan, "t", START)
-    run = run_day(day, MatrixTravelTimes(e2.distances), DispatchPolicy(shift_end_hard=e2.shift_end_hard),
-                  CaregiverModel(), {n.service_id for n in e2.needs}, mode="planned", plan=plan)
+    run = run_day(
+        day,
+        MatrixTravelTimes(e2.distances),
+        DispatchPolicy(shift_end_hard=e2.shift_end_hard),
+        CaregiverModel(),
+        {n.service_id for n in e2.needs},
+        mode="planned",
+        plan=plan,
+    )
     requests = run.uow.requests.values()
     assert len(requests) == len(e2.needs) and all(r.status.is_final for r in requests)
     first_offers = [run.uow.offers.for_request(r.request_id)[:1] for r in requests]
-    as_planned = [o for [o] in filter(None, first_offers)
-                  if (o.caregiver_id, o.planned_start) == (plan[o.request_id].caregiver_id, plan[o.request_id].start)]
+    as_planned = [
+        o
+        for [o] in filter(None, first_offers)
+        if (o.caregiver_id, o.planned_start) == (plan[o.request_id].caregiver_id, plan[o.request_id].start)
+    ]
     assert len(as_planned) >= 2 / 3 * len(e2.needs)  # the rest: slots taken by fallbacks after a decline
     assert sum(r.status == RequestStatus.COMPLETED for r in requests) >= 0.85 * len(e2.needs)
     assert all(v.lateness_minutes == 0 for v in run.uow.visits.values())
@@ -162,5 +198,11 @@ def test_a_planned_day_brings_every_request_to_a_final_state_mostly_as_planned(e
 
 def test_planned_dispatch_without_a_plan_is_refused(e2):
     with pytest.raises(ValueError, match="plan"):
-        run_day(build_day(e2, START, 60, "t"), MatrixTravelTimes(e2.distances), DispatchPolicy(),
-                CaregiverModel(), {n.service_id for n in e2.needs}, mode="planned")
+        run_day(
+            build_day(e2, START, 60, "t"),
+            MatrixTravelTimes(e2.distances),
+            DispatchPolicy(),
+            CaregiverModel(),
+            {n.service_id for n in e2.needs},
+            mode="planned",
+        )

@@ -53,9 +53,14 @@ def test_a_worker_with_a_broken_policy_file_refuses_to_start_naming_file_line_an
     bad = tmp_path / "policy.toml"
     bad.write_text(DEFAULT_PATH.read_text().replace("timeout_seconds = 120", "timeout_seconds = 0"))
     line = next(n for n, row in enumerate(bad.read_text().splitlines(), 1) if row.startswith("timeout_seconds = 0"))
-    env = dict(os.environ, CARELINE_POLICY_FILE=str(bad), CARELINE_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
-               CARELINE_BROKER="127.0.0.1:1")
-    done = subprocess.run([sys.executable, "-m", "careline.cli", "worker"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = dict(
+        os.environ,
+        CARELINE_POLICY_FILE=str(bad),
+        CARELINE_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        CARELINE_BROKER="127.0.0.1:1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "careline.cli", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert f"policy.toml:{line}: offers.timeout_seconds: " in done.stdout + done.stderr

@@ -10,23 +10,50 @@ from pathlib import Path
 import pytest
 
 from handlers.datasets.providers import (
-    PROVIDER_TYPE_SERVICES, SERVICE_TYPES, OpeningHours, RejectedRow, parse_closing_time, read_providers,
+    PROVIDER_TYPE_SERVICES,
+    SERVICE_TYPES,
+    OpeningHours,
+    RejectedRow,
+    parse_closing_time,
+    read_providers,
 )
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-HEADER = ["ProviderType", "DFTA ID", "ProgramName", "SponsorName", "ProgramAddress", "ProgramCity",
-          "ProgramState", "Postcode", "Borough", "ProgramPhone", "DFTA Funded",
-          *(f"{d}Hour{k}" for d in DAYS for k in ("Open", "Close")), "Latitude", "Longitude"]
+HEADER = [
+    "ProviderType",
+    "DFTA ID",
+    "ProgramName",
+    "SponsorName",
+    "ProgramAddress",
+    "ProgramCity",
+    "ProgramState",
+    "Postcode",
+    "Borough",
+    "ProgramPhone",
+    "DFTA Funded",
+    *(f"{d}Hour{k}" for d in DAYS for k in ("Open", "Close")),
+    "Latitude",
+    "Longitude",
+]
 # New York City's bounding box (WGS84 degrees), generous by a few hundred metres.
 NYC_LATITUDE, NYC_LONGITUDE = (40.47, 40.93), (-74.27, -73.69)
 
 
 def row(**fields: str) -> dict[str, str]:
     base = {
-        "ProviderType": "HOMECARE SERVICES CONTRACTS", "DFTA ID": "C9002", "ProgramName": "WAYSIDE (C90)",
-        "SponsorName": "WAYSIDE OUT-REACH", "ProgramAddress": "528 Mother Gaston Blvd",
-        "ProgramCity": "BROOKLYN", "ProgramState": "NY", "Postcode": "11212", "Borough": "BROOKLYN",
-        "ProgramPhone": "347-938-8453", "DFTA Funded": "Y", "Latitude": "40.665956", "Longitude": "-73.905923",
+        "ProviderType": "HOMECARE SERVICES CONTRACTS",
+        "DFTA ID": "C9002",
+        "ProgramName": "WAYSIDE (C90)",
+        "SponsorName": "WAYSIDE OUT-REACH",
+        "ProgramAddress": "528 Mother Gaston Blvd",
+        "ProgramCity": "BROOKLYN",
+        "ProgramState": "NY",
+        "Postcode": "11212",
+        "Borough": "BROOKLYN",
+        "ProgramPhone": "347-938-8453",
+        "DFTA Funded": "Y",
+        "Latitude": "40.665956",
+        "Longitude": "-73.905923",
     }
     base.update({f"{d}HourOpen": "09:00" for d in DAYS[:5]} | {f"{d}HourClose": "05:00" for d in DAYS[:5]})
     base.update({f"{d}Hour{k}": "00:00" for d in DAYS[5:] for k in ("Open", "Close")})
@@ -132,8 +159,11 @@ def test_a_borough_outside_the_city_rejects_the_row_for_lack_of_service_area():
 
 
 def test_phone_numbers_become_e164_and_unreadable_ones_none():
-    lines = csv_lines(row(ProgramPhone="718547-8827"), row(DFTA_ID="C2", ProgramPhone="TBD"),
-                      row(DFTA_ID="C3", ProgramPhone="718-726--964"))
+    lines = csv_lines(
+        row(ProgramPhone="718547-8827"),
+        row(DFTA_ID="C2", ProgramPhone="TBD"),
+        row(DFTA_ID="C3", ProgramPhone="718-726--964"),
+    )
     providers, _ = read_providers(lines)
     assert [p.phone for p in providers] == ["+17185478827", None, None]
 
@@ -175,8 +205,14 @@ def test_the_real_dfta_file_accounts_for_every_data_row(dfta_file):
 
 def test_every_located_real_provider_lies_inside_new_york_city(dfta_file):
     providers, _ = read_real(dfta_file)
-    outside = [p.provider_id for p in providers if p.located and not (
-        NYC_LATITUDE[0] <= p.latitude <= NYC_LATITUDE[1] and NYC_LONGITUDE[0] <= p.longitude <= NYC_LONGITUDE[1])]
+    outside = [
+        p.provider_id
+        for p in providers
+        if p.located
+        and not (
+            NYC_LATITUDE[0] <= p.latitude <= NYC_LATITUDE[1] and NYC_LONGITUDE[0] <= p.longitude <= NYC_LONGITUDE[1]
+        )
+    ]
     assert outside == []
 
 

@@ -6,8 +6,16 @@ SLA = SlaPolicy({"routine": 600.0, "stat": 60.0})
 REGIONS = {AREA: "江苏省/南京市/鼓楼区/宁海路街道/西康社区", "elsewhere": "江苏省/南京市/玄武区"}
 
 
-def req(rid, status=RequestStatus.RECEIVED, received=0.0, assigned=None, closed=None, service="meal",
-        priority=Priority.ROUTINE, area=AREA):
+def req(
+    rid,
+    status=RequestStatus.RECEIVED,
+    received=0.0,
+    assigned=None,
+    closed=None,
+    service="meal",
+    priority=Priority.ROUTINE,
+    area=AREA,
+):
     r = request(rid, 1, service=service, priority=priority)
     r.status, r.received_at, r.service_area = status, at(received), area
     r.assigned_at = at(assigned) if assigned is not None else None
@@ -16,18 +24,34 @@ def req(rid, status=RequestStatus.RECEIVED, received=0.0, assigned=None, closed=
 
 
 def offer(oid, rid, cid, status, created, responded=None):
-    return Offer(oid, rid, cid, at(60), at(90), at(created), at(created + 2), 0, 0, "0000", status,
-                 at(responded) if responded is not None else None)
+    return Offer(
+        oid,
+        rid,
+        cid,
+        at(60),
+        at(90),
+        at(created),
+        at(created + 2),
+        0,
+        0,
+        "0000",
+        status,
+        at(responded) if responded is not None else None,
+    )
 
 
 def queue(stats, service, priority="routine"):
-    return next(q for q in stats["queues"] if q["queue"]["service_type"] == service
-                and q["queue"]["priority"] == priority)
+    return next(
+        q for q in stats["queues"] if q["queue"]["service_type"] == service and q["queue"]["priority"] == priority
+    )
 
 
 def test_the_longest_waiting_request_of_a_queue_is_reported_in_seconds():
-    snap = Snapshot([req("a", received=0), req("b", received=5), req("c", RequestStatus.ACCEPTED, 0, 1)],
-                    caregivers=[caregiver("cg")], area_regions=REGIONS)
+    snap = Snapshot(
+        [req("a", received=0), req("b", received=5), req("c", RequestStatus.ACCEPTED, 0, 1)],
+        caregivers=[caregiver("cg")],
+        area_regions=REGIONS,
+    )
     stats = realtime_statistics(snap, at(10), SLA)
     meal = queue(stats, "meal")
     assert meal["longest_task_waiting_age"] == 600.0 and meal["longest_task_waiting_sid"] == "a"
@@ -35,8 +59,14 @@ def test_the_longest_waiting_request_of_a_queue_is_reported_in_seconds():
 
 
 def test_sla_counts_assignments_within_the_threshold_and_ignores_undecided_waits():
-    snap = Snapshot([req("fast", RequestStatus.ACCEPTED, 0, assigned=5), req("slow", RequestStatus.ACCEPTED, 0, 15),
-                     req("waiting-long", received=0), req("waiting-short", received=28)])
+    snap = Snapshot(
+        [
+            req("fast", RequestStatus.ACCEPTED, 0, assigned=5),
+            req("slow", RequestStatus.ACCEPTED, 0, 15),
+            req("waiting-long", received=0),
+            req("waiting-short", received=28),
+        ]
+    )
     stats = realtime_statistics(snap, at(30), SLA)
     assert (stats["workspace"]["sla_met"], stats["workspace"]["sla_breached"]) == (1, 2)
     assert stats["workspace"]["sla_percent"] == 33.3
@@ -57,8 +87,7 @@ def test_caregivers_are_available_busy_or_offline():
 
 
 def test_every_statistic_is_limited_to_the_region_asked_for():
-    snap = Snapshot([req("here"), req("there", area="elsewhere")], area_regions=REGIONS,
-                    caregivers=[caregiver("cg")])
+    snap = Snapshot([req("here"), req("there", area="elsewhere")], area_regions=REGIONS, caregivers=[caregiver("cg")])
     stats = realtime_statistics(snap, at(10), SLA, region="江苏省/南京市/玄武区")
     assert [q["queue"]["service_area"] for q in stats["queues"]] == ["elsewhere"]
     assert stats["workers"] == [] and stats["workspace"]["total_tasks"] == 1
@@ -67,14 +96,24 @@ def test_every_statistic_is_limited_to_the_region_asked_for():
 def test_cumulative_statistics_count_reservations_by_outcome_inside_the_window():
     r1 = req("r1", RequestStatus.ACCEPTED, received=0, assigned=6)
     r2 = req("r2", RequestStatus.CANCELLED, received=1, closed=4)
-    offers = [offer("r1.o1", "r1", "a", OfferStatus.REJECTED, 0, 1), offer("r1.o2", "r1", "b", OfferStatus.TIMEOUT, 1, 3),
-              offer("r1.o3", "r1", "c", OfferStatus.ACCEPTED, 3, 6), offer("r2.o1", "r2", "a", OfferStatus.CANCELED, 1, 4),
-              offer("old", "r1", "a", OfferStatus.RESCINDED, -30, -29)]
+    offers = [
+        offer("r1.o1", "r1", "a", OfferStatus.REJECTED, 0, 1),
+        offer("r1.o2", "r1", "b", OfferStatus.TIMEOUT, 1, 3),
+        offer("r1.o3", "r1", "c", OfferStatus.ACCEPTED, 3, 6),
+        offer("r2.o1", "r2", "a", OfferStatus.CANCELED, 1, 4),
+        offer("old", "r1", "a", OfferStatus.RESCINDED, -30, -29),
+    ]
     snap = Snapshot([r1, r2], offers, caregivers=[caregiver("a"), caregiver("c")])
     stats = cumulative_statistics(snap, at(0), at(10), SLA)
     ws = stats["workspace"]
-    assert (ws["reservations_created"], ws["reservations_accepted"], ws["reservations_rejected"],
-            ws["reservations_timed_out"], ws["reservations_canceled"], ws["reservations_rescinded"]) == (4, 1, 1, 1, 1, 0)
+    assert (
+        ws["reservations_created"],
+        ws["reservations_accepted"],
+        ws["reservations_rejected"],
+        ws["reservations_timed_out"],
+        ws["reservations_canceled"],
+        ws["reservations_rescinded"],
+    ) == (4, 1, 1, 1, 1, 0)
     assert ws["avg_task_acceptance_time"] == 360.0
     assert ws["wait_duration_until_accepted"] == {"avg": 360.0, "min": 360.0, "max": 360.0, "total": 360.0}
     assert (ws["tasks_entered"], ws["tasks_canceled"], ws["tasks_completed"]) == (2, 1, 0)

@@ -3,8 +3,11 @@ import pytest
 from handlers.operations.regions import InvalidRegion, areas_within, child_regions, narrower, normalise, within
 
 GULOU = "江苏省/南京市/鼓楼区"
-AREAS = {"xikang": f"{GULOU}/宁海路街道/西康社区", "qingyun": f"{GULOU}/湖南路街道/青云巷社区",
-         "meiyuan": "江苏省/南京市/玄武区/梅园新村街道/大悲巷社区"}
+AREAS = {
+    "xikang": f"{GULOU}/宁海路街道/西康社区",
+    "qingyun": f"{GULOU}/湖南路街道/青云巷社区",
+    "meiyuan": "江苏省/南京市/玄武区/梅园新村街道/大悲巷社区",
+}
 
 
 def test_a_district_prefix_covers_its_communities_and_nothing_else():

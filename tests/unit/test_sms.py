@@ -1,17 +1,27 @@
 """Caregiver SMS: segments, one-segment offers, replies."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from handlers.channels.sms import (ReplyKind, accepted_text, count_segments, is_alarm_text, offer_text,
-                          parse_rating, parse_reply, rescinded_text)
+from handlers.channels.sms import (
+    ReplyKind,
+    accepted_text,
+    count_segments,
+    is_alarm_text,
+    offer_text,
+    parse_rating,
+    parse_reply,
+    rescinded_text,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-START = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)   # 09:00 in Shanghai
-END = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+END = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 def test_plain_text_up_to_160_characters_is_one_gsm7_segment():
@@ -64,15 +74,15 @@ def test_the_english_offer_is_plain_gsm7_in_one_segment():
 
 
 def test_a_long_area_name_is_shortened_rather_than_costing_a_second_segment():
-    text = offer_text("bathing", "南京市鼓楼区湖南路街道青岛路社区居委会第三网格" * 2, START, END, "0007",
-                      "zh", SHANGHAI, "关爱")
+    text = offer_text(
+        "bathing", "南京市鼓楼区湖南路街道青岛路社区居委会第三网格" * 2, START, END, "0007", "zh", SHANGHAI, "关爱"
+    )
     assert count_segments(text).segments == 1
     assert "0007" in text and "助浴" in text
 
 
 @settings(max_examples=60, deadline=None)
-@given(area=st.text(max_size=120), service=st.text(min_size=1, max_size=60),
-       language=st.sampled_from(["zh-CN", "en"]))
+@given(area=st.text(max_size=120), service=st.text(min_size=1, max_size=60), language=st.sampled_from(["zh-CN", "en"]))
 def test_every_offer_fits_one_segment_whatever_the_area_or_service(area, service, language):
     brand = "关爱" if language == "zh-CN" else "careline"
     text = offer_text(service, area, START, END, "1234", language, SHANGHAI, brand)

@@ -1,4 +1,5 @@
 """The stall watchdog's decision: records waiting and no committed offset moving."""
+
 from streams.watchdog import StallWatch
 
 A, B = ("care.requests.v1", 0), ("care.requests.v1", 1)
@@ -6,9 +7,9 @@ A, B = ("care.requests.v1", 0), ("care.requests.v1", 1)
 
 def test_a_worker_that_keeps_committing_or_has_nothing_to_do_is_not_stalled():
     watch = StallWatch()
-    assert watch.observe({A: 10, B: 5}, {A: 20, B: 5}, 0.0) is None    # first reading
-    assert watch.observe({A: 15, B: 5}, {A: 30, B: 5}, 15.0) is None   # moved
-    assert watch.observe({A: 30, B: 5}, {A: 30, B: 5}, 30.0) is None   # caught up
+    assert watch.observe({A: 10, B: 5}, {A: 20, B: 5}, 0.0) is None  # first reading
+    assert watch.observe({A: 15, B: 5}, {A: 30, B: 5}, 15.0) is None  # moved
+    assert watch.observe({A: 30, B: 5}, {A: 30, B: 5}, 30.0) is None  # caught up
     assert watch.observe({A: 30, B: 5}, {A: 30, B: 5}, 300.0) is None  # idle: nothing waits
 
 
@@ -35,8 +36,12 @@ def test_a_worker_holding_no_partition_watches_all_of_the_group_so_a_hung_join_i
     topics = ("care.intake.v1", "care.requests.v1")
     assert watched([("care.requests.v1", 1), ("kpi.tallies.v1", 0)], topics, 3) == ([("care.requests.v1", 1)], True)
     everything, holds = watched([], topics, 2)
-    assert not holds and everything == [("care.intake.v1", 0), ("care.intake.v1", 1),
-                                        ("care.requests.v1", 0), ("care.requests.v1", 1)]
+    assert not holds and everything == [
+        ("care.intake.v1", 0),
+        ("care.intake.v1", 1),
+        ("care.requests.v1", 0),
+        ("care.requests.v1", 1),
+    ]
     watch = StallWatch()  # nobody commits while records wait: a stall like any other
     watch.observe({p: 0 for p in everything}, {p: 4 for p in everything}, 0.0)
     assert watch.observe({p: 0 for p in everything}, {p: 4 for p in everything}, 120.0) == 120.0

@@ -1,4 +1,5 @@
 """Sessions, roles and secrets of the dashboard."""
+
 import re
 import time
 
@@ -16,8 +17,9 @@ from tests.unit.web_client import SECRET, _seeded, app, center, login, settings_
 
 
 def test_a_forged_session_cookie_is_refused(app):
-    client = TestClient(app, cookies={auth.COOKIE: auth.sign({"sub": "adm", "ep": 0, "sid": "x", "exp": 2e9},
-                                                             b"not-the-secret")})
+    client = TestClient(
+        app, cookies={auth.COOKIE: auth.sign({"sub": "adm", "ep": 0, "sid": "x", "exp": 2e9}, b"not-the-secret")}
+    )
     assert client.get("/dashboard", follow_redirects=False).headers["location"] == "/login"
     assert client.get("/api/stats/realtime").status_code == 401
 
@@ -53,9 +55,18 @@ def test_a_supervisor_reads_the_audit_log_but_does_not_manage_accounts(app):
 
 def test_an_admin_adds_an_operator_who_can_then_log_in(app):
     adm = login(app, "adm")
-    answer = adm.post("/admin/operators", data={"username": "new", "name": "New One", "role": "operator",
-                                                "password": "a-long-password-1", "region_scope": "",
-                                                "csrf_token": adm.csrf}, follow_redirects=False)
+    answer = adm.post(
+        "/admin/operators",
+        data={
+            "username": "new",
+            "name": "New One",
+            "role": "operator",
+            "password": "a-long-password-1",
+            "region_scope": "",
+            "csrf_token": adm.csrf,
+        },
+        follow_redirects=False,
+    )
     assert answer.status_code == 303
     assert "New One" in adm.get("/admin/operators").text
     login(app, "new", "a-long-password-1")
@@ -65,8 +76,9 @@ def test_a_wrong_password_is_refused_and_audited(app, center):
     client = TestClient(app)
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    answer = client.post("/login", data={"username": "op", "password": "wrong", "csrf_token": token},
-                         follow_redirects=False)
+    answer = client.post(
+        "/login", data={"username": "op", "password": "wrong", "csrf_token": token}, follow_redirects=False
+    )
     assert answer.headers["location"] == "/login?failed=1" and page.status_code == 200
     with session_factory(center.database_url)() as s:
         last = s.execute(select(tables.audit_log).order_by(tables.audit_log.c.seq.desc())).first()

@@ -1,4 +1,5 @@
 """The operator dashboard over HTTP, on a seeded SQLite center (no broker needed)."""
+
 from sqlalchemy import select
 
 from db import tables
@@ -31,8 +32,12 @@ def test_acknowledging_an_emergency_shows_who_took_it_and_is_audited(app, center
     assert answer.json()["ok"]
     assert "Acknowledged by op" in op.get("/dashboard/board").text
     last = audit_rows(center)[-1]
-    assert (last.operator_id, last.action, last.target, last.outcome) == ("op", "emergency.acknowledge",
-                                                                          "SOS-2001", "done")
+    assert (last.operator_id, last.action, last.target, last.outcome) == (
+        "op",
+        "emergency.acknowledge",
+        "SOS-2001",
+        "done",
+    )
 
 
 def test_reassigning_sends_an_offer_to_the_chosen_caregiver(app, center):
@@ -45,15 +50,20 @@ def test_reassigning_sends_an_offer_to_the_chosen_caregiver(app, center):
     row = [r for r in op.get("/dashboard/board").text.split("<tr") if 'data-request="R-1001"' in r][0]
     assert "cg-wu" in row and "(offer)" in row
     assert [a.outcome for a in audit_rows(center) if a.action == "request.reassign"] == [
-        "refused", "refused", "refused", "done"]
+        "refused",
+        "refused",
+        "refused",
+        "done",
+    ]
 
 
 def test_cancelling_closes_the_request_and_its_offer(app, center):
     op = login(app, "op")
     assert post_action(op, "/dashboard/actions/requests/R-1003/cancel").json()["ok"]
     with session_factory(center.database_url)() as s:
-        status = s.execute(select(tables.care_requests.c.status).where(
-            tables.care_requests.c.request_id == "R-1003")).scalar_one()
+        status = s.execute(
+            select(tables.care_requests.c.status).where(tables.care_requests.c.request_id == "R-1003")
+        ).scalar_one()
         offers = s.execute(select(tables.offers.c.status).where(tables.offers.c.request_id == "R-1003")).scalars()
         assert status == RequestStatus.CANCELLED and list(offers) == [OfferStatus.CANCELED]
     assert 'data-request="R-1003"' not in op.get("/dashboard/board").text
@@ -81,22 +91,40 @@ def test_marking_a_caregiver_unavailable_moves_the_pending_offer_on(app, center)
     op = login(app, "op")
     assert post_action(op, "/dashboard/actions/caregivers/cg-wu/unavailable").json()["ok"]
     with session_factory(center.database_url)() as s:
-        rows = s.execute(select(tables.offers.c.caregiver_id, tables.offers.c.status).where(
-            tables.offers.c.request_id == "R-1002").order_by(tables.offers.c.created_at)).all()
+        rows = s.execute(
+            select(tables.offers.c.caregiver_id, tables.offers.c.status)
+            .where(tables.offers.c.request_id == "R-1002")
+            .order_by(tables.offers.c.created_at)
+        ).all()
     assert rows[0] == ("cg-wu", OfferStatus.RESCINDED)
 
 
 def test_a_request_for_a_caller_goes_to_intake_through_the_outbox(app, center):
     op = login(app, "op")
-    answer = post_action(op, "/dashboard/actions/requests", elder_id="e2", service_type="meal",
-                         duration_minutes="45", window_start="2030-05-01T14:00", window_end="2030-05-01T16:00",
-                         priority="urgent", tz_offset_minutes="-480")
+    answer = post_action(
+        op,
+        "/dashboard/actions/requests",
+        elder_id="e2",
+        service_type="meal",
+        duration_minutes="45",
+        window_start="2030-05-01T14:00",
+        window_end="2030-05-01T16:00",
+        priority="urgent",
+        tz_offset_minutes="-480",
+    )
     assert answer.json()["ok"], answer.json()
     with session_factory(center.database_url)() as s:
         row = s.execute(select(tables.outbox).where(tables.outbox.c.topic == "care.intake.v1")).one()
     assert row.value["window"]["start"] == "2030-05-01T14:00:00+08:00" and row.value["channel"] == "operator"
-    bad = post_action(op, "/dashboard/actions/requests", elder_id="e2", service_type="karaoke",
-                      duration_minutes="45", window_start="2030-05-01T14:00", window_end="2030-05-01T16:00")
+    bad = post_action(
+        op,
+        "/dashboard/actions/requests",
+        elder_id="e2",
+        service_type="karaoke",
+        duration_minutes="45",
+        window_start="2030-05-01T14:00",
+        window_end="2030-05-01T16:00",
+    )
     assert bad.status_code == 409 and "karaoke" in bad.json()["message"]
 
 

@@ -1,4 +1,5 @@
 """The live feed: new event_log rows reach the dashboard as Server-Sent Events, by region."""
+
 import json
 import threading
 import time
@@ -27,9 +28,11 @@ def first_events(client, count, after, timeout=5.0):
 
 def test_a_new_request_reaches_the_feed_of_its_region_only(app, center):
     op = login(app, "op")
+
     def two_calls():
         receive(center, _request("R-far", "e7", MEIYUAN, "meal", center.now, 0, location=7))
         receive(center, _request("R-new", "e1", XIKANG, "meal", center.now, 0, location=1))
+
     events = first_events(op, 1, two_calls)
     assert events[0]["subject"] == "R-new" and events[0]["service_area"] == XIKANG
     assert "elder_id" not in events[0]

@@ -1,5 +1,6 @@
 """The EVV review page over HTTP, on the seeded SQLite center: flags kept on visits wait
 for an operator's decision, per region, with elders' data masked as on the board."""
+
 from datetime import timedelta
 
 import pytest
@@ -24,8 +25,14 @@ def flagged(center):
     soon; R-1005 (Xuanwu, cg-ma) accepted and checked in from afar."""
     factory = session_factory(center.database_url)
     with SqlUnitOfWork(factory) as uow:
-        offers.accept_offer(uow.offers.for_request("R-1005")[0].offer_id, "cg-ma", uow,
-                              center.now - timedelta(minutes=7), center.policy, center.travel)
+        offers.accept_offer(
+            uow.offers.for_request("R-1005")[0].offer_id,
+            "cg-ma",
+            uow,
+            center.now - timedelta(minutes=7),
+            center.policy,
+            center.travel,
+        )
         uow.commit()
     for rid, cid, flags, out in (("R-1001", "cg-li", [FAR, PHONE], [SHORT]), ("R-1005", "cg-ma", [FAR], None)):
         with SqlUnitOfWork(factory) as uow:
@@ -51,8 +58,11 @@ def audit(center):
 
 def test_an_operator_sees_the_flags_of_the_region_with_caregiver_provider_and_elder(app, flagged):
     page = login(app, "op").get("/dashboard/evv").text
-    assert open_flags(page) == [(GULOU_VISIT, "outside_geofence"), (GULOU_VISIT, "wrong_phone"),
-                                (GULOU_VISIT, "short_visit")]
+    assert open_flags(page) == [
+        (GULOU_VISIT, "outside_geofence"),
+        (GULOU_VISIT, "wrong_phone"),
+        (GULOU_VISIT, "short_visit"),
+    ]
     row = page.split('data-flag="wrong_phone"')[1].split("</tr>")[0]
     assert "cg-li" in row and "provider p-gulou" in row and "王秀英" in row and "+8613912345678" in row
     assert "Outside the geofence" in page and "412 m" in page
@@ -69,8 +79,11 @@ def test_a_supervisor_sees_the_elder_and_the_calling_number_masked(app, flagged)
 def test_a_reviewed_flag_leaves_the_list_and_shows_its_escaped_note_and_is_audited(app, flagged):
     op = login(app, "op")
     note = "<script>alert('x')</script> elder confirmed by phone"
-    answer = op.post(f"/dashboard/actions/evv/{GULOU_VISIT}/outside_geofence/review",
-                     data={"csrf_token": op.csrf, "outcome": "accepted", "note": note}, follow_redirects=False)
+    answer = op.post(
+        f"/dashboard/actions/evv/{GULOU_VISIT}/outside_geofence/review",
+        data={"csrf_token": op.csrf, "outcome": "accepted", "note": note},
+        follow_redirects=False,
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/evv"
     page = op.get("/dashboard/evv").text
     assert (GULOU_VISIT, "outside_geofence") not in open_flags(page) and len(open_flags(page)) == 2
@@ -86,8 +99,10 @@ def test_a_rejection_without_a_note_is_refused_and_the_page_says_why(app, flagge
     op = login(app, "op")
     answer = post_action(op, f"/dashboard/actions/evv/{GULOU_VISIT}/short_visit/review", outcome="rejected")
     assert (answer.status_code, answer.json()["code"]) == (409, "note_required")
-    plain = op.post(f"/dashboard/actions/evv/{GULOU_VISIT}/short_visit/review",
-                    data={"csrf_token": op.csrf, "outcome": "rejected", "note": ""})
+    plain = op.post(
+        f"/dashboard/actions/evv/{GULOU_VISIT}/short_visit/review",
+        data={"csrf_token": op.csrf, "outcome": "rejected", "note": ""},
+    )
     assert "Rejected and corrected need a note" in plain.text
     assert (GULOU_VISIT, "short_visit") in open_flags(plain.text)
     assert [a.outcome for a in audit(flagged) if a.action == "evv.review"] == ["refused", "refused"]

@@ -1,5 +1,6 @@
 """The web service's outer shell: security headers on every answer, /metrics behind a token in
 production, and malformed input from strangers answered with a 4xx and a reason, never a 500."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,7 @@ from tests.unit.dashboard_seed import PASSWORD
 from tests.unit.web_client import _seeded, app, center, login, settings_for  # noqa: F401 - fixtures
 
 
-def _production(center, **kw):  # noqa: ANN001, ANN202
+def _production(center, **kw):
     return create_app(settings_for(center, environment="production", **kw))
 
 
@@ -33,8 +34,9 @@ def test_production_adds_hsts_and_serves_no_cdn_api_viewer(center):
 
 
 def test_an_oversized_body_is_refused_with_the_headers_too(app):
-    response = TestClient(app).post("/api/auth/token", content=b"x" * (70 * 1024),
-                                    headers={"Content-Type": "application/json"})
+    response = TestClient(app).post(
+        "/api/auth/token", content=b"x" * (70 * 1024), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413 and response.headers["x-content-type-options"] == "nosniff"
 
 
@@ -71,17 +73,22 @@ def test_production_starts_with_metrics_turned_off_and_serves_none(center):
         assert client.get("/metrics").status_code == 404
 
 
-@pytest.mark.parametrize("body,content_type", [
-    (b'{"username": "op", "password": ', "application/json"),   # malformed JSON
-    (b'["op", "secret"]', "application/json"),                   # a list
-    (b'"op:secret"', "application/json"),                        # a string
-    (b'{"username": "\xff\xfe", "password": "x"}', "application/json"),  # not UTF-8
-    (b'{"username": 7, "password": ["x"]}', "application/json"),  # not strings
-    (b"", "application/json"),
-    (b"username=op", "application/x-www-form-urlencoded"),      # no password
-    (b"--x\r\nContent-Disposition: form-data; name=\"username\"; filename=\"a\"\r\n\r\nop\r\n--x--\r\n",
-     "multipart/form-data; boundary=x"),                        # a file for a user name
-])
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        (b'{"username": "op", "password": ', "application/json"),  # malformed JSON
+        (b'["op", "secret"]', "application/json"),  # a list
+        (b'"op:secret"', "application/json"),  # a string
+        (b'{"username": "\xff\xfe", "password": "x"}', "application/json"),  # not UTF-8
+        (b'{"username": 7, "password": ["x"]}', "application/json"),  # not strings
+        (b"", "application/json"),
+        (b"username=op", "application/x-www-form-urlencoded"),  # no password
+        (
+            b'--x\r\nContent-Disposition: form-data; name="username"; filename="a"\r\n\r\nop\r\n--x--\r\n',
+            "multipart/form-data; boundary=x",
+        ),  # a file for a user name
+    ],
+)
 def test_a_malformed_token_request_is_a_4xx_with_a_reason(app, body, content_type):
     response = TestClient(app).post("/api/auth/token", content=body, headers={"Content-Type": content_type})
     assert 400 <= response.status_code < 500 and response.json()["detail"], (response.status_code, response.text)
@@ -95,7 +102,17 @@ def test_a_token_request_as_a_form_still_works(app):
 @pytest.mark.parametrize("offset", ["99999999999999999999", "-99999999999999999999", "1441", "-100000"])
 def test_an_overflowing_time_zone_offset_on_the_operator_form_is_a_422(app, offset):
     op = login(app, "op")
-    response = op.post("/dashboard/actions/requests", headers={"Accept": "application/json"}, data={
-        "elder_id": "e1", "service_type": "meal", "duration_minutes": "30", "window_start": "2026-12-01T09:00",
-        "window_end": "2026-12-01T11:00", "tz_offset_minutes": offset, "csrf_token": op.csrf})
+    response = op.post(
+        "/dashboard/actions/requests",
+        headers={"Accept": "application/json"},
+        data={
+            "elder_id": "e1",
+            "service_type": "meal",
+            "duration_minutes": "30",
+            "window_start": "2026-12-01T09:00",
+            "window_end": "2026-12-01T11:00",
+            "tz_offset_minutes": offset,
+            "csrf_token": op.csrf,
+        },
+    )
     assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "tz_offset_minutes"

@@ -1,6 +1,7 @@
 """The live evaluation page over HTTP, on the seeded SQLite center: providers and
 caregivers of the operator's region with the KPIs the worker's windowed table
 wrote into the ``live_kpis`` read model, best provider first."""
+
 from __future__ import annotations
 
 import re
@@ -10,29 +11,59 @@ import pytest
 
 from db import live_kpis, tables
 from db.session import session_factory
-from handlers.evaluation.kpis import KpiPolicy, composite_score, DEFAULT_WEIGHTS
+from handlers.evaluation.kpis import DEFAULT_WEIGHTS, KpiPolicy, composite_score
 from handlers.evaluation.live_kpis import kpis_from_counts
 from tests.unit.web_client import _seeded, app, center, login  # noqa: F401 - fixtures
 
-GOOD = {"offers": 10, "accepted": 9, "accept_le_60": 9, "visits": 8, "completed": 8, "arrived": 8,
-        "on_time": 8, "evv_clean": 8, "ratings": 4, "stars": 19}
-POOR = {"offers": 10, "accepted": 4, "accept_le_600": 4, "visits": 4, "completed": 3, "no_shows": 1,
-        "arrived": 3, "on_time": 1, "evv_clean": 2, "ratings": 3, "stars": 6, "complaints": 1}
+GOOD = {
+    "offers": 10,
+    "accepted": 9,
+    "accept_le_60": 9,
+    "visits": 8,
+    "completed": 8,
+    "arrived": 8,
+    "on_time": 8,
+    "evv_clean": 8,
+    "ratings": 4,
+    "stars": 19,
+}
+POOR = {
+    "offers": 10,
+    "accepted": 4,
+    "accept_le_600": 4,
+    "visits": 4,
+    "completed": 3,
+    "no_shows": 1,
+    "arrived": 3,
+    "on_time": 1,
+    "evv_clean": 2,
+    "ratings": 3,
+    "stars": 6,
+    "complaints": 1,
+}
 
 
 @pytest.fixture
 def evaluated(center):
     policy = KpiPolicy()
     rows = []
-    for scope, subject, counts in (("provider", "p-gulou", GOOD), ("provider", "p-xuanwu", POOR),
-                                   ("caregiver", "cg-li", GOOD), ("caregiver", "cg-ma", POOR)):
+    for scope, subject, counts in (
+        ("provider", "p-gulou", GOOD),
+        ("provider", "p-xuanwu", POOR),
+        ("caregiver", "cg-li", GOOD),
+        ("caregiver", "cg-ma", POOR),
+    ):
         kpis = kpis_from_counts(subject, counts, policy)
-        rows.append((scope, kpis, round(composite_score(kpis, DEFAULT_WEIGHTS, policy), 2)
-                     if scope == "provider" else None))
+        rows.append(
+            (scope, kpis, round(composite_score(kpis, DEFAULT_WEIGHTS, policy), 2) if scope == "provider" else None)
+        )
     with session_factory(center.database_url)() as s:
         live_kpis.save(s, rows, center.now - timedelta(hours=23), center.now + timedelta(hours=1), center.now)
-        s.execute(tables.provider_organisations.update().where(
-            tables.provider_organisations.c.provider_id == "p-xuanwu").values(name="<b>玄武</b> care"))
+        s.execute(
+            tables.provider_organisations.update()
+            .where(tables.provider_organisations.c.provider_id == "p-xuanwu")
+            .values(name="<b>玄武</b> care")
+        )
         s.commit()
     return center
 

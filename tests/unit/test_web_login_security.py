@@ -1,13 +1,13 @@
 """Logins under attack: password guesses never stall other routes, their hashing is bounded,
 guessing is slowed then locked per account and per address (429 + Retry-After, audited,
 an admin unlocks), and the login form's CSRF token is one the server signed."""
-from __future__ import annotations
 
-from datetime import datetime, timezone
+from __future__ import annotations
 
 import re
 import threading
 import time
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,12 +20,12 @@ from tests.unit.dashboard_seed import PASSWORD
 from tests.unit.web_client import _seeded, app, center, login, settings_for  # noqa: F401 - fixtures
 
 
-def _audit(center, action: str) -> list:  # noqa: ANN001
+def _audit(center, action: str) -> list:
     with session_factory(center.database_url)() as s:
         return list(s.execute(select(tables.audit_log).where(tables.audit_log.c.action == action)))
 
 
-def _token(client: TestClient, user: str, password: str):  # noqa: ANN202
+def _token(client: TestClient, user: str, password: str):
     return client.post("/api/auth/token", json={"username": user, "password": password})
 
 
@@ -39,6 +39,7 @@ def test_password_guesses_do_not_stall_the_other_routes(center):
         def guess(i: int) -> None:
             running.set()
             _token(client, f"nobody-{i}", "wrong-password")
+
         threads = [threading.Thread(target=guess, args=(i,)) for i in range(16)]
         for t in threads:
             t.start()
@@ -63,7 +64,7 @@ def test_at_most_the_configured_number_of_passwords_are_verified_at_once(center,
     busy, peak, lock = [0], [0], threading.Lock()
     real = login_module.verify_login
 
-    def counting(*args):  # noqa: ANN002, ANN202
+    def counting(*args):
         with lock:
             busy[0] += 1
             peak[0] = max(peak[0], busy[0])
@@ -73,9 +74,13 @@ def test_at_most_the_configured_number_of_passwords_are_verified_at_once(center,
         finally:
             with lock:
                 busy[0] -= 1
+
     monkeypatch.setattr(login_module, "verify_login", counting)
-    app = create_app(settings_for(center, password_hash_concurrency=2, login_address_free_failures=1000,
-                                  login_address_lock_failures=1001))
+    app = create_app(
+        settings_for(
+            center, password_hash_concurrency=2, login_address_free_failures=1000, login_address_lock_failures=1001
+        )
+    )
     with TestClient(app) as client:
         threads = [threading.Thread(target=_token, args=(client, f"user-{i}", "wrong-password")) for i in range(12)]
         for t in threads:
@@ -90,12 +95,18 @@ def test_logins_beyond_the_waiting_room_are_told_to_retry_instead_of_queueing(ce
 
     release = threading.Event()
     monkeypatch.setattr(login_module, "verify_login", lambda *args: release.wait(10) and None)
-    app = create_app(settings_for(center, password_hash_concurrency=1, password_hash_queue=1,
-                                  login_address_free_failures=1000, login_address_lock_failures=1001))
+    app = create_app(
+        settings_for(
+            center,
+            password_hash_concurrency=1,
+            password_hash_queue=1,
+            login_address_free_failures=1000,
+            login_address_lock_failures=1001,
+        )
+    )
     with TestClient(app) as client:
         answers: list = []
-        threads = [threading.Thread(target=lambda i=i: answers.append(_token(client, f"u{i}", "pw")))
-                   for i in range(4)]
+        threads = [threading.Thread(target=lambda i=i: answers.append(_token(client, f"u{i}", "pw"))) for i in range(4)]
         for t in threads:
             t.start()
         deadline = time.monotonic() + 10
@@ -110,7 +121,7 @@ def test_logins_beyond_the_waiting_room_are_told_to_retry_instead_of_queueing(ce
 
 
 def test_thirty_wrong_passwords_for_one_account_end_in_429_and_the_right_one_waits_too(app, center):
-    frozen = datetime.now(timezone.utc)
+    frozen = datetime.now(UTC)
     app.state.login_clock = lambda: frozen  # guesses come faster than the delays end, however slow the hashing
     client = TestClient(app)
     codes = [_token(client, "op", f"guess-{i:02d}-wrong").status_code for i in range(30)]
@@ -130,8 +141,9 @@ def test_a_locked_account_waits_the_lock_out_until_an_admin_unlocks_it(center):
     (row,) = _audit(center, "login.locked")
     assert row.operator_id == "op" and row.region_path == "江苏省/南京市/鼓楼区"
     adm = login(app, "adm")
-    assert adm.post("/admin/operators/op/unlock", data={"csrf_token": adm.csrf},
-                    follow_redirects=False).status_code == 303
+    assert (
+        adm.post("/admin/operators/op/unlock", data={"csrf_token": adm.csrf}, follow_redirects=False).status_code == 303
+    )
     assert _token(client, "op", PASSWORD).status_code == 200
     assert [r.operator_id for r in _audit(center, "operator.unlock")] == ["adm"]
 
@@ -178,16 +190,20 @@ def test_the_login_form_shows_the_wait_with_429_and_retry_after(center):
     client = TestClient(app)
     for _ in range(3):
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-        answer = client.post("/login", data={"username": "op", "password": "wrong", "csrf_token": token},
-                             follow_redirects=False)
+        answer = client.post(
+            "/login", data={"username": "op", "password": "wrong", "csrf_token": token}, follow_redirects=False
+        )
     assert answer.status_code == 429 and int(answer.headers["retry-after"]) > 60
     assert "Too many attempts" in answer.text
 
 
 def test_a_login_csrf_cookie_equal_to_the_field_is_not_enough(app):
     client = TestClient(app, cookies={auth.LOGIN_CSRF_COOKIE: "chosen-by-a-script"})
-    answer = client.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": "chosen-by-a-script"},
-                         follow_redirects=False)
+    answer = client.post(
+        "/login",
+        data={"username": "op", "password": PASSWORD, "csrf_token": "chosen-by-a-script"},
+        follow_redirects=False,
+    )
     assert answer.status_code == 403
 
 

@@ -1,4 +1,7 @@
 """The statistics API and the Prometheus metrics on a seeded center."""
+
+from datetime import UTC
+
 from fastapi.testclient import TestClient
 
 from careline.web import metrics
@@ -10,9 +13,17 @@ def test_realtime_statistics_use_taskrouter_names_and_the_operators_region(app):
     stats = login(app, "op").get("/api/stats/realtime").json()
     areas = {q["queue"]["service_area"] for q in stats["queues"]}
     assert areas == {"gulou-xikang", "gulou-qingyun"}
-    bathing = next(q for q in stats["queues"] if q["queue"] == {
-        "service_type": "bathing", "service_area": "gulou-xikang", "priority": "urgent",
-        "region": "江苏省/南京市/鼓楼区/宁海路街道/西康社区"})
+    bathing = next(
+        q
+        for q in stats["queues"]
+        if q["queue"]
+        == {
+            "service_type": "bathing",
+            "service_area": "gulou-xikang",
+            "priority": "urgent",
+            "region": "江苏省/南京市/鼓楼区/宁海路街道/西康社区",
+        }
+    )
     assert bathing["longest_task_waiting_age"] >= 30 * 60 and bathing["tasks_by_status"] == {"received": 1}
     assert {a["friendly_name"] for a in stats["workspace"]["activity_statistics"]} == {"available", "busy", "offline"}
 
@@ -45,8 +56,10 @@ def test_metrics_expose_dispatch_latency_queue_depth_and_offers(app):
 
 def test_dead_letters_and_consumer_lag_come_from_the_broker_when_asked(center):
     app = create_app(settings_for(center, metrics_broker=True))
-    app.state.metrics_broker_reader = lambda bootstrap: {"dead_letters": {"care.intake.dlq.v1": 3},
-                                                         "lag": {"care.intake.v1": 7}}
+    app.state.metrics_broker_reader = lambda bootstrap: {
+        "dead_letters": {"care.intake.dlq.v1": 3},
+        "lag": {"care.intake.v1": 7},
+    }
     text = TestClient(app).get("/metrics").text
     assert 'careline_dead_letters{topic="care.intake.dlq.v1"} 3.0' in text
     assert 'careline_consumer_lag{topic="care.intake.v1"} 7.0' in text and "careline_broker_up 1.0" in text
@@ -66,9 +79,9 @@ def test_metrics_can_require_a_token(center):
 
 
 def test_the_latency_histogram_counts_only_the_first_offer_of_a_request():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    t0 = datetime(2026, 11, 30, 8, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 30, 8, tzinfo=UTC)
     hist = metrics.DispatchLatency()
     hist.fold(1, "care.request.status_changed", "r", t0, {"data": {"status": "received"}})
     hist.fold(2, "dispatch.offer.created", "r", t0 + timedelta(seconds=4), {"data": {}})

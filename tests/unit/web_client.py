@@ -1,4 +1,5 @@
 """Fixtures for web tests: a seeded SQLite center and a logged-in TestClient."""
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,13 @@ def center(_seeded, tmp_path) -> Center:
 
 
 def settings_for(center: Center, **kw) -> Settings:
-    return Settings(database_url=center.database_url, session_secret=SECRET, default_language="en",
-                    var_dir=center.database_url, **kw)
+    return Settings(
+        database_url=center.database_url,
+        session_secret=SECRET,
+        default_language="en",
+        var_dir=center.database_url,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -50,8 +56,9 @@ def login(app, user: str, password: str = PASSWORD) -> TestClient:
     client = TestClient(app)
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    answer = client.post("/login", data={"username": user, "password": password, "csrf_token": token},
-                         follow_redirects=False)
+    answer = client.post(
+        "/login", data={"username": user, "password": password, "csrf_token": token}, follow_redirects=False
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/dashboard", answer.text
     board = client.get("/dashboard")
     client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', board.text).group(1)

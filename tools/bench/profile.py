@@ -5,6 +5,7 @@ summarise where its time went.
 stack: ``thread;frame;frame;… count``. Self time is the last frame of a
 stack; inclusive time counts a function once per stack it appears in.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -28,14 +29,28 @@ class Sampler:
     def __init__(self, pid: int, out: Path, rate: int = 100) -> None:
         self.pid, self.out, self.rate = pid, out, rate
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         binary = py_spy()
         if binary is None:
             raise RuntimeError("py-spy is not installed: pip install py-spy")
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([binary, "record", "--pid", str(self.pid), "--rate", str(self.rate),
-                                      "--format", "raw", "--nonblocking", "--output", str(self.out)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                str(self.rate),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(self.out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -78,13 +93,18 @@ def summarise(collapsed: Path, top: int = 15) -> tuple[int, list[tuple[str, floa
 
 
 #: (a frame name in the stack, the worker step it belongs to), first match wins
-STEPS = (("handle_dispatch_event", "dispatch step (streams.steps)"),
-         ("validate_intake_record", "intake validation"),
-         ("_unsent", "outbox relay: database"), ("_mark_sent", "outbox relay: database"),
-         ("relay_outbox", "outbox relay: send and acks"),
-         ("handle (streams/outbound", "outbound notify (offer SMS)"),
-         ("run_batches", "batch timer"), ("publish_live_kpis", "live KPIs and provider scores timer"),
-         ("window_tallies", "live KPI windows"), ("tally_events", "live KPI tallies"))
+STEPS = (
+    ("handle_dispatch_event", "dispatch step (streams.steps)"),
+    ("validate_intake_record", "intake validation"),
+    ("_unsent", "outbox relay: database"),
+    ("_mark_sent", "outbox relay: database"),
+    ("relay_outbox", "outbox relay: send and acks"),
+    ("handle (streams/outbound", "outbound notify (offer SMS)"),
+    ("run_batches", "batch timer"),
+    ("publish_live_kpis", "live KPIs and provider scores timer"),
+    ("window_tallies", "live KPI windows"),
+    ("tally_events", "live KPI tallies"),
+)
 #: leaf frames of a thread that waits (py-spy --nonblocking does not always tell idle threads)
 WAITING = ("EpollSelector.select", "_worker (concurrent", "Queue.get", "Condition.wait", "Event.wait")
 

@@ -9,6 +9,7 @@ last decision, requests and outbox events per second, latency percentiles
 memory of the worker, the broker (embedded Tansu only) and this driver, and,
 with ``--profile``, the worker's hottest functions (py-spy).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,10 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tools.bench.stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
-from tools.bench.throughput import as_ms, fresh, outbox_rows, percentile
 from config import topics
 from streams.watchdog import EXIT_STALLED
+from tools.bench.stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
+from tools.bench.throughput import as_ms, fresh, outbox_rows, percentile
 
 MAX_RESTARTS = 30
 
@@ -52,8 +53,15 @@ class ScaleResult:
         return self.decided / self.wall_seconds if self.wall_seconds else 0.0
 
 
-async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall_seconds: float,  # noqa: ANN001
-                console: Console, restart_after: float = 0.0) -> ScaleResult:
+async def drive(
+    stack: BenchStack,
+    records,
+    requests: int,
+    in_flight: int,
+    stall_seconds: float,
+    console: Console,
+    restart_after: float = 0.0,
+) -> ScaleResult:
     """Send and watch until every request is decided; ``restart_after`` > 0: restart
     a worker that decided nothing for that many seconds while requests were in
     flight (counted in ``ScaleResult.restarts``); give up after ``stall_seconds``."""
@@ -63,8 +71,15 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
         async with Watcher(stack.bootstrap, stack.settings.topic_partitions) as watcher:
             console.print(f"worker answered after {await watcher.wait_for_worker(producer, stack.worker_alive):.1f} s")
             rows0, cpu0 = await asyncio.to_thread(outbox_rows, stack.database_url), cpu_seconds(stack.worker_pid)
-            columns = (TextColumn("scale"), BarColumn(), MofNCompleteColumn(), TextColumn("decided · {task.fields[rate]}"),
-                       TextColumn("· worker {task.fields[rss]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            columns = (
+                TextColumn("scale"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("decided · {task.fields[rate]}"),
+                TextColumn("· worker {task.fields[rss]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
             sent, started, last_change, seen = 0, time.perf_counter(), time.monotonic(), 0
             next_line = PLAIN_PROGRESS_EVERY_S
             with Progress(*columns, console=console, refresh_per_second=2) as bar:
@@ -73,41 +88,58 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
                     while sent < requests and sent - len(watcher.decided) < in_flight:
                         area, rec = next(records)
                         watcher.sent[rec["request_id"]] = time.perf_counter()
-                        await producer.send(topics.INTAKE.name, key=rec["intake_id"].encode(),
-                                            value=json.dumps(fresh(rec)).encode())
+                        await producer.send(
+                            topics.INTAKE.name, key=rec["intake_id"].encode(), value=json.dumps(fresh(rec)).encode()
+                        )
                         sent += 1
                     watcher.changed.clear()
                     try:
                         await asyncio.wait_for(watcher.changed.wait(), 0.5)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     if len(watcher.decided) != seen:
                         seen, last_change = len(watcher.decided), time.monotonic()
                     elapsed = time.perf_counter() - started
-                    bar.update(task, completed=seen, rate=f"{seen / elapsed:,.1f}/s",
-                               rss=f"{_rss_now(stack.worker_pid)} MiB")
+                    bar.update(
+                        task, completed=seen, rate=f"{seen / elapsed:,.1f}/s", rss=f"{_rss_now(stack.worker_pid)} MiB"
+                    )
                     if not console.is_terminal and elapsed >= next_line:  # a log file gets no bar: lines
-                        console.print(f"scale: {seen:,} of {requests:,} decided · {seen / elapsed:,.1f}/s · "
-                                      f"worker {_rss_now(stack.worker_pid)} MiB · {elapsed:,.0f} s")
+                        console.print(
+                            f"scale: {seen:,} of {requests:,} decided · {seen / elapsed:,.1f}/s · "
+                            f"worker {_rss_now(stack.worker_pid)} MiB · {elapsed:,.0f} s"
+                        )
                         next_line += PLAIN_PROGRESS_EVERY_S
                     quiet = time.monotonic() - last_change
-                    if restart_after and quiet > restart_after and stack.restarts < MAX_RESTARTS and \
-                            sent > len(watcher.decided):
-                        console.print(f"[yellow]no decision for {quiet:.0f} s with {sent - len(watcher.decided)} "
-                                      f"requests in flight at {len(watcher.decided):,} decided: restarting the worker")
+                    if (
+                        restart_after
+                        and quiet > restart_after
+                        and stack.restarts < MAX_RESTARTS
+                        and sent > len(watcher.decided)
+                    ):
+                        console.print(
+                            f"[yellow]no decision for {quiet:.0f} s with {sent - len(watcher.decided)} "
+                            f"requests in flight at {len(watcher.decided):,} decided: restarting the worker"
+                        )
                         await asyncio.to_thread(stack.restart_worker)
                         last_change = time.monotonic()
                         continue
-                    if not stack.worker_alive() and stack.worker.returncode == EXIT_STALLED and \
-                            stack.restarts < MAX_RESTARTS:  # its watchdog found it stalled: a supervisor's job
-                        console.print(f"[yellow]the worker's watchdog found it stalled at {len(watcher.decided):,} "
-                                      "decided and exited: restarting it")
+                    if (
+                        not stack.worker_alive()
+                        and stack.worker.returncode == EXIT_STALLED
+                        and stack.restarts < MAX_RESTARTS
+                    ):  # its watchdog found it stalled: a supervisor's job
+                        console.print(
+                            f"[yellow]the worker's watchdog found it stalled at {len(watcher.decided):,} "
+                            "decided and exited: restarting it"
+                        )
                         await asyncio.to_thread(stack.restart_worker)
                         last_change = time.monotonic()
                         continue
                     if not stack.worker_alive() or quiet > stall_seconds:
-                        console.print(f"[red]stopped: {'worker exited' if not stack.worker_alive() else 'no decision for '}"
-                                      f"{'' if not stack.worker_alive() else f'{stall_seconds:g} s'}")
+                        console.print(
+                            f"[red]stopped: {'worker exited' if not stack.worker_alive() else 'no decision for '}"
+                            f"{'' if not stack.worker_alive() else f'{stall_seconds:g} s'}"
+                        )
                         break
             decided = dict(watcher.decided)
             times = [t for _, t in decided.values()]
@@ -116,12 +148,19 @@ async def drive(stack: BenchStack, records, requests: int, in_flight: int, stall
             kinds: dict[str, int] = {}
             for kind, _ in decided.values():
                 kinds[kind] = kinds.get(kind, 0) + 1
-            return ScaleResult(requests, len(decided), kinds, wall,
-                               await asyncio.to_thread(outbox_rows, stack.database_url) - rows0,
-                               cpu_seconds(stack.worker_pid) + stack.retired_cpu_seconds - cpu0,
-                               (percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99)),
-                               max(peak_rss_mib(stack.worker_pid) or 0.0, stack.retired_peak_mib) or None,
-                               peak_rss_mib(stack.broker_pid), own_peak_rss_mib(), stack.restarts)
+            return ScaleResult(
+                requests,
+                len(decided),
+                kinds,
+                wall,
+                await asyncio.to_thread(outbox_rows, stack.database_url) - rows0,
+                cpu_seconds(stack.worker_pid) + stack.retired_cpu_seconds - cpu0,
+                (percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99)),
+                max(peak_rss_mib(stack.worker_pid) or 0.0, stack.retired_peak_mib) or None,
+                peak_rss_mib(stack.broker_pid),
+                own_peak_rss_mib(),
+                stack.restarts,
+            )
     finally:
         await producer.stop()
 
@@ -137,31 +176,46 @@ def _rss_now(pid: int | None) -> str:
 
 
 def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, instance: str) -> None:
-    table = Table(title=f"scale: {r.requests:,} requests through the pipeline (intake → first decision)", caption=(
-        f"{areas:,} service areas, copies of {instance}; register and rosters loaded in {load_seconds:.0f} s "
-        "(not in the wall time). Latency includes the wait behind the other requests in flight."))
+    table = Table(
+        title=f"scale: {r.requests:,} requests through the pipeline (intake → first decision)",
+        caption=(
+            f"{areas:,} service areas, copies of {instance}; register and rosters loaded in {load_seconds:.0f} s "
+            "(not in the wall time). Latency includes the wait behind the other requests in flight."
+        ),
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in (
-            ("requests decided", f"{r.decided:,} of {r.requests:,}"),
-            ("first offer / failed or held / dead letter",
-             f"{r.kinds.get('offer', 0):,} / {sum(v for k, v in r.kinds.items() if k not in ('offer', 'dead-letter')):,}"
-             f" / {r.kinds.get('dead-letter', 0):,}"),
-            ("wall time", f"{r.wall_seconds:,.0f} s ({r.wall_seconds / 60:.1f} min)"),
-            ("requests per second", f"{r.per_second:,.1f}"),
-            ("outbox events written per second", f"{r.outbox_rows / r.wall_seconds:,.0f}" if r.wall_seconds else "—"),
-            ("worker CPU (share of one core)", f"{r.worker_cpu_seconds / r.wall_seconds:.0%}" if r.wall_seconds else "—"),
-            ("latency p50 / p95 / p99 ms", " / ".join(as_ms(x) for x in r.latencies_ms)),
-            ("worker restarts after a stall", str(r.restarts)),
-            ("peak RSS worker", f"{r.worker_peak_mib:,.0f} MiB" if r.worker_peak_mib else "—"),
-            ("peak RSS broker (Tansu)", f"{r.broker_peak_mib:,.0f} MiB" if r.broker_peak_mib else "—"),
-            ("peak RSS driver (this process)", f"{r.driver_peak_mib:,.0f} MiB")):
+        ("requests decided", f"{r.decided:,} of {r.requests:,}"),
+        (
+            "first offer / failed or held / dead letter",
+            f"{r.kinds.get('offer', 0):,} / {sum(v for k, v in r.kinds.items() if k not in ('offer', 'dead-letter')):,}"
+            f" / {r.kinds.get('dead-letter', 0):,}",
+        ),
+        ("wall time", f"{r.wall_seconds:,.0f} s ({r.wall_seconds / 60:.1f} min)"),
+        ("requests per second", f"{r.per_second:,.1f}"),
+        ("outbox events written per second", f"{r.outbox_rows / r.wall_seconds:,.0f}" if r.wall_seconds else "—"),
+        ("worker CPU (share of one core)", f"{r.worker_cpu_seconds / r.wall_seconds:.0%}" if r.wall_seconds else "—"),
+        ("latency p50 / p95 / p99 ms", " / ".join(as_ms(x) for x in r.latencies_ms)),
+        ("worker restarts after a stall", str(r.restarts)),
+        ("peak RSS worker", f"{r.worker_peak_mib:,.0f} MiB" if r.worker_peak_mib else "—"),
+        ("peak RSS broker (Tansu)", f"{r.broker_peak_mib:,.0f} MiB" if r.broker_peak_mib else "—"),
+        ("peak RSS driver (this process)", f"{r.driver_peak_mib:,.0f} MiB"),
+    ):
         table.add_row(name, value)
     out.print(table)
 
 
-def main(broker: str | None, database_url: str | None, requests: int, in_flight: int, instance_path: Path,
-         stall_seconds: float, profile: Path | None, restart_after: float = 0.0) -> int:
+def main(
+    broker: str | None,
+    database_url: str | None,
+    requests: int,
+    in_flight: int,
+    instance_path: Path,
+    stall_seconds: float,
+    profile: Path | None,
+    restart_after: float = 0.0,
+) -> int:
     """Exit 0 when every request was decided, 1 otherwise."""
     from tools.bench.profile import Sampler
     from tools.bench.throughput import loaded_stack, print_profile
@@ -174,8 +228,9 @@ def main(broker: str | None, database_url: str | None, requests: int, in_flight:
         if sampler:
             sampler.__enter__()
         try:
-            result = asyncio.run(drive(stack, workload.records(), requests, in_flight, stall_seconds, out,
-                                       restart_after))
+            result = asyncio.run(
+                drive(stack, workload.records(), requests, in_flight, stall_seconds, out, restart_after)
+            )
         finally:
             if sampler:
                 sampler.__exit__(None, None, None)

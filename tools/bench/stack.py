@@ -9,6 +9,7 @@ passing would start a second round of dispatch that the bench does not mean
 to measure (a long scale run would otherwise climb the ladder after 30
 minutes). Everything else in the policy is as configured.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,10 +28,10 @@ from typing import Iterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from careline import brokers
-from tools.replay.stack import worker_env, worker_process
 from config import topics
 from config.settings import Settings
 from db.migrate import upgrade
+from tools.replay.stack import worker_env, worker_process
 
 BENCH_ENV = {"CARELINE_OFFER_TIMEOUT_SECONDS": "86400", "CARELINE_LOG_LEVEL": "WARNING"}
 FINAL = ("failed", "on-hold", "rejected", "cancelled", "entered-in-error")
@@ -52,8 +53,11 @@ class BenchStack:
 
     def start_worker(self, name: str) -> None:
         """Timer service and stream worker as child processes (stopped when the stack closes)."""
-        env = dict(worker_env(self.settings, self.bootstrap, self.database_url), **BENCH_ENV,
-                   CARELINE_POLICY_FILE=str(bench_policy(self.settings.policy_file, self.logs.parent / "bench")))
+        env = dict(
+            worker_env(self.settings, self.bootstrap, self.database_url),
+            **BENCH_ENV,
+            CARELINE_POLICY_FILE=str(bench_policy(self.settings.policy_file, self.logs.parent / "bench")),
+        )
         self._env, self._name = env, name
         self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
         self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
@@ -73,8 +77,9 @@ class BenchStack:
             self.worker.kill()
             self.worker.wait()
         self.restarts += 1
-        self.worker = self._stack.enter_context(worker_process(
-            self._env, self.logs / f"worker-{self._name}-r{self.restarts}.log"))
+        self.worker = self._stack.enter_context(
+            worker_process(self._env, self.logs / f"worker-{self._name}-r{self.restarts}.log")
+        )
         self.worker_pid = self.worker.pid
 
     def worker_alive(self) -> bool:
@@ -153,9 +158,13 @@ class Watcher:
         self.changed = asyncio.Event()
         self._probe: tuple[str, asyncio.Event] | None = None
 
-    async def __aenter__(self) -> "Watcher":
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                         fetch_max_wait_ms=100, max_partition_fetch_bytes=4 << 20)
+    async def __aenter__(self) -> Watcher:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=100,
+            max_partition_fetch_bytes=4 << 20,
+        )
         await self.consumer.start()
         parts = [TopicPartition(t.name, p) for t in self.WATCHED for p in range(self.partitions)]
         self.consumer.assign(parts)
@@ -204,21 +213,24 @@ class Watcher:
         if rid in self.sent and rid not in self.decided:
             self.decided[rid] = (kind, now)
 
-    async def wait_for_worker(self, producer, alive, timeout_s: float = 120.0) -> float:  # noqa: ANN001
+    async def wait_for_worker(self, producer, alive, timeout_s: float = 120.0) -> float:
         """Probe the intake topic until the worker answers; seconds waited."""
         probe, started = str(uuid.uuid4()), time.monotonic()
         self._probe = (probe, asyncio.Event())
         while time.monotonic() - started < timeout_s:
             if not alive():
                 raise RuntimeError("the stream worker exited; see its log")
-            await producer.send_and_wait(topics.INTAKE.name, key=probe.encode(),
-                                         value=json.dumps({"type": "careline.probe", "id": probe}).encode())
+            await producer.send_and_wait(
+                topics.INTAKE.name,
+                key=probe.encode(),
+                value=json.dumps({"type": "careline.probe", "id": probe}).encode(),
+            )
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._probe[1].wait(), 5.0)
                 return time.monotonic() - started
         raise TimeoutError(f"the stream worker did not answer within {timeout_s:.0f} s")
 
-    async def wait_decided(self, ids: list[str], timeout_s: float, alive) -> int:  # noqa: ANN001
+    async def wait_decided(self, ids: list[str], timeout_s: float, alive) -> int:
         """Wait until every id has a decision, or ``timeout_s`` passed, or the worker died; undecided count."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and alive():

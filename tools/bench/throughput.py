@@ -14,6 +14,7 @@ from the broker (``bench_stack.Watcher``). Loads go up until one saturates:
 achieved < 90 % of offered, p95 over the bound, or requests left undecided
 after the drain time.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -35,14 +36,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from careline import brokers
-from tools.bench.stack import BenchStack, Watcher, cpu_seconds
 from config import topics
 from db import runs
+from tools.bench.stack import BenchStack, Watcher, cpu_seconds
 
 if TYPE_CHECKING:
-    from tools.bench.workload import Workload
     from config.settings import Settings
     from handlers.datasets.uhhc import Instance
+    from tools.bench.workload import Workload
 
 SATURATED_SHARE = 0.9
 OUR_PACKAGES = ("streams/", "db/", "handlers/", "careline/", "config/")
@@ -78,25 +79,36 @@ class LoadRow:
 
 
 def fresh(record: dict) -> dict:
-    return dict(record, submitted_at=datetime.now(timezone.utc).isoformat())
+    return dict(record, submitted_at=datetime.now(UTC).isoformat())
 
 
 def validated(value: dict) -> dict:
     """The envelope ``streams.steps.validate_intake_record`` builds, without the database."""
     rid = value["request_id"]
-    return {"specversion": "1.0", "id": f"validated:{rid}", "source": "careline/bench", "schema_version": 1,
-            "type": "care.request.validated", "subject": rid, "time": value["submitted_at"], "data": value}
+    return {
+        "specversion": "1.0",
+        "id": f"validated:{rid}",
+        "source": "careline/bench",
+        "schema_version": 1,
+        "type": "care.request.validated",
+        "subject": rid,
+        "time": value["submitted_at"],
+        "data": value,
+    }
 
 
-async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, partitions: int,
-                   run: str) -> RawResult:
+async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, partitions: int, run: str) -> RawResult:
     """Produce ``n`` records, then consume → transform → produce them; rates in events per second."""
     src, dst = f"bench.raw.{run}.in", f"bench.raw.{run}.out"
-    await asyncio.to_thread(brokers.ensure_topics, bootstrap, [topics.ResolvedTopic(src, partitions, {}),
-                                                               topics.ResolvedTopic(dst, partitions, {})])
+    await asyncio.to_thread(
+        brokers.ensure_topics,
+        bootstrap,
+        [topics.ResolvedTopic(src, partitions, {}), topics.ResolvedTopic(dst, partitions, {})],
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
-                                max_partition_fetch_bytes=4 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, max_partition_fetch_bytes=4 << 20
+    )
     await producer.start()
     await consumer.start()
     try:
@@ -111,7 +123,7 @@ async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, 
         await consumer.seek_to_beginning(*parts)
         done, pending, first = 0, [], None
         while done < n:
-            for tp, batch in (await consumer.getmany(timeout_ms=100, max_records=2000)).items():
+            for _tp, batch in (await consumer.getmany(timeout_ms=100, max_records=2000)).items():
                 first = first or time.perf_counter()
                 for rec in batch:
                     out = json.dumps(validated(json.loads(rec.value))).encode()
@@ -140,9 +152,17 @@ def percentile(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def one_load(stack: BenchStack, producer: AIOKafkaProducer, watcher: Watcher,
-                   records: Iterator[tuple[str, dict]], rate: float, seconds: float, p95_bound: float,
-                   drain: float, bar: Progress) -> LoadRow:
+async def one_load(
+    stack: BenchStack,
+    producer: AIOKafkaProducer,
+    watcher: Watcher,
+    records: Iterator[tuple[str, dict]],
+    rate: float,
+    seconds: float,
+    p95_bound: float,
+    drain: float,
+    bar: Progress,
+) -> LoadRow:
     """Offer ``rate`` requests per second for ``seconds``, open loop, then wait up
     to ``drain`` seconds for their decisions."""
     n = max(1, round(rate * seconds))
@@ -156,7 +176,9 @@ async def one_load(stack: BenchStack, producer: AIOKafkaProducer, watcher: Watch
             area, rec = next(records)
             rid = rec["request_id"]
             watcher.sent[rid] = time.perf_counter()
-            await producer.send(topics.INTAKE.name, key=rec["intake_id"].encode(), value=json.dumps(fresh(rec)).encode())
+            await producer.send(
+                topics.INTAKE.name, key=rec["intake_id"].encode(), value=json.dumps(fresh(rec)).encode()
+            )
             ids.append(rid)
         bar.update(task, completed=sum(1 for r in ids if r in watcher.decided))
         await asyncio.sleep(0.002)
@@ -174,13 +196,33 @@ async def one_load(stack: BenchStack, producer: AIOKafkaProducer, watcher: Watch
     achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
     p95 = percentile(latencies, 0.95)
     saturated = bool(undecided) or achieved < SATURATED_SHARE * rate or (p95 or 0) > p95_bound * 1000
-    return LoadRow(rate, n / sent_for, n, kinds.count("offer"), sum(k not in ("offer", "dead-letter") for k in kinds),
-                   kinds.count("dead-letter"), undecided, achieved, percentile(latencies, 0.5), p95,
-                   percentile(latencies, 0.99), cpu / wall, rows / n, saturated)
+    return LoadRow(
+        rate,
+        n / sent_for,
+        n,
+        kinds.count("offer"),
+        sum(k not in ("offer", "dead-letter") for k in kinds),
+        kinds.count("dead-letter"),
+        undecided,
+        achieved,
+        percentile(latencies, 0.5),
+        p95,
+        percentile(latencies, 0.99),
+        cpu / wall,
+        rows / n,
+        saturated,
+    )
 
 
-async def pipeline_loads(stack: BenchStack, records: Iterator[tuple[str, dict]], loads: list[float],
-                         seconds: float, p95_bound: float, drain: float, console: Console) -> list[LoadRow]:
+async def pipeline_loads(
+    stack: BenchStack,
+    records: Iterator[tuple[str, dict]],
+    loads: list[float],
+    seconds: float,
+    p95_bound: float,
+    drain: float,
+    console: Console,
+) -> list[LoadRow]:
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
     await producer.start()
     rows: list[LoadRow] = []
@@ -188,15 +230,21 @@ async def pipeline_loads(stack: BenchStack, records: Iterator[tuple[str, dict]],
         async with Watcher(stack.bootstrap, stack.settings.topic_partitions) as watcher:
             waited = await watcher.wait_for_worker(producer, stack.worker_alive)
             console.print(f"worker answered after {waited:.1f} s")
-            columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} decided"),
-                       TimeElapsedColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} decided"),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=console, transient=True) as bar:
                 for rate in loads:
                     row = await one_load(stack, producer, watcher, records, rate, seconds, p95_bound, drain, bar)
                     rows.append(row)
-                    console.print(f"{rate:g} req/s offered: achieved {row.achieved:.1f}/s, p95 "
-                                  f"{as_ms(row.p95)} ms, undecided {row.undecided}"
-                                  + (" [bold]saturated" if row.saturated else ""))
+                    console.print(
+                        f"{rate:g} req/s offered: achieved {row.achieved:.1f}/s, p95 "
+                        f"{as_ms(row.p95)} ms, undecided {row.undecided}"
+                        + (" [bold]saturated" if row.saturated else "")
+                    )
                     if row.saturated or not stack.worker_alive():
                         break
     finally:
@@ -215,29 +263,61 @@ def peak(rows: list[LoadRow]) -> float:
 
 
 def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], instance: str, p95_bound: float) -> None:
-    table = Table(title="careline pipeline: intake → first decision, per offered load", caption=(
-        f"first decision: the first dispatch.offer.created of the request, or a final state without an offer "
-        f"(failed: no eligible caregiver, to the operator queue), or a dead letter; latency from the driver's send "
-        f"to its read of that record. Requests: copies of {instance} (one service area per day of requests), "
-        f"visits tomorrow, nobody answers offers. Saturated: achieved < {SATURATED_SHARE:.0%} of offered, p95 > "
-        f"{p95_bound:g} s, or undecided after the drain."))
-    for col in ("offered req/s", "sent req/s", "requests", "first offer", "failed/held", "dead letter",
-                "undecided", "achieved req/s", "p50 ms", "p95 ms", "p99 ms", "worker CPU", "rows/request"):
+    table = Table(
+        title="careline pipeline: intake → first decision, per offered load",
+        caption=(
+            f"first decision: the first dispatch.offer.created of the request, or a final state without an offer "
+            f"(failed: no eligible caregiver, to the operator queue), or a dead letter; latency from the driver's send "
+            f"to its read of that record. Requests: copies of {instance} (one service area per day of requests), "
+            f"visits tomorrow, nobody answers offers. Saturated: achieved < {SATURATED_SHARE:.0%} of offered, p95 > "
+            f"{p95_bound:g} s, or undecided after the drain."
+        ),
+    )
+    for col in (
+        "offered req/s",
+        "sent req/s",
+        "requests",
+        "first offer",
+        "failed/held",
+        "dead letter",
+        "undecided",
+        "achieved req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "worker CPU",
+        "rows/request",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(f"{r.offered:g}", f"{r.sent_per_second:.0f}", str(r.sent), str(r.offers), str(r.final),
-                      str(r.dead), ("[red]" if r.undecided else "") + str(r.undecided),
-                      ("[red]" if r.saturated else "") + f"{r.achieved:.1f}", as_ms(r.p50), as_ms(r.p95), as_ms(r.p99),
-                      f"{r.worker_cpu:.0%}", f"{r.rows_per_request:.1f}")
+        table.add_row(
+            f"{r.offered:g}",
+            f"{r.sent_per_second:.0f}",
+            str(r.sent),
+            str(r.offers),
+            str(r.final),
+            str(r.dead),
+            ("[red]" if r.undecided else "") + str(r.undecided),
+            ("[red]" if r.saturated else "") + f"{r.achieved:.1f}",
+            as_ms(r.p50),
+            as_ms(r.p95),
+            as_ms(r.p99),
+            f"{r.worker_cpu:.0%}",
+            f"{r.rows_per_request:.1f}",
+        )
     console.print(table)
     if raw is not None:
-        console.print(f"raw aiokafka loop: {raw.messages:,} records, produce {raw.produce_per_second:,.0f}/s, "
-                      f"consume → transform → produce {raw.loop_per_second:,.0f} events/s")
+        console.print(
+            f"raw aiokafka loop: {raw.messages:,} records, produce {raw.produce_per_second:,.0f}/s, "
+            f"consume → transform → produce {raw.loop_per_second:,.0f} events/s"
+        )
         best = peak(rows)
-        console.print(f"careline pipeline: {best:,.1f} requests/s at best "
-                      f"(≈ {best * (rows[-1].rows_per_request if rows else 0):,.0f} outbox events/s); "
-                      f"ratio pipeline / raw = {best / raw.loop_per_second:.4f} "
-                      f"(1 : {raw.loop_per_second / max(best, 1e-9):,.0f})")
+        console.print(
+            f"careline pipeline: {best:,.1f} requests/s at best "
+            f"(≈ {best * (rows[-1].rows_per_request if rows else 0):,.0f} outbox events/s); "
+            f"ratio pipeline / raw = {best / raw.loop_per_second:.4f} "
+            f"(1 : {raw.loop_per_second / max(best, 1e-9):,.0f})"
+        )
 
 
 def command_line() -> str:
@@ -249,18 +329,36 @@ def command_line() -> str:
 def machine() -> str:
     """nproc, CPU model, memory, Python, and the 1-minute load average now."""
     cpus = len(os.sched_getaffinity(0))
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.machine())
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0) / 1024 / 1024
-    return (f"nproc {cpus} · {model} · {mem:.0f} GiB · Python {platform.python_version()} · "
-            f"load average {os.getloadavg()[0]:.2f} at start")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    mem = (
+        next(
+            (
+                int(line.split()[1])
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            0,
+        )
+        / 1024
+        / 1024
+    )
+    return (
+        f"nproc {cpus} · {model} · {mem:.0f} GiB · Python {platform.python_version()} · "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
 
 
 def default_database(var_dir: Path, name: str) -> str:
     folder = var_dir / "bench"
     folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / f'{name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.db'}"
+    return f"sqlite:///{folder / f'{name}-{datetime.now(UTC):%Y%m%dT%H%M%S}.db'}"
 
 
 @dataclass
@@ -280,31 +378,35 @@ class Loaded:
 
 
 @contextlib.contextmanager
-def loaded_stack(kind: str, instance_path: Path, requests: int, broker: str | None,
-                 database_url: str | None) -> Iterator[Loaded]:
+def loaded_stack(
+    kind: str, instance_path: Path, requests: int, broker: str | None, database_url: str | None
+) -> Iterator[Loaded]:
     """How ``bench throughput`` and ``bench scale`` start: the command line and the machine
     printed; ``requests`` requests built from copies of the UHHC day at ``instance_path`` (one
     service area per copy); a broker and database (``bench_stack``; a new SQLite file named
     after ``kind`` unless ``database_url``) with the register and rosters loaded."""
-    from tools.bench.stack import bench_stack
-    from tools.bench.workload import build_workload, load_workload
     from config.settings import get_settings
     from db.session import session_factory
     from handlers.datasets.uhhc import load_instance
+    from tools.bench.stack import bench_stack
+    from tools.bench.workload import build_workload, load_workload
 
     probe = Console()
     out = probe if probe.is_terminal else Console(width=150)
     settings = get_settings()
     database_url = database_url or default_database(settings.var_dir, kind)
-    run = f"b{kind[0]}{datetime.now(timezone.utc):%H%M%S}"
+    run = f"b{kind[0]}{datetime.now(UTC):%H%M%S}"
     instance = load_instance(instance_path.read_bytes(), name=instance_path.stem)
     workload = build_workload(instance, requests, run)
     out.print(f"$ {command_line()}", soft_wrap=True, highlight=False)
     out.print(f"machine: {machine()}", soft_wrap=True)
     with bench_stack(broker, database_url, settings, run) as stack:
-        out.print(f"broker {'Tansu (embedded, memory)' if stack.broker_pid else stack.bootstrap} · database "
-                  f"{database_url.split('@')[-1]} · {len(workload.days):,} areas × {workload.per_area} requests of "
-                  f"{instance.name}, {len(instance.roster)} caregivers each", soft_wrap=True)
+        out.print(
+            f"broker {'Tansu (embedded, memory)' if stack.broker_pid else stack.bootstrap} · database "
+            f"{database_url.split('@')[-1]} · {len(workload.days):,} areas × {workload.per_area} requests of "
+            f"{instance.name}, {len(instance.roster)} caregivers each",
+            soft_wrap=True,
+        )
         started = time.perf_counter()
         load_workload(session_factory(database_url), workload)
         load_seconds = time.perf_counter() - started
@@ -312,9 +414,18 @@ def loaded_stack(kind: str, instance_path: Path, requests: int, broker: str | No
         yield Loaded(out, settings, database_url, run, instance, workload, stack, load_seconds)
 
 
-def main(broker: str | None, database_url: str | None, loads: list[float], seconds: float, messages: int,
-         instance_path: Path, p95_bound: float, drain: float, profile: Path | None,
-         json_path: Path | None = None) -> int:
+def main(
+    broker: str | None,
+    database_url: str | None,
+    loads: list[float],
+    seconds: float,
+    messages: int,
+    instance_path: Path,
+    p95_bound: float,
+    drain: float,
+    profile: Path | None,
+    json_path: Path | None = None,
+) -> int:
     """Run (a) and (b) and print the table; exit 0 when the pipeline decided every
     request it was sent below saturation, 1 when the worker died or nothing ran."""
     from tools.bench.profile import Sampler
@@ -322,8 +433,11 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
     total = max(messages, int(sum(r * seconds for r in loads)) + 1)
     with loaded_stack("throughput", instance_path, total, broker, database_url) as ld:
         out, settings, run, workload, instance, stack = ld.out, ld.settings, ld.run, ld.workload, ld.instance, ld.stack
-        raw = asyncio.run(raw_loop(stack.bootstrap, workload.records(), messages, settings.topic_partitions, run)) \
-            if messages else None
+        raw = (
+            asyncio.run(raw_loop(stack.bootstrap, workload.records(), messages, settings.topic_partitions, run))
+            if messages
+            else None
+        )
         if raw:
             out.print(f"raw loop: {raw.loop_per_second:,.0f} events/s")
         stack.start_worker(run)
@@ -338,8 +452,18 @@ def main(broker: str | None, database_url: str | None, loads: list[float], secon
         alive = stack.worker_alive()
     print_table(out, raw, rows, instance.name, p95_bound)
     if json_path:
-        json_path.write_text(json.dumps({"command": command_line(), "machine": machine(), "instance": instance.name,
-                                         "raw": raw and asdict(raw), "loads": [asdict(r) for r in rows]}, indent=1))
+        json_path.write_text(
+            json.dumps(
+                {
+                    "command": command_line(),
+                    "machine": machine(),
+                    "instance": instance.name,
+                    "raw": raw and asdict(raw),
+                    "loads": [asdict(r) for r in rows],
+                },
+                indent=1,
+            )
+        )
     if sampling and sampling.out.exists():
         print_profile(out, sampling.out)
     return 0 if rows and alive and all(r.undecided == 0 for r in rows if not r.saturated) else 1
@@ -363,5 +487,7 @@ def print_profile(out: Console, collapsed: Path, top: int = 15) -> None:
         table.add_row("" if s1 is None else f"{s1:.1%}", f1, "" if s2 is None else f"{s2:.1%}", f2)
     out.print(table)
     busy, steps = by_step(collapsed)
-    out.print(f"worker busy samples by step ({busy:,}): "
-              + "; ".join(f"{name} {share:.0%}" for name, share in steps), soft_wrap=True)
+    out.print(
+        f"worker busy samples by step ({busy:,}): " + "; ".join(f"{name} {share:.0%}" for name, share in steps),
+        soft_wrap=True,
+    )

@@ -14,14 +14,14 @@ day), so every window is still open however long the run takes. Paired
 visits lose their synchronisation (``sync``): a follower waits for its anchor
 to be accepted, and nobody accepts in a bench.
 """
+
 from __future__ import annotations
 
 import math
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Iterator
-
 
 from db import register
 from db.session import Session, sessionmaker
@@ -64,7 +64,7 @@ class Workload:
 
 def tomorrow_morning(now: datetime | None = None) -> datetime:
     """07:00 UTC of the day after ``now``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return (now + timedelta(days=1)).replace(hour=7, minute=0, second=0, microsecond=0)
 
 
@@ -83,11 +83,20 @@ def load_workload(factory: sessionmaker[Session], workload: Workload, chunk: int
     prefix), so rows are added, not merged."""
     matrix = [list(r) for r in workload.instance.distances]
     for i in range(0, len(workload.days), chunk):
-        days = workload.days[i:i + chunk]
+        days = workload.days[i : i + chunk]
         with factory() as session:
-            register.add_service_areas(session, [
-                {"service_area": d.area, "name": f"UHHC {workload.instance.name} copy {d.area}",
-                 "travel_matrix": matrix, "shift_end_hard": workload.instance.shift_end_hard} for d in days])
+            register.add_service_areas(
+                session,
+                [
+                    {
+                        "service_area": d.area,
+                        "name": f"UHHC {workload.instance.name} copy {d.area}",
+                        "travel_matrix": matrix,
+                        "shift_end_hard": workload.instance.shift_end_hard,
+                    }
+                    for d in days
+                ],
+            )
             for group in ("providers", "elders", "caregivers"):
                 session.add_all([obj for d in days for obj in getattr(d, group)])
                 session.flush()

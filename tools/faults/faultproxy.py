@@ -12,6 +12,7 @@ faults`` can show retries happened and no SMS was sent twice.
 ``FaultPlan.script`` replaces the random draw with a fixed sequence (``"500"``,
 ``"429"``, ``"hang"``, ``"ok"``) for the first creates, for exact tests.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,7 @@ CREATES = ("/Messages.json", "/Calls.json")
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+    def handle_error(self, request, client_address) -> None:
         """A client that went away (a killed worker's keep-alive connection) is not an error."""
         import sys
 
@@ -96,13 +97,14 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args) -> None:  # noqa: ANN002 - quiet
+            def log_message(self, *args) -> None:
                 pass
 
             def _forward(self, body: bytes | None) -> requests.Response:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                return requests.request(self.command, proxy.upstream + self.path, data=body, headers=headers,
-                                        timeout=30)
+                return requests.request(
+                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=30
+                )
 
             def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
@@ -126,8 +128,10 @@ class FaultProxy:
                     return
                 if fault in ("500", "429"):
                     code = 20429 if fault == "429" else 20500
-                    payload = (f'{{"code": {code}, "message": "injected {fault}", "more_info": '
-                               f'"https://www.twilio.com/docs/errors/{code}", "status": {fault}}}').encode()
+                    payload = (
+                        f'{{"code": {code}, "message": "injected {fault}", "more_info": '
+                        f'"https://www.twilio.com/docs/errors/{code}", "status": {fault}}}'
+                    ).encode()
                     extra = {"Retry-After": "1"} if fault == "429" else {}
                     self._answer(int(fault), payload, {"Content-Type": "application/json", **extra})
                     return
@@ -136,8 +140,12 @@ class FaultProxy:
                     form = urllib.parse.parse_qs((body or b"").decode())
                     # the status callback names the request the message is about: the same text to the
                     # same person about two requests (two offers sharing a short code) is two messages
-                    key = (self.path.rsplit("/", 1)[-1], form.get("To", [""])[0], form.get("Body", [""])[0],
-                           form.get("StatusCallback", [""])[0])
+                    key = (
+                        self.path.rsplit("/", 1)[-1],
+                        form.get("To", [""])[0],
+                        form.get("Body", [""])[0],
+                        form.get("StatusCallback", [""])[0],
+                    )
                     try:
                         sid = upstream.json().get("sid", "")
                     except ValueError:
@@ -145,14 +153,17 @@ class FaultProxy:
                     with proxy._lock:
                         proxy.stats.forwarded[key] += 1
                         proxy.stats.created.append((sid, form.get("StatusCallback", [""])[0]))
-                self._answer(upstream.status_code, upstream.content,
-                             {"Content-Type": upstream.headers.get("Content-Type", "application/json")})
+                self._answer(
+                    upstream.status_code,
+                    upstream.content,
+                    {"Content-Type": upstream.headers.get("Content-Type", "application/json")},
+                )
 
             do_GET = do_POST = do_DELETE = _handle
 
         return Handler
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         threading.Thread(target=self.server.serve_forever, name="fault-proxy", daemon=True).start()
         return self
 

@@ -19,6 +19,7 @@ Invariants (issue 7, "Faults"):
 7. no SMS sent twice for one offer (recipient, text and the status callback that names
    the request, as Twilio received them).
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -28,8 +29,15 @@ from typing import Iterable, Mapping
 from handlers.model import CareRequest, Offer, OfferStatus, RequestStatus, Visit, VisitStatus
 
 #: where a request may rest when the run is over: final, or waiting for an operator
-RESTING = frozenset({RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.REJECTED,
-                     RequestStatus.ENTERED_IN_ERROR, RequestStatus.FAILED})
+RESTING = frozenset(
+    {
+        RequestStatus.COMPLETED,
+        RequestStatus.CANCELLED,
+        RequestStatus.REJECTED,
+        RequestStatus.ENTERED_IN_ERROR,
+        RequestStatus.FAILED,
+    }
+)
 LIVE_VISITS = frozenset({VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED})
 
 
@@ -55,12 +63,19 @@ class Verdict:
 
 def _overlaps(visits: list[Visit]) -> list[tuple[Visit, Visit]]:
     ordered = sorted(visits, key=lambda v: v.planned_start)
-    return [(a, b) for a, b in zip(ordered, ordered[1:]) if b.planned_start < a.planned_end]
+    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b.planned_start < a.planned_end]
 
 
-def check(intake_ids: Iterable[str], requests: Iterable[CareRequest], offers: Iterable[Offer],
-          visits: Iterable[Visit], status_events: Mapping[str, set[str]], dead_lettered: Iterable[str] = (),
-          unsent_outbox: int = 0, sms_sent: Mapping[tuple, int] | None = None) -> Verdict:
+def check(
+    intake_ids: Iterable[str],
+    requests: Iterable[CareRequest],
+    offers: Iterable[Offer],
+    visits: Iterable[Visit],
+    status_events: Mapping[str, set[str]],
+    dead_lettered: Iterable[str] = (),
+    unsent_outbox: int = 0,
+    sms_sent: Mapping[tuple, int] | None = None,
+) -> Verdict:
     """Check the invariants above. ``intake_ids`` are request ids the channels
     accepted; ``status_events`` maps request id -> statuses its
     ``care.request.status_changed`` events recorded; ``sms_sent`` maps

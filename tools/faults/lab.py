@@ -23,44 +23,44 @@ Recovery time: wall seconds from the end of the fault (worker restarted,
 broker or database back, worker left) until the pipeline next emitted an
 event of the run.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import random
-from collections import Counter
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
 from rich.console import Console
 
 from careline import brokers
-
-from tools.faults import points as fault_points
-from tools.faults.live_check import Comparison, compare, hold_clock
-from tools.replay.driver import ReplayDriver, ReplayOptions
-from tools.replay.stack import worker_env
 from config import topics
 from config.settings import REPO_ROOT, Settings
 from db import runs
 from db.migrate import upgrade
 from db.session import Session, session_factory, sessionmaker
-from tools.faults.invariants import Verdict, check
 from handlers.datasets.uhhc import Instance
+from tools.faults import points as fault_points
+from tools.faults.invariants import Verdict, check
+from tools.faults.live_check import Comparison, compare, hold_clock
+from tools.replay.driver import ReplayDriver, ReplayOptions
+from tools.replay.stack import worker_env
 
 POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
 
 
 #: the first run's day; run ``i`` of a bench replays the day ``i`` days later (its own day and ids)
-FIRST_DAY = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
 class Lab:
@@ -75,15 +75,16 @@ class Lab:
         self._stack = contextlib.ExitStack()
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         from tools.faults.faultproxy import FaultPlan, FaultProxy
         from tools.harness.prism import running_prism
 
         try:
             self.kafka_port, self.controller_port = brokers.free_port(), brokers.free_port()
             self.console.print(f"lab: Apache Kafka on 127.0.0.1:{self.kafka_port}")
-            self.broker = brokers.start_apache_kafka(self.kafka_port, self.controller_port,
-                                                     log_path=self.logs / "kafka-sh.log")
+            self.broker = brokers.start_apache_kafka(
+                self.kafka_port, self.controller_port, log_path=self.logs / "kafka-sh.log"
+            )
             # the broker's data (under .cache/kafka) and the cluster (under var) go when the lab does
             self._stack.callback(shutil.rmtree, REPO_ROOT / ".cache" / "kafka" / f"data-{self.kafka_port}", True)
             self._stack.callback(self.broker.stop)
@@ -92,8 +93,9 @@ class Lab:
             self._postgres("start")
             self._stack.callback(self._postgres, "stop")
             self._postgres("reset")
-            self.database_url = subprocess.run(["bash", str(POSTGRES_SH), "url"], env=self.pg_env, check=True,
-                                               capture_output=True, text=True).stdout.strip()
+            self.database_url = subprocess.run(
+                ["bash", str(POSTGRES_SH), "url"], env=self.pg_env, check=True, capture_output=True, text=True
+            ).stdout.strip()
             self.sessions: sessionmaker[Session] = session_factory(self.database_url)
             upgrade(self.database_url)
             brokers.ensure_topics(self.bootstrap, topics.resolved(Settings().topic_partitions))
@@ -102,16 +104,19 @@ class Lab:
             self.web_port = brokers.free_port()
             self.phones: dict[str, str] = {}
             settings = Settings(var_dir=self.var, broker=self.bootstrap, database_url=self.database_url)
-            self.env = dict(worker_env(settings, self.bootstrap, self.database_url),
-                            CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32, CARELINE_TWILIO_AUTH_TOKEN="lab-token",
-                            CARELINE_TWILIO_FROM_NUMBER="+15005550006",
-                            CARELINE_TWILIO_API_BASE_URL=self.proxy.base_url,
-                            CARELINE_TWILIO_TIMEOUT_SECONDS="2",
-                            CARELINE_PUBLIC_BASE_URL=f"http://127.0.0.1:{self.web_port}",
-                            CARELINE_WEB_CLOCK="replay",
-                            # at 600x the default 120 s offer is 0.2 s of wall time, less than one SMS
-                            # webhook round trip: offers last 10 simulated minutes (1 s) in the lab
-                            CARELINE_OFFER_TIMEOUT_SECONDS="600")
+            self.env = dict(
+                worker_env(settings, self.bootstrap, self.database_url),
+                CARELINE_TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+                CARELINE_TWILIO_AUTH_TOKEN="lab-token",
+                CARELINE_TWILIO_FROM_NUMBER="+15005550006",
+                CARELINE_TWILIO_API_BASE_URL=self.proxy.base_url,
+                CARELINE_TWILIO_TIMEOUT_SECONDS="2",
+                CARELINE_PUBLIC_BASE_URL=f"http://127.0.0.1:{self.web_port}",
+                CARELINE_WEB_CLOCK="replay",
+                # at 600x the default 120 s offer is 0.2 s of wall time, less than one SMS
+                # webhook round trip: offers last 10 simulated minutes (1 s) in the lab
+                CARELINE_OFFER_TIMEOUT_SECONDS="600",
+            )
             self.scheduler = self.spawn("scheduler")
             self.spawn("worker")
             self._stack.callback(self.stop_all)
@@ -133,15 +138,17 @@ class Lab:
         return Settings().topic_partitions
 
     def _postgres(self, action: str) -> None:
-        subprocess.run(["bash", str(POSTGRES_SH), action], env=self.pg_env, check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            ["bash", str(POSTGRES_SH), action], env=self.pg_env, check=True, capture_output=True, timeout=120
+        )
 
     def spawn(self, command: str = "worker") -> subprocess.Popen:
         """Start ``careline <command>``; workers are kept in ``workers`` (oldest first)."""
         n = len(self.workers) + 1
-        log = open(self.logs / f"{command}-{n}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", command], env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        log = open(self.logs / f"{command}-{n}.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "careline.cli", command], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         if command == "worker":
             self.workers.append(proc)
         return proc
@@ -185,9 +192,13 @@ class Lab:
         if proc is not None and proc.poll() is None:
             return self._web_url
         port = self.web_port
-        log = open(self.logs / "web.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = self._web = subprocess.Popen([sys.executable, "-m", "careline.cli", "web", "--port", str(port)],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log = open(self.logs / "web.log", "ab")
+        proc = self._web = subprocess.Popen(
+            [sys.executable, "-m", "careline.cli", "web", "--port", str(port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         if not getattr(self, "_web_stop_registered", False):
             self._stack.callback(self.stop_web)
             self._web_stop_registered = True
@@ -217,8 +228,9 @@ class Lab:
         service the day's caregivers give), so that hotline calls become requests dispatch can place."""
         text = (REPO_ROOT / "config" / "ivr.toml").read_text(encoding="utf-8")
         path = self.var / f"ivr-{service_type}.toml"
-        path.write_text(text.replace('"1" = { service_type = "meal"', f'"1" = {{ service_type = "{service_type}"'),
-                        encoding="utf-8")
+        path.write_text(
+            text.replace('"1" = { service_type = "meal"', f'"1" = {{ service_type = "{service_type}"'), encoding="utf-8"
+        )
         if self.env.get("CARELINE_IVR_CONFIG") != str(path):
             self.env["CARELINE_IVR_CONFIG"] = str(path)
             self.stop_web()
@@ -235,13 +247,13 @@ class Lab:
     def elder_token(self, elder_id: str) -> str:
         """A fresh app API token for ``elder_id`` (what ``careline tokens issue elder`` does)."""
         import secrets
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from db import app_api
 
         token = secrets.token_urlsafe(32)
         with self.sessions() as session:
-            app_api.add_token(session, token, "elder", elder_id, datetime.now(timezone.utc))
+            app_api.add_token(session, token, "elder", elder_id, datetime.now(UTC))
             session.commit()
         return token
 
@@ -257,11 +269,12 @@ class Lab:
         url = self.web() + path
         headers = {"X-Twilio-Signature": sign(url, form, self.env["CARELINE_TWILIO_AUTH_TOKEN"])}
         with ThreadPoolExecutor(max_workers=copies) as pool:
-            replies = list(pool.map(lambda _: requests.post(url, data=form, headers=headers, timeout=30),
-                                    range(copies)))
+            replies = list(
+                pool.map(lambda _: requests.post(url, data=form, headers=headers, timeout=30), range(copies))
+            )
         return replies
 
-    def sms_reply(self, driver: ReplayDriver, act, copies: int, refused: list[str]) -> None:  # noqa: ANN001
+    def sms_reply(self, driver: ReplayDriver, act, copies: int, refused: list[str]) -> None:
         """A caregiver answers by SMS (``1 4821``, ``2 4821``, ``到 4821``, ``完 4821``), the
         inbound webhook delivered ``copies`` times at once with one MessageSid."""
         import uuid
@@ -269,9 +282,15 @@ class Lab:
         with self.sessions() as session:
             code = runs.short_code(session, act.offer_id, act.request_id, act.caregiver_id)
         word = {"accept": "1", "decline": "2", "check_in": "到", "check_out": "完"}[act.kind]
-        form = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"],
-                "From": self.phones[act.caregiver_id], "To": self.env["CARELINE_TWILIO_FROM_NUMBER"],
-                "Body": f"{word} {code}", "NumMedia": "0", "NumSegments": "1"}
+        form = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"],
+            "From": self.phones[act.caregiver_id],
+            "To": self.env["CARELINE_TWILIO_FROM_NUMBER"],
+            "Body": f"{word} {code}",
+            "NumMedia": "0",
+            "NumSegments": "1",
+        }
         replies = self.post_signed("/twilio/sms", form, copies)
         if any(r.status_code != 200 for r in replies):
             refused.append(f"SMS webhook {act.kind} answered {[r.status_code for r in replies]}")
@@ -288,8 +307,12 @@ class Lab:
         for sid, callback in done:
             parts = urlsplit(callback)
             for status in ("delivered", "sent", "queued"):
-                form = {"MessageSid": sid, "MessageStatus": status, "SmsStatus": status,
-                        "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"]}
+                form = {
+                    "MessageSid": sid,
+                    "MessageStatus": status,
+                    "SmsStatus": status,
+                    "AccountSid": self.env["CARELINE_TWILIO_ACCOUNT_SID"],
+                }
                 self.post_signed(f"{parts.path}?{parts.query}", form, copies)
         wrong = []
         with self.sessions() as session:
@@ -345,12 +368,14 @@ class Lab:
         Twilio received, and check them (``tools.faults.invariants.check``)."""
         ids = [s.record["intake_id"] for s in driver.day.submissions] + sorted(driver.extra)
         with self.sessions() as session:
-            requests, offers, visits = runs.run_and_extra_records(session, f"{driver.run_id}.",
-                                                                  sorted(driver.extra), ids)
+            requests, offers, visits = runs.run_and_extra_records(
+                session, f"{driver.run_id}.", sorted(driver.extra), ids
+            )
             status_events = runs.statuses_reached(session, ids)
         dead = [rid for rid, state in driver.final.items() if state == "dead-letter"]
-        verdict = check(ids, requests, offers, visits, status_events, dead, self.unsent_outbox(),
-                        dict(self.proxy.stats.forwarded))
+        verdict = check(
+            ids, requests, offers, visits, status_events, dead, self.unsent_outbox(), dict(self.proxy.stats.forwarded)
+        )
         lost = set(ids) - {r.request_id for r in requests} - set(dead)
         if lost:
             from tools.faults.trace import trace
@@ -449,10 +474,18 @@ def _hotline_call(lab: Lab, url: str, caller: str, service_type: str, answered: 
 
     from careline.web.twilio_security import sign
 
-    base = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": lab.env["CARELINE_TWILIO_ACCOUNT_SID"],
-            "From": caller, "To": lab.env["CARELINE_TWILIO_FROM_NUMBER"], "CallStatus": "in-progress"}
-    steps = (("/twilio/voice", {}), ("/twilio/voice/menu?first=1&lang=zh&try=0", {"Digits": "1"}),
-             (f"/twilio/voice/time?lang=zh&service={service_type}&try=0", {"Digits": "1"}))
+    base = {
+        "CallSid": "CA" + uuid.uuid4().hex,
+        "AccountSid": lab.env["CARELINE_TWILIO_ACCOUNT_SID"],
+        "From": caller,
+        "To": lab.env["CARELINE_TWILIO_FROM_NUMBER"],
+        "CallStatus": "in-progress",
+    }
+    steps = (
+        ("/twilio/voice", {}),
+        ("/twilio/voice/menu?first=1&lang=zh&try=0", {"Digits": "1"}),
+        (f"/twilio/voice/time?lang=zh&service={service_type}&try=0", {"Digits": "1"}),
+    )
     reply = None
     for path, more in steps:
         form = {**base, **more}
@@ -509,9 +542,11 @@ def _kill_web(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
     log.restored = time.monotonic()
     for t in threads:
         t.join(timeout=120)
-    log.notes.append(f"web killed {log.started - (until - 24):.1f} s into the calls and started again: "
-                     f"{len(heard)} calls heard their request number; {answered[0]} webhooks answered 200, "
-                     f"{answered[1]} deliveries got no answer and were delivered again")
+    log.notes.append(
+        f"web killed {log.started - (until - 24):.1f} s into the calls and started again: "
+        f"{len(heard)} calls heard their request number; {answered[0]} webhooks answered 200, "
+        f"{answered[1]} deliveries got no answer and were delivered again"
+    )
 
 
 def _rebalance(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
@@ -555,12 +590,22 @@ def _app_requests(lab: Lab, driver: ReplayDriver, until: float, every_s: float =
         elder = driver.day.elders[n % len(driver.day.elders)].elder_id
         with lab.sessions() as session:
             now = read_clock(session).now()
-        body = {"service_type": service, "duration_minutes": 30, "priority": "routine",
-                "window": {"start": (now + timedelta(minutes=30)).isoformat(),
-                           "end": (now + timedelta(minutes=180)).isoformat()}}
+        body = {
+            "service_type": service,
+            "duration_minutes": 30,
+            "priority": "routine",
+            "window": {
+                "start": (now + timedelta(minutes=30)).isoformat(),
+                "end": (now + timedelta(minutes=180)).isoformat(),
+            },
+        }
         sent = time.monotonic()
-        reply = requests.post(f"{url}/api/v1/requests", json=body, timeout=10,
-                              headers={"Authorization": f"Bearer {lab.elder_token(elder)}"})
+        reply = requests.post(
+            f"{url}/api/v1/requests",
+            json=body,
+            timeout=10,
+            headers={"Authorization": f"Bearer {lab.elder_token(elder)}"},
+        )
         if reply.status_code != 202:
             raise RuntimeError(f"app API answered {reply.status_code} during the fault: {reply.text[:200]}")
         answered.append(time.monotonic() - sent)
@@ -587,9 +632,12 @@ def _broker_outage(seconds: float) -> Callable[[Lab, ReplayDriver, FaultLog], No
             held = lab.unsent_outbox()
             lab.start_broker()
             log.restored = time.monotonic()
-        log.notes.append(f"app API answered {len(answers)} requests with 202 while Kafka was down "
-                         f"(slowest {max(answers, default=0) * 1000:.0f} ms); the outbox held {held} "
-                         f"records ({held - before:+d} during the outage)")
+        log.notes.append(
+            f"app API answered {len(answers)} requests with 202 while Kafka was down "
+            f"(slowest {max(answers, default=0) * 1000:.0f} ms); the outbox held {held} "
+            f"records ({held - before:+d} during the outage)"
+        )
+
     return inject
 
 
@@ -605,28 +653,42 @@ def _webhooks(lab: Lab, driver: ReplayDriver, log: FaultLog) -> None:
     log.started = log.restored = time.monotonic()
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("baseline", "none", _none),
-    Scenario("worker-sigkill", "worker killed (SIGKILL) and restarted, at a kill point", _kill_worker),
-    Scenario("worker-and-timers-sigkill", "worker and timer service killed together (SIGKILL), at a kill point",
-             _kill_worker_and_timers),
-    Scenario("web-sigkill", "web service killed (SIGKILL) while hotline webhooks arrive, restarted",
-             _kill_web),
-    Scenario("rebalance", "second worker joins, then leaves", _rebalance, ("full",)),
-    Scenario("broker-restart", "Kafka stopped and started at 30 %", _restart_broker, ("full",)),
-    Scenario("postgres-restart", "PostgreSQL restarted at 30 %", _restart_postgres),
-    Scenario("broker-outage-30s", "Kafka unreachable 30 s, intake continues", _broker_outage(30.0),
-             speed=240.0),
-    Scenario("twilio-errors", "Twilio 500 20 %, 429 20 %, no answer 5 %", _twilio_errors),
-    Scenario("deliver-5x", "every intake and caregiver answer delivered 5 times", _none, copies=5),
-    Scenario("webhooks-5x", "caregivers answer by SMS, each webhook 5× at once; status "
-             "callbacks newest first, 3× each", _webhooks),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("baseline", "none", _none),
+        Scenario("worker-sigkill", "worker killed (SIGKILL) and restarted, at a kill point", _kill_worker),
+        Scenario(
+            "worker-and-timers-sigkill",
+            "worker and timer service killed together (SIGKILL), at a kill point",
+            _kill_worker_and_timers,
+        ),
+        Scenario("web-sigkill", "web service killed (SIGKILL) while hotline webhooks arrive, restarted", _kill_web),
+        Scenario("rebalance", "second worker joins, then leaves", _rebalance, ("full",)),
+        Scenario("broker-restart", "Kafka stopped and started at 30 %", _restart_broker, ("full",)),
+        Scenario("postgres-restart", "PostgreSQL restarted at 30 %", _restart_postgres),
+        Scenario("broker-outage-30s", "Kafka unreachable 30 s, intake continues", _broker_outage(30.0), speed=240.0),
+        Scenario("twilio-errors", "Twilio 500 20 %, 429 20 %, no answer 5 %", _twilio_errors),
+        Scenario("deliver-5x", "every intake and caregiver answer delivered 5 times", _none, copies=5),
+        Scenario(
+            "webhooks-5x",
+            "caregivers answer by SMS, each webhook 5× at once; status callbacks newest first, 3× each",
+            _webhooks,
+        ),
+    )
+}
 
 
-def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
-                 timeout_s: float, day: int = 0, kill_at: str = "share",
-                 rng: random.Random | None = None) -> Row:
+def run_scenario(
+    lab: Lab,
+    scenario: Scenario,
+    instance: Instance,
+    speed: float,
+    timeout_s: float,
+    day: int = 0,
+    kill_at: str = "share",
+    rng: random.Random | None = None,
+) -> Row:
     """Replay ``instance`` at ``speed`` (simulated seconds per wall second; the scenario may
     override it) for at most ``timeout_s`` wall seconds on the day ``day`` days after
     ``FIRST_DAY``, injecting the scenario's fault (a kill strikes at ``kill_at``,
@@ -638,10 +700,19 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     lab.proxy.stats.forwarded.clear()
     lab.proxy.stats.injected.clear()
     lab.proxy.stats.created.clear()
-    driver = ReplayDriver(lab.bootstrap, lab.sessions, instance,
-                          ReplayOptions(speed=scenario.speed or speed, timeout_seconds=timeout_s, via_outbox=True,
-                                        copies=scenario.copies, day_start=FIRST_DAY + timedelta(days=day)),
-                          lab.console)
+    driver = ReplayDriver(
+        lab.bootstrap,
+        lab.sessions,
+        instance,
+        ReplayOptions(
+            speed=scenario.speed or speed,
+            timeout_seconds=timeout_s,
+            via_outbox=True,
+            copies=scenario.copies,
+            day_start=FIRST_DAY + timedelta(days=day),
+        ),
+        lab.console,
+    )
     lab.give_caregivers_phones(driver)
     log = FaultLog(kill_at=kill_at, rng=rng or random.Random())
     failure: list[BaseException] = []
@@ -678,13 +749,23 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     # the worker's live KPIs, after the fault: every subject equals its stored records (a restarted
     # worker rebuilds its windows from the stored events and counts each tally once)
     hold_clock(lab.sessions)
-    live = compare(lab.database_url, lab.sessions, driver.run_id, driver.day.start, wait_s=60,
-                   bootstrap=lab.bootstrap, partitions=Settings().topic_partitions)
+    live = compare(
+        lab.database_url,
+        lab.sessions,
+        driver.run_id,
+        driver.day.start,
+        wait_s=60,
+        bootstrap=lab.bootstrap,
+        partitions=Settings().topic_partitions,
+    )
     verdict.violations.extend(live.violations())
     notes = list(log.notes) + [live.summary()]
     shared = Counter((kind, to, body) for kind, to, body, _ in lab.proxy.stats.forwarded)
-    notes.extend(f"{kind} to …{to[-4:]}: the same text about {n} requests (two offers share a short code): "
-                 f"{body[:40]!r}" for (kind, to, body), n in shared.items() if n > 1)
+    notes.extend(
+        f"{kind} to …{to[-4:]}: the same text about {n} requests (two offers share a short code): {body[:40]!r}"
+        for (kind, to, body), n in shared.items()
+        if n > 1
+    )
     if scenario.name == "twilio-errors":
         s = lab.proxy.stats
         notes.append(f"Twilio: {dict(s.injected)} injected, {sum(s.forwarded.values())} SMS/calls sent")
@@ -692,8 +773,17 @@ def run_scenario(lab: Lab, scenario: Scenario, instance: Instance, speed: float,
     if log.restored is not None:
         after = [t for t in driver.seen_at if t >= log.restored]
         recovery = (after[0] - log.restored) if after else None
-    return Row(scenario.name, scenario.fault, verdict, recovery, time.monotonic() - started, notes,
-               dict(lab.proxy.stats.injected), len(driver.extra), live)
+    return Row(
+        scenario.name,
+        scenario.fault,
+        verdict,
+        recovery,
+        time.monotonic() - started,
+        notes,
+        dict(lab.proxy.stats.injected),
+        len(driver.extra),
+        live,
+    )
 
 
 def scenarios_for(profile: str, names: list[str] | None = None) -> list[Scenario]:
@@ -730,19 +820,41 @@ def render(rows: list[Row], console: Console, what: str, command: str) -> None:
     """The fault table (one row per scenario), then each scenario's notes and broken invariants."""
     from rich.table import Table
 
-    table = Table(title=f"careline bench faults — {what}, Apache Kafka 4.4 + PostgreSQL",
-                  caption=f"$ {command}")
-    for column in ("scenario", "fault", "requests in", "completed", "to operator", "lost", "duplicated",
-                   "recovery s", "wall s", "live KPIs", "invariants"):
-        table.add_column(column, justify="left" if column in ("scenario", "fault", "invariants") else "right",
-                         no_wrap=column != "fault", max_width=44 if column == "fault" else None)
+    table = Table(title=f"careline bench faults — {what}, Apache Kafka 4.4 + PostgreSQL", caption=f"$ {command}")
+    for column in (
+        "scenario",
+        "fault",
+        "requests in",
+        "completed",
+        "to operator",
+        "lost",
+        "duplicated",
+        "recovery s",
+        "wall s",
+        "live KPIs",
+        "invariants",
+    ):
+        table.add_column(
+            column,
+            justify="left" if column in ("scenario", "fault", "invariants") else "right",
+            no_wrap=column != "fault",
+            max_width=44 if column == "fault" else None,
+        )
     for row in rows:
         v = row.verdict
-        table.add_row(row.scenario, row.fault, str(v.requests_in), str(v.completed), str(v.to_operator),
-                      str(v.lost), str(v.duplicated),
-                      "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
-                      f"{row.wall_seconds:.0f}", _live_cell(row.live),
-                      "hold" if v.holds else f"[red]{len(v.violations)} broken")
+        table.add_row(
+            row.scenario,
+            row.fault,
+            str(v.requests_in),
+            str(v.completed),
+            str(v.to_operator),
+            str(v.lost),
+            str(v.duplicated),
+            "—" if row.recovery_seconds is None else f"{row.recovery_seconds:.1f}",
+            f"{row.wall_seconds:.0f}",
+            _live_cell(row.live),
+            "hold" if v.holds else f"[red]{len(v.violations)} broken",
+        )
     wide = Console(file=console.file, width=max(console.width, 170), no_color=console.no_color)
     wide.print(table)
     for row in rows:
@@ -771,16 +883,28 @@ def tally(rows: list[Row]) -> list[str]:
     for name in dict.fromkeys(r.scenario.split(" #")[0] for r in rows):
         mine = [r for r in rows if r.scenario.split(" #")[0] == name]
         if len(mine) > 1:
-            lines.append(f"{name}: {sum(r.verdict.holds for r in mine)} of {len(mine)} runs hold; "
-                         f"lost {sum(r.verdict.lost for r in mine)}, duplicated "
-                         f"{sum(r.verdict.duplicated for r in mine)}; live KPIs equal the records in "
-                         f"{sum(bool(r.live and r.live.all_equal) for r in mine)} of {len(mine)}")
+            lines.append(
+                f"{name}: {sum(r.verdict.holds for r in mine)} of {len(mine)} runs hold; "
+                f"lost {sum(r.verdict.lost for r in mine)}, duplicated "
+                f"{sum(r.verdict.duplicated for r in mine)}; live KPIs equal the records in "
+                f"{sum(bool(r.live and r.live.all_equal) for r in mine)} of {len(mine)}"
+            )
     return lines
 
 
-def main(profile: str, names: list[str] | None, instance_path: Path, speed: float, timeout_s: float,
-         var: Path, console: Console, command: str, repeat: int = 1, kill_at: str = "rotate",
-         seed: int | None = None) -> int:
+def main(
+    profile: str,
+    names: list[str] | None,
+    instance_path: Path,
+    speed: float,
+    timeout_s: float,
+    var: Path,
+    console: Console,
+    command: str,
+    repeat: int = 1,
+    kill_at: str = "rotate",
+    seed: int | None = None,
+) -> int:
     """Run the scenarios ``repeat`` times (each run on its own day, so with its own ids), print
     the table (and the command), return 1 if an invariant broke. Kills strike at ``kill_at``
     (``kill_point``). Raises ``InstanceError`` for an unreadable day file, ``KeyError`` for
@@ -797,15 +921,25 @@ def main(profile: str, names: list[str] | None, instance_path: Path, speed: floa
     with lab(var, console) as running:
         for run in range(repeat):
             for scenario in chosen:
-                row = run_scenario(running, scenario, instance, speed, timeout_s, day=len(rows),
-                                   kill_at=kill_point(kill_at, len(rows), rng), rng=rng)
+                row = run_scenario(
+                    running,
+                    scenario,
+                    instance,
+                    speed,
+                    timeout_s,
+                    day=len(rows),
+                    kill_at=kill_point(kill_at, len(rows), rng),
+                    rng=rng,
+                )
                 if repeat > 1:
                     row.scenario = f"{row.scenario} #{run + 1}"
                 rows.append(row)
                 v = row.verdict
-                console.print(f"{row.scenario}: {'hold' if v.holds else f'{len(v.violations)} broken'}; lost {v.lost}, "
-                              f"duplicated {v.duplicated}, live KPIs {_live_cell(row.live)}; "
-                              + "; ".join(row.notes[:1]), highlight=False)
+                console.print(
+                    f"{row.scenario}: {'hold' if v.holds else f'{len(v.violations)} broken'}; lost {v.lost}, "
+                    f"duplicated {v.duplicated}, live KPIs {_live_cell(row.live)}; " + "; ".join(row.notes[:1]),
+                    highlight=False,
+                )
     render(rows, console, f"{instance.name} at {speed:g}×", command)
     for line in tally(rows):
         console.print(line)

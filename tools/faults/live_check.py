@@ -8,26 +8,37 @@ from the database (the monthly report's numbers), and which have a count below
 it (lost), above it (counted twice) or another rate; each of those is a
 violation. Used by ``careline bench faults`` and the end-to-end test.
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta
 
 from careline.reports import read_month
 from config import topics
 from config.evaluation import get_evaluation_config
-from db.session import Session, sessionmaker
 from db import live_kpis
 from db.register import read_clock, set_clock
+from db.session import Session, sessionmaker
 from handlers.clock import SimClock
 from handlers.evaluation.kpis import Kpis, caregiver_kpis, provider_kpis
 
 #: every KPI but the median time to accept, which the live side estimates from a histogram
-COMPARED = ("offers", "acceptance_rate", "visits", "on_time_rate", "completion_rate", "no_shows",
-            "evv_compliance_rate", "ratings", "mean_stars", "satisfaction", "complaints",
-            "complaints_per_100_visits")
+COMPARED = (
+    "offers",
+    "acceptance_rate",
+    "visits",
+    "on_time_rate",
+    "completion_rate",
+    "no_shows",
+    "evv_compliance_rate",
+    "ratings",
+    "mean_stars",
+    "satisfaction",
+    "complaints",
+    "complaints_per_100_visits",
+)
 #: the counts: a live one below the stored one means an event was lost
 COUNTS = ("offers", "visits", "no_shows", "ratings", "complaints")
 
@@ -62,18 +73,21 @@ class Comparison:
         """One line per subject whose live KPIs differ from its records: counts below them (a
         lost event), above them (an event counted twice), or another rate; naming the counts."""
         unread = f"; {self.unread} records unread by the worker" if self.unread else ""
-        return ([f"live KPIs of {key} count fewer events than its records ({self.gap(key)}{unread})"
-                 for key in self.lost]
-                + [f"live KPIs of {key} count events twice ({self.gap(key)})" for key in self.doubled]
-                + [f"live KPIs of {key} differ from its records in a rate" for key in self.differ])
+        return (
+            [f"live KPIs of {key} count fewer events than its records ({self.gap(key)}{unread})" for key in self.lost]
+            + [f"live KPIs of {key} count events twice ({self.gap(key)})" for key in self.doubled]
+            + [f"live KPIs of {key} differ from its records in a rate" for key in self.differ]
+        )
 
     def summary(self) -> str:
         """One line for the fault table's notes: how many subjects are equal, lost, doubled,
         other; the counts of those with a count below the records; records still unread."""
-        return (f"live KPIs: {len(self.equal)} of {len(self.stored)} subjects equal the stored records, "
-                f"{len(self.lost)} with a count below them, {len(self.doubled)} above, {len(self.differ)} other"
-                + "".join(f"; {key}: {self.gap(key)}" for key in self.lost)
-                + (f"; {self.unread} records unread by the worker" if self.unread else ""))
+        return (
+            f"live KPIs: {len(self.equal)} of {len(self.stored)} subjects equal the stored records, "
+            f"{len(self.lost)} with a count below them, {len(self.doubled)} above, {len(self.differ)} other"
+            + "".join(f"; {key}: {self.gap(key)}" for key in self.lost)
+            + (f"; {self.unread} records unread by the worker" if self.unread else "")
+        )
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -102,7 +116,7 @@ def hold_clock(factory: sessionmaker[Session]) -> None:
     that clock, which at 1200x leaves a replayed day within a minute or two."""
     with factory() as session:
         now = read_clock(session).now()
-    set_clock(factory, SimClock(datetime.now(timezone.utc), now, 1.0))
+    set_clock(factory, SimClock(datetime.now(UTC), now, 1.0))
 
 
 #: the topics the KPI fold reads: when the group has committed their ends, every event is in the table
@@ -127,8 +141,15 @@ def wait_caught_up(bootstrap: str, partitions: int, timeout_s: float, group: str
         time.sleep(2.0)
 
 
-def compare(database_url: str, factory: sessionmaker[Session], run: str, day_start: datetime,
-            wait_s: float = 60.0, bootstrap: str | None = None, partitions: int = 3) -> Comparison:
+def compare(
+    database_url: str,
+    factory: sessionmaker[Session],
+    run: str,
+    day_start: datetime,
+    wait_s: float = 60.0,
+    bootstrap: str | None = None,
+    partitions: int = 3,
+) -> Comparison:
     """Compare until every subject is equal or ``wait_s`` wall seconds passed (the worker
     writes the read model every ``score_interval_seconds``); the last comparison. With
     ``bootstrap``, first wait (up to 180 s) until the worker has read every record the fold
@@ -136,8 +157,7 @@ def compare(database_url: str, factory: sessionmaker[Session], run: str, day_sta
     unread = wait_caught_up(bootstrap, partitions, 180.0) if bootstrap is not None else 0
     deadline = time.monotonic() + wait_s
     while True:
-        result = Comparison({k: asdict(v) for k, v in stored_kpis(database_url, run, day_start).items()},
-                            unread=unread)
+        result = Comparison({k: asdict(v) for k, v in stored_kpis(database_url, run, day_start).items()}, unread=unread)
         with factory() as session:
             for scope in ("provider", "caregiver"):
                 ids = [key.split(":", 1)[1] for key in result.stored if key.startswith(scope + ":")]

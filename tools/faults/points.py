@@ -16,6 +16,7 @@ Points (``POINTS``):
 ``strike`` waits for the point and returns a line saying where the kill landed. Every wait has
 a limit: a point that does not come (the run ran out of intake) strikes at the limit and says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,13 +35,13 @@ POINTS = ("share", "intake", "intake-commit", "offers", "relay")
 WAIT_LIMIT_SECONDS = 60.0
 
 
-def progress(driver: "ReplayDriver") -> float:
+def progress(driver: ReplayDriver) -> float:
     """Share of the run's requests (day and extra) that are final, 0-1."""
     total = len(driver.day.submissions) + len(driver.extra)
     return len(driver.final) / total if total else 1.0
 
 
-def wait_progress(driver: "ReplayDriver", share: float, timeout_s: float = 300) -> None:
+def wait_progress(driver: ReplayDriver, share: float, timeout_s: float = 300) -> None:
     """Block until ``share`` of the run's requests are final (or ``timeout_s`` wall seconds)."""
     deadline = time.monotonic() + timeout_s
     while progress(driver) < share and time.monotonic() < deadline:
@@ -52,12 +53,13 @@ def choose(rng: random.Random) -> str:
     return rng.choice(POINTS)
 
 
-def _tail(lab: "Lab", topic: str, wanted: Callable[[dict], bool], limit_s: float) -> dict | None:
+def _tail(lab: Lab, topic: str, wanted: Callable[[dict], bool], limit_s: float) -> dict | None:
     """The first record of ``topic`` produced from now on for which ``wanted(value)``; None at the limit."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=lab.bootstrap, enable_auto_commit=False,
-                             client_id="careline-fault-points")
+    consumer = KafkaConsumer(
+        bootstrap_servers=lab.bootstrap, enable_auto_commit=False, client_id="careline-fault-points"
+    )
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(parts)
@@ -79,14 +81,15 @@ def _tail(lab: "Lab", topic: str, wanted: Callable[[dict], bool], limit_s: float
         consumer.close()
 
 
-def _intake_commit(lab: "Lab", limit_s: float) -> str | None:
+def _intake_commit(lab: Lab, limit_s: float) -> str | None:
     """Poll the group's committed offsets of ``care.intake.v1`` every 50 ms; the partitions and
     offsets of the first commit that moves (None at the limit)."""
     from kafka import KafkaAdminClient, TopicPartition
 
     tps = [TopicPartition(topics.INTAKE.name, p) for p in range(lab.partitions)]
-    admin = KafkaAdminClient(bootstrap_servers=lab.bootstrap, client_id="careline-fault-points",
-                             request_timeout_ms=10_000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=lab.bootstrap, client_id="careline-fault-points", request_timeout_ms=10_000
+    )
 
     def committed() -> dict[int, int]:
         found = admin.list_group_offsets({"careline": tps}).get("careline", {})
@@ -106,7 +109,7 @@ def _intake_commit(lab: "Lab", limit_s: float) -> str | None:
         admin.close()
 
 
-def _relay_pending(lab: "Lab", limit_s: float) -> int | None:
+def _relay_pending(lab: Lab, limit_s: float) -> int | None:
     from db import runs
 
     deadline = time.monotonic() + limit_s
@@ -119,7 +122,7 @@ def _relay_pending(lab: "Lab", limit_s: float) -> int | None:
     return None
 
 
-def strike(point: str, lab: "Lab", driver: "ReplayDriver", rng: random.Random) -> str:
+def strike(point: str, lab: Lab, driver: ReplayDriver, rng: random.Random) -> str:
     """Wait for ``point`` in the run ``driver`` plays; returns where the kill lands (the caller kills)."""
     run = driver.run_id + "."
     if point == "share":
@@ -129,21 +132,27 @@ def strike(point: str, lab: "Lab", driver: "ReplayDriver", rng: random.Random) -
     wait_progress(driver, rng.uniform(0.05, 0.5))
     at = f"{progress(driver):.0%} final"
     if point == "intake":
-        seen = _tail(lab, topics.INTAKE.name, lambda v: str(v.get("intake_id", "")).startswith(run),
-                     WAIT_LIMIT_SECONDS)
+        seen = _tail(lab, topics.INTAKE.name, lambda v: str(v.get("intake_id", "")).startswith(run), WAIT_LIMIT_SECONDS)
         delay = rng.uniform(0.0, 0.3)
         time.sleep(delay)
-        what = f"intake {seen['intake_id'][len(run):]}" if seen else "no intake came"
+        what = f"intake {seen['intake_id'][len(run) :]}" if seen else "no intake came"
         return f"intake: {delay * 1000:.0f} ms after {what} reached care.intake.v1 ({at})"
     if point == "intake-commit":
         moved = _intake_commit(lab, WAIT_LIMIT_SECONDS)
         return f"intake-commit: the group committed care.intake.v1 {moved or 'nothing new'} ({at})"
     if point == "offers":
-        seen = _tail(lab, topics.OFFERS.name, lambda v: v.get("type") == "dispatch.offer.created"
-                     and str((v.get("data") or {}).get("request_id", "")).startswith(run), WAIT_LIMIT_SECONDS)
+        seen = _tail(
+            lab,
+            topics.OFFERS.name,
+            lambda v: (
+                v.get("type") == "dispatch.offer.created"
+                and str((v.get("data") or {}).get("request_id", "")).startswith(run)
+            ),
+            WAIT_LIMIT_SECONDS,
+        )
         delay = rng.uniform(0.0, 0.1)
         time.sleep(delay)
-        what = f"offer for {seen['data']['request_id'][len(run):]}" if seen else "no offer came"
+        what = f"offer for {seen['data']['request_id'][len(run) :]}" if seen else "no offer came"
         return f"offers: {delay * 1000:.0f} ms after {what} reached dispatch.offers.v1 ({at})"
     if point == "relay":
         n = _relay_pending(lab, WAIT_LIMIT_SECONDS)

@@ -6,6 +6,7 @@ and whether the worker's group committed past it), the validated request on
 ``care.requests.v1`` (or, for a request the intake agent put on the outbox, that outbox row),
 the dispatch claim (``processed_events``), and both dead-letter topics.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,18 @@ from typing import Iterable
 from kafka import KafkaConsumer, TopicPartition
 
 from config import topics
-from db.session import Session, sessionmaker
 from db import runs
+from db.session import Session, sessionmaker
 
 
 def _records(bootstrap: str, topic: str) -> list:
     """Every record of ``topic`` now on the broker (the lab's broker is small and fresh)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             client_id="careline-fault-trace", consumer_timeout_ms=1500)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        client_id="careline-fault-trace",
+        consumer_timeout_ms=1500,
+    )
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(parts)
@@ -62,19 +67,24 @@ def trace(bootstrap: str, factory: sessionmaker[Session], partitions: int, lost:
         return []
     intake = [(r, _json(r.value)) for r in _records(bootstrap, topics.INTAKE.name)]
     validated = {v.get("id") for v in (_json(r.value) for r in _records(bootstrap, topics.REQUESTS.name))}
-    dead = [(t, _json(r.value)) for t in (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name)
-            for r in _records(bootstrap, t)]
+    dead = [
+        (t, _json(r.value)) for t in (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name) for r in _records(bootstrap, t)
+    ]
     committed, _ = read_offsets(bootstrap, "careline", [(topics.INTAKE.name, p) for p in range(partitions)])
     lines = []
     with factory() as session:
         for rid in lost:
             rows, claimed = runs.intake_trail(session, rid)
-            hops = [f"outbox {row.topic} {'relayed' if row.sent_at else 'NOT relayed'}" for row in rows] or ["no outbox row"]
+            hops = [f"outbox {row.topic} {'relayed' if row.sent_at else 'NOT relayed'}" for row in rows] or [
+                "no outbox row"
+            ]
             seen = [r for r, v in intake if v.get("intake_id") == rid]
             for r in seen:
                 mark = committed.get((r.topic, r.partition), 0)
-                hops.append(f"care.intake.v1 p{r.partition}@{r.offset} (group committed {mark}: "
-                            f"{'past it' if mark > r.offset else 'not past it'})")
+                hops.append(
+                    f"care.intake.v1 p{r.partition}@{r.offset} (group committed {mark}: "
+                    f"{'past it' if mark > r.offset else 'not past it'})"
+                )
             if not seen:
                 hops.append("never on care.intake.v1")
             hops.append("on care.requests.v1" if f"validated:{rid}" in validated else "never on care.requests.v1")

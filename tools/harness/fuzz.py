@@ -8,6 +8,7 @@ libFuzzer reports with the input that caused it.
     scripts/fuzz sms -max_total_time=60          # libFuzzer options after the target
     scripts/fuzz uhhc corpus/ -runs=200000       # a corpus folder is kept and grown
 """
+
 from __future__ import annotations
 
 import io
@@ -29,6 +30,7 @@ def _sms() -> Callable[[bytes], None]:
         rating = sms.parse_rating(text)
         assert rating is None or 1 <= rating <= 5, rating
         sms.is_alarm_text(text, frozenset({"SOS", "救命"}))
+
     return target
 
 
@@ -51,6 +53,7 @@ def _intake() -> Callable[[bytes], None]:
             assert exc.field and exc.reason
             return
         assert request.window_start < request.window_end
+
     return target
 
 
@@ -66,6 +69,7 @@ def _uhhc() -> Callable[[bytes], None]:
         size = len(instance.distances)
         assert all(0 <= n.location_index < size for n in instance.needs)
         assert all(0 <= c.home_index < size for c in instance.roster)
+
     return target
 
 
@@ -80,32 +84,61 @@ def _providers() -> Callable[[bytes], None]:
             return  # not UTF-8, a header without the columns, or not CSV: the importer's exit status 2
         assert all(r.field and r.reason for r in rejected)
         assert all(len(p.name) <= 300 and "\x00" not in p.name for p in providers)
+
     return target
 
 
 TARGETS: dict[str, Callable[[], Callable[[bytes], None]]] = {
-    "sms": _sms, "intake": _intake, "uhhc": _uhhc, "providers": _providers}
+    "sms": _sms,
+    "intake": _intake,
+    "uhhc": _uhhc,
+    "providers": _providers,
+}
 
-_RECORD = {"intake_id": "i1", "channel": "hotline", "elder_id": "e1", "service_type": "meal",
-           "duration_minutes": 30, "submitted_at": "2026-11-30T07:00:00+08:00", "priority": "urgent",
-           "window": {"start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T12:00:00+08:00"},
-           "sync": {"type": "sequential", "partner_request_id": "i0", "max_gap_minutes": 30}}
-_INSTANCE = {"metadata": {"name": "tiny", "horizon": 600, "time_window_met": "at_service_end"},
-             "distances": [[0, 10], [10, 0]], "terminal_points": [{"id": "d1", "distance_matrix_index": 0}],
-             "caregivers": [{"id": "c1", "abilities": ["s1"], "departing_point": "d1",
-                             "working_shift": {"start": 0, "end": 480}}],
-             "patients": [{"id": "p1", "distance_matrix_index": 1, "time_windows": [{"start": 60, "end": 180}],
-                           "required_services": [{"service": "s1", "duration": 30}, {"service": "s1", "duration": 9}],
-                           "synchronization": {"type": "simultaneous"}}]}
+_RECORD = {
+    "intake_id": "i1",
+    "channel": "hotline",
+    "elder_id": "e1",
+    "service_type": "meal",
+    "duration_minutes": 30,
+    "submitted_at": "2026-11-30T07:00:00+08:00",
+    "priority": "urgent",
+    "window": {"start": "2026-11-30T11:00:00+08:00", "end": "2026-11-30T12:00:00+08:00"},
+    "sync": {"type": "sequential", "partner_request_id": "i0", "max_gap_minutes": 30},
+}
+_INSTANCE = {
+    "metadata": {"name": "tiny", "horizon": 600, "time_window_met": "at_service_end"},
+    "distances": [[0, 10], [10, 0]],
+    "terminal_points": [{"id": "d1", "distance_matrix_index": 0}],
+    "caregivers": [
+        {"id": "c1", "abilities": ["s1"], "departing_point": "d1", "working_shift": {"start": 0, "end": 480}}
+    ],
+    "patients": [
+        {
+            "id": "p1",
+            "distance_matrix_index": 1,
+            "time_windows": [{"start": 60, "end": 180}],
+            "required_services": [{"service": "s1", "duration": 30}, {"service": "s1", "duration": 9}],
+            "synchronization": {"type": "simultaneous"},
+        }
+    ],
+}
 
 
 def _provider_csv() -> str:
     from handlers.datasets.providers import REQUIRED_COLUMNS
 
     row = {c: "" for c in REQUIRED_COLUMNS} | {
-        "ProviderType": "HOMECARE SERVICES CONTRACTS", "DFTA ID": "C1", "ProgramName": "WAYSIDE", "Borough": "BRONX",
-        "ProgramPhone": "347-938-8453", "Latitude": "40.6", "Longitude": "-73.9", "MonHourOpen": "9:00",
-        "MonHourClose": "5:00"}
+        "ProviderType": "HOMECARE SERVICES CONTRACTS",
+        "DFTA ID": "C1",
+        "ProgramName": "WAYSIDE",
+        "Borough": "BRONX",
+        "ProgramPhone": "347-938-8453",
+        "Latitude": "40.6",
+        "Longitude": "-73.9",
+        "MonHourOpen": "9:00",
+        "MonHourClose": "5:00",
+    }
     return ",".join(REQUIRED_COLUMNS) + "\r\n" + ",".join(row.values()) + "\r\n"
 
 

@@ -12,13 +12,13 @@ conform (e.g. a message without ``To``), 401 without Basic auth.
 Command line: ``python -m tools.harness.prism install`` (CI setup) or
 ``python -m tools.harness.prism run [PORT]``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import signal
-from careline.brokers import free_port
 import subprocess
 import sys
 import time
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from careline.brokers import free_port
 from config.settings import REPO_ROOT
 
 PACKAGES = {"@stoplight/prism-cli": "5.16.0", "@twilio-alpha/mcp": "0.7.0"}
@@ -54,8 +55,16 @@ def install(prefix: Path = DEFAULT_PREFIX, timeout: float = 600) -> Path:
     if prism.exists() and all(_installed_version(prefix, p) == v for p, v in PACKAGES.items()):
         return prism
     prefix.mkdir(parents=True, exist_ok=True)
-    cmd = ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error",
-           *[f"{p}@{v}" for p, v in PACKAGES.items()]]
+    cmd = [
+        "npm",
+        "install",
+        "--prefix",
+        str(prefix),
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        *[f"{p}@{v}" for p, v in PACKAGES.items()],
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0 or not prism.exists():
         raise PrismError(f"npm install failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -93,16 +102,30 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_prism(port: int | None = None, prefix: Path = DEFAULT_PREFIX, log_path: Path | None = None,
-                  startup_timeout: float = 120) -> Iterator[PrismServer]:
+def running_prism(
+    port: int | None = None, prefix: Path = DEFAULT_PREFIX, log_path: Path | None = None, startup_timeout: float = 120
+) -> Iterator[PrismServer]:
     """Run ``prism mock --errors`` for Twilio's API until the block ends (then stop it)."""
     prism, spec = install(prefix), find_spec(prefix)
     port = port or free_port()
     log_path = log_path or prefix / f"prism-{port}.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), "--errors", "--dynamic",
-                                 str(spec)],  # dynamic: each answer its own SID, as Twilio gives
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                str(prism),
+                "mock",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--errors",
+                "--dynamic",
+                str(spec),
+            ],  # dynamic: each answer its own SID, as Twilio gives
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout

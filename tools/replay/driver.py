@@ -7,6 +7,7 @@ simulated clock reaches its submission time, and plays the caregivers
 ``care.lifecycle.v1`` and the dead-letter topics until every request of the
 run has reached a final state, then reads the outcome from the database.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -16,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Callable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -27,13 +28,13 @@ from config import topics
 from db import runs
 from db.register import load_day, set_clock, set_dispatch_mode
 from db.session import DatabaseUnavailable, Session, sessionmaker
-from handlers.dispatch.planning import plan_day, planned_visits
 from handlers.clock import SimClock
 from handlers.datasets.day import Day, build_day
-from handlers.dispatch.scheduling import MatrixTravelTimes
-from handlers.simulation.caregiver_model import CaregiverAction, CaregiverFleet, CaregiverModel
-from handlers.evaluation.summary import Summary, summarise, work_by_provider
 from handlers.datasets.uhhc import Instance
+from handlers.dispatch.planning import plan_day, planned_visits
+from handlers.dispatch.scheduling import MatrixTravelTimes
+from handlers.evaluation.summary import Summary, summarise, work_by_provider
+from handlers.simulation.caregiver_model import CaregiverAction, CaregiverFleet, CaregiverModel
 
 WATCHED = (topics.OFFERS, topics.LIFECYCLE, topics.INTAKE_DLQ, topics.DISPATCH_DLQ)
 
@@ -51,7 +52,7 @@ class ReplayOptions:
     lead_minutes: float = 60.0
     model: CaregiverModel = field(default_factory=CaregiverModel)
     timeout_seconds: float = 240.0
-    day_start: datetime = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+    day_start: datetime = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
     providers: int = 2
     twin_roster: bool = False
     mode: str = "online"  # online | batched | planned
@@ -75,20 +76,29 @@ class ReplayResult:
 
 
 class ReplayDriver:
-    def __init__(self, bootstrap: str, factory: sessionmaker[Session], instance: Instance,
-                 options: ReplayOptions, console: Console | None = None,
-                 worker_alive: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        factory: sessionmaker[Session],
+        instance: Instance,
+        options: ReplayOptions,
+        console: Console | None = None,
+        worker_alive: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.worker_alive = worker_alive
         self.bootstrap, self.factory, self.instance, self.opt = bootstrap, factory, instance, options
         self.console = console or Console(stderr=True)
         self.run_id = f"{instance.name}-{uuid.uuid4().hex[:6]}"
-        self.day = build_day(instance, options.day_start, options.lead_minutes, self.run_id,
-                             options.providers, options.twin_roster)
+        self.day = build_day(
+            instance, options.day_start, options.lead_minutes, self.run_id, options.providers, options.twin_roster
+        )
         poor = tuple(f"{self.run_id}.{p}" for p in options.model.poor_providers)
-        self.fleet = CaregiverFleet(replace(options.model, poor_providers=poor),
-                                    MatrixTravelTimes(instance.distances),
-                                    {c.caregiver_id: c.home_base_index for c in self.day.caregivers},
-                                    {c.caregiver_id: c.provider_id for c in self.day.caregivers})
+        self.fleet = CaregiverFleet(
+            replace(options.model, poor_providers=poor),
+            MatrixTravelTimes(instance.distances),
+            {c.caregiver_id: c.home_base_index for c in self.day.caregivers},
+            {c.caregiver_id: c.provider_id for c in self.day.caregivers},
+        )
         self.final: dict[str, str] = {}
         self.dead: list[dict] = []
         #: request ids from outside the day's submissions (e.g. app API requests) the run also waits for
@@ -104,14 +114,15 @@ class ReplayDriver:
 
     def _producer(self) -> KafkaProducer:
         # reconnect within a second after a broker restart (kafka-python backs off up to 30 s)
-        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
-                             reconnect_backoff_max_ms=1000)
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0, reconnect_backoff_max_ms=1000)
 
     def _consumer(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                 reconnect_backoff_max_ms=1000)
-        parts = [TopicPartition(t.name, p) for t in WATCHED
-                 for p in sorted(consumer.partitions_for_topic(t.name) or [])]
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, reconnect_backoff_max_ms=1000
+        )
+        parts = [
+            TopicPartition(t.name, p) for t in WATCHED for p in sorted(consumer.partitions_for_topic(t.name) or [])
+        ]
         consumer.assign(parts)
         consumer.seek_to_end(*parts)
         for tp in parts:
@@ -145,10 +156,12 @@ class ReplayDriver:
         set_dispatch_mode(self.factory, self.day.area, self.opt.mode, plan)
         producer, consumer = self._producer(), self._consumer()
         waited = self.wait_for_worker(producer, consumer)
-        self.console.print(f"worker ready after {waited:.1f} s; replaying {len(self.day.submissions)} "
-                           f"requests of {self.instance.name} at {self.opt.speed:g}x")
+        self.console.print(
+            f"worker ready after {waited:.1f} s; replaying {len(self.day.submissions)} "
+            f"requests of {self.instance.name} at {self.opt.speed:g}x"
+        )
         first = min(s.at for s in self.day.submissions)
-        clock = SimClock(datetime.now(timezone.utc), first - timedelta(minutes=1), self.opt.speed)
+        clock = SimClock(datetime.now(UTC), first - timedelta(minutes=1), self.opt.speed)
         set_clock(self.factory, clock)
         self.on_ready()
         started = time.monotonic()
@@ -159,14 +172,20 @@ class ReplayDriver:
             producer.close()
             consumer.close()
         summary, work = self._summarise()
-        return ReplayResult(self.run_id, self.day, summary, self.dead, time.monotonic() - started,
-                            dict(self.final), work)
+        return ReplayResult(
+            self.run_id, self.day, summary, self.dead, time.monotonic() - started, dict(self.final), work
+        )
 
     def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer, clock: SimClock, started: float) -> None:
         todo = deque(self.day.submissions)
         total = len(todo)
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("final · sim {task.fields[sim]}"), TimeElapsedColumn())
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("final · sim {task.fields[sim]}"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task("replay", total=total, sim="--:--")
             while len(self.final) < total + len(self.extra):
@@ -189,8 +208,7 @@ class ReplayDriver:
                 for batch in consumer.poll(timeout_ms=20).values():
                     for rec in batch:
                         self._observe(rec.topic, rec.value)
-                bar.update(task, completed=len(self.final), total=total + len(self.extra),
-                           sim=now.strftime("%H:%M"))
+                bar.update(task, completed=len(self.final), total=total + len(self.extra), sim=now.strftime("%H:%M"))
 
     def _deliver(self, producer: KafkaProducer, topic: str, key: str, value: dict) -> None:
         """Produce to Kafka, or commit to the outbox the worker relays (``via_outbox``);
@@ -199,7 +217,7 @@ class ReplayDriver:
             for _ in range(self.opt.copies):
                 _send(producer, topic, key, value)
             return
-        from tenacity import retry_if_exception_type, stop_after_delay, wait_fixed, Retrying
+        from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
         from db.channels import enqueue
 
@@ -210,8 +228,12 @@ class ReplayDriver:
                 session.commit()
 
         # the outside world tries again while the database is away (a restart), as a caller would
-        Retrying(retry=retry_if_exception_type(DatabaseUnavailable), stop=stop_after_delay(120),
-                 wait=wait_fixed(0.5), reraise=True)(write)
+        Retrying(
+            retry=retry_if_exception_type(DatabaseUnavailable),
+            stop=stop_after_delay(120),
+            wait=wait_fixed(0.5),
+            reraise=True,
+        )(write)
 
     def _observe(self, topic: str, raw: bytes) -> None:
         value = json.loads(raw)
@@ -230,29 +252,67 @@ class ReplayDriver:
             return
         self.seen_at.append(time.monotonic())
         if value["type"] == "care.request.status_changed" and data["status"] in (
-                "completed", "failed", "cancelled", "rejected", "entered-in-error"):
+            "completed",
+            "failed",
+            "cancelled",
+            "rejected",
+            "entered-in-error",
+        ):
             self.final[rid] = data["status"]
         for act in self.fleet.on_event(value["type"], data, datetime.fromisoformat(value["time"])):
             heapq.heappush(self._actions, (act.due, next(self._seq), act))
 
     def _send_action(self, producer: KafkaProducer, act: CaregiverAction) -> None:
         if act.kind == "feedback":
-            self._deliver(producer, topics.FEEDBACK.name, act.request_id, {
-                "specversion": "1.0", "id": f"{act.request_id}.callback", "source": "careline/simulator",
-                "type": "care.feedback.submitted", "subject": act.request_id, "time": act.due.isoformat(),
-                "schema_version": 1, "data": {"request_id": act.request_id, "stars": act.stars,
-                                              "complaint": "late" if act.complaint else None}})
+            self._deliver(
+                producer,
+                topics.FEEDBACK.name,
+                act.request_id,
+                {
+                    "specversion": "1.0",
+                    "id": f"{act.request_id}.callback",
+                    "source": "careline/simulator",
+                    "type": "care.feedback.submitted",
+                    "subject": act.request_id,
+                    "time": act.due.isoformat(),
+                    "schema_version": 1,
+                    "data": {
+                        "request_id": act.request_id,
+                        "stars": act.stars,
+                        "complaint": "late" if act.complaint else None,
+                    },
+                },
+            )
             return
         if self.action_sink is not None:
             self.action_sink(act)
             return
-        kinds = {"accept": "caregiver.offer.accepted", "decline": "caregiver.offer.declined",
-                 "check_in": "caregiver.visit.checked_in", "check_out": "caregiver.visit.checked_out"}
-        self._deliver(producer, topics.CAREGIVER_EVENTS.name, self.day.area, {
-            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "careline/simulator",
-            "type": kinds[act.kind], "subject": act.request_id, "time": act.due.isoformat(),
-            "schema_version": 1, "data": {"request_id": act.request_id, "caregiver_id": act.caregiver_id,
-                                          "offer_id": act.offer_id, "service_area": self.day.area}})
+        kinds = {
+            "accept": "caregiver.offer.accepted",
+            "decline": "caregiver.offer.declined",
+            "check_in": "caregiver.visit.checked_in",
+            "check_out": "caregiver.visit.checked_out",
+        }
+        self._deliver(
+            producer,
+            topics.CAREGIVER_EVENTS.name,
+            self.day.area,
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "careline/simulator",
+                "type": kinds[act.kind],
+                "subject": act.request_id,
+                "time": act.due.isoformat(),
+                "schema_version": 1,
+                "data": {
+                    "request_id": act.request_id,
+                    "caregiver_id": act.caregiver_id,
+                    "offer_id": act.offer_id,
+                    "service_area": self.day.area,
+                },
+            },
+        )
 
     def _summarise(self) -> tuple[Summary, list]:
         with self.factory() as session:
@@ -260,5 +320,7 @@ class ReplayDriver:
             scores = runs.provider_scores(session, f"{self.run_id}.")
         provider_of = {c.caregiver_id: c.provider_id for c in self.day.caregivers}
         split = self.day.start + timedelta(hours=2)
-        return (summarise(self.instance, self.run_id, self.day.start, requests, offers, visits),
-                work_by_provider(offers, visits, provider_of, split, scores))
+        return (
+            summarise(self.instance, self.run_id, self.day.start, requests, offers, visits),
+            work_by_provider(offers, visits, provider_of, split, scores),
+        )

@@ -7,28 +7,29 @@ in process (no broker): the intake record the call put on the outbox is
 validated and offered; the offer SMS, the caregiver's reply and the address SMS
 are printed as they would be sent. Phone numbers below are fictitious.
 """
+
 from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.dom import minidom
 
 from fastapi.testclient import TestClient
 
-from channels.context import ChannelContext, callback_url
-from channels.notify import ConsoleNotifier
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
+from channels.context import ChannelContext, callback_url
+from channels.notify import ConsoleNotifier
 from config.settings import Settings
 from db import register, runs
-from handlers.model import Caregiver, Elder, ProviderOrganisation
 from db.migrate import upgrade
 from db.uow import SqlUnitOfWork
-from handlers.dispatch import offers
 from handlers.channels.intake import validate_intake
+from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
+from handlers.model import Caregiver, Elder, ProviderOrganisation
 from streams.outbound import notify_offer_event
 
 BASE = "https://careline.example.org"
@@ -39,12 +40,22 @@ TRAVEL = MatrixTravelTimes([[0, 12], [12, 0]])
 
 def _seed(ctx: ChannelContext, now: datetime) -> None:
     with ctx.sessions() as s:
-        register.add_service_areas(s, [{"service_area": "gulou", "name": "鼓楼区", "shift_end_hard": False,
-                                        "travel_matrix": TRAVEL.matrix}])
+        register.add_service_areas(
+            s, [{"service_area": "gulou", "name": "鼓楼区", "shift_end_hard": False, "travel_matrix": TRAVEL.matrix}]
+        )
         s.add(ProviderOrganisation("p1", "鼓楼居家养老服务中心", "gulou", opening_hours="[]"))
         s.flush()  # the mapping has no relationships: rows go in foreign-key order, one flush each
-        li = Caregiver("cg-li", "p1", "gulou", "meal cleaning bathing", 0, now - timedelta(hours=1),
-                       now + timedelta(hours=10), active=True, language="zh-CN")
+        li = Caregiver(
+            "cg-li",
+            "p1",
+            "gulou",
+            "meal cleaning bathing",
+            0,
+            now - timedelta(hours=1),
+            now + timedelta(hours=10),
+            active=True,
+            language="zh-CN",
+        )
         li.phone = CAREGIVER  # type: ignore[attr-defined]  # a column the mapping adds (caregivers.phone)
         s.add(li)
         s.flush()
@@ -62,8 +73,9 @@ class _Twilio:
 
     def post(self, title: str, path: str, form: dict[str, str], query: dict[str, str] | None = None) -> str:
         public = callback_url(BASE, path, **(query or {}))
-        response = self.client.post(public.removeprefix(BASE), data=form,
-                                    headers={"X-Twilio-Signature": sign(public, form, TOKEN)})
+        response = self.client.post(
+            public.removeprefix(BASE), data=form, headers={"X-Twilio-Signature": sign(public, form, TOKEN)}
+        )
         response.raise_for_status()
         print(f"\n── {title}\n   POST {public}  {form.get('Digits') or form.get('Body') or ''}".rstrip())
         print(minidom.parseString(response.text).toprettyxml(indent="  ").split("\n", 1)[1].rstrip())
@@ -85,9 +97,13 @@ def _dispatch_outbox(ctx: ChannelContext, now: datetime, seen: set[int]) -> list
 
 
 def run(workdir: Path) -> int:
-    now = datetime.now(timezone.utc)
-    settings = Settings(database_url=f"sqlite:///{workdir / 'hotline-demo.db'}", public_base_url=BASE,
-                        twilio_auth_token=TOKEN, var_dir=workdir)
+    now = datetime.now(UTC)
+    settings = Settings(
+        database_url=f"sqlite:///{workdir / 'hotline-demo.db'}",
+        public_base_url=BASE,
+        twilio_auth_token=TOKEN,
+        var_dir=workdir,
+    )
     upgrade(settings.database_url, "heads")
     ctx = ChannelContext.from_settings(settings)
     notifier = ctx.notifier = ConsoleNotifier()
@@ -98,13 +114,20 @@ def run(workdir: Path) -> int:
     call = {"CallSid": "CA" + "d" * 32, "From": ELDER, "To": HOTLINE}
     print(f"careline hotline demo: Wang Nainai calls {HOTLINE} from {ELDER} (no Twilio account needed)")
     twilio.post("the call is answered", "/twilio/voice", call)
-    twilio.post("she presses 1 (meal)", "/twilio/voice/menu", dict(call, Digits="1"),
-                {"first": "1", "lang": "zh", "try": "0"})
-    twilio.post("she presses 1 (as soon as possible)", "/twilio/voice/time", dict(call, Digits="1"),
-                {"lang": "zh", "service": "meal", "try": "0"})
+    twilio.post(
+        "she presses 1 (meal)", "/twilio/voice/menu", dict(call, Digits="1"), {"first": "1", "lang": "zh", "try": "0"}
+    )
+    twilio.post(
+        "she presses 1 (as soon as possible)",
+        "/twilio/voice/time",
+        dict(call, Digits="1"),
+        {"lang": "zh", "service": "meal", "try": "0"},
+    )
     (record,) = [v for v in _dispatch_outbox(ctx, now, seen) if "intake_id" in v]
-    print(f"\n── intake record on the outbox (care.intake.v1): request {record['request_id']}, "
-          f"{record['service_type']}, priority {record['priority']}")
+    print(
+        f"\n── intake record on the outbox (care.intake.v1): request {record['request_id']}, "
+        f"{record['service_type']}, priority {record['priority']}"
+    )
     with SqlUnitOfWork(ctx.sessions) as uow:
         offers.receive_request(validate_intake(record, uow.elders.get), uow, now, DispatchPolicy(), TRAVEL)
         uow.commit()
@@ -115,12 +138,16 @@ def run(workdir: Path) -> int:
         print("no caregiver could take the request", file=sys.stderr)
         return 1
     sent_before = len(notifier.sent)
-    twilio.post("the caregiver replies 1", "/twilio/sms", {"MessageSid": "SM" + "d" * 32, "From": CAREGIVER,
-                                                         "To": HOTLINE, "Body": "1"})
+    twilio.post(
+        "the caregiver replies 1",
+        "/twilio/sms",
+        {"MessageSid": "SM" + "d" * 32, "From": CAREGIVER, "To": HOTLINE, "Body": "1"},
+    )
     reply = next(v for v in _dispatch_outbox(ctx, now, seen) if v.get("type") == "caregiver.offer.accepted")
     with SqlUnitOfWork(ctx.sessions) as uow:
-        offers.accept_offer(reply["data"]["offer_id"], reply["data"]["caregiver_id"], uow, now,
-                              DispatchPolicy(), TRAVEL)
+        offers.accept_offer(
+            reply["data"]["offer_id"], reply["data"]["caregiver_id"], uow, now, DispatchPolicy(), TRAVEL
+        )
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):
         notify_offer_event(event, ctx)

@@ -3,6 +3,7 @@
 ``local_stack`` starts what is missing and stops what it started, so the demo,
 replays and end-to-end tests run the real parts with one call.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,9 +29,14 @@ class Stack:
 
 
 def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[str, str]:
-    return dict(os.environ, CARELINE_BROKER=bootstrap, CARELINE_DATABASE_URL=database_url,
-                CARELINE_WORKER_WEB_PORT="0", CARELINE_VAR_DIR=str(settings.var_dir),
-                CARELINE_TOPIC_PARTITIONS=str(settings.topic_partitions))
+    return dict(
+        os.environ,
+        CARELINE_BROKER=bootstrap,
+        CARELINE_DATABASE_URL=database_url,
+        CARELINE_WORKER_WEB_PORT="0",
+        CARELINE_VAR_DIR=str(settings.var_dir),
+        CARELINE_TOPIC_PARTITIONS=str(settings.topic_partitions),
+    )
 
 
 @contextlib.contextmanager
@@ -40,8 +46,9 @@ def worker_process(env: dict[str, str], log_path: Path, command: str = "worker")
     after 20 s) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "careline.cli", command], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "careline.cli", command], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         time.sleep(0.2)
         if proc.poll() is not None:
@@ -57,8 +64,7 @@ def worker_process(env: dict[str, str], log_path: Path, command: str = "worker")
 
 
 @contextlib.contextmanager
-def local_stack(settings: Settings, embedded_broker: bool, database_url: str,
-                run_name: str = "run") -> Iterator[Stack]:
+def local_stack(settings: Settings, embedded_broker: bool, database_url: str, run_name: str = "run") -> Iterator[Stack]:
     """Broker (embedded Tansu, or ``settings.broker``), migrated database,
     declared topics and a running worker."""
     from careline import brokers
@@ -73,8 +79,9 @@ def local_stack(settings: Settings, embedded_broker: bool, database_url: str,
             bootstrap = settings.broker
             brokers.wait_for_broker(bootstrap, 60)
         upgrade(database_url)
-        brokers.ensure_topics(bootstrap, topics.resolved(settings.topic_partitions),
-                              drop_rejected_configs=embedded_broker)
+        brokers.ensure_topics(
+            bootstrap, topics.resolved(settings.topic_partitions), drop_rejected_configs=embedded_broker
+        )
         worker_log = logs / f"worker-{run_name}.log"
         env = worker_env(settings, bootstrap, database_url)
         stack.enter_context(worker_process(env, logs / f"scheduler-{run_name}.log", "scheduler"))

@@ -1,20 +1,21 @@
 """Print a replay's summary as tables (rich), beside published solutions."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from handlers.evaluation.summary import Summary
 from handlers.datasets.uhhc import RouteCost
+from handlers.evaluation.summary import Summary
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def print_summary(console: Console, name: str, summary: Summary, published: dict[str, RouteCost],
-                  wall_seconds: float) -> None:
+def print_summary(
+    console: Console, name: str, summary: Summary, published: dict[str, RouteCost], wall_seconds: float
+) -> None:
     states = Table(title=f"{name}: requests by final state")
     states.add_column("state")
     states.add_column("requests", justify="right")
@@ -24,17 +25,25 @@ def print_summary(console: Console, name: str, summary: Summary, published: dict
     console.print(states)
     for reason, n in sorted(summary.failure_reasons.items()):
         console.print(f"failed, {reason}: {n} (sent to the operator queue)")
-    console.print(f"time to assign: p50 {_fmt(summary.time_to_assign_p50_minutes)} min, "
-                  f"p95 {_fmt(summary.time_to_assign_p95_minutes)} min (simulated) · offers: "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(summary.offers_by_status.items()))
-                  + f" · wall time {wall_seconds:.1f} s")
+    console.print(
+        f"time to assign: p50 {_fmt(summary.time_to_assign_p50_minutes)} min, "
+        f"p95 {_fmt(summary.time_to_assign_p95_minutes)} min (simulated) · offers: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(summary.offers_by_status.items()))
+        + f" · wall time {wall_seconds:.1f} s"
+    )
     cmp = Table(title="travel and tardiness (minutes), recomputed from routes with the instance matrix")
     for col in ("routes", "travel", "total tardiness", "max tardiness", "visits", "unserved"):
         cmp.add_column(col, justify="right" if col != "routes" else "left")
     rows = [("careline (this run)", summary.cost)] + [(f"published {m}", c) for m, c in published.items()]
     for label, c in rows:
-        cmp.add_row(label, _fmt(c.travel_time, 0), _fmt(c.total_tardiness, 0), _fmt(c.highest_tardiness, 0),
-                    str(c.visits), str(c.unserved))
+        cmp.add_row(
+            label,
+            _fmt(c.travel_time, 0),
+            _fmt(c.total_tardiness, 0),
+            _fmt(c.highest_tardiness, 0),
+            str(c.visits),
+            str(c.unserved),
+        )
     console.print(cmp)
     for method, c in published.items():
         if c.travel_time:
@@ -53,7 +62,11 @@ def print_provider_work(console: Console, work: list, run: str) -> None:
     for col in ("provider", "first offers, first 2 h", "first offers, later", "completed visits", "score"):
         table.add_column(col, justify="left" if col == "provider" else "right")
     for w in work:
-        table.add_row(w.provider_id.removeprefix(run + "."), f"{w.first_offer_share_before:.0%}",
-                      f"{w.first_offer_share_after:.0%}", str(w.completed_visits),
-                      "—" if w.score is None else f"{w.score:.1f}")
+        table.add_row(
+            w.provider_id.removeprefix(run + "."),
+            f"{w.first_offer_share_before:.0%}",
+            f"{w.first_offer_share_after:.0%}",
+            str(w.completed_visits),
+            "—" if w.score is None else f"{w.score:.1f}",
+        )
     console.print(table)

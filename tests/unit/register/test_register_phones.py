@@ -1,4 +1,5 @@
 """Phone numbers in register files: every common form to E.164, mobile or landline, clear errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,19 +11,40 @@ MOBILE = "+8613800138000"
 SUZHOU = "+8651265123456"
 
 
-@pytest.mark.parametrize("written", [
-    "13800138000", "138 0013 8000", "138-0013-8000", "+86 138 0013 8000", "+86-13800138000",
-    "0086 13800138000", "(+86) 138 0013 8000", "１３８００１３８０００", "１３８－００１３－８０００", " 13800138000 ",
-])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "13800138000",
+        "138 0013 8000",
+        "138-0013-8000",
+        "+86 138 0013 8000",
+        "+86-13800138000",
+        "0086 13800138000",
+        "(+86) 138 0013 8000",
+        "１３８００１３８０００",
+        "１３８－００１３－８０００",
+        " 13800138000 ",
+    ],
+)
 def test_every_common_form_of_a_mobile_number_gives_the_same_e164(written):
     phone = parse_phone(written)
     assert phone.e164 == MOBILE and phone.kind is PhoneKind.MOBILE and phone.can_receive_sms
 
 
-@pytest.mark.parametrize("written", [
-    "0512-65123456", "(0512) 6512 3456", "(0512)65123456", "0512 6512 3456", "051265123456",
-    "+86 512 6512 3456", "0086-512-65123456", "０５１２－６５１２３４５６", "（0512）65123456",
-])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "0512-65123456",
+        "(0512) 6512 3456",
+        "(0512)65123456",
+        "0512 6512 3456",
+        "051265123456",
+        "+86 512 6512 3456",
+        "0086-512-65123456",
+        "０５１２－６５１２３４５６",
+        "（0512）65123456",
+    ],
+)
 def test_a_landline_with_its_area_code_is_a_landline_in_e164(written):
     phone = parse_phone(written)
     assert phone.e164 == SUZHOU and phone.kind is PhoneKind.LANDLINE and not phone.can_receive_sms
@@ -49,20 +71,23 @@ def test_a_service_number_is_neither_mobile_nor_landline():
     assert parse_phone("400-810-8888").kind is PhoneKind.OTHER
 
 
-@pytest.mark.parametrize(("written", "reason"), [
-    ("1380013800", "a mobile number has 11 digits, this one 10"),
-    ("138001380001", "a mobile number has 11 digits, this one 12"),
-    ("12345", "a mobile number has 11 digits, this one 5"),
-    ("0512-651234567", "not a number in use: a mobile number has 11 digits starting with 1; a landline"),
-    ("0512-6512345", "not a number in use"),
-    ("abc", "'a' 'b' 'c' is not part of a phone number"),
-    ("13800138000/13900139000", "'/' is not part of a phone number (one number per cell"),
-    ("13800138000转123", "an extension"),
-    ("0512-65123456 ext 12", "an extension"),
-    ("+86 138+0013", "'+' may only start the number"),
-    ("+999 1234 5678", "unknown country code"),
-    ("", "empty phone number"),
-])
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("1380013800", "a mobile number has 11 digits, this one 10"),
+        ("138001380001", "a mobile number has 11 digits, this one 12"),
+        ("12345", "a mobile number has 11 digits, this one 5"),
+        ("0512-651234567", "not a number in use: a mobile number has 11 digits starting with 1; a landline"),
+        ("0512-6512345", "not a number in use"),
+        ("abc", "'a' 'b' 'c' is not part of a phone number"),
+        ("13800138000/13900139000", "'/' is not part of a phone number (one number per cell"),
+        ("13800138000转123", "an extension"),
+        ("0512-65123456 ext 12", "an extension"),
+        ("+86 138+0013", "'+' may only start the number"),
+        ("+999 1234 5678", "unknown country code"),
+        ("", "empty phone number"),
+    ],
+)
 def test_a_bad_number_is_refused_with_what_is_wrong(written, reason):
     with pytest.raises(PhoneError) as err:
         parse_phone(written)

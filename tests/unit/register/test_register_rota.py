@@ -1,4 +1,5 @@
 """Weekly rotas as people write them: parsing, the calendar they give, and the canonical text."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -125,8 +126,10 @@ def test_leave_removes_the_shifts_of_its_days_and_is_reported():
 
 def test_chinese_absences_and_dates_are_understood():
     rota = parse("周一至周五 08:00-16:00；请假 2026年12月24日至2026年12月31日；病假 2026/12/03", TZ)
-    assert rota.absences == (Absence(date(2026, 12, 3), date(2026, 12, 3), "sick"),
-                             Absence(date(2026, 12, 24), date(2026, 12, 31), "leave"))
+    assert rota.absences == (
+        Absence(date(2026, 12, 3), date(2026, 12, 3), "sick"),
+        Absence(date(2026, 12, 24), date(2026, 12, 31), "leave"),
+    )
 
 
 def test_an_extra_shift_adds_work_on_a_free_day():
@@ -171,19 +174,22 @@ def test_shifts_keep_wall_clock_times_on_a_daylight_saving_day():
     assert (shift.end.timestamp() - shift.start.timestamp()) / 3600 == 7  # one hour fewer worked
 
 
-@pytest.mark.parametrize(("text", "column", "expected"), [
-    ("mon-fri 8-16", 9, "a shift like 08:00-16:00"),
-    ("周一至周五 8点-16点", 7, "a shift like 08:00-16:00"),
-    ("fri 08:00-16:00 sat", 17, "';' between clauses"),
-    ("mon 25:00-26:00", 5, "a time like 08:00 (hours 00-24, minutes 00-59)"),
-    ("mon 08:00-", 11, "an end time like 16:00"),
-    ("holidays 08:00-12:00", 1, "a day (mon..sun"),
-    ("leave 2026-02-30", 7, "a date like 2026-12-24 (day is out of range for month)"),
-    ("leave 12月24日", 7, "a date like 2026-12-24"),
-    ("leave 2026-12-31..2026-12-01", 19, "a last day not before 2026-12-31"),
-    ("mon 08:00-08:00", 11, "an end time different from the start"),
-    ("mon 24:00-08:00", 5, "a start time before 24:00"),
-])
+@pytest.mark.parametrize(
+    ("text", "column", "expected"),
+    [
+        ("mon-fri 8-16", 9, "a shift like 08:00-16:00"),
+        ("周一至周五 8点-16点", 7, "a shift like 08:00-16:00"),
+        ("fri 08:00-16:00 sat", 17, "';' between clauses"),
+        ("mon 25:00-26:00", 5, "a time like 08:00 (hours 00-24, minutes 00-59)"),
+        ("mon 08:00-", 11, "an end time like 16:00"),
+        ("holidays 08:00-12:00", 1, "a day (mon..sun"),
+        ("leave 2026-02-30", 7, "a date like 2026-12-24 (day is out of range for month)"),
+        ("leave 12月24日", 7, "a date like 2026-12-24"),
+        ("leave 2026-12-31..2026-12-01", 19, "a last day not before 2026-12-31"),
+        ("mon 08:00-08:00", 11, "an end time different from the start"),
+        ("mon 24:00-08:00", 5, "a start time before 24:00"),
+    ],
+)
 def test_an_error_names_the_column_and_what_was_expected(text, column, expected):
     with pytest.raises(RotaSyntaxError) as err:
         parse(text, TZ)
@@ -234,8 +240,17 @@ _days = st.dates(min_value=date(2025, 1, 1), max_value=date(2028, 12, 31))
 @st.composite
 def rotas(draw) -> Rota:
     weekly = draw(st.lists(st.builds(WeeklyShift, st.integers(0, 6), _minutes, st.integers(15, 720)), max_size=6))
-    absences = draw(st.lists(st.builds(lambda d, n, k: Absence(d, d + timedelta(days=n), k),
-                                       _days, st.integers(0, 20), st.sampled_from(["leave", "sick"])), max_size=3))
+    absences = draw(
+        st.lists(
+            st.builds(
+                lambda d, n, k: Absence(d, d + timedelta(days=n), k),
+                _days,
+                st.integers(0, 20),
+                st.sampled_from(["leave", "sick"]),
+            ),
+            max_size=3,
+        )
+    )
     extras = draw(st.lists(st.builds(ExtraShift, _days, _minutes, st.integers(15, 720)), max_size=3))
     tz = draw(st.sampled_from(["Asia/Shanghai", "America/New_York", "Europe/London"]))
     try:
@@ -258,8 +273,7 @@ def test_on_shift_agrees_with_the_shifts_of_that_day_and_the_day_before(rota, na
     assert rota.on_shift(t) == any(s.start <= t < s.end for s in shifts)
 
 
-@given(rotas(), st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)),
-       st.integers(1, 240))
+@given(rotas(), st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)), st.integers(1, 240))
 def test_a_covering_shift_holds_the_whole_visit(rota, naive, minutes):
     start = naive.replace(tzinfo=ZoneInfo("UTC"))
     end = start + timedelta(minutes=minutes)

@@ -1,4 +1,5 @@
 """Register rows into records: headers in English or Chinese, every rejected row reported, ids once."""
+
 from __future__ import annotations
 
 import codecs
@@ -30,8 +31,12 @@ def test_elders_read_the_same_from_chinese_and_english_headers():
     assert zh.errors == en.errors == ()
     assert zh.records == en.records
     first, second = zh.records
-    assert (first.phone, first.landline, first.gender, first.birth_year) == ("+8613800138000", "+8651265123456",
-                                                                          Gender.FEMALE, 1938)
+    assert (first.phone, first.landline, first.gender, first.birth_year) == (
+        "+8613800138000",
+        "+8651265123456",
+        Gender.FEMALE,
+        1938,
+    )
     assert first.family_contacts[0].sms_opt_in and first.language == "苏州话" and first.notes == "高血压"
     assert first.location.provenance is Provenance.GIVEN and first.region_path == "江苏省/苏州市/姑苏区/平江街道"
     assert second.status is ElderStatus.IN_HOSPITAL
@@ -82,7 +87,8 @@ def test_an_id_twice_rejects_both_rows_naming_each_other():
     assert [r.elder_id for r in result.records] == ["E2"]
     assert [str(e) for e in result.errors] == [
         "line 2, column 编号: E1 is also on line 4: an id may appear once in a file",
-        "line 4, column 编号: E1 is also on line 2: an id may appear once in a file"]
+        "line 4, column 编号: E1 is also on line 2: an id may appear once in a file",
+    ]
 
 
 def test_a_title_row_above_the_header_is_skipped_and_unknown_columns_are_listed():
@@ -130,19 +136,32 @@ def test_caregivers_with_rotas_skills_and_travel_modes():
 
 
 def test_providers_and_devices():
-    providers = parse_providers(table(
-        "服务商编号,名称,地址,纬度,经度,服务项目,所属区域,电话\n"
-        "P01,姑苏区居家乐养老服务中心,苏州市姑苏区人民路100号,31.30,120.61,助餐、助洁、助浴、陪伴,,0512-65000001\n"
-        "P02,平江护理站,苏州市姑苏区平江路50号,,,助医 助急,,\n"))
+    providers = parse_providers(
+        table(
+            "服务商编号,名称,地址,纬度,经度,服务项目,所属区域,电话\n"
+            "P01,姑苏区居家乐养老服务中心,苏州市姑苏区人民路100号,31.30,120.61,助餐、助洁、助浴、陪伴,,0512-65000001\n"
+            "P02,平江护理站,苏州市姑苏区平江路50号,,,助医 助急,,\n"
+        )
+    )
     assert providers.errors == ()
     assert providers.records[0].service_types == ("meal", "cleaning", "bathing", "companionship")
     assert providers.records[1].location.approximate and providers.records[1].phone is None
-    devices = parse_devices(read_table(codecs.BOM_UTF8 + (
-        "设备编号,老人编号,设备类型,设备号码\nD1,E001,一键通,13800138000\nD2,E002,手表,\nD3,E003,拐杖,\n").encode(), "d.csv"))
+    devices = parse_devices(
+        read_table(
+            codecs.BOM_UTF8
+            + (
+                "设备编号,老人编号,设备类型,设备号码\nD1,E001,一键通,13800138000\nD2,E002,手表,\nD3,E003,拐杖,\n"
+            ).encode(),
+            "d.csv",
+        )
+    )
     assert [(d.device_id, d.kind, d.phone) for d in devices.records] == [
-        ("D1", DeviceKind.ONE_KEY_PHONE, "+8613800138000"), ("D2", DeviceKind.WATCH, None)]
+        ("D1", DeviceKind.ONE_KEY_PHONE, "+8613800138000"),
+        ("D2", DeviceKind.WATCH, None),
+    ]
     assert [str(e) for e in devices.errors] == [
-        "line 4, column 设备类型: unknown device kind '拐杖': one of one_key_phone/一键通, pendant/呼叫器, watch/手表"]
+        "line 4, column 设备类型: unknown device kind '拐杖': one of one_key_phone/一键通, pendant/呼叫器, watch/手表"
+    ]
 
 
 def test_a_required_cell_left_blank_is_an_error():

@@ -1,4 +1,5 @@
 """The sample register in docs/sample-register/ imports without a single rejected row."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,12 +15,15 @@ FOLDER = Path(__file__).resolve().parents[3] / "docs" / "sample-register"
 CENTER = RegisterContext(tz="Asia/Shanghai", region_hint="江苏省/苏州市")
 
 
-@pytest.mark.parametrize(("name", "parse", "count", "encoding"), [
-    ("elders.csv", parse_elders, 10, "utf-8-sig"),
-    ("caregivers.csv", parse_caregivers, 6, "gb18030"),
-    ("providers.csv", parse_providers, 2, "utf-8"),
-    ("devices.xlsx", parse_devices, 3, "xlsx"),
-])
+@pytest.mark.parametrize(
+    ("name", "parse", "count", "encoding"),
+    [
+        ("elders.csv", parse_elders, 10, "utf-8-sig"),
+        ("caregivers.csv", parse_caregivers, 6, "gb18030"),
+        ("providers.csv", parse_providers, 2, "utf-8"),
+        ("devices.xlsx", parse_devices, 3, "xlsx"),
+    ],
+)
 def test_every_sample_file_imports_cleanly(name, parse, count, encoding):
     table = read_table((FOLDER / name).read_bytes(), name)
     result = parse(table, CENTER)
