@@ -76,7 +76,7 @@ class EvaluationConfig:
     exploration_share: float
 
 
-def parse_evaluation_config(text: str, source: str = "evaluation.toml") -> EvaluationConfig:
+def parse_evaluation_config(text: str, source: Path | str = "evaluation.toml") -> EvaluationConfig:
     """Validate TOML text; raises ``EvaluationConfigError`` naming ``source``, the line and the key."""
     try:
         f = validated(_File, parse_toml(text, source), text, source)
