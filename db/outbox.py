@@ -30,3 +30,37 @@ def unsent(session: Session, limit: int) -> list[Row]:
 def mark_sent(session: Session, seqs: list[int]) -> None:
     """The rows ``seqs`` were acknowledged by the broker (not committed)."""
     session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_(seqs)).values(sent_at=datetime.now(UTC)))
+
+
+def claim_for_relay(session: Session, seqs: list[int]) -> set[int]:
+    """Lock the rows ``seqs`` that are still unsent and mark them sent, in the session's open
+    transaction (PostgreSQL): the relay publishes them and then commits. A sweep that took a
+    row first (``unsent_locked``) makes this wait for it and then leave the row out; a row
+    another relay already marked is left out. Returns the seqs this relay now owns."""
+    o = tables.outbox.c
+    return set(
+        session.execute(
+            update(tables.outbox)
+            .where(o.seq.in_(seqs), o.sent_at.is_(None))
+            .values(sent_at=datetime.now(UTC))
+            .returning(o.seq)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def unsent_locked(session: Session, limit: int, created_before: datetime | None, skip: set[int]) -> list[Row]:
+    """Up to ``limit`` unsent rows for Kafka, oldest first, created before ``created_before``
+    (None: any), not in ``skip``; on PostgreSQL locked ``FOR UPDATE SKIP LOCKED`` until the
+    session's transaction ends, so two workers' sweeps never take the same row."""
+    o = tables.outbox.c
+    query = select(tables.outbox).where(o.sent_at.is_(None), o.topic != topics.SCHEDULER)
+    if created_before is not None:
+        query = query.where(o.created_at < created_before)
+    if skip:
+        query = query.where(o.seq.not_in(sorted(skip)))
+    query = query.order_by(o.seq).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.execute(query).all())

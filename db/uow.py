@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -129,6 +129,9 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self.factory()
         self._events: list[tuple[str, DomainEvent]] = []
+        self.written: list[Any] = []
+        #: called with the outbox rows just before the commit (the relay reserves them)
+        self.on_written: Callable[[list[Any]], None] | None = None
         self.requests = _Requests(self.session, CareRequest)
         self.elders = _Repo(self.session, Elder)
         self.caregivers = _Caregivers(self.session, Caregiver)
@@ -214,45 +217,50 @@ class SqlUnitOfWork:
         """Keep ``event`` for the ``event_log`` and the ``outbox``; written by ``commit``, in emit order."""
         self._events.append((str(uuid.uuid4()), event))
 
-    def _write_events(self) -> None:
-        if not self._events:
-            return
-        now = datetime.now(UTC)
-        log, out = [], []
-        for event_id, event in self._events:
-            value = envelope(event, event_id)
-            log.append(
-                {
-                    "event_id": event_id,
-                    "type": event.type,
-                    "subject": event.subject,
-                    "time": event.time,
-                    "payload": value,
-                }
-            )
-            out.append(
-                {
-                    "event_id": event_id,
-                    "key": event.key,
-                    "value": value,
-                    "created_at": now,
-                    "topic": topics.SCHEDULER
-                    if event.topic_role == "schedule"
-                    else topics.BY_ROLE[event.topic_role].name,
-                }
-            )
-        self._events = []
-        self.session.execute(tables.event_log.insert(), log)
-        self.session.execute(tables.outbox.insert(), out)
-
     def commit(self) -> None:
+        """Flush the state, write the events, commit; ``written`` then holds the outbox rows
+        (``seq``, ``topic``, ``key``, ``value``) for the relay to publish at once."""
         self.session.flush()
-        self._write_events()
+        events, self._events = self._events, []
+        self.written = write_events(self.session, events)
+        if self.on_written is not None and self.written:
+            self.on_written(self.written)
         self.session.commit()
 
     def rollback(self) -> None:
         self._events = []
         self.session.rollback()
+
+
+def write_events(session: Session, events: list[tuple[str, DomainEvent]]) -> list[Any]:
+    """Append ``events`` ([(event id, event)], in emit order) to the ``event_log`` and the
+    ``outbox``, one multi-row insert per table; returns the outbox rows written
+    (``seq``, ``topic``, ``key``, ``value``), in order, for the relay."""
+    if not events:
+        return []
+    now = datetime.now(UTC)
+    log, out = [], []
+    for event_id, event in events:
+        value = envelope(event, event_id)
+        log.append(
+            {"event_id": event_id, "type": event.type, "subject": event.subject, "time": event.time, "payload": value}
+        )
+        out.append(
+            {
+                "event_id": event_id,
+                "key": event.key,
+                "value": value,
+                "created_at": now,
+                "topic": topics.SCHEDULER if event.topic_role == "schedule" else topics.BY_ROLE[event.topic_role].name,
+            }
+        )
+    session.execute(tables.event_log.insert(), log)
+    o = tables.outbox.c
+    return list(
+        session.execute(
+            tables.outbox.insert().returning(o.seq, o.topic, o.key, o.value, sort_by_parameter_order=True), out
+        ).all()
+    )
 
 
 def envelope(event: DomainEvent, event_id: str, source: str = "careline") -> dict:
