@@ -5,8 +5,9 @@ SQL lives here like everyone's."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from config import topics
@@ -138,3 +139,25 @@ def intake_trail(session: Session, request_id: str) -> tuple[list[Row], bool]:
     )
     claimed = session.scalar(select(pe.event_id).where(pe.event_id == f"validated:{request_id}")) is not None
     return rows, claimed
+
+
+def enable_statement_counts(database_url: str) -> None:
+    """``CREATE EXTENSION pg_stat_statements`` (the server must preload it; benches start theirs so)."""
+    with engine_for(database_url).begin() as conn:
+        conn.execute(text("create extension if not exists pg_stat_statements"))
+
+
+def statement_counts(database_url: str) -> tuple[int, int] | None:
+    """(statements executed, transactions committed) in the database so far, from
+    ``pg_stat_statements`` and ``pg_stat_database``; None where they are not available."""
+    if not database_url.startswith("postgresql"):
+        return None
+    try:
+        with engine_for(database_url).connect() as conn:
+            calls = conn.execute(text("select coalesce(sum(calls), 0) from pg_stat_statements")).scalar_one()
+            commits = conn.execute(
+                text("select xact_commit from pg_stat_database where datname = current_database()")
+            ).scalar_one()
+    except DBAPIError:
+        return None
+    return int(calls), int(commits)
