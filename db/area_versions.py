@@ -33,7 +33,7 @@ def _areas_of(session: Session, objects: Iterable[object]) -> set[str]:
         elif isinstance(obj, (Offer, Visit)):
             requests.add(obj.request_id)
     for rid in requests:
-        held = session.identity_map.get(session.identity_key(CareRequest, (rid,)))  # type: ignore[call-overload]
+        held = session.identity_map.get(session.identity_key(CareRequest, (rid,)))
         if isinstance(held, CareRequest):
             areas.add(held.service_area)
             continue

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from typing import Any, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db import tables
+from db.session import dialect_insert
 from handlers.model import Elder
 
 CHUNK = 1000
@@ -31,13 +30,12 @@ def claim_many(session: Session, event_ids: Iterable[str]) -> set[str]:
     ids = list(dict.fromkeys(event_ids))
     if not ids:
         return set()
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     pe = tables.processed_events
     now = datetime.now(UTC)
     claimed: set[str] = set()
     for chunk in _chunks(ids):
         rows = session.execute(
-            insert(pe).on_conflict_do_nothing().returning(pe.c.event_id),
+            dialect_insert(session, pe).on_conflict_do_nothing().returning(pe.c.event_id),
             [{"event_id": i, "processed_at": now} for i in chunk],
         )
         claimed.update(r[0] for r in rows)

@@ -30,14 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
 from db.area_versions import OWNER
 from db.batches import claim_many
 from db.register import read_clock
+from db.session import dialect_insert
 from db.uow import ConcurrencyConflict, write_events
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import VisitFacts, context_from
@@ -169,8 +168,7 @@ class PartitionState:
         self.loads += 1
         version = s.execute(select(t.area_versions.c.version).where(t.area_versions.c.service_area == name)).scalar()
         if version is None:
-            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[s.get_bind().dialect.name]
-            s.execute(insert(t.area_versions).values(service_area=name, version=0).on_conflict_do_nothing())
+            s.execute(dialect_insert(s, t.area_versions).values(service_area=name, version=0).on_conflict_do_nothing())
             version = s.execute(
                 select(t.area_versions.c.version).where(t.area_versions.c.service_area == name)
             ).scalar_one()
@@ -199,11 +197,11 @@ class PartitionState:
                     execution_options=fresh,
                 ):
                     self._index_visit(state, v, booking_only=v.request_id not in state.requests)
-        v, e = t.visits.c, t.elders.c
+        vc, ec = t.visits.c, t.elders.c
         for elder_id, caregiver_id, status, start in s.execute(
-            select(v.elder_id, v.caregiver_id, v.status, v.planned_start)
-            .join(t.elders, e.elder_id == v.elder_id)
-            .where(e.service_area == name, v.planned_start >= self.now - CONTINUITY)
+            select(vc.elder_id, vc.caregiver_id, vc.status, vc.planned_start)
+            .join(t.elders, ec.elder_id == vc.elder_id)
+            .where(ec.service_area == name, vc.planned_start >= self.now - CONTINUITY)
         ):
             state.past.setdefault(elder_id, []).append(PastVisit(caregiver_id, VisitStatus(status), start))
         missing = state.providers() - set(self.providers)
@@ -420,7 +418,7 @@ class Batch:
             return
         av = tables.area_versions
         moved = []
-        got = dict(
+        got: dict[str, int] = dict(
             self.state.session.execute(
                 av.update()
                 .where(av.c.service_area.in_(sorted(held)))

@@ -20,20 +20,18 @@ import logging
 import time
 from typing import Any, Callable
 
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from config import topics
 from config.settings import get_settings
 from streams import batches, outbound, steps
 from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
 from streams.relay import relay
-from streams.runtime import db_call, deliver, deliver_many
+from streams.runtime import ack_all, db_call, deliver, deliver_many, take_batches
 from streams.stats import stats
 
 log = logging.getLogger("careline.agents")
 settings = get_settings()
-BATCH = settings.batch_max_records
-WITHIN = max(settings.batch_wait_ms, 0.1) / 1000.0
 DISPATCH_TOPICS = frozenset({topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name})
 
 
@@ -59,11 +57,6 @@ async def handle_batch(step: Callable[..., batches.Outcome], records: list[batch
         await deliver_many(dlq, [(r.key, steps.dead_letter(r.raw, exc, r.topic, r.offset)) for r, exc in outcome.dead])
 
 
-async def ack_all(stream: StreamT, events: list[EventT]) -> None:
-    for event in events:
-        await stream.ack(event)
-
-
 def _is_probe(raw: Any) -> dict | None:
     if isinstance(raw, (bytes, str)) and "careline.probe" in (
         raw if isinstance(raw, str) else raw.decode(errors="replace")
@@ -79,7 +72,7 @@ def _is_probe(raw: Any) -> dict | None:
 @app.agent(intake_topic)
 async def validate_intake_records(stream: StreamT) -> None:
     """care.intake.v1 -> the outbox, for care.requests.v1 (keyed by service area), or the intake DLQ."""
-    async for events in stream.noack_take(BATCH, within=WITHIN):
+    async for events in take_batches(stream):
         records = []
         for event in events:
             probe = _is_probe(event.message.value)
@@ -95,15 +88,16 @@ async def validate_intake_records(stream: StreamT) -> None:
 async def dispatch_care(stream: StreamT) -> None:
     """Requests, caregiver replies and timer firings of the worker's service areas; one area's
     records stay in order (they come from one partition, and a batch runs them in order)."""
-    async for events in stream.noack_take(BATCH, within=WITHIN):
+    async for events in take_batches(stream):
         await handle_batch(batches.dispatch_batch, [inbound(e) for e in events], dispatch_dlq_topic)
         await ack_all(stream, events)
 
 
 @app.on_partitions_revoked.connect
-async def forget_revoked_areas(sender: object, revoked: set, **kwargs: object) -> None:
+async def forget_revoked_areas(sender: object, /, *args: set[TP], **kwargs: object) -> None:
     """Another worker may get these partitions: their areas' state is dropped (it reloads from
-    the database if they come back)."""
+    the database if they come back). Called as ``(sender, revoked, signal=…)`` (mode's signals)."""
+    (revoked,) = args
     batches.revoke({tp.partition for tp in revoked if tp.topic in DISPATCH_TOPICS})
 
 
@@ -150,8 +144,9 @@ async def notify_people(stream: StreamT) -> None:
     notice when rescinded); care.lifecycle.v1 completed visits -> a satisfaction call is planned.
     A bad record is logged and skipped: both topics are internal, nothing to dead-letter.
     Records that need nothing are skipped without a thread hop; the rest of a batch goes to one."""
-    async for events in stream.noack_take(BATCH, within=WITHIN):
-        wanted = [e.message.value for e in events if outbound.wanted(e.message.value)]
+    async for events in take_batches(stream):
+        raws = [e.message.value for e in events if e.message.value is not None]
+        wanted = [raw for raw in raws if outbound.wanted(raw)]
         if wanted:
             await db_call(_notify_all, wanted)
         await ack_all(stream, events)

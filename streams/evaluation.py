@@ -16,8 +16,9 @@ from faust.types import StreamT
 
 from config import topics
 from streams import batches, steps
+from streams.agents import handle_batch, inbound
 from streams.app import app, dispatch_dlq_topic, topic
-from streams.runtime import db_call
+from streams.runtime import ack_all, db_call, take_batches
 
 log = logging.getLogger("careline.evaluation")
 feedback_topic = topic(topics.FEEDBACK, "raw")
@@ -27,9 +28,7 @@ scores_topic = topic(topics.SCORES)
 @app.agent(feedback_topic)
 async def record_feedback(stream: StreamT) -> None:
     """care.feedback.v1 -> feedback rows, a batch per transaction; a bad record is dead-lettered."""
-    from streams.agents import BATCH, WITHIN, ack_all, handle_batch, inbound
-
-    async for events in stream.noack_take(BATCH, within=WITHIN):
+    async for events in take_batches(stream):
         await handle_batch(batches.feedback_batch, [inbound(e) for e in events], dispatch_dlq_topic)
         await ack_all(stream, events)
 

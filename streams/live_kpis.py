@@ -44,7 +44,7 @@ import asyncio
 import logging
 import math
 from datetime import UTC, datetime, timedelta
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from aiokafka.partitioner import murmur2
 from faust.types import TP, EventT, StreamT
@@ -57,7 +57,7 @@ from handlers.evaluation.live_kpis import Counts, Windows, kpis_from_counts, spl
 from streams import steps
 from streams.app import app, topic
 from streams.evaluation import scores_topic
-from streams.runtime import current, db_call, deliver, deliver_many, sessions
+from streams.runtime import ack_all, current, db_call, deliver, deliver_many, sessions, take_batches
 
 log = logging.getLogger("careline.live_kpis")
 settings = get_settings()  # module-level timing constants; the same cached settings the bootstrap reads
@@ -95,14 +95,12 @@ async def tally_events(stream: StreamT) -> None:
     """Lifecycle, offer and feedback events -> ``kpi.tallies.v1``, a batch at a time: every
     tally of the batch is acknowledged by the broker before its events are. Records that are
     not JSON events were dead-lettered by the agents that own those topics."""
-    from streams.agents import BATCH, WITHIN, ack_all
-
     on_time = current().configuration.evaluation.kpis.on_time_minutes
-    async for events in stream.noack_take(BATCH, within=WITHIN):
+    async for events in take_batches(stream):
         records: list[tuple[bytes, dict]] = []
         for event in events:
             try:
-                value = steps.decode(event.message.value)
+                value = steps.decode(event.message.value or b"")
             except steps.DeadLetter:
                 continue
             source = value.get("id") if isinstance(value.get("id"), str) else None
@@ -196,16 +194,15 @@ def _held() -> set[int]:
 async def window_tallies(stream: StreamT) -> None:
     """``kpi.tallies.v1`` -> the live windows, once the tally's partition is rebuilt; a batch at
     a time, acknowledged once folded (a restarted worker rebuilds its windows from the database)."""
-    from streams.agents import BATCH, WITHIN, ack_all
-
-    async for events in stream.noack_take(BATCH, within=WITHIN):
+    async for events in take_batches(stream):
         for event in events:
             await _fold(event)
         await ack_all(stream, events)
 
 
 async def _fold(event: EventT) -> None:
-    value, key = event.value, (event.message.key or b"").decode(errors="replace")
+    value: Any = event.value
+    key = (event.message.key or b"").decode(errors="replace")
     try:
         ts = _ts(value["time"])
         counts = Counts({str(k): float(v) for k, v in value["counts"].items()})

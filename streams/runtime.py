@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, AsyncIterator, Callable, Sequence, TypeVar, cast
+
+from faust import Stream
+from faust.types import EventT, StreamT
 
 from config.bootstrap import Runtime, bootstrap
+from config.settings import get_settings
 from db.session import Session, sessionmaker
 from db.uow import database_unavailable, is_concurrency_conflict
 
@@ -26,6 +30,23 @@ Key = TypeVar("Key", bound=bytes | None)
 #: how long an agent waits for an unreachable database before it gives up and
 #: crashes (so a supervisor restarts it): PostgreSQL restarts and failovers take seconds
 DATABASE_WAIT_SECONDS = 600.0
+
+#: most records an agent takes for one batch, and how long it waits for more (``streams.agents``)
+BATCH = get_settings().batch_max_records
+WITHIN = max(get_settings().batch_wait_ms, 0.1) / 1000.0
+
+
+def take_batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
+    """The records waiting on the stream's partitions, a batch at a time (up to ``BATCH``, or
+    what came within ``WITHIN`` seconds), none of them acknowledged: the agent acknowledges
+    them (``ack_all``) once everything they produced is safe (faust's ``noack_take``)."""
+    return cast(AsyncIterator[Sequence[EventT]], cast(Stream, stream).noack_take(BATCH, within=WITHIN))
+
+
+async def ack_all(stream: StreamT, events: Sequence[EventT]) -> None:
+    """Acknowledge ``events``: faust may commit their offsets from now on."""
+    for event in events:
+        await stream.ack(event)
 
 
 def worth_waiting(exc: BaseException) -> bool:
