@@ -309,6 +309,9 @@ def bench_scale(
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result here as JSON (--lifecycle)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the caregiver model (--lifecycle)")] = 7,
+    rebalance: Annotated[
+        bool, typer.Option(help="one more worker joins at 40% final and leaves at 70% (--lifecycle)")
+    ] = False,
 ) -> None:
     """Replay many requests through the pipeline as fast as it takes them
     (bounded in flight): wall time, requests and events per second, peak memory.
@@ -330,6 +333,7 @@ def bench_scale(
                 partitions,
                 stall if stall != 120.0 else 300.0,
                 seed,
+                rebalance,
             )
         )
     from tools.bench.scale import main as scale_main

@@ -38,7 +38,7 @@ from rich.console import Console
 
 from config import topics
 from handlers.simulation.caregiver_model import CaregiverModel
-from tools.bench.fleet import Fleet
+from tools.bench.fleet import Fleet, Slot
 from tools.bench.throughput import percentile
 
 FINAL = frozenset({"completed", "failed", "cancelled", "rejected", "entered-in-error"})
@@ -304,10 +304,15 @@ async def drive(
     kill_at: float | None,
     stall_seconds: float,
     console: Console,
+    rebalance: bool = False,
 ) -> float:
     """Send every request and wait until each is final (or nothing moved for
-    ``stall_seconds``); returns perf_counter at the first send."""
+    ``stall_seconds``); returns perf_counter at the first send. With ``rebalance`` one more
+    worker joins when 40 % of the requests are final and leaves (SIGTERM) at 70 %: the
+    partitions move to it and back under load."""
     run = driver.run
+    joined: Slot | None = None
+    left = False
     sent, started, last_final, seen = 0, time.perf_counter(), time.monotonic(), 0
     next_sample = next_line = 0.0
     while len(run.final) < requests:
@@ -334,6 +339,15 @@ async def drive(
             pid = fleet.kill(slot)
             fleet.notes.append(f"{slot.name} (pid {pid}) killed with SIGKILL at {seen:,} final ({elapsed:.0f} s)")
             console.print(f"[yellow]killed {slot.name} (SIGKILL) at {seen:,} requests final; a fresh one starts")
+        if rebalance and joined is None and seen >= 0.4 * requests:
+            joined = fleet.add_worker()
+            fleet.notes.append(f"{joined.name} joined at {seen:,} final ({elapsed:.0f} s)")
+            console.print(f"[yellow]{joined.name} joins at {seen:,} requests final: the partitions rebalance")
+        if rebalance and joined is not None and not left and seen >= 0.7 * requests:
+            left = True
+            fleet.retire(joined)
+            fleet.notes.append(f"{joined.name} left (SIGTERM) at {seen:,} final ({elapsed:.0f} s)")
+            console.print(f"[yellow]{joined.name} leaves at {seen:,} requests final: the partitions rebalance back")
         if elapsed >= next_line:
             console.print(
                 f"lifecycle: {seen:,} of {requests:,} final · sent {sent:,} · {seen / max(elapsed, 1e-9):,.0f}/s · "

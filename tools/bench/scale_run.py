@@ -68,6 +68,7 @@ def main(
     partitions: int,
     stall_seconds: float,
     seed: int,
+    rebalance: bool = False,
 ) -> int:
     console = Console(width=150) if not Console().is_terminal else Console()
     settings = get_settings()
@@ -129,6 +130,7 @@ def main(
                         kill_at,
                         stall_seconds,
                         console,
+                        rebalance,
                     )
                     return started, time.perf_counter()
 
