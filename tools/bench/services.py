@@ -1,6 +1,6 @@
 """The services a bench starts for itself: its own Apache Kafka 4.4 (``docker/kafka/kafka.sh``)
 and its own PostgreSQL cluster (``scripts/postgres.sh``), on free ports, with fresh data that
-goes when the bench does. PostgreSQL loads ``pg_stat_statements`` so the bench can count the
+goes when the bench does (PostgreSQL's under ``.cache/bench-postgres``). PostgreSQL loads ``pg_stat_statements`` so the bench can count the
 statements every process ran (``statements``).
 
 Other engineers run their services on this machine at the same time: nothing here uses a
@@ -51,8 +51,8 @@ def own_services(
     var: Path, log: Path, broker: str | None = None, database_url: str | None = None
 ) -> Iterator[Services]:
     """Start what is not given: Apache Kafka on free ports (data under ``.cache/kafka``,
-    removed at exit) and PostgreSQL with ``pg_stat_statements`` (data under ``var``, removed
-    at exit). A given ``broker`` or ``database_url`` is used as it is."""
+    removed at exit) and PostgreSQL with ``pg_stat_statements`` (data under
+    ``.cache/bench-postgres``, removed at exit). A given ``broker`` or ``database_url`` is used as it is."""
     with contextlib.ExitStack() as stack:
         broker_pid = database_pid = None
         if broker is None:
@@ -65,20 +65,26 @@ def own_services(
         else:
             brokers.wait_for_broker(broker, 60)
         if database_url is None:
-            var.mkdir(parents=True, exist_ok=True)
-            var.chmod(0o755)  # PostgreSQL runs as its own user when we are root
-            home = var / "pg"
+            # under the repository's .cache, as scripts/postgres.sh keeps its own: when we are root
+            # PostgreSQL runs as its own user, which cannot enter a 0700 folder such as pytest's tmp
+            port = brokers.free_port()
+            home = REPO_ROOT / ".cache" / "bench-postgres" / str(port)
+            home.mkdir(parents=True, exist_ok=True)
+            home.parent.chmod(0o755)
             env = dict(
                 os.environ,
-                PG_PORT=str(brokers.free_port()),
+                PG_PORT=str(port),
                 PG_HOME=str(home),
                 PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c max_connections=200",
             )
 
             def pg(action: str) -> str:
-                return subprocess.run(
-                    ["bash", str(POSTGRES_SH), action], env=env, check=True, capture_output=True, text=True, timeout=180
-                ).stdout.strip()
+                done = subprocess.run(
+                    ["bash", str(POSTGRES_SH), action], env=env, capture_output=True, text=True, timeout=180
+                )
+                if done.returncode != 0:
+                    raise RuntimeError(f"scripts/postgres.sh {action} failed: {done.stdout}{done.stderr}")
+                return done.stdout.strip()
 
             stack.callback(shutil.rmtree, home, True)
             pg("start")
