@@ -193,3 +193,24 @@ def test_an_operator_write_to_a_held_area_is_seen_not_overwritten(worker):
             select(tables.care_requests.c.status).where(tables.care_requests.c.request_id == cancelled)
         )
     assert status == "cancelled"
+
+
+def test_live_kpis_saved_again_replace_the_row(tmp_path):
+    """Two workers can save one subject's live KPIs at once while partitions move; the save is an
+    upsert, so the second replaces the first (it was a delete and an insert, and crashed a worker)."""
+    from handlers.evaluation.kpis import Kpis
+
+    url = f"sqlite:///{tmp_path / 'kpis.db'}"
+    upgrade(url)
+    factory = session_factory(url)
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    kpis = Kpis("c1", 4, 0.5, 30.0, 2, 1.0, 1.0, 0, 1.0, 1, 5.0, 1.0, 0, 0.0)
+    from db import live_kpis
+
+    for score in (0.4, 0.7):
+        with factory() as session:
+            live_kpis.save(session, [("caregiver", kpis, score)], now - timedelta(days=1), now, now)
+            session.commit()
+    with factory() as session:
+        rows = live_kpis.read(session, "caregiver")
+    assert [(r["subject_id"], r["score"]) for r in rows] == [("c1", 0.7)]
