@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable, Mapping
 
 from handlers.model import CareRequest, Offer, OfferStatus, RequestStatus, Visit, VisitStatus
@@ -61,9 +62,25 @@ class Verdict:
         return not self.violations
 
 
+def _held(v: Visit) -> tuple[datetime, datetime]:
+    """When the visit holds its caregiver: from the check-in (else the planned start) to the
+    check-out (else the expected end), the rule dispatch books by (``Visit.expected_end``). A
+    visit checked out early frees the rest of its slot: the lifecycle bench checks visits of
+    tomorrow in and out today, and a caregiver booked again in such a freed slot is no double booking."""
+    return (v.check_in_at or v.planned_start, v.expected_end)
+
+
 def _overlaps(visits: list[Visit]) -> list[tuple[Visit, Visit]]:
-    ordered = sorted(visits, key=lambda v: v.planned_start)
-    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b.planned_start < a.planned_end]
+    """Each visit that starts before the visit ending last among those before it has ended."""
+    ordered = sorted(visits, key=lambda v: _held(v)[0])
+    found: list[tuple[Visit, Visit]] = []
+    latest: Visit | None = None
+    for v in ordered:
+        if latest is not None and _held(v)[0] < _held(latest)[1]:
+            found.append((latest, v))
+        if latest is None or _held(v)[1] > _held(latest)[1]:
+            latest = v
+    return found
 
 
 def check(
