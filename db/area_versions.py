@@ -24,7 +24,9 @@ OWNER = "careline.partition_owner"
 _installed = False
 
 
-def _areas_of(session: Session, objects: Iterable[object]) -> set[str]:
+def areas_of(session: Session, objects: Iterable[object]) -> set[str]:
+    """The service areas whose dispatch state ``objects`` (requests, offers, visits, caregivers,
+    elders) belong to; an offer's or visit's area is its request's (from the session, or read)."""
     areas: set[str] = set()
     requests: set[str] = set()
     for obj in objects:
@@ -62,7 +64,7 @@ def _before_flush(session: Session, _context: object, _instances: object) -> Non
         return
     changed = [*session.new, *session.dirty, *session.deleted]
     if changed:
-        raise_versions(session, _areas_of(session, changed))
+        raise_versions(session, areas_of(session, changed))
 
 
 def install() -> None:

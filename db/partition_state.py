@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
-from db.area_versions import OWNER
+from db.area_versions import OWNER, areas_of, raise_versions
 from db.batches import claim_many
 from db.register import read_clock
 from db.session import dialect_insert
@@ -401,6 +401,7 @@ class Batch:
         """Flush the state, raise the touched areas' counters (refused if one moved), write the
         events, hand the outbox rows to ``reserve`` and commit; returns those rows."""
         s = self.state.session
+        self._cover_written(s)
         s.flush()
         self._raise_counters()
         rows = write_events(s, self.events)
@@ -411,6 +412,19 @@ class Batch:
         self.events = []
         self.state.tidy(self.touched)
         return rows
+
+    def _cover_written(self, s: Session) -> None:
+        """Every area this batch writes is checked at commit, not only those it asked for by name:
+        a use case can reach an object through an index (an offer by id) without ``area``. An
+        area written but not held (its objects read by id) has its counter raised for the others."""
+        with s.no_autoflush:
+            written = areas_of(s, [*s.new, *s.dirty, *s.deleted])
+        for name in written:
+            if name in self.state.areas:
+                self.state.touched.add(name)
+        loose = sorted(a for a in written if a not in self.state.areas)
+        if loose:
+            raise_versions(s, loose)
 
     def _raise_counters(self) -> None:
         held = {a: self.state.areas[a].version for a in self.touched if a in self.state.areas}
