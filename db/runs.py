@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from config import topics
 from db import tables
 from db.session import engine_for
-from handlers.model import CareRequest, Offer, Visit
+from handlers.model import CareRequest, Offer, Visit, visit_id_for
 
 
 def _like(prefix: str) -> str:
@@ -163,3 +163,33 @@ def statement_counts(database_url: str) -> tuple[int, int] | None:
     except DBAPIError:
         return None
     return int(calls), int(commits)
+
+
+def booking_order(session: Session, prefix: str) -> tuple[dict[str, int], dict[str, int]]:
+    """For the visits of requests whose id starts with ``prefix``: (visit id -> outbox sequence
+    number of its offer's creation, visit id -> that of the event that freed its planned slot: a
+    check-in before the planned start, or the completion), the order the workers did things in
+    (event times can disagree with it when a record waits behind others)."""
+    o = tables.outbox.c
+    booked: dict[str, int] = {}
+    freed: dict[str, int] = {}
+    rows = session.execute(
+        select(o.seq, o.value).where(
+            o.key.like(_like(prefix), escape="\\"), o.topic.in_([topics.OFFERS.name, topics.LIFECYCLE.name])
+        )
+    )
+    for seq, value in rows:
+        kind, data = value.get("type"), value.get("data") or {}
+        if kind == "dispatch.offer.created" and data.get("offer_id"):
+            booked.setdefault(visit_id_for(data["offer_id"]), seq)
+        elif kind == "care.visit.checked_in" and data.get("visit_id") and _early(data):
+            freed.setdefault(data["visit_id"], seq)
+        elif kind == "care.visit.completed" and data.get("visit_id"):
+            freed.setdefault(data["visit_id"], seq)
+    return booked, freed
+
+
+def _early(data: dict) -> bool:
+    """A check-in before the visit's planned start: from then on the visit holds its caregiver
+    from the check-in for its duration (``Visit.expected_end``), not in its planned slot."""
+    return str(data.get("check_in_at") or "") < str(data.get("planned_start") or "")

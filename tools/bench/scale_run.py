@@ -45,11 +45,12 @@ def verdict(factory, run_id: str, run: Run, unsent: int) -> list[str]:
     ids = list(run.sent_at)
     with factory() as session:
         requests, offers, visits = runs.run_records(session, f"{run_id}-")
+        booked, freed = runs.booking_order(session, f"{run_id}-")
         status_events: dict[str, set[str]] = {}
         for i in range(0, len(ids), 5000):
             status_events.update(runs.statuses_reached(session, ids[i : i + 5000]))
     dead = [r for r, state in run.final.items() if state == "dead-letter"]
-    found = check(ids, requests, offers, visits, status_events, dead, unsent)
+    found = check(ids, requests, offers, visits, status_events, dead, unsent, booked=booked, freed=freed)
     violations = list(found.violations)
     if run.published_twice:
         violations.append(f"outbox: {run.published_twice} records published twice in normal operation")
