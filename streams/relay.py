@@ -29,7 +29,7 @@ import json
 import logging
 from collections import deque
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Coroutine
 
 from config import topics
 from db import outbox
@@ -94,6 +94,22 @@ async def _send(rows: list[Any]) -> None:
     await asyncio.gather(*pending)
 
 
+#: how long a stopping worker lets a relay pass in flight finish
+FINISH_SECONDS = 10.0
+
+
+async def _to_the_end(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run a relay pass; if the worker stops meanwhile (a rebalance's graceful leave, SIGTERM),
+    let the pass finish first (up to ``FINISH_SECONDS``): rows the broker acknowledged are then
+    marked sent, where a cancelled pass left them unsent and the sweep published them again."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task], timeout=FINISH_SECONDS)
+        raise
+
+
 class Relay:
     """One per worker: ``hand`` own rows, ``kick`` a sweep; ``run_own`` and ``run_sweeps`` are
     the worker's two tasks."""
@@ -154,7 +170,7 @@ class Relay:
                 rows: list[Any] = []
                 while self._own and len(rows) < LIMIT:
                     rows.extend(self._own.popleft())
-                await self._publish_own(rows)
+                await _to_the_end(self._publish_own(rows))
 
     async def _publish_own(self, rows: list[Any]) -> None:
         seqs = [r.seq for r in rows]
@@ -203,7 +219,7 @@ class Relay:
                 kicked = False
             self._kicked.clear()
             try:
-                await self.sweep(0.0 if kicked else SWEEP_AFTER_SECONDS)
+                await _to_the_end(self.sweep(0.0 if kicked else SWEEP_AFTER_SECONDS))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - broker or database away: the rows wait for the next sweep
