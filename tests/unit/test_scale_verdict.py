@@ -40,8 +40,8 @@ def test_the_verdict_names_a_lost_request_a_double_decision_and_a_twice_publishe
             session.add(offer)
         session.commit()
     driver = Driver("unused:9092", 1, None, run)  # type: ignore[arg-type]
-    driver._count_once("event-1")
-    driver._count_once("event-1")
+    driver._count_once("event-1", 1000)
+    driver._count_once("event-1", 1200)
 
     broken = verdict(factory, "bx", run, 0)
 
@@ -50,13 +50,15 @@ def test_the_verdict_names_a_lost_request_a_double_decision_and_a_twice_publishe
     assert any("published twice" in line for line in broken), broken
 
 
-def test_a_record_repeated_after_a_kill_is_counted_apart():
+def test_a_record_repeated_after_a_kill_is_counted_apart_by_when_it_was_first_produced():
     run = Run()
     driver = Driver("unused:9092", 1, None, run)  # type: ignore[arg-type]
-    driver._count_once("before")
-    run.killed = True
-    driver._count_once("before")  # the killed worker published it, the sweep publishes it again
-    driver._count_once("after")
-    assert (run.published_twice, run.republished_after_kill) == (0, 1)
-    driver._count_once("after")
+    driver._count_once("before", 1000)
+    run.killed, run.killed_at_ms = True, 1500.0
+    driver._count_once("in flight", 1400)  # produced before the kill, read after it
+    driver._count_once("before", 1600)  # the killed worker published it, the sweep publishes it again
+    driver._count_once("in flight", 1700)
+    driver._count_once("after", 1800)
+    assert (run.published_twice, run.republished_after_kill) == (0, 2)
+    driver._count_once("after", 1900)
     assert run.published_twice == 1

@@ -62,10 +62,12 @@ class Run:
     final_at: dict[str, float] = field(default_factory=dict)
     answers: dict[str, int] = field(default_factory=dict)
     records_read: int = 0
-    #: hashes of careline event ids read on the offer and lifecycle topics, before and after a kill
-    seen_before_kill: set[int] = field(default_factory=set)
-    seen_after_kill: set[int] = field(default_factory=set)
+    #: hash of each careline event id read on the offer and lifecycle topics -> the broker
+    #: timestamp (ms, producer's clock) of its first copy
+    first_produced: dict[int, int] = field(default_factory=dict)
     killed: bool = False
+    #: wall clock (ms) when the killed worker was dead
+    killed_at_ms: float | None = None
     republished_after_kill: int = 0
     published_twice: int = 0
     dead_letters: int = 0
@@ -146,23 +148,27 @@ class Driver:
             now = time.perf_counter()
             for tp, records in batches.items():
                 for rec in records:
-                    await self._observe(tp.topic, rec.value, now)
+                    await self._observe(tp.topic, rec.value, now, rec.timestamp)
             if batches:
                 self.run.records_read += sum(len(r) for r in batches.values())
                 self.changed.set()
 
-    def _count_once(self, event_id: str) -> None:
+    def _count_once(self, event_id: str, produced_ms: int) -> None:
+        """Count a repeat of ``event_id``: apart (``republished_after_kill``) when its first copy
+        was produced before the kill (the killed worker published it and died before marking it
+        sent), else as published twice in normal operation. Judged by the broker's timestamps, not
+        by when the driver read the copies: records in flight at the kill are read after it."""
         h = hash(event_id)
         run = self.run
-        if h in run.seen_before_kill:
-            run.republished_after_kill += 1 if run.killed else 0
-            run.published_twice += 0 if run.killed else 1
-        elif h in run.seen_after_kill:
-            run.published_twice += 1
+        first = run.first_produced.get(h)
+        if first is None:
+            run.first_produced[h] = produced_ms
+        elif run.killed_at_ms is not None and first <= run.killed_at_ms:
+            run.republished_after_kill += 1
         else:
-            (run.seen_after_kill if run.killed else run.seen_before_kill).add(h)
+            run.published_twice += 1
 
-    async def _observe(self, topic: str, raw: bytes, now: float) -> None:
+    async def _observe(self, topic: str, raw: bytes, now: float, produced_ms: int = 0) -> None:
         run = self.run
         if topic in (topics.INTAKE_DLQ.name, topics.DISPATCH_DLQ.name):
             value = json.loads(raw)
@@ -181,7 +187,7 @@ class Driver:
                 self._probe[1].set()
             return
         if value.get("source") == "careline":
-            self._count_once(value["id"])
+            self._count_once(value["id"], produced_ms)
         data = value.get("data") or {}
         rid = data.get("request_id")
         if rid not in run.sent_at:
@@ -337,6 +343,7 @@ async def drive(
             run.killed = True
             slot = fleet.workers()[0]
             pid = fleet.kill(slot)
+            run.killed_at_ms = time.time() * 1000
             fleet.notes.append(f"{slot.name} (pid {pid}) killed with SIGKILL at {seen:,} final ({elapsed:.0f} s)")
             console.print(f"[yellow]killed {slot.name} (SIGKILL) at {seen:,} requests final; a fresh one starts")
         if rebalance and joined is None and seen >= 0.4 * requests:
