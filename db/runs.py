@@ -41,11 +41,8 @@ def records_of(session: Session, request_ids: list[str]) -> tuple[list[CareReque
 def provider_scores(session: Session, prefix: str) -> dict[str, float | None]:
     """provider id -> its current score (0..100, or None) for providers whose id starts with ``prefix``."""
     p = tables.provider_organisations.c
-    return dict(
-        session.execute(select(p.provider_id, p.score).where(p.provider_id.like(_like(prefix), escape="\\")))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(select(p.provider_id, p.score).where(p.provider_id.like(_like(prefix), escape="\\")))
+    return {provider_id: score for provider_id, score in rows}
 
 
 def outbox_last_seq(database_url: str) -> int:
@@ -77,7 +74,7 @@ def short_code(
 def message_statuses(session: Session, sids: list[str]) -> dict[str, str]:
     """Twilio message SID -> the delivery status careline stored for it."""
     m = tables.message_status.c
-    return dict(session.execute(select(m.sid, m.status).where(m.sid.in_(sids))).tuples().all())
+    return {sid: status for sid, status in session.execute(select(m.sid, m.status).where(m.sid.in_(sids)))}
 
 
 def unsent_outbox(session: Session, for_kafka_only: bool = False) -> int:

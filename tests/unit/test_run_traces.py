@@ -24,3 +24,18 @@ def test_the_database_names_each_request_s_first_decision(tmp_path):
     with session_factory(url)() as session:
         decided = runs.decisions_of(session, ["R-1001", "R-1004", "R-9999"])
     assert decided == {"R-1001": "offer", "R-1004": "failed"}
+
+
+def test_the_bench_counts_a_decision_the_broker_did_not_deliver_as_seen_in_the_database_only(tmp_path):
+    import asyncio
+
+    from tools.bench.stack import Watcher
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    seed(url)
+    watcher = Watcher("127.0.0.1:1", 1)  # never started: nothing arrives on the topics
+    for rid in ("R-1001", "R-1004", "R-9999"):
+        watcher.sent[rid] = 0.0
+    found = asyncio.run(watcher.reconcile(url, list(watcher.sent)))
+    assert sorted(found) == ["R-1001", "R-1004"] and watcher.database_only == {"R-1001", "R-1004"}
+    assert {rid: kind for rid, (kind, _) in watcher.decided.items()} == {"R-1001": "offer", "R-1004": "failed"}
