@@ -13,8 +13,82 @@
         if (r.redirected || r.status === 401 || r.status === 303) { location.href = "/login?expired=1"; return null; }
         return r.ok ? r.text() : null;
       })
-      .then(function (html) { if (html !== null && html !== undefined) { board.innerHTML = html; } })
+      .then(function (html) { if (html !== null && html !== undefined) { patch(board, html); } })
       .catch(function () { setFeed(false); });
+  }
+  // Patch, not repaint: the new fragment is parsed off-screen and only what changed is
+  // touched, keyed by id and data-* row keys, so scroll positions, keyboard focus, an open
+  // <select> and text typed into a form on the board survive every update.
+  var KEYS = ["id", "data-request", "data-emergency", "data-caregiver", "data-loose-end", "data-followup", "data-elder"];
+  function keyOf(node) {
+    if (node.nodeType !== 1) { return null; }
+    for (var i = 0; i < KEYS.length; i++) {
+      var v = node.getAttribute(KEYS[i]);
+      if (v) { return KEYS[i] + "=" + v; }
+    }
+    return null;
+  }
+  function typed(node) { return node.nodeName === "INPUT" || node.nodeName === "TEXTAREA" || node.nodeName === "SELECT"; }
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && keyOf(a) === keyOf(b);
+  }
+  function syncAttributes(from, to) {
+    var i, a;
+    for (i = from.attributes.length - 1; i >= 0; i--) {
+      a = from.attributes[i].name;
+      if (!to.hasAttribute(a)) { from.removeAttribute(a); }
+    }
+    for (i = 0; i < to.attributes.length; i++) {
+      a = to.attributes[i];
+      if (typed(from) && a.name === "value" && from.getAttribute("value") !== null) { continue; }  // what the operator typed stays
+      if (from.getAttribute(a.name) !== a.value) { from.setAttribute(a.name, a.value); }
+    }
+  }
+  function morph(from, to) {
+    if (from.nodeType === 3 || from.nodeType === 8) {
+      if (from.nodeValue !== to.nodeValue) { from.nodeValue = to.nodeValue; }
+      return;
+    }
+    syncAttributes(from, to);
+    if (from.nodeName === "SELECT" && from === document.activeElement) { return; }  // an open drop-down is left alone
+    morphChildren(from, to);
+  }
+  function morphChildren(from, to) {
+    var keyed = {}, wanted = {}, child, k;
+    for (child = from.firstChild; child; child = child.nextSibling) { k = keyOf(child); if (k) { keyed[k] = child; } }
+    for (child = to.firstChild; child; child = child.nextSibling) { k = keyOf(child); if (k) { wanted[k] = true; } }
+    var cursor = from.firstChild;
+    function dropUnwanted() {  // rows that left the board go before anything is matched past them
+      while (cursor && keyOf(cursor) && !wanted[keyOf(cursor)]) {
+        var gone = cursor; cursor = cursor.nextSibling; from.removeChild(gone);
+      }
+    }
+    for (var next = to.firstChild; next; ) {
+      var after = next.nextSibling, want = keyOf(next), match = null;
+      dropUnwanted();
+      if (want && keyed[want] && sameKind(keyed[want], next)) { match = keyed[want]; delete keyed[want]; }
+      else if (!want && cursor && !keyOf(cursor) && sameKind(cursor, next)) { match = cursor; }
+      if (match) {
+        if (match !== cursor) { from.insertBefore(match, cursor); }  // moved only when the order changed
+        else { cursor = cursor.nextSibling; }
+        morph(match, next);
+      } else {
+        from.insertBefore(document.importNode(next, true), cursor);
+      }
+      next = after;
+    }
+    while (cursor) { var rest = cursor; cursor = cursor.nextSibling; from.removeChild(rest); }
+  }
+  function patch(target, html) {
+    var fresh = document.createElement(target.nodeName);
+    var focused = document.activeElement;
+    fresh.innerHTML = html;
+    morphChildren(target, fresh);
+    // a row that moved (its order changed) takes the focused control with it; focus goes back
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) {
+      focused.focus({ preventScroll: true });
+    }
+    board.dispatchEvent(new CustomEvent("board:patched"));
   }
   function soon() { if (!pending) { pending = setTimeout(refresh, 120); } }
   function setFeed(live) {

@@ -19,7 +19,7 @@ from typing import Callable
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from careline.web import auth
+from careline.web import auth, board_i18n, i18n
 from db import channels, events
 from db import dashboard as readmodel
 from db.app_api import offered_service_types
@@ -36,6 +36,9 @@ router = APIRouter(prefix="/dashboard/actions", include_in_schema=False)
 
 def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200, back: str = "/dashboard"):  # noqa: ANN202
     if "application/json" in request.headers.get("accept", ""):
+        message = board_i18n.answer(
+            ok, code, message, i18n.language(request, request.app.state.settings.default_language)
+        )
         return JSONResponse({"ok": ok, "code": code, "message": message}, status_code=status)
     return RedirectResponse(back if ok else f"{back}?refused={code}", status_code=303)
 

@@ -172,3 +172,14 @@ def translator(lang: str) -> Callable[[str], str]:
         return entry.get(lang) or entry.get("en") or key
 
     return t
+
+
+def _merge_board_text() -> None:
+    """The board's domain words (statuses, services, ladder steps) live in ``careline.web.board_i18n``."""
+    from careline.web.board_i18n import BOARD_TEXT
+
+    for key, entry in BOARD_TEXT.items():
+        CATALOGUE.setdefault(key, entry)
+
+
+_merge_board_text()

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from careline.web import i18n
+from careline.web import board_i18n, i18n
 from careline.web.auth import Principal
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -35,6 +35,21 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters["dur"] = duration
 
 
+def _terms(lang: str) -> Any:
+    """``term(kind, value)`` in templates: a status, service or ladder step in ``lang``
+    (``careline.web.board_i18n``); an unknown value is shown as it is."""
+
+    def term(kind: str, value: str | None) -> str:
+        if value is None:
+            return "–"
+        if kind == "step":
+            return board_i18n.step(value, lang)
+        entry = board_i18n.BOARD_TEXT.get(f"{kind}.{value}")
+        return entry[lang] if entry else value
+
+    return term
+
+
 def render(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> Response:
@@ -47,6 +62,7 @@ def render(
         {
             "lang": lang,
             "t": i18n.translator(lang),
+            "term": _terms(lang),
             "principal": principal,
             "csrf": principal.csrf if principal else "",
             **context,
