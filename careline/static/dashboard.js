@@ -120,8 +120,53 @@
     var id = e.target.getAttribute && e.target.getAttribute("data-reassign");
     if (!id) { return; }
     var input = document.getElementById("reassign-request");
-    if (input) { input.value = id; document.getElementById("reassign-caregiver").focus(); }
+    if (input) { input.value = id; choose(id); document.getElementById("reassign-caregiver").focus(); }
   });
+
+  // The reassign list: fetched when a request is picked, so it is current; only caregivers
+  // dispatch would accept, in dispatch's ranking order with its terms; the others with why not.
+  function choose(id) {
+    var select = document.getElementById("reassign-caregiver");
+    var excluded = document.getElementById("reassign-excluded");
+    if (!select || !excluded) { return; }
+    var words = excluded.dataset;
+    fetch("/dashboard/requests/" + encodeURIComponent(id) + "/choices", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (j) {
+        if (!j || document.getElementById("reassign-request").value !== id) { return; }
+        var kept = select.dataset.touched === id ? select.value : null;  // the operator's own pick stays
+        select.innerHTML = "";
+        j.choices.forEach(function (c) {
+          var o = document.createElement("option");
+          o.value = c.caregiver_id;
+          o.textContent = c.rank + ". " + c.caregiver_id + " · " + words.travel + c.travel_added_minutes + " " + words.minutes +
+            (c.lateness_minutes > 0 ? " · " + words.late + " " + c.lateness_minutes + " " + words.minutes : "");
+          select.appendChild(o);
+        });
+        if (kept && j.choices.some(function (c) { return c.caregiver_id === kept; })) { select.value = kept; }
+        if (!j.choices.length) {
+          var none = document.createElement("option");
+          none.value = ""; none.textContent = words.none; select.appendChild(none);
+        }
+        var list = excluded.querySelector("ul");
+        list.innerHTML = "";
+        j.excluded.forEach(function (x) {
+          var li = document.createElement("li");
+          li.textContent = x.caregiver_id + ": " + x.reason;
+          list.appendChild(li);
+        });
+        select.dispatchEvent(new CustomEvent("choices:loaded", { bubbles: true }));
+      })
+      .catch(function () { say("✘ network", true); });
+  }
+  var caregiverSelect = document.getElementById("reassign-caregiver");
+  if (caregiverSelect) {
+    caregiverSelect.addEventListener("change", function () {
+      caregiverSelect.dataset.touched = document.getElementById("reassign-request").value;
+    });
+  }
+  var picked = document.getElementById("reassign-request");
+  if (picked) { picked.addEventListener("change", function () { if (picked.value) { choose(picked.value.trim()); } }); }
 
   document.addEventListener("submit", function (e) {
     var form = e.target;

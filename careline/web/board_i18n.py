@@ -48,6 +48,11 @@ STATUS_TEXT: dict[str, dict[str, str]] = {
     "step.assigned": {"zh": "已派定", "en": "assigned"},
     "step.waiting": {"zh": "等待派单", "en": "waiting"},
     "step.offer": {"zh": "第{n}次派单", "en": "offer {n}"},
+    "choices.travel": {"zh": "路程增加", "en": "travel +"},
+    "choices.late": {"zh": "晚到", "en": "late"},
+    "choices.minutes": {"zh": "分钟", "en": "min"},
+    "choices.none": {"zh": "暂无可接单的护理员", "en": "Nobody can take it now"},
+    "choices.excluded": {"zh": "不可接单", "en": "Cannot take it"},
     "map_fallback": {"zh": "示意图（非街道地图）", "en": "schematic (not a street map)"},
 }
 

@@ -100,14 +100,15 @@ def test_the_chinese_view_leaves_no_status_service_or_step_in_english(server, br
     titles = " ".join(page.eval_on_selector_all("#map title", "ts => ts.map(t => t.textContent)"))
     assert ENGLISH_TERMS.findall(titles) == []
     # a refusal comes back in Chinese too: cg-sun serves another area and has no bathing
-    page.fill("#reassign-request", "R-1002")
-    page.select_option("#reassign-caregiver", "cg-sun")
-    page.click("#reassign button[type=submit]")
-    page.wait_for_selector("#message.bad")
-    refusal = page.inner_text("#message")
+    refusal = page.evaluate(
+        """async () => { const form = document.getElementById('reassign'); const body = new FormData(form);
+             body.set('caregiver_id', 'cg-sun');
+             const r = await fetch('/dashboard/actions/requests/R-1002/reassign', {method: 'POST', body,
+               headers: {'Accept': 'application/json', 'X-CSRF-Token': body.get('csrf_token')}});
+             return (await r.json()).message; }"""
+    )
     assert "该护理员无法接单" in refusal and "服务片区" in refusal, refusal
-    assert not re.search(r"[a-z]{4,} [a-z]{4,}", refusal.replace("gulou-qingyun", "").replace("gulou-xikang", ""))
-    shot(page, "board-desk-zh-refusal")
+    assert not re.search(r"[a-z]{4,} [a-z]{4,}", refusal), refusal
     page.context.close()
 
 
@@ -154,4 +155,39 @@ def test_axe_finds_no_serious_or_critical_violation_on_the_board(server, browser
         if v["impact"] in ("serious", "critical")
     ]
     assert bad == [], "\n".join(bad)
+    page.context.close()
+
+
+@pytest.mark.parametrize("size", ["phone", "desk"])
+def test_the_reassign_list_holds_only_caregivers_dispatch_would_accept_in_its_order(server, browser, size):
+    base, center = server
+    page = open_board(browser, base, SIZES[size], "zh")
+    rid = new_request_id()
+    receive(center, _request(rid, "e1", XIKANG, "meal", center.now, 0, location=1))  # offered to one of three
+    page.wait_for_selector(f'[data-reassign="{rid}"]', timeout=5000)  # the list is fetched now, not at page load
+    holder = page.inner_text(f'[data-request="{rid}"] .holder').split()[0]
+    page.evaluate(
+        "() => { window.loaded = false; document.addEventListener('choices:loaded', () => window.loaded = true); }"
+    )
+    page.click(f'[data-reassign="{rid}"]')
+    page.wait_for_function("() => window.loaded === true", timeout=5000)
+    options = page.eval_on_selector_all("#reassign-caregiver option", "os => os.map(o => [o.value, o.textContent])")
+    ids = [value for value, _ in options]
+    assert (
+        holder in {"cg-li", "cg-wu", "cg-zhou"} and holder not in ids
+    )  # the caregiver holding it is not offered again
+    assert set(ids) == {"cg-li", "cg-wu", "cg-zhou"} - {holder}  # meal in xikang: not cg-sun, cg-ma (other areas)
+    assert [text.split(".")[0] for _, text in options] == [str(i + 1) for i in range(len(ids))]  # ranking order
+    assert all("路程增加" in text for _, text in options)  # the ranking's terms are shown
+    page.click("#reassign-excluded summary")
+    assert f"{holder}: 已持有此请求" in page.inner_text("#reassign-excluded")
+    # R-1002 (bathing): only cg-wu bathes; the others are listed with dispatch's reason, in Chinese
+    page.click('[data-reassign="R-1002"]')
+    page.wait_for_function(
+        "() => document.getElementById('reassign-request').value === 'R-1002'"
+        " && document.querySelector('#reassign-excluded').textContent.includes('助浴')",
+        timeout=5000,
+    )
+    assert "不具备“助浴”服务技能" in page.inner_text("#reassign-excluded")
+    shot(page, f"reassign-{size}-zh")
     page.context.close()
