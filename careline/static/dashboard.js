@@ -80,9 +80,9 @@
     while (cursor) { var rest = cursor; cursor = cursor.nextSibling; from.removeChild(rest); }
   }
   function patch(target, html) {
-    var fresh = document.createElement(target.nodeName);
+    // the server's escaped fragment, parsed into an inert document (nothing runs or loads there)
+    var fresh = new DOMParser().parseFromString("<body>" + html + "</body>", "text/html").body;
     var focused = document.activeElement;
-    fresh.innerHTML = html;
     morphChildren(target, fresh);
     // a row that moved (its order changed) takes the focused control with it; focus goes back
     if (focused && focused !== document.activeElement && document.body.contains(focused)) {
@@ -135,7 +135,7 @@
       .then(function (j) {
         if (!j || document.getElementById("reassign-request").value !== id) { return; }
         var kept = select.dataset.touched === id ? select.value : null;  // the operator's own pick stays
-        select.innerHTML = "";
+        select.replaceChildren();
         j.choices.forEach(function (c) {
           var o = document.createElement("option");
           o.value = c.caregiver_id;
@@ -149,7 +149,7 @@
           none.value = ""; none.textContent = words.none; select.appendChild(none);
         }
         var list = excluded.querySelector("ul");
-        list.innerHTML = "";
+        list.replaceChildren();
         j.excluded.forEach(function (x) {
           var li = document.createElement("li");
           li.textContent = x.caregiver_id + ": " + x.reason;
