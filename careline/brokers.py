@@ -55,9 +55,17 @@ class TopicSetupError(RuntimeError):
 
 
 class TopicSpec(Protocol):
-    name: str
-    partitions: int
-    configs: Mapping[str, str]
+    """What ``ensure_topics`` reads of a topic; read-only, so frozen dataclasses
+    (``config.topics.ResolvedTopic``) and named tuples are specs too."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def partitions(self) -> int: ...
+
+    @property
+    def configs(self) -> Mapping[str, str]: ...
 
 
 class BrokerProcess:
@@ -136,8 +144,9 @@ def free_port(port: int = 0) -> int:
 def _log_file(path: Path | None, prefix: str) -> Path:
     """``path`` with its folder made (a fresh clone has no ``var/logs``), or a new temp file."""
     if path is None:
-        fd, path = tempfile.mkstemp(prefix=prefix, suffix=".log")
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
         os.close(fd)
+        return Path(name)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return Path(path)
 
@@ -261,6 +270,7 @@ def start_apache_kafka(
     broker = BrokerProcess(
         "kafka", port, _log_file(log_path, f"kafka-sh-{port}-"), stop_cmd=["bash", str(KAFKA_SH), "stop"], env=env
     )
+    rc: int | str  # the exit status, or "timeout"
     try:
         with open(broker.log_path, "ab") as out:
             rc = subprocess.run(

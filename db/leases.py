@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import tables
+from db.session import matched_rows
 
 _l = tables.service_leases.c
 
@@ -48,9 +49,11 @@ def take(session: Session, lease: Lease, replacing: str | None) -> bool:
             session.execute(insert(tables.service_leases).values(name=lease.name, **values))
             written = 1
         else:
-            written = session.execute(
-                update(tables.service_leases).where(_l.name == lease.name, _l.holder == replacing).values(**values)
-            ).rowcount
+            written = matched_rows(
+                session.execute(
+                    update(tables.service_leases).where(_l.name == lease.name, _l.holder == replacing).values(**values)
+                )
+            )
         session.commit()
     except IntegrityError:  # another process inserted first
         session.rollback()
@@ -60,9 +63,11 @@ def take(session: Session, lease: Lease, replacing: str | None) -> bool:
 
 def renew(session: Session, name: str, holder: str, now: datetime) -> bool:
     """Set ``renewed_at`` to ``now`` if ``holder`` still holds ``name``; False if it lost it. Commits."""
-    renewed = session.execute(
-        update(tables.service_leases).where(_l.name == name, _l.holder == holder).values(renewed_at=now)
-    ).rowcount
+    renewed = matched_rows(
+        session.execute(
+            update(tables.service_leases).where(_l.name == name, _l.holder == holder).values(renewed_at=now)
+        )
+    )
     session.commit()
     return renewed == 1
 

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
+from db.session import matched_rows
 from handlers.clock import SimClock, wall_clock
 from handlers.datasets.day import Day
 from handlers.datasets.uhhc import Instance
@@ -90,7 +91,7 @@ def read_clock(session: Session) -> SimClock:
 def clear_clock(factory: sessionmaker[Session]) -> bool:
     """Remove the replay clock: every component reads the wall clock again. True if one was set."""
     with factory() as session:
-        removed = session.execute(delete(tables.sim_clock)).rowcount
+        removed = matched_rows(session.execute(delete(tables.sim_clock)))
         session.commit()
     return bool(removed)
 
