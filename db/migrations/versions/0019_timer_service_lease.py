@@ -3,16 +3,17 @@ takes one scheduler; a second ``careline scheduler`` (a replay's own beside a ru
 fired the same jobs and failed removing them (``JobLookupError``). The holder renews its row
 every few seconds; another refuses to start while the row is fresh (``careline.scheduler``).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0019
+Revises: 0015 on this branch; 0018 once the register (0016), notices (0017) and partition
+state (0018) are merged before it
 """
 import sqlalchemy as sa
 from alembic import op
 
 import db.tables
 
-revision = "0016"
-down_revision = "0015"
+revision = "0019"
+down_revision = "0015"  # "0018" at merge: the wave's plan numbers issues 15, 16, 19 first
 branch_labels = None
 depends_on = None
 
