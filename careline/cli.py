@@ -260,14 +260,16 @@ def plan(
 def report_providers(
     month: Annotated[str, typer.Option(help="calendar month, YYYY-MM")],
     out_dir: Annotated[Path, typer.Option(help="where the HTML and PDF go")] = Path("var/reports"),
+    lang: Annotated[str | None, typer.Option(help="zh, en or both (default CARELINE_DEFAULT_LANGUAGE)")] = None,
 ) -> None:
-    """The monthly contract performance report per provider: KPIs, trend,
-    ranking and plots, as HTML and PDF."""
+    """The monthly contract performance report per provider: KPIs against their targets, the
+    change from last month, unserved requests, trend, ranking and plots, as HTML and PDF (A4),
+    in Chinese and/or English; the month and every time in CARELINE_PROGRAMME_TIMEZONE."""
     from careline.reports import main as report_main
     from db.migrate import upgrade
 
     upgrade(get_settings().database_url)
-    raise typer.Exit(report_main(month, out_dir, get_settings().database_url))
+    raise typer.Exit(report_main(month, out_dir, get_settings().database_url, lang))
 
 
 @subs_app.command("add")

@@ -247,7 +247,11 @@ def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp
 def test_a_malformed_month_is_refused_naming_the_argument(database, tmp_path, capsys):
     assert main("2026-13", tmp_path, database) == 2
     assert "--month" in capsys.readouterr().err
-    assert main("2026-11", tmp_path / "ok", database) == 0
+    assert main("2026-11", tmp_path / "fr", database, "fr") == 2
+    assert "--lang" in capsys.readouterr().err and not (tmp_path / "fr").exists()
+    assert main("2026-11", tmp_path / "ok", database, "both") == 0
+    written = sorted(p.name for p in (tmp_path / "ok").iterdir() if p.suffix in (".html", ".pdf"))
+    assert written == [f"providers-2026-11.{lang}.{ext}" for lang in ("en", "zh") for ext in ("html", "pdf")]
 
 
 def test_stored_evv_flags_count_against_the_provider_unless_a_review_corrected_them(database):
