@@ -268,7 +268,7 @@ def month_context(
         "center": k.center_score(now.data.center),
         "pct": _pct,
         "num": _num,
-        "weights": cfg.weights,
+        "weights_text": ", ".join(f"{tr._(KPI_LABELS[kpi][0])} {w:g}" for kpi, w in cfg.weights.items()),
         "kpi_policy": cfg.kpis,
         "evv_policy": cfg.evv,
         "skipped": now.data.skipped,

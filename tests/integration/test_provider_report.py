@@ -428,3 +428,4 @@ def test_the_report_marks_targets_compares_with_last_month_and_counts_unserved_r
     words = set(re.findall(r">([a-z][a-z -]+)<", unserved_zh))
     assert not words & {"failed", "received", "stat", "routine", "emergency", "bathing"}, words
     assert "未达标" in zh.split('id="summary"')[1].split("</table>")[0]
+    assert "权重 准时 0.25, 完成 0.2" in zh  # the definitions name the KPIs in Chinese too
