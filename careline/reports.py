@@ -41,6 +41,7 @@ from db.reports import MonthData, read_month
 from db.session import DatabaseError
 from handlers.evaluation import center_kpis
 from handlers.evaluation import kpis as k
+from handlers.evaluation.trend import month_weeks, weekly_on_time
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -62,23 +63,6 @@ def previous_month(month: str) -> str:
     """``YYYY-MM`` of the month before ``month`` (a valid ``YYYY-MM``)."""
     year, mon = int(month[:4]), int(month[5:7])
     return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
-
-
-def month_weeks(start: datetime, end: datetime) -> list[tuple[int, int]]:
-    """Day ranges of the month's weeks: 1–7, 8–14, 15–21, 22–28 and 29–last day (if any)."""
-    last = round((end - start).total_seconds() / 86400)
-    return [(a, min(a + 6, last)) for a in range(1, last + 1, 7)]
-
-
-def weekly_on_time(
-    visits: list[k.VisitOutcome], weeks: list[tuple[int, int]], threshold: float, zone: tzinfo
-) -> dict[str, list[float | None]]:
-    """On-time rate per provider per week of the month (``month_weeks``), days in ``zone``."""
-    out: dict[str, list[float | None]] = {}
-    for pid in sorted({x.provider_id for x in visits}):
-        mine = [(x, x.planned_start.astimezone(zone).day) for x in visits if x.provider_id == pid]
-        out[pid] = [k.on_time_rate([x for x, day in mine if a <= day <= b], threshold) for a, b in weeks]
-    return out
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""The monthly report's center KPIs (requests served, emergencies answered in time) and its
-targets (met or missed, change from last month): pure rules, no database."""
+"""The monthly report's center KPIs (requests served, emergencies answered in time), its
+targets (met or missed, change from last month) and its weekly trend: pure rules, no database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,7 +18,9 @@ from handlers.evaluation.center_kpis import (
     tally,
     why_unserved,
 )
+from handlers.evaluation.kpis import VisitOutcome
 from handlers.evaluation.targets import Target, better, change, met
+from handlers.evaluation.trend import month_weeks, weekly_on_time
 
 T0 = datetime(2026, 11, 3, 8, tzinfo=UTC)
 
@@ -119,3 +122,23 @@ def _with_targets(block: str) -> str:
 def test_a_bad_target_is_refused_naming_it(block, named):
     with pytest.raises((ConfigFileError, ValueError), match=named):
         parse_evaluation_config(_with_targets(block))
+
+
+def _visit(provider: str, planned: datetime, late: float) -> VisitOutcome:
+    return VisitOutcome(provider, f"{provider}-cg", planned, planned + timedelta(minutes=late), late, True, False)
+
+
+def test_the_weekly_trend_cuts_the_month_in_the_centers_days():
+    shanghai = ZoneInfo("Asia/Shanghai")
+    start, end = datetime(2026, 10, 31, 16, tzinfo=UTC), datetime(2026, 11, 30, 16, tzinfo=UTC)  # November there
+    weeks = month_weeks(start, end)
+    assert weeks == [(1, 7), (8, 14), (15, 21), (22, 28), (29, 30)]
+    rome = ZoneInfo("Europe/Rome")  # October has 31 days and a clock change
+    assert month_weeks(datetime(2026, 10, 1, tzinfo=rome), datetime(2026, 11, 1, tzinfo=rome))[-1] == (29, 31)
+    visits = [
+        _visit("p", datetime(2026, 11, 7, 15, 30, tzinfo=UTC), 30),  # 23:30 on the 7th: week 1, late
+        _visit("p", datetime(2026, 11, 7, 16, 30, tzinfo=UTC), 0),  # 00:30 on the 8th in Shanghai: week 2
+        _visit("p", datetime(2026, 10, 31, 17, tzinfo=UTC), 0),  # 1 November 01:00 there: week 1
+    ]
+    assert weekly_on_time(visits, weeks, 5.0, shanghai) == {"p": [0.5, 1.0, None, None, None]}
+    assert weekly_on_time(visits, weeks, 5.0, UTC)["p"][:2] == [0.5, None]  # in UTC both fall on the 7th
