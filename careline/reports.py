@@ -103,6 +103,10 @@ def evaluate_month(database_url: str, month: str, zone: tzinfo, cfg: EvaluationC
     )
 
 
+class ReportError(RuntimeError):
+    """The report cannot be written on this machine (a system library is missing)."""
+
+
 @dataclass(frozen=True)
 class ReportFiles:
     html: Path
@@ -120,7 +124,12 @@ def _environment(lang: str) -> Environment:
 
 
 def _write(now: Month, before: Month, cfg: EvaluationConfig, tr: ReportLanguage, stem: Path) -> ReportFiles:
-    from weasyprint import HTML  # imported here: it loads Pango, which only the report needs
+    try:
+        from weasyprint import HTML  # imported here: it loads Pango, which only the report needs
+    except OSError as exc:  # the shared library is missing, not the Python package
+        raise ReportError(
+            f"the PDF needs Pango (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0): {exc}"
+        ) from exc
 
     weeks = month_weeks(now.start, now.end)
     trend = weekly_on_time(now.data.visits, weeks, cfg.kpis.on_time_minutes, tr.zone)
@@ -162,6 +171,7 @@ def build_provider_report(
 
     :raises ValueError: a bad month, language or zone.
     :raises db.session.DatabaseError: the database cannot be read.
+    :raises ReportError: the PDF cannot be made (Pango missing).
     """
     from config.settings import get_settings
 
@@ -184,7 +194,7 @@ def build_provider_report(
 
 def main(month: str, out_dir: Path, database_url: str, lang: str | None = None) -> int:
     """CLI entry: prints the paths; 0 on success, 2 for a bad ``--month``, ``--lang``, time
-    zone or policy file, 1 for a database error. ``lang``: zh, en or both."""
+    zone or policy file, 1 for a database error or a missing Pango. ``lang``: zh, en or both."""
     from config.settings import get_settings
 
     languages = list(LANGUAGES) if lang == "both" else [lang or get_settings().default_language]
@@ -198,6 +208,9 @@ def main(month: str, out_dir: Path, database_url: str, lang: str | None = None) 
             f"cannot read the database: {getattr(exc, 'orig', None) or exc} (is it migrated? careline migrate)",
             file=sys.stderr,
         )
+        return 1
+    except ReportError as exc:
+        print(exc, file=sys.stderr)
         return 1
     except ValueError as exc:  # a bad --month, --lang, zone or config/evaluation.toml, named in the message
         print(exc, file=sys.stderr)
