@@ -391,6 +391,15 @@ def test_the_pdf_has_every_section_on_a4_landscape_pages_in_the_reports_language
         assert at >= 0, f"section {heading!r} missing (or out of order) in the PDF"
     assert f"{GOOD}-cg0" in flat and f"{POOR}-cg1" in flat  # the caregiver table made it into the PDF
     assert "sos-failed" in flat and "bath-waiting" in flat  # the unserved requests are listed
+    if lang == "zh":  # Chinese text is drawn with a CJK font, not as missing-glyph boxes
+        from pypdf import PdfReader
+
+        fonts = {
+            str(font.get_object()["/BaseFont"])
+            for page in PdfReader(files[lang].pdf).pages
+            for font in page["/Resources"].get("/Font", {}).values()
+        }
+        assert any(re.search(r"WenQuanYi|CJK|SourceHan|Noto-?Sans-?SC", f) for f in fonts), fonts
 
 
 def test_the_report_marks_targets_compares_with_last_month_and_counts_unserved_requests(
