@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from db import tables
 from db.channels import insert_ignore
+from db.session import matched_rows
 from handlers.model import Priority, RequestStatus
 from handlers.operations.outcomes import Outcome
 
@@ -58,7 +59,7 @@ def close_loose_end(
         .where(t.loose_end_id == loose_end_id, t.closed_at.is_(None))
         .values(closed_at=now, closed_by=operator_id, outcome=outcome, note=note.strip()[:2000])
     )
-    return result.rowcount > 0
+    return matched_rows(result) > 0
 
 
 def open_loose_ends(session: Session, areas: list[str] | None) -> list[Row]:

@@ -14,13 +14,16 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 from xml.dom import minidom
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
 from channels.context import ChannelContext, callback_url
+from channels.notices import tell
 from channels.notify import ConsoleNotifier
 from config.settings import Settings
 from db import register, runs
@@ -30,7 +33,6 @@ from handlers.channels.intake import validate_intake
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.model import Caregiver, Elder, ProviderOrganisation
-from streams.outbound import notify_offer_event
 
 BASE = "https://careline.example.org"
 TOKEN = "demo-auth-token"
@@ -101,7 +103,7 @@ def run(workdir: Path) -> int:
     settings = Settings(
         database_url=f"sqlite:///{workdir / 'hotline-demo.db'}",
         public_base_url=BASE,
-        twilio_auth_token=TOKEN,
+        twilio_auth_token=SecretStr(TOKEN),
         var_dir=workdir,
     )
     upgrade(settings.database_url, "heads")
@@ -110,18 +112,29 @@ def run(workdir: Path) -> int:
     _seed(ctx, now)
     app = create_app(settings)
     app.state.channels = ctx
-    twilio, seen = _Twilio(TestClient(app)), set()
+    twilio, seen = _Twilio(TestClient(app)), set[int]()
     call = {"CallSid": "CA" + "d" * 32, "From": ELDER, "To": HOTLINE}
     print(f"careline hotline demo: Wang Nainai calls {HOTLINE} from {ELDER} (no Twilio account needed)")
     twilio.post("the call is answered", "/twilio/voice", call)
     twilio.post(
-        "she presses 1 (meal)", "/twilio/voice/menu", dict(call, Digits="1"), {"first": "1", "lang": "zh", "try": "0"}
+        "she presses 2 (a home service)",
+        "/twilio/voice/menu",
+        dict(call, Digits="2"),
+        {"first": "1", "lang": "zh", "try": "0"},
     )
     twilio.post(
+        "she presses 1 (meal)", "/twilio/voice/service", dict(call, Digits="1"), {"lang": "zh", "page": "0", "try": "0"}
+    )
+    read_back = twilio.post(
         "she presses 1 (as soon as possible)",
         "/twilio/voice/time",
         dict(call, Digits="1"),
         {"lang": "zh", "service": "meal", "try": "0"},
+    )
+    action = minidom.parseString(read_back).getElementsByTagName("Gather")[0].getAttribute("action")
+    path, _, query = action.removeprefix(BASE).partition("?")
+    twilio.post(
+        "she hears the request read back and presses 1 to confirm", path, dict(call, Digits="1"), dict(parse_qsl(query))
     )
     (record,) = [v for v in _dispatch_outbox(ctx, now, seen) if "intake_id" in v]
     print(
@@ -132,7 +145,7 @@ def run(workdir: Path) -> int:
         offers.receive_request(validate_intake(record, uow.elders.get), uow, now, DispatchPolicy(), TRAVEL)
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):
-        notify_offer_event(event, ctx)
+        tell(ctx, event)
     _print_sms(notifier, 0, "the offer SMS to the caregiver (one segment, no address yet)")
     if not notifier.sent:
         print("no caregiver could take the request", file=sys.stderr)
@@ -150,7 +163,7 @@ def run(workdir: Path) -> int:
         )
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):
-        notify_offer_event(event, ctx)
+        tell(ctx, event)
     _print_sms(notifier, sent_before, "the address SMS once the offer is accepted")
     return 0 if len(notifier.sent) > sent_before else 1
 
