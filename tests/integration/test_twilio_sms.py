@@ -74,10 +74,29 @@ def test_a_decline_with_the_code_names_that_offer(world):
 def test_check_in_and_check_out_need_an_accepted_offer_with_that_code(world):
     refused = _reply(world.post("/twilio/sms", _sms(world, "到 4821", sid="SM" + "b" * 32)))
     assert "已失效" in refused and _caregiver_events(world) == []
-    with world.sessions() as s:
+    with world.sessions() as s:  # accepted: dispatch booked the visit
+        (offer,) = s.execute(select(tables.offers)).all()
         s.execute(update(tables.offers).values(status="accepted"))
+        s.execute(
+            tables.visits.insert().values(
+                visit_id=f"{offer.request_id}.v1",
+                request_id=offer.request_id,
+                caregiver_id=offer.caregiver_id,
+                provider_id="p",
+                elder_id=world.id("e"),
+                service_type="meal",
+                planned_start=offer.planned_start,
+                planned_end=offer.planned_end,
+                status="scheduled",
+                lateness_minutes=0,
+                travel_minutes=10,
+            )
+        )
         s.commit()
     _reply(world.post("/twilio/sms", _sms(world, "到 4821", sid="SM" + "c" * 32)))
+    with world.sessions() as s:  # dispatch handled the check-in
+        s.execute(update(tables.visits).values(status="in-progress", check_in_at=offer.planned_start))
+        s.commit()
     _reply(world.post("/twilio/sms", _sms(world, "DONE 4821", sid="SM" + "d" * 32)))
     assert [e["type"] for e in _caregiver_events(world)] == [
         "caregiver.visit.checked_in",
