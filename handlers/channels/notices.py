@@ -287,7 +287,9 @@ def wanted(event: Mapping[str, Any]) -> bool:
     kind = event.get("type")
     if kind not in EVENT_TYPES:
         return False
-    data = event.get("data") or {}
+    data = event.get("data")
+    if not isinstance(data, Mapping):
+        return False
     if kind == "care.request.status_changed":
         return data.get("status") in ("failed", "cancelled")
     if kind == "care.operator.alert":
@@ -302,7 +304,9 @@ def notices_for(event: Mapping[str, Any], register: NoticeRegister) -> list[Noti
     record without an id or a valid time."""
     if not wanted(event):
         return []
-    data = event.get("data") or {}
+    data = event.get("data")
+    if not isinstance(data, Mapping):
+        return []
     request = register.request(str(data.get("request_id", "")))
     if request is None:
         return []
