@@ -76,6 +76,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "escalated": {"zh": "无人接单，需人工处理", "en": "Nobody accepted: operator needed"},
     "sla_breach": {"zh": "超时未派", "en": "SLA breached"},
     "no_show": {"zh": "护理员未签到", "en": "Caregiver not checked in"},
+    "late": {"zh": "护理员将迟到", "en": "Caregiver running late"},
     "nobody_on_the_way": {"zh": "无人前往！", "en": "Nobody on the way!"},
     "call_emergency_services": {"zh": "请拨打急救电话", "en": "Call emergency services: dial"},
     "address": {"zh": "地址", "en": "Address"},

@@ -14,6 +14,8 @@ Alerts, most urgent first:
 - ``escalated``: dispatch failed the request to the operator queue (nobody accepted);
   it stays until an operator records how the elder was served (no timer ends it);
 - ``sla_breach``: still waiting past its priority's SLA threshold;
+- ``late``: a booked visit predicted to start after the elder's window
+  (``Visit.expected_at`` past ``CareRequest.latest_start``, ``handlers.visits.lateness``);
 - ``no_show``: no check-in ``late_after_seconds`` after the planned start
   (home-care EVV practice alerts from 5 min), or a visit marked no-show.
 Ages are seconds. Pure: no database, no clock of its own.
@@ -31,7 +33,7 @@ from handlers.operations.queues import SlaPolicy, Snapshot, entered_at, unserved
 ESCALATED = "escalated"
 #: visit states in which a caregiver is on the way or with the elder
 _HELPING = frozenset({VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED})
-_ORDER = {"unacknowledged_emergency": 0, ESCALATED: 1, "sla_breach": 2, "no_show": 3}
+_ORDER = {"unacknowledged_emergency": 0, ESCALATED: 1, "sla_breach": 2, "late": 3, "no_show": 4}
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,17 @@ def alerts(
         if waited > sla.threshold(r.priority):
             found.append(Alert("sla_breach", r.request_id, r.service_area, waited))
     areas = {r.request_id: r.service_area for r in snapshot.requests}
+    by_id = {r.request_id: r for r in snapshot.requests}
     for v in snapshot.visits:
+        booked = by_id.get(v.request_id)
+        if (
+            v.status == VisitStatus.SCHEDULED
+            and v.expected_at is not None
+            and booked is not None
+            and v.expected_at > booked.latest_start
+        ):
+            behind = (v.expected_at - booked.latest_start).total_seconds()
+            found.append(Alert("late", v.request_id, booked.service_area, behind, v.expected_at.isoformat()))
         late = (now - v.planned_start).total_seconds()
         if v.status == VisitStatus.NO_SHOW or (v.status == VisitStatus.SCHEDULED and late > late_after_seconds):
             found.append(Alert("no_show", v.request_id, areas.get(v.request_id, ""), max(0.0, late), v.caregiver_id))

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from handlers.model import Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
 from handlers.operations.alerts import Acknowledgement, alerts, open_emergencies
 from handlers.operations.queues import SlaPolicy, Snapshot
@@ -78,3 +80,13 @@ def test_an_acknowledged_emergency_with_nobody_on_the_way_stays_red():
     visit = Visit("v", "help", "cg", "p1", "e1", "emergency", 1, at(1), at(31), VisitStatus.SCHEDULED)
     (card,) = open_emergencies(Snapshot([helped], visits=[visit]), {"help": acks["sos"]}, at(5))
     assert not card.nobody_on_the_way and not card.red
+
+
+def test_a_visit_predicted_to_start_after_the_window_is_a_late_alert_with_the_new_time():
+    r = req("r", status=RequestStatus.ACCEPTED)
+    visit = Visit("v", "r", "cg", "p1", "e1", "meal", 1, at(60), at(90), VisitStatus.SCHEDULED)
+    assert alerts(Snapshot([r], visits=[visit]), {}, at(0), SLA) == []
+    visit.expected_at = r.latest_start + timedelta(minutes=25)
+    (late,) = alerts(Snapshot([r], visits=[visit]), {}, at(0), SLA)
+    assert (late.kind, late.subject_id, late.age_seconds) == ("late", "r", 25 * 60.0)
+    assert late.detail == visit.expected_at.isoformat()
