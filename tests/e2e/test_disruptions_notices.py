@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from careline.web.board import build_board
 from db import tables
@@ -98,7 +98,12 @@ def test_a_visit_cancelled_after_acceptance_tells_the_caregiver_not_to_go_and_th
 def test_a_request_nobody_can_take_tells_the_elder_and_stays_on_the_board_until_an_outcome(pipeline):
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
-    request_id = _call(world, ("2", "3", "1", "1"))  # bathing: nobody here gives it
+    with world.sessions() as s:  # the area's only caregiver is off sick
+        s.execute(
+            update(tables.caregivers).where(tables.caregivers.c.caregiver_id == world.id("cg")).values(active=False)
+        )
+        s.commit()
+    request_id = _call(world, ("2", "1", "1", "1"))  # meal: nobody can take it
     _wait_for(lambda: _status(world, request_id) == RequestStatus.FAILED)
     (told,) = _wait_for(lambda: _sent(world, request_id, "elder.unserved"))
     assert told.to_phone == world.elder_phone and told.sid and "会尽快给您打电话" in told.body
@@ -118,6 +123,10 @@ def test_a_request_nobody_can_take_tells_the_elder_and_stays_on_the_board_until_
 def test_an_emergency_stays_on_the_card_until_its_outcome_and_then_the_family_hears_how_it_ended(pipeline):
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
+    with world.sessions() as s:  # she answers emergencies too (intake refuses a service nobody gives)
+        cg = tables.caregivers.c
+        s.execute(update(tables.caregivers).where(cg.caregiver_id == world.id("cg")).values(abilities="meal emergency"))
+        s.commit()
     request_id = _call(world, ("",))  # silence at the first prompt calls for help
     (family,) = _wait_for(lambda: _sent(world, request_id, "family.emergency"))
     assert family.to_phone == world.family_phone
