@@ -3,6 +3,8 @@ people it affects, on a channel they have, with every send stored with its deliv
 (Prism plays Twilio's REST API), and whatever stays unresolved stays on the operator's board.
 
 - a visit cancelled after acceptance: the caregiver is told not to go, the elder that it is cancelled;
+- a no-show (the check-in deadline fires, as the timer service fires it): the caregiver is told
+  the visit was taken from her, the elder what happens next;
 - a request nobody can take: the elder hears the center will call; the board counts it waiting
   and as an SLA breach until an operator records how the elder was served;
 - an emergency: the family is told at once; it stays on the red card until an outcome is recorded
@@ -11,7 +13,7 @@ people it affects, on a channel they have, with every send stored with its deliv
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
@@ -79,10 +81,7 @@ def _board(world) -> dict:
 def test_a_visit_cancelled_after_acceptance_tells_the_caregiver_not_to_go_and_the_elder(pipeline):
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
-    request_id = _call(world, ("2", "1", "1", "1"))  # meal, as soon as possible, confirmed
-    _wait_for(lambda: _sent(world, request_id, "offer"))
-    world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 4, "From": world.caregiver_phone, "Body": "好"})
-    _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
+    request_id = _accepted(world)
     (confirmed,) = _wait_for(lambda: _sent(world, request_id, "elder.confirmed"))
     assert confirmed.to_phone == world.elder_phone and confirmed.segments == 1
     with OperatorSqlUnitOfWork(world.sessions) as uow:
@@ -93,6 +92,55 @@ def test_a_visit_cancelled_after_acceptance_tells_the_caregiver_not_to_go_and_th
     assert told.sid and "已取消，请勿前往" in told.body and told.segments == 1
     (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.cancelled"))
     assert elder.to_phone == world.elder_phone
+
+
+def _accepted(world) -> str:
+    request_id = _call(world, ("2", "1", "1", "1"))  # meal, as soon as possible, confirmed
+    _wait_for(lambda: _sent(world, request_id, "offer"))
+    world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 4, "From": world.caregiver_phone, "Body": "好"})
+    _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
+    return request_id
+
+
+def test_a_no_show_tells_the_caregiver_it_was_taken_from_her_and_the_elder_what_happens_next(pipeline):
+    import json
+    import uuid
+
+    from kafka import KafkaProducer
+
+    from config import topics
+
+    clear_clock(pipeline.sessions)
+    world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
+    request_id = _accepted(world)
+    with world.sessions() as s:
+        visit = s.execute(select(tables.visits).where(tables.visits.c.request_id == request_id)).one()
+    due = (visit.planned_start + timedelta(minutes=5)).isoformat()
+    fired = {  # what the timer service publishes when the check-in deadline passes
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "careline/scheduler",
+        "type": "timer.fired",
+        "subject": visit.visit_id,
+        "time": due,
+        "schema_version": 1,
+        "data": {
+            "kind": "check-in-deadline",
+            "target_id": visit.visit_id,
+            "service_area": world.id("gulou"),
+            "due": due,
+        },
+    }
+    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
+    producer.send(topics.TIMERS.name, key=world.id("gulou").encode(), value=json.dumps(fired).encode()).get(30)
+    producer.close()
+    (taken,) = _wait_for(lambda: _sent(world, request_id, "no_show_taken"))
+    assert taken.recipient_role == "caregiver" and taken.to_phone == world.caregiver_phone
+    (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.no_show"))
+    assert elder.to_phone == world.elder_phone and elder.segments == 1
+    board = _board(world)
+    # offered again, or (her the only caregiver here) failed to the operators: on the board either way
+    assert any(r["request_id"] == request_id for r in board["requests"])
 
 
 def test_a_request_nobody_can_take_tells_the_elder_and_stays_on_the_board_until_an_outcome(pipeline):
