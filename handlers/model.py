@@ -184,6 +184,23 @@ class Caregiver:
 
 
 @dataclass(eq=False)
+class AlarmDevice:
+    """An elder's alarm device: ``kind`` one-key phone, pendant or watch
+    (``handlers.register.services.DeviceKind``); ``phone`` the E.164 number its SIM calls
+    from; ``token_sha256`` the hash of its bearer token (None until one is issued)."""
+
+    device_id: str
+    elder_id: str
+    created_at: datetime
+    active: bool = True
+    kind: str | None = None
+    phone: str | None = None
+    last_heartbeat_at: datetime | None = None
+    last_alarm_at: datetime | None = None
+    token_sha256: str | None = None
+
+
+@dataclass(eq=False)
 class CareRequest:
     """A ServiceRequest for one service at an elder's home.
 

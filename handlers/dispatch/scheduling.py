@@ -31,7 +31,7 @@ from typing import Protocol, Sequence
 
 from handlers.dispatch.shifts import absence_on, local_date, shifts_between
 from handlers.model import Booking, Caregiver, CareRequest
-from handlers.register.geo import ModalTravelTimes
+from handlers.register.geo import ModalTravelTimes, UnknownLocation
 from handlers.register.rota import Shift
 
 
@@ -49,8 +49,16 @@ class MatrixTravelTimes:
     matrix: Sequence[Sequence[float]]
 
     def minutes(self, origin: int | None, destination: int | None) -> float:
-        if origin is None or destination is None:
-            return 0.0
+        """Raises ``handlers.register.geo.UnknownLocation`` for a place without a matrix index
+        (it used to count as 0 minutes away)."""
+        if (
+            origin is None
+            or destination is None
+            or not (0 <= origin < len(self.matrix) and 0 <= destination < len(self.matrix))
+        ):
+            raise UnknownLocation(
+                f"location {origin if origin is None or not 0 <= origin < len(self.matrix) else destination} has no row in the travel matrix"
+            )
         return float(self.matrix[origin][destination])
 
 
