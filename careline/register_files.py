@@ -39,13 +39,16 @@ def import_command(runtime: Runtime, kind: str, path: Path, dry_run: bool, out: 
     for error in report.errors:
         out.print(str(error), highlight=False, markup=False, soft_wrap=True)
     if report.ignored_columns:
-        out.print(f"columns not read (unknown names): {', '.join(report.ignored_columns)}", highlight=False)
+        out.print(
+            f"columns not read (unknown names): {', '.join(report.ignored_columns)}", highlight=False, soft_wrap=True
+        )
     what = "would be" if dry_run else "were"
     out.print(
         f"{path.name} ({report.encoding}): {report.read} rows read; {report.added} {kind} {what} added, "
         f"{report.updated} updated, {report.unchanged} unchanged; {report.rejected_lines} rows rejected"
         + (" (dry run: nothing was changed)" if dry_run else ""),
         highlight=False,
+        soft_wrap=True,
     )
     return 1 if report.errors else 0
 

@@ -2,8 +2,9 @@
 
 ``SqlRegisterUnitOfWork`` is the operator unit of work (state, event log, outbox and audit
 row in one transaction) with alarm devices, the register's points and service areas. A file
-import applies its rows one by one in ``row()``: a savepoint per row, so a refused row takes
-back its own changes and events and the others stay.
+import applies its rows one by one in ``row()``: a refused row leaves nothing behind and the
+others stay. (Not a savepoint: with SQLite's Python driver the first savepoint of a
+transaction is its outer transaction, and releasing it committed a dry run.)
 """
 
 from __future__ import annotations
@@ -62,16 +63,12 @@ class SqlRegisterUnitOfWork(OperatorSqlUnitOfWork):
 
     @contextlib.contextmanager
     def row(self) -> Iterator[None]:
-        """One row of an import: a savepoint; an exception rolls back the row's changes and
-        drops the events it emitted, then propagates."""
+        """One row of an import: a refusal drops the events the row emitted and propagates. The
+        register's use cases run every check before their first write (``handlers.register.changes``),
+        so a refused row has written nothing; any other error fails the whole import."""
         kept = len(self._events)
-        savepoint = self.session.begin_nested()
         try:
             yield
-            self.session.flush()
         except BaseException:
-            savepoint.rollback()
             del self._events[kept:]
             raise
-        else:
-            savepoint.commit()

@@ -9,7 +9,9 @@ changes nothing the second time and emits nothing (an import is idempotent by id
 
 Refusals raise ``RegisterRefused(field, reason)``: an unknown provider or elder, no service
 area, a rota that does not read, a region outside the actor's scope (``scope``: the
-operator's region path, ``""`` everywhere; ``handlers.operations.regions.within``).
+operator's region path, ``""`` everywhere; ``handlers.operations.regions.within``). Every
+check runs before the first write, so a refused command has changed nothing (an import goes
+on with the next row).
 
 Defaults: a record without a service area takes its provider's (caregivers), else the region
 path cut to the district (``江苏省/苏州市/姑苏区``), a new area being placed there; a caregiver
@@ -153,12 +155,12 @@ def register_caregiver(cmd: c.RegisterCaregiver, uow: RegisterUnitOfWork, now: d
     area = r.service_area or provider.service_area
     region = r.region_path or provider.region_path or uow.region_of(area) or ""
     _check_scope(cmd.scope, region, existing.region_path if existing else None)
-    uow.ensure_area(area, region)
     home = r.home_location or _office(provider)
     if home is None:
         raise RegisterRefused(
             "address", "no home base: give the caregiver's address or coordinates, or the provider's coordinates"
         )
+    uow.ensure_area(area, region)
     values: dict[str, Any] = dict(
         provider_id=r.provider_id,
         service_area=area,
