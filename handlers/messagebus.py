@@ -43,12 +43,19 @@ def _on(
 
 def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area: AreaContext) -> None:
     """Register a validated request and offer it the way its area dispatches
-    (``handlers.dispatch.area``). Raises ``InvalidMessage`` naming the bad field."""
+    (``handlers.dispatch.area``); a request of an elder who is not active (in hospital,
+    moved, deceased) goes to the operator queue instead. Raises ``InvalidMessage`` naming
+    the bad field."""
     try:
         request = validate_intake(cmd.record, uow.elders.get)
     except InvalidIntake as exc:
         raise m.InvalidMessage(exc.reason, exc.field) from None
     p, t = area.policy, area.travel
+    elder = uow.elders.get(request.elder_id)
+    if elder is not None and not elder.active:
+        reason = f"the elder's status is {elder.status}: not dispatched, an operator decides"
+        offers.refer_to_operator(request, uow, now, p, t, reason)
+        return
     if area.mode == "batched":
         batching.receive_batched(request, uow, now, p, t)
     elif area.mode == "planned":
