@@ -52,7 +52,7 @@ def elders(session: Session, scope: str = "", query: str = "", limit: int | None
     return list(session.scalars(stmt.limit(limit) if limit else stmt))
 
 
-def _matches(query: str, phones: tuple[str, ...] = ()) -> ColumnElement[bool]:
+def _matches(query: str, phones: tuple[str, ...] = (), tails: tuple[str, ...] = ()) -> ColumnElement[bool]:
     like = "%" + _like(query.strip()) + "%"
     conditions = [
         _E.elder_id == query.strip(),
@@ -63,23 +63,25 @@ def _matches(query: str, phones: tuple[str, ...] = ()) -> ColumnElement[bool]:
     for phone in phones:
         conditions += [_E.phone == phone, _E.landline == phone, cast(_E.family_contacts, String).like(f'%"{phone}"%')]
     digits = "".join(ch for ch in query if ch.isdigit())
-    if len(digits) >= 4:
-        tail = "%" + digits
-        conditions += [_E.phone.like(tail), _E.landline.like(tail)]
+    for tail in {*tails, *([digits] if len(digits) >= 4 else [])}:
+        conditions += [_E.phone.like("%" + tail), _E.landline.like("%" + tail)]
     return or_(*conditions)
 
 
-def find_elders(session: Session, query: str, phones: tuple[str, ...], scope: str, limit: int = 20) -> list[Elder]:
+def find_elders(
+    session: Session, query: str, phones: tuple[str, ...], scope: str, limit: int = 20, tails: tuple[str, ...] = ()
+) -> list[Elder]:
     """Elders within ``scope`` found by ``query``: the id exactly, a fragment of the name, the
     address or the region, a phone or landline in E.164 (``phones``: the query read as a number)
-    or ending in the query's digits (the last 4 or more digits a caller gives). Exact id and
-    phone matches first."""
+    or ending in the query's digits (the last 4 or more digits a caller gives) or in ``tails``
+    (the national number of ``phones``, for numbers stored without their country code). Exact
+    id and phone matches first."""
     if not query.strip():
         return []
     found = list(
         session.scalars(
             select(Elder)
-            .where(in_region(_E.region_path, _E.service_area, scope), _matches(query, phones))
+            .where(in_region(_E.region_path, _E.service_area, scope), _matches(query, phones, tails))
             .order_by(_E.elder_id)
             .limit(limit * 3)
         )
