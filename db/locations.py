@@ -22,18 +22,18 @@ from handlers.register.records import Location, Provenance
 
 def add_location(session: Session, location: Location, now: datetime | None = None) -> int:
     """Insert ``location`` and return its index (``location_id``); not committed."""
-    result = session.execute(
-        tables.locations.insert().values(
+    key = session.execute(
+        tables.locations.insert()
+        .values(
             latitude=location.latitude,
             longitude=location.longitude,
             provenance=location.provenance.value,
             precision=location.precision,
             created_at=now or datetime.now(UTC),
         )
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+        .returning(tables.locations.c.location_id)
+    ).scalar_one()
+    return int(key)
 
 
 def _location(row: object) -> Location:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from config import topics
 from db import tables
 from handlers.model import AlarmDevice, Caregiver, CareRequest, Elder, ProviderOrganisation
 
@@ -153,11 +154,14 @@ def requests_of_elder(session: Session, elder_id: str, limit: int = 10) -> list[
     )
 
 
-def submitted_not_stored(session: Session, elder_id: str, limit: int = 5) -> list[Any]:
+def submitted_not_stored(session: Session, elder_id: str, limit: int = 5, recent: int = 500) -> list[Any]:
     """Requests the app or an operator submitted for the elder that dispatch has not stored
-    yet (the intake record is on its way): ``request_id``, ``service_type``, ``submitted_at``."""
-    s, r = tables.app_submissions.c, tables.care_requests.c
-    return list(
+    yet (the intake record is on its way): ``request_id``, ``service_type``, ``submitted_at``.
+    App submissions have their own table; an operator's request is an intake record in the
+    outbox (its request id is the intake id, ``handlers.channels.intake``), of which the
+    newest ``recent`` are read."""
+    s, r, o = tables.app_submissions.c, tables.care_requests.c, tables.outbox.c
+    found = list(
         session.execute(
             select(s.request_id, s.service_type, s.submitted_at)
             .where(s.elder_id == elder_id, s.request_id.not_in(select(r.request_id)))
@@ -165,6 +169,25 @@ def submitted_not_stored(session: Session, elder_id: str, limit: int = 5) -> lis
             .limit(limit)
         )
     )
+    intakes = session.execute(
+        select(o.key, o.value, o.created_at)
+        .where(o.topic == topics.INTAKE.name, o.key.not_in(select(r.request_id)))
+        .order_by(o.seq.desc())
+        .limit(recent)
+    )
+    found += [
+        _Submitted(str(v.get("request_id") or key), str(v.get("service_type", "")), at)
+        for key, v, at in intakes
+        if isinstance(v, dict) and v.get("elder_id") == elder_id and v.get("channel") == "operator"
+    ]
+    return sorted(found, key=lambda row: row.submitted_at, reverse=True)[:limit]
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    request_id: str
+    service_type: str
+    submitted_at: datetime
 
 
 def active_calls(session: Session, since: datetime, scope: str, limit: int = 10) -> list[Any]:

@@ -16,6 +16,20 @@ _SERVICES = {
     "repair": ("维修", "Repair"),
 }
 
+_REQUEST_STATES = {
+    "requested": ("已提交", "requested"),
+    "received": ("已接收", "received"),
+    "accepted": ("已接单", "accepted"),
+    "rejected": ("已拒绝", "rejected"),
+    "ready": ("待派单", "ready"),
+    "in-progress": ("服务中", "in progress"),
+    "on-hold": ("待人工处理", "on hold"),
+    "failed": ("未完成", "failed"),
+    "completed": ("已完成", "completed"),
+    "cancelled": ("已取消", "cancelled"),
+    "entered-in-error": ("录入错误", "entered in error"),
+}
+
 REGISTER_TEXT: dict[str, dict[str, str]] = {
     "lookup": {"zh": "查找老人", "en": "Find an elder"},
     "lookup_hint": {"zh": "电话、姓名、地址或编号", "en": "Phone, name, address or id"},
@@ -95,6 +109,7 @@ REGISTER_TEXT: dict[str, dict[str, str]] = {
     "shift_now": {"zh": "当前/下一班", "en": "Shift now / next"},
     "on_shift_now": {"zh": "在班人数", "en": "On shift"},
     "on_leave_now": {"zh": "休假人数", "en": "On leave"},
+    **{f"request.{k}": {"zh": zh, "en": en} for k, (zh, en) in _REQUEST_STATES.items()},
     **{f"service.{k}": {"zh": zh, "en": en} for k, (zh, en) in _SERVICES.items()},
     **{f"relation.{k}": {"zh": zh, "en": k.replace("_", " ")} for k, zh in RELATIONS.items()},
 }
