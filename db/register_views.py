@@ -161,7 +161,7 @@ def submitted_not_stored(session: Session, elder_id: str, limit: int = 5, recent
     outbox (its request id is the intake id, ``handlers.channels.intake``), of which the
     newest ``recent`` are read."""
     s, r, o = tables.app_submissions.c, tables.care_requests.c, tables.outbox.c
-    found = list(
+    found: list[Any] = list(
         session.execute(
             select(s.request_id, s.service_type, s.submitted_at)
             .where(s.elder_id == elder_id, s.request_id.not_in(select(r.request_id)))
