@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evv_review,
         kpis_page,
         metrics,
+        register_pages,
         stats,
         twilio_routes,
     )
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alarm_routes,
         app_api,
         elder_card,
+        register_pages,
     ):
         app.include_router(module.router)
     if settings.metrics_enabled:

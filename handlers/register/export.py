@@ -78,6 +78,13 @@ def header(kind: str) -> list[str]:
     return [columns[k][0] for k in keys]
 
 
+def chinese_names(kind: str) -> dict[str, str]:
+    """Each export column of ``kind`` (its English name) -> the first Chinese name the import
+    accepts for it (``handlers.register.columns``), for pages that show a file's columns."""
+    keys, columns = _KINDS[kind]
+    return {columns[k][0]: next((n for n in columns[k] if not n.isascii()), columns[k][0]) for k in keys}
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
