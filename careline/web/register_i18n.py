@@ -48,6 +48,8 @@ REGISTER_TEXT: dict[str, dict[str, str]] = {
     "elder_card": {"zh": "老人信息卡", "en": "Elder's card"},
     "years": {"zh": "岁", "en": "years"},
     "language": {"zh": "语言", "en": "Language"},
+    "mobile": {"zh": "手机", "en": "Mobile"},
+    "landline": {"zh": "座机", "en": "Landline"},
     "ask_for": {"zh": "为这位老人下单", "en": "Ask for a service for this elder"},
     "no_services": {"zh": "暂无可派服务", "en": "No service offered yet"},
     "address": {"zh": "住址", "en": "Address"},
