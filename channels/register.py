@@ -162,3 +162,13 @@ def command_id() -> str:
 def refusal(exc: RegisterRefused, columns: dict[str, str] | None = None) -> dict[str, Any]:
     """A refusal as pages and the app API show it: the field (as the form names it) and why."""
     return {"field": (columns or {}).get(exc.field, exc.field), "reason": exc.reason}
+
+
+def caregivers_of(sessions: sessionmaker[Session], provider_id: str) -> list[Any]:
+    """The provider's caregivers (``handlers.model.Caregiver``), by id; detached for reading."""
+    from db import register_views as views
+
+    with sessions() as session:
+        found = [v.caregiver for v in views.caregivers(session, "", provider_id=provider_id)]
+        session.expunge_all()
+    return found
