@@ -112,7 +112,7 @@ def _rows(request: Request, kind: str, scope: str, q: str, now: datetime) -> lis
         ]
 
 
-def _shift_text(shift: Any, now: datetime) -> str:
+def _shift_text(shift: Any, now: datetime) -> str:  # the board's format (careline.web.board._shift)
     start, end = shift.start, shift.end
     day = "" if start.date() == now.astimezone(start.tzinfo).date() else f"{start:%m-%d} "
     return f"{day}{start:%H:%M}–{end:%H:%M}" + (" +" if shift.extra else "")

@@ -106,6 +106,10 @@ def test_a_rota_and_leave_show_who_is_on_shift_and_on_leave(app, center):
     assert "Sick" in zhou
     assert re.search(r'id="count-on-leave">On leave 1<', page.text)
     assert "On shift" in page.text.split('data-id="cg-li"')[1].split("</tr>")[0]
+    board = login(app, "op").get("/dashboard", params={"lang": "en"}).text  # the operators' board too
+    assert "Sick" in board.split('data-caregiver="cg-zhou"')[1].split("</li>")[0]
+    assert re.search(r'id="on-leave-now">On leave 1<', board)
+    assert "Shift now / next" in board.split('data-caregiver="cg-li"')[1].split("</li>")[0]
 
     refused = form(adm, "/admin/register/caregivers/cg-li/rota", rota="mon-fri 25:00-26:00")
     assert refused.status_code == 409 and "rota" in refused.text
