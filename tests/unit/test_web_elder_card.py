@@ -107,3 +107,32 @@ def test_a_registered_caller_on_the_hotline_appears_with_a_link_to_the_card(app,
     panel = login(app, "op").get("/dashboard/callers")
     assert 'href="/dashboard/elders/e1"' in panel.text and "王秀英" in panel.text and "on the line" in panel.text
     assert "e1" not in login(app, "far").get("/dashboard/callers").text
+
+
+def test_a_call_from_a_registered_landline_puts_the_card_on_the_operators_dashboard(center):
+    """The hotline webhook as Twilio sends it (signed, real parameter names) from e1's landline
+    (not its mobile): the caller's card is linked from the operator's callers panel while the
+    call is on the line."""
+    from fastapi.testclient import TestClient
+
+    from careline.web.app import create_app
+    from careline.web.twilio_security import sign
+    from tests.unit.web_client import settings_for
+
+    enrich(center)
+    base, token = "https://careline.example", "t" * 32
+    app = create_app(settings_for(center, twilio_auth_token=token, public_base_url=base))
+    form = {
+        "CallSid": "CA" + "2" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+862583301234",
+        "To": "+862512349000",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+    answer = TestClient(app).post(
+        "/twilio/voice", data=form, headers={"X-Twilio-Signature": sign(base + "/twilio/voice", form, token)}
+    )
+    assert answer.status_code == 200, answer.text
+    panel = login(app, "op").get("/dashboard/callers")
+    assert 'href="/dashboard/elders/e1"' in panel.text and "on the line" in panel.text
