@@ -25,6 +25,7 @@ import csv
 import io
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
@@ -206,7 +207,7 @@ async def save_record(request: Request, kind: str, principal: auth.Principal = D
         error = "; ".join(f"{e.column}: {e.reason}" for e in report.errors)
         return _page(request, principal, kind, form=values, editing=True, error=error, status_code=400)
     key = values[columns[0]]
-    return RedirectResponse(f"/admin/register/{kind}?q={key}&saved={key}", status_code=303)
+    return RedirectResponse(f"/admin/register/{kind}?{urlencode({'q': key, 'saved': key})}", status_code=303)
 
 
 @router.post("/{kind}/import")
@@ -246,7 +247,7 @@ def _command(request: Request, principal: auth.Principal, kind: str, key: str, c
         apply(auth.sessions_of(request), command)
     except RegisterRefused as exc:
         return _page(request, principal, kind, q=key, error=f"{key}: {exc.field}: {exc.reason}", status_code=409)
-    return RedirectResponse(f"/admin/register/{kind}?q={key}&saved={key}", status_code=303)
+    return RedirectResponse(f"/admin/register/{kind}?{urlencode({'q': key, 'saved': key})}", status_code=303)
 
 
 def _who(principal: auth.Principal) -> dict[str, Any]:
