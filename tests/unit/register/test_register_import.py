@@ -63,7 +63,7 @@ def test_the_sample_register_sets_up_a_center_from_files_alone(sessions):
         c05 = s.get(Caregiver, "C05")
         devices = list(s.scalars(select(AlarmDevice)))
         areas = s.execute(select(tables.service_areas)).all()
-        placed = dict(s.execute(select(tables.service_area_regions)).tuples().all())
+        placed = {row.service_area: row.region_path for row in s.execute(select(tables.service_area_regions))}
     assert e001.landline == "+8651265123401" and e001.access_notes == "钥匙在门口密码箱"
     assert e001.family_contacts == [{"name": "张伟", "relation": "son", "phone": "+8613800138101", "sms_opt_in": True}]
     assert e001.family_phones == ["+8613800138101"] and e001.location_provenance == "given"
