@@ -223,10 +223,8 @@ class Watcher:
         in ``database_only``. Returns them. The worker acknowledged every record it
         published before marking it sent, so a decision found here and not on the topics
         was not delivered by the broker to this consumer (``lag`` says where it stands)."""
-        from sqlalchemy.orm import Session
-
         from db import runs
-        from db.session import engine_for
+        from db.session import Session, engine_for
 
         waiting = [r for r in ids if r not in self.decided]
         if not waiting:
@@ -290,10 +288,8 @@ class Watcher:
 def explain_undecided(console, database_url: str, ids: list[str], limit: int = 10) -> None:
     """Print, for up to ``limit`` of the requests the watcher saw no decision for, how far each
     came by the database (``db.runs.request_traces``) and where the worker log is."""
-    from sqlalchemy.orm import Session
-
     from db import runs
-    from db.session import engine_for
+    from db.session import Session, engine_for
 
     if not ids:
         return
