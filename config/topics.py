@@ -41,6 +41,11 @@ LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisi
 FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
 SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score", configs={"cleanup.policy": "compact"})
 
+REGISTER = TopicSpec(
+    "care.register.v1",
+    "elder, caregiver, provider or device id",
+    "a register change: which fields changed (names only), by whom, through what (handlers.register.changes)",
+)
 KPI_TALLIES = TopicSpec(
     "kpi.tallies.v1",
     "provider:<id> or caregiver:<id>",
@@ -63,6 +68,7 @@ ALL = (
     FEEDBACK,
     SCORES,
     KPI_TALLIES,
+    REGISTER,
     FAUST_LEADER,
 )
 
@@ -74,6 +80,7 @@ BY_ROLE = {
     "timers": TIMERS,
     "caregiver": CAREGIVER_EVENTS,
     "feedback": FEEDBACK,
+    "register": REGISTER,
 }
 
 #: Outbox rows with this topic are deadlines for the scheduler, not Kafka records.

@@ -5,8 +5,8 @@ Statuses are FHIR Task statuses (``handlers.model.RequestStatus``), TaskRouter r
 states (``OfferStatus``) and visit states (``VisitStatus``); ladder steps are the
 ``[ladder.<priority>]`` steps of ``config/policy.toml`` plus what the board derives
 (``handlers.operations.alerts.escalation_step``: ``offer_N``, ``assigned``, ``waiting``,
-``operator_queue``). Service names are the SMS texts' (``handlers.channels.sms.SERVICE_NAMES``),
-so an elder and an operator read the same word. A refusal reason is dispatch's English
+``operator_queue``). Service names are the SMS texts' (the gettext catalogs through
+``config.locale.get_texts().service``), so an elder and an operator read the same word. A refusal reason is dispatch's English
 sentence (``handlers.dispatch.scheduling._excluded``); ``reason()`` matches its patterns.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.channels.sms import SERVICE_NAMES
+from config.locale import get_texts
 
 STATUS_TEXT: dict[str, dict[str, str]] = {
     # request (FHIR Task)
@@ -56,22 +56,20 @@ STATUS_TEXT: dict[str, dict[str, str]] = {
     "map_fallback": {"zh": "示意图（非街道地图）", "en": "schematic (not a street map)"},
 }
 
-SERVICE_TEXT: dict[str, dict[str, str]] = {
-    f"service.{key}": {"zh": zh, "en": en} for key, (zh, en) in SERVICE_NAMES.items()
-} | {
-    "service.mobility": {"zh": "助行", "en": "mobility"},
-    # the policy's abilities (config/policy.toml [eligibility.skill_hierarchy])
+#: the policy's abilities (config/policy.toml [eligibility.skill_hierarchy]); service types are in the catalogs
+SKILL_TEXT: dict[str, dict[str, str]] = {
     "service.nurse": {"zh": "护士", "en": "nurse"},
     "service.personal_care": {"zh": "生活照料", "en": "personal care"},
     "service.housekeeping": {"zh": "家政", "en": "housekeeping"},
 }
 
-BOARD_TEXT = STATUS_TEXT | SERVICE_TEXT
+BOARD_TEXT = STATUS_TEXT | SKILL_TEXT
 
 
-def _service(lang: str, name: str) -> str:
-    entry = SERVICE_TEXT.get(f"service.{name}")
-    return entry[lang] if entry else name
+def service(name: str, lang: str) -> str:
+    """A service type or ability as the center says it in ``lang``; an unknown one as it is."""
+    skill = SKILL_TEXT.get(f"service.{name}")
+    return skill[lang] if skill else get_texts().service(lang, name)
 
 
 #: dispatch's exclusion sentences (``_excluded`` and the gap search), as patterns -> Chinese
@@ -102,7 +100,7 @@ def reason(text: str, lang: str) -> str:
         for pattern, zh in _REASONS:
             found = pattern.match(part.strip())
             if found:
-                values = {k: _service("zh", v) for k, v in found.groupdict().items()}
+                values = {k: service(v, "zh") for k, v in found.groupdict().items()}
                 part = zh.format(**values)
                 break
         out.append({": ": "：", "; ": "；"}.get(part, part))

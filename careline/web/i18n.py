@@ -214,3 +214,14 @@ def _merge_board_text() -> None:
 
 
 _merge_board_text()
+
+
+def _merge_register_text() -> None:
+    """The register's pages keep their text in their own module (``careline.web.register_i18n``)."""
+    from careline.web.register_i18n import REGISTER_TEXT
+
+    for key, entry in REGISTER_TEXT.items():
+        CATALOGUE.setdefault(key, entry)
+
+
+_merge_register_text()

@@ -44,6 +44,8 @@ def _terms(lang: str) -> Any:
             return "–"
         if kind == "step":
             return board_i18n.step(value, lang)
+        if kind == "service":
+            return board_i18n.service(value, lang)
         entry = board_i18n.BOARD_TEXT.get(f"{kind}.{value}")
         return entry[lang] if entry else value
 

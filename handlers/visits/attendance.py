@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from handlers import events as ev
-from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes, travel_for
 from handlers.model import CareRequest, RequestStatus, Visit, VisitStatus
 from handlers.ports import UnitOfWork
 from handlers.visits import lateness
@@ -50,7 +50,12 @@ def check_in(
         if v.check_out_at is not None and v.visit_id != visit.visit_id
     ]
     previous = max(done, key=lambda d: d[0])[1] if done else (caregiver.home_base_index if caregiver else None)
-    visit.travel_minutes = travel.minutes(previous, visit.location_index)
+    try:
+        visit.travel_minutes = (
+            travel_for(caregiver, travel).minutes(previous, visit.location_index) if caregiver else 0.0
+        )
+    except LookupError:  # a place without a known point: the visit keeps no travel time rather than a guess
+        visit.travel_minutes = 0.0
     visit.status, visit.check_in_at = VisitStatus.IN_PROGRESS, now
     visit.evv_method = evv_method if evv_method in CHECK_IN_METHODS else None
     visit.lateness_minutes = max(0.0, (now - request.latest_start).total_seconds() / 60.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
-from careline.web.board_i18n import BOARD_TEXT, answer, reason, step
+from careline.web.board_i18n import BOARD_TEXT, answer, reason, service, step
 from config.settings import REPO_ROOT
 from handlers.model import OfferStatus, RequestStatus, VisitStatus
 from handlers.register.services import SERVICE_TYPES
@@ -15,8 +15,8 @@ def test_every_status_and_service_has_chinese_and_english():
     for status in [*RequestStatus, *OfferStatus, *VisitStatus]:
         entry = BOARD_TEXT[f"status.{status.value}"]
         assert entry["zh"] and entry["en"] and entry["zh"] != status.value
-    for service in SERVICE_TYPES:
-        assert BOARD_TEXT[f"service.{service}"]["zh"] != service
+    for name in SERVICE_TYPES:
+        assert service(name, "zh") != name, name
 
 
 def test_every_ladder_step_of_the_policy_and_the_derived_ones_read_in_chinese():
