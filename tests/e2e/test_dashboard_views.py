@@ -137,6 +137,14 @@ def test_focus_and_scroll_survive_live_updates(server, browser, size):
     page.wait_for_timeout(5500)
     assert time.monotonic() - started >= 5
     assert page.evaluate("document.activeElement.probe") == "kept"
+    # a half-written outcome on the board: the text and the caret stay while requests arrive
+    note = page.locator('[data-emergency="SOS-2001"] input[name=note]')
+    note.fill("已联系女儿，")
+    rid = new_request_id()
+    receive(center, _request(rid, "e3", XIKANG, "meal", center.now, 0, location=3))
+    page.wait_for_selector(f'[data-request="{rid}"]', timeout=5000)
+    assert note.input_value() == "已联系女儿，"
+    assert page.evaluate("document.activeElement.name") == "note"
     page.context.close()
 
 
