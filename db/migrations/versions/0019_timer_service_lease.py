@@ -7,13 +7,19 @@ Revision ID: 0019
 Revises: 0015 on this branch; 0018 once the register (0016), notices (0017) and partition
 state (0018) are merged before it
 """
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
 
 import db.tables
 
 revision = "0019"
-down_revision = "0015"  # "0018" at merge: the wave's plan numbers issues 15, 16, 19 first
+# "0018" at merge (the wave's plan numbers issues 15, 16, 19 first); until then the newest of them present
+down_revision = next(
+    (r for r in ("0018", "0017", "0016") if any(Path(__file__).parent.glob(f"{r}_*.py"))),
+    "0015",
+)
 branch_labels = None
 depends_on = None
 
