@@ -199,3 +199,15 @@ def test_the_reassign_list_holds_only_caregivers_dispatch_would_accept_in_its_or
     assert "不具备“助浴”服务技能" in page.inner_text("#reassign-excluded")
     shot(page, f"reassign-{size}-zh")
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [360, 2560])
+def test_the_smallest_phone_and_a_wall_display_show_the_whole_board(server, browser, width):
+    base, _ = server
+    page = open_board(browser, base, {"width": width, "height": 800 if width == 360 else 1440}, "zh")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
+    for section in ("#emergencies", "#requests", "#queues", "#map", "#caregivers"):
+        box = page.locator(section).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["width"] > 0.3 * min(width, 1000), section
+    shot(page, f"board-{width}-zh")
+    page.context.close()
