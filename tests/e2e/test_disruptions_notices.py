@@ -5,6 +5,8 @@ people it affects, on a channel they have, with every send stored with its deliv
 - a visit cancelled after acceptance: the caregiver is told not to go, the elder that it is cancelled;
 - a no-show (the check-in deadline fires, as the timer service fires it): the caregiver is told
   the visit was taken from her, the elder what happens next;
+- a caregiver who can no longer start inside the window (the late check fires): an alert on
+  the board, the elder hears the new expected time and the caregiver that the plan changed;
 - a request nobody can take: the elder hears the center will call; the board counts it waiting
   and as an SLA breach until an operator records how the elder was served;
 - an emergency: the family is told at once; it stays on the red card until an outcome is recorded
@@ -23,7 +25,8 @@ from sqlalchemy import select, update
 from careline.web.board import build_board
 from db import tables
 from db.operator_uow import OperatorSqlUnitOfWork
-from db.register import clear_clock
+from db.register import clear_clock, set_clock
+from handlers.clock import SimClock
 from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.model import RequestStatus
 from handlers.operations import operator_actions, outcomes
@@ -102,7 +105,8 @@ def _accepted(world) -> str:
     return request_id
 
 
-def test_a_no_show_tells_the_caregiver_it_was_taken_from_her_and_the_elder_what_happens_next(pipeline):
+def _fire(pipeline, world, kind: str, target_id: str, due: str) -> None:
+    """Publish a deadline's firing on care.timers.v1, as the timer service does when it comes."""
     import json
     import uuid
 
@@ -110,30 +114,52 @@ def test_a_no_show_tells_the_caregiver_it_was_taken_from_her_and_the_elder_what_
 
     from config import topics
 
+    fired = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "careline/scheduler",
+        "type": "timer.fired",
+        "subject": target_id,
+        "time": due,
+        "schema_version": 1,
+        "data": {"kind": kind, "target_id": target_id, "service_area": world.id("gulou"), "due": due},
+    }
+    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
+    producer.send(topics.TIMERS.name, key=world.id("gulou").encode(), value=json.dumps(fired).encode()).get(30)
+    producer.close()
+
+
+def test_a_caregiver_who_cannot_make_the_window_is_an_alert_and_the_elder_hears_the_new_time(pipeline):
+    clear_clock(pipeline.sessions)
+    world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
+    request_id = _accepted(world)
+    with world.sessions() as s:
+        visit = s.execute(select(tables.visits).where(tables.visits.c.request_id == request_id)).one()
+        window_end = s.execute(
+            select(tables.care_requests.c.window_end).where(tables.care_requests.c.request_id == request_id)
+        ).scalar_one()
+    # the day moves on to the window's end (the replay clock every component reads): she has not
+    # checked in, and from her home she needs 10 minutes
+    set_clock(pipeline.sessions, SimClock(datetime.now(UTC), window_end, 1.0))
+    try:
+        _fire(pipeline, world, "late-check", visit.visit_id, window_end.isoformat())
+        (late,) = _wait_for(lambda: _sent(world, request_id, "elder.late"))
+        assert late.to_phone == world.elder_phone and "晚到" in late.body
+        (changed,) = _wait_for(lambda: _sent(world, request_id, "plan_changed"))
+        assert changed.to_phone == world.caregiver_phone
+        assert any(a["kind"] == "late" and a["subject_id"] == request_id for a in _board(world)["alerts"])
+    finally:
+        clear_clock(pipeline.sessions)
+
+
+def test_a_no_show_tells_the_caregiver_it_was_taken_from_her_and_the_elder_what_happens_next(pipeline):
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
     request_id = _accepted(world)
     with world.sessions() as s:
         visit = s.execute(select(tables.visits).where(tables.visits.c.request_id == request_id)).one()
     due = (visit.planned_start + timedelta(minutes=5)).isoformat()
-    fired = {  # what the timer service publishes when the check-in deadline passes
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "careline/scheduler",
-        "type": "timer.fired",
-        "subject": visit.visit_id,
-        "time": due,
-        "schema_version": 1,
-        "data": {
-            "kind": "check-in-deadline",
-            "target_id": visit.visit_id,
-            "service_area": world.id("gulou"),
-            "due": due,
-        },
-    }
-    producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
-    producer.send(topics.TIMERS.name, key=world.id("gulou").encode(), value=json.dumps(fired).encode()).get(30)
-    producer.close()
+    _fire(pipeline, world, "check-in-deadline", visit.visit_id, due)  # nobody checked in
     (taken,) = _wait_for(lambda: _sent(world, request_id, "no_show_taken"))
     assert taken.recipient_role == "caregiver" and taken.to_phone == world.caregiver_phone
     (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.no_show"))
