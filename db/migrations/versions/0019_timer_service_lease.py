@@ -4,8 +4,8 @@ fired the same jobs and failed removing them (``JobLookupError``). The holder re
 every few seconds; another refuses to start while the row is fresh (``careline.scheduler``).
 
 Revision ID: 0019
-Revises: 0015 on this branch; 0018 once the register (0016), notices (0017) and partition
-state (0018) are merged before it
+Revises: the newest of 0016/0017/0018 present (register, notices, partition state); 0018 once the register (0016), notices (0017)
+and partition state (0018) are merged before it
 """
 from pathlib import Path
 
