@@ -223,17 +223,15 @@ class Watcher:
         in ``database_only``. Returns them. The worker acknowledged every record it
         published before marking it sent, so a decision found here and not on the topics
         was not delivered by the broker to this consumer (``lag`` says where it stands)."""
-        from sqlalchemy.orm import Session
-
         from db import runs
-        from db.session import engine_for
+        from db.session import session_factory
 
         waiting = [r for r in ids if r not in self.decided]
         if not waiting:
             return []
 
         def read() -> dict[str, str]:
-            with Session(engine_for(database_url)) as session:
+            with session_factory(database_url)() as session:
                 return runs.decisions_of(session, waiting)
 
         found = await asyncio.to_thread(read)
@@ -290,14 +288,12 @@ class Watcher:
 def explain_undecided(console, database_url: str, ids: list[str], limit: int = 10) -> None:
     """Print, for up to ``limit`` of the requests the watcher saw no decision for, how far each
     came by the database (``db.runs.request_traces``) and where the worker log is."""
-    from sqlalchemy.orm import Session
-
     from db import runs
-    from db.session import engine_for
+    from db.session import session_factory
 
     if not ids:
         return
-    with Session(engine_for(database_url)) as session:
+    with session_factory(database_url)() as session:
         traces = runs.request_traces(session, ids[:limit])
     console.print(
         f"[red]{len(ids)} request(s) without a decision seen on the topics[/red]"
