@@ -224,6 +224,39 @@ def _roster_entry(c: Any, terminals: Mapping[str, int], horizon: float) -> Roste
     )
 
 
+def _refuse_unplanned_features(data: Mapping[str, Any], costs: Mapping[str, Any]) -> None:
+    """Raise ``InstanceError`` naming an instance feature the planner would otherwise
+    ignore and so break: lunch breaks, incompatible caregivers, hard caregiver
+    preferences (``caregiver_preferences`` absent or ``HARD``, as the authors'
+    validator reads it), a caregiver ending the day elsewhere than it started."""
+    if data.get("lunch_breaks"):
+        raise InstanceError("instance: 'lunch_breaks' are not planned by careline (refused rather than ignored)")
+    hard_preferences = costs.get("caregiver_preferences", "HARD") == "HARD"
+    for c in data.get("caregivers") or ():
+        if not isinstance(c, Mapping):
+            continue
+        where = f"caregiver {c.get('id', '?')}"
+        if c.get("lunch_break"):
+            raise InstanceError(f"{where}: 'lunch_break' is not planned by careline (refused rather than ignored)")
+        arrival = c.get("arrival_point")
+        if arrival is not None and arrival != c.get("departing_point"):
+            raise InstanceError(
+                f"{where}: 'arrival_point' differs from 'departing_point'; careline plans round trips only"
+            )
+    for p in data.get("patients") or ():
+        if not isinstance(p, Mapping):
+            continue
+        where = f"patient {p.get('id', '?')}"
+        if p.get("incompatible_caregivers"):
+            raise InstanceError(
+                f"{where}: 'incompatible_caregivers' are not planned by careline (refused rather than ignored)"
+            )
+        if p.get("preferred_caregivers") and hard_preferences:
+            raise InstanceError(
+                f"{where}: hard 'preferred_caregivers' are not planned by careline (refused rather than ignored)"
+            )
+
+
 def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance:
     """Turn an instance's JSON object into an ``Instance``.
 
@@ -233,7 +266,11 @@ def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance
     (0..0 when simultaneous). Raises ``InstanceError`` naming the first field
     that is missing or wrong: not an object or list, a time or duration that is
     not a finite number (or negative), a window ending before it starts, a
-    matrix index outside the square ``distances`` matrix, an unknown terminal.
+    matrix index outside the square ``distances`` matrix, an unknown terminal, overlapping
+    ``time_windows``; and for a feature careline does not plan (``_refuse_unplanned_features``:
+    lunch breaks, incompatible or hard-preferred caregivers, one-way caregiver days).
+    Several ``time_windows`` per patient are kept (``ServiceNeed.windows``); cost components
+    other than travel and tardiness are listed by ``ignored_cost_components``.
     """
     meta = _field(data, "metadata", "instance")
     if not isinstance(meta, Mapping):
@@ -241,6 +278,7 @@ def parse_instance(data: Mapping[str, Any], name: str | None = None) -> Instance
     for required in ("terminal_points", "patients", "caregivers", "distances"):
         _field(data, required, "instance")
     costs = _optional(meta, "cost_components", "metadata")
+    _refuse_unplanned_features(data, costs)
     distances = _distances(data)
     terminals = {
         _text(t, "id", "terminal point"): _index(t, "terminal point", len(distances))
@@ -378,12 +416,14 @@ def check_solution_against(instance: Instance, routes: Mapping[str, Sequence[Sto
 def solution_from_routes(instance: Instance, routes: Mapping[str, Sequence[Stop]]) -> dict[str, Any]:
     """Routes as a UHHC solution object, the shape of the published solutions
     (``solutions/*.sa.json``): ``cost_components`` recomputed by ``evaluate_routes``
-    (``travel_time``, ``total_tardiness``, ``highest_tardiness``, minutes),
+    (``travel_time``, ``total_tardiness``, ``highest_tardiness``, whole minutes: the
+    authors' validator (iolab-uniud/uhhc-toolbox) reads them as integers),
     ``global_ordering`` (every served patient once, by the start of their first visit),
     ``routes`` with one entry per caregiver of the instance in roster order, each
     ``locations`` [{``arrival_time``, ``departure_time``, ``patient``, ``service``}] in
     visiting order (``arrival_time`` = service start, minutes; whole minutes are written
-    as integers). A caregiver without visits gets ``locations: []``.
+    as integers). A caregiver without visits is written without ``locations`` (the
+    validator fails on an empty list).
     ``routes_from_solution`` reads it back to the same routes."""
 
     def minute(x: float) -> float | int:
@@ -396,25 +436,23 @@ def solution_from_routes(instance: Instance, routes: Mapping[str, Sequence[Stop]
         stops = sorted(routes.get(c.caregiver_id, ()), key=lambda s: s.start)
         for s in stops:
             first[s.patient_id] = min(first.get(s.patient_id, (s.start, v)), (s.start, v))
-        out_routes.append(
-            {
-                "caregiver_id": c.caregiver_id,
-                "locations": [
-                    {
-                        "arrival_time": minute(s.start),
-                        "departure_time": minute(s.end),
-                        "patient": s.patient_id,
-                        "service": s.service_id,
-                    }
-                    for s in stops
-                ],
-            }
-        )
+        route: dict[str, Any] = {"caregiver_id": c.caregiver_id}
+        if stops:  # the authors' validator reads a route without locations as empty, not []
+            route["locations"] = [
+                {
+                    "arrival_time": minute(s.start),
+                    "departure_time": minute(s.end),
+                    "patient": s.patient_id,
+                    "service": s.service_id,
+                }
+                for s in stops
+            ]
+        out_routes.append(route)
     return {
         "cost_components": {
-            "highest_tardiness": minute(cost.highest_tardiness),
-            "total_tardiness": minute(cost.total_tardiness),
-            "travel_time": minute(cost.travel_time),
+            "highest_tardiness": round(cost.highest_tardiness),
+            "total_tardiness": round(cost.total_tardiness),
+            "travel_time": round(cost.travel_time),
         },
         "global_ordering": sorted(first, key=lambda p: first[p]),
         "routes": out_routes,

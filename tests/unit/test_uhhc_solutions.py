@@ -103,7 +103,8 @@ def test_a_plan_written_in_the_uhhc_format_reads_back_to_the_same_numbers(shared
     published = shared_solution(shared_data, "bazirha-E2.sa")
     assert set(written) >= {"cost_components", "global_ordering", "routes"}
     assert [r["caregiver_id"] for r in written["routes"]] == [c.caregiver_id for c in e2.roster]
-    assert set(written["routes"][0]["locations"][0]) == set(published["routes"][0]["locations"][0])
+    first_visit = next(r["locations"][0] for r in written["routes"] if "locations" in r)
+    assert set(first_visit) == set(published["routes"][0]["locations"][0])
     assert sorted(written["global_ordering"]) == sorted({n.patient_id for n in e2.needs})
 
     back = routes_from_solution(written)
@@ -112,6 +113,37 @@ def test_a_plan_written_in_the_uhhc_format_reads_back_to_the_same_numbers(shared
     assert again == cost and cost.unserved == 0
     assert written["cost_components"]["travel_time"] == cost.travel_time
     assert written["cost_components"]["total_tardiness"] == cost.total_tardiness == 0
+
+
+def test_an_idle_caregiver_is_written_without_locations_and_reads_back_idle(shared_data):
+    e2 = shared_instance(shared_data, "bazirha-E2")
+    written = solution_from_routes(e2, {})
+    assert written["routes"][0] == {"caregiver_id": "c1"}
+    assert routes_from_solution(written) == {c.caregiver_id: [] for c in e2.roster}
+    assert evaluate_routes(e2, routes_from_solution(written)).unserved == len(e2.needs)
+
+
+@pytest.mark.parametrize(
+    "change,named",
+    [
+        (lambda d: d.update(lunch_breaks={"start": 240, "end": 300, "min_duration": 30}), "lunch_breaks"),
+        (lambda d: d["caregivers"][0].update(arrival_point="d2"), "arrival_point"),
+        (lambda d: d["patients"][0].update(incompatible_caregivers=["c1"]), "incompatible_caregivers"),
+        (lambda d: d["patients"][0].update(preferred_caregivers=["c1"]), "preferred_caregivers"),
+    ],
+)
+def test_a_feature_careline_does_not_plan_is_refused_naming_it(change, named):
+    data = json.loads(json.dumps(two_windows([(0, 100)]).raw))
+    change(data)
+    with pytest.raises(InstanceError, match=named):
+        parse_instance(data)
+
+
+def test_soft_caregiver_preferences_are_named_as_ignored_not_refused():
+    inst = two_windows([(0, 100)], cost_components={"travel_time": 1, "caregiver_preferences": 5})
+    data = json.loads(json.dumps(inst.raw))
+    data["patients"][0]["preferred_caregivers"] = ["c1"]
+    assert ignored_cost_components(parse_instance(data)) == ["caregiver_preferences (5)"]
 
 
 def test_careline_plan_out_writes_a_solution_the_bench_reads_as_a_published_one(shared_data, tmp_path):
