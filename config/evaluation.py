@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from config.files import ConfigFileError, parse_toml, validated
 from handlers.evaluation.kpis import KpiPolicy, check_weights
 from handlers.evaluation.targets import TARGET_KPIS, Target
+from handlers.register.services import SERVICE_TYPES
 from handlers.visits.evv import EvvPolicy
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "evaluation.toml"
@@ -40,6 +41,16 @@ class _Evv(_Strict):
     too_early_minutes: float = Field(ge=0)
     short_visit_share: float = Field(gt=0, le=1)
     checklists: dict[str, list[str]]
+
+    @field_validator("checklists")
+    @classmethod
+    def _known_service_types(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - set(SERVICE_TYPES))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a service type, so never checked; known: {', '.join(SERVICE_TYPES)}"
+            )
+        return value
 
 
 class _Kpis(_Strict):

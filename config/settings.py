@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     emergency_ack_seconds: float = Field(
         default=60.0, gt=0, description="an emergency not acknowledged after this raises an alert"
     )
+    emergency_services_number: str = Field(
+        default="120",
+        min_length=2,
+        max_length=20,
+        description="the number the emergency card tells an operator to dial (China's ambulance: 120)",
+    )
     late_visit_alert_seconds: float = Field(
         default=300.0, ge=0, description="no check-in this long after the planned start: no-show alert"
     )

@@ -38,7 +38,6 @@ DISPATCH_DLQ = TopicSpec(
 )
 OFFERS = TopicSpec("dispatch.offers.v1", "request id", "offer created / accepted / closed")
 LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisions, visit events")
-NOTIFY = TopicSpec("notify.outbound.v1", "request id", "what to tell an elder or family (SMS / voice)")
 FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
 SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score", configs={"cleanup.policy": "compact"})
 
@@ -66,7 +65,6 @@ ALL = (
     DISPATCH_DLQ,
     OFFERS,
     LIFECYCLE,
-    NOTIFY,
     FEEDBACK,
     SCORES,
     KPI_TALLIES,
@@ -81,7 +79,6 @@ BY_ROLE = {
     "requests": REQUESTS,
     "timers": TIMERS,
     "caregiver": CAREGIVER_EVENTS,
-    "notify": NOTIFY,
     "feedback": FEEDBACK,
     "register": REGISTER,
 }

@@ -21,7 +21,7 @@ from db import tables
 from db.session import dialect_insert, matched_rows
 from db.uow import envelope
 from handlers.channels.delivery import status_rank
-from handlers.model import DomainEvent, OfferStatus
+from handlers.model import DomainEvent, OfferStatus, VisitStatus
 
 t = tables
 
@@ -68,10 +68,10 @@ def enqueue_intake(session: Session, record: dict) -> None:
 
 
 def caregiver_by_phone(session: Session, phone: str) -> Row | None:
-    """(caregiver_id, service_area, language) of the active caregiver with this E.164 number."""
+    """(caregiver_id, service_area, language, phone) of the active caregiver with this E.164 number."""
     c = t.caregivers.c
     return session.execute(
-        select(c.caregiver_id, c.service_area, c.language)
+        select(c.caregiver_id, c.service_area, c.language, c.phone)
         .where(c.phone == phone, c.active.is_(True))
         .order_by(c.caregiver_id)
     ).first()
@@ -236,3 +236,69 @@ def family_of(session: Session, elder_id: str) -> Row | None:
     """The elder's ``family_phones``, ``family_updates`` opt-in and ``language``, or None."""
     e = tables.elders.c
     return session.execute(select(e.family_phones, e.family_updates, e.language).where(e.elder_id == elder_id)).first()
+
+
+def latest_request_of(session: Session, elder_id: str) -> Row | None:
+    """The elder's most recent request (``request_id``, ``service_area``), the one a complaint is about."""
+    r = t.care_requests.c
+    return session.execute(
+        select(r.request_id, r.service_area)
+        .where(r.elder_id == elder_id)
+        .order_by(r.submitted_at.desc(), r.request_id.desc())
+        .limit(1)
+    ).first()
+
+
+def open_jobs(session: Session, caregiver_id: str, statuses: tuple[VisitStatus, ...]) -> list[Row]:
+    """The caregiver's visits in ``statuses`` (``scheduled``, ``in-progress``), with the
+    offer's short code: (visit_id, request_id, offer_id, short_code, service_area, status,
+    planned_start, planned_end, check_in_at), soonest first."""
+    v, o, r = t.visits.c, t.offers.c, t.care_requests.c
+    return list(
+        session.execute(
+            select(
+                v.visit_id,
+                v.request_id,
+                o.offer_id,
+                o.short_code,
+                r.service_area,
+                v.status,
+                v.planned_start,
+                v.planned_end,
+                v.check_in_at,
+            )
+            .join(t.offers, (o.request_id == v.request_id) & (o.caregiver_id == v.caregiver_id))
+            .join(t.care_requests, r.request_id == v.request_id)
+            .where(v.caregiver_id == caregiver_id, v.status.in_(statuses), o.status == OfferStatus.ACCEPTED)
+            .order_by(v.planned_start)
+        )
+    )
+
+
+def elder_job_by_code(session: Session, elder_id: str, code: str) -> Row | None:
+    """The elder's scheduled or in-progress visit whose offer has short code ``code``:
+    (visit_id, request_id, offer_id, caregiver_id, service_area, status, planned_start,
+    planned_end, check_in_at); a caregiver keyed it on the elder's phone."""
+    v, o, r = t.visits.c, t.offers.c, t.care_requests.c
+    return session.execute(
+        select(
+            v.visit_id,
+            v.request_id,
+            o.offer_id,
+            v.caregiver_id,
+            r.service_area,
+            v.status,
+            v.planned_start,
+            v.planned_end,
+            v.check_in_at,
+        )
+        .join(t.offers, (o.request_id == v.request_id) & (o.caregiver_id == v.caregiver_id))
+        .join(t.care_requests, r.request_id == v.request_id)
+        .where(
+            v.elder_id == elder_id,
+            v.status.in_((VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)),
+            o.status == OfferStatus.ACCEPTED,
+            o.short_code == code,
+        )
+        .order_by(v.planned_start)
+    ).first()

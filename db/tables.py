@@ -250,8 +250,12 @@ visits = Table(
     Column("lateness_minutes", Float, nullable=False),
     Column("travel_minutes", Float, nullable=False),
     Column("evv_flags", JSON),
+    Column("expected_at", UTCDateTime),
+    Column("evv_method", String(16)),
 )
-"""A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``)."""
+"""A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``);
+``expected_at`` when a late visit is now expected (``handlers.visits.lateness``); ``evv_method``
+how the check-in was verified (``handlers.visits.evv.CHECK_IN_METHODS``; NULL: not verified)."""
 
 feedback = Table(
     "feedback",
@@ -265,7 +269,15 @@ feedback = Table(
     Column("received_at", UTCDateTime, nullable=False),
     # the visit it is about, fixed when received (handlers.evaluation.feedback.visit_concerned)
     Column("visit_id", String(120), ForeignKey("visits.visit_id"), index=True),
+    Column("followup_due_at", UTCDateTime),
+    Column("followup_closed_at", UTCDateTime),
+    Column("followup_closed_by", String(120)),
+    Column("followup_note", Text),
+    Column("channel", String(16)),
 )
+"""Ratings and complaints. A complaint's follow-up call is due at ``followup_due_at`` and stays
+on the operator's board until an operator closes it (``followup_closed_*``, migration 0017);
+``channel``: where it came from (sms, hotline, app, dashboard, survey)."""
 
 event_log = Table(
     "event_log",
@@ -392,6 +404,68 @@ elder_emergencies = Table(
 """Each elder's latest emergency, written where an alarm enters (button, SOS text, hotline,
 app): a second emergency within ``emergency_merge_minutes`` while it is open joins it
 (``handlers.channels.emergencies``) instead of opening another (migration 0014)."""
+
+request_outcomes = Table(
+    "request_outcomes",
+    metadata,
+    Column("request_id", String(120), ForeignKey("care_requests.request_id"), primary_key=True),
+    Column("code", String(40), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("operator_id", String(120), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+"""What an operator recorded to close a request the system could not: an emergency (resolved by
+phone, helper on site, family attended, ambulance called, false alarm) or a request nobody took
+(``handlers.operations.outcomes``); until then it stays on the board (migration 0017)."""
+
+loose_ends = Table(
+    "loose_ends",
+    metadata,
+    Column("loose_end_id", String(200), primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("subject", String(120)),
+    Column("service_area", String(120)),
+    Column("phone", String(32)),
+    Column("detail", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("closed_by", String(120)),
+    Column("outcome", String(40)),
+    Column("note", Text),
+    Index("ix_loose_ends_open", "closed_at", "opened_at"),
+)
+"""What the channels could not settle on their own, for an operator to close: a caller who hung
+up in the menu (call back), an unknown caller, a check-in texted from a phone that is no
+caregiver's, a complaint that names no request (``db.loose_ends``, migration 0017)."""
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", String(300), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("request_id", String(120), index=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipient_role", String(16), nullable=False),
+    Column("recipient_id", String(120), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("to_phone", String(32)),
+    Column("language", String(16)),
+    Column("body", Text, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("segments", Integer, nullable=False),
+    Column("sid", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("sent_at", UTCDateTime),
+    Index("ix_notices_recipient", "recipient_role", "recipient_id", "channel"),
+)
+"""Every notice sent (``handlers.channels.notices``, ``channels.notices``): to whom, on which
+channel (sms, app, voice), the text, how many SMS and segments it took, the first message's
+``sid`` (its delivery status is in ``message_status``) and ``status``: ``sending``, ``sent``,
+``failed`` or ``opted_out``; an app notice is ``queued`` until the app fetched it
+(``delivered``). Personal data: kept like the register, never logged (migration 0017)."""
 
 emergency_acknowledgements = Table(
     "emergency_acknowledgements",

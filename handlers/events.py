@@ -156,10 +156,6 @@ def operator_alert(request: CareRequest, now: datetime, reason: str) -> DomainEv
     )
 
 
-def elder_informed(request: CareRequest, now: datetime, message: str) -> DomainEvent:
-    return _event("care.elder.informed", request, now, "notify", elder_id=request.elder_id, message=message)
-
-
 def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details: Any) -> DomainEvent:
     return _event(f"care.feedback.{kind}", request, now, "lifecycle", kind=kind, **details)
 
@@ -168,21 +164,28 @@ def escalated_to_operator(request: CareRequest, now: datetime, reason: str) -> D
     return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue", reason=reason)
 
 
-def visit_event(type_: str, request: CareRequest, visit: Visit, now: datetime) -> DomainEvent:
-    return _event(
-        type_,
-        request,
-        now,
-        "lifecycle",
-        visit_id=visit.visit_id,
-        caregiver_id=visit.caregiver_id,
-        provider_id=visit.provider_id,
-        service_type=visit.service_type,
-        location_index=visit.location_index,
-        planned_start=_iso(visit.planned_start),
-        check_in_at=_iso(visit.check_in_at),
-        check_out_at=_iso(visit.check_out_at),
-        lateness_minutes=round(visit.lateness_minutes, 3),
-        travel_minutes=round(visit.travel_minutes, 3),
-        evv_flags=visit.evv_flags or [],
-    )
+def visit_event(
+    type_: str, request: CareRequest, visit: Visit, now: datetime, reason: str | None = None, **extra: Any
+) -> DomainEvent:
+    """A visit's event; ``reason`` why it ended or changed (``cancelled``, ``reassigned``,
+    ``late``: the caregiver is told which, ``handlers.channels.notices``); ``extra``
+    fields add to (or replace) the visit's own."""
+    payload: dict[str, Any] = {
+        "reason": reason,
+        "elder_id": request.elder_id,
+        "visit_id": visit.visit_id,
+        "caregiver_id": visit.caregiver_id,
+        "provider_id": visit.provider_id,
+        "service_type": visit.service_type,
+        "location_index": visit.location_index,
+        "planned_start": _iso(visit.planned_start),
+        "planned_end": _iso(visit.planned_end),
+        "check_in_at": _iso(visit.check_in_at),
+        "check_out_at": _iso(visit.check_out_at),
+        "lateness_minutes": round(visit.lateness_minutes, 3),
+        "travel_minutes": round(visit.travel_minutes, 3),
+        "evv_flags": visit.evv_flags or [],
+        "evv_method": visit.evv_method,
+        "expected_at": _iso(visit.expected_at),
+    }
+    return _event(type_, request, now, "lifecycle", **(payload | extra))

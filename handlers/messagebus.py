@@ -23,7 +23,7 @@ from handlers.model import OfferStatus
 from handlers.ports import UnitOfWork
 from handlers.register import changes as register
 from handlers.register import commands as rc
-from handlers.visits import attendance, disruptions
+from handlers.visits import attendance, disruptions, lateness
 
 Handler = Callable[[Any, UnitOfWork, datetime, Any], object]
 """A use case as ``handle`` calls it: (command, unit of work, event time, area
@@ -102,10 +102,15 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.CheckIn,
-            lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel, c.evv_flags),
+            lambda c, uow, now, a: attendance.check_in(
+                c.request_id, c.caregiver_id, uow, now, a.travel, c.evv_flags, c.evv_method
+            ),
         ),
         _on(
-            m.CheckOut, lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now, c.evv_flags)
+            m.CheckOut,
+            lambda c, uow, now, a: attendance.check_out(
+                c.request_id, c.caregiver_id, uow, now, c.evv_flags, c.evv_method, a.policy, a.travel
+            ),
         ),
         _on(
             m.CallOff,
@@ -123,6 +128,7 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
             m.EnforceCheckIn,
             lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy, a.travel),
         ),
+        _on(m.CheckLateness, lambda c, uow, now, a: lateness.late_check(c.visit_id, uow, now, a.policy, a.travel)),
         _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
         (m.RecordFeedback, _record_feedback),
         *_register(

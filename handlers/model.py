@@ -307,6 +307,10 @@ class Visit:
     travel_minutes: float = 0.0
     # [{"code", "detail"}] kept for operator review (handlers.visits.evv)
     evv_flags: list[Mapping[str, Any]] | None = None
+    #: when a visit running late is now expected to start (handlers.visits.lateness)
+    expected_at: datetime | None = None
+    #: how the check-in was verified (handlers.visits.evv.CHECK_IN_METHODS), None: not verified
+    evv_method: str | None = None
 
     @property
     def expected_end(self) -> datetime:
@@ -334,6 +338,13 @@ class Feedback:
     category: str | None = None
     comment: str | None = None
     visit_id: str | None = None
+    #: a complaint's follow-up call: due by, and closed when and by whom, with a note
+    followup_due_at: datetime | None = None
+    followup_closed_at: datetime | None = None
+    followup_closed_by: str | None = None
+    followup_note: str | None = None
+    #: where the feedback came from: sms, hotline, app, dashboard, survey
+    channel: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ import logging
 
 from faust.types import StreamT
 
-from config import topics
-from streams import outbound, steps
+from streams import steps
 from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
 from streams.runtime import db_call, deliver, kick_relay, relay_outbox_safely, relay_when_kicked
 
@@ -95,38 +94,6 @@ async def relay_committed_events() -> None:
 async def relay_leftovers() -> None:
     """Publish outbox rows a crash, or an unreachable broker, left unsent."""
     await relay_outbox_safely()
-
-
-outbound_inbox = app.topic(
-    topics.OFFERS.name,
-    topics.LIFECYCLE.name,
-    key_type=None,
-    value_type=None,
-    key_serializer="raw",
-    value_serializer="raw",
-)
-
-
-@app.agent(outbound_inbox)
-async def notify_people(stream: StreamT) -> None:
-    """dispatch.offers.v1 -> SMS to the caregiver (the offer; the address once accepted; a
-    notice when rescinded); care.lifecycle.v1 completed visits -> a satisfaction call is planned.
-    A bad record is logged and skipped: both topics are internal, nothing to dead-letter."""
-    async for raw in stream:
-        try:
-            if outbound.wanted(raw):
-                await db_call(outbound.handle, raw)
-        except Exception:
-            log.exception("outbound notification skipped a record")
-
-
-@app.timer(interval=30.0, on_leader=True)
-async def place_due_rating_calls() -> None:
-    """Satisfaction calls whose time has come (``callback_surveys.due_at``)."""
-    try:
-        await db_call(outbound.place_due_rating_calls)
-    except Exception:
-        log.exception("placing due rating calls failed")
 
 
 @app.timer(interval=0.1, on_leader=True)

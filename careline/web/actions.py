@@ -1,5 +1,7 @@
 """Operator actions on the dashboard: create a request for a caller, (re)assign,
-cancel, acknowledge an emergency, mark a caregiver unavailable or available.
+cancel, acknowledge an emergency, record the outcome of an emergency or of a request
+nobody took, close a loose end (called back a hang-up or an unknown caller) or a
+complaint's follow-up, mark a caregiver unavailable or available.
 
 Each action checks the role (``handlers.operations.access``), the CSRF token and that the
 target lies in the operator's region, then runs the same use cases as every
@@ -23,11 +25,14 @@ from careline.web import auth
 from db import channels, events
 from db import dashboard as readmodel
 from db.app_api import offered_service_types
+from db.loose_ends import close_loose_end, loose_end
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
 from db.uow import ConcurrencyConflict
 from handlers.channels.intake import InvalidIntake, validate_intake
+from handlers.evaluation.feedback import FollowUpRefused, close_followup
 from handlers.model import DomainEvent, Elder
 from handlers.operations import operator_actions as ops
+from handlers.operations import outcomes
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
 
@@ -40,8 +45,14 @@ def _answer(request: Request, ok: bool, code: str, message: str, status: int = 2
     return RedirectResponse(back if ok else f"{back}?refused={code}", status_code=303)
 
 
+#: what ``area_of`` answers for a target of no area (an unknown caller): every operator may handle it
+NO_AREA = "\x00no-area"
+
+
 def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) -> str | None:
     """The area's region path; 403 when it lies outside the operator's scope."""
+    if area == NO_AREA:
+        return None
     path = region_of_area(uow.session, area)
     if principal.region_scope != "" and (path is None or not within(path, principal.region_scope)):
         raise HTTPException(status_code=403, detail="outside your region")
@@ -73,8 +84,8 @@ def _run(
             detail = change(uow, now)
             uow.audit(principal.operator_id, action, target, now, detail=detail, region=region)
             uow.commit()
-    except (ops.Refused, ConcurrencyConflict) as exc:
-        code = exc.code if isinstance(exc, ops.Refused) else "conflict"
+    except (ops.Refused, FollowUpRefused, ConcurrencyConflict) as exc:
+        code = exc.code if isinstance(exc, (ops.Refused, FollowUpRefused)) else "conflict"
         with factory() as session:
             write_audit(
                 session,
@@ -165,6 +176,80 @@ def acknowledge(
         request_id,
         _request_area(request_id),
         lambda uow, now: {"by": ops.acknowledge_emergency(request_id, uow, now, principal.operator_id).operator_id},
+    )
+
+
+@router.post("/requests/{request_id}/outcome")
+def record_outcome(
+    request: Request,
+    request_id: str,
+    code: str = Form(...),
+    note: str = Form(""),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    """Close an emergency (resolved by phone, helper on site, family attended, ambulance
+    called, false alarm) or a request nobody took, with a code and a note; 409 without them."""
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "request.outcome",
+        request_id,
+        _request_area(request_id),
+        lambda uow, now: {
+            "code": outcomes.record_outcome(request_id, code, note, uow, now, principal.operator_id).code
+        },
+    )
+
+
+@router.post("/loose-ends/{loose_end_id}/close")
+def close_loose(
+    request: Request,
+    loose_end_id: str,
+    code: str = Form(...),
+    note: str = Form(""),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    """A menu hang-up called back, an unknown caller registered, …: closed with a code and a note."""
+
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        row = loose_end(uow.session, loose_end_id)
+        return None if row is None else (row.service_area or NO_AREA)
+
+    def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
+        outcomes.check_loose_end_outcome(code, note)
+        if not close_loose_end(uow.session, loose_end_id, code, note, principal.operator_id, now):
+            raise ops.Refused("closed", f"{loose_end_id} is closed already")
+        return {"code": code}
+
+    return _run(request, principal, csrf_token, "loose_end.close", loose_end_id, area, change)
+
+
+@router.post("/followups/{feedback_id}/close")
+def close_complaint_followup(
+    request: Request,
+    feedback_id: str,
+    note: str = Form(""),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    """The elder who complained was called back: the follow-up closes with a note."""
+
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        complaint = uow.feedback.get(feedback_id)
+        found = uow.requests.get(complaint.request_id) if complaint is not None else None
+        return found.service_area if found else None
+
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "complaint.followup_close",
+        feedback_id,
+        area,
+        lambda uow, now: {"by": close_followup(feedback_id, uow, now, principal.operator_id, note).followup_closed_by},
     )
 
 

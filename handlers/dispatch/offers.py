@@ -207,6 +207,9 @@ def accept_offer(
             now,
         )
     )
+    from handlers.visits.lateness import late_check_at  # lateness re-dispatches through this module
+
+    uow.emit(ev.timer_requested("late-check", visit.visit_id, request, late_check_at(request, now), now))
     for follower in uow.requests.followers_of(request.request_id):
         if follower.status == RequestStatus.ON_HOLD:
             follower.sync_anchor_start = offer.planned_start

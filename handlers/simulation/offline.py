@@ -129,8 +129,8 @@ def run_day(
             build: dict[str, Callable[[], m.Command]] = {
                 "accept": lambda: m.AcceptOffer(eid, None, area_name, oid, cid),
                 "decline": lambda: m.DeclineOffer(eid, None, area_name, oid, cid),
-                "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid),
-                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid),
+                "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid, evv_method="simulated"),
+                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid, evv_method="simulated"),
             }
             run(build[todo.kind](), now)
 

@@ -120,13 +120,34 @@ def test_evv_mismatches_are_kept_on_the_visit_and_raised_for_review_not_dropped(
     offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
     offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
     far = [{"code": "outside_geofence", "detail": "212 m from the elder's home"}]
-    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, far)
-    assert attendance.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}])
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, far, "app_gps")
+    assert attendance.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}], "app_gps")
     visit = uow.visits.for_request("r")
     assert [f["code"] for f in visit.evv_flags] == ["outside_geofence", "short_visit"]
     assert uow.requests.get("r").status == RequestStatus.COMPLETED  # flagged, still counted
     alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert"]
     assert alerts == ["EVV mismatch to review: outside_geofence", "EVV mismatch to review: short_visit"]
+
+
+def test_a_check_in_that_came_with_no_verification_is_flagged_unverified_and_raised_for_review():
+    uow = uow_with(caregiver("a", home=1))
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL)
+    visit = uow.visits.for_request("r")
+    assert [f["code"] for f in visit.evv_flags] == ["unverified"] and visit.evv_method is None
+    assert [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert"] == [
+        "EVV mismatch to review: unverified"
+    ]
+
+
+def test_a_check_in_verified_by_its_channel_keeps_the_method_and_no_flag():
+    uow = uow_with(caregiver("a", home=1))
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, [], "landline")
+    visit = uow.visits.for_request("r")
+    assert visit.evv_method == "landline" and not visit.evv_flags
 
 
 def test_an_offer_made_while_another_caregiver_was_accepting_is_withdrawn_not_a_second_visit():

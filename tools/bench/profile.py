@@ -99,7 +99,7 @@ STEPS = (
     ("_unsent", "outbox relay: database"),
     ("_mark_sent", "outbox relay: database"),
     ("relay_outbox", "outbox relay: send and acks"),
-    ("handle (streams/outbound", "outbound notify (offer SMS)"),
+    ("tell (streams/notices", "notices (offer SMS and every other notice)"),
     ("run_batches", "batch timer"),
     ("publish_live_kpis", "live KPIs and provider scores timer"),
     ("window_tallies", "live KPI windows"),

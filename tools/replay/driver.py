@@ -310,6 +310,8 @@ class ReplayDriver:
                     "caregiver_id": act.caregiver_id,
                     "offer_id": act.offer_id,
                     "service_area": self.day.area,
+                    # the simulated caregiver stands in for a verified channel (handlers.visits.evv)
+                    **({"evv_method": "simulated"} if act.kind in ("check_in", "check_out") else {}),
                 },
             },
         )

@@ -13,7 +13,7 @@ from alembic import op
 import db.tables
 
 revision = "0019"
-down_revision = "0016"  # "0018" at merge: the wave's plan numbers issues 15, 16, 19 first
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
