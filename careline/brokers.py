@@ -53,9 +53,17 @@ class TopicSetupError(RuntimeError):
 
 
 class TopicSpec(Protocol):
-    name: str
-    partitions: int
-    configs: Mapping[str, str]
+    """What ``ensure_topics`` reads of a topic; read-only, so frozen dataclasses
+    (``config.topics.ResolvedTopic``) and named tuples are specs too."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def partitions(self) -> int: ...
+
+    @property
+    def configs(self) -> Mapping[str, str]: ...
 
 
 class BrokerProcess:
@@ -132,10 +140,11 @@ def free_port(port: int = 0) -> int:
 
 
 def _log_file(path: Path | None, prefix: str) -> Path:
-    if path is None:
-        fd, path = tempfile.mkstemp(prefix=prefix, suffix=".log")
-        os.close(fd)
-    return Path(path)
+    if path is not None:
+        return Path(path)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(fd)
+    return Path(name)
 
 
 def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
@@ -233,6 +242,7 @@ def start_apache_kafka(
     broker = BrokerProcess(
         "kafka", port, _log_file(log_path, f"kafka-sh-{port}-"), stop_cmd=["bash", str(KAFKA_SH), "stop"], env=env
     )
+    rc: int | str  # the exit status, or "timeout"
     try:
         with open(broker.log_path, "ab") as out:
             rc = subprocess.run(

@@ -306,7 +306,7 @@ def operators_unlock(
     said = {True: "unlocked", False: "was not locked"}
     if user is not None:
         _account_change(lambda s: unlock(s, user), lambda was: f"{user} {said[was]}")
-    else:
+    elif address is not None:
         _account_change(lambda s: unlock_address(s, address), lambda was: f"{address} {said[was]}")
 
 

@@ -107,7 +107,7 @@ COLUMNS = {
 }
 
 
-def _ranking_figure(ranked: list[tuple[str, float | None]], names: dict[str, str]) -> Figure:
+def _ranking_figure(ranked: list[tuple[str, float]], names: dict[str, str]) -> Figure:
     shown = ranked if len(ranked) <= 30 else ranked[:15] + ranked[-15:]
     fig = Figure(figsize=(8.5, 1.5 + 0.4 * max(len(shown), 1)), layout="tight")
     ax = fig.subplots()
@@ -149,24 +149,24 @@ def _trend_figure(
 def _scatter_figure(by_provider: dict[str, k.Kpis], names: dict[str, str]) -> Figure:
     fig = Figure(figsize=(8.5, 4.8), layout="tight")
     ax = fig.subplots()
-    pts = [(p, kp) for p, kp in by_provider.items() if kp.complaints_per_100_visits is not None]
+    pts = [(p, kp, c) for p, kp in by_provider.items() if (c := kp.complaints_per_100_visits) is not None]
     ax.scatter(
-        [kp.complaints_per_100_visits for _, kp in pts],
-        [kp.satisfaction for _, kp in pts],
-        s=[30 + 4 * kp.visits for _, kp in pts],
+        [c for _, _, c in pts],
+        [kp.satisfaction for _, kp, _ in pts],
+        s=[30 + 4 * kp.visits for _, kp, _ in pts],
         alpha=0.6,
         color="#c0504d",
     )
-    for p, kp in pts:
+    for p, kp, c in pts:
         ax.annotate(
             names.get(p, p),
-            (kp.complaints_per_100_visits, kp.satisfaction),
+            (c, kp.satisfaction),
             textcoords="offset points",
             xytext=(6, 6),
             fontsize=8,
         )
     ax.set_ylim(1, 5.2)
-    ax.set_xlim(-1, max([kp.complaints_per_100_visits for _, kp in pts], default=10) * 1.15 + 1)
+    ax.set_xlim(-1, max([c for _, _, c in pts], default=10) * 1.15 + 1)
     ax.set_xlabel("complaints per 100 visits")
     ax.set_ylabel("satisfaction (Bayesian average, stars)")
     ax.set_title("Satisfaction vs complaints (marker size: visits)")

@@ -97,7 +97,8 @@ def submit_request(
 ) -> tuple[str, bool, bool]:
     """(request id, duplicate, joined). The same ``idempotency_key`` from the same elder
     gives the same request id and writes nothing more; reused for a different
-    request it raises ``InvalidIntake("Idempotency-Key")`` (IETF idempotency-key draft).
+    request it raises ``InvalidIntake("Idempotency-Key")`` (IETF idempotency-key draft);
+    ``Refused("unknown_elder")`` when ``elder_id`` is not in the register (nothing is written).
     A ``stat`` request of an elder with an open emergency joins it
     (``channels.context.join_open_emergency``): its id comes back with ``joined`` true."""
     now = ctx.clock()
@@ -113,6 +114,8 @@ def submit_request(
         rules.check_booking_window(sub.window_start, sub.window_end, now, ctx.settings.app_booking_horizon_days)
         rules.check_service_offered(sub.service_type, app_api.offered_service_types(session))
         elder = channels.elder(session, elder_id)
+        if elder is None:
+            raise Refused("unknown_elder", "no registered elder with this id")
         if sub.priority == Priority.STAT and ctx.settings.emergency_merge_minutes > 0:
             joined = join_open_emergency(session, request_id, elder, "app", now, ctx.settings.emergency_merge_minutes)
             if joined is not None:

@@ -75,8 +75,8 @@ def decide(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
         if not uow.claim(f"twilio:call:{call.call_sid}:decided"):
             recorded = channels.call(uow.session, call.call_sid)
             return _replay(ctx, recorded, turn)
-        if isinstance(outcome, ServiceChoice) and call.elder_id is not None:
-            elder = channels.elder(uow.session, call.elder_id)
+        elder = channels.elder(uow.session, call.elder_id) if call.elder_id is not None else None
+        if isinstance(outcome, ServiceChoice) and elder is not None:
             request_id = f"HL{number}"
             request_id = record_request(
                 uow.session, request_id, elder, "hotline", outcome, now, ctx.settings.emergency_merge_minutes
@@ -113,7 +113,7 @@ def _queue_for_operator(session: Session, call: Row, handoff: OperatorHandoff, n
     )
 
 
-def _replay(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
+def _replay(ctx: ChannelContext, call: Row | None, turn: Turn) -> tuple[Step, ...]:
     if call is not None and call.outcome in {"request", "emergency"}:
         choice = ServiceChoice(
             call.service_type, Priority(call.priority), call.window_start, call.window_end, 0, call.language or "zh"
@@ -125,11 +125,11 @@ def _replay(ctx: ChannelContext, call: Row, turn: Turn) -> tuple[Step, ...]:
 def call_ended(uow: SqlUnitOfWork, call_sid: str, call_status: str, now: datetime) -> bool:
     """A hotline call that ended before a decision (the caller hung up in the
     menu) is queued for an operator to call back, once. True if it was."""
-    if not is_final("call", call_status) or channels.call(uow.session, call_sid) is None:
-        return False
-    if not uow.claim(f"twilio:call:{call_sid}:decided"):
+    if not is_final("call", call_status):
         return False
     call = channels.call(uow.session, call_sid)
+    if call is None or not uow.claim(f"twilio:call:{call_sid}:decided"):
+        return False
     _queue_for_operator(uow.session, call, OperatorHandoff(f"caller hung up before deciding ({call_status})"), now)
     channels.finish_call(uow.session, call_sid, outcome="abandoned")
     return True

@@ -32,7 +32,7 @@ class Notifier(Protocol):
     def send_sms(self, to: str, body: str, status_callback: str | None = None) -> str | None:
         """Send ``body`` to the E.164 number ``to``; the message SID, or None when not sent (opted out)."""
 
-    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str | None:
+    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str:
         """Call ``to``; Twilio fetches TwiML from ``url`` when answered. Returns the call SID."""
 
 
@@ -119,7 +119,7 @@ class TwilioNotifier:
         log.info("SMS %s to %s (segments: %d)", message.sid, mask(to), count_segments(body).segments)
         return message.sid
 
-    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str | None:
+    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str:
         from twilio.base import values
 
         call = self._call(
@@ -180,7 +180,7 @@ class ConsoleNotifier:
         )
         return sid
 
-    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str | None:
+    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str:
         sid = "CA" + uuid.uuid4().hex
         self.sent.append(("call", to, url, status_callback))
         log.warning("no Twilio credentials: call %s to %s not placed", sid, mask(to))
@@ -211,7 +211,7 @@ class OptOutGuard:
             self.record_opt_out(to, "error_21610")
             return None
 
-    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str | None:
+    def place_call(self, to: str, url: str, status_callback: str | None = None) -> str:
         return self.inner.place_call(to, url, status_callback)
 
 

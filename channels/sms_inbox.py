@@ -114,7 +114,7 @@ def _elder_text(ctx: ChannelContext, session: Session, elder: Row, sender: str, 
     lang = elder.language
     rating = sms.parse_rating(body)
     survey = surveys.awaiting_sms_rating(session, sender) if rating is not None else None
-    if survey is None:
+    if rating is None or survey is None:
         return sms.elder_help_text(lang, ctx.brand(lang))
     from channels.surveys import save_rating
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db import tables as t
 from db.channels import insert_ignore
+from db.session import matched_rows
 from handlers.model import OfferStatus, VisitStatus
 
 SUBJECT_KINDS = ("elder", "caregiver", "provider")
@@ -68,7 +69,7 @@ def revoke_tokens(session: Session, kind: str, subject_id: str, now: datetime) -
         .where(c.subject_kind == kind, c.subject_id == subject_id, c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return result.rowcount
+    return matched_rows(result)
 
 
 def add_submission(session: Session, **values: Any) -> bool:

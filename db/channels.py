@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, Table, cast, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from config import topics
 from db import tables
+from db.session import dialect_insert, matched_rows
 from db.uow import envelope
 from handlers.channels.delivery import status_rank
 from handlers.model import DomainEvent, OfferStatus
@@ -29,9 +28,8 @@ t = tables
 
 def insert_ignore(session: Session, table: Table, **values: Any) -> bool:
     """Insert a row unless its key exists; True if this call inserted it."""
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     pk = list(table.primary_key.columns)[0]
-    result = session.execute(insert(table).values(**values).on_conflict_do_nothing().returning(pk))
+    result = session.execute(dialect_insert(session, table).values(**values).on_conflict_do_nothing().returning(pk))
     return result.first() is not None
 
 
@@ -177,7 +175,7 @@ def record_status(
         .where(m.sid == sid, m.rank < rank)
         .values(status=status, rank=rank, error_code=error_code, updated_at=now)
     )
-    return result.rowcount > 0
+    return matched_rows(result) > 0
 
 
 def message_status(session: Session, sid: str) -> Row | None:
@@ -197,7 +195,7 @@ def start_call(
         language=language,
         started_at=now,
     )
-    return call(session, call_sid)
+    return session.execute(select(t.hotline_calls).where(t.hotline_calls.c.call_sid == call_sid)).one()
 
 
 def call(session: Session, call_sid: str) -> Row | None:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from db import tables
-from db.session import insert_if_absent
+from db.session import insert_if_absent, matched_rows
 from handlers.channels.emergencies import LatestEmergency, joins
 from handlers.model import RequestStatus
 
@@ -55,7 +55,7 @@ def open_or_join(
                 .where(t.c.elder_id == elder_id, t.c.request_id == last.request_id)
                 .values(presses=t.c.presses + 1, last_press_at=now)
             )
-            if done.rowcount == 1:
+            if matched_rows(done) == 1:
                 return last.request_id, last.presses + 1
             continue
         values = {"request_id": request_id, "raised_at": now, "last_press_at": now, "presses": 1}
@@ -66,6 +66,6 @@ def open_or_join(
         done = session.execute(
             update(t).where(t.c.elder_id == elder_id, t.c.request_id == last.request_id).values(**values)
         )
-        if done.rowcount == 1:
+        if matched_rows(done) == 1:
             return request_id, 1
     return request_id, 1  # still contended: open it (an extra emergency beats a lost one)

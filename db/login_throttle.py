@@ -14,7 +14,7 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from db import tables
-from db.session import insert_if_absent
+from db.session import insert_if_absent, matched_rows
 from handlers.operations.login_throttle import ThrottleState
 
 t = tables.login_throttle
@@ -46,12 +46,12 @@ def swap(session: Session, key: str, seen: Stored, new: ThrottleState) -> bool:
     if seen.version == 0:
         return insert_if_absent(session, t, key=key, **values)
     done = session.execute(update(t).where(t.c.key == key, t.c.version == seen.version).values(**values))
-    return done.rowcount == 1
+    return matched_rows(done) == 1
 
 
 def clear(session: Session, key: str) -> bool:
     """Forget a key's failures (a correct password, an admin's unlock); True if there were any."""
-    return session.execute(delete(t).where(t.c.key == key)).rowcount > 0
+    return matched_rows(session.execute(delete(t).where(t.c.key == key))) > 0
 
 
 def account_key(operator_id: str) -> str:

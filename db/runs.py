@@ -125,7 +125,9 @@ def statuses_reached(session: Session, request_ids: list[str]) -> dict[str, set[
     for subject, payload in session.execute(
         select(e.subject, e.payload).where(e.type == "care.request.status_changed", e.subject.in_(request_ids))
     ):
-        found.setdefault(subject, set()).add((payload.get("data") or {}).get("status"))
+        status = (payload.get("data") or {}).get("status")
+        if isinstance(status, str):
+            found.setdefault(subject, set()).add(status)
     return found
 
 

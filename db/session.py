@@ -8,9 +8,11 @@ the names re-exported here (``Session``, ``sessionmaker``, ``Row``) and catches
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Row
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result, Row
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,13 +45,31 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)
 
 
-def insert_if_absent(session: Session, table, **values) -> bool:  # noqa: ANN001, ANN003
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The INSERT of the session's dialect (PostgreSQL or SQLite), which has ``on_conflict_do_nothing``;
+    KeyError for another dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise KeyError(dialect)
+
+
+def matched_rows(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE without RETURNING matched. ``Session.execute`` is typed to
+    return a ``Result``; for a Core statement on a ``Table`` it returns the ``CursorResult`` that
+    carries ``rowcount`` (SQLAlchemy tutorial, "Getting Affected Row Count from UPDATE, DELETE").
+    TypeError if it did not."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on a {type(result).__name__}")
+    return result.rowcount
+
+
+def insert_if_absent(session: Session, table: Table, **values: Any) -> bool:
     """``INSERT … ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL): True if this row went in,
     False if one with the same key was there (or is being inserted by a transaction that
     then commits: PostgreSQL waits for it)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     key = list(table.primary_key.columns)[0]
-    return session.execute(insert(table).values(**values).on_conflict_do_nothing().returning(key)).first() is not None
+    statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db import tables
 from db.channels import insert_ignore
+from db.session import matched_rows
 
 s = tables.callback_surveys.c
 
@@ -72,7 +73,7 @@ def set_status(
     stmt = update(tables.callback_surveys).where(s.request_id == request_id)
     if only_from:
         stmt = stmt.where(s.status.in_(only_from))
-    return session.execute(stmt.values(status=status, updated_at=now, **values)).rowcount > 0
+    return matched_rows(session.execute(stmt.values(status=status, updated_at=now, **values))) > 0
 
 
 def record_rating(session: Session, request_id: str, rating: int, channel: str, now: datetime) -> bool:

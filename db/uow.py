@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
+from db.session import dialect_insert
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.dispatch.scheduling import RankingContext
@@ -200,10 +199,8 @@ class SqlUnitOfWork:
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the
         same id waits for the first transaction and then gets False."""
-        dialect = self.session.get_bind().dialect.name
-        insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
         result = self.session.execute(
-            insert(tables.processed_events)
+            dialect_insert(self.session, tables.processed_events)
             .values(event_id=event_id, processed_at=datetime.now(UTC))
             .on_conflict_do_nothing()
             .returning(tables.processed_events.c.event_id)

@@ -44,6 +44,7 @@ import asyncio
 import logging
 import math
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from aiokafka.partitioner import murmur2
 from faust.types import TP, StreamT
@@ -132,7 +133,7 @@ async def _rebuild(partitions: frozenset[int]) -> None:
     log.info("live KPIs of partitions %s rebuilt from %d stored tallies", sorted(partitions), len(found))
 
 
-def _usable(entry: tuple[int, asyncio.Task] | None) -> bool:
+def _usable(entry: tuple[int, asyncio.Task] | None) -> TypeGuard[tuple[int, asyncio.Task]]:
     """A rebuild that serves now: started in the consumer's current generation, not failed."""
     if entry is None or entry[0] != app.consumer_generation_id:
         return False
@@ -163,9 +164,12 @@ async def rebuilt(partition: int) -> None:
 
 
 @app.on_partitions_revoked.connect
-async def forget_revoked(sender: object, revoked: set[TP], **kwargs: object) -> None:
+async def forget_revoked(sender: object, /, *args: set[TP], **kwargs: object) -> None:
     """A revoked partition of ``kpi.tallies.v1`` may be counted by another worker before it
-    comes back: forget its subjects, so that holding it again means rebuilding it."""
+    comes back: forget its subjects, so that holding it again means rebuilding it. A receiver of a
+    mode signal is called as ``(sender, *sent, signal=…)`` (mode's ``SignalHandlerT``, hence the
+    positional-only sender); faust sends one value, the revoked partitions."""
+    (revoked,) = args
     for partition in {tp.partition for tp in revoked if tp.topic == topics.KPI_TALLIES.name}:
         entry = _rebuilds.pop(partition, None)
         if entry is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from config.bootstrap import Runtime, bootstrap
 from db import outbox
@@ -30,6 +30,7 @@ from db.uow import database_unavailable, is_concurrency_conflict
 log = logging.getLogger("careline.runtime")
 _relay_lock = asyncio.Lock()
 T = TypeVar("T")
+Key = TypeVar("Key", bound=bytes | None)
 
 #: how long an agent waits for an unreachable database before it gives up and
 #: crashes (so a supervisor restarts it): PostgreSQL restarts and failovers take seconds
@@ -96,8 +97,8 @@ def current() -> Runtime:
 
 async def deliver_many(
     topic: Any,
-    records: list[tuple[bytes | None, Any]],
-    partition: Callable[[bytes | None], int | None] = lambda key: None,
+    records: Sequence[tuple[Key, Any]],
+    partition: Callable[[Key], int | None] = lambda key: None,
 ) -> None:
     """Send ``records`` ([(key, value)]) to the Faust ``topic`` and wait until the broker
     acknowledged every one. A send that fails (broker away, leader moving) is tried again,

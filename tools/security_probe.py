@@ -175,7 +175,10 @@ def bearer(base: str, user: str, address: str) -> httpx.Client:
 
 def peak_rss_mib(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) / 1024
+    found = re.search(r"VmHWM:\s+(\d+) kB", text)
+    if found is None:  # a process that has exited (a zombie) has no memory figures
+        raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+    return int(found.group(1)) / 1024
 
 
 def timed(fn) -> float:

@@ -49,7 +49,7 @@ def _page(request: Request, principal: auth.Principal, error: str = "", status_c
 
 def _change(
     request: Request, principal: auth.Principal, csrf_token: str, action: str, target: str, apply: Callable
-) -> object:
+) -> Response:
     """Check CSRF, ``apply(session)`` and commit; a refusal is audited and shown on the page."""
     auth.check_csrf(principal, csrf_token)
     with auth.sessions_of(request)() as session:

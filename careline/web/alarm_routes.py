@@ -78,7 +78,8 @@ def raise_alarm(
     merge = ctx.settings.emergency_merge_minutes
     with SqlUnitOfWork(ctx.sessions) as uow:
         elder_id = alarms.authenticate(uow.session, device_id, _bearer(authorization))
-        if elder_id is None:
+        elder = channels.elder(uow.session, elder_id) if elder_id is not None else None
+        if elder_id is None or elder is None:  # a device is known by its registered elder
             raise HTTPException(401, "unknown device or wrong token", headers={"WWW-Authenticate": "Bearer"})
         wait = request.app.state.rate_limits.wait("alarm", device_id)
         if wait and emergencies.has_open(uow.session, elder_id, now, merge):
@@ -93,7 +94,6 @@ def raise_alarm(
             )
         if not uow.claim(f"alarm:{request_id}"):  # the request id is a hash of device and key: bounded length
             return AlarmAccepted(request_id=request_id, duplicate=True)
-        elder = channels.elder(uow.session, elder_id)
         used = record_request(
             uow.session, request_id, elder, "button", emergency_choice(ctx.ivr, elder.language, now), now, merge
         )

@@ -20,7 +20,8 @@ Handlers are sync and run in FastAPI's thread pool; writes go through
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Coroutine
+from enum import Enum
+from typing import Any, Callable, Coroutine, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +37,7 @@ from channels.context import ChannelContext
 from db import app_api
 from handlers.channels.intake import InvalidIntake
 from handlers.evaluation.center_ratings import CenterAnswers
-from handlers.model import Priority
+from handlers.model import Priority, RequestStatus
 from handlers.operations.operator_actions import Refused
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
@@ -111,7 +112,11 @@ class AppRoute(APIRoute):
         return route
 
 
-def _problem(description: str) -> dict:
+#: FastAPI's type of a route's extra ``responses``: status code -> OpenAPI response fields
+Responses = dict[int | str, dict[str, Any]]
+
+
+def _problem(description: str) -> dict[str, Any]:
     return {"model": s.Problem, "description": description}
 
 
@@ -131,8 +136,8 @@ router = APIRouter(
 _bearer = HTTPBearer(
     auto_error=False, scheme_name="appToken", description="a per-user token from channels.app_tokens.issue_token"
 )
-_404 = {404: _problem("no such request of yours")}
-_409 = {409: _problem("the request's state does not allow this now; `code` says why")}
+_404: Responses = {404: _problem("no such request of yours")}
+_409: Responses = {409: _problem("the request's state does not allow this now; `code` says why")}
 RequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_REQUEST_ID])
 VisitRequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_VISIT_REQUEST_ID])
 DoneRequestId = Path(pattern=s.ID_PATTERN, examples=[s.EXAMPLE_DONE_REQUEST_ID])
@@ -181,7 +186,9 @@ def _role(kind: str) -> Callable[[AppUser], str]:
 
 
 elder_id_of, caregiver_id_of, provider_id_of = _role("elder"), _role("caregiver"), _role("provider")
-ELDER, CAREGIVER, PROVIDER = ["app: elder"], ["app: caregiver"], ["app: provider"]
+ELDER: list[str | Enum] = ["app: elder"]  # OpenAPI tags, typed as FastAPI's parameters are
+CAREGIVER: list[str | Enum] = ["app: caregiver"]
+PROVIDER: list[str | Enum] = ["app: provider"]
 
 
 def _window(start, end) -> s.Window:  # noqa: ANN001 - datetimes
@@ -230,9 +237,9 @@ def request_status(
     arrival = _window(view.arrival_start, view.arrival_end) if view.arrival_start else None
     return s.RequestState(
         request_id=view.request_id,
-        status=view.status,
+        status=RequestStatus(view.status),
         service_type=view.service_type,
-        priority=view.priority,
+        priority=Priority(view.priority),
         window=_window(view.window_start, view.window_end),
         duration_minutes=view.duration_minutes,
         caregiver_name=view.caregiver_name,
@@ -250,7 +257,7 @@ def request_status(
 def cancel_request(
     request_id: str = RequestId, elder_id: str = Depends(elder_id_of), ctx: ChannelContext = Depends(channel_context)
 ) -> s.Cancelled:
-    return s.Cancelled(request_id=request_id, status=app_channel.cancel(ctx, elder_id, request_id))
+    return s.Cancelled(request_id=request_id, status=RequestStatus(app_channel.cancel(ctx, elder_id, request_id)))
 
 
 @router.post(
@@ -291,7 +298,10 @@ def list_offers(
     )
 
 
-def _answer(answer: str) -> Callable[..., s.OfferAnswered]:
+Answer = Literal["accept", "decline"]
+
+
+def _answer(answer: Answer) -> Callable[..., s.OfferAnswered]:
     def endpoint(
         offer_id: str = OfferId,
         caregiver_id: str = Depends(caregiver_id_of),
@@ -304,7 +314,8 @@ def _answer(answer: str) -> Callable[..., s.OfferAnswered]:
     return endpoint
 
 
-for _verb in ("accept", "decline"):
+_VERBS: tuple[Answer, ...] = ("accept", "decline")
+for _verb in _VERBS:
     router.add_api_route(
         f"/offers/{{offer_id}}/{_verb}",
         _answer(_verb),
@@ -339,7 +350,12 @@ def list_visits(
 
 
 def _report(
-    ctx: ChannelContext, caregiver_id: str, request_id: str, action: str, body: s.CheckIn, tasks: dict[str, str]
+    ctx: ChannelContext,
+    caregiver_id: str,
+    request_id: str,
+    action: Literal["check-in", "check-out"],
+    body: s.CheckIn,
+    tasks: dict[str, str],
 ) -> s.VisitReported:
     visit_id, flags, duplicate = app_channel.report_visit(
         ctx, caregiver_id, request_id, action, (body.latitude, body.longitude), body.accuracy_metres, tasks
@@ -353,7 +369,7 @@ def _report(
     )
 
 
-_VISIT_409 = {409: _problem("you hold no such visit, or it is past this step")}
+_VISIT_409: Responses = {409: _problem("you hold no such visit, or it is past this step")}
 
 
 @router.post(

@@ -58,11 +58,11 @@ def map_points(session: Session, snap: Snapshot, elders: dict[str, Elder], area:
     caregivers = [c for c in snap.caregivers if c.service_area == area]
     states = activities(snap, now)
     current = {v.caregiver_id: v for v in snap.visits if v.status == VisitStatus.IN_PROGRESS}
-    geo = {
-        r.request_id: (elders[r.elder_id].latitude, elders[r.elder_id].longitude)
-        for r in open_requests
-        if r.elder_id in elders and elders[r.elder_id].latitude is not None and elders[r.elder_id].longitude is not None
-    }
+    geo: dict[str, tuple[float, float]] = {}
+    for r in open_requests:
+        elder = elders.get(r.elder_id)
+        if elder is not None and elder.latitude is not None and elder.longitude is not None:
+            geo[r.request_id] = (elder.latitude, elder.longitude)
     raw: dict[str, tuple[float, float]] = {}
     if open_requests and len(geo) == len(open_requests):
         raw = {f"r:{k}": p for k, p in project_lat_lon(geo).items()}

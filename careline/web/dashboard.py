@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime
+from typing import Mapping
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -47,7 +48,7 @@ def login_page(request: Request, expired: int = 0, failed: int = 0):  # noqa: AN
     return _login_form(request, expired=bool(expired), failed=bool(failed))
 
 
-def _login_form(request: Request, status_code: int = 200, headers: dict[str, str] | None = None, **context):  # noqa: ANN003, ANN202
+def _login_form(request: Request, status_code: int = 200, headers: Mapping[str, str] | None = None, **context):  # noqa: ANN003, ANN202
     """The login page with a fresh signed CSRF pair (``auth.login_csrf``): nonce in a cookie, token in the form."""
     settings = request.app.state.settings
     nonce, token = auth.login_csrf(auth.secret_key(settings))

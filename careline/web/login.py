@@ -149,6 +149,7 @@ def _count_all(session, op: Operator | None, key: str, address: str, seen: list,
         if counted.started:
             scope = "account" if k == key else "address"
             action = "login.locked" if counted.started == "lock" else "login.throttled"
+            until = counted.state.blocked_until  # set whenever a wait or a lock starts
             write_audit(
                 session,
                 op.operator_id if op else "?",
@@ -160,7 +161,7 @@ def _count_all(session, op: Operator | None, key: str, address: str, seen: list,
                 detail={
                     "scope": scope,
                     "failures": counted.state.failures,
-                    "until": counted.state.blocked_until.isoformat(),
+                    "until": until.isoformat() if until else None,
                 },
             )
     return True

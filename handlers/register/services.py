@@ -26,7 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Iterable, Mapping
+from typing import Generic, Iterable, Mapping, TypeVar
 
 SERVICE_TYPES = ("meal", "cleaning", "bathing", "medical_escort", "emergency", "mobility", "companionship", "repair")
 ABILITIES = ("nurse", "personal_care", "housekeeping")  # config/policy.toml [eligibility.skill_hierarchy]
@@ -239,13 +239,16 @@ _DEVICE_WORDS = {
 }
 
 
+_Word = TypeVar("_Word")
+
+
 @dataclass(frozen=True)
-class _Vocabulary:
+class _Vocabulary(Generic[_Word]):
     name: str
-    words: Mapping[str, object]
+    words: Mapping[str, _Word]
     canonical: tuple[str, ...]
 
-    def read(self, text: str) -> object:
+    def read(self, text: str) -> _Word:
         key = _key(text)
         if key in self.words:
             return self.words[key]
@@ -296,17 +299,17 @@ def parse_skills(text: str, abilities: Iterable[str] = ABILITIES) -> tuple[str, 
 
 def parse_travel_mode(text: str) -> TravelMode:
     """``walk``/步行, ``e-bike``/电动车 or ``car``/汽车; raises ``VocabularyError``."""
-    return _TRAVEL.read(text)  # type: ignore[return-value]  # the vocabulary holds TravelMode values
+    return _TRAVEL.read(text)
 
 
 def parse_gender(text: str) -> Gender:
     """``F``/``female``/女 or ``M``/``male``/男; raises ``VocabularyError``."""
-    return _GENDER.read(text)  # type: ignore[return-value]  # the vocabulary holds Gender values
+    return _GENDER.read(text)
 
 
 def parse_status(text: str) -> ElderStatus:
     """An elder's status (blank is ``active``); raises ``VocabularyError``."""
-    return ElderStatus.ACTIVE if not text.strip() else _STATUS.read(text)  # type: ignore[return-value]
+    return ElderStatus.ACTIVE if not text.strip() else _STATUS.read(text)
 
 
 def parse_relation(text: str) -> str:
@@ -316,10 +319,10 @@ def parse_relation(text: str) -> str:
 
 def parse_device_kind(text: str) -> DeviceKind:
     """``one_key_phone``/一键通, ``pendant``/呼叫器 or ``watch``/手表; raises ``VocabularyError``."""
-    return _DEVICE.read(text)  # type: ignore[return-value]  # the vocabulary holds DeviceKind values
+    return _DEVICE.read(text)
 
 
-def _read_all(text: str, vocabulary: _Vocabulary) -> set[object]:
+def _read_all(text: str, vocabulary: _Vocabulary[object]) -> set[object]:
     items = split_list(text)
     if not items:
         raise VocabularyError(f"no {vocabulary.name} given: one or more of {', '.join(vocabulary.canonical)}")

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from channels.app import Submission, submit_request
 from config import topics
 from db import tables
 from handlers.channels.intake import validate_intake
-from handlers.model import Elder
+from handlers.model import Elder, Priority
+from handlers.operations.operator_actions import Refused
 from tests.integration.app_world import (
     ADDRESS,
     AREA,
@@ -96,6 +98,17 @@ def test_an_emergency_from_the_app_alerts_the_operators_at_once(world):
     request_id = submit(world, {**MEAL, "priority": "stat"}).json()["request_id"]
     alerts = [e for e in world.outbox(topics.LIFECYCLE.name) if e["type"] == "care.operator.alert"]
     assert [(a["subject"], a["data"]["channel"]) for a in alerts] == [(request_id, "app")]
+
+
+@pytest.mark.parametrize("priority", [Priority.ROUTINE, Priority.STAT])
+def test_a_request_for_an_elder_not_in_the_register_is_refused_and_writes_nothing(world, priority):
+    start = datetime.fromisoformat(MEAL["window"]["start"])
+    sub = Submission("meal", start, start + timedelta(hours=2), 30, priority)
+    with pytest.raises(Refused) as refused:
+        submit_request(world.ctx, "e-nobody", sub, "key-1")
+    assert refused.value.code == "unknown_elder"
+    assert world.outbox(topics.INTAKE.name) == world.outbox(topics.LIFECYCLE.name) == []
+    assert world.rows(tables.app_submissions) == []
 
 
 def test_the_caregiver_sees_an_offer_without_the_address_until_accepting(world):

@@ -4,6 +4,7 @@ per elder (a second press or stat request adds to it). SQLite, the app's own wor
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -179,3 +180,16 @@ def test_a_press_over_the_rate_is_still_taken_when_no_emergency_is_open(tmp_path
     w = alarm_world(tmp_path, alarm_rate_limit="1/minute;20/hour", emergency_merge_minutes=0)
     assert [press(w, f"p{i}").status_code for i in range(3)] == [202, 202, 202]
     assert len(w.outbox("care.intake.v1")) == 3
+
+
+def test_a_device_whose_elder_is_not_in_the_register_is_refused_like_an_unknown_device(tmp_path):
+    w = alarm_world(tmp_path)
+    # SQLite checks foreign keys only on connections that ask (careline's do): a file changed
+    # without them, by hand or by a tool, can hold a device whose elder is gone.
+    raw = sqlite3.connect(tmp_path / "alarms.db")
+    with raw:
+        raw.execute("UPDATE alarm_devices SET elder_id = 'e-gone' WHERE device_id = ?", (w.id("btn"),))
+    raw.close()
+    response = press(w, "p1")
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    assert w.outbox("care.intake.v1") == [] and w.outbox("care.lifecycle.v1") == []

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -18,6 +19,18 @@ from db import tables
 from db.session import session_factory
 from tests.unit.dashboard_seed import PASSWORD
 from tests.unit.web_client import _seeded, app, center, login, settings_for  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def production_hashing():
+    """These tests measure what real Argon2 does to the service (tests/unit/conftest.py lowers it)."""
+    from argon2 import PasswordHasher
+
+    from careline.operators import use_password_hasher
+
+    lowered = use_password_hasher(PasswordHasher())
+    yield
+    use_password_hasher(lowered)
 
 
 def _audit(center, action: str) -> list:
@@ -30,8 +43,14 @@ def _token(client: TestClient, user: str, password: str):
 
 
 def test_password_guesses_do_not_stall_the_other_routes(center):
-    """16 guesses at once, each an Argon2 verification (~0.2 s): /healthz keeps answering at once.
-    Verifying on the event loop (as before) queued /healthz behind all of them (seconds)."""
+    """16 guesses at once, each an Argon2 hash (~0.2 s on a quiet machine): /healthz keeps answering
+    in less time than a few of them take. Verifying on the event loop (as before) queued /healthz
+    behind all 16. The bound is relative to one hash measured here, so a loaded machine slows both."""
+    from argon2 import PasswordHasher
+
+    started = time.perf_counter()
+    PasswordHasher().hash("one hash, to know what one takes here")
+    one_hash = time.perf_counter() - started
     app = create_app(settings_for(center, login_address_free_failures=1000, login_address_lock_failures=1001))
     with TestClient(app) as client:
         running = threading.Event()
@@ -54,7 +73,9 @@ def test_password_guesses_do_not_stall_the_other_routes(center):
         for t in threads:
             t.join()
     assert guessing >= 8, f"only {guessing} guesses were still running when /healthz was measured"
-    assert worst < 1.0, f"/healthz took {worst:.2f} s while passwords were being guessed"
+    assert worst < max(1.0, 4 * one_hash), (
+        f"/healthz took {worst:.2f} s while passwords were being guessed (one hash: {one_hash:.2f} s)"
+    )
 
 
 def test_at_most_the_configured_number_of_passwords_are_verified_at_once(center, monkeypatch):
@@ -150,6 +171,8 @@ def test_a_locked_account_waits_the_lock_out_until_an_admin_unlocks_it(center):
 
 def test_guessing_many_accounts_from_one_address_is_throttled_by_address(center):
     app = create_app(settings_for(center, login_address_free_failures=3, login_address_lock_failures=5))
+    frozen = datetime.now(UTC)
+    app.state.login_clock = lambda: frozen  # the delay after the third failure has not ended, however slow hashing is
     client = TestClient(app)
     codes = [_token(client, name, "wrong-password").status_code for name in ("a1", "b2", "c3", "d4", "e5")]
     assert codes[:4] == [401] * 4 and codes[4] == 429, codes

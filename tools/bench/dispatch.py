@@ -32,6 +32,7 @@ from rich.table import Table
 
 from handlers.datasets.day import build_day
 from handlers.datasets.uhhc import Instance, InstanceError, Stop, evaluate_routes, load_instance, routes_from_solution
+from handlers.dispatch.area import Mode
 from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.evaluation.summary import routes_from_visits
@@ -42,7 +43,7 @@ DAY_START = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 LEAD_MINUTES = 60.0
 """Requests are submitted this long before their window opens, as in ``careline replay``."""
 
-SIMULATED = ("online", "batched", "planned")
+SIMULATED: tuple[Mode, ...] = ("online", "batched", "planned")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def published_routes(path: Path) -> dict[str, dict[str, list[Stop]]]:
 
 def simulate(
     instance: Instance,
-    mode: str,
+    mode: Mode,
     seed: int,
     plan_routes: Mapping[str, Sequence[Stop]] | None,
     batch_interval_seconds: float = 60.0,

@@ -125,6 +125,7 @@ async def drive(
                         continue
                     if (
                         not stack.worker_alive()
+                        and stack.worker is not None
                         and stack.worker.returncode == EXIT_STALLED
                         and stack.restarts < MAX_RESTARTS
                     ):  # its watchdog found it stalled: a supervisor's job
@@ -223,8 +224,8 @@ def main(
     with loaded_stack("scale", instance_path, requests, broker, database_url) as ld:
         out, run, workload, instance, stack = ld.out, ld.run, ld.workload, ld.instance, ld.stack
         load_seconds = ld.load_seconds
-        stack.start_worker(run)
-        sampler = Sampler(stack.worker_pid, profile / f"worker-{run}.txt", rate=50) if profile else None
+        worker_pid = stack.start_worker(run)
+        sampler = Sampler(worker_pid, profile / f"worker-{run}.txt", rate=50) if profile else None
         if sampler:
             sampler.__enter__()
         try:

@@ -51,8 +51,9 @@ class BenchStack:
     retired_peak_mib: float = 0.0
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
-    def start_worker(self, name: str) -> None:
-        """Timer service and stream worker as child processes (stopped when the stack closes)."""
+    def start_worker(self, name: str) -> int:
+        """Timer service and stream worker as child processes (stopped when the stack closes);
+        the stream worker's pid."""
         env = dict(
             worker_env(self.settings, self.bootstrap, self.database_url),
             **BENCH_ENV,
@@ -62,6 +63,7 @@ class BenchStack:
         self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
         self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
         self.worker_pid = self.worker.pid
+        return self.worker.pid
 
     def restart_worker(self) -> None:
         """Stop the stream worker (SIGTERM, SIGKILL after 20 s) and start a new one, logging to

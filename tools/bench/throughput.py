@@ -440,8 +440,8 @@ def main(
         )
         if raw:
             out.print(f"raw loop: {raw.loop_per_second:,.0f} events/s")
-        stack.start_worker(run)
-        sampling = Sampler(stack.worker_pid, profile / f"worker-{run}.txt") if profile else None
+        worker_pid = stack.start_worker(run)
+        sampling = Sampler(worker_pid, profile / f"worker-{run}.txt") if profile else None
         if sampling:
             sampling.__enter__()
         try:

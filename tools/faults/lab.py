@@ -66,6 +66,8 @@ FIRST_DAY = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 class Lab:
     """Broker, database, Twilio mock and worker processes a scenario may break."""
 
+    _web_url: str  # careline web's base URL, once it answered (``web``)
+
     def __init__(self, var: Path, console: Console) -> None:
         self.var, self.console = var, console
         var.chmod(0o755)  # PostgreSQL runs as its own user when we are root (scripts/postgres.sh)
@@ -481,7 +483,7 @@ def _hotline_call(lab: Lab, url: str, caller: str, service_type: str, answered: 
         "To": lab.env["CARELINE_TWILIO_FROM_NUMBER"],
         "CallStatus": "in-progress",
     }
-    steps = (
+    steps: tuple[tuple[str, dict[str, str]], ...] = (
         ("/twilio/voice", {}),
         ("/twilio/voice/menu?first=1&lang=zh&try=0", {"Digits": "1"}),
         (f"/twilio/voice/time?lang=zh&service={service_type}&try=0", {"Digits": "1"}),

@@ -93,7 +93,10 @@ class Comparison:
 def _same(a: dict, b: dict) -> bool:
     for name in COMPARED:
         x, y = a.get(name), b.get(name)
-        if (x is None) != (y is None) or (x is not None and abs(x - y) > 1e-6 * max(1.0, abs(y))):
+        if x is None or y is None:
+            if (x is None) != (y is None):
+                return False
+        elif abs(x - y) > 1e-6 * max(1.0, abs(y)):
             return False
     return True
 

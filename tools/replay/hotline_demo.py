@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.dom import minidom
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
@@ -101,7 +102,7 @@ def run(workdir: Path) -> int:
     settings = Settings(
         database_url=f"sqlite:///{workdir / 'hotline-demo.db'}",
         public_base_url=BASE,
-        twilio_auth_token=TOKEN,
+        twilio_auth_token=SecretStr(TOKEN),
         var_dir=workdir,
     )
     upgrade(settings.database_url, "heads")
@@ -110,7 +111,7 @@ def run(workdir: Path) -> int:
     _seed(ctx, now)
     app = create_app(settings)
     app.state.channels = ctx
-    twilio, seen = _Twilio(TestClient(app)), set()
+    twilio, seen = _Twilio(TestClient(app)), set[int]()
     call = {"CallSid": "CA" + "d" * 32, "From": ELDER, "To": HOTLINE}
     print(f"careline hotline demo: Wang Nainai calls {HOTLINE} from {ELDER} (no Twilio account needed)")
     twilio.post("the call is answered", "/twilio/voice", call)
