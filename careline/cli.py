@@ -48,6 +48,20 @@ console = make_console(stderr=True)
 out = make_console()
 
 
+def interrupt_on_stop_signals() -> None:
+    """Make SIGTERM (``kill``, a service manager's stop) and SIGINT unwind as Ctrl-C does, so
+    the ``with`` blocks of a long-running command stop the processes they started. Python's
+    default for SIGTERM is to exit at once, leaving them running; and a command started in the
+    background of a non-interactive shell inherits SIGINT ignored."""
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @app.command()
 def worker() -> None:
     """Run the Faust stream worker (agents, timers, outbox relay). A bad
@@ -68,18 +82,21 @@ def worker() -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Run the timer service (exactly one per database): deadlines from the
-    outbox into APScheduler's job store, firings onto care.timers.v1."""
+    """Run the timer service (exactly one per database: a second one refuses to start, exit 3):
+    deadlines from the outbox into APScheduler's job store, firings onto care.timers.v1."""
     import signal
     import threading
 
-    from careline.scheduler import run
+    from careline.scheduler import TimerServiceRunning, run
 
     _bootstrap()  # the files the deadlines' handlers will read are checked before serving
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         run(stop)
+    except TimerServiceRunning as exc:
+        console.print(f"[red]careline scheduler: {exc}", highlight=False)
+        raise typer.Exit(3) from None
     except KeyboardInterrupt:
         pass
 
@@ -110,17 +127,58 @@ def web(
 
 @app.command()
 def broker(port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 9092) -> None:
-    """Run the embedded Tansu broker (memory storage) until interrupted."""
-    from careline.brokers import start_tansu
+    """Run the embedded Tansu broker (memory storage) until Ctrl-C or SIGTERM, which stop it."""
+    from careline.brokers import BrokerStartError, start_tansu
 
     settings = get_settings()
-    with start_tansu(port=port, log_path=settings.var_dir / "logs" / "tansu.log") as b:
-        out.print(f"Tansu broker on {b.bootstrap} (memory storage); Ctrl-C stops it")
-        try:
+    interrupt_on_stop_signals()
+    try:
+        with start_tansu(port=port, log_path=settings.var_dir / "logs" / "tansu.log") as b:
+            out.print(f"Tansu broker on {b.bootstrap} (memory storage, log {b.log_path}); Ctrl-C stops it")
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    except BrokerStartError as exc:
+        console.print(f"[red]careline broker: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+clock_app = typer.Typer(
+    help="The database clock every service reads (a replay's, or the wall clock).", no_args_is_help=True
+)
+app.add_typer(clock_app, name="clock")
+
+
+@clock_app.command("show")
+def clock_show() -> None:
+    """Print the clock the services of CARELINE_DATABASE_URL read now."""
+    from db.migrate import upgrade
+    from db.register import read_clock
+    from db.session import session_factory
+
+    upgrade(get_settings().database_url)
+    with session_factory(get_settings().database_url)() as session:
+        clock = read_clock(session)
+    if clock.speed == 1 and clock.sim_origin == clock.wall_origin:
+        out.print(f"wall clock: {clock.now():%Y-%m-%d %H:%M:%S} UTC")
+    else:
+        out.print(
+            f"replay clock: {clock.now():%Y-%m-%d %H:%M:%S} UTC at {clock.speed:g}x ('careline clock reset' ends it)"
+        )
+
+
+@clock_app.command("reset")
+def clock_reset() -> None:
+    """End a replay's clock: every service of CARELINE_DATABASE_URL reads the wall clock again
+    (deadlines already scheduled keep their times)."""
+    from db.migrate import upgrade
+    from db.register import clear_clock
+    from db.session import session_factory
+
+    upgrade(get_settings().database_url)
+    removed = clear_clock(session_factory(get_settings().database_url))
+    out.print("replay clock removed; the services read the wall clock" if removed else "already on the wall clock")
 
 
 @app.command()
@@ -202,14 +260,16 @@ def plan(
 def report_providers(
     month: Annotated[str, typer.Option(help="calendar month, YYYY-MM")],
     out_dir: Annotated[Path, typer.Option(help="where the HTML and PDF go")] = Path("var/reports"),
+    lang: Annotated[str | None, typer.Option(help="zh, en or both (default CARELINE_DEFAULT_LANGUAGE)")] = None,
 ) -> None:
-    """The monthly contract performance report per provider: KPIs, trend,
-    ranking and plots, as HTML and PDF."""
+    """The monthly contract performance report per provider: KPIs against their targets, the
+    change from last month, unserved requests, trend, ranking and plots, as HTML and PDF (A4),
+    in Chinese and/or English; the month and every time in CARELINE_PROGRAMME_TIMEZONE."""
     from careline.reports import main as report_main
     from db.migrate import upgrade
 
     upgrade(get_settings().database_url)
-    raise typer.Exit(report_main(month, out_dir, get_settings().database_url))
+    raise typer.Exit(report_main(month, out_dir, get_settings().database_url, lang))
 
 
 @subs_app.command("add")

@@ -7,19 +7,25 @@ SQLAlchemy job store, and marks the rows done; when a job runs it publishes a
 ``timer.fired`` event on ``care.timers.v1`` (keyed by service area) with the
 deadline as its event time. Handlers ignore a firing whose request moved on.
 
-Run exactly one (``careline scheduler``): APScheduler 3 job stores must not
-be shared by several schedulers. ``coalesce=True`` and
-``misfire_grace_time=None`` make a restarted scheduler fire each deadline it
-missed while down exactly once, late rather than never.
+Run exactly one (``careline scheduler``) per database: APScheduler 3 job stores must not
+be shared by several schedulers (a second one fires the same jobs and fails removing them,
+``JobLookupError``). So the service holds a lease on its database (``db.leases``, row
+``timer-service``), renewed every ``RENEW_SECONDS``; another refuses to start while the
+holder is alive: on this host while its process runs, elsewhere while it renewed within
+``LEASE_TTL_SECONDS``. ``coalesce=True`` and ``misfire_grace_time=None`` make a restarted
+scheduler fire each deadline it missed while down exactly once, late rather than never.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -31,12 +37,88 @@ from kafka import KafkaProducer
 
 from config import topics
 from config.settings import get_settings
-from db import timers
+from db import leases, timers
 from db.register import read_clock
 from db.session import engine_for, session_factory
 from handlers.channels.subscriptions import DAYS, intake_for
 
 log = logging.getLogger("careline.scheduler")
+
+LEASE = "timer-service"
+#: seconds without renewal after which a holder on another host counts as gone
+LEASE_TTL_SECONDS = 15.0
+#: seconds between renewals of the lease
+RENEW_SECONDS = 3.0
+
+
+class TimerServiceRunning(RuntimeError):
+    """Another timer service holds this database's lease (``lease``) and is alive."""
+
+    def __init__(self, lease: leases.Lease) -> None:
+        self.lease = lease
+        super().__init__(
+            f"a timer service already serves this database: pid {lease.pid} on {lease.host}, publishing "
+            f"to {lease.broker}, alive at {lease.renewed_at:%H:%M:%S} UTC. careline runs one per database "
+            "(APScheduler's job store takes one scheduler): use it, or stop it first"
+        )
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def holder_alive(lease: leases.Lease, now: datetime) -> bool:
+    """Whether the lease's holder still serves: renewed within ``LEASE_TTL_SECONDS`` and, if
+    on this host, its process running (so a killed service's successor takes over at once; a
+    holder with this very pid is a previous life of a restarted container, not alive)."""
+    if (now - lease.renewed_at).total_seconds() > LEASE_TTL_SECONDS:
+        return False
+    if lease.host == socket.gethostname():
+        return lease.pid != os.getpid() and _running(lease.pid)
+    return True
+
+
+def running_timer_service(database_url: str) -> leases.Lease | None:
+    """The lease of the timer service serving ``database_url`` if it is alive, else None."""
+    with session_factory(database_url)() as session:
+        held = leases.current(session, LEASE)
+    return held if held is not None and holder_alive(held, datetime.now(UTC)) else None
+
+
+def claim_database(database_url: str, broker: str, wait_s: float = LEASE_TTL_SECONDS) -> leases.Lease:
+    """Take the timer-service lease of ``database_url``. A holder on another host gets
+    ``wait_s`` seconds to show it is gone (it may just have died).
+
+    :raises TimerServiceRunning: a live timer service holds it.
+    """
+    now = datetime.now(UTC)
+    me = leases.Lease(
+        LEASE, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", socket.gethostname(), os.getpid(),
+        broker, now, now,
+    )  # fmt: skip
+    deadline = time.monotonic() + wait_s
+    while True:
+        with session_factory(database_url)() as session:
+            held = leases.current(session, LEASE)
+            now = datetime.now(UTC)
+            if held is None or not holder_alive(held, now):
+                mine = replace(me, acquired_at=now, renewed_at=now)
+                if leases.take(session, mine, None if held is None else held.holder):
+                    return mine
+                continue  # another process took it first: read who
+        if held.host == socket.gethostname() or time.monotonic() >= deadline:
+            raise TimerServiceRunning(held)
+        time.sleep(1.0)
 
 
 @lru_cache
@@ -149,17 +231,30 @@ class Heartbeat:
 
 
 def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
-    """Serve until ``stop`` is set (or forever): poll the outbox, run jobs; after each poll
-    that reached the database, touch ``<var_dir>/scheduler.heartbeat``."""
+    """Serve until ``stop`` is set (or forever, or until another process took the lease):
+    hold the database's lease, poll the outbox, run jobs; after each poll that reached the
+    database, touch ``<var_dir>/scheduler.heartbeat`` (the container's healthcheck reads it).
+
+    :raises TimerServiceRunning: another timer service serves the database.
+    """
     settings = get_settings()
+    lease = claim_database(settings.database_url, settings.broker)
     scheduler = build_scheduler(settings.database_url)
     scheduler.start()
     log.warning("timer service started; %d jobs in the store", len(scheduler.get_jobs()))
     stop = stop or threading.Event()
     heartbeat = Heartbeat(settings.var_dir / "scheduler.heartbeat")
-    synced = 0.0
+    synced = renewed = 0.0
     try:
         while not stop.is_set():
+            if time.monotonic() - renewed > RENEW_SECONDS:
+                try:
+                    if not _renew(settings.database_url, lease):
+                        log.error("another timer service took this database's lease; stopping")
+                        return
+                    renewed = time.monotonic()
+                except Exception:  # the database away (a restart): the lease stays ours meanwhile
+                    log.exception("could not renew the timer service's lease; retrying")
             if time.monotonic() - synced > 60:
                 try:
                     sync_subscriptions(scheduler, settings.database_url)
@@ -176,3 +271,13 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
                 time.sleep(1.0)
     finally:
         scheduler.shutdown(wait=False)
+        try:
+            with session_factory(settings.database_url)() as session:
+                leases.release(session, LEASE, lease.holder)
+        except Exception:  # left to go stale, or to be taken over by the next one on this host
+            log.exception("could not release the timer service's lease")
+
+
+def _renew(database_url: str, lease: leases.Lease) -> bool:
+    with session_factory(database_url)() as session:
+        return leases.renew(session, LEASE, lease.holder, datetime.now(UTC))

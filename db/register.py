@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
+from db.session import matched_rows
 from handlers.clock import SimClock, wall_clock
 from handlers.datasets.day import Day
 from handlers.datasets.uhhc import Instance
@@ -85,11 +88,27 @@ def read_clock(session: Session) -> SimClock:
     return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
 
 
-def clear_clock(factory: sessionmaker[Session]) -> None:
-    """Remove the replay clock: every component reads the wall clock again."""
+def clear_clock(factory: sessionmaker[Session]) -> bool:
+    """Remove the replay clock: every component reads the wall clock again. True if one was set."""
     with factory() as session:
-        session.execute(delete(tables.sim_clock))
+        removed = matched_rows(session.execute(delete(tables.sim_clock)))
         session.commit()
+    return bool(removed)
+
+
+def hold_clock(factory: sessionmaker[Session]) -> SimClock:
+    """Slow the replay clock to real time (speed 1) where it stands now, and return it: what a
+    replay leaves behind, so the services still running read the replayed day going on at
+    the pace of the wall clock instead of racing ahead at the replay's speed. A database
+    without a replay clock keeps none."""
+    with factory() as session:
+        row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
+        now = read_clock(session).now()
+    if row is None:
+        return wall_clock()
+    held = SimClock(datetime.now(UTC), now, 1.0)
+    set_clock(factory, held)
+    return held
 
 
 def add_service_areas(session: Session, areas: list[dict]) -> None:

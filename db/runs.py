@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from config import topics
 from db import tables
 from db.session import engine_for
-from handlers.model import CareRequest, Offer, Visit
+from handlers.model import CareRequest, Offer, RequestStatus, Visit
 
 
 def _like(prefix: str) -> str:
@@ -41,11 +41,8 @@ def records_of(session: Session, request_ids: list[str]) -> tuple[list[CareReque
 def provider_scores(session: Session, prefix: str) -> dict[str, float | None]:
     """provider id -> its current score (0..100, or None) for providers whose id starts with ``prefix``."""
     p = tables.provider_organisations.c
-    return dict(
-        session.execute(select(p.provider_id, p.score).where(p.provider_id.like(_like(prefix), escape="\\")))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(select(p.provider_id, p.score).where(p.provider_id.like(_like(prefix), escape="\\")))
+    return {provider_id: score for provider_id, score in rows}
 
 
 def outbox_last_seq(database_url: str) -> int:
@@ -77,7 +74,7 @@ def short_code(
 def message_statuses(session: Session, sids: list[str]) -> dict[str, str]:
     """Twilio message SID -> the delivery status careline stored for it."""
     m = tables.message_status.c
-    return dict(session.execute(select(m.sid, m.status).where(m.sid.in_(sids))).tuples().all())
+    return {sid: status for sid, status in session.execute(select(m.sid, m.status).where(m.sid.in_(sids)))}
 
 
 def unsent_outbox(session: Session, for_kafka_only: bool = False) -> int:
@@ -140,3 +137,66 @@ def intake_trail(session: Session, request_id: str) -> tuple[list[Row], bool]:
     )
     claimed = session.scalar(select(pe.event_id).where(pe.event_id == f"validated:{request_id}")) is not None
     return rows, claimed
+
+
+def request_traces(session: Session, request_ids: list[str]) -> dict[str, str]:
+    """request id -> one line saying how far it came: whether intake accepted it (its claim),
+    whether the validated request left the outbox and dispatch took it (its claim), its stored
+    status and reason, and its events in order, each marked ``(unsent)`` while the outbox still
+    holds it. For a benchmark to explain a request it saw no decision for."""
+    r, e, o, p = tables.care_requests.c, tables.event_log.c, tables.outbox.c, tables.processed_events.c
+    keys = [f"{kind}:{rid}" for rid in request_ids for kind in ("intake", "validated")]
+    claimed = set(session.scalars(select(p.event_id).where(p.event_id.in_(keys))))
+    relayed = {
+        event_id: sent_at
+        for event_id, sent_at in session.execute(
+            select(o.event_id, o.sent_at).where(o.event_id.in_([f"validated:{rid}" for rid in request_ids]))
+        )
+    }
+    stored = {
+        row.request_id: row
+        for row in session.execute(select(r.request_id, r.status, r.status_reason).where(r.request_id.in_(request_ids)))
+    }
+    events: dict[str, list[str]] = {rid: [] for rid in request_ids}
+    rows = session.execute(
+        select(e.subject, e.type, o.sent_at, o.seq)
+        .select_from(tables.event_log.outerjoin(tables.outbox, o.event_id == e.event_id))
+        .where(e.subject.in_(request_ids))
+        .order_by(e.seq)
+    )
+    for subject, kind, sent_at, seq in rows:
+        events[subject].append(kind + (" (unsent)" if seq is not None and sent_at is None else ""))
+    lines = {}
+    for rid in request_ids:
+        validated = f"validated:{rid}"
+        steps = [
+            "intake claimed" if f"intake:{rid}" in claimed else "no intake claim",
+            "not in the outbox"
+            if validated not in relayed
+            else ("validated sent" if relayed[validated] else "validated unsent"),
+            "dispatch claimed" if validated in claimed else "no dispatch claim",
+        ]
+        row = stored.get(rid)
+        if row is None:
+            steps.append("not stored")
+        else:
+            steps.append(f"status {row.status.value}" + (f" ({row.status_reason})" if row.status_reason else ""))
+        lines[rid] = f"{'; '.join(steps)}; events: {', '.join(events[rid]) or 'none'}"
+    return lines
+
+
+def decisions_of(session: Session, request_ids: list[str]) -> dict[str, str]:
+    """request id -> its first decision as the database holds it: ``offer`` when it has an
+    offer, else its status when held or final (``on-hold``, ``failed`` …); requests without
+    either are left out. A benchmark's check on what the topics told it."""
+    held = [s for s in RequestStatus if s.is_final or s == RequestStatus.ON_HOLD]
+    offered = set(
+        session.scalars(select(tables.offers.c.request_id).where(tables.offers.c.request_id.in_(request_ids)))
+    )
+    r = tables.care_requests.c
+    decided = {rid: "offer" for rid in offered}
+    for rid, status in session.execute(
+        select(r.request_id, r.status).where(r.request_id.in_(request_ids), r.status.in_(held))
+    ):
+        decided.setdefault(rid, status.value)
+    return decided

@@ -261,6 +261,19 @@ sim_clock = Table(
     Column("speed", Float, nullable=False),
 )
 
+# the one timer service per database (careline.scheduler): who holds it, renewed every few seconds
+service_leases = Table(
+    "service_leases",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("broker", Text, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("renewed_at", UTCDateTime, nullable=False),
+)
+
 # --- operator dashboard: regions, accounts, audit, emergency acknowledgements (migration 0003) ---
 
 service_area_regions = Table(

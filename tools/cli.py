@@ -6,6 +6,7 @@ installed (a development install; the production image leaves it out)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,13 +33,18 @@ def _replay(
     poor: tuple[str, ...] = (),
     twin_roster: bool = False,
     mode: str = "online",
+    board_port: int | None = None,
 ) -> int:
+    """Replay ``path`` on a local stack and print the summary; with ``board_port``, the web
+    service and a demo account too, kept up after the replay until Ctrl-C. The exit code."""
+    from careline.cli import interrupt_on_stop_signals
+    from db.register import hold_clock
     from db.session import session_factory
-    from handlers.datasets.uhhc import InstanceError, load_instance, published_costs
+    from handlers.datasets.uhhc import InstanceError, load_instance
     from handlers.simulation.caregiver_model import CaregiverModel
     from tools.replay.driver import ReplayDriver, ReplayOptions
-    from tools.replay.stack import local_stack
-    from tools.replay.summary import print_provider_work, print_summary
+    from tools.replay.live import live_board, serve_until_interrupted
+    from tools.replay.stack import StackError, local_stack
 
     try:
         instance = load_instance(path.read_bytes(), name=path.stem)
@@ -54,31 +60,59 @@ def _replay(
         mode=mode,
         model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline, poor_providers=poor),
     )
-    with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
-        console.print(
-            f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · worker log {stack.worker_log}"
-        )
-        driver = ReplayDriver(
-            stack.bootstrap,
-            session_factory(database_url),
-            instance,
-            options,
-            console,
-            worker_alive=lambda: stack.worker.poll() is None,
-        )
-        result = driver.run()
+    interrupt_on_stop_signals()  # SIGTERM and SIGINT stop what the stack started
+    factory = session_factory(database_url)
+    try:
+        with contextlib.ExitStack() as started:
+            stack = started.enter_context(local_stack(settings, embedded, database_url, run_name=path.stem))
+            console.print(
+                f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · worker log "
+                f"{stack.worker_log} · {stack.timer_service}",
+                highlight=False,
+            )
+            if board_port is not None:
+                board = started.enter_context(live_board(settings, stack, board_port, path.stem))
+                out.print(f"dashboard: {board.url}\nlogin: {board.user} {board.password}", highlight=False)
+            driver = ReplayDriver(
+                stack.bootstrap, factory, instance, options, console, worker_alive=lambda: stack.worker.poll() is None
+            )
+            try:
+                result = driver.run()
+            finally:
+                held = hold_clock(factory)  # the day goes on at the wall clock's pace, not the replay's
+            _print_result(path, instance, result, database_url, held)
+            if board_port is not None:
+                out.print(f"the replay is over; the board stays up at {board.url}. Ctrl-C stops everything")
+                serve_until_interrupted(stack)
+    except StackError as exc:
+        console.print(f"[red]{exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: stopped the web service, worker, timer service and broker it started")
+        return 130
+    return 0 if result.summary.all_final and len(result.final) >= len(result.day.submissions) else 1
+
+
+def _print_result(path: Path, instance, result, database_url: str, held) -> None:
+    from handlers.datasets.uhhc import published_costs
+    from tools.replay.summary import print_provider_work, print_summary
+
     print_summary(out, path.stem, result.summary, published_costs(path, instance), result.wall_seconds)
     print_provider_work(out, result.provider_work, result.run)
     if not result.summary.all_final or len(result.final) < len(result.day.submissions):
         console.print("[red]some requests did not reach a final state")
-        return 1
-    out.print(f"every request reached a final state (run {result.run})")
+    else:
+        out.print(f"every request reached a final state (run {result.run})")
     example = next((rid for rid, state in result.final.items() if state == "failed"), next(iter(result.final), ""))
     out.print(
         f"why a request went where it went: CARELINE_DATABASE_URL={database_url} careline explain {example}",
         highlight=False,
     )
-    return 0
+    out.print(
+        f"the database clock is held at the replayed day ({held.now():%Y-%m-%d %H:%M} UTC, at wall speed); "
+        f"CARELINE_DATABASE_URL={database_url} careline clock reset returns it to the wall clock",
+        highlight=False,
+    )
 
 
 Speed = Annotated[float, typer.Option(help="simulated seconds per wall second")]
@@ -140,7 +174,9 @@ def replay_uhhc(
 
 
 def demo(
-    speed: Speed = 1200.0,
+    speed: Annotated[
+        float | None, typer.Option(help="simulated seconds per wall second (default 1200; with --live 300)")
+    ] = None,
     seed: Seed = 7,
     hotline: Annotated[
         bool,
@@ -149,9 +185,19 @@ def demo(
             "printing the TwiML and the SMS that would be sent"
         ),
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            help="also serve the operator dashboard with a demo account, and keep everything up "
+            "after the replay until Ctrl-C"
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="with --live: the dashboard's TCP port on 127.0.0.1")] = 8000,
 ) -> None:
-    """The main job on the embedded default: Tansu broker, a fresh SQLite file,
-    the Rome UHHC day replayed end to end, and its summary."""
+    """The main job on the embedded default: Tansu broker, a fresh SQLite file, a stream
+    worker and the timer service, the Rome UHHC day replayed end to end, and its summary.
+    With --live the web service too: it prints the dashboard's address and a login, and the
+    board fills as the day plays; Ctrl-C stops everything it started."""
     if hotline:
         from tools.replay.hotline_demo import main as hotline_main
 
@@ -161,9 +207,33 @@ def demo(
     if not instance.exists():
         console.print(f"[red]missing {instance}: set CARELINE_SHARED_DATA to the shared data folder")
         raise typer.Exit(2)
+    if live:
+        from careline.brokers import free_port
+
+        try:
+            free_port(port)
+        except OSError:
+            console.print(f"[red]--port: 127.0.0.1:{port} is in use; choose another, e.g. --port {free_port()}")
+            raise typer.Exit(2) from None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     db_path = settings.var_dir / f"demo-{stamp}.db"
-    raise typer.Exit(_replay(instance, True, f"sqlite:///{db_path}", speed, 60.0, seed, 0.85, 0.10, 170.0))
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    speed = speed or (300.0 if live else 1200.0)
+    timeout = 900.0 if live else 170.0  # live: the day at 300x takes about two minutes, on a busy machine more
+    raise typer.Exit(
+        _replay(
+            instance,
+            True,
+            f"sqlite:///{db_path}",
+            speed,
+            60.0,
+            seed,
+            0.85,
+            0.10,
+            timeout,
+            board_port=port if live else None,
+        )
+    )
 
 
 bench_app = typer.Typer(help="Benchmarks: printed tables with the command that produced them.", no_args_is_help=True)

@@ -21,6 +21,7 @@ are bounded.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import socket
@@ -194,6 +195,10 @@ def probe_event_loop(base: str, pid: int, tokens: dict[str, str]) -> None:
     press = {"Authorization": f"Bearer {tokens['btn-e2']}"}
     calm = [timed(lambda: probe.get("/healthz")) for _ in range(5)]
     calm_alarm = timed(lambda: probe.post("/alarms/btn-e2", json={"alarm_id": "calm"}, headers=press))
+    # one wrong guess alone: its time is one password hash on this machine, now. Hashing on the
+    # event loop would queue /healthz behind ~24 of them; off the loop it waits at most ~1.
+    one_guess = timed(lambda: probe.post("/api/auth/token", json={"username": "nobody-calm", "password": "x"}))
+    bound = max(1.0, 3 * one_guess)
     rss_before = peak_rss_mib(pid)
 
     def guesses(i: int) -> None:
@@ -220,14 +225,15 @@ def probe_event_loop(base: str, pid: int, tokens: dict[str, str]) -> None:
     grown = peak_rss_mib(pid) - rss_before
     check(
         "1 guesses do not stall /healthz",
-        overlapped and max(loaded) < 1.0,
+        overlapped and max(loaded) < bound,
         f"healthz calm median {statistics.median(calm) * 1000:.0f} ms; under 48 guesses median "
-        f"{statistics.median(loaded) * 1000:.0f} ms, max {max(loaded) * 1000:.0f} ms",
+        f"{statistics.median(loaded) * 1000:.0f} ms, max {max(loaded) * 1000:.0f} ms "
+        f"(bound {bound * 1000:.0f} ms: 1 s or 3 lone guesses of {one_guess * 1000:.0f} ms)",
     )
     check(
         "1 guesses do not stall an alarm press",
-        max(alarm) < 1.0,
-        f"calm {calm_alarm * 1000:.0f} ms, under guesses max {max(alarm) * 1000:.0f} ms",
+        max(alarm) < bound,
+        f"calm {calm_alarm * 1000:.0f} ms, under guesses max {max(alarm) * 1000:.0f} ms (bound {bound * 1000:.0f} ms)",
     )
     check("1 memory stays flat under the burst", grown < 300, f"peak RSS grew {grown:.0f} MiB")
 
@@ -407,10 +413,13 @@ def probe_rate_limits(base: str, tokens: dict[str, str]) -> None:
     accepted = sum(a.status_code == 202 for a in answers)
     refused = [a for a in answers if a.status_code == 429]
     clear = all(a.headers.get("retry-after") and a.json().get("code") == "rate_limited" for a in refused)
+    # 6 new requests per elder in any 60 s (CARELINE_APP_INTAKE_RATE_LIMIT's default), moving window:
+    # a burst that lasts into a second minute may take 6 more per elder
+    allowed = 3 * 6 * math.ceil(took / 60)
     check(
         "9 500 app requests from 3 elder tokens are limited",
-        accepted <= 18 and clear,
-        f"{accepted} accepted, {len(refused)} x 429 in {took:.1f} s",
+        accepted <= allowed and len(refused) >= 500 - allowed and clear,
+        f"{accepted} accepted (at most {allowed} in {took:.1f} s), {len(refused)} x 429",
     )
     c = client(base, "127.7.0.2")
     stat = {**meal, "priority": "stat"}

@@ -40,6 +40,7 @@ def test_bench_scale_decides_every_request_it_sends(services, shared_data, tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"register and rosters of \d+ areas loaded", done.stdout), done.stdout
     assert re.search(r"requests decided\s+│\s+300 of 300", done.stdout), done.stdout
+    assert re.search(r"decisions seen in the database only\s+│\s+\d+", done.stdout), done.stdout
     offers, failed, dead = map(
         int,
         re.search(

@@ -25,10 +25,15 @@ from rich.table import Table
 
 from config import topics
 from streams.watchdog import EXIT_STALLED
-from tools.bench.stack import BenchStack, Watcher, cpu_seconds, own_peak_rss_mib, peak_rss_mib
+from tools.bench.stack import BenchStack, Watcher, cpu_seconds, explain_undecided, own_peak_rss_mib, peak_rss_mib
 from tools.bench.throughput import as_ms, fresh, outbox_rows, percentile
 
 MAX_RESTARTS = 30
+
+#: seconds without a decision on the topics before the database is asked (``Watcher.reconcile``)
+RECONCILE_AFTER_S = 30.0
+#: and at most this often while nothing changes
+RECONCILE_EVERY_S = 10.0
 
 #: seconds between progress lines when the console is not a terminal (a log file)
 PLAIN_PROGRESS_EVERY_S = 60.0
@@ -47,6 +52,8 @@ class ScaleResult:
     broker_peak_mib: float | None
     driver_peak_mib: float
     restarts: int = 0
+    #: decided in the database but never delivered to the bench by the broker
+    database_only: int = 0
 
     @property
     def per_second(self) -> float:
@@ -81,7 +88,7 @@ async def drive(
                 TimeRemainingColumn(),
             )
             sent, started, last_change, seen = 0, time.perf_counter(), time.monotonic(), 0
-            next_line = PLAIN_PROGRESS_EVERY_S
+            next_line, next_reconcile = PLAIN_PROGRESS_EVERY_S, 0.0
             with Progress(*columns, console=console, refresh_per_second=2) as bar:
                 task = bar.add_task("scale", total=requests, rate="—", rss="—")
                 while len(watcher.decided) < requests:
@@ -136,6 +143,20 @@ async def drive(
                         await asyncio.to_thread(stack.restart_worker)
                         last_change = time.monotonic()
                         continue
+                    if (
+                        quiet > min(RECONCILE_AFTER_S, stall_seconds / 2)
+                        and sent > len(watcher.decided)
+                        and time.monotonic() >= next_reconcile
+                    ):
+                        next_reconcile = time.monotonic() + RECONCILE_EVERY_S
+                        found = await watcher.reconcile(stack.database_url, list(watcher.sent))
+                        if found:
+                            console.print(
+                                f"[yellow]{len(found)} decision(s) in the database not seen on the topics "
+                                f"after {quiet:.0f} s; watcher behind on {await watcher.lag() or 'no partition'}"
+                            )
+                            last_change = time.monotonic()
+                            continue
                     if not stack.worker_alive() or quiet > stall_seconds:
                         console.print(
                             f"[red]stopped: {'worker exited' if not stack.worker_alive() else 'no decision for '}"
@@ -143,6 +164,9 @@ async def drive(
                         )
                         break
             decided = dict(watcher.decided)
+            await asyncio.to_thread(
+                explain_undecided, console, stack.database_url, [r for r in watcher.sent if r not in decided]
+            )
             times = [t for _, t in decided.values()]
             wall = (max(times) - started) if times else time.perf_counter() - started
             latencies = [(t - watcher.sent[r]) * 1000 for r, (_, t) in decided.items()]
@@ -161,6 +185,7 @@ async def drive(
                 peak_rss_mib(stack.broker_pid),
                 own_peak_rss_mib(),
                 stack.restarts,
+                len(watcher.database_only),
             )
     finally:
         await producer.stop()
@@ -199,6 +224,7 @@ def print_result(out: Console, r: ScaleResult, load_seconds: float, areas: int, 
         ("worker CPU (share of one core)", f"{r.worker_cpu_seconds / r.wall_seconds:.0%}" if r.wall_seconds else "—"),
         ("latency p50 / p95 / p99 ms", " / ".join(as_ms(x) for x in r.latencies_ms)),
         ("worker restarts after a stall", str(r.restarts)),
+        ("decisions seen in the database only", str(r.database_only)),
         ("peak RSS worker", f"{r.worker_peak_mib:,.0f} MiB" if r.worker_peak_mib else "—"),
         ("peak RSS broker (Tansu)", f"{r.broker_peak_mib:,.0f} MiB" if r.broker_peak_mib else "—"),
         ("peak RSS driver (this process)", f"{r.driver_peak_mib:,.0f} MiB"),

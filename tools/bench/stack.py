@@ -157,6 +157,8 @@ class Watcher:
         self.bootstrap, self.partitions = bootstrap, partitions
         self.sent: dict[str, float] = {}
         self.decided: dict[str, tuple[str, float]] = {}
+        #: decisions the database held that the topics had not delivered (``reconcile``)
+        self.database_only: set[str] = set()
         self.changed = asyncio.Event()
         self._probe: tuple[str, asyncio.Event] | None = None
 
@@ -215,6 +217,44 @@ class Watcher:
         if rid in self.sent and rid not in self.decided:
             self.decided[rid] = (kind, now)
 
+    async def reconcile(self, database_url: str, ids: list[str]) -> list[str]:
+        """Ask the database about ``ids`` still without a decision on the topics; those it
+        has decided are counted as decided now (their latency is an upper bound) and noted
+        in ``database_only``. Returns them. The worker acknowledged every record it
+        published before marking it sent, so a decision found here and not on the topics
+        was not delivered by the broker to this consumer (``lag`` says where it stands)."""
+        from db import runs
+        from db.session import session_factory
+
+        waiting = [r for r in ids if r not in self.decided]
+        if not waiting:
+            return []
+
+        def read() -> dict[str, str]:
+            with session_factory(database_url)() as session:
+                return runs.decisions_of(session, waiting)
+
+        found = await asyncio.to_thread(read)
+        now = time.perf_counter()
+        for rid, kind in found.items():
+            self._decide(rid, kind, now)
+            self.database_only.add(rid)
+        if found:
+            self.changed.set()
+        return list(found)
+
+    async def lag(self) -> dict[str, int]:
+        """``topic[partition]`` -> records between this consumer's position and the end,
+        for the watched partitions that are behind."""
+        parts = list(self.consumer.assignment())
+        ends = await self.consumer.end_offsets(parts)
+        behind = {}
+        for tp in parts:
+            gap = ends[tp] - await self.consumer.position(tp)
+            if gap > 0:
+                behind[f"{tp.topic}[{tp.partition}]"] = gap
+        return behind
+
     async def wait_for_worker(self, producer, alive, timeout_s: float = 120.0) -> float:
         """Probe the intake topic until the worker answers; seconds waited."""
         probe, started = str(uuid.uuid4()), time.monotonic()
@@ -243,3 +283,22 @@ class Watcher:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), 0.5)
         return sum(1 for r in ids if r not in self.decided)
+
+
+def explain_undecided(console, database_url: str, ids: list[str], limit: int = 10) -> None:
+    """Print, for up to ``limit`` of the requests the watcher saw no decision for, how far each
+    came by the database (``db.runs.request_traces``) and where the worker log is."""
+    from db import runs
+    from db.session import session_factory
+
+    if not ids:
+        return
+    with session_factory(database_url)() as session:
+        traces = runs.request_traces(session, ids[:limit])
+    console.print(
+        f"[red]{len(ids)} request(s) without a decision seen on the topics[/red]"
+        + (f" (first {limit})" if len(ids) > limit else "")
+        + ":"
+    )
+    for rid, line in traces.items():
+        console.print(f"  {rid}: {line}", markup=False, highlight=False)

@@ -38,7 +38,7 @@ from rich.table import Table
 from careline import brokers
 from config import topics
 from db import runs
-from tools.bench.stack import BenchStack, Watcher, cpu_seconds
+from tools.bench.stack import BenchStack, Watcher, cpu_seconds, explain_undecided
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -76,6 +76,8 @@ class LoadRow:
     worker_cpu: float
     rows_per_request: float
     saturated: bool
+    #: decided in the database but never delivered to the bench by the broker (``Watcher.reconcile``)
+    database_only: int = 0
 
 
 def fresh(record: dict) -> dict:
@@ -185,6 +187,17 @@ async def one_load(
     await producer.flush()
     sent_for = time.perf_counter() - t0
     undecided = await watcher.wait_decided(ids, drain, stack.worker_alive)
+    database_only = await watcher.reconcile(stack.database_url, ids) if undecided else []
+    if database_only:
+        bar.console.print(
+            f"[yellow]{len(database_only)} decision(s) in the database not seen on the topics after "
+            f"{drain:g} s; watcher behind on {await watcher.lag() or 'no partition'}"
+        )
+        undecided -= len(database_only)
+    if undecided:
+        await asyncio.to_thread(
+            explain_undecided, bar.console, stack.database_url, [r for r in ids if r not in watcher.decided]
+        )
     bar.update(task, completed=n - undecided)
     wall = time.perf_counter() - t0
     cpu = cpu_seconds(stack.worker_pid) - cpu0
@@ -211,6 +224,7 @@ async def one_load(
         cpu / wall,
         rows / n,
         saturated,
+        len(database_only),
     )
 
 
