@@ -16,7 +16,8 @@ Steps, each printed with its time; the exit status is 0 only when every step hel
 6. the worker holding the requests' partition is killed: the other worker takes every partition
    and a request sent right after the kill is offered and completed; nothing is lost (the
    operator's statistics and ``/metrics`` count every request completed, no dead letters, no lag);
-7. ``/metrics`` refuses a scrape without the token and answers with it.
+7. ``careline report providers`` writes the month's report as a PDF in the web container;
+8. ``/metrics`` refuses a scrape without the token and answers with it.
 """
 
 from __future__ import annotations
@@ -286,6 +287,23 @@ class Smoke:
             raise SmokeFailed(f"the operator's statistics count 3 requests entered and completed: {counts}")
         self.say(f"  {', '.join(f'{r} {s}' for r, s in states.items())}; the operator's statistics: {counts}")
 
+    def monthly_report(self) -> None:
+        """``careline report providers`` in the web container writes the month's HTML and a PDF
+        (weasyprint on the image's Pango, Chinese in its CJK font)."""
+        month = time.strftime("%Y-%m", time.gmtime())
+        out = self.stack.exec(
+            "web", "careline", "report", "providers", "--month", month, "--out-dir", "/tmp/report", "--lang", "both"
+        )
+        if "no CJK font" in out:
+            raise SmokeFailed(f"the report found no CJK font in the image: {out.strip()[-300:]}")
+        pdfs = [line.strip() for line in out.splitlines() if line.strip().endswith(".pdf")]
+        if not pdfs:
+            raise SmokeFailed(f"careline report providers named no PDF: {out.strip()[-300:]}")
+        magic = self.stack.exec("web", "sh", "-c", f"head -c 5 '{pdfs[-1]}'; echo; wc -c < '{pdfs[-1]}'").split()
+        if not magic or magic[0] != "%PDF-" or int(magic[-1]) < 1000:
+            raise SmokeFailed(f"{pdfs[-1]} is not a PDF: {magic}")
+        self.say(f"  {pdfs[-1]} ({int(magic[-1]) / 1000:.0f} kB) for {month}")
+
     def metrics(self) -> None:
         refused = self.web.request("GET", "/metrics")
         if refused.status != 401:
@@ -361,6 +379,7 @@ class Smoke:
             ("hotline call and app request: offered, accepted, visited, completed", self.hotline_and_app),
             ("a worker killed: the other takes its partitions", self.worker_killed),
             ("nothing lost", self.nothing_lost),
+            ("the monthly report (PDF)", self.monthly_report),
             ("/metrics with the token", self.metrics),
         ]
         ok = False
