@@ -450,6 +450,74 @@ def import_providers(file: Annotated[Path, typer.Argument(help="contracted_provi
     raise typer.Exit(import_provider_file(file, get_settings().database_url, out))
 
 
+register_app = typer.Typer(
+    help="The center's register: providers, elders, caregivers and alarm devices, from and to files.",
+    no_args_is_help=True,
+)
+app.add_typer(register_app, name="register")
+RegisterKind = Annotated[str, typer.Argument(help="providers, elders, caregivers or devices")]
+
+
+def _register_kind(kind: str) -> str:
+    from channels.register import KINDS
+
+    if kind not in KINDS:
+        raise typer.BadParameter(f"one of {', '.join(KINDS)}", param_hint="KIND")
+    return kind
+
+
+@register_app.command("import")
+def register_import(
+    kind: RegisterKind,
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8, with or without BOM, or GB18030/GBK) or .xlsx")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check and report, change nothing")] = False,
+) -> None:
+    """Add or update (by id) the register's rows from a file; every rejected row is printed as
+    'line N, column C: reason'. Exit status 0 when every row went in, 1 otherwise. Import
+    providers before their caregivers, elders before their devices."""
+    from careline.register_files import import_command
+    from db.migrate import upgrade
+
+    kind = _register_kind(kind)
+    runtime = _bootstrap()
+    upgrade(runtime.settings.database_url)
+    raise typer.Exit(import_command(runtime, kind, file, dry_run, out, console))
+
+
+@register_app.command("export")
+def register_export(kind: RegisterKind) -> None:
+    """Write the register's KIND as CSV to standard output (the import's English column names,
+    plus location_provenance: given, geocoded or approximate)."""
+    from careline.register_files import export_command
+    from db.migrate import upgrade
+
+    kind = _register_kind(kind)
+    runtime = _bootstrap()
+    upgrade(runtime.settings.database_url)
+    raise typer.Exit(export_command(runtime, kind))
+
+
+@register_app.command("device-token")
+def register_device_token(device_id: str) -> None:
+    """Issue a bearer token for a registered alarm device (printed once; only its hash is kept)."""
+    from db import alarms
+    from db.migrate import upgrade
+    from db.session import session_factory
+    from handlers.model import AlarmDevice
+
+    upgrade(get_settings().database_url)
+    with session_factory(get_settings().database_url)() as session:
+        device = session.get(AlarmDevice, device_id)
+        if device is None:
+            console.print(
+                f"[red]no registered device {device_id!r}: import it first (careline register import devices)"
+            )
+            raise typer.Exit(2)
+        token = alarms.register_device(session, device_id, device.elder_id)
+        session.commit()
+    out.print(token)
+
+
 def _tools() -> None:
     """The development commands (``replay``, ``demo``, ``bench``) live in ``tools/``,
     outside the runtime package: a production image without ``tools/`` has none of them."""

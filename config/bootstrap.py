@@ -68,6 +68,6 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         settings,
         configuration,
         sessions,
-        AreaContexts(sessions, configuration.policy),
+        AreaContexts(sessions, configuration.policy, road_network=settings.road_network),
         ChannelContext.build(settings, sessions, configuration.ivr),
     )

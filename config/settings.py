@@ -201,6 +201,21 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="minutes after check-out before the satisfaction call"
     )
 
+    # --- the register and its geography (issue 15: handlers.register, db.areas) ---
+    center_region: str = Field(
+        default="",
+        description="the center's region path (江苏省/苏州市): resolves district names found in several "
+        "cities when addresses are placed",
+    )
+    landline_area_code: str | None = Field(
+        default=None, description="area code of landlines written without one in register files (0512)"
+    )
+    road_network: Path | None = Field(
+        default=None,
+        description="a Valhalla configuration (valhalla.json from adapters.road_network.build_graph): travel "
+        "by road instead of geodesic distance x circuity (needs the 'roads' extra)",
+    )
+
     @field_validator("app_rate_limit", "app_intake_rate_limit", "alarm_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:

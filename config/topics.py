@@ -42,6 +42,11 @@ NOTIFY = TopicSpec("notify.outbound.v1", "request id", "what to tell an elder or
 FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
 SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score", configs={"cleanup.policy": "compact"})
 
+REGISTER = TopicSpec(
+    "care.register.v1",
+    "elder, caregiver, provider or device id",
+    "a register change: which fields changed (names only), by whom, through what (handlers.register.changes)",
+)
 KPI_TALLIES = TopicSpec(
     "kpi.tallies.v1",
     "provider:<id> or caregiver:<id>",
@@ -65,6 +70,7 @@ ALL = (
     FEEDBACK,
     SCORES,
     KPI_TALLIES,
+    REGISTER,
     FAUST_LEADER,
 )
 
@@ -77,6 +83,7 @@ BY_ROLE = {
     "caregiver": CAREGIVER_EVENTS,
     "notify": NOTIFY,
     "feedback": FEEDBACK,
+    "register": REGISTER,
 }
 
 #: Outbox rows with this topic are deadlines for the scheduler, not Kafka records.

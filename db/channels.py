@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, cast, select, update
+from sqlalchemy import String, Table, cast, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -78,22 +78,35 @@ def caregiver_by_phone(session: Session, phone: str) -> Row | None:
 
 
 def elder_by_phone(session: Session, phone: str) -> Row | None:
-    """(elder_id, service_area, language, phone) of the elder whose own or family number this is.
-    Family numbers are matched inside the JSON list as text (quoted E.164)."""
+    """(elder_id, service_area, language, phone) of the elder whose own number or landline, or a
+    family member's number, this is. Family numbers are matched inside the JSON lists as text
+    (quoted E.164): the SMS list and the register's family contacts."""
     e = t.elders.c
     cols = (e.elder_id, e.service_area, e.language, e.phone)
-    own = session.execute(select(*cols).where(e.phone == phone).order_by(e.elder_id)).first()
+    own = session.execute(
+        select(*cols).where(or_(e.phone == phone, e.landline == phone)).order_by(e.phone != phone, e.elder_id)
+    ).first()
     if own is not None:
         return own
+    quoted = f'%"{phone}"%'
     return session.execute(
-        select(*cols).where(cast(e.family_phones, String).like(f'%"{phone}"%')).order_by(e.elder_id)
+        select(*cols)
+        .where(or_(cast(e.family_phones, String).like(quoted), cast(e.family_contacts, String).like(quoted)))
+        .order_by(e.elder_id)
     ).first()
 
 
 def elder(session: Session, elder_id: str) -> Row | None:
     e, a = t.elders.c, t.elder_addresses.c
     return session.execute(
-        select(e.elder_id, e.service_area, e.language, e.phone, a.address, a.neighbourhood)
+        select(
+            e.elder_id,
+            e.service_area,
+            e.language,
+            e.phone,
+            func.coalesce(a.address, e.address).label("address"),
+            a.neighbourhood,
+        )
         .outerjoin(t.elder_addresses, a.elder_id == e.elder_id)
         .where(e.elder_id == elder_id)
     ).first()

@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 
 from handlers.model import OfferStatus, Priority, RequestStatus, SyncType, VisitStatus
@@ -95,10 +96,43 @@ elders = Table(
     Column("family_updates", Boolean, nullable=False, server_default=sa_false()),
     Column("preferred_gender", String(8)),
     Column("excluded_caregivers", Text, nullable=False, server_default=""),
+    # the register (migration 0016)
+    Column("preferred_caregivers", Text, nullable=False, server_default=""),
+    Column("gender", String(8)),
+    Column("birth_year", Integer),
+    Column("landline", String(32), index=True),
+    Column("family_contacts", JSON),
+    Column("address", Text),
+    Column("region_path", String(500), index=True),
+    Column("location_provenance", String(16)),
+    Column("location_precision", String(16)),
+    Column("notes", Text),
+    Column("access_notes", Text),
+    Column("status", String(20), nullable=False, server_default="active"),
 )
 """A registered elder. Phones are E.164; ``family_phones`` the family contacts' numbers, who get
 SMS on assignment, arrival and completion when ``family_updates`` is on (emergencies always);
-``preferred_gender`` and ``excluded_caregivers`` (space-separated ids) shape eligibility."""
+``preferred_gender`` and ``excluded_caregivers`` (space-separated ids) shape eligibility.
+The register (migration 0016) adds the landline, ``family_contacts`` ([{name, relation, phone,
+sms_opt_in}]; ``family_phones`` holds the numbers of those who opted in to SMS), the address and
+how its point was obtained (``location_provenance`` given / geocoded / approximate, the point in
+``locations`` by ``location_index``), the region path, health, care and access notes and
+``status`` (active, in_hospital, moved, deceased: only active elders are dispatched to)."""
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("location_id", Integer, primary_key=True, autoincrement=True),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("provenance", String(16), nullable=False),
+    Column("precision", String(16)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Points of the register (elders' homes, caregivers' home bases, providers), WGS84 degrees,
+with how each was obtained (given, geocoded, approximate and its region level). A row never
+changes: a new address is a new row, so a cached point is never stale (``db.locations``).
+Outside UHHC replays an elder's ``location_index`` is a ``location_id`` (migration 0016)."""
 
 provider_organisations = Table(
     "provider_organisations",
@@ -115,6 +149,9 @@ provider_organisations = Table(
     Column("latitude", Float),
     Column("longitude", Float),
     Column("opening_hours", Text, nullable=False, default="[]"),
+    Column("region_path", String(500), index=True),
+    Column("location_provenance", String(16)),
+    Column("active", Boolean, nullable=False, server_default=sa_true()),
 )
 
 caregivers = Table(
@@ -125,16 +162,26 @@ caregivers = Table(
     Column("service_area", String(120), nullable=False, index=True),
     Column("abilities", Text, nullable=False),
     Column("home_base_index", Integer),
-    Column("shift_start", UTCDateTime, nullable=False),
-    Column("shift_end", UTCDateTime, nullable=False),
+    Column("shift_start", UTCDateTime),
+    Column("shift_end", UTCDateTime),
     Column("active", Boolean, nullable=False, default=True),
     Column("phone", String(32), index=True),
-    Column("language", String(16)),
+    Column("language", String(120)),
     Column("display_name", String(200)),
     Column("gender", String(8)),
+    # the register (migration 0016)
+    Column("rota", Text, nullable=False, server_default=""),
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
+    Column("travel_mode", String(10)),
+    Column("max_visits_per_day", Integer),
+    Column("home_address", Text),
+    Column("region_path", String(500), index=True),
 )
 """A caregiver of a provider. ``display_name`` is what the elder's app shows ("Li Mei"; NULL:
-"your caregiver"); ``language`` space-separated languages spoken; ``gender`` for elders' preferences."""
+"your caregiver"); ``language`` space-separated languages spoken; ``gender`` for elders' preferences.
+When it works: ``rota`` (canonical text, ``handlers.register.rota``, in ``time_zone``), or the one
+fixed shift ``shift_start``..``shift_end`` of a UHHC day when ``rota`` is empty; ``travel_mode``
+(walk, e-bike, car) sets its speed; ``home_base_index`` a ``locations`` row (migration 0016)."""
 
 care_requests = Table(
     "care_requests",
@@ -411,11 +458,17 @@ alarm_devices = Table(
     metadata,
     Column("device_id", String(120), primary_key=True),
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
-    Column("token_sha256", String(64), nullable=False),
+    Column("token_sha256", String(64)),
     Column("active", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_alarm_at", UTCDateTime),
+    Column("kind", String(20)),
+    Column("phone", String(32), index=True),
+    Column("last_heartbeat_at", UTCDateTime),
 )
+"""One-key phones, pendants and watches (``kind``) of elders. A device registered from a file has
+no token until one is issued (``careline tokens``/``db.alarms.register_device``); ``phone`` is the
+E.164 number its SIM calls from; ``last_heartbeat_at`` when it last said it is alive (migration 0016)."""
 
 callback_surveys = Table(
     "callback_surveys",

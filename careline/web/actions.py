@@ -26,7 +26,7 @@ from db.app_api import offered_service_types
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
 from db.uow import ConcurrencyConflict
 from handlers.channels.intake import InvalidIntake, validate_intake
-from handlers.model import DomainEvent
+from handlers.model import DomainEvent, Elder
 from handlers.operations import operator_actions as ops
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
@@ -222,24 +222,30 @@ def create_request(
     priority: str = Form("routine"),
     tz_offset_minutes: int = Form(0, ge=-18 * 60, le=18 * 60),
     csrf_token: str | None = Form(None),
+    back: str = Form("/dashboard"),
     principal: auth.Principal = Depends(_creator),
 ) -> Response:
     """Submit an intake record (channel ``operator``) for a caller, checked here with the
     intake rules so the operator sees a mistake at once, then sent through the outbox.
+    ``elder_id`` may be the id or what the caller said: a phone in any form, a name or an
+    address fragment that matches one elder of the operator's region (``_caller``).
+    A plain form post goes ``back`` to the elder's card it came from.
     ``tz_offset_minutes`` is the browser's ``getTimezoneOffset()``: within ±18 h (ISO 8601's
     range of UTC offsets), else 422."""
     intake_id = f"op-{uuid.uuid4().hex[:12]}"
+    chosen: list[str] = []
 
     def area(uow: OperatorSqlUnitOfWork) -> str | None:
-        elder = uow.elders.get(elder_id.strip())
-        return elder.service_area if elder else "?"
+        elder = _caller(uow, elder_id, principal, request.app.state.settings)
+        chosen.append(elder.elder_id)
+        return elder.service_area
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
         try:
             record = {
                 "intake_id": intake_id,
                 "channel": "operator",
-                "elder_id": elder_id.strip(),
+                "elder_id": chosen[0],
                 "service_type": service_type.strip(),
                 "duration_minutes": duration_minutes,
                 "window": {
@@ -269,4 +275,27 @@ def create_request(
         channels.enqueue_intake(uow.session, record)
         return {"intake_id": intake_id, "service_type": req.service_type, "priority": req.priority.value}
 
-    return _run(request, principal, csrf_token, "request.create", intake_id, area, change)
+    to_card = back if back.startswith("/dashboard/elders/") and "//" not in back else "/dashboard"
+    return _run(request, principal, csrf_token, "request.create", intake_id, area, change, back=to_card)
+
+
+def _caller(uow: OperatorSqlUnitOfWork, said: str, principal: auth.Principal, settings: object) -> Elder:
+    """The elder a request is for: by id, else the one elder of the operator's region found by
+    phone, landline, name or address (``careline.web.elder_card.find``). Refused naming why
+    when none or several match, never "outside your region" for a number that is simply
+    another form of a registered phone."""
+    from careline.web.elder_card import find
+
+    said = said.strip()
+    elder = uow.elders.get(said)
+    if elder is not None:
+        return elder
+    found = find(uow.session, said, principal.region_scope, settings, limit=3)
+    if not found:
+        raise ops.Refused(
+            "unknown_elder",
+            f"no registered elder in your region matches {said!r}: search by phone, name, address or id",
+        )
+    if len(found) > 1:
+        raise ops.Refused("ambiguous_elder", f"{len(found)} elders match {said!r}: open the right card and ask from it")
+    return found[0]

@@ -65,14 +65,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alarm_routes,
         app_api,
         dashboard,
+        elder_card,
         evv_review,
         kpis_page,
         metrics,
+        register_pages,
         stats,
         twilio_routes,
     )
 
-    for module in (dashboard, actions, admin, evv_review, kpis_page, stats, twilio_routes, alarm_routes, app_api):
+    for module in (
+        dashboard,
+        actions,
+        admin,
+        evv_review,
+        kpis_page,
+        stats,
+        twilio_routes,
+        alarm_routes,
+        app_api,
+        elder_card,
+        register_pages,
+    ):
         app.include_router(module.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -12,6 +12,7 @@ from config.settings import Settings
 from db import dashboard as readmodel
 from db.session import Session
 from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.dispatch.shifts import absence_on, current_or_next_shift
 from handlers.model import OfferStatus, VisitStatus
 from handlers.operations.access import Permission, Role, allowed, personal
 from handlers.operations.alerts import alerts, open_emergencies
@@ -136,6 +137,8 @@ def build_board(
                 "activity": states[c.caregiver_id].value,
                 "active": c.active,
                 "abilities": c.abilities,
+                "absence": _absence(c, now),
+                "shift": _shift(c, now),
             }
             for c in sorted(snap.caregivers, key=lambda c: (states[c.caregiver_id].value, c.caregiver_id))
         ],
@@ -148,3 +151,19 @@ def build_board(
         "personal_visible": allowed(role, Permission.VIEW_PERSONAL_DATA),
         "can": {p.value: allowed(role, p) for p in Permission},
     }
+
+
+def _absence(caregiver: Any, now: datetime) -> str | None:
+    """``leave`` or ``sick`` when the caregiver's rota says so for today."""
+    absence = absence_on(caregiver, now)
+    return absence.kind if absence else None
+
+
+def _shift(caregiver: Any, now: datetime) -> str:
+    """The shift now or the next one (``HH:MM–HH:MM``, with its date when not today)."""
+    shift = current_or_next_shift(caregiver, now) if caregiver.active else None
+    if shift is None:
+        return ""
+    start, end = shift.start, shift.end
+    day = "" if start.date() == now.astimezone(start.tzinfo).date() else f"{start:%m-%d} "
+    return f"{day}{start:%H:%M}–{end:%H:%M}"

@@ -172,3 +172,14 @@ def translator(lang: str) -> Callable[[str], str]:
         return entry.get(lang) or entry.get("en") or key
 
     return t
+
+
+def _merge_register_text() -> None:
+    """The register's pages keep their text in their own module (``careline.web.register_i18n``)."""
+    from careline.web.register_i18n import REGISTER_TEXT
+
+    for key, entry in REGISTER_TEXT.items():
+        CATALOGUE.setdefault(key, entry)
+
+
+_merge_register_text()

@@ -36,6 +36,20 @@ def receive_request(
         offer_next(request, uow, now, policy, travel)
 
 
+def refer_to_operator(
+    request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes, reason: str
+) -> None:
+    """Store a request that must not be dispatched (its elder is in hospital, moved or
+    deceased: ``Elder.status``) and send it straight to the operator queue with ``reason``:
+    the call was accepted, so a person decides. A known id is ignored."""
+    if uow.requests.get(request.request_id) is not None:
+        return
+    request.status, request.received_at = RequestStatus.RECEIVED, now
+    uow.requests.add(request)
+    uow.emit(ev.status_changed(request, now))
+    _fail(uow, request, now, reason, policy, travel)
+
+
 def register_request(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
     """``receive_request`` without the offer: store the request, alert on an
     emergency, hold a follower for its anchor and start the ladder. True when

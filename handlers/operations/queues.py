@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
+from handlers.dispatch.shifts import on_shift
 from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
 from handlers.operations.regions import areas_within
 
@@ -143,9 +144,10 @@ def sla_percent(requests: Iterable[CareRequest], now: datetime, sla: SlaPolicy) 
 def caregiver_activity(
     caregiver: Caregiver, offers: Iterable[Offer], visits: Iterable[Visit], now: datetime
 ) -> Activity:
-    """Offline when inactive (marked unavailable) or off shift; busy with a visit in
+    """Offline when inactive (marked unavailable) or off shift (its rota or fixed shift,
+    ``handlers.dispatch.shifts``); busy with a visit in
     progress, a visit planned for this moment or a pending offer; else available."""
-    if not caregiver.active or not caregiver.shift_start <= now < caregiver.shift_end:
+    if not caregiver.active or not on_shift(caregiver, now):
         return Activity.OFFLINE
     cid = caregiver.caregiver_id
     for v in visits:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from handlers import events as ev
-from handlers.dispatch.scheduling import TravelTimes
+from handlers.dispatch.scheduling import TravelTimes, travel_for
 from handlers.model import CareRequest, RequestStatus, Visit, VisitStatus
 from handlers.ports import UnitOfWork
 
@@ -42,7 +42,12 @@ def check_in(
         if v.check_out_at is not None and v.visit_id != visit.visit_id
     ]
     previous = max(done, key=lambda d: d[0])[1] if done else (caregiver.home_base_index if caregiver else None)
-    visit.travel_minutes = travel.minutes(previous, visit.location_index)
+    try:
+        visit.travel_minutes = (
+            travel_for(caregiver, travel).minutes(previous, visit.location_index) if caregiver else 0.0
+        )
+    except LookupError:  # a place without a known point: the visit keeps no travel time rather than a guess
+        visit.travel_minutes = 0.0
     visit.status, visit.check_in_at = VisitStatus.IN_PROGRESS, now
     visit.lateness_minutes = max(0.0, (now - request.latest_start).total_seconds() / 60.0)
     request.status, request.status_reason = RequestStatus.IN_PROGRESS, "caregiver checked in"

@@ -57,7 +57,7 @@ def _seed(ctx: ChannelContext, now: datetime) -> None:
             active=True,
             language="zh-CN",
         )
-        li.phone = CAREGIVER  # type: ignore[attr-defined]  # a column the mapping adds (caregivers.phone)
+        li.phone = CAREGIVER
         s.add(li)
         s.flush()
         s.add(Elder("e-wang", "gulou", 1, phone=ELDER, language="zh-CN", name="王奶奶"))

@@ -4,8 +4,8 @@ fired the same jobs and failed removing them (``JobLookupError``). The holder re
 every few seconds; another refuses to start while the row is fresh (``careline.scheduler``).
 
 Revision ID: 0019
-Revises: 0015 on this branch; 0018 once the register (0016), notices (0017) and partition
-state (0018) are merged before it
+Revises: 0016 on the register's branch (issue 15); 0018 once the register (0016), notices (0017)
+and partition state (0018) are merged before it
 """
 import sqlalchemy as sa
 from alembic import op
@@ -13,7 +13,7 @@ from alembic import op
 import db.tables
 
 revision = "0019"
-down_revision = "0015"  # "0018" at merge: the wave's plan numbers issues 15, 16, 19 first
+down_revision = "0016"  # "0018" at merge: the wave's plan numbers issues 15, 16, 19 first
 branch_labels = None
 depends_on = None
 
