@@ -225,12 +225,26 @@ def plan(
     file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits known the day before)")],
     time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the solver's first solutions")] = 0,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="write the plan as a UHHC solution JSON file", dir_okay=False),
+    ] = None,
 ) -> None:
     """Plan the day's caregiver routes with OR-Tools (time windows, skills,
-    shifts, paired visits) and print them with their cost beside published solutions."""
+    shifts, paired visits) and print them with their cost beside published solutions;
+    with --out, write them in the UHHC solution format."""
+    import json
+
     from rich.table import Table
 
-    from handlers.datasets.uhhc import InstanceError, evaluate_routes, load_instance, published_costs
+    from handlers.datasets.uhhc import (
+        InstanceError,
+        evaluate_routes,
+        ignored_cost_components,
+        load_instance,
+        published_costs,
+        solution_from_routes,
+    )
     from handlers.dispatch.planning import plan_day, sync_violations
 
     try:
@@ -238,6 +252,9 @@ def plan(
     except (OSError, InstanceError) as exc:
         console.print(f"[red]cannot read {file}: {exc}")
         raise typer.Exit(2) from None
+    ignored = ignored_cost_components(instance)
+    if ignored:
+        out.print(f"[yellow]warning: cost components the planner ignores: {', '.join(ignored)}", soft_wrap=True)
     with console.status(f"planning {file.stem} for {time_limit:g} s"):
         routes = plan_day(instance, time_limit, seed)
     table = Table(title=f"{file.stem}: planned routes (minutes from the start of the day)")
@@ -252,8 +269,20 @@ def plan(
         f"max {cost.highest_tardiness:.0f}, unserved {cost.unserved}, "
         f"synchronisation violations {len(sync_violations(instance, routes))}"
     )
-    for method, c in published_costs(file, instance).items():
+    try:
+        published = published_costs(file, instance)
+    except (OSError, ValueError) as exc:
+        console.print(f"[yellow]published solutions beside {file} not compared: {exc}")
+        published = {}
+    for method, c in published.items():
         out.print(f"published {method}: travel {c.travel_time:.0f} min, total tardiness {c.total_tardiness:.0f}")
+    if out_file is not None:
+        try:
+            out_file.write_text(json.dumps(solution_from_routes(instance, routes), indent=2) + "\n")
+        except OSError as exc:
+            console.print(f"[red]cannot write {out_file}: {exc}")
+            raise typer.Exit(2) from None
+        out.print(f"plan written to {out_file} (UHHC solution format)")
 
 
 @report_app.command("providers")

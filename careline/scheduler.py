@@ -216,9 +216,24 @@ def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int
     return len(wanted)
 
 
+class Heartbeat:
+    """Touches ``path`` at most every ``every`` seconds: the container healthcheck
+    (``docker/compose.yaml``) calls the service healthy while the file is under 60 s old."""
+
+    def __init__(self, path: Path, every: float = 5.0) -> None:
+        self.path, self.every, self.last = path, every, float("-inf")
+
+    def beat(self) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+            self.last = time.monotonic()
+
+
 def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
     """Serve until ``stop`` is set (or forever, or until another process took the lease):
-    hold the database's lease, poll the outbox, run jobs.
+    hold the database's lease, poll the outbox, run jobs; after each poll that reached the
+    database, touch ``<var_dir>/scheduler.heartbeat`` (the container's healthcheck reads it).
 
     :raises TimerServiceRunning: another timer service serves the database.
     """
@@ -228,6 +243,7 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
     scheduler.start()
     log.warning("timer service started; %d jobs in the store", len(scheduler.get_jobs()))
     stop = stop or threading.Event()
+    heartbeat = Heartbeat(settings.var_dir / "scheduler.heartbeat")
     synced = renewed = 0.0
     try:
         while not stop.is_set():
@@ -246,7 +262,9 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
                     log.exception("could not sync recurring services")
                 synced = time.monotonic()
             try:
-                if take_requests(scheduler, settings.database_url, settings.timer_grace_seconds) == 0:
+                taken = take_requests(scheduler, settings.database_url, settings.timer_grace_seconds)
+                heartbeat.beat()
+                if taken == 0:
                     time.sleep(poll_seconds)
             except Exception:
                 log.exception("could not take timer requests; retrying")

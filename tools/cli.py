@@ -291,12 +291,15 @@ def bench_dispatch(
     files: Annotated[list[Path] | None, typer.Argument(help="UHHC instances (default: all shared)")] = None,
     time_limit: Annotated[float, typer.Option(help="planner seconds per instance")] = 20.0,
     seed: Seed = 7,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the rows to this JSON file", dir_okay=False)
+    ] = None,
 ) -> None:
     """Online, batched and planned dispatch on UHHC days beside the published
-    solutions: travel, tardiness, unserved visits, runtime."""
+    solutions: travel, tardiness, unserved visits, visits in their window, runtime."""
     from tools.bench.dispatch import main as bench_main
 
-    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed))
+    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out))
 
 
 Loads = Annotated[str, typer.Option(help="offered loads, requests per second, comma separated; stops at saturation")]

@@ -31,7 +31,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from handlers.datasets.day import build_day
-from handlers.datasets.uhhc import Instance, InstanceError, Stop, evaluate_routes, load_instance, routes_from_solution
+from handlers.datasets.uhhc import (
+    Instance,
+    InstanceError,
+    SolutionError,
+    Stop,
+    check_solution_against,
+    evaluate_routes,
+    ignored_cost_components,
+    load_instance,
+    routes_from_solution,
+)
 from handlers.dispatch.area import Mode
 from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
@@ -62,6 +72,35 @@ class Row:
     sync_violations: int
     runtime_seconds: float | None
     all_final: bool | None = None
+    in_window_share: float | None = None
+    hard_window_violations: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        """The row for ``--json``: minutes, counts, ``in_window_share`` 0..1 (None when
+        nothing was served), ``hard_window_violations`` (late visits on an instance
+        whose windows are hard, 0 on soft-window instances)."""
+        return {
+            "instance": self.instance,
+            "method": self.method,
+            "seed": self.seed,
+            "travel": self.travel,
+            "tardiness_total": self.total_tardiness,
+            "tardiness_max": self.max_tardiness,
+            "unserved": self.unserved,
+            "in_window_share": self.in_window_share,
+            "hard_window_violations": self.hard_window_violations,
+            "sync_violations": self.sync_violations,
+            "runtime_seconds": self.runtime_seconds,
+            "all_final": self.all_final,
+        }
+
+
+def write_json(path: Path, rows: Sequence[Row], command: str) -> None:
+    """``{"command", "machine", "rows": [Row.as_json(), ...]}`` as UTF-8 JSON at ``path``
+    (parent folders created). Raises ``OSError`` when it cannot be written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"command": command, "machine": machine(), "rows": [r.as_json() for r in rows]}
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _row(
@@ -84,16 +123,26 @@ def _row(
         len(sync_violations(instance, routes)),
         seconds,
         all_final,
+        cost.in_window_share,
+        cost.late_visits if instance.windows_hard else 0,
     )
 
 
-def published_routes(path: Path) -> dict[str, dict[str, list[Stop]]]:
-    """Published solutions beside an instance (``../solutions/<stem>.<method>.json``), method -> routes."""
+def published_routes(path: Path, instance: Instance | None = None) -> dict[str, dict[str, list[Stop]]]:
+    """Published solutions beside an instance (``../solutions/<stem>.<method>.json``),
+    method -> routes, read by ``routes_from_solution`` (and checked against ``instance``
+    when given). Raises ``SolutionError`` naming the file and the field."""
     folder = path.resolve().parent.parent / "solutions"
-    return {
-        p.name.removeprefix(path.stem + ".").removesuffix(".json"): routes_from_solution(json.loads(p.read_text()))
-        for p in sorted(folder.glob(f"{path.stem}.*.json"))
-    }
+    found = {}
+    for p in sorted(folder.glob(f"{path.stem}.*.json")):
+        try:
+            routes = routes_from_solution(json.loads(p.read_text()))
+            if instance is not None:
+                check_solution_against(instance, routes)
+        except (ValueError, SolutionError) as exc:
+            raise SolutionError(f"{p}: {exc}") from None
+        found[p.name.removeprefix(path.stem + ".").removesuffix(".json")] = routes
+    return found
 
 
 def simulate(
@@ -155,7 +204,7 @@ def bench_dispatch(instances: list[Path], seeds: Iterable[int], time_limit: floa
                     )
                     bar.advance(task)
                 rows.append(_row(instance, "planned (solver only)", seed, plan, plan_seconds))
-            for method, routes in published_routes(path).items():
+            for method, routes in published_routes(path, instance).items():
                 rows.append(_row(instance, f"published {method}", None, routes, None))
     print_rows(console, rows)
     return rows
@@ -176,6 +225,8 @@ def print_rows(console: Console, rows: Sequence[Row]) -> None:
             "tardiness total",
             "tardiness max",
             "unserved visits",
+            "in window %",
+            "hard window violations",
             "sync violations",
             "runtime s",
             "all final",
@@ -189,6 +240,8 @@ def print_rows(console: Console, rows: Sequence[Row]) -> None:
                 _fmt(r.total_tardiness),
                 _fmt(r.max_tardiness),
                 str(r.unserved),
+                _fmt(None if r.in_window_share is None else 100 * r.in_window_share, 1),
+                str(r.hard_window_violations),
                 str(r.sync_violations),
                 _fmt(r.runtime_seconds, 1),
                 {True: "yes", False: "[red]no", None: "—"}[r.all_final],
@@ -213,9 +266,27 @@ def machine() -> str:
     return f"nproc {cpus} · {platform.processor() or platform.machine()} · Python {platform.python_version()}"
 
 
-def main(files: list[Path], time_limit: float, seed: int) -> int:
-    """``careline bench dispatch [FILES...] [--time-limit] [--seed]``: prints the
-    header (command line, machine) and the table. Exit 0 when every simulated
+def instance_warnings(instance: Instance) -> list[str]:
+    """What the bench does not judge or the planner does not count on this instance, as lines."""
+    lines = []
+    ignored = ignored_cost_components(instance)
+    if ignored:
+        lines.append(
+            f"warning: {instance.name}: cost components ignored by the planner and not in the table: "
+            + ", ".join(ignored)
+        )
+    if any(len(n.all_windows) > 1 for n in instance.needs):
+        lines.append(
+            f"warning: {instance.name}: patients with several time windows: the planner uses every window; "
+            "online and batched days offer the first window only"
+        )
+    return lines
+
+
+def main(files: list[Path], time_limit: float, seed: int, json_out: Path | None = None) -> int:
+    """``careline bench dispatch [FILES...] [--time-limit] [--seed] [--json FILE]``: prints the
+    header (command line, machine), warnings (cost components the planner ignores) and the
+    table; with ``json_out`` also writes the rows (``write_json``). Exit 0 when every simulated
     day brought every request to a final state, 1 otherwise, 2 for an unreadable file."""
     probe = Console()
     out = probe if probe.is_terminal else Console(width=120)  # unwrapped in files, as careline.cli does
@@ -227,7 +298,13 @@ def main(files: list[Path], time_limit: float, seed: int) -> int:
     )
     started = time.perf_counter()
     try:
+        for path in files:
+            for line in instance_warnings(load_instance(path.read_bytes(), name=path.stem)):
+                out.print(f"[yellow]{line}", soft_wrap=True)
         rows = bench_dispatch(files, [seed], time_limit, out)
+        if json_out is not None:
+            write_json(json_out, rows, command_line(files, time_limit, seed))
+            out.print(f"rows written to {json_out}")
     except (OSError, ValueError, InstanceError) as exc:
         Console(stderr=True).print(f"[red]cannot run the bench: {exc}")
         return 2

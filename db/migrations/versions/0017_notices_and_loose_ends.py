@@ -8,16 +8,11 @@ time a late visit is now expected (``visits.expected_at``).
 Revision ID: 0017
 Revises: 0016
 """
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-# The plan chains this after the register's 0016 (issue 15). Until that migration is merged
-# next to this one, chain after 0015 so this branch's schema still builds; once 0016 is here
-# the condition is always true and the lead may reduce it to down_revision = "0016".
-down_revision = "0016" if any(Path(__file__).parent.glob("0016_*.py")) else "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

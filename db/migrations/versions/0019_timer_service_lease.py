@@ -4,22 +4,16 @@ fired the same jobs and failed removing them (``JobLookupError``). The holder re
 every few seconds; another refuses to start while the row is fresh (``careline.scheduler``).
 
 Revision ID: 0019
-Revises: the newest of 0016/0017/0018 present (register, notices, partition state); 0018 once the register (0016), notices (0017)
+Revises: 0016 on the register's branch (issue 15); 0018 once the register (0016), notices (0017)
 and partition state (0018) are merged before it
 """
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 import db.tables
 
 revision = "0019"
-# "0018" at merge (the wave's plan numbers issues 15, 16, 19 first); until then the newest of them present
-down_revision = next(
-    (r for r in ("0018", "0017", "0016") if any(Path(__file__).parent.glob(f"{r}_*.py"))),
-    "0015",
-)
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
