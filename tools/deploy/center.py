@@ -36,7 +36,8 @@ class Center:
         return resp
 
     def hotline_call(self) -> str:
-        """A call from the elder's phone: meal (1), as soon as possible (1), following each
+        """A call from the elder's phone through the hotline menu (issue 16): a home service (2),
+        meal (1), as soon as possible (1), confirmed after the read-back (1), following each
         <Gather action> as Twilio does; the request number is what the caller hears."""
         call = {
             "CallSid": "CA" + uuid.uuid4().hex,
@@ -47,7 +48,7 @@ class Center:
             "Direction": "inbound",
         }
         twiml = self.post_twilio("/twilio/voice", call).text
-        for digit in ("1", "1"):
+        for digit in ("2", "1", "1", "1"):
             gather = ET.fromstring(twiml).find(".//Gather")
             if gather is None:
                 raise SmokeFailed(f"the hotline asked for no key: {twiml[:400]}")
