@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
@@ -34,7 +34,11 @@ def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> No
             )
         for group in (day.providers, day.elders, day.caregivers):
             for obj in group:
-                session.merge(obj)
+                # not session.merge: it copies every mapped attribute onto an existing row, so a
+                # second load (the replay driver loads the day the fault lab already loaded)
+                # blanked the phones the lab had given the caregivers, and no offer was texted
+                if session.get(type(obj), inspect(type(obj)).primary_key_from_instance(obj)) is None:
+                    session.add(obj)
             session.flush()
         session.commit()
 
