@@ -49,7 +49,9 @@ SHAPES = {
     "MessageStatus": r"[A-Za-z-]{1,20}",
     "ErrorCode": r"[0-9]{0,10}",
     "request_id": r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,119}",
-    "purpose": r"offer|family|rating",
+    # what a message was for: offer, family, rating, notice, or a notice's kind such as
+    # ``family.late_taken`` (channels.notices gives its first 20 characters)
+    "purpose": r"[a-z][a-z0-9_.]{0,19}",
     "kind": r"sms|call",
 }
 
