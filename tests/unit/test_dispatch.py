@@ -56,6 +56,16 @@ def test_a_request_nobody_can_take_fails_and_goes_to_the_operator_queue():
     assert any(e.type == "care.request.escalated" and e.payload["step"] == "operator_queue" for e in uow.events)
 
 
+def test_an_emergency_nobody_can_take_alerts_an_operator_and_waits_in_their_queue():
+    from handlers.model import Priority
+
+    uow = uow_with(caregiver("a", "meal"))
+    offers.receive_request(request("sos", 1, service="emergency", priority=Priority.STAT), uow, at(0), POLICY, TRAVEL)
+    assert uow.requests.get("sos").status == RequestStatus.FAILED
+    assert any(e.type == "care.operator.alert" and e.payload["reason"] == "emergency received" for e in uow.events)
+    assert any(e.type == "care.request.escalated" and e.payload["step"] == "operator_queue" for e in uow.events)
+
+
 def test_a_pending_offer_holds_the_slot_so_no_caregiver_is_double_booked():
     uow = uow_with(caregiver("a", home=1))
     offers.receive_request(request("r1", 1, start=60, end=60), uow, at(0), POLICY, TRAVEL)
