@@ -8,10 +8,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import tables
+from db.session import dialect_insert
 from handlers.evaluation.kpis import Kpis
 
 _T = tables.live_kpis
@@ -24,20 +25,24 @@ def save(
     window_end: datetime,
     now: datetime,
 ) -> int:
-    """Replace the rows of these (scope, ``Kpis``, score) subjects; returns how many. The caller commits."""
+    """Replace the rows of these (scope, ``Kpis``, score) subjects; returns how many. The caller commits.
+
+    One upsert per subject: while partitions move between workers (a rebalance) two workers can
+    write the same subject at once, and a delete-then-insert of each then failed with a unique
+    violation that crashed the worker (seen in the two-worker rebalance bench on branch issue-19)."""
     rows = list(rows)
     for scope, kpis, score in rows:
-        session.execute(delete(_T).where(_T.c.scope == scope, _T.c.subject_id == kpis.subject_id))
+        values = {
+            "window_start": window_start,
+            "window_end": window_end,
+            "kpis": asdict(kpis),
+            "score": score,
+            "updated_at": now,
+        }
         session.execute(
-            _T.insert().values(
-                scope=scope,
-                subject_id=kpis.subject_id,
-                window_start=window_start,
-                window_end=window_end,
-                kpis=asdict(kpis),
-                score=score,
-                updated_at=now,
-            )
+            dialect_insert(session, _T)
+            .values(scope=scope, subject_id=kpis.subject_id, **values)
+            .on_conflict_do_update(index_elements=[_T.c.scope, _T.c.subject_id], set_=values)
         )
     return len(rows)
 
