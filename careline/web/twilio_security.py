@@ -82,7 +82,10 @@ async def verified_form(request: Request) -> dict[str, str]:
     400 when a parameter is malformed (``refuse_malformed``)."""
     settings = request.app.state.settings
     secret = settings.twilio_webhook_secret or settings.twilio_auth_token
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # a body of some other type is refused; an empty one without a type is an empty form, whose
+    # missing parameters are then named (400), as for a form that lacks them
+    if content_type != FORM_TYPE and (content_type or await request.body()):
         raise HTTPException(status_code=415, detail=f"Twilio webhooks are sent as {FORM_TYPE}")
     form = await request.form()
     signature = request.headers.get("X-Twilio-Signature", "")
