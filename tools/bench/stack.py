@@ -31,10 +31,10 @@ from careline import brokers
 from config import topics
 from config.settings import Settings
 from db.migrate import upgrade
+from db.runs import DECIDED_WITHOUT_OFFER
 from tools.replay.stack import worker_env, worker_process
 
 BENCH_ENV = {"CARELINE_OFFER_TIMEOUT_SECONDS": "86400", "CARELINE_LOG_LEVEL": "WARNING"}
-FINAL = ("failed", "on-hold", "rejected", "cancelled", "entered-in-error")
 
 
 @dataclass
@@ -203,7 +203,7 @@ class Watcher:
                 self._probe[1].set()
             elif b'"care.request.status_changed"' in raw:
                 data = json.loads(raw)["data"]
-                if data.get("status") in FINAL:
+                if data.get("status") in DECIDED_WITHOUT_OFFER:
                     self._decide(data["request_id"], data["status"], now)
         else:
             value = json.loads(raw)
