@@ -203,20 +203,25 @@ def topics() -> None:
 
 @app.command()
 def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) -> None:
-    """Print, in plain words, every decision and state change of one request."""
-    from db.events import events_about
+    """Print, in plain words, every decision and state change of one request (notices sent
+    included), times in the center's zone (CARELINE_PROGRAMME_TIMEZONE)."""
+    from zoneinfo import ZoneInfo
+
+    from careline.history import CenterWords
     from db.migrate import upgrade
+    from db.request_history import read_history
     from db.session import session_factory
     from handlers.dispatch.explain import explain as explain_events
 
-    upgrade(get_settings().database_url)
-    with session_factory(get_settings().database_url)() as session:
-        rows = events_about(session, request_id)
-    if not rows:
-        console.print(f"[red]no events for request {request_id!r} in {get_settings().database_url}")
+    settings = get_settings()
+    upgrade(settings.database_url)
+    with session_factory(settings.database_url)() as session:
+        found = read_history(session, request_id)
+    if found is None or not found.events:
+        console.print(f"[red]no events for request {request_id!r} in {settings.database_url}")
         raise typer.Exit(1)
-    out.print(f"request {request_id}")
-    for line in explain_events(rows):
+    out.print(f"request {request_id} (times in {settings.programme_timezone})")
+    for line in explain_events(found.events, CenterWords("en", ZoneInfo(settings.programme_timezone)), found.notices):
         out.print(line, highlight=False)
 
 

@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kpis_page,
         metrics,
         register_pages,
+        request_history,
         stats,
         twilio_routes,
     )
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app_api,
         elder_card,
         register_pages,
+        request_history,
     ):
         app.include_router(module.router)
     if settings.metrics_enabled:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
+from handlers.dispatch.explain import HISTORY_KEYS
 from handlers.register.services import SERVICE_TYPES
 
 LANGUAGES = ("zh", "en")
@@ -141,6 +142,7 @@ for _service in (*SERVICE_TYPES, "operator"):
     KEYS[f"service.{_service}"] = frozenset()  # the short name in an SMS
     KEYS[f"spoken.{_service}"] = frozenset()  # the name the hotline says
 del _service
+KEYS.update(HISTORY_KEYS)  # the dashboard's history of a request (issue 17), as ``careline explain`` says it
 
 
 @dataclass(frozen=True)
