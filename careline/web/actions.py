@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -293,9 +294,13 @@ def mark_available(
     )
 
 
-def _local(value: str, offset_minutes: int) -> str:
-    """A ``datetime-local`` value plus the browser's ``getTimezoneOffset()`` as ISO-8601 with a zone."""
+def _local(value: str, offset_minutes: int, zone: ZoneInfo | None = None) -> str:
+    """A ``datetime-local`` value as ISO-8601 with a zone: on the center's clock ``zone`` when
+    the form says so (the offset of that date, daylight saving included), else with the
+    browser's ``getTimezoneOffset()``."""
     naive = datetime.fromisoformat(value)
+    if zone is not None:
+        return naive.replace(tzinfo=zone).isoformat()
     return naive.replace(tzinfo=timezone(timedelta(minutes=-offset_minutes))).isoformat()
 
 
@@ -309,6 +314,7 @@ def create_request(
     window_end: str = Form(...),
     priority: str = Form("routine"),
     tz_offset_minutes: int = Form(0, ge=-18 * 60, le=18 * 60),
+    time_zone: str = Form(""),
     csrf_token: str | None = Form(None),
     back: str = Form("/dashboard"),
     principal: auth.Principal = Depends(_creator),
@@ -319,7 +325,11 @@ def create_request(
     address fragment that matches one elder of the operator's region (``_caller``).
     A plain form post goes ``back`` to the elder's card it came from.
     ``tz_offset_minutes`` is the browser's ``getTimezoneOffset()``: within ±18 h (ISO 8601's
-    range of UTC offsets), else 422."""
+    range of UTC offsets), else 422. ``time_zone`` naming the center's zone
+    (``Settings.programme_timezone``, the forms send it) reads the times on the center's clock
+    instead: an operator whose computer is set to another zone still books the elder's local time."""
+    center = request.app.state.settings.programme_timezone
+    zone = ZoneInfo(center) if time_zone == center else None
     intake_id = f"op-{uuid.uuid4().hex[:12]}"
     chosen: list[str] = []
 
@@ -337,8 +347,8 @@ def create_request(
                 "service_type": service_type.strip(),
                 "duration_minutes": duration_minutes,
                 "window": {
-                    "start": _local(window_start, tz_offset_minutes),
-                    "end": _local(window_end, tz_offset_minutes),
+                    "start": _local(window_start, tz_offset_minutes, zone),
+                    "end": _local(window_end, tz_offset_minutes, zone),
                 },
                 "priority": priority,
                 "submitted_at": now.isoformat(),

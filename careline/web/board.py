@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from careline.web.board_map import map_points
 from config.settings import Settings
@@ -153,7 +154,7 @@ def build_board(
                 "active": c.active,
                 "abilities": c.abilities,
                 "absence": _absence(c, now),
-                "shift": _shift(c, now),
+                "shift": _shift(c, now, ZoneInfo(settings.programme_timezone)),
             }
             for c in sorted(snap.caregivers, key=lambda c: (states[c.caregiver_id].value, c.caregiver_id))
         ],
@@ -182,11 +183,12 @@ def _absence(caregiver: Any, now: datetime) -> str | None:
     return absence.kind if absence else None
 
 
-def _shift(caregiver: Any, now: datetime) -> str:
-    """The shift now or the next one (``HH:MM–HH:MM``, with its date when not today)."""
+def _shift(caregiver: Any, now: datetime, zone: ZoneInfo) -> str:
+    """The shift now or the next one (``HH:MM–HH:MM`` on the center's clock ``zone``, with its
+    date when not today there); a fixed shift is stored in UTC, a rota's in its own zone."""
     shift = current_or_next_shift(caregiver, now) if caregiver.active else None
     if shift is None:
         return ""
-    start, end = shift.start, shift.end
-    day = "" if start.date() == now.astimezone(start.tzinfo).date() else f"{start:%m-%d} "
+    start, end = shift.start.astimezone(zone), shift.end.astimezone(zone)
+    day = "" if start.date() == now.astimezone(zone).date() else f"{start:%m-%d} "
     return f"{day}{start:%H:%M}–{end:%H:%M}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -52,6 +54,19 @@ def _terms(lang: str) -> Any:
     return term
 
 
+def _clock(zone_name: str) -> dict[str, Any]:
+    """``local(at, pattern)`` in templates: an aware time on the center's clock
+    (``Settings.programme_timezone``), whose name is ``center_zone``; a naive one is taken as UTC."""
+    zone = ZoneInfo(zone_name)
+
+    def local(at: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+        if at is None:
+            return "–"
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).strftime(pattern)
+
+    return {"local": local, "center_zone": zone_name}
+
+
 def render(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> Response:
@@ -67,6 +82,7 @@ def render(
             "term": _terms(lang),
             "principal": principal,
             "csrf": principal.csrf if principal else "",
+            **_clock(request.app.state.settings.programme_timezone),
             **context,
         },
         status_code=status_code,

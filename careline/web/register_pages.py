@@ -89,7 +89,9 @@ def _rows(request: Request, kind: str, scope: str, q: str, now: datetime) -> lis
                         "on_shift": c.active and on_shift(c, now),
                         "absence": absence.kind if absence else None,
                         "absences": list(rota.absences) if rota else [],
-                        "shift": _shift_text(shift, now) if shift else "",
+                        "shift": _shift_text(shift, now, ZoneInfo(request.app.state.settings.programme_timezone))
+                        if shift
+                        else "",
                     }
                 )
             return rows
@@ -113,9 +115,9 @@ def _rows(request: Request, kind: str, scope: str, q: str, now: datetime) -> lis
         ]
 
 
-def _shift_text(shift: Any, now: datetime) -> str:  # the board's format (careline.web.board._shift)
-    start, end = shift.start, shift.end
-    day = "" if start.date() == now.astimezone(start.tzinfo).date() else f"{start:%m-%d} "
+def _shift_text(shift: Any, now: datetime, zone: ZoneInfo) -> str:  # the board's format (careline.web.board._shift)
+    start, end = shift.start.astimezone(zone), shift.end.astimezone(zone)
+    day = "" if start.date() == now.astimezone(zone).date() else f"{start:%m-%d} "
     return f"{day}{start:%H:%M}–{end:%H:%M}" + (" +" if shift.extra else "")
 
 
