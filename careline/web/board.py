@@ -79,7 +79,7 @@ def build_board(
         for e in cards
     ]
     found = [
-        a.__dict__
+        _on_the_clock(a.__dict__, ZoneInfo(settings.programme_timezone))
         for a in alerts(snap, acks, now, sla, settings.emergency_ack_seconds, settings.late_visit_alert_seconds)
     ]
     holders = _holders(snap)
@@ -175,6 +175,14 @@ def build_board(
         "personal_visible": allowed(role, Permission.VIEW_PERSONAL_DATA),
         "can": {p.value: allowed(role, p) for p in Permission},
     }
+
+
+def _on_the_clock(alert: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """A ``late`` alert's expected arrival (ISO 8601 in UTC from ``handlers.operations.alerts``)
+    as ``HH:MM`` on the center's clock, as the operator reads it."""
+    if alert["kind"] != "late" or not alert.get("detail"):
+        return alert
+    return {**alert, "detail": datetime.fromisoformat(alert["detail"]).astimezone(zone).strftime("%H:%M")}
 
 
 def _absence(caregiver: Any, now: datetime) -> str | None:

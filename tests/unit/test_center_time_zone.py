@@ -80,3 +80,15 @@ def test_a_window_booked_from_the_board_is_the_centers_local_time_whatever_the_b
     with session_factory(center.database_url)() as s:
         row = s.execute(select(tables.outbox).where(tables.outbox.c.topic == "care.intake.v1")).one()
     assert row.value["window"]["start"] == f"2030-01-15T14:00:00{stored}"
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_late_alert_on_the_board_says_when_the_caregiver_is_expected_on_the_centers_clock(center, zone):
+    expected = center.now + timedelta(hours=3, minutes=20)  # after R-1001's window ends (its latest on-time start)
+    with session_factory(center.database_url)() as s:
+        s.execute(tables.visits.update().where(tables.visits.c.request_id == "R-1001").values(expected_at=expected))
+        s.commit()
+    board = login(app_in(center, zone), "op").get("/dashboard/board").text
+    alert = board.split('class="alert late"', 1)[1].split("</li>", 1)[0]
+    assert "R-1001" in alert and alert.rstrip().endswith(f"· {expected.astimezone(ZoneInfo(zone)):%H:%M}"), alert
+    assert "+00:00" not in alert
