@@ -34,7 +34,9 @@ def first_time(page) -> str:
 
 def test_the_board_and_the_elder_card_link_to_a_requests_history(app):
     op = login(app, "op")
-    assert f'href="{HISTORY.format("R-1002")}"' in op.get("/dashboard").text
+    board = op.get("/dashboard").text
+    assert f'href="{HISTORY.format("R-1002")}"' in board  # the open requests
+    assert f'href="{HISTORY.format("SOS-2001")}"' in board.split('id="emergencies"', 1)[1]  # the emergency card
     assert f'href="{HISTORY.format("R-1001")}"' in op.get("/dashboard/elders/e1").text
 
 
