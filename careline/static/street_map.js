@@ -23,11 +23,11 @@
   function homeCard(m, words) {
     var card = node("div", "mapcard" + (m.emergency ? " emergency" : ""));
     card.setAttribute("data-card", "home:" + m.id);
-    var head = node("p", "who");
+    var head = node("p", "mc-who");
     head.appendChild(node("b", null, m.name || m.id));
     head.appendChild(node("small", null, " " + m.id));
     card.appendChild(head);
-    card.appendChild(node("p", "label", words.tRequests));
+    card.appendChild(node("p", "mc-label", words.tRequests));
     var list = node("ul", "reqs");
     m.requests.forEach(function (r) {
       var li = node("li", r.emergency ? "stat" : null);
@@ -46,7 +46,7 @@
   function caregiverCard(m, words) {
     var card = node("div", "mapcard");
     card.setAttribute("data-card", "caregiver:" + m.id);
-    var head = node("p", "who");
+    var head = node("p", "mc-who");
     head.appendChild(node("b", null, m.id));
     card.appendChild(head);
     card.appendChild(node("p", null, m.detail));
@@ -56,7 +56,14 @@
   function icon(m) {
     var cls = "pin " + m.kind + " " + (m.state || "") + (m.emergency ? " emergency" : "");
     var size = m.emergency ? 30 : (m.kind === "home" ? 22 : 20);
-    return L.divIcon({ className: cls, html: m.emergency ? "!" : "", iconSize: [size, size] });
+    // a caregiver stands beside the point (up and left), so at an elder's home both stay visible
+    var anchor = m.kind === "caregiver" ? [size + 4, size + 4] : [size / 2, size / 2];
+    return L.divIcon({ className: cls, html: m.emergency ? "!" : "", iconSize: [size, size], iconAnchor: anchor });
+  }
+
+  function cardSize(el) {  // a card as wide as it reads well, never wider than the map on a phone
+    var room = Math.max(160, el.clientWidth - 70);
+    return { minWidth: Math.min(220, room), maxWidth: Math.min(280, room), autoPanPadding: [12, 12] };
   }
 
   // The board: markers keyed by kind:id, moved or re-drawn only when they change.
@@ -74,11 +81,13 @@
         .then(function (j) {
           busy = false;
           if (!j) { return; }
-          var seen = {}, bounds = [];
+          var seen = {};
+          var bounds = j.markers.map(function (m) { return [m.lat, m.lon]; });
+          if (!fitted && bounds.length) { map.fitBounds(bounds, { padding: [28, 28], maxZoom: 16 }); fitted = true; }
+          if (!fitted) { map.setView([0, 0], 1); }  // markers are drawn once the map has a view
           j.markers.forEach(function (m) {
             var key = m.kind + ":" + m.id, text = JSON.stringify(m), held = shown[key];
             seen[key] = true;
-            bounds.push([m.lat, m.lon]);
             if (held && held.text === text) { return; }
             var content = m.kind === "home" ? homeCard(m, el.dataset) : caregiverCard(m, el.dataset);
             if (held) {
@@ -89,15 +98,13 @@
             }
             var marker = L.marker([m.lat, m.lon], { icon: icon(m), title: m.title, alt: m.title, keyboard: true,
                                                     zIndexOffset: m.emergency ? 1000 : (m.kind === "home" ? 500 : 0) });
-            marker.bindPopup(content, { maxWidth: 260, autoPanPadding: [12, 12] }).addTo(map);
+            marker.bindPopup(content, cardSize(el)).addTo(map);
             marker.getElement().setAttribute("data-marker", key);
             shown[key] = { marker: marker, text: text };
           });
           Object.keys(shown).forEach(function (key) {
             if (!seen[key]) { map.removeLayer(shown[key].marker); delete shown[key]; }
           });
-          if (!fitted && bounds.length) { map.fitBounds(bounds, { padding: [28, 28], maxZoom: 16 }); fitted = true; }
-          if (!fitted) { map.setView([0, 0], 1); }
           if (unplaced) { unplaced.textContent = j.unplaced.text; }
           el.setAttribute("data-markers", String(j.markers.length));
         })
@@ -113,27 +120,37 @@
     var data = JSON.parse(el.dataset.route);
     var map = L.map(el, { scrollWheelZoom: false });
     tileLayer(el).addTo(map);
-    var bounds = [];
+    var bounds = (data.base ? [data.base] : []).concat(data.stops.map(function (s) { return [s.lat, s.lon]; }));
+    if (bounds.length) { map.fitBounds(bounds, { padding: [28, 28], maxZoom: 16 }); } else { map.setView([0, 0], 1); }
     if (data.line.length > 1) { L.polyline(data.line, { className: "route", weight: 4 }).addTo(map); }
     if (data.base) {
       L.marker(data.base, { icon: L.divIcon({ className: "pin base", html: "⌂", iconSize: [24, 24] }),
                             title: el.dataset.tBase, alt: el.dataset.tBase, keyboard: true })
         .bindPopup(node("p", null, el.dataset.tBase)).addTo(map);
-      bounds.push(data.base);
     }
+    // stops at one home (a second visit to the same elder) share one marker: "1,3"
+    var groups = {}, order = [];
     data.stops.forEach(function (s) {
-      var title = s.number + ". " + s.time + " · " + s.service + " · " + (s.elder || s.elder_id) + " · " + s.status_text;
-      var card = node("div", "mapcard");
-      card.appendChild(node("p", "who", title));
-      card.appendChild(link("/dashboard/elders/" + encodeURIComponent(s.elder_id), el.dataset.tCard, "card-link"));
-      var marker = L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "pin stop " + s.status, html: String(s.number),
-                                                                iconSize: [26, 26] }),
-                                              title: title, alt: title, keyboard: true });
-      marker.bindPopup(card).addTo(map);
-      marker.getElement().setAttribute("data-stop", String(s.number));
-      bounds.push([s.lat, s.lon]);
+      var key = s.lat + "," + s.lon;
+      if (!groups[key]) { groups[key] = []; order.push(key); }
+      groups[key].push(s);
     });
-    if (bounds.length) { map.fitBounds(bounds, { padding: [28, 28], maxZoom: 16 }); }
+    order.forEach(function (key) {
+      var here = groups[key], numbers = here.map(function (s) { return s.number; }).join(",");
+      var card = node("div", "mapcard"), title = [];
+      here.forEach(function (s) {
+        var line = s.number + ". " + s.time + " · " + s.service + " · " + (s.elder || s.elder_id) + " · " + s.status_text;
+        title.push(line);
+        card.appendChild(node("p", "mc-who", line));
+      });
+      card.appendChild(link("/dashboard/elders/" + encodeURIComponent(here[0].elder_id), el.dataset.tCard, "card-link"));
+      var marker = L.marker([here[0].lat, here[0].lon], {
+        icon: L.divIcon({ className: "pin stop " + here[here.length - 1].status + (here.length > 1 ? " several" : ""),
+                          html: numbers, iconSize: [here.length > 1 ? 38 : 26, 26] }),
+        title: title.join(" / "), alt: title.join(" / "), keyboard: true });
+      marker.bindPopup(card, cardSize(el)).addTo(map);
+      marker.getElement().setAttribute("data-stop", numbers);
+    });
   }
 
   // "Show in the list": the request's row on the board, scrolled to and marked for a moment.
