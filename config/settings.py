@@ -222,7 +222,7 @@ class Settings(BaseSettings):
         "by road instead of geodesic distance x circuity (needs the 'roads' extra)",
     )
 
-    # --- the board's street map (issue 17: careline.web.street_map; docs/street-map.md) ---
+    # --- the board's street map (issue 17: careline.web.street_map; docs/STREET_MAP.md) ---
     map_tile_url: str | None = Field(
         default=None,
         description="tile URL template with {z} {x} {y} (and {s} for map_tile_subdomains), e.g. "

@@ -3,7 +3,7 @@
 * The street map is Leaflet (``leaflet`` from the npm registry, copied into
   ``careline/static/vendor/leaflet/`` by ``scripts/setup`` / the image build: ``tools.assets``)
   over the tile source of ``CARELINE_MAP_TILE_URL`` (OpenStreetMap, Tianditu, AMap ...:
-  docs/street-map.md). The board uses it for an area when a tile source is set, Leaflet is
+  docs/STREET_MAP.md). The board uses it for an area when a tile source is set, Leaflet is
   installed and an elder of the area has coordinates; otherwise it keeps its schematic
   (``careline.web.board_map``), which needs no network. The browser reads the markers from
   ``GET /dashboard/map/points`` (``handlers.operations.street_map``) when the board loads and
