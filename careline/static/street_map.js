@@ -7,10 +7,11 @@
   "use strict";
   if (typeof L === "undefined") { return; }
 
-  function tileLayer(el) {
-    var d = el.dataset;
-    return L.tileLayer(d.tileUrl, { attribution: d.attribution, maxZoom: Number(d.maxZoom) || 19,
-                                    subdomains: d.subdomains || "abc" });
+  function tileLayer(el) {  // the tile source, and its street-name layer over it when there is one
+    var d = el.dataset, options = { maxZoom: Number(d.maxZoom) || 19, subdomains: d.subdomains || "abc" };
+    var layers = [L.tileLayer(d.tileUrl, L.extend({ attribution: d.attribution }, options))];
+    if (d.labelsUrl) { layers.push(L.tileLayer(d.labelsUrl, options)); }
+    return L.layerGroup(layers);
   }
   function node(tag, cls, text) {
     var e = document.createElement(tag);

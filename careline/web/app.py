@@ -19,7 +19,7 @@ from careline.web.limits import BodySizeLimit
 from careline.web.login import PasswordPool
 from careline.web.metrics import check_metrics_exposure
 from careline.web.rate_limits import RateLimits
-from careline.web.street_map import tile_origin
+from careline.web.street_map import tile_origins
 from config.bootstrap import bootstrap
 from config.settings import Settings, get_settings
 
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
     app.add_middleware(  # outermost: on every answer, 413s included
-        SecurityHeaders, production=production, img_origin=tile_origin(settings.map_tile_url)
+        SecurityHeaders, production=production, img_origin=tile_origins(settings)
     )
     app.add_exception_handler(RequestValidationError, validation_problem)
 

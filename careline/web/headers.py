@@ -34,7 +34,7 @@ VIEWERS = ("/docs", "/redoc")
 
 
 def csp(img_origin: str | None = None) -> str:
-    """The Content-Security-Policy, with ``img_origin`` (a tile server) added to ``img-src``."""
+    """The Content-Security-Policy, with ``img_origin`` (tile servers, space-separated) added to ``img-src``."""
     return CSP if not img_origin else CSP.replace("img-src 'self' data:", f"img-src 'self' data: {img_origin}")
 
 

@@ -71,6 +71,12 @@ def tile_origin(template: str | None) -> str | None:
     return f"{parts.scheme}://{host}{port}"
 
 
+def tile_origins(settings: Settings) -> str | None:
+    """The origins of the tile source and its labels layer, space-separated (CSP ``img-src``)."""
+    found = [o for o in (tile_origin(settings.map_tile_url), tile_origin(settings.map_tile_labels_url)) if o]
+    return " ".join(dict.fromkeys(found)) or None
+
+
 def leaflet_installed() -> bool:
     return (LEAFLET / "leaflet.js").is_file() and (LEAFLET / "leaflet.css").is_file()
 
@@ -82,6 +88,7 @@ def tiles(settings: Settings) -> dict[str, Any] | None:
         return None
     return {
         "url": settings.map_tile_url,
+        "labels_url": settings.map_tile_labels_url or "",
         "attribution": settings.map_tile_attribution,
         "subdomains": settings.map_tile_subdomains,
         "max_zoom": settings.map_tile_max_zoom,

@@ -50,7 +50,7 @@ def tiles():
     class Tiles(BaseHTTPRequestHandler):
         def do_GET(self):
             asked.append(self.path)
-            self.send_response(200 if self.path.startswith("/tiles/") else 404)
+            self.send_response(200 if self.path.startswith(("/tiles/", "/labels/")) else 404)
             self.send_header("Content-Type", "image/png")
             self.send_header("Content-Length", str(len(png)))
             self.end_headers()
@@ -78,6 +78,7 @@ def server(tmp_path_factory, tiles):
         CARELINE_DEFAULT_LANGUAGE="zh",
         CARELINE_VAR_DIR=str(folder),
         CARELINE_MAP_TILE_URL=tiles[0] + "/tiles/{z}/{x}/{y}.png",
+        CARELINE_MAP_TILE_LABELS_URL=tiles[0] + "/labels/{z}/{x}/{y}.png",  # as Tianditu's street names
         CARELINE_MAP_TILE_ATTRIBUTION="test tiles",
     )
     log = open(folder / "uvicorn.log", "wb")
@@ -133,6 +134,7 @@ def test_the_street_map_shows_homes_caregivers_and_the_emergency_and_a_click_ope
     base, _ = server
     page = street_board(browser, base, SIZES[size], lang)
     assert any(path.startswith("/tiles/") for path in tiles[1]), "no tile came from the configured source"
+    assert any(path.startswith("/labels/") for path in tiles[1]), "the street-name layer was not drawn"
     assert page.locator("#map > svg").count() == 0  # the street map replaced the schematic
     homes = sorted(page.eval_on_selector_all(".pin.home", "ps => ps.map(p => p.dataset.marker)"))
     assert homes == ["home:e1", "home:e2", "home:e3", "home:e4"]  # the four 西康 elders with open requests

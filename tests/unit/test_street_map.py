@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from careline.web.app import create_app
-from careline.web.street_map import tile_origin
+from careline.web.street_map import tile_origin, tile_origins
 from config.settings import Settings
 from db import street_map as read
 from db import tables
@@ -110,6 +110,15 @@ def test_the_content_security_policy_opens_to_the_tile_servers_origin_only():
     )
     assert tile_origin("http://127.0.0.1:8123/tiles/{z}/{x}/{y}.png") == "http://127.0.0.1:8123"
     assert tile_origin(None) is None
+
+
+def test_a_labels_layer_on_another_host_is_allowed_too():
+    settings = Settings(
+        map_tile_url="https://t{s}.tianditu.gov.cn/vec_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}",
+        map_tile_labels_url="https://labels.example.org/{z}/{x}/{y}.png",
+    )
+    assert tile_origins(settings) == "https://*.tianditu.gov.cn https://labels.example.org"
+    assert tile_origins(Settings()) is None
 
 
 def test_a_tile_template_without_its_placeholders_is_refused_at_start():
