@@ -28,12 +28,16 @@ FILES = ("leaflet.js", "leaflet.css", "LICENSE")
 
 def install(prefix: Path = DEFAULT_PREFIX, target: Path = TARGET, timeout: float = 600) -> Path:
     """The folder holding the pinned Leaflet's ``leaflet.js`` and ``leaflet.css``, installed from
-    npm under ``prefix`` unless present; raises ``RuntimeError`` with npm's message when npm fails."""
+    npm under ``prefix`` unless present; raises ``RuntimeError`` with npm's message when npm fails
+    or is missing."""
     package = prefix / "node_modules" / PACKAGE
     if _installed_version(prefix, PACKAGE) != VERSION:
         prefix.mkdir(parents=True, exist_ok=True)
         cmd = ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error"]
-        done = subprocess.run([*cmd, f"{PACKAGE}@{VERSION}"], capture_output=True, text=True, timeout=timeout)
+        try:
+            done = subprocess.run([*cmd, f"{PACKAGE}@{VERSION}"], capture_output=True, text=True, timeout=timeout)
+        except FileNotFoundError:
+            raise RuntimeError("npm not found: install Node.js and npm (README, 'Set up and run')") from None
         if done.returncode != 0 or not (package / "dist" / "leaflet.js").is_file():
             raise RuntimeError(f"npm install {PACKAGE}@{VERSION} failed ({done.returncode}): {done.stderr[-2000:]}")
     stamp = target / "VERSION"

@@ -62,6 +62,15 @@
     return L.divIcon({ className: cls, html: m.emergency ? "!" : "", iconSize: [size, size], iconAnchor: anchor });
   }
 
+  function newMap(el) {  // Leaflet's controls in the page's language (its own words are English)
+    var d = el.dataset, map = L.map(el, { scrollWheelZoom: false, zoomControl: false });
+    L.control.zoom({ zoomInTitle: d.tZoomIn, zoomOutTitle: d.tZoomOut }).addTo(map);
+    map.on("popupopen", function (e) {
+      var close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
+      if (close) { close.setAttribute("aria-label", d.tClose); close.title = d.tClose; }
+    });
+    return map;
+  }
   function cardSize(el) {  // a card as wide as it reads well, never wider than the map on a phone
     var room = Math.max(160, el.clientWidth - 70);
     return { minWidth: Math.min(220, room), maxWidth: Math.min(280, room), autoPanPadding: [12, 12] };
@@ -70,7 +79,7 @@
   // The board: markers keyed by kind:id, moved or re-drawn only when they change.
   function boardMap(el) {
     el.setAttribute("data-ready", "1");
-    var map = L.map(el, { scrollWheelZoom: false, worldCopyJump: false });
+    var map = newMap(el);
     tileLayer(el).addTo(map);
     var shown = {}, fitted = false, busy = false, last = 0;
     var unplaced = document.getElementById("street-map-unplaced");
@@ -119,7 +128,7 @@
   // A caregiver's day: the home base, then the numbered stops joined by the route.
   function dayMap(el) {
     var data = JSON.parse(el.dataset.route);
-    var map = L.map(el, { scrollWheelZoom: false });
+    var map = newMap(el);
     tileLayer(el).addTo(map);
     var bounds = (data.base ? [data.base] : []).concat(data.stops.map(function (s) { return [s.lat, s.lon]; }));
     if (bounds.length) { map.fitBounds(bounds, { padding: [28, 28], maxZoom: 16 }); } else { map.setView([0, 0], 1); }

@@ -165,6 +165,9 @@ KEYS: dict[str, frozenset[str]] = {
     "day.home_base": frozenset(),
     "day.no_route": frozenset(),
     "day.times_in": _fields("zone"),
+    "map.zoom_in": frozenset(),
+    "map.zoom_out": frozenset(),
+    "map.close": frozenset(),
 }
 for _service in (*SERVICE_TYPES, "operator"):
     KEYS[f"service.{_service}"] = frozenset()  # the short name in an SMS

@@ -118,7 +118,10 @@ def watch_csp(page) -> list[str]:
 def street_board(browser, base: str, size: dict, lang: str, **kw):
     page = open_board(browser, base, size, lang, **kw)
     page.wait_for_selector("#street-map[data-markers]", timeout=10000)
-    page.wait_for_function("() => document.querySelectorAll('#street-map img.leaflet-tile-loaded').length > 0")
+    page.wait_for_function(  # the streets and the street names over them, both from the local tile server
+        """() => { const loaded = [...document.querySelectorAll('#street-map img.leaflet-tile-loaded')];
+                   return loaded.some(i => i.src.includes('/tiles/')) && loaded.some(i => i.src.includes('/labels/')); }"""
+    )
     return page
 
 
@@ -153,6 +156,9 @@ def test_the_street_map_shows_homes_caregivers_and_the_emergency_and_a_click_ope
     page.click('[data-marker="home:e4"]')
     card = page.wait_for_selector('.leaflet-popup [data-card="home:e4"]')
     assert "SOS-2001" in card.inner_text()
+    close = page.get_attribute(".leaflet-popup-close-button", "aria-label")
+    assert close == ("关闭卡片" if lang == "zh" else "Close the card")  # Leaflet's own words translated too
+    assert page.get_attribute(".leaflet-control-zoom-in", "title") == ("放大" if lang == "zh" else "Zoom in")
     assert ("紧急" in card.inner_text() or "特急" in card.inner_text()) if lang == "zh" else "stat" in card.inner_text()
     shot(page, f"card-{size}-{lang}")
     page.click(".leaflet-popup a.card-link")
