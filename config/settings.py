@@ -222,6 +222,33 @@ class Settings(BaseSettings):
         "by road instead of geodesic distance x circuity (needs the 'roads' extra)",
     )
 
+    # --- the board's street map (issue 17: careline.web.street_map; docs/STREET_MAP.md) ---
+    map_tile_url: str | None = Field(
+        default=None,
+        description="tile URL template with {z} {x} {y} (and {s} for map_tile_subdomains), e.g. "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset: the board keeps its schematic map",
+    )
+    map_tile_labels_url: str | None = Field(
+        default=None,
+        description="a second tile template drawn over the first, for sources that keep street names "
+        "apart (Tianditu's cva_w over vec_w); same placeholders and subdomains",
+    )
+    map_tile_attribution: str = Field(
+        default="© OpenStreetMap contributors", description="the tile source's credit, shown on the map"
+    )
+    map_tile_subdomains: str = Field(default="", description="letters or digits {s} takes in map_tile_url (abc)")
+    map_tile_max_zoom: int = Field(default=19, ge=1, le=22, description="the tile source's highest zoom level")
+
+    @field_validator("map_tile_url", "map_tile_labels_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        """An http(s) URL naming {z}, {x} and {y}; an empty value means no street map."""
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or not all(f in value for f in ("{z}", "{x}", "{y}")):
+            raise ValueError(f"{value!r} is not an http(s) tile template with {{z}}, {{x}} and {{y}}")
+        return value
+
     @field_validator("app_rate_limit", "app_intake_rate_limit", "alarm_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -49,6 +49,7 @@
       if (from.nodeValue !== to.nodeValue) { from.nodeValue = to.nodeValue; }
       return;
     }
+    if (from.hasAttribute("data-patch-keep")) { return; }  // drawn by its own script (the street map)
     syncAttributes(from, to);
     if (from.nodeName === "SELECT" && from === document.activeElement) { return; }  // an open drop-down is left alone
     morphChildren(from, to);

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from careline.web.board_map import map_points
+from careline.web.street_map import board_street_map
 from config.settings import Settings
 from db import dashboard as readmodel
 from db import loose_ends
@@ -172,6 +173,7 @@ def build_board(
             "loose_end": LOOSE_END_OUTCOMES,
         },
         "map": map_points(session, snap, elders, map_area, now) if map_area else [],
+        "street_map": board_street_map(session, settings, map_area),  # None: the schematic above
         "personal_visible": allowed(role, Permission.VIEW_PERSONAL_DATA),
         "can": {p.value: allowed(role, p) for p in Permission},
     }
