@@ -116,7 +116,9 @@ class CityDay:
         return next(iter(self.areas))
 
 
-def slice_calls(calls: Iterable[ServiceCall], hours: float | None = None, limit: int | None = None) -> list[ServiceCall]:
+def slice_calls(
+    calls: Iterable[ServiceCall], hours: float | None = None, limit: int | None = None
+) -> list[ServiceCall]:
     """The calls in time order from the first: those within ``hours`` of it, at most ``limit``
     (a short replay of the busiest part of an extract, for tests and the demo)."""
     ordered = sorted(calls, key=lambda c: c.created)
