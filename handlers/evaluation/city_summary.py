@@ -1,6 +1,7 @@
 """The measures a city day ends with, from its stored requests, offers and visits.
 
-* requests by final state (open ones under ``__open__``), failure reasons, and by channel;
+* requests by final state (open ones under ``__open__``), failure reasons, failures by service
+  area and service type (where the contracts leave a gap), and requests by channel;
 * time to assign (received -> assigned), p50 and p95 in simulated minutes;
 * offers by outcome (TaskRouter's reservation states);
 * travel from coordinates: each caregiver's route home base -> visits in check-in order ->
@@ -43,6 +44,7 @@ class CitySummary:
     by_status: dict[str, int]
     by_channel: dict[str, int]
     failure_reasons: dict[str, int]
+    failed_by_area_service: dict[tuple[str, str], int]
     time_to_assign_p50_minutes: float | None
     time_to_assign_p95_minutes: float | None
     offers_by_status: dict[str, int]
@@ -119,6 +121,9 @@ def summarise_city(
         by_status=dict(by_status),
         by_channel=dict(Counter(r.channel for r in requests)),
         failure_reasons=dict(Counter(r.status_reason or "unknown" for r in requests if r.status.value == "failed")),
+        failed_by_area_service=dict(
+            Counter((r.service_area, r.service_type) for r in requests if r.status.value == "failed").most_common()
+        ),
         time_to_assign_p50_minutes=p50,
         time_to_assign_p95_minutes=p95,
         offers_by_status=dict(Counter(o.status.value for o in offers)),

@@ -62,6 +62,11 @@ def print_city_summary(console: Console, name: str, s: CitySummary, wall_seconds
     console.print(states)
     for reason, n in sorted(s.failure_reasons.items()):
         console.print(f"failed, {reason}: {n} (sent to the operator queue)")
+    if s.failed_by_area_service:
+        gaps = ", ".join(
+            f"{area.rsplit('.', 1)[-1]} {service} {n}" for (area, service), n in s.failed_by_area_service.items()
+        )
+        console.print(f"failed by service area and service: {gaps}", highlight=False)
     console.print(
         f"time to assign: p50 {_fmt(s.time_to_assign_p50_minutes)} min, p95 {_fmt(s.time_to_assign_p95_minutes)} "
         "min (simulated) · offers: "
