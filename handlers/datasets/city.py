@@ -154,7 +154,9 @@ def build_city(
         points.append(location)
         return len(points) - 1
 
-    providers, caregivers, areas = [], [], {}
+    providers: list[ProviderOrganisation] = []
+    caregivers: list[Caregiver] = []
+    areas: dict[str, str] = {}
     for p in located:
         area = area_id(run, p.borough)
         areas.setdefault(area, p.borough)

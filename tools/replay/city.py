@@ -76,6 +76,8 @@ class CityResult:
 class CityReplayDriver(ReplayDriver):
     """``ReplayDriver`` on a city day; ``run()`` returns a ``CityResult``."""
 
+    day: CityDay  # type: ignore[assignment]  # the base reads only what a CityDay has too (submissions, area)
+
     def __init__(
         self,
         bootstrap: str,
@@ -104,10 +106,12 @@ class CityReplayDriver(ReplayDriver):
 
     def _load(self) -> None:
         self.day = load_city(self.factory, self.day)
-        offices = {p.provider_id: (p.latitude, p.longitude) for p in self.day.providers}
+        offices = {p.provider_id: _point(p.latitude, p.longitude) for p in self.day.providers}
         #: stored location index -> (latitude, longitude): elders' homes and caregivers' home bases
-        self.points = {e.location_index: (e.latitude, e.longitude) for e in self.day.elders}
-        self.points.update({c.home_base_index: offices[c.provider_id] for c in self.day.caregivers})
+        self.points: dict[int, tuple[float, float]] = {
+            _index(e.location_index): _point(e.latitude, e.longitude) for e in self.day.elders
+        }
+        self.points.update({_index(c.home_base_index): offices[c.provider_id] for c in self.day.caregivers})
         self.travel = CoordinateTravelTimes(self.points)
         self.travel_of = {c.caregiver_id: self.travel.for_mode(c.travel_mode or "e-bike") for c in self.day.caregivers}
         self.fleet = CaregiverFleet(
@@ -128,3 +132,15 @@ class CityReplayDriver(ReplayDriver):
         roster = {c.caregiver_id: c for c in self.day.caregivers}
         summary = summarise_city(requests, offers, visits, roster, self.travel_of)
         return CityResult(self.run_id, self.day, summary, self.dead, wall_seconds, dict(self.final), None, self.points)
+
+
+def _point(latitude: float | None, longitude: float | None) -> tuple[float, float]:
+    if latitude is None or longitude is None:
+        raise ValueError("a city point without coordinates")  # build_city places every one it keeps
+    return (latitude, longitude)
+
+
+def _index(index: int | None) -> int:
+    if index is None:
+        raise ValueError("a city place that was not stored")  # load_city stores every one
+    return index
