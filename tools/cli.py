@@ -356,7 +356,7 @@ def demo(
         raise typer.Exit(hotline_main())
     settings = get_settings()
     if city:
-        raise typer.Exit(_demo_city(speed or 600.0, seed))
+        raise typer.Exit(_demo_city(speed or 1200.0, seed))
     instance = settings.shared_data / "uhhc" / "instances" / "rome-p44.json"
     if not instance.exists():
         console.print(f"[red]missing {instance}: set CARELINE_SHARED_DATA to the shared data folder")
@@ -405,7 +405,7 @@ def _demo_city(speed: float, seed: int) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     database_url = f"sqlite:///{settings.var_dir / f'demo-city-{stamp}.db'}"
     return _replay_city(
-        providers_file, calls_file, True, database_url, speed, seed, 240.0, 6, None, CITY_DEMO_CALLS, None
+        providers_file, calls_file, True, database_url, speed, seed, 270.0, 6, None, CITY_DEMO_CALLS, None
     )
 
 

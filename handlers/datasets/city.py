@@ -27,15 +27,21 @@ replay (pure; ``db.city.load_city`` stores it, ``tools.replay.city`` plays it). 
   the nearest selected program.
 * **Requests**: submitted at the call's ``created_date``, for the call's service type and
   channel (``handlers.datasets.nyc311``), for ``DURATIONS`` minutes (``config/ivr.toml``'s
-  menu), priority routine, to start within ``window_minutes`` (default 180) of the call.
+  menu). When, as the hotline menu's time options put it (``config/ivr.toml``): a hotline
+  caller is asked and takes "as soon as possible" (priority ``asap``, to start within
+  ``asap_minutes``, 120); an app or operator request is booked for the next daytime window,
+  ``DAYTIME`` 08:00-17:00 New York time (routine; the same day for a call before 08:00, else
+  the next day), the menu's "tomorrow" option — a night's 311 traffic asks for more than a
+  night shift can do at once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Callable, Iterable, Sequence
+from zoneinfo import ZoneInfo
 
 from handlers.datasets.day import Submission
 from handlers.datasets.nyc311 import ServiceCall
@@ -56,6 +62,7 @@ CITY_PROVIDER_TYPES = (
     "TRANSPORTATION SERVICES CONTRACTS",
 )
 HOMECARE_FACTOR = 3
+DAYTIME = (time(8), time(17))
 SHIFTS = ("07:00-15:00", "15:00-23:00", "23:00-07:00")
 #: minutes per service, as the hotline's menu books them (config/ivr.toml)
 DURATIONS = {"meal": 30, "cleaning": 60, "bathing": 45, "medical_escort": 120, "companionship": 60}
@@ -138,7 +145,7 @@ def build_city(
     calls: Sequence[ServiceCall],
     run: str,
     caregivers_per_provider: int = 6,
-    window_minutes: float = 180.0,
+    asap_minutes: float = 120.0,
 ) -> CityDay:
     """The city day of ``calls`` (in time order) served by the selected ``listings``.
     Raises ValueError when no selected program has coordinates or there are no calls."""
@@ -164,7 +171,7 @@ def build_city(
         office = place(Location(p.latitude or 0.0, p.longitude or 0.0))
         count = caregivers_per_provider * (HOMECARE_FACTOR if p.provider_type.startswith("HOMECARE") else 1)
         caregivers += [_caregiver(p, run, area, k, office) for k in range(count)]
-    elders, submissions, placement = _elders_and_requests(calls, located, run, window_minutes, place)
+    elders, submissions, placement = _elders_and_requests(calls, located, run, asap_minutes, place)
     for e in elders:
         areas.setdefault(e.service_area, e.service_area.removeprefix(f"{run}.").replace("-", " ").upper())
     start = min(s.at for s in submissions) if submissions else calls[0].created
@@ -228,7 +235,7 @@ def _elders_and_requests(
     calls: Sequence[ServiceCall],
     providers: Sequence[ProviderListing],
     run: str,
-    window_minutes: float,
+    asap_minutes: float,
     place: Callable[[Location], int],
 ) -> tuple[list[Elder], list[Submission], Placement]:
     districts, boroughs = _means(calls, "community_board"), _means(calls, "borough")
@@ -261,7 +268,7 @@ def _elders_and_requests(
             language="en",
         )
         elders.append(elder)
-        submissions.append(Submission(call.created, _record(call, key, elder, run, window_minutes)))
+        submissions.append(Submission(call.created, _record(call, key, elder, run, asap_minutes)))
     return elders, submissions, Placement(given, {k: v for k, v in approximate.items() if v}, tuple(unplaced))
 
 
@@ -269,8 +276,22 @@ def _nearest(providers: Sequence[ProviderListing], point: tuple[float, float]) -
     return min(providers, key=lambda p: distance_km(point, (p.latitude or 0.0, p.longitude or 0.0)))
 
 
-def _record(call: ServiceCall, key: str, elder: Elder, run: str, window_minutes: float) -> dict[str, Any]:
+def daytime_window(at: datetime) -> tuple[datetime, datetime]:
+    """The next ``DAYTIME`` window (aware, UTC) for a call at ``at``: the same New York day when
+    the call came before its start, else the next day."""
+    zone = ZoneInfo(TIME_ZONE)
+    local = at.astimezone(zone)
+    day = local.date() if local.time() < DAYTIME[0] else local.date() + timedelta(days=1)
+    start, end = (datetime.combine(day, t, zone) for t in DAYTIME)
+    return start.astimezone(at.tzinfo), end.astimezone(at.tzinfo)
+
+
+def _record(call: ServiceCall, key: str, elder: Elder, run: str, asap_minutes: float) -> dict[str, Any]:
     rid = f"{run}.r{key}"
+    if call.channel_kind == "hotline":
+        priority, start, end = "asap", call.created, call.created + timedelta(minutes=asap_minutes)
+    else:
+        priority, (start, end) = "routine", daytime_window(call.created)
     return {
         "intake_id": rid,
         "request_id": rid,
@@ -278,10 +299,7 @@ def _record(call: ServiceCall, key: str, elder: Elder, run: str, window_minutes:
         "elder_id": elder.elder_id,
         "service_type": call.service_type,
         "duration_minutes": DURATIONS.get(call.service_type, DEFAULT_DURATION),
-        "window": {
-            "start": call.created.isoformat(),
-            "end": (call.created + timedelta(minutes=window_minutes)).isoformat(),
-        },
-        "priority": "routine",
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "priority": priority,
         "submitted_at": call.created.isoformat(),
     }

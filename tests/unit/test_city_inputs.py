@@ -171,7 +171,7 @@ def test_the_city_keeps_home_care_and_related_programs_with_caregivers_on_rotas_
             ["5", "2024-04-15T23:40:00", "Noise", "ONLINE", "40.83", "-73.87", "Unspecified", ""],
         ]
     )
-    day = build_city(listings, calls, "run", caregivers_per_provider=2, window_minutes=120)
+    day = build_city(listings, calls, "run", caregivers_per_provider=2, asap_minutes=90)
 
     assert [p.provider_id for p in day.providers] == ["run.H1", "run.M1"]
     assert [p.provider_id for p in day.skipped_providers] == ["X1"]
@@ -190,8 +190,13 @@ def test_the_city_keeps_home_care_and_related_programs_with_caregivers_on_rotas_
     assert day.points[elder.location_index].latitude == 40.75
     assert first.at == datetime(2024, 4, 16, 2, 55, tzinfo=UTC)
     assert first.record["channel"] == "app" and first.record["service_type"] == "companionship"
-    window = first.record["window"]
-    assert datetime.fromisoformat(window["end"]) - datetime.fromisoformat(window["start"]) == timedelta(minutes=120)
+    # an app request at 22:55 is booked for the next day's daytime, 08:00-17:00 New York time
+    assert first.record["priority"] == "routine"
+    assert first.record["window"] == {"start": "2024-04-16T12:00:00+00:00", "end": "2024-04-16T21:00:00+00:00"}
+    # a hotline caller asks for as soon as possible
+    phoned = day.submissions[1].record
+    assert (phoned["channel"], phoned["priority"]) == ("hotline", "asap")
+    assert phoned["window"] == {"start": "2024-04-16T03:10:00+00:00", "end": "2024-04-16T04:40:00+00:00"}
     # a call with coordinates and no borough belongs to the nearest program's borough
     last = next(e for e in day.elders if e.elder_id == "run.e5")
     assert last.service_area == area_id("run", "BRONX") == "run.bronx"
@@ -209,6 +214,15 @@ def test_six_caregivers_of_a_program_cover_every_hour_of_every_day():
     for hour in range(7 * 24):
         at = monday + timedelta(hours=hour)
         assert any(on_shift(c, at) for c in caregivers), at
+
+
+def test_a_call_before_eight_in_the_morning_is_booked_for_the_same_day():
+    from handlers.datasets.city import daytime_window
+
+    start, end = daytime_window(datetime(2024, 4, 16, 5, 30, tzinfo=UTC))  # 01:30 in New York
+    assert (start, end) == (datetime(2024, 4, 16, 12, 0, tzinfo=UTC), datetime(2024, 4, 16, 21, 0, tzinfo=UTC))
+    start, _ = daytime_window(datetime(2024, 4, 16, 12, 0, tzinfo=UTC))  # 08:00: the day's window has begun
+    assert start == datetime(2024, 4, 17, 12, 0, tzinfo=UTC)
 
 
 def test_a_slice_takes_the_first_calls_in_time_order():

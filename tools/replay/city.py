@@ -89,13 +89,13 @@ class CityReplayDriver(ReplayDriver):
         caregivers_per_provider: int = 6,
         hours: float | None = None,
         limit: int | None = None,
-        window_minutes: float = 180.0,
+        asap_minutes: float = 120.0,
     ) -> None:
         self._setup(bootstrap, factory, options, console, worker_alive)
         self.city = city
         self.run_id = f"nyc311-{city.calls[0].created:%m%d}-{uuid.uuid4().hex[:6]}" if city.calls else "nyc311"
         calls = slice_calls(city.calls, hours, limit)
-        self.day = build_city(city.listings, calls, self.run_id, caregivers_per_provider, window_minutes)
+        self.day = build_city(city.listings, calls, self.run_id, caregivers_per_provider, asap_minutes)
         self._areas = {c.caregiver_id: c.service_area for c in self.day.caregivers}
 
     def _name(self) -> str:
