@@ -289,3 +289,17 @@ def test_the_city_summary_measures_travel_from_coordinates_tardiness_and_visits_
     assert s.failed_by_area_service == {("run.bronx", "cleaning"): 1}
     assert s.time_to_assign_p50_minutes == pytest.approx(2)
     assert s.offers_by_status == {"accepted": 1}
+
+
+def test_the_city_commands_exist_and_a_file_that_cannot_be_read_is_named(tmp_path):
+    from typer.testing import CliRunner
+
+    from careline.cli import app
+
+    runner = CliRunner()
+    assert "--city" in runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"}).output
+    bad = tmp_path / "calls.csv"
+    bad.write_text("Created Date,Complaint Type\n2024-04-15T22:00:00,Noise\n", encoding="utf-8")
+    result = runner.invoke(app, ["replay", "city", "--calls", str(bad)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "calls.csv" in result.output and "open_data_channel_type" in result.output
