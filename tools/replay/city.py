@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
-from sqlalchemy.orm import Session, sessionmaker
 
 from db import runs
 from db.city import load_city
 from db.register import set_dispatch_mode
+from db.session import Session, sessionmaker
 from handlers.datasets.city import CityDay, build_city, slice_calls
 from handlers.datasets.nyc311 import ExtractError, RejectedCall, ServiceCall, read_calls
 from handlers.datasets.providers import RejectedRow, read_providers
