@@ -356,6 +356,9 @@ def demo(
         raise typer.Exit(hotline_main())
     settings = get_settings()
     if city:
+        if live:
+            console.print("[red]--city runs without the board for now: leave out --live")
+            raise typer.Exit(2)
         raise typer.Exit(_demo_city(speed or 1200.0, seed))
     instance = settings.shared_data / "uhhc" / "instances" / "rome-p44.json"
     if not instance.exists():
