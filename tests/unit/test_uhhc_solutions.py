@@ -98,7 +98,7 @@ def test_a_solution_for_another_instance_is_refused_naming_the_visit(shared_data
 
 def test_a_plan_written_in_the_uhhc_format_reads_back_to_the_same_numbers(shared_data):
     e2 = shared_instance(shared_data, "bazirha-E2")
-    plan = plan_day(e2, time_limit_seconds=2)
+    plan = plan_day(e2, time_limit_seconds=1)
     written = json.loads(json.dumps(solution_from_routes(e2, plan)))
     published = shared_solution(shared_data, "bazirha-E2.sa")
     assert set(written) >= {"cost_components", "global_ordering", "routes"}
@@ -154,7 +154,7 @@ def test_careline_plan_out_writes_a_solution_the_bench_reads_as_a_published_one(
     instance_path = tmp_path / "instances" / "bazirha-E2.json"
     shutil.copy(shared_data / "uhhc" / "instances" / "bazirha-E2.json", instance_path)
     out = tmp_path / "solutions" / "bazirha-E2.careline.json"
-    result = CliRunner().invoke(app, ["plan", str(instance_path), "--time-limit", "2", "--out", str(out)])
+    result = CliRunner().invoke(app, ["plan", str(instance_path), "--time-limit", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert f"plan written to {out}" in result.output.replace("\n", "")
 
