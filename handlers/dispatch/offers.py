@@ -19,7 +19,17 @@ from datetime import datetime, timedelta
 from handlers import events as ev
 from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
 from handlers.evaluation.provider_scores import explores
-from handlers.model import CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType, Visit, visit_id_for
+from handlers.model import (
+    CareRequest,
+    Offer,
+    OfferStatus,
+    Priority,
+    RequestStatus,
+    SyncType,
+    Visit,
+    VisitStatus,
+    visit_id_for,
+)
 from handlers.ports import UnitOfWork
 
 #: offers a request may use while on the ``best`` step, per parallel slot
@@ -176,6 +186,14 @@ def accept_offer(
         uow.emit(ev.offer_refused(request, offer, now))
         close_offer(offer_id, OfferStatus.TIMEOUT, uow, offer.expires_at, policy, travel)
         return False
+    if _clashing_visit(offer, request, uow, travel) is not None:
+        # the offer was ranked on a view of the caregiver's day that an accept has changed since
+        # (the batch matcher and the agent decide concurrently): a second visit there would make
+        # them late for one of the two, so the offer is withdrawn and the request offered on
+        offer.status, offer.responded_at = OfferStatus.RESCINDED, now
+        uow.emit(ev.offer_refused(request, offer, now))
+        offer_next(request, uow, now, policy, travel)
+        return False
     was = offer.status
     offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
     _rescind_others(request, offer_id, uow, now)
@@ -295,6 +313,23 @@ def _rescind_others(request: CareRequest, keep: str | None, uow: UnitOfWork, now
         if other.offer_id != keep and other.status == OfferStatus.PENDING:
             other.status, other.responded_at = OfferStatus.RESCINDED, now
             uow.emit(ev.offer_closed(request, other, now))
+
+
+def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel: TravelTimes) -> Visit | None:
+    """A visit the offer's caregiver committed to whose planned slot leaves no time to travel to
+    or from the offered slot (``planned_start``..``planned_end``, travel minutes from
+    ``travel``), or None. Planned times, not expected ones: a caregiver running late on one
+    visit may still take the next; only two commitments that cannot both be kept clash."""
+    here = request.location_index
+    for v in uow.visits.for_caregiver(offer.caregiver_id):
+        if v.request_id == offer.request_id or v.status in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
+            continue
+        if v.planned_start <= offer.planned_start:
+            if v.planned_end + timedelta(minutes=travel.minutes(v.location_index, here)) > offer.planned_start:
+                return v
+        elif offer.planned_end + timedelta(minutes=travel.minutes(here, v.location_index)) > v.planned_start:
+            return v
+    return None
 
 
 def _slot_free(offer: Offer, uow: UnitOfWork) -> bool:

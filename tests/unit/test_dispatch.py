@@ -166,3 +166,31 @@ def test_an_offer_made_while_another_caregiver_was_accepting_is_withdrawn_not_a_
     assert not accept_offer("r1.late", other, uow, at(2), POLICY, line_travel())
     assert late.status == OfferStatus.RESCINDED
     assert [o.offer_id for o in uow.offers.for_request("r1") if o.status == OfferStatus.ACCEPTED] == [first.offer_id]
+
+
+def test_an_offer_ranked_before_another_accept_changed_the_caregivers_day_is_withdrawn_and_offered_on():
+    """The batch matcher and the agent decide concurrently: CI saw a caregiver hold two offers made
+    on views that did not include each other, accept both, and reach the second visit 72 minutes
+    late. The second accept is refused and the request goes to the next caregiver."""
+    from handlers.dispatch.offers import accept_offer
+    from handlers.model import Offer
+
+    travel = line_travel()
+    uow = uow_with(caregiver("c1", home=0), caregiver("c2", home=5))
+    offers.receive_request(request("near", 1, start=30, end=200), uow, at(0), POLICY, travel)
+    (first,) = offers_of(uow, "near")
+    assert first.caregiver_id == "c1" and accept_offer(first.offer_id, "c1", uow, at(1), POLICY, travel)
+    visit = uow.visits.for_request("near")
+    # ranked without the visit at location 1: c1 would leave home and be at location 4 at 00:40,
+    # but after the visit (ending 01:00) it cannot be there before 01:30
+    uow.requests.add(request("far", 4, start=40, end=60, window_hard=True))
+    stale = Offer("far.o1", "far", "c1", at(40), at(70), at(0), at(2), 0, 0, "1234")
+    uow.offers.add(stale)
+    assert visit.planned_end == at(60)
+    assert not accept_offer("far.o1", "c1", uow, at(1), POLICY, travel)
+    assert stale.status == OfferStatus.RESCINDED
+    assert [v.visit_id for v in uow.visits.for_caregiver("c1")] == [visit.visit_id]
+    assert [(o.caregiver_id, o.status) for o in offers_of(uow, "far") if o is not stale] == [
+        ("c2", OfferStatus.PENDING)
+    ]
+    assert any(e.type == "dispatch.offer.accept_refused" for e in uow.events)
