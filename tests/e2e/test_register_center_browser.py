@@ -14,17 +14,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from careline.brokers import free_port
 from careline.operators import create_operator
 from db.session import session_factory
 from handlers.model import Caregiver, Elder
 from tests.e2e.test_dashboard_browser import ARTIFACTS, browser  # noqa: F401
+from tests.e2e.web_server import careline_web
 from tests.unit.dashboard_seed import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -65,30 +63,8 @@ def center(tmp_path_factory):
         create_operator(s, "gusu-op", "operator", PASSWORD, name="接线员", region_scope=GUSU, created_by="e2e")
         create_operator(s, "gusu-adm", "admin", PASSWORD, name="管理员", region_scope=GUSU, created_by="e2e")
         s.commit()
-    port = free_port()
-    log = open(folder / "uvicorn.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "careline.web.app:create_app"]
-        + ["--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start; see {folder / 'uvicorn.log'}", pytrace=False)
-            time.sleep(0.2)
-    yield base, url
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with careline_web(env, folder) as base:
+        yield base, url
 
 
 def login(browser, base: str, user: str):

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -27,6 +23,7 @@ from careline.brokers import free_port
 from handlers.model import Priority
 from tests.e2e.test_dashboard_browser import ARTIFACTS, ROOT, browser  # noqa: F401
 from tests.e2e.test_dashboard_views import DESK, SIZES, open_board
+from tests.e2e.web_server import careline_web
 from tests.unit.dashboard_seed import XIKANG, _request, new_request_id, receive, seed
 from tests.unit.street_map_seed import local_noon, place_on_streets
 
@@ -70,7 +67,6 @@ def server(tmp_path_factory, tiles):
     folder = tmp_path_factory.mktemp("street-map")
     center = seed(f"sqlite:///{folder / 'center.db'}", now=local_noon())
     place_on_streets(center)
-    port = free_port()
     env = dict(
         os.environ,
         CARELINE_DATABASE_URL=center.database_url,
@@ -81,26 +77,8 @@ def server(tmp_path_factory, tiles):
         CARELINE_MAP_TILE_LABELS_URL=tiles[0] + "/labels/{z}/{x}/{y}.png",  # as Tianditu's street names
         CARELINE_MAP_TILE_ATTRIBUTION="test tiles",
     )
-    log = open(folder / "uvicorn.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "careline.web.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--timeout-graceful-shutdown", "2"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start; see {folder / 'uvicorn.log'}", pytrace=False)
-            time.sleep(0.2)
-    yield base, center
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with careline_web(env, folder) as base:
+        yield base, center
 
 
 def shot(page, name: str) -> None:
