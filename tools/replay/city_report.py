@@ -10,7 +10,7 @@ from rich.table import Table
 from handlers.datasets.city import CITY_PROVIDER_TYPES, CityDay
 from handlers.evaluation.city_summary import CitySummary
 from tools.replay.city import CityInput
-from tools.replay.summary import _fmt
+from tools.replay.summary import fmt, print_final_states
 
 
 def print_inputs(console: Console, city: CityInput, day: CityDay) -> None:
@@ -53,22 +53,14 @@ def print_inputs(console: Console, city: CityInput, day: CityDay) -> None:
 def print_city_summary(console: Console, name: str, s: CitySummary, wall_seconds: float) -> None:
     """The measures of ``handlers.evaluation.city_summary``."""
     console.print(f"[bold]{name}")
-    states = Table(title="requests by final state")
-    states.add_column("state")
-    states.add_column("requests", justify="right")
-    for state, n in sorted(s.by_status.items()):
-        states.add_row("not final" if state == "__open__" else state, str(n))
-    states.add_row("[bold]total", f"[bold]{s.requests}")
-    console.print(states)
-    for reason, n in sorted(s.failure_reasons.items()):
-        console.print(f"failed, {reason}: {n} (sent to the operator queue)")
+    print_final_states(console, "requests by final state", s.by_status, s.requests, s.failure_reasons)
     if s.failed_by_area_service:
         gaps = ", ".join(
             f"{area.rsplit('.', 1)[-1]} {service} {n}" for (area, service), n in s.failed_by_area_service.items()
         )
         console.print(f"failed by service area and service: {gaps}", highlight=False)
     console.print(
-        f"time to assign: p50 {_fmt(s.time_to_assign_p50_minutes)} min, p95 {_fmt(s.time_to_assign_p95_minutes)} "
+        f"time to assign: p50 {fmt(s.time_to_assign_p50_minutes)} min, p95 {fmt(s.time_to_assign_p95_minutes)} "
         "min (simulated) · offers: "
         + ", ".join(f"{k} {v}" for k, v in sorted(s.offers_by_status.items()))
         + f" · wall time {wall_seconds:.1f} s",
@@ -76,8 +68,8 @@ def print_city_summary(console: Console, name: str, s: CitySummary, wall_seconds
     )
     console.print(
         f"travel from coordinates: {s.travel_total_minutes:.0f} min in all over {len(s.legs)} legs "
-        f"(home base -> visits -> home base); into a visit p50 {_fmt(s.travel_per_visit_p50_minutes)} min, "
-        f"p95 {_fmt(s.travel_per_visit_p95_minutes)}, max {_fmt(s.travel_per_visit_max_minutes)}",
+        f"(home base -> visits -> home base); into a visit p50 {fmt(s.travel_per_visit_p50_minutes)} min, "
+        f"p95 {fmt(s.travel_per_visit_p95_minutes)}, max {fmt(s.travel_per_visit_max_minutes)}",
         highlight=False,
     )
     console.print(
