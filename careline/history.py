@@ -43,21 +43,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [
 
 
 def reason(text: str, lang: str) -> str:
-    """A reason the domain wrote in English, in ``lang``: each part (split at ``: ``) by
-    ``REASONS``, else as dispatch's refusal (``board_i18n.reason``), else as written."""
-    if lang != "zh":
-        return text
-    parts = []
-    for part in text.split(": "):
-        for pattern, zh in REASONS:
-            found = pattern.match(part.strip())
-            if found:
-                part = zh.format(**found.groupdict())
-                break
-        else:
-            part = board_i18n.reason(part, "zh")
-        parts.append(part)
-    return "：".join(parts)
+    """A reason the domain wrote in English, in ``lang``: each part (split at ``: `` or ``; ``)
+    by ``REASONS`` or dispatch's refusals (``board_i18n.REFUSALS``), else as written."""
+    return board_i18n.reason(text, lang, REASONS + board_i18n.REFUSALS)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def service(name: str, lang: str) -> str:
 
 
 #: dispatch's exclusion sentences (``_excluded`` and the gap search), as patterns -> Chinese
-_REASONS: list[tuple[re.Pattern[str], str]] = [
+REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^not available$"), "当前不可用"),
     (re.compile(r"^serves area (?P<a>\S+), not (?P<b>\S+)$"), "服务片区为 {a}，不是 {b}"),
     (re.compile(r"^lacks the ability (?P<s>\S+)$"), "不具备“{s}”服务技能"),
@@ -89,15 +89,16 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def reason(text: str, lang: str) -> str:
+def reason(text: str, lang: str, patterns: list[tuple[re.Pattern[str], str]] | None = None) -> str:
     """Dispatch's English refusal ``text`` in ``lang``; parts after ``: `` or ``; `` are each
-    translated; an unknown sentence is kept as it is (a gap shows rather than hides)."""
+    translated by ``patterns`` (default ``REFUSALS``; service names in them translated too); an
+    unknown sentence is kept as it is (a gap shows rather than hides)."""
     if lang != "zh":
         return text
     parts = re.split(r"(: |; )", text)
     out = []
     for part in parts:
-        for pattern, zh in _REASONS:
+        for pattern, zh in REFUSALS if patterns is None else patterns:
             found = pattern.match(part.strip())
             if found:
                 values = {k: service(v, "zh") for k, v in found.groupdict().items()}
