@@ -34,6 +34,9 @@ def in_scope(region: str | None, scope: str) -> bool:
 
 @router.get("/requests/{request_id}/history")
 def request_history(request: Request, request_id: str, principal: auth.Principal = Depends(_viewer)) -> Response:
+    """The page of one request's decisions and state changes (``handlers.dispatch.explain``), in
+    the operator's language, times ``HH:MM`` on the center's clock, phones masked. 404 for an
+    unknown request, 403 for one outside the operator's region."""
     settings = request.app.state.settings
     zone = ZoneInfo(settings.programme_timezone)
     lang = i18n.language(request, settings.default_language)

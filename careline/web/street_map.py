@@ -78,6 +78,9 @@ def tile_origins(settings: Settings) -> str | None:
 
 
 def leaflet_installed() -> bool:
+    """True when ``scripts/setup`` (``tools.assets``) put Leaflet's ``leaflet.js`` and
+    ``leaflet.css`` under ``careline/static/vendor/leaflet``; without them the board keeps the
+    schematic map."""
     return (LEAFLET / "leaflet.js").is_file() and (LEAFLET / "leaflet.css").is_file()
 
 

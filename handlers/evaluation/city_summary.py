@@ -63,6 +63,7 @@ class CitySummary:
 
     @property
     def all_final(self) -> bool:
+        """True when no request is left open (``by_status['__open__']`` is 0)."""
         return self.by_status.get("__open__", 0) == 0
 
 

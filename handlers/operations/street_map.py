@@ -60,6 +60,9 @@ class Marker:
 
 @dataclass(frozen=True)
 class StreetMap:
+    """What the street map draws: ``markers`` in drawing order, and how many open requests and
+    caregivers had no coordinates to place them (counted under the map, never dropped silently)."""
+
     markers: list[Marker]
     unplaced_requests: int
     unplaced_caregivers: int

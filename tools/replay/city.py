@@ -63,6 +63,9 @@ def read_city(providers_file: Path, calls_file: Path) -> CityInput:
 
 @dataclass
 class CityResult:
+    """A city day's run: its id, the day built from the files, its measures, the dead letters,
+    the wall time (seconds), each request's final status, and the PNG map written (or None)."""
+
     run: str
     day: CityDay
     summary: CitySummary
