@@ -17,7 +17,7 @@ import zlib
 from datetime import datetime, timedelta
 
 from handlers import events as ev
-from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers, travel_for
 from handlers.evaluation.provider_scores import explores
 from handlers.model import (
     CareRequest,
@@ -318,9 +318,13 @@ def _rescind_others(request: CareRequest, keep: str | None, uow: UnitOfWork, now
 def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel: TravelTimes) -> Visit | None:
     """A visit the offer's caregiver committed to whose planned slot leaves no time to travel to
     or from the offered slot (``planned_start``..``planned_end``, travel minutes from
-    ``travel``), or None. Planned times, not expected ones: a caregiver running late on one
-    visit may still take the next; only two commitments that cannot both be kept clash."""
+    ``travel`` at the caregiver's own travel mode, as ranking measured them:
+    ``scheduling.travel_for``), or None. Planned times, not expected ones: a caregiver running
+    late on one visit may still take the next; only two commitments that cannot both be kept clash."""
     here = request.location_index
+    caregiver = uow.caregivers.get(offer.caregiver_id)
+    if caregiver is not None:
+        travel = travel_for(caregiver, travel)
     for v in uow.visits.for_caregiver(offer.caregiver_id):
         if v.request_id == offer.request_id or v.status in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
             continue

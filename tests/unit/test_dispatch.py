@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.model import OfferStatus, RequestStatus, SyncType
@@ -194,3 +196,24 @@ def test_an_offer_ranked_before_another_accept_changed_the_caregivers_day_is_wit
         ("c2", OfferStatus.PENDING)
     ]
     assert any(e.type == "dispatch.offer.accept_refused" for e in uow.events)
+
+
+def test_a_driving_caregivers_accept_is_checked_at_her_own_speed_not_the_areas():
+    """Ranking measures travel at the caregiver's mode (``scheduling.travel_for``); the accept's
+    clash check must too, or every tight slot of a car driver is refused as a clash."""
+    from dataclasses import replace
+
+    from handlers.dispatch.offers import accept_offer
+    from handlers.register.geo import CoordinateTravelTimes
+
+    # Nanjing, about 4 km apart on a line: 0 the base, 1 and 2 the homes
+    travel = CoordinateTravelTimes([(32.0400, 118.7800), (32.0760, 118.7800), (32.1120, 118.7800)])
+    uow = uow_with(replace(caregiver("car", home=0), travel_mode="car"))
+    offers.receive_request(request("first", 1, start=60, end=120), uow, at(0), POLICY, travel)
+    (first,) = offers_of(uow, "first")
+    assert accept_offer(first.offer_id, "car", uow, at(1), POLICY, travel)
+    offers.receive_request(request("second", 2, start=0, end=300), uow, at(2), POLICY, travel)
+    (second,) = offers_of(uow, "second")
+    assert second.planned_start < at(90) + timedelta(minutes=travel.minutes(1, 2))  # sooner than by e-bike
+    assert accept_offer(second.offer_id, "car", uow, at(3), POLICY, travel)
+    assert second.status == OfferStatus.ACCEPTED
