@@ -51,7 +51,7 @@ from db.migrate import upgrade
 from db.session import Session, session_factory, sessionmaker
 from handlers.datasets.uhhc import Instance
 from tools.faults import points as fault_points
-from tools.faults.invariants import Verdict, check
+from tools.faults.invariants import RESTING, Verdict, check
 from tools.faults.live_check import Comparison, compare, hold_clock
 from tools.replay.driver import ReplayDriver, ReplayOptions
 from tools.replay.stack import worker_env
@@ -378,12 +378,36 @@ class Lab:
         verdict = check(
             ids, requests, offers, visits, status_events, dead, self.unsent_outbox(), dict(self.proxy.stats.forwarded)
         )
+        stuck = sorted(r.request_id for r in requests if r.status not in RESTING)
+        if stuck:
+            verdict.violations.extend(self.stuck_traces(stuck, offers))
         lost = set(ids) - {r.request_id for r in requests} - set(dead)
         if lost:
             from tools.faults.trace import trace
 
             verdict.violations.extend(trace(self.bootstrap, self.sessions, self.partitions, lost))
         return verdict
+
+    def stuck_traces(self, request_ids: list[str], offers: list) -> list[str]:
+        """One line per request not at rest: how far it came and its events in order
+        (``db.runs.request_traces``), then each of its offers with caregiver, status, expiry and
+        answer (replay-clock times), so that a broken run says where the request stopped."""
+        from db.register import read_clock
+
+        with self.sessions() as session:
+            traces = runs.request_traces(session, request_ids)
+            now = read_clock(session).now()
+        lines = [f"  replay clock at the check: {now:%d %H:%M:%S}"]
+        for rid in request_ids:
+            mine = sorted((o for o in offers if o.request_id == rid), key=lambda o: o.offer_id)
+            told = "; ".join(
+                f"{o.offer_id.rsplit('.', 1)[-1]} {o.caregiver_id.rsplit('.', 1)[-1]} {o.status.value}"
+                f" expires {o.expires_at:%d %H:%M:%S}"
+                + (f" answered {o.responded_at:%d %H:%M:%S}" if o.responded_at else "")
+                for o in mine
+            )
+            lines.append(f"  trace {rid}: {traces.get(rid, '')}; offers: {told or 'none'}")
+        return lines
 
     def quiesce(self, timeout_s: float = 60.0) -> None:
         """Wait until the outbox is empty (or ``timeout_s``), then a little for SMS in flight."""
