@@ -502,6 +502,58 @@ def register_export(kind: RegisterKind) -> None:
     raise typer.Exit(export_command(runtime, kind))
 
 
+@register_app.command("area")
+def register_area(
+    service_area: Annotated[str, typer.Argument(help="service area id (as the register's rows name it)")],
+    mode: Annotated[str, typer.Option(help="online, batched or planned")],
+    batch_interval: Annotated[float, typer.Option(help="seconds between batches (batched)")] = 60.0,
+) -> None:
+    """Choose how an area's requests are first offered: online (on arrival), batched (matched
+    every --batch-interval seconds) or planned (following the day plan, `careline plan --date`).
+    A running worker reads the change within a minute."""
+    from db.migrate import upgrade
+    from db.register import change_area_mode
+    from db.session import session_factory
+    from handlers.dispatch.area import InvalidMode, check_mode
+
+    try:
+        checked, interval = check_mode(mode, batch_interval)
+    except InvalidMode as exc:
+        console.print(f"[red]{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    upgrade(get_settings().database_url)
+    with session_factory(get_settings().database_url)() as session:
+        if not change_area_mode(session, service_area, checked, interval):
+            console.print(
+                f"[red]service_area: no area {service_area!r} (areas are added by the register's rows)",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        session.commit()
+    every = f" every {interval:g} s" if checked == "batched" else ""
+    out.print(f"{service_area}: {checked}{every}", highlight=False)
+
+
+@register_app.command("areas")
+def register_areas() -> None:
+    """Write the service areas and their dispatch modes as CSV to standard output
+    (service_area, name, dispatch_mode, batch_interval_seconds)."""
+    import csv
+
+    from db.migrate import upgrade
+    from db.register import area_modes
+    from db.session import session_factory
+
+    upgrade(get_settings().database_url)
+    with session_factory(get_settings().database_url)() as session:
+        rows = area_modes(session)
+    writer = csv.DictWriter(
+        sys.stdout, ["service_area", "name", "dispatch_mode", "batch_interval_seconds"], lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+
+
 @register_app.command("device-token")
 def register_device_token(device_id: str) -> None:
     """Issue a bearer token for a registered alarm device (printed once; only its hash is kept)."""

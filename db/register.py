@@ -126,3 +126,25 @@ def add_elder_address(session: Session, elder_id: str, address: str, neighbourho
     session.execute(
         tables.elder_addresses.insert().values(elder_id=elder_id, address=address, neighbourhood=neighbourhood)
     )
+
+
+def area_modes(session: Session) -> list[dict]:
+    """Every service area's ``service_area``, ``name``, ``dispatch_mode`` and
+    ``batch_interval_seconds`` (seconds), by area id."""
+    a = tables.service_areas.c
+    rows = session.execute(
+        select(a.service_area, a.name, a.dispatch_mode, a.batch_interval_seconds).order_by(a.service_area)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def change_area_mode(session: Session, service_area: str, mode: str, batch_interval_seconds: float) -> bool:
+    """Set how the area's requests are first offered (the register's own change; the
+    stored plan is left as it is). False when no such area exists; not committed."""
+    a = tables.service_areas.c
+    changed = session.execute(
+        tables.service_areas.update()
+        .where(a.service_area == service_area)
+        .values(dispatch_mode=mode, batch_interval_seconds=batch_interval_seconds)
+    )
+    return bool(matched_rows(changed))

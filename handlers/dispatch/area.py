@@ -28,3 +28,19 @@ class AreaContext:
     travel: TravelTimes
     mode: Mode = "online"
     batch_interval_seconds: float = 60.0
+
+
+class InvalidMode(ValueError):
+    """A dispatch mode or batch interval the register refuses; the message names the field."""
+
+
+def check_mode(mode: str, batch_interval_seconds: float = 60.0) -> tuple[Mode, float]:
+    """``(mode, batch_interval_seconds)`` checked: ``mode`` one of ``MODES`` (case and
+    surrounding blanks ignored), the interval (seconds) in 1..3600 (a batch is matched at
+    least once an hour). Raises ``InvalidMode`` naming the field and the values allowed."""
+    m = mode.strip().lower()
+    if m not in MODES:
+        raise InvalidMode(f"dispatch_mode: {mode!r} is not one of {', '.join(MODES)}")
+    if not 1.0 <= batch_interval_seconds <= 3600.0:
+        raise InvalidMode(f"batch_interval_seconds: {batch_interval_seconds:g} is not between 1 and 3600 seconds")
+    return m, float(batch_interval_seconds)  # type: ignore[return-value]  # m is in MODES
