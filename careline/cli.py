@@ -227,17 +227,124 @@ def explain(request_id: Annotated[str, typer.Argument(help="care request id")]) 
 
 @app.command()
 def plan(
-    file: Annotated[Path, typer.Argument(help="UHHC instance JSON (visits known the day before)")],
+    file: Annotated[
+        Path | None, typer.Argument(help="UHHC instance JSON (visits known the day before); or --date")
+    ] = None,
     time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the solver's first solutions")] = 0,
     out_file: Annotated[
         Path | None,
         typer.Option("--out", help="write the plan as a UHHC solution JSON file", dir_okay=False),
     ] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="plan this day (YYYY-MM-DD, programme time zone) from the database")
+    ] = None,
+    area: Annotated[
+        str | None, typer.Option("--area", help="with --date: this service area (default: every planned area)")
+    ] = None,
+    announce: Annotated[
+        bool, typer.Option("--announce", help="with --date: tell each planned caregiver their day now")
+    ] = False,
 ) -> None:
     """Plan the day's caregiver routes with OR-Tools (time windows, skills,
     shifts, paired visits) and print them with their cost beside published solutions;
-    with --out, write them in the UHHC solution format."""
+    with --out, write them in the UHHC solution format. With --date, plan a day of the
+    live system instead: that day's booked and recurring requests, the area's caregivers
+    on their rotas; the plan is stored (a planned area's worker follows it) and printed."""
+    if date is not None or area is not None or announce:
+        if file is not None or out_file is not None:
+            console.print("[red]give a UHHC FILE, or --date (with --area, --announce), not both", highlight=False)
+            raise typer.Exit(2)
+        _plan_live(date, area, time_limit, announce)
+        return
+    if file is None:
+        console.print("[red]give a UHHC FILE, or --date YYYY-MM-DD to plan a day from the database", highlight=False)
+        raise typer.Exit(2)
+    _plan_file(file, time_limit, seed, out_file)
+
+
+def _plan_live(date: str | None, area: str | None, time_limit: float, announce: bool) -> None:
+    """``careline plan --date D [--area A] [--announce]``: see ``careline.day_plan``."""
+    from datetime import date as Date
+
+    from rich.table import Table
+
+    from careline.day_plan import PlanRefused, plan_area_day
+    from db.day_plans import planned_areas
+    from db.migrate import upgrade
+    from handlers.dispatch.day_plan import routes_by_caregiver
+
+    if date is None:
+        console.print("[red]--date: give the day to plan, YYYY-MM-DD", highlight=False)
+        raise typer.Exit(2)
+    try:
+        day = Date.fromisoformat(date)
+    except ValueError:
+        console.print(f"[red]--date: {date!r} is not a date like 2026-12-08 (YYYY-MM-DD)", highlight=False)
+        raise typer.Exit(2) from None
+    if not 0 < time_limit <= 3600:
+        console.print(f"[red]--time-limit: {time_limit:g} s is not between 0 and 3600 seconds", highlight=False)
+        raise typer.Exit(2)
+    runtime = _bootstrap()
+    upgrade(runtime.settings.database_url)
+    if area is None:
+        with runtime.sessions() as session:
+            areas = planned_areas(session)
+        if not areas:
+            console.print("[red]--area: no area is in planned mode (careline register area A --mode planned)")
+            raise typer.Exit(2)
+    else:
+        areas = [area]
+    tz = runtime.settings.programme_timezone
+    for name in areas:
+        try:
+            done = plan_area_day(
+                runtime, name, day, time_limit, lambda line: console.print(line, highlight=False), announce
+            )
+        except PlanRefused as exc:
+            console.print(f"[red]{name}: {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(tz)
+        table = Table(title=f"{name} {day.isoformat()}: planned visits (times in {tz})")
+        table.add_column("caregiver")
+        table.add_column("visits")
+        table.add_column("start-end (service)")
+        for cid, visits in routes_by_caregiver(done.plan).items():
+            table.add_row(
+                cid,
+                str(len(visits)),
+                "  ".join(
+                    f"{v.start.astimezone(zone):%H:%M}-{v.end.astimezone(zone):%H:%M} {rid} "
+                    f"({done.day.visits[rid].service_type})"
+                    for rid, v in visits
+                ),
+            )
+        out.print(table)
+        out.print(
+            f"{name}: {len(done.plan)} of {len(done.day.visits)} visits planned for "
+            f"{len({v.caregiver_id for v in done.plan.values()})} caregivers, travel {done.travel_minutes:.0f} min, "
+            f"solver {done.solve_seconds:.1f} s of {time_limit:g}; every start inside its window and shift",
+            highlight=False,
+        )
+        for rid in done.unplanned:
+            out.print(f"  not planned (dispatched online when it arrives): {rid}", highlight=False)
+        for key, why in done.day.left_out.items():
+            out.print(f"  left out: {key}: {why}", highlight=False)
+        if done.mode != "planned":
+            out.print(
+                f"[yellow]{name} dispatches {done.mode}: the plan is stored, and followed once the area is "
+                f"planned (careline register area {name} --mode planned)",
+                highlight=False,
+            )
+        if announce:
+            told = {n.recipient_id for n in done.notices}
+            out.print(f"announced: {len(done.notices)} notices to {len(told)} caregivers", highlight=False)
+
+
+def _plan_file(file: Path, time_limit: float, seed: int, out_file: Path | None) -> None:
+    """``careline plan FILE``: a UHHC benchmark day."""
     import json
 
     from rich.table import Table

@@ -13,7 +13,7 @@ from typing import Any
 
 from handlers.channels import sms
 from handlers.channels.notices import Notice
-from handlers.channels.texts import Texts
+from handlers.channels.texts import Texts, lang_of
 
 #: notices whose text is ``sms.<kind>`` with the job code and the job's time
 _JOB = frozenset({"cancelled", "reassigned"})
@@ -29,6 +29,8 @@ def render(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
         return sms.confirmed_texts(
             texts, v["service_type"], v["address"], v["start"], v["end"], v["code"], lang, tz, brand
         )
+    if notice.kind == "day_plan":
+        return _day_plan(notice, texts, tz, brand)
     fields: dict[str, Any] = {"brand": brand, "code": v.get("code", ""), "number": v.get("number", "")}
     fields["service"] = texts.service(lang, str(v.get("service_type", "")))
     if notice.kind in _JOB:
@@ -41,6 +43,19 @@ def render(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
     if "outcome" in v:
         fields["outcome"] = texts.text(lang, f"outcome.{v['outcome']}")
     return sms.fit_sms([texts.text(lang, f"sms.{notice.kind}", **fields)])
+
+
+def _day_plan(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
+    """A caregiver's planned day: ``09:00 助浴, 11:00 送餐`` (each visit's start, local to ``tz``)."""
+    lang, visits = notice.person.language, notice.values["visits"]
+    first = visits[0]["start"].astimezone(tz)
+    sep = "，" if lang_of(lang) == "zh" else ", "
+    listed = sep.join(f"{v['start'].astimezone(tz):%H:%M} {texts.service(lang, v['service_type'])}" for v in visits)
+    text = texts.text(
+        lang, "sms.day_plan", brand=brand, month=first.month, day=first.day, month_name=f"{first:%b}",
+        count=len(visits), visits=listed,
+    )  # fmt: skip
+    return sms.fit_sms([text])
 
 
 def as_one_text(parts: list[str]) -> str:

@@ -278,8 +278,41 @@ _DECIDE: dict[str, Callable[[_Event, CareRequest, NoticeRegister], list[Notice]]
         ev, "emergency_handled", r, reg, always=True, outcome=str(ev.data.get("code"))
     ),
 }
+#: a caregiver's planned day (``careline plan --date --announce``, the evening job): data
+#: ``plan_id``, ``service_area``, ``date``, ``caregiver_id`` and ``visits`` (each ``request_id``,
+#: ``service_type``, ``start``, ``end`` ISO 8601); not about one request, so it needs none stored
+PLAN_ANNOUNCED = "dispatch.plan.announced"
+
 #: the event types that may call for a notice (the agent skips the rest unread)
-EVENT_TYPES = frozenset(_DECIDE)
+EVENT_TYPES = frozenset(_DECIDE) | {PLAN_ANNOUNCED}
+
+
+def _plan_announced(ev: _Event, reg: NoticeRegister) -> list[Notice]:
+    """``day_plan`` to the caregiver: the day's visits (start, end, service type), not
+    urgent (an app user reads it in the app; SMS otherwise). No address: a caregiver hears
+    where once she accepts the visit's offer."""
+    person = reg.caregiver(str(ev.data.get("caregiver_id", "")))
+    visits = ev.data.get("visits")
+    if person is None or not isinstance(visits, list) or not visits:
+        return []
+    day = [
+        {"start": _when(v.get("start")), "end": _when(v.get("end")), "service_type": str(v.get("service_type", ""))}
+        for v in visits
+        if isinstance(v, Mapping)
+    ]
+    values = {"date": str(ev.data.get("date", "")), "visits": day}
+    return [
+        Notice(
+            f"{ev.event_id}:{person.role}:{person.person_id}:{channel}",
+            ev.event_id,
+            "day_plan",
+            str(ev.data.get("plan_id", "")),
+            person,
+            channel,
+            values,
+        )
+        for channel in channels_for(person, False)
+    ]
 
 
 def wanted(event: Mapping[str, Any]) -> bool:
@@ -294,6 +327,8 @@ def wanted(event: Mapping[str, Any]) -> bool:
         return data.get("status") in ("failed", "cancelled")
     if kind == "care.operator.alert":
         return data.get("reason") == "emergency received"
+    if kind == PLAN_ANNOUNCED:
+        return bool(data.get("caregiver_id"))
     return True
 
 
@@ -307,10 +342,14 @@ def notices_for(event: Mapping[str, Any], register: NoticeRegister) -> list[Noti
     data = event.get("data")
     if not isinstance(data, Mapping):
         return []
+    event_id, at = event.get("id"), _when(event.get("time"))
+    if event.get("type") == PLAN_ANNOUNCED:
+        if not isinstance(event_id, str) or not event_id or at is None:
+            raise ValueError("an event needs an id and an ISO 8601 time")
+        return _plan_announced(_Event(event_id, PLAN_ANNOUNCED, at, data), register)
     request = register.request(str(data.get("request_id", "")))
     if request is None:
         return []
-    event_id, at = event.get("id"), _when(event.get("time"))
     if not isinstance(event_id, str) or not event_id or at is None:
         raise ValueError("an event needs an id and an ISO 8601 time")
     return _DECIDE[str(event["type"])](_Event(event_id, str(event["type"]), at, data), request, register)

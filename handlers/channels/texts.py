@@ -39,9 +39,18 @@ class MissingText(KeyError):
 
 
 def lang_of(language: str | None) -> str:
-    """``zh`` or ``en`` for a person's language (``zh-CN`` -> ``zh``; none -> ``zh``)."""
-    short = (language or "zh").replace("_", "-").split("-")[0].lower()
-    return "zh" if short in _CHINESE else "en"
+    """``zh`` or ``en`` for a person's language (``zh-CN`` -> ``zh``; none -> ``zh``).
+
+    The register keeps the languages a person speaks as written, first language first
+    (``苏州话 普通话``, ``普通话 English``, ``zh en``): the first one counts, and a name written
+    in Chinese characters (a Chinese language or dialect) or ``Chinese``/``Mandarin``/
+    ``Cantonese`` is ``zh``. Before 2026-12-06 only codes were read, so ``苏州话`` got English."""
+    words = (language or "").replace(",", " ").replace("，", " ").replace("、", " ").split()
+    first = words[0] if words else "zh"
+    if any("\u4e00" <= ch <= "\u9fff" for ch in first):
+        return "zh"
+    short = first.replace("_", "-").split("-")[0].lower()
+    return "zh" if short in _CHINESE or short in ("chinese", "mandarin", "cantonese", "putonghua") else "en"
 
 
 def _fields(*names: str) -> frozenset[str]:
@@ -64,6 +73,7 @@ KEYS: dict[str, frozenset[str]] = {
     "sms.no_show_taken": _SMS | {"code", "time"},
     "sms.late_taken": _SMS | {"code"},
     "sms.plan_changed": _SMS | {"code", "time"},
+    "sms.day_plan": _SMS | {"month", "day", "month_name", "count", "visits"},
     "sms.reply.accept": _SMS | {"code"},
     "sms.reply.decline": _SMS | {"code"},
     "sms.reply.check_in": _SMS | {"code"},
