@@ -14,8 +14,9 @@ caregiver's language).
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable
@@ -81,11 +82,15 @@ def plan_area_day(
         visits = day_plans.known_visits(session, area, start, end)
         caregivers = day_plans.caregivers_of(session, area)
         now = read_clock(session).now()
-    instance = build_day_instance(f"{area} {day.isoformat()}", day, zone, visits, caregivers, context.travel, context.policy.covers)
+    instance = build_day_instance(
+        f"{area} {day.isoformat()}", day, zone, visits, caregivers, context.travel, context.policy.covers
+    )
     shifts = len(instance.instance.roster)
     people = len({cid for cid, _ in instance.vehicles.values()})
     what = f"{area} {day.isoformat()}: {len(instance.visits)} visits, {people} caregivers on duty ({shifts} shifts)"
-    routes, seconds = _solve(instance, time_limit_seconds, lambda s: progress(f"planning {what}: {s:.0f} s of {time_limit_seconds:g} s"))
+    routes, seconds = _solve(
+        instance, time_limit_seconds, lambda s: progress(f"planning {what}: {s:.0f} s of {time_limit_seconds:g} s")
+    )
     plan = planned_visits(instance, routes, None)
     with runtime.sessions() as session:
         day_plans.store_plan(session, list(instance.visits), plan)
@@ -97,24 +102,19 @@ def plan_area_day(
 
 
 def _solve(day: DayInstance, limit: float, tick: Callable[[float], None]) -> tuple[dict[str, list[Stop]], float]:
-    """``plan_day`` in a worker thread (never on an event loop), ``tick(elapsed seconds)`` each second."""
-    box: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            box["routes"] = plan_day(day.instance, limit)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
+    """``plan_day`` in a worker thread (never on an event loop), ``tick(elapsed seconds)`` each
+    second; the solver's own error is raised here."""
     began = time.monotonic()
-    worker = threading.Thread(target=run, name="day-plan", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        tick(time.monotonic() - began)
-        worker.join(1.0)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["routes"], time.monotonic() - began  # type: ignore[return-value]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="day-plan") as pool:
+        future = pool.submit(plan_day, day.instance, limit)
+        while True:
+            tick(time.monotonic() - began)
+            try:
+                routes = future.result(timeout=1.0)
+                break
+            except FuturesTimeout:
+                continue
+    return routes, time.monotonic() - began
 
 
 def _travel(day: DayInstance, routes: dict[str, list[Stop]]) -> float:
@@ -132,7 +132,14 @@ def _travel(day: DayInstance, routes: dict[str, list[Stop]]) -> float:
     return total
 
 
-def plan_event(area: str, day: date, caregiver_id: str, visits: list[tuple[str, PlannedVisit]], service_of: dict[str, str], now: datetime) -> dict:
+def plan_event(
+    area: str,
+    day: date,
+    caregiver_id: str,
+    visits: list[tuple[str, PlannedVisit]],
+    service_of: dict[str, str],
+    now: datetime,
+) -> dict:
     """The CloudEvents record announcing a caregiver's planned day (``dispatch.plan.announced``).
     Its id is a hash of the area, day, caregiver and visits: the same plan announced again
     tells nobody twice, a changed plan is told."""

@@ -216,6 +216,53 @@ def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int
     return len(wanted)
 
 
+DAY_PLAN_JOB = "day-plans"
+
+
+def plan_tomorrow() -> int:
+    """Cron job function: plan tomorrow (the programme's time zone, by the clock every
+    component reads) for every area in planned mode and tell each planned caregiver their
+    day (``careline.day_plan``); an area that cannot be planned is logged and skipped.
+    Returns how many areas were planned. The solver runs in its own thread, never on an
+    event loop, for at most ``plan_time_limit_seconds`` per area."""
+    from zoneinfo import ZoneInfo
+
+    from careline.day_plan import PlanRefused, plan_area_day
+    from config.bootstrap import bootstrap
+    from db.day_plans import planned_areas
+
+    runtime = bootstrap()
+    with runtime.sessions() as session:
+        areas = planned_areas(session)
+        today = read_clock(session).now().astimezone(ZoneInfo(runtime.settings.programme_timezone)).date()
+    planned = 0
+    for area in areas:
+        try:
+            done = plan_area_day(
+                runtime, area, today + timedelta(days=1), runtime.settings.plan_time_limit_seconds, announce_now=True
+            )
+        except PlanRefused as exc:
+            log.warning("day plan of an area for %s not made: %s", today + timedelta(days=1), exc)
+            continue
+        except Exception:
+            log.exception("day plan of an area for %s failed", today + timedelta(days=1))
+            continue
+        planned += 1
+        log.warning(
+            "day plan for %s: %d of %d visits planned, %d notices",
+            today + timedelta(days=1), len(done.plan), len(done.day.visits), len(done.notices),
+        )  # fmt: skip
+    return planned
+
+
+def schedule_day_plans(scheduler: BackgroundScheduler, hour: int, timezone: str) -> None:
+    """The evening job (``plan_tomorrow``) at ``hour``:00 every day in ``timezone``
+    (``CARELINE_PLAN_ANNOUNCE_HOUR``, ``CARELINE_PROGRAMME_TIMEZONE``)."""
+    scheduler.add_job(
+        plan_tomorrow, CronTrigger(hour=hour, minute=0, timezone=timezone), id=DAY_PLAN_JOB, replace_existing=True
+    )
+
+
 class Heartbeat:
     """Touches ``path`` at most every ``every`` seconds: the container healthcheck
     (``docker/compose.yaml``) calls the service healthy while the file is under 60 s old."""
@@ -241,6 +288,7 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
     lease = claim_database(settings.database_url, settings.broker)
     scheduler = build_scheduler(settings.database_url)
     scheduler.start()
+    schedule_day_plans(scheduler, settings.plan_announce_hour, settings.programme_timezone)
     log.warning("timer service started; %d jobs in the store", len(scheduler.get_jobs()))
     stop = stop or threading.Event()
     heartbeat = Heartbeat(settings.var_dir / "scheduler.heartbeat")

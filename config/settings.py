@@ -197,6 +197,15 @@ class Settings(BaseSettings):
     )
     default_phone_region: str = Field(default="CN", description="ISO 3166 region of numbers without country code")
     programme_timezone: str = Field(default="Asia/Shanghai", description="IANA zone of spoken and texted times")
+    plan_announce_hour: int = Field(
+        default=18,
+        ge=0,
+        le=23,
+        description="hour (programme time zone) the timer service plans tomorrow for planned areas and tells caregivers",
+    )
+    plan_time_limit_seconds: float = Field(
+        default=20.0, gt=0, le=3600, description="solver wall seconds per area of the evening day plan"
+    )
     ivr_config: Path = Field(default=REPO_ROOT / "config" / "ivr.toml", description="hotline menu (TOML)")
     sms_brand_zh: str = Field(default="关爱", description="sender name in Chinese SMS, shown as 【…】")
     sms_brand_en: str = Field(default="careline", description="sender name in English SMS (GSM-7 only)")

@@ -43,4 +43,4 @@ def check_mode(mode: str, batch_interval_seconds: float = 60.0) -> tuple[Mode, f
         raise InvalidMode(f"dispatch_mode: {mode!r} is not one of {', '.join(MODES)}")
     if not 1.0 <= batch_interval_seconds <= 3600.0:
         raise InvalidMode(f"batch_interval_seconds: {batch_interval_seconds:g} is not between 1 and 3600 seconds")
-    return m, float(batch_interval_seconds)  # type: ignore[return-value]  # m is in MODES
+    return m, float(batch_interval_seconds)

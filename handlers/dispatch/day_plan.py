@@ -215,18 +215,14 @@ def build_day_instance(
     needs: list[ServiceNeed] = []
     for v in kept:
         if v.fixed_caregiver is not None and v.fixed_start is not None:
-            first = last = round(minutes(v.fixed_start))
+            first = last = float(round(minutes(v.fixed_start)))
             service = _fixed_id(v)
         else:
             first = minutes(v.window_start)
             last = minutes(v.window_end) - (v.duration_minutes if v.window_at_service_end else 0.0)
             service = v.service_type
         needs.append(ServiceNeed(v.request_id, service, v.duration_minutes, where[v.location_index], first, last))  # type: ignore[index]
-    horizon = max(
-        [float(MINUTES_PER_DAY)]
-        + [r.shift_end for r in roster]
-        + [n.window_end + n.duration for n in needs]
-    )
+    horizon = max([float(MINUTES_PER_DAY)] + [r.shift_end for r in roster] + [n.window_end + n.duration for n in needs])
     instance = Instance(
         name=name,
         distances=distances,

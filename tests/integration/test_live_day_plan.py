@@ -105,7 +105,9 @@ def book(url: str) -> None:
             )  # fmt: skip
         timers.save_subscription(s, LUNCH)
         s.execute(
-            tables.caregivers.update().where(tables.caregivers.c.caregiver_id == "C04").values(language="English 普通话")
+            tables.caregivers.update()
+            .where(tables.caregivers.c.caregiver_id == "C04")
+            .values(language="English 普通话")
         )
         assert change_area_mode(s, AREA, "planned", 60.0)
         s.commit()

@@ -27,7 +27,14 @@ from handlers.register.geo import CoordinateTravelTimes
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 12, 8)  # a Tuesday
 # Nanjing, a few km apart: 0, 1 homes; 2..5 elders; 6 unknown
-POINTS = {0: (32.04, 118.78), 1: (32.06, 118.80), 2: (32.05, 118.79), 3: (32.03, 118.77), 4: (32.07, 118.81), 5: (32.045, 118.785)}
+POINTS = {
+    0: (32.04, 118.78),
+    1: (32.06, 118.80),
+    2: (32.05, 118.79),
+    3: (32.03, 118.77),
+    4: (32.07, 118.81),
+    5: (32.045, 118.785),
+}
 TRAVEL = CoordinateTravelTimes(POINTS)
 POLICY = DispatchPolicy(skill_hierarchy={"nurse": ("nurse", "personal_care"), "personal_care": ("personal_care",)})
 
@@ -124,11 +131,15 @@ def test_the_plan_keeps_every_window_rota_and_skill():
         k = day.visits[rid]
         assert k.window_start <= v.start <= k.window_end, rid
         assert v.end == v.start + timedelta(minutes=30)
-        assert any(s.start <= v.start and v.end <= s.end for s in shifts_between(caregivers[v.caregiver_id], v.start, v.end))
+        assert any(
+            s.start <= v.start and v.end <= s.end for s in shifts_between(caregivers[v.caregiver_id], v.start, v.end)
+        )
         assert POLICY.covers(caregivers[v.caregiver_id].abilities, k.service_type)
     for cid, stops in routes_by_caregiver(plan).items():
-        for (_, a), (_, b) in zip(stops, stops[1:]):
-            assert a.end + timedelta(minutes=TRAVEL.minutes(a.location_index, b.location_index)) <= b.start + timedelta(seconds=60), cid
+        for (_, a), (_, b) in zip(stops, stops[1:], strict=False):
+            assert a.end + timedelta(minutes=TRAVEL.minutes(a.location_index, b.location_index)) <= b.start + timedelta(
+                seconds=60
+            ), cid
 
 
 def test_an_accepted_visit_stays_with_its_caregiver_and_is_not_replanned():
@@ -144,3 +155,18 @@ def test_an_accepted_visit_stays_with_its_caregiver_and_is_not_replanned():
     assert "kept" in served["wang"]
     plan = planned_visits(day, routes, None)
     assert set(plan) == {"r2"}
+
+
+def test_the_evening_job_runs_at_the_configured_hour_in_the_programme_zone():
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from careline.scheduler import DAY_PLAN_JOB, schedule_day_plans
+    from config.settings import Settings
+
+    assert Settings().plan_announce_hour == 18
+    scheduler = BackgroundScheduler(timezone=ZoneInfo("UTC"))
+    schedule_day_plans(scheduler, 19, "Asia/Shanghai")
+    [job] = scheduler.get_jobs()
+    assert job.id == DAY_PLAN_JOB
+    after = datetime(2026, 12, 7, 12, 0, tzinfo=ZONE)
+    assert job.trigger.get_next_fire_time(None, after) == datetime(2026, 12, 7, 19, 0, tzinfo=ZONE)
