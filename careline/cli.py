@@ -325,9 +325,12 @@ def _plan_live(date: str | None, area: str | None, time_limit: float, announce: 
         out.print(
             f"{name}: {len(done.plan)} of {len(done.day.visits)} visits planned for "
             f"{len({v.caregiver_id for v in done.plan.values()})} caregivers, travel {done.travel_minutes:.0f} min, "
-            f"solver {done.solve_seconds:.1f} s of {time_limit:g}; every start inside its window and shift",
+            f"solver {done.solve_seconds:.1f} s of {time_limit:g}"
+            + ("; every start inside its window and shift" if not done.problems else ""),
             highlight=False,
         )
+        for problem in done.problems:
+            console.print(f"[red]  broken promise: {problem}", highlight=False)
         for rid in done.unplanned:
             out.print(f"  not planned (dispatched online when it arrives): {rid}", highlight=False)
         for key, why in done.day.left_out.items():

@@ -33,6 +33,7 @@ from handlers.dispatch.day_plan import (
     PlanRefused,
     build_day_instance,
     day_bounds,
+    plan_problems,
     planned_visits,
     routes_by_caregiver,
     unplanned,
@@ -56,6 +57,7 @@ class DayPlan:
     mode: str
     solve_seconds: float
     travel_minutes: float
+    problems: tuple[str, ...] = ()
     notices: tuple[NoticeRow, ...] = ()
 
 
@@ -95,7 +97,16 @@ def plan_area_day(
     with runtime.sessions() as session:
         day_plans.store_plan(session, list(instance.visits), plan)
         session.commit()
-    result = DayPlan(area, instance, plan, unplanned(instance, plan), mode, seconds, _travel(instance, routes))
+    result = DayPlan(
+        area,
+        instance,
+        plan,
+        unplanned(instance, plan),
+        mode,
+        seconds,
+        _travel(instance, routes),
+        tuple(plan_problems(instance, plan)),
+    )
     if announce_now:
         result = announce(runtime, result, now)
     return result

@@ -274,3 +274,23 @@ def routes_by_caregiver(plan: Mapping[str, PlannedVisit]) -> dict[str, list[tupl
     for day in out.values():
         day.sort(key=lambda item: item[1].start)
     return dict(sorted(out.items()))
+
+
+def plan_problems(day: DayInstance, plan: Mapping[str, PlannedVisit]) -> list[str]:
+    """What in ``plan`` breaks a promise, as sentences (none for a sound plan): a start
+    outside the elder's on-time window, or a visit outside the shift of the vehicle that
+    carries it (the caregiver's rota on the day). Checked after every solve: the planner
+    holds windows and shifts hard, this says so instead of assuming it."""
+    shifts: dict[str, list[Shift]] = {}
+    for caregiver_id, shift in day.vehicles.values():
+        shifts.setdefault(caregiver_id, []).append(shift)
+    found: list[str] = []
+    slack = timedelta(seconds=60)  # the plan is in whole minutes
+    for request_id, v in plan.items():
+        k = day.visits[request_id]
+        latest = k.window_end - (timedelta(minutes=k.duration_minutes) if k.window_at_service_end else timedelta())
+        if not k.window_start - slack <= v.start <= latest + slack:
+            found.append(f"{request_id}: starts {v.start.isoformat()} outside its window")
+        if not any(s.start - slack <= v.start and v.end <= s.end + slack for s in shifts.get(v.caregiver_id, [])):
+            found.append(f"{request_id}: outside every shift of {v.caregiver_id}")
+    return found

@@ -120,6 +120,7 @@ def test_plan_from_the_database_keeps_windows_and_rotas_tells_caregivers_and_the
     assert run.exit_code == 0, run.output
     assert "planning " in run.output and "of 2 s" in run.output  # the progress line and the budget
     assert "not planned (dispatched online when it arrives): b-evening" in run.output
+    assert "every start inside its window and shift" in run.output and "broken promise" not in run.output
 
     with session_factory(center)() as s:
         p = tables.planned_visits.c

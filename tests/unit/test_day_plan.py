@@ -3,6 +3,7 @@ recurring services) become the planner's instance, and its routes a plan that ke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from handlers.dispatch.day_plan import (
     KnownVisit,
     PlanRefused,
     build_day_instance,
+    plan_problems,
     planned_visits,
     recurring_visits,
     routes_by_caregiver,
@@ -126,6 +128,12 @@ def test_the_plan_keeps_every_window_rota_and_skill():
     day = build(visits, list(caregivers.values()))
     plan = planned_visits(day, plan_day(day.instance, 1.0), at(0) - timedelta(hours=4))
     assert set(plan) == {"r1", "r2", "r3", "r4", "r5"}
+    assert plan_problems(day, plan) == []
+    moved = dict(plan, r5=replace(plan["r5"], start=at(17, 45), end=at(18, 15)))
+    assert plan_problems(day, moved) == [
+        "r5: starts 2026-12-08T17:45:00+08:00 outside its window",
+        f"r5: outside every shift of {plan['r5'].caregiver_id}",
+    ]
     assert unplanned(day, plan) == ["late"]
     for rid, v in plan.items():
         k = day.visits[rid]
