@@ -275,15 +275,19 @@ def _plan_live(date: str | None, area: str | None, time_limit: float, announce: 
     from handlers.dispatch.day_plan import routes_by_caregiver
 
     if date is None:
-        console.print("[red]--date: give the day to plan, YYYY-MM-DD", highlight=False)
+        console.print("[red]--date: give the day to plan, YYYY-MM-DD", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     try:
         day = Date.fromisoformat(date)
     except ValueError:
-        console.print(f"[red]--date: {date!r} is not a date like 2026-12-08 (YYYY-MM-DD)", highlight=False)
+        console.print(
+            f"[red]--date: {date!r} is not a date like 2026-12-08 (YYYY-MM-DD)", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
     if not 0 < time_limit <= 3600:
-        console.print(f"[red]--time-limit: {time_limit:g} s is not between 0 and 3600 seconds", highlight=False)
+        console.print(
+            f"[red]--time-limit: {time_limit:g} s is not between 0 and 3600 seconds", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2)
     runtime = _bootstrap()
     upgrade(runtime.settings.database_url)
@@ -299,10 +303,15 @@ def _plan_live(date: str | None, area: str | None, time_limit: float, announce: 
     for name in areas:
         try:
             done = plan_area_day(
-                runtime, name, day, time_limit, lambda line: console.print(line, highlight=False), announce
+                runtime,
+                name,
+                day,
+                time_limit,
+                lambda line: console.print(line, highlight=False, soft_wrap=True),
+                announce,
             )
         except PlanRefused as exc:
-            console.print(f"[red]{name}: {exc}", highlight=False)
+            console.print(f"[red]{name}: {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         from zoneinfo import ZoneInfo
 
@@ -328,22 +337,26 @@ def _plan_live(date: str | None, area: str | None, time_limit: float, announce: 
             f"solver {done.solve_seconds:.1f} s of {time_limit:g}"
             + ("; every start inside its window and shift" if not done.problems else ""),
             highlight=False,
+            soft_wrap=True,
         )
         for problem in done.problems:
-            console.print(f"[red]  broken promise: {problem}", highlight=False)
+            console.print(f"[red]  broken promise: {problem}", highlight=False, soft_wrap=True)
         for rid in done.unplanned:
-            out.print(f"  not planned (dispatched online when it arrives): {rid}", highlight=False)
+            out.print(f"  not planned (dispatched online when it arrives): {rid}", highlight=False, soft_wrap=True)
         for key, why in done.day.left_out.items():
-            out.print(f"  left out: {key}: {why}", highlight=False)
+            out.print(f"  left out: {key}: {why}", highlight=False, soft_wrap=True)
         if done.mode != "planned":
             out.print(
                 f"[yellow]{name} dispatches {done.mode}: the plan is stored, and followed once the area is "
                 f"planned (careline register area {name} --mode planned)",
                 highlight=False,
+                soft_wrap=True,
             )
         if announce:
             told = {n.recipient_id for n in done.notices}
-            out.print(f"announced: {len(done.notices)} notices to {len(told)} caregivers", highlight=False)
+            out.print(
+                f"announced: {len(done.notices)} notices to {len(told)} caregivers", highlight=False, soft_wrap=True
+            )
 
 
 def _plan_file(file: Path, time_limit: float, seed: int, out_file: Path | None) -> None:
