@@ -300,16 +300,17 @@ def _plan_live(date: str | None, area: str | None, time_limit: float, announce: 
     else:
         areas = [area]
     tz = runtime.settings.programme_timezone
+    shown = [-5.0]
+
+    def progress(line: str) -> None:  # a line every 5 s: the solver reports each second
+        if time.monotonic() - shown[0] >= 5.0:
+            shown[0] = time.monotonic()
+            console.print(line, highlight=False, soft_wrap=True)
+
     for name in areas:
+        shown[0] = -5.0
         try:
-            done = plan_area_day(
-                runtime,
-                name,
-                day,
-                time_limit,
-                lambda line: console.print(line, highlight=False, soft_wrap=True),
-                announce,
-            )
+            done = plan_area_day(runtime, name, day, time_limit, progress, announce)
         except PlanRefused as exc:
             console.print(f"[red]{name}: {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

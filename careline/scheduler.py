@@ -223,8 +223,9 @@ def plan_tomorrow() -> int:
     """Cron job function: plan tomorrow (the programme's time zone, by the clock every
     component reads) for every area in planned mode and tell each planned caregiver their
     day (``careline.day_plan``); an area that cannot be planned is logged and skipped.
-    Returns how many areas were planned. The solver runs in its own thread, never on an
-    event loop, for at most ``plan_time_limit_seconds`` per area."""
+    Returns how many areas were planned. The solver runs in a child process (OR-Tools keeps
+    the GIL while it searches: a thread would stall this service's timers), for at most
+    ``plan_time_limit_seconds`` per area."""
     from zoneinfo import ZoneInfo
 
     from careline.day_plan import PlanRefused, plan_area_day

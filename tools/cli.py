@@ -489,6 +489,20 @@ BenchInstance = Annotated[
 ]
 
 
+@bench_app.command("live-plan")
+def bench_live_plan(
+    visits: Annotated[int, typer.Option(min=1, help="booked visits of the day")] = 200,
+    caregivers: Annotated[int, typer.Option(min=1, help="caregivers of the area")] = 40,
+    time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
+    seed: Seed = 7,
+) -> None:
+    """A live day plan (careline plan --date) on a synthetic register of that size in Suzhou:
+    read, build, solve, check and store; planned, left to online dispatch, travel, runtime."""
+    from tools.bench.live_plan import main as bench_main
+
+    raise typer.Exit(bench_main(visits, caregivers, time_limit, seed))
+
+
 @bench_app.command("throughput")
 def bench_throughput(
     broker: Broker = None,

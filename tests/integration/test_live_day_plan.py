@@ -81,9 +81,10 @@ def center(services):
 def small_center(tmp_path):
     from streams import runtime
 
-    mp = _center(f"sqlite:///{tmp_path / 'center.db'}")
+    url = f"sqlite:///{tmp_path / 'center.db'}"
+    mp = _center(url)
     try:
-        yield
+        yield url
     finally:
         mp.undo()
         get_settings.cache_clear()
@@ -208,3 +209,21 @@ def test_bad_input_gets_a_clear_error(small_center):
     assert ok.exit_code == 0, ok.output
     listed = runner.invoke(app, ["register", "areas"])
     assert f"{AREA},{AREA},batched,30.0" in listed.output
+
+
+def test_the_evening_job_plans_tomorrow_for_planned_areas_and_tells_the_caregivers(small_center, monkeypatch):
+    from careline.scheduler import plan_tomorrow
+    from db.register import set_clock
+    from handlers.clock import SimClock
+
+    book(small_center)
+    monkeypatch.setenv("CARELINE_PLAN_TIME_LIMIT_SECONDS", "1")
+    get_settings.cache_clear()
+    # the evening before, by the clock every component reads: Sunday 2027-01-03 18:00 in Suzhou
+    set_clock(session_factory(small_center), SimClock(datetime.now(UTC), local("18:00") - timedelta(days=1), 1.0))
+    assert plan_tomorrow() == 1
+    with session_factory(small_center)() as s:
+        planned = s.execute(select(tables.planned_visits)).all()
+        told = s.execute(select(tables.notices.c.recipient_id).where(tables.notices.c.kind == "day_plan")).all()
+    assert len(planned) == 6 and all(p.announced_at is not None for p in planned)
+    assert {t.recipient_id for t in told} == {p.caregiver_id for p in planned}
