@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -151,8 +151,12 @@ def simulate(
     seed: int,
     plan_routes: Mapping[str, Sequence[Stop]] | None,
     batch_interval_seconds: float = 60.0,
+    repair_seconds: float = DispatchPolicy.repair_seconds,
+    repairs: list[Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, list[Stop]], float, bool]:
-    """One simulated day: (routes as visited, wall seconds, every request final?)."""
+    """One simulated day: (routes as visited, wall seconds, every request final?).
+    A planned day repairs with ``repair_seconds`` of solver time per fallen visit (0: insertion,
+    as before issue 18); each ``care.dispatch.repaired`` payload is appended to ``repairs``."""
     run = instance.name
     day = build_day(instance, DAY_START, LEAD_MINUTES, run)
     plan = planned_visits(instance, plan_routes, run, DAY_START) if plan_routes is not None else None
@@ -160,7 +164,7 @@ def simulate(
     result = run_day(
         day,
         MatrixTravelTimes(instance.distances),
-        DispatchPolicy(shift_end_hard=instance.shift_end_hard),
+        DispatchPolicy(shift_end_hard=instance.shift_end_hard, repair_seconds=repair_seconds),
         CaregiverModel(seed=seed),
         {n.service_id for n in instance.needs},
         mode=mode,
@@ -168,6 +172,8 @@ def simulate(
         plan=plan,
     )
     seconds = time.perf_counter() - started
+    if repairs is not None:
+        repairs += [e.payload for e in result.uow.events if e.type == "care.dispatch.repaired"]
     final = len(result.uow.requests) == len(day.submissions) and all(
         r.status.is_final for r in result.uow.requests.values()
     )
