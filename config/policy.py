@@ -65,7 +65,7 @@ class _Step(_Strict):
 
 class _Planned(_Strict):
     repair_seconds: float = Field(default=3.0, ge=0, le=60)
-    repair_caregivers: int = Field(default=8, ge=1, le=200)
+    repair_caregivers: int = Field(default=12, ge=1, le=200)
 
 
 class _File(_Strict):

@@ -30,7 +30,10 @@ the model finds feasible is feasible in real minutes too).
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time as wall
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
@@ -44,6 +47,7 @@ from handlers.dispatch.scheduling import (
     DispatchPolicy,
     Ranking,
     TravelTimes,
+    _excluded,  # the ranking's own eligibility rules, without the search for a gap
     earliest_start,
     insertion_at,
     rank_caregivers,
@@ -58,6 +62,15 @@ UNSERVED_PENALTY = 1_000_000
 
 TARDINESS_COST_PER_MINUTE = 1
 """Soft windows: one unit per minute late, as the plan (``planning``) counts it."""
+
+MAX_MOVED_LATENESS_MINUTES = 90
+"""Soft windows: a moved slot starts at most this late (``planning.MAX_PLANNED_LATENESS_MINUTES``)."""
+
+FALLING_MAX_LATE_MINUTES = 90
+"""Soft windows: how late the repair may place the request that fell through, the plan's own cap
+(``planning.MAX_PLANNED_LATENESS_MINUTES``). Measured on rome-p44 (2026-12-06, 1 s repairs):
+at 12 h the repair placed 8 of 12 fallen requests, total tardiness 983 min, highest 375; at
+90 min it placed 6 (the others by insertion), 562 min, highest 110."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,8 @@ class RepairNode:
     """A visit of the repair: ``location`` index, ``duration`` minutes, start range
     ``earliest``..``latest`` minutes (``latest`` the latest on-time start). ``pinned``: the one
     caregiver of a fixed node; ``caregivers``: who may do an open node; ``hard``: a window that
-    is never missed (else lateness costs, up to ``max_late`` minutes)."""
+    is never missed (else lateness costs, up to ``max_late`` minutes); ``required``: an open node
+    that may move but not be left out (a pending offer: its caregiver holds the slot)."""
 
     request_id: str
     location: int
@@ -88,6 +102,7 @@ class RepairNode:
     pinned: str | None = None
     caregivers: frozenset[str] = frozenset()
     max_late: int = 90
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,21 +127,69 @@ def solve_repair(
 
     Returns None when the budget is not positive or the solver finds no solution in time (the
     caller falls back to insertion). Raises ``ValueError`` for a fixed node pinned to a caregiver
-    that is not among ``vehicles``.
+    that is not among ``vehicles``. The search runs in this process, or in the worker process
+    ``use_solver_process`` started (OR-Tools holds the GIL while it searches: in a thread it
+    would still stop the stream worker's event loop for the whole budget).
     """
     if seconds <= 0 or not vehicles:
         return None
     started = wall.perf_counter()
-    index_of_vehicle = {v.caregiver_id: i for i, v in enumerate(vehicles)}
+    ids = {v.caregiver_id for v in vehicles}
     for n in nodes:
-        if n.pinned is not None and n.pinned not in index_of_vehicle:
+        if n.pinned is not None and n.pinned not in ids:
             raise ValueError(f"{n.request_id}: pinned to {n.pinned}, who is not a vehicle of the repair")
+    locations = [n.location for n in nodes] + [v.location for v in vehicles] + [v.home for v in vehicles]
+    legs = [
+        [[0 if a == b else int(math.ceil(minutes(v.caregiver_id, a, b))) for b in locations] for a in locations]
+        for v in vehicles
+    ]
+    args = (list(vehicles), list(nodes), legs, seconds)
+    found = _search(*args) if not _IN_WORKER_PROCESS else _search_in_worker(args)
+    if found is None:
+        return None
+    routes, unserved = found
+    objective = route_cost(vehicles, {n.request_id: n for n in nodes}, routes, minutes)
+    return RepairResult(routes, unserved, objective, wall.perf_counter() - started)
+
+
+_IN_WORKER_PROCESS = False
+_POOL: ProcessPoolExecutor | None = None
+
+
+def use_solver_process() -> None:
+    """Run every later repair's search in one worker process (from a clean ``forkserver``,
+    started by the first repair), so the thread that waits for it holds no GIL: the stream
+    worker calls this at start. Idempotent."""
+    global _IN_WORKER_PROCESS
+    _IN_WORKER_PROCESS = True
+
+
+def _search_in_worker(
+    args: tuple[list[RepairVehicle], list[RepairNode], list[list[list[int]]], float],
+) -> tuple[dict[str, list[tuple[str, int]]], tuple[str, ...]] | None:
+    """``_search`` in the solver process; a process that died is replaced and this repair
+    answers None (the caller falls back to insertion)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        return _POOL.submit(_search, *args).result()
+    except BrokenProcessPool:
+        _POOL = None
+        return None
+
+
+def _search(
+    vehicles: Sequence[RepairVehicle], nodes: Sequence[RepairNode], legs: list[list[list[int]]], seconds: float
+) -> tuple[dict[str, list[tuple[str, int]]], tuple[str, ...]] | None:
+    """The routing model and its search: routes (request id, start minute) and open nodes left out."""
+    index_of_vehicle = {v.caregiver_id: i for i, v in enumerate(vehicles)}
     n_nodes = len(nodes)
     starts = [n_nodes + i for i in range(len(vehicles))]
     ends = [n_nodes + len(vehicles) + i for i in range(len(vehicles))]
-    locations = [n.location for n in nodes] + [v.location for v in vehicles] + [v.home for v in vehicles]
+    n_locations = n_nodes + 2 * len(vehicles)
     durations = [n.duration for n in nodes] + [0] * (2 * len(vehicles))
-    manager = pywrapcp.RoutingIndexManager(len(locations), len(vehicles), starts, ends)
+    manager = pywrapcp.RoutingIndexManager(n_locations, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
     horizon = max(
         [v.free_at for v in vehicles]
@@ -134,15 +197,10 @@ def solve_repair(
         + [n.latest + n.max_late + n.duration for n in nodes]
     ) + 24 * 60
     arc, transit = [], []
-    for v in vehicles:
-        legs = [
-            [0 if a == b else int(math.ceil(minutes(v.caregiver_id, a, b))) for b in locations] for a in locations
-        ]
-        arc.append(routing.RegisterTransitMatrix(legs))
+    for leg in legs:
+        arc.append(routing.RegisterTransitMatrix(leg))
         transit.append(
-            routing.RegisterTransitMatrix(
-                [[durations[i] + legs[i][j] for j in range(len(locations))] for i in range(len(locations))]
-            )
+            routing.RegisterTransitMatrix([[durations[i] + leg[i][j] for j in range(n_locations)] for i in range(n_locations)])
         )
     for i in range(len(vehicles)):
         routing.SetArcCostEvaluatorOfVehicle(arc[i], i)
@@ -159,8 +217,11 @@ def solve_repair(
             cumul.SetRange(n.earliest, max(n.earliest, n.latest))
         else:
             allowed = [index_of_vehicle[c] for c in sorted(n.caregivers) if c in index_of_vehicle]
-            routing.AddDisjunction([index], UNSERVED_PENALTY)
-            routing.VehicleVar(index).SetValues([-1] + allowed)
+            if n.required:
+                routing.VehicleVar(index).SetValues(allowed)
+            else:
+                routing.AddDisjunction([index], UNSERVED_PENALTY)
+                routing.VehicleVar(index).SetValues([-1] + allowed)
             last = n.latest if n.hard else n.latest + n.max_late
             if last < n.earliest:
                 routing.ActiveVar(index).SetValue(0)
@@ -186,10 +247,7 @@ def solve_repair(
             served.add(node.request_id)
             index = solution.Value(routing.NextVar(index))
         routes[v.caregiver_id] = stops
-    unserved = tuple(n.request_id for n in nodes if n.request_id not in served)
-    by_id = {n.request_id: n for n in nodes}
-    objective = route_cost(vehicles, by_id, routes, minutes)
-    return RepairResult(routes, unserved, objective, wall.perf_counter() - started)
+    return routes, tuple(n.request_id for n in nodes if n.request_id not in served)
 
 
 def route_cost(
@@ -223,6 +281,7 @@ class _Problem:
     nodes: list[RepairNode] = field(default_factory=list)
     before: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     plan: dict[str, PlannedVisit] = field(default_factory=dict)  # movable plan slots, as they were
+    offers: dict[str, Offer] = field(default_factory=dict)  # movable pending offers, as they were
 
 
 def _minute(origin: datetime, at: datetime, up: bool = False) -> int:
@@ -256,7 +315,13 @@ def repair_or_offer(
         {o.caregiver_id for o in offered},
         uow.ranking_context(request, now),
     )
-    takers = [c.caregiver_id for c in ranking.candidates[: max(0, policy.repair_caregivers)]]
+    context = uow.ranking_context(request, now)
+    already = {o.caregiver_id for o in offered}
+    # who may take it: every caregiver the ranking's rules allow, the ranked ones (a gap today) first;
+    # one without a gap may get one when the repair moves a slot of the plan
+    ranked = [c.caregiver_id for c in ranking.candidates]
+    able = [c.caregiver_id for c in roster if _excluded(request, c, policy, context, already) is None]
+    takers = (ranked + [c for c in able if c not in ranked])[: max(0, policy.repair_caregivers)]
     if policy.repair_seconds <= 0 or not takers or request.location_index is None:
         return _fallback(request, uow, now, policy, travel, fell, "no repair: " + _why_not(policy, takers))
     by_id = {c.caregiver_id: c for c in roster}
@@ -280,12 +345,23 @@ def repair_or_offer(
     where = {rid: (cid, start) for cid, stops in result.routes.items() for rid, start in stops}
     cid, start_min = where[request.request_id]
     start = problem.origin + timedelta(minutes=start_min)
-    caregiver = by_id[cid]
-    fit = insertion_at(request, caregiver, uow.bookings([cid])[cid], travel, start, now, policy)
+    moved_offers = {
+        rid: (new_cid, problem.origin + timedelta(minutes=where[rid][1]))
+        for rid, offer in problem.offers.items()
+        if rid in where
+        for new_cid in [where[rid][0]]
+        if new_cid != offer.caregiver_id or problem.origin + timedelta(minutes=where[rid][1]) != offer.planned_start
+    }
+    for rid in moved_offers:  # withdrawn first: their slots are free for what moves in
+        _withdraw(problem.offers[rid], uow, now)
+    fit = insertion_at(request, by_id[cid], uow.bookings([cid])[cid], travel, start, now, policy)
     if isinstance(fit, str):
+        for rid, offer in problem.offers.items():
+            if rid in moved_offers:
+                _offer_again(uow.requests.get(rid), offer.caregiver_id, offer.planned_start, uow, now, policy, travel)
         return _fallback(request, uow, now, policy, travel, fell, f"the repaired slot does not fit: {fit}", result)
     moved = _moves(problem, result, request, fell, start, cid)
-    uow.replan(_new_plan(problem, result, request, cid, start, now))
+    uow.replan(_new_plan(problem, result, request, cid, start, now, moved_offers))
     uow.emit(
         ev.dispatch_repaired(
             request, now, "repaired", moved, result.seconds, before, result.objective, len(problem.vehicles)
@@ -293,7 +369,42 @@ def repair_or_offer(
     )
     uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
     offers.offer_to(request, fit, len(offered) + 1, uow, now, policy)
+    for rid, (new_cid, new_start) in sorted(moved_offers.items(), key=lambda kv: kv[1][1]):
+        _offer_again(uow.requests.get(rid), new_cid, new_start, uow, now, policy, travel)
     return True
+
+
+def _withdraw(offer: Offer, uow: UnitOfWork, now: datetime) -> None:
+    """Rescind a pending offer the repair moves (its caregiver is told as for any rescinded offer)."""
+    req = uow.requests.get(offer.request_id)
+    assert req is not None
+    offer.status, offer.responded_at = OfferStatus.RESCINDED, now
+    uow.emit(ev.offer_closed(req, offer, now))
+
+
+def _offer_again(
+    request: CareRequest | None,
+    cid: str,
+    start: datetime,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> None:
+    """Offer a moved request at its repaired slot, or by insertion when that slot no longer fits."""
+    if request is None:
+        return
+    caregiver = uow.caregivers.get(cid)
+    fit = (
+        insertion_at(request, caregiver, uow.bookings([cid])[cid], travel, start, now, policy)
+        if caregiver is not None
+        else "unknown caregiver"
+    )
+    if isinstance(fit, str):
+        offers.offer_next(request, uow, now, policy, travel)
+        return
+    uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
+    offers.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
 
 
 def _why_not(policy: DispatchPolicy, takers: Sequence[str]) -> str:
@@ -355,13 +466,19 @@ def _problem(
             continue
         shift_start, back_by = window
         mins = travel_for(caregiver, travel)
-        commitments: list[tuple[datetime, datetime, int, str, PlannedVisit | None]] = [
-            (b.start, b.end, b.location_index if b.location_index is not None else caregiver.home_base_index,
-             b.request_id, None)
-            for b in bookings.get(cid, [])
-            if b.request_id != request.request_id and b.end > shift_start and b.start < back_by
-        ]  # fmt: skip
-        movable: list[tuple[str, PlannedVisit, RepairNode]] = []
+        commitments: list[tuple[datetime, datetime, int, str, PlannedVisit | None]] = []
+        movable: list[tuple[str, datetime, RepairNode]] = []
+        for b in bookings.get(cid, []):
+            if b.request_id == request.request_id or not (b.end > shift_start and b.start < back_by):
+                continue
+            loc = b.location_index if b.location_index is not None else caregiver.home_base_index
+            pending = _movable_offer(b.request_id, cid, b.start, origin, cut, caregivers, uow, now, policy)
+            if pending is None:
+                commitments.append((b.start, b.end, loc, b.request_id, None))
+            else:
+                offer, node = pending
+                problem.offers[b.request_id] = offer
+                movable.append((b.request_id, b.start, node))
         for rid, pv in plan.items():
             if pv.caregiver_id != cid or rid == request.request_id or not (shift_start < pv.end and pv.start < back_by):
                 continue
@@ -373,7 +490,8 @@ def _problem(
             if node is None:
                 commitments.append((pv.start, pv.end, loc, rid, None))
             else:
-                movable.append((rid, pv, node))
+                problem.plan[rid] = pv
+                movable.append((rid, pv.start, node))
         commitments.sort(key=lambda c: c[0])
         here, free = caregiver.home_base_index, max(shift_start, cut)
         route: list[tuple[str, int]] = []
@@ -395,10 +513,9 @@ def _problem(
             problem.nodes.append(RepairNode(rid, loc, duration, s, latest, pinned=cid))
             route.append((rid, s))
             t, at = latest + duration, loc
-        for rid, pv, node in movable:
+        for rid, was, node in movable:
             problem.nodes.append(node)
-            problem.plan[rid] = pv
-            route.append((rid, _minute(origin, pv.start)))
+            route.append((rid, _minute(origin, was)))
         problem.before[cid] = sorted(route, key=lambda r: r[1])
     problem.nodes.append(_falling_node(request, origin, cut, takers - partner_cids, fell, uow))
     return problem
@@ -416,6 +533,51 @@ def _partner_caregivers(request: CareRequest, uow: UnitOfWork) -> set[str]:
             found.add(visit.caregiver_id)
         found |= {o.caregiver_id for o in uow.offers.for_request(rid) if o.status == OfferStatus.PENDING}
     return found
+
+
+def _movable_offer(
+    rid: str,
+    cid: str,
+    start: datetime,
+    origin: datetime,
+    cut: datetime,
+    caregivers: Sequence[Caregiver],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> tuple[Offer, RepairNode] | None:
+    """A pending offer the repair may move (not yet accepted: the plan's open request), with its
+    node; None for a visit, an offer of a synchronised pair, or one starting before ``cut``."""
+    if start < cut:
+        return None
+    offer = next(
+        (o for o in uow.offers.for_request(rid) if o.status == OfferStatus.PENDING and o.caregiver_id == cid), None
+    )
+    req = uow.requests.get(rid)
+    if offer is None or req is None or req.location_index is None or uow.visits.for_request(rid) is not None:
+        return None
+    if req.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL) or req.sync_partner_id:
+        return None
+    if any(o.status == OfferStatus.PENDING and o.offer_id != offer.offer_id for o in uow.offers.for_request(rid)):
+        return None  # parallel offers: the first yes wins, nothing to move
+    earliest = _minute(origin, max(earliest_start(req), cut), up=True)
+    latest = _minute(origin, req.latest_start)
+    if (latest if req.window_hard else latest + MAX_MOVED_LATENESS_MINUTES) < max(earliest, _minute(origin, start)):
+        return None  # already late where it is: it stays
+    context = uow.ranking_context(req, now)
+    asked = {o.caregiver_id for o in uow.offers.for_request(rid)} - {cid}
+    able = frozenset(c.caregiver_id for c in caregivers if _excluded(req, c, policy, context, asked) is None)
+    return offer, RepairNode(
+        rid,
+        req.location_index,
+        int(math.ceil(req.duration_minutes - 1e-9)),
+        earliest,
+        latest,
+        hard=req.window_hard,
+        caregivers=able | {cid},
+        max_late=MAX_MOVED_LATENESS_MINUTES,
+        required=True,
+    )
 
 
 def _plan_state(rid: str, uow: UnitOfWork) -> str:
@@ -475,6 +637,7 @@ def _falling_node(
         _minute(origin, latest),
         hard=request.window_hard or (request.sync_type is not None and latest < request.latest_start),
         caregivers=frozenset(takers),
+        max_late=FALLING_MAX_LATE_MINUTES,
     )
 
 
@@ -498,18 +661,20 @@ def _moves(
     ]
     for new_cid, stops in result.routes.items():
         for rid, minute in stops:
-            pv = problem.plan.get(rid)
-            if pv is None:
+            was = problem.plan.get(rid) or problem.offers.get(rid)
+            if was is None:
                 continue
+            old_cid, old_start = was.caregiver_id, was.start if isinstance(was, PlannedVisit) else was.planned_start
             new_start = problem.origin + timedelta(minutes=minute)
-            if pv.caregiver_id != new_cid or abs((pv.start - new_start).total_seconds()) >= 60:
+            if old_cid != new_cid or old_start != new_start:
                 moved.append(
                     {
                         "request_id": rid,
-                        "caregiver_before": pv.caregiver_id,
+                        "caregiver_before": old_cid,
                         "caregiver_after": new_cid,
-                        "start_before": _iso(pv.start),
+                        "start_before": _iso(old_start),
                         "start_after": _iso(new_start),
+                        "offered": rid in problem.offers,
                     }
                 )
     return moved
@@ -520,7 +685,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _new_plan(
-    problem: _Problem, result: RepairResult, request: CareRequest, cid: str, start: datetime, now: datetime
+    problem: _Problem,
+    result: RepairResult,
+    request: CareRequest,
+    cid: str,
+    start: datetime,
+    now: datetime,
+    moved_offers: Mapping[str, tuple[str, datetime]],
 ) -> dict[str, PlannedVisit]:
     """The plan slots the repair changed: the falling request's, and every movable slot it kept
     (moved or not; a slot it left out keeps its old place and goes online when it arrives)."""
@@ -544,6 +715,12 @@ def _new_plan(
                 end=new_start + (pv.end - pv.start),
                 announced_at=now if new_cid != pv.caregiver_id else pv.announced_at,
             )
+    location = {n.request_id: n.location for n in problem.nodes}
+    for rid, (new_cid, new_start) in moved_offers.items():
+        offer = problem.offers[rid]
+        changed[rid] = PlannedVisit(
+            new_cid, new_start, new_start + (offer.planned_end - offer.planned_start), location.get(rid), now
+        )
     return changed
 
 
