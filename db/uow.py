@@ -219,9 +219,11 @@ class SqlUnitOfWork:
                 "location_index": v.location_index,
                 "announced_at": v.announced_at,
             }
-            done = self.session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
-            if not done.rowcount:
+            known = self.session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
+            if known is None:
                 self.session.execute(pv.insert().values(request_id=request_id, **values))
+            else:
+                self.session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

@@ -259,9 +259,7 @@ def planned_visits(
     def at(minute: float) -> datetime:
         return day_start + timedelta(minutes=minute)
 
-    synchronised = {
-        n.patient_id for n in instance.needs if n.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)
-    }
+    synchronised = {n.patient_id for n in instance.needs if n.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)}
     plan: dict[str, PlannedVisit] = {}
     for caregiver_id, stops in routes.items():
         for s in stops:

@@ -54,7 +54,7 @@ from handlers.dispatch.scheduling import (
     travel_for,
 )
 from handlers.dispatch.shifts import shifts_between
-from handlers.model import CareRequest, Caregiver, Offer, OfferStatus, RequestStatus, SyncType
+from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, RequestStatus, SyncType
 from handlers.ports import UnitOfWork
 
 UNSERVED_PENALTY = 1_000_000
@@ -191,16 +191,21 @@ def _search(
     durations = [n.duration for n in nodes] + [0] * (2 * len(vehicles))
     manager = pywrapcp.RoutingIndexManager(n_locations, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
-    horizon = max(
-        [v.free_at for v in vehicles]
-        + [v.back_by or 0 for v in vehicles]
-        + [n.latest + n.max_late + n.duration for n in nodes]
-    ) + 24 * 60
+    horizon = (
+        max(
+            [v.free_at for v in vehicles]
+            + [v.back_by or 0 for v in vehicles]
+            + [n.latest + n.max_late + n.duration for n in nodes]
+        )
+        + 24 * 60
+    )
     arc, transit = [], []
     for leg in legs:
         arc.append(routing.RegisterTransitMatrix(leg))
         transit.append(
-            routing.RegisterTransitMatrix([[durations[i] + leg[i][j] for j in range(n_locations)] for i in range(n_locations)])
+            routing.RegisterTransitMatrix(
+                [[durations[i] + leg[i][j] for j in range(n_locations)] for i in range(n_locations)]
+            )
         )
     for i in range(len(vehicles)):
         routing.SetArcCostEvaluatorOfVehicle(arc[i], i)
@@ -462,8 +467,9 @@ def _problem(
     for caregiver in caregivers:
         cid = caregiver.caregiver_id
         window = _shift_window(caregiver, cut, policy)
-        if window is None:
-            continue
+        if window is None or caregiver.home_base_index is None:
+            continue  # off today, or without a home base: not a vehicle of the repair
+        home: int = caregiver.home_base_index
         shift_start, back_by = window
         mins = travel_for(caregiver, travel)
         commitments: list[tuple[datetime, datetime, int, str, PlannedVisit | None]] = []
@@ -471,34 +477,33 @@ def _problem(
         for b in bookings.get(cid, []):
             if b.request_id == request.request_id or not (b.end > shift_start and b.start < back_by):
                 continue
-            loc = b.location_index if b.location_index is not None else caregiver.home_base_index
+            loc = b.location_index if b.location_index is not None else home
             pending = _movable_offer(b.request_id, cid, b.start, origin, cut, caregivers, uow, now, policy)
             if pending is None:
                 commitments.append((b.start, b.end, loc, b.request_id, None))
             else:
-                offer, node = pending
-                problem.offers[b.request_id] = offer
-                movable.append((b.request_id, b.start, node))
+                problem.offers[b.request_id] = pending[0]
+                movable.append((b.request_id, b.start, pending[1]))
         for rid, pv in plan.items():
             if pv.caregiver_id != cid or rid == request.request_id or not (shift_start < pv.end and pv.start < back_by):
                 continue
             state = _plan_state(rid, uow)
             if state == "live":
                 continue  # its offer or visit is a booking already, or it is being dispatched
-            loc = pv.location_index if pv.location_index is not None else caregiver.home_base_index
-            node = _movable_node(rid, pv, origin, cut, caregivers, policy) if state == "unreceived" else None
-            if node is None:
+            loc = pv.location_index if pv.location_index is not None else home
+            slot = _movable_node(rid, pv, origin, cut, caregivers, policy) if state == "unreceived" else None
+            if slot is None:
                 commitments.append((pv.start, pv.end, loc, rid, None))
             else:
                 problem.plan[rid] = pv
-                movable.append((rid, pv.start, node))
+                movable.append((rid, pv.start, slot))
         commitments.sort(key=lambda c: c[0])
-        here, free = caregiver.home_base_index, max(shift_start, cut)
+        here, free = home, max(shift_start, cut)
         route: list[tuple[str, int]] = []
         for start, end, loc, _rid, _pv in commitments:
             if start < cut:  # under way, or too soon to change: the caregiver sets off from there
                 here, free = loc, max(free, end)
-        vehicle = RepairVehicle(cid, here, _minute(origin, free, up=True), caregiver.home_base_index,
+        vehicle = RepairVehicle(cid, here, _minute(origin, free, up=True), home,
                                 _minute(origin, back_by) if policy.shift_end_hard else None)  # fmt: skip
         problem.vehicles.append(vehicle)
         # fixed nodes: the chain as it would run, each reached no later than the chain allows
