@@ -76,7 +76,6 @@ def service(name: str, lang: str) -> str:
 REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^not available$"), "当前不可用"),
     # a planned day's repair that gave way to insertion (handlers.dispatch.repair)
-    (re.compile(r"^no repair$"), "未重排"),
     (re.compile(r"^the policy gives the solver no time$"), "调度策略未给求解器时间"),
     (re.compile(r"^no caregiver may take it$"), "没有可接此单的护理员"),
     (re.compile(r"^the request has no place$"), "此单没有地点"),

@@ -328,7 +328,7 @@ def repair_or_offer(
     able = [c.caregiver_id for c in roster if _excluded(request, c, policy, context, already) is None]
     takers = (ranked + [c for c in able if c not in ranked])[: max(0, policy.repair_caregivers)]
     if policy.repair_seconds <= 0 or not takers or request.location_index is None:
-        return _fallback(request, uow, now, policy, travel, fell, "no repair: " + _why_not(policy, takers))
+        return _fallback(request, uow, now, policy, travel, fell, _why_not(policy, takers))
     by_id = {c.caregiver_id: c for c in roster}
     cast = takers + ([fell.caregiver_id] if fell is not None and fell.caregiver_id not in takers else [])
     caregivers = [by_id[c] for c in cast if c in by_id]
