@@ -183,3 +183,23 @@ def test_explain_shows_why_a_repair_gave_way_to_insertion_in_chinese():
     logged = [{"type": e.type, "time": e.time.isoformat(), "data": e.payload} for e in uow.events if e.subject == "r1"]
     chinese = "\n".join(explain(logged, CenterWords("zh", UTC_ZONE)))
     assert "未重排（调度策略未给求解器时间" in chinese and "按插入法派单" in chinese
+
+
+def test_a_pending_planned_offer_is_moved_and_offered_again_when_that_makes_room():
+    """near holds a pending planned offer for q (location 5, hard window 09:00-10:30) at 09:00; after
+    far declines r1 (location 4, 09:00-09:30) only near can take it, by doing q after it."""
+    uow, travel = planned_day()
+    uow.plan["q"] = PlannedVisit("near", at(60), at(90), 5, T0, "meal", at(60), at(150), True)
+    q = request("q", 5, start=60, end=150, window_hard=True)
+    receive_planned(q, uow.planned_visits(["q"]), uow, at(1), POLICY, travel)
+    [first] = uow.offers.for_request("q")
+    assert (first.caregiver_id, first.planned_start) == ("near", at(60))
+    decline(uow, travel)
+    assert first.status == OfferStatus.RESCINDED
+    [q_again] = [o for o in uow.offers.for_request("q") if o.status == OfferStatus.PENDING]
+    [r1_again] = [o for o in uow.offers.for_request("r1") if o.status == OfferStatus.PENDING]
+    assert r1_again.caregiver_id == "near" and at(60) <= r1_again.planned_start <= at(90)
+    assert q_again.caregiver_id == "near" and at(60) <= q_again.planned_start <= at(150)
+    assert q_again.planned_start >= r1_again.planned_end + timedelta(minutes=travel.minutes(4, 5))
+    [event] = [e for e in uow.events if e.type == "care.dispatch.repaired"]
+    assert {mv["request_id"] for mv in event.payload["moved"]} >= {"r1", "q"}
