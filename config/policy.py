@@ -63,6 +63,11 @@ class _Step(_Strict):
     deadline_seconds: float = Field(ge=0)
 
 
+class _Planned(_Strict):
+    repair_seconds: float = Field(default=3.0, ge=0, le=60)
+    repair_caregivers: int = Field(default=12, ge=1, le=200)
+
+
 class _File(_Strict):
     version: str = Field(min_length=1)
     scoring: _Scoring
@@ -70,6 +75,7 @@ class _File(_Strict):
     visits: _Visits
     eligibility: _Eligibility
     shifts: _Shifts = Field(default_factory=_Shifts)
+    planned: _Planned = Field(default_factory=_Planned)
     sla_minutes: dict[str, float]
     ladder: dict[str, list[_Step]]
 
@@ -106,6 +112,8 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool | None = None) -
         provider_score_weight=f.scoring.provider_score_weight,
         fairness_weight=f.scoring.fairness_weight,
         daily_capacity=f.eligibility.daily_capacity,
+        repair_seconds=f.planned.repair_seconds,
+        repair_caregivers=f.planned.repair_caregivers,
         parallel_offers=dict(f.offers.parallel),
         skill_hierarchy={k: tuple(v) for k, v in f.eligibility.skill_hierarchy.items()},
         sla_minutes=dict(f.sla_minutes),

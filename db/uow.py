@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -195,6 +195,35 @@ class SqlUnitOfWork:
             r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
             for r in rows
         }
+
+    def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        """The plan's rows of ``caregiver_ids``; what the plan knew of a request before it
+        arrived is not stored, so such a slot stays put in a repair (``handlers.dispatch.repair``)."""
+        rows = self.session.execute(
+            select(tables.planned_visits).where(tables.planned_visits.c.caregiver_id.in_(list(caregiver_ids)))
+        ).all()
+        return {
+            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
+            for r in rows
+        }
+
+    def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
+        """Update each request's plan row in this transaction (a repair moved it); a request
+        without a row gets one."""
+        pv = tables.planned_visits
+        for request_id, v in visits.items():
+            values = {
+                "caregiver_id": v.caregiver_id,
+                "planned_start": v.start,
+                "planned_end": v.end,
+                "location_index": v.location_index,
+                "announced_at": v.announced_at,
+            }
+            known = self.session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
+            if known is None:
+                self.session.execute(pv.insert().values(request_id=request_id, **values))
+            else:
+                self.session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

@@ -134,6 +134,36 @@ def offer_refused(request: CareRequest, offer: Offer, now: datetime) -> DomainEv
     )
 
 
+def dispatch_repaired(
+    request: CareRequest,
+    now: datetime,
+    outcome: str,
+    moved: list[dict[str, Any]],
+    solver_seconds: float,
+    objective_before: float | None,
+    objective_after: float | None,
+    caregivers: int,
+    reason: str | None = None,
+) -> DomainEvent:
+    """A planned visit fell through and the day was repaired (``outcome`` ``repaired``: ``moved``
+    lists each request moved, ``caregiver_before``/``after`` and ``start_before``/``after`` as ISO
+    times; objectives are travel + tardiness minutes of the ``caregivers`` re-planned) or the
+    repair gave way to insertion (``outcome`` ``insertion`` with the ``reason``)."""
+    return _event(
+        "care.dispatch.repaired",
+        request,
+        now,
+        "lifecycle",
+        outcome=outcome,
+        moved=moved,
+        solver_seconds=round(solver_seconds, 3),
+        objective_before=None if objective_before is None else round(objective_before, 1),
+        objective_after=None if objective_after is None else round(objective_after, 1),
+        caregivers=caregivers,
+        reason=reason,
+    )
+
+
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
     return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id, due=_iso(due))
 

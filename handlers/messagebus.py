@@ -18,8 +18,9 @@ from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.dispatch import batching, offers
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
+from handlers.dispatch.repair import repair_or_offer
 from handlers.evaluation import feedback
-from handlers.model import OfferStatus
+from handlers.model import CareRequest, OfferStatus
 from handlers.ports import UnitOfWork
 from handlers.register import changes as register
 from handlers.register import commands as rc
@@ -65,6 +66,14 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
         offers.receive_request(request, uow, now, p, t)
 
 
+def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> Callable[[CareRequest], object] | None:
+    """How a request whose offer fell through is offered on: a planned area repairs its day
+    (``handlers.dispatch.repair``), any other area ranks again (None: ``offers.offer_next``)."""
+    if area.mode != "planned":
+        return None
+    return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
+
+
 def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area: None) -> None:
     try:
         feedback.record_feedback(cmd.event_id, cmd.request_id, uow, now, cmd.stars, cmd.complaint, cmd.comment)
@@ -97,7 +106,7 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         _on(
             m.DeclineOffer,
             lambda c, uow, now, a: offers.close_offer(
-                c.offer_id, OfferStatus.REJECTED, uow, now, a.policy, a.travel, c.caregiver_id
+                c.offer_id, OfferStatus.REJECTED, uow, now, a.policy, a.travel, c.caregiver_id, _reoffer(uow, now, a)
             ),
         ),
         _on(
@@ -118,7 +127,9 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.ExpireOffer,
-            lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: offers.close_offer(
+                c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy, a.travel, reoffer=_reoffer(uow, now, a)
+            ),
         ),
         _on(
             m.EscalateRequest,

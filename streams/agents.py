@@ -19,6 +19,7 @@ import logging
 
 from faust.types import StreamT
 
+from handlers.dispatch import repair
 from streams import steps
 from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
 from streams.runtime import db_call, deliver, kick_relay, relay_outbox_safely, relay_when_kicked
@@ -82,6 +83,13 @@ async def dispatch_care(stream: StreamT) -> None:
                 ),
             )
         kick_relay()
+
+
+@app.task
+async def solve_repairs_in_a_process() -> None:
+    """Planned areas' repairs search in a solver process: OR-Tools holds the GIL while it
+    searches, so in the agent's thread it would stop this event loop (``handlers.dispatch.repair``)."""
+    repair.use_solver_process()
 
 
 @app.task

@@ -470,12 +470,15 @@ def bench_dispatch(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the rows to this JSON file", dir_okay=False)
     ] = None,
+    repair_seconds: Annotated[
+        float, typer.Option(min=0, help="planned day: solver seconds per repair of a fallen visit (0: insertion)")
+    ] = 3.0,
 ) -> None:
     """Online, batched and planned dispatch on UHHC days beside the published
     solutions: travel, tardiness, unserved visits, visits in their window, runtime."""
     from tools.bench.dispatch import main as bench_main
 
-    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out))
+    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out, repair_seconds))
 
 
 Loads = Annotated[str, typer.Option(help="offered loads, requests per second, comma separated; stops at saturation")]

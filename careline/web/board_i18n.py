@@ -75,6 +75,13 @@ def service(name: str, lang: str) -> str:
 #: dispatch's exclusion sentences (``_excluded`` and the gap search), as patterns -> Chinese
 REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^not available$"), "当前不可用"),
+    # a planned day's repair that gave way to insertion (handlers.dispatch.repair)
+    (re.compile(r"^the policy gives the solver no time$"), "调度策略未给求解器时间"),
+    (re.compile(r"^no caregiver may take it$"), "没有可接此单的护理员"),
+    (re.compile(r"^the request has no place$"), "此单没有地点"),
+    (re.compile(r"^the solver found no answer in time$"), "求解器未能及时给出方案"),
+    (re.compile(r"^the solver left the request out$"), "求解器的方案未安排此单"),
+    (re.compile(r"^the repaired slot does not fit$"), "重排后的时段已不可行"),
     (re.compile(r"^serves area (?P<a>\S+), not (?P<b>\S+)$"), "服务片区为 {a}，不是 {b}"),
     (re.compile(r"^lacks the ability (?P<s>\S+)$"), "不具备“{s}”服务技能"),
     (re.compile(r"^provider (?P<p>\S+) has no contract for (?P<s>\S+)$"), "服务商 {p} 未签约“{s}”服务"),

@@ -74,6 +74,9 @@ HISTORY_KEYS: dict[str, frozenset[str]] = {
     "history.operator.acknowledged": _keys("operator"),
     "history.operator.outcome": _keys("operator", "outcome"),
     "history.notice": _keys("notice", "recipient", "phone", "channel", "delivery"),
+    "history.repaired": _keys("caregivers", "seconds", "before", "after"),
+    "history.repaired.move": _keys("request", "caregiver_before", "caregiver_after", "start_before", "start_after"),
+    "history.repair_fallback": _keys("reason", "seconds"),
     # the page
     "history.title": _keys("request"),
     "history.link": _keys(),
@@ -96,7 +99,8 @@ HISTORY_KEYS: dict[str, frozenset[str]] = {
 @dataclass(frozen=True)
 class Entry:
     """One decision or state change: ``kind`` is ``status``, ``decision``, ``offer``,
-    ``offer_answer``, ``escalation``, ``visit``, ``operator`` or ``notice``; ``data`` is the
+    ``offer_answer``, ``escalation``, ``visit``, ``operator``, ``repair`` (a planned day
+    repaired, or given way to insertion) or ``notice``; ``data`` is the
     event's (or notice's) fields; ``at`` is when it happened (aware), ``None`` if unknown."""
 
     at: datetime | None
@@ -127,6 +131,8 @@ def _entry(event: Mapping[str, Any]) -> Entry | None:
         return Entry(at, "visit", data, t.rsplit(".", 1)[-1])
     if t in OPERATOR_ACTIONS:
         return Entry(at, "operator", data, OPERATOR_ACTIONS[t])
+    if t == "care.dispatch.repaired":
+        return Entry(at, "repair", data, str(data.get("outcome") or ""))
     return None
 
 
@@ -240,11 +246,41 @@ def _head(entry: Entry, w: Words) -> str:
     )
 
 
+def _repair(data: Mapping[str, Any], w: Words) -> tuple[str, tuple[str, ...]]:
+    """A repair's headline (how many caregivers, solver seconds, objective before/after) and one
+    line per request it moved; or the reason it gave way to insertion."""
+    if data.get("outcome") != "repaired":
+        reason = w.term("reason", str(data.get("reason") or "?"))
+        return w.text("history.repair_fallback", reason=reason, seconds=_minutes(data.get("solver_seconds"))), ()
+    head = w.text(
+        "history.repaired",
+        caregivers=data.get("caregivers", "?"),
+        seconds=_minutes(data.get("solver_seconds")),
+        before=_minutes(data.get("objective_before")),
+        after=_minutes(data.get("objective_after")),
+    )
+    moves = tuple(
+        w.text(
+            "history.repaired.move",
+            request=m.get("request_id", "?"),
+            caregiver_before=m.get("caregiver_before") or "-",
+            caregiver_after=m.get("caregiver_after") or "-",
+            start_before=w.time(_when(m.get("start_before"))),
+            start_after=w.time(_when(m.get("start_after"))),
+        )
+        for m in data.get("moved") or []
+    )
+    return head, moves
+
+
 def describe(entry: Entry, words: Words) -> Told:
     """``entry`` in ``words`` (see ``Told``)."""
     if entry.kind == "decision":
         head, details, excluded = _decision(entry.data, words)
         return Told(words.time(entry.at), head, details, excluded)
+    if entry.kind == "repair":
+        head, details = _repair(entry.data, words)
+        return Told(words.time(entry.at), head, details)
     return Told(words.time(entry.at), _head(entry, words))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime, timedelta
+from typing import Callable
 
 from handlers import events as ev
 from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers, travel_for
@@ -245,10 +246,13 @@ def close_offer(
     policy: DispatchPolicy,
     travel: TravelTimes,
     caregiver_id: str | None = None,
+    reoffer: Callable[[CareRequest], object] | None = None,
 ) -> bool:
     """Record a decline (``rejected``) or a ``timeout``; when no offer of the
-    request is still pending, offer it to the next caregivers. Late or foreign
-    replies change nothing; a decline given after expiry counts as a timeout."""
+    request is still pending, offer it to the next caregivers (``offer_next``, or
+    ``reoffer(request)`` when given: a planned area repairs its day,
+    ``handlers.dispatch.repair``). Late or foreign replies change nothing; a
+    decline given after expiry counts as a timeout."""
     offer = uow.offers.get(offer_id)
     if offer is None or offer.status != OfferStatus.PENDING:
         return False
@@ -262,7 +266,10 @@ def close_offer(
     caregiver = uow.caregivers.get(offer.caregiver_id)
     uow.emit(ev.offer_closed(request, offer, now, caregiver.provider_id if caregiver else None))
     if not request.status.is_final and uow.visits.for_request(request.request_id) is None:
-        offer_next(request, uow, now, policy, travel)
+        if reoffer is not None:
+            reoffer(request)
+        else:
+            offer_next(request, uow, now, policy, travel)
     return True
 
 

@@ -253,16 +253,29 @@ def planned_visits(
 ) -> dict[str, PlannedVisit]:
     """The plan keyed by care request id, with the ids ``handlers.datasets.day.build_day``
     gives a run (``<run>.<patient>.<service>``, caregivers ``<run>.<id>``),
-    announced to the caregivers at ``day_start``."""
+    announced to the caregivers at ``day_start``; each visit carries the service, the
+    start range it was planned in and whether its window is hard, so a repair may move it."""
 
     def at(minute: float) -> datetime:
         return day_start + timedelta(minutes=minute)
 
+    synchronised = {n.patient_id for n in instance.needs if n.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)}
     plan: dict[str, PlannedVisit] = {}
     for caregiver_id, stops in routes.items():
         for s in stops:
-            loc = instance.need(s.patient_id, s.service_id).location_index
+            need = instance.need(s.patient_id, s.service_id)
+            ranges = instance.start_ranges(need) or [(need.window_start, instance.latest_start(need))]
+            first, last = next(((a, b) for a, b in ranges if a <= s.start <= b), (ranges[0][0], ranges[-1][1]))
             plan[f"{run}.{s.patient_id}.{s.service_id}"] = PlannedVisit(
-                f"{run}.{caregiver_id}", at(s.start), at(s.end), loc, day_start
+                f"{run}.{caregiver_id}",
+                at(s.start),
+                at(s.end),
+                need.location_index,
+                day_start,
+                service_type=need.service_id,
+                window_start=at(first),
+                latest_start=at(last),
+                window_hard=instance.windows_hard,
+                synchronised=need.patient_id in synchronised,
             )
     return plan

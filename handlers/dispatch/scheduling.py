@@ -100,6 +100,12 @@ class DispatchPolicy:
     fairness_weight: float = 2.0
     daily_capacity: int | None = None
     exploration_share: float = 0.1
+    repair_seconds: float = 3.0
+    """Planned areas: wall seconds the solver may spend repairing the day when a planned visit
+    falls through (``handlers.dispatch.repair``); 0 falls back to insertion at once."""
+    repair_caregivers: int = 12
+    """Planned areas: how many caregivers who may take the falling request (the ranked ones
+    first) a repair re-plans, with the caregiver who let it fall."""
     parallel_offers: dict[str, int] = field(default_factory=lambda: {"stat": 3, "asap": 2})
     skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15, "routine": 60})

@@ -47,6 +47,32 @@ def recompute(instance_json: dict, visits: list, run: str, day_start) -> tuple[f
     return travel, total, worst
 
 
+def assert_repairs_keep_hard_windows(pipeline, run: str) -> None:
+    """Issue 18: a declined or timed-out planned offer was repaired by the worker (an audit event
+    per attempt), and every offer made (the repaired ones included) starts inside its hard window."""
+    r, o, e = tables.care_requests.c, tables.offers.c, tables.event_log.c
+    with pipeline.sessions() as session:
+        attempts = [
+            row.payload.get("data", row.payload)
+            for row in session.execute(
+                select(e.payload).where(e.type == "care.dispatch.repaired", e.subject.like(f"{run}.%"))
+            )
+        ]
+        offered = session.execute(
+            select(o.offer_id, o.planned_start, r.window_start, r.window_end, r.window_hard)
+            .join(tables.care_requests, r.request_id == o.request_id)
+            .where(o.request_id.like(f"{run}.%"))
+        ).all()
+    # about 15 % of offers are declined or time out: 33 planned visits without one fall is < 1 %
+    assert attempts, "no planned visit fell through in this day: nothing was repaired"
+    repaired = [a for a in attempts if a["outcome"] == "repaired"]
+    print(f"\nplanned bazirha-E2: {len(attempts)} visits fell through, {len(repaired)} repaired by the solver")
+    for a in repaired:
+        assert a["moved"] and a["solver_seconds"] <= 5, a
+    late = [x.offer_id for x in offered if x.window_hard and not x.window_start <= x.planned_start <= x.window_end]
+    assert not late, f"offers outside their hard window: {late}"
+
+
 @pytest.mark.parametrize("mode", ["online", "batched", "planned"])
 def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_up(pipeline, shared_data, mode):
     path = shared_data / "uhhc/instances/bazirha-E2.json"
@@ -115,8 +141,10 @@ def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_u
             ).all():
                 firsts.setdefault(rid, cid)
         followed = sum(firsts.get(rid) == cid for rid, cid in planned.items()) / len(planned)
-        # a planned slot is given up when a fallback has taken it since (measured 79–94 %)
+        # a planned slot is given up when a fallback has taken it since (measured 79–94 %); a
+        # repair moves the fallen request's row (and the slots it moved) to the new caregiver
         assert followed >= 0.7, f"only {followed:.0%} of first offers followed the plan"
+        assert_repairs_keep_hard_windows(pipeline, run)
     print(
         f"\n{mode} bazirha-E2: careline travel {travel:.0f} min for {len(visits)} visits vs published SA "
         f"{published['cost_components']['travel_time']} min for all 33: ratio {ratio:.3f}; "

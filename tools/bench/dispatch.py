@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -151,8 +151,12 @@ def simulate(
     seed: int,
     plan_routes: Mapping[str, Sequence[Stop]] | None,
     batch_interval_seconds: float = 60.0,
+    repair_seconds: float = DispatchPolicy.repair_seconds,
+    repairs: list[Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, list[Stop]], float, bool]:
-    """One simulated day: (routes as visited, wall seconds, every request final?)."""
+    """One simulated day: (routes as visited, wall seconds, every request final?).
+    A planned day repairs with ``repair_seconds`` of solver time per fallen visit (0: insertion,
+    as before issue 18); each ``care.dispatch.repaired`` payload is appended to ``repairs``."""
     run = instance.name
     day = build_day(instance, DAY_START, LEAD_MINUTES, run)
     plan = planned_visits(instance, plan_routes, run, DAY_START) if plan_routes is not None else None
@@ -160,7 +164,7 @@ def simulate(
     result = run_day(
         day,
         MatrixTravelTimes(instance.distances),
-        DispatchPolicy(shift_end_hard=instance.shift_end_hard),
+        DispatchPolicy(shift_end_hard=instance.shift_end_hard, repair_seconds=repair_seconds),
         CaregiverModel(seed=seed),
         {n.service_id for n in instance.needs},
         mode=mode,
@@ -168,19 +172,30 @@ def simulate(
         plan=plan,
     )
     seconds = time.perf_counter() - started
+    if repairs is not None:
+        repairs += [e.payload for e in result.uow.events if e.type == "care.dispatch.repaired"]
     final = len(result.uow.requests) == len(day.submissions) and all(
         r.status.is_final for r in result.uow.requests.values()
     )
     return routes_from_visits(result.uow.visits.values(), run, DAY_START), seconds, final
 
 
-def bench_dispatch(instances: list[Path], seeds: Iterable[int], time_limit: float, console: Console) -> list[Row]:
+def bench_dispatch(
+    instances: list[Path],
+    seeds: Iterable[int],
+    time_limit: float,
+    console: Console,
+    repair_seconds: float = DispatchPolicy.repair_seconds,
+) -> list[Row]:
     """Run every method on every instance and print the comparison table.
 
     ``seeds`` seed the caregiver model (and permute the planner's input);
     ``time_limit`` is the planner's wall-clock budget in seconds per instance
-    and seed. Raises ``InstanceError``/``OSError``/``ValueError`` for an unreadable instance.
+    and seed; ``repair_seconds`` the planned day's solver budget per repair (0: insertion).
+    After the table, one line per planned day counts its repairs and their slowest decision.
+    Raises ``InstanceError``/``OSError``/``ValueError`` for an unreadable instance.
     """
+    summaries: list[str] = []
     seeds = list(seeds)
     loaded = [(p, load_instance(p.read_bytes(), name=p.stem)) for p in instances]
     rows: list[Row] = []
@@ -196,7 +211,12 @@ def bench_dispatch(instances: list[Path], seeds: Iterable[int], time_limit: floa
                 bar.advance(task)
                 for mode in SIMULATED:
                     bar.update(task, description=f"{instance.name} seed {seed}: {mode} day")
-                    routes, seconds, final = simulate(instance, mode, seed, plan if mode == "planned" else None)
+                    repairs: list[Mapping[str, Any]] = []
+                    routes, seconds, final = simulate(
+                        instance, mode, seed, plan if mode == "planned" else None, 60.0, repair_seconds, repairs
+                    )
+                    if mode == "planned":
+                        summaries.append(repair_summary(instance.name, seed, repairs))
                     rows.append(
                         _row(
                             instance, mode, seed, routes, seconds + (plan_seconds if mode == "planned" else 0.0), final
@@ -207,7 +227,20 @@ def bench_dispatch(instances: list[Path], seeds: Iterable[int], time_limit: floa
             for method, routes in published_routes(path, instance).items():
                 rows.append(_row(instance, f"published {method}", None, routes, None))
     print_rows(console, rows)
+    for line in summaries:
+        console.print(line, soft_wrap=True)
     return rows
+
+
+def repair_summary(name: str, seed: int, repairs: Sequence[Mapping[str, Any]]) -> str:
+    """One planned day's repairs in a line: how many fallen visits, how many the solver placed,
+    how many gave way to insertion, and the slowest solver time (seconds)."""
+    placed = sum(1 for r in repairs if r.get("outcome") == "repaired")
+    slowest = max((float(r.get("solver_seconds") or 0) for r in repairs), default=0.0)
+    return (
+        f"{name} seed {seed} planned day: {len(repairs)} visits fell through, {placed} repaired, "
+        f"{len(repairs) - placed} by insertion; slowest repair {slowest:.2f} s"
+    )
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:
@@ -249,11 +282,14 @@ def print_rows(console: Console, rows: Sequence[Row]) -> None:
         console.print(table)
 
 
-def command_line(files: Sequence[Path], time_limit: float, seed: int) -> str:
+def command_line(
+    files: Sequence[Path], time_limit: float, seed: int, repair_seconds: float = DispatchPolicy.repair_seconds
+) -> str:
     """The command as typed, or its ``careline bench dispatch`` equivalent when
     called from Python (``python -c``)."""
     equivalent = shlex.join(
         ["careline", "bench", "dispatch", *map(str, files), "--time-limit", f"{time_limit:g}", "--seed", str(seed)]
+        + ([] if repair_seconds == DispatchPolicy.repair_seconds else ["--repair-seconds", f"{repair_seconds:g}"])
     )
     if sys.argv and sys.argv[0] not in ("-c", "") and Path(sys.argv[0]).name == "careline":
         return shlex.join(["careline", *sys.argv[1:]])
@@ -283,17 +319,24 @@ def instance_warnings(instance: Instance) -> list[str]:
     return lines
 
 
-def main(files: list[Path], time_limit: float, seed: int, json_out: Path | None = None) -> int:
+def main(
+    files: list[Path],
+    time_limit: float,
+    seed: int,
+    json_out: Path | None = None,
+    repair_seconds: float = DispatchPolicy.repair_seconds,
+) -> int:
     """``careline bench dispatch [FILES...] [--time-limit] [--seed] [--json FILE]``: prints the
     header (command line, machine), warnings (cost components the planner ignores) and the
     table; with ``json_out`` also writes the rows (``write_json``). Exit 0 when every simulated
     day brought every request to a final state, 1 otherwise, 2 for an unreadable file."""
     probe = Console()
     out = probe if probe.is_terminal else Console(width=120)  # unwrapped in files, as careline.cli does
-    out.print(f"$ {command_line(files, time_limit, seed)}", soft_wrap=True)
+    out.print(f"$ {command_line(files, time_limit, seed, repair_seconds)}", soft_wrap=True)
     out.print(
         f"machine: {machine()} · caregiver model: accept 0.85, decline 0.10, reply 10–90 s, "
-        f"offer timeout 120 s · planner: OR-Tools GLS, {time_limit:g} s per instance",
+        f"offer timeout 120 s · planner: OR-Tools GLS, {time_limit:g} s per instance · "
+        f"planned day repairs: {repair_seconds:g} s each{' (0: insertion)' if repair_seconds <= 0 else ''}",
         soft_wrap=True,
     )
     started = time.perf_counter()
@@ -301,9 +344,9 @@ def main(files: list[Path], time_limit: float, seed: int, json_out: Path | None 
         for path in files:
             for line in instance_warnings(load_instance(path.read_bytes(), name=path.stem)):
                 out.print(f"[yellow]{line}", soft_wrap=True)
-        rows = bench_dispatch(files, [seed], time_limit, out)
+        rows = bench_dispatch(files, [seed], time_limit, out, repair_seconds)
         if json_out is not None:
-            write_json(json_out, rows, command_line(files, time_limit, seed))
+            write_json(json_out, rows, command_line(files, time_limit, seed, repair_seconds))
             out.print(f"rows written to {json_out}")
     except (OSError, ValueError, InstanceError) as exc:
         Console(stderr=True).print(f"[red]cannot run the bench: {exc}")
