@@ -326,8 +326,12 @@ def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel:
     """A visit the offer's caregiver committed to whose planned slot leaves no time to travel to
     or from the offered slot (``planned_start``..``planned_end``, travel minutes from
     ``travel`` at the caregiver's own travel mode, as ranking measured them:
-    ``scheduling.travel_for``), or None. Planned times, not expected ones: a caregiver running
-    late on one visit may still take the next; only two commitments that cannot both be kept clash."""
+    ``scheduling.travel_for``), or None. A visit occupies what ranking's bookings say it does
+    (``UnitOfWork.bookings``): its planned start to ``Visit.expected_end``, so a caregiver who
+    checked out early is free from her check-out (the deploy smoke saw a completed visit's planned
+    end refuse the next offer ranking had made her); no lateness is predicted here: a caregiver
+    running late on one visit may still take the next, only two commitments that cannot both be
+    kept clash."""
     here = request.location_index
     caregiver = uow.caregivers.get(offer.caregiver_id)
     if caregiver is not None:
@@ -336,7 +340,7 @@ def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel:
         if v.request_id == offer.request_id or v.status in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
             continue
         if v.planned_start <= offer.planned_start:
-            if v.planned_end + timedelta(minutes=travel.minutes(v.location_index, here)) > offer.planned_start:
+            if v.expected_end + timedelta(minutes=travel.minutes(v.location_index, here)) > offer.planned_start:
                 return v
         elif offer.planned_end + timedelta(minutes=travel.minutes(here, v.location_index)) > v.planned_start:
             return v

@@ -217,3 +217,25 @@ def test_a_driving_caregivers_accept_is_checked_at_her_own_speed_not_the_areas()
     assert second.planned_start < at(90) + timedelta(minutes=travel.minutes(1, 2))  # sooner than by e-bike
     assert accept_offer(second.offer_id, "car", uow, at(3), POLICY, travel)
     assert second.status == OfferStatus.ACCEPTED
+
+
+def test_a_caregiver_who_checked_out_early_may_accept_the_next_visit_ranking_gave_her():
+    """Ranking books a visit until its check-out (``Visit.expected_end``); the accept's clash check
+    must too. The deploy smoke saw a caregiver complete a visit in minutes, be offered the next
+    request at once, answer yes and be refused: the first visit's planned end was still ahead."""
+    from handlers.dispatch.offers import accept_offer
+    from handlers.visits import attendance
+
+    travel = line_travel()
+    uow = uow_with(caregiver("c1", home=1))
+    offers.receive_request(request("first", 1, start=0, end=120), uow, at(0), POLICY, travel)
+    (first,) = offers_of(uow, "first")
+    assert accept_offer(first.offer_id, "c1", uow, at(1), POLICY, travel)
+    assert attendance.check_in("first", "c1", uow, at(2), travel)
+    assert attendance.check_out("first", "c1", uow, at(10))
+    assert uow.visits.for_request("first").planned_end > at(30)  # planned longer than it took
+    offers.receive_request(request("next", 1, start=10, end=200), uow, at(11), POLICY, travel)
+    (second,) = offers_of(uow, "next")
+    assert second.caregiver_id == "c1" and second.planned_start < at(30)
+    assert accept_offer(second.offer_id, "c1", uow, at(12), POLICY, travel)
+    assert second.status == OfferStatus.ACCEPTED
