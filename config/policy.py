@@ -68,6 +68,11 @@ class _Planned(_Strict):
     repair_caregivers: int = Field(default=12, ge=1, le=200)
 
 
+class _Promise(_Strict):
+    before_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
+    after_minutes: float = Field(default=45.0, ge=0, le=24 * 60)
+
+
 class _File(_Strict):
     version: str = Field(min_length=1)
     scoring: _Scoring
@@ -76,6 +81,7 @@ class _File(_Strict):
     eligibility: _Eligibility
     shifts: _Shifts = Field(default_factory=_Shifts)
     planned: _Planned = Field(default_factory=_Planned)
+    promise: _Promise = Field(default_factory=_Promise)
     sla_minutes: dict[str, float]
     ladder: dict[str, list[_Step]]
 
@@ -114,6 +120,8 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool | None = None) -
         daily_capacity=f.eligibility.daily_capacity,
         repair_seconds=f.planned.repair_seconds,
         repair_caregivers=f.planned.repair_caregivers,
+        promise_before_minutes=f.promise.before_minutes,
+        promise_after_minutes=f.promise.after_minutes,
         parallel_offers=dict(f.offers.parallel),
         skill_hierarchy={k: tuple(v) for k, v in f.eligibility.skill_hierarchy.items()},
         sla_minutes=dict(f.sla_minutes),

@@ -83,11 +83,21 @@ def offer_created(request: CareRequest, offer: Offer) -> DomainEvent:
 
 
 def offer_accepted(
-    request: CareRequest, offer: Offer, visit: Visit, now: datetime, supersedes: str | None = None
+    request: CareRequest,
+    offer: Offer,
+    visit: Visit,
+    now: datetime,
+    supersedes: str | None = None,
+    promise: tuple[datetime, datetime, bool] | None = None,
 ) -> DomainEvent:
     """``supersedes``: the status this acceptance overturns (``timeout``, when
     an answer given in time was processed after the expiry), so a consumer
-    that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``)."""
+    that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``).
+    ``promise``: (start, end, changed), the window the elder is told
+    (``handlers.dispatch.promise``) and whether it replaces one told before."""
+    told = {}
+    if promise is not None:
+        told = {"promised_start": _iso(promise[0]), "promised_end": _iso(promise[1]), "promise_changed": promise[2]}
     return _event(
         "dispatch.offer.accepted",
         request,
@@ -103,6 +113,7 @@ def offer_accepted(
         planned_end=_iso(visit.planned_end),
         time_to_assign_seconds=(now - request.received_at).total_seconds() if request.received_at else None,
         supersedes=supersedes,
+        **told,
     )
 
 

@@ -249,6 +249,7 @@ def request_status(
         duration_minutes=view.duration_minutes,
         caregiver_name=view.caregiver_name,
         arrival_window=arrival,
+        arrival_source=view.arrival_source if arrival else None,
     )
 
 

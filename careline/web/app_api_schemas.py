@@ -145,8 +145,11 @@ class RequestAccepted(BaseModel):
 
 
 class RequestState(BaseModel):
-    """A request as the elder sees it; ``caregiver_name`` and ``arrival_window``
-    (planned start ± 15 minutes) once a caregiver has accepted."""
+    """A request as the elder sees it; ``caregiver_name`` once a caregiver has accepted;
+    ``arrival_window`` the window careline promises (``handlers.dispatch.promise``: around the
+    accepted visit's planned start, or a planned area's slot before that, clipped to ``window``),
+    with ``arrival_source`` ``visit`` or ``plan``; both null while no time is known yet (the elder
+    is told the time once a caregiver accepts)."""
 
     request_id: str
     status: RequestStatus
@@ -156,6 +159,9 @@ class RequestState(BaseModel):
     duration_minutes: float
     caregiver_name: str | None = Field(default=None, examples=["Li Mei"])
     arrival_window: Window | None = None
+    arrival_source: Literal["visit", "plan"] | None = Field(
+        default=None, description="visit: around the accepted visit's planned start; plan: a planned area's slot"
+    )
 
 
 class Cancelled(BaseModel):

@@ -35,7 +35,7 @@ def render(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
     fields["service"] = texts.service(lang, str(v.get("service_type", "")))
     if notice.kind in _JOB:
         fields["when"] = sms.when_text(texts, lang, v["start"], v["end"], tz) if v.get("start") and v.get("end") else ""
-    if "start" in v and "end" in v and notice.kind.endswith(".confirmed"):
+    if "start" in v and "end" in v and notice.kind.endswith((".confirmed", ".rescheduled")):
         fields["window"] = sms.window_text(texts, lang, v["start"], v["end"], tz)
     if "time" in v:
         at = v["time"].astimezone(tz)

@@ -25,14 +25,11 @@ only urgent ones. A person with no channel is not told (and nothing is written).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 
+from handlers.dispatch import promise
 from handlers.model import CareRequest, Offer, Priority, offer_id_of
-
-#: the window an elder is told: the planned start ± this many minutes (the app's
-#: arrival window, ``handlers.channels.app_requests.ARRIVAL_MARGIN_MINUTES``)
-ARRIVAL_MARGIN_MINUTES = 15.0
 
 URGENT = frozenset(
     {
@@ -46,6 +43,7 @@ URGENT = frozenset(
         "plan_changed",
         "elder.late",
         "elder.late_replaced",
+        "elder.rescheduled",
         "elder.no_show",
         "elder.called_off",
         "elder.unserved",
@@ -53,6 +51,7 @@ URGENT = frozenset(
         "family.emergency",
         "family.late",
         "family.late_replaced",
+        "family.rescheduled",
         "family.no_show",
         "family.called_off",
         "family.unserved",
@@ -191,12 +190,15 @@ def _offer_accepted(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Not
     address = (home.address or home.neighbourhood if home else None) or reg.area_name(r.service_area) or ""
     times = {"start": offer.planned_start, "end": offer.planned_end}
     out = _caregiver(ev, "confirmed", r, reg, code=offer.short_code, address=address, **times)
-    margin = timedelta(minutes=ARRIVAL_MARGIN_MINUTES)
     if r.priority == Priority.STAT:
         return out + _household(ev, "on_the_way", r, reg, always=True, time=offer.planned_start)
-    return out + _household(
-        ev, "confirmed", r, reg, start=offer.planned_start - margin, end=offer.planned_start + margin
-    )
+    start, end = _when(ev.data.get("promised_start")), _when(ev.data.get("promised_end"))
+    if start is None or end is None:  # an event from before promises were recorded on it
+        told = promise.promised_window(r, offer.planned_start)
+        assert told is not None
+        start, end = told.start, told.end
+    kind = "rescheduled" if ev.data.get("promise_changed") else "confirmed"
+    return out + _household(ev, kind, r, reg, start=start, end=end)
 
 
 def _caregiver_only(kind: str) -> Callable[[_Event, CareRequest, NoticeRegister], list[Notice]]:

@@ -44,7 +44,7 @@ DELIVERIES = (
 #: what a notice said (``handlers.channels.notices`` kinds, without ``elder.``/``family.``)
 NOTICE_KINDS = (
     "offer", "confirmed", "how_to_report", "withdrawn", "refused", "cancelled", "reassigned", "no_show_taken",
-    "late_taken", "plan_changed", "on_the_way", "late", "late_replaced", "no_show", "called_off", "unserved",
+    "late_taken", "plan_changed", "on_the_way", "late", "late_replaced", "rescheduled", "no_show", "called_off", "unserved",
     "emergency_handled", "emergency", "arrived", "completed", "alarm_ack", "complaint", "rating_request", "thanks",
 )  # fmt: skip
 

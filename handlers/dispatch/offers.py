@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from handlers import events as ev
+from handlers.dispatch import promise
 from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers, travel_for
 from handlers.evaluation.provider_scores import explores
 from handlers.model import (
@@ -29,6 +30,7 @@ from handlers.model import (
     SyncType,
     Visit,
     VisitStatus,
+    offer_id_of,
     visit_id_for,
 )
 from handlers.ports import UnitOfWork
@@ -211,11 +213,22 @@ def accept_offer(
         planned_start=offer.planned_start,
         planned_end=offer.planned_end,
     )
+    told = _told_promise(request, uow, policy)
     uow.visits.add(visit)
     request.assigned_at = request.assigned_at or now
     _set_status(uow, request, RequestStatus.ACCEPTED, now, f"offer {offer_id} accepted")
+    kept, changed = promise.change_for(
+        request, told, visit.planned_start, policy.promise_before_minutes, policy.promise_after_minutes
+    )
     uow.emit(
-        ev.offer_accepted(request, offer, visit, now, supersedes=was.value if was != OfferStatus.PENDING else None)
+        ev.offer_accepted(
+            request,
+            offer,
+            visit,
+            now,
+            supersedes=was.value if was != OfferStatus.PENDING else None,
+            promise=(kept.start, kept.end, changed),
+        )
     )
     uow.emit(
         ev.timer_requested(
@@ -345,6 +358,16 @@ def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel:
         elif offer.planned_end + timedelta(minutes=travel.minutes(here, v.location_index)) > v.planned_start:
             return v
     return None
+
+
+def _told_promise(request: CareRequest, uow: UnitOfWork, policy: DispatchPolicy) -> promise.Promise | None:
+    """The window the elder was last told for ``request`` (``promise.kept_promise``) from the visits
+    it has had before (re-dispatches), in order of their offers' acceptance; None for a first visit."""
+    earlier = []
+    for visit in uow.visits.all_for_request(request.request_id):
+        offer = uow.offers.get(offer_id_of(visit.visit_id))
+        earlier.append((offer.responded_at if offer else None, visit.planned_start))
+    return promise.kept_promise_of(request, earlier, policy.promise_before_minutes, policy.promise_after_minutes)
 
 
 def _slot_free(offer: Offer, uow: UnitOfWork) -> bool:

@@ -106,6 +106,12 @@ class DispatchPolicy:
     repair_caregivers: int = 12
     """Planned areas: how many caregivers who may take the falling request (the ranked ones
     first) a repair re-plans, with the caregiver who let it fall."""
+    promise_before_minutes: float = 15.0
+    """The window told to the elder opens this many minutes before the held start
+    (``handlers.dispatch.promise``)."""
+    promise_after_minutes: float = 45.0
+    """The window told to the elder closes this many minutes after the held start: the slack for
+    declines re-dispatched later (``handlers.dispatch.promise``)."""
     parallel_offers: dict[str, int] = field(default_factory=lambda: {"stat": 3, "asap": 2})
     skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15, "routine": 60})
