@@ -15,8 +15,8 @@ than before, the slack for a declined or timed-out offer that is re-dispatched l
 (careline policy, ``config/policy.toml`` ``[promise]``, loaded into ``DispatchPolicy``
 ``promise_before_minutes``/``promise_after_minutes``; not a DESIGN.md field and not from the UHHC
 benchmark). It is clipped to the request's own window (a promise never reaches outside what the
-elder asked for), but always contains the held start itself (a plan may place a soft-window visit
-late; the elder is then told the truth, not the asked-for window).
+elder asked for), except where the held start itself lies outside it (a plan may place a
+soft-window visit late; the elder is then told the truth, not the asked-for window).
 
 Once told, a promise is kept while the held start stays inside it: a re-dispatch to a start inside
 the told window says the same window again; a start outside it is a *change*, told as a notice
@@ -70,8 +70,9 @@ def promised_window(
     """The promise for ``request`` around ``held_start`` (None when nothing holds a start: the
     elder is told "we will tell you the time"). The window ``held_start - before_minutes`` ..
     ``held_start + after_minutes`` is clipped to the request window (``window_start``..``window_end``,
-    or, for a request whose window bounds the service end, ``window_end - duration``), but never
-    so far that it leaves out ``held_start``. Raises ``ValueError`` for a negative width or an
+    or, for a request whose window bounds the service end, ``window_end - duration``) on each side
+    the held start lies inside; a held start outside the request window (a soft window the plan
+    misses) keeps the full width on that side, so the elder is told the truth with its slack. Raises ``ValueError`` for a negative width or an
     unknown ``source``."""
     if held_start is None:
         return None
@@ -82,9 +83,13 @@ def promised_window(
     latest = request.window_end
     if request.window_at_service_end:
         latest = latest - timedelta(minutes=request.duration_minutes)
-    start = max(held_start - timedelta(minutes=before_minutes), request.window_start)
-    end = min(held_start + timedelta(minutes=after_minutes), latest)
-    return Promise(min(start, held_start), max(end, held_start), source, held_start)
+    start = held_start - timedelta(minutes=before_minutes)
+    end = held_start + timedelta(minutes=after_minutes)
+    if request.window_start <= held_start:
+        start = max(start, request.window_start)
+    if held_start <= latest:
+        end = min(end, latest)
+    return Promise(start, end, source, held_start)
 
 
 def kept_promise(
