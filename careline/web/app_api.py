@@ -249,7 +249,7 @@ def request_status(
         duration_minutes=view.duration_minutes,
         caregiver_name=view.caregiver_name,
         arrival_window=arrival,
-        arrival_source=view.arrival_source if arrival else None,
+        arrival_source=None if arrival is None else ("plan" if view.arrival_source == "plan" else "visit"),
     )
 
 

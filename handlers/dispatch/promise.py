@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from handlers.model import CareRequest
 
@@ -137,3 +137,37 @@ def change_for(
     fresh = promised_window(request, new_start, VISIT, before_minutes, after_minutes)
     assert fresh is not None
     return fresh, told is not None
+
+
+@dataclass(frozen=True)
+class PromiseTally:
+    """How a day kept its promises: ``kept`` of ``visits`` (visits checked in whose request was
+    told a window) started inside the window last told; ``changed`` requests told a new window."""
+
+    visits: int
+    kept: int
+    changed: int
+
+    @property
+    def share(self) -> float | None:
+        """``kept / visits`` (0..1); None when no visit was promised."""
+        return self.kept / self.visits if self.visits else None
+
+
+def tally(accepted: Iterable[Mapping[str, Any]], started: Mapping[str, datetime]) -> PromiseTally:
+    """Count promises kept over a day: ``accepted`` the payloads of ``dispatch.offer.accepted``
+    events in order (``request_id``, ``promised_start``/``promised_end`` ISO 8601,
+    ``promise_changed``), ``started`` request id -> when its visit started (check-in). A visit is
+    inside when ``promised_start <= start <= promised_end`` of the last window told for its request
+    (an early start counts as outside). Requests without a start or a promise are not counted."""
+    last: dict[str, tuple[datetime, datetime]] = {}
+    changed: set[str] = set()
+    for data in accepted:
+        rid, s, e = data.get("request_id"), data.get("promised_start"), data.get("promised_end")
+        if isinstance(rid, str) and isinstance(s, str) and isinstance(e, str):
+            last[rid] = (datetime.fromisoformat(s), datetime.fromisoformat(e))
+            if data.get("promise_changed"):
+                changed.add(rid)
+    counted = [(last[rid], start) for rid, start in started.items() if rid in last]
+    kept = sum(1 for (s, e), start in counted if s <= start <= e)
+    return PromiseTally(len(counted), kept, len(changed & set(started)))

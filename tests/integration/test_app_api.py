@@ -83,9 +83,12 @@ def test_the_elder_sees_the_caregivers_name_and_arrival_window_once_accepted(wor
     assert run_worker_on(event)
     after = world.client.get(f"/api/v1/requests/{request_id}", headers=world.auth("e-wang")).json()
     assert (after["status"], after["caregiver_name"]) == ("accepted", "Li Mei")
-    start = datetime.fromisoformat(offer["window"]["start"])
-    assert datetime.fromisoformat(after["arrival_window"]["start"]) == start - timedelta(minutes=15)
-    assert datetime.fromisoformat(after["arrival_window"]["end"]) == start + timedelta(minutes=15)
+    start = datetime.fromisoformat(offer["window"]["start"])  # the visit's planned start
+    asked_start, asked_end = (datetime.fromisoformat(MEAL["window"][k]) for k in ("start", "end"))
+    # the promise (handlers.dispatch.promise, policy [promise]): 15 min before to 45 after, inside what was asked
+    assert datetime.fromisoformat(after["arrival_window"]["start"]) == max(start - timedelta(minutes=15), asked_start)
+    assert datetime.fromisoformat(after["arrival_window"]["end"]) == min(start + timedelta(minutes=45), asked_end)
+    assert after["arrival_source"] == "visit"
 
 
 def test_a_request_made_by_phone_shows_in_the_app_with_an_unnamed_caregiver_as_your_caregiver(world):

@@ -92,7 +92,9 @@ def test_a_redispatched_visit_outside_the_promise_tells_the_elder_the_new_window
     assert ("elder", "elder.confirmed", "sms") not in who(notices)
     [moved] = [n for n in notices if n.kind == "elder.rescheduled"]
     assert (moved.values["start"], moved.values["end"]) == (at(125), at(180))  # 10:05..11:00 UTC
-    assert render(moved, TEXTS, SHANGHAI, "关爱") == ["【关爱】您的送餐时间有变，护理员改为11月30日18:00-19:00上门(请求号r)。"]
+    assert render(moved, TEXTS, SHANGHAI, "关爱") == [
+        "【关爱】您的送餐时间有变，护理员改为11月30日18:00-19:00上门(请求号r)。"
+    ]
 
 
 def test_a_redispatched_visit_inside_the_promise_confirms_the_same_window_again():
