@@ -15,6 +15,7 @@ Data: UHHC benchmark (iolab-uniud/uhhc), doi 10.1111/itor.70140, CC BY 4.0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -44,6 +45,8 @@ from handlers.datasets.uhhc import (
 )
 from handlers.dispatch.area import Mode
 from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
+from handlers.dispatch.promise import PromiseTally
+from handlers.dispatch.promise import tally as promise_tally
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.evaluation.summary import routes_from_visits
 from handlers.simulation.caregiver_model import CaregiverModel
@@ -74,6 +77,9 @@ class Row:
     all_final: bool | None = None
     in_window_share: float | None = None
     hard_window_violations: int = 0
+    promised_window_share: float | None = None
+    """Simulated days: share of visits that started inside the window last told to the elder
+    (``handlers.dispatch.promise.tally``); None for solver-only and published rows."""
 
     def as_json(self) -> dict[str, object]:
         """The row for ``--json``: minutes, counts, ``in_window_share`` 0..1 (None when
@@ -89,6 +95,7 @@ class Row:
             "unserved": self.unserved,
             "in_window_share": self.in_window_share,
             "hard_window_violations": self.hard_window_violations,
+            "promised_window_share": self.promised_window_share,
             "sync_violations": self.sync_violations,
             "runtime_seconds": self.runtime_seconds,
             "all_final": self.all_final,
@@ -153,10 +160,12 @@ def simulate(
     batch_interval_seconds: float = 60.0,
     repair_seconds: float = DispatchPolicy.repair_seconds,
     repairs: list[Mapping[str, Any]] | None = None,
+    promises: list[PromiseTally] | None = None,
 ) -> tuple[dict[str, list[Stop]], float, bool]:
     """One simulated day: (routes as visited, wall seconds, every request final?).
     A planned day repairs with ``repair_seconds`` of solver time per fallen visit (0: insertion,
-    as before issue 18); each ``care.dispatch.repaired`` payload is appended to ``repairs``."""
+    as before issue 18); each ``care.dispatch.repaired`` payload is appended to ``repairs``, and
+    how the day kept the windows told to elders (``promise.tally``) to ``promises``."""
     run = instance.name
     day = build_day(instance, DAY_START, LEAD_MINUTES, run)
     plan = planned_visits(instance, plan_routes, run, DAY_START) if plan_routes is not None else None
@@ -174,6 +183,10 @@ def simulate(
     seconds = time.perf_counter() - started
     if repairs is not None:
         repairs += [e.payload for e in result.uow.events if e.type == "care.dispatch.repaired"]
+    if promises is not None:
+        accepted = [e.payload for e in result.uow.events if e.type == "dispatch.offer.accepted"]
+        started = {v.request_id: v.check_in_at for v in result.uow.visits.values() if v.check_in_at is not None}
+        promises.append(promise_tally(accepted, started))
     final = len(result.uow.requests) == len(day.submissions) and all(
         r.status.is_final for r in result.uow.requests.values()
     )
@@ -212,16 +225,23 @@ def bench_dispatch(
                 for mode in SIMULATED:
                     bar.update(task, description=f"{instance.name} seed {seed}: {mode} day")
                     repairs: list[Mapping[str, Any]] = []
+                    promises: list[PromiseTally] = []
                     routes, seconds, final = simulate(
-                        instance, mode, seed, plan if mode == "planned" else None, 60.0, repair_seconds, repairs
+                        instance,
+                        mode,
+                        seed,
+                        plan if mode == "planned" else None,
+                        60.0,
+                        repair_seconds,
+                        repairs,
+                        promises,
                     )
                     if mode == "planned":
                         summaries.append(repair_summary(instance.name, seed, repairs))
-                    rows.append(
-                        _row(
-                            instance, mode, seed, routes, seconds + (plan_seconds if mode == "planned" else 0.0), final
-                        )
+                    row = _row(
+                        instance, mode, seed, routes, seconds + (plan_seconds if mode == "planned" else 0.0), final
                     )
+                    rows.append(dataclasses.replace(row, promised_window_share=promises[0].share))
                     bar.advance(task)
                 rows.append(_row(instance, "planned (solver only)", seed, plan, plan_seconds))
             for method, routes in published_routes(path, instance).items():
@@ -259,6 +279,7 @@ def print_rows(console: Console, rows: Sequence[Row]) -> None:
             "tardiness max",
             "unserved visits",
             "in window %",
+            "promised window %",
             "hard window violations",
             "sync violations",
             "runtime s",
@@ -274,6 +295,7 @@ def print_rows(console: Console, rows: Sequence[Row]) -> None:
                 _fmt(r.max_tardiness),
                 str(r.unserved),
                 _fmt(None if r.in_window_share is None else 100 * r.in_window_share, 1),
+                _fmt(None if r.promised_window_share is None else 100 * r.promised_window_share, 1),
                 str(r.hard_window_violations),
                 str(r.sync_violations),
                 _fmt(r.runtime_seconds, 1),
