@@ -203,6 +203,8 @@ def test_the_confirmation_tells_the_request_number_and_window_then_hangs_up():
     choice = on_confirm(CFG, _params(_read_back("3")), "1", SHANGHAI).outcome
     steps = confirm(CFG, choice, "1024", SHANGHAI)
     assert "请求号1 0 2 4" in steps[0].text and "12月1日13:00到17:00之间" in steps[0].text
+    # the asked-for window is not promised: the time comes once a helper accepts (handlers.dispatch.promise)
+    assert "您要的时间是12月1日13:00到17:00之间" in steps[0].text and "短信告诉您具体上门时间" in steps[0].text
     assert steps[-1] == Hangup()
 
 
@@ -214,6 +216,7 @@ def test_the_english_confirmation_is_in_english():
     assert say.language == "en-US"
     assert "home repair request is registered, number 7 7" in say.text
     assert "December 2 between 08:00 and 17:00" in say.text
+    assert "Once a helper is arranged we will text you the time they come" in say.text
 
 
 def test_an_emergency_confirmation_puts_the_caller_through_to_the_emergency_queue():
