@@ -12,7 +12,7 @@ import pytest
 from config.locale import get_texts
 from handlers.channels.notice_texts import render
 from handlers.dispatch import offers
-from handlers.dispatch.promise import PLAN, VISIT, change_for, kept_promise, promised_window
+from handlers.dispatch.promise import PLAN, VISIT, change_for, kept_promise, promised_window, tally
 from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.visits import disruptions
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
@@ -107,3 +107,18 @@ def test_a_redispatched_visit_inside_the_promise_confirms_the_same_window_again(
     offers.accept_offer(offer.offer_id, "b", uow, at(66), POLICY, TRAVEL)
     [elder] = [n for n in told(uow, since=before) if n.person.role == "elder"]
     assert (elder.kind, elder.values["start"], elder.values["end"]) == ("elder.confirmed", at(60), at(105))
+
+
+def test_the_day_tally_counts_a_visit_against_the_last_window_told_and_an_early_start_as_outside():
+    accepted = [
+        {"request_id": "r1", "promised_start": at(60).isoformat(), "promised_end": at(105).isoformat()},
+        {"request_id": "r2", "promised_start": at(60).isoformat(), "promised_end": at(105).isoformat()},
+        {"request_id": "r2", "promised_start": at(125).isoformat(), "promised_end": at(180).isoformat(),
+         "promise_changed": True},
+        {"request_id": "r3", "promised_start": at(60).isoformat(), "promised_end": at(105).isoformat()},
+    ]  # fmt: skip
+    started = {"r1": at(106), "r2": at(140), "r3": at(59), "r4": at(0)}  # r4 was never promised
+    day = tally(accepted, started)
+    assert (day.visits, day.kept, day.changed) == (3, 1, 1)
+    assert day.share == pytest.approx(1 / 3)
+    assert tally([], {}).share is None

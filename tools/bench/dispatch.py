@@ -45,7 +45,7 @@ from handlers.datasets.uhhc import (
 )
 from handlers.dispatch.area import Mode
 from handlers.dispatch.planning import plan_day, planned_visits, sync_violations
-from handlers.dispatch.promise import PromiseTally
+from handlers.dispatch.promise import PLAN, PromiseTally, promised_window
 from handlers.dispatch.promise import tally as promise_tally
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.evaluation.summary import routes_from_visits
@@ -185,8 +185,17 @@ def simulate(
         repairs += [e.payload for e in result.uow.events if e.type == "care.dispatch.repaired"]
     if promises is not None:
         accepted = [e.payload for e in result.uow.events if e.type == "dispatch.offer.accepted"]
-        started = {v.request_id: v.check_in_at for v in result.uow.visits.values() if v.check_in_at is not None}
-        promises.append(promise_tally(accepted, started))
+        checked_in = {v.request_id: v.check_in_at for v in result.uow.visits.values() if v.check_in_at is not None}
+        promises.append(promise_tally(accepted, checked_in))
+        if plan is not None:  # had each elder been told the plan's window (the evening before)
+            told: list[dict[str, str]] = []
+            for rid, slot in plan.items():
+                request = result.uow.requests.get(rid)
+                window = promised_window(request, slot.start, PLAN) if request is not None else None
+                if window is not None:
+                    told.append({"request_id": rid, "promised_start": window.start.isoformat(),
+                                 "promised_end": window.end.isoformat()})  # fmt: skip
+            promises.append(promise_tally(told, checked_in))
     final = len(result.uow.requests) == len(day.submissions) and all(
         r.status.is_final for r in result.uow.requests.values()
     )
@@ -238,6 +247,7 @@ def bench_dispatch(
                     )
                     if mode == "planned":
                         summaries.append(repair_summary(instance.name, seed, repairs))
+                        summaries.append(plan_promise_summary(instance.name, seed, promises))
                     row = _row(
                         instance, mode, seed, routes, seconds + (plan_seconds if mode == "planned" else 0.0), final
                     )
@@ -250,6 +260,17 @@ def bench_dispatch(
     for line in summaries:
         console.print(line, soft_wrap=True)
     return rows
+
+
+def plan_promise_summary(name: str, seed: int, promises: Sequence[PromiseTally]) -> str:
+    """One line: visits inside the window told at acceptance and inside the plan slot's window."""
+    accepted, planned = promises[0], promises[1]
+    pct = lambda t: _fmt(None if t.share is None else 100 * t.share, 1)  # noqa: E731
+    return (
+        f"{name} seed {seed} planned day: {pct(accepted)} % of {accepted.visits} visits started inside the window "
+        f"told at acceptance ({accepted.changed} told a new one); {pct(planned)} % of {planned.visits} inside "
+        "the window of their plan slot (what the plan would have promised)"
+    )
 
 
 def repair_summary(name: str, seed: int, repairs: Sequence[Mapping[str, Any]]) -> str:
