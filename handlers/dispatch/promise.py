@@ -142,11 +142,13 @@ def change_for(
 @dataclass(frozen=True)
 class PromiseTally:
     """How a day kept its promises: ``kept`` of ``visits`` (visits checked in whose request was
-    told a window) started inside the window last told; ``changed`` requests told a new window."""
+    told a window) started inside the window last told, ``early`` before it (the rest after it);
+    ``changed`` requests told a new window."""
 
     visits: int
     kept: int
     changed: int
+    early: int = 0
 
     @property
     def share(self) -> float | None:
@@ -170,4 +172,5 @@ def tally(accepted: Iterable[Mapping[str, Any]], started: Mapping[str, datetime]
                 changed.add(rid)
     counted = [(last[rid], start) for rid, start in started.items() if rid in last]
     kept = sum(1 for (s, e), start in counted if s <= start <= e)
-    return PromiseTally(len(counted), kept, len(changed & set(started)))
+    early = sum(1 for (s, _), start in counted if start < s)
+    return PromiseTally(len(counted), kept, len(changed & set(started)), early)

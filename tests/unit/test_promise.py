@@ -119,6 +119,6 @@ def test_the_day_tally_counts_a_visit_against_the_last_window_told_and_an_early_
     ]  # fmt: skip
     started = {"r1": at(106), "r2": at(140), "r3": at(59), "r4": at(0)}  # r4 was never promised
     day = tally(accepted, started)
-    assert (day.visits, day.kept, day.changed) == (3, 1, 1)
+    assert (day.visits, day.kept, day.changed, day.early) == (3, 1, 1, 1)
     assert day.share == pytest.approx(1 / 3)
     assert tally([], {}).share is None

@@ -269,7 +269,7 @@ def plan_promise_summary(name: str, seed: int, promises: Sequence[PromiseTally])
     return (
         f"{name} seed {seed} planned day: {pct(accepted)} % of {accepted.visits} visits started inside the window "
         f"told at acceptance ({accepted.changed} told a new one); {pct(planned)} % of {planned.visits} inside "
-        "the window of their plan slot (what the plan would have promised)"
+        f"the window of their plan slot (what the plan would have promised; {planned.early} started before it)"
     )
 
 
