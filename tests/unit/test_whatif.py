@@ -19,6 +19,7 @@ from careline.cli import app
 from config.bootstrap import load_configuration
 from config.policy import DEFAULT_PATH
 from config.settings import get_settings
+from db.day_plans import store_plan
 from db.events import log_only
 from db.migrate import upgrade
 from db.register import load_day
@@ -26,6 +27,7 @@ from db.session import session_factory
 from db.whatif import read_recorded_day
 from handlers.datasets.day import build_day
 from handlers.datasets.uhhc import load_instance
+from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.scheduling import MatrixTravelTimes
 from handlers.simulation.caregiver_model import CaregiverModel
 from handlers.simulation.offline import run_day
@@ -213,3 +215,36 @@ def test_planned_mode_without_a_stored_plan_says_how_to_make_one(center):
     result = whatif("--policy", str(DEFAULT_PATH), "--mode", "planned")
     assert result.exit_code == 2
     assert "careline plan --date 2026-11-30 --area t.area" in " ".join(result.output.split())
+
+
+def recorded_plan(run) -> dict[str, PlannedVisit]:
+    """A day plan that gives each request the caregiver and start it had in the record."""
+    return {
+        v.request_id: PlannedVisit(v.caregiver_id, v.planned_start, v.planned_end, v.location_index)
+        for v in run.uow.visits.values()
+        if v.status.value == "completed"
+    }
+
+
+def test_planned_mode_offers_each_request_first_to_its_planned_caregiver(recorded):
+    _, day, run, policy, travel = recorded
+    plan = recorded_plan(run)
+    again = rerun(in_memory(day, run), replace(policy, repair_seconds=0.0), travel, CaregiverModel(seed=7), "planned", plan)
+    first: dict[str, tuple[str, datetime]] = {}
+    for o in sorted(again.run.uow.offers.values(), key=lambda o: o.created_at):
+        first.setdefault(o.request_id, (o.caregiver_id, o.planned_start))
+    assert plan and {rid: first[rid] for rid in plan} == {rid: (v.caregiver_id, v.start) for rid, v in plan.items()}
+
+
+def test_careline_whatif_replays_a_stored_plan_in_planned_mode(center, recorded, tmp_path):
+    _, _, run, _, _ = recorded
+    plan = recorded_plan(run)
+    with session_factory(center)() as session:
+        store_plan(session, list(plan), plan)
+        session.commit()
+    out = tmp_path / "planned.json"
+    result = whatif("--policy", str(DEFAULT_PATH), "--mode", "planned", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "planned" and doc["whatif"]["requests"] == 33
+    assert "mode planned" in " ".join(result.output.split())
