@@ -24,9 +24,7 @@ _R, _L = tables.care_requests.c, tables.event_log.c
 
 def areas_with_requests(session: Session, start: datetime, end: datetime) -> list[str]:
     """The service areas with a request whose window opens in ``[start, end)``, by id."""
-    rows = session.scalars(
-        select(_R.service_area).where(_R.window_start >= start, _R.window_start < end).distinct()
-    )
+    rows = session.scalars(select(_R.service_area).where(_R.window_start >= start, _R.window_start < end).distinct())
     return sorted(rows)
 
 
@@ -56,12 +54,16 @@ def read_recorded_day(session: Session, service_area: str, start: datetime, end:
     elders = list(session.scalars(select(Elder).where(tables.elders.c.service_area == service_area)))
     caregivers = list(
         session.scalars(
-            select(Caregiver).where(tables.caregivers.c.service_area == service_area).order_by(Caregiver.caregiver_id)
+            select(Caregiver)
+            .where(tables.caregivers.c.service_area == service_area)
+            .order_by(tables.caregivers.c.caregiver_id)
         )
     )
     provider_ids = sorted({c.provider_id for c in caregivers})
     providers = list(
-        session.scalars(select(ProviderOrganisation).where(tables.provider_organisations.c.provider_id.in_(provider_ids)))
+        session.scalars(
+            select(ProviderOrganisation).where(tables.provider_organisations.c.provider_id.in_(provider_ids))
+        )
     )
     offers = list(session.scalars(select(Offer).where(tables.offers.c.request_id.in_(ids))))
     visits = list(session.scalars(select(Visit).where(tables.visits.c.request_id.in_(ids))))

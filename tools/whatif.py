@@ -138,8 +138,8 @@ def main(
     chosen = mode or context.mode
     plan = None
     if chosen == "planned":
-        with SqlUnitOfWork(sessions) as uow:
-            plan = uow.planned_visits([r.request_id for _, r in recorded_day.arrivals])
+        with SqlUnitOfWork(sessions) as sql:
+            plan = sql.planned_visits([r.request_id for _, r in recorded_day.arrivals])
         if not plan:
             console.print(
                 f"[red]careline whatif: --mode planned: no stored plan for {area!r} on {day_text} "
@@ -156,13 +156,13 @@ def main(
         plan,
         context.batch_interval_seconds,
     )
-    uow = result.run.uow
+    sim = result.run.uow
     args = (recorded_day.caregivers, context.travel, base.sla_minutes)
     before = measures(recorded_day.arrivals, recorded_day.offers, recorded_day.visits, *args)
-    after = measures(recorded_day.arrivals, uow.offers.values(), uow.visits.values(), *args)
+    after = measures(recorded_day.arrivals, sim.offers.values(), sim.visits.values(), *args)
     rows = differences(before, after)
     changed = changed_decisions(
-        decisions(recorded_day.offers, recorded_day.visits), decisions(uow.offers.values(), uow.visits.values())
+        decisions(recorded_day.offers, recorded_day.visits), decisions(sim.offers.values(), sim.visits.values())
     )
     title = (
         f"{area} on {day_text}: recorded vs {policy_file.name} (policy {other.version}, mode {chosen}); "

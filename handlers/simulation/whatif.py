@@ -227,7 +227,9 @@ def rerun(
         day.elders,
         day.providers,
         day.caregivers,
-        tuple(Submission(at, intake_record(r)) for at, r in sorted(day.arrivals, key=lambda a: a[0])),  # stable: log order
+        tuple(
+            Submission(at, intake_record(r)) for at, r in sorted(day.arrivals, key=lambda a: a[0])
+        ),  # stable: log order
     )
     fleet = ReplayFleet(day, model, travel)
     run = run_day(sim, travel, policy, model, services, None, mode, batch_interval_seconds, plan, fleet=fleet)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -229,7 +228,9 @@ def recorded_plan(run) -> dict[str, PlannedVisit]:
 def test_planned_mode_offers_each_request_first_to_its_planned_caregiver(recorded):
     _, day, run, policy, travel = recorded
     plan = recorded_plan(run)
-    again = rerun(in_memory(day, run), replace(policy, repair_seconds=0.0), travel, CaregiverModel(seed=7), "planned", plan)
+    again = rerun(
+        in_memory(day, run), replace(policy, repair_seconds=0.0), travel, CaregiverModel(seed=7), "planned", plan
+    )
     first: dict[str, tuple[str, datetime]] = {}
     for o in sorted(again.run.uow.offers.values(), key=lambda o: o.created_at):
         first.setdefault(o.request_id, (o.caregiver_id, o.planned_start))
