@@ -64,8 +64,8 @@ class RecordedAnswer:
 class RecordedDay:
     """One area's recorded day. ``arrivals`` are (time the request arrived, the request as
     submitted: window, service, duration, priority, sync); ``answers`` by (request id,
-    caregiver id) the recorded answers, one per offer in the order made; ``check_ins`` by (request id, caregiver id) the
-    recorded check-in time; ``offers`` and ``visits`` the day's own outcome (for the
+    caregiver id) the recorded answers, one per offer in the order made; ``check_ins`` by (request id, caregiver id)
+    (the visit's planned start, the recorded check-in time); ``offers`` and ``visits`` the day's own outcome (for the
     comparison). Times are aware datetimes."""
 
     area: str
@@ -75,7 +75,7 @@ class RecordedDay:
     caregivers: tuple[Caregiver, ...]
     arrivals: tuple[tuple[datetime, CareRequest], ...]
     answers: Mapping[tuple[str, str], tuple[RecordedAnswer, ...]] = field(default_factory=dict)
-    check_ins: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    check_ins: Mapping[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     offers: tuple[Offer, ...] = ()
     visits: tuple[Visit, ...] = ()
 
@@ -110,12 +110,15 @@ def recorded_answers(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str
     return answers
 
 
-def recorded_check_ins(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], datetime]:
-    """Each (request id, caregiver id)'s first check-in (``care.visit.checked_in``) time."""
-    found: dict[tuple[str, str], datetime] = {}
+def recorded_check_ins(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[datetime, datetime]]:
+    """Each (request id, caregiver id)'s first check-in (``care.visit.checked_in``): the
+    visit's planned start and the check-in time."""
+    found: dict[tuple[str, str], tuple[datetime, datetime]] = {}
     for e in events:
         if e["type"] == "care.visit.checked_in":
-            found.setdefault((e["data"]["request_id"], e["data"]["caregiver_id"]), e["time"])
+            data = e["data"]
+            start = datetime.fromisoformat(data["planned_start"])
+            found.setdefault((data["request_id"], data["caregiver_id"]), (start, e["time"]))
     return found
 
 
@@ -128,7 +131,8 @@ def logged(events: Iterable[DomainEvent]) -> list[dict[str, Any]]:
 class ReplayFleet(CaregiverFleet):
     """The caregiver fleet of a re-run: recorded answers and check-ins where the same
     request was offered to the same caregiver (the n-th such offer gets the n-th recorded
-    answer), the seeded model everywhere else. A recorded timeout stays silent until the
+    answer; the recorded check-in when the visit has the recorded planned start), the seeded
+    model everywhere else. A recorded timeout stays silent until the
     (possibly different) timeout of the policy fires; ``from_record`` and ``from_model``
     count the offers answered each way."""
 
@@ -160,10 +164,10 @@ class ReplayFleet(CaregiverFleet):
             return [CaregiverAction(due, recorded.answer, *key, payload["offer_id"])]
         actions = super().on_event(event_type, payload, now)
         if event_type == "dispatch.offer.accepted":
-            checked_in = self.check_ins.get((payload["request_id"], payload["caregiver_id"]))
-            if checked_in is not None:
+            recorded = self.check_ins.get((payload["request_id"], payload["caregiver_id"]))
+            if recorded is not None and recorded[0] == datetime.fromisoformat(payload["planned_start"]):
                 actions = [
-                    CaregiverAction(max(checked_in, now), a.kind, a.request_id, a.caregiver_id, a.offer_id)
+                    CaregiverAction(max(recorded[1], now), a.kind, a.request_id, a.caregiver_id, a.offer_id)
                     for a in actions
                 ]
         return actions
