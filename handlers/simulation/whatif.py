@@ -164,10 +164,10 @@ class ReplayFleet(CaregiverFleet):
             return [CaregiverAction(due, recorded.answer, *key, payload["offer_id"])]
         actions = super().on_event(event_type, payload, now)
         if event_type == "dispatch.offer.accepted":
-            recorded = self.check_ins.get((payload["request_id"], payload["caregiver_id"]))
-            if recorded is not None and recorded[0] == datetime.fromisoformat(payload["planned_start"]):
+            seen = self.check_ins.get((payload["request_id"], payload["caregiver_id"]))
+            if seen is not None and seen[0] == datetime.fromisoformat(payload["planned_start"]):
                 actions = [
-                    CaregiverAction(max(recorded[1], now), a.kind, a.request_id, a.caregiver_id, a.offer_id)
+                    CaregiverAction(max(seen[1], now), a.kind, a.request_id, a.caregiver_id, a.offer_id)
                     for a in actions
                 ]
         return actions
