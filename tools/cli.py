@@ -582,8 +582,34 @@ def _shared_instance(name: str) -> Path:
     return get_settings().shared_data / "uhhc" / "instances" / f"{name}.json"
 
 
+def whatif(
+    date: Annotated[str, typer.Option("--date", help="the recorded day, YYYY-MM-DD (programme time zone)")],
+    policy: Annotated[
+        Path, typer.Option("--policy", help="the other routing policy (config/policy.toml format)", dir_okay=False)
+    ],
+    area: Annotated[
+        str | None, typer.Option("--area", help="service area (default: the only one with requests that day)")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="online, batched or planned (default: the area's mode)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="caregiver model seed, for offers the record has no answer to")] = 7,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the comparison to this JSON file", dir_okay=False)
+    ] = None,
+) -> None:
+    """Re-run a recorded day (its real arrivals; the caregivers' recorded answers where the same
+    offer was made, the caregiver model where not) under another policy or mode, and print the
+    differences: time to accept, fill rate, SLA, travel, lateness, visits inside the window,
+    first offers per provider, and the requests that went to another caregiver."""
+    from tools.whatif import main as whatif_main
+
+    raise typer.Exit(whatif_main(date, area, policy, mode, seed, json_out, out, console))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``replay``, ``demo`` and ``bench`` to the ``careline`` command ``app``."""
+    """Add ``replay``, ``demo``, ``bench`` and ``whatif`` to the ``careline`` command ``app``."""
     app.add_typer(replay_app, name="replay")
     app.command()(demo)
     app.add_typer(bench_app, name="bench")
+    app.command("whatif")(whatif)
