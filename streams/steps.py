@@ -123,8 +123,11 @@ def handle_dispatch_event(value: dict) -> bool:
     with SqlUnitOfWork(sessions()) as uow:
         if not uow.claim(command.event_id):
             return False
+        clock = read_clock(uow.session)
         try:
-            messagebus.handle(command, uow, messagebus.event_time(command, read_clock(uow.session).now()), ctx)
+            messagebus.handle(
+                command, uow, messagebus.event_time(command, clock.now()), ctx.at_clock_speed(clock.speed)
+            )
         except messages.InvalidMessage as exc:
             raise DeadLetter(exc.reason, exc.field) from None
         uow.commit()

@@ -11,7 +11,7 @@ problem (``handlers.dispatch.batching``; emergencies never wait for a batch);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
@@ -28,6 +28,17 @@ class AreaContext:
     travel: TravelTimes
     mode: Mode = "online"
     batch_interval_seconds: float = 60.0
+
+    def at_clock_speed(self, speed: float) -> AreaContext:
+        """This context for a clock running ``speed`` times real time (a replay): a planned
+        area's repair may take ``repair_seconds`` of the *day*, so its wall budget is divided by
+        the speed (at 1200x, 3 s of solver time would be an hour of the replayed day in which
+        the area's other events wait: CI saw a planned bazirha-E2 replay end a visit 33 min after
+        its hard window). Below ``repair.MIN_SOLVER_SECONDS`` the repair falls back to insertion
+        and says so. Unchanged at speed 1 or slower."""
+        if speed <= 1.0 or self.mode != "planned":
+            return self
+        return replace(self, policy=replace(self.policy, repair_seconds=self.policy.repair_seconds / speed))
 
 
 class InvalidMode(ValueError):

@@ -327,7 +327,7 @@ def repair_or_offer(
     ranked = [c.caregiver_id for c in ranking.candidates]
     able = [c.caregiver_id for c in roster if _excluded(request, c, policy, context, already) is None]
     takers = (ranked + [c for c in able if c not in ranked])[: max(0, policy.repair_caregivers)]
-    if policy.repair_seconds <= 0 or not takers or request.location_index is None:
+    if policy.repair_seconds < MIN_SOLVER_SECONDS or not takers or request.location_index is None:
         return _fallback(request, uow, now, policy, travel, fell, _why_not(policy, takers))
     by_id = {c.caregiver_id: c for c in roster}
     cast = takers + ([fell.caregiver_id] if fell is not None and fell.caregiver_id not in takers else [])
@@ -412,9 +412,16 @@ def _offer_again(
     offers.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
 
 
+#: below this wall budget (seconds) the solver is not started: the solver process alone takes
+#: longer to answer (a replay clock scales the budget down: ``AreaContext.at_clock_speed``)
+MIN_SOLVER_SECONDS = 0.2
+
+
 def _why_not(policy: DispatchPolicy, takers: Sequence[str]) -> str:
     if policy.repair_seconds <= 0:
         return "the policy gives the solver no time"
+    if policy.repair_seconds < MIN_SOLVER_SECONDS:
+        return f"{policy.repair_seconds:.3f} s of solver time (a replay clock's share of the budget) is too little"
     if not takers:
         return "no caregiver may take it"
     return "the request has no place"

@@ -113,6 +113,22 @@ def test_with_no_solver_time_the_insertion_fallback_offers_it():
     assert uow.plan["r1"].caregiver_id == "far"  # the plan is not touched by insertion
 
 
+def test_a_fast_replay_clock_gives_the_repair_its_share_of_the_day_not_seconds_of_it():
+    """At 1200x, 3 s of solver time would be an hour of the replayed day in which the area's other
+    events wait (CI: a planned bazirha-E2 replay ended a visit 33 min after its hard window); the
+    budget counts in simulated time, and a share too small to solve falls back to insertion."""
+    from handlers.dispatch.area import AreaContext
+
+    uow, travel = planned_day()
+    ctx = AreaContext(replace(POLICY, repair_seconds=3.0), travel, "planned")
+    assert ctx.at_clock_speed(1.0) is ctx and ctx.at_clock_speed(10).policy.repair_seconds == pytest.approx(0.3)
+    assert AreaContext(POLICY, travel, "online").at_clock_speed(1200).policy is POLICY
+    decline(uow, travel, ctx.at_clock_speed(1200).policy)
+    [event] = [e for e in uow.events if e.type == "care.dispatch.repaired"]
+    assert event.payload["outcome"] == "insertion" and "too little" in event.payload["reason"]
+    assert any(o.status == OfferStatus.PENDING for o in uow.offers.for_request("r1"))
+
+
 def test_when_the_solver_has_no_answer_in_time_the_insertion_fallback_offers_it(monkeypatch: pytest.MonkeyPatch):
     uow, travel = planned_day()
     monkeypatch.setattr(repair, "solve_repair", lambda *a, **k: None)
