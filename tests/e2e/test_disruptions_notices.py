@@ -36,13 +36,27 @@ from tests.integration.twilio_world import BASE, build_world
 pytestmark = pytest.mark.e2e
 
 
-def _wait_for(check, timeout: float = 90.0):
+def _wait_for(check, timeout: float = 90.0, world=None, request_id: str | None = None):
+    """``check()`` once it is truthy; after ``timeout`` s an AssertionError that says, for
+    ``request_id``, how far the request came (``db.runs.request_traces``) and every notice
+    stored for it (kind, recipient role, status), so a failure in CI names where it stopped."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if found := check():
             return found
         time.sleep(0.3)
-    raise AssertionError(f"not reached within {timeout} s")
+    detail = ""
+    if world is not None and request_id is not None:
+        from db import runs
+
+        with world.sessions() as s:
+            trace = runs.request_traces(s, [request_id])[request_id]
+            n = tables.notices.c
+            told = s.execute(
+                select(n.kind, n.recipient_role, n.status, n.error).where(n.request_id == request_id)
+            ).all()
+        detail = f"; {request_id}: {trace}; notices: {[tuple(row) for row in told]}"
+    raise AssertionError(f"not reached within {timeout} s{detail}")
 
 
 def _call(world, digits: tuple[str, ...]) -> str:
@@ -85,23 +99,23 @@ def test_a_visit_cancelled_after_acceptance_tells_the_caregiver_not_to_go_and_th
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
     request_id = _accepted(world)
-    (confirmed,) = _wait_for(lambda: _sent(world, request_id, "elder.confirmed"))
+    (confirmed,) = _wait_for(lambda: _sent(world, request_id, "elder.confirmed"), world=world, request_id=request_id)
     assert confirmed.to_phone == world.elder_phone and confirmed.segments == 1
     with OperatorSqlUnitOfWork(world.sessions) as uow:
         operator_actions.cancel_request(request_id, uow, datetime.now(UTC), "op")
         uow.commit()
-    (told,) = _wait_for(lambda: _sent(world, request_id, "cancelled"))
+    (told,) = _wait_for(lambda: _sent(world, request_id, "cancelled"), world=world, request_id=request_id)
     assert told.recipient_role == "caregiver" and told.to_phone == world.caregiver_phone and told.channel == "sms"
     assert told.sid and "已取消，请勿前往" in told.body and told.segments == 1
-    (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.cancelled"))
+    (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.cancelled"), world=world, request_id=request_id)
     assert elder.to_phone == world.elder_phone
 
 
 def _accepted(world) -> str:
     request_id = _call(world, ("2", "1", "1", "1"))  # meal, as soon as possible, confirmed
-    _wait_for(lambda: _sent(world, request_id, "offer"))
+    _wait_for(lambda: _sent(world, request_id, "offer"), world=world, request_id=request_id)
     world.post("/twilio/sms", {"MessageSid": "SM" + world.suffix * 4, "From": world.caregiver_phone, "Body": "好"})
-    _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
+    _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED, world=world, request_id=request_id)
     return request_id
 
 
@@ -143,9 +157,9 @@ def test_a_caregiver_who_cannot_make_the_window_is_an_alert_and_the_elder_hears_
     set_clock(pipeline.sessions, SimClock(datetime.now(UTC), window_end, 1.0))
     try:
         _fire(pipeline, world, "late-check", visit.visit_id, window_end.isoformat())
-        (late,) = _wait_for(lambda: _sent(world, request_id, "elder.late"))
+        (late,) = _wait_for(lambda: _sent(world, request_id, "elder.late"), world=world, request_id=request_id)
         assert late.to_phone == world.elder_phone and "晚到" in late.body
-        (changed,) = _wait_for(lambda: _sent(world, request_id, "plan_changed"))
+        (changed,) = _wait_for(lambda: _sent(world, request_id, "plan_changed"), world=world, request_id=request_id)
         assert changed.to_phone == world.caregiver_phone
         assert any(a["kind"] == "late" and a["subject_id"] == request_id for a in _board(world)["alerts"])
     finally:
@@ -160,9 +174,9 @@ def test_a_no_show_tells_the_caregiver_it_was_taken_from_her_and_the_elder_what_
         visit = s.execute(select(tables.visits).where(tables.visits.c.request_id == request_id)).one()
     due = (visit.planned_start + timedelta(minutes=5)).isoformat()
     _fire(pipeline, world, "check-in-deadline", visit.visit_id, due)  # nobody checked in
-    (taken,) = _wait_for(lambda: _sent(world, request_id, "no_show_taken"))
+    (taken,) = _wait_for(lambda: _sent(world, request_id, "no_show_taken"), world=world, request_id=request_id)
     assert taken.recipient_role == "caregiver" and taken.to_phone == world.caregiver_phone
-    (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.no_show"))
+    (elder,) = _wait_for(lambda: _sent(world, request_id, "elder.no_show"), world=world, request_id=request_id)
     assert elder.to_phone == world.elder_phone and elder.segments == 1
     board = _board(world)
     # offered again, or (her the only caregiver here) failed to the operators: on the board either way
@@ -178,8 +192,8 @@ def test_a_request_nobody_can_take_tells_the_elder_and_stays_on_the_board_until_
         )
         s.commit()
     request_id = _call(world, ("2", "1", "1", "1"))  # meal: nobody can take it
-    _wait_for(lambda: _status(world, request_id) == RequestStatus.FAILED)
-    (told,) = _wait_for(lambda: _sent(world, request_id, "elder.unserved"))
+    _wait_for(lambda: _status(world, request_id) == RequestStatus.FAILED, world=world, request_id=request_id)
+    (told,) = _wait_for(lambda: _sent(world, request_id, "elder.unserved"), world=world, request_id=request_id)
     assert told.to_phone == world.elder_phone and told.sid and "会尽快给您打电话" in told.body
     board = _board(world)
     row = next(r for r in board["requests"] if r["request_id"] == request_id)
@@ -202,7 +216,7 @@ def test_an_emergency_stays_on_the_card_until_its_outcome_and_then_the_family_he
         s.execute(update(tables.caregivers).where(cg.caregiver_id == world.id("cg")).values(abilities="meal emergency"))
         s.commit()
     request_id = _call(world, ("",))  # silence at the first prompt calls for help
-    (family,) = _wait_for(lambda: _sent(world, request_id, "family.emergency"))
+    (family,) = _wait_for(lambda: _sent(world, request_id, "family.emergency"), world=world, request_id=request_id)
     assert family.to_phone == world.family_phone
     card = next(e for e in _board(world)["emergencies"] if e["request_id"] == request_id)
     assert card["red"]
@@ -216,6 +230,8 @@ def test_an_emergency_stays_on_the_card_until_its_outcome_and_then_the_family_he
         )
         uow.commit()
     assert all(e["request_id"] != request_id for e in _board(world)["emergencies"])
-    (handled,) = _wait_for(lambda: _sent(world, request_id, "family.emergency_handled"))
+    (handled,) = _wait_for(
+        lambda: _sent(world, request_id, "family.emergency_handled"), world=world, request_id=request_id
+    )
     assert handled.to_phone == world.family_phone
-    assert _wait_for(lambda: _sent(world, request_id, "elder.emergency_handled"))
+    assert _wait_for(lambda: _sent(world, request_id, "elder.emergency_handled"), world=world, request_id=request_id)
