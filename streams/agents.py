@@ -33,7 +33,7 @@ async def validate_intake_records(stream: StreamT) -> None:
     async for event in stream.events():
         raw = event.message.value
         try:
-            value = steps.decode(raw)
+            value = steps.decode(raw, strict=True)
             if value.get("type") == "careline.probe":
                 await deliver(lifecycle_topic, b"probe", {**value, "type": "careline.probe.answered"})
                 continue
