@@ -119,6 +119,17 @@ def _accepted(world) -> str:
     return request_id
 
 
+def _timers_taken(world) -> bool:
+    """The timer service has taken every deadline handlers asked for (no unsent ``scheduler``
+    outbox row): jumping the replay clock before it did makes it schedule them on the new clock,
+    so the visit's check-in deadline fired at once and the visit became a no-show (CI)."""
+    from config import topics
+
+    o = tables.outbox.c
+    with world.sessions() as s:
+        return s.execute(select(o.seq).where(o.topic == topics.SCHEDULER, o.sent_at.is_(None)).limit(1)).first() is None
+
+
 def _fire(pipeline, world, kind: str, target_id: str, due: str) -> None:
     """Publish a deadline's firing on care.timers.v1, as the timer service does when it comes."""
     import json
@@ -147,6 +158,7 @@ def test_a_caregiver_who_cannot_make_the_window_is_an_alert_and_the_elder_hears_
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
     request_id = _accepted(world)
+    _wait_for(lambda: _timers_taken(world), world=world, request_id=request_id)  # set at acceptance, on the wall clock
     with world.sessions() as s:
         visit = s.execute(select(tables.visits).where(tables.visits.c.request_id == request_id)).one()
         window_end = s.execute(
