@@ -310,18 +310,11 @@ def repair_or_offer(
         return False
     fell = max(offered, key=lambda o: o.created_at) if offered else None
     roster = uow.caregivers.in_area(request.service_area)
-    ranking = rank_caregivers(
-        request,
-        roster,
-        uow.bookings(c.caregiver_id for c in roster),
-        travel,
-        now,
-        policy,
-        {o.caregiver_id for o in offered},
-        uow.ranking_context(request, now),
-    )
-    context = uow.ranking_context(request, now)
+    context = uow.ranking_context(request, now)  # read once: it queries the day's visits and contracts
     already = {o.caregiver_id for o in offered}
+    ranking = rank_caregivers(
+        request, roster, uow.bookings(c.caregiver_id for c in roster), travel, now, policy, already, context
+    )
     # who may take it: every caregiver the ranking's rules allow, the ranked ones (a gap today) first;
     # one without a gap may get one when the repair moves a slot of the plan
     ranked = [c.caregiver_id for c in ranking.candidates]
