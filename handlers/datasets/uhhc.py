@@ -232,7 +232,9 @@ def _refuse_unplanned_features(data: Mapping[str, Any], costs: Mapping[str, Any]
     if data.get("lunch_breaks"):
         raise InstanceError("instance: 'lunch_breaks' are not planned by careline (refused rather than ignored)")
     hard_preferences = costs.get("caregiver_preferences", "HARD") == "HARD"
-    for c in data.get("caregivers") or ():
+    # a list of the wrong shape is left to the parser after this check, which names the field
+    caregivers, patients = data.get("caregivers"), data.get("patients")
+    for c in caregivers if isinstance(caregivers, list) else ():
         if not isinstance(c, Mapping):
             continue
         where = f"caregiver {c.get('id', '?')}"
@@ -243,7 +245,7 @@ def _refuse_unplanned_features(data: Mapping[str, Any], costs: Mapping[str, Any]
             raise InstanceError(
                 f"{where}: 'arrival_point' differs from 'departing_point'; careline plans round trips only"
             )
-    for p in data.get("patients") or ():
+    for p in patients if isinstance(patients, list) else ():
         if not isinstance(p, Mapping):
             continue
         where = f"patient {p.get('id', '?')}"
