@@ -21,13 +21,15 @@ START = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 PUBLISHED_SA_TRAVEL_E2 = 1384  # solutions/bazirha-E2.sa.json
 
 
-@pytest.fixture(scope="module")
+# session scope: xdist may run this module's tests apart on one worker, and a module fixture
+# would then plan the day again for each run of them
+@pytest.fixture(scope="session")
 def e2(shared_data):
     path = shared_data / "uhhc" / "instances" / "bazirha-E2.json"
     return parse_instance(json.loads(path.read_text()), "bazirha-E2")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2_plan(e2):
     return plan_day(e2, time_limit_seconds=6)
 
@@ -181,7 +183,9 @@ def test_a_planned_day_brings_every_request_to_a_final_state_mostly_as_planned(e
     run = run_day(
         day,
         MatrixTravelTimes(e2.distances),
-        DispatchPolicy(shift_end_hard=e2.shift_end_hard),
+        # a repair's solver budget (3 s configured) would only make the unit loop slow: 0.4 s
+        # repairs a day of this size
+        DispatchPolicy(shift_end_hard=e2.shift_end_hard, repair_seconds=0.4),
         CaregiverModel(),
         {n.service_id for n in e2.needs},
         mode="planned",
