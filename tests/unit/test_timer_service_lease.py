@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from careline import scheduler
 from config.settings import get_settings
 from db import leases
-from db.migrate import upgrade
 from db.register import hold_clock, read_clock, set_clock
 from db.session import session_factory
 from handlers.clock import SimClock
@@ -23,10 +22,8 @@ from tools.replay.stack import StackError, _timer_service
 
 
 @pytest.fixture
-def database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'timers.db'}"
-    upgrade(url)
-    return url
+def database(migrated_sqlite):
+    return migrated_sqlite("timers.db")
 
 
 def _lease(pid: int, host: str = socket.gethostname(), age_s: float = 0.0, broker: str = "127.0.0.1:9092"):

@@ -246,7 +246,13 @@ def test_careline_whatif_replays_a_stored_plan_in_planned_mode(center, recorded,
         store_plan(session, list(plan), plan)
         session.commit()
     out = tmp_path / "planned.json"
-    result = whatif("--policy", str(DEFAULT_PATH), "--mode", "planned", "--json", str(out))
+    # the configured policy with a 0.4 s repair budget instead of 3 s: the day's declines are
+    # repaired either way, and the unit loop stays fast
+    policy = tmp_path / "policy.toml"
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    assert "repair_seconds = 3.0" in text
+    policy.write_text(text.replace("repair_seconds = 3.0", "repair_seconds = 0.4"), encoding="utf-8")
+    result = whatif("--policy", str(policy), "--mode", "planned", "--json", str(out))
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert doc["mode"] == "planned" and doc["whatif"]["requests"] == 33

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from channels.register import import_file
 from db import tables
-from db.migrate import upgrade
 from db.session import session_factory
 from handlers.model import AlarmDevice, Caregiver, Elder
 from handlers.register.export import caregiver_row, elder_row, header
@@ -34,10 +33,8 @@ ORDER = (
 
 
 @pytest.fixture
-def sessions(tmp_path):
-    url = f"sqlite:///{tmp_path / 'center.db'}"
-    upgrade(url)
-    return session_factory(url)
+def sessions(migrated_sqlite):
+    return session_factory(migrated_sqlite("center.db"))
 
 
 def load(sessions, kind, name, **kw):
