@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from handlers.register.geo import Point, UnknownLocation
-from handlers.register.records import Location
+from handlers.register.geo import Points, UnknownLocation, point_at
 from handlers.register.services import TravelMode
 
 COSTINGS: dict[TravelMode, tuple[str, dict[str, Any]]] = {
@@ -84,7 +83,7 @@ class ValhallaTravelTimes:
     """
 
     config: Path
-    points: Sequence[Point | Location | None]
+    points: Points
     mode: TravelMode | str = TravelMode.E_BIKE
     _actor: Any = field(default=None, repr=False, compare=False)
     _seconds: dict[tuple[str, int, int], float] = field(default_factory=dict, repr=False, compare=False)
@@ -116,7 +115,8 @@ class ValhallaTravelTimes:
 
     def _row(self, origin: int, wanted: list[int]) -> None:
         costing, options = COSTINGS[TravelMode(self.mode)]
-        targets = [k for k, p in enumerate(self.points) if p is not None and k != origin]
+        known = range(len(self.points)) if isinstance(self.points, Sequence) else list(self.points)
+        targets = [k for k in known if point_at(self.points, k) is not None and k != origin]
         try:
             self._store(costing, origin, targets, self._matrix(costing, options, origin, targets))
         except RuntimeError:
@@ -142,13 +142,11 @@ class ValhallaTravelTimes:
             self._seconds[(costing, origin, target)] = float(seconds) if seconds is not None else -1.0
 
     def _where(self, index: int) -> dict[str, float]:
-        point = self.points[index]
-        if isinstance(point, Location):
-            return {"lat": point.latitude, "lon": point.longitude}
+        point = point_at(self.points, index)
         assert point is not None  # _known checked it
-        return {"lat": float(point[0]), "lon": float(point[1])}
+        return {"lat": point[0], "lon": point[1]}
 
     def _known(self, index: int | None) -> int:
-        if index is None or not 0 <= index < len(self.points) or self.points[index] is None:
+        if index is None or point_at(self.points, index) is None:
             raise UnknownLocation(f"location {index} has no coordinates")
         return index

@@ -9,11 +9,13 @@ base_offset + 1, which makes faust table recovery drop updates unless producers 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -140,11 +142,24 @@ def free_port(port: int = 0) -> int:
 
 
 def _log_file(path: Path | None, prefix: str) -> Path:
-    if path is not None:
-        return Path(path)
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
-    os.close(fd)
-    return Path(name)
+    """``path`` with its folder made (a fresh clone has no ``var/logs``), or a new temp file."""
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+        os.close(fd)
+        return Path(name)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Path(path)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for a child that must not outlive its starter: Linux sends it SIGTERM
+    when the thread that started it ends (``prctl(PR_SET_PDEATHSIG)``), so a broker started by
+    a ``careline`` that was killed (SIGKILL, a crash) stops listening too. Elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
@@ -176,7 +191,12 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
 
 def start_tansu(port: int | None = None, log_path: Path | None = None, timeout_s: float = 30) -> BrokerProcess:
     """Start Tansu (memory storage) on 127.0.0.1:``port`` (free port if None), logging to
-    ``log_path`` (temp file if None); waits up to ``timeout_s`` seconds for it to answer.
+    ``log_path`` (temp file if None, its folder made if missing); waits up to ``timeout_s``
+    seconds for it to answer.
+
+    Tansu runs in a session of its own, so a Ctrl-C meant for the caller reaches it only
+    through ``stop()`` (after the clients the caller stops first), and it dies with the thread
+    that started it (``die_with_parent``): start it from a thread that outlives it.
 
     :raises BrokerStartError: no binary, the process exited, or no answer in time (with log tail).
     """
@@ -204,7 +224,15 @@ def start_tansu(port: int | None = None, log_path: Path | None = None, timeout_s
     env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV} | {"NO_COLOR": "1"}
     log_path = _log_file(log_path, f"tansu-{port}-")
     with open(log_path, "ab") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # prctl only, between fork and exec
+        )
     broker = BrokerProcess("tansu", port, log_path, proc=proc)
     deadline = time.monotonic() + timeout_s
     while proc.poll() is None:

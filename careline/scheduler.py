@@ -7,21 +7,28 @@ SQLAlchemy job store, and marks the rows done; when a job runs it publishes a
 ``timer.fired`` event on ``care.timers.v1`` (keyed by service area) with the
 deadline as its event time. Handlers ignore a firing whose request moved on.
 
-Run exactly one (``careline scheduler``): APScheduler 3 job stores must not
-be shared by several schedulers. ``coalesce=True`` and
-``misfire_grace_time=None`` make a restarted scheduler fire each deadline it
-missed while down exactly once, late rather than never.
+Run exactly one (``careline scheduler``) per database: APScheduler 3 job stores must not
+be shared by several schedulers (a second one fires the same jobs and fails removing them,
+``JobLookupError``). So the service holds a lease on its database (``db.leases``, row
+``timer-service``), renewed every ``RENEW_SECONDS``; another refuses to start while the
+holder is alive: on this host while its process runs, elsewhere while it renewed within
+``LEASE_TTL_SECONDS``. ``coalesce=True`` and ``misfire_grace_time=None`` make a restarted
+scheduler fire each deadline it missed while down exactly once, late rather than never.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,12 +37,88 @@ from kafka import KafkaProducer
 
 from config import topics
 from config.settings import get_settings
-from db import timers
+from db import leases, timers
 from db.register import read_clock
 from db.session import engine_for, session_factory
 from handlers.channels.subscriptions import DAYS, intake_for
 
 log = logging.getLogger("careline.scheduler")
+
+LEASE = "timer-service"
+#: seconds without renewal after which a holder on another host counts as gone
+LEASE_TTL_SECONDS = 15.0
+#: seconds between renewals of the lease
+RENEW_SECONDS = 3.0
+
+
+class TimerServiceRunning(RuntimeError):
+    """Another timer service holds this database's lease (``lease``) and is alive."""
+
+    def __init__(self, lease: leases.Lease) -> None:
+        self.lease = lease
+        super().__init__(
+            f"a timer service already serves this database: pid {lease.pid} on {lease.host}, publishing "
+            f"to {lease.broker}, alive at {lease.renewed_at:%H:%M:%S} UTC. careline runs one per database "
+            "(APScheduler's job store takes one scheduler): use it, or stop it first"
+        )
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def holder_alive(lease: leases.Lease, now: datetime) -> bool:
+    """Whether the lease's holder still serves: renewed within ``LEASE_TTL_SECONDS`` and, if
+    on this host, its process running (so a killed service's successor takes over at once; a
+    holder with this very pid is a previous life of a restarted container, not alive)."""
+    if (now - lease.renewed_at).total_seconds() > LEASE_TTL_SECONDS:
+        return False
+    if lease.host == socket.gethostname():
+        return lease.pid != os.getpid() and _running(lease.pid)
+    return True
+
+
+def running_timer_service(database_url: str) -> leases.Lease | None:
+    """The lease of the timer service serving ``database_url`` if it is alive, else None."""
+    with session_factory(database_url)() as session:
+        held = leases.current(session, LEASE)
+    return held if held is not None and holder_alive(held, datetime.now(UTC)) else None
+
+
+def claim_database(database_url: str, broker: str, wait_s: float = LEASE_TTL_SECONDS) -> leases.Lease:
+    """Take the timer-service lease of ``database_url``. A holder on another host gets
+    ``wait_s`` seconds to show it is gone (it may just have died).
+
+    :raises TimerServiceRunning: a live timer service holds it.
+    """
+    now = datetime.now(UTC)
+    me = leases.Lease(
+        LEASE, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", socket.gethostname(), os.getpid(),
+        broker, now, now,
+    )  # fmt: skip
+    deadline = time.monotonic() + wait_s
+    while True:
+        with session_factory(database_url)() as session:
+            held = leases.current(session, LEASE)
+            now = datetime.now(UTC)
+            if held is None or not holder_alive(held, now):
+                mine = replace(me, acquired_at=now, renewed_at=now)
+                if leases.take(session, mine, None if held is None else held.holder):
+                    return mine
+                continue  # another process took it first: read who
+        if held.host == socket.gethostname() or time.monotonic() >= deadline:
+            raise TimerServiceRunning(held)
+        time.sleep(1.0)
 
 
 @lru_cache
@@ -133,16 +216,94 @@ def sync_subscriptions(scheduler: BackgroundScheduler, database_url: str) -> int
     return len(wanted)
 
 
+DAY_PLAN_JOB = "day-plans"
+
+
+def plan_tomorrow() -> int:
+    """Cron job function: plan tomorrow (the programme's time zone, by the clock every
+    component reads) for every area in planned mode and tell each planned caregiver their
+    day (``careline.day_plan``); an area that cannot be planned is logged and skipped.
+    Returns how many areas were planned. The solver runs in a child process (OR-Tools keeps
+    the GIL while it searches: a thread would stall this service's timers), for at most
+    ``plan_time_limit_seconds`` per area."""
+    from zoneinfo import ZoneInfo
+
+    from careline.day_plan import PlanRefused, plan_area_day
+    from config.bootstrap import bootstrap
+    from db.day_plans import planned_areas
+
+    runtime = bootstrap()
+    with runtime.sessions() as session:
+        areas = planned_areas(session)
+        today = read_clock(session).now().astimezone(ZoneInfo(runtime.settings.programme_timezone)).date()
+    planned = 0
+    for area in areas:
+        try:
+            done = plan_area_day(
+                runtime, area, today + timedelta(days=1), runtime.settings.plan_time_limit_seconds, announce_now=True
+            )
+        except PlanRefused as exc:
+            log.warning("day plan of an area for %s not made: %s", today + timedelta(days=1), exc)
+            continue
+        except Exception:
+            log.exception("day plan of an area for %s failed", today + timedelta(days=1))
+            continue
+        planned += 1
+        log.warning(
+            "day plan for %s: %d of %d visits planned, %d notices",
+            today + timedelta(days=1), len(done.plan), len(done.day.visits), len(done.notices),
+        )  # fmt: skip
+    return planned
+
+
+def schedule_day_plans(scheduler: BackgroundScheduler, hour: int, timezone: str) -> None:
+    """The evening job (``plan_tomorrow``) at ``hour``:00 every day in ``timezone``
+    (``CARELINE_PLAN_ANNOUNCE_HOUR``, ``CARELINE_PROGRAMME_TIMEZONE``)."""
+    scheduler.add_job(
+        plan_tomorrow, CronTrigger(hour=hour, minute=0, timezone=timezone), id=DAY_PLAN_JOB, replace_existing=True
+    )
+
+
+class Heartbeat:
+    """Touches ``path`` at most every ``every`` seconds: the container healthcheck
+    (``docker/compose.yaml``) calls the service healthy while the file is under 60 s old."""
+
+    def __init__(self, path: Path, every: float = 5.0) -> None:
+        self.path, self.every, self.last = path, every, float("-inf")
+
+    def beat(self) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+            self.last = time.monotonic()
+
+
 def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
-    """Serve until ``stop`` is set (or forever): poll the outbox, run jobs."""
+    """Serve until ``stop`` is set (or forever, or until another process took the lease):
+    hold the database's lease, poll the outbox, run jobs; after each poll that reached the
+    database, touch ``<var_dir>/scheduler.heartbeat`` (the container's healthcheck reads it).
+
+    :raises TimerServiceRunning: another timer service serves the database.
+    """
     settings = get_settings()
+    lease = claim_database(settings.database_url, settings.broker)
     scheduler = build_scheduler(settings.database_url)
     scheduler.start()
+    schedule_day_plans(scheduler, settings.plan_announce_hour, settings.programme_timezone)
     log.warning("timer service started; %d jobs in the store", len(scheduler.get_jobs()))
     stop = stop or threading.Event()
-    synced = 0.0
+    heartbeat = Heartbeat(settings.var_dir / "scheduler.heartbeat")
+    synced = renewed = 0.0
     try:
         while not stop.is_set():
+            if time.monotonic() - renewed > RENEW_SECONDS:
+                try:
+                    if not _renew(settings.database_url, lease):
+                        log.error("another timer service took this database's lease; stopping")
+                        return
+                    renewed = time.monotonic()
+                except Exception:  # the database away (a restart): the lease stays ours meanwhile
+                    log.exception("could not renew the timer service's lease; retrying")
             if time.monotonic() - synced > 60:
                 try:
                     sync_subscriptions(scheduler, settings.database_url)
@@ -150,10 +311,22 @@ def run(stop: threading.Event | None = None, poll_seconds: float = 0.1) -> None:
                     log.exception("could not sync recurring services")
                 synced = time.monotonic()
             try:
-                if take_requests(scheduler, settings.database_url, settings.timer_grace_seconds) == 0:
+                taken = take_requests(scheduler, settings.database_url, settings.timer_grace_seconds)
+                heartbeat.beat()
+                if taken == 0:
                     time.sleep(poll_seconds)
             except Exception:
                 log.exception("could not take timer requests; retrying")
                 time.sleep(1.0)
     finally:
         scheduler.shutdown(wait=False)
+        try:
+            with session_factory(settings.database_url)() as session:
+                leases.release(session, LEASE, lease.holder)
+        except Exception:  # left to go stale, or to be taken over by the next one on this host
+            log.exception("could not release the timer service's lease")
+
+
+def _renew(database_url: str, lease: leases.Lease) -> bool:
+    with session_factory(database_url)() as session:
+        return leases.renew(session, LEASE, lease.holder, datetime.now(UTC))

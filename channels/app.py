@@ -18,16 +18,19 @@ Rules that say no raise ``handlers.operations.operator_actions.Refused``; bad in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Mapping
 
 from channels.context import ChannelContext, join_open_emergency, record_request, short_id
 from config.evaluation import get_evaluation_config
+from config.policy import load_policy
 from db import app_api, center_ratings, channels, emergencies
 from db.center_ratings import CenterRatingSqlUnitOfWork
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area
@@ -38,6 +41,8 @@ from handlers.channels import channel_events
 from handlers.channels.intake import InvalidIntake
 from handlers.channels.ivr import ServiceChoice
 from handlers.channels.sms import ReplyKind
+from handlers.dispatch import promise
+from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.evaluation.center_ratings import CenterAnswers, CenterRatingRecord
 from handlers.evaluation.center_ratings import rate_center as rate_center_rule
 from handlers.evaluation.feedback import record_feedback
@@ -72,7 +77,8 @@ class Submission:
 
 @dataclass(frozen=True)
 class RequestView:
-    """What the elder's app shows; ``caregiver_name`` and the arrival window once assigned."""
+    """What the elder's app shows; ``caregiver_name`` once assigned; the arrival window promised
+    (``handlers.dispatch.promise``) once a visit or a planned slot holds a start."""
 
     request_id: str
     status: str
@@ -84,6 +90,9 @@ class RequestView:
     caregiver_name: str | None = None
     arrival_start: datetime | None = None
     arrival_end: datetime | None = None
+    #: where the arrival window comes from (``handlers.dispatch.promise``): ``visit`` (accepted)
+    #: or ``plan`` (a planned area's slot before a caregiver accepted); None: no time known yet
+    arrival_source: str | None = None
 
 
 def has_open_emergency(ctx: ChannelContext, elder_id: str) -> bool:
@@ -170,12 +179,33 @@ def request_status(ctx: ChannelContext, elder_id: str, request_id: str) -> Reque
             request.window_end,
             request.duration_minutes,
         )
-        visit = uow.visits.for_request(request_id)
-        if visit is None or request.status == RequestStatus.CANCELLED:
+        if request.status == RequestStatus.CANCELLED:
             return view
-        start, end = rules.arrival_window(visit.planned_start)
+        policy = _policy(ctx.settings.policy_file)
+        widths = (policy.promise_before_minutes, policy.promise_after_minutes)
+        visit = uow.visits.for_request(request_id)
+        if visit is None:
+            slot = uow.planned_visits([request_id]).get(request_id)
+            told = promise.promised_window(request, slot.start if slot else None, promise.PLAN, *widths)
+            if told is None or request.status.is_final:
+                return view
+            return replace(view, arrival_start=told.start, arrival_end=told.end, arrival_source=told.source)
+        earlier = [
+            (offer.responded_at if (offer := uow.offers.get(offer_id_of(v.visit_id))) else None, v.planned_start)
+            for v in uow.visits.all_for_request(request_id)
+        ]
+        kept = promise.kept_promise_of(request, earlier, *widths)
+        assert kept is not None  # the live visit is one of them
         name = rules.caregiver_label(app_api.caregiver_display_name(uow.session, visit.caregiver_id))
-        return replace(view, caregiver_name=name, arrival_start=start, arrival_end=end)
+        return replace(
+            view, caregiver_name=name, arrival_start=kept.start, arrival_end=kept.end, arrival_source=kept.source
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _policy(path: Path) -> DispatchPolicy:
+    """The dispatch policy of ``path``, read once per process (the promise widths, ``[promise]``)."""
+    return load_policy(path)
 
 
 def cancel(ctx: ChannelContext, elder_id: str, request_id: str) -> str:

@@ -10,21 +10,23 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from channels.notify import Notifier, build_notifier
 from config.ivr import load_ivr_config
+from config.locale import get_texts
 from config.settings import Settings
 from db import channels, emergencies
 from db.session import Row, Session, session_factory, sessionmaker
-from handlers.channels import channel_events
+from handlers.channels import channel_events, ivr
 from handlers.channels.emergencies import again_reason
 from handlers.channels.ivr import IvrConfig, ServiceChoice
 from handlers.channels.phone import try_e164
 from handlers.channels.sms import brand_for
+from handlers.channels.texts import Texts
 from handlers.model import Priority
 
 log = logging.getLogger("channels.context")
@@ -51,6 +53,8 @@ class ChannelContext:
     tz: ZoneInfo
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _notifier: Notifier | None = field(default=None, repr=False)
+    #: every SMS, notice and hotline text (``config.locale``: the Babel catalogs)
+    texts: Texts = field(default_factory=get_texts, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChannelContext:
@@ -62,7 +66,7 @@ class ChannelContext:
     def build(cls, settings: Settings, sessions: sessionmaker[Session], ivr: IvrConfig) -> ChannelContext:
         """The context of a process: its sessions and checked hotline file; the
         clock reads the replay clock when ``CARELINE_WEB_CLOCK=replay``."""
-        ctx = cls(settings, sessions, ivr, ZoneInfo(settings.programme_timezone))
+        ctx = cls(settings, sessions, ivr, ZoneInfo(settings.programme_timezone), texts=ivr.texts)
         if settings.web_clock == "replay":
             from db.register import read_clock
 
@@ -160,15 +164,7 @@ def record_request(
     return request_id
 
 
-def emergency_choice(ivr: IvrConfig, language: str | None, now: datetime) -> ServiceChoice:
+def emergency_choice(cfg: IvrConfig, language: str | None, now: datetime) -> ServiceChoice:
     """The request an alarm (button or SOS text) stands for: ``emergency``, ``stat``,
     a window of ``emergency_window_minutes`` from now."""
-    duration = next(s["duration_minutes"] for s in ivr.services.values() if s["service_type"] == "emergency")
-    return ServiceChoice(
-        "emergency",
-        Priority.STAT,
-        now,
-        now + timedelta(minutes=ivr.emergency_window_minutes),
-        duration,
-        ivr.lang(language),
-    )
+    return ivr.emergency_choice(cfg, cfg.lang(language), now)

@@ -21,7 +21,7 @@ from channels.notify import NotifyError
 from db import channels, surveys
 from db.session import Session
 from db.uow import SqlUnitOfWork
-from handlers.channels import channel_events, ivr, sms
+from handlers.channels import channel_events, ivr
 from handlers.channels.delivery import is_final
 from handlers.channels.ivr import Step
 from handlers.channels.phone import mask
@@ -77,7 +77,7 @@ def send_rating_sms(ctx: ChannelContext, request_id: str) -> str | None:
         survey = surveys.get(session, request_id)
     if survey is None:
         return None
-    body = sms.rating_request_text(survey.language, ctx.brand(survey.language))
+    body = ctx.texts.text(survey.language, "sms.elder.rating_request", brand=ctx.brand(survey.language))
     try:
         sid = ctx.notifier.send_sms(
             survey.phone, body, ctx.url("/twilio/status", kind="sms", purpose="rating", request_id=request_id)
@@ -156,3 +156,25 @@ def place_rating_call(ctx: ChannelContext, request_id: str) -> str | None:
         )
         uow.commit()
     return sid
+
+
+def plan_rating_call(ctx: ChannelContext, value: Mapping[str, object]) -> datetime | None:
+    """For a ``care.visit.completed`` record: record its survey; when the call is due (UTC), or None."""
+    data = value.get("data")
+    if value.get("type") != "care.visit.completed" or not isinstance(data, dict):
+        return None
+    completed = data.get("check_out_at") or value.get("time")
+    if not isinstance(completed, str) or not completed:
+        return None
+    return plan_survey(ctx, data, datetime.fromisoformat(completed))
+
+
+def place_due_rating_calls(ctx: ChannelContext, limit: int = 50) -> int:
+    """Place the satisfaction calls whose time has come (in the components' clock);
+    each survey moves ``scheduled`` -> ``calling`` once, so overlapping sweeps
+    never call twice. Returns how many calls were placed."""
+    from db.register import read_clock
+
+    with ctx.sessions() as session:
+        due = surveys.due(session, read_clock(session).now(), limit)
+    return sum(1 for request_id in due if place_rating_call(ctx, request_id))

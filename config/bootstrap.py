@@ -4,7 +4,7 @@ sessions, the service areas' dispatch contexts and the channels' adapters.
 
 Every entry point starts here (``careline worker``, ``web``, ``scheduler``,
 the CLI's commands): a bad ``policy.toml``, ``evaluation.toml`` or
-``ivr.toml`` refuses to start, naming the file, the line and the key
+``ivr.toml``, or a text catalog (``config/locale``) refuses to start, naming the file, the line and the key
 (``config.files.ConfigFileError``), instead of dead-lettering every record
 later. Tests build their own ``Runtime`` with ``bootstrap(Settings(...))``.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from channels.context import ChannelContext
 from config.evaluation import EvaluationConfig, load_evaluation_config
 from config.ivr import load_ivr_config
+from config.locale import load_texts
 from config.policy import load_policy
 from config.settings import Settings, get_settings
 from db.areas import AreaContexts
@@ -42,7 +43,7 @@ def load_configuration(settings: Settings) -> Configuration:
     policy = replace(load_policy(settings.policy_file), exploration_share=evaluation.exploration_share)
     if settings.offer_timeout_seconds is not None:
         policy = replace(policy, offer_timeout_seconds=settings.offer_timeout_seconds)
-    return Configuration(policy, evaluation, load_ivr_config(settings.ivr_config))
+    return Configuration(policy, evaluation, load_ivr_config(settings.ivr_config, load_texts()))
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,6 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         settings,
         configuration,
         sessions,
-        AreaContexts(sessions, configuration.policy),
+        AreaContexts(sessions, configuration.policy, road_network=settings.road_network),
         ChannelContext.build(settings, sessions, configuration.ivr),
     )

@@ -1,20 +1,25 @@
-"""The hotline file (``config/ivr.toml``, or ``CARELINE_IVR_CONFIG``): menus,
-prompts per language and the callback survey, validated before the hotline
-uses it. A bad file raises ``IvrConfigError`` naming the line and the key
+"""The hotline file (``config/ivr.toml``, or ``CARELINE_IVR_CONFIG``): menus, keys,
+voices per language and the callback survey, validated before the hotline uses
+it; the words are in the text catalogs (``config.locale``). A bad file raises ``IvrConfigError`` naming the line and the key
 (``config.files``); the domain reads the result as
 ``handlers.channels.ivr.IvrConfig``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.files import ConfigFileError, read_toml, validated
+from config.locale import get_texts
 from handlers.channels.ivr import IvrConfig
+from handlers.channels.texts import Texts
+from handlers.evaluation.feedback import COMPLAINT_CATEGORIES
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "ivr.toml"
-DIGIT = r"^[0-9]$"
+DIGIT = r"^[1-9]$"
+KEY = r"^[0-9*#]$"
 
 
 class IvrConfigError(ConfigFileError):
@@ -27,7 +32,7 @@ class _Strict(BaseModel):
 
 class _Service(_Strict):
     service_type: str = Field(min_length=1)
-    duration_minutes: float = Field(ge=0)
+    duration_minutes: float = Field(gt=0)
 
 
 class _TimeOption(_Strict):
@@ -42,43 +47,69 @@ class _TimeOption(_Strict):
 class _Language(_Strict):
     say_language: str
     voice: str
-    greeting: str
-    menu_item: str
-    english_option: str = ""
-    time_menu: str
-    invalid: str
-    operator: str
-    unknown_caller: str
-    emergency: str
-    confirmation: str
-    window: str
-    rating_prompt: str
-    rating_thanks: str
-    rating_goodbye: str
-    services: dict[str, str]
+
+
+class _Keys(_Strict):
+    emergency: str = Field(pattern=KEY)
+    service: str = Field(pattern=KEY)
+    complaint: str = Field(pattern=KEY)
+    operator: str = Field(pattern=KEY)
+    repeat: str = Field(pattern=KEY)
+    caregiver: str = Field(pattern=KEY)
+    english: str = Field(pattern=KEY)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> _Keys:
+        keys = list(self.model_dump().values())
+        if len(set(keys)) != len(keys):
+            raise ValueError("every key of the first menu must be a different key")
+        return self
 
 
 class _File(_Strict):
     first_prompt_timeout_seconds: float = Field(gt=0, le=60)
     prompt_timeout_seconds: float = Field(gt=0, le=60)
     max_reprompts: int = Field(ge=0, le=5)
-    english_digit: str = Field(pattern=DIGIT)
     operator_queue: str = Field(min_length=1)
     emergency_queue: str = Field(min_length=1)
     emergency_window_minutes: float = Field(gt=0)
+    emergency_duration_minutes: float = Field(gt=0)
     min_lead_minutes: float = Field(ge=0)
-    services: dict[str, _Service]
-    time_options: dict[str, _TimeOption]
+    complaint_followup_hours: float = Field(gt=0)
+    services_per_page: int = Field(ge=1, le=3)
+    keys: _Keys
     languages: dict[str, _Language]
+    services: list[_Service] = Field(min_length=1)
+    time_options: dict[str, _TimeOption] = Field(max_length=4)
+    complaint_options: dict[str, str] = Field(min_length=1, max_length=4)
+
+    @field_validator("time_options", "complaint_options")
+    @classmethod
+    def _single_digits(cls, value: dict) -> dict:
+        for key in value:
+            if not re.fullmatch(DIGIT, key):
+                raise ValueError(f"{key!r} is not one key 1-9")
+        return value
+
+    @field_validator("complaint_options")
+    @classmethod
+    def _known_categories(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value.values()) - set(COMPLAINT_CATEGORIES))
+        if unknown:
+            raise ValueError(f"unknown complaint categories {unknown}; known: {', '.join(COMPLAINT_CATEGORIES)}")
+        return value
 
 
-def load_ivr_config(path: Path = DEFAULT_PATH) -> IvrConfig:
-    """The hotline configuration in ``path``; raises ``IvrConfigError`` naming the line and the key."""
+def load_ivr_config(path: Path = DEFAULT_PATH, texts: Texts | None = None) -> IvrConfig:
+    """The hotline configuration in ``path`` with the text catalogs (``texts``, default the
+    shipped ones); raises ``IvrConfigError`` naming the line and the key. At most four
+    choices per prompt: three services a page (the fourth key is "other services"),
+    four time options, four complaint options."""
     try:
         raw, text = read_toml(Path(path))
         validated(_File, raw, text, path)
     except ConfigFileError as exc:
         raise IvrConfigError(exc.path, exc.reason, exc.line, exc.field) from None
     if "zh" not in raw["languages"] or "en" not in raw["languages"]:
-        raise IvrConfigError(path, "both zh and en prompts are needed", None, "languages")
-    return IvrConfig(raw)
+        raise IvrConfigError(path, "both zh and en voices are needed", None, "languages")
+    return IvrConfig(raw, texts or get_texts())

@@ -52,9 +52,25 @@ class _Eligibility(_Strict):
     skill_hierarchy: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class _Shifts(_Strict):
+    end_hard: bool = True
+    overtime_minutes: float = Field(default=0.0, ge=0, le=24 * 60)
+    overtime_weight: float = Field(default=1.0, ge=0)
+
+
 class _Step(_Strict):
     step: str = Field(pattern="^(best|widen|emergency_services)$")
     deadline_seconds: float = Field(ge=0)
+
+
+class _Planned(_Strict):
+    repair_seconds: float = Field(default=3.0, ge=0, le=60)
+    repair_caregivers: int = Field(default=12, ge=1, le=200)
+
+
+class _Promise(_Strict):
+    before_minutes: float = Field(default=15.0, ge=0, le=24 * 60)
+    after_minutes: float = Field(default=45.0, ge=0, le=24 * 60)
 
 
 class _File(_Strict):
@@ -63,12 +79,16 @@ class _File(_Strict):
     offers: _Offers
     visits: _Visits
     eligibility: _Eligibility
+    shifts: _Shifts = Field(default_factory=_Shifts)
+    planned: _Planned = Field(default_factory=_Planned)
+    promise: _Promise = Field(default_factory=_Promise)
     sla_minutes: dict[str, float]
     ladder: dict[str, list[_Step]]
 
 
-def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool = False) -> DispatchPolicy:
-    """The dispatch policy in ``path``; raises ``PolicyError`` naming the line and the bad key."""
+def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool | None = None) -> DispatchPolicy:
+    """The dispatch policy in ``path``; raises ``PolicyError`` naming the line and the bad key.
+    ``shift_end_hard`` overrides the file's ``[shifts] end_hard`` (a benchmark day states its own)."""
     try:
         raw, text = read_toml(Path(path))
         f = validated(_File, raw, text, path)
@@ -89,13 +109,19 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool = False) -> Disp
         lateness_weight=f.scoring.lateness_weight,
         sync_weight=f.scoring.sync_weight,
         offer_timeout_seconds=f.offers.timeout_seconds,
-        shift_end_hard=shift_end_hard,
+        shift_end_hard=f.shifts.end_hard if shift_end_hard is None else shift_end_hard,
+        overtime_minutes=f.shifts.overtime_minutes,
+        overtime_weight=f.shifts.overtime_weight,
         max_offers_per_request=f.offers.max_offers_per_request,
         no_show_minutes=f.visits.no_show_minutes,
         continuity_bonus_minutes=f.scoring.continuity_bonus_minutes,
         provider_score_weight=f.scoring.provider_score_weight,
         fairness_weight=f.scoring.fairness_weight,
         daily_capacity=f.eligibility.daily_capacity,
+        repair_seconds=f.planned.repair_seconds,
+        repair_caregivers=f.planned.repair_caregivers,
+        promise_before_minutes=f.promise.before_minutes,
+        promise_after_minutes=f.promise.after_minutes,
         parallel_offers=dict(f.offers.parallel),
         skill_hierarchy={k: tuple(v) for k, v in f.eligibility.skill_hierarchy.items()},
         sla_minutes=dict(f.sla_minutes),

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     emergency_ack_seconds: float = Field(
         default=60.0, gt=0, description="an emergency not acknowledged after this raises an alert"
     )
+    emergency_services_number: str = Field(
+        default="120",
+        min_length=2,
+        max_length=20,
+        description="the number the emergency card tells an operator to dial (China's ambulance: 120)",
+    )
     late_visit_alert_seconds: float = Field(
         default=300.0, ge=0, description="no check-in this long after the planned start: no-show alert"
     )
@@ -208,6 +214,15 @@ class Settings(BaseSettings):
     )
     default_phone_region: str = Field(default="CN", description="ISO 3166 region of numbers without country code")
     programme_timezone: str = Field(default="Asia/Shanghai", description="IANA zone of spoken and texted times")
+    plan_announce_hour: int = Field(
+        default=18,
+        ge=0,
+        le=23,
+        description="hour (programme time zone) the timer service plans tomorrow for planned areas and tells caregivers",
+    )
+    plan_time_limit_seconds: float = Field(
+        default=20.0, gt=0, le=3600, description="solver wall seconds per area of the evening day plan"
+    )
     ivr_config: Path = Field(default=REPO_ROOT / "config" / "ivr.toml", description="hotline menu (TOML)")
     sms_brand_zh: str = Field(default="关爱", description="sender name in Chinese SMS, shown as 【…】")
     sms_brand_en: str = Field(default="careline", description="sender name in English SMS (GSM-7 only)")
@@ -217,6 +232,48 @@ class Settings(BaseSettings):
     rating_call_delay_minutes: float = Field(
         default=30.0, ge=0, description="minutes after check-out before the satisfaction call"
     )
+
+    # --- the register and its geography (issue 15: handlers.register, db.areas) ---
+    center_region: str = Field(
+        default="",
+        description="the center's region path (江苏省/苏州市): resolves district names found in several "
+        "cities when addresses are placed",
+    )
+    landline_area_code: str | None = Field(
+        default=None, description="area code of landlines written without one in register files (0512)"
+    )
+    road_network: Path | None = Field(
+        default=None,
+        description="a Valhalla configuration (valhalla.json from adapters.road_network.build_graph): travel "
+        "by road instead of geodesic distance x circuity (needs the 'roads' extra)",
+    )
+
+    # --- the board's street map (issue 17: careline.web.street_map; docs/STREET_MAP.md) ---
+    map_tile_url: str | None = Field(
+        default=None,
+        description="tile URL template with {z} {x} {y} (and {s} for map_tile_subdomains), e.g. "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset: the board keeps its schematic map",
+    )
+    map_tile_labels_url: str | None = Field(
+        default=None,
+        description="a second tile template drawn over the first, for sources that keep street names "
+        "apart (Tianditu's cva_w over vec_w); same placeholders and subdomains",
+    )
+    map_tile_attribution: str = Field(
+        default="© OpenStreetMap contributors", description="the tile source's credit, shown on the map"
+    )
+    map_tile_subdomains: str = Field(default="", description="letters or digits {s} takes in map_tile_url (abc)")
+    map_tile_max_zoom: int = Field(default=19, ge=1, le=22, description="the tile source's highest zoom level")
+
+    @field_validator("map_tile_url", "map_tile_labels_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        """An http(s) URL naming {z}, {x} and {y}; an empty value means no street map."""
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or not all(f in value for f in ("{z}", "{x}", "{y}")):
+            raise ValueError(f"{value!r} is not an http(s) tile template with {{z}}, {{x}} and {{y}}")
+        return value
 
     @field_validator("app_rate_limit", "app_intake_rate_limit", "alarm_rate_limit")
     @classmethod

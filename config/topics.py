@@ -38,10 +38,14 @@ DISPATCH_DLQ = TopicSpec(
 )
 OFFERS = TopicSpec("dispatch.offers.v1", "request id", "offer created / accepted / closed")
 LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisions, visit events")
-NOTIFY = TopicSpec("notify.outbound.v1", "request id", "what to tell an elder or family (SMS / voice)")
 FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
 SCORES = TopicSpec("provider.scores.v1", "provider id", "latest provider score", configs={"cleanup.policy": "compact"})
 
+REGISTER = TopicSpec(
+    "care.register.v1",
+    "elder, caregiver, provider or device id",
+    "a register change: which fields changed (names only), by whom, through what (handlers.register.changes)",
+)
 KPI_TALLIES = TopicSpec(
     "kpi.tallies.v1",
     "provider:<id> or caregiver:<id>",
@@ -61,10 +65,10 @@ ALL = (
     DISPATCH_DLQ,
     OFFERS,
     LIFECYCLE,
-    NOTIFY,
     FEEDBACK,
     SCORES,
     KPI_TALLIES,
+    REGISTER,
     FAUST_LEADER,
 )
 
@@ -75,8 +79,8 @@ BY_ROLE = {
     "requests": REQUESTS,
     "timers": TIMERS,
     "caregiver": CAREGIVER_EVENTS,
-    "notify": NOTIFY,
     "feedback": FEEDBACK,
+    "register": REGISTER,
 }
 
 #: Outbox rows with this topic are deadlines for the scheduler, not Kafka records.

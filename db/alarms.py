@@ -42,11 +42,13 @@ def authenticate(session: Session, device_id: str, token: str | None) -> str | N
     row = session.execute(
         select(c.elder_id, c.token_sha256).where(c.device_id == device_id, c.active.is_(True))
     ).first()
-    if row is None or not hmac.compare_digest(row.token_sha256, _digest(token)):
+    if row is None or row.token_sha256 is None or not hmac.compare_digest(row.token_sha256, _digest(token)):
         return None
     return row.elder_id
 
 
 def touch(session: Session, device_id: str, now: datetime) -> None:
     c = tables.alarm_devices.c
-    session.execute(update(tables.alarm_devices).where(c.device_id == device_id).values(last_alarm_at=now))
+    session.execute(
+        update(tables.alarm_devices).where(c.device_id == device_id).values(last_alarm_at=now, last_heartbeat_at=now)
+    )

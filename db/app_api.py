@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -123,7 +123,7 @@ def booked_visits(session: Session, caregiver_id: str) -> list[Row]:
     """A caregiver's scheduled and in-progress visits, soonest first, with the
     elder's address (the caregiver accepted them): request_id, visit_id,
     service_type, status, planned_start, planned_end, address, neighbourhood."""
-    v, a = t.visits.c, t.elder_addresses.c
+    v, a, e = t.visits.c, t.elder_addresses.c, t.elders.c
     return list(
         session.execute(
             select(
@@ -133,10 +133,11 @@ def booked_visits(session: Session, caregiver_id: str) -> list[Row]:
                 v.status,
                 v.planned_start,
                 v.planned_end,
-                a.address,
+                func.coalesce(a.address, e.address).label("address"),
                 a.neighbourhood,
             )
             .outerjoin(t.elder_addresses, a.elder_id == v.elder_id)
+            .outerjoin(t.elders, e.elder_id == v.elder_id)
             .where(v.caregiver_id == caregiver_id, v.status.in_([VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS]))
             .order_by(v.planned_start, v.visit_id)
         )

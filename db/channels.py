@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, cast, select, update
+from sqlalchemy import String, Table, cast, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from db import tables
 from db.session import dialect_insert, matched_rows
 from db.uow import envelope
 from handlers.channels.delivery import status_rank
-from handlers.model import DomainEvent, OfferStatus
+from handlers.model import DomainEvent, OfferStatus, VisitStatus
 
 t = tables
 
@@ -68,32 +68,45 @@ def enqueue_intake(session: Session, record: dict) -> None:
 
 
 def caregiver_by_phone(session: Session, phone: str) -> Row | None:
-    """(caregiver_id, service_area, language) of the active caregiver with this E.164 number."""
+    """(caregiver_id, service_area, language, phone) of the active caregiver with this E.164 number."""
     c = t.caregivers.c
     return session.execute(
-        select(c.caregiver_id, c.service_area, c.language)
+        select(c.caregiver_id, c.service_area, c.language, c.phone)
         .where(c.phone == phone, c.active.is_(True))
         .order_by(c.caregiver_id)
     ).first()
 
 
 def elder_by_phone(session: Session, phone: str) -> Row | None:
-    """(elder_id, service_area, language, phone) of the elder whose own or family number this is.
-    Family numbers are matched inside the JSON list as text (quoted E.164)."""
+    """(elder_id, service_area, language, phone) of the elder whose own number or landline, or a
+    family member's number, this is. Family numbers are matched inside the JSON lists as text
+    (quoted E.164): the SMS list and the register's family contacts."""
     e = t.elders.c
     cols = (e.elder_id, e.service_area, e.language, e.phone)
-    own = session.execute(select(*cols).where(e.phone == phone).order_by(e.elder_id)).first()
+    own = session.execute(
+        select(*cols).where(or_(e.phone == phone, e.landline == phone)).order_by(e.phone != phone, e.elder_id)
+    ).first()
     if own is not None:
         return own
+    quoted = f'%"{phone}"%'
     return session.execute(
-        select(*cols).where(cast(e.family_phones, String).like(f'%"{phone}"%')).order_by(e.elder_id)
+        select(*cols)
+        .where(or_(cast(e.family_phones, String).like(quoted), cast(e.family_contacts, String).like(quoted)))
+        .order_by(e.elder_id)
     ).first()
 
 
 def elder(session: Session, elder_id: str) -> Row | None:
     e, a = t.elders.c, t.elder_addresses.c
     return session.execute(
-        select(e.elder_id, e.service_area, e.language, e.phone, a.address, a.neighbourhood)
+        select(
+            e.elder_id,
+            e.service_area,
+            e.language,
+            e.phone,
+            func.coalesce(a.address, e.address).label("address"),
+            a.neighbourhood,
+        )
         .outerjoin(t.elder_addresses, a.elder_id == e.elder_id)
         .where(e.elder_id == elder_id)
     ).first()
@@ -223,3 +236,69 @@ def family_of(session: Session, elder_id: str) -> Row | None:
     """The elder's ``family_phones``, ``family_updates`` opt-in and ``language``, or None."""
     e = tables.elders.c
     return session.execute(select(e.family_phones, e.family_updates, e.language).where(e.elder_id == elder_id)).first()
+
+
+def latest_request_of(session: Session, elder_id: str) -> Row | None:
+    """The elder's most recent request (``request_id``, ``service_area``), the one a complaint is about."""
+    r = t.care_requests.c
+    return session.execute(
+        select(r.request_id, r.service_area)
+        .where(r.elder_id == elder_id)
+        .order_by(r.submitted_at.desc(), r.request_id.desc())
+        .limit(1)
+    ).first()
+
+
+def open_jobs(session: Session, caregiver_id: str, statuses: tuple[VisitStatus, ...]) -> list[Row]:
+    """The caregiver's visits in ``statuses`` (``scheduled``, ``in-progress``), with the
+    offer's short code: (visit_id, request_id, offer_id, short_code, service_area, status,
+    planned_start, planned_end, check_in_at), soonest first."""
+    v, o, r = t.visits.c, t.offers.c, t.care_requests.c
+    return list(
+        session.execute(
+            select(
+                v.visit_id,
+                v.request_id,
+                o.offer_id,
+                o.short_code,
+                r.service_area,
+                v.status,
+                v.planned_start,
+                v.planned_end,
+                v.check_in_at,
+            )
+            .join(t.offers, (o.request_id == v.request_id) & (o.caregiver_id == v.caregiver_id))
+            .join(t.care_requests, r.request_id == v.request_id)
+            .where(v.caregiver_id == caregiver_id, v.status.in_(statuses), o.status == OfferStatus.ACCEPTED)
+            .order_by(v.planned_start)
+        )
+    )
+
+
+def elder_job_by_code(session: Session, elder_id: str, code: str) -> Row | None:
+    """The elder's scheduled or in-progress visit whose offer has short code ``code``:
+    (visit_id, request_id, offer_id, caregiver_id, service_area, status, planned_start,
+    planned_end, check_in_at); a caregiver keyed it on the elder's phone."""
+    v, o, r = t.visits.c, t.offers.c, t.care_requests.c
+    return session.execute(
+        select(
+            v.visit_id,
+            v.request_id,
+            o.offer_id,
+            v.caregiver_id,
+            r.service_area,
+            v.status,
+            v.planned_start,
+            v.planned_end,
+            v.check_in_at,
+        )
+        .join(t.offers, (o.request_id == v.request_id) & (o.caregiver_id == v.caregiver_id))
+        .join(t.care_requests, r.request_id == v.request_id)
+        .where(
+            v.elder_id == elder_id,
+            v.status.in_((VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)),
+            o.status == OfferStatus.ACCEPTED,
+            o.short_code == code,
+        )
+        .order_by(v.planned_start)
+    ).first()

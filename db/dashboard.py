@@ -17,9 +17,10 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from db import tables
+from db.loose_ends import outcomes_of
 from db.regions import area_regions
 from db.register import read_clock
-from handlers.model import FINAL_STATUSES, Caregiver, CareRequest, Elder, Offer, Visit
+from handlers.model import FINAL_STATUSES, Caregiver, CareRequest, Elder, Offer, Priority, RequestStatus, Visit
 from handlers.operations.alerts import Acknowledgement
 from handlers.operations.queues import Snapshot
 from handlers.operations.regions import areas_within, child_regions
@@ -86,15 +87,24 @@ def _snapshot(
     offers = list(session.scalars(select(Offer).where(_O.request_id.in_(id_list)))) if id_list else []
     visits = list(session.scalars(select(Visit).where(_V.request_id.in_(id_list)))) if id_list else []
     caregivers = list(session.scalars(_scoped(select(Caregiver), tables.caregivers.c.service_area, areas)))
-    return Snapshot(requests, offers, visits, caregivers, regions)
+    resolved = frozenset(outcomes_of(session, set(id_list)))
+    return Snapshot(requests, offers, visits, caregivers, regions, resolved)
 
 
 def realtime_snapshot(session: Session, region: str, now: datetime) -> Snapshot:
-    """A ``Snapshot`` of ``region``: open requests and those closed in the last
-    ``RECENT_SECONDS`` (24 h before ``now``), with their offers and visits, the
-    caregivers of its areas and every area's region path."""
+    """A ``Snapshot`` of ``region``: open requests, those closed in the last
+    ``RECENT_SECONDS`` (24 h before ``now``) and, whatever their age, failed requests
+    and emergencies no operator has closed with an outcome (nothing unresolved leaves
+    the board on a timer), with their offers and visits, the caregivers of its areas,
+    every area's region path and which requests have an outcome."""
     regions = area_regions(session)
-    recent = or_(_R.status.not_in(list(FINAL_STATUSES)), _R.closed_at >= now - timedelta(seconds=RECENT_SECONDS))
+    closed = select(tables.request_outcomes.c.request_id)
+    unresolved = ((_R.status == RequestStatus.FAILED) | (_R.priority == Priority.STAT)) & _R.request_id.not_in(closed)
+    recent = or_(
+        _R.status.not_in(list(FINAL_STATUSES)),
+        _R.closed_at >= now - timedelta(seconds=RECENT_SECONDS),
+        unresolved,
+    )
     return _snapshot(session, recent, regions, areas_in(session, regions, region))
 
 
@@ -114,6 +124,16 @@ def elders_of(session: Session, elder_ids: set[str]) -> dict[str, Elder]:
     if not elder_ids:
         return {}
     return {e.elder_id: e for e in session.scalars(select(Elder).where(tables.elders.c.elder_id.in_(elder_ids)))}
+
+
+def addresses_of(session: Session, elder_ids: set[str]) -> dict[str, str]:
+    """elder id -> street address (``elder_addresses``), for those that have one."""
+    if not elder_ids:
+        return {}
+    a = tables.elder_addresses.c
+    return {
+        r.elder_id: r.address for r in session.execute(select(a.elder_id, a.address).where(a.elder_id.in_(elder_ids)))
+    }
 
 
 def acknowledgements(session: Session, request_ids: set[str]) -> dict[str, Acknowledgement]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from db import tables
 from db.events import last_seq
-from handlers.model import FINAL_STATUSES, Priority
+from handlers.model import Priority, RequestStatus
 from handlers.operations.queues import WAITING
 
 
@@ -25,11 +25,12 @@ class Counts:
 
     ``waiting``: rows (``service_type``, ``service_area``, ``priority``, count, oldest
     ``received_at`` or else ``submitted_at``) of the requests waiting for a caregiver
-    (``handlers.operations.queues.WAITING``); ``requests_by_status`` and
+    (``handlers.operations.queues.WAITING``, and failed ones no operator closed with an
+    outcome: nobody took them, they still wait); ``requests_by_status`` and
     ``offers_by_status``: rows (status, count); ``outbox_unsent`` and
     ``outbox_oldest_unsent`` (``created_at``, None when nothing waits): the relay's
     backlog; ``event_log_seq``: the highest sequence number (0: empty log);
-    ``unacknowledged_emergencies``: open ``stat`` requests nobody acknowledged.
+    ``unacknowledged_emergencies``: ``stat`` requests nobody acknowledged and no outcome closed.
     Times are as stored (SQLite gives them naive, meaning UTC).
     """
 
@@ -45,6 +46,7 @@ class Counts:
 def counts(session: Session) -> Counts:
     """``Counts`` read in ``session`` (six aggregate queries; nothing is written)."""
     r, o = tables.care_requests.c, tables.outbox.c
+    resolved = select(tables.request_outcomes.c.request_id)
     waiting = session.execute(
         select(
             r.service_type,
@@ -53,7 +55,7 @@ def counts(session: Session) -> Counts:
             func.count(),
             func.min(func.coalesce(r.received_at, r.submitted_at)),
         )
-        .where(r.status.in_(list(WAITING)))
+        .where(r.status.in_(list(WAITING)) | ((r.status == RequestStatus.FAILED) & r.request_id.not_in(resolved)))
         .group_by(r.service_type, r.service_area, r.priority)
     ).all()
     by_status = session.execute(select(r.status, func.count()).group_by(r.status)).all()
@@ -63,7 +65,7 @@ def counts(session: Session) -> Counts:
     acked = select(tables.emergency_acknowledgements.c.request_id)
     unacked = session.execute(
         select(func.count()).where(
-            r.priority == Priority.STAT, r.status.not_in(list(FINAL_STATUSES)), r.request_id.not_in(acked)
+            r.priority == Priority.STAT, r.request_id.not_in(acked), r.request_id.not_in(resolved)
         )
     ).scalar_one()
     return Counts(list(waiting), list(by_status), list(offers), unsent, oldest, seq, unacked)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import tables
+from db.loose_ends import SqlOutcomes
 from db.uow import SqlUnitOfWork
 from handlers.operations.alerts import Acknowledgement
 from handlers.operations.operator_actions import Refused
@@ -78,6 +79,7 @@ class OperatorSqlUnitOfWork(SqlUnitOfWork):
         super().__enter__()
         self.acknowledgements = _Acknowledgements(self.session)
         self.evv_reviews = _EvvReviews(self.session)
+        self.outcomes = SqlOutcomes(self.session)
         return self
 
     def audit(

@@ -28,6 +28,7 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.Offer, tables.offers)
     mapper_registry.map_imperatively(model.Visit, tables.visits)
     mapper_registry.map_imperatively(model.Feedback, tables.feedback)
+    mapper_registry.map_imperatively(model.AlarmDevice, tables.alarm_devices)
     _started = True
 
 

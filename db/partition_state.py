@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +37,7 @@ from db.area_versions import OWNER, areas_of, raise_versions
 from db.batches import claim_many
 from db.register import read_clock
 from db.session import dialect_insert
-from db.uow import ConcurrencyConflict, write_events
+from db.uow import ConcurrencyConflict, replan_rows, write_events
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import VisitFacts, context_from
 from handlers.dispatch.scheduling import RankingContext
@@ -377,7 +377,9 @@ class Batch:
 
     def __enter__(self) -> Batch:
         self.state.touched = set()
-        self.clock_now = read_clock(self.state.session).now()
+        clock = read_clock(self.state.session)
+        self.clock_now = clock.now()
+        self.clock_speed = clock.speed
         self.state.now = self.clock_now
         self.state.fresh_providers()
         self.uow = PartitionUnitOfWork(self)
@@ -669,6 +671,23 @@ class PartitionUnitOfWork:
             r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
             for r in rows
         }
+
+    def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        """The plan's rows of ``caregiver_ids``, read in the batch's transaction (the plan is not
+        held in memory: only planned areas' repairs ask, ``handlers.dispatch.repair``)."""
+        pv = tables.planned_visits.c
+        rows = self.batch.state.session.execute(
+            select(tables.planned_visits).where(pv.caregiver_id.in_(list(caregiver_ids)))
+        ).all()
+        return {
+            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
+            for r in rows
+        }
+
+    def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
+        """Update each request's plan row in the batch's transaction (a repair moved it); a
+        request without a row gets one (``db.uow.SqlUnitOfWork.replan``)."""
+        replan_rows(self.batch.state.session, visits)
 
     def claim(self, event_id: str) -> bool:
         """Ids are claimed for the whole batch first (``Batch.claim_all``); this answers from that."""

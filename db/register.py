@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
+from db.session import matched_rows
 from handlers.clock import SimClock, wall_clock
 from handlers.datasets.day import Day
 from handlers.datasets.uhhc import Instance
@@ -31,7 +34,11 @@ def load_day(factory: sessionmaker[Session], day: Day, instance: Instance) -> No
             )
         for group in (day.providers, day.elders, day.caregivers):
             for obj in group:
-                session.merge(obj)
+                # not session.merge: it copies every mapped attribute onto an existing row, so a
+                # second load (the replay driver loads the day the fault lab already loaded)
+                # blanked the phones the lab had given the caregivers, and no offer was texted
+                if session.get(type(obj), inspect(type(obj)).primary_key_from_instance(obj)) is None:
+                    session.add(obj)
             session.flush()
         session.commit()
 
@@ -85,11 +92,27 @@ def read_clock(session: Session) -> SimClock:
     return SimClock(row.wall_origin, row.sim_origin, row.speed) if row else wall_clock()
 
 
-def clear_clock(factory: sessionmaker[Session]) -> None:
-    """Remove the replay clock: every component reads the wall clock again."""
+def clear_clock(factory: sessionmaker[Session]) -> bool:
+    """Remove the replay clock: every component reads the wall clock again. True if one was set."""
     with factory() as session:
-        session.execute(delete(tables.sim_clock))
+        removed = matched_rows(session.execute(delete(tables.sim_clock)))
         session.commit()
+    return bool(removed)
+
+
+def hold_clock(factory: sessionmaker[Session]) -> SimClock:
+    """Slow the replay clock to real time (speed 1) where it stands now, and return it: what a
+    replay leaves behind, so the services still running read the replayed day going on at
+    the pace of the wall clock instead of racing ahead at the replay's speed. A database
+    without a replay clock keeps none."""
+    with factory() as session:
+        row = session.execute(select(tables.sim_clock).where(tables.sim_clock.c.clock_id == 1)).first()
+        now = read_clock(session).now()
+    if row is None:
+        return wall_clock()
+    held = SimClock(datetime.now(UTC), now, 1.0)
+    set_clock(factory, held)
+    return held
 
 
 def add_service_areas(session: Session, areas: list[dict]) -> None:
@@ -103,3 +126,25 @@ def add_elder_address(session: Session, elder_id: str, address: str, neighbourho
     session.execute(
         tables.elder_addresses.insert().values(elder_id=elder_id, address=address, neighbourhood=neighbourhood)
     )
+
+
+def area_modes(session: Session) -> list[dict]:
+    """Every service area's ``service_area``, ``name``, ``dispatch_mode`` and
+    ``batch_interval_seconds`` (seconds), by area id."""
+    a = tables.service_areas.c
+    rows = session.execute(
+        select(a.service_area, a.name, a.dispatch_mode, a.batch_interval_seconds).order_by(a.service_area)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def change_area_mode(session: Session, service_area: str, mode: str, batch_interval_seconds: float) -> bool:
+    """Set how the area's requests are first offered (the register's own change; the
+    stored plan is left as it is). False when no such area exists; not committed."""
+    a = tables.service_areas.c
+    changed = session.execute(
+        tables.service_areas.update()
+        .where(a.service_area == service_area)
+        .values(dispatch_mode=mode, batch_interval_seconds=batch_interval_seconds)
+    )
+    return bool(matched_rows(changed))

@@ -1,9 +1,11 @@
 """The monthly provider report's read model: one month's offers, visits,
 ratings, complaints and center ratings as the inputs of
-``handlers.evaluation.kpis`` (``careline.reports`` computes and draws them).
+``handlers.evaluation.kpis``, and its care requests as those of
+``handlers.evaluation.center_kpis`` (``careline.reports`` computes and draws them).
 
 Visits count by planned start, offers by creation time, feedback by the month
-of the visit it is about (``feedback.visit_id``). A visit's EVV flags are those
+of the visit it is about (``feedback.visit_id``), requests by the start of the
+time window asked for. A visit's EVV flags are those
 stored with it plus the two its times show (``too_early``, ``short_visit``,
 recomputed with ``handlers.visits.evv`` for visits checked in by SMS, which
 store none), less those an operator's review marked ``corrected``.
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Row
 from db import tables as t
 from db.session import engine_for
 from handlers.evaluation import kpis as k
+from handlers.evaluation.center_kpis import RequestOutcome
 from handlers.model import VISIT_SUFFIX, VisitStatus
 from handlers.visits import evv
 from handlers.visits.evv_review import EvvReview, ReviewOutcome, counted_flag_codes
@@ -35,6 +38,7 @@ class MonthData:
     ratings: list[k.Rating] = field(default_factory=list)
     complaints: list[k.Complaint] = field(default_factory=list)
     center: list[k.CenterRating] = field(default_factory=list)
+    requests: list[RequestOutcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -132,4 +136,31 @@ def read_month(database_url: str, start: datetime, end: datetime, policy: evv.Ev
                 _feedback(data, r)
             except ValueError as exc:
                 data.skipped.append(f"feedback {r.feedback_id} ({r.kind}): {exc}")
+        data.requests = _requests(conn, start, end)
     return data
+
+
+def _requests(conn, start: datetime, end: datetime) -> list[RequestOutcome]:  # noqa: ANN001 - Connection
+    """The care requests whose time window starts in [start, end), with their emergency
+    acknowledgement."""
+    r, a = t.care_requests.c, t.emergency_acknowledgements.c
+    rows = conn.execute(
+        select(t.care_requests, a.acknowledged_at)
+        .outerjoin(t.emergency_acknowledgements, a.request_id == r.request_id)
+        .where(r.window_start >= start, r.window_start < end)
+        .order_by(r.window_start, r.request_id)
+    )
+    return [
+        RequestOutcome(
+            row.request_id,
+            row.service_type,
+            row.priority.value,
+            row.service_area,
+            row.window_start,
+            row.status.value,
+            row.received_at or row.submitted_at,
+            row.assigned_at,
+            row.acknowledged_at,
+        )
+        for row in rows
+    ]

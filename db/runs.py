@@ -238,11 +238,17 @@ def request_traces(session: Session, request_ids: list[str]) -> dict[str, str]:
     return lines
 
 
+#: statuses that decide a request without an offer (a benchmark's "first decision"): held for an
+#: operator or final. The bench reads them from the topics (``tools.bench.stack.Watcher``) and
+#: from the database (``decisions_of``) by this one list.
+DECIDED_WITHOUT_OFFER = frozenset(s.value for s in RequestStatus if s.is_final or s == RequestStatus.ON_HOLD)
+
+
 def decisions_of(session: Session, request_ids: list[str]) -> dict[str, str]:
     """request id -> its first decision as the database holds it: ``offer`` when it has an
     offer, else its status when held or final (``on-hold``, ``failed`` …); requests without
     either are left out. A benchmark's check on what the topics told it."""
-    held = [s for s in RequestStatus if s.is_final or s == RequestStatus.ON_HOLD]
+    held = [RequestStatus(s) for s in DECIDED_WITHOUT_OFFER]
     offered = set(
         session.scalars(select(tables.offers.c.request_id).where(tables.offers.c.request_id.in_(request_ids)))
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 
 from handlers.model import OfferStatus, Priority, RequestStatus, SyncType, VisitStatus
@@ -95,10 +96,43 @@ elders = Table(
     Column("family_updates", Boolean, nullable=False, server_default=sa_false()),
     Column("preferred_gender", String(8)),
     Column("excluded_caregivers", Text, nullable=False, server_default=""),
+    # the register (migration 0016)
+    Column("preferred_caregivers", Text, nullable=False, server_default=""),
+    Column("gender", String(8)),
+    Column("birth_year", Integer),
+    Column("landline", String(32), index=True),
+    Column("family_contacts", JSON),
+    Column("address", Text),
+    Column("region_path", String(500), index=True),
+    Column("location_provenance", String(16)),
+    Column("location_precision", String(16)),
+    Column("notes", Text),
+    Column("access_notes", Text),
+    Column("status", String(20), nullable=False, server_default="active"),
 )
 """A registered elder. Phones are E.164; ``family_phones`` the family contacts' numbers, who get
 SMS on assignment, arrival and completion when ``family_updates`` is on (emergencies always);
-``preferred_gender`` and ``excluded_caregivers`` (space-separated ids) shape eligibility."""
+``preferred_gender`` and ``excluded_caregivers`` (space-separated ids) shape eligibility.
+The register (migration 0016) adds the landline, ``family_contacts`` ([{name, relation, phone,
+sms_opt_in}]; ``family_phones`` holds the numbers of those who opted in to SMS), the address and
+how its point was obtained (``location_provenance`` given / geocoded / approximate, the point in
+``locations`` by ``location_index``), the region path, health, care and access notes and
+``status`` (active, in_hospital, moved, deceased: only active elders are dispatched to)."""
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("location_id", Integer, primary_key=True, autoincrement=True),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("provenance", String(16), nullable=False),
+    Column("precision", String(16)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Points of the register (elders' homes, caregivers' home bases, providers), WGS84 degrees,
+with how each was obtained (given, geocoded, approximate and its region level). A row never
+changes: a new address is a new row, so a cached point is never stale (``db.locations``).
+Outside UHHC replays an elder's ``location_index`` is a ``location_id`` (migration 0016)."""
 
 provider_organisations = Table(
     "provider_organisations",
@@ -115,6 +149,9 @@ provider_organisations = Table(
     Column("latitude", Float),
     Column("longitude", Float),
     Column("opening_hours", Text, nullable=False, default="[]"),
+    Column("region_path", String(500), index=True),
+    Column("location_provenance", String(16)),
+    Column("active", Boolean, nullable=False, server_default=sa_true()),
 )
 
 caregivers = Table(
@@ -125,16 +162,26 @@ caregivers = Table(
     Column("service_area", String(120), nullable=False, index=True),
     Column("abilities", Text, nullable=False),
     Column("home_base_index", Integer),
-    Column("shift_start", UTCDateTime, nullable=False),
-    Column("shift_end", UTCDateTime, nullable=False),
+    Column("shift_start", UTCDateTime),
+    Column("shift_end", UTCDateTime),
     Column("active", Boolean, nullable=False, default=True),
     Column("phone", String(32), index=True),
-    Column("language", String(16)),
+    Column("language", String(120)),
     Column("display_name", String(200)),
     Column("gender", String(8)),
+    # the register (migration 0016)
+    Column("rota", Text, nullable=False, server_default=""),
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
+    Column("travel_mode", String(10)),
+    Column("max_visits_per_day", Integer),
+    Column("home_address", Text),
+    Column("region_path", String(500), index=True),
 )
 """A caregiver of a provider. ``display_name`` is what the elder's app shows ("Li Mei"; NULL:
-"your caregiver"); ``language`` space-separated languages spoken; ``gender`` for elders' preferences."""
+"your caregiver"); ``language`` space-separated languages spoken; ``gender`` for elders' preferences.
+When it works: ``rota`` (canonical text, ``handlers.register.rota``, in ``time_zone``), or the one
+fixed shift ``shift_start``..``shift_end`` of a UHHC day when ``rota`` is empty; ``travel_mode``
+(walk, e-bike, car) sets its speed; ``home_base_index`` a ``locations`` row (migration 0016)."""
 
 care_requests = Table(
     "care_requests",
@@ -204,10 +251,14 @@ visits = Table(
     Column("lateness_minutes", Float, nullable=False),
     Column("travel_minutes", Float, nullable=False),
     Column("evv_flags", JSON),
+    Column("expected_at", UTCDateTime),
+    Column("evv_method", String(16)),
     Index("ix_visits_caregiver_end", "caregiver_id", "planned_end"),
     Index("ix_visits_elder_start", "elder_id", "planned_start"),
 )
-"""A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``)."""
+"""A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``);
+``expected_at`` when a late visit is now expected (``handlers.visits.lateness``); ``evv_method``
+how the check-in was verified (``handlers.visits.evv.CHECK_IN_METHODS``; NULL: not verified)."""
 
 feedback = Table(
     "feedback",
@@ -221,7 +272,15 @@ feedback = Table(
     Column("received_at", UTCDateTime, nullable=False),
     # the visit it is about, fixed when received (handlers.evaluation.feedback.visit_concerned)
     Column("visit_id", String(120), ForeignKey("visits.visit_id"), index=True),
+    Column("followup_due_at", UTCDateTime),
+    Column("followup_closed_at", UTCDateTime),
+    Column("followup_closed_by", String(120)),
+    Column("followup_note", Text),
+    Column("channel", String(16)),
 )
+"""Ratings and complaints. A complaint's follow-up call is due at ``followup_due_at`` and stays
+on the operator's board until an operator closes it (``followup_closed_*``, migration 0017);
+``channel``: where it came from (sms, hotline, app, dashboard, survey)."""
 
 event_log = Table(
     "event_log",
@@ -275,6 +334,19 @@ sim_clock = Table(
     Column("wall_origin", UTCDateTime, nullable=False),
     Column("sim_origin", UTCDateTime, nullable=False),
     Column("speed", Float, nullable=False),
+)
+
+# the one timer service per database (careline.scheduler): who holds it, renewed every few seconds
+service_leases = Table(
+    "service_leases",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("broker", Text, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("renewed_at", UTCDateTime, nullable=False),
 )
 
 # --- operator dashboard: regions, accounts, audit, emergency acknowledgements (migration 0003) ---
@@ -349,6 +421,68 @@ elder_emergencies = Table(
 app): a second emergency within ``emergency_merge_minutes`` while it is open joins it
 (``handlers.channels.emergencies``) instead of opening another (migration 0014)."""
 
+request_outcomes = Table(
+    "request_outcomes",
+    metadata,
+    Column("request_id", String(120), ForeignKey("care_requests.request_id"), primary_key=True),
+    Column("code", String(40), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("operator_id", String(120), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+"""What an operator recorded to close a request the system could not: an emergency (resolved by
+phone, helper on site, family attended, ambulance called, false alarm) or a request nobody took
+(``handlers.operations.outcomes``); until then it stays on the board (migration 0017)."""
+
+loose_ends = Table(
+    "loose_ends",
+    metadata,
+    Column("loose_end_id", String(200), primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("subject", String(120)),
+    Column("service_area", String(120)),
+    Column("phone", String(32)),
+    Column("detail", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("closed_by", String(120)),
+    Column("outcome", String(40)),
+    Column("note", Text),
+    Index("ix_loose_ends_open", "closed_at", "opened_at"),
+)
+"""What the channels could not settle on their own, for an operator to close: a caller who hung
+up in the menu (call back), an unknown caller, a check-in texted from a phone that is no
+caregiver's, a complaint that names no request (``db.loose_ends``, migration 0017)."""
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", String(300), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("request_id", String(120), index=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipient_role", String(16), nullable=False),
+    Column("recipient_id", String(120), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("to_phone", String(32)),
+    Column("language", String(16)),
+    Column("body", Text, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("segments", Integer, nullable=False),
+    Column("sid", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("sent_at", UTCDateTime),
+    Index("ix_notices_recipient", "recipient_role", "recipient_id", "channel"),
+)
+"""Every notice sent (``handlers.channels.notices``, ``channels.notices``): to whom, on which
+channel (sms, app, voice), the text, how many SMS and segments it took, the first message's
+``sid`` (its delivery status is in ``message_status``) and ``status``: ``sending``, ``sent``,
+``failed`` or ``opted_out``; an app notice is ``queued`` until the app fetched it
+(``delivered``). Personal data: kept like the register, never logged (migration 0017)."""
+
 emergency_acknowledgements = Table(
     "emergency_acknowledgements",
     metadata,
@@ -414,11 +548,17 @@ alarm_devices = Table(
     metadata,
     Column("device_id", String(120), primary_key=True),
     Column("elder_id", String(120), ForeignKey("elders.elder_id"), nullable=False, index=True),
-    Column("token_sha256", String(64), nullable=False),
+    Column("token_sha256", String(64)),
     Column("active", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_alarm_at", UTCDateTime),
+    Column("kind", String(20)),
+    Column("phone", String(32), index=True),
+    Column("last_heartbeat_at", UTCDateTime),
 )
+"""One-key phones, pendants and watches (``kind``) of elders. A device registered from a file has
+no token until one is issued (``careline tokens``/``db.alarms.register_device``); ``phone`` is the
+E.164 number its SIM calls from; ``last_heartbeat_at`` when it last said it is alive (migration 0016)."""
 
 callback_surveys = Table(
     "callback_surveys",

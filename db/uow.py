@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -118,6 +118,26 @@ class _Visits(_Repo):
         return list(self.session.scalars(select(Visit).where(tables.visits.c.caregiver_id == caregiver_id)))
 
 
+def replan_rows(session: Session, visits: Mapping[str, PlannedVisit]) -> None:
+    """Update each request's ``planned_visits`` row in ``session``'s transaction (a repair moved
+    it); a request without a row gets one. Shared by ``SqlUnitOfWork`` and the partition state's
+    unit of work (``db.partition_state``), so both paths write a repair the same way."""
+    pv = tables.planned_visits
+    for request_id, v in visits.items():
+        values = {
+            "caregiver_id": v.caregiver_id,
+            "planned_start": v.start,
+            "planned_end": v.end,
+            "location_index": v.location_index,
+            "announced_at": v.announced_at,
+        }
+        known = session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
+        if known is None:
+            session.execute(pv.insert().values(request_id=request_id, **values))
+        else:
+            session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
+
+
 class SqlUnitOfWork:
     """Use as ``with SqlUnitOfWork(factory) as uow: ...; uow.commit()``;
     leaving the block without commit rolls back."""
@@ -198,6 +218,22 @@ class SqlUnitOfWork:
             r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
             for r in rows
         }
+
+    def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        """The plan's rows of ``caregiver_ids``; what the plan knew of a request before it
+        arrived is not stored, so such a slot stays put in a repair (``handlers.dispatch.repair``)."""
+        rows = self.session.execute(
+            select(tables.planned_visits).where(tables.planned_visits.c.caregiver_id.in_(list(caregiver_ids)))
+        ).all()
+        return {
+            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
+            for r in rows
+        }
+
+    def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
+        """Update each request's plan row in this transaction (a repair moved it); a request
+        without a row gets one."""
+        replan_rows(self.session, visits)
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the

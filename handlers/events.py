@@ -83,11 +83,21 @@ def offer_created(request: CareRequest, offer: Offer) -> DomainEvent:
 
 
 def offer_accepted(
-    request: CareRequest, offer: Offer, visit: Visit, now: datetime, supersedes: str | None = None
+    request: CareRequest,
+    offer: Offer,
+    visit: Visit,
+    now: datetime,
+    supersedes: str | None = None,
+    promise: tuple[datetime, datetime, bool] | None = None,
 ) -> DomainEvent:
     """``supersedes``: the status this acceptance overturns (``timeout``, when
     an answer given in time was processed after the expiry), so a consumer
-    that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``)."""
+    that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``).
+    ``promise``: (start, end, changed), the window the elder is told
+    (``handlers.dispatch.promise``) and whether it replaces one told before."""
+    told = {}
+    if promise is not None:
+        told = {"promised_start": _iso(promise[0]), "promised_end": _iso(promise[1]), "promise_changed": promise[2]}
     return _event(
         "dispatch.offer.accepted",
         request,
@@ -103,6 +113,7 @@ def offer_accepted(
         planned_end=_iso(visit.planned_end),
         time_to_assign_seconds=(now - request.received_at).total_seconds() if request.received_at else None,
         supersedes=supersedes,
+        **told,
     )
 
 
@@ -134,6 +145,36 @@ def offer_refused(request: CareRequest, offer: Offer, now: datetime) -> DomainEv
     )
 
 
+def dispatch_repaired(
+    request: CareRequest,
+    now: datetime,
+    outcome: str,
+    moved: list[dict[str, Any]],
+    solver_seconds: float,
+    objective_before: float | None,
+    objective_after: float | None,
+    caregivers: int,
+    reason: str | None = None,
+) -> DomainEvent:
+    """A planned visit fell through and the day was repaired (``outcome`` ``repaired``: ``moved``
+    lists each request moved, ``caregiver_before``/``after`` and ``start_before``/``after`` as ISO
+    times; objectives are travel + tardiness minutes of the ``caregivers`` re-planned) or the
+    repair gave way to insertion (``outcome`` ``insertion`` with the ``reason``)."""
+    return _event(
+        "care.dispatch.repaired",
+        request,
+        now,
+        "lifecycle",
+        outcome=outcome,
+        moved=moved,
+        solver_seconds=round(solver_seconds, 3),
+        objective_before=None if objective_before is None else round(objective_before, 1),
+        objective_after=None if objective_after is None else round(objective_after, 1),
+        caregivers=caregivers,
+        reason=reason,
+    )
+
+
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
     return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id, due=_iso(due))
 
@@ -156,10 +197,6 @@ def operator_alert(request: CareRequest, now: datetime, reason: str) -> DomainEv
     )
 
 
-def elder_informed(request: CareRequest, now: datetime, message: str) -> DomainEvent:
-    return _event("care.elder.informed", request, now, "notify", elder_id=request.elder_id, message=message)
-
-
 def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details: Any) -> DomainEvent:
     return _event(f"care.feedback.{kind}", request, now, "lifecycle", kind=kind, **details)
 
@@ -168,21 +205,28 @@ def escalated_to_operator(request: CareRequest, now: datetime, reason: str) -> D
     return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue", reason=reason)
 
 
-def visit_event(type_: str, request: CareRequest, visit: Visit, now: datetime) -> DomainEvent:
-    return _event(
-        type_,
-        request,
-        now,
-        "lifecycle",
-        visit_id=visit.visit_id,
-        caregiver_id=visit.caregiver_id,
-        provider_id=visit.provider_id,
-        service_type=visit.service_type,
-        location_index=visit.location_index,
-        planned_start=_iso(visit.planned_start),
-        check_in_at=_iso(visit.check_in_at),
-        check_out_at=_iso(visit.check_out_at),
-        lateness_minutes=round(visit.lateness_minutes, 3),
-        travel_minutes=round(visit.travel_minutes, 3),
-        evv_flags=visit.evv_flags or [],
-    )
+def visit_event(
+    type_: str, request: CareRequest, visit: Visit, now: datetime, reason: str | None = None, **extra: Any
+) -> DomainEvent:
+    """A visit's event; ``reason`` why it ended or changed (``cancelled``, ``reassigned``,
+    ``late``: the caregiver is told which, ``handlers.channels.notices``); ``extra``
+    fields add to (or replace) the visit's own."""
+    payload: dict[str, Any] = {
+        "reason": reason,
+        "elder_id": request.elder_id,
+        "visit_id": visit.visit_id,
+        "caregiver_id": visit.caregiver_id,
+        "provider_id": visit.provider_id,
+        "service_type": visit.service_type,
+        "location_index": visit.location_index,
+        "planned_start": _iso(visit.planned_start),
+        "planned_end": _iso(visit.planned_end),
+        "check_in_at": _iso(visit.check_in_at),
+        "check_out_at": _iso(visit.check_out_at),
+        "lateness_minutes": round(visit.lateness_minutes, 3),
+        "travel_minutes": round(visit.travel_minutes, 3),
+        "evv_flags": visit.evv_flags or [],
+        "evv_method": visit.evv_method,
+        "expected_at": _iso(visit.expected_at),
+    }
+    return _event(type_, request, now, "lifecycle", **(payload | extra))

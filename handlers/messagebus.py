@@ -18,10 +18,13 @@ from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.dispatch import batching, offers
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
+from handlers.dispatch.repair import repair_or_offer
 from handlers.evaluation import feedback
-from handlers.model import OfferStatus
+from handlers.model import CareRequest, OfferStatus
 from handlers.ports import UnitOfWork
-from handlers.visits import attendance, disruptions
+from handlers.register import changes as register
+from handlers.register import commands as rc
+from handlers.visits import attendance, disruptions, lateness
 
 Handler = Callable[[Any, UnitOfWork, datetime, Any], object]
 """A use case as ``handle`` calls it: (command, unit of work, event time, area
@@ -41,12 +44,19 @@ def _on(
 
 def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area: AreaContext) -> None:
     """Register a validated request and offer it the way its area dispatches
-    (``handlers.dispatch.area``). Raises ``InvalidMessage`` naming the bad field."""
+    (``handlers.dispatch.area``); a request of an elder who is not active (in hospital,
+    moved, deceased) goes to the operator queue instead. Raises ``InvalidMessage`` naming
+    the bad field."""
     try:
         request = validate_intake(cmd.record, uow.elders.get)
     except InvalidIntake as exc:
         raise m.InvalidMessage(exc.reason, exc.field) from None
     p, t = area.policy, area.travel
+    elder = uow.elders.get(request.elder_id)
+    if elder is not None and not elder.active:
+        reason = f"the elder's status is {elder.status}: not dispatched, an operator decides"
+        offers.refer_to_operator(request, uow, now, p, t, reason)
+        return
     if area.mode == "batched":
         batching.receive_batched(request, uow, now, p, t)
     elif area.mode == "planned":
@@ -56,11 +66,34 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
         offers.receive_request(request, uow, now, p, t)
 
 
+def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> Callable[[CareRequest], object] | None:
+    """How a request whose offer fell through is offered on: a planned area repairs its day
+    (``handlers.dispatch.repair``), any other area ranks again (None: ``offers.offer_next``)."""
+    if area.mode != "planned":
+        return None
+    return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
+
+
 def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area: None) -> None:
     try:
         feedback.record_feedback(cmd.event_id, cmd.request_id, uow, now, cmd.stars, cmd.complaint, cmd.comment)
     except feedback.InvalidFeedback as exc:
         raise m.InvalidMessage(str(exc), "data." + str(exc).split(":", 1)[0]) from None
+
+
+def _register(
+    *pairs: tuple[type[m.Command], Callable[[Any, Any, datetime], object]],
+) -> list[tuple[type[m.Command], Handler]]:
+    """``HANDLERS`` entries of the register's commands: their use cases take a register unit of
+    work (``handlers.register.ports.RegisterUnitOfWork``) and no area context."""
+
+    def entry(run: Callable[[Any, Any, datetime], object]) -> Handler:
+        def handler(command: Any, uow: UnitOfWork, now: datetime, area: Any) -> object:
+            return run(command, uow, now)
+
+        return handler
+
+    return [(kind, entry(run)) for kind, run in pairs]
 
 
 HANDLERS: dict[type[m.Command], Handler] = dict(
@@ -73,15 +106,20 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         _on(
             m.DeclineOffer,
             lambda c, uow, now, a: offers.close_offer(
-                c.offer_id, OfferStatus.REJECTED, uow, now, a.policy, a.travel, c.caregiver_id
+                c.offer_id, OfferStatus.REJECTED, uow, now, a.policy, a.travel, c.caregiver_id, _reoffer(uow, now, a)
             ),
         ),
         _on(
             m.CheckIn,
-            lambda c, uow, now, a: attendance.check_in(c.request_id, c.caregiver_id, uow, now, a.travel, c.evv_flags),
+            lambda c, uow, now, a: attendance.check_in(
+                c.request_id, c.caregiver_id, uow, now, a.travel, c.evv_flags, c.evv_method
+            ),
         ),
         _on(
-            m.CheckOut, lambda c, uow, now, a: attendance.check_out(c.request_id, c.caregiver_id, uow, now, c.evv_flags)
+            m.CheckOut,
+            lambda c, uow, now, a: attendance.check_out(
+                c.request_id, c.caregiver_id, uow, now, c.evv_flags, c.evv_method, a.policy, a.travel
+            ),
         ),
         _on(
             m.CallOff,
@@ -89,7 +127,9 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.ExpireOffer,
-            lambda c, uow, now, a: offers.close_offer(c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: offers.close_offer(
+                c.offer_id, OfferStatus.TIMEOUT, uow, now, a.policy, a.travel, reoffer=_reoffer(uow, now, a)
+            ),
         ),
         _on(
             m.EscalateRequest,
@@ -99,22 +139,39 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
             m.EnforceCheckIn,
             lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy, a.travel),
         ),
+        _on(m.CheckLateness, lambda c, uow, now, a: lateness.late_check(c.visit_id, uow, now, a.policy, a.travel)),
         _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
         (m.RecordFeedback, _record_feedback),
+        *_register(
+            (rc.RegisterProvider, register.register_provider),
+            (rc.RegisterElder, register.register_elder),
+            (rc.RegisterCaregiver, register.register_caregiver),
+            (rc.RegisterDevice, register.register_device),
+            (rc.SetElderStatus, register.set_elder_status),
+            (rc.SetCaregiverActive, register.set_caregiver_active),
+            (rc.SetDeviceActive, register.set_device_active),
+            (rc.SetProviderActive, register.set_provider_active),
+            (rc.SetRota, register.set_rota),
+            (rc.AddAbsence, register.add_absence),
+            (rc.RemoveAbsence, register.remove_absence),
+            (rc.RecordHeartbeat, register.record_heartbeat),
+        ),
     ]
 )
 
 
-def handle(command: m.Command, uow: UnitOfWork, now: datetime, area: AreaContext | None = None) -> None:
+def handle(command: m.Command, uow: Any, now: datetime, area: AreaContext | None = None) -> Any:
     """Run ``command``'s use case in ``uow`` at ``now`` (event time); a dispatch
     command needs its service area's context (``area``). The caller claims the
     event id and commits. Raises ``KeyError`` for a command type without a
     handler and ``ValueError`` for a dispatch command without ``area``
     (programming errors), ``InvalidMessage`` for invalid content, and the use
-    case's own refusals."""
+    case's own refusals. ``uow`` is a ``handlers.ports.UnitOfWork`` for dispatch commands and a
+    ``handlers.register.ports.RegisterUnitOfWork`` for the register's. Returns what the use
+    case returned (a register command's ``handlers.register.changes.Change``)."""
     if isinstance(command, m.DispatchCommand) and area is None:
         raise ValueError(f"{type(command).__name__} needs the context of area {command.service_area!r}")
-    HANDLERS[type(command)](command, uow, now, area)
+    return HANDLERS[type(command)](command, uow, now, area)
 
 
 def event_time(command: m.Command, clock_now: datetime) -> datetime:

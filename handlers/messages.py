@@ -72,20 +72,23 @@ class DeclineOffer(DispatchCommand):
 @dataclass(frozen=True)
 class CheckIn(DispatchCommand):
     """A caregiver checked in at the elder's home; ``evv_flags`` are the
-    channel's verification findings (``[{"code", "detail"}]``)."""
+    channel's verification findings (``[{"code", "detail"}]``), ``evv_method``
+    how it verified (``handlers.visits.evv.CHECK_IN_METHODS``; None: not at all)."""
 
     request_id: str = ""
     caregiver_id: str = ""
     evv_flags: tuple[Mapping[str, Any], ...] | None = None
+    evv_method: str | None = None
 
 
 @dataclass(frozen=True)
 class CheckOut(DispatchCommand):
-    """A caregiver checked out; ``evv_flags`` as for ``CheckIn``."""
+    """A caregiver checked out; ``evv_flags`` and ``evv_method`` as for ``CheckIn``."""
 
     request_id: str = ""
     caregiver_id: str = ""
     evv_flags: tuple[Mapping[str, Any], ...] | None = None
+    evv_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,13 @@ class EscalateRequest(DispatchCommand):
 @dataclass(frozen=True)
 class EnforceCheckIn(DispatchCommand):
     """No check-in by the no-show deadline (timer ``check-in-deadline``)."""
+
+    visit_id: str = ""
+
+
+@dataclass(frozen=True)
+class CheckLateness(DispatchCommand):
+    """A booked visit's window is closing (timer ``late-check``): can it still start in time?"""
 
     visit_id: str = ""
 
@@ -151,6 +161,13 @@ def _flags(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...] | None:
     return tuple(value)
 
 
+def _method(data: Mapping[str, Any]) -> str | None:
+    value = data.get("evv_method")
+    if value is not None and not isinstance(value, str):
+        raise InvalidMessage("not a string", "data.evv_method")
+    return value
+
+
 def _at(value: Mapping[str, Any]) -> datetime | None:
     raw = value.get("time")
     if raw is None:
@@ -176,10 +193,10 @@ _BY_TYPE: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, Any
     "caregiver.offer.accepted": lambda env, d: AcceptOffer(*env, _text(d, "offer_id"), _text(d, "caregiver_id")),
     "caregiver.offer.declined": lambda env, d: DeclineOffer(*env, _text(d, "offer_id"), _text(d, "caregiver_id")),
     "caregiver.visit.checked_in": lambda env, d: CheckIn(
-        *env, _text(d, "request_id"), _text(d, "caregiver_id"), _flags(d)
+        *env, _text(d, "request_id"), _text(d, "caregiver_id"), _flags(d), _method(d)
     ),
     "caregiver.visit.checked_out": lambda env, d: CheckOut(
-        *env, _text(d, "request_id"), _text(d, "caregiver_id"), _flags(d)
+        *env, _text(d, "request_id"), _text(d, "caregiver_id"), _flags(d), _method(d)
     ),
     "caregiver.visit.called_off": lambda env, d: CallOff(*env, _text(d, "request_id"), _text(d, "caregiver_id")),
 }
@@ -187,6 +204,7 @@ _BY_TIMER: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, An
     "offer-expiry": lambda env, d: ExpireOffer(*env, offer_id=_text(d, "target_id")),
     "ladder-step": _ladder,
     "check-in-deadline": lambda env, d: EnforceCheckIn(*env, visit_id=_text(d, "target_id")),
+    "late-check": lambda env, d: CheckLateness(*env, visit_id=_text(d, "target_id")),
     "followup-deadline": lambda env, d: FollowUpComplaint(*env, request_id=_text(d, "target_id")),
 }
 

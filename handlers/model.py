@@ -87,7 +87,15 @@ class VisitStatus(StrEnum):
 
 @dataclass(eq=False)
 class Elder:
-    """A registered elder living at home; ``location_index`` indexes the travel matrix."""
+    """A registered elder living at home.
+
+    ``location_index`` indexes the area's travel times (a UHHC matrix row, or a row of the
+    register's ``locations``, whose point and provenance ``latitude``/``longitude`` and
+    ``location_provenance`` repeat: ``given``, ``geocoded`` or ``approximate``). Phones are
+    E.164; ``family_contacts`` a list of {name, relation, phone, sms_opt_in};
+    ``region_path`` the 5-level path of ``handlers.operations.regions``; ``status`` one of
+    ``handlers.register.services.ElderStatus`` (only ``active`` elders are dispatched to).
+    """
 
     elder_id: str
     service_area: str
@@ -99,6 +107,22 @@ class Elder:
     language: str | None = None
     preferred_gender: str | None = None  # "female" | "male" | None
     excluded_caregivers: str = ""  # space-separated caregiver ids the elder does not want again
+    preferred_caregivers: str = ""  # space-separated caregiver ids the elder asks for
+    gender: str | None = None
+    birth_year: int | None = None
+    landline: str | None = None
+    family_contacts: list[dict[str, Any]] | None = None
+    address: str | None = None
+    region_path: str | None = None
+    location_provenance: str | None = None  # given | geocoded | approximate
+    location_precision: str | None = None  # district | city | province for an approximate point
+    notes: str | None = None  # health and care notes
+    access_notes: str | None = None  # how to get in (key safe, door code)
+    status: str = "active"
+
+    @property
+    def active(self) -> bool:
+        return (self.status or "active") == "active"
 
 
 @dataclass(eq=False)
@@ -118,14 +142,22 @@ class ProviderOrganisation:
     latitude: float | None = None
     longitude: float | None = None
     opening_hours: str = "[]"
+    region_path: str | None = None
+    location_provenance: str | None = None
+    active: bool = True
 
 
 @dataclass(eq=False)
 class Caregiver:
     """A caregiver of a provider organisation.
 
-    ``abilities`` is a space-separated list of service types; the shift is
-    when the caregiver may leave the home base and must be back by.
+    ``abilities`` is a space-separated list of service types. When the caregiver works:
+    either ``rota``, the canonical text of a weekly rota with leave and extra shifts
+    (``handlers.register.rota``, wall-clock times in ``time_zone``), or, when ``rota`` is
+    empty, the one fixed shift ``shift_start``..``shift_end`` (a UHHC day). A shift is when
+    the caregiver may leave the home base and must be back by (``handlers.dispatch.shifts``).
+    ``travel_mode`` (walk, e-bike, car) picks the speed of travel from coordinates;
+    ``max_visits_per_day`` caps visits per local day.
     """
 
     caregiver_id: str
@@ -133,14 +165,39 @@ class Caregiver:
     service_area: str
     abilities: str
     home_base_index: int | None
-    shift_start: datetime
-    shift_end: datetime
+    shift_start: datetime | None
+    shift_end: datetime | None
     active: bool = True
     language: str | None = None  # space-separated languages spoken, e.g. "zh en"
     gender: str | None = None
+    display_name: str | None = None
+    phone: str | None = None
+    rota: str = ""
+    time_zone: str = "UTC"
+    travel_mode: str | None = None
+    max_visits_per_day: int | None = None
+    home_address: str | None = None
+    region_path: str | None = None
 
     def can_perform(self, service_type: str) -> bool:
         return service_type in self.abilities.split()
+
+
+@dataclass(eq=False)
+class AlarmDevice:
+    """An elder's alarm device: ``kind`` one-key phone, pendant or watch
+    (``handlers.register.services.DeviceKind``); ``phone`` the E.164 number its SIM calls
+    from; ``token_sha256`` the hash of its bearer token (None until one is issued)."""
+
+    device_id: str
+    elder_id: str
+    created_at: datetime
+    active: bool = True
+    kind: str | None = None
+    phone: str | None = None
+    last_heartbeat_at: datetime | None = None
+    last_alarm_at: datetime | None = None
+    token_sha256: str | None = None
 
 
 @dataclass(eq=False)
@@ -250,6 +307,10 @@ class Visit:
     travel_minutes: float = 0.0
     # [{"code", "detail"}] kept for operator review (handlers.visits.evv)
     evv_flags: list[Mapping[str, Any]] | None = None
+    #: when a visit running late is now expected to start (handlers.visits.lateness)
+    expected_at: datetime | None = None
+    #: how the check-in was verified (handlers.visits.evv.CHECK_IN_METHODS), None: not verified
+    evv_method: str | None = None
 
     @property
     def expected_end(self) -> datetime:
@@ -277,6 +338,13 @@ class Feedback:
     category: str | None = None
     comment: str | None = None
     visit_id: str | None = None
+    #: a complaint's follow-up call: due by, and closed when and by whom, with a note
+    followup_due_at: datetime | None = None
+    followup_closed_at: datetime | None = None
+    followup_closed_by: str | None = None
+    followup_note: str | None = None
+    #: where the feedback came from: sms, hotline, app, dashboard, survey
+    channel: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ in-memory fakes. Nothing here knows about SQLAlchemy or Kafka.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable, Protocol
+from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
 
 if TYPE_CHECKING:
     from handlers.dispatch.planned import PlannedVisit
@@ -94,6 +94,12 @@ class UnitOfWork(Protocol):
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         """The day plan's visit for each of ``request_ids`` that has one (planned areas)."""
+
+    def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        """The day plan's visits of ``caregiver_ids``, request id -> visit (planned areas)."""
+
+    def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
+        """Replace the plan's visit of each request id in ``visits`` (a repair moved it)."""
 
     def claim(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen in this unit of

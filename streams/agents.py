@@ -24,7 +24,8 @@ from faust.types import TP, EventT, StreamT
 
 from config import topics
 from config.settings import get_settings
-from streams import batches, outbound, steps
+from handlers.dispatch import repair
+from streams import batches, steps
 from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
 from streams.relay import relay
 from streams.runtime import ack_all, db_call, deliver, deliver_many, take_batches
@@ -62,9 +63,9 @@ def _is_probe(raw: Any) -> dict | None:
         raw if isinstance(raw, str) else raw.decode(errors="replace")
     ):
         try:
-            value = steps.decode(raw)
+            value = steps.decode(raw, strict=True)
         except steps.DeadLetter:
-            return None
+            return None  # the intake step dead-letters it with the reason
         return value if value.get("type") == "careline.probe" else None
     return None
 
@@ -102,6 +103,13 @@ async def forget_revoked_areas(sender: object, /, *args: set[TP], **kwargs: obje
 
 
 @app.task
+async def solve_repairs_in_a_process() -> None:
+    """Planned areas' repairs search in a solver process: OR-Tools holds the GIL while it
+    searches, so in the agent's thread it would stop this event loop (``handlers.dispatch.repair``)."""
+    repair.use_solver_process()
+
+
+@app.task
 async def relay_own_rows() -> None:
     """Publish the outbox rows this worker's agents committed, in commit order (``streams.relay``)."""
     await relay.run_own()
@@ -118,47 +126,6 @@ async def log_throughput() -> None:
 async def sweep_outbox() -> None:
     """Publish outbox rows nobody is publishing: the web's and channels', a dead worker's."""
     await relay.run_sweeps()
-
-
-outbound_inbox = app.topic(
-    topics.OFFERS.name,
-    topics.LIFECYCLE.name,
-    key_type=None,
-    value_type=None,
-    key_serializer="raw",
-    value_serializer="raw",
-)
-
-
-def _notify_all(raws: list[Any]) -> None:
-    for raw in raws:
-        try:
-            outbound.handle(raw)
-        except Exception:
-            log.exception("outbound notification skipped a record")
-
-
-@app.agent(outbound_inbox)
-async def notify_people(stream: StreamT) -> None:
-    """dispatch.offers.v1 -> SMS to the caregiver (the offer; the address once accepted; a
-    notice when rescinded); care.lifecycle.v1 completed visits -> a satisfaction call is planned.
-    A bad record is logged and skipped: both topics are internal, nothing to dead-letter.
-    Records that need nothing are skipped without a thread hop; the rest of a batch goes to one."""
-    async for events in take_batches(stream):
-        raws = [e.message.value for e in events if e.message.value is not None]
-        wanted = [raw for raw in raws if outbound.wanted(raw)]
-        if wanted:
-            await db_call(_notify_all, wanted)
-        await ack_all(stream, events)
-
-
-@app.timer(interval=30.0, on_leader=True)
-async def place_due_rating_calls() -> None:
-    """Satisfaction calls whose time has come (``callback_surveys.due_at``)."""
-    try:
-        await db_call(outbound.place_due_rating_calls)
-    except Exception:
-        log.exception("placing due rating calls failed")
 
 
 @app.timer(interval=0.1, on_leader=True)

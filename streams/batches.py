@@ -163,7 +163,12 @@ def _dispatch(state: PartitionState, items: list[tuple[Inbound, Any]], reserve: 
             done.add(command.event_id)
             ctx = steps.area_context(command.service_area)
             batch.area(command.service_area, rec.partition)
-            messagebus.handle(command, batch.uow, messagebus.event_time(command, batch.clock_now), ctx)
+            messagebus.handle(
+                command,
+                batch.uow,
+                messagebus.event_time(command, batch.clock_now),
+                ctx.at_clock_speed(batch.clock_speed),
+            )
             if ctx.mode == "batched" and isinstance(command, messages.ReceiveRequest):
                 steps.note_batched(command.service_area)
             outcome.handled += 1
@@ -180,7 +185,7 @@ def intake_batch(records: list[Inbound], reserve: Reserve) -> Outcome:
     outcome, items = Outcome(), []
     for rec in records:
         try:
-            items.append((rec, steps.decode(rec.raw)))
+            items.append((rec, steps.decode(rec.raw, strict=True)))
         except steps.DeadLetter as exc:
             outcome.dead.append((rec, exc))
     outcome.add(_together_or_alone(items, lambda part: _intake(part, reserve), "intake"))

@@ -4,7 +4,7 @@ its topics) with every agent and timer registered. ``careline worker`` runs
 
 from __future__ import annotations
 
-from streams import agents, evaluation, live_kpis
+from streams import agents, evaluation, live_kpis, notices, surveys
 from streams.app import app
 
-__all__ = ["app", "agents", "evaluation", "live_kpis"]
+__all__ = ["app", "agents", "evaluation", "live_kpis", "notices", "surveys"]

@@ -6,6 +6,7 @@ installed (a development install; the production image leaves it out)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import typer
 
 from careline.cli import console, make_console, out
 from config.settings import get_settings
+from handlers.datasets.nyc311 import NEW_YORK
 
 replay_app = typer.Typer(help="Stream real input through the pipeline.", no_args_is_help=True)
 
@@ -32,13 +34,18 @@ def _replay(
     poor: tuple[str, ...] = (),
     twin_roster: bool = False,
     mode: str = "online",
+    board_port: int | None = None,
 ) -> int:
+    """Replay ``path`` on a local stack and print the summary; with ``board_port``, the web
+    service and a demo account too, kept up after the replay until Ctrl-C. The exit code."""
+    from careline.cli import interrupt_on_stop_signals
+    from db.register import hold_clock
     from db.session import session_factory
-    from handlers.datasets.uhhc import InstanceError, load_instance, published_costs
+    from handlers.datasets.uhhc import InstanceError, load_instance
     from handlers.simulation.caregiver_model import CaregiverModel
     from tools.replay.driver import ReplayDriver, ReplayOptions
-    from tools.replay.stack import local_stack
-    from tools.replay.summary import print_provider_work, print_summary
+    from tools.replay.live import live_board, serve_until_interrupted
+    from tools.replay.stack import StackError, local_stack
 
     try:
         instance = load_instance(path.read_bytes(), name=path.stem)
@@ -54,31 +61,59 @@ def _replay(
         mode=mode,
         model=CaregiverModel(seed=seed, accept_rate=accept, decline_rate=decline, poor_providers=poor),
     )
-    with local_stack(settings, embedded, database_url, run_name=path.stem) as stack:
-        console.print(
-            f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · worker log {stack.worker_log}"
-        )
-        driver = ReplayDriver(
-            stack.bootstrap,
-            session_factory(database_url),
-            instance,
-            options,
-            console,
-            worker_alive=lambda: stack.worker.poll() is None,
-        )
-        result = driver.run()
+    interrupt_on_stop_signals()  # SIGTERM and SIGINT stop what the stack started
+    factory = session_factory(database_url)
+    try:
+        with contextlib.ExitStack() as started:
+            stack = started.enter_context(local_stack(settings, embedded, database_url, run_name=path.stem))
+            console.print(
+                f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · worker log "
+                f"{stack.worker_log} · {stack.timer_service}",
+                highlight=False,
+            )
+            if board_port is not None:
+                board = started.enter_context(live_board(settings, stack, board_port, path.stem))
+                out.print(f"dashboard: {board.url}\nlogin: {board.user} {board.password}", highlight=False)
+            driver = ReplayDriver(
+                stack.bootstrap, factory, instance, options, console, worker_alive=lambda: stack.worker.poll() is None
+            )
+            try:
+                result = driver.run()
+            finally:
+                held = hold_clock(factory)  # the day goes on at the wall clock's pace, not the replay's
+            _print_result(path, instance, result, database_url, held)
+            if board_port is not None:
+                out.print(f"the replay is over; the board stays up at {board.url}. Ctrl-C stops everything")
+                serve_until_interrupted(stack)
+    except StackError as exc:
+        console.print(f"[red]{exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: stopped the web service, worker, timer service and broker it started")
+        return 130
+    return 0 if result.summary.all_final and len(result.final) >= len(result.day.submissions) else 1
+
+
+def _print_result(path: Path, instance, result, database_url: str, held) -> None:
+    from handlers.datasets.uhhc import published_costs
+    from tools.replay.summary import print_provider_work, print_summary
+
     print_summary(out, path.stem, result.summary, published_costs(path, instance), result.wall_seconds)
     print_provider_work(out, result.provider_work, result.run)
     if not result.summary.all_final or len(result.final) < len(result.day.submissions):
         console.print("[red]some requests did not reach a final state")
-        return 1
-    out.print(f"every request reached a final state (run {result.run})")
+    else:
+        out.print(f"every request reached a final state (run {result.run})")
     example = next((rid for rid, state in result.final.items() if state == "failed"), next(iter(result.final), ""))
     out.print(
         f"why a request went where it went: CARELINE_DATABASE_URL={database_url} careline explain {example}",
         highlight=False,
     )
-    return 0
+    out.print(
+        f"the database clock is held at the replayed day ({held.now():%Y-%m-%d %H:%M} UTC, at wall speed); "
+        f"CARELINE_DATABASE_URL={database_url} careline clock reset returns it to the wall clock",
+        highlight=False,
+    )
 
 
 Speed = Annotated[float, typer.Option(help="simulated seconds per wall second")]
@@ -139,8 +174,154 @@ def replay_uhhc(
     )
 
 
+def _replay_city(
+    providers_file: Path,
+    calls_file: Path,
+    embedded: bool,
+    database_url: str,
+    speed: float,
+    seed: int,
+    timeout: float,
+    caregivers_per_provider: int,
+    hours: float | None,
+    limit: int | None,
+    map_file: Path | None,
+) -> int:
+    """Replay a day of New York City on a local stack, print its measures and write its map.
+    The exit code: 0 when every request reached a final state, 1 when not, 2 for bad input."""
+    from careline.cli import interrupt_on_stop_signals
+    from db.register import hold_clock
+    from db.session import session_factory
+    from handlers.simulation.caregiver_model import CaregiverModel
+    from tools.replay.city import CityInputError, CityReplayDriver, read_city
+    from tools.replay.city_map import draw_city_map
+    from tools.replay.city_report import print_city_summary, print_inputs
+    from tools.replay.driver import ReplayOptions
+    from tools.replay.stack import StackError, local_stack
+
+    try:
+        city = read_city(providers_file, calls_file)
+    except CityInputError as exc:
+        console.print(f"[red]cannot read {exc}", highlight=False)
+        return 2
+    settings = get_settings()
+    options = ReplayOptions(speed=speed, timeout_seconds=timeout, model=CaregiverModel(seed=seed))
+    interrupt_on_stop_signals()
+    factory = session_factory(database_url)
+    try:
+        driver = CityReplayDriver(
+            "",
+            factory,
+            city,
+            options,
+            console,
+            caregivers_per_provider=caregivers_per_provider,
+            hours=hours,
+            limit=limit,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}", highlight=False)
+        return 2
+    print_inputs(out, city, driver.day)
+    try:
+        with local_stack(settings, embedded, database_url, run_name=driver.run_id) as stack:
+            console.print(
+                f"broker {stack.bootstrap} · database {database_url.split('@')[-1]} · worker log "
+                f"{stack.worker_log} · {stack.timer_service}",
+                highlight=False,
+            )
+            driver.bootstrap = stack.bootstrap
+            driver.worker_alive = lambda: stack.worker.poll() is None
+            try:
+                result = driver.run()
+            finally:
+                held = hold_clock(factory)
+    except StackError as exc:
+        console.print(f"[red]{exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: stopped the worker, timer service and broker it started")
+        return 130
+    print_city_summary(out, driver._name(), result.summary, result.wall_seconds)
+    path = map_file or settings.var_dir / f"city-{result.run}.png"
+    day = result.day
+    title = (
+        f"New York City, {day.start.astimezone(NEW_YORK):%Y-%m-%d %H:%M} New York time: "
+        f"{len(day.submissions)} requests, {len(day.providers)} providers, {len(day.caregivers)} caregivers"
+    )
+    draw_city_map(day, result.final, result.summary.legs, result.points, path, title)
+    out.print(f"map of the day: {path}", highlight=False)
+    complete = result.summary.all_final and len(result.final) >= len(day.submissions)
+    if not complete:
+        console.print("[red]some requests did not reach a final state")
+    else:
+        out.print(f"every request reached a final state (run {result.run})")
+    out.print(
+        f"the database clock is held at the replayed day ({held.now():%Y-%m-%d %H:%M} UTC, at wall speed); "
+        f"CARELINE_DATABASE_URL={database_url} careline clock reset returns it to the wall clock",
+        highlight=False,
+    )
+    return 0 if complete else 1
+
+
+CallsFile = Annotated[Path | None, typer.Option(help="NYC 311 extract (default: shared nyc311 of 2024-04-15)")]
+ProvidersFile = Annotated[
+    Path | None, typer.Option(help="NYC aging department's contracted providers (default: shared nyc-aging)")
+]
+Hours = Annotated[float | None, typer.Option(help="replay only the calls within this many hours of the first")]
+Limit = Annotated[int | None, typer.Option(help="replay at most this many calls (the first ones)")]
+PerProvider = Annotated[int, typer.Option(min=1, help="caregivers per provider (three times as many for homecare)")]
+MapFile = Annotated[Path | None, typer.Option("--map", help="where to write the map PNG (default var/city-RUN.png)")]
+
+
+def _city_files(calls: Path | None, providers: Path | None) -> tuple[Path, Path]:
+    shared = get_settings().shared_data
+    return (
+        providers or shared / "nyc-aging" / "contracted_providers.csv",
+        calls or shared / "nyc311" / "service_requests_2024-04-15.csv",
+    )
+
+
+@replay_app.command("city")
+def replay_city(
+    calls: CallsFile = None,
+    providers: ProvidersFile = None,
+    embedded: Annotated[bool, typer.Option(help="start the embedded Tansu broker")] = False,
+    speed: Speed = 600.0,
+    seed: Seed = 7,
+    timeout: Timeout = 600.0,
+    caregivers_per_provider: PerProvider = 6,
+    hours: Hours = None,
+    limit: Limit = None,
+    map_file: MapFile = None,
+) -> None:
+    """Replay a day of New York City through CARELINE_BROKER (or the embedded broker) and
+    CARELINE_DATABASE_URL: the aging department's home-care and related providers with
+    generated caregivers and rotas, elders asking for care where and when 311 calls came in
+    (their channel and complaint mapped by documented rules); prints the measures and writes
+    a map of the day (PNG)."""
+    providers_file, calls_file = _city_files(calls, providers)
+    raise typer.Exit(
+        _replay_city(
+            providers_file,
+            calls_file,
+            embedded,
+            get_settings().database_url,
+            speed,
+            seed,
+            timeout,
+            caregivers_per_provider,
+            hours,
+            limit,
+            map_file,
+        )
+    )
+
+
 def demo(
-    speed: Speed = 1200.0,
+    speed: Annotated[
+        float | None, typer.Option(help="simulated seconds per wall second (default 1200; with --live 300)")
+    ] = None,
     seed: Seed = 7,
     hotline: Annotated[
         bool,
@@ -149,21 +330,86 @@ def demo(
             "printing the TwiML and the SMS that would be sent"
         ),
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            help="also serve the operator dashboard with a demo account, and keep everything up "
+            "after the replay until Ctrl-C"
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="with --live: the dashboard's TCP port on 127.0.0.1")] = 8000,
+    city: Annotated[
+        bool,
+        typer.Option(
+            help="instead: a day of New York City (aging-department providers, 311 calls) on the embedded defaults, "
+            f"the first {CITY_DEMO_CALLS} calls of the shared 2024-04-15 extract; prints the measures and the map's file"
+        ),
+    ] = False,
 ) -> None:
-    """The main job on the embedded default: Tansu broker, a fresh SQLite file,
-    the Rome UHHC day replayed end to end, and its summary."""
+    """The main job on the embedded default: Tansu broker, a fresh SQLite file, a stream
+    worker and the timer service, the Rome UHHC day replayed end to end, and its summary.
+    With --live the web service too: it prints the dashboard's address and a login, and the
+    board fills as the day plays; Ctrl-C stops everything it started."""
     if hotline:
         from tools.replay.hotline_demo import main as hotline_main
 
         raise typer.Exit(hotline_main())
     settings = get_settings()
+    if city:
+        if live:
+            console.print("[red]--city runs without the board for now: leave out --live")
+            raise typer.Exit(2)
+        raise typer.Exit(_demo_city(speed or 1200.0, seed))
     instance = settings.shared_data / "uhhc" / "instances" / "rome-p44.json"
     if not instance.exists():
         console.print(f"[red]missing {instance}: set CARELINE_SHARED_DATA to the shared data folder")
         raise typer.Exit(2)
+    if live:
+        from careline.brokers import free_port
+
+        try:
+            free_port(port)
+        except OSError:
+            console.print(f"[red]--port: 127.0.0.1:{port} is in use; choose another, e.g. --port {free_port()}")
+            raise typer.Exit(2) from None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     db_path = settings.var_dir / f"demo-{stamp}.db"
-    raise typer.Exit(_replay(instance, True, f"sqlite:///{db_path}", speed, 60.0, seed, 0.85, 0.10, 170.0))
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    speed = speed or (300.0 if live else 1200.0)
+    timeout = 900.0 if live else 170.0  # live: the day at 300x takes about two minutes, on a busy machine more
+    raise typer.Exit(
+        _replay(
+            instance,
+            True,
+            f"sqlite:///{db_path}",
+            speed,
+            60.0,
+            seed,
+            0.85,
+            0.10,
+            timeout,
+            board_port=port if live else None,
+        )
+    )
+
+
+CITY_DEMO_CALLS = 300
+
+
+def _demo_city(speed: float, seed: int) -> int:
+    """``careline demo --city``: the city replay on Tansu and a fresh SQLite file."""
+    settings = get_settings()
+    providers_file, calls_file = _city_files(None, None)
+    for path in (providers_file, calls_file):
+        if not path.exists():
+            console.print(f"[red]missing {path}: set CARELINE_SHARED_DATA to the shared data folder")
+            return 2
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    database_url = f"sqlite:///{settings.var_dir / f'demo-city-{stamp}.db'}"
+    return _replay_city(
+        providers_file, calls_file, True, database_url, speed, seed, 270.0, 6, None, CITY_DEMO_CALLS, None
+    )
 
 
 bench_app = typer.Typer(help="Benchmarks: printed tables with the command that produced them.", no_args_is_help=True)
@@ -221,12 +467,18 @@ def bench_dispatch(
     files: Annotated[list[Path] | None, typer.Argument(help="UHHC instances (default: all shared)")] = None,
     time_limit: Annotated[float, typer.Option(help="planner seconds per instance")] = 20.0,
     seed: Seed = 7,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the rows to this JSON file", dir_okay=False)
+    ] = None,
+    repair_seconds: Annotated[
+        float, typer.Option(min=0, help="planned day: solver seconds per repair of a fallen visit (0: insertion)")
+    ] = 3.0,
 ) -> None:
     """Online, batched and planned dispatch on UHHC days beside the published
-    solutions: travel, tardiness, unserved visits, runtime."""
+    solutions: travel, tardiness, unserved visits, visits in their window, runtime."""
     from tools.bench.dispatch import main as bench_main
 
-    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed))
+    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out, repair_seconds))
 
 
 Loads = Annotated[str, typer.Option(help="offered loads, requests per second, comma separated; stops at saturation")]
@@ -238,6 +490,20 @@ BenchDatabase = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default
 BenchInstance = Annotated[
     Path | None, typer.Option(help="UHHC instance copied per service area (default: shared bazirha-F1)")
 ]
+
+
+@bench_app.command("live-plan")
+def bench_live_plan(
+    visits: Annotated[int, typer.Option(min=1, help="booked visits of the day")] = 200,
+    caregivers: Annotated[int, typer.Option(min=1, help="caregivers of the area")] = 40,
+    time_limit: Annotated[float, typer.Option(help="solver seconds")] = 20.0,
+    seed: Seed = 7,
+) -> None:
+    """A live day plan (careline plan --date) on a synthetic register of that size in Suzhou:
+    read, build, solve, check and store; planned, left to online dispatch, travel, runtime."""
+    from tools.bench.live_plan import main as bench_main
+
+    raise typer.Exit(bench_main(visits, caregivers, time_limit, seed))
 
 
 @bench_app.command("throughput")
@@ -369,8 +635,34 @@ def _shared_instance(name: str) -> Path:
     return get_settings().shared_data / "uhhc" / "instances" / f"{name}.json"
 
 
+def whatif(
+    date: Annotated[str, typer.Option("--date", help="the recorded day, YYYY-MM-DD (programme time zone)")],
+    policy: Annotated[
+        Path, typer.Option("--policy", help="the other routing policy (config/policy.toml format)", dir_okay=False)
+    ],
+    area: Annotated[
+        str | None, typer.Option("--area", help="service area (default: the only one with requests that day)")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="online, batched or planned (default: the area's mode)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="caregiver model seed, for offers the record has no answer to")] = 7,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the comparison to this JSON file", dir_okay=False)
+    ] = None,
+) -> None:
+    """Re-run a recorded day (its real arrivals; the caregivers' recorded answers where the same
+    offer was made, the caregiver model where not) under another policy or mode, and print the
+    differences: time to accept, fill rate, SLA, travel, lateness, visits inside the window,
+    first offers per provider, and the requests that went to another caregiver."""
+    from tools.whatif import main as whatif_main
+
+    raise typer.Exit(whatif_main(date, area, policy, mode, seed, json_out, out, console))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``replay``, ``demo`` and ``bench`` to the ``careline`` command ``app``."""
+    """Add ``replay``, ``demo``, ``bench`` and ``whatif`` to the ``careline`` command ``app``."""
     app.add_typer(replay_app, name="replay")
     app.command()(demo)
     app.add_typer(bench_app, name="bench")
+    app.command("whatif")(whatif)

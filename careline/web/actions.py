@@ -1,5 +1,7 @@
 """Operator actions on the dashboard: create a request for a caller, (re)assign,
-cancel, acknowledge an emergency, mark a caregiver unavailable or available.
+cancel, acknowledge an emergency, record the outcome of an emergency or of a request
+nobody took, close a loose end (called back a hang-up or an unknown caller) or a
+complaint's follow-up, mark a caregiver unavailable or available.
 
 Each action checks the role (``handlers.operations.access``), the CSRF token and that the
 target lies in the operator's region, then runs the same use cases as every
@@ -15,19 +17,23 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from careline.web import auth
+from careline.web import auth, board_i18n, i18n
 from db import channels, events
 from db import dashboard as readmodel
 from db.app_api import offered_service_types
+from db.loose_ends import close_loose_end, loose_end
 from db.operator_uow import OperatorSqlUnitOfWork, region_of_area, write_audit
 from db.uow import ConcurrencyConflict
 from handlers.channels.intake import InvalidIntake, validate_intake
-from handlers.model import DomainEvent
+from handlers.evaluation.feedback import FollowUpRefused, close_followup
+from handlers.model import DomainEvent, Elder
 from handlers.operations import operator_actions as ops
+from handlers.operations import outcomes
 from handlers.operations.access import Permission
 from handlers.operations.regions import within
 
@@ -36,12 +42,21 @@ router = APIRouter(prefix="/dashboard/actions", include_in_schema=False)
 
 def _answer(request: Request, ok: bool, code: str, message: str, status: int = 200, back: str = "/dashboard"):  # noqa: ANN202
     if "application/json" in request.headers.get("accept", ""):
+        message = board_i18n.answer(
+            ok, code, message, i18n.language(request, request.app.state.settings.default_language)
+        )
         return JSONResponse({"ok": ok, "code": code, "message": message}, status_code=status)
     return RedirectResponse(back if ok else f"{back}?refused={code}", status_code=303)
 
 
+#: what ``area_of`` answers for a target of no area (an unknown caller): every operator may handle it
+NO_AREA = "\x00no-area"
+
+
 def _in_scope(uow: OperatorSqlUnitOfWork, principal: auth.Principal, area: str) -> str | None:
     """The area's region path; 403 when it lies outside the operator's scope."""
+    if area == NO_AREA:
+        return None
     path = region_of_area(uow.session, area)
     if principal.region_scope != "" and (path is None or not within(path, principal.region_scope)):
         raise HTTPException(status_code=403, detail="outside your region")
@@ -73,8 +88,8 @@ def _run(
             detail = change(uow, now)
             uow.audit(principal.operator_id, action, target, now, detail=detail, region=region)
             uow.commit()
-    except (ops.Refused, ConcurrencyConflict) as exc:
-        code = exc.code if isinstance(exc, ops.Refused) else "conflict"
+    except (ops.Refused, FollowUpRefused, ConcurrencyConflict) as exc:
+        code = exc.code if isinstance(exc, (ops.Refused, FollowUpRefused)) else "conflict"
         with factory() as session:
             write_audit(
                 session,
@@ -168,6 +183,80 @@ def acknowledge(
     )
 
 
+@router.post("/requests/{request_id}/outcome")
+def record_outcome(
+    request: Request,
+    request_id: str,
+    code: str = Form(...),
+    note: str = Form(""),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    """Close an emergency (resolved by phone, helper on site, family attended, ambulance
+    called, false alarm) or a request nobody took, with a code and a note; 409 without them."""
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "request.outcome",
+        request_id,
+        _request_area(request_id),
+        lambda uow, now: {
+            "code": outcomes.record_outcome(request_id, code, note, uow, now, principal.operator_id).code
+        },
+    )
+
+
+@router.post("/loose-ends/{loose_end_id}/close")
+def close_loose(
+    request: Request,
+    loose_end_id: str,
+    code: str = Form(...),
+    note: str = Form(""),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    """A menu hang-up called back, an unknown caller registered, …: closed with a code and a note."""
+
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        row = loose_end(uow.session, loose_end_id)
+        return None if row is None else (row.service_area or NO_AREA)
+
+    def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
+        outcomes.check_loose_end_outcome(code, note)
+        if not close_loose_end(uow.session, loose_end_id, code, note, principal.operator_id, now):
+            raise ops.Refused("closed", f"{loose_end_id} is closed already")
+        return {"code": code}
+
+    return _run(request, principal, csrf_token, "loose_end.close", loose_end_id, area, change)
+
+
+@router.post("/followups/{feedback_id}/close")
+def close_complaint_followup(
+    request: Request,
+    feedback_id: str,
+    note: str = Form(""),
+    csrf_token: str | None = Form(None),
+    principal: auth.Principal = Depends(_acknowledger),
+) -> Response:
+    """The elder who complained was called back: the follow-up closes with a note."""
+
+    def area(uow: OperatorSqlUnitOfWork) -> str | None:
+        complaint = uow.feedback.get(feedback_id)
+        found = uow.requests.get(complaint.request_id) if complaint is not None else None
+        return found.service_area if found else None
+
+    return _run(
+        request,
+        principal,
+        csrf_token,
+        "complaint.followup_close",
+        feedback_id,
+        area,
+        lambda uow, now: {"by": close_followup(feedback_id, uow, now, principal.operator_id, note).followup_closed_by},
+    )
+
+
 @router.post("/caregivers/{caregiver_id}/unavailable")
 def mark_unavailable(
     request: Request,
@@ -205,9 +294,13 @@ def mark_available(
     )
 
 
-def _local(value: str, offset_minutes: int) -> str:
-    """A ``datetime-local`` value plus the browser's ``getTimezoneOffset()`` as ISO-8601 with a zone."""
+def _local(value: str, offset_minutes: int, zone: ZoneInfo | None = None) -> str:
+    """A ``datetime-local`` value as ISO-8601 with a zone: on the center's clock ``zone`` when
+    the form says so (the offset of that date, daylight saving included), else with the
+    browser's ``getTimezoneOffset()``."""
     naive = datetime.fromisoformat(value)
+    if zone is not None:
+        return naive.replace(tzinfo=zone).isoformat()
     return naive.replace(tzinfo=timezone(timedelta(minutes=-offset_minutes))).isoformat()
 
 
@@ -221,30 +314,41 @@ def create_request(
     window_end: str = Form(...),
     priority: str = Form("routine"),
     tz_offset_minutes: int = Form(0, ge=-18 * 60, le=18 * 60),
+    time_zone: str = Form(""),
     csrf_token: str | None = Form(None),
+    back: str = Form("/dashboard"),
     principal: auth.Principal = Depends(_creator),
 ) -> Response:
     """Submit an intake record (channel ``operator``) for a caller, checked here with the
     intake rules so the operator sees a mistake at once, then sent through the outbox.
+    ``elder_id`` may be the id or what the caller said: a phone in any form, a name or an
+    address fragment that matches one elder of the operator's region (``_caller``).
+    A plain form post goes ``back`` to the elder's card it came from.
     ``tz_offset_minutes`` is the browser's ``getTimezoneOffset()``: within ±18 h (ISO 8601's
-    range of UTC offsets), else 422."""
+    range of UTC offsets), else 422. ``time_zone`` naming the center's zone
+    (``Settings.programme_timezone``, the forms send it) reads the times on the center's clock
+    instead: an operator whose computer is set to another zone still books the elder's local time."""
+    center = request.app.state.settings.programme_timezone
+    zone = ZoneInfo(center) if time_zone == center else None
     intake_id = f"op-{uuid.uuid4().hex[:12]}"
+    chosen: list[str] = []
 
     def area(uow: OperatorSqlUnitOfWork) -> str | None:
-        elder = uow.elders.get(elder_id.strip())
-        return elder.service_area if elder else "?"
+        elder = _caller(uow, elder_id, principal, request.app.state.settings)
+        chosen.append(elder.elder_id)
+        return elder.service_area
 
     def change(uow: OperatorSqlUnitOfWork, now: datetime) -> dict:
         try:
             record = {
                 "intake_id": intake_id,
                 "channel": "operator",
-                "elder_id": elder_id.strip(),
+                "elder_id": chosen[0],
                 "service_type": service_type.strip(),
                 "duration_minutes": duration_minutes,
                 "window": {
-                    "start": _local(window_start, tz_offset_minutes),
-                    "end": _local(window_end, tz_offset_minutes),
+                    "start": _local(window_start, tz_offset_minutes, zone),
+                    "end": _local(window_end, tz_offset_minutes, zone),
                 },
                 "priority": priority,
                 "submitted_at": now.isoformat(),
@@ -269,4 +373,27 @@ def create_request(
         channels.enqueue_intake(uow.session, record)
         return {"intake_id": intake_id, "service_type": req.service_type, "priority": req.priority.value}
 
-    return _run(request, principal, csrf_token, "request.create", intake_id, area, change)
+    to_card = back if back.startswith("/dashboard/elders/") and "//" not in back else "/dashboard"
+    return _run(request, principal, csrf_token, "request.create", intake_id, area, change, back=to_card)
+
+
+def _caller(uow: OperatorSqlUnitOfWork, said: str, principal: auth.Principal, settings: object) -> Elder:
+    """The elder a request is for: by id, else the one elder of the operator's region found by
+    phone, landline, name or address (``careline.web.elder_card.find``). Refused naming why
+    when none or several match, never "outside your region" for a number that is simply
+    another form of a registered phone."""
+    from careline.web.elder_card import find
+
+    said = said.strip()
+    elder = uow.elders.get(said)
+    if elder is not None:
+        return elder
+    found = find(uow.session, said, principal.region_scope, settings, limit=3)
+    if not found:
+        raise ops.Refused(
+            "unknown_elder",
+            f"no registered elder in your region matches {said!r}: search by phone, name, address or id",
+        )
+    if len(found) > 1:
+        raise ops.Refused("ambiguous_elder", f"{len(found)} elders match {said!r}: open the right card and ask from it")
+    return found[0]

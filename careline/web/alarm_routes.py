@@ -25,7 +25,10 @@ from careline.web.app_api_schemas import ID_PATTERN, KEY_PATTERN, Problem
 from careline.web.twilio_routes import channel_context
 from channels.context import ChannelContext, emergency_choice, record_request, short_id
 from db import alarms, channels, emergencies
+from db.register_uow import SqlRegisterUnitOfWork
 from db.uow import SqlUnitOfWork
+from handlers.messagebus import handle
+from handlers.register.commands import RecordHeartbeat
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
 
@@ -97,6 +100,33 @@ def raise_alarm(
         used = record_request(
             uow.session, request_id, elder, "button", emergency_choice(ctx.ivr, elder.language, now), now, merge
         )
-        alarms.touch(uow.session, device_id, now)
+        alarms.touch(uow.session, device_id, now)  # a press is a sign of life too
         uow.commit()
     return AlarmAccepted(request_id=used, joined=used != request_id)
+
+
+class Heartbeat(BaseModel):
+    device_id: str
+    last_heartbeat_at: str
+
+
+@router.post("/{device_id}/heartbeat", response_model=Heartbeat)
+def heartbeat(
+    device_id: str = Path(pattern=ID_PATTERN),
+    authorization: str | None = Header(default=None),
+    ctx: ChannelContext = Depends(channel_context),
+) -> Heartbeat:
+    """The device says it is alive: its last heartbeat, shown on the elder's card, moves to now
+    (``handlers.register.changes.record_heartbeat``); 401 for an unknown device or wrong token."""
+    now = ctx.clock()
+    with SqlRegisterUnitOfWork(ctx.sessions) as uow:
+        if alarms.authenticate(uow.session, device_id, _bearer(authorization)) is None:
+            raise HTTPException(401, "unknown device or wrong token", headers={"WWW-Authenticate": "Bearer"})
+        handle(
+            RecordHeartbeat(f"heartbeat:{device_id}:{now.isoformat()}", now, actor="device", device_id=device_id),
+            uow,
+            now,
+        )
+        device = uow.devices.get(device_id)
+        uow.commit()
+    return Heartbeat(device_id=device_id, last_heartbeat_at=device.last_heartbeat_at.isoformat())

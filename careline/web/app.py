@@ -19,6 +19,7 @@ from careline.web.limits import BodySizeLimit
 from careline.web.login import PasswordPool
 from careline.web.metrics import check_metrics_exposure
 from careline.web.rate_limits import RateLimits
+from careline.web.street_map import tile_origins
 from config.bootstrap import bootstrap
 from config.settings import Settings, get_settings
 
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.password_pool = PasswordPool(settings.password_hash_concurrency, settings.password_hash_queue)
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)  # 413 above it
-    app.add_middleware(SecurityHeaders, production=production)  # outermost: on every answer, 413s included
+    app.add_middleware(  # outermost: on every answer, 413s included
+        SecurityHeaders, production=production, img_origin=tile_origins(settings)
+    )
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.get("/healthz", tags=["ops"])
@@ -65,14 +68,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alarm_routes,
         app_api,
         dashboard,
+        elder_card,
         evv_review,
         kpis_page,
         metrics,
+        register_pages,
+        request_history,
         stats,
+        street_map,
         twilio_routes,
     )
 
-    for module in (dashboard, actions, admin, evv_review, kpis_page, stats, twilio_routes, alarm_routes, app_api):
+    for module in (
+        dashboard,
+        actions,
+        admin,
+        evv_review,
+        kpis_page,
+        stats,
+        twilio_routes,
+        alarm_routes,
+        app_api,
+        elder_card,
+        register_pages,
+        request_history,
+        street_map,
+    ):
         app.include_router(module.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -20,6 +20,7 @@ Handlers are sync and run in FastAPI's thread pool; writes go through
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 from typing import Any, Callable, Coroutine, Literal
 
@@ -33,12 +34,16 @@ from starlette.exceptions import HTTPException
 from careline.web import app_api_schemas as s
 from careline.web.twilio_routes import channel_context
 from channels import app as app_channel
+from channels import register as register_channel
 from channels.context import ChannelContext
 from db import app_api
 from handlers.channels.intake import InvalidIntake
+from handlers.dispatch.shifts import absence_on, current_or_next_shift, on_shift, rota_of
 from handlers.evaluation.center_ratings import CenterAnswers
 from handlers.model import Priority, RequestStatus
 from handlers.operations.operator_actions import Refused
+from handlers.register import commands as rc
+from handlers.register.changes import RegisterRefused
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
 _NOT_FOUND = ("unknown_request", "unknown_offer", "unknown_visit")
@@ -244,6 +249,7 @@ def request_status(
         duration_minutes=view.duration_minutes,
         caregiver_name=view.caregiver_name,
         arrival_window=arrival,
+        arrival_source=None if arrival is None else ("plan" if view.arrival_source == "plan" else "visit"),
     )
 
 
@@ -460,3 +466,127 @@ def rate_center(
         stars=answers.stars,
         rated_at=record.rated_at,
     )
+
+
+_CAREGIVER_404: Responses = {404: _problem("`unknown_caregiver`: no caregiver of yours with this id")}
+
+
+def _caregiver_view(caregiver: Any, now: Any) -> s.ProviderCaregiverView:
+    rota = rota_of(caregiver)
+    shift = current_or_next_shift(caregiver, now) if caregiver.active else None
+    absence = absence_on(caregiver, now)
+    return s.ProviderCaregiverView(
+        caregiver_id=caregiver.caregiver_id,
+        name=caregiver.display_name,
+        active=caregiver.active,
+        rota=caregiver.rota,
+        absences=[s.AbsenceView(first=a.first, last=a.last, kind=a.kind) for a in (rota.absences if rota else ())],
+        on_shift=caregiver.active and on_shift(caregiver, now),
+        on_leave=absence.kind if absence else None,
+        current_or_next_shift=s.ShiftView(start=shift.start, end=shift.end, extra=shift.extra) if shift else None,
+    )
+
+
+def _own(ctx: ChannelContext, provider_id: str, caregiver_id: str) -> s.ProviderCaregiverView:
+    for caregiver in register_channel.caregivers_of(ctx.sessions, provider_id):
+        if caregiver.caregiver_id == caregiver_id:
+            return _caregiver_view(caregiver, ctx.clock())
+    raise AppProblem(404, "unknown_caregiver", f"no caregiver {caregiver_id!r} of yours")
+
+
+def _register(ctx: ChannelContext, provider_id: str, caregiver_id: str, command: Any) -> s.ProviderCaregiverView:
+    """Run a register command for the provider (``handlers.register.changes``): 404 for a
+    caregiver not its own, 422 naming the field for a rota or date the rota rules refuse."""
+    try:
+        register_channel.apply(ctx.sessions, command)
+    except RegisterRefused as exc:
+        if exc.field == "caregiver_id":
+            raise AppProblem(404, "unknown_caregiver", exc.reason) from None
+        raise AppProblem(422, f"invalid_{exc.field}", exc.reason) from None
+    return _own(ctx, provider_id, caregiver_id)
+
+
+def _by(provider_id: str) -> dict[str, Any]:
+    return {"actor": f"provider:{provider_id}", "source": "app", "provider_id": provider_id}
+
+
+CaregiverId = Path(pattern=s.ID_PATTERN, examples=["C01"])
+
+
+@router.get(
+    "/provider/caregivers",
+    response_model=s.ProviderCaregiverList,
+    tags=PROVIDER,
+    summary="My caregivers, their rotas and leave, who is on shift now and who is on leave",
+)
+def list_provider_caregivers(
+    provider_id: str = Depends(provider_id_of), ctx: ChannelContext = Depends(channel_context)
+) -> s.ProviderCaregiverList:
+    now = ctx.clock()
+    return s.ProviderCaregiverList(
+        caregivers=[_caregiver_view(c, now) for c in register_channel.caregivers_of(ctx.sessions, provider_id)]
+    )
+
+
+@router.put(
+    "/provider/caregivers/{caregiver_id}/rota",
+    response_model=s.ProviderCaregiverView,
+    tags=PROVIDER,
+    summary="Replace my caregiver's weekly rota (dispatch offers only inside it)",
+    responses={**_CAREGIVER_404},
+)
+def set_caregiver_rota(
+    body: s.NewRota,
+    caregiver_id: str = CaregiverId,
+    provider_id: str = Depends(provider_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.ProviderCaregiverView:
+    command = rc.SetRota(
+        register_channel.command_id(), ctx.clock(), caregiver_id=caregiver_id, rota=body.rota, **_by(provider_id)
+    )
+    return _register(ctx, provider_id, caregiver_id, command)
+
+
+@router.post(
+    "/provider/caregivers/{caregiver_id}/leave",
+    status_code=201,
+    response_model=s.ProviderCaregiverView,
+    tags=PROVIDER,
+    summary="Record leave or a sick day of my caregiver (no offers on those days)",
+    responses={**_CAREGIVER_404},
+)
+def add_caregiver_leave(
+    body: s.NewAbsence,
+    caregiver_id: str = CaregiverId,
+    provider_id: str = Depends(provider_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.ProviderCaregiverView:
+    command = rc.AddAbsence(
+        register_channel.command_id(),
+        ctx.clock(),
+        caregiver_id=caregiver_id,
+        first=body.first,
+        last=body.last or body.first,
+        kind=body.kind,
+        **_by(provider_id),
+    )
+    return _register(ctx, provider_id, caregiver_id, command)
+
+
+@router.delete(
+    "/provider/caregivers/{caregiver_id}/leave/{first}",
+    response_model=s.ProviderCaregiverView,
+    tags=PROVIDER,
+    summary="Take back the leave or sick day of my caregiver that starts on this date",
+    responses={**_CAREGIVER_404},
+)
+def remove_caregiver_leave(
+    first: date,
+    caregiver_id: str = CaregiverId,
+    provider_id: str = Depends(provider_id_of),
+    ctx: ChannelContext = Depends(channel_context),
+) -> s.ProviderCaregiverView:
+    command = rc.RemoveAbsence(
+        register_channel.command_id(), ctx.clock(), caregiver_id=caregiver_id, first=first, **_by(provider_id)
+    )
+    return _register(ctx, provider_id, caregiver_id, command)

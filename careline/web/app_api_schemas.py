@@ -11,7 +11,7 @@ degrees, accuracy metres.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -145,8 +145,11 @@ class RequestAccepted(BaseModel):
 
 
 class RequestState(BaseModel):
-    """A request as the elder sees it; ``caregiver_name`` and ``arrival_window``
-    (planned start ± 15 minutes) once a caregiver has accepted."""
+    """A request as the elder sees it; ``caregiver_name`` once a caregiver has accepted;
+    ``arrival_window`` the window careline promises (``handlers.dispatch.promise``: around the
+    accepted visit's planned start, or a planned area's slot before that, clipped to ``window``),
+    with ``arrival_source`` ``visit`` or ``plan``; both null while no time is known yet (the elder
+    is told the time once a caregiver accepts)."""
 
     request_id: str
     status: RequestStatus
@@ -156,6 +159,9 @@ class RequestState(BaseModel):
     duration_minutes: float
     caregiver_name: str | None = Field(default=None, examples=["Li Mei"])
     arrival_window: Window | None = None
+    arrival_source: Literal["visit", "plan"] | None = Field(
+        default=None, description="visit: around the accepted visit's planned start; plan: a planned area's slot"
+    )
 
 
 class Cancelled(BaseModel):
@@ -302,6 +308,59 @@ class ProviderVisitView(BaseModel):
 
 class ProviderVisitList(BaseModel):
     visits: list[ProviderVisitView]
+
+
+class ShiftView(BaseModel):
+    """One shift on the calendar (``extra``: an extra shift, not a weekly one)."""
+
+    start: datetime
+    end: datetime
+    extra: bool = False
+
+
+class AbsenceView(BaseModel):
+    """Leave or a sick day from ``first`` to ``last``, inclusive (the center's dates)."""
+
+    first: date
+    last: date
+    kind: str = Field(description="`leave` or `sick`")
+
+
+class ProviderCaregiverView(BaseModel):
+    """One of the provider's caregivers and when it works (``handlers.register.rota``)."""
+
+    caregiver_id: str
+    name: str | None = None
+    active: bool
+    rota: str | None = Field(default=None, description="the rota in its canonical text; null: one fixed shift")
+    absences: list[AbsenceView]
+    on_shift: bool = Field(description="on shift now")
+    on_leave: str | None = Field(default=None, description="`leave` or `sick` today; null: not absent")
+    current_or_next_shift: ShiftView | None = None
+
+
+class ProviderCaregiverList(BaseModel):
+    caregivers: list[ProviderCaregiverView]
+
+
+class NewRota(_In):
+    """A weekly rota as people write it: ``mon-fri 08:00-16:00; sat 09:00-12:00``,
+    ``周一至周五 08:00-16:00；周六 09:00-12:00``; leave, sick days and extra shifts may be
+    written in it too. Times in the center's time zone. Replaces the whole rota."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rota": "mon-fri 08:00-16:00; sat 09:00-12:00"}]})
+
+    rota: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=TEXT_PATTERN)]
+
+
+class NewAbsence(_In):
+    """Leave or a sick day from ``first`` to ``last`` inclusive (``last`` absent: one day)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"first": "2026-12-24", "last": "2026-12-31"}]})
+
+    first: date
+    last: date | None = None
+    kind: Literal["leave", "sick"] = "leave"
 
 
 class Problem(BaseModel):

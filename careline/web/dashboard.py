@@ -214,3 +214,13 @@ async def events(request: Request, principal: auth.Principal = Depends(_viewer))
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
+
+
+def _include_reassign_choices() -> None:
+    """The reassign list's route (``careline.web.reassign_choices``) rides on the dashboard's router."""
+    from careline.web.reassign_choices import router as choices_router
+
+    router.include_router(choices_router)
+
+
+_include_reassign_choices()

@@ -76,6 +76,37 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "escalated": {"zh": "无人接单，需人工处理", "en": "Nobody accepted: operator needed"},
     "sla_breach": {"zh": "超时未派", "en": "SLA breached"},
     "no_show": {"zh": "护理员未签到", "en": "Caregiver not checked in"},
+    "late": {"zh": "护理员将迟到", "en": "Caregiver running late"},
+    "nobody_on_the_way": {"zh": "无人前往！", "en": "Nobody on the way!"},
+    "call_emergency_services": {"zh": "请拨打急救电话", "en": "Call emergency services: dial"},
+    "address": {"zh": "地址", "en": "Address"},
+    "record_outcome": {"zh": "记录结果", "en": "Record outcome"},
+    "outcome_note": {"zh": "处理经过（必填）", "en": "What happened (required)"},
+    "loose_ends": {"zh": "待跟进事项", "en": "Loose ends"},
+    "no_loose_ends": {"zh": "暂无待跟进事项", "en": "No loose end"},
+    "call_back": {"zh": "回拨", "en": "Call back"},
+    "close": {"zh": "关闭", "en": "Close"},
+    "loose.hangup": {"zh": "菜单中挂断", "en": "Hung up in the menu"},
+    "loose.unknown_caller": {"zh": "未登记来电", "en": "Unknown caller"},
+    "loose.unknown_sms": {"zh": "未登记号码短信", "en": "SMS from an unknown phone"},
+    "loose.complaint": {"zh": "投诉待回访", "en": "Complaint to follow up"},
+    "loose.followup": {"zh": "投诉回访", "en": "Complaint follow-up"},
+    "loose.followup_due": {"zh": "投诉回访已到期", "en": "Complaint follow-up due"},
+    "outcome.resolved_by_phone": {"zh": "电话处理", "en": "Resolved by phone"},
+    "outcome.helper_on_site": {"zh": "护理员已到场", "en": "Helper on site"},
+    "outcome.family_attended": {"zh": "家属已到场", "en": "Family attended"},
+    "outcome.ambulance_called": {"zh": "已呼叫救护车", "en": "Ambulance called"},
+    "outcome.false_alarm": {"zh": "误报", "en": "False alarm"},
+    "outcome.served_by_phone": {"zh": "电话解决", "en": "Served by phone"},
+    "outcome.arranged_another_way": {"zh": "另行安排", "en": "Arranged another way"},
+    "outcome.rescheduled": {"zh": "已改约", "en": "Rescheduled"},
+    "outcome.no_longer_needed": {"zh": "不再需要", "en": "No longer needed"},
+    "outcome.elder_unreachable": {"zh": "联系不上老人", "en": "Elder unreachable"},
+    "outcome.called_back": {"zh": "已回拨", "en": "Called back"},
+    "outcome.no_answer": {"zh": "无人接听", "en": "No answer"},
+    "outcome.registered": {"zh": "已登记", "en": "Registered"},
+    "outcome.not_needed": {"zh": "无需处理", "en": "Not needed"},
+    "outcome.handled": {"zh": "已处理", "en": "Handled"},
     "admin": {"zh": "账号管理", "en": "Accounts"},
     "audit": {"zh": "操作日志", "en": "Audit log"},
     "role": {"zh": "角色", "en": "Role"},
@@ -172,3 +203,25 @@ def translator(lang: str) -> Callable[[str], str]:
         return entry.get(lang) or entry.get("en") or key
 
     return t
+
+
+def _merge_board_text() -> None:
+    """The board's domain words (statuses, services, ladder steps) live in ``careline.web.board_i18n``."""
+    from careline.web.board_i18n import BOARD_TEXT
+
+    for key, entry in BOARD_TEXT.items():
+        CATALOGUE.setdefault(key, entry)
+
+
+_merge_board_text()
+
+
+def _merge_register_text() -> None:
+    """The register's pages keep their text in their own module (``careline.web.register_i18n``)."""
+    from careline.web.register_i18n import REGISTER_TEXT
+
+    for key, entry in REGISTER_TEXT.items():
+        CATALOGUE.setdefault(key, entry)
+
+
+_merge_register_text()

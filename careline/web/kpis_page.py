@@ -12,6 +12,9 @@ version of the same KPIs.
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -43,6 +46,12 @@ def kpis_page(
     if provider is None:
         caregivers.sort(key=lambda r: (-(r.get("visits") or 0), r["subject_id"]))
     window = providers[0] if providers else (caregivers[0] if caregivers else None)
+    zone = ZoneInfo(request.app.state.settings.programme_timezone)
+
+    def local(at: datetime, pattern: str) -> str:
+        """``at`` in the center's time zone (CARELINE_PROGRAMME_TIMEZONE), as the report shows it."""
+        return at.astimezone(zone).strftime(pattern)
+
     return render(
         request,
         "dashboard/kpis.html",
@@ -54,6 +63,8 @@ def kpis_page(
         employer=employer,
         provider=provider if provider in names else None,
         window=window,
+        local=local,
+        zone=zone.key,
         region=view.region,
         subregions=view.subregions,
     )

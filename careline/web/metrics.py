@@ -127,7 +127,7 @@ def kafka_offsets(bootstrap: str) -> dict:
     """End offsets of the dead-letter topics and lag of the Faust group per inbound topic."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-    quick = {"request_timeout_ms": 3000, "api_version_auto_timeout_ms": 2000}
+    quick = {"request_timeout_ms": 3000, "bootstrap_timeout_ms": 2000}
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **quick)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **quick)
     try:
@@ -137,14 +137,16 @@ def kafka_offsets(bootstrap: str) -> dict:
             for p in sorted(consumer.partitions_for_topic(name) or [])
         ]
         ends = consumer.end_offsets(parts)
-        committed = admin.list_consumer_group_offsets("careline")
+        committed = admin.list_group_offsets({"careline": None}).get("careline", {})
     finally:
         consumer.close()
         admin.close()
     dead = {name: sum(v for tp, v in ends.items() if tp.topic == name) for name in DLQ_TOPICS}
     lag = {
         name: sum(
-            max(0, v - (committed[tp].offset if tp in committed else 0)) for tp, v in ends.items() if tp.topic == name
+            max(0, v - (max(committed[tp].offset, 0) if tp in committed else 0))
+            for tp, v in ends.items()
+            if tp.topic == name
         )
         for name in INBOUND_TOPICS
     }

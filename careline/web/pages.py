@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from careline.web import i18n
+from careline.web import board_i18n, i18n
 from careline.web.auth import Principal
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -35,6 +37,36 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters["dur"] = duration
 
 
+def _terms(lang: str) -> Any:
+    """``term(kind, value)`` in templates: a status, service or ladder step in ``lang``
+    (``careline.web.board_i18n``); an unknown value is shown as it is."""
+
+    def term(kind: str, value: str | None) -> str:
+        if value is None:
+            return "–"
+        if kind == "step":
+            return board_i18n.step(value, lang)
+        if kind == "service":
+            return board_i18n.service(value, lang)
+        entry = board_i18n.BOARD_TEXT.get(f"{kind}.{value}")
+        return entry[lang] if entry else value
+
+    return term
+
+
+def _clock(zone_name: str) -> dict[str, Any]:
+    """``local(at, pattern)`` in templates: an aware time on the center's clock
+    (``Settings.programme_timezone``), whose name is ``center_zone``; a naive one is taken as UTC."""
+    zone = ZoneInfo(zone_name)
+
+    def local(at: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+        if at is None:
+            return "–"
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).strftime(pattern)
+
+    return {"local": local, "center_zone": zone_name}
+
+
 def render(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> Response:
@@ -47,8 +79,10 @@ def render(
         {
             "lang": lang,
             "t": i18n.translator(lang),
+            "term": _terms(lang),
             "principal": principal,
             "csrf": principal.csrf if principal else "",
+            **_clock(request.app.state.settings.programme_timezone),
             **context,
         },
         status_code=status_code,

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import threading
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from careline.web import twiml
 from careline.web.twilio_security import twilio_form, verified_form
-from channels import hotline, sms_inbox, surveys
+from channels import hotline, notices, sms_inbox, surveys
 from channels.context import ChannelContext
 from channels.status_callbacks import status_callback
 
@@ -46,18 +46,11 @@ def voice(form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_cont
     return _voice(ctx, hotline.incoming_call(ctx, form))
 
 
-@router.post("/voice/menu", summary="The caller answered the service menu")
-def voice_menu(
-    request: Request, form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_context)
+@router.post("/voice/notice", summary="A notice read to a landline (a call we placed)")
+def voice_notice(
+    request: Request, form: dict = Depends(verified_form), ctx: ChannelContext = Depends(channel_context)
 ) -> Response:
-    return _voice(ctx, hotline.menu_answer(ctx, "menu", dict(request.query_params), form))
-
-
-@router.post("/voice/time", summary="The caller answered the time menu")
-def voice_time(
-    request: Request, form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_context)
-) -> Response:
-    return _voice(ctx, hotline.menu_answer(ctx, "time", dict(request.query_params), form))
+    return _voice(ctx, notices.notice_call(ctx, request.query_params.get("notice_id", "")))
 
 
 @router.post("/voice/rating", summary="The satisfaction call: prompt and keypad rating")
@@ -65,6 +58,15 @@ def voice_rating(
     request: Request, form: dict = Depends(verified_form), ctx: ChannelContext = Depends(channel_context)
 ) -> Response:
     return _voice(ctx, surveys.rating_call(ctx, dict(request.query_params), form))
+
+
+@router.post("/voice/{stage}", summary="The caller answered a menu (menu, service, time, confirm, complaint, checkin)")
+def voice_stage(
+    request: Request, stage: str, form: dict = Depends(CALL), ctx: ChannelContext = Depends(channel_context)
+) -> Response:
+    if stage not in hotline.STAGES:
+        raise HTTPException(status_code=404, detail=f"no menu stage {stage!r}")
+    return _voice(ctx, hotline.menu_answer(ctx, stage, dict(request.query_params), form))
 
 
 @router.post("/sms", summary="An SMS to the programme's number")

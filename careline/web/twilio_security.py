@@ -49,7 +49,9 @@ SHAPES = {
     "MessageStatus": r"[A-Za-z-]{1,20}",
     "ErrorCode": r"[0-9]{0,10}",
     "request_id": r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,119}",
-    "purpose": r"offer|family|rating",
+    # what a message was for: offer, family, rating, notice, or a notice's kind such as
+    # ``family.late_taken`` (channels.notices gives its first 20 characters)
+    "purpose": r"[a-z][a-z0-9_.]{0,19}",
     "kind": r"sms|call",
 }
 
@@ -82,7 +84,10 @@ async def verified_form(request: Request) -> dict[str, str]:
     400 when a parameter is malformed (``refuse_malformed``)."""
     settings = request.app.state.settings
     secret = settings.twilio_webhook_secret or settings.twilio_auth_token
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # a body of some other type is refused; an empty one without a type is an empty form, whose
+    # missing parameters are then named (400), as for a form that lacks them
+    if content_type != FORM_TYPE and (content_type or await request.body()):
         raise HTTPException(status_code=415, detail=f"Twilio webhooks are sent as {FORM_TYPE}")
     form = await request.form()
     signature = request.headers.get("X-Twilio-Signature", "")

@@ -12,8 +12,11 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from handlers.channels.ivr import Enqueue, Gather, Hangup, Say, Step
 
-#: where each Gather action of ``handlers.channels.ivr`` is answered
-ACTION_PATHS = {"menu": "/twilio/voice/menu", "time": "/twilio/voice/time", "rating": "/twilio/voice/rating"}
+#: where each Gather action (stage) of ``handlers.channels.ivr`` is answered
+ACTION_PATHS = {
+    stage: f"/twilio/voice/{stage}"
+    for stage in ("menu", "service", "time", "confirm", "complaint", "checkin", "rating")
+}
 
 
 def voice(steps: Iterable[Step], url: Callable[..., str]) -> str:

@@ -2,9 +2,15 @@
 # Single-node Apache Kafka 4.x broker (KRaft combined mode) built from Maven
 # Central jars -- no docker, no tarball download.
 #
-#   docker/kafka/kafka.sh start|stop|status|restart
+#   docker/kafka/kafka.sh start|stop|status|restart   (a background broker on 127.0.0.1)
+#   docker/kafka/kafka.sh fetch                       (only the jars, into $KAFKA_LIBS)
+#   docker/kafka/kafka.sh run                         (in the foreground: the container's command)
+#   docker/kafka/kafka.sh probe                       (exit 0 when the listener accepts: healthcheck)
 #
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+#      KAFKA_BIND_HOST (127.0.0.1; 0.0.0.0 in a container), KAFKA_ADVERTISED_HOST
+#      (the bind host, or the host name when binding 0.0.0.0), KAFKA_CLUSTER_ID (random
+#      on the first format), KAFKA_LIBS (<KAFKA_HOME_DIR>/libs),
 #      KAFKA_HOME_DIR (<repo>/.cache/kafka), KAFKA_HEAP (-Xmx512m -Xms256m),
 #      KAFKA_JVM_OPTS (extra JVM flags), KAFKA_READY_TIMEOUT (90, seconds),
 #      KAFKA_STOP_TIMEOUT (30, seconds), KAFKA_PYTHON (interpreter with
@@ -25,8 +31,13 @@ KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 
+KAFKA_BIND_HOST="${KAFKA_BIND_HOST:-127.0.0.1}"
+if [[ -z "${KAFKA_ADVERTISED_HOST:-}" ]]; then
+  if [[ "$KAFKA_BIND_HOST" == 0.0.0.0 ]]; then KAFKA_ADVERTISED_HOST="$(hostname)"; else KAFKA_ADVERTISED_HOST="$KAFKA_BIND_HOST"; fi
+fi
+
 POM="$SCRIPT_DIR/pom.xml"
-LIBS="$KAFKA_HOME_DIR/libs"
+LIBS="${KAFKA_LIBS:-$KAFKA_HOME_DIR/libs}"
 DATA_DIR="$KAFKA_HOME_DIR/data-$KAFKA_PORT"
 PROPS="$KAFKA_HOME_DIR/server-$KAFKA_PORT.properties"
 LOG4J_CONF="$KAFKA_HOME_DIR/log4j2.properties"
@@ -84,7 +95,8 @@ ensure_libs() {
   fi
   command -v mvn >/dev/null 2>&1 || die "mvn not found and $LIBS is missing"
   log "fetching Kafka jars with Maven into $LIBS"
-  local tmp="$KAFKA_HOME_DIR/libs.tmp.$$" out="$KAFKA_HOME_DIR/mvn.out"
+  local tmp="$LIBS.tmp.$$" out="$KAFKA_HOME_DIR/mvn.out"
+  mkdir -p "$(dirname "$LIBS")"
   rm -rf "$tmp"
   if ! mvn -q -B -f "$POM" dependency:copy-dependencies \
         -DoutputDirectory="$tmp" -DincludeScope=runtime >"$out" 2>&1; then
@@ -125,8 +137,8 @@ EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://$KAFKA_BIND_HOST:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_ADVERTISED_HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -172,7 +184,7 @@ format_storage() {
   mkdir -p "$DATA_DIR"
   # Cluster id: 16 random bytes, URL-safe base64 without padding (Kafka Uuid). Drawn again
   # while it starts with '-', which the format tool would read as an option.
-  local cid="-"
+  local cid="${KAFKA_CLUSTER_ID:--}"
   while [[ "$cid" == -* ]]; do
     cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   done
@@ -249,6 +261,20 @@ EOF
   return 1
 }
 
+# The broker's JVM command line (after "java"), in BROKER_ARGS.
+broker_args() {
+  # shellcheck disable=SC2206
+  BROKER_ARGS=($KAFKA_HEAP
+    -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+    -XX:MaxDirectMemorySize=256m
+    -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$LOG4J_CONF"
+    "-Dkafka.logs.dir=$KAFKA_HOME_DIR"
+    $KAFKA_JVM_OPTS
+    -cp "$LIBS/*" kafka.Kafka "$PROPS")
+}
+
 # ---------------------------------------------------------------- commands
 
 cmd_start() {
@@ -281,18 +307,9 @@ cmd_start() {
   write_configs
   : >"$LOG_FILE"
   format_storage
+  broker_args
 
-  # shellcheck disable=SC2086
-  nohup "$JAVA" $KAFKA_HEAP \
-    -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
-    -XX:MaxDirectMemorySize=256m \
-    -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$LOG4J_CONF" \
-    -Dkafka.logs.dir="$KAFKA_HOME_DIR" \
-    $KAFKA_JVM_OPTS \
-    -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-    >>"$LOG_FILE" 2>&1 </dev/null 9>&- &
+  nohup "$JAVA" "${BROKER_ARGS[@]}" >>"$LOG_FILE" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
 
@@ -356,10 +373,24 @@ cmd_status() {
   return 3
 }
 
+# In the foreground, logging to standard output: the command of docker/kafka/Dockerfile's image.
+cmd_run() {
+  mkdir -p "$KAFKA_HOME_DIR"
+  ensure_libs
+  write_configs
+  format_storage
+  broker_args
+  log "broker on $KAFKA_BIND_HOST:$KAFKA_PORT, advertised as $KAFKA_ADVERTISED_HOST:$KAFKA_PORT"
+  exec "$JAVA" "${BROKER_ARGS[@]}"
+}
+
 case "${1:-}" in
+  probe) port_open "$KAFKA_PORT" ;;  # the container's healthcheck
+  fetch) mkdir -p "$KAFKA_HOME_DIR"; ensure_libs ;;
+  run) cmd_run ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   restart) cmd_stop; cmd_start ;;
-  *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|fetch|run|probe" >&2; exit 2 ;;
 esac

@@ -21,9 +21,6 @@ from handlers.operations import operator_actions
 from handlers.operations.operator_actions import OperatorUnitOfWork, Refused
 from handlers.visits.evv import EvvFlag, EvvPolicy, Position, verify_check_in, verify_check_out
 
-#: the planned arrival the app promises is the visit's planned start ± this many minutes
-#: (EVV practice allows check-in 15 min early, DESIGN.md; the same margin either side)
-ARRIVAL_MARGIN_MINUTES = 15.0
 #: how far ahead an app request's window may reach, in days (careline policy: a month of planning;
 #: ``CARELINE_APP_BOOKING_HORIZON_DAYS`` changes it). A longer standing need is a subscription.
 BOOKING_HORIZON_DAYS = 30
@@ -55,14 +52,6 @@ def check_service_offered(service_type: str, offered: set[str]) -> None:
     if service_type not in offered:
         choices = ", ".join(sorted(offered)) or "none yet"
         raise InvalidIntake("service_type", f"{service_type!r} is not offered; offered: {choices}")
-
-
-def arrival_window(
-    planned_start: datetime, margin_minutes: float = ARRIVAL_MARGIN_MINUTES
-) -> tuple[datetime, datetime]:
-    """(earliest, latest) arrival the elder is told: planned start ± ``margin_minutes``."""
-    margin = timedelta(minutes=margin_minutes)
-    return planned_start - margin, planned_start + margin
 
 
 def caregiver_label(display_name: str | None) -> str:

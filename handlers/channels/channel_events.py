@@ -59,10 +59,21 @@ def intake_record(
 
 
 def caregiver_event(
-    kind: ReplyKind, request_id: str, caregiver_id: str, offer_id: str, service_area: str, now: datetime
+    kind: ReplyKind,
+    request_id: str,
+    caregiver_id: str,
+    offer_id: str,
+    service_area: str,
+    now: datetime,
+    channel: str = "sms",
+    evv_method: str | None = None,
+    evv_flags: list[dict[str, str]] | None = None,
 ) -> DomainEvent:
     """The caregiver event for an accept, decline, check-in or check-out reply;
-    raises KeyError for other reply kinds."""
+    raises KeyError for other reply kinds. A check-in or check-out carries how the
+    channel verified it (``evv_method``, ``handlers.visits.evv.CHECK_IN_METHODS``) and
+    what it found (``evv_flags``, ``[{"code", "detail"}]``)."""
+    verification = {"evv_method": evv_method, "evv_flags": evv_flags or []} if evv_method else {}
     return DomainEvent(
         type=CAREGIVER_EVENT_TYPES[kind],
         subject=request_id,
@@ -74,7 +85,8 @@ def caregiver_event(
             "caregiver_id": caregiver_id,
             "offer_id": offer_id,
             "service_area": service_area,
-            "channel": "sms",
+            "channel": channel,
+            **verification,
         },
     )
 

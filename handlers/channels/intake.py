@@ -108,7 +108,9 @@ def validate_intake(
 
     Raises ``InvalidIntake`` naming the first bad field: shape and types,
     an unknown elder, or a service type the programme does not offer
-    (checked when ``known_service_types`` is given).
+    (checked when ``known_service_types`` is given, and never for an emergency
+    (``stat``): one no caregiver can take still reaches the operator queue, with
+    the emergency alert, instead of a dead-letter topic).
     """
     try:
         rec = IntakeRecord.model_validate(raw)
@@ -119,7 +121,11 @@ def validate_intake(
     elder = find_elder(rec.elder_id)
     if elder is None:
         raise InvalidIntake("elder_id", f"no registered elder {rec.elder_id!r}")
-    if known_service_types is not None and rec.service_type not in known_service_types:
+    if (
+        known_service_types is not None
+        and rec.service_type not in known_service_types
+        and rec.priority != Priority.STAT  # an emergency is never refused: dispatch sends it to an operator
+    ):
         raise InvalidIntake("service_type", f"service {rec.service_type!r} is not offered")
     utc = UTC
     request = CareRequest(

@@ -60,3 +60,17 @@ def mask(number: str | None) -> str:
         return "*" * max(len(number) - 4, 0) + number[-4:] if len(number) > 4 else "****"
     rest = digits[len(country) :]
     return f"+{country}" + "*" * max(len(rest) - 4, 0) + rest[-4:]
+
+
+def takes_sms(number: str | None) -> bool:
+    """Whether an E.164 number can receive SMS: False for a number libphonenumber
+    knows as a fixed line (``+862583331234``: Nanjing landline), True for mobiles,
+    numbers that may be either, and unknowns (try the SMS rather than say nothing).
+    A landline is told by a voice call instead (``handlers.channels.notices``)."""
+    if not number:
+        return False
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return True
+    return kind != phonenumbers.PhoneNumberType.FIXED_LINE

@@ -1,27 +1,47 @@
-"""SMS to and from caregivers: segment counting, the texts we send, the replies we read.
+"""SMS: segment counting, fitting texts into one segment, the replies we read.
 
 Segments follow 3GPP TS 23.038 / 23.040: a text made only of GSM-7 characters
 (the default alphabet; the extension characters ``^{}\\[~]|€`` and form feed take
 two septets) fits 160 septets in one segment and 153 per part when
 concatenated (the 6-byte user data header takes 7 septets); anything else goes
 as UCS-2: 70 UTF-16 code units in one segment, 67 per part. A part never
-splits an escape pair or a surrogate pair. Carriers bill per segment, so the
-offer is kept to ONE segment (area, then service name are shortened to fit).
+splits an escape pair or a surrogate pair. Carriers bill per segment and basic
+phones show a long text in pieces, so every text is kept to ONE segment where
+the content allows: the offer shortens the area, then the service name
+(``offer_text``); a text with a long address is sent as several one-segment
+SMS split at a sensible point (``fit_sms``).
 
-Caregivers answer with one short reply (many have basic phones): ``1``/``Y``/``接``
-accept, ``2``/``N``/``拒`` decline, ``到 CODE``/``ARRIVE CODE`` check in,
-``完 CODE``/``DONE CODE`` check out, ``STOP``/``退订`` opt out; anything else
-gets the help text. Texts are Chinese for ``zh*`` languages, English otherwise.
+The words are in the gettext catalogs (``handlers.channels.texts``); replies
+are read by ``parse_reply`` (``handlers.channels.replies`` holds its words).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from enum import StrEnum
+from datetime import datetime, timedelta, tzinfo
 from typing import Iterator
+
+from handlers.channels.replies import (
+    OPT_OUT_WORDS,
+    Reply,
+    ReplyKind,
+    is_alarm_text,
+    normalise,
+    parse_rating,
+    parse_reply,
+)
+from handlers.channels.texts import Texts, lang_of
+
+__all__ = [
+    "OPT_OUT_WORDS",
+    "Reply",
+    "ReplyKind",
+    "is_alarm_text",
+    "normalise",
+    "parse_rating",
+    "parse_reply",
+]
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -59,39 +79,82 @@ def _parts(widths: list[int], single: int, per_part: int) -> int:
     return parts
 
 
-def is_chinese(language: str | None) -> bool:
-    """Chinese texts for ``zh*`` languages and when none is known (the programme's default)."""
-    return (language or "zh").lower().startswith("zh")
+def one_segment(text: str) -> bool:
+    return count_segments(text).segments == 1
 
 
-def brand_for(language: str | None, brand_zh: str, brand_en: str) -> str:
-    """The sender name in the message's language (a Chinese name would make an
-    English text UCS-2 and cost a second segment)."""
-    return brand_zh if is_chinese(language) else brand_en
+#: where a long text may be cut: after punctuation, a space, or the parts of a Chinese
+#: address (路 road, 街 street, 巷 lane, 号 number, 弄 alley, 栋/幢/座/楼 building,
+#: 单元 entrance, 层 floor, 室/户 flat, 区 district, 村 village, 小区/社区 estate)
+_BREAK_AFTER = re.compile(r"[\s,，;；:：、。.!！?？)）]|(?:路|街|巷|号|弄|栋|幢|座|楼|单元|层|室|户|区|村)")
 
 
-SERVICE_NAMES = {
-    "meal": ("送餐", "meal"),
-    "cleaning": ("保洁", "cleaning"),
-    "bathing": ("助浴", "bathing"),
-    "medical_escort": ("陪同就医", "medical escort"),
-    "companionship": ("陪伴", "companionship"),
-    "repair": ("维修", "repair"),
-    "emergency": ("紧急求助", "EMERGENCY"),
-}
+def split_at_breaks(text: str) -> list[str]:
+    """``text`` cut into one-segment pieces, each as long as fits, cut after the
+    last sensible break (``_BREAK_AFTER``) inside it, or hard where a piece has none."""
+    pieces, rest = [], text.strip()
+    while rest and not one_segment(rest):
+        fits = max(n for n in range(1, len(rest) + 1) if one_segment(rest[:n]))
+        cuts = [m.end() for m in _BREAK_AFTER.finditer(rest[:fits]) if m.end() >= fits // 3]
+        cut = cuts[-1] if cuts else fits
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return pieces + ([rest] if rest else [])
 
 
-def service_name(service_type: str, language: str | None) -> str:
-    zh, en = SERVICE_NAMES.get(service_type, (service_type, service_type))
-    return zh if is_chinese(language) else en
+def fit_sms(paragraphs: list[str]) -> list[str]:
+    """The fewest SMS that carry ``paragraphs`` in order, each of one segment: all
+    of them in one text when it fits, else paragraphs joined while they fit, and a
+    paragraph too long alone (a long address) cut at sensible points."""
+    messages: list[str] = []
+    for paragraph in paragraphs:
+        for piece in split_at_breaks(paragraph):
+            joined = f"{messages[-1]} {piece}" if messages else piece
+            if messages and one_segment(joined):
+                messages[-1] = joined
+            else:
+                messages.append(piece)
+    return messages
 
 
-def _window(start: datetime, end: datetime, tz: tzinfo) -> str:
+def _hhmm(at: datetime) -> str:
+    return f"{at:%H:%M}"
+
+
+def quarter_floor(at: datetime) -> datetime:
+    """``at`` rounded down to the quarter hour (seconds dropped)."""
+    return at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+
+
+def quarter_ceil(at: datetime) -> datetime:
+    """``at`` rounded up to the quarter hour (unchanged when already on one)."""
+    floor = quarter_floor(at)
+    return floor if floor == at else floor + timedelta(minutes=15)
+
+
+def when_text(texts: Texts, language: str | None, start: datetime, end: datetime, tz: tzinfo) -> str:
+    """A job's time as a caregiver reads it (``12/01 09:00-09:30``), local to ``tz``."""
     s, e = start.astimezone(tz), end.astimezone(tz)
-    return f"{s:%m/%d %H:%M}-{e:%H:%M}" if s.date() == e.date() else f"{s:%m/%d %H:%M}-{e:%m/%d %H:%M}"
+    last = _hhmm(e) if s.date() == e.date() else f"{e:%m/%d} {_hhmm(e)}"
+    return texts.text(language, "sms.when", month=s.month, day=s.day, month_name=f"{s:%b}", start=_hhmm(s), end=last)
+
+
+def window_text(texts: Texts, language: str | None, start: datetime, end: datetime, tz: tzinfo) -> str:
+    """A window an elder is told (``12月1日9:15-9:45``), widened to quarter hours so it
+    is easy to remember and still holds the real one."""
+    s, e = quarter_floor(start.astimezone(tz)), quarter_ceil(end.astimezone(tz))
+    last = _hhmm(e) if s.date() == e.date() else f"{e:%m/%d} {_hhmm(e)}"
+    return texts.text(language, "sms.window", month=s.month, day=s.day, month_name=f"{s:%b}", start=_hhmm(s), end=last)
+
+
+def time_text(at: datetime, tz: tzinfo) -> str:
+    """A time an elder is told (``10:45``): rounded up to the quarter hour, so a helper
+    expected at 10:38 is promised for 10:45, not 10:30."""
+    return _hhmm(quarter_ceil(at.astimezone(tz)))
 
 
 def offer_text(
+    texts: Texts,
     service_type: str,
     area: str,
     start: datetime,
@@ -105,28 +168,24 @@ def offer_text(
     planned window in the programme's time zone, short code. Always ONE segment:
     the area and then the service name are cut until it fits; raises ValueError
     if even that fails (a brand too long)."""
-    zh = is_chinese(language)
-    when = _window(start, end, tz)
-    service = service_name(service_type, language)
+    when = when_text(texts, language, start, end, tz)
+    service = texts.service(language, service_type)
+    full, compact = "sms.offer", "sms.offer.compact"
+    sep = texts.text(language, "sms.place_separator")
 
-    templates: tuple[str, ...]
-    if zh:
-        templates = (f"【{brand}】新单{code}:{{svc}}{{place}} {when} 回1接单 回2拒绝",)
-    else:  # the compact form keeps a Chinese area name inside 70 UCS-2 units
-        templates = (
-            f"{brand}: new job {code}: {{svc}}{{place}}, {when}. Reply 1 to accept, 2 to decline.",
-            f"{brand} job {code} {{svc}}{{place}} {when} 1=accept 2=decline",
+    def text(key: str, svc: str, place: str) -> str:
+        return texts.text(
+            language, key, brand=brand, code=code, service=svc, place=sep + place if place else "", when=when
         )
-    sep = " " if zh else ", "
+
     for svc in _shortened(service):
-        if count_segments(templates[-1].format(svc=svc, place="")).segments > 1:
+        if not one_segment(text(compact, svc, "")):
             continue
         for place in _shortened(area):
             # the full wording only with the whole area; else the compact one with as much as fits
-            for template in templates if place == area else templates[-1:]:
-                text = template.format(svc=svc, place=sep + place if place else "")
-                if count_segments(text).segments == 1:
-                    return text
+            for key in (full, compact) if place == area else (compact,):
+                if one_segment(candidate := text(key, svc, place)):
+                    return candidate
     raise ValueError("offer text cannot fit one segment: shorten the SMS brand")
 
 
@@ -135,7 +194,8 @@ def _shortened(text: str) -> Iterator[str]:
     return (text[:n].rstrip() for n in range(len(text), -1, -1))
 
 
-def accepted_text(
+def confirmed_texts(
+    texts: Texts,
     service_type: str,
     address: str,
     start: datetime,
@@ -144,159 +204,39 @@ def accepted_text(
     language: str | None,
     tz: tzinfo,
     brand: str,
-) -> str:
-    """Sent once the offer is accepted: the full address and how to check in and out."""
-    when, service = _window(start, end, tz), service_name(service_type, language)
-    if is_chinese(language):
-        return f"【{brand}】已确认{code}:{service} {when} 地址:{address} 到达回复“到{code}”，完成回复“完{code}”"
-    return (
-        f"{brand}: confirmed {code}: {service}, {when}. Address: {address}. "
-        f"On arrival reply ARRIVE {code}, when done reply DONE {code}."
+) -> list[str]:
+    """Sent once the offer is accepted: the full address, then how to check in and
+    out; one SMS when it fits one segment, else more, the address cut at a sensible point."""
+    when, service = when_text(texts, language, start, end, tz), texts.service(language, service_type)
+    return fit_sms(
+        [
+            texts.text(language, "sms.confirmed", brand=brand, code=code, service=service, when=when, address=address),
+            texts.text(language, "sms.how_to_report", brand=brand, code=code),
+        ]
     )
 
 
-def rescinded_text(code: str, language: str | None, brand: str) -> str:
-    if is_chinese(language):
-        return f"【{brand}】单{code}已取消，无需前往。"
-    return f"{brand}: job {code} was withdrawn. No need to go."
-
-
-def refused_text(code: str, language: str | None, brand: str) -> str:
-    """An accept that came too late or for an offer that moved on."""
-    if is_chinese(language):
-        return f"【{brand}】单{code}已失效(超时或已改派)，请勿前往。"
-    return f"{brand}: job {code} is no longer yours (expired or reassigned). Do not go."
-
-
-class ReplyKind(StrEnum):
-    ACCEPT = "accept"
-    DECLINE = "decline"
-    CHECK_IN = "check_in"
-    CHECK_OUT = "check_out"
-    OPT_OUT = "opt_out"
-    HELP = "help"
-
-
-@dataclass(frozen=True)
-class Reply:
-    kind: ReplyKind
-    code: str | None = None
-
-
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "退订", "TD"})
-_PATTERNS = (
-    (ReplyKind.ACCEPT, re.compile(r"(?:1|Y|YES|接|接单)\s*(\d{4})?")),
-    (ReplyKind.DECLINE, re.compile(r"(?:2|N|NO|拒|拒绝)\s*(\d{4})?")),
-    (ReplyKind.CHECK_IN, re.compile(r"(?:到|ARRIVE|ARRIVED)\s*(\d{4})")),
-    (ReplyKind.CHECK_OUT, re.compile(r"(?:完|DONE)\s*(\d{4})")),
-)
-
-
-def normalise(text: str) -> str:
-    """NFKC (full-width ``１`` -> ``1``), decimal digits of any script as ASCII
-    (``٤`` and ``४`` -> ``4``), upper case, one space, no trailing punctuation."""
-    t = unicodedata.normalize("NFKC", text or "").upper()
-    t = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in t)
-    return re.sub(r"\s+", " ", t).strip().rstrip(".!。！")
-
-
-def parse_reply(text: str) -> Reply:
-    """What a caregiver's SMS asks for; ``code`` is the offer's 4-digit short code if given."""
-    t = normalise(text)
-    if t in OPT_OUT_WORDS:
-        return Reply(ReplyKind.OPT_OUT)
-    for kind, pattern in _PATTERNS:
-        if m := pattern.fullmatch(t):
-            return Reply(kind, m.group(1))
-    return Reply(ReplyKind.HELP)
-
-
-def reply_text(kind: ReplyKind, code: str | None, language: str | None, brand: str) -> str:
+def reply_text(texts: Texts, kind: ReplyKind, code: str | None, language: str | None, brand: str) -> str:
     """The immediate answer to a caregiver's SMS (sent as TwiML ``<Message>``)."""
-    zh = is_chinese(language)
-    texts = {
-        ReplyKind.ACCEPT: (
-            f"【{brand}】已收到接单{code}，确认后发送地址。",
-            f"{brand}: accept {code} received; the address follows once confirmed.",
-        ),
-        ReplyKind.DECLINE: (f"【{brand}】已拒绝{code}。", f"{brand}: declined {code}."),
-        ReplyKind.CHECK_IN: (f"【{brand}】已签到{code}。", f"{brand}: check-in {code} received."),
-        ReplyKind.CHECK_OUT: (f"【{brand}】已签退{code}，辛苦了。", f"{brand}: check-out {code} received. Thank you."),
-        ReplyKind.OPT_OUT: (f"【{brand}】已退订，不再发送短信。", f"{brand}: unsubscribed, no more SMS."),
-        ReplyKind.HELP: (
-            f"【{brand}】回1接单 回2拒绝；到达回“到+码”，完成回“完+码”；退订回“退订”。",
-            f"{brand}: reply 1 accept, 2 decline; ARRIVE CODE on arrival, DONE CODE when done; STOP to opt out.",
-        ),
-    }
-    zh_text, en_text = texts[kind]
-    return zh_text if zh else en_text
+    return texts.text(language, f"sms.reply.{kind.value}", brand=brand, code=code or "")
 
 
-def unknown_code_text(code: str | None, open_codes: list[str], language: str | None, brand: str) -> str:
+def unknown_code_text(texts: Texts, code: str | None, open_codes: list[str], language: str | None, brand: str) -> str:
     """No offer or visit matches the reply: list the caregiver's open codes, if any."""
+    if not open_codes:
+        return texts.text(language, "sms.reply.no_jobs", brand=brand)
     codes = " ".join(open_codes)
-    if is_chinese(language):
-        lead = f"未找到单{code}。" if code else "请在回复中加上单号。"
-        return f"【{brand}】{lead}" + (f"您的单号:{codes}" if codes else "您当前没有待处理的单。")
-    lead = f"No job {code}. " if code else "Please add the job code. "
-    return f"{brand}: {lead}" + (f"Your codes: {codes}" if codes else "You have no open jobs.")
+    if code is None:
+        return texts.text(language, "sms.reply.which_code", brand=brand, codes=codes)
+    return texts.text(language, "sms.reply.unknown_code", brand=brand, code=code, codes=codes)
 
 
-_CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+def is_chinese(language: str | None) -> bool:
+    """Chinese texts for Chinese languages and when none is known (the programme's default)."""
+    return lang_of(language) == "zh"
 
 
-def parse_rating(text: str) -> int | None:
-    """A 1-5 rating from an elder's SMS (``4``, ``４``, ``四``, ``4分``, ``⓸``), else None."""
-    t = normalise(text).removesuffix("分").strip()
-    value = _CHINESE_DIGITS.get(t) or (unicodedata.digit(t, None) if len(t) == 1 else None)  # ⓸ and ፬ too
-    return value if value is not None and 1 <= value <= 5 else None
-
-
-def is_alarm_text(text: str, keywords: frozenset[str]) -> bool:
-    """True when an elder's SMS is one of the alarm keywords (``SOS``, ``救命`` …)."""
-    return normalise(text) in {normalise(k) for k in keywords}
-
-
-def rating_request_text(language: str | None, brand: str) -> str:
-    if is_chinese(language):
-        return f"【{brand}】请为今天的上门服务打分：回复1到5(5最满意)。"
-    return f"{brand}: how was today's visit? Reply 1 to 5 (5 = very good)."
-
-
-def thanks_text(language: str | None, brand: str) -> str:
-    return f"【{brand}】谢谢您的评价。" if is_chinese(language) else f"{brand}: thank you for your rating."
-
-
-def alarm_ack_text(number: str, language: str | None, brand: str) -> str:
-    if is_chinese(language):
-        return f"【{brand}】已收到您的求助(请求号{number})，接线员马上联系您。"
-    return f"{brand}: help request {number} received; an operator will call you now."
-
-
-def elder_help_text(language: str | None, brand: str) -> str:
-    if is_chinese(language):
-        return f"【{brand}】如需服务请拨打热线；紧急求助请回复SOS。"
-    return f"{brand}: call the hotline for a service; reply SOS in an emergency."
-
-
-#: What family contacts are told, per event (zh, en); {brand} is filled in.
-FAMILY_TEXTS = {
-    "emergency": (
-        "【{brand}】您的家人刚发出紧急呼叫，中心已派最近的护理员并通知值班员。",
-        "{brand}: your relative just raised an emergency; the nearest caregivers are on their way "
-        "and the duty operator is alerted.",
-    ),
-    "accepted": ("【{brand}】您家人的服务已安排护理员上门。", "{brand}: a caregiver is booked for your relative."),
-    "in-progress": (
-        "【{brand}】护理员已到达您家人家中。",
-        "{brand}: the caregiver has arrived at your relative's home.",
-    ),
-    "completed": ("【{brand}】您家人的本次服务已完成。", "{brand}: today's visit to your relative is done."),
-}
-
-
-def family_text(event: str, language: str | None, brand: str) -> str:
-    """The SMS to an elder's family contacts for ``event`` (see ``FAMILY_TEXTS``);
-    one segment in either language. Raises ``KeyError`` for an unknown event."""
-    zh, en = FAMILY_TEXTS[event]
-    return (zh if is_chinese(language) else en).format(brand=brand)
+def brand_for(language: str | None, brand_zh: str, brand_en: str) -> str:
+    """The sender name in the message's language (a Chinese name would make an
+    English text UCS-2 and cost a second segment)."""
+    return brand_zh if is_chinese(language) else brand_en

@@ -11,7 +11,7 @@ problem (``handlers.dispatch.batching``; emergencies never wait for a batch);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
@@ -28,3 +28,30 @@ class AreaContext:
     travel: TravelTimes
     mode: Mode = "online"
     batch_interval_seconds: float = 60.0
+
+    def at_clock_speed(self, speed: float) -> AreaContext:
+        """This context for a clock running ``speed`` times real time (a replay): a planned
+        area's repair may take ``repair_seconds`` of the *day*, so its wall budget is divided by
+        the speed (at 1200x, 3 s of solver time would be an hour of the replayed day in which
+        the area's other events wait: CI saw a planned bazirha-E2 replay end a visit 33 min after
+        its hard window). Below ``repair.MIN_SOLVER_SECONDS`` the repair falls back to insertion
+        and says so. Unchanged at speed 1 or slower."""
+        if speed <= 1.0 or self.mode != "planned":
+            return self
+        return replace(self, policy=replace(self.policy, repair_seconds=self.policy.repair_seconds / speed))
+
+
+class InvalidMode(ValueError):
+    """A dispatch mode or batch interval the register refuses; the message names the field."""
+
+
+def check_mode(mode: str, batch_interval_seconds: float = 60.0) -> tuple[Mode, float]:
+    """``(mode, batch_interval_seconds)`` checked: ``mode`` one of ``MODES`` (case and
+    surrounding blanks ignored), the interval (seconds) in 1..3600 (a batch is matched at
+    least once an hour). Raises ``InvalidMode`` naming the field and the values allowed."""
+    m = mode.strip().lower()
+    if m not in MODES:
+        raise InvalidMode(f"dispatch_mode: {mode!r} is not one of {', '.join(MODES)}")
+    if not 1.0 <= batch_interval_seconds <= 3600.0:
+        raise InvalidMode(f"batch_interval_seconds: {batch_interval_seconds:g} is not between 1 and 3600 seconds")
+    return m, float(batch_interval_seconds)

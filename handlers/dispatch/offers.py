@@ -15,11 +15,24 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime, timedelta
+from typing import Callable
 
 from handlers import events as ev
-from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.dispatch import promise
+from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers, travel_for
 from handlers.evaluation.provider_scores import explores
-from handlers.model import CareRequest, Offer, OfferStatus, Priority, RequestStatus, SyncType, Visit, visit_id_for
+from handlers.model import (
+    CareRequest,
+    Offer,
+    OfferStatus,
+    Priority,
+    RequestStatus,
+    SyncType,
+    Visit,
+    VisitStatus,
+    offer_id_of,
+    visit_id_for,
+)
 from handlers.ports import UnitOfWork
 
 #: offers a request may use while on the ``best`` step, per parallel slot
@@ -34,6 +47,20 @@ def receive_request(
     An emergency (``stat``) also alerts the operator at once."""
     if register_request(request, uow, now, policy):
         offer_next(request, uow, now, policy, travel)
+
+
+def refer_to_operator(
+    request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes, reason: str
+) -> None:
+    """Store a request that must not be dispatched (its elder is in hospital, moved or
+    deceased: ``Elder.status``) and send it straight to the operator queue with ``reason``:
+    the call was accepted, so a person decides. A known id is ignored."""
+    if uow.requests.get(request.request_id) is not None:
+        return
+    request.status, request.received_at = RequestStatus.RECEIVED, now
+    uow.requests.add(request)
+    uow.emit(ev.status_changed(request, now))
+    _fail(uow, request, now, reason, policy, travel)
 
 
 def register_request(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
@@ -162,6 +189,14 @@ def accept_offer(
         uow.emit(ev.offer_refused(request, offer, now))
         close_offer(offer_id, OfferStatus.TIMEOUT, uow, offer.expires_at, policy, travel)
         return False
+    if _clashing_visit(offer, request, uow, travel) is not None:
+        # the offer was ranked on a view of the caregiver's day that an accept has changed since
+        # (the batch matcher and the agent decide concurrently): a second visit there would make
+        # them late for one of the two, so the offer is withdrawn and the request offered on
+        offer.status, offer.responded_at = OfferStatus.RESCINDED, now
+        uow.emit(ev.offer_refused(request, offer, now))
+        offer_next(request, uow, now, policy, travel)
+        return False
     was = offer.status
     offer.status, offer.responded_at = OfferStatus.ACCEPTED, now
     _rescind_others(request, offer_id, uow, now)
@@ -178,11 +213,22 @@ def accept_offer(
         planned_start=offer.planned_start,
         planned_end=offer.planned_end,
     )
+    told = _told_promise(request, uow, policy)
     uow.visits.add(visit)
     request.assigned_at = request.assigned_at or now
     _set_status(uow, request, RequestStatus.ACCEPTED, now, f"offer {offer_id} accepted")
+    kept, changed = promise.change_for(
+        request, told, visit.planned_start, policy.promise_before_minutes, policy.promise_after_minutes
+    )
     uow.emit(
-        ev.offer_accepted(request, offer, visit, now, supersedes=was.value if was != OfferStatus.PENDING else None)
+        ev.offer_accepted(
+            request,
+            offer,
+            visit,
+            now,
+            supersedes=was.value if was != OfferStatus.PENDING else None,
+            promise=(kept.start, kept.end, changed),
+        )
     )
     uow.emit(
         ev.timer_requested(
@@ -193,6 +239,9 @@ def accept_offer(
             now,
         )
     )
+    from handlers.visits.lateness import late_check_at  # lateness re-dispatches through this module
+
+    uow.emit(ev.timer_requested("late-check", visit.visit_id, request, late_check_at(request, now), now))
     for follower in uow.requests.followers_of(request.request_id):
         if follower.status == RequestStatus.ON_HOLD:
             follower.sync_anchor_start = offer.planned_start
@@ -210,10 +259,13 @@ def close_offer(
     policy: DispatchPolicy,
     travel: TravelTimes,
     caregiver_id: str | None = None,
+    reoffer: Callable[[CareRequest], object] | None = None,
 ) -> bool:
     """Record a decline (``rejected``) or a ``timeout``; when no offer of the
-    request is still pending, offer it to the next caregivers. Late or foreign
-    replies change nothing; a decline given after expiry counts as a timeout."""
+    request is still pending, offer it to the next caregivers (``offer_next``, or
+    ``reoffer(request)`` when given: a planned area repairs its day,
+    ``handlers.dispatch.repair``). Late or foreign replies change nothing; a
+    decline given after expiry counts as a timeout."""
     offer = uow.offers.get(offer_id)
     if offer is None or offer.status != OfferStatus.PENDING:
         return False
@@ -227,7 +279,10 @@ def close_offer(
     caregiver = uow.caregivers.get(offer.caregiver_id)
     uow.emit(ev.offer_closed(request, offer, now, caregiver.provider_id if caregiver else None))
     if not request.status.is_final and uow.visits.for_request(request.request_id) is None:
-        offer_next(request, uow, now, policy, travel)
+        if reoffer is not None:
+            reoffer(request)
+        else:
+            offer_next(request, uow, now, policy, travel)
     return True
 
 
@@ -278,6 +333,41 @@ def _rescind_others(request: CareRequest, keep: str | None, uow: UnitOfWork, now
         if other.offer_id != keep and other.status == OfferStatus.PENDING:
             other.status, other.responded_at = OfferStatus.RESCINDED, now
             uow.emit(ev.offer_closed(request, other, now))
+
+
+def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel: TravelTimes) -> Visit | None:
+    """A visit the offer's caregiver committed to whose planned slot leaves no time to travel to
+    or from the offered slot (``planned_start``..``planned_end``, travel minutes from
+    ``travel`` at the caregiver's own travel mode, as ranking measured them:
+    ``scheduling.travel_for``), or None. A visit occupies what ranking's bookings say it does
+    (``UnitOfWork.bookings``): its planned start to ``Visit.expected_end``, so a caregiver who
+    checked out early is free from her check-out (the deploy smoke saw a completed visit's planned
+    end refuse the next offer ranking had made her); no lateness is predicted here: a caregiver
+    running late on one visit may still take the next, only two commitments that cannot both be
+    kept clash."""
+    here = request.location_index
+    caregiver = uow.caregivers.get(offer.caregiver_id)
+    if caregiver is not None:
+        travel = travel_for(caregiver, travel)
+    for v in uow.visits.for_caregiver(offer.caregiver_id):
+        if v.request_id == offer.request_id or v.status in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
+            continue
+        if v.planned_start <= offer.planned_start:
+            if v.expected_end + timedelta(minutes=travel.minutes(v.location_index, here)) > offer.planned_start:
+                return v
+        elif offer.planned_end + timedelta(minutes=travel.minutes(here, v.location_index)) > v.planned_start:
+            return v
+    return None
+
+
+def _told_promise(request: CareRequest, uow: UnitOfWork, policy: DispatchPolicy) -> promise.Promise | None:
+    """The window the elder was last told for ``request`` (``promise.kept_promise``) from the visits
+    it has had before (re-dispatches), in order of their offers' acceptance; None for a first visit."""
+    earlier = []
+    for visit in uow.visits.all_for_request(request.request_id):
+        offer = uow.offers.get(offer_id_of(visit.visit_id))
+        earlier.append((offer.responded_at if offer else None, visit.planned_start))
+    return promise.kept_promise_of(request, earlier, policy.promise_before_minutes, policy.promise_after_minutes)
 
 
 def _slot_free(offer: Offer, uow: UnitOfWork) -> bool:

@@ -19,13 +19,24 @@ from handlers.ports import UnitOfWork
 class PlannedVisit:
     """A visit of the day plan: who does it, when (aware datetimes), where
     (travel-matrix index), and when the caregiver was told (``announced_at``,
-    so they may set off for it before its request formally arrives)."""
+    so they may set off for it before its request formally arrives).
+
+    What the plan knows of the request before it arrives, so a repair
+    (``handlers.dispatch.repair``) may move the slot: ``service_type``, the start
+    range ``window_start``..``latest_start`` (aware; the latest on-time start),
+    ``window_hard``, and ``synchronised`` (half of a synchronised pair: never moved).
+    None when unknown (a slot read back from the database): the slot then stays put."""
 
     caregiver_id: str
     start: datetime
     end: datetime
     location_index: int | None = None
     announced_at: datetime | None = None
+    service_type: str | None = None
+    window_start: datetime | None = None
+    latest_start: datetime | None = None
+    window_hard: bool = False
+    synchronised: bool = False
 
 
 def receive_planned(

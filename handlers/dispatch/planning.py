@@ -6,11 +6,16 @@ base and comes back to it inside its shift. The model follows the UHHC
 definitions (iolab-uniud/uhhc, ITOR 2026, doi 10.1111/itor.70140):
 
 - time windows bound the service start, or its end when the instance says
-  ``time_window_met: at_service_end`` (``Instance.latest_start``); hard on
+  ``time_window_met: at_service_end`` (``Instance.start_ranges``); a patient with
+  two or three windows ("morning or afternoon") may be served in any of them (the
+  gaps between windows are removed from the start's domain); hard on
   instances that mark tardiness ``HARD`` (bazirha), otherwise soft at one cost
   unit per minute late, at most ``MAX_PLANNED_LATENESS_MINUTES`` late (rome:
   travel + total tardiness + highest tardiness; the highest tardiness is
-  measured, not optimised — the routing objective is a sum, not a maximum);
+  measured, not optimised — the routing objective is a sum, not a maximum); with
+  several soft windows only the last may be missed (lateness inside a gap between
+  windows is not allowed), a restriction, not a mis-count: ``evaluate_routes``
+  judges the plan by every window;
 - a node may be visited only by caregivers whose abilities include its service;
 - the time dimension's transit is the service duration at the origin plus the
   travel minutes, so a caregiver's day has no overlap and includes every leg;
@@ -27,6 +32,7 @@ whole minutes from the start of the day (the benchmark's data are integers).
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timedelta
 from typing import Mapping, Sequence
@@ -107,7 +113,11 @@ def _solve(
         [[durations[i] + dist[i][j] for j in range(len(locations))] for i in range(len(locations))]
     )
     horizon = int(
-        max([instance.horizon] + [c.shift_end for c in instance.roster] + [n.window_end + n.duration for n in needs])
+        max(
+            [instance.horizon]
+            + [c.shift_end for c in instance.roster]
+            + [n.all_windows[-1][1] + n.duration for n in needs]
+        )
     )
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time = routing.GetDimensionOrDie("time")
@@ -142,18 +152,27 @@ def _bound_need(
     time: pywrapcp.RoutingDimension,
     horizon: int,
 ) -> None:
-    earliest, latest = int(need.window_start), int(instance.latest_start(need))
     allowed = [v for v, c in enumerate(instance.roster) if need.service_id in c.abilities]
     routing.AddDisjunction([index], UNSERVED_PENALTY)
     routing.VehicleVar(index).SetValues([-1] + allowed)
+    ranges = [(int(math.ceil(a)), int(math.floor(b))) for a, b in instance.start_ranges(need)]
+    ranges = [(a, b) for a, b in ranges if a <= b]
+    cumul = time.CumulVar(index)
     if instance.windows_hard:
-        if latest < earliest:
+        if not ranges:
             routing.ActiveVar(index).SetValue(0)
             return
-        time.CumulVar(index).SetRange(earliest, latest)
     else:
-        time.CumulVar(index).SetRange(earliest, min(horizon, max(earliest, latest) + MAX_PLANNED_LATENESS_MINUTES))
-        time.SetCumulVarSoftUpperBound(index, max(earliest, latest), TARDINESS_COST_PER_MINUTE)
+        if not ranges:  # a window shorter than the service: as late as the first window allows
+            earliest = int(need.window_start)
+            ranges = [(earliest, max(earliest, int(instance.latest_start(need))))]
+        last_earliest, last_latest = ranges[-1]
+        ranges[-1] = (last_earliest, min(horizon, last_latest + MAX_PLANNED_LATENESS_MINUTES))
+        time.SetCumulVarSoftUpperBound(index, last_latest, TARDINESS_COST_PER_MINUTE)
+    cumul.SetRange(ranges[0][0], ranges[-1][1])
+    for (_, gap_start), (gap_end, _) in zip(ranges, ranges[1:], strict=False):
+        if gap_end - gap_start > 1:
+            cumul.RemoveInterval(gap_start + 1, gap_end - 1)
     routing.AddVariableMinimizedByFinalizer(time.CumulVar(index))
 
 
@@ -234,16 +253,29 @@ def planned_visits(
 ) -> dict[str, PlannedVisit]:
     """The plan keyed by care request id, with the ids ``handlers.datasets.day.build_day``
     gives a run (``<run>.<patient>.<service>``, caregivers ``<run>.<id>``),
-    announced to the caregivers at ``day_start``."""
+    announced to the caregivers at ``day_start``; each visit carries the service, the
+    start range it was planned in and whether its window is hard, so a repair may move it."""
 
     def at(minute: float) -> datetime:
         return day_start + timedelta(minutes=minute)
 
+    synchronised = {n.patient_id for n in instance.needs if n.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)}
     plan: dict[str, PlannedVisit] = {}
     for caregiver_id, stops in routes.items():
         for s in stops:
-            loc = instance.need(s.patient_id, s.service_id).location_index
+            need = instance.need(s.patient_id, s.service_id)
+            ranges = instance.start_ranges(need) or [(need.window_start, instance.latest_start(need))]
+            first, last = next(((a, b) for a, b in ranges if a <= s.start <= b), (ranges[0][0], ranges[-1][1]))
             plan[f"{run}.{s.patient_id}.{s.service_id}"] = PlannedVisit(
-                f"{run}.{caregiver_id}", at(s.start), at(s.end), loc, day_start
+                f"{run}.{caregiver_id}",
+                at(s.start),
+                at(s.end),
+                need.location_index,
+                day_start,
+                service_type=need.service_id,
+                window_start=at(first),
+                latest_start=at(last),
+                window_hard=instance.windows_hard,
+                synchronised=need.patient_id in synchronised,
             )
     return plan

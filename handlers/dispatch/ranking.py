@@ -38,7 +38,7 @@ def context_from(
     """Build the ranking context from plain lists (shared by both units of work):
     caregivers the elder had in the last 30 days, contracts and scores of
     providers, live visits per caregiver on the request's day, and the
-    elder's language, preferred caregiver gender and excluded caregivers.
+    elder's language, preferred caregiver gender, preferred and excluded caregivers.
     Unrecorded values (a caregiver without a recorded gender) exclude nobody."""
     recent = frozenset(
         v.caregiver_id for v in elder_visits if v.status not in _DEAD and v.planned_start >= now - timedelta(days=30)
@@ -57,6 +57,7 @@ def context_from(
         visits_today=today,
         explore=explore,
         excluded_caregivers=frozenset((getattr(elder, "excluded_caregivers", "") or "").split()),
+        preferred_caregivers=frozenset((getattr(elder, "preferred_caregivers", "") or "").split()),
         language=getattr(elder, "language", None),
         preferred_gender=getattr(elder, "preferred_gender", None),
     )

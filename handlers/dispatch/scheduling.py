@@ -12,6 +12,15 @@ eligible caregiver we keep the cheapest gap, then rank caregivers by
 Exclusion reasons are kept so every decision can be explained.
 The insertion rule is the classic cheapest-insertion heuristic for routing
 with time windows (Solomon 1987, Operations Research 35(2)).
+
+Shifts (``handlers.dispatch.shifts``): the day is searched shift by shift, among the
+caregiver's shifts that overlap the request's window. A visit starts inside a shift,
+never outside it. The caregiver is back at the home base by the shift end when the
+policy says the end is hard (``shift_end_hard``), unless it allows ``overtime_minutes``;
+each minute past the end costs ``overtime_weight`` (a soft end, as some UHHC days have,
+allows any overtime at that cost). Travel is the caregiver's own mode's when the area's
+travel times depend on it (``handlers.register.geo.ModalTravelTimes``); a location with
+no known point excludes the caregiver with that reason, never counts as 0 minutes.
 """
 
 from __future__ import annotations
@@ -20,7 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, Sequence
 
+from handlers.dispatch.shifts import absence_on, local_date, shifts_between
 from handlers.model import Booking, Caregiver, CareRequest
+from handlers.register.geo import ModalTravelTimes, UnknownLocation
+from handlers.register.rota import Shift
 
 
 class TravelTimes(Protocol):
@@ -37,8 +49,16 @@ class MatrixTravelTimes:
     matrix: Sequence[Sequence[float]]
 
     def minutes(self, origin: int | None, destination: int | None) -> float:
-        if origin is None or destination is None:
-            return 0.0
+        """Raises ``handlers.register.geo.UnknownLocation`` for a place without a matrix index
+        (it used to count as 0 minutes away)."""
+        if (
+            origin is None
+            or destination is None
+            or not (0 <= origin < len(self.matrix) and 0 <= destination < len(self.matrix))
+        ):
+            raise UnknownLocation(
+                f"location {origin if origin is None or not 0 <= origin < len(self.matrix) else destination} has no row in the travel matrix"
+            )
         return float(self.matrix[origin][destination])
 
 
@@ -71,6 +91,8 @@ class DispatchPolicy:
     sync_weight: float = 20.0
     offer_timeout_seconds: float = 120.0
     shift_end_hard: bool = False
+    overtime_minutes: float = 0.0
+    overtime_weight: float = 0.0
     max_offers_per_request: int = 20
     no_show_minutes: float = 5.0
     continuity_bonus_minutes: float = 15.0
@@ -78,6 +100,18 @@ class DispatchPolicy:
     fairness_weight: float = 2.0
     daily_capacity: int | None = None
     exploration_share: float = 0.1
+    repair_seconds: float = 3.0
+    """Planned areas: wall seconds the solver may spend repairing the day when a planned visit
+    falls through (``handlers.dispatch.repair``); 0 falls back to insertion at once."""
+    repair_caregivers: int = 12
+    """Planned areas: how many caregivers who may take the falling request (the ranked ones
+    first) a repair re-plans, with the caregiver who let it fall."""
+    promise_before_minutes: float = 15.0
+    """The window told to the elder opens this many minutes before the held start
+    (``handlers.dispatch.promise``)."""
+    promise_after_minutes: float = 45.0
+    """The window told to the elder closes this many minutes after the held start: the slack for
+    declines re-dispatched later (``handlers.dispatch.promise``)."""
     parallel_offers: dict[str, int] = field(default_factory=lambda: {"stat": 3, "asap": 2})
     skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15, "routine": 60})
@@ -109,6 +143,7 @@ class RankingContext:
     explore: bool = False
     language: str | None = None
     preferred_gender: str | None = None
+    preferred_caregivers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -150,6 +185,42 @@ def _sync_latest(request: CareRequest) -> datetime | None:
     return None
 
 
+def travel_for(caregiver: Caregiver, travel: TravelTimes) -> TravelTimes:
+    """The travel times of ``caregiver``: its own travel mode's speed when ``travel``
+    depends on the mode (coordinates, a road network), else ``travel`` (a UHHC matrix)."""
+    if caregiver.travel_mode and isinstance(travel, ModalTravelTimes):
+        return travel.for_mode(caregiver.travel_mode)
+    return travel
+
+
+def window_shifts(request: CareRequest, caregiver: Caregiver) -> tuple[Shift, ...]:
+    """The caregiver's shifts that overlap the request's window (earliest start .. latest
+    on-time start): the shifts in which it may be offered."""
+    return shifts_between(caregiver, earliest_start(request), max(request.latest_start, earliest_start(request)))
+
+
+def _no_shift(request: CareRequest, caregiver: Caregiver) -> str:
+    absence = absence_on(caregiver, earliest_start(request))
+    if absence is not None:
+        return f"on {absence.kind} on {absence.first.isoformat()}" + (
+            f"..{absence.last.isoformat()}" if absence.last != absence.first else ""
+        )
+    return "off shift during the time window"
+
+
+def _overtime_limit(policy: DispatchPolicy) -> timedelta | None:
+    """How far past its end a shift may run (None: without limit, a soft shift end)."""
+    return timedelta(minutes=policy.overtime_minutes) if policy.shift_end_hard else None
+
+
+def _in_shift(bookings: Sequence[Booking], shift: Shift, policy: DispatchPolicy) -> list[Booking]:
+    limit = _overtime_limit(policy)
+    last = shift.end + limit if limit is not None else None
+    return sorted(
+        (b for b in bookings if b.end > shift.start and (last is None or b.start < last)), key=lambda b: b.start
+    )
+
+
 def best_insertion(
     request: CareRequest,
     caregiver: Caregiver,
@@ -158,7 +229,7 @@ def best_insertion(
     now: datetime,
     policy: DispatchPolicy,
 ) -> Candidate | str:
-    """The cheapest future gap for ``request`` in the caregiver's day, or the
+    """The cheapest future gap for ``request`` in the caregiver's shifts, or the
     reason why none fits (a string). Costs are minutes.
 
     The caregiver sets off from the previous slot (or the home base at shift
@@ -166,15 +237,45 @@ def best_insertion(
     ``policy.offer_timeout_seconds``: they leave only after saying yes, and a
     yes may come that late. A hard window that only a departure before the
     answer could meet is not offered. (Day plans, ``insertion_at``, differ:
-    the planned caregiver knew the slot from the plan's announcement.)
+    the planned caregiver knew the slot from the plan's announcement.) Only
+    shifts that overlap the window are searched; the visit starts before the
+    shift ends; overtime as the module docstring says. Raises nothing for an
+    unknown location: that is a reason too.
     """
-    slots = sorted(bookings, key=lambda b: b.start)
+    shifts = window_shifts(request, caregiver)
+    if not shifts:
+        return _no_shift(request, caregiver)
+    travel = travel_for(caregiver, travel)
+    best: Candidate | None = None
+    reason = "no gap in the day is long enough"
+    for shift in shifts:
+        try:
+            fit = _best_in_shift(request, caregiver, _in_shift(bookings, shift, policy), shift, travel, now, policy)
+        except LookupError as exc:  # handlers.register.geo.UnknownLocation, adapters' NoRoute
+            return f"travel time unknown: {exc}"
+        if isinstance(fit, str):
+            reason = fit
+        elif best is None or fit.cost < best.cost:
+            best = fit
+    return best if best is not None else reason
+
+
+def _best_in_shift(
+    request: CareRequest,
+    caregiver: Caregiver,
+    slots: Sequence[Booking],
+    shift: Shift,
+    travel: TravelTimes,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> Candidate | str:
     home = caregiver.home_base_index
-    chain = [(home, caregiver.shift_start)] + [(b.location_index, b.end) for b in slots]
+    chain = [(home, shift.start)] + [(b.location_index, b.end) for b in slots]
     nexts = [(b.location_index, b.start) for b in slots] + [(home, None)]
     duration = timedelta(minutes=request.duration_minutes)
     sync_latest = _sync_latest(request)
     answer_allowance = timedelta(seconds=policy.offer_timeout_seconds)
+    limit = _overtime_limit(policy)
     best: Candidate | None = None
     reason = "no gap in the day is long enough"
     for (prev_loc, prev_free), (next_loc, next_start) in zip(chain, nexts, strict=False):
@@ -183,11 +284,15 @@ def best_insertion(
         depart = max(prev_free, now + answer_allowance)
         arrive = depart + timedelta(minutes=travel.minutes(prev_loc, request.location_index))
         start = max(arrive, earliest_start(request))
+        if start >= shift.end:
+            reason = "would start after the end of the shift"
+            continue
         end = start + duration
         back = end + timedelta(minutes=travel.minutes(request.location_index, next_loc))
         if next_start is not None and back > next_start:
             continue
-        if next_start is None and policy.shift_end_hard and back > caregiver.shift_end:
+        overtime = max(0.0, _minutes(back - shift.end)) if next_start is None else 0.0
+        if limit is not None and overtime > _minutes(limit):
             reason = "would not be back at the home base by the end of the shift"
             continue
         lateness = max(0.0, _minutes(start - request.latest_start))
@@ -200,7 +305,12 @@ def best_insertion(
             + travel.minutes(request.location_index, next_loc)
             - travel.minutes(prev_loc, next_loc)
         )
-        cost = policy.travel_weight * added + policy.lateness_weight * lateness + policy.sync_weight * sync_dev
+        cost = (
+            policy.travel_weight * added
+            + policy.lateness_weight * lateness
+            + policy.sync_weight * sync_dev
+            + policy.overtime_weight * overtime
+        )
         if best is None or cost < best.cost:
             best = Candidate(caregiver.caregiver_id, start, end, added, lateness, sync_dev, cost)
     return best if best is not None else reason
@@ -218,17 +328,40 @@ def insertion_at(
     """The candidate for starting ``request`` exactly at ``start`` (a slot a day
     plan chose), or the reason why that slot no longer fits (a string).
 
-    Same rules as ``best_insertion``: the caregiver leaves the previous slot
-    (or the home base at shift start) no earlier than ``now`` and travels the
-    matrix minutes, reaches the next slot in time, is back by the shift end
-    when that is hard, and a hard window is never missed. Costs are minutes.
-    For a slot of a plan announced earlier, ``now`` is when it was announced:
-    the caregiver may set off before the request itself arrives.
+    Same rules as ``best_insertion``: the slot starts inside a shift; the caregiver
+    leaves the previous slot (or the home base at shift start) no earlier than
+    ``now`` and travels its mode's minutes, reaches the next slot in time, is back
+    by the shift end (with the overtime the policy allows), and a hard window is
+    never missed. Costs are minutes. For a slot of a plan announced earlier,
+    ``now`` is when it was announced: the caregiver may set off before the request
+    itself arrives.
     """
+    shift = next((s for s in shifts_between(caregiver, start, start) if s.contains(start)), None)
+    if shift is None:
+        return "the planned start is outside the caregiver's shifts"
+    travel = travel_for(caregiver, travel)
+    try:
+        return _insertion_in_shift(
+            request, caregiver, _in_shift(bookings, shift, policy), shift, travel, start, now, policy
+        )
+    except LookupError as exc:
+        return f"travel time unknown: {exc}"
+
+
+def _insertion_in_shift(
+    request: CareRequest,
+    caregiver: Caregiver,
+    slots: Sequence[Booking],
+    shift: Shift,
+    travel: TravelTimes,
+    start: datetime,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> Candidate | str:
     end = start + timedelta(minutes=request.duration_minutes)
     home = caregiver.home_base_index
-    prev_loc, prev_free, next_loc, next_start = home, caregiver.shift_start, home, None
-    for b in sorted(bookings, key=lambda b: b.start):
+    prev_loc, prev_free, next_loc, next_start = home, shift.start, home, None
+    for b in slots:
         if b.start < start:
             if b.end > start:
                 return "the planned slot overlaps another visit"
@@ -242,20 +375,34 @@ def insertion_at(
         return "the planned start is before the window opens"
     if next_start is not None and end + timedelta(minutes=travel.minutes(here, next_loc)) > next_start:
         return "would not reach the next visit in time"
-    if (
-        next_start is None
-        and policy.shift_end_hard
-        and end + timedelta(minutes=travel.minutes(here, home)) > caregiver.shift_end
-    ):
-        return "would not be back at the home base by the end of the shift"
+    overtime = 0.0
+    if next_start is None:
+        overtime = max(0.0, _minutes(end + timedelta(minutes=travel.minutes(here, home)) - shift.end))
+        limit = _overtime_limit(policy)
+        if limit is not None and overtime > _minutes(limit):
+            return "would not be back at the home base by the end of the shift"
     lateness = max(0.0, _minutes(start - request.latest_start))
     if request.window_hard and lateness > 0:
         return "would arrive after the time window (hard window)"
     sync_latest = _sync_latest(request)
     sync_dev = max(0.0, _minutes(start - sync_latest)) if sync_latest else 0.0
     added = travel.minutes(prev_loc, here) + travel.minutes(here, next_loc) - travel.minutes(prev_loc, next_loc)
-    cost = policy.travel_weight * added + policy.lateness_weight * lateness + policy.sync_weight * sync_dev
+    cost = (
+        policy.travel_weight * added
+        + policy.lateness_weight * lateness
+        + policy.sync_weight * sync_dev
+        + policy.overtime_weight * overtime
+    )
     return Candidate(caregiver.caregiver_id, start, end, added, lateness, sync_dev, cost)
+
+
+def daily_maximum_reached(caregiver: Caregiver, bookings: Sequence[Booking], start: datetime) -> bool:
+    """True when the caregiver already holds its ``max_visits_per_day`` (visits and
+    pending offers) on the local date of ``start``."""
+    if caregiver.max_visits_per_day is None:
+        return False
+    day = local_date(caregiver, start)
+    return sum(1 for b in bookings if local_date(caregiver, b.start) == day) >= caregiver.max_visits_per_day
 
 
 def _excluded(
@@ -288,6 +435,8 @@ def _adjusted(c: Candidate, caregiver: Caregiver, policy: DispatchPolicy, ctx: R
     cost = c.cost + policy.fairness_weight * ctx.visits_today.get(caregiver.caregiver_id, 0)
     if caregiver.caregiver_id in ctx.recent_caregivers:
         cost -= policy.continuity_bonus_minutes
+    if caregiver.caregiver_id in ctx.preferred_caregivers:
+        cost -= policy.continuity_bonus_minutes  # the elder asked for this caregiver
     score = None if ctx.explore else ctx.provider_scores.get(caregiver.provider_id)
     if score is not None:
         cost += policy.provider_score_weight * (100.0 - score)
@@ -311,7 +460,8 @@ def rank_caregivers(
     Eligibility: active, same service area, ability covers the service type
     (with the policy's skill hierarchy), the provider's contract covers it,
     not excluded by the elder, under the daily capacity, not yet offered this
-    request, and a feasible gap (see ``best_insertion``). The cost then gains
+    request, a feasible gap inside a shift (see ``best_insertion``) and under
+    its own daily maximum of visits on that day. The cost then gains
     the fairness and provider-score terms and loses the continuity bonus.
     """
     ctx = context or RankingContext()
@@ -323,9 +473,12 @@ def rank_caregivers(
         if why is not None:
             exclusions[cid] = why
             continue
-        fit = best_insertion(request, caregiver, bookings.get(cid, []), travel, now, policy)
+        held = bookings.get(cid, [])
+        fit = best_insertion(request, caregiver, held, travel, now, policy)
         if isinstance(fit, str):
             exclusions[cid] = fit
+        elif daily_maximum_reached(caregiver, held, fit.start):
+            exclusions[cid] = f"daily maximum of {caregiver.max_visits_per_day} visits reached"
         else:
             ranked.append(_adjusted(fit, caregiver, policy, ctx))
     ranked.sort(key=lambda c: (c.cost, c.start, c.caregiver_id))

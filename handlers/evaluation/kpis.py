@@ -148,7 +148,8 @@ class Kpis:
     complaints_per_100_visits: float | None
 
 
-def _share(hits: float, total: float) -> float | None:
+def share(hits: float, total: float) -> float | None:
+    """``hits / total`` (0..1), or None when ``total`` is 0: a KPI over no events is unknown, not 0."""
     return hits / total if total else None
 
 
@@ -156,7 +157,7 @@ def acceptance_rate(offers: Sequence[OfferOutcome]) -> float | None:
     """Accepted / answerable offers (accepted, rejected or timed out; an offer
     the center rescinded or canceled is not the caregiver's choice)."""
     answerable = [o for o in offers if o.status in ANSWERABLE_OFFER_STATUSES]
-    return _share(sum(o.status == "accepted" for o in answerable), len(answerable))
+    return share(sum(o.status == "accepted" for o in answerable), len(answerable))
 
 
 def median_seconds_to_accept(offers: Sequence[OfferOutcome]) -> float | None:
@@ -173,18 +174,18 @@ def on_time_rate(visits: Sequence[VisitOutcome], threshold_minutes: float) -> fl
     """Arrivals at most ``threshold_minutes`` late / arrivals (visits checked
     in); no-shows count in ``no_shows`` and the completion rate instead."""
     arrived = [v for v in visits if v.check_in_at is not None]
-    return _share(sum(v.lateness_minutes <= threshold_minutes for v in arrived), len(arrived))
+    return share(sum(v.lateness_minutes <= threshold_minutes for v in arrived), len(arrived))
 
 
 def completion_rate(visits: Sequence[VisitOutcome]) -> float | None:
     """Completed visits / visits due."""
-    return _share(sum(v.completed for v in visits), len(visits))
+    return share(sum(v.completed for v in visits), len(visits))
 
 
 def evv_compliance_rate(visits: Sequence[VisitOutcome]) -> float | None:
     """Visits checked in without any EVV flag / visits checked in."""
     arrived = [v for v in visits if v.check_in_at is not None]
-    return _share(sum(not v.evv_flags for v in arrived), len(arrived))
+    return share(sum(not v.evv_flags for v in arrived), len(arrived))
 
 
 def bayesian_average(stars: Sequence[int], prior_mean: float, prior_weight: float) -> float:
@@ -364,8 +365,8 @@ class CenterScore:
 def center_score(ratings: Sequence[CenterRating]) -> CenterScore:
     """The center's score from providers' ratings of the information and
     notice they got with their offers."""
-    info = _share(sum(r.information_right for r in ratings), len(ratings))
-    notice = _share(sum(r.notice_enough for r in ratings), len(ratings))
+    info = share(sum(r.information_right for r in ratings), len(ratings))
+    notice = share(sum(r.notice_enough for r in ratings), len(ratings))
     score = None if info is None or notice is None else 50.0 * (info + notice)
     stars = [r.stars for r in ratings if r.stars is not None]
     return CenterScore(len(ratings), info, notice, score, statistics.fmean(stars) if stars else None)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from handlers.evaluation.kpis import KpiPolicy, Kpis, _share, bayesian_average_of, complaints_per_100_visits
+from handlers.evaluation.kpis import KpiPolicy, Kpis, bayesian_average_of, complaints_per_100_visits, share
 
 #: upper bounds (seconds) of the time-to-accept histogram; offers expire within 15 min
 #: (DESIGN.md ladder), so answers beyond an hour are rare and share the last bucket
@@ -185,13 +185,13 @@ def kpis_from_counts(subject_id: str, counts: Mapping[str, float], policy: KpiPo
     return Kpis(
         subject_id=subject_id,
         offers=int(c("offers")),
-        acceptance_rate=_share(c("accepted"), c("offers")),
+        acceptance_rate=share(c("accepted"), c("offers")),
         median_seconds_to_accept=histogram_median(counts),
         visits=int(c("visits")),
-        on_time_rate=_share(c("on_time"), c("arrived")),
-        completion_rate=_share(c("completed"), c("visits")),
+        on_time_rate=share(c("on_time"), c("arrived")),
+        completion_rate=share(c("completed"), c("visits")),
         no_shows=int(c("no_shows")),
-        evv_compliance_rate=_share(min(c("evv_clean"), c("arrived")), c("arrived")),
+        evv_compliance_rate=share(min(c("evv_clean"), c("arrived")), c("arrived")),
         ratings=ratings,
         mean_stars=c("stars") / ratings if ratings else None,
         satisfaction=bayesian_average_of(c("stars"), ratings, policy.prior_mean, policy.prior_weight),

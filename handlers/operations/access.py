@@ -4,7 +4,9 @@ Roles follow the design card: **operators** take calls, call elders back and
 acknowledge emergencies, so they see names and phone numbers; **supervisors**
 watch the service, step in on assignments and read the audit log, without
 personal data; both review EVV flags (``handlers.visits.evv_review``); **admins** keep
-the accounts and read the audit log, without personal data or dispatch rights.
+the accounts and read the audit log, without personal data or dispatch rights, and keep the register of their region (elders, caregivers
+and their rotas, devices, providers): on the register's own pages they see the personal
+data they keep, nowhere else.
 Data minimisation (GDPR art. 5(1)(c); China's PIPL art. 6) is the rule behind
 showing personal data only to the role that needs it.
 
@@ -44,6 +46,7 @@ class Permission(StrEnum):
     MANAGE_OPERATORS = "manage_operators"
     VIEW_AUDIT = "view_audit"
     REVIEW_EVV = "review_evv"
+    MANAGE_REGISTER = "manage_register"
 
 
 _P = Permission
@@ -72,7 +75,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             _P.REVIEW_EVV,
         }
     ),
-    Role.ADMIN: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.MANAGE_OPERATORS, _P.VIEW_AUDIT}),
+    Role.ADMIN: frozenset({_P.VIEW_DASHBOARD, _P.VIEW_STATS, _P.MANAGE_OPERATORS, _P.VIEW_AUDIT, _P.MANAGE_REGISTER}),
 }
 
 
@@ -107,6 +110,11 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * (len(name) - 1)
+
+
+def can_see_personal(role: Role | str) -> bool:
+    """True for roles that see names, phones, addresses and notes in full."""
+    return allowed(role, Permission.VIEW_PERSONAL_DATA)
 
 
 def mask_phone(phone: str | None) -> str:

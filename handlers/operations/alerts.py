@@ -1,14 +1,21 @@
 """What an operator must look at now: open emergencies and alerts.
 
 An **emergency** is a request of priority ``stat`` (FHIR: "with highest
-priority", the one-key button's alarms). It stays pinned while open; one that
+priority", the one-key button's alarms). As an alarm centre runs them, it stays
+pinned until an operator records its outcome with a code and a note
+(``handlers.operations.outcomes``), whatever its status; it is *red* while
+nobody acknowledged it or, acknowledged, nobody is on the way (no caregiver
+booked or there), and then the card shows the emergency-services step. One that
 nobody acknowledged within ``ack_within_seconds`` (default 60 s, the UK TSA
 code of practice target for answering alarm calls) raises an alert.
 
 Alerts, most urgent first:
 - ``unacknowledged_emergency``;
 - ``escalated``: dispatch failed the request to the operator queue (nobody accepted);
+  it stays until an operator records how the elder was served (no timer ends it);
 - ``sla_breach``: still waiting past its priority's SLA threshold;
+- ``late``: a booked visit predicted to start after the elder's window
+  (``Visit.expected_at`` past ``CareRequest.latest_start``, ``handlers.visits.lateness``);
 - ``no_show``: no check-in ``late_after_seconds`` after the planned start
   (home-care EVV practice alerts from 5 min), or a visit marked no-show.
 Ages are seconds. Pure: no database, no clock of its own.
@@ -21,10 +28,12 @@ from datetime import datetime
 from typing import Mapping
 
 from handlers.model import OfferStatus, Priority, RequestStatus, VisitStatus
-from handlers.operations.queues import WAITING, SlaPolicy, Snapshot, entered_at, waiting_age
+from handlers.operations.queues import SlaPolicy, Snapshot, entered_at, unserved, waiting_age
 
 ESCALATED = "escalated"
-_ORDER = {"unacknowledged_emergency": 0, ESCALATED: 1, "sla_breach": 2, "no_show": 3}
+#: visit states in which a caregiver is on the way or with the elder
+_HELPING = frozenset({VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED})
+_ORDER = {"unacknowledged_emergency": 0, ESCALATED: 1, "sla_breach": 2, "late": 3, "no_show": 4}
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,13 @@ class Emergency:
     step: str
     age_seconds: float
     acknowledged_by: str | None
+    #: no caregiver booked, on the way or there: the operator must send help (emergency services)
+    nobody_on_the_way: bool = True
+
+    @property
+    def red(self) -> bool:
+        """Unacknowledged, or acknowledged with nobody on the way."""
+        return self.acknowledged_by is None or self.nobody_on_the_way
 
 
 @dataclass(frozen=True)
@@ -81,14 +97,13 @@ def open_emergencies(
     now: datetime,
     logged_steps: Mapping[str, str] | None = None,
 ) -> list[Emergency]:
-    """Open emergencies, unacknowledged first, then oldest first. Failed ones
-    (escalated to the operator queue) stay open until acknowledged."""
+    """Emergencies without a recorded outcome (``snapshot.resolved``), whatever their
+    status: red ones first (unacknowledged, then nobody on the way), then oldest first."""
     steps = logged_steps or {}
+    helping = {v.request_id for v in snapshot.visits if v.status in _HELPING}
     out = []
     for r in snapshot.requests:
-        if not is_emergency(r.priority):
-            continue
-        if r.status.is_final and not (r.status == RequestStatus.FAILED and r.request_id not in acks):
+        if not is_emergency(r.priority) or r.request_id in snapshot.resolved:
             continue
         ack = acks.get(r.request_id)
         out.append(
@@ -100,9 +115,10 @@ def open_emergencies(
                 escalation_step(snapshot, r.request_id, r.status, steps),
                 round(max(0.0, (now - entered_at(r)).total_seconds()), 1),
                 ack.operator_id if ack else None,
+                r.request_id not in helping,
             )
         )
-    return sorted(out, key=lambda e: (e.acknowledged_by is not None, -e.age_seconds))
+    return sorted(out, key=lambda e: (e.acknowledged_by is not None, not e.red, -e.age_seconds))
 
 
 def alerts(
@@ -112,7 +128,6 @@ def alerts(
     sla: SlaPolicy,
     ack_within_seconds: float = 60.0,
     late_after_seconds: float = 300.0,
-    escalated_within_seconds: float = 24 * 3600.0,
 ) -> list[Alert]:
     """Every alert at ``now``, most urgent kind first, then oldest first."""
     found: list[Alert] = []
@@ -121,24 +136,30 @@ def alerts(
         if (
             is_emergency(r.priority)
             and r.request_id not in acks
+            and r.request_id not in snapshot.resolved
             and age > ack_within_seconds
-            and (not r.status.is_final or r.status == RequestStatus.FAILED)
         ):
             found.append(Alert("unacknowledged_emergency", r.request_id, r.service_area, age))
-        if (
-            r.status == RequestStatus.FAILED
-            and r.closed_at is not None
-            and (now - r.closed_at).total_seconds() <= escalated_within_seconds
-        ):
+        if unserved(r, snapshot.resolved):
+            since = r.closed_at or entered_at(r)
             found.append(
-                Alert(
-                    ESCALATED, r.request_id, r.service_area, (now - r.closed_at).total_seconds(), r.status_reason or ""
-                )
+                Alert(ESCALATED, r.request_id, r.service_area, (now - since).total_seconds(), r.status_reason or "")
             )
-        if r.status in WAITING and waiting_age(r, now) > sla.threshold(r.priority):
-            found.append(Alert("sla_breach", r.request_id, r.service_area, waiting_age(r, now)))
+        waited = waiting_age(r, now, snapshot.resolved)
+        if waited > sla.threshold(r.priority):
+            found.append(Alert("sla_breach", r.request_id, r.service_area, waited))
     areas = {r.request_id: r.service_area for r in snapshot.requests}
+    by_id = {r.request_id: r for r in snapshot.requests}
     for v in snapshot.visits:
+        booked = by_id.get(v.request_id)
+        if (
+            v.status == VisitStatus.SCHEDULED
+            and v.expected_at is not None
+            and booked is not None
+            and v.expected_at > booked.latest_start
+        ):
+            behind = (v.expected_at - booked.latest_start).total_seconds()
+            found.append(Alert("late", v.request_id, booked.service_area, behind, v.expected_at.isoformat()))
         late = (now - v.planned_start).total_seconds()
         if v.status == VisitStatus.NO_SHOW or (v.status == VisitStatus.SCHEDULED and late > late_after_seconds):
             found.append(Alert("no_show", v.request_id, areas.get(v.request_id, ""), max(0.0, late), v.caregiver_id))

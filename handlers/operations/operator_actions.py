@@ -105,7 +105,7 @@ def cancel_request(
     _cancel_offers(uow, request, _pending(uow, request_id), now)
     if visit is not None and visit.status == VisitStatus.SCHEDULED:
         visit.status = VisitStatus.CANCELLED
-        uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now))
+        uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="cancelled"))
     request.status, request.status_reason, request.closed_at = RequestStatus.CANCELLED, reason, now
     uow.emit(ev.status_changed(request, now))
     uow.emit(
@@ -166,7 +166,7 @@ def reassign(
     _cancel_offers(uow, request, pending, now)
     if visit is not None:
         visit.status = VisitStatus.CANCELLED
-        uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now))
+        uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="reassigned"))
     request.status, request.status_reason = RequestStatus.RECEIVED, "offered by an operator"
     request.assigned_at, request.closed_at = None, None
     uow.emit(ev.status_changed(request, now))

@@ -8,11 +8,14 @@ Every duration is in **seconds**; every function filters by a region prefix
 (``handlers.operations.regions``). Pure: the caller loads plain lists and passes them in.
 
 A request *waits* while it is requested, received, ready or on hold: not yet
-accepted by a caregiver (TaskRouter counts pending and reserved tasks alike).
+accepted by a caregiver (TaskRouter counts pending and reserved tasks alike);
+one dispatch *failed* (nobody took it) waits too until an operator records how
+the elder was served (``Snapshot.resolved``, ``handlers.operations.outcomes``).
 Its waiting age runs from receipt (``received_at``, else ``submitted_at``).
 SLA: a request meets it when accepted within its priority's threshold
 (``SlaPolicy``); one still waiting under the threshold is not decided yet; a
-request cancelled before the threshold is not counted.
+request cancelled before the threshold is not counted; a failed one is a breach
+whenever it failed (an elder nobody served was not served in time).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Iterable, Mapping, Sequence, TypeGuard
+from typing import Any, Collection, Iterable, Mapping, Sequence, TypeGuard
 
+from handlers.dispatch.shifts import on_shift
 from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
 from handlers.operations.regions import areas_within
 
@@ -81,6 +85,8 @@ class Snapshot:
     visits: Sequence[Visit] = ()
     caregivers: Sequence[Caregiver] = ()
     area_regions: Mapping[str, str] = field(default_factory=dict)
+    #: requests an operator closed with an outcome (a failed one served another way, an emergency ended)
+    resolved: frozenset[str] = frozenset()
 
     def in_region(self, region: str) -> Snapshot:
         """Only what lies in ``region`` (``""``: everything)."""
@@ -99,6 +105,7 @@ class Snapshot:
             [v for v in self.visits if v.request_id in ids],
             [c for c in self.caregivers if c.service_area in areas],
             self.area_regions,
+            self.resolved,
         )
 
 
@@ -114,16 +121,29 @@ def entered_at(request: CareRequest) -> datetime:
     return request.received_at or request.submitted_at
 
 
-def waiting_age(request: CareRequest, now: datetime) -> float:
-    """Seconds a waiting request has waited; 0 for one that no longer waits."""
-    return max(0.0, _seconds(now, entered_at(request))) if request.status in WAITING else 0.0
+def unserved(request: CareRequest, resolved: Collection[str] = ()) -> bool:
+    """Dispatch failed it (nobody took it) and no operator has recorded an outcome yet."""
+    return request.status == RequestStatus.FAILED and request.request_id not in resolved
+
+
+def waits(request: CareRequest, resolved: Collection[str] = ()) -> bool:
+    """Not accepted yet: requested, received, ready, on hold, or ``unserved``."""
+    return request.status in WAITING or unserved(request, resolved)
+
+
+def waiting_age(request: CareRequest, now: datetime, resolved: Collection[str] = ()) -> float:
+    """Seconds a waiting request has waited (an unserved one too); 0 for one that no longer waits."""
+    return max(0.0, _seconds(now, entered_at(request))) if waits(request, resolved) else 0.0
 
 
 def sla_outcome(request: CareRequest, now: datetime, threshold_seconds: float) -> bool | None:
-    """True: accepted in time; False: breached; None: not decided (yet) or not counted."""
+    """True: accepted in time; False: breached (a failed request always is); None: not
+    decided (yet) or not counted."""
     start = entered_at(request)
     if request.assigned_at is not None:
         return _seconds(request.assigned_at, start) <= threshold_seconds
+    if request.status == RequestStatus.FAILED:
+        return False
     end = request.closed_at or now
     if _seconds(end, start) <= threshold_seconds:
         return None
@@ -143,9 +163,10 @@ def sla_percent(requests: Iterable[CareRequest], now: datetime, sla: SlaPolicy) 
 def caregiver_activity(
     caregiver: Caregiver, offers: Iterable[Offer], visits: Iterable[Visit], now: datetime
 ) -> Activity:
-    """Offline when inactive (marked unavailable) or off shift; busy with a visit in
+    """Offline when inactive (marked unavailable) or off shift (its rota or fixed shift,
+    ``handlers.dispatch.shifts``); busy with a visit in
     progress, a visit planned for this moment or a pending offer; else available."""
-    if not caregiver.active or not caregiver.shift_start <= now < caregiver.shift_end:
+    if not caregiver.active or not on_shift(caregiver, now):
         return Activity.OFFLINE
     cid = caregiver.caregiver_id
     for v in visits:
@@ -168,11 +189,13 @@ def _activity_statistics(states: Iterable[Activity]) -> list[dict[str, str | int
     return [{"friendly_name": a.value, "workers": counts.get(a, 0)} for a in Activity]
 
 
-def _realtime_block(requests: Sequence[CareRequest], now: datetime, sla: SlaPolicy) -> dict[str, Any]:
-    waiting = [r for r in requests if r.status in WAITING]
-    oldest = max(waiting, key=lambda r: waiting_age(r, now), default=None)
+def _realtime_block(
+    requests: Sequence[CareRequest], now: datetime, sla: SlaPolicy, resolved: Collection[str] = ()
+) -> dict[str, Any]:
+    waiting = [r for r in requests if waits(r, resolved)]
+    oldest = max(waiting, key=lambda r: waiting_age(r, now, resolved), default=None)
     return {
-        "longest_task_waiting_age": round(waiting_age(oldest, now), 1) if oldest else 0.0,
+        "longest_task_waiting_age": round(waiting_age(oldest, now, resolved), 1) if oldest else 0.0,
         "longest_task_waiting_sid": oldest.request_id if oldest else None,
         "tasks_waiting": len(waiting),
         "total_tasks": len(requests),
@@ -199,7 +222,7 @@ def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy, regio
         queues.append(
             {
                 "queue": key.as_dict(snap.area_regions.get(key.service_area)),
-                **_realtime_block(by_queue[key], now, sla),
+                **_realtime_block(by_queue[key], now, sla, snap.resolved),
                 "sla_threshold_seconds": sla.threshold(key.priority),
                 "total_eligible_workers": len(eligible),
                 "total_available_workers": sum(states[c.caregiver_id] == Activity.AVAILABLE for c in eligible),
@@ -207,7 +230,7 @@ def realtime_statistics(snapshot: Snapshot, now: datetime, sla: SlaPolicy, regio
             }
         )
     workspace = {
-        **_realtime_block(snap.requests, now, sla),
+        **_realtime_block(snap.requests, now, sla, snap.resolved),
         "tasks_by_priority": {p.value: sum(r.priority == p for r in snap.requests) for p in Priority},
         "total_workers": len(snap.caregivers),
         "activity_statistics": _activity_statistics(states.values()),

@@ -32,6 +32,7 @@ _COMMON = {
     "longitude": ("longitude", "lon", "lng", "经度"),
     "region_path": ("region_path", "region", "所属区域", "区域"),
     "service_area": ("service_area", "服务区域", "服务片区"),
+    "location_provenance": ("location_provenance", "位置来源"),
 }
 
 ELDER_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -41,7 +42,10 @@ ELDER_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "phone": _COMMON["phone"],
     "landline": ("landline", "座机", "固定电话", "家庭电话"),
     "family_contacts": ("family_contacts", "家属联系人", "紧急联系人", "家属"),
-    **{k: _COMMON[k] for k in ("address", "latitude", "longitude", "region_path", "service_area")},
+    **{
+        k: _COMMON[k]
+        for k in ("address", "latitude", "longitude", "location_provenance", "region_path", "service_area")
+    },
     "language": ("language", "语言", "方言"),
     "notes": ("notes", "健康状况", "备注"),
     "access_notes": ("access_notes", "入户说明", "门禁说明"),
@@ -61,13 +65,13 @@ CAREGIVER_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "max_visits_per_day": ("max_visits_per_day", "每日最多服务次数", "每日上限"),
     "active": ("active", "在职"),
     "address": ("home_address", "address", "住址", "地址", "常驻地址"),
-    **{k: _COMMON[k] for k in ("latitude", "longitude", "region_path", "service_area")},
+    **{k: _COMMON[k] for k in ("latitude", "longitude", "location_provenance", "region_path", "service_area")},
 }
 PROVIDER_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "provider_id": ("provider_id", "id", "服务商编号", "编号"),
     "name": ("name", "名称", "服务商名称"),
     "address": ("address", "地址"),
-    **{k: _COMMON[k] for k in ("latitude", "longitude")},
+    **{k: _COMMON[k] for k in ("latitude", "longitude", "location_provenance")},
     "service_types": ("service_types", "服务项目", "服务类型"),
     **{k: _COMMON[k] for k in ("region_path", "phone", "service_area")},
 }

@@ -16,7 +16,8 @@ replay (UHHC replays keep their matrices, ``handlers.dispatch.scheduling.MatrixT
 
 ``CoordinateTravelTimes`` satisfies the dispatch ``TravelTimes`` protocol (``minutes(origin,
 destination)`` over location indexes) with one ``(latitude, longitude)`` or ``Location`` per
-index. A location that is unknown (``None`` index, an index with no point) raises
+index: a sequence, or a mapping from index to point (the register's ``locations`` rows,
+``db.locations.LocationBook``, which reads a row it has not seen yet). A location that is unknown (``None`` index, an index with no point) raises
 ``UnknownLocation``: it is never 0 minutes away. An approximate point (a district centroid)
 is used as given; its record says it is approximate.
 
@@ -29,7 +30,7 @@ distances, with that mode's speed. Dispatch is meant to adopt it as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 from geopy.distance import geodesic
 
@@ -38,6 +39,7 @@ from handlers.register.services import TRAVEL_SPEED_KMH, TravelMode
 
 DEFAULT_CIRCUITY = 1.3
 Point = tuple[float, float]
+Points = Sequence[Point | Location | None] | Mapping[int, Point | Location | None]
 
 
 class UnknownLocation(LookupError):
@@ -78,7 +80,7 @@ class CoordinateTravelTimes:
     Chinese home-care workers); ``circuity`` the road/straight-line ratio.
     """
 
-    points: Sequence[Point | Location | None]
+    points: Points
     mode: TravelMode | str = TravelMode.E_BIKE
     circuity: float = DEFAULT_CIRCUITY
     _km: dict[tuple[int, int], float] = field(default_factory=dict, repr=False, compare=False)
@@ -102,16 +104,30 @@ class CoordinateTravelTimes:
         return CoordinateTravelTimes(self.points, mode, self.circuity, self._km)
 
     def _known(self, index: int | None) -> int:
-        if index is None or not 0 <= index < len(self.points) or self.points[index] is None:
+        if point_at(self.points, index) is None:
             raise UnknownLocation(f"location {index} has no coordinates")
+        assert index is not None  # point_at found it
         return index
 
     def _point(self, index: int) -> Point:
-        point = self.points[index]
-        if isinstance(point, Location):
-            return (point.latitude, point.longitude)
+        point = point_at(self.points, index)
         assert point is not None  # _known checked it
-        return (float(point[0]), float(point[1]))
+        return point
+
+
+def point_at(points: Points, index: int | None) -> Point | None:
+    """The ``(latitude, longitude)`` of location ``index`` in ``points``, None when unknown."""
+    if index is None or index < 0:
+        return None
+    try:
+        point = points[index]
+    except (IndexError, KeyError):
+        return None
+    if point is None:
+        return None
+    if isinstance(point, Location):
+        return (point.latitude, point.longitude)
+    return (float(point[0]), float(point[1]))
 
 
 def _speed(mode: TravelMode | str) -> float:

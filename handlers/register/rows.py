@@ -39,6 +39,7 @@ from handlers.register.records import (
     DeviceRecord,
     ElderRecord,
     Location,
+    Provenance,
     ProviderRecord,
     RowError,
 )
@@ -66,6 +67,8 @@ class ParseResult(NamedTuple):
     records: tuple[Any, ...]
     errors: tuple[RowError, ...]
     ignored_columns: tuple[str, ...]
+    #: column key -> its name as the file's header writes it (for errors found later, on import)
+    columns: Mapping[str, str] = {}
 
 
 class _Cells:
@@ -150,7 +153,7 @@ def _parse(
             errors += cells.errors
         else:
             records.append(record)
-    return ParseResult(tuple(records), tuple(errors), header.ignored)
+    return ParseResult(tuple(records), tuple(errors), header.ignored, dict(header.written))
 
 
 def _elder(c: _Cells, ctx: RegisterContext) -> ElderRecord | None:
@@ -258,7 +261,8 @@ def _place(c: _Cells, ctx: RegisterContext, required: bool = True) -> tuple[Loca
     if not region_path and address:
         region_path = parse_address(address, ctx.region_hint).region_path
     if lat is not None and lon is not None:
-        return Location(lat, lon), region_path
+        provenance = c.read("location_provenance", _provenance) or Provenance.GIVEN
+        return Location(lat, lon, provenance), region_path
     if c.text("latitude"):
         return None, region_path  # a bad coordinate, already reported
     if not address:
@@ -270,6 +274,15 @@ def _place(c: _Cells, ctx: RegisterContext, required: bool = True) -> tuple[Loca
     except AddressNotPlaced as exc:
         c.error("address", str(exc))
         return None, region_path
+
+
+def _provenance(text: str) -> Provenance:
+    """How exported coordinates were obtained (``given``, ``geocoded``, ``approximate``), so
+    an export read back keeps an approximate point approximate."""
+    try:
+        return Provenance(text.strip().lower())
+    except ValueError:
+        raise ValueError(f"not one of {', '.join(p.value for p in Provenance)}: {text!r}") from None
 
 
 def _mobile(text: str, ctx: RegisterContext) -> str:

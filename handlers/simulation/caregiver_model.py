@@ -117,8 +117,12 @@ class CaregiverFleet:
         travel: TravelTimes,
         homes: dict[str, int | None],
         providers: dict[str, str] | None = None,
+        travel_by_caregiver: Mapping[str, TravelTimes] | None = None,
     ) -> None:
+        """``travel_by_caregiver``: a caregiver's own travel times (its travel mode's speed)
+        where they differ from ``travel``."""
         self.model, self.travel = model, travel
+        self.travel_by_caregiver = travel_by_caregiver or {}
         self.providers = providers or {}
         self._where: dict[str, tuple[int | None, datetime | None]] = {c: (h, None) for c, h in homes.items()}
         self._visits: dict[str, tuple[int | None, timedelta, datetime]] = {}
@@ -161,7 +165,8 @@ class CaregiverFleet:
         location, duration, _ = self._visits.get(action.request_id, (None, timedelta(0), action.due))
         here, free_at = self._where.get(action.caregiver_id, (None, None))
         if free_at is not None:
-            ready = free_at + timedelta(minutes=self.travel.minutes(here, location))
+            travel = self.travel_by_caregiver.get(action.caregiver_id, self.travel)
+            ready = free_at + timedelta(minutes=travel.minutes(here, location))
             if action.due < ready:
                 return None, [CaregiverAction(ready, action.kind, action.request_id, action.caregiver_id)]
         self._where[action.caregiver_id] = (location, action.due + duration)

@@ -4,7 +4,7 @@ over dictionaries, for unit tests and for offline benchmark runs."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Mapping, TypeVar
 
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
@@ -113,6 +113,13 @@ class InMemoryUnitOfWork:
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         return {r: self.plan[r] for r in request_ids if r in self.plan}
+
+    def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        wanted = set(caregiver_ids)
+        return {r: v for r, v in self.plan.items() if v.caregiver_id in wanted}
+
+    def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
+        self.plan.update(visits)
 
     def claim(self, event_id: str) -> bool:
         if event_id in self._claimed:

@@ -58,6 +58,7 @@ def run_day(
     mode: Mode = "online",
     batch_interval_seconds: float = 60.0,
     plan: Mapping[str, PlannedVisit] | None = None,
+    fleet: CaregiverFleet | None = None,
 ) -> OfflineRun:
     """Replay every submission of ``day`` and everything it causes until
     nothing is left to happen; returns the final state. With ``scoring``,
@@ -71,6 +72,8 @@ def run_day(
     gives it (``handlers.dispatch.planned.receive_planned``, request id -> visit).
     Declines, timeouts and the ladder then follow ``handlers.dispatch.offers`` in
     every mode. Raises ``ValueError`` for an unknown mode or ``planned`` without a plan.
+    ``fleet``: the caregivers' answers and arrivals (default: ``model``'s fleet of the day's
+    caregivers; a what-if replay passes one that answers as recorded, ``handlers.simulation.whatif``).
     """
     _check_mode(mode, plan)
     uow = InMemoryUnitOfWork()
@@ -107,7 +110,7 @@ def run_day(
 
         return intake
 
-    fleet = CaregiverFleet(
+    fleet = fleet or CaregiverFleet(
         model,
         travel,
         {c.caregiver_id: c.home_base_index for c in day.caregivers},
@@ -129,8 +132,8 @@ def run_day(
             build: dict[str, Callable[[], m.Command]] = {
                 "accept": lambda: m.AcceptOffer(eid, None, area_name, oid, cid),
                 "decline": lambda: m.DeclineOffer(eid, None, area_name, oid, cid),
-                "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid),
-                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid),
+                "check_in": lambda: m.CheckIn(eid, None, area_name, rid, cid, evv_method="simulated"),
+                "check_out": lambda: m.CheckOut(eid, None, area_name, rid, cid, evv_method="simulated"),
             }
             run(build[todo.kind](), now)
 

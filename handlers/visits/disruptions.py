@@ -1,8 +1,10 @@
 """Use cases for when a promised visit falls through: a caregiver who does not
 check in, or who calls the visit off after accepting.
 
-Either way the visit is closed (``no-show`` or ``cancelled``), the elder is
-told, and the request goes back to dispatch without the caregiver who let it
+Either way the visit is closed (``no-show`` or ``cancelled``), the elder and
+the family are told what happens next (``handlers.channels.notices``, from the
+``care.visit.no_show`` / ``care.visit.called_off`` event), the caregiver who
+did not come is told the job went to someone else, and the request goes back to dispatch without the caregiver who let it
 down (they were already asked). The no-show rule — no check-in 5 minutes
 after the planned start — is home-care EVV practice (DESIGN.md).
 """
@@ -79,6 +81,5 @@ def _redispatch(
     uow.emit(ev.visit_event(event_type, request, visit, now))
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-dispatch: {reason}"
     uow.emit(ev.status_changed(request, now))
-    uow.emit(ev.elder_informed(request, now, "your helper cannot come as planned; we are finding another"))
     offers.offer_next(request, uow, now, policy, travel)
     return True

@@ -25,7 +25,9 @@ from geopy.distance import geodesic
 Position = tuple[float, float]
 """(latitude, longitude) in WGS84 degrees."""
 
-CHECK_IN_METHODS = ("sms_code", "app_gps", "landline")
+#: how a check-in is verified: a text from the caregiver's phone, the app's GPS, a call from the
+#: elder's landline, or a replay's simulated caregiver. A check-in without one is ``unverified``.
+CHECK_IN_METHODS = ("sms_code", "app_gps", "landline", "simulated")
 TASK_OUTCOMES = ("done", "refused")
 
 
@@ -36,6 +38,7 @@ class EvvFlagCode(StrEnum):
     MISSING_LOCATION = "missing_location"
     SHORT_VISIT = "short_visit"
     INCOMPLETE_CHECKLIST = "incomplete_checklist"
+    UNVERIFIED = "unverified"
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class EvvPolicy:
             "bathing": ("assist", "skin_check"),
             "meal": ("delivered", "eaten"),
             "cleaning": ("kitchen", "bathroom", "floors"),
-            "escort": ("picked_up", "returned_home"),
+            "medical_escort": ("picked_up", "returned_home"),
             "companionship": ("conversation", "wellbeing_check"),
             "repair": ("fixed", "safety_check"),
         }
@@ -169,27 +172,38 @@ def verify_check_in(
       caller id must be one of ``registered_phones`` (compared digit by
       digit, spaces and dashes ignored), else ``wrong_phone``; the registered
       line stands for the location.
-    - ``sms_code``: the visit's short code texted from the caregiver's phone;
-      a text proves no location, so it is ``missing_location`` unless a
-      position came with it (then checked like ``app_gps``).
+    - ``sms_code``: the visit's short code texted; the sender must be one of
+      ``registered_phones`` (the caregiver's own), else ``wrong_phone``. A text
+      proves who and when, not where: its location is checked only when a
+      position came with it (then like ``app_gps``).
+    - ``simulated``: a replay's simulated caregiver (``tools/replay``), checked for time only.
     Every method is also checked for ``too_early`` (more than 15 min before
     ``planned_start``, DESIGN.md). Raises ``ValueError`` for an unknown method.
     """
     if method not in CHECK_IN_METHODS:
         raise ValueError(f"unknown check-in method {method!r}; expected one of {', '.join(CHECK_IN_METHODS)}")
     flags = check_too_early(at, planned_start, policy)
-    if method == "landline":
+    if method in ("landline", "sms_code"):
         registered = {_digits(p) for p in registered_phones}
         if caller_phone is None or _digits(caller_phone) not in registered:
-            shown = caller_phone or "a withheld number"
+            whose = "the elder" if method == "landline" else "the caregiver"
             flags.append(
                 EvvFlag(
-                    EvvFlagCode.WRONG_PHONE, f"landline check-in from {shown}, not a phone registered for the elder"
+                    EvvFlagCode.WRONG_PHONE,
+                    f"{method} check-in from {caller_phone or 'a withheld number'}, not a phone registered for {whose}",
                 )
             )
-    else:
+    if method == "app_gps" or (method == "sms_code" and caregiver_position is not None):
         flags.extend(_location_flags(caregiver_position, elder_position, policy))
     return flags
+
+
+def unverified(method: str | None) -> list[EvvFlag]:
+    """``unverified`` for a check-in or check-out that came without a verification
+    method (``CHECK_IN_METHODS``): counted against EVV compliance and shown for review."""
+    if method in CHECK_IN_METHODS:
+        return []
+    return [EvvFlag(EvvFlagCode.UNVERIFIED, "the report came with no verification (no phone, GPS or landline check)")]
 
 
 def check_short_visit(

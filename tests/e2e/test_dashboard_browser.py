@@ -8,16 +8,13 @@ test-artifacts/.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from careline.brokers import free_port
 from careline.web import auth
+from tests.e2e.web_server import careline_web
 from tests.unit.dashboard_seed import PASSWORD, XIKANG, _request, receive, seed
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +37,6 @@ ARGS = [
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dashboard")
     center = seed(f"sqlite:///{folder / 'center.db'}")
-    port = free_port()
     env = dict(
         os.environ,
         CARELINE_DATABASE_URL=center.database_url,
@@ -48,40 +44,8 @@ def server(tmp_path_factory):
         CARELINE_DEFAULT_LANGUAGE="zh",
         CARELINE_VAR_DIR=str(folder),
     )
-    log = open(folder / "uvicorn.log", "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "careline.web.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--timeout-graceful-shutdown",
-            "2",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start; see {folder / 'uvicorn.log'}", pytrace=False)
-            time.sleep(0.2)
-    yield base, center
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with careline_web(env, folder) as base:
+        yield base, center
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +96,9 @@ def test_an_operator_watches_the_queues_and_steps_in(server, browser):
     )
 
     page.click('[data-emergency="SOS-2001"] button')
-    page.wait_for_selector('[data-emergency="SOS-2001"].acked', timeout=3000)
+    page.wait_for_selector(
+        '[data-emergency="SOS-2001"] .ack', timeout=3000
+    )  # stays red while nobody is on the way (issue 16)
     assert "op" in page.inner_text('[data-emergency="SOS-2001"]')
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -47,6 +47,71 @@ def recompute(instance_json: dict, visits: list, run: str, day_start) -> tuple[f
     return travel, total, worst
 
 
+def late_visits(pipeline, instance_json: dict, visits: list, run: str, day_start) -> list[str]:
+    """Each visit that ended after its window: request, caregiver, window and check-in (minutes
+    from the day's start), and how far the request came (``db.runs.request_traces``), so a
+    broken window says which offer and which decision put it there."""
+    from db import runs
+
+    patients = {p["id"]: p for p in instance_json["patients"]}
+    at_end = instance_json["metadata"].get("time_window_met") == "at_service_end"
+    minute = lambda t: (t - day_start).total_seconds() / 60  # noqa: E731
+    late = []
+    for v in visits:
+        patient_id, service = v.request_id.removeprefix(run + ".").rsplit(".", 1)
+        p = patients[patient_id]
+        duration = next(s["duration"] for s in p["required_services"] if s["service"] == service)
+        window = p["time_windows"][0]
+        if minute(v.check_in_at) + (duration if at_end else 0) > window["end"]:
+            late.append(v)
+    with pipeline.sessions() as session:
+        traces = runs.request_traces(session, [v.request_id for v in late])
+        offers = session.execute(
+            select(tables.offers).where(tables.offers.c.request_id.in_([v.request_id for v in late]))
+        ).all()
+    return [
+        f"{v.request_id} by {v.caregiver_id}: window {patients[v.request_id.removeprefix(run + '.').rsplit('.', 1)[0]]['time_windows'][0]}, "
+        f"planned {minute(v.planned_start):.0f}, checked in {minute(v.check_in_at):.0f}; offers "
+        + ", ".join(
+            f"{o.offer_id} {o.caregiver_id} {o.status} at {minute(o.planned_start):.0f} made {minute(o.created_at):.0f}"
+            for o in offers
+            if o.request_id == v.request_id
+        )
+        + f"; {traces[v.request_id]}"
+        for v in late
+    ]
+
+
+def assert_repairs_keep_hard_windows(pipeline, run: str) -> None:
+    """Issue 18: a declined or timed-out planned offer goes through the worker's repair (an audit
+    event per attempt), and every offer made (the repaired ones included) starts inside its hard
+    window. At 1200x the repair's budget is its share of the replayed day (3 s of the day is
+    2.5 ms of wall: ``AreaContext.at_clock_speed``), too little to solve, so these attempts end in
+    insertion; the solver's repairs are tested offline (tests/unit/test_repair.py) and measured
+    by ``careline bench dispatch``."""
+    r, o, e = tables.care_requests.c, tables.offers.c, tables.event_log.c
+    with pipeline.sessions() as session:
+        attempts = [
+            row.payload.get("data", row.payload)
+            for row in session.execute(
+                select(e.payload).where(e.type == "care.dispatch.repaired", e.subject.like(f"{run}.%"))
+            )
+        ]
+        offered = session.execute(
+            select(o.offer_id, o.planned_start, r.window_start, r.window_end, r.window_hard)
+            .join(tables.care_requests, r.request_id == o.request_id)
+            .where(o.request_id.like(f"{run}.%"))
+        ).all()
+    # about 15 % of offers are declined or time out: 33 planned visits without one fall is < 1 %
+    assert attempts, "no planned visit fell through in this day: nothing was repaired"
+    repaired = [a for a in attempts if a["outcome"] == "repaired"]
+    print(f"\nplanned bazirha-E2: {len(attempts)} visits fell through, {len(repaired)} repaired by the solver")
+    for a in repaired:
+        assert a["moved"] and a["solver_seconds"] <= 5, a
+    late = [x.offer_id for x in offered if x.window_hard and not x.window_start <= x.planned_start <= x.window_end]
+    assert not late, f"offers outside their hard window: {late}"
+
+
 @pytest.mark.parametrize("mode", ["online", "batched", "planned"])
 def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_up(pipeline, shared_data, mode):
     path = shared_data / "uhhc/instances/bazirha-E2.json"
@@ -94,7 +159,9 @@ def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_u
     assert summary.cost.travel_time == pytest.approx(travel)
     assert summary.cost.total_tardiness == pytest.approx(total)
     assert summary.cost.highest_tardiness == pytest.approx(worst)
-    assert total == 0, "bazirha windows are hard: no visit may end after its window"
+    assert total == 0, "bazirha windows are hard: no visit may end after its window: " + "\n".join(
+        late_visits(pipeline, raw, visits, run, result.day.start)
+    )
 
     published = json.loads((shared_data / "uhhc/solutions/bazirha-E2.sa.json").read_text())
     ratio = travel / published["cost_components"]["travel_time"]
@@ -115,8 +182,10 @@ def test_a_bazirha_day_reaches_final_states_without_overlaps_and_its_costs_add_u
             ).all():
                 firsts.setdefault(rid, cid)
         followed = sum(firsts.get(rid) == cid for rid, cid in planned.items()) / len(planned)
-        # a planned slot is given up when a fallback has taken it since (measured 79–94 %)
+        # a planned slot is given up when a fallback has taken it since (measured 79–94 %); a
+        # repair moves the fallen request's row (and the slots it moved) to the new caregiver
         assert followed >= 0.7, f"only {followed:.0%} of first offers followed the plan"
+        assert_repairs_keep_hard_windows(pipeline, run)
     print(
         f"\n{mode} bazirha-E2: careline travel {travel:.0f} min for {len(visits)} visits vs published SA "
         f"{published['cost_components']['travel_time']} min for all 33: ratio {ratio:.3f}; "

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from db import tables
 from db.register import clear_clock
 from handlers.model import RequestStatus
-from tests.integration.twilio_world import build_world
+from tests.integration.twilio_world import BASE, build_world
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +30,11 @@ def _wait_for(check, timeout: float = 60.0):
     raise AssertionError(f"not reached within {timeout} s")
 
 
-def _sms_sent(world, request_id: str) -> list:
+def _sms_sent(world, request_id: str, purpose: str = "offer") -> list:
     with world.sessions() as s:
         return s.execute(
             select(tables.message_status).where(
-                tables.message_status.c.request_id == request_id, tables.message_status.c.purpose == "offer"
+                tables.message_status.c.request_id == request_id, tables.message_status.c.purpose == purpose
             )
         ).all()
 
@@ -48,9 +50,11 @@ def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
     clear_clock(pipeline.sessions)
     world = build_world(pipeline.database_url, now=datetime.now(UTC), with_offer=False)
     call = {"CallSid": "CA" + world.suffix * 4, "From": world.elder_phone, "To": "+8625000000"}
-    world.post("/twilio/voice", call)
-    world.post("/twilio/voice/menu", dict(call, Digits="1"), {"first": "1", "lang": "zh", "try": "0"})
-    world.post("/twilio/voice/time", dict(call, Digits="1"), {"lang": "zh", "service": "meal", "try": "0"})
+    answer = world.post("/twilio/voice", call)
+    for digit in ("2", "1", "1", "1"):  # a home service, meal, as soon as possible, confirmed
+        action = ElementTree.fromstring(answer.text).find("Gather").get("action")
+        path, _, query = action.removeprefix(BASE).partition("?")
+        answer = world.post(path, dict(call, Digits=digit), dict(parse_qsl(query)))
     (record,) = world.outbox("care.intake.v1")
     request_id = record["request_id"]
 
@@ -61,7 +65,7 @@ def test_a_hotline_request_is_offered_by_sms_and_accepted_by_sms(pipeline):
     assert "确认后发送地址" in reply.text
 
     _wait_for(lambda: _status(world, request_id) == RequestStatus.ACCEPTED)
-    _wait_for(lambda: len(_sms_sent(world, request_id)) >= 2)  # and sent the address
+    _wait_for(lambda: _sms_sent(world, request_id, "confirmed"))  # and sent the address
 
     # the caregiver arrives and leaves, texting the offer's short code
     with world.sessions() as s:

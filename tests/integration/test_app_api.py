@@ -10,7 +10,9 @@ import pytest
 from channels.app import Submission, submit_request
 from config import topics
 from db import tables
+from db.uow import SqlUnitOfWork
 from handlers.channels.intake import validate_intake
+from handlers.dispatch.planned import PlannedVisit
 from handlers.model import Elder, Priority
 from handlers.operations.operator_actions import Refused
 from tests.integration.app_world import (
@@ -83,9 +85,26 @@ def test_the_elder_sees_the_caregivers_name_and_arrival_window_once_accepted(wor
     assert run_worker_on(event)
     after = world.client.get(f"/api/v1/requests/{request_id}", headers=world.auth("e-wang")).json()
     assert (after["status"], after["caregiver_name"]) == ("accepted", "Li Mei")
-    start = datetime.fromisoformat(offer["window"]["start"])
-    assert datetime.fromisoformat(after["arrival_window"]["start"]) == start - timedelta(minutes=15)
-    assert datetime.fromisoformat(after["arrival_window"]["end"]) == start + timedelta(minutes=15)
+    start = datetime.fromisoformat(offer["window"]["start"])  # the visit's planned start
+    asked_start, asked_end = (datetime.fromisoformat(MEAL["window"][k]) for k in ("start", "end"))
+    # the promise (handlers.dispatch.promise, policy [promise]): 15 min before to 45 after, inside what was asked
+    assert datetime.fromisoformat(after["arrival_window"]["start"]) == max(start - timedelta(minutes=15), asked_start)
+    assert datetime.fromisoformat(after["arrival_window"]["end"]) == min(start + timedelta(minutes=45), asked_end)
+    assert after["arrival_source"] == "visit"
+
+
+def test_before_anyone_accepts_the_app_shows_the_plan_slots_window_in_a_planned_area(world):
+    request_id = submit(world).json()["request_id"]
+    run_worker_on_intake(world)  # an offer is pending: no caregiver has accepted yet
+    slot = datetime.fromisoformat("2026-12-01T10:30:00+08:00")
+    with SqlUnitOfWork(world.sessions) as uow:
+        uow.replan({request_id: PlannedVisit("cg-li", slot, slot + timedelta(minutes=30))})
+        uow.commit()
+    state = world.client.get(f"/api/v1/requests/{request_id}", headers=world.auth("e-wang")).json()
+    assert (state["status"], state["caregiver_name"], state["arrival_source"]) == ("received", None, "plan")
+    # 15 min before the slot, 45 after it but not past the asked-for 11:00
+    assert datetime.fromisoformat(state["arrival_window"]["start"]) == slot - timedelta(minutes=15)
+    assert datetime.fromisoformat(state["arrival_window"]["end"]) == datetime.fromisoformat(MEAL["window"]["end"])
 
 
 def test_a_request_made_by_phone_shows_in_the_app_with_an_unnamed_caregiver_as_your_caregiver(world):

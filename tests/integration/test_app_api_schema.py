@@ -36,7 +36,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 #: the application whose OpenAPI document is tested; its database comes with ``app_world``
 #: (``app.state.channels``). Loaded at import, not with ``schemathesis.pytest.from_fixture``:
-#: schemathesis 4.32's lazy loader sets ``request.node._nodeid``, which pytest 9 no longer has.
+#: schemathesis 4.32's lazy loader sets ``request.node._nodeid``, which pytest 9.2 no longer has.
 APP = create_app(
     Settings(
         database_url="sqlite://",

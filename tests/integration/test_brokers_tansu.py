@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -10,7 +15,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.partitioner import murmur2
 
-from careline.brokers import TopicSetupError, ensure_topics, start_tansu
+from careline.brokers import TopicSetupError, ensure_topics, free_port, start_tansu, wait_for_broker
+from tests.processes import descendants, running
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +97,32 @@ def test_ensure_topics_reports_partition_mismatch(tansu):
     ensure_topics(tansu.bootstrap, [Spec(name, 3)], timeout_s=30)
     with pytest.raises(TopicSetupError, match=name):
         ensure_topics(tansu.bootstrap, [Spec(name, 5)], timeout_s=1)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_careline_broker_starts_on_a_fresh_clone_and_its_stop_signal_stops_tansu(tmp_path, stop):
+    port = free_port()
+    var = tmp_path / "var"  # no var/logs yet, as on a fresh clone
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "careline.cli", "broker", "--port", str(port)],
+        env=dict(os.environ, CARELINE_VAR_DIR=str(var)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        said = proc.stdout.readline()  # once Tansu answers
+        assert f"Tansu broker on 127.0.0.1:{port}" in said, said + proc.stdout.read()
+        wait_for_broker(f"127.0.0.1:{port}", 10)
+        tansu = descendants(proc.pid)
+        assert tansu and all(running(p) for p in tansu)
+        proc.send_signal(stop)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert (var / "logs" / "tansu.log").exists()
+    assert not [p for p in tansu if running(p)], "Tansu outlived careline broker"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -3,7 +3,7 @@ API, and the monthly report's center score is made from those ratings."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -157,12 +157,13 @@ def test_the_monthly_report_scores_the_center_from_the_providers_ratings(world, 
     assert (
         rate(world, "R-done-2", {"information_correct": True, "notice_sufficient": True, "stars": 5}).status_code == 201
     )
-    data = read_month(world.url, *month_bounds("2026-12"), get_evaluation_config().evv)
+    data = read_month(world.url, *month_bounds("2026-12", UTC), get_evaluation_config().evv)
     assert sorted((c.provider_id, c.information_right, c.notice_enough, c.stars) for c in data.center) == [
         ("p-1", True, False, 4),
         ("p-1", True, True, 5),
     ]
-    html = build_provider_report(world.url, "2026-12", tmp_path / "report")[0].read_text()
+    html = build_provider_report(world.url, "2026-12", tmp_path / "report", languages=["en"], zone="UTC")["en"]
+    html = html.html.read_text()
     assert "information right 100%" in html and "notice enough 50%; score 75.0 / 100" in html
     assert "4.5 stars on average" in html
-    assert read_month(world.url, *month_bounds("2026-11"), get_evaluation_config().evv).center == []
+    assert read_month(world.url, *month_bounds("2026-11", UTC), get_evaluation_config().evv).center == []

@@ -56,7 +56,7 @@ def intake(request, tmp_path_factory):
 def intake_step(raw: bytes | str | dict) -> tuple[str, dict]:
     """What ``streams.agents.validate_intake_records`` does with one record value."""
     try:
-        value = steps.decode(raw)
+        value = steps.decode(raw, strict=True)
         validated = steps.accept_intake_record(value)
         if validated is None:  # this request id was accepted before: the record changes nothing
             _area, validated = steps.validate_intake_record(value)
@@ -88,6 +88,7 @@ def retarget(record: dict, base: dict) -> dict:
 @example(record=dict(RECORD, submitted_at="9999-12-31T23:59:59-14:00"))
 @example(record=dict(RECORD, service_type="<script>alert(1)</script>"))
 @example(record=dict(RECORD, service_type=["meal"]))  # unhashable: a TypeError in the service-type cache
+@example(record=dict(RECORD, **{"'; DROP TABLE care_requests; --": float("inf")}))  # Infinity failed PostgreSQL's json
 def test_a_mangled_intake_record_is_validated_or_dead_lettered_with_the_field(intake, hostile_cases, record):
     outcome, result = intake_step(json.dumps(retarget(record, intake), allow_nan=True).encode())
     hostile_cases.record("intake stream", outcome)

@@ -1,5 +1,6 @@
-"""The outbound agent's steps (offer SMS, address on acceptance, notices) and the
-satisfaction callback: planned on completion, called when due, rated by keypad or SMS."""
+"""The notices agent's step (``channels.notices.tell``: offer SMS, address on acceptance,
+withdrawal, every send recorded with its status) and the satisfaction callback: planned
+on completion, called when due, rated by keypad or SMS."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import select, update
 
+from channels import surveys as survey_calls
+from channels.notices import tell
 from channels.notify import build_notifier
 from db import channels, surveys, tables
 from handlers.channels.sms import count_segments
-from streams import outbound
 from tests.integration.twilio_world import sqlite_world
 
 
@@ -37,43 +39,65 @@ def _offer_event(world, etype: str, event_id: str = "ev-1") -> dict:
     }
 
 
+def _to(world, phone: str) -> list[str]:
+    return [body for kind, to, body, _ in world.notifier.sent if kind == "sms" and to == phone]
+
+
 def test_a_new_offer_is_texted_to_the_caregiver_in_one_segment_without_the_address(world):
-    sid = outbound.notify_offer_event(_offer_event(world, "dispatch.offer.created"), world.ctx)
+    (row,) = tell(world.ctx, _offer_event(world, "dispatch.offer.created"))
     (kind, to, body, callback) = world.notifier.sent[0]
-    assert (kind, to) == ("sms", world.caregiver_phone) and sid.startswith("SM")
+    assert (kind, to) == ("sms", world.caregiver_phone) and row.kind == "offer"
     assert "送餐" in body and "青岛路社区" in body and "4821" in body and "青岛路12号" not in body
     assert count_segments(body).segments == 1
     assert callback.startswith("https://careline.example.org/twilio/status?kind=sms&purpose=offer")
     with world.sessions() as s:
-        assert channels.message_status(s, sid).purpose == "offer"
+        (stored,) = s.execute(select(tables.notices)).all()
+        assert stored.status == "sent" and stored.sid.startswith("SM") and stored.segments == 1
+        assert channels.message_status(s, stored.sid).purpose == "offer"
 
 
 def test_the_same_offer_event_twice_sends_one_sms(world):
     event = _offer_event(world, "dispatch.offer.created")
-    outbound.notify_offer_event(event, world.ctx)
-    assert outbound.notify_offer_event(event, world.ctx) is None
+    tell(world.ctx, event)
+    assert tell(world.ctx, event) == []
     assert len(world.notifier.sent) == 1
 
 
-def test_an_accepted_offer_sends_the_full_address(world):
-    outbound.notify_offer_event(_offer_event(world, "dispatch.offer.accepted"), world.ctx)
-    body = world.notifier.sent[0][2]
-    assert "青岛路12号3单元401" in body and "到4821" in body and "完4821" in body
+def test_an_accepted_offer_sends_the_full_address_and_tells_the_elder_the_window(world):
+    tell(world.ctx, _offer_event(world, "dispatch.offer.accepted"))
+    caregiver = " ".join(_to(world, world.caregiver_phone))
+    assert "青岛路12号3单元401" in caregiver and "到4821" in caregiver and "完4821" in caregiver
+    (elder,) = _to(world, world.elder_phone)
+    assert "已安排" in elder and count_segments(elder).segments == 1
 
 
 def test_a_rescinded_offer_sends_a_short_notice(world):
-    outbound.notify_offer_event(_offer_event(world, "dispatch.offer.rescinded"), world.ctx)
-    assert "已取消" in world.notifier.sent[0][2] and count_segments(world.notifier.sent[0][2]).segments == 1
+    tell(world.ctx, _offer_event(world, "dispatch.offer.rescinded"))
+    (body,) = _to(world, world.caregiver_phone)
+    assert "已取消" in body and count_segments(body).segments == 1
 
 
 def test_records_the_agent_cannot_use_send_nothing(world):
-    assert outbound.notify_offer_event({"type": "dispatch.offer.created", "id": "x", "data": "oops"}, world.ctx) is None
-    assert outbound.notify_offer_event({"type": "dispatch.decided", "id": "y", "data": {}}, world.ctx) is None
+    assert tell(world.ctx, {"type": "dispatch.offer.created", "id": "x", "data": "oops"}) == []
+    assert tell(world.ctx, {"type": "dispatch.decided", "id": "y", "data": {}}) == []
     with world.sessions() as s:
         s.execute(update(tables.caregivers).values(phone=None))
         s.commit()
-    assert outbound.notify_offer_event(_offer_event(world, "dispatch.offer.created"), world.ctx) is None
+    assert tell(world.ctx, _offer_event(world, "dispatch.offer.created")) == []
     assert world.notifier.sent == []
+
+
+def test_a_send_that_fails_is_recorded_failed_with_its_error(world):
+    from channels.notify import NotifyError
+
+    def refuse(to, body, callback=None):
+        raise NotifyError("21211 invalid 'To' number")
+
+    world.notifier.send_sms = refuse
+    tell(world.ctx, _offer_event(world, "dispatch.offer.created"))
+    with world.sessions() as s:
+        (stored,) = s.execute(select(tables.notices)).all()
+    assert stored.status == "failed" and "21211" in stored.error
 
 
 def test_without_credentials_the_console_notifier_is_used_and_opt_outs_are_honoured(world):
@@ -117,16 +141,16 @@ def _complete(world, minutes_ago: float) -> dict:
 
 def test_a_completed_visit_plans_one_call_after_the_configured_delay(world):
     event = _complete(world, minutes_ago=10)
-    due = outbound.plan_rating_call(event, world.ctx)
+    due = survey_calls.plan_rating_call(world.ctx, event)
     assert due == datetime.fromisoformat(event["data"]["check_out_at"]) + timedelta(minutes=30)
-    assert outbound.plan_rating_call(event, world.ctx) is None  # planned once
-    assert outbound.place_due_rating_calls(world.ctx) == 0  # not due yet
+    assert survey_calls.plan_rating_call(world.ctx, event) is None  # planned once
+    assert survey_calls.place_due_rating_calls(world.ctx) == 0  # not due yet
 
 
 def _placed_call(world) -> str:
-    outbound.plan_rating_call(_complete(world, minutes_ago=45), world.ctx)
-    assert outbound.place_due_rating_calls(world.ctx) == 1
-    assert outbound.place_due_rating_calls(world.ctx) == 0
+    survey_calls.plan_rating_call(world.ctx, _complete(world, minutes_ago=45))
+    assert survey_calls.place_due_rating_calls(world.ctx) == 1
+    assert survey_calls.place_due_rating_calls(world.ctx) == 0
     (kind, to, url, _) = world.notifier.sent[0]
     assert (kind, to) == ("call", world.elder_phone)
     return url

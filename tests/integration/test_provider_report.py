@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert
@@ -18,6 +19,7 @@ from db.session import engine_for
 
 pytestmark = pytest.mark.integration
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOV = datetime(2026, 11, 1, 8, tzinfo=UTC)
 GOOD, POOR = "gulou-care", "xuanwu-help"
 NAMES = {GOOD: "Gulou Home Care", POOR: "Xuanwu Helpers"}
@@ -42,6 +44,7 @@ def _request(rid: str, start: datetime) -> dict:
         sync_min_gap=0.0,
         sync_max_gap=0.0,
         status="completed",
+        received_at=None,  # every row names the same columns: one executemany inserts them all
         version=1,
     )
 
@@ -175,7 +178,7 @@ def database(tmp_path):
 
 
 def test_the_month_holds_only_novembers_visits_and_lists_unusable_feedback(database):
-    start, end = month_bounds("2026-11")
+    start, end = month_bounds("2026-11", SHANGHAI)
     data = read_month(database, start, end, get_evaluation_config().evv)
     assert len(data.visits) == 40 and len(data.offers) == 60
     assert len(data.ratings) == 40 and len(data.complaints) == 4 and len(data.center) == 40
@@ -210,7 +213,7 @@ def test_a_request_redispatched_after_a_no_show_counts_its_rating_once_and_both_
         conn.execute(insert(t.visits), [no_show, came])
         conn.execute(insert(t.offers), [_offer(rid, 0, a, day, "canceled", 30), _offer(rid, 1, b, day, "accepted", 60)])
         conn.execute(insert(t.feedback), [dict(_feedback(rid, 0, "rating", rating=2), visit_id=came["visit_id"])])
-    start, end = month_bounds("2026-11")
+    start, end = month_bounds("2026-11", SHANGHAI)
     data = read_month(database, start, end, get_evaluation_config().evv)
     mine = [
         [x for x in items if x.caregiver_id in (a, b)]
@@ -228,8 +231,8 @@ def test_a_request_redispatched_after_a_no_show_counts_its_rating_once_and_both_
 
 
 def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp_path):
-    html_path, pdf_path = build_provider_report(database, "2026-11", tmp_path / "out")
-    html = html_path.read_text()
+    files = build_provider_report(database, "2026-11", tmp_path / "out", languages=["en"], zone="Asia/Shanghai")["en"]
+    html, pdf_path = files.html.read_text(), files.pdf
     assert NAMES[GOOD] in html and NAMES[POOR] in html
     ranking = html.split('id="ranking"')[1].split("</table>")[0]
     assert re.findall(r'data-provider="([^"]+)"', ranking) == [GOOD, POOR]
@@ -238,15 +241,17 @@ def test_the_report_ranks_the_punctual_provider_above_the_late_one(database, tmp
     # providers' ratings of the center: information right 15 of 20 per provider, notice 10 of 20
     assert "40 ratings: information right 75%" in html and "notice enough 50%; score 62.5 / 100" in html
     assert "4.0 stars on average" in html
-    pdf = pdf_path.read_bytes()
-    assert pdf.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) >= 2
+    assert pdf_path.read_bytes().startswith(b"%PDF") and len(_pdf_pages(pdf_path)) >= 2
 
 
 def test_a_malformed_month_is_refused_naming_the_argument(database, tmp_path, capsys):
     assert main("2026-13", tmp_path, database) == 2
     assert "--month" in capsys.readouterr().err
-    assert main("2026-11", tmp_path / "ok", database) == 0
+    assert main("2026-11", tmp_path / "fr", database, "fr") == 2
+    assert "--lang" in capsys.readouterr().err and not (tmp_path / "fr").exists()
+    assert main("2026-11", tmp_path / "ok", database, "both") == 0
+    written = sorted(p.name for p in (tmp_path / "ok").iterdir() if p.suffix in (".html", ".pdf"))
+    assert written == [f"providers-2026-11.{lang}.{ext}" for lang in ("en", "zh") for ext in ("html", "pdf")]
 
 
 def test_stored_evv_flags_count_against_the_provider_unless_a_review_corrected_them(database):
@@ -283,8 +288,153 @@ def test_stored_evv_flags_count_against_the_provider_unless_a_review_corrected_t
                 ),
             ],
         )
-    data = read_month(database, *month_bounds("2026-11"), get_evaluation_config().evv)
+    data = read_month(database, *month_bounds("2026-11", SHANGHAI), get_evaluation_config().evv)
     flagged = sorted(v.evv_flags for v in data.visits if v.provider_id == GOOD and v.evv_flags)
     assert flagged == [("incomplete_checklist",), ("outside_geofence",)]  # the corrected phone flag is gone
     kpis = provider_kpis(data.offers, data.visits, data.ratings, data.complaints, get_evaluation_config().kpis)
     assert kpis[GOOD].evv_compliance_rate == 18 / 20
+
+
+A4_LANDSCAPE = (841.89, 595.28)  # points
+SECTIONS = {
+    "en": [
+        "Summary against targets",
+        "Unserved requests",
+        "Ranking by composite score",
+        "Change from last month",
+        "On-time arrivals by week",
+        "Satisfaction and complaints",
+        "The center, as providers rate it",
+        "Caregivers",
+        "Targets and their sources",
+        "How the numbers are made",
+    ],
+    "zh": [
+        "目标达成概览",
+        "未得到服务的请求",
+        "综合评分排名",
+        "与上月相比",
+        "每周准时到达",
+        "满意度与投诉",
+        "服务商对中心的评价",
+        "护理员",
+        "目标及其依据",
+        "指标计算方法",
+    ],
+}
+
+
+@pytest.fixture
+def with_october_and_unserved(database):
+    """October: the punctual provider was late half the time (so November is better). November:
+    a failed emergency, a routine bathing request left waiting, a cancelled one, and an emergency
+    an operator acknowledged 30 s after it came in."""
+    oct_ = NOV - timedelta(days=20)
+    rows = {"care_requests": [], "visits": [], "offers": []}
+    for i in range(10):
+        rid, start = f"oct-{i}", oct_ + timedelta(days=i)
+        rows["care_requests"].append(_request(rid, start))
+        rows["visits"].append(_visit(rid, GOOD, f"{GOOD}-cg0", start, lateness=30.0 if i % 2 else 0.0))
+        rows["offers"].append(_offer(rid, 0, f"{GOOD}-cg0", start - timedelta(hours=1), "accepted", 40))
+    day = NOV + timedelta(days=10)
+    extra = [
+        _request("sos-failed", day) | dict(priority="stat", service_type="emergency", status="failed", received_at=day),
+        _request("bath-waiting", day) | dict(service_type="bathing", status="received", received_at=day),
+        _request("cancelled", day) | dict(status="cancelled"),
+        _request("sos-answered", day) | dict(priority="stat", service_type="emergency", received_at=day),
+    ]
+    rows["care_requests"] += extra
+    with engine_for(database).begin() as conn:
+        for table, values in rows.items():
+            conn.execute(insert(getattr(t, table)), values)
+        conn.execute(
+            insert(t.emergency_acknowledgements).values(
+                request_id="sos-answered", operator_id="op", acknowledged_at=day + timedelta(seconds=30)
+            )
+        )
+    return database
+
+
+def _pdf_pages(path):
+    """(width, height) in points, the page rendered as an image, and the text of each page."""
+    import pypdfium2
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    document = pypdfium2.PdfDocument(path)
+    pages = []
+    for n, page in enumerate(reader.pages):
+        image = document[n].render(scale=1).to_pil().convert("L")
+        pages.append(((float(page.mediabox.width), float(page.mediabox.height)), image, page.extract_text()))
+    return pages
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_pdf_has_every_section_on_a4_landscape_pages_in_the_reports_language(
+    with_october_and_unserved, tmp_path, lang
+):
+    files = build_provider_report(
+        with_october_and_unserved, "2026-11", tmp_path, languages=[lang], zone="Asia/Shanghai"
+    )
+    pages = _pdf_pages(files[lang].pdf)
+    assert len(pages) >= 3
+    for (width, height), image, _ in pages:
+        assert (width, height) == pytest.approx(A4_LANDSCAPE, abs=0.5)  # one page size, every page
+        assert image.size[0] == 842 and abs(image.size[1] - 595) <= 1  # drawn at 72 dpi
+        dark = sum(image.histogram()[:128])  # pixels drawn: text, tables, plots
+        assert dark > 2000, "a blank page"
+    text = "\n".join(page_text for _, _, page_text in pages)
+    flat = re.sub(r"\s+", "", text)
+    at = 0
+    for heading in SECTIONS[lang]:  # each section, in the HTML's order
+        at = flat.find(re.sub(r"\s+", "", heading), at)
+        assert at >= 0, f"section {heading!r} missing (or out of order) in the PDF"
+    assert f"{GOOD}-cg0" in flat and f"{POOR}-cg1" in flat  # the caregiver table made it into the PDF
+    assert "sos-failed" in flat and "bath-waiting" in flat  # the unserved requests are listed
+    if lang == "zh":  # Chinese text is drawn with a CJK font, not as missing-glyph boxes
+        from pypdf import PdfReader
+
+        fonts = {
+            str(font.get_object()["/BaseFont"])
+            for page in PdfReader(files[lang].pdf).pages
+            for font in page["/Resources"].get("/Font", {}).values()
+        }
+        assert any(re.search(r"WenQuanYi|CJK|SourceHan|Noto-?Sans-?SC", f) for f in fonts), fonts
+
+
+def test_the_report_marks_targets_compares_with_last_month_and_counts_unserved_requests(
+    with_october_and_unserved, tmp_path
+):
+    files = build_provider_report(
+        with_october_and_unserved, "2026-11", tmp_path, languages=["en", "zh"], zone="Asia/Shanghai"
+    )
+    html = files["en"].html.read_text(encoding="utf-8")
+    # 41 completed + 4 new November requests: 1 cancelled (withdrawn), 2 unserved
+    assert "45 requests this month: 42 served, 2 unserved, 1 withdrawn" in html
+    summary = html.split('id="summary"')[1].split("</table>")[0]
+    served = summary.split('data-kpi="served"')[1].split("</tr>")[0]
+    assert "95%" in served and "≥ 99%" in served and 'class="missed"' in served
+    sos = summary.split('data-kpi="emergencies_answered"')[1].split("</tr>")[0]
+    assert (
+        "(60 s)" in sos and "50%" in sos and "≥ 97.5%" in sos and 'class="missed"' in sos
+    )  # 1 of 2 answered within 60 s
+    on_time = summary.split('data-kpi="on_time"')[1].split("</tr>")[0]
+    assert 'class="met"' not in on_time or "≥ 90%" in on_time
+    change = html.split('id="change"')[1].split("</table>")[0]
+    good = change.split(NAMES[GOOD])[1].split("</tr>")[0]
+    assert "new this month" not in good  # Gulou had October visits: a score to compare with
+    assert 'class="better"' in good  # on time went up from October's 50%
+    poor = change.split(NAMES[POOR])[1].split("</tr>")[0]
+    assert "new this month" in poor
+    unserved = html.split('id="unserved-requests"')[1].split("</table>")[0]
+    assert "sos-failed" in unserved and "bath-waiting" in unserved and "cancelled" not in unserved
+    assert "2026-11-11 16:00" in unserved  # 08:00 UTC shown in Shanghai's time
+
+    zh = files["zh"].html.read_text(encoding="utf-8")
+    assert "服务商考核报告，2026年11月" in zh and "中国标准时间 (Asia/Shanghai)" in zh
+    unserved_zh = zh.split('id="unserved-requests"')[1].split("</table>")[0]
+    assert "助急" in unserved_zh and "特急" in unserved_zh and "助浴" in unserved_zh
+    words = set(re.findall(r">([a-z][a-z -]+)<", unserved_zh))
+    assert not words & {"failed", "received", "stat", "routine", "emergency", "bathing"}, words
+    assert "未达标" in zh.split('id="summary"')[1].split("</table>")[0]
+    assert "权重 准时 0.25, 完成 0.2" in zh  # the definitions name the KPIs in Chinese too

@@ -4,6 +4,7 @@ and the same webhook delivered five times at once (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
 import pytest
@@ -43,6 +44,25 @@ def _said(root) -> str:
     return " ".join(e.text or "" for e in root.iter("Say"))
 
 
+def _press(world, root, digits: str, call: dict[str, str] | None = None) -> ElementTree.Element:
+    """Answer the prompt ``root`` gathers for, as Twilio does: POST the Gather's own (signed) action."""
+    action = root.find("Gather").get("action")
+    path, _, query = action.removeprefix(BASE).partition("?")
+    return _xml(world.post(path, dict(call or _call(world), Digits=digits), dict(parse_qsl(query))))
+
+
+def _to_read_back(world, time_key: str = "3") -> ElementTree.Element:
+    root = _xml(world.post("/twilio/voice", _call(world)))
+    root = _press(world, root, "2")  # a home service
+    root = _press(world, root, "1")  # meal
+    return _press(world, root, time_key)
+
+
+def _loose_ends(world, kind: str) -> list:
+    with world.sessions() as s:
+        return list(s.execute(select(tables.loose_ends).where(tables.loose_ends.c.kind == kind)))
+
+
 def test_an_unsigned_webhook_is_refused(world):
     response = world.client.post("/twilio/voice", data=_call(world))
     assert response.status_code == 403
@@ -68,20 +88,29 @@ def test_a_refused_webhook_is_logged_without_the_callers_number(world, caplog):
     assert "refused /twilio/voice" in caplog.text and world.elder_phone not in caplog.text
 
 
-def test_a_registered_elder_hears_the_menu_and_its_answer_url_is_public_and_sorted(world):
+def test_a_registered_elder_hears_emergency_first_and_that_silence_calls_for_help(world):
     root = _xml(world.post("/twilio/voice", _call(world)))
     gather = root.find("Gather")
     assert gather.get("action") == f"{BASE}/twilio/voice/menu?first=1&lang=zh&try=0"
     assert gather.get("timeout") == "8" and gather.get("actionOnEmptyResult") == "true"
-    assert "送餐请按1" in _said(root)
+    said = _said(root)
+    assert said.index("紧急求助请按1") < said.index("预约上门服务请按2") < said.index("投诉请按3")
+    assert "不按键我们也会马上为您呼叫帮助" in said and "重听请按星号键" in said
+    assert said.count("请按") <= 4 + 1  # four options and the repeat key
 
 
-def test_a_whole_call_becomes_one_hotline_intake_record_and_a_spoken_confirmation(world):
-    world.post("/twilio/voice", _call(world))
-    world.post("/twilio/voice/menu", dict(_call(world), Digits="1"), {"first": "1", "lang": "zh", "try": "0"})
-    root = _xml(
-        world.post("/twilio/voice/time", dict(_call(world), Digits="3"), {"lang": "zh", "service": "meal", "try": "0"})
-    )
+def test_star_repeats_the_prompt_and_asks_nothing_else(world):
+    first = _xml(world.post("/twilio/voice", _call(world)))
+    again = _press(world, first, "*")
+    assert "预约上门服务请按2" in _said(again) and "对不起" not in _said(again)
+    assert world.outbox("care.intake.v1") == []
+
+
+def test_a_whole_call_is_read_back_confirmed_with_one_key_and_becomes_one_intake_record(world):
+    read_back = _to_read_back(world)
+    assert world.outbox("care.intake.v1") == []  # nothing submitted before the caller confirms
+    assert "您预约的是送餐，12月1日13:00到17:00之间上门。确认请按1" in _said(read_back)
+    root = _press(world, read_back, "1")
     (record,) = world.outbox("care.intake.v1")
     assert record["channel"] == "hotline" and record["elder_id"] == world.id("e")
     assert record["service_type"] == "meal" and record["priority"] == "routine"
@@ -91,6 +120,30 @@ def test_a_whole_call_becomes_one_hotline_intake_record_and_a_spoken_confirmatio
     assert root.find("Hangup") is not None
     request = validate_intake(record, lambda eid: Elder(eid, world.id("gulou")))
     assert request.request_id == record["request_id"]
+
+
+def test_as_soon_as_possible_is_read_back_on_the_quarter_hour(world):
+    said = _said(_to_read_back(world, "1"))
+    times = [w for w in said.replace("到", " ").replace("之间", " ").split() if ":" in w]
+    assert times and all(t.split(":")[1][:2] in {"00", "15", "30", "45"} for t in times), said
+
+
+def test_choosing_again_at_the_read_back_submits_nothing(world):
+    root = _press(world, _to_read_back(world), "2")
+    assert "送餐请按1" in _said(root)
+    assert world.outbox("care.intake.v1") == []
+
+
+def test_a_complaint_by_hotline_is_acknowledged_and_stays_on_the_board_until_closed(world):
+    root = _xml(world.post("/twilio/voice", _call(world)))
+    root = _press(world, _press(world, root, "3"), "2")  # complaint: nobody came
+    assert "已记录您的投诉" in _said(root)
+    with world.sessions() as s:
+        (complaint,) = s.execute(
+            select(tables.feedback).where(tables.feedback.c.feedback_id.startswith("hotline:" + "CA" + "1" * 32))
+        )
+    assert complaint.kind == "complaint" and complaint.category == "no-show" and complaint.channel == "hotline"
+    assert complaint.followup_due_at is not None and complaint.followup_closed_at is None  # on the board until closed
 
 
 def test_silence_at_the_first_prompt_raises_a_stat_request_and_alerts_the_operator(world):
@@ -112,6 +165,8 @@ def test_an_unknown_caller_is_queued_for_an_operator_and_recorded(world):
         queued = [r.value for r in s.execute(select(tables.outbox).where(tables.outbox.c.key == f"call-{call.seq}"))]
     assert call.outcome == "operator" and call.reason == "unknown caller"
     assert queued[0]["type"] == "care.call.operator_queued" and queued[0]["data"]["caller"] == "+8613500135000"
+    (loose,) = _loose_ends(world, "unknown_caller")
+    assert loose.phone == "+8613500135000" and loose.closed_at is None
 
 
 def test_a_family_members_phone_counts_as_the_elders(world):
@@ -126,15 +181,18 @@ def test_a_caller_who_hangs_up_in_the_menu_is_queued_for_a_call_back_once(world)
     with world.sessions() as s:
         rows = [r.value for r in s.execute(select(tables.outbox)) if r.value.get("type") == "care.call.operator_queued"]
     assert len(rows) == 1 and "hung up" in rows[0]["data"]["reason"]
+    (loose,) = _loose_ends(world, "hangup")  # with the number to call back, until an operator closes it
+    assert loose.phone == world.elder_phone and loose.subject == world.id("e") and loose.closed_at is None
 
 
 def test_the_same_final_webhook_delivered_five_times_at_once_creates_one_request(any_db_world):
     world = any_db_world
-    world.post("/twilio/voice", _call(world))
-    form = dict(_call(world), Digits="2")
-    query = {"lang": "zh", "service": "meal", "try": "0"}
+    read_back = _to_read_back(world)
+    action = read_back.find("Gather").get("action")
+    path, _, query = action.removeprefix(BASE).partition("?")
+    form = dict(_call(world), Digits="1")
     with ThreadPoolExecutor(max_workers=5) as pool:
-        responses = list(pool.map(lambda _: world.post("/twilio/voice/time", form, query), range(5)))
+        responses = list(pool.map(lambda _: world.post(path, form, dict(parse_qsl(query))), range(5)))
     assert [r.status_code for r in responses] == [200] * 5
     assert len(world.outbox("care.intake.v1")) == 1
     assert len({_said(_xml(r)) for r in responses}) == 1  # every delivery hears the same number

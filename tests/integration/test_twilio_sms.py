@@ -74,10 +74,29 @@ def test_a_decline_with_the_code_names_that_offer(world):
 def test_check_in_and_check_out_need_an_accepted_offer_with_that_code(world):
     refused = _reply(world.post("/twilio/sms", _sms(world, "到 4821", sid="SM" + "b" * 32)))
     assert "已失效" in refused and _caregiver_events(world) == []
-    with world.sessions() as s:
+    with world.sessions() as s:  # accepted: dispatch booked the visit
+        (offer,) = s.execute(select(tables.offers)).all()
         s.execute(update(tables.offers).values(status="accepted"))
+        s.execute(
+            tables.visits.insert().values(
+                visit_id=f"{offer.request_id}.v1",
+                request_id=offer.request_id,
+                caregiver_id=offer.caregiver_id,
+                provider_id="p",
+                elder_id=world.id("e"),
+                service_type="meal",
+                planned_start=offer.planned_start,
+                planned_end=offer.planned_end,
+                status="scheduled",
+                lateness_minutes=0,
+                travel_minutes=10,
+            )
+        )
         s.commit()
     _reply(world.post("/twilio/sms", _sms(world, "到 4821", sid="SM" + "c" * 32)))
+    with world.sessions() as s:  # dispatch handled the check-in
+        s.execute(update(tables.visits).values(status="in-progress", check_in_at=offer.planned_start))
+        s.commit()
     _reply(world.post("/twilio/sms", _sms(world, "DONE 4821", sid="SM" + "d" * 32)))
     assert [e["type"] for e in _caregiver_events(world)] == [
         "caregiver.visit.checked_in",
@@ -190,3 +209,33 @@ def test_an_sos_text_while_the_buttons_emergency_is_open_joins_it(world, device)
     pressed = world.client.post(f"/alarms/{world.id('btn')}", headers={"Authorization": f"Bearer {device}"}).json()
     reply = _reply(world.post("/twilio/sms", _sms(world, "sos", sender=world.elder_phone)))
     assert pressed["request_id"] in reply and len(world.outbox("care.intake.v1")) == 1
+
+
+@pytest.mark.parametrize("body", ["好", "ＯＫ", "“1”", " 接 ", "yes"])
+def test_a_caregiver_with_one_pending_offer_accepts_it_in_her_own_words(world, body):
+    _reply(world.post("/twilio/sms", _sms(world, body)))
+    (event,) = _caregiver_events(world)
+    assert event["type"] == "caregiver.offer.accepted" and event["data"]["offer_id"] == f"{world.id('r1')}.o1"
+
+
+def test_an_sms_complaint_opens_a_follow_up_with_a_deadline_that_stays_until_closed(any_db_world):
+    world = any_db_world
+    reply = _reply(world.post("/twilio/sms", _sms(world, "投诉 护理员态度不好", sender=world.elder_phone)))
+    assert reply and "投诉" in reply
+    with world.sessions() as s:
+        (complaint,) = s.execute(select(tables.feedback).where(tables.feedback.c.request_id == world.id("r1"))).all()
+    assert (complaint.kind, complaint.channel, complaint.comment) == ("complaint", "sms", "护理员态度不好")
+    assert complaint.followup_due_at is not None and complaint.followup_closed_at is None
+    with world.sessions() as s:
+        from db.loose_ends import open_followups
+
+        assert [f.feedback_id for f in open_followups(s, None)] == [complaint.feedback_id]
+
+
+def test_a_check_in_texted_from_a_phone_that_is_no_caregivers_changes_nothing_and_is_a_loose_end(any_db_world):
+    world = any_db_world
+    reply = _reply(world.post("/twilio/sms", _sms(world, "到 4821", sender=world.elder_phone)))
+    assert reply and _caregiver_events(world) == []
+    with world.sessions() as s:
+        (loose,) = s.execute(select(tables.loose_ends).where(tables.loose_ends.c.kind == "unknown_sms")).all()
+    assert loose.phone == world.elder_phone and loose.subject == "4821" and loose.closed_at is None

@@ -1,4 +1,4 @@
-"""An in-memory operator unit of work: ``InMemoryUnitOfWork`` plus emergency acknowledgements and EVV reviews."""
+"""An in-memory operator unit of work: ``InMemoryUnitOfWork`` plus emergency acknowledgements, EVV reviews and outcomes."""
 
 from __future__ import annotations
 
@@ -21,8 +21,17 @@ class _EvvReviews(list):
         self.append(review)
 
 
+class _Outcomes(dict):
+    def get(self, request_id):  # type: ignore[override]  # same signature as the repository
+        return super().get(request_id)
+
+    def add(self, outcome) -> None:
+        self[outcome.request_id] = outcome
+
+
 class InMemoryOperatorUnitOfWork(InMemoryUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.acknowledgements = _Acks()
         self.evv_reviews = _EvvReviews()
+        self.outcomes = _Outcomes()

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from handlers.model import Offer, OfferStatus, Priority, RequestStatus, Visit, VisitStatus
 from handlers.operations.alerts import Acknowledgement, alerts, open_emergencies
 from handlers.operations.queues import SlaPolicy, Snapshot
@@ -52,3 +54,39 @@ def test_no_check_in_five_minutes_after_the_planned_start_is_a_no_show_alert():
     snap = Snapshot([req("r", status=RequestStatus.ACCEPTED)], visits=[visit])
     assert alerts(snap, {}, at(4), SLA) == []
     assert [a.kind for a in alerts(snap, {}, at(6), SLA)] == ["no_show"]
+
+
+def test_a_failed_request_stays_an_alert_and_a_breach_days_later_until_an_operator_records_an_outcome():
+    failed = req("f", status=RequestStatus.FAILED, received=0, closed=1)
+    days_later = at(3 * 24 * 60)
+    kinds = {a.kind for a in alerts(Snapshot([failed]), {}, days_later, SLA)}
+    assert kinds == {"escalated", "sla_breach"}  # nothing leaves on a timer
+    assert alerts(Snapshot([failed], resolved=frozenset({"f"})), {}, days_later, SLA) == []
+
+
+def test_an_emergency_stays_on_the_card_until_its_outcome_is_recorded_whatever_its_status():
+    done = req("sos", Priority.STAT, status=RequestStatus.COMPLETED, received=0, closed=30)
+    acks = {"sos": Acknowledgement("sos", "op", at(1))}
+    assert [e.request_id for e in open_emergencies(Snapshot([done]), acks, at(60))] == ["sos"]
+    assert open_emergencies(Snapshot([done], resolved=frozenset({"sos"})), acks, at(60)) == []
+
+
+def test_an_acknowledged_emergency_with_nobody_on_the_way_stays_red():
+    sos = req("sos", Priority.STAT, status=RequestStatus.FAILED, received=0, closed=2)
+    acks = {"sos": Acknowledgement("sos", "op", at(1))}
+    (card,) = open_emergencies(Snapshot([sos]), acks, at(5))
+    assert card.acknowledged_by == "op" and card.nobody_on_the_way and card.red
+    helped = req("help", Priority.STAT, status=RequestStatus.ACCEPTED, received=0)
+    visit = Visit("v", "help", "cg", "p1", "e1", "emergency", 1, at(1), at(31), VisitStatus.SCHEDULED)
+    (card,) = open_emergencies(Snapshot([helped], visits=[visit]), {"help": acks["sos"]}, at(5))
+    assert not card.nobody_on_the_way and not card.red
+
+
+def test_a_visit_predicted_to_start_after_the_window_is_a_late_alert_with_the_new_time():
+    r = req("r", status=RequestStatus.ACCEPTED)
+    visit = Visit("v", "r", "cg", "p1", "e1", "meal", 1, at(60), at(90), VisitStatus.SCHEDULED)
+    assert alerts(Snapshot([r], visits=[visit]), {}, at(0), SLA) == []
+    visit.expected_at = r.latest_start + timedelta(minutes=25)
+    (late,) = alerts(Snapshot([r], visits=[visit]), {}, at(0), SLA)
+    assert (late.kind, late.subject_id, late.age_seconds) == ("late", "r", 25 * 60.0)
+    assert late.detail == visit.expected_at.isoformat()

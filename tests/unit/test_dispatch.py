@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.model import OfferStatus, RequestStatus, SyncType
@@ -56,6 +58,16 @@ def test_a_request_nobody_can_take_fails_and_goes_to_the_operator_queue():
     assert any(e.type == "care.request.escalated" and e.payload["step"] == "operator_queue" for e in uow.events)
 
 
+def test_an_emergency_nobody_can_take_alerts_an_operator_and_waits_in_their_queue():
+    from handlers.model import Priority
+
+    uow = uow_with(caregiver("a", "meal"))
+    offers.receive_request(request("sos", 1, service="emergency", priority=Priority.STAT), uow, at(0), POLICY, TRAVEL)
+    assert uow.requests.get("sos").status == RequestStatus.FAILED
+    assert any(e.type == "care.operator.alert" and e.payload["reason"] == "emergency received" for e in uow.events)
+    assert any(e.type == "care.request.escalated" and e.payload["step"] == "operator_queue" for e in uow.events)
+
+
 def test_a_pending_offer_holds_the_slot_so_no_caregiver_is_double_booked():
     uow = uow_with(caregiver("a", home=1))
     offers.receive_request(request("r1", 1, start=60, end=60), uow, at(0), POLICY, TRAVEL)
@@ -110,13 +122,34 @@ def test_evv_mismatches_are_kept_on_the_visit_and_raised_for_review_not_dropped(
     offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
     offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
     far = [{"code": "outside_geofence", "detail": "212 m from the elder's home"}]
-    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, far)
-    assert attendance.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}])
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, far, "app_gps")
+    assert attendance.check_out("r", "a", uow, at(10), [{"code": "short_visit", "detail": "5 of 30 min"}], "app_gps")
     visit = uow.visits.for_request("r")
     assert [f["code"] for f in visit.evv_flags] == ["outside_geofence", "short_visit"]
     assert uow.requests.get("r").status == RequestStatus.COMPLETED  # flagged, still counted
     alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert"]
     assert alerts == ["EVV mismatch to review: outside_geofence", "EVV mismatch to review: short_visit"]
+
+
+def test_a_check_in_that_came_with_no_verification_is_flagged_unverified_and_raised_for_review():
+    uow = uow_with(caregiver("a", home=1))
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL)
+    visit = uow.visits.for_request("r")
+    assert [f["code"] for f in visit.evv_flags] == ["unverified"] and visit.evv_method is None
+    assert [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert"] == [
+        "EVV mismatch to review: unverified"
+    ]
+
+
+def test_a_check_in_verified_by_its_channel_keeps_the_method_and_no_flag():
+    uow = uow_with(caregiver("a", home=1))
+    offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), POLICY, TRAVEL)
+    offers.accept_offer("r.o1", "a", uow, at(0), POLICY, TRAVEL)
+    assert attendance.check_in("r", "a", uow, at(5), TRAVEL, [], "landline")
+    visit = uow.visits.for_request("r")
+    assert visit.evv_method == "landline" and not visit.evv_flags
 
 
 def test_an_offer_made_while_another_caregiver_was_accepting_is_withdrawn_not_a_second_visit():
@@ -135,3 +168,74 @@ def test_an_offer_made_while_another_caregiver_was_accepting_is_withdrawn_not_a_
     assert not accept_offer("r1.late", other, uow, at(2), POLICY, line_travel())
     assert late.status == OfferStatus.RESCINDED
     assert [o.offer_id for o in uow.offers.for_request("r1") if o.status == OfferStatus.ACCEPTED] == [first.offer_id]
+
+
+def test_an_offer_ranked_before_another_accept_changed_the_caregivers_day_is_withdrawn_and_offered_on():
+    """The batch matcher and the agent decide concurrently: CI saw a caregiver hold two offers made
+    on views that did not include each other, accept both, and reach the second visit 72 minutes
+    late. The second accept is refused and the request goes to the next caregiver."""
+    from handlers.dispatch.offers import accept_offer
+    from handlers.model import Offer
+
+    travel = line_travel()
+    uow = uow_with(caregiver("c1", home=0), caregiver("c2", home=5))
+    offers.receive_request(request("near", 1, start=30, end=200), uow, at(0), POLICY, travel)
+    (first,) = offers_of(uow, "near")
+    assert first.caregiver_id == "c1" and accept_offer(first.offer_id, "c1", uow, at(1), POLICY, travel)
+    visit = uow.visits.for_request("near")
+    # ranked without the visit at location 1: c1 would leave home and be at location 4 at 00:40,
+    # but after the visit (ending 01:00) it cannot be there before 01:30
+    uow.requests.add(request("far", 4, start=40, end=60, window_hard=True))
+    stale = Offer("far.o1", "far", "c1", at(40), at(70), at(0), at(2), 0, 0, "1234")
+    uow.offers.add(stale)
+    assert visit.planned_end == at(60)
+    assert not accept_offer("far.o1", "c1", uow, at(1), POLICY, travel)
+    assert stale.status == OfferStatus.RESCINDED
+    assert [v.visit_id for v in uow.visits.for_caregiver("c1")] == [visit.visit_id]
+    assert [(o.caregiver_id, o.status) for o in offers_of(uow, "far") if o is not stale] == [
+        ("c2", OfferStatus.PENDING)
+    ]
+    assert any(e.type == "dispatch.offer.accept_refused" for e in uow.events)
+
+
+def test_a_driving_caregivers_accept_is_checked_at_her_own_speed_not_the_areas():
+    """Ranking measures travel at the caregiver's mode (``scheduling.travel_for``); the accept's
+    clash check must too, or every tight slot of a car driver is refused as a clash."""
+    from dataclasses import replace
+
+    from handlers.dispatch.offers import accept_offer
+    from handlers.register.geo import CoordinateTravelTimes
+
+    # Nanjing, about 4 km apart on a line: 0 the base, 1 and 2 the homes
+    travel = CoordinateTravelTimes([(32.0400, 118.7800), (32.0760, 118.7800), (32.1120, 118.7800)])
+    uow = uow_with(replace(caregiver("car", home=0), travel_mode="car"))
+    offers.receive_request(request("first", 1, start=60, end=120), uow, at(0), POLICY, travel)
+    (first,) = offers_of(uow, "first")
+    assert accept_offer(first.offer_id, "car", uow, at(1), POLICY, travel)
+    offers.receive_request(request("second", 2, start=0, end=300), uow, at(2), POLICY, travel)
+    (second,) = offers_of(uow, "second")
+    assert second.planned_start < at(90) + timedelta(minutes=travel.minutes(1, 2))  # sooner than by e-bike
+    assert accept_offer(second.offer_id, "car", uow, at(3), POLICY, travel)
+    assert second.status == OfferStatus.ACCEPTED
+
+
+def test_a_caregiver_who_checked_out_early_may_accept_the_next_visit_ranking_gave_her():
+    """Ranking books a visit until its check-out (``Visit.expected_end``); the accept's clash check
+    must too. The deploy smoke saw a caregiver complete a visit in minutes, be offered the next
+    request at once, answer yes and be refused: the first visit's planned end was still ahead."""
+    from handlers.dispatch.offers import accept_offer
+    from handlers.visits import attendance
+
+    travel = line_travel()
+    uow = uow_with(caregiver("c1", home=1))
+    offers.receive_request(request("first", 1, start=0, end=120), uow, at(0), POLICY, travel)
+    (first,) = offers_of(uow, "first")
+    assert accept_offer(first.offer_id, "c1", uow, at(1), POLICY, travel)
+    assert attendance.check_in("first", "c1", uow, at(2), travel)
+    assert attendance.check_out("first", "c1", uow, at(10))
+    assert uow.visits.for_request("first").planned_end > at(30)  # planned longer than it took
+    offers.receive_request(request("next", 1, start=10, end=200), uow, at(11), POLICY, travel)
+    (second,) = offers_of(uow, "next")
+    assert second.caregiver_id == "c1" and second.planned_start < at(30)
+    assert accept_offer(second.offer_id, "c1", uow, at(12), POLICY, travel)
+    assert second.status == OfferStatus.ACCEPTED

@@ -90,7 +90,8 @@ def test_a_missed_check_in_records_a_no_show_informs_the_elder_and_offers_the_vi
     assert deadline.payload["due"] == at(65).isoformat()
     assert disruptions.missed_check_in("r.o1.v", uow, at(65), POLICY, TRAVEL)
     assert uow.visits.get("r.o1.v").status == VisitStatus.NO_SHOW
-    assert any(e.type == "care.elder.informed" for e in uow.events)
+    (no_show,) = [e for e in uow.events if e.type == "care.visit.no_show"]  # what the elder is told from
+    assert no_show.payload["visit_id"] == "r.o1.v" and no_show.payload["elder_id"] == "e1"
     assert pending(uow, "r")[0].caregiver_id == "b"
     assert not disruptions.missed_check_in("r.o1.v", uow, at(66), POLICY, TRAVEL)
 

@@ -58,9 +58,20 @@ def test_an_app_check_in_without_a_position_is_flagged_missing_location():
     assert codes(gps_check_in(None)) == [EvvFlagCode.MISSING_LOCATION]
 
 
-def test_an_sms_code_alone_proves_no_location():
-    flags = verify_check_in("sms_code", PLANNED, PLANNED, None, HOME, None, [LANDLINE], POLICY)
-    assert codes(flags) == [EvvFlagCode.MISSING_LOCATION]
+def test_an_sms_check_in_from_the_caregivers_registered_phone_on_time_verifies():
+    mobile = "+86 138 0000 0012"
+    assert verify_check_in("sms_code", PLANNED, PLANNED, None, HOME, "+8613800000012", [mobile], POLICY) == []
+
+
+def test_an_sms_check_in_from_another_phone_is_flagged_wrong_phone():
+    flags = verify_check_in("sms_code", PLANNED, PLANNED, None, HOME, "+8613900001111", ["+8613800000012"], POLICY)
+    assert codes(flags) == [EvvFlagCode.WRONG_PHONE] and "caregiver" in flags[0].detail
+
+
+def test_an_sms_check_in_too_early_is_flagged_even_from_the_right_phone():
+    early = PLANNED - timedelta(minutes=40)
+    flags = verify_check_in("sms_code", early, PLANNED, None, HOME, "+8613800000012", ["+8613800000012"], POLICY)
+    assert codes(flags) == [EvvFlagCode.TOO_EARLY]
 
 
 def test_a_landline_call_from_the_elders_registered_phone_verifies_whatever_its_formatting():

@@ -33,8 +33,8 @@ def flagged_visit():
     uow.elders.add(elder("e1", 1))
     offers.receive_request(request("r", 1, start=0, end=60), uow, at(0), DispatchPolicy(), TRAVEL)
     offers.accept_offer("r.o1", "a", uow, at(0), DispatchPolicy(), TRAVEL)
-    attendance.check_in("r", "a", uow, at(5), TRAVEL, [FAR, EARLY])
-    attendance.check_out("r", "a", uow, at(10), [SHORT])
+    attendance.check_in("r", "a", uow, at(5), TRAVEL, [FAR, EARLY], "app_gps")
+    attendance.check_out("r", "a", uow, at(10), [SHORT], "app_gps")
     uow.events.clear()
     return uow, uow.visits.for_request("r")
 

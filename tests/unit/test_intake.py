@@ -67,3 +67,8 @@ def test_a_synchronised_follower_keeps_its_gap():
         )
     )
     assert (r.sync_type, r.sync_partner_id, r.sync_min_gap, r.sync_max_gap) == (SyncType.SEQUENTIAL, "i0", 60, 90)
+
+
+def test_an_emergency_is_taken_whatever_its_service_type_so_it_reaches_an_operator():
+    r = check(record(service_type="emergency", priority="stat"))
+    assert r.service_type == "emergency" and r.priority.value == "stat"

@@ -13,17 +13,23 @@ from handlers.model import RequestStatus, SyncType
 from handlers.simulation.caregiver_model import CaregiverModel
 from handlers.simulation.offline import run_day
 
+# one worker plans bazirha-E2 for the whole module (6 s of solver time) instead of each worker
+# that gets one of its tests (scripts/test-fast runs pytest-xdist with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("bazirha-e2-plan")
+
 START = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 PUBLISHED_SA_TRAVEL_E2 = 1384  # solutions/bazirha-E2.sa.json
 
 
-@pytest.fixture(scope="module")
+# session scope: xdist may run this module's tests apart on one worker, and a module fixture
+# would then plan the day again for each run of them
+@pytest.fixture(scope="session")
 def e2(shared_data):
     path = shared_data / "uhhc" / "instances" / "bazirha-E2.json"
     return parse_instance(json.loads(path.read_text()), "bazirha-E2")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2_plan(e2):
     return plan_day(e2, time_limit_seconds=6)
 
@@ -90,7 +96,7 @@ def test_a_simultaneous_pair_is_planned_at_one_start_with_two_caregivers():
         ],
         [carer("c1"), carer("c2")],
     )
-    routes = plan_day(inst, time_limit_seconds=1)
+    routes = plan_day(inst, time_limit_seconds=0.3)
     where = {(s.patient_id, s.service_id): (cid, s.start) for cid, stops in routes.items() for s in stops}
     (c_a, t_a), (c_b, t_b) = where[("p", "s1")], where[("p", "s2")]
     assert t_a == t_b and c_a != c_b
@@ -107,7 +113,7 @@ def test_a_sequential_follower_starts_within_its_gap_after_the_anchor():
         ],
         [carer("c1")],
     )
-    routes = plan_day(inst, time_limit_seconds=1)
+    routes = plan_day(inst, time_limit_seconds=0.3)
     starts = {s.service_id: s.start for s in routes["c1"]}
     assert 45 <= starts["s2"] - starts["s1"] <= 50
     assert sync_violations(inst, routes) == []
@@ -149,7 +155,7 @@ def test_a_pair_with_one_visit_missing_is_left_to_the_unserved_count():
 
 def test_a_soft_window_nobody_can_meet_is_served_late_rather_than_dropped():
     inst = small([need("p", "s1", 4, 0, 10)], [carer("c1")], windows_hard=False)
-    routes = plan_day(inst, time_limit_seconds=1)
+    routes = plan_day(inst, time_limit_seconds=0.3)
     assert routes["c1"][0].start == 40
     cost = evaluate_routes(inst, routes)
     assert (cost.unserved, cost.total_tardiness) == (0, 30)
@@ -157,7 +163,7 @@ def test_a_soft_window_nobody_can_meet_is_served_late_rather_than_dropped():
 
 def test_a_need_no_caregiver_can_perform_or_reach_in_time_is_left_unserved_not_late():
     inst = small([need("p", "s3", 1, 0, 300), need("q", "s1", 4, 0, 10), need("r", "s1", 1, 0, 300)], [carer("c1")])
-    routes = plan_day(inst, time_limit_seconds=1)
+    routes = plan_day(inst, time_limit_seconds=0.3)
     assert [(s.patient_id, s.start) for s in routes["c1"]] == [("r", 10)]
 
 
@@ -165,7 +171,7 @@ def test_no_visit_is_planned_outside_a_caregivers_shift():
     inst = small(
         [need("p", "s1", 1, 0, 600), need("q", "s1", 1, 0, 600)], [carer("early", end=60), carer("late", start=300)]
     )
-    routes = plan_day(inst, time_limit_seconds=1)
+    routes = plan_day(inst, time_limit_seconds=0.3)
     assert all(s.start >= 310 for s in routes["late"])
     assert all(s.end + 10 <= 60 for s in routes["early"])
     assert evaluate_routes(inst, routes).unserved == 0
@@ -177,7 +183,9 @@ def test_a_planned_day_brings_every_request_to_a_final_state_mostly_as_planned(e
     run = run_day(
         day,
         MatrixTravelTimes(e2.distances),
-        DispatchPolicy(shift_end_hard=e2.shift_end_hard),
+        # a repair's solver budget (3 s configured) would only make the unit loop slow: 0.4 s
+        # repairs a day of this size
+        DispatchPolicy(shift_end_hard=e2.shift_end_hard, repair_seconds=0.4),
         CaregiverModel(),
         {n.service_id for n in e2.needs},
         mode="planned",

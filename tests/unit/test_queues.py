@@ -127,3 +127,16 @@ def test_escalated_and_completed_requests_are_counted_when_they_close():
     failed = req("failed", RequestStatus.FAILED, received=0, closed=2)
     stats = cumulative_statistics(Snapshot([done, failed]), at(0), at(10), SLA)
     assert (stats["workspace"]["tasks_completed"], stats["workspace"]["tasks_escalated"]) == (0, 1)
+
+
+def test_a_request_nobody_took_counts_as_waiting_and_as_an_sla_breach_until_it_is_resolved():
+    failed = req("f", status=RequestStatus.FAILED, received=0, closed=1)
+    served = req("s", status=RequestStatus.ACCEPTED, received=0, assigned=2)
+    now = at(9 * 60)  # nine hours later
+    ws = realtime_statistics(Snapshot([failed, served]), now, SLA)["workspace"]
+    assert ws["tasks_waiting"] == 1 and ws["longest_task_waiting_sid"] == "f"
+    assert (ws["sla_met"], ws["sla_breached"], ws["sla_percent"]) == (1, 1, 50.0)
+    ws = realtime_statistics(Snapshot([failed, served], resolved=frozenset({"f"})), now, SLA)["workspace"]
+    assert ws["tasks_waiting"] == 0 and ws["sla_breached"] == 1  # served another way, still not in time
+    cumulative = cumulative_statistics(Snapshot([failed, served]), at(0), now, SLA)["workspace"]
+    assert cumulative["sla_percent"] == 50.0 and cumulative["tasks_escalated"] == 1

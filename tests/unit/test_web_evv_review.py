@@ -36,7 +36,9 @@ def flagged(center):
         uow.commit()
     for rid, cid, flags, out in (("R-1001", "cg-li", [FAR, PHONE], [SHORT]), ("R-1005", "cg-ma", [FAR], None)):
         with SqlUnitOfWork(factory) as uow:
-            assert attendance.check_in(rid, cid, uow, center.now - timedelta(minutes=5), center.travel, flags)
+            assert attendance.check_in(
+                rid, cid, uow, center.now - timedelta(minutes=5), center.travel, flags, "app_gps"
+            )
             if out:
                 assert attendance.check_out(rid, cid, uow, center.now, out)
             uow.commit()

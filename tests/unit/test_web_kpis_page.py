@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -82,6 +83,15 @@ def test_a_supervisor_sees_every_provider_best_score_first_with_its_kpis(app, ev
     assert "40%" in poor and "33%" in poor and "25.0" in poor  # 4 of 10; 1 of 3 on time; 1 complaint in 4 visits
     assert "&lt;b&gt;玄武&lt;/b&gt; care" in page and "<b>玄武</b>" not in page
     assert rows(page, "kpi-caregivers", "caregiver") == ["cg-li", "cg-ma"]  # most visits due first
+
+
+def test_the_window_is_shown_in_the_centers_time_zone(app, evaluated):
+    page = login(app, "sup").get("/dashboard/kpis").text
+    window = page.split('id="kpi-window"')[1].split("</span>")[0]
+    zone = ZoneInfo(app.state.settings.programme_timezone)
+    assert zone.key != "UTC"  # the seeded center is in Nanjing
+    start = (evaluated.now - timedelta(hours=23)).astimezone(zone)
+    assert f"{start:%Y-%m-%d %H:%M}" in window and f"({zone.key})" in window and "UTC" not in window
 
 
 def test_an_operator_sees_only_the_providers_and_caregivers_of_the_region(app, evaluated):

@@ -21,9 +21,10 @@ from tests.unit.dashboard_seed import PASSWORD
 from tests.unit.web_client import _seeded, app, center, login, settings_for  # noqa: F401 - fixtures
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def production_hashing():
-    """These tests measure what real Argon2 does to the service (tests/unit/conftest.py lowers it)."""
+    """Real Argon2, for the test that measures what it does to the service (tests/unit/conftest.py
+    lowers it for every other test: throttling and the hashing pool's bounds do not depend on its cost)."""
     from argon2 import PasswordHasher
 
     from careline.operators import use_password_hasher
@@ -42,7 +43,7 @@ def _token(client: TestClient, user: str, password: str):
     return client.post("/api/auth/token", json={"username": user, "password": password})
 
 
-def test_password_guesses_do_not_stall_the_other_routes(center):
+def test_password_guesses_do_not_stall_the_other_routes(center, production_hashing):
     """16 guesses at once, each an Argon2 hash (~0.2 s on a quiet machine): /healthz keeps answering
     in less time than a few of them take. Verifying on the event loop (as before) queued /healthz
     behind all 16. The bound is relative to one hash measured here, so a loaded machine slows both."""
@@ -181,6 +182,8 @@ def test_guessing_many_accounts_from_one_address_is_throttled_by_address(center)
 
 
 def test_an_unknown_user_name_is_throttled_like_an_account_and_never_stored(app, center):
+    frozen = datetime.now(UTC)
+    app.state.login_clock = lambda: frozen  # guesses come faster than the delays end, however slow the hashing
     client = TestClient(app)
     secret_looking = "MyPassw0rd-typed-in-the-user-field"
     codes = [_token(client, secret_looking, "x").status_code for _ in range(8)]

@@ -103,7 +103,7 @@ STEPS = (
     ("_finish (streams/relay", "outbox relay: database"),
     ("_take (streams/relay", "outbox relay: database"),
     ("_send (streams/relay", "outbox relay: send and acks"),
-    ("handle (streams/outbound", "outbound notify (offer SMS)"),
+    ("tell (streams/notices", "notices (offer SMS and every other notice)"),
     ("run_batches", "batch timer"),
     ("publish_live_kpis", "live KPIs and provider scores timer"),
     ("window_tallies", "live KPI windows"),

@@ -31,10 +31,10 @@ from careline import brokers
 from config import topics
 from config.settings import Settings
 from db.migrate import upgrade
+from db.runs import DECIDED_WITHOUT_OFFER
 from tools.replay.stack import worker_env, worker_process
 
 BENCH_ENV = {"CARELINE_OFFER_TIMEOUT_SECONDS": "86400", "CARELINE_LOG_LEVEL": "WARNING"}
-FINAL = ("failed", "on-hold", "rejected", "cancelled", "entered-in-error")
 
 
 @dataclass
@@ -203,7 +203,7 @@ class Watcher:
                 self._probe[1].set()
             elif b'"care.request.status_changed"' in raw:
                 data = json.loads(raw)["data"]
-                if data.get("status") in FINAL:
+                if data.get("status") in DECIDED_WITHOUT_OFFER:
                     self._decide(data["request_id"], data["status"], now)
         else:
             value = json.loads(raw)
@@ -224,14 +224,14 @@ class Watcher:
         published before marking it sent, so a decision found here and not on the topics
         was not delivered by the broker to this consumer (``lag`` says where it stands)."""
         from db import runs
-        from db.session import Session, engine_for
+        from db.session import session_factory
 
         waiting = [r for r in ids if r not in self.decided]
         if not waiting:
             return []
 
         def read() -> dict[str, str]:
-            with Session(engine_for(database_url)) as session:
+            with session_factory(database_url)() as session:
                 return runs.decisions_of(session, waiting)
 
         found = await asyncio.to_thread(read)
@@ -289,11 +289,11 @@ def explain_undecided(console, database_url: str, ids: list[str], limit: int = 1
     """Print, for up to ``limit`` of the requests the watcher saw no decision for, how far each
     came by the database (``db.runs.request_traces``) and where the worker log is."""
     from db import runs
-    from db.session import Session, engine_for
+    from db.session import session_factory
 
     if not ids:
         return
-    with Session(engine_for(database_url)) as session:
+    with session_factory(database_url)() as session:
         traces = runs.request_traces(session, ids[:limit])
     console.print(
         f"[red]{len(ids)} request(s) without a decision seen on the topics[/red]"

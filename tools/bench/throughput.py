@@ -283,7 +283,7 @@ def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], in
             f"first decision: the first dispatch.offer.created of the request, or a final state without an offer "
             f"(failed: no eligible caregiver, to the operator queue), or a dead letter; latency from the driver's send "
             f"to its read of that record. Requests: copies of {instance} (one service area per day of requests), "
-            f"visits tomorrow, nobody answers offers. Saturated: achieved < {SATURATED_SHARE:.0%} of offered, p95 > "
+            f"visits the day after tomorrow, nobody answers offers. Saturated: achieved < {SATURATED_SHARE:.0%} of offered, p95 > "
             f"{p95_bound:g} s, or undecided after the drain."
         ),
     )

@@ -1,5 +1,5 @@
 """The load the throughput and scale benches offer: many service areas, each a
-copy of one UHHC day booked for tomorrow.
+copy of one UHHC day booked for the day after tomorrow.
 
 A real programme is many districts, each with its own roster; dispatch is
 partitioned by service area. So the bench gives every block of one day's
@@ -9,8 +9,14 @@ round robin from ``active`` areas at a time, and an area that has sent its
 day is replaced by a fresh one, so the roster per area stays the size the
 instance has and the area cache of the worker (256 areas) is not defeated.
 
-Visits are for tomorrow (minute 0 of the instance is 07:00 UTC the next
-day), so every window is still open however long the run takes. Paired
+Visits are for the day after tomorrow (minute 0 of the instance is 07:00 UTC
+two days on, ``bench_day_start``). The bench's worker keeps offers open for 24
+hours (``stack.BENCH_ENV``) and a caregiver leaves only once an offer could be
+answered (``handlers.dispatch.scheduling.best_insertion``), so a day tomorrow
+lost its early windows to "would arrive after the time window" whenever the
+bench ran after about 07:00 UTC: every request failed and no offer was made.
+Two days on, every window is still open after the answer allowance at any
+hour the bench starts, however long the run takes. Paired
 visits lose their synchronisation (``sync``): a follower waits for its anchor
 to be accepted, and nobody accepts in a bench.
 """
@@ -65,15 +71,16 @@ class Workload:
             yield area, record
 
 
-def tomorrow_morning(now: datetime | None = None) -> datetime:
-    """07:00 UTC of the day after ``now``."""
+def bench_day_start(now: datetime | None = None) -> datetime:
+    """07:00 UTC two days after ``now``: at least 31 hours ahead, more than the bench's
+    24-hour offer timeout (see the module docstring)."""
     now = now or datetime.now(UTC)
-    return (now + timedelta(days=1)).replace(hour=7, minute=0, second=0, microsecond=0)
+    return (now + timedelta(days=2)).replace(hour=7, minute=0, second=0, microsecond=0)
 
 
 def build_workload(instance: Instance, requests: int, run: str, day_start: datetime | None = None) -> Workload:
     """Enough areas for ``requests`` intake records (one instance day each)."""
-    start = day_start or tomorrow_morning()
+    start = day_start or bench_day_start()
     first = build_day(instance, start, LEAD_MINUTES, f"{run}-a0")
     count = max(1, math.ceil(requests / len(first.submissions)))
     days = (first,) + tuple(build_day(instance, start, LEAD_MINUTES, f"{run}-a{k}") for k in range(1, count))

@@ -51,7 +51,7 @@ from db.migrate import upgrade
 from db.session import Session, session_factory, sessionmaker
 from handlers.datasets.uhhc import Instance
 from tools.faults import points as fault_points
-from tools.faults.invariants import Verdict, check
+from tools.faults.invariants import RESTING, Verdict, check
 from tools.faults.live_check import Comparison, compare, hold_clock
 from tools.replay.driver import ReplayDriver, ReplayOptions
 from tools.replay.stack import worker_env
@@ -230,9 +230,9 @@ class Lab:
         service the day's caregivers give), so that hotline calls become requests dispatch can place."""
         text = (REPO_ROOT / "config" / "ivr.toml").read_text(encoding="utf-8")
         path = self.var / f"ivr-{service_type}.toml"
-        path.write_text(
-            text.replace('"1" = { service_type = "meal"', f'"1" = {{ service_type = "{service_type}"'), encoding="utf-8"
-        )
+        # the service menu's first item (meal in the shipped menu) swaps places with service_type
+        first, wanted = 'service_type = "meal"', f'service_type = "{service_type}"'
+        path.write_text(text.replace(wanted, "\x00").replace(first, wanted, 1).replace("\x00", first), encoding="utf-8")
         if self.env.get("CARELINE_IVR_CONFIG") != str(path):
             self.env["CARELINE_IVR_CONFIG"] = str(path)
             self.stop_web()
@@ -378,12 +378,36 @@ class Lab:
         verdict = check(
             ids, requests, offers, visits, status_events, dead, self.unsent_outbox(), dict(self.proxy.stats.forwarded)
         )
+        stuck = sorted(r.request_id for r in requests if r.status not in RESTING)
+        if stuck:
+            verdict.violations.extend(self.stuck_traces(stuck, offers))
         lost = set(ids) - {r.request_id for r in requests} - set(dead)
         if lost:
             from tools.faults.trace import trace
 
             verdict.violations.extend(trace(self.bootstrap, self.sessions, self.partitions, lost))
         return verdict
+
+    def stuck_traces(self, request_ids: list[str], offers: list) -> list[str]:
+        """One line per request not at rest: how far it came and its events in order
+        (``db.runs.request_traces``), then each of its offers with caregiver, status, expiry and
+        answer (replay-clock times), so that a broken run says where the request stopped."""
+        from db.register import read_clock
+
+        with self.sessions() as session:
+            traces = runs.request_traces(session, request_ids)
+            now = read_clock(session).now()
+        lines = [f"  replay clock at the check: {now:%d %H:%M:%S}"]
+        for rid in request_ids:
+            mine = sorted((o for o in offers if o.request_id == rid), key=lambda o: o.offer_id)
+            told = "; ".join(
+                f"{o.offer_id.rsplit('.', 1)[-1]} {o.caregiver_id.rsplit('.', 1)[-1]} {o.status.value}"
+                f" expires {o.expires_at:%d %H:%M:%S}"
+                + (f" answered {o.responded_at:%d %H:%M:%S}" if o.responded_at else "")
+                for o in mine
+            )
+            lines.append(f"  trace {rid}: {traces.get(rid, '')}; offers: {told or 'none'}")
+        return lines
 
     def quiesce(self, timeout_s: float = 60.0) -> None:
         """Wait until the outbox is empty (or ``timeout_s``), then a little for SMS in flight."""
@@ -466,9 +490,10 @@ def _kill_worker_and_timers(lab: Lab, driver: ReplayDriver, log: FaultLog) -> No
 
 
 def _hotline_call(lab: Lab, url: str, caller: str, service_type: str, answered: list[int]) -> str | None:
-    """One call to the hotline through its three signed voice webhooks (call, service menu,
-    time menu), each delivered again until the web answers (Twilio retries a webhook that got
+    """One call to the hotline through its five signed voice webhooks (call, first menu, service
+    menu, time menu, read-back confirmed), each delivered again until the web answers (Twilio retries a webhook that got
     no answer); the request id the caller heard in the confirmation, or None."""
+    import html
     import re
     import uuid
 
@@ -483,13 +508,17 @@ def _hotline_call(lab: Lab, url: str, caller: str, service_type: str, answered: 
         "To": lab.env["CARELINE_TWILIO_FROM_NUMBER"],
         "CallStatus": "in-progress",
     }
-    steps: tuple[tuple[str, dict[str, str]], ...] = (
-        ("/twilio/voice", {}),
-        ("/twilio/voice/menu?first=1&lang=zh&try=0", {"Digits": "1"}),
-        (f"/twilio/voice/time?lang=zh&service={service_type}&try=0", {"Digits": "1"}),
-    )
+    # the call answered, then: a home service (2), the first service (1), as soon as possible (1),
+    # and the read-back confirmed (1); each answer goes to the action the previous prompt gathered for
+    keys: tuple[dict[str, str], ...] = ({}, {"Digits": "2"}, {"Digits": "1"}, {"Digits": "1"}, {"Digits": "1"})
     reply = None
-    for path, more in steps:
+    path = "/twilio/voice"
+    for more in keys:
+        if reply is not None:
+            action = re.search(r'<Gather[^>]* action="([^"]+)"', reply.text)
+            if action is None:
+                return None
+            path = html.unescape(action.group(1)).removeprefix(url)
         form = {**base, **more}
         headers = {"X-Twilio-Signature": sign(url + path, form, lab.env["CARELINE_TWILIO_AUTH_TOKEN"])}
         deadline = time.monotonic() + 60

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from careline.reports import read_month
 from config import topics
 from config.evaluation import get_evaluation_config
-from db import live_kpis
-from db.register import read_clock, set_clock
+from db import live_kpis, register
 from db.session import Session, sessionmaker
-from handlers.clock import SimClock
 from handlers.evaluation.kpis import Kpis, caregiver_kpis, provider_kpis
 
 #: every KPI but the median time to accept, which the live side estimates from a histogram
@@ -115,11 +113,10 @@ def stored_kpis(database_url: str, run: str, day_start: datetime) -> dict[str, K
 
 
 def hold_clock(factory: sessionmaker[Session]) -> None:
-    """Slow a replay clock to real time where it stands: the live window is the last 24 h of
-    that clock, which at 1200x leaves a replayed day within a minute or two."""
-    with factory() as session:
-        now = read_clock(session).now()
-    set_clock(factory, SimClock(datetime.now(UTC), now, 1.0))
+    """Slow a replay clock to real time where it stands (``db.register.hold_clock``): the live
+    window is the last 24 h of that clock, which at 1200x leaves a replayed day within a
+    minute or two."""
+    register.hold_clock(factory)
 
 
 #: the topics the KPI fold reads: when the group has committed their ends, every event is in the table

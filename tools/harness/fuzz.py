@@ -20,13 +20,16 @@ from typing import Callable
 
 
 def _sms() -> Callable[[bytes], None]:
+    from config.locale import get_texts
     from handlers.channels import sms
+
+    texts = get_texts()
 
     def target(data: bytes) -> None:
         text = data.decode("utf-8", "replace")
         reply = sms.parse_reply(text)
         assert reply.code is None or re.fullmatch(r"[0-9]{4}", reply.code), reply
-        assert sms.reply_text(reply.kind, reply.code, "zh", "careline")
+        assert sms.reply_text(texts, reply.kind, reply.code, "zh", "careline")
         rating = sms.parse_rating(text)
         assert rating is None or 1 <= rating <= 5, rating
         sms.is_alarm_text(text, frozenset({"SOS", "救命"}))

@@ -85,9 +85,8 @@ class ReplayDriver:
         console: Console | None = None,
         worker_alive: Callable[[], bool] = lambda: True,
     ) -> None:
-        self.worker_alive = worker_alive
-        self.bootstrap, self.factory, self.instance, self.opt = bootstrap, factory, instance, options
-        self.console = console or Console(stderr=True)
+        self._setup(bootstrap, factory, options, console, worker_alive)
+        self.instance = instance
         self.run_id = f"{instance.name}-{uuid.uuid4().hex[:6]}"
         self.day = build_day(
             instance, options.day_start, options.lead_minutes, self.run_id, options.providers, options.twin_roster
@@ -99,6 +98,20 @@ class ReplayDriver:
             {c.caregiver_id: c.home_base_index for c in self.day.caregivers},
             {c.caregiver_id: c.provider_id for c in self.day.caregivers},
         )
+
+    def _setup(
+        self,
+        bootstrap: str,
+        factory: sessionmaker[Session],
+        options: ReplayOptions,
+        console: Console | None,
+        worker_alive: Callable[[], bool],
+    ) -> None:
+        """What every replay keeps, whatever its day (a UHHC instance here, a city in
+        ``tools.replay.city``): set ``run_id``, ``day`` and ``fleet`` after it."""
+        self.worker_alive = worker_alive
+        self.bootstrap, self.factory, self.opt = bootstrap, factory, options
+        self.console = console or Console(stderr=True)
         self.final: dict[str, str] = {}
         self.dead: list[dict] = []
         #: request ids from outside the day's submissions (e.g. app API requests) the run also waits for
@@ -147,6 +160,13 @@ class ReplayDriver:
         raise TimeoutError(f"the stream worker did not answer within {timeout_s:.0f} s")
 
     def run(self) -> ReplayResult:
+        self._load()
+        wall_seconds = self._play()
+        summary, work = self._summarise()
+        return ReplayResult(self.run_id, self.day, summary, self.dead, wall_seconds, dict(self.final), work)
+
+    def _load(self) -> None:
+        """Store the day's register and roster and the areas' dispatch mode."""
         load_day(self.factory, self.day, self.instance)
         plan = None
         if self.opt.mode == "planned":
@@ -154,11 +174,15 @@ class ReplayDriver:
             routes = plan_day(self.instance, self.opt.plan_seconds)
             plan = planned_visits(self.instance, routes, self.run_id, self.day.start)
         set_dispatch_mode(self.factory, self.day.area, self.opt.mode, plan)
+
+    def _play(self) -> float:
+        """Wait for the worker, start the replay clock and play the day until every request is
+        final (or the timeout); the wall seconds it took."""
         producer, consumer = self._producer(), self._consumer()
         waited = self.wait_for_worker(producer, consumer)
         self.console.print(
             f"worker ready after {waited:.1f} s; replaying {len(self.day.submissions)} "
-            f"requests of {self.instance.name} at {self.opt.speed:g}x"
+            f"requests of {self._name()} at {self.opt.speed:g}x"
         )
         first = min(s.at for s in self.day.submissions)
         clock = SimClock(datetime.now(UTC), first - timedelta(minutes=1), self.opt.speed)
@@ -171,10 +195,14 @@ class ReplayDriver:
             producer.flush()
             producer.close()
             consumer.close()
-        summary, work = self._summarise()
-        return ReplayResult(
-            self.run_id, self.day, summary, self.dead, time.monotonic() - started, dict(self.final), work
-        )
+        return time.monotonic() - started
+
+    def _name(self) -> str:
+        return self.instance.name
+
+    def _area_of(self, caregiver_id: str) -> str:
+        """The service area a caregiver's events are keyed by (one per UHHC day)."""
+        return self.day.area
 
     def _loop(self, producer: KafkaProducer, consumer: KafkaConsumer, clock: SimClock, started: float) -> None:
         todo = deque(self.day.submissions)
@@ -293,10 +321,11 @@ class ReplayDriver:
             "check_in": "caregiver.visit.checked_in",
             "check_out": "caregiver.visit.checked_out",
         }
+        area = self._area_of(act.caregiver_id)
         self._deliver(
             producer,
             topics.CAREGIVER_EVENTS.name,
-            self.day.area,
+            area,
             {
                 "specversion": "1.0",
                 "id": str(uuid.uuid4()),
@@ -309,7 +338,9 @@ class ReplayDriver:
                     "request_id": act.request_id,
                     "caregiver_id": act.caregiver_id,
                     "offer_id": act.offer_id,
-                    "service_area": self.day.area,
+                    "service_area": area,
+                    # the simulated caregiver stands in for a verified channel (handlers.visits.evv)
+                    **({"evv_method": "simulated"} if act.kind in ("check_in", "check_out") else {}),
                 },
             },
         )

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 from xml.dom import minidom
 
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 from careline.web.app import create_app
 from careline.web.twilio_security import sign
 from channels.context import ChannelContext, callback_url
+from channels.notices import tell
 from channels.notify import ConsoleNotifier
 from config.settings import Settings
 from db import register, runs
@@ -31,7 +33,6 @@ from handlers.channels.intake import validate_intake
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, MatrixTravelTimes
 from handlers.model import Caregiver, Elder, ProviderOrganisation
-from streams.outbound import notify_offer_event
 
 BASE = "https://careline.example.org"
 TOKEN = "demo-auth-token"
@@ -57,7 +58,7 @@ def _seed(ctx: ChannelContext, now: datetime) -> None:
             active=True,
             language="zh-CN",
         )
-        li.phone = CAREGIVER  # type: ignore[attr-defined]  # a column the mapping adds (caregivers.phone)
+        li.phone = CAREGIVER
         s.add(li)
         s.flush()
         s.add(Elder("e-wang", "gulou", 1, phone=ELDER, language="zh-CN", name="王奶奶"))
@@ -116,13 +117,24 @@ def run(workdir: Path) -> int:
     print(f"careline hotline demo: Wang Nainai calls {HOTLINE} from {ELDER} (no Twilio account needed)")
     twilio.post("the call is answered", "/twilio/voice", call)
     twilio.post(
-        "she presses 1 (meal)", "/twilio/voice/menu", dict(call, Digits="1"), {"first": "1", "lang": "zh", "try": "0"}
+        "she presses 2 (a home service)",
+        "/twilio/voice/menu",
+        dict(call, Digits="2"),
+        {"first": "1", "lang": "zh", "try": "0"},
     )
     twilio.post(
+        "she presses 1 (meal)", "/twilio/voice/service", dict(call, Digits="1"), {"lang": "zh", "page": "0", "try": "0"}
+    )
+    read_back = twilio.post(
         "she presses 1 (as soon as possible)",
         "/twilio/voice/time",
         dict(call, Digits="1"),
         {"lang": "zh", "service": "meal", "try": "0"},
+    )
+    action = minidom.parseString(read_back).getElementsByTagName("Gather")[0].getAttribute("action")
+    path, _, query = action.removeprefix(BASE).partition("?")
+    twilio.post(
+        "she hears the request read back and presses 1 to confirm", path, dict(call, Digits="1"), dict(parse_qsl(query))
     )
     (record,) = [v for v in _dispatch_outbox(ctx, now, seen) if "intake_id" in v]
     print(
@@ -133,7 +145,7 @@ def run(workdir: Path) -> int:
         offers.receive_request(validate_intake(record, uow.elders.get), uow, now, DispatchPolicy(), TRAVEL)
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):
-        notify_offer_event(event, ctx)
+        tell(ctx, event)
     _print_sms(notifier, 0, "the offer SMS to the caregiver (one segment, no address yet)")
     if not notifier.sent:
         print("no caregiver could take the request", file=sys.stderr)
@@ -151,7 +163,7 @@ def run(workdir: Path) -> int:
         )
         uow.commit()
     for event in _dispatch_outbox(ctx, now, seen):
-        notify_offer_event(event, ctx)
+        tell(ctx, event)
     _print_sms(notifier, sent_before, "the address SMS once the offer is accepted")
     return 0 if len(notifier.sent) > sent_before else 1
 

@@ -26,6 +26,12 @@ class Stack:
     database_url: str
     worker_log: Path
     worker: subprocess.Popen
+    #: what fires the deadlines: the stack's own timer service, or the one already running
+    timer_service: str = ""
+
+
+class StackError(RuntimeError):
+    """The stack cannot run here as asked (e.g. a timer service of another broker holds the database)."""
 
 
 def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[str, str]:
@@ -40,14 +46,16 @@ def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[st
 
 
 @contextlib.contextmanager
-def worker_process(env: dict[str, str], log_path: Path, command: str = "worker") -> Iterator[subprocess.Popen]:
-    """``careline <command>`` (the Faust worker, or the timer service) as a
-    child process logging to ``log_path``; stopped with SIGTERM (then SIGKILL
-    after 20 s) on exit."""
+def worker_process(
+    env: dict[str, str], log_path: Path, command: str = "worker", args: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen]:
+    """``careline <command> <args>`` (the Faust worker, the timer service, the web service)
+    as a child process logging to ``log_path``; stopped with SIGTERM (then SIGKILL after
+    20 s) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "careline.cli", command], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "careline.cli", command, *args], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         time.sleep(0.2)
@@ -84,6 +92,28 @@ def local_stack(settings: Settings, embedded_broker: bool, database_url: str, ru
         )
         worker_log = logs / f"worker-{run_name}.log"
         env = worker_env(settings, bootstrap, database_url)
-        stack.enter_context(worker_process(env, logs / f"scheduler-{run_name}.log", "scheduler"))
+        timers = _timer_service(database_url, bootstrap)
+        if not timers:
+            timers = f"timer service log {logs / f'scheduler-{run_name}.log'}"
+            stack.enter_context(worker_process(env, logs / f"scheduler-{run_name}.log", "scheduler"))
         proc = stack.enter_context(worker_process(env, worker_log))
-        yield Stack(bootstrap, database_url, worker_log, proc)
+        yield Stack(bootstrap, database_url, worker_log, proc, timers)
+
+
+def _timer_service(database_url: str, bootstrap: str) -> str:
+    """The timer service already serving ``database_url`` (described), or "" if none: there is
+    one per database (``careline.scheduler``), so the stack uses a running one on its broker.
+
+    :raises StackError: the running one publishes to another broker.
+    """
+    from careline.scheduler import running_timer_service
+
+    held = running_timer_service(database_url)
+    if held is None:
+        return ""
+    if held.broker != bootstrap:
+        raise StackError(
+            f"a timer service (pid {held.pid} on {held.host}) serves this database for the broker {held.broker}, "
+            f"not {bootstrap}: stop it, or replay into another database (CARELINE_DATABASE_URL)"
+        )
+    return f"the timer service already running (pid {held.pid} on {held.host})"

@@ -9,25 +9,36 @@ from handlers.datasets.uhhc import RouteCost
 from handlers.evaluation.summary import Summary
 
 
-def _fmt(x: float | None, digits: int = 1) -> str:
+def fmt(x: float | None, digits: int = 1) -> str:
+    """``x`` with ``digits`` decimals for a report line, ``—`` when unmeasured (None)."""
     return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_final_states(
+    console: Console, title: str, by_status: dict[str, int], requests: int, failure_reasons: dict[str, int]
+) -> None:
+    """The table of requests by final state (``__open__``: not final) with its total, then one
+    line per failure reason; the same for a UHHC replay and a city day."""
+    states = Table(title=title)
+    states.add_column("state")
+    states.add_column("requests", justify="right")
+    for state, n in sorted(by_status.items()):
+        states.add_row("not final" if state == "__open__" else state, str(n))
+    states.add_row("[bold]total", f"[bold]{requests}")
+    console.print(states)
+    for reason, n in sorted(failure_reasons.items()):
+        console.print(f"failed, {reason}: {n} (sent to the operator queue)")
 
 
 def print_summary(
     console: Console, name: str, summary: Summary, published: dict[str, RouteCost], wall_seconds: float
 ) -> None:
-    states = Table(title=f"{name}: requests by final state")
-    states.add_column("state")
-    states.add_column("requests", justify="right")
-    for state, n in sorted(summary.by_status.items()):
-        states.add_row("not final" if state == "__open__" else state, str(n))
-    states.add_row("[bold]total", f"[bold]{summary.requests}")
-    console.print(states)
-    for reason, n in sorted(summary.failure_reasons.items()):
-        console.print(f"failed, {reason}: {n} (sent to the operator queue)")
+    print_final_states(
+        console, f"{name}: requests by final state", summary.by_status, summary.requests, summary.failure_reasons
+    )
     console.print(
-        f"time to assign: p50 {_fmt(summary.time_to_assign_p50_minutes)} min, "
-        f"p95 {_fmt(summary.time_to_assign_p95_minutes)} min (simulated) · offers: "
+        f"time to assign: p50 {fmt(summary.time_to_assign_p50_minutes)} min, "
+        f"p95 {fmt(summary.time_to_assign_p95_minutes)} min (simulated) · offers: "
         + ", ".join(f"{k} {v}" for k, v in sorted(summary.offers_by_status.items()))
         + f" · wall time {wall_seconds:.1f} s"
     )
@@ -38,9 +49,9 @@ def print_summary(
     for label, c in rows:
         cmp.add_row(
             label,
-            _fmt(c.travel_time, 0),
-            _fmt(c.total_tardiness, 0),
-            _fmt(c.highest_tardiness, 0),
+            fmt(c.travel_time, 0),
+            fmt(c.total_tardiness, 0),
+            fmt(c.highest_tardiness, 0),
             str(c.visits),
             str(c.unserved),
         )

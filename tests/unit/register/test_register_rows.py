@@ -43,7 +43,7 @@ def test_elders_read_the_same_from_chinese_and_english_headers():
 
 
 def test_an_elder_without_coordinates_is_placed_approximately_and_the_region_filled():
-    (_, second), _, _ = parse_elders(table(ELDERS_ZH))
+    (_, second), _, _, _ = parse_elders(table(ELDERS_ZH))
     assert second.location.provenance is Provenance.APPROXIMATE and second.location.precision == "district"
     assert 31.2 < second.location.latitude < 31.4 and 120.5 < second.location.longitude < 120.7
     assert second.region_path == "江苏省/苏州市/姑苏区/双塔街道"
@@ -77,7 +77,7 @@ E4,丁,1940,,,31.3,
 
 def test_the_centers_own_region_resolves_an_address_without_its_city():
     data = "编号,姓名,住址\nE1,甲,平江路12号\n"
-    (elder,), errors, _ = parse_elders(table(data), RegisterContext(region_hint="江苏省/苏州市"))
+    (elder,), errors, _, _ = parse_elders(table(data), RegisterContext(region_hint="江苏省/苏州市"))
     assert errors == () and elder.location.precision == "city" and elder.region_path == "江苏省/苏州市"
 
 

@@ -1,0 +1,739 @@
+"""Repair a planned day when a visit falls through, instead of greedy insertion.
+
+When a planned visit's offer is declined or times out (``handlers.dispatch.offers.close_offer``),
+the rest of the day of the caregivers it affects is re-optimised with OR-Tools routing, the
+model of ``handlers.dispatch.planning`` cut down to what is still open:
+
+- vehicles: the caregivers who may take the falling request (``rank_caregivers``' candidates,
+  at most ``policy.repair_caregivers`` of the cheapest) and the caregiver who let it fall; each
+  starts where it is: the place and end of its last commitment that starts before it could set
+  off (``now`` plus the offer's answer time), or its home base at its shift start, and is back
+  home by the shift end (plus the policy's overtime) when the shift end is hard;
+- fixed nodes: visits (accepted, started) and pending offers after that point, and plan slots
+  that cannot move (their window or service is not known, or they are half of a synchronised
+  pair): each on its own caregiver at its own start; a slot may only be reached later when the
+  caregiver is already running late for it (its start range is what the fixed chain allows);
+- open nodes: the falling request, at any caregiver that may take it (never one already offered
+  it) inside its window, and the plan's requests that have not arrived yet (no offer, no visit)
+  whose window and service the plan knows, at any vehicle whose abilities cover the service;
+- hard windows bound the start; soft windows allow lateness at one unit per minute, at most
+  ``planning.MAX_PLANNED_LATENESS_MINUTES``; the objective is travel + tardiness in minutes
+  (the UHHC objective the plan was made with), leaving a node out costs ``UNSERVED_PENALTY``.
+
+The search is guided local search stopped by ``policy.repair_seconds`` of wall clock. When it
+has no answer in time (or the budget is 0, or the falling request is left out), the caller falls
+back to insertion (``offers.offer_next``). Every attempt is one ``care.dispatch.repaired`` event.
+Times in the model are whole minutes from ``now`` (travel and durations rounded up, so a start
+the model finds feasible is feasible in real minutes too).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time as wall
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Callable, Mapping, Sequence
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from handlers import events as ev
+from handlers.dispatch import offers
+from handlers.dispatch.planned import PlannedVisit
+from handlers.dispatch.scheduling import (
+    DispatchPolicy,
+    Ranking,
+    TravelTimes,
+    _excluded,  # the ranking's own eligibility rules, without the search for a gap
+    earliest_start,
+    insertion_at,
+    rank_caregivers,
+    travel_for,
+)
+from handlers.dispatch.shifts import shifts_between
+from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, RequestStatus, SyncType
+from handlers.ports import UnitOfWork
+
+UNSERVED_PENALTY = 1_000_000
+"""Cost of leaving an open node out of the repaired routes: above any day's travel and tardiness."""
+
+TARDINESS_COST_PER_MINUTE = 1
+"""Soft windows: one unit per minute late, as the plan (``planning``) counts it."""
+
+MAX_MOVED_LATENESS_MINUTES = 90
+"""Soft windows: a moved slot starts at most this late (``planning.MAX_PLANNED_LATENESS_MINUTES``)."""
+
+FALLING_MAX_LATE_MINUTES = 90
+"""Soft windows: how late the repair may place the request that fell through, the plan's own cap
+(``planning.MAX_PLANNED_LATENESS_MINUTES``). Measured on rome-p44 (2026-12-06, 1 s repairs):
+at 12 h the repair placed 8 of 12 fallen requests, total tardiness 983 min, highest 375; at
+90 min it placed 6 (the others by insertion), 562 min, highest 110."""
+
+
+@dataclass(frozen=True)
+class RepairVehicle:
+    """A caregiver as the repair sees it: free at ``free_at`` minutes (from the model's origin)
+    at ``location``, back at ``home`` by ``back_by`` minutes (None: no limit)."""
+
+    caregiver_id: str
+    location: int
+    free_at: int
+    home: int
+    back_by: int | None
+
+
+@dataclass(frozen=True)
+class RepairNode:
+    """A visit of the repair: ``location`` index, ``duration`` minutes, start range
+    ``earliest``..``latest`` minutes (``latest`` the latest on-time start). ``pinned``: the one
+    caregiver of a fixed node; ``caregivers``: who may do an open node; ``hard``: a window that
+    is never missed (else lateness costs, up to ``max_late`` minutes); ``required``: an open node
+    that may move but not be left out (a pending offer: its caregiver holds the slot)."""
+
+    request_id: str
+    location: int
+    duration: int
+    earliest: int
+    latest: int
+    hard: bool = True
+    pinned: str | None = None
+    caregivers: frozenset[str] = frozenset()
+    max_late: int = 90
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """Routes per caregiver as (request id, start minute) in visiting order, the open nodes left
+    out, the objective (travel + tardiness minutes) and the solver's wall seconds."""
+
+    routes: dict[str, list[tuple[str, int]]]
+    unserved: tuple[str, ...]
+    objective: float
+    seconds: float
+
+
+Minutes = Callable[[str, int, int], float]
+"""Travel minutes for a caregiver (its own mode) between two location indexes."""
+
+
+def solve_repair(
+    vehicles: Sequence[RepairVehicle], nodes: Sequence[RepairNode], minutes: Minutes, seconds: float
+) -> RepairResult | None:
+    """Re-plan ``nodes`` over ``vehicles`` within ``seconds`` of wall clock (guided local search).
+
+    Returns None when the budget is not positive or the solver finds no solution in time (the
+    caller falls back to insertion). Raises ``ValueError`` for a fixed node pinned to a caregiver
+    that is not among ``vehicles``. The search runs in this process, or in the worker process
+    ``use_solver_process`` started (OR-Tools holds the GIL while it searches: in a thread it
+    would still stop the stream worker's event loop for the whole budget).
+    """
+    if seconds <= 0 or not vehicles:
+        return None
+    started = wall.perf_counter()
+    ids = {v.caregiver_id for v in vehicles}
+    for n in nodes:
+        if n.pinned is not None and n.pinned not in ids:
+            raise ValueError(f"{n.request_id}: pinned to {n.pinned}, who is not a vehicle of the repair")
+    locations = [n.location for n in nodes] + [v.location for v in vehicles] + [v.home for v in vehicles]
+    legs = [
+        [[0 if a == b else int(math.ceil(minutes(v.caregiver_id, a, b))) for b in locations] for a in locations]
+        for v in vehicles
+    ]
+    args = (list(vehicles), list(nodes), legs, seconds)
+    found = _search(*args) if not _IN_WORKER_PROCESS else _search_in_worker(args)
+    if found is None:
+        return None
+    routes, unserved = found
+    objective = route_cost(vehicles, {n.request_id: n for n in nodes}, routes, minutes)
+    return RepairResult(routes, unserved, objective, wall.perf_counter() - started)
+
+
+_IN_WORKER_PROCESS = False
+_POOL: ProcessPoolExecutor | None = None
+
+
+def use_solver_process() -> None:
+    """Run every later repair's search in one worker process (from a clean ``forkserver``,
+    started by the first repair), so the thread that waits for it holds no GIL: the stream
+    worker calls this at start. Idempotent."""
+    global _IN_WORKER_PROCESS
+    _IN_WORKER_PROCESS = True
+
+
+def _search_in_worker(
+    args: tuple[list[RepairVehicle], list[RepairNode], list[list[list[int]]], float],
+) -> tuple[dict[str, list[tuple[str, int]]], tuple[str, ...]] | None:
+    """``_search`` in the solver process; a process that died is replaced and this repair
+    answers None (the caller falls back to insertion)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        return _POOL.submit(_search, *args).result()
+    except BrokenProcessPool:
+        _POOL = None
+        return None
+
+
+def _search(
+    vehicles: Sequence[RepairVehicle], nodes: Sequence[RepairNode], legs: list[list[list[int]]], seconds: float
+) -> tuple[dict[str, list[tuple[str, int]]], tuple[str, ...]] | None:
+    """The routing model and its search: routes (request id, start minute) and open nodes left out."""
+    index_of_vehicle = {v.caregiver_id: i for i, v in enumerate(vehicles)}
+    n_nodes = len(nodes)
+    starts = [n_nodes + i for i in range(len(vehicles))]
+    ends = [n_nodes + len(vehicles) + i for i in range(len(vehicles))]
+    n_locations = n_nodes + 2 * len(vehicles)
+    durations = [n.duration for n in nodes] + [0] * (2 * len(vehicles))
+    manager = pywrapcp.RoutingIndexManager(n_locations, len(vehicles), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    horizon = (
+        max(
+            [v.free_at for v in vehicles]
+            + [v.back_by or 0 for v in vehicles]
+            + [n.latest + n.max_late + n.duration for n in nodes]
+        )
+        + 24 * 60
+    )
+    arc, transit = [], []
+    for leg in legs:
+        arc.append(routing.RegisterTransitMatrix(leg))
+        transit.append(
+            routing.RegisterTransitMatrix(
+                [[durations[i] + leg[i][j] for j in range(n_locations)] for i in range(n_locations)]
+            )
+        )
+    for i in range(len(vehicles)):
+        routing.SetArcCostEvaluatorOfVehicle(arc[i], i)
+    routing.AddDimensionWithVehicleTransits(transit, horizon, horizon, False, "time")
+    time = routing.GetDimensionOrDie("time")
+    for i, v in enumerate(vehicles):
+        time.CumulVar(routing.Start(i)).SetValue(v.free_at)
+        time.CumulVar(routing.End(i)).SetRange(v.free_at, v.back_by if v.back_by is not None else horizon)
+    for k, n in enumerate(nodes):
+        index = manager.NodeToIndex(k)
+        cumul = time.CumulVar(index)
+        if n.pinned is not None:
+            routing.VehicleVar(index).SetValue(index_of_vehicle[n.pinned])
+            cumul.SetRange(n.earliest, max(n.earliest, n.latest))
+        else:
+            allowed = [index_of_vehicle[c] for c in sorted(n.caregivers) if c in index_of_vehicle]
+            if n.required:
+                routing.VehicleVar(index).SetValues(allowed)
+            else:
+                routing.AddDisjunction([index], UNSERVED_PENALTY)
+                routing.VehicleVar(index).SetValues([-1] + allowed)
+            last = n.latest if n.hard else n.latest + n.max_late
+            if last < n.earliest:
+                routing.ActiveVar(index).SetValue(0)
+                continue
+            cumul.SetRange(n.earliest, last)
+            if not n.hard:
+                time.SetCumulVarSoftUpperBound(index, n.latest, TARDINESS_COST_PER_MINUTE)
+        routing.AddVariableMinimizedByFinalizer(cumul)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    solution = routing.SolveWithParameters(params)
+    if solution is None:
+        return None
+    routes: dict[str, list[tuple[str, int]]] = {}
+    served: set[str] = set()
+    for i, v in enumerate(vehicles):
+        stops, index = [], solution.Value(routing.NextVar(routing.Start(i)))
+        while not routing.IsEnd(index):
+            node = nodes[manager.IndexToNode(index)]
+            stops.append((node.request_id, solution.Value(time.CumulVar(index))))
+            served.add(node.request_id)
+            index = solution.Value(routing.NextVar(index))
+        routes[v.caregiver_id] = stops
+    return routes, tuple(n.request_id for n in nodes if n.request_id not in served)
+
+
+def route_cost(
+    vehicles: Sequence[RepairVehicle],
+    nodes: Mapping[str, RepairNode],
+    routes: Mapping[str, Sequence[tuple[str, int]]],
+    minutes: Minutes,
+) -> float:
+    """Travel (from where each caregiver is, back home) plus tardiness of soft-window nodes, in
+    minutes: the repair's objective, for the routes before and after."""
+    total = 0.0
+    for v in vehicles:
+        here = v.location
+        for rid, start in routes.get(v.caregiver_id, ()):
+            node = nodes[rid]
+            total += minutes(v.caregiver_id, here, node.location) if here != node.location else 0.0
+            if not node.hard and node.pinned is None:
+                total += max(0, start - node.latest)
+            here = node.location
+        total += minutes(v.caregiver_id, here, v.home) if here != v.home else 0.0
+    return total
+
+
+# -- the use case ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Problem:
+    origin: datetime
+    vehicles: list[RepairVehicle] = field(default_factory=list)
+    nodes: list[RepairNode] = field(default_factory=list)
+    before: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    plan: dict[str, PlannedVisit] = field(default_factory=dict)  # movable plan slots, as they were
+    offers: dict[str, Offer] = field(default_factory=dict)  # movable pending offers, as they were
+
+
+def _minute(origin: datetime, at: datetime, up: bool = False) -> int:
+    value = (at - origin).total_seconds() / 60
+    return int(math.ceil(value - 1e-9)) if up else int(math.floor(value + 1e-9))
+
+
+def repair_or_offer(
+    request: CareRequest,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> bool:
+    """Offer a planned request whose offer fell through by repairing the day (module docstring),
+    or by insertion (``offers.offer_next``) when the repair has no answer. Returns True when the
+    repair placed it. Emits one ``care.dispatch.repaired`` event per attempt (repaired or not)
+    and updates the plan slots it moved (``uow.replan``)."""
+    offered = uow.offers.for_request(request.request_id)
+    if any(o.status == OfferStatus.PENDING for o in offered):
+        return False
+    fell = max(offered, key=lambda o: o.created_at) if offered else None
+    roster = uow.caregivers.in_area(request.service_area)
+    context = uow.ranking_context(request, now)  # read once: it queries the day's visits and contracts
+    already = {o.caregiver_id for o in offered}
+    ranking = rank_caregivers(
+        request, roster, uow.bookings(c.caregiver_id for c in roster), travel, now, policy, already, context
+    )
+    # who may take it: every caregiver the ranking's rules allow, the ranked ones (a gap today) first;
+    # one without a gap may get one when the repair moves a slot of the plan
+    ranked = [c.caregiver_id for c in ranking.candidates]
+    able = [c.caregiver_id for c in roster if _excluded(request, c, policy, context, already) is None]
+    takers = (ranked + [c for c in able if c not in ranked])[: max(0, policy.repair_caregivers)]
+    if policy.repair_seconds < MIN_SOLVER_SECONDS or not takers or request.location_index is None:
+        return _fallback(request, uow, now, policy, travel, fell, _why_not(policy, takers))
+    by_id = {c.caregiver_id: c for c in roster}
+    cast = takers + ([fell.caregiver_id] if fell is not None and fell.caregiver_id not in takers else [])
+    caregivers = [by_id[c] for c in cast if c in by_id]
+    problem = _problem(request, caregivers, set(takers), uow, now, policy, travel, fell)
+
+    def minutes(cid: str, a: int, b: int) -> float:
+        return travel_for(by_id[cid], travel).minutes(a, b)
+
+    result = None
+    try:
+        result = solve_repair(problem.vehicles, problem.nodes, minutes, policy.repair_seconds)
+    except LookupError:  # a place without travel times: insertion says why
+        result = None
+    if result is None or request.request_id in result.unserved:
+        why = "the solver found no answer in time" if result is None else "the solver left the request out"
+        return _fallback(request, uow, now, policy, travel, fell, why, result)
+    nodes = {n.request_id: n for n in problem.nodes}
+    before = route_cost(problem.vehicles, nodes, problem.before, minutes)
+    where = {rid: (cid, start) for cid, stops in result.routes.items() for rid, start in stops}
+    cid, start_min = where[request.request_id]
+    start = problem.origin + timedelta(minutes=start_min)
+    moved_offers = {
+        rid: (new_cid, problem.origin + timedelta(minutes=where[rid][1]))
+        for rid, offer in problem.offers.items()
+        if rid in where
+        for new_cid in [where[rid][0]]
+        if new_cid != offer.caregiver_id or problem.origin + timedelta(minutes=where[rid][1]) != offer.planned_start
+    }
+    for rid in moved_offers:  # withdrawn first: their slots are free for what moves in
+        _withdraw(problem.offers[rid], uow, now)
+    fit = insertion_at(request, by_id[cid], uow.bookings([cid])[cid], travel, start, now, policy)
+    if isinstance(fit, str):
+        for rid, offer in problem.offers.items():
+            if rid in moved_offers:
+                _offer_again(uow.requests.get(rid), offer.caregiver_id, offer.planned_start, uow, now, policy, travel)
+        return _fallback(request, uow, now, policy, travel, fell, f"the repaired slot does not fit: {fit}", result)
+    moved = _moves(problem, result, request, fell, start, cid)
+    uow.replan(_new_plan(problem, result, request, cid, start, now, moved_offers))
+    uow.emit(
+        ev.dispatch_repaired(
+            request, now, "repaired", moved, result.seconds, before, result.objective, len(problem.vehicles)
+        )
+    )
+    uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
+    offers.offer_to(request, fit, len(offered) + 1, uow, now, policy)
+    for rid, (new_cid, new_start) in sorted(moved_offers.items(), key=lambda kv: kv[1][1]):
+        _offer_again(uow.requests.get(rid), new_cid, new_start, uow, now, policy, travel)
+    return True
+
+
+def _withdraw(offer: Offer, uow: UnitOfWork, now: datetime) -> None:
+    """Rescind a pending offer the repair moves (its caregiver is told as for any rescinded offer)."""
+    req = uow.requests.get(offer.request_id)
+    assert req is not None
+    offer.status, offer.responded_at = OfferStatus.RESCINDED, now
+    uow.emit(ev.offer_closed(req, offer, now))
+
+
+def _offer_again(
+    request: CareRequest | None,
+    cid: str,
+    start: datetime,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> None:
+    """Offer a moved request at its repaired slot, or by insertion when that slot no longer fits."""
+    if request is None:
+        return
+    caregiver = uow.caregivers.get(cid)
+    fit = (
+        insertion_at(request, caregiver, uow.bookings([cid])[cid], travel, start, now, policy)
+        if caregiver is not None
+        else "unknown caregiver"
+    )
+    if isinstance(fit, str):
+        offers.offer_next(request, uow, now, policy, travel)
+        return
+    uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
+    offers.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
+
+
+#: below this wall budget (seconds) the solver is not started: the solver process alone takes
+#: longer to answer (a replay clock scales the budget down: ``AreaContext.at_clock_speed``)
+MIN_SOLVER_SECONDS = 0.2
+
+
+def _why_not(policy: DispatchPolicy, takers: Sequence[str]) -> str:
+    if policy.repair_seconds <= 0:
+        return "the policy gives the solver no time"
+    if policy.repair_seconds < MIN_SOLVER_SECONDS:
+        return f"{policy.repair_seconds:.3f} s of solver time (a replay clock's share of the budget) is too little"
+    if not takers:
+        return "no caregiver may take it"
+    return "the request has no place"
+
+
+def _fallback(
+    request: CareRequest,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    fell: Offer | None,
+    reason: str,
+    result: RepairResult | None = None,
+) -> bool:
+    uow.emit(
+        ev.dispatch_repaired(
+            request, now, "insertion", [], result.seconds if result else 0.0, None, None, 0, reason=reason
+        )
+    )
+    offers.offer_next(request, uow, now, policy, travel)
+    return False
+
+
+def _shift_window(caregiver: Caregiver, cut: datetime, policy: DispatchPolicy) -> tuple[datetime, datetime] | None:
+    shift = next((s for s in shifts_between(caregiver, cut, cut + timedelta(hours=24)) if s.end > cut), None)
+    if shift is None:
+        return None
+    over = timedelta(minutes=policy.overtime_minutes) if policy.shift_end_hard else timedelta(days=1)
+    return shift.start, shift.end + over
+
+
+def _problem(
+    request: CareRequest,
+    caregivers: Sequence[Caregiver],
+    takers: set[str],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    fell: Offer | None,
+) -> _Problem:
+    origin = now.replace(second=0, microsecond=0)
+    cut = now + timedelta(seconds=policy.offer_timeout_seconds)
+    problem = _Problem(origin)
+    ids = [c.caregiver_id for c in caregivers]
+    bookings = uow.bookings(ids)
+    plan = uow.day_plan(ids)
+    partner_cids = _partner_caregivers(request, uow)
+    for caregiver in caregivers:
+        cid = caregiver.caregiver_id
+        window = _shift_window(caregiver, cut, policy)
+        if window is None or caregiver.home_base_index is None:
+            continue  # off today, or without a home base: not a vehicle of the repair
+        home: int = caregiver.home_base_index
+        shift_start, back_by = window
+        mins = travel_for(caregiver, travel)
+        commitments: list[tuple[datetime, datetime, int, str, PlannedVisit | None]] = []
+        movable: list[tuple[str, datetime, RepairNode]] = []
+        for b in bookings.get(cid, []):
+            if b.request_id == request.request_id or not (b.end > shift_start and b.start < back_by):
+                continue
+            loc = b.location_index if b.location_index is not None else home
+            pending = _movable_offer(b.request_id, cid, b.start, origin, cut, caregivers, uow, now, policy)
+            if pending is None:
+                commitments.append((b.start, b.end, loc, b.request_id, None))
+            else:
+                problem.offers[b.request_id] = pending[0]
+                movable.append((b.request_id, b.start, pending[1]))
+        for rid, pv in plan.items():
+            if pv.caregiver_id != cid or rid == request.request_id or not (shift_start < pv.end and pv.start < back_by):
+                continue
+            state = _plan_state(rid, uow)
+            if state == "live":
+                continue  # its offer or visit is a booking already, or it is being dispatched
+            loc = pv.location_index if pv.location_index is not None else home
+            slot = _movable_node(rid, pv, origin, cut, caregivers, policy) if state == "unreceived" else None
+            if slot is None:
+                commitments.append((pv.start, pv.end, loc, rid, None))
+            else:
+                problem.plan[rid] = pv
+                movable.append((rid, pv.start, slot))
+        commitments.sort(key=lambda c: c[0])
+        here, free = home, max(shift_start, cut)
+        route: list[tuple[str, int]] = []
+        for start, end, loc, _rid, _pv in commitments:
+            if start < cut:  # under way, or too soon to change: the caregiver sets off from there
+                here, free = loc, max(free, end)
+        vehicle = RepairVehicle(cid, here, _minute(origin, free, up=True), home,
+                                _minute(origin, back_by) if policy.shift_end_hard else None)  # fmt: skip
+        problem.vehicles.append(vehicle)
+        # fixed nodes: the chain as it would run, each reached no later than the chain allows
+        t, at = vehicle.free_at, here
+        for start, end, loc, rid, _ in commitments:
+            if start < cut:
+                continue
+            s = _minute(origin, start)
+            reach = t + (int(math.ceil(mins.minutes(at, loc))) if at != loc else 0)
+            duration = _minute(origin, end, up=True) - s
+            latest = max(s, reach)
+            problem.nodes.append(RepairNode(rid, loc, duration, s, latest, pinned=cid))
+            route.append((rid, s))
+            t, at = latest + duration, loc
+        for rid, was, node in movable:
+            problem.nodes.append(node)
+            route.append((rid, _minute(origin, was)))
+        problem.before[cid] = sorted(route, key=lambda r: r[1])
+    problem.nodes.append(_falling_node(request, origin, cut, takers - partner_cids, fell, uow))
+    return problem
+
+
+def _partner_caregivers(request: CareRequest, uow: UnitOfWork) -> set[str]:
+    """Caregivers of the request's synchronised partner (a simultaneous pair needs two people)."""
+    if request.sync_type != SyncType.SIMULTANEOUS:
+        return set()
+    ids = [request.sync_partner_id or ""] + [f.request_id for f in uow.requests.followers_of(request.request_id)]
+    found = set()
+    for rid in ids:
+        visit = uow.visits.for_request(rid)
+        if visit is not None:
+            found.add(visit.caregiver_id)
+        found |= {o.caregiver_id for o in uow.offers.for_request(rid) if o.status == OfferStatus.PENDING}
+    return found
+
+
+def _movable_offer(
+    rid: str,
+    cid: str,
+    start: datetime,
+    origin: datetime,
+    cut: datetime,
+    caregivers: Sequence[Caregiver],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> tuple[Offer, RepairNode] | None:
+    """A pending offer the repair may move (not yet accepted: the plan's open request), with its
+    node; None for a visit, an offer of a synchronised pair, or one starting before ``cut``."""
+    if start < cut:
+        return None
+    offer = next(
+        (o for o in uow.offers.for_request(rid) if o.status == OfferStatus.PENDING and o.caregiver_id == cid), None
+    )
+    req = uow.requests.get(rid)
+    if offer is None or req is None or req.location_index is None or uow.visits.for_request(rid) is not None:
+        return None
+    if req.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL) or req.sync_partner_id:
+        return None
+    if any(o.status == OfferStatus.PENDING and o.offer_id != offer.offer_id for o in uow.offers.for_request(rid)):
+        return None  # parallel offers: the first yes wins, nothing to move
+    earliest = _minute(origin, max(earliest_start(req), cut), up=True)
+    latest = _minute(origin, req.latest_start)
+    if (latest if req.window_hard else latest + MAX_MOVED_LATENESS_MINUTES) < max(earliest, _minute(origin, start)):
+        return None  # already late where it is: it stays
+    context = uow.ranking_context(req, now)
+    asked = {o.caregiver_id for o in uow.offers.for_request(rid)} - {cid}
+    able = frozenset(c.caregiver_id for c in caregivers if _excluded(req, c, policy, context, asked) is None)
+    return offer, RepairNode(
+        rid,
+        req.location_index,
+        int(math.ceil(req.duration_minutes - 1e-9)),
+        earliest,
+        latest,
+        hard=req.window_hard,
+        caregivers=able | {cid},
+        max_late=MAX_MOVED_LATENESS_MINUTES,
+        required=True,
+    )
+
+
+def _plan_state(rid: str, uow: UnitOfWork) -> str:
+    """``unreceived`` (the plan's slot is all there is), ``done`` or ``live``."""
+    req = uow.requests.get(rid)
+    if req is None or req.status == RequestStatus.REQUESTED:
+        return "unreceived"
+    return "live"
+
+
+def _movable_node(
+    rid: str,
+    pv: PlannedVisit,
+    origin: datetime,
+    cut: datetime,
+    caregivers: Sequence[Caregiver],
+    policy: DispatchPolicy,
+) -> RepairNode | None:
+    """An open node for a plan slot whose request has not arrived, or None when it must stay
+    (the plan does not know its window or service, it is half of a synchronised pair, or it
+    starts before the caregiver could change course)."""
+    if pv.window_start is None or pv.latest_start is None or pv.service_type is None or pv.synchronised:
+        return None
+    if pv.start < cut or pv.location_index is None:
+        return None
+    able = frozenset(c.caregiver_id for c in caregivers if c.active and policy.covers(c.abilities, pv.service_type))
+    return RepairNode(
+        rid,
+        pv.location_index,
+        _minute(origin, pv.end, up=True) - _minute(origin, pv.start),
+        max(_minute(origin, pv.window_start, up=True), _minute(origin, cut, up=True)),
+        _minute(origin, pv.latest_start),
+        hard=pv.window_hard,
+        caregivers=able | {pv.caregiver_id},
+    )
+
+
+def _falling_node(
+    request: CareRequest, origin: datetime, cut: datetime, takers: set[str], fell: Offer | None, uow: UnitOfWork
+) -> RepairNode:
+    earliest = max(earliest_start(request), cut)
+    latest = request.latest_start
+    if request.sync_is_follower and request.sync_anchor_start is not None:
+        latest = min(latest, request.sync_anchor_start + timedelta(minutes=request.sync_max_gap))
+    elif request.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL) and uow.requests.followers_of(
+        request.request_id
+    ):
+        slot = fell.planned_start if fell else None  # an anchor keeps its start: its follower counts on it
+        if slot is not None:
+            earliest, latest = slot, slot
+    duration = int(math.ceil(request.duration_minutes - 1e-9))
+    return RepairNode(
+        request.request_id,
+        request.location_index if request.location_index is not None else 0,
+        duration,
+        _minute(origin, earliest, up=True),
+        _minute(origin, latest),
+        hard=request.window_hard or (request.sync_type is not None and latest < request.latest_start),
+        caregivers=frozenset(takers),
+        max_late=FALLING_MAX_LATE_MINUTES,
+    )
+
+
+def _moves(
+    problem: _Problem,
+    result: RepairResult,
+    request: CareRequest,
+    fell: Offer | None,
+    start: datetime,
+    cid: str,
+) -> list[dict[str, object]]:
+    """What the repair moved: the falling request and every plan slot that changed caregiver or start."""
+    moved: list[dict[str, object]] = [
+        {
+            "request_id": request.request_id,
+            "caregiver_before": fell.caregiver_id if fell else None,
+            "caregiver_after": cid,
+            "start_before": _iso(fell.planned_start if fell else None),
+            "start_after": _iso(start),
+        }
+    ]
+    for new_cid, stops in result.routes.items():
+        for rid, minute in stops:
+            was = problem.plan.get(rid) or problem.offers.get(rid)
+            if was is None:
+                continue
+            old_cid, old_start = was.caregiver_id, was.start if isinstance(was, PlannedVisit) else was.planned_start
+            new_start = problem.origin + timedelta(minutes=minute)
+            if old_cid != new_cid or old_start != new_start:
+                moved.append(
+                    {
+                        "request_id": rid,
+                        "caregiver_before": old_cid,
+                        "caregiver_after": new_cid,
+                        "start_before": _iso(old_start),
+                        "start_after": _iso(new_start),
+                        "offered": rid in problem.offers,
+                    }
+                )
+    return moved
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _new_plan(
+    problem: _Problem,
+    result: RepairResult,
+    request: CareRequest,
+    cid: str,
+    start: datetime,
+    now: datetime,
+    moved_offers: Mapping[str, tuple[str, datetime]],
+) -> dict[str, PlannedVisit]:
+    """The plan slots the repair changed: the falling request's, and every movable slot it kept
+    (moved or not; a slot it left out keeps its old place and goes online when it arrives)."""
+    changed: dict[str, PlannedVisit] = {
+        request.request_id: PlannedVisit(
+            cid, start, start + timedelta(minutes=request.duration_minutes), request.location_index, now
+        )
+    }
+    for new_cid, stops in result.routes.items():
+        for rid, minute in stops:
+            pv = problem.plan.get(rid)
+            if pv is None:
+                continue
+            new_start = problem.origin + timedelta(minutes=minute)
+            if pv.caregiver_id == new_cid and new_start == pv.start:
+                continue
+            changed[rid] = replace(
+                pv,
+                caregiver_id=new_cid,
+                start=new_start,
+                end=new_start + (pv.end - pv.start),
+                announced_at=now if new_cid != pv.caregiver_id else pv.announced_at,
+            )
+    location = {n.request_id: n.location for n in problem.nodes}
+    for rid, (new_cid, new_start) in moved_offers.items():
+        offer = problem.offers[rid]
+        changed[rid] = PlannedVisit(
+            new_cid, new_start, new_start + (offer.planned_end - offer.planned_start), location.get(rid), now
+        )
+    return changed
+
+
+__all__ = [
+    "RepairNode",
+    "RepairResult",
+    "RepairVehicle",
+    "repair_or_offer",
+    "route_cost",
+    "solve_repair",
+]
