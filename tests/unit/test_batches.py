@@ -133,6 +133,184 @@ def test_a_day_in_batches_decides_as_one_record_at_a_time(worker):
     assert batched == single
 
 
+def _answer(kind: str, offer) -> dict:
+    """A caregiver's answer to ``offer`` (``declined`` or ``accepted``), as the app sends it."""
+    return dict(_acceptance(offer), id=f"{kind}-{offer.offer_id}", type=f"caregiver.offer.{kind}")
+
+
+def _call_off(request_id: str, caregiver_id: str, area: str) -> dict:
+    return {
+        "specversion": "1.0",
+        "id": f"calloff-{request_id}",
+        "source": "test",
+        "type": "caregiver.visit.called_off",
+        "subject": request_id,
+        "time": datetime.now(UTC).isoformat(),
+        "schema_version": 1,
+        "data": {"request_id": request_id, "caregiver_id": caregiver_id, "service_area": area},
+    }
+
+
+def _live_visits(factory, area: str) -> list:
+    v, r = tables.visits.c, tables.care_requests.c
+    with factory() as session:
+        return list(
+            session.execute(
+                select(v.request_id, v.caregiver_id)
+                .join(tables.care_requests, r.request_id == v.request_id)
+                .where(r.service_area == area, v.status == "scheduled")
+                .order_by(v.request_id)
+            ).all()
+        )
+
+
+def _planned_record(factory, area: str, run: str) -> dict[str, object]:
+    """What a planned area's day left behind, with the area's own prefix taken off every id: each
+    request's status and every visit it had (called-off ones too), the plan's rows, and what the
+    repairs and acceptances told (outcome and reason; the caregiver, slot and promise told)."""
+    import json
+
+    r, v, pv, o = tables.care_requests.c, tables.visits.c, tables.planned_visits.c, tables.outbox.c
+    same = lambda text: json.loads(json.dumps(text).replace(run, "RUN"))  # noqa: E731
+    with factory() as session:
+        requests = session.execute(select(r.request_id, r.status).where(r.service_area == area)).all()
+        ids = [rid for rid, _ in requests]
+        visits = session.execute(
+            select(v.request_id, v.caregiver_id, v.status, v.planned_start).where(v.request_id.in_(ids))
+        ).all()
+        plan = session.execute(
+            select(pv.request_id, pv.caregiver_id, pv.planned_start, pv.planned_end).where(pv.request_id.in_(ids))
+        ).all()
+        told = []
+        for (value,) in session.execute(select(o.value).order_by(o.seq)):
+            data = value.get("data") or {}
+            if data.get("service_area") != area and value.get("subject") not in ids:
+                continue
+            if value["type"] == "care.dispatch.repaired":
+                told.append((value["type"], data.get("request_id"), data["outcome"], data.get("reason")))
+            elif value["type"] == "dispatch.offer.accepted":
+                told.append(
+                    (
+                        value["type"],
+                        data.get("request_id"),
+                        data["caregiver_id"],
+                        data["planned_start"],
+                        data.get("promised_start"),
+                        data.get("promised_end"),
+                        data.get("promise_changed"),
+                    )
+                )
+    return same(
+        {
+            "requests": sorted((rid, status) for rid, status in requests),
+            "visits": sorted((rid, cg, status, start.isoformat()) for rid, cg, status, start in visits),
+            "plan": sorted((rid, cg, a.isoformat(), b.isoformat()) for rid, cg, a, b in plan),
+            "told": sorted(told, key=repr),
+        }
+    )
+
+
+def test_a_planned_day_in_batches_repairs_and_promises_as_one_record_at_a_time(worker):
+    """Planned areas (issue 18) through both paths, on a replay clock at 60x: a declined planned
+    offer is repaired (at that speed the solver's share of the day is too small, so the repair
+    gives way to insertion and says why: ``AreaContext.at_clock_speed``), a called-off visit is
+    offered again and its acceptance tells the elder the window kept or changed
+    (``handlers.dispatch.promise``). The batched area must decide, repair, re-plan and promise
+    exactly as the one-record area."""
+    from db.register import set_clock, set_dispatch_mode
+    from handlers.clock import SimClock
+    from handlers.dispatch.planning import plan_day, planned_visits
+
+    workload, factory = worker
+    one, many = workload.days[0], workload.days[1]
+    routes = plan_day(workload.instance, 1.0)
+    runs = {day.area: day.area.removesuffix(".area") for day in (one, many)}
+    for day in (one, many):
+        set_dispatch_mode(
+            factory, day.area, "planned", planned_visits(workload.instance, routes, runs[day.area], day.start)
+        )
+    now = datetime.now(UTC)
+    set_clock(factory, SimClock(now, now, 60.0))
+
+    for sub in one.submissions:
+        assert steps.handle_dispatch_event(steps.accept_intake_record(dict(sub.record)))
+    intake = batches.intake_batch(_inbound([dict(s.record) for s in many.submissions], "care.intake.v1"), _no_reserve)
+    assert intake.handled == len(many.submissions) and not intake.dead
+    validated = [row.value for row in intake.rows]
+    for i in range(0, len(validated), 20):
+        out = batches.dispatch_batch(_inbound(validated[i : i + 20]), _no_reserve)
+        assert not out.dead and out.handled == len(validated[i : i + 20])
+
+    def answers(area: str, first: bool) -> list[dict]:
+        # the first round: every third planned caregiver declines (a repair); then all accept
+        pending = _pending_offers(factory, area)
+        return [_answer("declined" if first and i % 3 == 0 else "accepted", o) for i, o in enumerate(pending)]
+
+    def both(single: list[dict], batched: list[dict]) -> None:
+        for value in single:
+            steps.handle_dispatch_event(value)
+        out = batches.dispatch_batch(_inbound(batched, "caregiver.events.v1"), _no_reserve)
+        assert not out.dead
+
+    for round_ in range(3):
+        both(answers(one.area, round_ == 0), answers(many.area, round_ == 0))
+    # every fourth booked caregiver calls off; the requests are offered again and accepted
+    both(
+        [_call_off(rid, cg, one.area) for i, (rid, cg) in enumerate(_live_visits(factory, one.area)) if i % 4 == 0],
+        [_call_off(rid, cg, many.area) for i, (rid, cg) in enumerate(_live_visits(factory, many.area)) if i % 4 == 0],
+    )
+    for _ in range(3):
+        both(answers(one.area, False), answers(many.area, False))
+
+    single = _planned_record(factory, one.area, runs[one.area])
+    batched = _planned_record(factory, many.area, runs[many.area])
+    repairs = [t for t in single["told"] if t[0] == "care.dispatch.repaired"]
+    assert repairs and all(t[2] == "insertion" and "replay clock" in t[3] for t in repairs)
+    again = {t[1] for t in single["told"] if t[0] == "dispatch.offer.accepted"}
+    called_off = [t for t in single["visits"] if t[2] == "cancelled"]
+    assert called_off and {t[0] for t in called_off} <= again  # re-dispatched and accepted again
+    promised = [t for t in single["told"] if t[0] == "dispatch.offer.accepted" and t[4] is not None]
+    assert len(promised) == len([t for t in single["told"] if t[0] == "dispatch.offer.accepted"])
+    assert batched == single
+
+
+def test_a_repair_reads_and_rewrites_the_plan_in_the_batchs_own_transaction(worker):
+    """The repair's port (``day_plan``, ``replan``) over the partition state reads the stored plan
+    as the plain unit of work does, and a moved slot is written only when the batch commits."""
+    from dataclasses import replace
+
+    from db.register import set_dispatch_mode
+    from db.uow import SqlUnitOfWork
+    from handlers.dispatch.planning import plan_day, planned_visits
+
+    workload, factory = worker
+    day = workload.days[0]
+    run = day.area.removesuffix(".area")
+    plan = planned_visits(workload.instance, plan_day(workload.instance, 1.0), run, day.start)
+    set_dispatch_mode(factory, day.area, "planned", plan)
+    caregivers = sorted({v.caregiver_id for v in plan.values()})[:3]
+    with SqlUnitOfWork(factory) as uow:
+        stored = uow.day_plan(caregivers)
+    assert stored and {v.caregiver_id for v in stored.values()} == set(caregivers)
+
+    rid, slot = sorted(stored.items())[0]
+    moved = replace(slot, caregiver_id=caregivers[-1], start=slot.start + timedelta(minutes=15))
+    with pytest.raises(RuntimeError), batches.partition_state().batch() as batch:
+        assert batch.uow.day_plan(caregivers) == stored
+        batch.uow.replan({rid: moved})
+        raise RuntimeError("the batch fails before its commit")
+    with SqlUnitOfWork(factory) as uow:
+        assert uow.day_plan(caregivers) == stored  # nothing of a failed batch is kept
+
+    with batches.partition_state().batch() as batch:
+        batch.uow.replan({rid: moved})
+        batch.commit()
+    with SqlUnitOfWork(factory) as uow:
+        now = uow.day_plan(caregivers)
+    assert (now[rid].caregiver_id, now[rid].start) == (caregivers[-1], slot.start + timedelta(minutes=15))
+    assert {k: v for k, v in now.items() if k != rid} == {k: v for k, v in stored.items() if k != rid}
+
+
 def test_a_poison_record_is_dead_lettered_alone_and_a_redelivered_batch_changes_nothing(worker, monkeypatch):
     workload, factory = worker
     day = workload.days[0]
