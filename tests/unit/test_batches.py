@@ -341,6 +341,21 @@ def test_a_poison_record_is_dead_lettered_alone_and_a_redelivered_batch_changes_
     assert len(_pending_offers(factory, day.area)) == offers_before
 
 
+def test_an_intake_record_with_infinity_is_dead_lettered_and_the_rest_of_its_batch_accepted(worker):
+    """Records from outside are decoded strictly (main's ``steps.decode(strict=True)``): NaN and
+    Infinity are not JSON (RFC 8259) and PostgreSQL's json refuses them at the outbox insert."""
+    import json
+
+    workload, factory = worker
+    subs = workload.days[0].submissions[:3]
+    raws = [json.dumps(dict(s.record)).encode() for s in subs]
+    raws[1] = json.dumps(dict(subs[1].record, weight=float("inf")), allow_nan=True).encode()
+    out = batches.intake_batch([Inbound(raw, "care.intake.v1", 0, i) for i, raw in enumerate(raws)], _no_reserve)
+    assert out.handled == 2 and len(out.rows) == 2
+    [(rec, reason)] = out.dead
+    assert rec.offset == 1 and str(reason.reason).startswith("not JSON") and "Infinity" in reason.reason
+
+
 def test_an_operator_write_to_a_held_area_is_seen_not_overwritten(worker):
     workload, factory = worker
     day = workload.days[0]
