@@ -13,7 +13,12 @@ them to Kafka and marks them sent once the broker acknowledged them.
   died) are taken ``FOR UPDATE SKIP LOCKED`` (``db.outbox.unsent_locked``), published, marked
   and committed; a kicked sweep takes rows of any age (an agent committed through the plain
   unit of work). The age keeps a sweep from racing another worker's own rows: a worker's own
-  rows normally leave within milliseconds, in order.
+  rows normally leave within milliseconds, in order. Rows of the topics only the outside writes
+  (``db.outbox.FROM_OUTSIDE``: intake, caregivers' answers, ratings) are nobody's own, so a
+  sweep takes them at any age: a caller's request or a caregiver's SMS reaches Kafka within
+  half a second, not two and a half. (The fault lab's ``webhooks-5x`` at 600x: intake rows
+  waited 2.3 s, 23 replayed minutes, so every offer, timed from its request's arrival, had
+  expired before its caregiver could answer by SMS; 0 of 33 requests completed.)
 
 No row is published twice in normal operation: every publication holds the row's lock (on
 PostgreSQL; in SQLite's one worker, the set of rows in flight) until it is marked. A worker
