@@ -256,7 +256,7 @@ class CareRequest:
 
     @property
     def waits_for_anchor(self) -> bool:
-        """True for the follower of a simultaneous or sequential pair (UHHC synchronisation) whose
+        """True for the follower of a simultaneous or sequential pair (UHHC ``synchronization``) whose
         anchor's start is not known yet: dispatch holds it on hold until the anchor is booked."""
         return (
             self.sync_is_follower

@@ -39,7 +39,7 @@ class RequestRepository(Protocol):
 
     def followers_of(self, anchor_id: str) -> list[CareRequest]:
         """The requests whose ``sync_partner_id`` is ``anchor_id`` (the followers of a synchronised
-        pair, UHHC ``synchronisation``), in any status and no promised order; [] when none."""
+        pair, UHHC ``synchronization``), in any status and no promised order; [] when none."""
 
 
 class ElderRepository(Protocol):
