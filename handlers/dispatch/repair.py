@@ -50,7 +50,6 @@ from handlers.dispatch.scheduling import (
     _excluded,  # the ranking's own eligibility rules, without the search for a gap
     earliest_start,
     insertion_at,
-    rank_caregivers,
     travel_for,
 )
 from handlers.dispatch.shifts import shifts_between
@@ -309,12 +308,8 @@ def repair_or_offer(
     if any(o.status == OfferStatus.PENDING for o in offered):
         return False
     fell = max(offered, key=lambda o: o.created_at) if offered else None
-    roster = uow.caregivers.in_area(request.service_area)
-    context = uow.ranking_context(request, now)  # read once: it queries the day's visits and contracts
-    already = {o.caregiver_id for o in offered}
-    ranking = rank_caregivers(
-        request, roster, uow.bookings(c.caregiver_id for c in roster), travel, now, policy, already, context
-    )
+    ranked_for = offers.rank_for(request, uow, now, policy, travel, offered=offered)
+    roster, context, already, ranking = ranked_for.roster, ranked_for.context, ranked_for.asked, ranked_for.ranking
     # who may take it: every caregiver the ranking's rules allow, the ranked ones (a gap today) first;
     # one without a gap may get one when the repair moves a slot of the plan
     ranked = [c.caregiver_id for c in ranking.candidates]

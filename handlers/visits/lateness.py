@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from handlers import events as ev
 from handlers.dispatch import offers
-from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
 from handlers.model import CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 
@@ -113,17 +113,7 @@ def _redispatch(
 ) -> bool:
     """Offer the request to the best other caregiver who can start inside the window
     and before the late one; False (nothing changed) when there is none."""
-    roster = [c for c in uow.caregivers.in_area(request.service_area) if c.caregiver_id != visit.caregiver_id]
-    ranking = rank_caregivers(
-        request,
-        roster,
-        uow.bookings(c.caregiver_id for c in roster),
-        travel,
-        now,
-        policy,
-        {visit.caregiver_id} | {o.caregiver_id for o in uow.offers.for_request(request.request_id)},
-        uow.ranking_context(request, now),
-    )
+    ranking = offers.rank_for(request, uow, now, policy, travel, without={visit.caregiver_id}).ranking
     able = [c for c in ranking.candidates if c.lateness_minutes <= 0 and c.start < expected]
     if not able:
         return False
