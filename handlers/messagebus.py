@@ -67,8 +67,9 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
 
 
 def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> Callable[[CareRequest], object] | None:
-    """How a request whose offer fell through is offered on: a planned area repairs its day
-    (``handlers.dispatch.repair``), any other area ranks again (None: ``offers.offer_next``)."""
+    """How a request whose offer or visit fell through (a decline, a timeout, a call-off, a
+    no-show) is offered on: a planned area repairs its day (``handlers.dispatch.repair``), any
+    other area ranks again (None: ``offers.offer_next``)."""
     if area.mode != "planned":
         return None
     return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
@@ -123,7 +124,9 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.CallOff,
-            lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: disruptions.call_off(
+                c.request_id, c.caregiver_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a)
+            ),
         ),
         _on(
             m.ExpireOffer,
@@ -137,7 +140,9 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.EnforceCheckIn,
-            lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: disruptions.missed_check_in(
+                c.visit_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a)
+            ),
         ),
         _on(m.CheckLateness, lambda c, uow, now, a: lateness.late_check(c.visit_id, uow, now, a.policy, a.travel)),
         _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
