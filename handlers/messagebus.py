@@ -18,7 +18,7 @@ from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.dispatch import batching, offers
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
-from handlers.dispatch.repair import repair_or_offer
+from handlers.dispatch.repair import repair_or_offer, replace_late
 from handlers.evaluation import feedback
 from handlers.model import CareRequest, OfferStatus
 from handlers.ports import UnitOfWork
@@ -75,6 +75,16 @@ def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> Callable[[Car
     return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
 
 
+def _late_repair(uow: UnitOfWork, now: datetime, area: AreaContext) -> lateness.LateRepair | None:
+    """How a caregiver running late is replaced: a planned area repairs its day first
+    (``repair.replace_late``); any other area only ranks (None)."""
+    if area.mode != "planned":
+        return None
+    return lambda request, expected, hand_over: replace_late(
+        request, expected, hand_over, uow, now, area.policy, area.travel
+    )
+
+
 def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area: None) -> None:
     try:
         feedback.record_feedback(cmd.event_id, cmd.request_id, uow, now, cmd.stars, cmd.complaint, cmd.comment)
@@ -119,7 +129,15 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         _on(
             m.CheckOut,
             lambda c, uow, now, a: attendance.check_out(
-                c.request_id, c.caregiver_id, uow, now, c.evv_flags, c.evv_method, a.policy, a.travel
+                c.request_id,
+                c.caregiver_id,
+                uow,
+                now,
+                c.evv_flags,
+                c.evv_method,
+                a.policy,
+                a.travel,
+                _late_repair(uow, now, a),
             ),
         ),
         _on(
@@ -144,7 +162,12 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
                 c.visit_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a)
             ),
         ),
-        _on(m.CheckLateness, lambda c, uow, now, a: lateness.late_check(c.visit_id, uow, now, a.policy, a.travel)),
+        _on(
+            m.CheckLateness,
+            lambda c, uow, now, a: lateness.late_check(
+                c.visit_id, uow, now, a.policy, a.travel, _late_repair(uow, now, a)
+            ),
+        ),
         _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
         (m.RecordFeedback, _record_feedback),
         *_register(

@@ -99,3 +99,46 @@ def test_explain_shows_the_repair_after_a_call_off():
     logged = [{"type": e.type, "time": e.time.isoformat(), "data": e.payload} for e in uow.events if e.subject == "r1"]
     english = "\n".join(explain(logged, CenterWords("en", ZoneInfo("UTC"))))
     assert "day repaired for" in english and "r1: far 09:00 -> near 09:" in english
+
+
+def test_a_late_caregiver_is_replaced_by_repairing_the_day_when_ranking_finds_nobody():
+    """At 09:00 far is still at home (40 min from r1: expected 09:40, after the window). Ranking alone
+    finds nobody able (near's q offer at 09:10 blocks her); the repair moves q and gives r1 to near,
+    before far would have come."""
+    uow, travel = accepted_day(q_at=70, q_received=59)
+    visit = uow.visits.for_request("r1")
+    handle(uow, travel, m.CheckLateness("ev-late", None, AREA, visit.visit_id), at(60))
+    assert visit.status == VisitStatus.CANCELLED and visit.expected_at == at(100)
+    assert_repaired_to_near_with_q_after(uow, travel)
+    [r1] = pending(uow, "r1")
+    assert r1.planned_start < at(100)
+    alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert" and e.subject == "r1"]
+    assert any("re-dispatched to near" in a for a in alerts)
+
+
+def test_a_late_caregiver_keeps_the_visit_in_an_online_area_when_ranking_finds_nobody():
+    uow, travel = accepted_day(q_at=70, q_received=59)
+    visit = uow.visits.for_request("r1")
+    handle(uow, travel, m.CheckLateness("ev-late", None, AREA, visit.visit_id), at(60), mode="online")
+    assert visit.status == VisitStatus.SCHEDULED and visit.expected_at == at(100)
+    assert not pending(uow, "r1") and not [e for e in uow.events if e.type == "care.dispatch.repaired"]
+
+
+def test_without_a_repair_answer_the_late_caregiver_is_replaced_by_todays_rule():
+    """No q: ranking finds near able; with no solver time the repair gives way and near is offered r1."""
+    from dataclasses import replace
+
+    uow, travel = planned_day()
+    assert offers.accept_offer("r1.o1", "far", uow, at(2), POLICY, travel)
+    visit = uow.visits.for_request("r1")
+    no_time = AreaContext(replace(POLICY, repair_seconds=0), travel, mode="planned")
+    messagebus.handle(m.CheckLateness("ev-late", None, AREA, visit.visit_id), uow, at(60), no_time)
+    [event] = [e for e in uow.events if e.type == "care.dispatch.repaired"]
+    assert event.payload["outcome"] == "insertion" and "late caregiver" in event.payload["reason"]
+    [r1] = pending(uow, "r1")
+    assert r1.caregiver_id == "near" and r1.planned_start < at(100)
+    assert visit.status == VisitStatus.CANCELLED
+    assert uow.plan["r1"].caregiver_id == "far"  # the plan is not touched by the ranking's rule
+    logged = [{"type": e.type, "time": e.time.isoformat(), "data": e.payload} for e in uow.events if e.subject == "r1"]
+    chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
+    assert "未重排（调度策略未给求解器时间；迟到护理员的接替人按排序选定" in chinese
