@@ -1,8 +1,11 @@
 """Repair a planned day when a visit falls through, instead of greedy insertion.
 
 When a planned visit's offer is declined or times out (``handlers.dispatch.offers.close_offer``),
-the rest of the day of the caregivers it affects is re-optimised with OR-Tools routing, the
-model of ``handlers.dispatch.planning`` cut down to what is still open:
+or its accepted visit is called off or missed (``handlers.visits.disruptions``), the rest of the
+day of the caregivers it affects is re-optimised with OR-Tools routing, the model of
+``handlers.dispatch.planning`` cut down to what is still open (``repair_or_offer``; a caregiver
+running late is replaced the same way, with a start before her expected arrival:
+``replace_late``):
 
 - vehicles: the caregivers who may take the falling request (``rank_caregivers``' candidates,
   at most ``policy.repair_caregivers`` of the cheapest) and the caregiver who let it fall; each
