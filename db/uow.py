@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
+from db.day_plans import plan_row, planned_visit
 from db.session import dialect_insert
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
@@ -191,34 +192,23 @@ class SqlUnitOfWork:
         rows = self.session.execute(
             select(tables.planned_visits).where(tables.planned_visits.c.request_id.in_(list(request_ids)))
         ).all()
-        return {
-            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
-            for r in rows
-        }
+        return {r.request_id: planned_visit(r) for r in rows}
 
     def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
-        """The plan's rows of ``caregiver_ids``; what the plan knew of a request before it
-        arrived is not stored, so such a slot stays put in a repair (``handlers.dispatch.repair``)."""
+        """The plan's rows of ``caregiver_ids``, with what the plan knew of each request before it
+        arrived (its window), so a repair may move a slot whose request has not arrived
+        (``handlers.dispatch.repair``); a row stored before migration 0020 stays put."""
         rows = self.session.execute(
             select(tables.planned_visits).where(tables.planned_visits.c.caregiver_id.in_(list(caregiver_ids)))
         ).all()
-        return {
-            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
-            for r in rows
-        }
+        return {r.request_id: planned_visit(r) for r in rows}
 
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
         """Update each request's plan row in this transaction (a repair moved it); a request
         without a row gets one."""
         pv = tables.planned_visits
         for request_id, v in visits.items():
-            values = {
-                "caregiver_id": v.caregiver_id,
-                "planned_start": v.start,
-                "planned_end": v.end,
-                "location_index": v.location_index,
-                "announced_at": v.announced_at,
-            }
+            values = plan_row(v)
             known = self.session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
             if known is None:
                 self.session.execute(pv.insert().values(request_id=request_id, **values))
