@@ -4,9 +4,9 @@ evening job): the area, its caregivers, the day's known visits, and the stored p
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from db import tables
@@ -105,15 +105,39 @@ def store_plan(session: Session, request_ids: list[str], plan: Mapping[str, Plan
     if plan:
         session.execute(
             tables.planned_visits.insert(),
-            [
-                {
-                    "request_id": rid,
-                    "caregiver_id": v.caregiver_id,
-                    "planned_start": v.start,
-                    "planned_end": v.end,
-                    "location_index": v.location_index,
-                    "announced_at": v.announced_at,
-                }
-                for rid, v in plan.items()
-            ],
+            [{"request_id": rid, **plan_row(v)} for rid, v in plan.items()],
         )
+
+
+def plan_row(v: PlannedVisit) -> dict[str, Any]:
+    """The ``planned_visits`` columns of a slot, but its request id: the single mapping every
+    writer of the plan uses (``store_plan``, the repair's ``replan``, ``db.register``)."""
+    return {
+        "caregiver_id": v.caregiver_id,
+        "planned_start": v.start,
+        "planned_end": v.end,
+        "location_index": v.location_index,
+        "announced_at": v.announced_at,
+        "service_type": v.service_type,
+        "window_start": v.window_start,
+        "latest_start": v.latest_start,
+        "window_hard": v.window_hard,
+        "synchronised": v.synchronised,
+    }
+
+
+def planned_visit(row: Row[Any]) -> PlannedVisit:
+    """A ``planned_visits`` row as the plan's slot; a row stored before migration 0020 has no
+    window (None) and so stays put in a repair."""
+    return PlannedVisit(
+        row.caregiver_id,
+        row.planned_start,
+        row.planned_end,
+        row.location_index,
+        row.announced_at,
+        service_type=row.service_type,
+        window_start=row.window_start,
+        latest_start=row.latest_start,
+        window_hard=bool(row.window_hard),
+        synchronised=bool(row.synchronised),
+    )

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import tables
 from db.area_versions import OWNER, areas_of, raise_versions
 from db.batches import claim_many
+from db.day_plans import planned_visit
 from db.register import read_clock
 from db.session import dialect_insert
 from db.uow import ConcurrencyConflict, replan_rows, write_events
@@ -667,10 +668,7 @@ class PartitionUnitOfWork:
         rows = self.batch.state.session.execute(
             select(tables.planned_visits).where(pv.request_id.in_(list(request_ids)))
         ).all()
-        return {
-            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
-            for r in rows
-        }
+        return {r.request_id: planned_visit(r) for r in rows}
 
     def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         """The plan's rows of ``caregiver_ids``, read in the batch's transaction (the plan is not
@@ -679,10 +677,7 @@ class PartitionUnitOfWork:
         rows = self.batch.state.session.execute(
             select(tables.planned_visits).where(pv.caregiver_id.in_(list(caregiver_ids)))
         ).all()
-        return {
-            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
-            for r in rows
-        }
+        return {r.request_id: planned_visit(r) for r in rows}
 
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
         """Update each request's plan row in the batch's transaction (a repair moved it); a

@@ -8,6 +8,7 @@ from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import tables
+from db.day_plans import plan_row
 from db.session import matched_rows
 from handlers.clock import SimClock, wall_clock
 from handlers.datasets.day import Day
@@ -60,16 +61,7 @@ def set_dispatch_mode(
         )
         for request_id, v in (plan or {}).items():
             session.execute(tables.planned_visits.delete().where(tables.planned_visits.c.request_id == request_id))
-            session.execute(
-                tables.planned_visits.insert().values(
-                    request_id=request_id,
-                    caregiver_id=v.caregiver_id,
-                    planned_start=v.start,
-                    planned_end=v.end,
-                    location_index=v.location_index,
-                    announced_at=v.announced_at,
-                )
-            )
+            session.execute(tables.planned_visits.insert().values(request_id=request_id, **plan_row(v)))
         session.commit()
 
 

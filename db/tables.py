@@ -641,9 +641,18 @@ planned_visits = Table(
     Column("planned_end", UTCDateTime, nullable=False),
     Column("location_index", Integer),
     Column("announced_at", UTCDateTime),
+    # what the plan knew of the request before it arrived, so a repair may move the slot (0020)
+    Column("service_type", String(60)),
+    Column("window_start", UTCDateTime),
+    Column("latest_start", UTCDateTime),
+    Column("window_hard", Boolean, nullable=False, default=False, server_default=sa_false()),
+    Column("synchronised", Boolean, nullable=False, default=False, server_default=sa_false()),
 )
 """The day plan (``careline plan`` / a planned replay): request id -> caregiver and start;
-dispatch offers a request of a ``planned`` area to its planned caregiver first."""
+dispatch offers a request of a ``planned`` area to its planned caregiver first. A slot with a
+``window_start`` may be moved by a repair within ``window_start``..``latest_start`` before its
+request arrives (``handlers.dispatch.planned.PlannedVisit``); one without (stored before
+migration 0020) stays put."""
 
 # --- EVV flag reviews and providers' ratings of the center (migration 0010) ---
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
+from db.day_plans import plan_row, planned_visit
 from db.session import dialect_insert
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
@@ -120,17 +121,12 @@ class _Visits(_Repo):
 
 def replan_rows(session: Session, visits: Mapping[str, PlannedVisit]) -> None:
     """Update each request's ``planned_visits`` row in ``session``'s transaction (a repair moved
-    it); a request without a row gets one. Shared by ``SqlUnitOfWork`` and the partition state's
-    unit of work (``db.partition_state``), so both paths write a repair the same way."""
+    it); a request without a row gets one (``db.day_plans.plan_row``: the slot with its window).
+    Shared by ``SqlUnitOfWork`` and the partition state's unit of work (``db.partition_state``),
+    so both paths write a repair the same way."""
     pv = tables.planned_visits
     for request_id, v in visits.items():
-        values = {
-            "caregiver_id": v.caregiver_id,
-            "planned_start": v.start,
-            "planned_end": v.end,
-            "location_index": v.location_index,
-            "announced_at": v.announced_at,
-        }
+        values = plan_row(v)
         known = session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
         if known is None:
             session.execute(pv.insert().values(request_id=request_id, **values))
@@ -214,21 +210,16 @@ class SqlUnitOfWork:
         rows = self.session.execute(
             select(tables.planned_visits).where(tables.planned_visits.c.request_id.in_(list(request_ids)))
         ).all()
-        return {
-            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
-            for r in rows
-        }
+        return {r.request_id: planned_visit(r) for r in rows}
 
     def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
-        """The plan's rows of ``caregiver_ids``; what the plan knew of a request before it
-        arrived is not stored, so such a slot stays put in a repair (``handlers.dispatch.repair``)."""
+        """The plan's rows of ``caregiver_ids``, with what the plan knew of each request before it
+        arrived (its window), so a repair may move a slot whose request has not arrived
+        (``handlers.dispatch.repair``); a row stored before migration 0020 stays put."""
         rows = self.session.execute(
             select(tables.planned_visits).where(tables.planned_visits.c.caregiver_id.in_(list(caregiver_ids)))
         ).all()
-        return {
-            r.request_id: PlannedVisit(r.caregiver_id, r.planned_start, r.planned_end, r.location_index, r.announced_at)
-            for r in rows
-        }
+        return {r.request_id: planned_visit(r) for r in rows}
 
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
         """Update each request's plan row in this transaction (a repair moved it); a request

@@ -20,12 +20,15 @@ class SimClock:
     speed: float = 1.0
 
     def now(self) -> datetime:
+        """The simulated time now (aware UTC), from the wall clock."""
         return self.to_sim(datetime.now(UTC))
 
     def to_sim(self, wall: datetime) -> datetime:
+        """The simulated time at wall time ``wall`` (both aware)."""
         return self.sim_origin + (wall - self.wall_origin) * self.speed
 
     def to_wall(self, sim: datetime) -> datetime:
+        """The wall time at which the simulation reaches ``sim`` (both aware): when to fire a timer."""
         return self.wall_origin + (sim - self.sim_origin) / self.speed
 
     def wall_seconds(self, sim_seconds: float) -> float:

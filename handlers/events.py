@@ -29,6 +29,8 @@ def _event(type_: str, request: CareRequest, now: datetime, role: str, **payload
 
 
 def status_changed(request: CareRequest, now: datetime) -> DomainEvent:
+    """``care.request.status_changed`` (lifecycle): the request's new FHIR Task status and the
+    reason for it, with elder, service type and priority so a consumer needs no lookup."""
     return _event(
         "care.request.status_changed",
         request,
@@ -43,6 +45,10 @@ def status_changed(request: CareRequest, now: datetime) -> DomainEvent:
 
 
 def dispatch_decided(request: CareRequest, ranking: Ranking, policy: DispatchPolicy, now: datetime) -> DomainEvent:
+    """``dispatch.decided`` (lifecycle): why the ranking chose whom, for ``careline explain``: the
+    10 cheapest candidates (start as ISO UTC; cost in minute-equivalents; added travel, lateness
+    and sync deviation in minutes, 2 decimals), every excluded caregiver with the reason, and the
+    policy version (config/policy.toml) that ranked them."""
     candidates = [
         {
             "caregiver_id": c.caregiver_id,
@@ -66,6 +72,10 @@ def dispatch_decided(request: CareRequest, ranking: Ranking, policy: DispatchPol
 
 
 def offer_created(request: CareRequest, offer: Offer) -> DomainEvent:
+    """``dispatch.offer.created`` (offers), at the offer's ``created_at``: what the caregiver is sent
+    (``handlers.channels.notices``): planned start/end and answer deadline ``expires_at`` as ISO
+    UTC (TaskRouter's 120 s reservation timeout by default, config/policy.toml) and the
+    ``short_code`` the caregiver replies with."""
     return _event(
         "dispatch.offer.created",
         request,
@@ -134,6 +144,8 @@ def offer_closed(request: CareRequest, offer: Offer, now: datetime, provider_id:
 
 
 def offer_refused(request: CareRequest, offer: Offer, now: datetime) -> DomainEvent:
+    """``dispatch.offer.accept_refused`` (offers): an accept that came too late or for an offer no
+    longer pending (``offer_status`` says which), so the caregiver is told it did not count."""
     return _event(
         "dispatch.offer.accept_refused",
         request,
@@ -176,16 +188,25 @@ def dispatch_repaired(
 
 
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
+    """``timer.requested`` (schedule): ask the timer service to fire ``kind`` for ``target_id`` at
+    ``due`` (aware UTC). Kinds and their targets are decoded in ``handlers.messages``:
+    ``offer-expiry`` (offer id), ``ladder-step`` (``<request id>#<step index>``),
+    ``check-in-deadline`` and ``late-check`` (visit id), ``followup-deadline`` (request id)."""
     return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id, due=_iso(due))
 
 
 def escalated(request: CareRequest, now: datetime, step: str, reason: str) -> DomainEvent:
+    """``care.request.escalated`` (lifecycle): the request moved to ladder ``step`` (a step name
+    of the priority's escalation ladder in config/policy.toml, or ``operator_followup``)."""
     return _event(
         "care.request.escalated", request, now, "lifecycle", step=step, reason=reason, priority=request.priority.value
     )
 
 
 def operator_alert(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
+    """``care.operator.alert`` (lifecycle): a person at the center must act now; ``reason`` says
+    why, in English (an emergency received or not accepted, a due complaint call, an EVV mismatch,
+    a late visit); for ``emergency received`` ``handlers.channels.notices`` also tells the family."""
     return _event(
         "care.operator.alert",
         request,
@@ -198,10 +219,15 @@ def operator_alert(request: CareRequest, now: datetime, reason: str) -> DomainEv
 
 
 def feedback_recorded(request: CareRequest, now: datetime, kind: str, **details: Any) -> DomainEvent:
+    """``care.feedback.<kind>`` (lifecycle): a callback-survey rating, a complaint, a closed
+    complaint follow-up or a center rating (``kind`` ``rating``, ``complaint``,
+    ``followup_closed``, ``center_rating``); ``details`` become payload fields as given."""
     return _event(f"care.feedback.{kind}", request, now, "lifecycle", kind=kind, **details)
 
 
 def escalated_to_operator(request: CareRequest, now: datetime, reason: str) -> DomainEvent:
+    """``care.request.escalated`` at step ``operator_queue`` (lifecycle): dispatch gave up
+    (nobody eligible or nobody accepted) and the request waits for an operator."""
     return _event("care.request.escalated", request, now, "lifecycle", step="operator_queue", reason=reason)
 
 

@@ -18,7 +18,7 @@ from handlers.channels.intake import InvalidIntake, validate_intake
 from handlers.dispatch import batching, offers
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
-from handlers.dispatch.repair import repair_or_offer
+from handlers.dispatch.repair import repair_or_offer, replace_late
 from handlers.evaluation import feedback
 from handlers.model import CareRequest, OfferStatus
 from handlers.ports import UnitOfWork
@@ -67,11 +67,22 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
 
 
 def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> Callable[[CareRequest], object] | None:
-    """How a request whose offer fell through is offered on: a planned area repairs its day
-    (``handlers.dispatch.repair``), any other area ranks again (None: ``offers.offer_next``)."""
+    """How a request whose offer or visit fell through (a decline, a timeout, a call-off, a
+    no-show) is offered on: a planned area repairs its day (``handlers.dispatch.repair``), any
+    other area ranks again (None: ``offers.offer_next``)."""
     if area.mode != "planned":
         return None
     return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
+
+
+def _late_repair(uow: UnitOfWork, now: datetime, area: AreaContext) -> lateness.LateRepair | None:
+    """How a caregiver running late is replaced: a planned area repairs its day first
+    (``repair.replace_late``); any other area only ranks (None)."""
+    if area.mode != "planned":
+        return None
+    return lambda request, expected, hand_over: replace_late(
+        request, expected, hand_over, uow, now, area.policy, area.travel
+    )
 
 
 def _record_feedback(cmd: m.RecordFeedback, uow: UnitOfWork, now: datetime, area: None) -> None:
@@ -118,12 +129,22 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         _on(
             m.CheckOut,
             lambda c, uow, now, a: attendance.check_out(
-                c.request_id, c.caregiver_id, uow, now, c.evv_flags, c.evv_method, a.policy, a.travel
+                c.request_id,
+                c.caregiver_id,
+                uow,
+                now,
+                c.evv_flags,
+                c.evv_method,
+                a.policy,
+                a.travel,
+                _late_repair(uow, now, a),
             ),
         ),
         _on(
             m.CallOff,
-            lambda c, uow, now, a: disruptions.call_off(c.request_id, c.caregiver_id, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: disruptions.call_off(
+                c.request_id, c.caregiver_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a)
+            ),
         ),
         _on(
             m.ExpireOffer,
@@ -137,9 +158,16 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.EnforceCheckIn,
-            lambda c, uow, now, a: disruptions.missed_check_in(c.visit_id, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: disruptions.missed_check_in(
+                c.visit_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a)
+            ),
         ),
-        _on(m.CheckLateness, lambda c, uow, now, a: lateness.late_check(c.visit_id, uow, now, a.policy, a.travel)),
+        _on(
+            m.CheckLateness,
+            lambda c, uow, now, a: lateness.late_check(
+                c.visit_id, uow, now, a.policy, a.travel, _late_repair(uow, now, a)
+            ),
+        ),
         _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),
         (m.RecordFeedback, _record_feedback),
         *_register(

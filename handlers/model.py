@@ -35,6 +35,8 @@ class RequestStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
+        """True for rejected, failed, completed, cancelled and entered-in-error: nothing more
+        happens to the request (a failed one still waits for an operator's outcome)."""
         return self in FINAL_STATUSES
 
 
@@ -78,6 +80,10 @@ class SyncType(StrEnum):
 
 
 class VisitStatus(StrEnum):
+    """A visit's life: scheduled at accept, in progress from check-in, completed at check-out;
+    no-show when nobody checked in by the deadline; cancelled when withdrawn or reassigned.
+    Cancelled and no-show visits are dead: they hold no slot (``ports.VisitRepository.for_request``)."""
+
     SCHEDULED = "scheduled"
     IN_PROGRESS = "in-progress"
     COMPLETED = "completed"
@@ -122,6 +128,7 @@ class Elder:
 
     @property
     def active(self) -> bool:
+        """True when ``status`` is ``active`` (or unset): only then is the elder dispatched to."""
         return (self.status or "active") == "active"
 
 
@@ -180,6 +187,8 @@ class Caregiver:
     region_path: str | None = None
 
     def can_perform(self, service_type: str) -> bool:
+        """True when ``service_type`` is one of the caregiver's abilities as written (no skill
+        hierarchy: dispatch uses ``DispatchPolicy.covers`` for that)."""
         return service_type in self.abilities.split()
 
 
@@ -247,6 +256,8 @@ class CareRequest:
 
     @property
     def waits_for_anchor(self) -> bool:
+        """True for the follower of a simultaneous or sequential pair (UHHC ``synchronization``) whose
+        anchor's start is not known yet: dispatch holds it on hold until the anchor is booked."""
         return (
             self.sync_is_follower
             and self.sync_type in (SyncType.SIMULTANEOUS, SyncType.SEQUENTIAL)

@@ -27,42 +27,92 @@ from handlers.model import (
 
 
 class RequestRepository(Protocol):
-    def get(self, request_id: str) -> CareRequest | None: ...
-    def add(self, request: CareRequest) -> None: ...
-    def followers_of(self, anchor_id: str) -> list[CareRequest]: ...
+    """Care requests by ``request_id``; an implementation tracks what it returns, so a
+    change to a returned request is saved when the unit of work commits."""
+
+    def get(self, request_id: str) -> CareRequest | None:
+        """The request, or None for an unknown id (never raises for a missing one)."""
+
+    def add(self, request: CareRequest) -> None:
+        """Store a new request; it must be readable by ``get`` within the same unit of work
+        (the SQL adapter flushes at once so its offers and visits can reference it)."""
+
+    def followers_of(self, anchor_id: str) -> list[CareRequest]:
+        """The requests whose ``sync_partner_id`` is ``anchor_id`` (the followers of a synchronised
+        pair, UHHC ``synchronization``), in any status and no promised order; [] when none."""
 
 
 class ElderRepository(Protocol):
-    def get(self, elder_id: str) -> Elder | None: ...
+    """The register's elders, read by the use cases (changed only through ``handlers.register``)."""
+
+    def get(self, elder_id: str) -> Elder | None:
+        """The elder, or None for an unknown id."""
 
 
 class CaregiverRepository(Protocol):
-    def get(self, caregiver_id: str) -> Caregiver | None: ...
-    def in_area(self, service_area: str) -> list[Caregiver]: ...
+    """The register's caregivers, read by dispatch."""
+
+    def get(self, caregiver_id: str) -> Caregiver | None:
+        """The caregiver, or None for an unknown id."""
+
+    def in_area(self, service_area: str) -> list[Caregiver]:
+        """Every caregiver of ``service_area`` (on shift or not, active or not: ranking filters them),
+        in no promised order (ranking breaks ties by caregiver id); [] for an unknown area."""
 
 
 class OfferRepository(Protocol):
-    def get(self, offer_id: str) -> Offer | None: ...
-    def add(self, offer: Offer) -> None: ...
-    def for_request(self, request_id: str) -> list[Offer]: ...
+    """Offers (TaskRouter reservations) by ``offer_id``; returned offers are tracked like requests."""
+
+    def get(self, offer_id: str) -> Offer | None:
+        """The offer, or None for an unknown id."""
+
+    def add(self, offer: Offer) -> None:
+        """Store a new offer; its request must already be stored (foreign key in the SQL adapter)."""
+
+    def for_request(self, request_id: str) -> list[Offer]:
+        """Every offer made for the request, in every status, oldest first (``created_at``,
+        UTC): dispatch counts them to number the next attempt and to cap offers per request."""
 
 
 class VisitRepository(Protocol):
-    def get(self, visit_id: str) -> Visit | None: ...
-    def add(self, visit: Visit) -> None: ...
-    def for_request(self, request_id: str) -> Visit | None: ...
-    def all_for_request(self, request_id: str) -> list[Visit]: ...  # every status, re-dispatches included
-    def for_caregiver(self, caregiver_id: str) -> list[Visit]: ...
-    def for_elder(self, elder_id: str) -> list[Visit]: ...
+    """Visits (assignments through check-in and check-out) by ``visit_id``; tracked like requests."""
+
+    def get(self, visit_id: str) -> Visit | None:
+        """The visit, or None for an unknown id."""
+
+    def add(self, visit: Visit) -> None:
+        """Store a new visit; its request must already be stored."""
+
+    def for_request(self, request_id: str) -> Visit | None:
+        """The request's live visit, or None: "live" means any status but cancelled and
+        no-show (``all_for_request`` also returns the dead ones of earlier dispatches)."""
+
+    def all_for_request(self, request_id: str) -> list[Visit]:
+        """Every visit ever made for the request, in every status, re-dispatches included, in no
+        promised order."""
+
+    def for_caregiver(self, caregiver_id: str) -> list[Visit]:
+        """Every visit of the caregiver, in any status and no promised order (callers filter by status)."""
+
+    def for_elder(self, elder_id: str) -> list[Visit]:
+        """Every visit to the elder, in any status and no promised order (continuity of care reads it)."""
 
 
 class ProviderRepository(Protocol):
-    def get(self, provider_id: str) -> ProviderOrganisation | None: ...
+    """Contracted provider organisations (their contracts and scores feed ranking)."""
+
+    def get(self, provider_id: str) -> ProviderOrganisation | None:
+        """The provider, or None for an unknown id."""
 
 
 class FeedbackRepository(Protocol):
-    def get(self, feedback_id: str) -> Feedback | None: ...
-    def add(self, feedback: Feedback) -> None: ...
+    """Callback surveys (回访) and complaints by ``feedback_id``."""
+
+    def get(self, feedback_id: str) -> Feedback | None:
+        """The feedback, or None for an unknown id (a redelivered survey answer looks it up first)."""
+
+    def add(self, feedback: Feedback) -> None:
+        """Store new feedback; its request must already be stored."""
 
 
 class UnitOfWork(Protocol):
@@ -72,19 +122,32 @@ class UnitOfWork(Protocol):
     # Read-only members: a unit of work may hold any repository that meets the
     # protocol (a settable member would have to be exactly the protocol type).
     @property
-    def requests(self) -> RequestRepository: ...
+    def requests(self) -> RequestRepository:
+        """Care requests, read and written in this unit of work's transaction."""
+
     @property
-    def elders(self) -> ElderRepository: ...
+    def elders(self) -> ElderRepository:
+        """The register's elders (read only here)."""
+
     @property
-    def caregivers(self) -> CaregiverRepository: ...
+    def caregivers(self) -> CaregiverRepository:
+        """The register's caregivers (read only here)."""
+
     @property
-    def offers(self) -> OfferRepository: ...
+    def offers(self) -> OfferRepository:
+        """Offers (reservations), read and written in this transaction."""
+
     @property
-    def visits(self) -> VisitRepository: ...
+    def visits(self) -> VisitRepository:
+        """Visits, read and written in this transaction."""
+
     @property
-    def providers(self) -> ProviderRepository: ...
+    def providers(self) -> ProviderRepository:
+        """Contracted provider organisations (read only here)."""
+
     @property
-    def feedback(self) -> FeedbackRepository: ...
+    def feedback(self) -> FeedbackRepository:
+        """Callback surveys and complaints, read and written in this transaction."""
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Slots held per caregiver: live visits and pending offers."""
@@ -108,5 +171,10 @@ class UnitOfWork(Protocol):
     def emit(self, event: DomainEvent) -> None:
         """Record an event to append to the event log and publish via the outbox."""
 
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
+    def commit(self) -> None:
+        """Make the state changes, the emitted events (event log and outbox) and the claimed
+        event ids durable together. The SQL adapter raises ``db.uow.ConcurrencyConflict`` when
+        another transaction changed the same request first: nothing is written, retry."""
+
+    def rollback(self) -> None:
+        """Drop every change, emitted event and claim since the last commit."""

@@ -82,6 +82,8 @@ REFUSALS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^the solver found no answer in time$"), "求解器未能及时给出方案"),
     (re.compile(r"^the solver left the request out$"), "求解器的方案未安排此单"),
     (re.compile(r"^the repaired slot does not fit$"), "重排后的时段已不可行"),
+    (re.compile(r"^nobody who may take it can start it in time$"), "可接此单的护理员都无法及时开始"),
+    (re.compile(r"^the late caregiver's replacement is ranked$"), "迟到护理员的接替人按排序选定"),
     (re.compile(r"^serves area (?P<a>\S+), not (?P<b>\S+)$"), "服务片区为 {a}，不是 {b}"),
     (re.compile(r"^lacks the ability (?P<s>\S+)$"), "不具备“{s}”服务技能"),
     (re.compile(r"^provider (?P<p>\S+) has no contract for (?P<s>\S+)$"), "服务商 {p} 未签约“{s}”服务"),

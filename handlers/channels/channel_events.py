@@ -100,6 +100,9 @@ def operator_alert(
     channel: str,
     now: datetime,
 ) -> DomainEvent:
+    """``care.operator.alert`` (lifecycle, keyed by ``request_id``) raised at a channel, before or
+    without a stored request (an alarm joining an open emergency); ``priority`` is checked as a FHIR
+    ``Priority`` (ValueError for another value); ``elder_id``/``service_area`` None when unknown."""
     return DomainEvent(
         type="care.operator.alert",
         subject=request_id,
@@ -120,6 +123,9 @@ def operator_alert(
 def call_queued(
     call_number: str, caller: str | None, elder_id: str | None, reason: str, emergency: bool, now: datetime
 ) -> DomainEvent:
+    """``care.call.operator_queued`` (lifecycle, keyed ``call-<call_number>``): a hotline call or SOS
+    text the operators must take, with the caller's number unmasked (``caller``, E.164; it is
+    event data for the call-back, never logged), ``elder_id`` None for an unregistered number."""
     return DomainEvent(
         type="care.call.operator_queued",
         subject=f"call-{call_number}",

@@ -52,6 +52,7 @@ def status_rank(kind: str, status: str) -> int:
 
 
 def is_final(kind: str, status: str) -> bool:
+    """True for a status that ends a message's or call's lifecycle (``kind`` ``sms`` or ``call``)."""
     return status_rank(kind, status) == FINAL
 
 

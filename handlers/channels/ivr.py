@@ -38,6 +38,9 @@ from handlers.model import Priority
 
 @dataclass(frozen=True)
 class Say:
+    """Speak ``text`` with a text-to-speech ``voice`` (``Polly.Zhiyu``) in ``language`` (a TwiML
+    ``<Say>`` language such as ``cmn-CN``), both from ``[languages.*]`` of config/ivr.toml."""
+
     text: str
     language: str
     voice: str
@@ -56,12 +59,15 @@ class Gather:
 
 @dataclass(frozen=True)
 class Enqueue:
+    """Put the call through to an operator queue (``operator_queue`` or ``emergency_queue`` of
+    config/ivr.toml); the caller waits there for a person."""
+
     queue: str
 
 
 @dataclass(frozen=True)
 class Hangup:
-    pass
+    """End the call (after the last ``Say``)."""
 
 
 Step = Say | Gather | Enqueue | Hangup
@@ -97,6 +103,11 @@ class CaregiverCode:
 
 @dataclass(frozen=True)
 class OperatorHandoff:
+    """The call went to the operator queue: ``reason`` in English for the operator (an unknown
+    caller, no valid choice after ``max_reprompts``, the caller asked, a lost menu state).
+    ``emergency`` marks a handoff to treat as one; the menu's own handoffs leave it False (the
+    emergency key or silence at the first prompt become a ``stat`` ``ServiceChoice`` instead)."""
+
     reason: str
     emergency: bool = False
 
@@ -106,6 +117,9 @@ Outcome = ServiceChoice | ComplaintChoice | CaregiverCode | OperatorHandoff
 
 @dataclass(frozen=True)
 class Turn:
+    """One answer of the menu: the ``steps`` to render as TwiML, in order, and the ``outcome`` once
+    the call is decided (None while the caller is still choosing)."""
+
     steps: tuple[Step, ...] = ()
     outcome: Outcome | None = None
 
@@ -124,10 +138,14 @@ class IvrConfig:
             raise AttributeError(name) from None
 
     def key(self, name: str) -> str:
+        """The phone key of a menu choice (``[keys]``: ``emergency`` -> ``"1"``); KeyError for a
+        name the file lacks (the loader checks every name at start)."""
         value: str = self.raw["keys"][name]
         return value
 
     def text(self, language: str, key: str, **values: Any) -> str:
+        """The catalog text ``ivr.<key>`` in the caller's language, fields filled from ``values``;
+        raises ``handlers.channels.texts.MissingText`` for a key no catalog has."""
         return self.texts.text(self.lang(language), f"ivr.{key}", **values)
 
     def lang(self, language: str | None) -> str:
@@ -136,19 +154,24 @@ class IvrConfig:
         return short if short in self.raw["languages"] else "zh"
 
     def service_label(self, language: str, service_type: str) -> str:
+        """The spoken name of a service type (catalog key ``spoken.<type>``; an unknown type as written)."""
         return self.texts.service(self.lang(language), service_type, spoken=True)
 
     def services_on(self, page: int) -> list[Mapping[str, Any]]:
+        """The ``[[services]]`` entries on menu page ``page`` (0-based, ``services_per_page`` a page,
+        file order); [] past the last page."""
         per = int(self.raw["services_per_page"])
         services: list[Mapping[str, Any]] = self.raw["services"]
         return services[page * per : (page + 1) * per]
 
     @property
     def pages(self) -> int:
+        """How many service-menu pages there are (at least one)."""
         per = int(self.raw["services_per_page"])
         return max(1, -(-len(self.raw["services"]) // per))
 
     def duration_of(self, service_type: str) -> float | None:
+        """The service's ``duration_minutes`` from ``[[services]]``, or None when the menu lacks it."""
         return next(
             (float(s["duration_minutes"]) for s in self.raw["services"] if s["service_type"] == service_type), None
         )
@@ -351,6 +374,8 @@ def on_complaint(cfg: IvrConfig, params: Mapping[str, str], digits: str | None) 
 
 
 def complaint_recorded(cfg: IvrConfig, lang: str) -> tuple[Step, ...]:
+    """What the caller hears once a complaint is stored: a call back within
+    ``complaint_followup_hours`` (config/ivr.toml, 24 h), then the call ends."""
     return (_say(cfg, lang, "complaint_recorded", hours=cfg.complaint_followup_hours), Hangup())
 
 

@@ -86,11 +86,24 @@ class Household:
 
 
 class NoticeRegister(Protocol):
-    def caregiver(self, caregiver_id: str) -> Person | None: ...
-    def household(self, elder_id: str) -> Household | None: ...
-    def request(self, request_id: str) -> CareRequest | None: ...
-    def offer(self, offer_id: str) -> Offer | None: ...
-    def area_name(self, service_area: str) -> str | None: ...
+    """What deciding notices reads from the register (``db.notices`` in production); every
+    lookup returns None for an unknown id rather than raising."""
+
+    def caregiver(self, caregiver_id: str) -> Person | None:
+        """The caregiver as someone to tell, or None when unknown or without any channel (no
+        phone and no app)."""
+
+    def household(self, elder_id: str) -> Household | None:
+        """The elder, the family phones and the address, or None for an unknown elder."""
+
+    def request(self, request_id: str) -> CareRequest | None:
+        """The care request an event is about, or None."""
+
+    def offer(self, offer_id: str) -> Offer | None:
+        """The offer an event is about, or None."""
+
+    def area_name(self, service_area: str) -> str | None:
+        """The service area's display name, or None for an unknown area or one without a name."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from enum import StrEnum
 
 
 class ReplyKind(StrEnum):
+    """What a reply asks for: answer an offer (accept, decline), report a visit (check in, check
+    out), opt out of SMS (``STOP``, Twilio's reserved word), complain, or anything else (help)."""
+
     ACCEPT = "accept"
     DECLINE = "decline"
     CHECK_IN = "check_in"

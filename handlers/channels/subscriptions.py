@@ -23,6 +23,11 @@ class InvalidSubscription(ValueError):
 
 @dataclass(frozen=True)
 class Subscription:
+    """One elder's recurring service. ``days`` cron-style names (``mon-fri``, ``mon,wed,fri``,
+    ``*``; a range may wrap, ``fri-mon``), ``at_time`` ``HH:MM`` local to ``timezone`` (IANA);
+    ``duration_minutes`` of service, a window of ``window_minutes`` from ``at_time``, and the
+    intake submitted ``lead_minutes`` before it. Bad fields raise ``InvalidSubscription`` when read."""
+
     subscription_id: str
     elder_id: str
     service_type: str
@@ -35,12 +40,14 @@ class Subscription:
     active: bool = True
 
     def local_time(self) -> time:
+        """``at_time`` as a naive local time; ``InvalidSubscription`` unless it is ``HH:MM``."""
         try:
             return time.fromisoformat(self.at_time)
         except ValueError:
             raise InvalidSubscription(f"at_time: expected HH:MM, got {self.at_time!r}") from None
 
     def zone(self) -> ZoneInfo:
+        """The elder's time zone; ``InvalidSubscription`` for a name the IANA database lacks."""
         try:
             return ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

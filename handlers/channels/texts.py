@@ -31,7 +31,11 @@ _CHINESE = ("zh", "yue", "wuu", "nan", "hak", "cmn", "gan", "hsn")
 
 
 class Catalog(Protocol):
-    def gettext(self, message: str) -> str: ...
+    """One language's compiled catalog (Babel's ``Translations``, loaded by ``config.locale``)."""
+
+    def gettext(self, message: str) -> str:
+        """The text for message id ``message`` (a key of ``KEYS``), or ``message`` itself when the
+        catalog lacks it (gettext's rule; ``Texts.text`` turns that into ``MissingText``)."""
 
 
 class MissingText(KeyError):

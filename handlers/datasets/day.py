@@ -20,12 +20,17 @@ from handlers.model import Caregiver, Elder, ProviderOrganisation
 
 @dataclass(frozen=True)
 class Submission:
+    """One intake record (``handlers.channels.intake`` shape) and when the replay submits it (aware)."""
+
     at: datetime
     record: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Day:
+    """One UHHC instance as a careline day: a single service ``area``, minute 0 at ``start``
+    (aware), the register (elders, providers, caregivers) and the timed submissions in order."""
+
     area: str
     start: datetime
     elders: tuple[Elder, ...]
@@ -39,6 +44,7 @@ class Day:
 
 
 def request_id(run: str, patient_id: str, service_id: str) -> str:
+    """The care request id of a UHHC need: ``<run>.<patient>.<service>``, unique across replays."""
     return f"{run}.{patient_id}.{service_id}"
 
 

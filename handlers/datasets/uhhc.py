@@ -105,6 +105,7 @@ class Instance:
         return max(0.0, start - opened[-1])
 
     def need(self, patient_id: str, service_id: str) -> ServiceNeed:
+        """The need of ``patient_id`` for ``service_id``; raises ``KeyError`` when the instance has none."""
         for n in self.needs:
             if n.patient_id == patient_id and n.service_id == service_id:
                 return n

@@ -246,7 +246,11 @@ def planned_visits(
 ) -> dict[str, PlannedVisit]:
     """The plan to store: request id -> caregiver, start and end (aware), the elder's
     ``locations`` row and when it is announced. Visits already accepted are not in it
-    (their visit stands)."""
+    (their visit stands). Each slot also carries what a repair needs to move it before its
+    request arrives (``handlers.dispatch.repair``): the service, the on-time start range
+    (``window_start``..``latest_start``, aware), ``window_hard`` (always: a live plan holds
+    windows hard) and whether it is half of a synchronised pair (never moved)."""
+    partners = {v.sync_partner_id for v in day.visits.values() if v.sync_partner_id}
     plan: dict[str, PlannedVisit] = {}
     for vid, stops in routes.items():
         caregiver_id = day.vehicles[vid][0]
@@ -255,9 +259,24 @@ def planned_visits(
             if v.fixed_caregiver is not None:
                 continue
             plan[v.request_id] = PlannedVisit(
-                caregiver_id, day.at(s.start), day.at(s.end), v.location_index, announced_at
+                caregiver_id,
+                day.at(s.start),
+                day.at(s.end),
+                v.location_index,
+                announced_at,
+                service_type=v.service_type,
+                window_start=v.window_start,
+                latest_start=_latest_start(v),
+                window_hard=True,
+                synchronised=bool(v.sync_partner_id) or v.request_id in partners,
             )
     return plan
+
+
+def _latest_start(v: KnownVisit) -> datetime:
+    """The latest on-time start of a known visit (aware): its window's end, less the service's
+    duration when the window bounds the end (``window_at_service_end``)."""
+    return v.window_end - (timedelta(minutes=v.duration_minutes) if v.window_at_service_end else timedelta())
 
 
 def unplanned(day: DayInstance, plan: Mapping[str, PlannedVisit]) -> list[str]:
@@ -288,7 +307,7 @@ def plan_problems(day: DayInstance, plan: Mapping[str, PlannedVisit]) -> list[st
     slack = timedelta(seconds=60)  # the plan is in whole minutes
     for request_id, v in plan.items():
         k = day.visits[request_id]
-        latest = k.window_end - (timedelta(minutes=k.duration_minutes) if k.window_at_service_end else timedelta())
+        latest = _latest_start(k)
         if not k.window_start - slack <= v.start <= latest + slack:
             found.append(f"{request_id}: starts {v.start.isoformat()} outside its window")
         if not any(s.start - slack <= v.start and v.end <= s.end + slack for s in shifts.get(v.caregiver_id, [])):

@@ -149,11 +149,17 @@ class Words(Protocol):
     (``history.*`` keys), ``term`` a domain word (``status``, ``step``, ``reason``, ``service``,
     ``role``, ``channel``, ``delivery``, ``outcome``), ``time`` a clock time (``HH:MM``)."""
 
-    def text(self, key: str, **values: Any) -> str: ...
+    def text(self, key: str, **values: Any) -> str:
+        """The catalog sentence ``key`` with its fields filled; raises
+        ``handlers.channels.texts.MissingText`` for a key no catalog has."""
 
-    def term(self, kind: str, value: str) -> str: ...
+    def term(self, kind: str, value: str) -> str:
+        """``value`` of the domain word ``kind`` in this language; a value without a translation
+        comes back as it is, not as an error (an old log may hold a retired value). ``phone``
+        values come back masked (no personal data in an explanation)."""
 
-    def time(self, at: datetime | None) -> str: ...
+    def time(self, at: datetime | None) -> str:
+        """``at`` (aware) as ``HH:MM`` in this time zone; a placeholder (``?``) for None."""
 
 
 @dataclass(frozen=True)

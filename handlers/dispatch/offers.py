@@ -14,14 +14,24 @@ state or with an operator.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 from handlers import events as ev
 from handlers.dispatch import promise
-from handlers.dispatch.scheduling import Candidate, DispatchPolicy, TravelTimes, rank_caregivers, travel_for
+from handlers.dispatch.scheduling import (
+    Candidate,
+    DispatchPolicy,
+    Ranking,
+    RankingContext,
+    TravelTimes,
+    rank_caregivers,
+    travel_for,
+)
 from handlers.evaluation.provider_scores import explores
 from handlers.model import (
+    Caregiver,
     CareRequest,
     Offer,
     OfferStatus,
@@ -103,17 +113,15 @@ def offer_next(
     step = steps[min(request.escalation_step, len(steps) - 1)]
     if step.step == "best" and len(previous) >= BEST_STEP_OFFERS * k and request.escalation_step + 1 < len(steps):
         _enter_step(request, request.escalation_step + 1, uow, now, policy)
-    roster = uow.caregivers.in_area(request.service_area)
-    ranking = rank_caregivers(
+    ranking = rank_for(
         request,
-        roster,
-        uow.bookings(c.caregiver_id for c in roster),
-        travel,
+        uow,
         now,
         policy,
-        {o.caregiver_id for o in previous},
-        uow.ranking_context(request, now, explores(request.request_id, policy.exploration_share)),
-    )
+        travel,
+        offered=previous,
+        explore=explores(request.request_id, policy.exploration_share),
+    ).ranking
     uow.emit(ev.dispatch_decided(request, ranking, policy, now))
     if not ranking.candidates or len(previous) >= policy.max_offers_per_request:
         reason = "no eligible caregiver accepted" if previous else "no eligible caregiver"
@@ -123,6 +131,47 @@ def offer_next(
         offer_to(request, c, len(previous) + i + 1, uow, now, policy)
         for i, c in enumerate(_disjoint(list(ranking.candidates), k))
     ]
+
+
+@dataclass(frozen=True)
+class RequestRanking:
+    """A request's ranking (``scheduling.rank_caregivers``) with what it was made from: the
+    ``roster`` ranked (the area's caregivers), the caregivers it leaves out as already asked
+    (``asked``: offered the request before, or set aside by the caller) and the ranking
+    ``context`` (read once: it queries the day's visits and contracts)."""
+
+    ranking: Ranking
+    roster: list[Caregiver]
+    asked: set[str]
+    context: RankingContext
+
+
+def rank_for(
+    request: CareRequest,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    *,
+    offered: Sequence[Offer] | None = None,
+    without: Iterable[str] = (),
+    explore: bool = False,
+) -> RequestRanking:
+    """Rank ``request``'s caregivers: the roster of its service area (less ``without``), their
+    bookings, the ranking context read once (``explore``: the provider-score exploration draw,
+    ``handlers.evaluation.provider_scores.explores``), never a caregiver already offered it
+    (``offered``: the request's offers, read from ``uow`` when not given) nor one of ``without``.
+    The one place where a request's ranking is assembled: online offers (``offer_next``), the
+    repair of a planned day (``handlers.dispatch.repair``) and a late caregiver's replacement
+    (``handlers.visits.lateness``)."""
+    left_out = set(without)
+    roster = [c for c in uow.caregivers.in_area(request.service_area) if c.caregiver_id not in left_out]
+    asked = {o.caregiver_id for o in (uow.offers.for_request(request.request_id) if offered is None else offered)}
+    asked |= left_out
+    context = uow.ranking_context(request, now, explore)
+    bookings = uow.bookings(c.caregiver_id for c in roster)
+    ranking = rank_caregivers(request, roster, bookings, travel, now, policy, asked, context)
+    return RequestRanking(ranking, roster, asked, context)
 
 
 def _disjoint(candidates: list[Candidate], k: int) -> list[Candidate]:

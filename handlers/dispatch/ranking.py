@@ -19,11 +19,19 @@ class VisitFacts(Protocol):
     of one (``db.partition_state`` keeps only these for an elder's past visits)."""
 
     @property
-    def caregiver_id(self) -> str: ...
+    def caregiver_id(self) -> str:
+        """Who made (or makes) the visit."""
+        ...
+
     @property
-    def status(self) -> VisitStatus: ...
+    def status(self) -> VisitStatus:
+        """The visit's status: cancelled and no-show visits count for no one."""
+        ...
+
     @property
-    def planned_start(self) -> datetime: ...
+    def planned_start(self) -> datetime:
+        """When the visit was planned to start (aware UTC): which day it counts for."""
+        ...
 
 
 def context_from(

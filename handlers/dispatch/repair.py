@@ -1,8 +1,11 @@
 """Repair a planned day when a visit falls through, instead of greedy insertion.
 
 When a planned visit's offer is declined or times out (``handlers.dispatch.offers.close_offer``),
-the rest of the day of the caregivers it affects is re-optimised with OR-Tools routing, the
-model of ``handlers.dispatch.planning`` cut down to what is still open:
+or its accepted visit is called off or missed (``handlers.visits.disruptions``), the rest of the
+day of the caregivers it affects is re-optimised with OR-Tools routing, the model of
+``handlers.dispatch.planning`` cut down to what is still open (``repair_or_offer``; a caregiver
+running late is replaced the same way, with a start before her expected arrival:
+``replace_late``):
 
 - vehicles: the caregivers who may take the falling request (``rank_caregivers``' candidates,
   at most ``policy.repair_caregivers`` of the cheapest) and the caregiver who let it fall; each
@@ -50,7 +53,6 @@ from handlers.dispatch.scheduling import (
     _excluded,  # the ranking's own eligibility rules, without the search for a gap
     earliest_start,
     insertion_at,
-    rank_caregivers,
     travel_for,
 )
 from handlers.dispatch.shifts import shifts_between
@@ -301,45 +303,97 @@ def repair_or_offer(
     policy: DispatchPolicy,
     travel: TravelTimes,
 ) -> bool:
-    """Offer a planned request whose offer fell through by repairing the day (module docstring),
-    or by insertion (``offers.offer_next``) when the repair has no answer. Returns True when the
-    repair placed it. Emits one ``care.dispatch.repaired`` event per attempt (repaired or not)
-    and updates the plan slots it moved (``uow.replan``)."""
+    """Offer a planned request whose offer or visit fell through (a decline, a timeout, a
+    call-off, a no-show) by repairing the day (module docstring), or by insertion
+    (``offers.offer_next``) when the repair has no answer. Returns True when the repair placed
+    it. Emits one ``care.dispatch.repaired`` event per attempt (repaired or not) and updates the
+    plan slots it moved (``uow.replan``)."""
+    attempt = _attempt(request, uow, now, policy, travel)
+    if attempt is None or attempt.placed:
+        return attempt is not None
+    return _fallback(request, uow, now, policy, travel, attempt.reason, attempt.result)
+
+
+def replace_late(
+    request: CareRequest,
+    expected: datetime,
+    hand_over: Callable[[str], None],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> bool:
+    """Replace a caregiver running late for ``request``'s accepted visit by repairing the day: the
+    request is open to every other caregiver who may take it (the late one holds its accepted
+    offer, so the ranking leaves her out), inside its window and starting before ``expected`` (her
+    predicted arrival); the rest as ``repair_or_offer``. When the repair places it,
+    ``hand_over(caregiver id)`` is called first (the late visit is cancelled there,
+    ``handlers.visits.lateness``), then the new caregiver is offered the repaired slot and the
+    moved slots are updated; returns True. Otherwise nothing changes but one
+    ``care.dispatch.repaired`` event (``insertion``, with the reason) and it returns False: the
+    caller's own rule decides."""
+    attempt = _attempt(request, uow, now, policy, travel, before=expected, hand_over=hand_over)
+    if attempt is None or attempt.placed:
+        return attempt is not None
+    seconds = attempt.result.seconds if attempt.result else 0.0
+    reason = f"{attempt.reason}; the late caregiver's replacement is ranked"
+    uow.emit(ev.dispatch_repaired(request, now, "insertion", [], seconds, None, None, 0, reason=reason))
+    return False
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A repair's answer: ``placed`` (offered at its repaired slot), else why not."""
+
+    placed: bool
+    reason: str = ""
+    result: RepairResult | None = None
+
+
+def _attempt(
+    request: CareRequest,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    before: datetime | None = None,
+    hand_over: Callable[[str], None] | None = None,
+) -> _Attempt | None:
+    """Repair the day for ``request`` (starting before ``before`` when given, inside a hard
+    bound at its window's end): None when an offer of it is still pending."""
     offered = uow.offers.for_request(request.request_id)
     if any(o.status == OfferStatus.PENDING for o in offered):
-        return False
+        return None
     fell = max(offered, key=lambda o: o.created_at) if offered else None
-    roster = uow.caregivers.in_area(request.service_area)
-    context = uow.ranking_context(request, now)  # read once: it queries the day's visits and contracts
-    already = {o.caregiver_id for o in offered}
-    ranking = rank_caregivers(
-        request, roster, uow.bookings(c.caregiver_id for c in roster), travel, now, policy, already, context
-    )
+    ranked_for = offers.rank_for(request, uow, now, policy, travel, offered=offered)
+    roster, context, already, ranking = ranked_for.roster, ranked_for.context, ranked_for.asked, ranked_for.ranking
     # who may take it: every caregiver the ranking's rules allow, the ranked ones (a gap today) first;
     # one without a gap may get one when the repair moves a slot of the plan
     ranked = [c.caregiver_id for c in ranking.candidates]
     able = [c.caregiver_id for c in roster if _excluded(request, c, policy, context, already) is None]
     takers = (ranked + [c for c in able if c not in ranked])[: max(0, policy.repair_caregivers)]
     if policy.repair_seconds < MIN_SOLVER_SECONDS or not takers or request.location_index is None:
-        return _fallback(request, uow, now, policy, travel, fell, _why_not(policy, takers))
+        return _Attempt(False, _why_not(policy, takers))
     by_id = {c.caregiver_id: c for c in roster}
     cast = takers + ([fell.caregiver_id] if fell is not None and fell.caregiver_id not in takers else [])
     caregivers = [by_id[c] for c in cast if c in by_id]
-    problem = _problem(request, caregivers, set(takers), uow, now, policy, travel, fell)
+    problem = _problem(request, caregivers, set(takers), uow, now, policy, travel, fell, before)
 
     def minutes(cid: str, a: int, b: int) -> float:
         return travel_for(by_id[cid], travel).minutes(a, b)
 
     result = None
     try:
+        if not _reachable(problem.nodes[-1], problem.vehicles, minutes):
+            return _Attempt(False, "nobody who may take it can start it in time")
         result = solve_repair(problem.vehicles, problem.nodes, minutes, policy.repair_seconds)
     except LookupError:  # a place without travel times: insertion says why
         result = None
     if result is None or request.request_id in result.unserved:
         why = "the solver found no answer in time" if result is None else "the solver left the request out"
-        return _fallback(request, uow, now, policy, travel, fell, why, result)
+        return _Attempt(False, why, result)
     nodes = {n.request_id: n for n in problem.nodes}
-    before = route_cost(problem.vehicles, nodes, problem.before, minutes)
+    cost_before = route_cost(problem.vehicles, nodes, problem.before, minutes)
     where = {rid: (cid, start) for cid, stops in result.routes.items() for rid, start in stops}
     cid, start_min = where[request.request_id]
     start = problem.origin + timedelta(minutes=start_min)
@@ -353,23 +407,45 @@ def repair_or_offer(
     for rid in moved_offers:  # withdrawn first: their slots are free for what moves in
         _withdraw(problem.offers[rid], uow, now)
     fit = insertion_at(request, by_id[cid], uow.bookings([cid])[cid], travel, start, now, policy)
+    if not isinstance(fit, str) and before is not None and (fit.start >= before or fit.lateness_minutes > 0):
+        fit = f"starts {fit.start:%H:%M}, not before the late caregiver ({before:%H:%M}) inside the window"
     if isinstance(fit, str):
         for rid, offer in problem.offers.items():
             if rid in moved_offers:
                 _offer_again(uow.requests.get(rid), offer.caregiver_id, offer.planned_start, uow, now, policy, travel)
-        return _fallback(request, uow, now, policy, travel, fell, f"the repaired slot does not fit: {fit}", result)
+        return _Attempt(False, f"the repaired slot does not fit: {fit}", result)
+    if hand_over is not None:
+        hand_over(cid)
     moved = _moves(problem, result, request, fell, start, cid)
     uow.replan(_new_plan(problem, result, request, cid, start, now, moved_offers))
     uow.emit(
         ev.dispatch_repaired(
-            request, now, "repaired", moved, result.seconds, before, result.objective, len(problem.vehicles)
+            request, now, "repaired", moved, result.seconds, cost_before, result.objective, len(problem.vehicles)
         )
     )
     uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
     offers.offer_to(request, fit, len(offered) + 1, uow, now, policy)
     for rid, (new_cid, new_start) in sorted(moved_offers.items(), key=lambda kv: kv[1][1]):
         _offer_again(uow.requests.get(rid), new_cid, new_start, uow, now, policy, travel)
-    return True
+    return _Attempt(True)
+
+
+def _reachable(node: RepairNode, vehicles: Sequence[RepairVehicle], minutes: Minutes) -> bool:
+    """Whether some vehicle that may do the open ``node`` can start it by its latest allowed start
+    (its window's end, plus ``max_late`` when soft) from where and when it is free: the solver's
+    own lower bound (whole minutes, travel rounded up). Without one the solver would only spend
+    its budget to leave the node out (a late caregiver's request that nobody can reach before
+    her, measured on rome-p44: 10 searches of 3 s each that placed nothing)."""
+    last = node.latest if node.hard else node.latest + node.max_late
+    if last < node.earliest:
+        return False
+    for v in vehicles:
+        if v.caregiver_id not in node.caregivers:
+            continue
+        leg = 0 if v.location == node.location else int(math.ceil(minutes(v.caregiver_id, v.location, node.location)))
+        if v.free_at + leg <= last:
+            return True
+    return False
 
 
 def _withdraw(offer: Offer, uow: UnitOfWork, now: datetime) -> None:
@@ -426,7 +502,6 @@ def _fallback(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
-    fell: Offer | None,
     reason: str,
     result: RepairResult | None = None,
 ) -> bool:
@@ -456,6 +531,7 @@ def _problem(
     policy: DispatchPolicy,
     travel: TravelTimes,
     fell: Offer | None,
+    before: datetime | None = None,
 ) -> _Problem:
     origin = now.replace(second=0, microsecond=0)
     cut = now + timedelta(seconds=policy.offer_timeout_seconds)
@@ -522,7 +598,7 @@ def _problem(
             problem.nodes.append(node)
             route.append((rid, _minute(origin, was)))
         problem.before[cid] = sorted(route, key=lambda r: r[1])
-    problem.nodes.append(_falling_node(request, origin, cut, takers - partner_cids, fell, uow))
+    problem.nodes.append(_falling_node(request, origin, cut, takers - partner_cids, fell, uow, before))
     return problem
 
 
@@ -621,8 +697,16 @@ def _movable_node(
 
 
 def _falling_node(
-    request: CareRequest, origin: datetime, cut: datetime, takers: set[str], fell: Offer | None, uow: UnitOfWork
+    request: CareRequest,
+    origin: datetime,
+    cut: datetime,
+    takers: set[str],
+    fell: Offer | None,
+    uow: UnitOfWork,
+    before: datetime | None = None,
 ) -> RepairNode:
+    """The open node of the request that fell through; with ``before`` (a late caregiver's
+    expected arrival) it must start inside its window and strictly before that (a hard bound)."""
     earliest = max(earliest_start(request), cut)
     latest = request.latest_start
     if request.sync_is_follower and request.sync_anchor_start is not None:
@@ -634,13 +718,17 @@ def _falling_node(
         if slot is not None:
             earliest, latest = slot, slot
     duration = int(math.ceil(request.duration_minutes - 1e-9))
+    hard = request.window_hard or (request.sync_type is not None and latest < request.latest_start)
+    last = _minute(origin, latest)
+    if before is not None:
+        hard, last = True, min(last, _minute(origin, before, up=True) - 1)
     return RepairNode(
         request.request_id,
         request.location_index if request.location_index is not None else 0,
         duration,
         _minute(origin, earliest, up=True),
-        _minute(origin, latest),
-        hard=request.window_hard or (request.sync_type is not None and latest < request.latest_start),
+        last,
+        hard=hard,
         caregivers=frozenset(takers),
         max_late=FALLING_MAX_LATE_MINUTES,
     )
@@ -734,6 +822,7 @@ __all__ = [
     "RepairResult",
     "RepairVehicle",
     "repair_or_offer",
+    "replace_late",
     "route_cost",
     "solve_repair",
 ]

@@ -122,9 +122,13 @@ class DispatchPolicy:
         return any(a == service_type or service_type in self.skill_hierarchy.get(a, ()) for a in abilities.split())
 
     def parallel_for(self, priority: str) -> int:
+        """How many caregivers a request of ``priority`` is offered to at once, first accept wins
+        (``[offers.parallel]`` of config/policy.toml; 1 for a priority not listed, never below 1)."""
         return max(1, self.parallel_offers.get(priority, 1))
 
     def steps_for(self, priority: str) -> tuple[LadderStep, ...]:
+        """The escalation ladder of ``priority`` (``[[ladder.<priority>]]`` of config/policy.toml),
+        else routine's, else one ``best`` step of 1800 s."""
         return self.ladder.get(priority) or self.ladder.get("routine") or (LadderStep("best", 1800),)
 
 

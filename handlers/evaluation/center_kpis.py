@@ -53,6 +53,7 @@ class RequestOutcome:
 
     @property
     def assigned(self) -> bool:
+        """True once a caregiver held the request (``assigned_at`` set), whatever happened after."""
         return self.assigned_at is not None
 
 
@@ -80,6 +81,7 @@ class RequestTally:
 
     @property
     def served_share(self) -> float | None:
+        """Served ÷ (served + unserved), 0..1; withdrawn requests are left out of both."""
         due = self.served + self.unserved
         return self.served / due if due else None
 

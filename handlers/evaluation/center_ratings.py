@@ -75,13 +75,23 @@ class CenterRatingRecord:
 
 
 class CenterRatingRepository(Protocol):
-    def get(self, visit_id: str) -> CenterRatingRecord | None: ...
-    def add(self, record: CenterRatingRecord) -> None: ...
+    """Providers' ratings of the center by visit id: at most one per visit."""
+
+    def get(self, visit_id: str) -> CenterRatingRecord | None:
+        """The visit's rating, or None when it has none yet."""
+
+    def add(self, record: CenterRatingRecord) -> None:
+        """Store the visit's rating; its visit and request must already be stored. Raises
+        ``Refused("already_rated")`` when the visit has one (the SQL adapter: a concurrent rating
+        loses on the primary key)."""
 
 
 class CenterRatingUnitOfWork(UnitOfWork, Protocol):
+    """The dispatch unit of work plus the center ratings (``db.center_ratings``)."""
+
     @property
-    def center_ratings(self) -> CenterRatingRepository: ...
+    def center_ratings(self) -> CenterRatingRepository:
+        """Center ratings, read and written in this unit of work's transaction."""
 
 
 def rate_center(

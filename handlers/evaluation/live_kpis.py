@@ -251,9 +251,12 @@ class Windows:
         return total
 
     def subjects(self) -> list[str]:
+        """The subject keys with counters (``provider:<id>``, ``caregiver:<id>``), in first-counted order."""
         return list(self.counts)
 
     def drop(self, keys: Iterable[str]) -> None:
+        """Forget the counters and counted tally ids of ``keys`` (a partition moved to another
+        worker, which rebuilds them); unknown keys are ignored."""
         for key in list(keys):
             self.counts.pop(key, None)
             self.counted.pop(key, None)

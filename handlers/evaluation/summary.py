@@ -33,6 +33,7 @@ class Summary:
 
     @property
     def all_final(self) -> bool:
+        """True when every request reached a final FHIR status (none left under ``__open__``)."""
         return self.by_status.get("__open__", 0) == 0
 
 

@@ -29,12 +29,16 @@ from handlers.operations.regions import within
 
 
 class Role(StrEnum):
+    """An operator account's role; what each may do is ``GRANTS``."""
+
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
 
 class Permission(StrEnum):
+    """One thing a role may do (``GRANTS``), checked with ``require`` or ``allowed`` before the action."""
+
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_STATS = "view_stats"
     VIEW_PERSONAL_DATA = "view_personal_data"
@@ -93,6 +97,7 @@ def role_of(value: str) -> Role:
 
 
 def allowed(role: Role | str, permission: Permission) -> bool:
+    """True when ``role`` holds ``permission`` in ``GRANTS``; False, never an error, for an unknown role name."""
     try:
         return permission in GRANTS[Role(role)]
     except ValueError:

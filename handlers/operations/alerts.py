@@ -47,6 +47,10 @@ class Acknowledgement:
 
 @dataclass(frozen=True)
 class Emergency:
+    """An open emergency (a ``stat`` request) on the operators' red card: its FHIR status, the
+    escalation ``step`` reached (``escalation_step``), ``age_seconds`` since receipt, and who
+    acknowledged it (None: nobody yet)."""
+
     request_id: str
     elder_id: str
     service_area: str
@@ -65,6 +69,11 @@ class Emergency:
 
 @dataclass(frozen=True)
 class Alert:
+    """Something an operator must look at (module docstring): ``kind`` one of
+    ``unacknowledged_emergency``, ``escalated``, ``sla_breach``, ``late``, ``no_show``; the request
+    id as ``subject_id``; ``age_seconds`` how long the condition has lasted; ``detail`` the
+    escalation reason, the expected arrival (ISO) of a late visit or the no-show's caregiver id."""
+
     kind: str
     subject_id: str
     service_area: str
@@ -73,6 +82,7 @@ class Alert:
 
 
 def is_emergency(priority: Priority) -> bool:
+    """True for ``stat`` (FHIR "with highest priority"): the one-key button's alarms."""
     return priority == Priority.STAT
 
 

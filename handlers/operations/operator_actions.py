@@ -37,13 +37,22 @@ class Refused(Exception):
 
 
 class AcknowledgementRepository(Protocol):
-    def get(self, request_id: str) -> Acknowledgement | None: ...
-    def add(self, ack: Acknowledgement) -> None: ...
+    """Emergency acknowledgements by request id: at most one per emergency (the first operator's)."""
+
+    def get(self, request_id: str) -> Acknowledgement | None:
+        """The emergency's acknowledgement, or None when nobody has acknowledged it."""
+
+    def add(self, ack: Acknowledgement) -> None:
+        """Store the first acknowledgement of an emergency (the caller checks ``get`` first)."""
 
 
 class OperatorUnitOfWork(UnitOfWork, Protocol):
+    """The dispatch unit of work plus the emergencies' acknowledgements
+    (``db.operator_uow.OperatorSqlUnitOfWork``, which also writes the audit log)."""
+
     @property
-    def acknowledgements(self) -> AcknowledgementRepository: ...
+    def acknowledgements(self) -> AcknowledgementRepository:
+        """Acknowledgements, read and written in this unit of work's transaction."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ LOOSE_END_OUTCOMES = ("called_back", "no_answer", "registered", "not_needed", "h
 
 @dataclass(frozen=True)
 class Outcome:
+    """How an operator closed an emergency or an unserved request: ``code`` of ``codes_for`` its
+    priority, ``note`` (at most 2000 characters) saying what happened, when (aware UTC) and who."""
+
     request_id: str
     code: str
     note: str
@@ -41,13 +44,21 @@ class Outcome:
 
 
 class OutcomeRepository(Protocol):
-    def get(self, request_id: str) -> Outcome | None: ...
-    def add(self, outcome: Outcome) -> None: ...
+    """Recorded outcomes by request id: at most one per request (a second is ``Refused``)."""
+
+    def get(self, request_id: str) -> Outcome | None:
+        """The request's outcome, or None while none is recorded."""
+
+    def add(self, outcome: Outcome) -> None:
+        """Store a new outcome; its request must already be stored."""
 
 
 class OutcomeUnitOfWork(OperatorUnitOfWork, Protocol):
+    """The operator unit of work plus the recorded outcomes."""
+
     @property
-    def outcomes(self) -> OutcomeRepository: ...
+    def outcomes(self) -> OutcomeRepository:
+        """Outcomes, read and written in this unit of work's transaction."""
 
 
 def codes_for(priority: Priority) -> tuple[str, ...]:

@@ -57,16 +57,22 @@ class SlaPolicy:
     )
 
     def threshold(self, priority: Priority) -> float:
+        """Seconds within which a request of ``priority`` must be accepted (3600 s for a priority
+        the mapping lacks). The defaults are ``[sla_minutes]`` of config/policy.toml; stat's 60 s
+        is the UK TSA code of practice's alarm-answer target."""
         return float(self.assign_within_seconds.get(priority.value, 3600.0))
 
 
 @dataclass(frozen=True)
 class QueueKey:
+    """A queue (a TaskRouter TaskQueue): service type × service area × FHIR priority."""
+
     service_type: str
     service_area: str
     priority: Priority
 
     def as_dict(self, region: str | None) -> dict[str, str]:
+        """The key as JSON-ready strings, with the area's region path (``""`` when unplaced)."""
         return {
             "service_type": self.service_type,
             "service_area": self.service_area,
@@ -110,6 +116,7 @@ class Snapshot:
 
 
 def queue_of(request: CareRequest) -> QueueKey:
+    """The queue ``request`` waits in."""
     return QueueKey(request.service_type, request.service_area, request.priority)
 
 
@@ -118,6 +125,7 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 
 
 def entered_at(request: CareRequest) -> datetime:
+    """When the request entered its queue (aware UTC): receipt, else submission."""
     return request.received_at or request.submitted_at
 
 
@@ -181,6 +189,7 @@ def caregiver_activity(
 
 
 def activities(snapshot: Snapshot, now: datetime) -> dict[str, Activity]:
+    """Caregiver id -> ``caregiver_activity`` at ``now`` for each caregiver of the snapshot."""
     return {c.caregiver_id: caregiver_activity(c, snapshot.offers, snapshot.visits, now) for c in snapshot.caregivers}
 
 

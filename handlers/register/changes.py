@@ -63,6 +63,10 @@ def default_service_area(region_path: str) -> str | None:
 
 
 def register_provider(cmd: c.RegisterProvider, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Add a provider organisation or update it by ``provider_id``; emits ``register.provider.added``
+    or ``.updated``. The service area is the record's, else its region cut to the district, else the
+    one it had. Raises ``RegisterRefused`` for no record, no service area (``service_area``) or a
+    region outside ``cmd.scope`` (``region_path``)."""
     r = _required(cmd.record)
     existing = uow.providers.get(r.provider_id)
     area = r.service_area or default_service_area(r.region_path) or (existing.service_area if existing else None)
@@ -99,6 +103,10 @@ def register_provider(cmd: c.RegisterProvider, uow: RegisterUnitOfWork, now: dat
 
 
 def register_elder(cmd: c.RegisterElder, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Add an elder or update one by ``elder_id``; emits ``register.elder.added`` or ``.updated``.
+    Family contacts who opted in to SMS become ``family_phones`` and turn family updates on. A
+    point equal to the stored one keeps its location index. Raises ``RegisterRefused`` for no
+    record, no service area (``service_area``) or a region outside ``cmd.scope`` (``region_path``)."""
     r = _required(cmd.record)
     existing = uow.elders.get(r.elder_id)
     area = r.service_area or (existing.service_area if existing else None) or default_service_area(r.region_path)
@@ -147,6 +155,10 @@ def register_elder(cmd: c.RegisterElder, uow: RegisterUnitOfWork, now: datetime)
 
 
 def register_caregiver(cmd: c.RegisterCaregiver, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Add a caregiver or update one by ``caregiver_id``; emits ``register.caregiver.added`` or
+    ``.updated``. Area and region default to the provider's; the home base to the provider's office.
+    Raises ``RegisterRefused`` for no record, an unknown provider (``provider_id``), no home base
+    (``address``) or a region outside ``cmd.scope`` (``region_path``)."""
     r = _required(cmd.record)
     provider = uow.providers.get(r.provider_id)
     if provider is None:
@@ -194,6 +206,9 @@ def register_caregiver(cmd: c.RegisterCaregiver, uow: RegisterUnitOfWork, now: d
 
 
 def register_device(cmd: c.RegisterDevice, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Add a one-key alarm device or update one by ``device_id``, in its elder's service area;
+    emits ``register.device.added`` or ``.updated``. Raises ``RegisterRefused`` for no record, an
+    unknown elder (``elder_id``) or an elder outside ``cmd.scope`` (``region_path``)."""
     r = _required(cmd.record)
     elder = uow.elders.get(r.elder_id)
     if elder is None:
@@ -218,6 +233,9 @@ def register_device(cmd: c.RegisterDevice, uow: RegisterUnitOfWork, now: datetim
 
 
 def set_elder_status(cmd: c.SetElderStatus, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Set an elder's ``ElderStatus`` (a request for an elder not active goes to an operator);
+    emits ``register.elder.updated`` unless unchanged. Raises ``RegisterRefused`` for an unknown
+    elder (``elder_id``), a status not in ``ElderStatus`` (``status``) or scope (``region_path``)."""
     elder = _found(uow.elders, cmd.elder_id, "elder_id", "elder")
     try:
         status = ElderStatus(cmd.status).value
@@ -231,6 +249,9 @@ def set_elder_status(cmd: c.SetElderStatus, uow: RegisterUnitOfWork, now: dateti
 
 
 def set_caregiver_active(cmd: c.SetCaregiverActive, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Activate or deactivate a caregiver (an inactive one is offered nothing); emits
+    ``register.caregiver.updated`` unless unchanged. Raises ``RegisterRefused`` for an unknown
+    caregiver (``caregiver_id``) or one outside ``cmd.scope`` (``region_path``)."""
     caregiver = _found(uow.caregivers, cmd.caregiver_id, "caregiver_id", "caregiver")
     region = caregiver.region_path or uow.region_of(caregiver.service_area) or ""
     _check_scope(cmd.scope, region, None)
@@ -250,6 +271,9 @@ def set_caregiver_active(cmd: c.SetCaregiverActive, uow: RegisterUnitOfWork, now
 
 
 def set_device_active(cmd: c.SetDeviceActive, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Activate or deactivate an alarm device; emits ``register.device.updated`` unless unchanged.
+    Raises ``RegisterRefused`` for an unknown device (``device_id``) or one whose elder is outside
+    ``cmd.scope`` (``region_path``)."""
     device = _found(uow.devices, cmd.device_id, "device_id", "device")
     elder = uow.elders.get(device.elder_id)
     area = elder.service_area if elder else ""
@@ -261,6 +285,9 @@ def set_device_active(cmd: c.SetDeviceActive, uow: RegisterUnitOfWork, now: date
 
 
 def set_provider_active(cmd: c.SetProviderActive, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Activate or deactivate a provider organisation; emits ``register.provider.updated`` unless
+    unchanged. Raises ``RegisterRefused`` for an unknown provider (``provider_id``) or one outside
+    ``cmd.scope`` (``region_path``)."""
     provider = _found(uow.providers, cmd.provider_id, "provider_id", "provider")
     region = provider.region_path or uow.region_of(provider.service_area) or ""
     _check_scope(cmd.scope, region, None)
@@ -280,6 +307,11 @@ def set_provider_active(cmd: c.SetProviderActive, uow: RegisterUnitOfWork, now: 
 
 
 def set_rota(cmd: c.SetRota, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Replace a caregiver's weekly rota with ``cmd.rota`` (the grammar of
+    ``handlers.register.rota_grammar``, in the caregiver's time zone, UTC when none is stored);
+    emits ``register.caregiver.updated`` unless unchanged. Raises ``RegisterRefused`` for a
+    caregiver unknown or not of ``cmd.provider_id`` (``caregiver_id``), a rota that does not read
+    (``rota``, the parser's message) or scope (``region_path``)."""
     caregiver = _own_caregiver(uow, cmd.caregiver_id, cmd.provider_id, cmd.scope)
     try:
         rota = parse_rota(cmd.rota, _zone(caregiver))
@@ -289,6 +321,12 @@ def set_rota(cmd: c.SetRota, uow: RegisterUnitOfWork, now: datetime) -> Change:
 
 
 def add_absence(cmd: c.AddAbsence, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Add leave or a sick day (``cmd.first``..``cmd.last`` inclusive, one day when ``last`` is
+    None) to a caregiver's rota; emits ``register.caregiver.updated``. Raises ``RegisterRefused``
+    for a caregiver unknown or not of ``cmd.provider_id`` (``caregiver_id``), no first day
+    (``first``), a caregiver without a weekly rota or an absence that does not fit (``rota``: an
+    unknown kind, ``last`` before ``first``, an extra shift on one of its days), or scope
+    (``region_path``)."""
     caregiver = _own_caregiver(uow, cmd.caregiver_id, cmd.provider_id, cmd.scope)
     if cmd.first is None:
         raise RegisterRefused("first", "the first day of the absence is required")
@@ -302,6 +340,10 @@ def add_absence(cmd: c.AddAbsence, uow: RegisterUnitOfWork, now: datetime) -> Ch
 
 
 def remove_absence(cmd: c.RemoveAbsence, uow: RegisterUnitOfWork, now: datetime) -> Change:
+    """Remove the absence starting on ``cmd.first`` from a caregiver's rota; emits
+    ``register.caregiver.updated``. Raises ``RegisterRefused`` for a caregiver unknown or not of
+    ``cmd.provider_id`` (``caregiver_id``), no weekly rota (``rota``), no absence starting that day
+    (``first``), or scope (``region_path``)."""
     caregiver = _own_caregiver(uow, cmd.caregiver_id, cmd.provider_id, cmd.scope)
     rota = _rota(caregiver)
     kept = tuple(a for a in rota.absences if a.first != cmd.first)

@@ -74,12 +74,18 @@ class SetCaregiverActive(RegisterCommand):
 
 @dataclass(frozen=True)
 class SetDeviceActive(RegisterCommand):
+    """Deactivate an alarm device (lost, returned: its presses are no longer accepted,
+    ``db.alarms``) or reactivate it."""
+
     device_id: str = ""
     active: bool = True
 
 
 @dataclass(frozen=True)
 class SetProviderActive(RegisterCommand):
+    """Deactivate a provider organisation (or reactivate it); its caregivers keep their own
+    ``active`` flag, each changed by ``SetCaregiverActive``."""
+
     provider_id: str = ""
     active: bool = True
 

@@ -99,6 +99,8 @@ def _row(kind: str, values: Mapping[str, Any]) -> list[str]:
 
 
 def elder_row(e: Elder) -> list[str]:
+    """The elder as cells in ``ELDER_EXPORT`` order: family contacts in their canonical text,
+    ``location_provenance`` only when there is a point, None as an empty cell, booleans ``yes``/``no``."""
     contacts = [
         FamilyContact(
             str(c.get("name", "")), str(c.get("relation", "other")), str(c.get("phone", "")), bool(c.get("sms_opt_in"))
@@ -136,10 +138,12 @@ def caregiver_row(
 
 
 def provider_row(p: ProviderOrganisation) -> list[str]:
+    """The provider as cells in ``PROVIDER_EXPORT`` order (None as an empty cell)."""
     return _row("providers", _fields(p, PROVIDER_EXPORT))
 
 
 def device_row(d: AlarmDevice) -> list[str]:
+    """The alarm device as cells in ``DEVICE_EXPORT`` order (None as an empty cell)."""
     return _row("devices", _fields(d, DEVICE_EXPORT))
 
 

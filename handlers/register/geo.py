@@ -47,16 +47,22 @@ class UnknownLocation(LookupError):
 
 
 class TravelTimes(Protocol):
-    def minutes(self, origin: int | None, destination: int | None) -> float: ...
+    """Travel minutes between two location indexes (the dispatch ``TravelTimes`` protocol)."""
+
+    def minutes(self, origin: int | None, destination: int | None) -> float:
+        """Minutes (>= 0) from ``origin`` to ``destination``; raises ``UnknownLocation`` for an index
+        with no point (never 0 minutes for an unknown place)."""
 
 
 @runtime_checkable
 class ModalTravelTimes(Protocol):
     """Travel times that depend on the caregiver's travel mode."""
 
-    def minutes(self, origin: int | None, destination: int | None) -> float: ...
+    def minutes(self, origin: int | None, destination: int | None) -> float:
+        """Minutes at the default mode's speed, as ``TravelTimes.minutes``."""
 
-    def for_mode(self, mode: TravelMode | str) -> TravelTimes: ...
+    def for_mode(self, mode: TravelMode | str) -> TravelTimes:
+        """The same places at ``mode``'s speed; raises ``ValueError`` for an unknown mode."""
 
 
 def distance_km(a: Point, b: Point) -> float:

@@ -35,6 +35,9 @@ _CN_HINT = (
 
 
 class PhoneKind(StrEnum):
+    """What a number is, by its numbering plan (libphonenumber's ``number_type``): only
+    ``mobile`` and ``landline_or_mobile`` may receive SMS (``Phone.can_receive_sms``)."""
+
     MOBILE = "mobile"
     LANDLINE = "landline"
     LANDLINE_OR_MOBILE = "landline_or_mobile"  # the numbering plan does not tell (e.g. +1)

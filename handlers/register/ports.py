@@ -16,8 +16,14 @@ T = TypeVar("T")
 
 
 class Repository(Protocol[T]):
-    def get(self, key: str) -> T | None: ...
-    def add(self, obj: T) -> None: ...
+    """Register objects of one kind by id; an object returned is tracked, so changing it changes
+    the register when the unit of work commits."""
+
+    def get(self, key: str) -> T | None:
+        """The object with id ``key``, or None (never raises for a missing id)."""
+
+    def add(self, obj: T) -> None:
+        """Store a new object, readable by ``get`` within the same unit of work."""
 
 
 class RegisterUnitOfWork(Protocol):
@@ -25,13 +31,20 @@ class RegisterUnitOfWork(Protocol):
     service areas; the event log and outbox (``emit``) and the audit log (``audit``)."""
 
     @property
-    def elders(self) -> Repository[Elder]: ...
+    def elders(self) -> Repository[Elder]:
+        """Elders by ``elder_id``."""
+
     @property
-    def caregivers(self) -> Repository[Caregiver]: ...
+    def caregivers(self) -> Repository[Caregiver]:
+        """Caregivers by ``caregiver_id``."""
+
     @property
-    def providers(self) -> Repository[ProviderOrganisation]: ...
+    def providers(self) -> Repository[ProviderOrganisation]:
+        """Provider organisations by ``provider_id``."""
+
     @property
-    def devices(self) -> Repository[AlarmDevice]: ...
+    def devices(self) -> Repository[AlarmDevice]:
+        """One-key alarm devices by ``device_id``."""
 
     def locate(self, location: Location) -> int:
         """Store a point (with its provenance) and return its location index."""
@@ -46,7 +59,9 @@ class RegisterUnitOfWork(Protocol):
     def region_of(self, service_area: str) -> str | None:
         """Where ``service_area`` is placed in the region tree, if anywhere."""
 
-    def emit(self, event: DomainEvent) -> None: ...
+    def emit(self, event: DomainEvent) -> None:
+        """Record a ``register.*`` event for the event log and the outbox (``care.register.v1``),
+        written with the state when the unit of work commits."""
 
     def audit(
         self,
@@ -57,4 +72,7 @@ class RegisterUnitOfWork(Protocol):
         outcome: str = "done",
         detail: dict[str, Any] | None = None,
         region: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Append an audit row (who, what, on which id, when, outcome) in the same transaction as
+        the change. ``detail`` holds ids, field names and reasons, never personal data; ``region``
+        the region path touched (None: only unscoped auditors see the row)."""

@@ -17,6 +17,8 @@ from handlers.register.services import DeviceKind, ElderStatus, Gender, TravelMo
 
 
 class Provenance(StrEnum):
+    """How a point was obtained (module docstring); stored with it as ``location_provenance``."""
+
     GIVEN = "given"
     GEOCODED = "geocoded"
     APPROXIMATE = "approximate"
@@ -34,6 +36,7 @@ class Location:
 
     @property
     def approximate(self) -> bool:
+        """True for a region centroid standing in for an address (``precision`` says which level)."""
         return self.provenance is Provenance.APPROXIMATE
 
 
@@ -62,6 +65,11 @@ class RowError:
 
 @dataclass(frozen=True)
 class ElderRecord:
+    """An elder as a register row gives it (``handlers.register.rows``; every field as given, blank
+    ones empty): phones E.164, ``birth_year`` a 4-digit year, ``language`` as written (first
+    language first), preferred and excluded caregivers as caregiver ids, ``service_area`` None to
+    take the district of ``region_path`` (``handlers.register.changes``)."""
+
     elder_id: str
     name: str
     line: int
@@ -85,6 +93,11 @@ class ElderRecord:
 
 @dataclass(frozen=True)
 class CaregiverRecord:
+    """A caregiver as a register row gives it: ``phone`` E.164 (a mobile: offers come by SMS),
+    ``skills`` service types or abilities (``services.parse_skills``), ``rota`` parsed in the
+    center's time zone, ``max_visits_per_day`` None for no cap, ``home_location`` None to start
+    from the provider's office; area and region default to the provider's."""
+
     caregiver_id: str
     provider_id: str
     name: str
@@ -105,6 +118,10 @@ class CaregiverRecord:
 
 @dataclass(frozen=True)
 class ProviderRecord:
+    """A contracted provider organisation as a register row gives it: the ``service_types`` it is
+    contracted for (``services.SERVICE_TYPES``), its office ``location`` (the home base of its
+    caregivers without one), ``phone`` E.164 or None."""
+
     provider_id: str
     name: str
     service_types: tuple[str, ...]

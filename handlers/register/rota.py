@@ -103,6 +103,7 @@ class Absence:
             raise RotaConflict(f"absence out of range: {self}")
 
     def covers(self, day: date) -> bool:
+        """True when local date ``day`` is one of the absence's days."""
         return self.first <= day <= self.last
 
 
@@ -151,6 +152,7 @@ class Rota:
 
     @property
     def zone(self) -> ZoneInfo:
+        """The rota's time zone (``tz``), checked when the rota was made."""
         return self._zone
 
     def absence_on(self, day: date) -> Absence | None:

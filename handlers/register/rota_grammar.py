@@ -90,6 +90,8 @@ class Span:
 
 @dataclass(frozen=True)
 class WeeklyClause:
+    """``mon-fri 08:00-12:00 14:00-18:00``: the same spans on each of ``days``."""
+
     days: tuple[int, ...]  # 0 = Monday .. 6 = Sunday
     spans: tuple[Span, ...]
     column: int
@@ -97,6 +99,9 @@ class WeeklyClause:
 
 @dataclass(frozen=True)
 class AbsenceClause:
+    """``leave 2026-12-24..2026-12-26`` or ``sick 2026-12-24``: absence date ranges (a single
+    date is a range of one day)."""
+
     kind: str  # "leave" | "sick"
     ranges: tuple[tuple[date, date, int], ...]  # first, last (inclusive), column
     column: int
@@ -104,6 +109,8 @@ class AbsenceClause:
 
 @dataclass(frozen=True)
 class ExtraClause:
+    """``extra 2026-12-27 09:00-13:00``: shifts on one date besides the weekly ones."""
+
     day: date
     spans: tuple[Span, ...]
     column: int

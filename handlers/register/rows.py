@@ -64,6 +64,9 @@ class RegisterContext:
 
 
 class ParseResult(NamedTuple):
+    """One file's outcome: the records of its valid rows in file order, a ``RowError`` per bad cell
+    (line and column as the file writes them), and the header's columns careline does not read."""
+
     records: tuple[Any, ...]
     errors: tuple[RowError, ...]
     ignored_columns: tuple[str, ...]

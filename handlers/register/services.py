@@ -83,6 +83,8 @@ class VocabularyError(ValueError):
 
 
 class TravelMode(StrEnum):
+    """How a caregiver travels; sets the speed of ``TRAVEL_SPEED_KMH`` (sources in the module docstring)."""
+
     WALK = "walk"
     E_BIKE = "e-bike"
     CAR = "car"
@@ -111,6 +113,9 @@ _TRAVEL_WORDS = {
 
 
 class Gender(StrEnum):
+    """A person's recorded gender, and an elder's preferred caregiver gender (ranking excludes
+    only caregivers with a different recorded gender, ``handlers.dispatch.scheduling``)."""
+
     FEMALE = "female"
     MALE = "male"
 
@@ -214,6 +219,9 @@ _RELATION_WORDS = {zh: en for en, zh in RELATIONS.items()} | {
 
 
 class DeviceKind(StrEnum):
+    """The one-key alarm devices Chinese programmes hand out: a one-key phone (一键通), a pendant
+    (呼叫器) or a watch (手表)."""
+
     ONE_KEY_PHONE = "one_key_phone"
     PENDANT = "pendant"
     WATCH = "watch"

@@ -89,6 +89,8 @@ class InMemoryUnitOfWork:
         self.committed = 0
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
+        """Caregiver id -> the slots it holds (``handlers.ports.UnitOfWork.bookings``): its live
+        visits (planned start to expected end) and pending offers; every id asked gets a list."""
         wanted = set(caregiver_ids)
         held: dict[str, list[Booking]] = {c: [] for c in wanted}
         for v in self.visits.values():
@@ -101,6 +103,8 @@ class InMemoryUnitOfWork:
         return held
 
     def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
+        """``handlers.dispatch.ranking.context_from`` over every stored visit and provider (a
+        database adapter narrows the query; the result is the same)."""
         return context_from(
             request,
             now,
@@ -112,26 +116,34 @@ class InMemoryUnitOfWork:
         )
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        """Request id -> its visit in ``plan``, for the ids that have one."""
         return {r: self.plan[r] for r in request_ids if r in self.plan}
 
     def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+        """Request id -> planned visit, for the visits ``plan`` gives to ``caregiver_ids``."""
         wanted = set(caregiver_ids)
         return {r: v for r, v in self.plan.items() if v.caregiver_id in wanted}
 
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
+        """Overwrite ``plan``'s visit of each request id in ``visits``; the others stay."""
         self.plan.update(visits)
 
     def claim(self, event_id: str) -> bool:
+        """True the first time ``event_id`` is seen by this unit of work, False after (kept across
+        commits and rollbacks, unlike the SQL adapter's, whose claims roll back)."""
         if event_id in self._claimed:
             return False
         self._claimed.add(event_id)
         return True
 
     def emit(self, event: DomainEvent) -> None:
+        """Append to ``events`` at once (no outbox: nothing is published)."""
         self.events.append(event)
 
     def commit(self) -> None:
+        """Count the commit in ``committed``; the dictionaries already hold every change."""
         self.committed += 1
 
     def rollback(self) -> None:
-        pass
+        """Do nothing: changes made in place stay, and so do ``events`` (tests that need a real
+        rollback use ``db.uow.SqlUnitOfWork``)."""

@@ -44,6 +44,10 @@ class ScoringLoop:
 
 @dataclass
 class OfflineRun:
+    """What an offline day left: the in-memory unit of work (state, and every event in
+    ``uow.events``) and each intake record refused by validation with the reason (the run's
+    dead-letter topic)."""
+
     uow: InMemoryUnitOfWork
     dead_letters: list[tuple[Mapping[str, Any], str]]
 

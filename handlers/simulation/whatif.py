@@ -149,6 +149,10 @@ class ReplayFleet(CaregiverFleet):
         self._asked: dict[tuple[str, str], int] = {}
 
     def on_event(self, event_type: str, payload: Mapping[str, Any], now: datetime) -> list[CaregiverAction]:
+        """The caregivers' actions an event causes (``CaregiverFleet.on_event``): an offer is answered
+        as recorded, after the recorded delay (an ``ignore`` not at all), or by the model when the
+        record has no such answer; an accepted visit is checked into at the recorded time when it
+        keeps its recorded planned start."""
         if event_type == "dispatch.offer.created":
             key = (payload["request_id"], payload["caregiver_id"])
             nth = self._asked[key] = self._asked.get(key, -1) + 1
@@ -263,6 +267,7 @@ class Measures:
     first_offer_share: dict[str, float]
 
     def as_json(self) -> dict[str, Any]:
+        """Every measure by field name, units as in the class docstring (JSON-ready: numbers, None, dicts)."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
@@ -373,12 +378,14 @@ class Difference:
 
     @property
     def delta(self) -> float | None:
+        """Re-run minus recorded, in the measure's unit; None when either is undefined."""
         if self.recorded is None or self.rerun is None:
             return None
         return self.rerun - self.recorded
 
     @property
     def changed(self) -> bool:
+        """True when the re-run's value differs from the recording's (None against a number included)."""
         return self.recorded != self.rerun
 
 

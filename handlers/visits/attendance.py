@@ -93,11 +93,13 @@ def check_out(
     evv_method: str | None = None,
     policy: DispatchPolicy | None = None,
     travel: TravelTimes | None = None,
+    repair: lateness.LateRepair | None = None,
 ) -> bool:
     """Complete the visit and the request; repeated check-outs change nothing.
     Check-out flags (short visit, incomplete checklist) are kept like check-in ones
     (a check-in without verification was flagged already). With ``policy`` and ``travel``, the caregiver's next visit is
-    checked: on the way, or late (``handlers.visits.lateness.after_check_out``)."""
+    checked: on the way, or late (``handlers.visits.lateness.after_check_out``; ``repair``: a planned
+    area's repair of the day for a late one)."""
     visit = uow.visits.for_request(request_id)
     request = uow.requests.get(request_id)
     if visit is None or request is None or visit.caregiver_id != caregiver_id:
@@ -111,5 +113,5 @@ def check_out(
     uow.emit(ev.visit_event("care.visit.completed", request, visit, now))
     _keep_flags(visit, request, evv_flags, uow, now)
     if policy is not None and travel is not None:
-        lateness.after_check_out(caregiver_id, uow, now, policy, travel)
+        lateness.after_check_out(caregiver_id, uow, now, policy, travel, repair)
     return True

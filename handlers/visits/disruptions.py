@@ -5,24 +5,39 @@ Either way the visit is closed (``no-show`` or ``cancelled``), the elder and
 the family are told what happens next (``handlers.channels.notices``, from the
 ``care.visit.no_show`` / ``care.visit.called_off`` event), the caregiver who
 did not come is told the job went to someone else, and the request goes back to dispatch without the caregiver who let it
-down (they were already asked). The no-show rule — no check-in 5 minutes
+down (they were already asked: their accepted offer is among the request's offers, which the
+ranking never offers again). It goes back the way a declined offer does: ``reoffer(request)`` when
+given (a planned area repairs its day, ``handlers.dispatch.repair``, passed by
+``handlers.messagebus``), else ``offers.offer_next`` (insertion). The no-show rule — no check-in 5 minutes
 after the planned start — is home-care EVV practice (DESIGN.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from handlers import events as ev
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
-from handlers.model import OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
+from handlers.model import CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 
+Reoffer = Callable[[CareRequest], object]
+"""How a request that fell through is offered on (``offers.close_offer``'s ``reoffer``)."""
 
-def missed_check_in(visit_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> bool:
+
+def missed_check_in(
+    visit_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    reoffer: Reoffer | None = None,
+) -> bool:
     """The check-in deadline of ``visit_id`` passed: if nobody checked in,
-    record a no-show and re-dispatch. Returns False when the visit moved on."""
+    record a no-show and re-dispatch (``reoffer``, else ``offers.offer_next``).
+    Returns False when the visit moved on."""
     visit = uow.visits.get(visit_id)
     if visit is None or visit.status != VisitStatus.SCHEDULED:
         return False
@@ -37,13 +52,21 @@ def missed_check_in(visit_id: str, uow: UnitOfWork, now: datetime, policy: Dispa
         travel,
         "care.visit.no_show",
         visit,
+        reoffer,
     )
 
 
 def call_off(
-    request_id: str, caregiver_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+    request_id: str,
+    caregiver_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    reoffer: Reoffer | None = None,
 ) -> bool:
-    """The caregiver cancels an accepted visit before checking in."""
+    """The caregiver cancels an accepted visit before checking in; the request is re-dispatched
+    (``reoffer``, else ``offers.offer_next``)."""
     visit = uow.visits.for_request(request_id)
     if visit is None or visit.caregiver_id != caregiver_id or visit.status != VisitStatus.SCHEDULED:
         return False
@@ -58,6 +81,7 @@ def call_off(
         travel,
         "care.visit.called_off",
         visit,
+        reoffer,
     )
 
 
@@ -71,6 +95,7 @@ def _redispatch(
     travel: TravelTimes,
     event_type: str,
     visit: Visit,
+    reoffer: Reoffer | None,
 ) -> bool:
     request = uow.requests.get(request_id)
     if request is None or request.status.is_final:
@@ -81,5 +106,8 @@ def _redispatch(
     uow.emit(ev.visit_event(event_type, request, visit, now))
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-dispatch: {reason}"
     uow.emit(ev.status_changed(request, now))
-    offers.offer_next(request, uow, now, policy, travel)
+    if reoffer is not None:
+        reoffer(request)
+    else:
+        offers.offer_next(request, uow, now, policy, travel)
     return True

@@ -32,6 +32,11 @@ TASK_OUTCOMES = ("done", "refused")
 
 
 class EvvFlagCode(StrEnum):
+    """Why a check-in or check-out needs a person to verify it (thresholds in ``EvvPolicy``):
+    a position beyond ``geofence_metres``; check-in more than ``too_early_minutes`` early; an SMS or
+    landline check from a number not registered; no position to check; a visit shorter than
+    ``short_visit_share`` of plan; care-plan tasks not reported; no verification method at all."""
+
     OUTSIDE_GEOFENCE = "outside_geofence"
     TOO_EARLY = "too_early"
     WRONG_PHONE = "wrong_phone"

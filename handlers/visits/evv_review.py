@@ -41,6 +41,9 @@ NOTE_MAX_CHARS = 500
 
 
 class ReviewOutcome(StrEnum):
+    """The decision on one flag (module docstring): whether the visit is paid and whether the flag
+    still counts against the provider's EVV compliance."""
+
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     CORRECTED = "corrected"
@@ -75,13 +78,22 @@ class EvvReview:
 
 
 class EvvReviewRepository(Protocol):
-    def for_visit(self, visit_id: str) -> list[EvvReview]: ...
-    def add(self, review: EvvReview) -> None: ...
+    """Reviews by (visit, flag code): at most one per flag of a visit."""
+
+    def for_visit(self, visit_id: str) -> list[EvvReview]:
+        """The visit's reviews, oldest first (``reviewed_at``); [] for none or an unknown visit."""
+
+    def add(self, review: EvvReview) -> None:
+        """Store a review. Raises ``Refused("already_reviewed")`` when its flag was decided already
+        (the SQL adapter: a concurrent review loses on the primary key)."""
 
 
 class EvvReviewUnitOfWork(OperatorUnitOfWork, Protocol):
+    """The operator unit of work plus the EVV reviews."""
+
     @property
-    def evv_reviews(self) -> EvvReviewRepository: ...
+    def evv_reviews(self) -> EvvReviewRepository:
+        """EVV reviews, read and written in this unit of work's transaction."""
 
 
 def may_review(role: Role | str) -> bool:

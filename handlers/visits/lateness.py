@@ -18,7 +18,12 @@ A late visit raises an operator alert and tells the elder and family the new
 expected time (``care.visit.late``; ``handlers.channels.notices``). When another
 caregiver can still start inside the window, the request is re-dispatched to
 the best of them (the late caregiver is told not to go); otherwise she keeps
-it with the new time (``Visit.expected_at``), and is told the elder knows. A
+it with the new time (``Visit.expected_at``), and is told the elder knows. In a
+planned area (``repair``, given by ``handlers.messagebus``) the day is repaired
+first (``handlers.dispatch.repair.replace_late``: the request inside its window
+and before her expected arrival, moving plan slots of the caregivers it
+affects); only when the repair has no such answer does the ranking's best
+decide as above. A
 prediction later than the last one by less than ``REALERT_MINUTES`` raises
 nothing new.
 """
@@ -26,12 +31,18 @@ nothing new.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 from handlers import events as ev
 from handlers.dispatch import offers
-from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
+from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
 from handlers.model import CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
+
+LateRepair = Callable[[CareRequest, datetime, Callable[[str], None]], bool]
+"""A planned area's repair for a late caregiver's request: (request, her expected arrival, the
+hand-over to call with the new caregiver's id before the new offer) -> placed?
+(``handlers.dispatch.repair.replace_late`` bound to the unit of work, time and policy)."""
 
 #: a new prediction this many minutes later than the last one told is told again
 REALERT_MINUTES = 10.0
@@ -72,11 +83,17 @@ def _minutes(later: datetime, earlier: datetime) -> float:
 
 
 def check_visit(
-    visit: Visit, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes, on_the_way: bool
+    visit: Visit,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    on_the_way: bool,
+    repair: LateRepair | None = None,
 ) -> bool:
     """Predict ``visit``'s start; when late, alert and tell (and re-dispatch when another
-    caregiver can make it); when not and ``on_the_way``, tell the elder she is coming.
-    True when the visit was found late."""
+    caregiver can make it: by ``repair`` first when given, a planned area's); when not and
+    ``on_the_way``, tell the elder she is coming. True when the visit was found late."""
     request = uow.requests.get(visit.request_id)
     if request is None or request.status.is_final or visit.status != VisitStatus.SCHEDULED:
         return False
@@ -90,6 +107,10 @@ def check_visit(
     if visit.expected_at is not None and _minutes(expected, visit.expected_at) < REALERT_MINUTES:
         return True
     late_by = _minutes(expected, request.latest_start)
+    if repair is not None and repair(
+        request, expected, lambda cid: _hand_over(request, visit, expected, cid, uow, now)
+    ):
+        return True
     if _redispatch(request, visit, expected, uow, now, policy, travel):
         return True
     visit.expected_at = expected
@@ -113,20 +134,18 @@ def _redispatch(
 ) -> bool:
     """Offer the request to the best other caregiver who can start inside the window
     and before the late one; False (nothing changed) when there is none."""
-    roster = [c for c in uow.caregivers.in_area(request.service_area) if c.caregiver_id != visit.caregiver_id]
-    ranking = rank_caregivers(
-        request,
-        roster,
-        uow.bookings(c.caregiver_id for c in roster),
-        travel,
-        now,
-        policy,
-        {visit.caregiver_id} | {o.caregiver_id for o in uow.offers.for_request(request.request_id)},
-        uow.ranking_context(request, now),
-    )
+    ranking = offers.rank_for(request, uow, now, policy, travel, without={visit.caregiver_id}).ranking
     able = [c for c in ranking.candidates if c.lateness_minutes <= 0 and c.start < expected]
     if not able:
         return False
+    _hand_over(request, visit, expected, able[0].caregiver_id, uow, now)
+    offers.offer_to(request, able[0], len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
+    return True
+
+
+def _hand_over(request: CareRequest, visit: Visit, expected: datetime, to: str, uow: UnitOfWork, now: datetime) -> None:
+    """Take the request from the late caregiver (her visit cancelled, the elder and she told) before
+    it is offered to ``to``."""
     visit.status, visit.expected_at = VisitStatus.CANCELLED, expected
     accepted = uow.offers.get(offer_id_of(visit.visit_id))
     if accepted is not None and accepted.status == OfferStatus.ACCEPTED:
@@ -135,24 +154,35 @@ def _redispatch(
     request.status, request.status_reason = RequestStatus.RECEIVED, "re-dispatch: the caregiver is running late"
     uow.emit(ev.status_changed(request, now))
     uow.emit(ev.visit_event("care.visit.late", request, visit, now, redispatched=True))
-    uow.emit(ev.operator_alert(request, now, f"visit running late: re-dispatched to {able[0].caregiver_id}"))
-    offers.offer_to(request, able[0], len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
-    return True
+    uow.emit(ev.operator_alert(request, now, f"visit running late: re-dispatched to {to}"))
 
 
-def late_check(visit_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> bool:
+def late_check(
+    visit_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    repair: LateRepair | None = None,
+) -> bool:
     """The ``late-check`` timer of ``visit_id`` fired: if nobody checked in yet, check it."""
     visit = uow.visits.get(visit_id)
     if visit is None:
         return False
-    return check_visit(visit, uow, now, policy, travel, on_the_way=False)
+    return check_visit(visit, uow, now, policy, travel, on_the_way=False, repair=repair)
 
 
 def after_check_out(
-    caregiver_id: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+    caregiver_id: str,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    repair: LateRepair | None = None,
 ) -> bool:
     """The caregiver just checked out: check her next booked visit (if any)."""
     booked = [v for v in uow.visits.for_caregiver(caregiver_id) if v.status == VisitStatus.SCHEDULED]
     if not booked:
         return False
-    return check_visit(min(booked, key=lambda v: v.planned_start), uow, now, policy, travel, on_the_way=True)
+    first = min(booked, key=lambda v: v.planned_start)
+    return check_visit(first, uow, now, policy, travel, on_the_way=True, repair=repair)

@@ -143,6 +143,9 @@ def test_plan_from_the_database_keeps_windows_and_rotas_tells_caregivers_and_the
         shifts = shifts_between(caregiver, v.planned_start, v.planned_end)
         assert any(sh.start <= v.planned_start and v.planned_end <= sh.end for sh in shifts), (rid, caregiver.rota)
         assert policy.covers(caregiver.abilities, service), (rid, caregiver.caregiver_id)
+        # stored with its window, so a repair may move the slot before its request arrives
+        assert (v.service_type, v.window_start, v.window_hard) == (service, start, True), rid
+        assert v.latest_start == end if rid in BOOKED else start < v.latest_start <= end, rid
     # 2027-01-04 is a Monday: C02 works tue/thu and weekends; C05 nights: neither has a day visit
     assert not {v.caregiver_id for v in plan.values()} & {"C02", "C05"}
 

@@ -143,6 +143,13 @@ def test_the_plan_keeps_every_window_rota_and_skill():
             s.start <= v.start and v.end <= s.end for s in shifts_between(caregivers[v.caregiver_id], v.start, v.end)
         )
         assert POLICY.covers(caregivers[v.caregiver_id].abilities, k.service_type)
+        # what a live repair needs to move the slot before its request arrives
+        assert (v.service_type, v.window_start, v.latest_start, v.window_hard) == (
+            k.service_type,
+            k.window_start,
+            k.window_end,
+            True,
+        ), rid
     for cid, stops in routes_by_caregiver(plan).items():
         for (_, a), (_, b) in zip(stops, stops[1:], strict=False):
             assert a.end + timedelta(minutes=TRAVEL.minutes(a.location_index, b.location_index)) <= b.start + timedelta(

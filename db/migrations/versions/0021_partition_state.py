@@ -4,15 +4,16 @@ holding it in memory sees another writer), and the indexes that load one area's 
 without reading the whole history: requests by (area, status), visits by (caregiver, planned
 end) and by (elder, planned start).
 
-Revision ID: 0020
-Revises: 0019 (numbered after main's 0019_timer_service_lease, which was deployed first; it was 0018
-on branch issue-19 and is renumbered so the chain keeps one head)
+Revision ID: 0021
+Revises: 0020 (numbered after main's 0019_timer_service_lease and 0020_planned_visit_windows,
+which main deployed first; it was 0018 on branch issue-19, then 0020, and is renumbered so the
+chain keeps one head)
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
