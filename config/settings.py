@@ -62,6 +62,23 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         default=100, ge=1, le=1500, description="longest a worker's fetch waits on the broker"
     )
+    area_state_idle_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="a worker drops a service area's dispatch state it has not used this long (db.partition_state)",
+    )
+    area_state_max_areas: int = Field(
+        default=2000, ge=1, description="most service areas a worker keeps in memory (least recently used go first)"
+    )
+    batch_max_records: int = Field(
+        default=500, ge=1, description="most records an agent takes from its partitions for one transaction"
+    )
+    batch_wait_ms: float = Field(
+        default=5.0, ge=0, description="how long an agent waits for more records before it handles what it has"
+    )
+    worker_stats_seconds: float = Field(
+        default=0.0, ge=0, description="log the worker's batches and records every this many seconds (0: never)"
+    )
     worker_web_port: int = Field(default=6066, ge=0, description="faust web port, 0 disables the web server")
     shared_data: Path = Field(
         default=REPO_ROOT.parent / "shared" / "data", description="folder of the shared real input data"

@@ -29,7 +29,7 @@ def save(
 
     One upsert per subject: while partitions move between workers (a rebalance) two workers can
     write the same subject at once, and a delete-then-insert of each then failed with a unique
-    violation that crashed the worker (seen in the two-worker rebalance bench on branch issue-19)."""
+    violation that crashed the worker (issue 19's rebalance test)."""
     rows = list(rows)
     for scope, kpis, score in rows:
         values = {

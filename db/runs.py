@@ -5,14 +5,15 @@ SQL lives here like everyone's."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from config import topics
 from db import tables
 from db.session import engine_for
-from handlers.model import CareRequest, Offer, RequestStatus, Visit
+from handlers.model import CareRequest, Offer, RequestStatus, Visit, visit_id_for
 
 
 def _like(prefix: str) -> str:
@@ -137,6 +138,58 @@ def intake_trail(session: Session, request_id: str) -> tuple[list[Row], bool]:
     )
     claimed = session.scalar(select(pe.event_id).where(pe.event_id == f"validated:{request_id}")) is not None
     return rows, claimed
+
+
+def enable_statement_counts(database_url: str) -> None:
+    """``CREATE EXTENSION pg_stat_statements`` (the server must preload it; benches start theirs so)."""
+    with engine_for(database_url).begin() as conn:
+        conn.execute(text("create extension if not exists pg_stat_statements"))
+
+
+def statement_counts(database_url: str) -> tuple[int, int] | None:
+    """(statements executed, transactions committed) in the database so far, from
+    ``pg_stat_statements`` and ``pg_stat_database``; None where they are not available."""
+    if not database_url.startswith("postgresql"):
+        return None
+    try:
+        with engine_for(database_url).connect() as conn:
+            calls = conn.execute(text("select coalesce(sum(calls), 0) from pg_stat_statements")).scalar_one()
+            commits = conn.execute(
+                text("select xact_commit from pg_stat_database where datname = current_database()")
+            ).scalar_one()
+    except DBAPIError:
+        return None
+    return int(calls), int(commits)
+
+
+def booking_order(session: Session, prefix: str) -> tuple[dict[str, int], dict[str, int]]:
+    """For the visits of requests whose id starts with ``prefix``: (visit id -> outbox sequence
+    number of its offer's creation, visit id -> that of the event that freed its planned slot: a
+    check-in before the planned start, or the completion), the order the workers did things in
+    (event times can disagree with it when a record waits behind others)."""
+    o = tables.outbox.c
+    booked: dict[str, int] = {}
+    freed: dict[str, int] = {}
+    rows = session.execute(
+        select(o.seq, o.value).where(
+            o.key.like(_like(prefix), escape="\\"), o.topic.in_([topics.OFFERS.name, topics.LIFECYCLE.name])
+        )
+    )
+    for seq, value in rows:
+        kind, data = value.get("type"), value.get("data") or {}
+        if kind == "dispatch.offer.created" and data.get("offer_id"):
+            booked.setdefault(visit_id_for(data["offer_id"]), seq)
+        elif kind == "care.visit.checked_in" and data.get("visit_id") and _early(data):
+            freed.setdefault(data["visit_id"], seq)
+        elif kind == "care.visit.completed" and data.get("visit_id"):
+            freed.setdefault(data["visit_id"], seq)
+    return booked, freed
+
+
+def _early(data: dict) -> bool:
+    """A check-in before the visit's planned start: from then on the visit holds its caregiver
+    from the check-in for its duration (``Visit.expected_end``), not in its planned slot."""
+    return str(data.get("check_in_at") or "") < str(data.get("planned_start") or "")
 
 
 def request_traces(session: Session, request_ids: list[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
+from db import area_versions
 from db.orm import start_mappers
 
 __all__ = ["DatabaseError", "DatabaseUnavailable", "Row", "Session", "engine_for", "session_factory", "sessionmaker"]
@@ -40,8 +41,10 @@ def engine_for(url: str) -> Engine:
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
-    """A sessionmaker for ``url`` with the domain classes mapped and objects kept after commit."""
+    """A sessionmaker for ``url`` with the domain classes mapped and objects kept after commit;
+    its sessions raise the counters of the service areas they change (``db.area_versions``)."""
     start_mappers()
+    area_versions.install()
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)
 
 

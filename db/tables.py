@@ -212,6 +212,7 @@ care_requests = Table(
     Column("assigned_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
     Column("version", Integer, nullable=False),
+    Index("ix_care_requests_area_status", "service_area", "status"),
 )
 
 offers = Table(
@@ -252,6 +253,8 @@ visits = Table(
     Column("evv_flags", JSON),
     Column("expected_at", UTCDateTime),
     Column("evv_method", String(16)),
+    Index("ix_visits_caregiver_end", "caregiver_id", "planned_end"),
+    Index("ix_visits_elder_start", "elder_id", "planned_start"),
 )
 """A visit: who, when, where, and its EVV mismatches kept for operator review (``evv_flags``);
 ``expected_at`` when a late visit is now expected (``handlers.visits.lateness``); ``evv_method``
@@ -303,6 +306,19 @@ outbox = Table(
     Index("ix_outbox_unsent", "sent_at", "seq"),
     Index("ix_outbox_created_at", "created_at"),
 )
+
+area_versions = Table(
+    "area_versions",
+    metadata,
+    _id("service_area"),
+    Column("version", Integer, nullable=False),
+)
+"""One counter per service area, raised by every transaction that changes the area's dispatch
+state (requests, offers, visits, caregivers, elders). The worker that owns the area's partition
+keeps that state in memory (``db.partition_state``) and raises the counter from the value it
+loaded, in the same transaction as its writes: a counter moved by anyone else (an operator's
+action, a register import, another worker after a rebalance) refuses that transaction, and the
+worker reloads the area from the database and does the work again."""
 
 processed_events = Table(
     "processed_events",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -119,6 +119,21 @@ class _Visits(_Repo):
         return list(self.session.scalars(select(Visit).where(tables.visits.c.caregiver_id == caregiver_id)))
 
 
+def replan_rows(session: Session, visits: Mapping[str, PlannedVisit]) -> None:
+    """Update each request's ``planned_visits`` row in ``session``'s transaction (a repair moved
+    it); a request without a row gets one (``db.day_plans.plan_row``: the slot with its window).
+    Shared by ``SqlUnitOfWork`` and the partition state's unit of work (``db.partition_state``),
+    so both paths write a repair the same way."""
+    pv = tables.planned_visits
+    for request_id, v in visits.items():
+        values = plan_row(v)
+        known = session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
+        if known is None:
+            session.execute(pv.insert().values(request_id=request_id, **values))
+        else:
+            session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
+
+
 class SqlUnitOfWork:
     """Use as ``with SqlUnitOfWork(factory) as uow: ...; uow.commit()``;
     leaving the block without commit rolls back."""
@@ -129,6 +144,9 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self.factory()
         self._events: list[tuple[str, DomainEvent]] = []
+        self.written: list[Any] = []
+        #: called with the outbox rows just before the commit (the relay reserves them)
+        self.on_written: Callable[[list[Any]], None] | None = None
         self.requests = _Requests(self.session, CareRequest)
         self.elders = _Repo(self.session, Elder)
         self.caregivers = _Caregivers(self.session, Caregiver)
@@ -206,14 +224,7 @@ class SqlUnitOfWork:
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
         """Update each request's plan row in this transaction (a repair moved it); a request
         without a row gets one."""
-        pv = tables.planned_visits
-        for request_id, v in visits.items():
-            values = plan_row(v)
-            known = self.session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
-            if known is None:
-                self.session.execute(pv.insert().values(request_id=request_id, **values))
-            else:
-                self.session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
+        replan_rows(self.session, visits)
 
     def claim(self, event_id: str) -> bool:
         """Atomic: ``INSERT … ON CONFLICT DO NOTHING``; a concurrent claim of the
@@ -230,45 +241,50 @@ class SqlUnitOfWork:
         """Keep ``event`` for the ``event_log`` and the ``outbox``; written by ``commit``, in emit order."""
         self._events.append((str(uuid.uuid4()), event))
 
-    def _write_events(self) -> None:
-        if not self._events:
-            return
-        now = datetime.now(UTC)
-        log, out = [], []
-        for event_id, event in self._events:
-            value = envelope(event, event_id)
-            log.append(
-                {
-                    "event_id": event_id,
-                    "type": event.type,
-                    "subject": event.subject,
-                    "time": event.time,
-                    "payload": value,
-                }
-            )
-            out.append(
-                {
-                    "event_id": event_id,
-                    "key": event.key,
-                    "value": value,
-                    "created_at": now,
-                    "topic": topics.SCHEDULER
-                    if event.topic_role == "schedule"
-                    else topics.BY_ROLE[event.topic_role].name,
-                }
-            )
-        self._events = []
-        self.session.execute(tables.event_log.insert(), log)
-        self.session.execute(tables.outbox.insert(), out)
-
     def commit(self) -> None:
+        """Flush the state, write the events, commit; ``written`` then holds the outbox rows
+        (``seq``, ``topic``, ``key``, ``value``) for the relay to publish at once."""
         self.session.flush()
-        self._write_events()
+        events, self._events = self._events, []
+        self.written = write_events(self.session, events)
+        if self.on_written is not None and self.written:
+            self.on_written(self.written)
         self.session.commit()
 
     def rollback(self) -> None:
         self._events = []
         self.session.rollback()
+
+
+def write_events(session: Session, events: list[tuple[str, DomainEvent]]) -> list[Any]:
+    """Append ``events`` ([(event id, event)], in emit order) to the ``event_log`` and the
+    ``outbox``, one multi-row insert per table; returns the outbox rows written
+    (``seq``, ``topic``, ``key``, ``value``), in order, for the relay."""
+    if not events:
+        return []
+    now = datetime.now(UTC)
+    log, out = [], []
+    for event_id, event in events:
+        value = envelope(event, event_id)
+        log.append(
+            {"event_id": event_id, "type": event.type, "subject": event.subject, "time": event.time, "payload": value}
+        )
+        out.append(
+            {
+                "event_id": event_id,
+                "key": event.key,
+                "value": value,
+                "created_at": now,
+                "topic": topics.SCHEDULER if event.topic_role == "schedule" else topics.BY_ROLE[event.topic_role].name,
+            }
+        )
+    session.execute(tables.event_log.insert(), log)
+    o = tables.outbox.c
+    return list(
+        session.execute(
+            tables.outbox.insert().returning(o.seq, o.topic, o.key, o.value, sort_by_parameter_order=True), out
+        ).all()
+    )
 
 
 def envelope(event: DomainEvent, event_id: str, source: str = "careline") -> dict:

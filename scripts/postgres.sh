@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for tests: start | stop | url
 #   PG_PORT (default 55432), PG_HOME (default <repo>/.cache/postgres), PG_BIN (found from pg_ctl on PATH
-#   or /usr/lib/postgresql/*/bin). As root the server runs as the 'postgres' system user.
+#   or /usr/lib/postgresql/*/bin), PG_OPTS (extra server flags, e.g. "-c shared_preload_libraries=pg_stat_statements").
+#   As root the server runs as the 'postgres' system user.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PG_PORT="${PG_PORT:-55432}"
@@ -31,7 +32,7 @@ start() {
     echo "postgres already running on 127.0.0.1:$PG_PORT"
   else
     as_owner "$PG_BIN/pg_ctl" -D "$DATA" -l "$PG_HOME/postgres-$PG_PORT.log" -w -t 60 start \
-      -o "-p $PG_PORT -k $SOCK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=100" >/dev/null
+      -o "-p $PG_PORT -k $SOCK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=100 ${PG_OPTS:-}" >/dev/null
     echo "postgres ready on 127.0.0.1:$PG_PORT"
   fi
   if ! as_owner "$PG_BIN/psql" -h "$SOCK" -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$DB'" postgres | grep -q 1; then

@@ -1,88 +1,105 @@
-"""Agents: decode, call a step, emit what it returns. Nothing is dropped:
-a record that cannot be handled goes to a dead-letter topic with the reason.
-While the database is away (restart, failover) an agent waits and tries the
-same record again (``streams.runtime.db_call``): unavailability is never a
-reason to dead-letter. A broker failure while relaying leaves the outbox rows
-for the next try.
+"""Agents: take what waits on their partitions, hand it to a batch step, emit what it returns.
+Nothing is dropped: a record that cannot be handled goes to a dead-letter topic with the reason.
+While the database is away (restart, failover) an agent waits and runs the same batch again
+(``streams.runtime.db_call``): unavailability is never a reason to dead-letter.
 
-What a record produces is safe before the agent takes the next record (Faust
-commits the input offset after that): the step commits its events to the
-outbox, or the agent waits for the broker to acknowledge what it sends itself
-(dead letters, probe answers: ``streams.runtime.deliver``). Issue 13 found the
-intake agent sending the validated request and moving on; a worker killed
-then lost the request.
+Batches, not events (issue 19): an agent takes up to ``batch_max_records`` records, or what
+came within ``batch_wait_ms``, and its step handles them in one transaction
+(``streams.batches``). What a batch produces is safe before its records are acknowledged
+(Faust commits an input offset only once it is acknowledged): the step commits its events to
+the outbox, and the agent waits for the broker to acknowledge what it sends itself (dead
+letters, probe answers: ``streams.runtime.deliver``); only then does it ``ack`` the records
+(``noack_take``: nothing is acknowledged behind its back, even if the agent is cancelled
+mid-batch). Issue 13 found the intake agent sending the validated request and moving on; a
+worker killed then lost the request.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any, Callable
 
-from faust.types import StreamT
+from faust.types import TP, EventT, StreamT
 
+from config import topics
+from config.settings import get_settings
 from handlers.dispatch import repair
-from streams import steps
+from streams import batches, steps
 from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
-from streams.runtime import db_call, deliver, kick_relay, relay_outbox_safely, relay_when_kicked
+from streams.relay import relay
+from streams.runtime import ack_all, db_call, deliver, deliver_many, take_batches
+from streams.stats import stats
 
 log = logging.getLogger("careline.agents")
+settings = get_settings()
+DISPATCH_TOPICS = frozenset({topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name, topics.TIMERS.name})
+
+
+def inbound(event: EventT) -> batches.Inbound:
+    m = event.message
+    return batches.Inbound(m.value, m.topic, m.partition, m.offset, m.key)
+
+
+async def handle_batch(step: Callable[..., batches.Outcome], records: list[batches.Inbound], dlq: Any) -> None:
+    """Run a batch step (its outbox rows go to the relay) and dead-letter what it refused,
+    acknowledged by the broker before this returns. A step that gives up (the database away
+    for ``DATABASE_WAIT_SECONDS``, or a bug) dead-letters the whole batch with the reason."""
+    if not records:
+        return
+    started = time.perf_counter()
+    try:
+        outcome = await relay.run_step(step, records)
+        stats.note(getattr(step, "__name__", "step"), len(records), time.perf_counter() - started)
+    except Exception as exc:
+        log.exception("%s failed on a batch of %d", getattr(step, "__name__", "step"), len(records))
+        outcome = batches.Outcome(dead=[(r, steps.DeadLetter(f"{type(exc).__name__}: {exc}")) for r in records])
+    if outcome.dead:
+        await deliver_many(dlq, [(r.key, steps.dead_letter(r.raw, exc, r.topic, r.offset)) for r, exc in outcome.dead])
+
+
+def _is_probe(raw: Any) -> dict | None:
+    if isinstance(raw, (bytes, str)) and "careline.probe" in (
+        raw if isinstance(raw, str) else raw.decode(errors="replace")
+    ):
+        try:
+            value = steps.decode(raw, strict=True)
+        except steps.DeadLetter:
+            return None  # the intake step dead-letters it with the reason
+        return value if value.get("type") == "careline.probe" else None
+    return None
 
 
 @app.agent(intake_topic)
 async def validate_intake_records(stream: StreamT) -> None:
     """care.intake.v1 -> the outbox, for care.requests.v1 (keyed by service area), or the intake DLQ."""
-    async for event in stream.events():
-        raw = event.message.value
-        try:
-            value = steps.decode(raw, strict=True)
-            if value.get("type") == "careline.probe":
-                await deliver(lifecycle_topic, b"probe", {**value, "type": "careline.probe.answered"})
-                continue
-            await db_call(steps.accept_intake_record, value)
-        except steps.DeadLetter as exc:
-            await deliver(
-                intake_dlq_topic,
-                event.message.key,
-                steps.dead_letter(raw, exc, event.message.topic, event.message.offset),
-            )
-            continue
-        except Exception as exc:
-            log.exception("intake step failed")
-            await deliver(
-                intake_dlq_topic,
-                event.message.key,
-                steps.dead_letter(
-                    raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic, event.message.offset
-                ),
-            )
-            continue
-        kick_relay()
+    async for events in take_batches(stream):
+        records = []
+        for event in events:
+            probe = _is_probe(event.message.value)
+            if probe is not None:
+                await deliver(lifecycle_topic, b"probe", {**probe, "type": "careline.probe.answered"})
+            else:
+                records.append(inbound(event))
+        await handle_batch(batches.intake_batch, records, intake_dlq_topic)
+        await ack_all(stream, events)
 
 
 @app.agent(dispatch_inbox)
 async def dispatch_care(stream: StreamT) -> None:
-    """Requests, caregiver replies and timer firings of one service area, in order."""
-    async for event in stream.events():
-        raw = event.message.value
-        try:
-            value = steps.decode(raw)
-            # database work off the event loop, awaited: one area's events stay in order
-            await db_call(steps.handle_dispatch_event, value)
-        except steps.DeadLetter as exc:
-            await deliver(
-                dispatch_dlq_topic,
-                event.message.key,
-                steps.dead_letter(raw, exc, event.message.topic, event.message.offset),
-            )
-        except Exception as exc:
-            log.exception("dispatch step failed")
-            await deliver(
-                dispatch_dlq_topic,
-                event.message.key,
-                steps.dead_letter(
-                    raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic, event.message.offset
-                ),
-            )
-        kick_relay()
+    """Requests, caregiver replies and timer firings of the worker's service areas; one area's
+    records stay in order (they come from one partition, and a batch runs them in order)."""
+    async for events in take_batches(stream):
+        await handle_batch(batches.dispatch_batch, [inbound(e) for e in events], dispatch_dlq_topic)
+        await ack_all(stream, events)
+
+
+@app.on_partitions_revoked.connect
+async def forget_revoked_areas(sender: object, /, *args: set[TP], **kwargs: object) -> None:
+    """Another worker may get these partitions: their areas' state is dropped (it reloads from
+    the database if they come back). Called as ``(sender, revoked, signal=…)`` (mode's signals)."""
+    (revoked,) = args
+    batches.revoke({tp.partition for tp in revoked if tp.topic in DISPATCH_TOPICS})
 
 
 @app.task
@@ -93,15 +110,22 @@ async def solve_repairs_in_a_process() -> None:
 
 
 @app.task
-async def relay_committed_events() -> None:
-    """Publish the outbox whenever an agent committed something (``kick_relay``)."""
-    await relay_when_kicked()
+async def relay_own_rows() -> None:
+    """Publish the outbox rows this worker's agents committed, in commit order (``streams.relay``)."""
+    await relay.run_own()
 
 
-@app.timer(interval=1.0)
-async def relay_leftovers() -> None:
-    """Publish outbox rows a crash, or an unreachable broker, left unsent."""
-    await relay_outbox_safely()
+@app.timer(interval=max(settings.worker_stats_seconds, 1.0))
+async def log_throughput() -> None:
+    """Every ``worker_stats_seconds`` (0: never), one log line: batches, records and seconds per step."""
+    if settings.worker_stats_seconds > 0:
+        stats.log(relay.published)
+
+
+@app.task
+async def sweep_outbox() -> None:
+    """Publish outbox rows nobody is publishing: the web's and channels', a dead worker's."""
+    await relay.run_sweeps()
 
 
 @app.timer(interval=0.1, on_leader=True)
@@ -113,4 +137,4 @@ async def match_batches() -> None:
         log.exception("batch matching failed")
         return
     if matched:
-        await relay_outbox_safely()
+        relay.kick()

@@ -15,9 +15,10 @@ import logging
 from faust.types import StreamT
 
 from config import topics
-from streams import steps
+from streams import batches, steps
+from streams.agents import handle_batch, inbound
 from streams.app import app, dispatch_dlq_topic, topic
-from streams.runtime import db_call, deliver, kick_relay
+from streams.runtime import ack_all, db_call, take_batches
 
 log = logging.getLogger("careline.evaluation")
 feedback_topic = topic(topics.FEEDBACK, "raw")
@@ -26,26 +27,10 @@ scores_topic = topic(topics.SCORES)
 
 @app.agent(feedback_topic)
 async def record_feedback(stream: StreamT) -> None:
-    async for event in stream.events():
-        raw = event.message.value
-        try:
-            await db_call(steps.record_feedback, steps.decode(raw))
-        except steps.DeadLetter as exc:  # acknowledged before the next record, as every agent's output
-            await deliver(
-                dispatch_dlq_topic,
-                event.message.key,
-                steps.dead_letter(raw, exc, event.message.topic, event.message.offset),
-            )
-        except Exception as exc:
-            log.exception("feedback step failed")
-            await deliver(
-                dispatch_dlq_topic,
-                event.message.key,
-                steps.dead_letter(
-                    raw, steps.DeadLetter(f"{type(exc).__name__}: {exc}"), event.message.topic, event.message.offset
-                ),
-            )
-        kick_relay()
+    """care.feedback.v1 -> feedback rows, a batch per transaction; a bad record is dead-lettered."""
+    async for events in take_batches(stream):
+        await handle_batch(batches.feedback_batch, [inbound(e) for e in events], dispatch_dlq_topic)
+        await ack_all(stream, events)
 
 
 @app.agent(scores_topic)

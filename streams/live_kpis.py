@@ -44,10 +44,10 @@ import asyncio
 import logging
 import math
 from datetime import UTC, datetime, timedelta
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from aiokafka.partitioner import murmur2
-from faust.types import TP, StreamT
+from faust.types import TP, EventT, StreamT
 
 from config import topics
 from config.settings import get_settings
@@ -57,7 +57,7 @@ from handlers.evaluation.live_kpis import Counts, Windows, kpis_from_counts, spl
 from streams import steps
 from streams.app import app, topic
 from streams.evaluation import scores_topic
-from streams.runtime import current, db_call, deliver, deliver_many, sessions
+from streams.runtime import ack_all, current, db_call, deliver, deliver_many, sessions, take_batches
 
 log = logging.getLogger("careline.live_kpis")
 settings = get_settings()  # module-level timing constants; the same cached settings the bootstrap reads
@@ -92,24 +92,28 @@ def _ts(at: str | datetime) -> float:
 
 @app.agent(kpi_sources)
 async def tally_events(stream: StreamT) -> None:
-    """Lifecycle, offer and feedback events -> ``kpi.tallies.v1``. Records that
-    are not JSON events were dead-lettered by the agents that own those topics."""
+    """Lifecycle, offer and feedback events -> ``kpi.tallies.v1``, a batch at a time: every
+    tally of the batch is acknowledged by the broker before its events are. Records that are
+    not JSON events were dead-lettered by the agents that own those topics."""
     on_time = current().configuration.evaluation.kpis.on_time_minutes
-    async for raw in stream:
-        try:
-            value = steps.decode(raw)
-        except steps.DeadLetter:
-            continue
-        source = value.get("id") if isinstance(value.get("id"), str) else None
-        records = [
-            (
-                t.key.encode(),
-                {"id": f"{source}|{t.key}" if source else None, "counts": t.counts, "time": t.at.isoformat()},
-            )
-            for t in tallies(value, on_time)
-        ]
+    async for events in take_batches(stream):
+        records: list[tuple[bytes, dict]] = []
+        for event in events:
+            try:
+                value = steps.decode(event.message.value or b"")
+            except steps.DeadLetter:
+                continue
+            source = value.get("id") if isinstance(value.get("id"), str) else None
+            records += [
+                (
+                    t.key.encode(),
+                    {"id": f"{source}|{t.key}" if source else None, "counts": t.counts, "time": t.at.isoformat()},
+                )
+                for t in tallies(value, on_time)
+            ]
         if records:
             await deliver_many(tallies_topic, records, lambda key: partition_of(key.decode()))
+        await ack_all(stream, events)
 
 
 def stored_tallies(partitions: frozenset[int], on_time: float) -> list[tuple[str, str | None, Counts, float]]:
@@ -188,27 +192,37 @@ def _held() -> set[int]:
 
 @app.agent(tallies_topic)
 async def window_tallies(stream: StreamT) -> None:
-    """``kpi.tallies.v1`` -> the live windows, once the tally's partition is rebuilt."""
-    async for event in stream.events():
-        value, key = event.value, (event.message.key or b"").decode(errors="replace")
+    """``kpi.tallies.v1`` -> the live windows, once the tally's partition is rebuilt; a batch at
+    a time, acknowledged once folded (a restarted worker rebuilds its windows from the database)."""
+    async for events in take_batches(stream):
+        for event in events:
+            await _fold(event)
+        await ack_all(stream, events)
+
+
+async def _fold(event: EventT) -> None:
+    value: Any = event.value
+    key = (event.message.key or b"").decode(errors="replace")
+    try:
+        ts = _ts(value["time"])
+        counts = Counts({str(k): float(v) for k, v in value["counts"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("tally without time or counts skipped (offset %s)", event.message.offset)
+        return
+    partition = event.message.partition
+    entry = _rebuilds.get(partition)
+    while not (_usable(entry) and entry is not None and entry[1].done()):
         try:
-            ts = _ts(value["time"])
-            counts = Counts({str(k): float(v) for k, v in value["counts"].items()})
-        except (KeyError, TypeError, ValueError, AttributeError):
-            log.warning("tally without time or counts skipped (offset %s)", event.message.offset)
-            continue
-        while True:
-            try:
-                await rebuilt(event.message.partition)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("live KPI rebuild failed; trying again")
-                await asyncio.sleep(1.0)
-        tally_id = value.get("id") if isinstance(value.get("id"), str) else None
-        if windows.add(key, tally_id, counts, ts):
-            _dirty.add(key)
+            await rebuilt(partition)
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live KPI rebuild failed; trying again")
+            await asyncio.sleep(1.0)
+    tally_id = value.get("id") if isinstance(value.get("id"), str) else None
+    if windows.add(key, tally_id, counts, ts):
+        _dirty.add(key)
 
 
 @app.timer(interval=settings.score_interval_seconds)

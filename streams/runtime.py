@@ -1,40 +1,52 @@
-"""What the agents share in one worker process: the database, the clock, the
-outbox relay, and ``deliver`` for the few records an agent sends itself.
+"""What the agents share in one worker process: the database, the clock, and ``deliver`` for
+the few records an agent sends itself.
 
-An agent takes the next record only after everything the last one produced is
-safe: committed to the database (with its outbox rows, which the relay
-publishes) or acknowledged by the broker (``deliver``). Faust commits an input
-offset once the agent has taken the next record, so that order is what makes a
-worker killed at any moment lose nothing (issue 13, ``docs/NOTES.md``).
-
-The outbox relay publishes events committed by handlers, in commit order,
-and marks them sent only after the broker acknowledged them. Agents do not
-wait for it: they ``kick_relay()`` after each commit and go on with the next
-record, and one relay task publishes everything committed meanwhile (under
-load one pass carries the events of many records; see docs/benchmarks.md). Rows for the
-``scheduler`` are left to the timer service (``careline.scheduler``), the one
-process that owns the APScheduler job store.
+An agent acknowledges a batch of records only after everything it produced is safe: committed
+to the database (with its outbox rows, which the relay publishes: ``streams.relay``) or
+acknowledged by the broker (``deliver``). Faust commits an input offset once it is
+acknowledged, so that order is what makes a worker killed at any moment lose nothing (issue 13,
+``docs/NOTES.md``). Rows for the ``scheduler`` are left to the timer service
+(``careline.scheduler``), the one process that owns the APScheduler job store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, AsyncIterator, Callable, Sequence, TypeVar, cast
+
+from faust import Stream
+from faust.types import EventT, StreamT
 
 from config.bootstrap import Runtime, bootstrap
-from db import outbox
-from db.session import Row, Session, sessionmaker
+from config.settings import get_settings
+from db.session import Session, sessionmaker
 from db.uow import database_unavailable, is_concurrency_conflict
 
 log = logging.getLogger("careline.runtime")
-_relay_lock = asyncio.Lock()
 T = TypeVar("T")
 Key = TypeVar("Key", bound=bytes | None)
 
 #: how long an agent waits for an unreachable database before it gives up and
 #: crashes (so a supervisor restarts it): PostgreSQL restarts and failovers take seconds
 DATABASE_WAIT_SECONDS = 600.0
+
+#: most records an agent takes for one batch, and how long it waits for more (``streams.agents``)
+BATCH = get_settings().batch_max_records
+WITHIN = max(get_settings().batch_wait_ms, 0.1) / 1000.0
+
+
+def take_batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
+    """The records waiting on the stream's partitions, a batch at a time (up to ``BATCH``, or
+    what came within ``WITHIN`` seconds), none of them acknowledged: the agent acknowledges
+    them (``ack_all``) once everything they produced is safe (faust's ``noack_take``)."""
+    return cast(AsyncIterator[Sequence[EventT]], cast(Stream, stream).noack_take(BATCH, within=WITHIN))
+
+
+async def ack_all(stream: StreamT, events: Sequence[EventT]) -> None:
+    """Acknowledge ``events``: faust may commit their offsets from now on."""
+    for event in events:
+        await stream.ack(event)
 
 
 def worth_waiting(exc: BaseException) -> bool:
@@ -71,9 +83,6 @@ async def db_call(fn: Callable[..., T], *args: Any) -> T:
         with attempt:
             return await asyncio.to_thread(fn, *args)
     raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying reraises
-
-
-_relay_wanted = asyncio.Event()
 
 
 _runtime: Runtime | None = None
@@ -136,60 +145,21 @@ def sessions() -> sessionmaker[Session]:
     return current().sessions
 
 
-def _unsent(limit: int) -> list[Row]:
-    with sessions()() as session:
-        return outbox.unsent(session, limit)
+def kick_relay() -> None:
+    """Ask the relay (``streams.relay``) to sweep the outbox now; returns at once. For agents
+    that committed through the plain unit of work; batch steps hand their rows instead."""
+    from streams.relay import relay
 
-
-def _mark_sent(seqs: list[int]) -> None:
-    with sessions()() as session:
-        outbox.mark_sent(session, seqs)
-        session.commit()
-
-
-async def relay_outbox(limit: int = 500) -> int:
-    """Publish unsent outbox rows in order, marking them sent once the broker
-    acknowledged; returns how many were relayed. Database work runs in a
-    thread so the agents' event loop keeps moving."""
-    from streams.app import app
-
-    async with _relay_lock:
-        rows = await db_call(_unsent, limit)
-        if not rows:
-            return 0
-        by_name = {name: app.topic(name, value_serializer="json") for name in {row.topic for row in rows}}
-        pending = [await by_name[row.topic].send(key=row.key.encode(), value=row.value) for row in rows]
-        for fut in pending:
-            await fut
-        await db_call(_mark_sent, [r.seq for r in rows])
-        return len(rows)
+    relay.kick()
 
 
 async def relay_outbox_safely() -> int:
-    """``relay_outbox``, but a broker or database failure is logged and left to the next
-    try (the rows stay unsent; consumers drop a re-sent event by its id)."""
+    """Publish every unsent outbox row now (``streams.relay.Relay.sweep``); a broker or database
+    failure is logged and left to the next sweep (the rows stay unsent)."""
+    from streams.relay import relay
+
     try:
-        return await relay_outbox()
-    except Exception as exc:  # noqa: BLE001 - the outbox keeps the rows; try again on the next tick
+        return await relay.sweep(0.0)
+    except Exception as exc:  # noqa: BLE001 - the outbox keeps the rows; try again on the next sweep
         log.warning("outbox relay deferred: %s", type(exc).__name__)
         return 0
-
-
-def kick_relay() -> None:
-    """Ask the relay task (``relay_when_kicked``) to publish what was committed; returns at once."""
-    _relay_wanted.set()
-
-
-async def relay_when_kicked(limit: int = 500) -> None:
-    """Run for the worker's life: after each kick, relay until the outbox has
-    nothing unsent. A failure is logged and retried on the next kick (and the
-    worker's one-second timer, ``relay_leftovers``, catches what is left)."""
-    while True:
-        await _relay_wanted.wait()
-        _relay_wanted.clear()
-        try:
-            while await relay_outbox(limit) == limit:
-                pass
-        except Exception:
-            log.exception("outbox relay failed; rows stay unsent")
-            await asyncio.sleep(0.5)

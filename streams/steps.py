@@ -187,6 +187,11 @@ _batched: tuple[float, list[str]] = (float("-inf"), [])
 _seen_batched: set[str] = set()
 
 
+def note_batched(service_area: str) -> None:
+    """A batched area this worker received a request for: the batch timer matches it at once."""
+    _seen_batched.add(service_area)
+
+
 def batched_areas() -> list[str]:
     """Service areas in batched mode: those this worker has received a batched
     request for (at once), and those the table says, read every 10 s: the

@@ -545,7 +545,9 @@ def bench_throughput(
 @bench_app.command("scale")
 def bench_scale(
     requests: Annotated[int, typer.Option(help="requests to replay")] = 100000,
-    in_flight: Annotated[int, typer.Option(help="most requests sent and not yet decided")] = 500,
+    in_flight: Annotated[
+        int | None, typer.Option(help="most requests sent and not yet decided (final with --lifecycle); 500 / 2000")
+    ] = None,
     broker: Broker = None,
     database_url: BenchDatabase = None,
     instance: BenchInstance = None,
@@ -559,9 +561,47 @@ def bench_scale(
     profile: Annotated[
         Path | None, typer.Option(help="sample the worker with py-spy into this folder and print its top functions")
     ] = None,
+    lifecycle: Annotated[
+        bool,
+        typer.Option(
+            help="whole lifecycles (caregivers answer, check in and out, elders rate) on the bench's own Apache "
+            "Kafka and PostgreSQL (unless --broker / --database-url), with the invariants checked"
+        ),
+    ] = False,
+    workers: Annotated[int, typer.Option(min=1, help="stream workers (--lifecycle)")] = 1,
+    partitions: Annotated[int, typer.Option(min=1, help="partitions of every topic (--lifecycle)")] = 12,
+    kill_worker_at: Annotated[
+        str | None, typer.Option(help="SIGKILL a worker when this share of requests is final, e.g. 30% (--lifecycle)")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here as JSON (--lifecycle)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the caregiver model (--lifecycle)")] = 7,
+    rebalance: Annotated[
+        bool, typer.Option(help="one more worker joins at 40% final and leaves at 70% (--lifecycle)")
+    ] = False,
 ) -> None:
     """Replay many requests through the pipeline as fast as it takes them
-    (bounded in flight): wall time, requests and events per second, peak memory."""
+    (bounded in flight): wall time, requests and events per second, peak memory.
+    With --lifecycle: whole lifecycles through N workers, the domain ceiling on the same
+    requests, memory, statements per request and the invariants."""
+    if lifecycle:
+        from tools.bench.scale_run import main as lifecycle_main
+
+        raise typer.Exit(
+            lifecycle_main(
+                requests,
+                workers,
+                in_flight or 2000,
+                instance or _shared_instance("bazirha-F1"),
+                _share(kill_worker_at),
+                json_out,
+                broker,
+                database_url,
+                partitions,
+                stall if stall != 120.0 else 300.0,
+                seed,
+                rebalance,
+            )
+        )
     from tools.bench.scale import main as scale_main
 
     raise typer.Exit(
@@ -569,13 +609,26 @@ def bench_scale(
             broker,
             database_url,
             requests,
-            in_flight,
+            in_flight or 500,
             instance or _shared_instance("bazirha-F1"),
             stall,
             profile,
             restart_after,
         )
     )
+
+
+def _share(text: str | None) -> float | None:
+    """``30%`` or ``0.3`` -> 0.3; None stays None."""
+    if text is None:
+        return None
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a share (30% or 0.3)", param_hint="--kill-worker-at") from None
+    if not 0 < value < 1:
+        raise typer.BadParameter("a share between 0 and 100 %", param_hint="--kill-worker-at")
+    return value
 
 
 def _shared_instance(name: str) -> Path:

@@ -19,6 +19,7 @@ control characters.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Callable, Literal, Mapping
 
@@ -72,6 +73,13 @@ class _Window(BaseModel):
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=_PRINTABLE)]
 _ServiceType = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=_PRINTABLE)]
+
+
+def storable_id(value: object) -> bool:
+    """Whether ``value`` could be an id careline stores (``_Id``: a string of 1-120 characters
+    without control characters): what a batch may look up before the record is validated, so
+    that a NUL never reaches PostgreSQL, which refuses it (``streams.batches``)."""
+    return isinstance(value, str) and 1 <= len(value) <= 120 and re.match(_PRINTABLE, value) is not None
 
 
 class _Sync(BaseModel):

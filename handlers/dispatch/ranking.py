@@ -6,19 +6,39 @@ language and preferences), built from plain lists so both units of work
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from handlers.dispatch.scheduling import RankingContext
-from handlers.model import CareRequest, Elder, ProviderOrganisation, Visit, VisitStatus
+from handlers.model import CareRequest, Elder, ProviderOrganisation, VisitStatus
 
 _DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
+
+
+class VisitFacts(Protocol):
+    """What the ranking context reads of a visit: a ``Visit``, or a unit of work's summary
+    of one (``db.partition_state`` keeps only these for an elder's past visits)."""
+
+    @property
+    def caregiver_id(self) -> str:
+        """Who made (or makes) the visit."""
+        ...
+
+    @property
+    def status(self) -> VisitStatus:
+        """The visit's status: cancelled and no-show visits count for no one."""
+        ...
+
+    @property
+    def planned_start(self) -> datetime:
+        """When the visit was planned to start (aware UTC): which day it counts for."""
+        ...
 
 
 def context_from(
     request: CareRequest,
     now: datetime,
-    elder_visits: Iterable[Visit],
-    live_visits: Iterable[Visit],
+    elder_visits: Iterable[VisitFacts],
+    live_visits: Iterable[VisitFacts],
     providers: Sequence[ProviderOrganisation],
     explore: bool = False,
     elder: Elder | None = None,

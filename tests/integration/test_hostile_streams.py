@@ -1,13 +1,16 @@
 """Hostile and malformed intake records through the stream worker's own intake step
-(``streams.steps.decode`` + ``accept_intake_record``, what the ``validate_intake_records``
-agent runs): every record becomes a validated request on the outbox or a dead-letter
-record that carries the reason and the original text and can be sent as JSON; nothing
-raises anything else (the agent would lose it). SQLite, and PostgreSQL, which refuses NUL."""
+(``streams.batches.intake_batch``, what the ``validate_intake_records`` agent runs, on a batch
+of one): every record becomes a validated request on the outbox or a dead-letter record that
+carries the reason and the original text and can be sent as JSON. The batch step turns any
+exception into a dead letter (nothing is lost), so a dead letter whose reason is only an
+exception's name and message (``streams.batches._failure``) counts as a crash here, as an
+exception did when this test drove the one-record step. SQLite, and PostgreSQL, which refuses NUL."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 
 import pytest
@@ -16,7 +19,7 @@ from hypothesis import strategies as st
 
 from config import topics
 from config.settings import get_settings
-from streams import steps
+from streams import batches, steps
 from tests.hostile_support import RECORD, hostile_text, json_values, mangled_records
 from tests.integration.twilio_world import build_world, own_postgres_database
 
@@ -53,20 +56,28 @@ def intake(request, tmp_path_factory):
         yield from run(*worker_on(url))
 
 
+#: the reason ``streams.batches`` gives a record whose step raised something other than a refusal
+CRASH = re.compile(r"^[A-Z][A-Za-z]*(Error|Exception|Warning)\b")
+
+
 def intake_step(raw: bytes | str | dict) -> tuple[str, dict]:
     """What ``streams.agents.validate_intake_records`` does with one record value."""
-    try:
-        value = steps.decode(raw, strict=True)
-        validated = steps.accept_intake_record(value)
-        if validated is None:  # this request id was accepted before: the record changes nothing
-            _area, validated = steps.validate_intake_record(value)
-        area = validated["data"]["service_area"]
-    except steps.DeadLetter as exc:
-        letter = steps.dead_letter(raw, exc, topics.INTAKE.name, 42)
+    outcome = batches.intake_batch([batches.Inbound(raw, topics.INTAKE.name, 0, 42)], lambda rows: None)
+    if outcome.dead:
+        [(rec, exc)] = outcome.dead
+        assert not CRASH.match(exc.reason), f"the step crashed instead of refusing the record: {exc.reason}"
+        letter = steps.dead_letter(rec.raw, exc, rec.topic, rec.offset)
         assert letter["reason"] and letter["topic"] == topics.INTAKE.name and letter["offset"] == 42
         json.dumps(letter)  # it can go on the dead-letter topic as it is
         return "dead-lettered", letter
-    assert validated["type"] == "care.request.validated" and validated["data"]["service_area"] == area
+    if outcome.rows:
+        [row] = outcome.rows
+        validated = row.value
+        assert row.topic == topics.REQUESTS.name and row.key == validated["data"]["service_area"]
+    else:  # this request id was accepted before: the record changes nothing
+        assert outcome.duplicates == 1
+        _area, validated = steps.validate_intake_record(steps.decode(raw, strict=True))
+    assert validated["type"] == "care.request.validated"
     return "accepted", validated
 
 

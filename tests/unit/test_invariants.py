@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.model import Offer, OfferStatus, RequestStatus, Visit, VisitStatus
+from handlers.model import VISIT_SUFFIX, Offer, OfferStatus, RequestStatus, Visit, VisitStatus
 from tests.unit.factories import at, request
 from tools.faults.invariants import check
 
@@ -75,3 +75,21 @@ def test_missing_audit_event_stuck_outbox_and_repeated_sms_are_reported():
     assert verdict.duplicated == 1 and len(verdict.violations) == 3
     assert any("no audit event" in line for line in verdict.violations)
     assert any("outbox: 3" in line for line in verdict.violations)
+
+
+def test_a_slot_freed_before_the_next_offer_is_no_double_booking_but_a_visit_inside_another_is():
+    early = _visit("r1", "c1", 60, 120)
+    early.check_in_at, early.check_out_at = at(0), at(5)  # checked in and out before its planned slot
+    rebooked = _visit("r2", "c1", 70, 100)
+    offer = _offer("r2", "c1")
+    offer.created_at = at(6)  # offered after that
+    rebooked.visit_id = offer.offer_id + VISIT_SUFFIX
+    statuses = {"r1": {"completed"}, "r2": {"completed"}, "r3": {"completed"}}
+    done = [_done("r1"), _done("r2"), _done("r3")]
+    assert check(["r1", "r2"], done[:2], [offer], [early, rebooked], statuses).holds
+    # in the workers' order (outbox sequence numbers) the offer came before the slot was freed
+    late = check(["r1", "r2"], done[:2], [offer], [early, rebooked], statuses, booked={rebooked.visit_id: 7}, freed={})
+    assert late.violations == ["caregiver c1: visits r1 and r2 overlap"]
+    long, short_after, inside = _visit("r1", "c1", 0, 100), _visit("r2", "c1", 20, 30), _visit("r3", "c1", 50, 60)
+    verdict = check(["r1", "r2", "r3"], done, [], [long, short_after, inside], statuses)
+    assert "caregiver c1: visits r1 and r3 overlap" in verdict.violations  # not adjacent in start order

@@ -95,10 +95,14 @@ def summarise(collapsed: Path, top: int = 15) -> tuple[int, list[tuple[str, floa
 #: (a frame name in the stack, the worker step it belongs to), first match wins
 STEPS = (
     ("handle_dispatch_event", "dispatch step (streams.steps)"),
+    ("dispatch_batch", "dispatch step (streams.batches)"),
     ("validate_intake_record", "intake validation"),
-    ("_unsent", "outbox relay: database"),
-    ("_mark_sent", "outbox relay: database"),
-    ("relay_outbox", "outbox relay: send and acks"),
+    ("intake_batch", "intake validation"),
+    ("feedback_batch", "feedback"),
+    ("_claim (streams/relay", "outbox relay: database"),
+    ("_finish (streams/relay", "outbox relay: database"),
+    ("_take (streams/relay", "outbox relay: database"),
+    ("_send (streams/relay", "outbox relay: send and acks"),
     ("tell (streams/notices", "notices (offer SMS and every other notice)"),
     ("run_batches", "batch timer"),
     ("publish_live_kpis", "live KPIs and provider scores timer"),

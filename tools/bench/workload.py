@@ -49,9 +49,11 @@ class Workload:
     def per_area(self) -> int:
         return len(self.days[0].submissions)
 
-    def records(self, active: int = 32) -> Iterator[tuple[str, dict]]:
+    def records(self, active: int = 32, keep_sync: bool = False) -> Iterator[tuple[str, dict]]:
         """(service area, intake record) round robin over ``active`` areas, each
-        area's requests in submission order; ends when every area sent its day."""
+        area's requests in submission order; ends when every area sent its day.
+        Paired visits keep their synchronisation only with ``keep_sync`` (when the
+        bench's caregivers answer offers, so an anchor can be accepted)."""
         waiting = deque(self.days)
         live: deque[tuple[str, Iterator]] = deque()
         while waiting or live:
@@ -64,7 +66,8 @@ class Workload:
                 continue
             live.append((area, todo))
             record = dict(submission.record)
-            record.pop("sync", None)
+            if not keep_sync:
+                record.pop("sync", None)
             yield area, record
 
 

@@ -1,0 +1,56 @@
+"""What a relay's sweep may take (``db.outbox.unsent_locked``, issue 19): another worker's own
+rows only once they are ``SWEEP_AFTER_SECONDS`` old (their owner publishes them in order within
+milliseconds), but the rows only the outside writes (a caller's intake record, a caregiver's
+SMS answer, a rating) at once: nobody else would publish them, and at a replay's speed two
+seconds are many minutes of the day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from config import topics
+from db import outbox
+from db.channels import enqueue
+from db.migrate import upgrade
+from db.session import session_factory
+from streams.relay import SWEEP_AFTER_SECONDS
+
+
+def test_a_sweep_takes_the_outsides_rows_at_once_and_a_workers_only_when_they_are_old(tmp_path):
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    upgrade(url)
+    factory = session_factory(url)
+    with factory() as session:
+        for topic in (
+            topics.INTAKE.name,
+            topics.CAREGIVER_EVENTS.name,
+            topics.FEEDBACK.name,
+            topics.OFFERS.name,
+            topics.LIFECYCLE.name,
+            topics.REQUESTS.name,
+            topics.SCHEDULER,
+        ):
+            enqueue(session, topic, "k", {"id": f"fresh-{topic}"})
+        session.commit()
+
+    def taken(now: datetime, skip: set[int] = frozenset()) -> list[str]:
+        with factory() as session:
+            before = now - timedelta(seconds=SWEEP_AFTER_SECONDS)
+            return [r.topic for r in outbox.unsent_locked(session, 100, before, set(skip))]
+
+    now = datetime.now(UTC)
+    assert sorted(taken(now)) == sorted([topics.INTAKE.name, topics.CAREGIVER_EVENTS.name, topics.FEEDBACK.name])
+    later = now + timedelta(seconds=SWEEP_AFTER_SECONDS + 1)  # a worker died with its rows unsent
+    assert sorted(taken(later)) == sorted(
+        [
+            topics.INTAKE.name,
+            topics.CAREGIVER_EVENTS.name,
+            topics.FEEDBACK.name,
+            topics.OFFERS.name,
+            topics.LIFECYCLE.name,
+            topics.REQUESTS.name,
+        ]
+    )  # never the timer service's
+    with factory() as session:
+        seqs = [r.seq for r in outbox.unsent_locked(session, 100, None, set())]
+    assert taken(now, set(seqs)) == []  # rows this worker has in flight are left to it
