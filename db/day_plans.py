@@ -4,7 +4,7 @@ evening job): the area, its caregivers, the day's known visits, and the stored p
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
@@ -141,3 +141,31 @@ def planned_visit(row: Row[Any]) -> PlannedVisit:
         window_hard=bool(row.window_hard),
         synchronised=bool(row.synchronised),
     )
+
+
+def plan_of_requests(session: Session, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+    """The plan's slots of ``request_ids`` (request id -> slot, its window included); requests
+    without a row are absent."""
+    rows = session.execute(select(tables.planned_visits).where(_P.request_id.in_(list(request_ids)))).all()
+    return {r.request_id: planned_visit(r) for r in rows}
+
+
+def plan_of_caregivers(session: Session, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
+    """Every slot the plan gives ``caregiver_ids`` (request id -> slot, its window included)."""
+    rows = session.execute(select(tables.planned_visits).where(_P.caregiver_id.in_(list(caregiver_ids)))).all()
+    return {r.request_id: planned_visit(r) for r in rows}
+
+
+def replan_rows(session: Session, visits: Mapping[str, PlannedVisit]) -> None:
+    """Update each request's ``planned_visits`` row in ``session``'s transaction (a repair moved
+    it); a request without a row gets one (``plan_row``: the slot with its window). Used by
+    ``db.uow.SqlUnitOfWork`` and the partition state's unit of work (``db.partition_state``),
+    so both paths write a repair the same way."""
+    pv = tables.planned_visits
+    for request_id, v in visits.items():
+        values = plan_row(v)
+        known = session.scalar(select(_P.request_id).where(_P.request_id == request_id))
+        if known is None:
+            session.execute(pv.insert().values(request_id=request_id, **values))
+        else:
+            session.execute(pv.update().where(_P.request_id == request_id).values(**values))

@@ -24,6 +24,7 @@ port (``PartitionUnitOfWork``). The database stays the durable record.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,10 +36,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import tables
 from db.area_versions import OWNER, areas_of, raise_versions
 from db.batches import claim_many
-from db.day_plans import planned_visit
+from db.day_plans import plan_of_caregivers, plan_of_requests, replan_rows
 from db.register import read_clock
 from db.session import dialect_insert
-from db.uow import ConcurrencyConflict, replan_rows, write_events
+from db.uow import ConcurrencyConflict, write_events
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import VisitFacts, context_from
 from handlers.dispatch.scheduling import RankingContext
@@ -396,6 +397,8 @@ class Batch:
         return claim_many(self.state.session, event_ids)
 
     def area(self, name: str, partition: int | None = None) -> AreaState:
+        """The in-memory state of service area ``name`` (loaded from the database on first use),
+        noting the Kafka ``partition`` that carries it when given."""
         if partition is not None:
             self.state.partition_of[name] = partition
         return self.state.area(name)
@@ -631,6 +634,8 @@ class PartitionUnitOfWork:
         self.claimed: set[str] = set()
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
+        """Each caregiver's held slots (live visits and pending offers), from the area state in
+        memory, not the database (``handlers.ports.UnitOfWork.bookings``)."""
         state = self.batch.state
         held: dict[str, list[Booking]] = {}
         for cid in caregiver_ids:
@@ -650,6 +655,8 @@ class PartitionUnitOfWork:
         return held
 
     def ranking_context(self, request: CareRequest, now: datetime, explore: bool = False) -> RankingContext:
+        """The ranking context of ``request`` from its area's state in memory
+        (``handlers.ports.UnitOfWork.ranking_context``): no read grows with the database."""
         area = self.batch.area(request.service_area)
         live = [v for visits in area.visits_of.values() for v in visits if v.status not in DEAD]
         providers = [p for pid in area.providers() if (p := self.batch.state.providers.get(pid)) is not None]
@@ -664,20 +671,14 @@ class PartitionUnitOfWork:
         )
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
-        pv = tables.planned_visits.c
-        rows = self.batch.state.session.execute(
-            select(tables.planned_visits).where(pv.request_id.in_(list(request_ids)))
-        ).all()
-        return {r.request_id: planned_visit(r) for r in rows}
+        """The plan's slots of ``request_ids``, read in the batch's transaction
+        (``db.day_plans.plan_of_requests``)."""
+        return plan_of_requests(self.batch.state.session, request_ids)
 
     def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         """The plan's rows of ``caregiver_ids``, read in the batch's transaction (the plan is not
         held in memory: only planned areas' repairs ask, ``handlers.dispatch.repair``)."""
-        pv = tables.planned_visits.c
-        rows = self.batch.state.session.execute(
-            select(tables.planned_visits).where(pv.caregiver_id.in_(list(caregiver_ids)))
-        ).all()
-        return {r.request_id: planned_visit(r) for r in rows}
+        return plan_of_caregivers(self.batch.state.session, caregiver_ids)
 
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
         """Update each request's plan row in the batch's transaction (a repair moved it); a
@@ -689,12 +690,12 @@ class PartitionUnitOfWork:
         return event_id in self.claimed
 
     def emit(self, event: DomainEvent) -> None:
-        import uuid
-
+        """Keep ``event`` (with a fresh id) for the batch's bulk write of the event log and outbox."""
         self.batch.events.append((str(uuid.uuid4()), event))
 
     def commit(self) -> None:
         """The batch commits (``Batch.commit``); a use case never does."""
 
     def rollback(self) -> None:
+        """Refused with ``RuntimeError``: a batch rolls back as a whole."""
         raise RuntimeError("a batch rolls back as a whole (leave the Batch block without commit)")

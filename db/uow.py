@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import topics
 from db import tables
-from db.day_plans import plan_row, planned_visit
+from db.day_plans import plan_of_caregivers, plan_of_requests, replan_rows
 from db.session import dialect_insert
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
@@ -119,21 +119,6 @@ class _Visits(_Repo):
         return list(self.session.scalars(select(Visit).where(tables.visits.c.caregiver_id == caregiver_id)))
 
 
-def replan_rows(session: Session, visits: Mapping[str, PlannedVisit]) -> None:
-    """Update each request's ``planned_visits`` row in ``session``'s transaction (a repair moved
-    it); a request without a row gets one (``db.day_plans.plan_row``: the slot with its window).
-    Shared by ``SqlUnitOfWork`` and the partition state's unit of work (``db.partition_state``),
-    so both paths write a repair the same way."""
-    pv = tables.planned_visits
-    for request_id, v in visits.items():
-        values = plan_row(v)
-        known = session.scalar(select(pv.c.request_id).where(pv.c.request_id == request_id))
-        if known is None:
-            session.execute(pv.insert().values(request_id=request_id, **values))
-        else:
-            session.execute(pv.update().where(pv.c.request_id == request_id).values(**values))
-
-
 class SqlUnitOfWork:
     """Use as ``with SqlUnitOfWork(factory) as uow: ...; uow.commit()``;
     leaving the block without commit rolls back."""
@@ -207,19 +192,14 @@ class SqlUnitOfWork:
         )
 
     def planned_visits(self, request_ids: Iterable[str]) -> dict[str, PlannedVisit]:
-        rows = self.session.execute(
-            select(tables.planned_visits).where(tables.planned_visits.c.request_id.in_(list(request_ids)))
-        ).all()
-        return {r.request_id: planned_visit(r) for r in rows}
+        """The plan's slots of ``request_ids`` (``db.day_plans.plan_of_requests``)."""
+        return plan_of_requests(self.session, request_ids)
 
     def day_plan(self, caregiver_ids: Iterable[str]) -> dict[str, PlannedVisit]:
         """The plan's rows of ``caregiver_ids``, with what the plan knew of each request before it
         arrived (its window), so a repair may move a slot whose request has not arrived
         (``handlers.dispatch.repair``); a row stored before migration 0020 stays put."""
-        rows = self.session.execute(
-            select(tables.planned_visits).where(tables.planned_visits.c.caregiver_id.in_(list(caregiver_ids)))
-        ).all()
-        return {r.request_id: planned_visit(r) for r in rows}
+        return plan_of_caregivers(self.session, caregiver_ids)
 
     def replan(self, visits: Mapping[str, PlannedVisit]) -> None:
         """Update each request's plan row in this transaction (a repair moved it); a request

@@ -37,6 +37,7 @@ DISPATCH_TOPICS = frozenset({topics.REQUESTS.name, topics.CAREGIVER_EVENTS.name,
 
 
 def inbound(event: EventT) -> batches.Inbound:
+    """The Faust event as the batch steps take it: value, topic, partition, offset and key."""
     m = event.message
     return batches.Inbound(m.value, m.topic, m.partition, m.offset, m.key)
 

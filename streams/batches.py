@@ -59,6 +59,7 @@ class Outcome:
     duplicates: int = 0
 
     def add(self, other: Outcome) -> None:
+        """Fold ``other`` (a part of the same batch) into this outcome."""
         self.rows += other.rows
         self.dead += other.dead
         self.handled += other.handled

@@ -168,6 +168,8 @@ class Relay:
         self._kicked.set()
 
     async def run_own(self) -> None:
+        """Publish this worker's own committed rows as soon as they are handed over, up to
+        ``LIMIT`` per send, in the order they were committed; runs until cancelled."""
         while True:
             await self._wanted.wait()
             self._wanted.clear()
@@ -216,6 +218,9 @@ class Relay:
                 return done
 
     async def run_sweeps(self) -> None:
+        """Every ``SWEEP_EVERY_SECONDS``, or at once when kicked, publish rows nobody published
+        (another worker's after a crash, or the outside world's), claimed ``FOR UPDATE SKIP
+        LOCKED``; runs until cancelled."""
         while True:
             try:
                 await asyncio.wait_for(self._kicked.wait(), SWEEP_EVERY_SECONDS)

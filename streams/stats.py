@@ -10,17 +10,22 @@ log = logging.getLogger("careline.stats")
 
 
 class Stats:
+    """Counts per batch step since the last log line (``streams.batches``)."""
+
     def __init__(self) -> None:
         self._steps: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
         self._published = 0
 
     def note(self, step: str, records: int, seconds: float) -> None:
+        """One batch of ``step``: ``records`` records handled in ``seconds`` (wall)."""
         entry = self._steps[step]
         entry[0] += 1
         entry[1] += records
         entry[2] += seconds
 
     def log(self, published: int) -> None:
+        """Write the line and start counting again; ``published`` is the relay's running total of
+        rows published (the line shows those since the last one)."""
         parts = [
             f"{name} {int(b)} batches {int(r)} records {s:.1f} s" for name, (b, r, s) in sorted(self._steps.items())
         ]
