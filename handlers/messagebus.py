@@ -20,7 +20,7 @@ from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
 from handlers.dispatch.repair import repair_or_offer, replace_late
 from handlers.evaluation import feedback
-from handlers.model import CareRequest, OfferStatus
+from handlers.model import OfferStatus
 from handlers.ports import UnitOfWork
 from handlers.register import changes as register
 from handlers.register import commands as rc
@@ -66,7 +66,7 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
         offers.receive_request(request, uow, now, p, t)
 
 
-def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> Callable[[CareRequest], object] | None:
+def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> offers.Reoffer | None:
     """How a request whose offer or visit fell through (a decline, a timeout, a call-off, a
     no-show) is offered on: a planned area repairs its day (``handlers.dispatch.repair``), any
     other area ranks again (None: ``offers.offer_next``)."""

@@ -300,6 +300,11 @@ def accept_offer(
     return True
 
 
+Reoffer = Callable[[CareRequest], object]
+"""How a request whose offer or visit fell through is offered on, when not by ``offer_next``:
+a planned area passes its repair (``handlers.messagebus``, ``handlers.dispatch.repair``)."""
+
+
 def close_offer(
     offer_id: str,
     outcome: OfferStatus,
@@ -308,7 +313,7 @@ def close_offer(
     policy: DispatchPolicy,
     travel: TravelTimes,
     caregiver_id: str | None = None,
-    reoffer: Callable[[CareRequest], object] | None = None,
+    reoffer: Reoffer | None = None,
 ) -> bool:
     """Record a decline (``rejected``) or a ``timeout``; when no offer of the
     request is still pending, offer it to the next caregivers (``offer_next``, or

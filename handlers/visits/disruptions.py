@@ -15,16 +15,12 @@ after the planned start — is home-care EVV practice (DESIGN.md).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
 
 from handlers import events as ev
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
-from handlers.model import CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
+from handlers.model import OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
-
-Reoffer = Callable[[CareRequest], object]
-"""How a request that fell through is offered on (``offers.close_offer``'s ``reoffer``)."""
 
 
 def missed_check_in(
@@ -33,7 +29,7 @@ def missed_check_in(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
-    reoffer: Reoffer | None = None,
+    reoffer: offers.Reoffer | None = None,
 ) -> bool:
     """The check-in deadline of ``visit_id`` passed: if nobody checked in,
     record a no-show and re-dispatch (``reoffer``, else ``offers.offer_next``).
@@ -63,7 +59,7 @@ def call_off(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
-    reoffer: Reoffer | None = None,
+    reoffer: offers.Reoffer | None = None,
 ) -> bool:
     """The caregiver cancels an accepted visit before checking in; the request is re-dispatched
     (``reoffer``, else ``offers.offer_next``)."""
@@ -95,7 +91,7 @@ def _redispatch(
     travel: TravelTimes,
     event_type: str,
     visit: Visit,
-    reoffer: Reoffer | None,
+    reoffer: offers.Reoffer | None,
 ) -> bool:
     request = uow.requests.get(request_id)
     if request is None or request.status.is_final:
