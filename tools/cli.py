@@ -481,6 +481,34 @@ def bench_dispatch(
     raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out, repair_seconds))
 
 
+@bench_app.command("confirm")
+def bench_confirm(
+    files: Annotated[list[Path] | None, typer.Argument(help="UHHC instances (default: all shared)")] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="rounds of answers and re-plans at most")] = 4,
+    keep_minutes: Annotated[
+        str, typer.Option(help="what moving an accepted visit to another caregiver costs, minutes, comma separated")
+    ] = "0,20",
+    time_limit: Annotated[float, typer.Option(min=0.1, help="planner seconds for the plan (half per re-plan)")] = 8.0,
+    seed: Seed = 7,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the rows to this JSON file", dir_okay=False)
+    ] = None,
+) -> None:
+    """Confirmation rounds ahead of the day, at the planning level: offer the plan, re-plan with the
+    answers, repeat; travel, tardiness and unconfirmed visits after each round."""
+    from tools.bench.confirm import main as bench_main
+
+    try:
+        keep = [int(k) for k in keep_minutes.split(",") if k.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{keep_minutes!r}: whole minutes, comma separated", param_hint="--keep-minutes"
+        ) from None
+    if not keep or min(keep) < 0:
+        raise typer.BadParameter(f"{keep_minutes!r}: at least one, none negative", param_hint="--keep-minutes")
+    raise typer.Exit(bench_main(list(files or _shared_instances()), rounds, keep, time_limit, seed, json_out))
+
+
 Loads = Annotated[str, typer.Option(help="offered loads, requests per second, comma separated; stops at saturation")]
 Broker = Annotated[
     str | None,

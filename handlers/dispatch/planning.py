@@ -69,8 +69,26 @@ chosen on the three UHHC instances in the shared data (bazirha-E2, -F1, rome-p44
 the first is steady on hard windows, the second on soft ones."""
 
 
-def plan_day(instance: Instance, time_limit_seconds: float = 10, seed: int = 0) -> dict[str, list[Stop]]:
+Need = tuple[str, str]
+"""A need of the instance: (patient id, service id)."""
+
+
+def plan_day(
+    instance: Instance,
+    time_limit_seconds: float = 10,
+    seed: int = 0,
+    allowed: Mapping[Need, frozenset[str]] | None = None,
+    keep: Mapping[Need, str] | None = None,
+    keep_minutes: int = 0,
+    hint: Mapping[str, Sequence[Stop]] | None = None,
+) -> dict[str, list[Stop]]:
     """A day plan: caregiver id -> stops in visiting order, start/end in minutes.
+
+    A re-plan after caregivers answered (``tools.bench.confirm``): ``allowed`` narrows who may do a
+    need (caregiver ids; a need not listed keeps every able caregiver), ``keep`` names the caregiver
+    who holds a need now, any other costing ``keep_minutes`` in the objective (a change is a new
+    offer that may be declined), and ``hint`` (an earlier plan; stops no longer allowed are dropped
+    from it) is where each run's search starts.
 
     The time limit (wall clock, seconds) is split evenly over the ``PORTFOLIO``
     runs and the plan with the lowest UHHC objective is kept (fewest unserved
@@ -83,7 +101,11 @@ def plan_day(instance: Instance, time_limit_seconds: float = 10, seed: int = 0) 
     Raises ``RuntimeError`` when no run finds a plan.
     """
     needs = _ordered_needs(instance, seed)
-    runs = [_solve(instance, needs, strategy, lam, time_limit_seconds / len(PORTFOLIO)) for strategy, lam in PORTFOLIO]
+    limit = time_limit_seconds / len(PORTFOLIO)
+    runs = [
+        _solve(instance, needs, strategy, lam, limit, allowed or {}, keep or {}, keep_minutes, hint)
+        for strategy, lam in PORTFOLIO
+    ]
     plans = [p for p in runs if p is not None]
     if not plans:
         raise RuntimeError(f"{instance.name}: the routing solver found no plan")
@@ -98,7 +120,15 @@ def plan_objective(instance: Instance, routes: Mapping[str, Sequence[Stop]]) -> 
 
 
 def _solve(
-    instance: Instance, needs: Sequence[ServiceNeed], strategy: str, lam: float, time_limit_seconds: float
+    instance: Instance,
+    needs: Sequence[ServiceNeed],
+    strategy: str,
+    lam: float,
+    time_limit_seconds: float,
+    allowed: Mapping[Need, frozenset[str]],
+    keep: Mapping[Need, str],
+    keep_minutes: int,
+    hint: Mapping[str, Sequence[Stop]] | None,
 ) -> dict[str, list[Stop]] | None:
     homes = sorted({c.home_index for c in instance.roster})
     depot_node = {home: len(needs) + i for i, home in enumerate(homes)}
@@ -108,7 +138,14 @@ def _solve(
     manager = pywrapcp.RoutingIndexManager(len(locations), len(instance.roster), starts, starts)
     routing = pywrapcp.RoutingModel(manager)
     dist = [[int(round(instance.distances[a][b])) for b in locations] for a in locations]
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(dist))
+    if keep and keep_minutes > 0:  # entering a need held by another caregiver costs keep_minutes
+        held = [keep.get((n.patient_id, n.service_id)) for n in needs] + [None] * len(homes)
+        for v, c in enumerate(instance.roster):
+            extra = [keep_minutes if h not in (None, c.caregiver_id) else 0 for h in held]
+            cost = [[dist[a][b] + extra[b] for b in range(len(locations))] for a in range(len(locations))]
+            routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitMatrix(cost), v)
+    else:
+        routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(dist))
     time_cb = routing.RegisterTransitMatrix(
         [[durations[i] + dist[i][j] for j in range(len(locations))] for i in range(len(locations))]
     )
@@ -124,14 +161,29 @@ def _solve(
     _bound_shifts(instance, routing, time, horizon)
     index_of = {(n.patient_id, n.service_id): manager.NodeToIndex(i) for i, n in enumerate(needs)}
     for need in needs:
-        _bound_need(instance, need, index_of[(need.patient_id, need.service_id)], routing, time, horizon)
+        key = (need.patient_id, need.service_id)
+        _bound_need(instance, need, index_of[key], routing, time, horizon, allowed.get(key))
     _synchronise(needs, index_of, routing, time)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.guided_local_search_lambda_coefficient = lam
     params.time_limit.FromMilliseconds(max(1, int(time_limit_seconds * 1000)))
-    solution = routing.SolveWithParameters(params)
+    solution = None
+    if hint is not None:
+        vehicle = {c.caregiver_id: v for v, c in enumerate(instance.roster)}
+        routes: list[list[int]] = [[] for _ in instance.roster]
+        for cid, stops in hint.items():
+            for stop in stops:
+                key = (stop.patient_id, stop.service_id)
+                if cid in vehicle and key in index_of and (key not in allowed or cid in allowed[key]):
+                    routes[vehicle[cid]].append(index_of[key])
+        routing.CloseModelWithParameters(params)
+        start = routing.ReadAssignmentFromRoutes(routes, True)
+        if start is not None:
+            solution = routing.SolveFromAssignmentWithParameters(start, params)
+    if solution is None:
+        solution = routing.SolveWithParameters(params)
     return None if solution is None else _routes(instance, needs, manager, routing, time, solution)
 
 
@@ -151,8 +203,13 @@ def _bound_need(
     routing: pywrapcp.RoutingModel,
     time: pywrapcp.RoutingDimension,
     horizon: int,
+    who: frozenset[str] | None = None,
 ) -> None:
-    allowed = [v for v, c in enumerate(instance.roster) if need.service_id in c.abilities]
+    allowed = [
+        v
+        for v, c in enumerate(instance.roster)
+        if need.service_id in c.abilities and (who is None or c.caregiver_id in who)
+    ]
     routing.AddDisjunction([index], UNSERVED_PENALTY)
     routing.VehicleVar(index).SetValues([-1] + allowed)
     ranges = [(int(math.ceil(a)), int(math.floor(b))) for a, b in instance.start_ranges(need)]
