@@ -20,7 +20,7 @@ from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
 from handlers.dispatch.repair import repair_or_offer, replace_late
 from handlers.evaluation import feedback
-from handlers.model import OfferStatus
+from handlers.model import CareRequest, OfferStatus, Priority
 from handlers.ports import UnitOfWork
 from handlers.register import changes as register
 from handlers.register import commands as rc
@@ -61,7 +61,7 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
         batching.receive_batched(request, uow, now, p, t)
     elif area.mode == "planned":
         ids = [request.request_id] + ([request.sync_partner_id] if request.sync_partner_id else [])
-        receive_planned(request, uow.planned_visits(ids), uow, now, p, t)
+        receive_planned(request, uow.planned_visits(ids), uow, now, p, t, _unplanned(uow, now, area))
     else:
         offers.receive_request(request, uow, now, p, t)
 
@@ -73,6 +73,25 @@ def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> offers.Reoffe
     if area.mode != "planned":
         return None
     return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
+
+
+#: priorities whose arrival without a plan slot repairs a planned day (issue 18: "or an urgent request
+#: arrives"); ``asap`` and ``stat`` keep their parallel offers at once: for them the first yes
+#: matters more than the rest of the day
+REPAIR_ON_ARRIVAL = frozenset({Priority.URGENT})
+
+
+def _unplanned(uow: UnitOfWork, now: datetime, area: AreaContext) -> offers.Reoffer:
+    """How a planned area offers a request its plan has no slot for (or whose slot no longer fits):
+    an urgent one by repairing the day (``repair.repair_or_offer``: pending offers and the plan's
+    slots may move to make room), any other by insertion (``offers.offer_next``)."""
+
+    def offer(request: CareRequest) -> object:
+        if request.priority in REPAIR_ON_ARRIVAL:
+            return repair_or_offer(request, uow, now, area.policy, area.travel)
+        return offers.offer_next(request, uow, now, area.policy, area.travel)
+
+    return offer
 
 
 def _late_repair(uow: UnitOfWork, now: datetime, area: AreaContext) -> lateness.LateRepair | None:

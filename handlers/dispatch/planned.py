@@ -46,13 +46,15 @@ def receive_planned(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
+    unplanned: offers.Reoffer | None = None,
 ) -> None:
     """Receive a request of a planned day: offer it first to its planned
     caregiver at its planned start; when the plan has no slot for it, or the
     slot no longer fits the caregiver's day (``scheduling.insertion_at``),
-    dispatch it online (``offers.offer_next``). A declined or expired planned
-    offer moves on online as any offer does. A follower takes its anchor's
-    planned start as its anchor time, so the pair is offered as planned."""
+    ``unplanned(request)`` when given (the bus passes the repair for an urgent request,
+    ``handlers.messagebus``), else dispatch it online (``offers.offer_next``). A declined or
+    expired planned offer moves on as the area's re-offer hook says. A follower takes its
+    anchor's planned start as its anchor time, so the pair is offered as planned."""
     planned = plan.get(request.request_id)
     anchor = plan.get(request.sync_partner_id or "")
     if request.waits_for_anchor and planned is not None and anchor is not None:
@@ -80,4 +82,7 @@ def receive_planned(
             uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
             offers.offer_to(request, fit, len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
             return
-    offers.offer_next(request, uow, now, policy, travel)
+    if unplanned is not None:
+        unplanned(request)
+    else:
+        offers.offer_next(request, uow, now, policy, travel)

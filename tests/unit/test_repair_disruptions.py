@@ -142,3 +142,41 @@ def test_without_a_repair_answer_the_late_caregiver_is_replaced_by_todays_rule()
     logged = [{"type": e.type, "time": e.time.isoformat(), "data": e.payload} for e in uow.events if e.subject == "r1"]
     chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
     assert "未重排（调度策略未给求解器时间；迟到护理员的接替人按排序选定" in chinese
+
+
+def urgent_arrival(priority: str):
+    """planned_day with near also holding a pending planned offer for q at 09:00 (location 5, hard
+    window up to 10:30), when a ``priority`` request u of e4 (location 4, hard window 09:00-09:20)
+    arrives at 08:02 without a plan slot: far (r1 at 09:00 there), near (q) and c (r0) leave it no
+    gap, unless the repair moves r1 or q."""
+    uow, travel = planned_day()
+    uow.plan["q"] = PlannedVisit("near", at(60), at(90), 5, T0, "meal", at(60), at(150), True)
+    receive_planned(request("q", 5, start=60, end=150, window_hard=True), uow.planned_visits(["q"]), uow, at(1.5),
+                    POLICY, travel)  # fmt: skip
+    record = {
+        "intake_id": "u", "channel": "hotline", "elder_id": "e4", "service_type": "meal", "duration_minutes": 30,
+        "window": {"start": at(60).isoformat(), "end": at(80).isoformat()}, "window_hard": True,
+        "priority": priority, "submitted_at": at(2).isoformat(),
+    }  # fmt: skip
+    handle(uow, travel, m.ReceiveRequest("ev-u", at(2), AREA, record), at(2))
+    return uow, travel
+
+
+def test_an_urgent_arrival_in_a_planned_area_repairs_the_day_to_make_room():
+    uow, travel = urgent_arrival("urgent")
+    [u] = pending(uow, "u")
+    assert at(60) <= u.planned_start <= at(80)  # inside its hard window
+    [event] = [e for e in uow.events if e.type == "care.dispatch.repaired" and e.subject == "u"]
+    assert event.payload["outcome"] == "repaired"
+    moved = {mv["request_id"] for mv in event.payload["moved"]}
+    assert moved & {"r1", "q"}  # a pending planned offer made way, still inside its own window
+    for rid, (lo, hi) in {"r1": (60, 90), "q": (60, 150)}.items():
+        [o] = pending(uow, rid)
+        assert at(lo) <= o.planned_start <= at(hi)
+
+
+def test_a_routine_arrival_without_a_plan_slot_still_goes_by_insertion():
+    uow, travel = urgent_arrival("routine")
+    assert not [e for e in uow.events if e.type == "care.dispatch.repaired"]
+    assert not pending(uow, "u") and uow.requests["u"].status == RequestStatus.FAILED
+    assert [(o.caregiver_id, o.planned_start) for o in pending(uow, "q")] == [("near", at(60))]  # q untouched
