@@ -187,6 +187,26 @@ def dispatch_repaired(
     )
 
 
+def plan_changed(
+    request: CareRequest, now: datetime, caregiver_id: str, day: datetime, visits: list[dict[str, str]]
+) -> DomainEvent:
+    """``dispatch.plan.changed`` (offers): a repair for ``request`` moved slots of an announced
+    plan, and ``caregiver_id``'s day now holds ``visits`` (each ``request_id``, ``service_type``,
+    ``start``, ``end`` ISO 8601; the planned visits still to be offered, in order; empty when
+    none is left); ``day`` is when the first changed slot starts (the day the caregiver is told
+    about). ``handlers.channels.notices`` tells her the new day."""
+    return _event(
+        "dispatch.plan.changed",
+        request,
+        now,
+        "offers",
+        service_area=request.service_area,
+        caregiver_id=caregiver_id,
+        day=day.isoformat(),
+        visits=visits,
+    )
+
+
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
     """``timer.requested`` (schedule): ask the timer service to fire ``kind`` for ``target_id`` at
     ``due`` (aware UTC). Kinds and their targets are decoded in ``handlers.messages``:

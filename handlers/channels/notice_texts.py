@@ -29,7 +29,7 @@ def render(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
         return sms.confirmed_texts(
             texts, v["service_type"], v["address"], v["start"], v["end"], v["code"], lang, tz, brand
         )
-    if notice.kind == "day_plan":
+    if notice.kind in ("day_plan", "day_plan_changed", "day_plan_cleared"):
         return _day_plan(notice, texts, tz, brand)
     fields: dict[str, Any] = {"brand": brand, "code": v.get("code", ""), "number": v.get("number", "")}
     fields["service"] = texts.service(lang, str(v.get("service_type", "")))
@@ -46,13 +46,19 @@ def render(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
 
 
 def _day_plan(notice: Notice, texts: Texts, tz: tzinfo, brand: str) -> list[str]:
-    """A caregiver's planned day: ``09:00 助浴, 11:00 送餐`` (each visit's start, local to ``tz``)."""
+    """A caregiver's planned day: ``09:00 助浴, 11:00 送餐`` (each visit's start, local to ``tz``), as
+    announced (``day_plan``) or after a repair changed it (``day_plan_changed``; ``day_plan_cleared``
+    when no planned visit is left: the day is the notice's ``day``)."""
     lang, visits = notice.person.language, notice.values["visits"]
-    first = visits[0]["start"].astimezone(tz)
+    first = (visits[0]["start"] if visits else notice.values["day"]).astimezone(tz)
+    if not visits:
+        text = texts.text(lang, "sms.day_plan_cleared", brand=brand, month=first.month, day=first.day,
+                          month_name=f"{first:%b}")  # fmt: skip
+        return sms.fit_sms([text])
     sep = "，" if lang_of(lang) == "zh" else ", "
     listed = sep.join(f"{v['start'].astimezone(tz):%H:%M} {texts.service(lang, v['service_type'])}" for v in visits)
     text = texts.text(
-        lang, "sms.day_plan", brand=brand, month=first.month, day=first.day, month_name=f"{first:%b}",
+        lang, f"sms.{notice.kind}", brand=brand, month=first.month, day=first.day, month_name=f"{first:%b}",
         count=len(visits), visits=listed,
     )  # fmt: skip
     return sms.fit_sms([text])

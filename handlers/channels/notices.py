@@ -298,8 +298,40 @@ _DECIDE: dict[str, Callable[[_Event, CareRequest, NoticeRegister], list[Notice]]
 #: ``service_type``, ``start``, ``end`` ISO 8601); not about one request, so it needs none stored
 PLAN_ANNOUNCED = "dispatch.plan.announced"
 
+#: a repair moved slots of an announced plan (``handlers.events.plan_changed``): data
+#: ``caregiver_id``, ``day`` (ISO 8601) and her ``visits`` still to be offered (maybe none)
+PLAN_CHANGED = "dispatch.plan.changed"
+
 #: the event types that may call for a notice (the agent skips the rest unread)
-EVENT_TYPES = frozenset(_DECIDE) | {PLAN_ANNOUNCED}
+EVENT_TYPES = frozenset(_DECIDE) | {PLAN_ANNOUNCED, PLAN_CHANGED}
+
+
+def _plan_changed(ev: _Event, reg: NoticeRegister) -> list[Notice]:
+    """``day_plan_changed`` to the caregiver: her planned visits from now on, after a repair moved
+    some (``day_plan_cleared`` when none is left); urgent: the day has begun or is near."""
+    person = reg.caregiver(str(ev.data.get("caregiver_id", "")))
+    visits, day = ev.data.get("visits"), _when(ev.data.get("day"))
+    if person is None or not isinstance(visits, list) or day is None:
+        return []
+    listed = [
+        {"start": _when(v.get("start")), "end": _when(v.get("end")), "service_type": str(v.get("service_type", ""))}
+        for v in visits
+        if isinstance(v, Mapping) and _when(v.get("start")) is not None
+    ]
+    kind = "day_plan_changed" if listed else "day_plan_cleared"
+    plan_id = f"plan.{ev.data.get('service_area', '')}.{day.date().isoformat()}"
+    return [
+        Notice(
+            f"{ev.event_id}:{person.role}:{person.person_id}:{channel}",
+            ev.event_id,
+            kind,
+            plan_id,
+            person,
+            channel,
+            {"day": day, "visits": listed},
+        )  # fmt: skip
+        for channel in channels_for(person, True)
+    ]
 
 
 def _plan_announced(ev: _Event, reg: NoticeRegister) -> list[Notice]:
@@ -342,7 +374,7 @@ def wanted(event: Mapping[str, Any]) -> bool:
         return data.get("status") in ("failed", "cancelled")
     if kind == "care.operator.alert":
         return data.get("reason") == "emergency received"
-    if kind == PLAN_ANNOUNCED:
+    if kind in (PLAN_ANNOUNCED, PLAN_CHANGED):
         return bool(data.get("caregiver_id"))
     return True
 
@@ -362,6 +394,10 @@ def notices_for(event: Mapping[str, Any], register: NoticeRegister) -> list[Noti
         if not isinstance(event_id, str) or not event_id or at is None:
             raise ValueError("an event needs an id and an ISO 8601 time")
         return _plan_announced(_Event(event_id, PLAN_ANNOUNCED, at, data), register)
+    if event.get("type") == PLAN_CHANGED:
+        if not isinstance(event_id, str) or not event_id or at is None:
+            raise ValueError("an event needs an id and an ISO 8601 time")
+        return _plan_changed(_Event(event_id, PLAN_CHANGED, at, data), register)
     request = register.request(str(data.get("request_id", "")))
     if request is None:
         return []

@@ -78,6 +78,8 @@ KEYS: dict[str, frozenset[str]] = {
     "sms.late_taken": _SMS | {"code"},
     "sms.plan_changed": _SMS | {"code", "time"},
     "sms.day_plan": _SMS | {"month", "day", "month_name", "count", "visits"},
+    "sms.day_plan_changed": _SMS | {"month", "day", "month_name", "count", "visits"},
+    "sms.day_plan_cleared": _SMS | {"month", "day", "month_name"},
     "sms.reply.accept": _SMS | {"code"},
     "sms.reply.decline": _SMS | {"code"},
     "sms.reply.check_in": _SMS | {"code"},

@@ -417,17 +417,49 @@ def _attempt(
     if hand_over is not None:
         hand_over(cid)
     moved = _moves(problem, result, request, fell, start, cid)
-    uow.replan(_new_plan(problem, result, request, cid, start, now, moved_offers))
+    changed = _new_plan(problem, result, request, cid, start, now, moved_offers)
+    uow.replan(changed)
     uow.emit(
         ev.dispatch_repaired(
             request, now, "repaired", moved, result.seconds, cost_before, result.objective, len(problem.vehicles)
         )
     )
+    _tell_new_days(problem, changed, request, uow, now)
     uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
     offers.offer_to(request, fit, len(offered) + 1, uow, now, policy)
     for rid, (new_cid, new_start) in sorted(moved_offers.items(), key=lambda kv: kv[1][1]):
         _offer_again(uow.requests.get(rid), new_cid, new_start, uow, now, policy, travel)
     return _Attempt(True)
+
+
+def _tell_new_days(
+    problem: _Problem, changed: Mapping[str, PlannedVisit], request: CareRequest, uow: UnitOfWork, now: datetime
+) -> None:
+    """Each caregiver who was told a plan slot the repair moved (its start or its caregiver; an
+    announced slot whose request has not arrived) hears her new day (``ev.plan_changed``): the
+    planned visits still to be offered to her, from now on. Slots never announced, and the falling
+    request and moved offers (their caregivers get offers and withdrawals), tell nobody here."""
+    told: dict[str, datetime] = {}
+    for rid, was in problem.plan.items():
+        now_slot = changed.get(rid)
+        if now_slot is None or was.announced_at is None or was.announced_at > now:
+            continue
+        if (now_slot.caregiver_id, now_slot.start) == (was.caregiver_id, was.start):
+            continue
+        for cid in {was.caregiver_id, now_slot.caregiver_id}:
+            told[cid] = min(told.get(cid, was.start), was.start, now_slot.start)
+    for cid, day in sorted(told.items()):
+        ahead = sorted(
+            (pv.start, rid, pv)
+            for rid, pv in uow.day_plan([cid]).items()
+            if pv.caregiver_id == cid and pv.end > now and _plan_state(rid, uow) == "unreceived"
+        )
+        visits = [
+            {"request_id": rid, "service_type": pv.service_type or "", "start": _iso(pv.start) or "",
+             "end": _iso(pv.end) or ""}
+            for _, rid, pv in ahead
+        ]  # fmt: skip
+        uow.emit(ev.plan_changed(request, now, cid, day, visits))
 
 
 def _reachable(node: RepairNode, vehicles: Sequence[RepairVehicle], minutes: Minutes) -> bool:

@@ -239,6 +239,14 @@ KINDS = {
     "no_show_taken": dict(code="4821", time=at(65)),
     "late_taken": dict(code="4821"),
     "plan_changed": dict(code="4821", time=at(95)),
+    "day_plan_changed": dict(
+        day=at(60),
+        visits=[
+            {"start": at(100), "end": at(130), "service_type": "meal"},
+            {"start": at(200), "end": at(230), "service_type": "bathing"},
+        ],
+    ),  # fmt: skip
+    "day_plan_cleared": dict(day=at(60), visits=[]),
     "elder.confirmed": dict(start=at(45), end=at(75)),
     "elder.on_the_way": dict(time=at(55)),
     "elder.late": dict(time=at(95)),

@@ -220,3 +220,43 @@ def test_a_pending_planned_offer_is_moved_and_offered_again_when_that_makes_room
     assert q_again.planned_start >= r1_again.planned_end + timedelta(minutes=travel.minutes(4, 5))
     [event] = [e for e in uow.events if e.type == "care.dispatch.repaired"]
     assert {mv["request_id"] for mv in event.payload["moved"]} >= {"r1", "q"}
+
+
+def test_a_caregiver_whose_announced_slot_the_repair_moves_is_told_her_new_day():
+    """p2 (announced to near at 08:00) starts at 09:05 here: when far declines r1 and only near can
+    take it at 09:00, the repair moves p2 (later, or to far). Whoever's day changed hears it."""
+    from zoneinfo import ZoneInfo
+
+    from handlers.channels.notice_texts import render
+    from handlers.channels.notices import Person, notices_for
+    from tests.unit.test_notices import TEXTS, FakeRegister, envelope
+
+    uow, travel = planned_day()
+    uow.plan["p2"] = PlannedVisit("near", at(65), at(95), 5, T0, "meal", at(60), at(180), True)
+    decline(uow, travel)
+    p2 = uow.plan["p2"]
+    assert (p2.caregiver_id, p2.start) != ("near", at(65)) and at(60) <= p2.start <= at(180)
+    told = [e for e in uow.events if e.type == "dispatch.plan.changed"]
+    assert {e.payload["caregiver_id"] for e in told} == {"near", p2.caregiver_id}
+    for e in told:
+        listed = [v["request_id"] for v in e.payload["visits"]]
+        assert listed == (["p2"] if e.payload["caregiver_id"] == p2.caregiver_id else [])
+    mine = next(e for e in told if e.payload["caregiver_id"] == p2.caregiver_id)
+    assert mine.payload["visits"][0]["start"] == p2.start.isoformat()
+    register = FakeRegister(uow)
+    register.caregiver = lambda cid: Person("caregiver", cid, "+8613800000009", "zh-CN", False)
+    [notice] = notices_for(envelope(mine, 1), register)
+    assert (notice.kind, notice.channel) == ("day_plan_changed", "sms")
+    [zh] = render(notice, TEXTS, ZoneInfo("UTC"), "颐养")
+    assert "计划有变" in zh and f"{p2.start:%H:%M}" in zh
+    english = Person("caregiver", "x", "+8613800000009", "en", False)
+    [en] = render(replace(notice, person=english), TEXTS, ZoneInfo("UTC"), "CareLine")
+    assert "changed" in en and f"{p2.start:%H:%M}" in en
+
+
+def test_a_slot_never_announced_moves_without_a_notice():
+    uow, travel = planned_day()
+    uow.plan["p2"] = PlannedVisit("near", at(65), at(95), 5, None, "meal", at(60), at(180), True)
+    decline(uow, travel)
+    assert (uow.plan["p2"].caregiver_id, uow.plan["p2"].start) != ("near", at(65))
+    assert not [e for e in uow.events if e.type == "dispatch.plan.changed"]
