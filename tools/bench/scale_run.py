@@ -112,6 +112,9 @@ def main(
             CARELINE_WORKER_STATS_SECONDS="10",
         )
         fleet = Fleet(env, logs)
+        if svc.database_pid is not None:  # the bench's own cluster: one role per process, counted apart
+            fleet.env_for = lambda name: {"CARELINE_DATABASE_URL": runs.process_role_url(svc.database_url, name)}
+            runs.reset_statement_counts(svc.database_url)
         stats0 = svc.statements()
         seq0 = runs.outbox_last_seq(svc.database_url)
         run = Run()
@@ -144,6 +147,7 @@ def main(
                     break
                 time.sleep(0.5)
             stats1 = svc.statements()
+            by_role = runs.statements_by_role(svc.database_url) if fleet.env_for else {}
             seq1 = runs.outbox_last_seq(svc.database_url)
             cpu = fleet.cpu()
         finally:
@@ -165,6 +169,17 @@ def main(
     if stats0 and stats1 and decided:
         statements = round((stats1[0] - stats0[0]) / decided, 1)
         transactions = round((stats1[1] - stats0[1]) / decided, 2)
+    by_process = {
+        role.removeprefix("bench_"): {
+            "statements_per_request": round(v["statements"] / decided, 2),
+            "transactions_per_request": round((v["commits"] + v["rollbacks"]) / decided, 2),
+            "commits_per_request": round(v["commits"] / decided, 2),
+            "exec_ms_per_request": round(v["exec_ms"] / decided, 2),
+            "top_statements_per_request": [(round(c / decided, 2), ms, q) for c, ms, q in v["top"]],
+        }
+        for role, v in sorted(by_role.items())
+        if decided
+    }
     if decided < requests:
         broken.insert(0, f"{requests - decided:,} requests never became final")
     result = LifecycleResult(
@@ -198,6 +213,7 @@ def main(
         cpu_seconds={k: round(v, 1) for k, v in cpu.items()},
         db_statements_per_request=statements,
         db_transactions_per_request=transactions,
+        db_by_process=by_process,
         answers=run.answers,
         published_twice=run.published_twice,
         republished_after_kill=run.republished_after_kill,
@@ -241,6 +257,14 @@ def print_result(out: Console, r: LifecycleResult) -> None:
         (
             "database statements / transactions per request",
             f"{r.db_statements_per_request} / {r.db_transactions_per_request}",
+        ),
+        *(
+            (
+                f"  {name}: statements / transactions (commits) / exec ms per request",
+                f"{v['statements_per_request']} / {v['transactions_per_request']} ({v['commits_per_request']})"
+                f" / {v['exec_ms_per_request']}",
+            )
+            for name, v in r.db_by_process.items()
         ),
         ("published twice (normal operation / after the kill)", f"{r.published_twice} / {r.republished_after_kill}"),
         ("load average at start / end", f"{r.load_average_start} / {r.load_average_end}"),
