@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import String, cast, select, update
 from sqlalchemy.engine import Row
@@ -36,8 +36,36 @@ class SqlNoticeRegister:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        #: people and area names read in this transaction (a batch asks for the same ones often)
+        self._caregivers: dict[str, Person | None] = {}
+        self._households: dict[str, Household | None] = {}
+        self._area_names: dict[str, str | None] = {}
+
+    def prefetch(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Read the requests and offers ``events`` name (``data.request_id``, ``data.offer_id``)
+        in one query each, so that ``request`` and ``offer`` find them in the session."""
+        request_ids: set[str] = set()
+        offer_ids: set[str] = set()
+        for event in events:
+            data = event.get("data")
+            if isinstance(data, Mapping):
+                if isinstance(data.get("request_id"), str):
+                    request_ids.add(data["request_id"])
+                if isinstance(data.get("offer_id"), str):
+                    offer_ids.add(data["offer_id"])
+        if len(request_ids) > 1:
+            self.session.scalars(
+                select(CareRequest).where(tables.care_requests.c.request_id.in_(sorted(request_ids)))
+            ).all()
+        if len(offer_ids) > 1:
+            self.session.scalars(select(Offer).where(tables.offers.c.offer_id.in_(sorted(offer_ids)))).all()
 
     def caregiver(self, caregiver_id: str) -> Person | None:
+        if caregiver_id not in self._caregivers:
+            self._caregivers[caregiver_id] = self._caregiver(caregiver_id)
+        return self._caregivers[caregiver_id]
+
+    def _caregiver(self, caregiver_id: str) -> Person | None:
         c = tables.caregivers.c
         row = self.session.execute(select(c.phone, c.language).where(c.caregiver_id == caregiver_id)).first()
         if row is None:
@@ -48,6 +76,11 @@ class SqlNoticeRegister:
         return Person("caregiver", caregiver_id, row.phone, row.language, app, takes_sms(row.phone))
 
     def household(self, elder_id: str) -> Household | None:
+        if elder_id not in self._households:
+            self._households[elder_id] = self._household(elder_id)
+        return self._households[elder_id]
+
+    def _household(self, elder_id: str) -> Household | None:
         e, a = tables.elders.c, tables.elder_addresses.c
         row = self.session.execute(
             select(e.phone, e.language, e.family_phones, e.family_updates, a.address, a.neighbourhood)
@@ -72,8 +105,12 @@ class SqlNoticeRegister:
         return self.session.get(Offer, offer_id)
 
     def area_name(self, service_area: str) -> str | None:
-        a = tables.service_areas.c
-        return self.session.execute(select(a.name).where(a.service_area == service_area)).scalar()
+        if service_area not in self._area_names:
+            a = tables.service_areas.c
+            self._area_names[service_area] = self.session.execute(
+                select(a.name).where(a.service_area == service_area)
+            ).scalar()
+        return self._area_names[service_area]
 
 
 @dataclass(frozen=True)
