@@ -57,6 +57,33 @@ def verdict(factory, run_id: str, run: Run, unsent: int) -> list[str]:
     return violations
 
 
+def group_lag(bootstrap: str, group: str = "careline") -> int:
+    """Records on the topics the workers' consumer group reads that it has not committed yet."""
+    from kafka import KafkaAdminClient, KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        ends = consumer.end_offsets(list(committed))
+    finally:
+        consumer.close()
+        admin.close()
+    return sum(max(0, ends[tp] - max(om.offset, 0)) for tp, om in committed.items())
+
+
+def _wait_caught_up(bootstrap: str, timeout_s: float) -> int:
+    """Wait until every agent read what the run produced (notices, KPI tallies, surveys run
+    behind the requests' final states), so that the statements counted are all the work the
+    requests caused; the records still behind after ``timeout_s`` (0: caught up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        behind = group_lag(bootstrap)
+        if not behind or time.monotonic() >= deadline:
+            return behind
+        time.sleep(1.0)
+
+
 def main(
     requests: int,
     workers: int,
@@ -146,6 +173,11 @@ def main(
                 if not unsent:
                     break
                 time.sleep(0.5)
+            behind = _wait_caught_up(svc.bootstrap, 60.0)
+            if behind:
+                fleet.notes.append(
+                    f"the workers' consumer group was still {behind:,} records behind 60 s after the run"
+                )
             stats1 = svc.statements()
             by_role = runs.statements_by_role(svc.database_url) if fleet.env_for else {}
             seq1 = runs.outbox_last_seq(svc.database_url)
