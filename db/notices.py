@@ -22,12 +22,16 @@ from handlers.channels.phone import takes_sms
 from handlers.model import CareRequest, Offer
 
 
-def _has_app(session: Session, kind: str, subject_id: str) -> bool:
+def _has_app(kind: str, subject_id: Any) -> Any:
+    """Whether the person has an app token not revoked, as a column of the person's own query
+    (one query per person instead of two: the notices agent's reads were most of its time)."""
     t = tables.app_tokens.c
-    found = session.execute(
-        select(t.token_hash).where(t.subject_kind == kind, t.subject_id == subject_id, t.revoked_at.is_(None)).limit(1)
-    ).first()
-    return found is not None
+    return (
+        select(t.token_hash)
+        .where(t.subject_kind == kind, t.subject_id == subject_id, t.revoked_at.is_(None))
+        .exists()
+        .label("has_app")
+    )
 
 
 class SqlNoticeRegister:
@@ -67,10 +71,12 @@ class SqlNoticeRegister:
 
     def _caregiver(self, caregiver_id: str) -> Person | None:
         c = tables.caregivers.c
-        row = self.session.execute(select(c.phone, c.language).where(c.caregiver_id == caregiver_id)).first()
+        row = self.session.execute(
+            select(c.phone, c.language, _has_app("caregiver", c.caregiver_id)).where(c.caregiver_id == caregiver_id)
+        ).first()
         if row is None:
             return None
-        app = _has_app(self.session, "caregiver", caregiver_id)
+        app = bool(row.has_app)
         if not row.phone and not app:
             return None
         return Person("caregiver", caregiver_id, row.phone, row.language, app, takes_sms(row.phone))
@@ -83,13 +89,21 @@ class SqlNoticeRegister:
     def _household(self, elder_id: str) -> Household | None:
         e, a = tables.elders.c, tables.elder_addresses.c
         row = self.session.execute(
-            select(e.phone, e.language, e.family_phones, e.family_updates, a.address, a.neighbourhood)
+            select(
+                e.phone,
+                e.language,
+                e.family_phones,
+                e.family_updates,
+                a.address,
+                a.neighbourhood,
+                _has_app("elder", e.elder_id),
+            )
             .outerjoin(tables.elder_addresses, a.elder_id == e.elder_id)
             .where(e.elder_id == elder_id)
         ).first()
         if row is None:
             return None
-        app = _has_app(self.session, "elder", elder_id)
+        app = bool(row.has_app)
         elder = Person("elder", elder_id, row.phone, row.language, app, takes_sms(row.phone))
         family = tuple(
             Person("family", elder_id, phone, row.language, False, takes_sms(phone))

@@ -116,6 +116,37 @@ def test_a_batch_of_events_sends_what_each_event_alone_would_and_a_bad_one_store
     assert [r.kind for r in tell(world.ctx, _offer_event(world, "dispatch.offer.rescinded", "ev-6"))] == ["withdrawn"]
 
 
+def test_a_caregiver_and_an_elder_with_the_app_are_told_in_the_app_and_a_revoked_token_counts_for_nothing(world):
+    """The register reads each person's app tokens with the person (``db.notices``): a live token
+    puts the notice in the app, a revoked one does not."""
+    now = datetime.now(UTC)
+    with world.sessions() as s:
+        s.execute(
+            tables.app_tokens.insert(),
+            [
+                {
+                    "token_hash": "a" * 64,
+                    "subject_kind": "caregiver",
+                    "subject_id": world.id("cg"),
+                    "created_at": now,
+                    "revoked_at": None,
+                },
+                {
+                    "token_hash": "b" * 64,
+                    "subject_kind": "elder",
+                    "subject_id": world.id("e"),
+                    "created_at": now,
+                    "revoked_at": now,
+                },
+            ],
+        )
+        s.commit()
+    rows = tell(world.ctx, _offer_event(world, "dispatch.offer.accepted"))
+    channels_of = {(r.recipient_role, r.channel) for r in rows}
+    assert ("caregiver", "app") in channels_of
+    assert ("elder", "app") not in channels_of and ("elder", "sms") in channels_of
+
+
 def test_a_send_that_fails_is_recorded_failed_with_its_error(world):
     from channels.notify import NotifyError
 
