@@ -18,6 +18,7 @@ scheduler fire each deadline it missed while down exactly once, late rather than
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from kafka import KafkaProducer
@@ -142,7 +142,7 @@ def fire(kind: str, target_id: str, service_area: str, due: str) -> None:
 
 
 def build_scheduler(database_url: str) -> BackgroundScheduler:
-    store = SQLAlchemyJobStore(engine=engine_for(database_url), tablename="apscheduler_jobs")
+    store = timers.DeferringJobStore(engine=engine_for(database_url), tablename="apscheduler_jobs")
     return BackgroundScheduler(
         jobstores={"default": store},
         timezone=UTC,
@@ -151,29 +151,34 @@ def build_scheduler(database_url: str) -> BackgroundScheduler:
 
 
 def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_seconds: float) -> int:
-    """Turn unsent ``scheduler`` outbox rows into jobs; returns how many."""
+    """Turn unsent ``scheduler`` outbox rows into jobs, written in one transaction
+    (``db.timers.DeferringJobStore``) before the rows are marked; returns how many."""
     with session_factory(database_url)() as session:
         rows = timers.deadline_requests(session)
         if not rows:
             return 0
         clock = read_clock(session)
-        for row in rows:
-            data = row.value["data"]
-            due = datetime.fromisoformat(data["due"])
-            run_at = max(clock.to_wall(due) + timedelta(seconds=grace_seconds), datetime.now(UTC))
-            scheduler.add_job(
-                fire,
-                "date",
-                run_date=run_at,
-                id=f"{data['kind']}:{data['target_id']}",
-                replace_existing=True,
-                kwargs={
-                    "kind": data["kind"],
-                    "target_id": data["target_id"],
-                    "service_area": data["service_area"],
-                    "due": data["due"],
-                },
-            )
+        store = scheduler._lookup_jobstore("default")  # APScheduler 3 has no public getter
+        with store.deferred() if isinstance(store, timers.DeferringJobStore) else contextlib.nullcontext():
+            for row in rows:
+                data = row.value["data"]
+                due = datetime.fromisoformat(data["due"])
+                run_at = max(clock.to_wall(due) + timedelta(seconds=grace_seconds), datetime.now(UTC))
+                scheduler.add_job(
+                    fire,
+                    "date",
+                    run_date=run_at,
+                    id=f"{data['kind']}:{data['target_id']}",
+                    replace_existing=True,
+                    kwargs={
+                        "kind": data["kind"],
+                        "target_id": data["target_id"],
+                        "service_area": data["service_area"],
+                        "due": data["due"],
+                    },
+                )
+        if scheduler.running:  # the jobs are stored now: the scheduler's next look counts them
+            scheduler.wakeup()
         timers.mark_scheduled(session, [r.seq for r in rows])
         session.commit()
         return len(rows)

@@ -21,7 +21,7 @@ nothing. Logs carry masked numbers and ids only.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from channels.context import ChannelContext
 from channels.notify import NotifyError
@@ -65,14 +65,24 @@ def _row(ctx: ChannelContext, notice: notices.Notice) -> NoticeRow:
 def tell(ctx: ChannelContext, event: Mapping[str, Any]) -> list[NoticeRow]:
     """Decide, store and send the notices ``event`` calls for; returns those stored
     now (none for a redelivered event). A send that fails is recorded ``failed``."""
-    if not notices.wanted(event):
+    return tell_many(ctx, [event])
+
+
+def tell_many(ctx: ChannelContext, events: Sequence[Mapping[str, Any]]) -> list[NoticeRow]:
+    """``tell`` for many events in one transaction (the notices agent's batch): every notice
+    they call for is decided and stored, in their order, and committed once before any is
+    sent; returns those stored now. An event that cannot be decided (``ValueError``: no id or
+    time) fails the whole call and stores nothing: the caller tells the events one by one then."""
+    events = [e for e in events if notices.wanted(e)]
+    if not events:
         return []
     now = ctx.clock()
     with SqlUnitOfWork(ctx.sessions) as uow:
-        decided = notices.notices_for(event, SqlNoticeRegister(uow.session))
-        if not decided:
+        register = SqlNoticeRegister(uow.session)
+        register.prefetch(events)
+        rows = [_row(ctx, n) for event in events for n in notices.notices_for(event, register)]
+        if not rows:
             return []
-        rows = [_row(ctx, n) for n in decided]
         fresh = [r for r in rows if stored.add(uow.session, r, "queued" if r.channel == "app" else "sending", now)]
         uow.commit()  # stored before the send: at most once
     for row in fresh:

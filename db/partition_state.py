@@ -143,6 +143,8 @@ class PartitionState:
         self.now = datetime.now(UTC)
         #: areas used by the batch under way (their counters are raised at its commit)
         self.touched: set[str] = set()
+        #: request ids the batch under way read and found not stored (``prefetch_requests``)
+        self.absent: set[str] = set()
         self.loads = 0
 
     def _new_session(self) -> Session:
@@ -250,13 +252,20 @@ class PartitionState:
         if not booking_only:
             state.visits.setdefault(v.request_id, []).append(v)
 
-    def request(self, request_id: str) -> CareRequest | None:
-        """A request from memory, or read by id (with its offers and visits) into its area."""
+    def _in_memory(self, request_id: str) -> CareRequest | None:
         area = self.request_area.get(request_id)
         if area is not None and area in self.areas:
-            found = self.areas[area].requests.get(request_id)
-            if found is not None:
-                return found
+            return self.areas[area].requests.get(request_id)
+        return None
+
+    def request(self, request_id: str) -> CareRequest | None:
+        """A request from memory, or read by id (with its offers and visits) into its area; None
+        for an id the batch under way found not stored (``prefetch_requests``) and did not add."""
+        found = self._in_memory(request_id)
+        if found is not None:
+            return found
+        if request_id in self.absent:
+            return None
         r = self.session.get(CareRequest, request_id, populate_existing=True)
         if r is None:
             return None
@@ -264,6 +273,25 @@ class PartitionState:
         if request_id not in state.requests:  # a closed request asked for again
             self._adopt_requests(state, [r])
         return state.requests[request_id]
+
+    def prefetch_requests(self, request_ids: Iterable[str]) -> None:
+        """Read the requests of ``request_ids`` not in memory in one query per area's adoption
+        (a batch's new requests, which a use case first looks up by id: one read each, a quarter
+        of the dispatch agent's time in the lifecycle bench). Those found join their areas as
+        ``request`` would put them; the others are noted absent for the batch under way (its
+        transaction), so that ``request`` answers None without asking the database again."""
+        missing = [r for r in dict.fromkeys(request_ids) if r and self._in_memory(r) is None]
+        found: dict[str, list[CareRequest]] = {}
+        for chunk in _chunks(missing):
+            for r in self.session.scalars(
+                select(CareRequest).where(tables.care_requests.c.request_id.in_(chunk)),
+                execution_options={"populate_existing": True},
+            ):
+                found.setdefault(r.service_area, []).append(r)
+        for area, requests in found.items():
+            state = self.area(area)
+            self._adopt_requests(state, [r for r in requests if r.request_id not in state.requests])
+        self.absent = set(missing) - {r.request_id for requests in found.values() for r in requests}
 
     def drop(self, name: str) -> None:
         """Forget one area (its objects leave the session: a reload reads them afresh)."""
@@ -310,6 +338,7 @@ class PartitionState:
         self.providers.clear()
         self._providers_read = 0.0
         self.touched = set()
+        self.absent = set()
 
     def tidy(self, touched: Iterable[str]) -> None:
         """After a commit: closed requests leave memory (their visits stay as bookings), bookings
@@ -379,6 +408,7 @@ class Batch:
 
     def __enter__(self) -> Batch:
         self.state.touched = set()
+        self.state.absent = set()
         clock = read_clock(self.state.session)
         self.clock_now = clock.now()
         self.clock_speed = clock.speed
@@ -389,12 +419,17 @@ class Batch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.absent = set()
         if not self._done:
             self.state.drop_all()
 
     def claim_all(self, event_ids: list[str]) -> set[str]:
         """Claim every id in one statement; the ids claimed now (the others were seen before)."""
         return claim_many(self.state.session, event_ids)
+
+    def prefetch_requests(self, request_ids: Iterable[str]) -> None:
+        """The batch's new requests read in one query, not one each (``PartitionState.prefetch_requests``)."""
+        self.state.prefetch_requests(request_ids)
 
     def area(self, name: str, partition: int | None = None) -> AreaState:
         """The in-memory state of service area ``name`` (loaded from the database on first use),
@@ -415,6 +450,7 @@ class Batch:
             reserve(rows)
         s.commit()
         self._done = True
+        self.state.absent = set()
         self.events = []
         self.state.tidy(self.touched)
         return rows

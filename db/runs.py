@@ -162,6 +162,60 @@ def statement_counts(database_url: str) -> tuple[int, int] | None:
     return int(calls), int(commits)
 
 
+def process_role_url(database_url: str, process: str) -> str:
+    """``database_url`` logging in as a role of its own for ``process`` (``worker-1`` ->
+    ``bench_worker_1``, created as a superuser if missing), so that ``pg_stat_statements``, which
+    counts per role, tells the processes apart (``statements_by_role``). For a bench's own
+    throwaway cluster only: it creates roles."""
+    role = "bench_" + "".join(c if c.isalnum() else "_" for c in process.lower())
+    with engine_for(database_url).begin() as conn:
+        if conn.execute(text("select 1 from pg_roles where rolname = :r"), {"r": role}).first() is None:
+            conn.execute(text(f'create role "{role}" login superuser'))
+    head, _, tail = database_url.partition("://")
+    _, at, host = tail.rpartition("@")
+    return f"{head}://{role}@{host}" if at else f"{head}://{role}@{tail}"
+
+
+def reset_statement_counts(database_url: str) -> None:
+    """Forget what ``pg_stat_statements`` counted so far (``pg_stat_database`` keeps its counts)."""
+    with engine_for(database_url).begin() as conn:
+        conn.execute(text("select pg_stat_statements_reset()"))
+
+
+def statements_by_role(database_url: str, top: int = 12) -> dict[str, dict]:
+    """Role -> ``{"statements", "commits", "rollbacks", "exec_ms", "top": [(calls, ms, query)]}`` from
+    ``pg_stat_statements`` since its last reset: every statement each role ran (BEGIN, COMMIT
+    and ROLLBACK count as statements, as they do in ``statement_counts``), its transactions
+    (COMMIT and ROLLBACK calls) and its ``top`` statements by calls; {} where not available."""
+    if not database_url.startswith("postgresql"):
+        return {}
+    try:
+        with engine_for(database_url).connect() as conn:
+            rows = conn.execute(
+                text(
+                    "select r.rolname, s.query, s.calls, s.total_exec_time from pg_stat_statements s "
+                    "join pg_roles r on r.oid = s.userid"
+                )
+            ).all()
+    except DBAPIError:
+        return {}
+    out: dict[str, dict] = {}
+    for role, query, calls, ms in rows:
+        entry = out.setdefault(role, {"statements": 0, "commits": 0, "rollbacks": 0, "exec_ms": 0.0, "top": []})
+        entry["statements"] += int(calls)
+        entry["exec_ms"] += float(ms)
+        word = query.strip().upper()
+        if word == "COMMIT":
+            entry["commits"] += int(calls)
+        elif word == "ROLLBACK":
+            entry["rollbacks"] += int(calls)
+        entry["top"].append((int(calls), round(float(ms), 1), " ".join(query.split())[:160]))
+    for entry in out.values():
+        entry["exec_ms"] = round(entry["exec_ms"], 1)
+        entry["top"] = sorted(entry["top"], reverse=True)[:top]
+    return out
+
+
 def booking_order(session: Session, prefix: str) -> tuple[dict[str, int], dict[str, int]]:
     """For the visits of requests whose id starts with ``prefix``: (visit id -> outbox sequence
     number of its offer's creation, visit id -> that of the event that freed its planned slot: a

@@ -28,7 +28,7 @@ from handlers.dispatch import repair
 from streams import batches, steps
 from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
 from streams.relay import relay
-from streams.runtime import ack_all, db_call, deliver, deliver_many, take_batches
+from streams.runtime import ack_all, db_call, deliver, deliver_many, no_spinner, take_batches
 from streams.stats import stats
 
 log = logging.getLogger("careline.agents")
@@ -101,6 +101,12 @@ async def forget_revoked_areas(sender: object, /, *args: set[TP], **kwargs: obje
     the database if they come back). Called as ``(sender, revoked, signal=…)`` (mode's signals)."""
     (revoked,) = args
     batches.revoke({tp.partition for tp in revoked if tp.topic in DISPATCH_TOPICS})
+
+
+@app.task
+async def no_debug_records() -> None:
+    """Faust's terminal spinner keeps the root logger at DEBUG (``streams.runtime.no_spinner``)."""
+    no_spinner(logging.getLogger())
 
 
 @app.task

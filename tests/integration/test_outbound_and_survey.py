@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from channels import surveys as survey_calls
-from channels.notices import tell
+from channels.notices import tell, tell_many
 from channels.notify import build_notifier
 from db import channels, surveys, tables
 from handlers.channels.sms import count_segments
@@ -85,6 +85,66 @@ def test_records_the_agent_cannot_use_send_nothing(world):
         s.commit()
     assert tell(world.ctx, _offer_event(world, "dispatch.offer.created")) == []
     assert world.notifier.sent == []
+
+
+def test_a_batch_of_events_sends_what_each_event_alone_would_and_a_bad_one_stores_nothing(world):
+    """The notices agent tells a batch of records in one transaction (``tell_many``): the same
+    messages as one event at a time, once each, and nothing twice when the batch comes again. An
+    event without a time fails the whole batch before anything is stored or sent (the agent then
+    tells its records one by one)."""
+    events = [
+        _offer_event(world, "dispatch.offer.created", "ev-1"),
+        {"type": "dispatch.decided", "id": "ev-2", "data": {}},  # tells nobody
+        _offer_event(world, "dispatch.offer.accepted", "ev-3"),
+        _offer_event(world, "dispatch.offer.rescinded", "ev-4"),
+    ]
+    rows = tell_many(world.ctx, events)
+    assert [r.kind for r in rows if r.recipient_role == "caregiver"] == ["offer", "confirmed", "withdrawn"]
+    caregiver = _to(world, world.caregiver_phone)
+    assert "4821" in caregiver[0] and "青岛路12号3单元401" in " ".join(caregiver[1:-1]) and "已取消" in caregiver[-1]
+    (elder,) = _to(world, world.elder_phone)
+    assert "已安排" in elder
+    sent = len(world.notifier.sent)
+    assert tell_many(world.ctx, events) == [] and len(world.notifier.sent) == sent
+
+    bad = dict(_offer_event(world, "dispatch.offer.created", "ev-5"), time="not a time")
+    with pytest.raises(ValueError):
+        tell_many(world.ctx, [_offer_event(world, "dispatch.offer.rescinded", "ev-6"), bad])
+    assert len(world.notifier.sent) == sent
+    with world.sessions() as s:
+        assert not s.execute(select(tables.notices).where(tables.notices.c.event_id.like("ev-6%"))).all()
+    assert [r.kind for r in tell(world.ctx, _offer_event(world, "dispatch.offer.rescinded", "ev-6"))] == ["withdrawn"]
+
+
+def test_a_caregiver_and_an_elder_with_the_app_are_told_in_the_app_and_a_revoked_token_counts_for_nothing(world):
+    """The register reads each person's app tokens with the person (``db.notices``): a live token
+    puts the notice in the app, a revoked one does not."""
+    now = datetime.now(UTC)
+    with world.sessions() as s:
+        s.execute(
+            tables.app_tokens.insert(),
+            [
+                {
+                    "token_hash": "a" * 64,
+                    "subject_kind": "caregiver",
+                    "subject_id": world.id("cg"),
+                    "created_at": now,
+                    "revoked_at": None,
+                },
+                {
+                    "token_hash": "b" * 64,
+                    "subject_kind": "elder",
+                    "subject_id": world.id("e"),
+                    "created_at": now,
+                    "revoked_at": now,
+                },
+            ],
+        )
+        s.commit()
+    rows = tell(world.ctx, _offer_event(world, "dispatch.offer.accepted"))
+    channels_of = {(r.recipient_role, r.channel) for r in rows}
+    assert ("caregiver", "app") in channels_of
+    assert ("elder", "app") not in channels_of and ("elder", "sms") in channels_of
 
 
 def test_a_send_that_fails_is_recorded_failed_with_its_error(world):

@@ -407,3 +407,36 @@ def test_live_kpis_saved_again_replace_the_row(tmp_path):
     with factory() as session:
         rows = live_kpis.read(session, "caregiver")
     assert [(r["subject_id"], r["score"]) for r in rows] == [("c1", 0.7)]
+
+
+def test_a_stored_request_sent_again_under_a_new_event_id_is_not_registered_twice(worker):
+    """A batch reads its new requests in one query (``PartitionState.prefetch_requests``): one
+    already stored (here sent again with another event id to a worker that holds nothing, as
+    after a restart; one of them closed, so not loaded with its area) must still be found and
+    left alone, beside new ones that are registered."""
+    workload, factory = worker
+    day = workload.days[0]
+    intake = batches.intake_batch(
+        _inbound([dict(s.record) for s in day.submissions[:4]], "care.intake.v1"), _no_reserve
+    )
+    values = [row.value for row in intake.rows]
+    batches.dispatch_batch(_inbound(values[:2]), _no_reserve)
+    with factory() as session:  # closed (by an operator), so not live: a fresh worker does not load it
+        session.get(CareRequest, values[0]["data"]["request_id"]).status = RequestStatus.CANCELLED
+        session.commit()
+    batches.partition_state().drop_all()  # a fresh worker: nothing in memory
+    again = [dict(v, id=f"again-{v['id']}") for v in values[:2]]
+    out = batches.dispatch_batch(_inbound([*again, *values[2:]]), _no_reserve)
+    assert out.handled == 4 and not out.dead and out.duplicates == 0
+    e = tables.event_log.c
+    with factory() as session:
+        payloads = session.scalars(
+            select(e.payload).where(
+                e.type == "care.request.status_changed", e.subject.in_([v["data"]["request_id"] for v in values])
+            )
+        ).all()
+    received: dict[str, int] = {}
+    for p in payloads:
+        if p["data"]["status"] == "received":
+            received[p["data"]["request_id"]] = received.get(p["data"]["request_id"], 0) + 1
+    assert received == {v["data"]["request_id"]: 1 for v in values}

@@ -47,3 +47,23 @@ def test_a_step_that_keeps_losing_races_to_the_batch_matcher_is_tried_until_it_w
     step, calls = _flaky(2, StaleDataError("UPDATE care_requests expected 1 row; 0 matched"))
     assert asyncio.run(runtime.db_call(step, "record")) == "RECORD"
     assert len(calls) == 3
+
+
+def test_the_worker_builds_no_debug_records_once_fausts_spinner_is_gone():
+    """Faust's worker at WARNING keeps the root logger at DEBUG for its spinner; ``no_spinner``
+    (run by a worker task) takes the spinner away so aiokafka's debug calls cost nothing."""
+    import logging
+
+    from faust.utils.terminal.spinners import Spinner, SpinnerHandler
+
+    root = logging.getLogger("careline-test.root-of-a-worker")  # a stand-in: the test's root stays as it is
+    written = logging.StreamHandler()
+    written.setLevel(logging.WARNING)
+    root.addHandler(written)
+    root.addHandler(SpinnerHandler(Spinner(), level=logging.DEBUG))
+    root.setLevel(logging.DEBUG)  # what faust.worker.Worker._setup_spinner_handler leaves
+    assert root.isEnabledFor(logging.DEBUG)
+    runtime.no_spinner(root)
+    assert root.handlers == [written] and not root.isEnabledFor(logging.DEBUG)
+    assert root.isEnabledFor(logging.WARNING)
+    root.removeHandler(written)

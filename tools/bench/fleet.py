@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from streams.watchdog import EXIT_STALLED
 from tools.bench.stack import cpu_seconds, peak_rss_mib
@@ -60,6 +61,9 @@ class Fleet:
     retired_cpu: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
+    #: slot name -> environment a process of that slot gets on top of ``env`` (its own database
+    #: role, so the statements it runs are counted apart)
+    env_for: Callable[[str], dict[str, str]] | None = None
 
     def start(self, workers: int) -> None:
         self.slots.append(Slot("scheduler", "scheduler"))
@@ -96,7 +100,10 @@ class Fleet:
         slot.starts += 1
         log = open(self.logs / f"{self._label(slot)}.log", "ab")
         slot.proc = subprocess.Popen(
-            [sys.executable, "-m", "careline.cli", slot.command], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "careline.cli", slot.command],
+            env=dict(self.env, **self.env_for(slot.name)) if self.env_for else self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def _account(self, slot: Slot) -> None:

@@ -278,6 +278,9 @@ class LifecycleResult:
     cpu_seconds: dict[str, float]
     db_statements_per_request: float | None
     db_transactions_per_request: float | None
+    #: per process (``worker_1``, ``scheduler``, ``postgres``: the bench itself), from its own
+    #: database role: statements, transactions and database time per request, top statements
+    db_by_process: dict[str, dict]
     answers: dict[str, int]
     published_twice: int
     republished_after_kill: int

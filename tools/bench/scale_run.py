@@ -57,6 +57,33 @@ def verdict(factory, run_id: str, run: Run, unsent: int) -> list[str]:
     return violations
 
 
+def group_lag(bootstrap: str, group: str = "careline") -> int:
+    """Records on the topics the workers' consumer group reads that it has not committed yet."""
+    from kafka import KafkaAdminClient, KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        ends = consumer.end_offsets(list(committed))
+    finally:
+        consumer.close()
+        admin.close()
+    return sum(max(0, ends[tp] - max(om.offset, 0)) for tp, om in committed.items())
+
+
+def _wait_caught_up(bootstrap: str, timeout_s: float) -> int:
+    """Wait until every agent read what the run produced (notices, KPI tallies, surveys run
+    behind the requests' final states), so that the statements counted are all the work the
+    requests caused; the records still behind after ``timeout_s`` (0: caught up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        behind = group_lag(bootstrap)
+        if not behind or time.monotonic() >= deadline:
+            return behind
+        time.sleep(1.0)
+
+
 def main(
     requests: int,
     workers: int,
@@ -112,6 +139,9 @@ def main(
             CARELINE_WORKER_STATS_SECONDS="10",
         )
         fleet = Fleet(env, logs)
+        if svc.database_pid is not None:  # the bench's own cluster: one role per process, counted apart
+            fleet.env_for = lambda name: {"CARELINE_DATABASE_URL": runs.process_role_url(svc.database_url, name)}
+            runs.reset_statement_counts(svc.database_url)
         stats0 = svc.statements()
         seq0 = runs.outbox_last_seq(svc.database_url)
         run = Run()
@@ -143,7 +173,13 @@ def main(
                 if not unsent:
                     break
                 time.sleep(0.5)
+            behind = _wait_caught_up(svc.bootstrap, 60.0)
+            if behind:
+                fleet.notes.append(
+                    f"the workers' consumer group was still {behind:,} records behind 60 s after the run"
+                )
             stats1 = svc.statements()
+            by_role = runs.statements_by_role(svc.database_url) if fleet.env_for else {}
             seq1 = runs.outbox_last_seq(svc.database_url)
             cpu = fleet.cpu()
         finally:
@@ -165,6 +201,17 @@ def main(
     if stats0 and stats1 and decided:
         statements = round((stats1[0] - stats0[0]) / decided, 1)
         transactions = round((stats1[1] - stats0[1]) / decided, 2)
+    by_process = {
+        role.removeprefix("bench_"): {
+            "statements_per_request": round(v["statements"] / decided, 2),
+            "transactions_per_request": round((v["commits"] + v["rollbacks"]) / decided, 2),
+            "commits_per_request": round(v["commits"] / decided, 2),
+            "exec_ms_per_request": round(v["exec_ms"] / decided, 2),
+            "top_statements_per_request": [(round(c / decided, 2), ms, q) for c, ms, q in v["top"]],
+        }
+        for role, v in sorted(by_role.items())
+        if decided
+    }
     if decided < requests:
         broken.insert(0, f"{requests - decided:,} requests never became final")
     result = LifecycleResult(
@@ -198,6 +245,7 @@ def main(
         cpu_seconds={k: round(v, 1) for k, v in cpu.items()},
         db_statements_per_request=statements,
         db_transactions_per_request=transactions,
+        db_by_process=by_process,
         answers=run.answers,
         published_twice=run.published_twice,
         republished_after_kill=run.republished_after_kill,
@@ -241,6 +289,14 @@ def print_result(out: Console, r: LifecycleResult) -> None:
         (
             "database statements / transactions per request",
             f"{r.db_statements_per_request} / {r.db_transactions_per_request}",
+        ),
+        *(
+            (
+                f"  {name}: statements / transactions (commits) / exec ms per request",
+                f"{v['statements_per_request']} / {v['transactions_per_request']} ({v['commits_per_request']})"
+                f" / {v['exec_ms_per_request']}",
+            )
+            for name, v in r.db_by_process.items()
         ),
         ("published twice (normal operation / after the kill)", f"{r.published_twice} / {r.republished_after_kill}"),
         ("load average at start / end", f"{r.load_average_start} / {r.load_average_end}"),
