@@ -85,11 +85,17 @@ def tell_many(ctx: ChannelContext, events: Sequence[Mapping[str, Any]]) -> list[
             return []
         fresh = [r for r in rows if stored.add(uow.session, r, "queued" if r.channel == "app" else "sending", now)]
         uow.commit()  # stored before the send: at most once
+    unrecorded: list[Exception] = []
     for row in fresh:
-        if row.channel == "sms":
-            _send_sms(ctx, row)
-        elif row.channel == "voice":
-            _call(ctx, row)
+        try:
+            if row.channel == "sms":
+                _send_sms(ctx, row)
+            elif row.channel == "voice":
+                _call(ctx, row)
+        except Exception as exc:  # noqa: BLE001 - its outcome was not recorded (the database): send the rest
+            unrecorded.append(exc)
+    if unrecorded:  # the caller retries; the rows are stored, so nothing is sent twice
+        raise unrecorded[0]
     return fresh
 
 

@@ -116,6 +116,32 @@ def test_a_batch_of_events_sends_what_each_event_alone_would_and_a_bad_one_store
     assert [r.kind for r in tell(world.ctx, _offer_event(world, "dispatch.offer.rescinded", "ev-6"))] == ["withdrawn"]
 
 
+def test_a_batch_whose_first_outcome_cannot_be_recorded_still_sends_the_rest_once(world, monkeypatch):
+    """Notices are stored before they are sent (at most once). When recording one send's outcome
+    fails (the database went away), the batch's other notices are still sent, and the call raises
+    so the agent tells the records again: nothing is sent twice."""
+    import channels.notices as channel_notices
+
+    real, failed = channel_notices._finish, []
+
+    def finish_once_broken(ctx, row, *args, **kwargs):
+        if not failed:
+            failed.append(row.notice_id)
+            raise OSError("database went away")
+        return real(ctx, row, *args, **kwargs)
+
+    monkeypatch.setattr(channel_notices, "_finish", finish_once_broken)
+    events = [
+        _offer_event(world, "dispatch.offer.created", "ev-7"),
+        _offer_event(world, "dispatch.offer.accepted", "ev-8"),
+    ]
+    with pytest.raises(OSError):
+        tell_many(world.ctx, events)
+    sent = len(world.notifier.sent)
+    assert failed and sent >= 3  # the offer, the caregiver's confirmation and the elder's: all sent
+    assert tell_many(world.ctx, events) == [] and len(world.notifier.sent) == sent
+
+
 def test_a_caregiver_and_an_elder_with_the_app_are_told_in_the_app_and_a_revoked_token_counts_for_nothing(world):
     """The register reads each person's app tokens with the person (``db.notices``): a live token
     puts the notice in the app, a revoked one does not."""
