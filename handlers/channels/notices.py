@@ -306,20 +306,25 @@ PLAN_CHANGED = "dispatch.plan.changed"
 EVENT_TYPES = frozenset(_DECIDE) | {PLAN_ANNOUNCED, PLAN_CHANGED}
 
 
-def _plan_changed(ev: _Event, reg: NoticeRegister) -> list[Notice]:
-    """``day_plan_changed`` to the caregiver: her planned visits from now on, after a repair moved
-    some (``day_plan_cleared`` when none is left); urgent: the day has begun or is near."""
-    person = reg.caregiver(str(ev.data.get("caregiver_id", "")))
-    visits, day = ev.data.get("visits"), _when(ev.data.get("day"))
-    if person is None or not isinstance(visits, list) or day is None:
+def _planned_visits(visits: object) -> list[dict[str, Any]]:
+    """A plan event's ``visits`` (each ``start``, ``end`` ISO 8601 and ``service_type``) with aware
+    datetimes; entries that are not objects or have no readable start are left out."""
+    if not isinstance(visits, list):
         return []
-    listed = [
+    return [
         {"start": _when(v.get("start")), "end": _when(v.get("end")), "service_type": str(v.get("service_type", ""))}
         for v in visits
         if isinstance(v, Mapping) and _when(v.get("start")) is not None
     ]
-    kind = "day_plan_changed" if listed else "day_plan_cleared"
-    plan_id = f"plan.{ev.data.get('service_area', '')}.{day.date().isoformat()}"
+
+
+def _to_caregiver_day(
+    ev: _Event, reg: NoticeRegister, kind: str, plan_id: str, values: dict[str, Any], urgent: bool
+) -> list[Notice]:
+    """One notice of a caregiver's day (``kind``) on each channel she has."""
+    person = reg.caregiver(str(ev.data.get("caregiver_id", "")))
+    if person is None:
+        return []
     return [
         Notice(
             f"{ev.event_id}:{person.role}:{person.person_id}:{channel}",
@@ -328,38 +333,33 @@ def _plan_changed(ev: _Event, reg: NoticeRegister) -> list[Notice]:
             plan_id,
             person,
             channel,
-            {"day": day, "visits": listed},
+            values,
         )  # fmt: skip
-        for channel in channels_for(person, True)
+        for channel in channels_for(person, urgent)
     ]
+
+
+def _plan_changed(ev: _Event, reg: NoticeRegister) -> list[Notice]:
+    """``day_plan_changed`` to the caregiver: her planned visits from now on, after a repair moved
+    some (``day_plan_cleared`` when none is left); urgent: the day has begun or is near."""
+    day = _when(ev.data.get("day"))
+    if day is None or not isinstance(ev.data.get("visits"), list):
+        return []
+    listed = _planned_visits(ev.data.get("visits"))
+    kind = "day_plan_changed" if listed else "day_plan_cleared"
+    plan_id = f"plan.{ev.data.get('service_area', '')}.{day.date().isoformat()}"
+    return _to_caregiver_day(ev, reg, kind, plan_id, {"day": day, "visits": listed}, urgent=True)
 
 
 def _plan_announced(ev: _Event, reg: NoticeRegister) -> list[Notice]:
     """``day_plan`` to the caregiver: the day's visits (start, end, service type), not
     urgent (an app user reads it in the app; SMS otherwise). No address: a caregiver hears
     where once she accepts the visit's offer."""
-    person = reg.caregiver(str(ev.data.get("caregiver_id", "")))
-    visits = ev.data.get("visits")
-    if person is None or not isinstance(visits, list) or not visits:
+    day = _planned_visits(ev.data.get("visits"))
+    if not day:
         return []
-    day = [
-        {"start": _when(v.get("start")), "end": _when(v.get("end")), "service_type": str(v.get("service_type", ""))}
-        for v in visits
-        if isinstance(v, Mapping)
-    ]
     values = {"date": str(ev.data.get("date", "")), "visits": day}
-    return [
-        Notice(
-            f"{ev.event_id}:{person.role}:{person.person_id}:{channel}",
-            ev.event_id,
-            "day_plan",
-            str(ev.data.get("plan_id", "")),
-            person,
-            channel,
-            values,
-        )
-        for channel in channels_for(person, False)
-    ]
+    return _to_caregiver_day(ev, reg, "day_plan", str(ev.data.get("plan_id", "")), values, urgent=False)
 
 
 def wanted(event: Mapping[str, Any]) -> bool:

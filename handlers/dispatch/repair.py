@@ -448,10 +448,11 @@ def _tell_new_days(
             continue
         for cid in {was.caregiver_id, now_slot.caregiver_id}:
             told[cid] = min(told.get(cid, was.start), was.start, now_slot.start)
+    plan = uow.day_plan(told) if told else {}
     for cid, day in sorted(told.items()):
         ahead = sorted(
             (pv.start, rid, pv)
-            for rid, pv in uow.day_plan([cid]).items()
+            for rid, pv in plan.items()
             if pv.caregiver_id == cid and pv.end > now and _plan_state(rid, uow) == "unreceived"
         )
         visits = [

@@ -38,7 +38,7 @@ from rich.table import Table
 from handlers.datasets.uhhc import Instance, InstanceError, Stop, evaluate_routes, load_instance
 from handlers.dispatch.planning import Need, plan_day
 from handlers.simulation.caregiver_model import CaregiverModel
-from tools.bench.dispatch import command_line, machine
+from tools.bench.dispatch import as_typed, machine
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,11 @@ def main(
     writes ``{"command", "machine", "rows"}``. Exit 0, or 2 for an unreadable file."""
     probe = Console()
     out = probe if probe.is_terminal else Console(width=120)
-    command = command_line(files, time_limit, seed).replace(" dispatch ", " confirm ", 1)
-    command = command.replace("--seed", f"--rounds {rounds} --keep-minutes {','.join(map(str, keep))} --seed", 1)
+    command = as_typed(
+        ["careline", "bench", "confirm", *map(str, files), "--rounds", str(rounds),
+         "--keep-minutes", ",".join(map(str, keep)), "--time-limit", f"{time_limit:g}", "--seed", str(seed)]
+        + (["--json", str(json_out)] if json_out is not None else [])
+    )  # fmt: skip
     out.print(f"$ {command}", soft_wrap=True)
     out.print(
         f"machine: {machine()} · caregiver model: accept 0.85, decline 0.10, no answer otherwise · "

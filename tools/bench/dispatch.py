@@ -330,13 +330,18 @@ def command_line(
 ) -> str:
     """The command as typed, or its ``careline bench dispatch`` equivalent when
     called from Python (``python -c``)."""
-    equivalent = shlex.join(
+    return as_typed(
         ["careline", "bench", "dispatch", *map(str, files), "--time-limit", f"{time_limit:g}", "--seed", str(seed)]
         + ([] if repair_seconds == DispatchPolicy.repair_seconds else ["--repair-seconds", f"{repair_seconds:g}"])
     )
+
+
+def as_typed(equivalent: Sequence[str]) -> str:
+    """The ``careline`` command as typed, or ``equivalent`` (its arguments) with the Python
+    command line beside it when the bench was called from Python (``python -c``, a test)."""
     if sys.argv and sys.argv[0] not in ("-c", "") and Path(sys.argv[0]).name == "careline":
         return shlex.join(["careline", *sys.argv[1:]])
-    return f"{equivalent}   # equivalent of this run: python {shlex.join(sys.argv)}"
+    return f"{shlex.join(equivalent)}   # equivalent of this run: python {shlex.join(sys.argv)}"
 
 
 def machine() -> str:
