@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from config.bootstrap import Runtime
 from db import day_plans
 from db.notices import NoticeRow
 from db.register import read_clock
+from db.uow import write_events
 from handlers.channels.notices import PLAN_ANNOUNCED
 from handlers.datasets.uhhc import Stop
 from handlers.dispatch.day_plan import (
@@ -42,6 +44,7 @@ from handlers.dispatch.day_plan import (
 )
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.planning import plan_day
+from handlers.model import DomainEvent
 
 __all__ = ["DayPlan", "PlanRefused", "announce", "plan_area_day"]
 
@@ -186,6 +189,14 @@ def plan_event(
     }
 
 
+def offer_plan_timer(area: str, now: datetime) -> DomainEvent:
+    """``timer.requested`` for ``offer-plan`` due ``now``: the timer service fires it into the
+    area's dispatch partition, where the plan's received requests are offered to their planned
+    caregivers and the confirmation rounds begin (``handlers.dispatch.rounds.offer_plan``)."""
+    payload = {"kind": "offer-plan", "target_id": now.isoformat(), "due": now.isoformat(), "service_area": area}
+    return DomainEvent("timer.requested", area, now, "schedule", area, payload)
+
+
 def announce(runtime: Runtime, result: DayPlan, now: datetime) -> DayPlan:
     """Tell each planned caregiver their day (``channels.notices.tell``) and mark the
     plan announced at ``now`` (so a caregiver may set off before the request arrives)."""
@@ -200,5 +211,6 @@ def announce(runtime: Runtime, result: DayPlan, now: datetime) -> DayPlan:
     plan = {rid: replace(v, announced_at=now) for rid, v in result.plan.items()}
     with runtime.sessions() as session:
         day_plans.store_plan(session, list(plan), plan)
+        write_events(session, [(str(uuid.uuid4()), offer_plan_timer(result.area, now))])
         session.commit()
     return replace(result, plan=plan, notices=tuple(stored))

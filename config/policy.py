@@ -66,6 +66,11 @@ class _Step(_Strict):
 class _Planned(_Strict):
     repair_seconds: float = Field(default=3.0, ge=0, le=60)
     repair_caregivers: int = Field(default=12, ge=1, le=200)
+    rounds: int = Field(default=0, ge=0, le=10)
+    round_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    round_seconds: float = Field(default=10.0, ge=0, le=600)
+    keep_minutes: int = Field(default=20, ge=0, le=24 * 60)
+    round_lead_minutes: float = Field(default=60.0, ge=0, le=24 * 60)
 
 
 class _Promise(_Strict):
@@ -120,6 +125,11 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool | None = None) -
         daily_capacity=f.eligibility.daily_capacity,
         repair_seconds=f.planned.repair_seconds,
         repair_caregivers=f.planned.repair_caregivers,
+        confirm_rounds=f.planned.rounds,
+        confirm_round_minutes=f.planned.round_minutes,
+        confirm_round_seconds=f.planned.round_seconds,
+        confirm_keep_minutes=f.planned.keep_minutes,
+        confirm_lead_minutes=f.planned.round_lead_minutes,
         promise_before_minutes=f.promise.before_minutes,
         promise_after_minutes=f.promise.after_minutes,
         parallel_offers=dict(f.offers.parallel),

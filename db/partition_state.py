@@ -722,8 +722,10 @@ class PartitionUnitOfWork:
         replan_rows(self.batch.state.session, visits)
 
     def claim(self, event_id: str) -> bool:
-        """Ids are claimed for the whole batch first (``Batch.claim_all``); this answers from that."""
-        return event_id in self.claimed
+        """The batch's record ids are claimed for the whole batch first (``Batch.claim_all``): this
+        answers from that. Any other id (a use case's own, e.g. a confirmation round's close,
+        ``handlers.dispatch.rounds``) is claimed now, in the batch's transaction."""
+        return event_id in self.claimed or bool(claim_many(self.batch.state.session, [event_id]))
 
     def emit(self, event: DomainEvent) -> None:
         """Keep ``event`` (with a fresh id) for the batch's bulk write of the event log and outbox."""

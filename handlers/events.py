@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking
-from handlers.model import CareRequest, DomainEvent, Offer, Visit
+from handlers.model import CareRequest, DomainEvent, Offer, Visit, offer_id_of
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -105,8 +105,10 @@ def offer_accepted(
     that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``).
     ``promise``: (start, end, changed), the window the elder is told
     (``handlers.dispatch.promise``) and whether it replaces one told before."""
-    told = {}
-    if promise is not None:
+    told: dict[str, Any] = {}
+    if promise is None:
+        told = {"promise_deferred": True}  # a confirmation round may still move it: told after the last
+    else:
         told = {"promised_start": _iso(promise[0]), "promised_end": _iso(promise[1]), "promise_changed": promise[2]}
     return _event(
         "dispatch.offer.accepted",
@@ -184,6 +186,27 @@ def dispatch_repaired(
         objective_after=None if objective_after is None else round(objective_after, 1),
         caregivers=caregivers,
         reason=reason,
+    )
+
+
+def promise_told(request: CareRequest, visit: Visit, start: datetime, end: datetime, now: datetime) -> DomainEvent:
+    """``dispatch.promise.told`` (offers): after a planned day's last confirmation round
+    (``handlers.dispatch.rounds``), the window ``start``..``end`` (aware) the elder of ``request``
+    is told for her accepted ``visit``; ``handlers.channels.notices`` tells the household as for a
+    first acceptance, and ``handlers.dispatch.promise.tally`` counts it as the window told."""
+    return _event(
+        "dispatch.promise.told",
+        request,
+        now,
+        "offers",
+        visit_id=visit.visit_id,
+        offer_id=offer_id_of(visit.visit_id),
+        caregiver_id=visit.caregiver_id,
+        planned_start=_iso(visit.planned_start),
+        planned_end=_iso(visit.planned_end),
+        promised_start=_iso(start),
+        promised_end=_iso(end),
+        promise_changed=False,
     )
 
 

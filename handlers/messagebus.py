@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 from handlers import messages as m
 from handlers.channels.intake import InvalidIntake, validate_intake
-from handlers.dispatch import batching, offers
+from handlers.dispatch import batching, offers, rounds
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
 from handlers.dispatch.repair import repair_or_offer, replace_late
@@ -61,7 +61,11 @@ def receive_request(cmd: m.ReceiveRequest, uow: UnitOfWork, now: datetime, area:
         batching.receive_batched(request, uow, now, p, t)
     elif area.mode == "planned":
         ids = [request.request_id] + ([request.sync_partner_id] if request.sync_partner_id else [])
-        receive_planned(request, uow.planned_visits(ids), uow, now, p, t, _unplanned(uow, now, area))
+        plan = uow.planned_visits(ids)
+        receive_planned(request, plan, uow, now, p, t, _unplanned(uow, now, area))
+        slot = plan.get(request.request_id)
+        if slot is not None and p.confirm_rounds > 0:  # its plan's rounds are open: their close is due
+            rounds.ask_round(request, slot, uow, now, p)
     else:
         offers.receive_request(request, uow, now, p, t)
 
@@ -72,7 +76,9 @@ def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> offers.Reoffe
     other area ranks again (None: ``offers.offer_next``)."""
     if area.mode != "planned":
         return None
-    return lambda request: repair_or_offer(request, uow, now, area.policy, area.travel)
+    return lambda request: (
+        rounds.hold(request, uow, now, area.policy) or repair_or_offer(request, uow, now, area.policy, area.travel)
+    )
 
 
 #: priorities whose arrival without a plan slot repairs a planned day (issue 18: "or an urgent request
@@ -185,6 +191,20 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
             m.CheckLateness,
             lambda c, uow, now, a: lateness.late_check(
                 c.visit_id, uow, now, a.policy, a.travel, _late_repair(uow, now, a)
+            ),
+        ),
+        _on(
+            m.CloseRound,
+            lambda c, uow, now, a: (
+                rounds.close_round(c.service_area, c.announced_at, c.round, uow, now, a.policy, a.travel)
+                if a.mode == "planned"
+                else 0
+            ),
+        ),
+        _on(
+            m.OfferPlan,
+            lambda c, uow, now, a: (
+                rounds.offer_plan(c.service_area, uow, now, a.policy, a.travel) if a.mode == "planned" else 0
             ),
         ),
         _on(m.FollowUpComplaint, lambda c, uow, now, a: feedback.followup_due(c.request_id, uow, now)),

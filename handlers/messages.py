@@ -122,6 +122,21 @@ class EnforceCheckIn(DispatchCommand):
 
 
 @dataclass(frozen=True)
+class CloseRound(DispatchCommand):
+    """A planned day's confirmation round closes (timer ``confirm-round``, target
+    ``<announced ISO 8601>#<round>``): re-plan what fell since (``handlers.dispatch.rounds``)."""
+
+    announced_at: datetime = datetime.min
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class OfferPlan(DispatchCommand):
+    """A planned day was announced (``careline plan --announce``, the evening job): offer its
+    received requests to their planned caregivers (``handlers.dispatch.rounds.offer_plan``)."""
+
+
+@dataclass(frozen=True)
 class CheckLateness(DispatchCommand):
     """A booked visit's window is closing (timer ``late-check``): can it still start in time?"""
 
@@ -207,6 +222,22 @@ _BY_TIMER: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, An
     "late-check": lambda env, d: CheckLateness(*env, visit_id=_text(d, "target_id")),
     "followup-deadline": lambda env, d: FollowUpComplaint(*env, request_id=_text(d, "target_id")),
 }
+
+
+def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    target = _text(data, "target_id")
+    announced, _, k = target.rpartition("#")
+    try:
+        at = datetime.fromisoformat(announced)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None or not k.isdigit() or int(k) < 1:
+        raise InvalidMessage("not <announced ISO 8601 with zone>#<round number>", "data.target_id")
+    return CloseRound(*env, announced_at=at, round=int(k))
+
+
+_BY_TIMER["confirm-round"] = _round
+_BY_TIMER["offer-plan"] = lambda env, d: OfferPlan(*env)
 
 
 def decode(value: Mapping[str, Any]) -> Command:

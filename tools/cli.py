@@ -473,12 +473,20 @@ def bench_dispatch(
     repair_seconds: Annotated[
         float, typer.Option(min=0, help="planned day: solver seconds per repair of a fallen visit (0: insertion)")
     ] = 3.0,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10,
+            help="planned day: confirmation rounds after the evening announcement (0: requests on the day, repairs only)",
+        ),
+    ] = 3,
 ) -> None:
     """Online, batched and planned dispatch on UHHC days beside the published
     solutions: travel, tardiness, unserved visits, visits in their window, runtime."""
     from tools.bench.dispatch import main as bench_main
 
-    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out, repair_seconds))
+    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out, repair_seconds, rounds))
 
 
 @bench_app.command("confirm")

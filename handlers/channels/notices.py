@@ -205,6 +205,8 @@ def _offer_accepted(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Not
     out = _caregiver(ev, "confirmed", r, reg, code=offer.short_code, address=address, **times)
     if r.priority == Priority.STAT:
         return out + _household(ev, "on_the_way", r, reg, always=True, time=offer.planned_start)
+    if ev.data.get("promise_deferred"):  # a confirmation round may still move it: told after the last
+        return out
     start, end = _when(ev.data.get("promised_start")), _when(ev.data.get("promised_end"))
     if start is None or end is None:  # an event from before promises were recorded on it
         told = promise.promised_window(r, offer.planned_start)
@@ -229,6 +231,20 @@ def _visit_cancelled(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[No
     kind = {"reassigned": "reassigned", "late": "late_taken"}.get(str(ev.data.get("reason")), "cancelled")
     times = {"start": _when(ev.data.get("planned_start")), "end": _when(ev.data.get("planned_end"))}
     return _caregiver(ev, kind, r, reg, code=code, **times)
+
+
+def _promise_told(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Notice]:
+    """After a planned day's last confirmation round (``handlers.dispatch.rounds``): the household
+    is told the window, as at a first acceptance."""
+    start, end = _when(ev.data.get("promised_start")), _when(ev.data.get("promised_end"))
+    return _household(ev, "confirmed", r, reg, start=start, end=end) if start and end else []
+
+
+def _visit_moved(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Notice]:
+    """``visit_moved`` to the caregiver: a confirmation round moved her accepted visit to another
+    start (``handlers.dispatch.rounds``); the elder hears her window after the last round."""
+    code, start = _code(ev, reg), _when(ev.data.get("planned_start"))
+    return _caregiver(ev, "visit_moved", r, reg, code=code, time=start) if code and start else []
 
 
 def _no_show(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Notice]:
@@ -280,6 +296,8 @@ _DECIDE: dict[str, Callable[[_Event, CareRequest, NoticeRegister], list[Notice]]
     "dispatch.offer.accept_refused": _caregiver_only("refused"),
     "care.visit.cancelled": _visit_cancelled,
     "care.visit.no_show": _no_show,
+    "care.visit.moved": _visit_moved,
+    "dispatch.promise.told": _promise_told,
     "care.visit.called_off": lambda ev, r, reg: _household(ev, "called_off", r, reg),
     "care.visit.late": _late,
     "care.visit.on_the_way": lambda ev, r, reg: _household(

@@ -77,6 +77,7 @@ KEYS: dict[str, frozenset[str]] = {
     "sms.no_show_taken": _SMS | {"code", "time"},
     "sms.late_taken": _SMS | {"code"},
     "sms.plan_changed": _SMS | {"code", "time"},
+    "sms.visit_moved": _SMS | {"code", "time"},
     "sms.day_plan": _SMS | {"month", "day", "month_name", "count", "visits"},
     "sms.day_plan_changed": _SMS | {"month", "day", "month_name", "count", "visits"},
     "sms.day_plan_cleared": _SMS | {"month", "day", "month_name"},

@@ -49,7 +49,13 @@ def request_id(run: str, patient_id: str, service_id: str) -> str:
 
 
 def build_day(
-    instance: Instance, start: datetime, lead_minutes: float, run: str, providers: int = 2, twin_roster: bool = False
+    instance: Instance,
+    start: datetime,
+    lead_minutes: float,
+    run: str,
+    providers: int = 2,
+    twin_roster: bool = False,
+    booked_minute: float | None = None,
 ) -> Day:
     """The register, roster and timed intake records of one instance day.
 
@@ -57,7 +63,9 @@ def build_day(
     every id so several replays can share a database. With ``twin_roster``
     every provider employs a copy of the whole roster (``c1``, ``c1~p2`` …),
     so each request has equally able candidates at every provider and the
-    provider evaluation alone separates them.
+    provider evaluation alone separates them. With ``booked_minute`` every request is submitted at
+    that minute instead (e.g. -600: booked by 21:00 the evening before a 07:00 start), in the same
+    order.
     """
     area = f"{run}.area"
 
@@ -128,5 +136,7 @@ def build_day(
                 "min_gap_minutes": need.sync_min_gap,
                 "max_gap_minutes": need.sync_max_gap,
             }
-        submissions.append(Submission(at(submission_minute(need, lead_minutes)), record))
+        minute = submission_minute(need, lead_minutes) if booked_minute is None else booked_minute
+        record["submitted_at"] = at(minute).isoformat()
+        submissions.append(Submission(at(minute), record))
     return Day(area, start, elders, orgs, caregivers, tuple(submissions))

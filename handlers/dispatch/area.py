@@ -35,10 +35,17 @@ class AreaContext:
         the speed (at 1200x, 3 s of solver time would be an hour of the replayed day in which
         the area's other events wait: CI saw a planned bazirha-E2 replay end a visit 33 min after
         its hard window). Below ``repair.MIN_SOLVER_SECONDS`` the repair falls back to insertion
-        and says so. Unchanged at speed 1 or slower."""
+        and says so. A confirmation round's re-plan (``confirm_round_seconds``) is divided the
+        same way. Unchanged at speed 1 or slower."""
         if speed <= 1.0 or self.mode != "planned":
             return self
-        return replace(self, policy=replace(self.policy, repair_seconds=self.policy.repair_seconds / speed))
+        p = self.policy
+        return replace(
+            self,
+            policy=replace(
+                p, repair_seconds=p.repair_seconds / speed, confirm_round_seconds=p.confirm_round_seconds / speed
+            ),
+        )
 
 
 class InvalidMode(ValueError):

@@ -269,6 +269,9 @@ def accept_offer(
     kept, changed = promise.change_for(
         request, told, visit.planned_start, policy.promise_before_minutes, policy.promise_after_minutes
     )
+    from handlers.dispatch import rounds  # rounds offers through this module
+
+    deferred = rounds.promise_deferred(request, uow, now, policy)
     uow.emit(
         ev.offer_accepted(
             request,
@@ -276,7 +279,7 @@ def accept_offer(
             visit,
             now,
             supersedes=was.value if was != OfferStatus.PENDING else None,
-            promise=(kept.start, kept.end, changed),
+            promise=None if deferred else (kept.start, kept.end, changed),
         )
     )
     uow.emit(
@@ -355,6 +358,12 @@ def step_deadline(
         return False
     steps = policy.steps_for(request.priority.value)
     if step_index + 1 >= len(steps):
+        return False
+    from handlers.dispatch import rounds  # rounds offers through this module
+
+    later = rounds.ladder_resumes_at(request, steps[step_index].deadline_seconds, uow, now, policy)
+    if later is not None:  # its plan's confirmation rounds place it first: the ladder waits for them
+        uow.emit(ev.timer_requested("ladder-step", f"{request_id}#{step_index}", request, later, now))
         return False
     _rescind_others(request, None, uow, now)
     _enter_step(request, step_index + 1, uow, now, policy)

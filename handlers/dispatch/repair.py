@@ -39,7 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
@@ -171,11 +171,23 @@ def _search_in_worker(
 ) -> tuple[dict[str, list[tuple[str, int]]], tuple[str, ...]] | None:
     """``_search`` in the solver process; a process that died is replaced and this repair
     answers None (the caller falls back to insertion)."""
+    return in_solver_process(_search, *args)
+
+
+T = TypeVar("T")
+
+
+def in_solver_process(fn: Callable[..., T], *args: Any) -> T | None:
+    """``fn(*args)`` where searches run: in the solver process once ``use_solver_process`` was
+    called (a process that died is replaced and this call answers None), else here. ``fn`` and
+    ``args`` must pickle (``handlers.dispatch.rounds`` passes ``planning.plan_day``)."""
     global _POOL
+    if not _IN_WORKER_PROCESS:
+        return fn(*args)
     if _POOL is None:
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
     try:
-        return _POOL.submit(_search, *args).result()
+        return _POOL.submit(fn, *args).result()
     except BrokenProcessPool:
         _POOL = None
         return None

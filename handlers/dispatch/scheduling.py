@@ -106,6 +106,22 @@ class DispatchPolicy:
     repair_caregivers: int = 12
     """Planned areas: how many caregivers who may take the falling request (the ranked ones
     first) a repair re-plans, with the caregiver who let it fall."""
+    confirm_rounds: int = 0
+    """Planned areas: confirmation rounds after a plan is announced (``handlers.dispatch.rounds``):
+    the planned offers go out at the announcement, and every ``confirm_round_minutes`` the day is
+    re-planned from the answers, this many times, before elders are told their windows; 0: none
+    (a fallen planned visit is repaired at once)."""
+    confirm_round_minutes: float = 30.0
+    """Planned areas: minutes between an announcement and the close of each confirmation round."""
+    confirm_round_seconds: float = 10.0
+    """Planned areas: wall seconds the planner may spend on each confirmation round's re-plan."""
+    confirm_keep_minutes: int = 20
+    """Planned areas: what moving an accepted visit to another caregiver costs a round's re-plan,
+    in minutes of travel (each move is a new offer that may fall again; measured by
+    ``careline bench confirm``: 20 settles in 2-3 rounds)."""
+    confirm_lead_minutes: float = 60.0
+    """Planned areas: a slot takes part in the rounds only when it starts at least this long after
+    the last round closes (an announcement on the day itself repairs instead)."""
     promise_before_minutes: float = 15.0
     """The window told to the elder opens this many minutes before the held start
     (``handlers.dispatch.promise``)."""
@@ -116,6 +132,22 @@ class DispatchPolicy:
     skill_hierarchy: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sla_minutes: dict[str, float] = field(default_factory=lambda: {"stat": 1, "asap": 5, "urgent": 15, "routine": 60})
     ladder: dict[str, tuple[LadderStep, ...]] = field(default_factory=lambda: dict(_DEFAULT_LADDER))
+
+    def round_due(self, announced_at: datetime | None, slot_start: datetime, now: datetime) -> int | None:
+        """The confirmation round (1..``confirm_rounds``) whose close comes next at ``now`` for a slot
+        announced at ``announced_at`` and starting at ``slot_start`` (aware); None when the slot
+        takes no part in rounds (none configured, never announced, the last round closed, or the
+        slot starts less than ``confirm_lead_minutes`` after the last close)."""
+        if self.confirm_rounds <= 0 or announced_at is None or now < announced_at:
+            return None
+        last = self.round_closes_at(announced_at, self.confirm_rounds)
+        if now >= last or slot_start < last + timedelta(minutes=self.confirm_lead_minutes):
+            return None
+        return int((now - announced_at) / timedelta(minutes=self.confirm_round_minutes)) + 1
+
+    def round_closes_at(self, announced_at: datetime, k: int) -> datetime:
+        """When confirmation round ``k`` of a plan announced at ``announced_at`` closes (aware)."""
+        return announced_at + k * timedelta(minutes=self.confirm_round_minutes)
 
     def covers(self, abilities: str, service_type: str) -> bool:
         """An ability list covers a service directly or through the skill hierarchy."""

@@ -126,23 +126,34 @@ class CaregiverFleet:
         self.providers = providers or {}
         self._where: dict[str, tuple[int | None, datetime | None]] = {c: (h, None) for c, h in homes.items()}
         self._visits: dict[str, tuple[int | None, timedelta, datetime]] = {}
+        # (request id, caregiver id) -> how many times its start was told (check-ins of older ones lapse)
+        self._plans: dict[tuple[str, str], int] = {}
 
     def on_event(self, event_type: str, payload: Mapping[str, Any], now: datetime) -> list[CaregiverAction]:
         """Actions caused by an event sent to caregivers (offers, assignments)."""
         provider = self.providers.get(payload.get("caregiver_id", ""))
-        if event_type == "dispatch.offer.accepted":
+        if event_type in ("dispatch.offer.accepted", "care.visit.moved"):
+            # accepted, or moved by a repair (same caregiver, a new start): she sets off for the new start
+            rid = payload["request_id"]
             start = datetime.fromisoformat(payload["planned_start"])
             duration = datetime.fromisoformat(payload["planned_end"]) - start
-            self._visits[payload["request_id"]] = (payload.get("location_index"), duration, start)
+            self._visits[rid] = (payload.get("location_index"), duration, start)
+            key = (rid, payload["caregiver_id"])
+            self._plans[key] = self._plans.get(key, 0) + 1
             delay = self.model.arrival_delay_minutes(payload["visit_id"], provider)
             return [
                 CaregiverAction(
                     max(start, now) + timedelta(minutes=delay),
                     "check_in",
-                    payload["request_id"],
+                    rid,
                     payload["caregiver_id"],
+                    offer_id=f"plan#{self._plans[key]}",
                 )
             ]
+        if event_type == "care.visit.cancelled" and payload.get("request_id") and payload.get("caregiver_id"):
+            key = (payload["request_id"], payload["caregiver_id"])  # she does not go: her check-in lapses
+            self._plans[key] = self._plans.get(key, 0) + 1
+            return []
         return reactions(self.model, event_type, payload, now, provider)
 
     def act(self, action: CaregiverAction) -> tuple[CaregiverAction | None, list[CaregiverAction]]:
@@ -162,13 +173,20 @@ class CaregiverFleet:
             ]
         if action.kind != "check_in":
             return action, []
+        if (
+            action.offer_id.startswith("plan#")
+            and action.offer_id != f"plan#{self._plans.get((action.request_id, action.caregiver_id))}"
+        ):
+            return None, []  # the visit was moved since: the check-in for its new start stands
         location, duration, _ = self._visits.get(action.request_id, (None, timedelta(0), action.due))
         here, free_at = self._where.get(action.caregiver_id, (None, None))
         if free_at is not None:
             travel = self.travel_by_caregiver.get(action.caregiver_id, self.travel)
             ready = free_at + timedelta(minutes=travel.minutes(here, location))
             if action.due < ready:
-                return None, [CaregiverAction(ready, action.kind, action.request_id, action.caregiver_id)]
+                return None, [
+                    CaregiverAction(ready, action.kind, action.request_id, action.caregiver_id, action.offer_id)
+                ]
         self._where[action.caregiver_id] = (location, action.due + duration)
         return action, [CaregiverAction(action.due + duration, "check_out", action.request_id, action.caregiver_id)]
 

@@ -14,7 +14,7 @@ after the planned start — is home-care EVV practice (DESIGN.md).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers import events as ev
 from handlers.dispatch import offers
@@ -33,10 +33,13 @@ def missed_check_in(
 ) -> bool:
     """The check-in deadline of ``visit_id`` passed: if nobody checked in,
     record a no-show and re-dispatch (``reoffer``, else ``offers.offer_next``).
-    Returns False when the visit moved on."""
+    Returns False when the visit moved on, or when a repair moved its start later than the
+    deadline this timer was set for (``handlers.dispatch.repair``: the new start has its own)."""
     visit = uow.visits.get(visit_id)
     if visit is None or visit.status != VisitStatus.SCHEDULED:
         return False
+    if now < visit.planned_start + timedelta(minutes=policy.no_show_minutes):
+        return False  # the timer of a start a repair has moved later: the new start has its own
     visit.status = VisitStatus.NO_SHOW
     return _redispatch(
         visit.request_id,

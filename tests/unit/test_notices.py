@@ -239,6 +239,7 @@ KINDS = {
     "no_show_taken": dict(code="4821", time=at(65)),
     "late_taken": dict(code="4821"),
     "plan_changed": dict(code="4821", time=at(95)),
+    "visit_moved": dict(code="4821", time=at(110)),
     "day_plan_changed": dict(
         day=at(60),
         visits=[

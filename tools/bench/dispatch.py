@@ -23,7 +23,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -57,6 +57,13 @@ LEAD_MINUTES = 60.0
 """Requests are submitted this long before their window opens, as in ``careline replay``."""
 
 SIMULATED: tuple[Mode, ...] = ("online", "batched", "planned")
+
+BOOKED_MINUTE = -600.0
+"""With confirmation rounds, a planned day's requests are booked and its plan announced at this
+minute of the day (21:00 the evening before a 07:00 start); the rounds close before midnight."""
+
+ROUNDS = 3
+"""Confirmation rounds of the planned day, as config/policy.toml ships them."""
 
 
 @dataclass(frozen=True)
@@ -161,19 +168,29 @@ def simulate(
     repair_seconds: float = DispatchPolicy.repair_seconds,
     repairs: list[Mapping[str, Any]] | None = None,
     promises: list[PromiseTally] | None = None,
+    rounds: int = 0,
 ) -> tuple[dict[str, list[Stop]], float, bool]:
     """One simulated day: (routes as visited, wall seconds, every request final?).
     A planned day repairs with ``repair_seconds`` of solver time per fallen visit (0: insertion,
-    as before issue 18); each ``care.dispatch.repaired`` payload is appended to ``repairs``, and
-    how the day kept the windows told to elders (``promise.tally``) to ``promises``."""
+    as before issue 18); with ``rounds`` its requests are booked and its plan announced the
+    evening before (``BOOKED_MINUTE``) and that many confirmation rounds re-plan it from the
+    caregivers' answers (``handlers.dispatch.rounds``). Each ``care.dispatch.repaired`` payload
+    is appended to ``repairs``, and how the day kept the windows told to elders
+    (``promise.tally``) to ``promises``."""
     run = instance.name
-    day = build_day(instance, DAY_START, LEAD_MINUTES, run)
+    ahead = plan_routes is not None and rounds > 0
+    day = build_day(instance, DAY_START, LEAD_MINUTES, run, booked_minute=BOOKED_MINUTE if ahead else None)
     plan = planned_visits(instance, plan_routes, run, DAY_START) if plan_routes is not None else None
+    if plan is not None and ahead:
+        announced = DAY_START + timedelta(minutes=BOOKED_MINUTE)
+        plan = {rid: dataclasses.replace(pv, announced_at=announced) for rid, pv in plan.items()}
     started = time.perf_counter()
     result = run_day(
         day,
         MatrixTravelTimes(instance.distances),
-        DispatchPolicy(shift_end_hard=instance.shift_end_hard, repair_seconds=repair_seconds),
+        DispatchPolicy(
+            shift_end_hard=instance.shift_end_hard, repair_seconds=repair_seconds, confirm_rounds=rounds if ahead else 0
+        ),
         CaregiverModel(seed=seed),
         {n.service_id for n in instance.needs},
         mode=mode,
@@ -184,7 +201,8 @@ def simulate(
     if repairs is not None:
         repairs += [e.payload for e in result.uow.events if e.type == "care.dispatch.repaired"]
     if promises is not None:
-        accepted = [e.payload for e in result.uow.events if e.type == "dispatch.offer.accepted"]
+        told_types = ("dispatch.offer.accepted", "dispatch.promise.told")
+        accepted = [e.payload for e in result.uow.events if e.type in told_types]
         checked_in = {v.request_id: v.check_in_at for v in result.uow.visits.values() if v.check_in_at is not None}
         promises.append(promise_tally(accepted, checked_in))
         if plan is not None:  # had each elder been told the plan's window (the evening before)
@@ -208,12 +226,14 @@ def bench_dispatch(
     time_limit: float,
     console: Console,
     repair_seconds: float = DispatchPolicy.repair_seconds,
+    rounds: int = ROUNDS,
 ) -> list[Row]:
     """Run every method on every instance and print the comparison table.
 
     ``seeds`` seed the caregiver model (and permute the planner's input);
     ``time_limit`` is the planner's wall-clock budget in seconds per instance
-    and seed; ``repair_seconds`` the planned day's solver budget per repair (0: insertion).
+    and seed; ``repair_seconds`` the planned day's solver budget per repair (0: insertion);
+    ``rounds`` the planned day's confirmation rounds (0: requests arrive on the day, as online).
     After the table, one line per planned day counts its repairs and their slowest decision.
     Raises ``InstanceError``/``OSError``/``ValueError`` for an unreadable instance.
     """
@@ -244,6 +264,7 @@ def bench_dispatch(
                         repair_seconds,
                         repairs,
                         promises,
+                        rounds,
                     )
                     if mode == "planned":
                         summaries.append(repair_summary(instance.name, seed, repairs))
@@ -326,13 +347,18 @@ def print_rows(console: Console, rows: Sequence[Row]) -> None:
 
 
 def command_line(
-    files: Sequence[Path], time_limit: float, seed: int, repair_seconds: float = DispatchPolicy.repair_seconds
+    files: Sequence[Path],
+    time_limit: float,
+    seed: int,
+    repair_seconds: float = DispatchPolicy.repair_seconds,
+    rounds: int = ROUNDS,
 ) -> str:
     """The command as typed, or its ``careline bench dispatch`` equivalent when
     called from Python (``python -c``)."""
     return as_typed(
         ["careline", "bench", "dispatch", *map(str, files), "--time-limit", f"{time_limit:g}", "--seed", str(seed)]
         + ([] if repair_seconds == DispatchPolicy.repair_seconds else ["--repair-seconds", f"{repair_seconds:g}"])
+        + ([] if rounds == ROUNDS else ["--rounds", str(rounds)])
     )
 
 
@@ -373,6 +399,7 @@ def main(
     seed: int,
     json_out: Path | None = None,
     repair_seconds: float = DispatchPolicy.repair_seconds,
+    rounds: int = ROUNDS,
 ) -> int:
     """``careline bench dispatch [FILES...] [--time-limit] [--seed] [--json FILE]``: prints the
     header (command line, machine), warnings (cost components the planner ignores) and the
@@ -380,11 +407,18 @@ def main(
     day brought every request to a final state, 1 otherwise, 2 for an unreadable file."""
     probe = Console()
     out = probe if probe.is_terminal else Console(width=120)  # unwrapped in files, as careline.cli does
-    out.print(f"$ {command_line(files, time_limit, seed, repair_seconds)}", soft_wrap=True)
+    out.print(f"$ {command_line(files, time_limit, seed, repair_seconds, rounds)}", soft_wrap=True)
     out.print(
         f"machine: {machine()} · caregiver model: accept 0.85, decline 0.10, reply 10–90 s, "
         f"offer timeout 120 s · planner: OR-Tools GLS, {time_limit:g} s per instance · "
-        f"planned day repairs: {repair_seconds:g} s each{' (0: insertion)' if repair_seconds <= 0 else ''}",
+        f"planned day: "
+        + (
+            f"booked and announced at 21:00 the evening before, {rounds} confirmation rounds of "
+            f"{DispatchPolicy.confirm_round_minutes:g} min ({DispatchPolicy.confirm_round_seconds:g} s re-plans), then "
+            if rounds > 0
+            else "requests on the day, "
+        )
+        + f"repairs of {repair_seconds:g} s each{' (0: insertion)' if repair_seconds <= 0 else ''}",
         soft_wrap=True,
     )
     started = time.perf_counter()
@@ -392,9 +426,9 @@ def main(
         for path in files:
             for line in instance_warnings(load_instance(path.read_bytes(), name=path.stem)):
                 out.print(f"[yellow]{line}", soft_wrap=True)
-        rows = bench_dispatch(files, [seed], time_limit, out, repair_seconds)
+        rows = bench_dispatch(files, [seed], time_limit, out, repair_seconds, rounds)
         if json_out is not None:
-            write_json(json_out, rows, command_line(files, time_limit, seed, repair_seconds))
+            write_json(json_out, rows, command_line(files, time_limit, seed, repair_seconds, rounds))
             out.print(f"rows written to {json_out}")
     except (OSError, ValueError, InstanceError) as exc:
         Console(stderr=True).print(f"[red]cannot run the bench: {exc}")

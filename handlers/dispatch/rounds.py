@@ -1,0 +1,527 @@
+"""Confirmation rounds ahead of a planned day (issue 18): offer the plan, re-plan from the answers.
+
+Repairing a planned day as each visit falls (``handlers.dispatch.repair``) keeps the visits
+already accepted where they are, so each fallen visit is placed around them and the day drifts
+from the plan (bazirha-F1 1.31x the published travel, rome-p44 562 min of tardiness; measured in
+``careline bench dispatch``). Asking first and re-planning the whole day from the answers keeps
+most of the plan (``careline bench confirm``, docs/NOTES.md). The flow, with
+``policy.confirm_rounds`` rounds of ``policy.confirm_round_minutes`` (config/policy.toml
+``[planned]``):
+
+- the plan is announced (the evening before); every planned request already received is offered
+  to its planned caregiver at its planned start at once (``offer_plan``; a request received later
+  is offered the same way when it arrives, ``handlers.dispatch.planned.receive_planned``);
+- a planned offer declined or unanswered while the rounds are open is held (``hold``), not
+  repaired: the round will place it;
+- each round closes on a timer (``confirm-round``, target ``<announced ISO>#<k>``): when anything
+  was held, the area's whole day is re-planned with ``handlers.dispatch.planning.plan_day``
+  (``close_round``): nobody is planned again on a visit she refused; an accepted visit moves to
+  another caregiver only when that saves more than ``policy.confirm_keep_minutes`` (she is told
+  it was reassigned, the other gets an offer), or to another start on her own day (she is told,
+  ``care.visit.moved``); the search starts from the current plan. Held requests get offers at
+  their new slots; synchronised pairs keep their gap;
+- an accept while the rounds are open tells the caregiver but not yet the elder
+  (``promise_deferred``); after the last round every accepted visit's elder is told her window
+  (``dispatch.promise.told``), and a request the rounds could not place goes to insertion
+  (``offers.offer_next``); from then on a fall repairs the day as before.
+
+A slot takes part only when it starts ``policy.confirm_lead_minutes`` after the last close
+(``DispatchPolicy.round_due``); an announcement on the day itself repairs at once. Times in the
+planning instance are whole minutes from the round's close (travel rounded as the planner does).
+Not modelled in a round: elders' preferred caregivers beyond the ranking's exclusions, lunch
+breaks, a caregiver's commitments outside the area (none exist: caregivers serve one area).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Callable, Mapping
+
+from handlers import events as ev
+from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop
+from handlers.dispatch import offers, promise
+from handlers.dispatch.planned import PlannedVisit
+from handlers.dispatch.planning import plan_day
+from handlers.dispatch.repair import in_solver_process
+from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
+from handlers.dispatch.shifts import shifts_between
+from handlers.model import Caregiver, CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
+from handlers.ports import UnitOfWork
+
+KIND = "confirm-round"
+"""The timer kind of a round's close (``handlers.messages``)."""
+
+REFUSED = (OfferStatus.REJECTED, OfferStatus.TIMEOUT)
+
+
+def round_target(announced_at: datetime, k: int) -> str:
+    """The timer target of round ``k`` of a plan announced at ``announced_at``: ``<ISO>#<k>``."""
+    return f"{announced_at.isoformat()}#{k}"
+
+
+def parse_target(target: str) -> tuple[datetime, int]:
+    """(announced at, round) from a ``round_target``; raises ``ValueError`` for anything else."""
+    at, _, k = target.rpartition("#")
+    if not at or not k.isdigit():
+        raise ValueError(f"{target!r} is not <announced ISO 8601>#<round>")
+    announced = datetime.fromisoformat(at)
+    if announced.tzinfo is None:
+        raise ValueError(f"{target!r}: the announcement time has no zone")
+    return announced, int(k)
+
+
+def ask_round(request: CareRequest, slot: PlannedVisit, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
+    """When ``slot`` (``request``'s plan slot) takes part in rounds, ask the timer service for the
+    close of the current round (one job per round: the timer service keeps one per target).
+    Returns whether the rounds are open for it."""
+    k = policy.round_due(slot.announced_at, slot.start, now)
+    if k is None or slot.announced_at is None:
+        return False
+    due = policy.round_closes_at(slot.announced_at, k)
+    uow.emit(ev.timer_requested(KIND, round_target(slot.announced_at, k), request, due, now))
+    return True
+
+
+def offer_plan(area: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> int:
+    """At the announcement: offer every planned request of ``area`` already received, with no
+    offer or visit yet, to its planned caregiver at its planned start (the rest arrive later and
+    are offered on arrival); ask for the first round's close. Returns how many were offered."""
+    roster = [c for c in uow.caregivers.in_area(area) if c.active]
+    plan = uow.day_plan([c.caregiver_id for c in roster])
+    made = 0
+    for rid, slot in sorted(plan.items(), key=lambda kv: kv[1].start):
+        request = uow.requests.get(rid)
+        if request is None or request.status != RequestStatus.RECEIVED or slot.start < now:
+            continue
+        if uow.offers.for_request(rid) or uow.visits.for_request(rid) is not None:
+            continue
+        caregiver = uow.caregivers.get(slot.caregiver_id)
+        if caregiver is None or not caregiver.active:
+            continue
+        fit = insertion_at(request, caregiver, uow.bookings([caregiver.caregiver_id])[caregiver.caregiver_id],
+                           travel, slot.start, now, policy)  # fmt: skip
+        if isinstance(fit, str):
+            continue
+        uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
+        offers.offer_to(request, fit, len(uow.offers.for_request(rid)) + 1, uow, now, policy)
+        ask_round(request, slot, uow, now, policy)
+        made += 1
+    return made
+
+
+def hold(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
+    """Hold a planned request whose offer fell while its plan's rounds are open: the round's
+    close places it (``close_round``). Emits ``care.dispatch.repaired`` with outcome ``held`` and
+    asks for the round's close. Returns False (nothing done) when the rounds are not open for it."""
+    slot = uow.planned_visits([request.request_id]).get(request.request_id)
+    if slot is None or not ask_round(request, slot, uow, now, policy):
+        return False
+    k = policy.round_due(slot.announced_at, slot.start, now)
+    reason = f"held for confirmation round {k} of the plan announced {slot.announced_at:%Y-%m-%d %H:%M}"
+    uow.emit(ev.dispatch_repaired(request, now, "held", [], 0.0, None, None, 0, reason=reason))
+    return True
+
+
+def promise_deferred(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
+    """Whether an accept of ``request`` at ``now`` waits to tell the elder (its plan's rounds are
+    open: the round may still move the visit; ``close_round`` tells her after the last one)."""
+    if policy.confirm_rounds <= 0:
+        return False
+    slot = uow.planned_visits([request.request_id]).get(request.request_id)
+    return slot is not None and policy.round_due(slot.announced_at, slot.start, now) is not None
+
+
+def ladder_resumes_at(
+    request: CareRequest, deadline_seconds: float, uow: UnitOfWork, now: datetime, policy: DispatchPolicy
+) -> datetime | None:
+    """When a ladder step of ``request`` that is due at ``now`` should fire instead, while its
+    plan's rounds are open: ``deadline_seconds`` after the last round closes (the rounds, not
+    the ladder, place a planned request before then); None when the ladder goes on now."""
+    if policy.confirm_rounds <= 0:
+        return None
+    slot = uow.planned_visits([request.request_id]).get(request.request_id)
+    if slot is None or slot.announced_at is None or policy.round_due(slot.announced_at, slot.start, now) is None:
+        return None
+    return policy.round_closes_at(slot.announced_at, policy.confirm_rounds) + timedelta(seconds=deadline_seconds)
+
+
+@dataclass(frozen=True)
+class _Vehicle:
+    vehicle_id: str
+    caregiver: Caregiver
+    start: datetime
+    end: datetime
+
+
+def close_round(
+    area: str,
+    announced_at: datetime,
+    k: int,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> int:
+    """Close round ``k`` of ``area``'s plan announced at ``announced_at`` (module docstring).
+    Returns how many offers the round made. A round closed before (the same timer fired twice)
+    does nothing (``uow.claim``)."""
+    if not uow.claim(f"{KIND}:{area}:{round_target(announced_at, k)}"):
+        return 0
+    last = k >= policy.confirm_rounds
+    roster = sorted((c for c in uow.caregivers.in_area(area) if c.active), key=lambda c: c.caregiver_id)
+    plan = {
+        rid: pv
+        for rid, pv in uow.day_plan([c.caregiver_id for c in roster]).items()
+        if pv.announced_at == announced_at and pv.start > now
+    }
+    held = [r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None and _held(r, uow)]
+    made = _replan(area, plan, held, k, uow, now, policy, travel) if held and roster else 0
+    if not last:
+        anyone = next((r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None), None)
+        if anyone is not None:  # the next round closes even when nothing falls: the last tells the elders
+            due = policy.round_closes_at(announced_at, k + 1)
+            uow.emit(ev.timer_requested(KIND, round_target(announced_at, k + 1), anyone, due, now))
+        return made
+    for rid in sorted(plan):  # the last round: the elders are told, what is left goes to insertion
+        request = uow.requests.get(rid)
+        if request is None or request.status.is_final:
+            continue
+        visit = uow.visits.for_request(rid)
+        if visit is not None and visit.status == VisitStatus.SCHEDULED:
+            window = promise.promised_window(request, visit.planned_start, promise.VISIT,
+                                             policy.promise_before_minutes, policy.promise_after_minutes)  # fmt: skip
+            if window is not None:
+                uow.emit(ev.promise_told(request, visit, window.start, window.end, now))
+        elif _held(request, uow):
+            uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0,
+                                          reason=f"no slot after the last confirmation round ({k})"))  # fmt: skip
+            offers.offer_next(request, uow, now, policy, travel)
+            made += 1
+    return made
+
+
+def _held(request: CareRequest, uow: UnitOfWork) -> bool:
+    """Waiting for its round: received, not final, offered before, no pending offer, no live visit."""
+    if request.status.is_final or request.status != RequestStatus.RECEIVED:
+        return False
+    if uow.visits.for_request(request.request_id) is not None:
+        return False
+    offered = uow.offers.for_request(request.request_id)
+    return bool(offered) and all(o.status != OfferStatus.PENDING for o in offered)
+
+
+def _vehicles(roster: list[Caregiver], first: datetime, last: datetime, now: datetime) -> list[_Vehicle]:
+    out: list[_Vehicle] = []
+    for c in roster:
+        shifts = [s for s in shifts_between(c, first, last) if s.end > now]
+        for i, s in enumerate(shifts):
+            vid = c.caregiver_id if len(shifts) == 1 else f"{c.caregiver_id}#{i}"
+            out.append(_Vehicle(vid, c, max(s.start, now), s.end))
+    return out
+
+
+def _replan(
+    area: str,
+    plan: Mapping[str, PlannedVisit],
+    held: list[CareRequest],
+    k: int,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> int:
+    """Re-plan the area's day of ``plan`` for the ``held`` requests and carry the plan out."""
+    roster = sorted((c for c in uow.caregivers.in_area(area) if c.active), key=lambda c: c.caregiver_id)
+    cut = now + timedelta(seconds=policy.offer_timeout_seconds)
+    origin = now.replace(second=0, microsecond=0)
+    vehicles = _vehicles(roster, min(pv.start for pv in plan.values()), max(pv.end for pv in plan.values()), cut)
+    if not vehicles:
+        return 0
+    by_vehicle = {v.vehicle_id: v for v in vehicles}
+
+    def minute(at: datetime) -> float:
+        return float(round((at - origin).total_seconds() / 60.0))
+
+    def vehicle_at(cid: str, at: datetime) -> str | None:
+        return next((v.vehicle_id for v in vehicles if v.caregiver.caregiver_id == cid and v.start <= at < v.end), None)
+
+    # each request of the day: movable (held, or accepted: may move at a keep cost) or fixed (offered, not received)
+    moving: dict[str, CareRequest] = {r.request_id: r for r in held}
+    fixed: dict[str, tuple[str, datetime, datetime, int]] = {}  # rid -> (vehicle, start, end, place)
+    accepted: dict[str, Visit] = {}
+    bookings = uow.bookings([c.caregiver_id for c in roster])
+    for cid, booked in bookings.items():
+        for b in booked:
+            if b.end <= cut:
+                continue
+            visit = uow.visits.for_request(b.request_id)
+            request = uow.requests.get(b.request_id)
+            if (
+                b.request_id in plan
+                and request is not None
+                and visit is not None
+                and visit.caregiver_id == cid
+                and visit.status == VisitStatus.SCHEDULED
+                and visit.check_in_at is None
+                and b.start >= cut
+                and request.location_index is not None
+            ):
+                accepted[b.request_id] = visit
+                moving[b.request_id] = request
+                continue
+            vid = vehicle_at(cid, b.start)
+            place = b.location_index if b.location_index is not None else cid_home(roster, cid)
+            if vid is not None and place is not None:
+                fixed[b.request_id] = (vid, b.start, b.end, place)
+    for rid, pv in plan.items():  # slots of requests not received yet stay where they are
+        if rid in moving or rid in fixed or uow.requests.get(rid) is not None:
+            continue
+        vid = vehicle_at(pv.caregiver_id, pv.start)
+        if vid is not None and pv.location_index is not None:
+            fixed[rid] = (vid, pv.start, pv.end, pv.location_index)
+    moving = {rid: r for rid, r in moving.items() if r.location_index is not None}
+    if not any(rid not in accepted for rid in moving):
+        return 0
+
+    places: list[int] = []
+    where: dict[int, int] = {}
+
+    def place_of(index: int) -> int:
+        if index not in where:
+            where[index] = len(places)
+            places.append(index)
+        return where[index]
+
+    homes = {
+        v.vehicle_id: place_of(v.caregiver.home_base_index) for v in vehicles if v.caregiver.home_base_index is not None
+    }
+    vehicles = [v for v in vehicles if v.vehicle_id in homes]
+    needs: list[ServiceNeed] = []
+    able: dict[str, set[str]] = {v.vehicle_id: set() for v in vehicles}
+    allowed: dict[tuple[str, str], frozenset[str]] = {}
+    keep: dict[tuple[str, str], str] = {}
+    hard = all(r.window_hard for r in moving.values())
+    for rid, r in sorted(moving.items()):
+        context = uow.ranking_context(r, now)
+        refused = {o.caregiver_id for o in uow.offers.for_request(rid) if o.status in REFUSED}
+        who = frozenset(
+            v.vehicle_id
+            for v in vehicles
+            if v.caregiver.caregiver_id not in refused and _excluded(r, v.caregiver, policy, context, set()) is None
+        )
+        for vid in who:
+            able[vid].add(rid)
+        allowed[(r.elder_id, rid)] = who
+        first = minute(max(r.window_start, cut))
+        latest = minute(r.latest_start)
+        partner = r.sync_partner_id or ""
+        sync = r.sync_type if r.sync_is_follower and (partner in moving or partner in fixed) else None
+        assert r.location_index is not None  # requests without a place were left out above
+        needs.append(
+            ServiceNeed(
+                r.elder_id,
+                rid,
+                r.duration_minutes,
+                place_of(r.location_index),
+                first,
+                max(first, latest),
+                sync,
+                r.sync_partner_id if sync else None,
+                r.sync_min_gap,
+                r.sync_max_gap,
+            )  # fmt: skip
+        )
+        if rid in accepted:
+            keep[(r.elder_id, rid)] = vehicle_at(accepted[rid].caregiver_id, accepted[rid].planned_start) or ""
+    for rid, (vid, start, end, place) in sorted(fixed.items()):
+        if vid not in able:
+            continue
+        able[vid].add(rid)
+        at = minute(start)
+        known = uow.requests.get(rid)  # an offered request keeps its elder: a held follower syncs with it
+        needs.append(
+            ServiceNeed(known.elder_id if known else f"fixed:{rid}", rid, minute(end) - at, place_of(place), at, at)
+        )
+    roster_entries = tuple(
+        RosterEntry(
+            v.vehicle_id, tuple(sorted(able[v.vehicle_id])), homes[v.vehicle_id], minute(v.start), minute(v.end)
+        )
+        for v in vehicles
+    )
+    paces = [travel_for(v.caregiver, travel) for v in vehicles]
+    distances = tuple(tuple(0.0 if a == b else max(t.minutes(a, b) for t in paces) for b in places) for a in places)
+    horizon = max([24 * 60.0] + [e.shift_end for e in roster_entries] + [n.window_end + n.duration for n in needs])
+    instance = Instance(f"{area} round {k}", distances, tuple(needs), roster_entries, False, hard,
+                        policy.shift_end_hard, horizon, {})  # fmt: skip
+    hint = _hint(plan, moving, fixed, accepted, uow, vehicle_at)
+    try:
+        routes = in_solver_process(plan_day, instance, policy.confirm_round_seconds, 0, allowed, keep,
+                                   policy.confirm_keep_minutes, hint)  # fmt: skip
+    except RuntimeError:
+        routes = None
+    if routes is None:
+        for r in held:
+            uow.emit(ev.dispatch_repaired(r, now, "held", [], policy.confirm_round_seconds, None, None, len(vehicles),
+                                          reason=f"round {k}: the planner found no plan in time"))  # fmt: skip
+        return 0
+    return _carry_out(
+        routes, by_vehicle, moving, accepted, plan, held, k, origin, uow, now, policy, travel, len(vehicles)
+    )
+
+
+def cid_home(roster: list[Caregiver], cid: str) -> int | None:
+    """The home base (location index) of caregiver ``cid`` of ``roster``; None when unknown."""
+    return next((c.home_base_index for c in roster if c.caregiver_id == cid), None)
+
+
+def _hint(
+    plan: Mapping[str, PlannedVisit],
+    moving: Mapping[str, CareRequest],
+    fixed: Mapping[str, tuple[str, datetime, datetime, int]],
+    accepted: Mapping[str, Visit],
+    uow: UnitOfWork,
+    at: Callable[[str, datetime], str | None],
+) -> dict[str, list[Stop]]:
+    """The current day as the search's first solution: each request where its visit, slot or
+    fixed booking is, by start (``at(caregiver id, start)``: the vehicle of that shift)."""
+    stops: dict[str, list[tuple[datetime, Stop]]] = {}
+    for rid, r in moving.items():
+        visit = accepted.get(rid)
+        cid, start = (visit.caregiver_id, visit.planned_start) if visit else (plan[rid].caregiver_id, plan[rid].start)
+        vid = at(cid, start)
+        if vid is not None:
+            stops.setdefault(vid, []).append((start, Stop(r.elder_id, rid, 0.0, 0.0)))
+    for rid, (vid, start, _, _) in fixed.items():
+        known = uow.requests.get(rid)
+        stops.setdefault(vid, []).append((start, Stop(known.elder_id if known else f"fixed:{rid}", rid, 0.0, 0.0)))
+    return {vid: [s for _, s in sorted(day, key=lambda x: x[0])] for vid, day in stops.items()}
+
+
+def _carry_out(
+    routes: Mapping[str, list[Stop]],
+    by_vehicle: Mapping[str, _Vehicle],
+    moving: Mapping[str, CareRequest],
+    accepted: Mapping[str, Visit],
+    plan: Mapping[str, PlannedVisit],
+    held: list[CareRequest],
+    k: int,
+    origin: datetime,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    caregivers: int,
+) -> int:
+    """Carry out a round's plan: reassigned visits cancelled first (their slots free), moved
+    visits re-timed, then offers in order of start; the stored plan follows."""
+    where = {
+        s.service_id: (by_vehicle[vid].caregiver.caregiver_id, origin + timedelta(minutes=s.start))
+        for vid, day in routes.items()
+        for s in day
+        if s.service_id in moving
+    }
+    moves: list[dict[str, object]] = []
+    to_offer: list[tuple[datetime, str, str]] = []
+    for rid, visit in sorted(accepted.items()):
+        if rid not in where:
+            continue  # left out: the accepted visit stands
+        cid, start = where[rid]
+        if cid != visit.caregiver_id:
+            moves.append(_move(rid, visit.caregiver_id, visit.planned_start, cid, start, True))
+            _reassign(visit, uow, now, k)
+            to_offer.append((start, rid, cid))
+        elif start != visit.planned_start:
+            moves.append(_move(rid, cid, visit.planned_start, cid, start, True))
+            was = visit.planned_start
+            visit.planned_end = start + (visit.planned_end - visit.planned_start)
+            visit.planned_start = start
+            request = moving[rid]
+            uow.emit(ev.visit_event("care.visit.moved", request, visit, now, reason=f"confirmation round {k}",
+                                    start_before=was.isoformat()))  # fmt: skip
+            due = visit.planned_start + timedelta(minutes=policy.no_show_minutes)
+            uow.emit(ev.timer_requested("check-in-deadline", visit.visit_id, request, due, now))
+    for follower in moving.values():  # a follower starts after its anchor's new start
+        anchor = where.get(follower.sync_partner_id or "")
+        if follower.sync_is_follower and anchor is not None:
+            follower.sync_anchor_start = anchor[1]
+    held_ids = {r.request_id for r in held}
+    for rid in sorted(held_ids & set(where)):
+        cid, start = where[rid]
+        slot = plan.get(rid)
+        moves.append(_move(rid, slot.caregiver_id if slot else None, slot.start if slot else None, cid, start, False))
+        to_offer.append((start, rid, cid))
+    made = 0
+    changed: dict[str, PlannedVisit] = {}
+    misfit: dict[str, str] = {}
+    for start, rid, cid in sorted(to_offer):
+        req = uow.requests.get(rid)
+        caregiver = uow.caregivers.get(cid)
+        if req is None or caregiver is None:
+            continue
+        fit = insertion_at(req, caregiver, uow.bookings([cid])[cid], travel, start, now, policy)
+        if isinstance(fit, str):  # stays held: the next round (or the last one's insertion) places it
+            misfit[rid] = fit
+            continue
+        uow.emit(ev.dispatch_decided(req, Ranking((fit,), {}), policy, now))
+        offers.offer_to(req, fit, len(uow.offers.for_request(rid)) + 1, uow, now, policy)
+        made += 1
+    for rid, (cid, start) in where.items():
+        slot = plan.get(rid)
+        if slot is not None and (slot.caregiver_id, slot.start) != (cid, start):
+            changed[rid] = replace(slot, caregiver_id=cid, start=start, end=start + (slot.end - slot.start))
+    if changed:
+        uow.replan(changed)
+    for r in held:
+        rid = r.request_id
+        if rid in misfit:
+            reason = f"confirmation round {k}: the re-planned slot does not fit ({misfit[rid]}); held"
+        elif rid in where:
+            reason = f"confirmation round {k}: offered at the re-planned slot"
+        else:
+            reason = f"confirmation round {k}: left out by the re-plan; held"
+        outcome = "repaired" if rid in where and rid not in misfit else "held"
+        uow.emit(ev.dispatch_repaired(r, now, outcome, moves if outcome == "repaired" else [],
+                                      policy.confirm_round_seconds, None, None, caregivers, reason=reason))  # fmt: skip
+    return made
+
+
+def _move(
+    rid: str, cid_before: str | None, before: datetime | None, cid_after: str, after: datetime, accepted: bool
+) -> dict[str, object]:
+    return {
+        "request_id": rid,
+        "caregiver_before": cid_before,
+        "caregiver_after": cid_after,
+        "start_before": before.isoformat() if before else None,
+        "start_after": after.isoformat(),
+        "offered": False,
+        "accepted": accepted,
+    }
+
+
+def _reassign(visit: Visit, uow: UnitOfWork, now: datetime, k: int) -> None:
+    """A round gives an accepted visit to another caregiver: hers is cancelled (she is told it was
+    reassigned) and the request waits for the new offer. The elder was told nothing yet."""
+    request = uow.requests.get(visit.request_id)
+    assert request is not None
+    offer = uow.offers.get(offer_id_of(visit.visit_id))
+    if offer is not None and offer.status == OfferStatus.ACCEPTED:
+        offer.status = OfferStatus.CANCELED
+    visit.status = VisitStatus.CANCELLED
+    uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="reassigned"))
+    request.status, request.status_reason = RequestStatus.RECEIVED, f"re-planned in confirmation round {k}"
+    request.assigned_at = None
+    uow.emit(ev.status_changed(request, now))
+
+
+__all__ = [
+    "KIND",
+    "ask_round",
+    "close_round",
+    "hold",
+    "offer_plan",
+    "parse_target",
+    "promise_deferred",
+    "round_target",
+]

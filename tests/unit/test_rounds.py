@@ -1,0 +1,242 @@
+"""Confirmation rounds ahead of a planned day (issue 18, ``handlers.dispatch.rounds``): the plan is
+offered the evening before, a visit that falls waits for the round's re-plan instead of a repair,
+an accepted visit may move on its caregiver's day, and elders hear their windows after the last
+round. Offline, through the message bus."""
+
+from dataclasses import replace
+
+import pytest
+
+from handlers import messagebus
+from handlers import messages as m
+from handlers.dispatch import offers, rounds
+from handlers.dispatch.area import AreaContext
+from handlers.dispatch.planned import PlannedVisit, receive_planned
+from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.model import OfferStatus, VisitStatus
+from tests.unit.factories import AREA, at, caregiver, line_travel, request, uow_with
+
+POLICY = DispatchPolicy(
+    repair_seconds=0.4,
+    shift_end_hard=True,
+    confirm_rounds=2,
+    confirm_round_minutes=30,
+    confirm_round_seconds=0.5,
+    confirm_keep_minutes=20,
+)
+ANNOUNCED = at(-600)  # 22:00 the evening before the 08:00 start of the factories' day
+
+
+def booked_day(plan: dict[str, PlannedVisit], *reqs, policy: DispatchPolicy = POLICY, also=()):
+    """Caregivers ``a`` (home 0) and ``b`` (home 5), meal, 08:00-18:00, and ``also``; ``reqs``
+    booked and offered at the announcement, as the bus receives them in a planned area."""
+    uow = uow_with(caregiver("a", "meal", home=0), caregiver("b", "meal", home=5), *also)
+    uow.plan = dict(plan)
+    travel = line_travel()
+    for r in reqs:
+        receive_planned(r, uow.planned_visits([r.request_id]), uow, ANNOUNCED, policy, travel)
+        assert rounds.ask_round(r, uow.plan[r.request_id], uow, ANNOUNCED, policy)
+    return uow, travel
+
+
+def slot(cid: str, start: float, location: int, first: float, last: float) -> PlannedVisit:
+    return PlannedVisit(cid, at(start), at(start + 30), location, ANNOUNCED, "meal", at(first), at(last), True)
+
+
+def answer(uow, travel, kind, offer_id: str, cid: str, minute: float, policy: DispatchPolicy = POLICY) -> None:
+    area = AreaContext(policy, travel, mode="planned")
+    messagebus.handle(kind(f"ev-{offer_id}-{minute}", None, AREA, offer_id, cid), uow, at(minute), area)
+
+
+def close(uow, travel, k: int, policy: DispatchPolicy = POLICY) -> None:
+    area = AreaContext(policy, travel, mode="planned")
+    due = policy.round_closes_at(ANNOUNCED, k)
+    messagebus.handle(m.CloseRound(f"ev-round-{k}", None, AREA, announced_at=ANNOUNCED, round=k), uow, due, area)
+
+
+def pending(uow, rid: str):
+    return [o for o in uow.offers.for_request(rid) if o.status == OfferStatus.PENDING]
+
+
+def two_caregivers_day():
+    """r1 (location 1, 09:00-10:00) planned to a at 09:00; r2 (location 2, 09:40-11:00) to a at
+    09:50; r3 (location 5, b's home, 09:00-10:30) to b at 09:00."""
+    plan = {"r1": slot("a", 60, 1, 60, 120), "r2": slot("a", 110, 2, 100, 180), "r3": slot("b", 60, 5, 60, 150)}
+    reqs = (
+        request("r1", 1, start=60, end=120, window_hard=True),
+        request("r2", 2, start=100, end=180, window_hard=True),
+        request("r3", 5, start=60, end=150, window_hard=True),
+    )
+    return booked_day(plan, *reqs)
+
+
+def test_the_plan_is_offered_at_the_announcement_and_a_decline_waits_for_the_round():
+    uow, travel = two_caregivers_day()
+    assert [o.caregiver_id for rid in ("r1", "r2", "r3") for o in pending(uow, rid)] == ["a", "a", "b"]
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599)
+    assert pending(uow, "r2") == []  # no repair, no insertion: the round places it
+    held = [e.payload for e in uow.events if e.type == "care.dispatch.repaired"]
+    assert [(h["request_id"], h["outcome"]) for h in held] == [("r2", "held")]
+    timers = {e.payload["target_id"]: e.payload["due"] for e in uow.events if e.payload.get("kind") == rounds.KIND}
+    assert timers == {rounds.round_target(ANNOUNCED, 1): at(-570).isoformat()}
+    # the caregivers are told their visits; the elders are not told a window yet
+    accepted = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
+    assert all(a["promise_deferred"] and "promised_start" not in a for a in accepted)
+
+    close(uow, travel, 1)
+    [again] = pending(uow, "r2")
+    assert again.caregiver_id == "b"  # never back to a, who declined
+    assert at(100) <= again.planned_start <= at(180)  # inside the hard window
+    assert uow.plan["r2"].caregiver_id == "b" and uow.plan["r2"].start == again.planned_start
+    r3 = uow.visits.for_request("r3")
+    assert r3.planned_end <= again.planned_start or again.planned_end <= r3.planned_start
+    answer(uow, travel, m.AcceptOffer, again.offer_id, "b", -569)
+
+    close(uow, travel, 2)  # the last round: every elder is told the window of her visit
+    told = {e.payload["request_id"]: e.payload for e in uow.events if e.type == "dispatch.promise.told"}
+    assert sorted(told) == ["r1", "r2", "r3"]
+    for rid, data in told.items():
+        start = uow.visits.for_request(rid).planned_start.isoformat()
+        assert data["promised_start"] <= start <= data["promised_end"]
+    close(uow, travel, 2)  # the same timer again changes nothing
+    assert len([e for e in uow.events if e.type == "dispatch.promise.told"]) == 3
+
+
+def test_a_visit_a_round_moves_on_its_caregivers_day_is_told_to_her_and_checked_in_at_its_new_start():
+    """b declines r2 (location 2, 09:00-09:20); only a can take it, so a's accepted r1 (location 1,
+    09:00-11:00) moves later."""
+    plan = {"r1": slot("a", 60, 1, 60, 180), "r2": slot("b", 60, 2, 60, 80)}
+    uow, travel = booked_day(
+        plan,
+        request("r1", 1, start=60, end=180, window_hard=True),
+        request("r2", 2, start=60, end=80, window_hard=True),
+    )
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
+    close(uow, travel, 1)
+    [again] = pending(uow, "r2")
+    assert again.caregiver_id == "a" and at(60) <= again.planned_start <= at(80)
+    r1 = uow.visits.for_request("r1")
+    assert r1.status == VisitStatus.SCHEDULED and r1.caregiver_id == "a"
+    assert r1.planned_start >= again.planned_end + (at(10) - at(0))  # after r2 and the leg back
+    [moved] = [e.payload for e in uow.events if e.type == "care.visit.moved"]
+    assert moved["request_id"] == "r1" and moved["planned_start"] == r1.planned_start.isoformat()
+    deadlines = [e.payload for e in uow.events if e.payload.get("kind") == "check-in-deadline"]
+    assert deadlines[-1]["target_id"] == r1.visit_id and deadlines[-1]["due"] > r1.planned_start.isoformat()
+
+
+def test_an_early_check_in_deadline_of_a_moved_visit_is_not_a_no_show():
+    plan = {"r1": slot("a", 60, 1, 60, 180), "r2": slot("b", 60, 2, 60, 80)}
+    uow, travel = booked_day(
+        plan,
+        request("r1", 1, start=60, end=180, window_hard=True),
+        request("r2", 2, start=60, end=80, window_hard=True),
+    )
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
+    close(uow, travel, 1)
+    r1 = uow.visits.for_request("r1")
+    area = AreaContext(POLICY, travel, mode="planned")
+    messagebus.handle(m.EnforceCheckIn("ev-old-deadline", None, AREA, visit_id=r1.visit_id), uow, at(65), area)
+    assert uow.visits.for_request("r1").status == VisitStatus.SCHEDULED
+
+
+def test_the_ladder_waits_for_the_rounds():
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    routine_best = POLICY.steps_for("routine")[0].deadline_seconds
+    assert not offers.step_deadline("r2", 0, uow, at(-570), POLICY, travel)  # due 30 min after booking
+    [later] = [e.payload for e in uow.events if e.payload.get("kind") == "ladder-step"][-1:]
+    expected = POLICY.round_closes_at(ANNOUNCED, POLICY.confirm_rounds) + (at(routine_best / 60) - at(0))
+    assert later["due"] == expected.isoformat()
+
+
+def test_what_the_last_round_cannot_place_goes_to_insertion():
+    """Only a works and she declines r2: no round can place it; after the last one it is offered on."""
+    uow, travel = two_caregivers_day()
+    uow.caregivers.get("b").active = False
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    close(uow, travel, 1)
+    assert pending(uow, "r2") == []
+    close(uow, travel, 2)
+    outcomes = [e.payload["outcome"] for e in uow.events if e.type == "care.dispatch.repaired"]
+    assert outcomes[-1] == "insertion"
+
+
+def test_a_slot_too_close_to_the_last_round_repairs_at_once():
+    late = replace(POLICY, confirm_lead_minutes=24 * 60)  # no slot starts a day after the last round
+    plan = {"r1": slot("a", 60, 1, 60, 120)}
+    assert late.round_due(ANNOUNCED, plan["r1"].start, ANNOUNCED) is None
+    assert POLICY.round_due(ANNOUNCED, plan["r1"].start, ANNOUNCED) == 1
+    assert POLICY.round_due(ANNOUNCED, plan["r1"].start, at(-571)) == 1
+    assert POLICY.round_due(ANNOUNCED, plan["r1"].start, at(-569)) == 2
+    assert POLICY.round_due(ANNOUNCED, plan["r1"].start, at(-540)) is None  # all rounds closed
+    assert POLICY.round_due(None, plan["r1"].start, ANNOUNCED) is None  # never announced
+
+
+@pytest.mark.parametrize("target", ["2026-11-29T22:00:00#x", "2026-11-29T22:00:00#1", "#1", "nonsense"])
+def test_a_malformed_round_timer_is_refused_naming_the_field(target):
+    record = {
+        "id": "t",
+        "type": "timer.fired",
+        "data": {"kind": rounds.KIND, "target_id": target, "service_area": AREA},
+    }
+    with pytest.raises(m.InvalidMessage) as err:
+        m.decode(record)
+    assert err.value.field == "data.target_id"
+
+
+def test_a_round_timer_decodes_to_its_round():
+    target = rounds.round_target(ANNOUNCED, 2)
+    record = {
+        "id": "t",
+        "type": "timer.fired",
+        "data": {"kind": rounds.KIND, "target_id": target, "service_area": AREA},
+    }
+    cmd = m.decode(record)
+    assert isinstance(cmd, m.CloseRound) and (cmd.announced_at, cmd.round) == (ANNOUNCED, 2)
+
+
+def test_the_caregiver_hears_her_visit_moved_and_the_elder_hears_her_window_only_after_the_last_round():
+    from tests.unit.test_notices import FakeRegister, told, who
+
+    plan = {"r1": slot("a", 60, 1, 60, 180), "r2": slot("b", 60, 2, 60, 80)}
+    uow, travel = booked_day(
+        plan,
+        request("r1", 1, start=60, end=180, window_hard=True),
+        request("r2", 2, start=60, end=80, window_hard=True),
+    )
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
+    close(uow, travel, 1)
+    [again] = pending(uow, "r2")
+    answer(uow, travel, m.AcceptOffer, again.offer_id, "a", -569.5)
+    before_last = who(told(uow, FakeRegister(uow)))
+    assert ("caregiver", "visit_moved", "sms") in before_last  # a's r1 moved for r2
+    assert not [w for w in before_last if w[0] in ("elder", "family")]  # nothing promised yet
+    seen = len(uow.events)
+    close(uow, travel, 2)
+    elders = [n for n in told(uow, FakeRegister(uow), since=seen) if n.person.role == "elder"]
+    assert sorted((n.request_id, n.kind) for n in elders) == [("r1", "elder.confirmed"), ("r2", "elder.confirmed")]
+    for n in elders:  # each window holds the visit's start as the rounds left it
+        assert n.values["start"] <= uow.visits.for_request(n.request_id).planned_start <= n.values["end"]
+
+
+def test_each_request_held_in_a_round_gets_its_own_offer():
+    """a declines both r1 and r2; c (home 1) is free: the round offers each its own slot."""
+    plan = {"r1": slot("a", 60, 1, 60, 120), "r2": slot("a", 110, 2, 100, 180)}
+    reqs = (
+        request("r1", 1, start=60, end=120, window_hard=True),
+        request("r2", 2, start=100, end=180, window_hard=True),
+    )
+    uow, travel = booked_day(plan, *reqs, also=[caregiver("c", "meal", home=1)])
+    answer(uow, travel, m.DeclineOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    close(uow, travel, 1)
+    for rid, (first, last) in {"r1": (60, 120), "r2": (100, 180)}.items():
+        [again] = pending(uow, rid)
+        assert again.request_id == rid and again.caregiver_id != "a"
+        assert at(first) <= again.planned_start <= at(last)
+    assert {e.payload["request_id"] for e in uow.events if e.type == "dispatch.offer.created"} == {"r1", "r2"}
