@@ -184,7 +184,7 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         _on(
             m.EnforceCheckIn,
             lambda c, uow, now, a: disruptions.missed_check_in(
-                c.visit_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a)
+                c.visit_id, uow, now, a.policy, a.travel, _reoffer(uow, now, a), due=c.at or now
             ),
         ),
         _on(

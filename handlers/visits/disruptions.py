@@ -30,16 +30,18 @@ def missed_check_in(
     policy: DispatchPolicy,
     travel: TravelTimes,
     reoffer: offers.Reoffer | None = None,
+    due: datetime | None = None,
 ) -> bool:
     """The check-in deadline of ``visit_id`` passed: if nobody checked in,
     record a no-show and re-dispatch (``reoffer``, else ``offers.offer_next``).
-    Returns False when the visit moved on, or when a repair moved its start later than the
-    deadline this timer was set for (``handlers.dispatch.repair``: the new start has its own)."""
+    ``due``: the deadline the timer was set for (the firing's time). Returns False when the visit
+    moved on, or when a confirmation round moved its start later than that deadline
+    (``handlers.dispatch.rounds``: the new start has its own timer)."""
     visit = uow.visits.get(visit_id)
     if visit is None or visit.status != VisitStatus.SCHEDULED:
         return False
-    if now < visit.planned_start + timedelta(minutes=policy.no_show_minutes):
-        return False  # the timer of a start a repair has moved later: the new start has its own
+    if due is not None and due < visit.planned_start + timedelta(minutes=policy.no_show_minutes):
+        return False  # the timer of a start a round has moved later: the new start has its own
     visit.status = VisitStatus.NO_SHOW
     return _redispatch(
         visit.request_id,

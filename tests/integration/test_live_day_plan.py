@@ -230,3 +230,81 @@ def test_the_evening_job_plans_tomorrow_for_planned_areas_and_tells_the_caregive
         told = s.execute(select(tables.notices.c.recipient_id).where(tables.notices.c.kind == "day_plan")).all()
     assert len(planned) == 6 and all(p.announced_at is not None for p in planned)
     assert {t.recipient_id for t in told} == {p.caregiver_id for p in planned}
+
+
+def _fire(kind: str, target: str, due: datetime) -> dict:
+    """A ``timer.fired`` record as the timer service publishes it (``careline.scheduler.fire``)."""
+    data = {"kind": kind, "target_id": target, "service_area": AREA, "due": due.isoformat()}
+    return {"id": f"fired-{kind}-{target}", "type": "timer.fired", "time": due.isoformat(), "data": data}
+
+
+@pytest.mark.integration
+def test_announced_plan_is_offered_then_a_decline_waits_for_the_round_and_elders_hear_after_the_last(center):
+    """Issue 18, confirmation rounds on PostgreSQL through the worker's dispatch step: the
+    announcement asks for the plan's offers, a decline is held for the round, the round offers it
+    to someone else inside its window, and after the last round every elder with a visit is told."""
+    from handlers.dispatch import rounds
+
+    book(center)
+    with session_factory(center)() as s:  # the booked requests as the worker stores them on arrival
+        s.execute(
+            tables.care_requests.update()
+            .where(tables.care_requests.c.request_id.in_(list(BOOKED)))
+            .values(status=RequestStatus.RECEIVED.value, received_at=datetime.now(UTC))
+        )
+        s.commit()
+    run = CliRunner().invoke(app, ["plan", "--date", DAY, "--area", AREA, "--time-limit", "2", "--announce"])
+    assert run.exit_code == 0, run.output
+    o = tables.outbox.c
+    with session_factory(center)() as s:
+        asked = [
+            v["data"] for v in s.scalars(select(o.value).where(o.topic == topics.SCHEDULER))
+            if v["data"].get("kind") == "offer-plan"
+        ]  # fmt: skip
+        plan = {r.request_id: r for r in s.execute(select(tables.planned_visits))}
+    assert len(asked) == 1 and asked[0]["service_area"] == AREA
+    announced = datetime.fromisoformat(asked[0]["target_id"])
+    assert steps.handle_dispatch_event(_fire("offer-plan", asked[0]["target_id"], announced))
+
+    f = tables.offers.c
+    with session_factory(center)() as s:
+        made = {r.request_id: r for r in s.execute(select(tables.offers))}
+    booked_planned = {rid for rid in BOOKED if rid in plan}
+    assert set(made) == booked_planned  # every booked request of the plan is offered at once
+    for rid, offer in made.items():
+        assert (offer.caregiver_id, offer.planned_start) == (plan[rid].caregiver_id, plan[rid].planned_start)
+
+    # one caregiver declines; another accepts
+    declined, accepted = sorted(made)[:2]
+    for rid, kind in ((declined, "caregiver.offer.declined"), (accepted, "caregiver.offer.accepted")):
+        reply = {
+            "id": f"reply-{rid}", "type": kind, "time": datetime.now(UTC).isoformat(),
+            "data": {"offer_id": made[rid].offer_id, "caregiver_id": made[rid].caregiver_id, "service_area": AREA},
+        }  # fmt: skip
+        assert steps.handle_dispatch_event(reply)
+    e = tables.event_log.c
+    with session_factory(center)() as s:
+        held = [p["data"] for p in s.scalars(select(e.payload).where(e.type == "care.dispatch.repaired"))]
+        told_early = s.scalars(select(e.payload).where(e.type == "dispatch.offer.accepted")).all()
+    assert [(h["request_id"], h["outcome"]) for h in held] == [(declined, "held")]
+    assert told_early[0]["data"]["promise_deferred"] is True  # the elder is not told before the rounds end
+
+    policy = load_configuration(get_settings()).policy
+    assert policy.confirm_rounds >= 1
+    for k in range(1, policy.confirm_rounds + 1):
+        due = policy.round_closes_at(announced, k)
+        assert steps.handle_dispatch_event(_fire(rounds.KIND, rounds.round_target(announced, k), due))
+    with session_factory(center)() as s:
+        again = s.execute(
+            select(f.caregiver_id, f.planned_start, f.status).where(f.request_id == declined).order_by(f.created_at)
+        ).all()
+        promised = {
+            p["data"]["request_id"]: p["data"]
+            for p in s.scalars(select(e.payload).where(e.type == "dispatch.promise.told"))
+        }
+    start, end = local(BOOKED[declined][2]), local(BOOKED[declined][3])
+    assert len(again) == 2 and again[1].caregiver_id != made[declined].caregiver_id  # never back to who declined
+    assert start <= again[1].planned_start <= end  # inside the elder's hard window
+    assert set(promised) == {accepted}  # the one accepted visit: its elder hears her window after the last round
+    window = [datetime.fromisoformat(promised[accepted][k]) for k in ("promised_start", "promised_end")]
+    assert window[0] <= made[accepted].planned_start <= window[1]

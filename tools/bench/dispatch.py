@@ -295,13 +295,16 @@ def plan_promise_summary(name: str, seed: int, promises: Sequence[PromiseTally])
 
 
 def repair_summary(name: str, seed: int, repairs: Sequence[Mapping[str, Any]]) -> str:
-    """One planned day's repairs in a line: how many fallen visits, how many the solver placed,
+    """One planned day's repairs in a line: how many times a visit fell before the confirmation
+    rounds closed (held for a round) and after (repaired at once), how many re-plans placed it,
     how many gave way to insertion, and the slowest solver time (seconds)."""
-    placed = sum(1 for r in repairs if r.get("outcome") == "repaired")
+    outcomes = [r.get("outcome") for r in repairs]
+    held = {r.get("request_id") for r in repairs if r.get("outcome") == "held"}
     slowest = max((float(r.get("solver_seconds") or 0) for r in repairs), default=0.0)
     return (
-        f"{name} seed {seed} planned day: {len(repairs)} visits fell through, {placed} repaired, "
-        f"{len(repairs) - placed} by insertion; slowest repair {slowest:.2f} s"
+        f"{name} seed {seed} planned day: {len(held)} visits held for a confirmation round, "
+        f"{outcomes.count('repaired')} placed by a round or a repair, {outcomes.count('insertion')} by insertion; "
+        f"slowest re-plan {slowest:.2f} s"
     )
 
 
