@@ -173,7 +173,9 @@ def dispatch_repaired(
     """A planned visit fell through and the day was repaired (``outcome`` ``repaired``: ``moved``
     lists each request moved, ``caregiver_before``/``after`` and ``start_before``/``after`` as ISO
     times; objectives are travel + tardiness minutes of the ``caregivers`` re-planned) or the
-    repair gave way to insertion (``outcome`` ``insertion`` with the ``reason``)."""
+    repair gave way to insertion (``outcome`` ``insertion`` with the ``reason``); before a planned
+    day's confirmation rounds end (``handlers.dispatch.rounds``) it was ``held`` for a round, or a
+    round's whole-day re-plan placed it (``round``, with ``moved``; no objectives)."""
     return _event(
         "care.dispatch.repaired",
         request,

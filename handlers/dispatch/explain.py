@@ -77,6 +77,8 @@ HISTORY_KEYS: dict[str, frozenset[str]] = {
     "history.repaired": _keys("caregivers", "seconds", "before", "after"),
     "history.repaired.move": _keys("request", "caregiver_before", "caregiver_after", "start_before", "start_after"),
     "history.repair_fallback": _keys("reason", "seconds"),
+    "history.repair_held": _keys("reason"),
+    "history.round": _keys("caregivers", "seconds"),
     # the page
     "history.title": _keys("request"),
     "history.link": _keys(),
@@ -255,15 +257,22 @@ def _head(entry: Entry, w: Words) -> str:
 def _repair(data: Mapping[str, Any], w: Words) -> tuple[str, tuple[str, ...]]:
     """A repair's headline (how many caregivers, solver seconds, objective before/after) and one
     line per request it moved; or the reason it gave way to insertion."""
-    if data.get("outcome") != "repaired":
-        reason = w.term("reason", str(data.get("reason") or "?"))
+    outcome = data.get("outcome")
+    reason = w.term("reason", str(data.get("reason") or "?"))
+    if outcome == "held":
+        return w.text("history.repair_held", reason=reason), ()
+    if outcome not in ("repaired", "round"):
         return w.text("history.repair_fallback", reason=reason, seconds=_minutes(data.get("solver_seconds"))), ()
-    head = w.text(
-        "history.repaired",
-        caregivers=data.get("caregivers", "?"),
-        seconds=_minutes(data.get("solver_seconds")),
-        before=_minutes(data.get("objective_before")),
-        after=_minutes(data.get("objective_after")),
+    head = (
+        w.text("history.round", caregivers=data.get("caregivers", "?"), seconds=_minutes(data.get("solver_seconds")))
+        if outcome == "round"
+        else w.text(
+            "history.repaired",
+            caregivers=data.get("caregivers", "?"),
+            seconds=_minutes(data.get("solver_seconds")),
+            before=_minutes(data.get("objective_before")),
+            after=_minutes(data.get("objective_after")),
+        )
     )
     moves = tuple(
         w.text(

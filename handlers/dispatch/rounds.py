@@ -480,8 +480,8 @@ def _carry_out(
             reason = f"confirmation round {k}: offered at the re-planned slot"
         else:
             reason = f"confirmation round {k}: left out by the re-plan; held"
-        outcome = "repaired" if rid in where and rid not in misfit else "held"
-        uow.emit(ev.dispatch_repaired(r, now, outcome, moves if outcome == "repaired" else [],
+        outcome = "round" if rid in where and rid not in misfit else "held"
+        uow.emit(ev.dispatch_repaired(r, now, outcome, moves if outcome == "round" else [],
                                       policy.confirm_round_seconds, None, None, caregivers, reason=reason))  # fmt: skip
     return made
 

@@ -240,3 +240,21 @@ def test_each_request_held_in_a_round_gets_its_own_offer():
         assert again.request_id == rid and again.caregiver_id != "a"
         assert at(first) <= again.planned_start <= at(last)
     assert {e.payload["request_id"] for e in uow.events if e.type == "dispatch.offer.created"} == {"r1", "r2"}
+
+
+def test_explain_shows_the_hold_and_the_rounds_re_plan_in_english_and_chinese():
+    from zoneinfo import ZoneInfo
+
+    from careline.history import CenterWords
+    from handlers.dispatch.explain import explain
+
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    close(uow, travel, 1)
+    logged = [{"type": e.type, "time": e.time.isoformat(), "data": e.payload} for e in uow.events if e.subject == "r2"]
+    english = "\n".join(explain(logged, CenterWords("en", ZoneInfo("UTC"))))
+    assert "held for the plan's confirmation round (held for confirmation round 1" in english
+    assert "confirmation round: the whole day re-planned for 2 caregivers" in english
+    assert "r2: a 09:50 -> b " in english
+    chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
+    assert "等待计划确认轮次" in chinese and "确认轮次：已为 2 名护理员重排全天计划" in chinese

@@ -303,7 +303,8 @@ def repair_summary(name: str, seed: int, repairs: Sequence[Mapping[str, Any]]) -
     slowest = max((float(r.get("solver_seconds") or 0) for r in repairs), default=0.0)
     return (
         f"{name} seed {seed} planned day: {len(held)} visits held for a confirmation round, "
-        f"{outcomes.count('repaired')} placed by a round or a repair, {outcomes.count('insertion')} by insertion; "
+        f"{outcomes.count('round')} placed by a round, {outcomes.count('repaired')} by a repair, "
+        f"{outcomes.count('insertion')} by insertion; "
         f"slowest re-plan {slowest:.2f} s"
     )
 
