@@ -104,9 +104,9 @@ def test_the_plan_is_offered_at_the_announcement_and_a_decline_waits_for_the_rou
     assert len([e for e in uow.events if e.type == "dispatch.promise.told"]) == 3
 
 
-def test_a_visit_a_round_moves_on_its_caregivers_day_is_told_to_her_and_checked_in_at_its_new_start():
-    """b declines r2 (location 2, 09:00-09:20); only a can take it, so a's accepted r1 (location 1,
-    09:00-11:00) moves later."""
+def moved_day():
+    """b declines r2 (location 2, 09:00-09:20); only a can take it, so round 1 moves a's accepted
+    r1 (location 1, 09:00-11:00) later on her day."""
     plan = {"r1": slot("a", 60, 1, 60, 180), "r2": slot("b", 60, 2, 60, 80)}
     uow, travel = booked_day(
         plan,
@@ -116,6 +116,11 @@ def test_a_visit_a_round_moves_on_its_caregivers_day_is_told_to_her_and_checked_
     answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
     answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
     close(uow, travel, 1)
+    return uow, travel
+
+
+def test_a_visit_a_round_moves_on_its_caregivers_day_is_told_to_her_and_checked_in_at_its_new_start():
+    uow, travel = moved_day()
     [again] = pending(uow, "r2")
     assert again.caregiver_id == "a" and at(60) <= again.planned_start <= at(80)
     r1 = uow.visits.for_request("r1")
@@ -128,15 +133,7 @@ def test_a_visit_a_round_moves_on_its_caregivers_day_is_told_to_her_and_checked_
 
 
 def test_an_early_check_in_deadline_of_a_moved_visit_is_not_a_no_show():
-    plan = {"r1": slot("a", 60, 1, 60, 180), "r2": slot("b", 60, 2, 60, 80)}
-    uow, travel = booked_day(
-        plan,
-        request("r1", 1, start=60, end=180, window_hard=True),
-        request("r2", 2, start=60, end=80, window_hard=True),
-    )
-    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
-    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
-    close(uow, travel, 1)
+    uow, travel = moved_day()
     r1 = uow.visits.for_request("r1")
     area = AreaContext(POLICY, travel, mode="planned")
     messagebus.handle(m.EnforceCheckIn("ev-old-deadline", None, AREA, visit_id=r1.visit_id), uow, at(65), area)
@@ -202,15 +199,7 @@ def test_a_round_timer_decodes_to_its_round():
 def test_the_caregiver_hears_her_visit_moved_and_the_elder_hears_her_window_only_after_the_last_round():
     from tests.unit.test_notices import FakeRegister, told, who
 
-    plan = {"r1": slot("a", 60, 1, 60, 180), "r2": slot("b", 60, 2, 60, 80)}
-    uow, travel = booked_day(
-        plan,
-        request("r1", 1, start=60, end=180, window_hard=True),
-        request("r2", 2, start=60, end=80, window_hard=True),
-    )
-    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
-    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
-    close(uow, travel, 1)
+    uow, travel = moved_day()
     [again] = pending(uow, "r2")
     answer(uow, travel, m.AcceptOffer, again.offer_id, "a", -569.5)
     before_last = who(told(uow, FakeRegister(uow)))
