@@ -193,7 +193,8 @@ def offer_plan_timer(area: str, now: datetime) -> DomainEvent:
     """``timer.requested`` for ``offer-plan`` due ``now``: the timer service fires it into the
     area's dispatch partition, where the plan's received requests are offered to their planned
     caregivers and the confirmation rounds begin (``handlers.dispatch.rounds.offer_plan``)."""
-    payload = {"kind": "offer-plan", "target_id": now.isoformat(), "due": now.isoformat(), "service_area": area}
+    target = f"{area}|{now.isoformat()}"  # one timer job per area and announcement
+    payload = {"kind": "offer-plan", "target_id": target, "due": now.isoformat(), "service_area": area}
     return DomainEvent("timer.requested", area, now, "schedule", area, payload)
 
 

@@ -667,7 +667,7 @@ class PartitionUnitOfWork:
         self.visits = _Visits(batch)
         self.providers = _Providers(batch)
         self.feedback = _Feedback(batch)
-        self.claimed: set[str] = set()
+        self.claimed_ids: set[str] = set()  # the batch's record ids claimed now (``Batch.claim_all``)
 
     def bookings(self, caregiver_ids: Iterable[str]) -> dict[str, list[Booking]]:
         """Each caregiver's held slots (live visits and pending offers), from the area state in
@@ -725,7 +725,13 @@ class PartitionUnitOfWork:
         """The batch's record ids are claimed for the whole batch first (``Batch.claim_all``): this
         answers from that. Any other id (a use case's own, e.g. a confirmation round's close,
         ``handlers.dispatch.rounds``) is claimed now, in the batch's transaction."""
-        return event_id in self.claimed or bool(claim_many(self.batch.state.session, [event_id]))
+        return event_id in self.claimed_ids or bool(claim_many(self.batch.state.session, [event_id]))
+
+    def claimed(self, event_id: str) -> bool:
+        """Whether ``event_id`` is in ``processed_events`` (this batch's transaction included)."""
+        pe = tables.processed_events.c
+        session = self.batch.state.session
+        return session.execute(select(pe.event_id).where(pe.event_id == event_id)).first() is not None
 
     def emit(self, event: DomainEvent) -> None:
         """Keep ``event`` (with a fresh id) for the batch's bulk write of the event log and outbox."""

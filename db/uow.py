@@ -217,6 +217,12 @@ class SqlUnitOfWork:
         )
         return result.first() is not None
 
+    def claimed(self, event_id: str) -> bool:
+        """Whether ``event_id`` is in ``processed_events`` (claimed and committed, or claimed in
+        this transaction)."""
+        pe = tables.processed_events.c
+        return self.session.execute(select(pe.event_id).where(pe.event_id == event_id)).first() is not None
+
     def emit(self, event: DomainEvent) -> None:
         """Keep ``event`` for the ``event_log`` and the ``outbox``; written by ``commit``, in emit order."""
         self._events.append((str(uuid.uuid4()), event))

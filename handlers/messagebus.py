@@ -195,10 +195,9 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.CloseRound,
-            lambda c, uow, now, a: (
-                rounds.close_round(c.service_area, c.announced_at, c.round, uow, now, a.policy, a.travel)
-                if a.mode == "planned"
-                else 0
+            # in any mode: an area switched away from planned still tells its elders after the last round
+            lambda c, uow, now, a: rounds.close_round(
+                c.service_area, c.announced_at, c.round, uow, now, a.policy, a.travel
             ),
         ),
         _on(

@@ -226,13 +226,13 @@ _BY_TIMER: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, An
 
 def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
     target = _text(data, "target_id")
-    announced, _, k = target.rpartition("#")
+    head, _, k = target.rpartition("#")
     try:
-        at = datetime.fromisoformat(announced)
+        at = datetime.fromisoformat(head.rpartition("|")[2])
     except ValueError:
         at = None
     if at is None or at.tzinfo is None or not k.isdigit() or int(k) < 1:
-        raise InvalidMessage("not <announced ISO 8601 with zone>#<round number>", "data.target_id")
+        raise InvalidMessage("not <area>|<announced ISO 8601 with zone>#<round number>", "data.target_id")
     return CloseRound(*env, announced_at=at, round=int(k))
 
 

@@ -168,6 +168,10 @@ class UnitOfWork(Protocol):
         """True the first time an inbound event id is seen in this unit of
         work's transaction, False for a duplicate (handlers then do nothing)."""
 
+    def claimed(self, event_id: str) -> bool:
+        """Whether ``event_id`` was claimed before (by ``claim``, in this transaction or a
+        committed one), without claiming it."""
+
     def emit(self, event: DomainEvent) -> None:
         """Record an event to append to the event log and publish via the outbox."""
 

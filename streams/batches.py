@@ -152,7 +152,7 @@ def _dispatch(state: PartitionState, items: list[tuple[Inbound, Any]], reserve: 
     outcome = Outcome()
     with state.batch() as batch:
         claimed = batch.claim_all([command.event_id for _, command in items])
-        batch.uow.claimed = claimed
+        batch.uow.claimed_ids = claimed
         new = [c for _, c in items if isinstance(c, messages.ReceiveRequest) and c.event_id in claimed]
         batch.uow.elders.prefetch(c.record.get("elder_id", "") for c in new)
         batch.prefetch_requests(str(c.record.get("request_id") or "") for c in new)

@@ -271,7 +271,7 @@ def accept_offer(
     )
     from handlers.dispatch import rounds  # rounds offers through this module
 
-    deferred = rounds.promise_deferred(request, uow, now, policy)
+    deferred = rounds.defer_promise(request, uow, now, policy)
     uow.emit(
         ev.offer_accepted(
             request,

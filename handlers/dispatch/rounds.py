@@ -21,7 +21,7 @@ most of the plan (``careline bench confirm``, docs/NOTES.md). The flow, with
   ``care.visit.moved``); the search starts from the current plan. Held requests get offers at
   their new slots; synchronised pairs keep their gap;
 - an accept while the rounds are open tells the caregiver but not yet the elder
-  (``promise_deferred``); after the last round every accepted visit's elder is told her window
+  (``defer_promise``); after the last round every accepted visit's elder is told her window
   (``dispatch.promise.told``), and a request the rounds could not place goes to insertion
   (``offers.offer_next``); from then on a fall repairs the day as before.
 
@@ -34,6 +34,7 @@ breaks, a caregiver's commitments outside the area (none exist: caregivers serve
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
@@ -55,40 +56,70 @@ KIND = "confirm-round"
 REFUSED = (OfferStatus.REJECTED, OfferStatus.TIMEOUT)
 
 
-def round_target(announced_at: datetime, k: int) -> str:
-    """The timer target of round ``k`` of a plan announced at ``announced_at``: ``<ISO>#<k>``."""
-    return f"{announced_at.isoformat()}#{k}"
+def round_target(area: str, announced_at: datetime, k: int) -> str:
+    """The timer target of round ``k`` of ``area``'s plan announced at ``announced_at``:
+    ``<area>|<ISO 8601>#<k>`` (the timer service keeps one job per kind and target)."""
+    return f"{area}|{announced_at.isoformat()}#{k}"
 
 
 def parse_target(target: str) -> tuple[datetime, int]:
     """(announced at, round) from a ``round_target``; raises ``ValueError`` for anything else."""
-    at, _, k = target.rpartition("#")
-    if not at or not k.isdigit():
-        raise ValueError(f"{target!r} is not <announced ISO 8601>#<round>")
+    head, _, k = target.rpartition("#")
+    _, _, at = head.rpartition("|")
+    if not at or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"{target!r} is not <area>|<announced ISO 8601>#<round>")
     announced = datetime.fromisoformat(at)
     if announced.tzinfo is None:
         raise ValueError(f"{target!r}: the announcement time has no zone")
     return announced, int(k)
 
 
-def ask_round(request: CareRequest, slot: PlannedVisit, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
-    """When ``slot`` (``request``'s plan slot) takes part in rounds, ask the timer service for the
-    close of the current round (one job per round: the timer service keeps one per target).
-    Returns whether the rounds are open for it."""
-    k = policy.round_due(slot.announced_at, slot.start, now)
-    if k is None or slot.announced_at is None:
+def _closed_id(area: str, announced_at: datetime, k: int) -> str:
+    """The id ``close_round`` claims for round ``k``: its close happened (``uow.claimed``)."""
+    return f"{KIND}:{round_target(area, announced_at, k)}"
+
+
+def takes_part(slot: PlannedVisit, policy: DispatchPolicy) -> bool:
+    """Whether ``slot`` is in its plan's confirmation rounds: the policy has rounds, the slot was
+    announced, and it starts ``confirm_lead_minutes`` after the last round closes (decided at the
+    announcement, so a slot never changes sides)."""
+    return (
+        slot.announced_at is not None and policy.round_due(slot.announced_at, slot.start, slot.announced_at) is not None
+    )
+
+
+def rounds_open(request: CareRequest, slot: PlannedVisit | None, uow: UnitOfWork, policy: DispatchPolicy) -> bool:
+    """Whether ``request``'s plan slot takes part in rounds whose last close has not happened yet
+    (read from the claims, not the clock: a reply stamped before the last close but handled after
+    it is told at once, never left untold)."""
+    if slot is None or slot.announced_at is None or not takes_part(slot, policy):
         return False
+    return not uow.claimed(_closed_id(request.service_area, slot.announced_at, policy.confirm_rounds))
+
+
+def ask_round(
+    request: CareRequest, slot: PlannedVisit | None, uow: UnitOfWork, now: datetime, policy: DispatchPolicy
+) -> int | None:
+    """When ``request``'s plan slot is in open rounds, ask the timer service for the close of the
+    next round not yet closed (the round ``now`` falls in, at the earliest) and return its number;
+    None when the rounds are not open for it. Asking again is harmless: one job per target, and a
+    close runs once (``close_round``)."""
+    if slot is None or slot.announced_at is None or not rounds_open(request, slot, uow, policy):
+        return None
+    span = timedelta(minutes=policy.confirm_round_minutes)
+    k = min(policy.confirm_rounds, max(1, int((now - slot.announced_at) / span) + 1))
+    while k < policy.confirm_rounds and uow.claimed(_closed_id(request.service_area, slot.announced_at, k)):
+        k += 1
     due = policy.round_closes_at(slot.announced_at, k)
-    uow.emit(ev.timer_requested(KIND, round_target(slot.announced_at, k), request, due, now))
-    return True
+    uow.emit(ev.timer_requested(KIND, round_target(request.service_area, slot.announced_at, k), request, due, now))
+    return k
 
 
 def offer_plan(area: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> int:
     """At the announcement: offer every planned request of ``area`` already received, with no
     offer or visit yet, to its planned caregiver at its planned start (the rest arrive later and
     are offered on arrival); ask for the first round's close. Returns how many were offered."""
-    roster = [c for c in uow.caregivers.in_area(area) if c.active]
-    plan = uow.day_plan([c.caregiver_id for c in roster])
+    plan = uow.day_plan([c.caregiver_id for c in uow.caregivers.in_area(area)])
     made = 0
     for rid, slot in sorted(plan.items(), key=lambda kv: kv[1].start):
         request = uow.requests.get(rid)
@@ -115,35 +146,38 @@ def hold(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchP
     close places it (``close_round``). Emits ``care.dispatch.repaired`` with outcome ``held`` and
     asks for the round's close. Returns False (nothing done) when the rounds are not open for it."""
     slot = uow.planned_visits([request.request_id]).get(request.request_id)
-    if slot is None or not ask_round(request, slot, uow, now, policy):
+    k = ask_round(request, slot, uow, now, policy)
+    if k is None or slot is None or slot.announced_at is None:
         return False
-    k = policy.round_due(slot.announced_at, slot.start, now)
     reason = f"held for confirmation round {k} of the plan announced {slot.announced_at:%Y-%m-%d %H:%M}"
     uow.emit(ev.dispatch_repaired(request, now, "held", [], 0.0, None, None, 0, reason=reason))
     return True
 
 
-def promise_deferred(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
-    """Whether an accept of ``request`` at ``now`` waits to tell the elder (its plan's rounds are
-    open: the round may still move the visit; ``close_round`` tells her after the last one)."""
+def defer_promise(request: CareRequest, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
+    """Whether an accept of ``request`` at ``now`` waits to tell the elder: its plan's rounds are
+    open (a round may still move the visit). Then it also asks for the next round's close, so the
+    last round comes and tells her (``close_round``), whatever stamped the slot."""
     if policy.confirm_rounds <= 0:
         return False
     slot = uow.planned_visits([request.request_id]).get(request.request_id)
-    return slot is not None and policy.round_due(slot.announced_at, slot.start, now) is not None
+    return ask_round(request, slot, uow, now, policy) is not None
 
 
 def ladder_resumes_at(
     request: CareRequest, deadline_seconds: float, uow: UnitOfWork, now: datetime, policy: DispatchPolicy
 ) -> datetime | None:
     """When a ladder step of ``request`` that is due at ``now`` should fire instead, while its
-    plan's rounds are open: ``deadline_seconds`` after the last round closes (the rounds, not
-    the ladder, place a planned request before then); None when the ladder goes on now."""
+    plan's rounds are open: ``deadline_seconds`` after the last round closes, or after ``now``
+    when that has passed (the rounds, not the ladder, place a planned request before then); None
+    when the ladder goes on now."""
     if policy.confirm_rounds <= 0:
         return None
     slot = uow.planned_visits([request.request_id]).get(request.request_id)
-    if slot is None or slot.announced_at is None or policy.round_due(slot.announced_at, slot.start, now) is None:
+    if slot is None or slot.announced_at is None or not rounds_open(request, slot, uow, policy):
         return None
-    return policy.round_closes_at(slot.announced_at, policy.confirm_rounds) + timedelta(seconds=deadline_seconds)
+    last = policy.round_closes_at(slot.announced_at, policy.confirm_rounds)
+    return max(last, now) + timedelta(seconds=deadline_seconds)
 
 
 @dataclass(frozen=True)
@@ -166,14 +200,15 @@ def close_round(
     """Close round ``k`` of ``area``'s plan announced at ``announced_at`` (module docstring).
     Returns how many offers the round made. A round closed before (the same timer fired twice)
     does nothing (``uow.claim``)."""
-    if not uow.claim(f"{KIND}:{area}:{round_target(announced_at, k)}"):
+    if not uow.claim(_closed_id(area, announced_at, k)):
         return 0
     last = k >= policy.confirm_rounds
-    roster = sorted((c for c in uow.caregivers.in_area(area) if c.active), key=lambda c: c.caregiver_id)
+    everyone = uow.caregivers.in_area(area)  # a slot of a caregiver gone sick still counts
+    roster = sorted((c for c in everyone if c.active), key=lambda c: c.caregiver_id)
     plan = {
         rid: pv
-        for rid, pv in uow.day_plan([c.caregiver_id for c in roster]).items()
-        if pv.announced_at == announced_at and pv.start > now
+        for rid, pv in uow.day_plan([c.caregiver_id for c in everyone]).items()
+        if pv.announced_at == announced_at and pv.start > now and takes_part(pv, policy)
     }
     held = [r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None and _held(r, uow)]
     made = _replan(area, plan, held, k, uow, now, policy, travel) if held and roster else 0
@@ -181,7 +216,7 @@ def close_round(
         anyone = next((r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None), None)
         if anyone is not None:  # the next round closes even when nothing falls: the last tells the elders
             due = policy.round_closes_at(announced_at, k + 1)
-            uow.emit(ev.timer_requested(KIND, round_target(announced_at, k + 1), anyone, due, now))
+            uow.emit(ev.timer_requested(KIND, round_target(area, announced_at, k + 1), anyone, due, now))
         return made
     for rid in sorted(plan):  # the last round: the elders are told, what is left goes to insertion
         request = uow.requests.get(rid)
@@ -240,8 +275,10 @@ def _replan(
         return 0
     by_vehicle = {v.vehicle_id: v for v in vehicles}
 
-    def minute(at: datetime) -> float:
-        return float(round((at - origin).total_seconds() / 60.0))
+    def minute(at: datetime, up: bool = False) -> float:
+        """Whole minutes from ``origin``: down, or ``up`` (starts that must not come too early)."""
+        exact = (at - origin).total_seconds() / 60.0
+        return float(math.ceil(exact - 1e-9) if up else math.floor(exact + 1e-9))
 
     def vehicle_at(cid: str, at: datetime) -> str | None:
         return next((v.vehicle_id for v in vehicles if v.caregiver.caregiver_id == cid and v.start <= at < v.end), None)
@@ -281,6 +318,15 @@ def _replan(
         if vid is not None and pv.location_index is not None:
             fixed[rid] = (vid, pv.start, pv.end, pv.location_index)
     moving = {rid: r for rid, r in moving.items() if r.location_index is not None}
+    for rid in sorted(accepted):  # half of a pair whose other half cannot move stays put: the gap holds
+        r = moving[rid]
+        pair = {r.sync_partner_id} if r.sync_partner_id else {f.request_id for f in uow.requests.followers_of(rid)}
+        if pair and not pair <= set(moving):
+            visit = accepted.pop(rid)
+            del moving[rid]
+            vid = vehicle_at(visit.caregiver_id, visit.planned_start)
+            if vid is not None and r.location_index is not None:
+                fixed[rid] = (vid, visit.planned_start, visit.planned_end, r.location_index)
     if not any(rid not in accepted for rid in moving):
         return 0
 
@@ -301,7 +347,7 @@ def _replan(
     able: dict[str, set[str]] = {v.vehicle_id: set() for v in vehicles}
     allowed: dict[tuple[str, str], frozenset[str]] = {}
     keep: dict[tuple[str, str], str] = {}
-    hard = all(r.window_hard for r in moving.values())
+    hard = any(r.window_hard for r in moving.values())  # mixed: every window hard, none promised late
     for rid, r in sorted(moving.items()):
         context = uow.ranking_context(r, now)
         refused = {o.caregiver_id for o in uow.offers.for_request(rid) if o.status in REFUSED}
@@ -313,16 +359,17 @@ def _replan(
         for vid in who:
             able[vid].add(rid)
         allowed[(r.elder_id, rid)] = who
-        first = minute(max(r.window_start, cut))
+        first = minute(max(r.window_start, cut), up=True)
         latest = minute(r.latest_start)
         partner = r.sync_partner_id or ""
-        sync = r.sync_type if r.sync_is_follower and (partner in moving or partner in fixed) else None
+        known_partner = partner in moving or (partner in fixed and uow.requests.get(partner) is not None)
+        sync = r.sync_type if r.sync_is_follower and known_partner else None
         assert r.location_index is not None  # requests without a place were left out above
         needs.append(
             ServiceNeed(
                 r.elder_id,
                 rid,
-                r.duration_minutes,
+                float(math.ceil(r.duration_minutes - 1e-9)),
                 place_of(r.location_index),
                 first,
                 max(first, latest),
@@ -341,33 +388,92 @@ def _replan(
         at = minute(start)
         known = uow.requests.get(rid)  # an offered request keeps its elder: a held follower syncs with it
         needs.append(
-            ServiceNeed(known.elder_id if known else f"fixed:{rid}", rid, minute(end) - at, place_of(place), at, at)
+            ServiceNeed(
+                known.elder_id if known else f"fixed:{rid}", rid, minute(end, up=True) - at, place_of(place), at, at
+            )
         )
     roster_entries = tuple(
         RosterEntry(
-            v.vehicle_id, tuple(sorted(able[v.vehicle_id])), homes[v.vehicle_id], minute(v.start), minute(v.end)
+            v.vehicle_id,
+            tuple(sorted(able[v.vehicle_id])),
+            homes[v.vehicle_id],
+            minute(v.start, up=True),
+            minute(v.end),
         )
         for v in vehicles
     )
     paces = [travel_for(v.caregiver, travel) for v in vehicles]
-    distances = tuple(tuple(0.0 if a == b else max(t.minutes(a, b) for t in paces) for b in places) for a in places)
+    distances = tuple(  # whole minutes, up: a leg the model can make, a caregiver can make
+        tuple(0.0 if a == b else float(math.ceil(max(t.minutes(a, b) for t in paces) - 1e-9)) for b in places)
+        for a in places
+    )
     horizon = max([24 * 60.0] + [e.shift_end for e in roster_entries] + [n.window_end + n.duration for n in needs])
     instance = Instance(f"{area} round {k}", distances, tuple(needs), roster_entries, False, hard,
                         policy.shift_end_hard, horizon, {})  # fmt: skip
     hint = _hint(plan, moving, fixed, accepted, uow, vehicle_at)
+    why = None
     try:
         routes = in_solver_process(plan_day, instance, policy.confirm_round_seconds, 0, allowed, keep,
                                    policy.confirm_keep_minutes, hint)  # fmt: skip
-    except RuntimeError:
-        routes = None
-    if routes is None:
+    except Exception as exc:  # noqa: BLE001  # a round that cannot plan holds its requests; the last one inserts
+        routes, why = None, f"the planner failed ({type(exc).__name__})"
+    if routes is not None:
+        fixed_at = {rid: start for rid, (_, start, _, _) in fixed.items()}
+        why = _unsound(routes, by_vehicle, moving, fixed_at, fixed, origin, travel, policy)
+    elif why is None:
+        why = "the planner found no plan in time"
+    if routes is None or why is not None:
         for r in held:
             uow.emit(ev.dispatch_repaired(r, now, "held", [], policy.confirm_round_seconds, None, None, len(vehicles),
-                                          reason=f"round {k}: the planner found no plan in time"))  # fmt: skip
+                                          reason=f"round {k}: {why}"))  # fmt: skip
         return 0
     return _carry_out(
         routes, by_vehicle, moving, accepted, plan, held, k, origin, uow, now, policy, travel, len(vehicles)
     )
+
+
+def _unsound(
+    routes: Mapping[str, list[Stop]],
+    by_vehicle: Mapping[str, _Vehicle],
+    moving: Mapping[str, CareRequest],
+    fixed_at: Mapping[str, datetime],
+    fixed: Mapping[str, tuple[str, datetime, datetime, int]],
+    origin: datetime,
+    travel: TravelTimes,
+    policy: DispatchPolicy,
+) -> str | None:
+    """Why the round's plan cannot be carried out in real minutes, or None: each caregiver can
+    reach each stop by its start from her home or her previous stop, a hard window's start is
+    kept, nothing starts before its window, a fixed booking stays at its start, and she is home by
+    her shift's end when the policy holds it. The model's rounding makes this hold; this checks it
+    (a plan that fails is not used: the round holds its requests)."""
+    slack = timedelta(seconds=1)
+    for vid, stops in routes.items():
+        v = by_vehicle[vid]
+        pace = travel_for(v.caregiver, travel)
+        here, free = v.caregiver.home_base_index, v.start
+        for stop in stops:
+            rid, start = stop.service_id, origin + timedelta(minutes=stop.start)
+            r = moving.get(rid)
+            if r is not None:
+                loc, end = r.location_index, start + timedelta(minutes=r.duration_minutes)
+                if start < r.window_start - slack or (r.window_hard and start > r.latest_start + slack):
+                    return f"{rid} would start {start:%H:%M}, outside its window"
+            elif rid in fixed:
+                _, was, was_end, loc = fixed[rid]
+                end = start + (was_end - was)
+                if abs(start - fixed_at[rid]) > timedelta(minutes=1):
+                    return f"{rid} would move, but its booking is fixed"
+            else:
+                return f"{rid} is not a request of the round"
+            if start < free + timedelta(minutes=pace.minutes(here, loc)) - slack:
+                return f"{v.caregiver.caregiver_id} cannot reach {rid} by {start:%H:%M}"
+            here, free = loc, end
+        if policy.shift_end_hard and stops:
+            back = free + timedelta(minutes=pace.minutes(here, v.caregiver.home_base_index))
+            if back > v.end + timedelta(minutes=policy.overtime_minutes) + slack:
+                return f"{v.caregiver.caregiver_id} would be home after her shift"
+    return None
 
 
 def cid_home(roster: list[Caregiver], cid: str) -> int | None:
@@ -522,6 +628,8 @@ __all__ = [
     "hold",
     "offer_plan",
     "parse_target",
-    "promise_deferred",
+    "defer_promise",
+    "rounds_open",
+    "takes_part",
     "round_target",
 ]

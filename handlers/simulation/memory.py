@@ -136,6 +136,10 @@ class InMemoryUnitOfWork:
         self._claimed.add(event_id)
         return True
 
+    def claimed(self, event_id: str) -> bool:
+        """Whether ``claim`` saw ``event_id`` before."""
+        return event_id in self._claimed
+
     def emit(self, event: DomainEvent) -> None:
         """Append to ``events`` at once (no outbox: nothing is published)."""
         self.events.append(event)

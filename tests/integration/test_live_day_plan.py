@@ -263,7 +263,7 @@ def test_announced_plan_is_offered_then_a_decline_waits_for_the_round_and_elders
         ]  # fmt: skip
         plan = {r.request_id: r for r in s.execute(select(tables.planned_visits))}
     assert len(asked) == 1 and asked[0]["service_area"] == AREA
-    announced = datetime.fromisoformat(asked[0]["target_id"])
+    announced = datetime.fromisoformat(asked[0]["target_id"].rpartition("|")[2])
     assert steps.handle_dispatch_event(_fire("offer-plan", asked[0]["target_id"], announced))
 
     f = tables.offers.c
@@ -293,7 +293,7 @@ def test_announced_plan_is_offered_then_a_decline_waits_for_the_round_and_elders
     assert policy.confirm_rounds >= 1
     for k in range(1, policy.confirm_rounds + 1):
         due = policy.round_closes_at(announced, k)
-        assert steps.handle_dispatch_event(_fire(rounds.KIND, rounds.round_target(announced, k), due))
+        assert steps.handle_dispatch_event(_fire(rounds.KIND, rounds.round_target(AREA, announced, k), due))
     with session_factory(center)() as s:
         again = s.execute(
             select(f.caregiver_id, f.planned_start, f.status).where(f.request_id == declined).order_by(f.created_at)

@@ -210,17 +210,26 @@ def _planned_record(factory, area: str, run: str) -> dict[str, object]:
     )
 
 
-def test_a_planned_day_in_batches_repairs_and_promises_as_one_record_at_a_time(worker):
+def test_a_planned_day_in_batches_repairs_and_promises_as_one_record_at_a_time(worker, tmp_path, monkeypatch):
     """Planned areas (issue 18) through both paths, on a replay clock at 60x: a declined planned
     offer is repaired (at that speed the solver's share of the day is too small, so the repair
     gives way to insertion and says why: ``AreaContext.at_clock_speed``), a called-off visit is
     offered again and its acceptance tells the elder the window kept or changed
     (``handlers.dispatch.promise``). The batched area must decide, repair, re-plan and promise
-    exactly as the one-record area."""
+    exactly as the one-record area. The day-of path: a policy without confirmation rounds (they
+    hold a decline for a timer this test does not fire; tests/unit/test_rounds.py has them)."""
+    from pathlib import Path
+
     from db.register import set_clock, set_dispatch_mode
     from handlers.clock import SimClock
     from handlers.dispatch.planning import plan_day, planned_visits
 
+    shipped = (Path(__file__).resolve().parents[2] / "config" / "policy.toml").read_text(encoding="utf-8")
+    assert "\nrounds = 3\n" in shipped
+    (tmp_path / "policy.toml").write_text(shipped.replace("\nrounds = 3\n", "\nrounds = 0\n"), encoding="utf-8")
+    monkeypatch.setenv("CARELINE_POLICY_FILE", str(tmp_path / "policy.toml"))
+    get_settings.cache_clear()
+    runtime.install(None)
     workload, factory = worker
     one, many = workload.days[0], workload.days[1]
     routes = plan_day(workload.instance, 1.0)

@@ -13,7 +13,7 @@ from handlers.dispatch import offers, rounds
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import PlannedVisit, receive_planned
 from handlers.dispatch.scheduling import DispatchPolicy
-from handlers.model import OfferStatus, VisitStatus
+from handlers.model import OfferStatus, RequestStatus, SyncType, VisitStatus
 from tests.unit.factories import AREA, at, caregiver, line_travel, request, uow_with
 
 POLICY = DispatchPolicy(
@@ -34,7 +34,8 @@ def booked_day(plan: dict[str, PlannedVisit], *reqs, policy: DispatchPolicy = PO
     uow.plan = dict(plan)
     travel = line_travel()
     for r in reqs:
-        receive_planned(r, uow.planned_visits([r.request_id]), uow, ANNOUNCED, policy, travel)
+        ids = [r.request_id] + ([r.sync_partner_id] if r.sync_partner_id else [])  # as the bus reads them
+        receive_planned(r, uow.planned_visits(ids), uow, ANNOUNCED, policy, travel)
         assert rounds.ask_round(r, uow.plan[r.request_id], uow, ANNOUNCED, policy)
     return uow, travel
 
@@ -80,7 +81,7 @@ def test_the_plan_is_offered_at_the_announcement_and_a_decline_waits_for_the_rou
     held = [e.payload for e in uow.events if e.type == "care.dispatch.repaired"]
     assert [(h["request_id"], h["outcome"]) for h in held] == [("r2", "held")]
     timers = {e.payload["target_id"]: e.payload["due"] for e in uow.events if e.payload.get("kind") == rounds.KIND}
-    assert timers == {rounds.round_target(ANNOUNCED, 1): at(-570).isoformat()}
+    assert timers == {rounds.round_target(AREA, ANNOUNCED, 1): at(-570).isoformat()}
     # the caregivers are told their visits; the elders are not told a window yet
     accepted = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
     assert all(a["promise_deferred"] and "promised_start" not in a for a in accepted)
@@ -186,7 +187,7 @@ def test_a_malformed_round_timer_is_refused_naming_the_field(target):
 
 
 def test_a_round_timer_decodes_to_its_round():
-    target = rounds.round_target(ANNOUNCED, 2)
+    target = rounds.round_target(AREA, ANNOUNCED, 2)
     record = {
         "id": "t",
         "type": "timer.fired",
@@ -247,3 +248,85 @@ def test_explain_shows_the_hold_and_the_rounds_re_plan_in_english_and_chinese():
     assert "r2: a 09:50 -> b " in english
     chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
     assert "等待计划确认轮次" in chinese and "确认轮次：已为 2 名护理员重排全天计划" in chinese
+
+
+def test_a_reply_handled_after_the_last_round_tells_the_elder_at_once():
+    """The reply was stamped before the last close but reached dispatch after it (replies and
+    timers come on different topics): the elder is told at the accept, not left untold."""
+    uow, travel = two_caregivers_day()
+    close(uow, travel, 1)
+    close(uow, travel, 2)
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    [accepted] = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
+    assert "promise_deferred" not in accepted and accepted["promised_start"] <= at(60).isoformat()
+
+
+def test_a_slot_outside_the_rounds_is_told_at_acceptance_and_not_again():
+    soon = replace(POLICY, confirm_lead_minutes=700)  # r1 at 09:00 starts too soon after the last round
+    plan = {"r1": slot("a", 60, 1, 60, 120), "r2": slot("a", 110, 2, 100, 180)}
+    reqs = (request("r1", 1, start=60, end=120, window_hard=True), request("r2", 2, start=100, end=180))
+    uow = uow_with(caregiver("a", "meal", home=0), caregiver("b", "meal", home=5))
+    uow.plan = dict(plan)
+    travel = line_travel()
+    for r in reqs:
+        receive_planned(r, uow.planned_visits([r.request_id]), uow, ANNOUNCED, soon, travel)
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5, soon)
+    [accepted] = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
+    assert "promised_start" in accepted  # told at once: no round will move it
+    close(uow, travel, 1, soon)
+    close(uow, travel, 2, soon)
+    assert [e for e in uow.events if e.type == "dispatch.promise.told"] == []
+
+
+def test_a_held_follower_whose_anchor_has_not_arrived_does_not_stop_the_round():
+    """ra (not received yet) is planned to b at 09:00; its follower rf (same elder, 0-60 min after)
+    to a at 09:40; a declines rf: the round re-plans without the unknown anchor's gap and goes on."""
+    plan = {"ra": slot("b", 60, 3, 60, 120), "rf": slot("a", 100, 3, 60, 180)}
+    rf = request(
+        "rf", 3, start=60, end=180, window_hard=True, sync_type=SyncType.SEQUENTIAL, sync_partner_id="ra",
+        sync_is_follower=True, sync_min_gap=0, sync_max_gap=60,
+    )  # fmt: skip
+    uow, travel = booked_day(plan, rf)
+    answer(uow, travel, m.DeclineOffer, "rf.o1", "a", -599.2)
+    close(uow, travel, 1)  # the solver's synchronisation does not trip over the unknown anchor
+    [again] = pending(uow, "rf")
+    assert again.caregiver_id == "b" and at(60) <= again.planned_start <= at(180)
+    close(uow, travel, 2)
+    rf_now = uow.requests["rf"]  # offered, to the operators, or waiting for its anchor to arrive
+    assert rf_now.status.is_final or pending(uow, "rf") or rf_now.status == RequestStatus.ON_HOLD
+
+
+def test_a_soft_window_request_never_pushes_an_accepted_visit_out_of_its_hard_window():
+    """a holds r1 (hard 08:00-08:15); b declines r2 (soft, 08:00-08:10) and only a could take it:
+    the round does not start r1 late to make room (a mixed day plans every window hard, and a plan
+    that would break a hard window is not carried out)."""
+    plan = {"r1": slot("a", 10, 1, 0, 15), "r2": slot("b", 30, 2, 0, 10)}  # b (home 5) reaches neither
+    uow, travel = booked_day(
+        plan, request("r1", 1, start=0, end=15, window_hard=True), request("r2", 2, start=0, end=10)
+    )
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", -599.2)
+    close(uow, travel, 1)
+    r1 = uow.visits.for_request("r1")
+    assert r1.status == VisitStatus.SCHEDULED and at(0) <= r1.planned_start <= at(15)
+    assert [e for e in uow.events if e.type == "care.visit.moved"] == []
+
+
+def test_a_request_whose_caregiver_fell_sick_after_declining_is_still_placed_or_sent_on():
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.DeclineOffer, "r3.o1", "b", -599.2)
+    uow.caregivers.get("b").active = False
+    close(uow, travel, 1)
+    close(uow, travel, 2)
+    r3 = uow.requests["r3"]
+    assert r3.status.is_final or pending(uow, "r3") or uow.visits.for_request("r3") is not None
+
+
+def test_an_area_switched_to_online_still_tells_its_elders_after_the_last_round():
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    online = AreaContext(POLICY, travel, mode="online")
+    for k in (1, 2):
+        due = POLICY.round_closes_at(ANNOUNCED, k)
+        messagebus.handle(m.CloseRound(f"ev-{k}", None, AREA, announced_at=ANNOUNCED, round=k), uow, due, online)
+    assert [e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told"] == ["r1"]
