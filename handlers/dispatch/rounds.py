@@ -26,8 +26,10 @@ most of the plan (``careline bench confirm``, docs/NOTES.md). The flow, with
   (``offers.offer_next``); from then on a fall repairs the day as before.
 
 A slot takes part only when it starts ``policy.confirm_lead_minutes`` after the last close
-(``DispatchPolicy.round_due``); an announcement on the day itself repairs at once. Times in the
-planning instance are whole minutes from the round's close (travel rounded as the planner does).
+(``DispatchPolicy.round_due``, decided at the announcement): the early slots of a plan announced on
+the day repair at once, its later ones take part. Times in the planning instance are whole
+minutes from the round's close, travel and durations rounded up, and the plan is checked in real
+minutes before it is carried out (``_unsound``).
 Not modelled in a round: elders' preferred caregivers beyond the ranking's exclusions, lunch
 breaks, a caregiver's commitments outside the area (none exist: caregivers serve one area).
 """
