@@ -16,7 +16,7 @@ that performs badly, to show the evaluation steering work away from them.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Mapping
 
@@ -90,6 +90,9 @@ class CaregiverAction:
     offer_id: str = ""
     stars: int | None = None
     complaint: bool = False
+    told: int = 0
+    """A check-in: which telling of the visit's start it is for (1 for the acceptance, then one more
+    per move or cancellation); an older one lapses (``CaregiverFleet.act``)."""
 
 
 def reactions(
@@ -147,7 +150,7 @@ class CaregiverFleet:
                     "check_in",
                     rid,
                     payload["caregiver_id"],
-                    offer_id=f"plan#{self._plans[key]}",
+                    told=self._plans[key],
                 )
             ]
         if event_type == "care.visit.cancelled" and payload.get("request_id") and payload.get("caregiver_id"):
@@ -173,20 +176,15 @@ class CaregiverFleet:
             ]
         if action.kind != "check_in":
             return action, []
-        if (
-            action.offer_id.startswith("plan#")
-            and action.offer_id != f"plan#{self._plans.get((action.request_id, action.caregiver_id))}"
-        ):
-            return None, []  # the visit was moved since: the check-in for its new start stands
+        if action.told and action.told != self._plans.get((action.request_id, action.caregiver_id)):
+            return None, []  # the visit was moved or cancelled since: the check-in for its new start stands
         location, duration, _ = self._visits.get(action.request_id, (None, timedelta(0), action.due))
         here, free_at = self._where.get(action.caregiver_id, (None, None))
         if free_at is not None:
             travel = self.travel_by_caregiver.get(action.caregiver_id, self.travel)
             ready = free_at + timedelta(minutes=travel.minutes(here, location))
             if action.due < ready:
-                return None, [
-                    CaregiverAction(ready, action.kind, action.request_id, action.caregiver_id, action.offer_id)
-                ]
+                return None, [replace(action, due=ready)]
         self._where[action.caregiver_id] = (location, action.due + duration)
         return action, [CaregiverAction(action.due + duration, "check_out", action.request_id, action.caregiver_id)]
 

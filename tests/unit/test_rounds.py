@@ -330,3 +330,29 @@ def test_an_area_switched_to_online_still_tells_its_elders_after_the_last_round(
         due = POLICY.round_closes_at(ANNOUNCED, k)
         messagebus.handle(m.CloseRound(f"ev-{k}", None, AREA, announced_at=ANNOUNCED, round=k), uow, due, online)
     assert [e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told"] == ["r1"]
+
+
+def test_the_simulated_caregiver_goes_at_the_moved_start_not_the_old_one():
+    """The bench's caregivers (``CaregiverFleet``): after a round moves her visit, the check-in for
+    the old start lapses and the one for the new start stands; a cancelled visit is not visited."""
+    from handlers.simulation.caregiver_model import CaregiverFleet, CaregiverModel
+
+    fleet = CaregiverFleet(CaregiverModel(seed=1, late_arrival_rate=0.0), line_travel(), {"a": 0, "b": 5})
+    visit = {"request_id": "r1", "caregiver_id": "a", "visit_id": "r1.o1.v", "location_index": 1}
+    [old] = fleet.on_event(
+        "dispatch.offer.accepted",
+        {**visit, "planned_start": at(60).isoformat(), "planned_end": at(90).isoformat()},
+        at(-600),
+    )
+    [new] = fleet.on_event(
+        "care.visit.moved",
+        {**visit, "planned_start": at(120).isoformat(), "planned_end": at(150).isoformat()},
+        at(-570),
+    )
+    assert (old.kind, old.due, new.kind, new.due) == ("check_in", at(60), "check_in", at(120))
+    assert fleet.act(old) == (None, [])  # she does not go at the old start
+    done, later = fleet.act(new)
+    assert done == new and [a.kind for a in later] == ["check_out"]
+    assert new.offer_id == ""  # an SMS check-in finds her job by request and caregiver, as before
+    fleet.on_event("care.visit.cancelled", visit, at(-540))
+    assert fleet.act(new) == (None, [])
