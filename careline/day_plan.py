@@ -44,6 +44,7 @@ from handlers.dispatch.day_plan import (
 )
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.planning import plan_day
+from handlers.events import area_timer_requested
 from handlers.model import DomainEvent
 
 __all__ = ["DayPlan", "PlanRefused", "announce", "plan_area_day"]
@@ -193,9 +194,7 @@ def offer_plan_timer(area: str, now: datetime) -> DomainEvent:
     """``timer.requested`` for ``offer-plan`` due ``now``: the timer service fires it into the
     area's dispatch partition, where the plan's received requests are offered to their planned
     caregivers and the confirmation rounds begin (``handlers.dispatch.rounds.offer_plan``)."""
-    target = f"{area}|{now.isoformat()}"  # one timer job per area and announcement
-    payload = {"kind": "offer-plan", "target_id": target, "due": now.isoformat(), "service_area": area}
-    return DomainEvent("timer.requested", area, now, "schedule", area, payload)
+    return area_timer_requested("offer-plan", f"{area}|{now.isoformat()}", area, now, now)
 
 
 def announce(runtime: Runtime, result: DayPlan, now: datetime) -> DayPlan:

@@ -104,7 +104,9 @@ def offer_accepted(
     an answer given in time was processed after the expiry), so a consumer
     that counted the timeout counts this offer once (``handlers.evaluation.live_kpis``).
     ``promise``: (start, end, changed), the window the elder is told
-    (``handlers.dispatch.promise``) and whether it replaces one told before."""
+    (``handlers.dispatch.promise``) and whether it replaces one told before; None while a planned
+    day's confirmation rounds may still move the visit (``promise_deferred``: the elder is told
+    after the last round, ``dispatch.promise.told``)."""
     told: dict[str, Any] = {}
     if promise is None:
         told = {"promise_deferred": True}  # a confirmation round may still move it: told after the last
@@ -238,6 +240,14 @@ def timer_requested(kind: str, target_id: str, request: CareRequest, due: dateti
     ``offer-expiry`` (offer id), ``ladder-step`` (``<request id>#<step index>``),
     ``check-in-deadline`` and ``late-check`` (visit id), ``followup-deadline`` (request id)."""
     return _event("timer.requested", request, now, "schedule", kind=kind, target_id=target_id, due=_iso(due))
+
+
+def area_timer_requested(kind: str, target_id: str, service_area: str, due: datetime, now: datetime) -> DomainEvent:
+    """``timer.requested`` (schedule) for a whole service area, not one request: ``offer-plan``
+    (target ``<area>|<announced ISO 8601>``, ``careline.day_plan.announce``) and ``confirm-round``
+    (``handlers.messages.round_target``); keyed by the area, as the timer service publishes it."""
+    payload = {"kind": kind, "target_id": target_id, "due": _iso(due), "service_area": service_area}
+    return DomainEvent("timer.requested", service_area, now, "schedule", service_area, payload)
 
 
 def escalated(request: CareRequest, now: datetime, step: str, reason: str) -> DomainEvent:

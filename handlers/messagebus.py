@@ -137,7 +137,7 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         _on(m.ReceiveRequest, receive_request),
         _on(
             m.AcceptOffer,
-            lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: offers.accept_offer(c.offer_id, c.caregiver_id, uow, now, a.offer_policy, a.travel),
         ),
         _on(
             m.DeclineOffer,
@@ -179,7 +179,7 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
         ),
         _on(
             m.EscalateRequest,
-            lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.policy, a.travel),
+            lambda c, uow, now, a: offers.step_deadline(c.request_id, c.step, uow, now, a.offer_policy, a.travel),
         ),
         _on(
             m.EnforceCheckIn,

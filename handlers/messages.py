@@ -224,6 +224,13 @@ _BY_TIMER: dict[str, Callable[[tuple[str, datetime | None, str], Mapping[str, An
 }
 
 
+def round_target(area: str, announced_at: datetime, k: int) -> str:
+    """The timer target of confirmation round ``k`` of ``area``'s plan announced at
+    ``announced_at`` (aware): ``<area>|<ISO 8601>#<k>``, one timer job per area, plan and round
+    (``handlers.dispatch.rounds``); ``_round`` reads it back."""
+    return f"{area}|{announced_at.isoformat()}#{k}"
+
+
 def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
     target = _text(data, "target_id")
     head, _, k = target.rpartition("#")

@@ -12,6 +12,7 @@ problem (``handlers.dispatch.batching``; emergencies never wait for a batch);
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
@@ -28,6 +29,13 @@ class AreaContext:
     travel: TravelTimes
     mode: Mode = "online"
     batch_interval_seconds: float = 60.0
+
+    @cached_property
+    def offer_policy(self) -> DispatchPolicy:
+        """The policy an accept or a ladder step reads: confirmation rounds only in a planned area
+        (``handlers.dispatch.rounds``), so an online or batched area's accept never reads the
+        plan table (one query per accept on the worker's hot path, for nothing)."""
+        return self.policy if self.mode == "planned" else replace(self.policy, confirm_rounds=0)
 
     def at_clock_speed(self, speed: float) -> AreaContext:
         """This context for a clock running ``speed`` times real time (a replay): a planned

@@ -49,6 +49,7 @@ from handlers.dispatch.planning import plan_day
 from handlers.dispatch.repair import in_solver_process
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
 from handlers.dispatch.shifts import shifts_between
+from handlers.messages import round_target
 from handlers.model import Caregiver, CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 
@@ -56,24 +57,6 @@ KIND = "confirm-round"
 """The timer kind of a round's close (``handlers.messages``)."""
 
 REFUSED = (OfferStatus.REJECTED, OfferStatus.TIMEOUT)
-
-
-def round_target(area: str, announced_at: datetime, k: int) -> str:
-    """The timer target of round ``k`` of ``area``'s plan announced at ``announced_at``:
-    ``<area>|<ISO 8601>#<k>`` (the timer service keeps one job per kind and target)."""
-    return f"{area}|{announced_at.isoformat()}#{k}"
-
-
-def parse_target(target: str) -> tuple[datetime, int]:
-    """(announced at, round) from a ``round_target``; raises ``ValueError`` for anything else."""
-    head, _, k = target.rpartition("#")
-    _, _, at = head.rpartition("|")
-    if not at or not k.isdigit() or int(k) < 1:
-        raise ValueError(f"{target!r} is not <area>|<announced ISO 8601>#<round>")
-    announced = datetime.fromisoformat(at)
-    if announced.tzinfo is None:
-        raise ValueError(f"{target!r}: the announcement time has no zone")
-    return announced, int(k)
 
 
 def _closed_id(area: str, announced_at: datetime, k: int) -> str:
@@ -215,10 +198,9 @@ def close_round(
     held = [r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None and _held(r, uow)]
     made = _replan(area, plan, held, k, uow, now, policy, travel) if held and roster else 0
     if not last:
-        anyone = next((r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None), None)
-        if anyone is not None:  # the next round closes even when nothing falls: the last tells the elders
+        if plan:  # the next round closes even when nothing falls: the last tells the elders
             due = policy.round_closes_at(announced_at, k + 1)
-            uow.emit(ev.timer_requested(KIND, round_target(area, announced_at, k + 1), anyone, due, now))
+            uow.emit(ev.area_timer_requested(KIND, round_target(area, announced_at, k + 1), area, due, now))
         return made
     for rid in sorted(plan):  # the last round: the elders are told, what is left goes to insertion
         request = uow.requests.get(rid)
@@ -310,7 +292,7 @@ def _replan(
                 moving[b.request_id] = request
                 continue
             vid = vehicle_at(cid, b.start)
-            place = b.location_index if b.location_index is not None else cid_home(roster, cid)
+            place = b.location_index if b.location_index is not None else _home_of(roster, cid)
             if vid is not None and place is not None:
                 fixed[b.request_id] = (vid, b.start, b.end, place)
     for rid, pv in plan.items():  # slots of requests not received yet stay where they are
@@ -478,7 +460,7 @@ def _unsound(
     return None
 
 
-def cid_home(roster: list[Caregiver], cid: str) -> int | None:
+def _home_of(roster: list[Caregiver], cid: str) -> int | None:
     """The home base (location index) of caregiver ``cid`` of ``roster``; None when unknown."""
     return next((c.home_base_index for c in roster if c.caregiver_id == cid), None)
 
@@ -629,7 +611,6 @@ __all__ = [
     "close_round",
     "hold",
     "offer_plan",
-    "parse_target",
     "defer_promise",
     "rounds_open",
     "takes_part",

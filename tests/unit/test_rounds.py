@@ -356,3 +356,13 @@ def test_the_simulated_caregiver_goes_at_the_moved_start_not_the_old_one():
     assert new.offer_id == ""  # an SMS check-in finds her job by request and caregiver, as before
     fleet.on_event("care.visit.cancelled", visit, at(-540))
     assert fleet.act(new) == (None, [])
+
+
+def test_an_accept_in_an_online_area_tells_the_elder_at_once_even_with_a_plan_stored():
+    """Rounds belong to planned areas (``AreaContext.offer_policy``): an online area's accept does
+    not wait, and does not read the plan."""
+    uow, travel = two_caregivers_day()
+    answer_online = AreaContext(POLICY, travel, mode="online")
+    messagebus.handle(m.AcceptOffer("ev-online", None, AREA, "r1.o1", "a"), uow, at(-599.5), answer_online)
+    [accepted] = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
+    assert "promise_deferred" not in accepted and "promised_start" in accepted
