@@ -243,5 +243,10 @@ def handle(command: m.Command, uow: Any, now: datetime, area: AreaContext | None
 def event_time(command: m.Command, clock_now: datetime) -> datetime:
     """When ``command`` happened, never later than the clock: dispatch decides in
     event time, so broker latency changes the order of work, not the times a
-    request or visit records."""
-    return clock_now if command.at is None else min(command.at, clock_now)
+    request or visit records. A command that re-plans the day ahead
+    (``Command.decides_now``: a confirmation round, a plan's offers) is decided at the
+    clock: handled an hour late, a round stamped with its due time moved a visit its caregiver
+    had set off for (CI of 2e6f011, a bazirha-E2 replay at 1200x)."""
+    if command.at is None or command.decides_now:
+        return clock_now
+    return min(command.at, clock_now)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 
 class InvalidMessage(ValueError):
@@ -36,6 +36,10 @@ class Command:
 
     event_id: str
     at: datetime | None
+
+    decides_now: ClassVar[bool] = False
+    """Handled at the clock's time, not the stamp (``handlers.messagebus.event_time``): a command
+    that re-plans what is still ahead must know the present, however late it is handled."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,10 @@ class EnforceCheckIn(DispatchCommand):
 @dataclass(frozen=True)
 class CloseRound(DispatchCommand):
     """A planned day's confirmation round closes (timer ``confirm-round``, target
-    ``<announced ISO 8601>#<round>``): re-plan what fell since (``handlers.dispatch.rounds``)."""
+    ``<announced ISO 8601>#<round>``): re-plan what fell since (``handlers.dispatch.rounds``).
+    Decided at the clock: a round handled late must not move visits already under way."""
 
+    decides_now: ClassVar[bool] = True
     announced_at: datetime = datetime.min
     round: int = 0
 
@@ -133,7 +139,10 @@ class CloseRound(DispatchCommand):
 @dataclass(frozen=True)
 class OfferPlan(DispatchCommand):
     """A planned day was announced (``careline plan --announce``, the evening job): offer its
-    received requests to their planned caregivers (``handlers.dispatch.rounds.offer_plan``)."""
+    received requests to their planned caregivers (``handlers.dispatch.rounds.offer_plan``);
+    decided at the clock, so a slot already begun is not offered."""
+
+    decides_now: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,12 @@ most of the plan (``careline bench confirm``, docs/NOTES.md). The flow, with
 
 A slot takes part only when it starts ``policy.confirm_lead_minutes`` after the last close
 (``DispatchPolicy.round_due``, decided at the announcement): the early slots of a plan announced on
-the day repair at once, its later ones take part. Times in the planning instance are whole
-minutes from the round's close, travel and durations rounded up, and the plan is checked in real
-minutes before it is carried out (``_unsound``).
+the day repair at once, its later ones take part. A round decides at the clock, not at its due
+time (``messages.CloseRound.decides_now``), and changes nothing that starts within
+``confirm_lead_minutes`` of then; a caregiver whose shift has begun starts from the visit she is
+in or her last one, not from home (``_from_where_she_is``). Times in the planning instance are
+whole minutes, travel and durations rounded up, and the plan is checked in real minutes before
+it is carried out (``_unsound``).
 Not modelled in a round: elders' preferred caregivers beyond the ranking's exclusions, lunch
 breaks, a caregiver's commitments outside the area (none exist: caregivers serve one area).
 """
@@ -46,11 +49,20 @@ from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop
 from handlers.dispatch import offers, promise
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.planning import plan_day
-from handlers.dispatch.repair import in_solver_process
+from handlers.dispatch.repair import MIN_SOLVER_SECONDS, in_solver_process
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
 from handlers.dispatch.shifts import shifts_between
 from handlers.messages import round_target
-from handlers.model import Caregiver, CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
+from handlers.model import (
+    Booking,
+    Caregiver,
+    CareRequest,
+    OfferStatus,
+    RequestStatus,
+    Visit,
+    VisitStatus,
+    offer_id_of,
+)
 from handlers.ports import UnitOfWork
 
 KIND = "confirm-round"
@@ -167,10 +179,15 @@ def ladder_resumes_at(
 
 @dataclass(frozen=True)
 class _Vehicle:
+    """One shift of a caregiver in a round's instance: from home at ``start`` (the shift's start,
+    the round's cut, or early enough to reach her visit under way: ``_from_where_she_is``) to
+    ``end``; ``shift_start`` is the rota's."""
+
     vehicle_id: str
     caregiver: Caregiver
     start: datetime
     end: datetime
+    shift_start: datetime
 
 
 def close_round(
@@ -236,8 +253,41 @@ def _vehicles(roster: list[Caregiver], first: datetime, last: datetime, now: dat
         shifts = [s for s in shifts_between(c, first, last) if s.end > now]
         for i, s in enumerate(shifts):
             vid = c.caregiver_id if len(shifts) == 1 else f"{c.caregiver_id}#{i}"
-            out.append(_Vehicle(vid, c, max(s.start, now), s.end))
+            out.append(_Vehicle(vid, c, max(s.start, now), s.end, s.start))
     return out
+
+
+def _from_where_she_is(
+    vehicles: list[_Vehicle],
+    bookings: Mapping[str, list[Booking]],
+    cut: datetime,
+    paces: list[TravelTimes],
+) -> tuple[list[_Vehicle], dict[str, tuple[str, Booking]]]:
+    """Each shift that has begun starts where its caregiver is at the round's ``cut``: at her
+    latest booking of the shift that starts before the cut (the visit she is in, or her last one),
+    not at home. Returns the vehicles, those with such a booking starting from home early enough
+    to reach it (travel rounded up to whole minutes, the slowest pace), and request id ->
+    (vehicle id, booking) of those bookings, fixed in the instance. The day-of repair does the
+    same (``handlers.dispatch.repair._problem``)."""
+    anchors: dict[str, tuple[str, Booking]] = {}
+    out: list[_Vehicle] = []
+    for v in vehicles:
+        home = v.caregiver.home_base_index
+        before = [
+            b
+            for b in bookings.get(v.caregiver.caregiver_id, [])
+            if v.shift_start <= b.start < cut and b.location_index is not None
+        ]
+        if not before or home is None:
+            out.append(v)
+            continue
+        last = max(before, key=lambda b: b.start)
+        assert last.location_index is not None
+        leg = math.ceil(max(t.minutes(home, last.location_index) for t in paces) - 1e-9)
+        at = last.start.replace(second=0, microsecond=0)
+        out.append(replace(v, start=at - timedelta(minutes=leg)))
+        anchors[last.request_id] = (v.vehicle_id, last)
+    return out, anchors
 
 
 def _replan(
@@ -250,13 +300,23 @@ def _replan(
     policy: DispatchPolicy,
     travel: TravelTimes,
 ) -> int:
-    """Re-plan the area's day of ``plan`` for the ``held`` requests and carry the plan out."""
+    """Re-plan the area's day of ``plan`` for the ``held`` requests and carry the plan out. A
+    budget below ``repair.MIN_SOLVER_SECONDS`` (a replay clock's share of it) is not spent: the
+    requests stay held, as when the planner finds nothing."""
+    if policy.confirm_round_seconds < MIN_SOLVER_SECONDS:
+        brief = f"{policy.confirm_round_seconds:.3f} s of planner time (a replay clock's share) is too little"
+        for r in held:
+            uow.emit(ev.dispatch_repaired(r, now, "held", [], 0.0, None, None, 0, reason=f"round {k}: {brief}"))
+        return 0
     roster = sorted((c for c in uow.caregivers.in_area(area) if c.active), key=lambda c: c.caregiver_id)
-    cut = now + timedelta(seconds=policy.offer_timeout_seconds)
-    origin = now.replace(second=0, microsecond=0)
+    # nothing starting within the lead moves or is placed: she has set off, or is about to
+    cut = now + max(timedelta(seconds=policy.offer_timeout_seconds), timedelta(minutes=policy.confirm_lead_minutes))
     vehicles = _vehicles(roster, min(pv.start for pv in plan.values()), max(pv.end for pv in plan.values()), cut)
     if not vehicles:
         return 0
+    bookings = uow.bookings([c.caregiver_id for c in roster])
+    vehicles, anchors = _from_where_she_is(vehicles, bookings, cut, [travel_for(v.caregiver, travel) for v in vehicles])
+    origin = min([now.replace(second=0, microsecond=0)] + [v.start for v in vehicles])  # no minute below 0
     by_vehicle = {v.vehicle_id: v for v in vehicles}
 
     def minute(at: datetime, up: bool = False) -> float:
@@ -271,11 +331,13 @@ def _replan(
     moving: dict[str, CareRequest] = {r.request_id: r for r in held}
     fixed: dict[str, tuple[str, datetime, datetime, int]] = {}  # rid -> (vehicle, start, end, place)
     accepted: dict[str, Visit] = {}
-    bookings = uow.bookings([c.caregiver_id for c in roster])
+    for rid, (anchored, b) in anchors.items():
+        assert b.location_index is not None  # _from_where_she_is took only placed bookings
+        fixed[rid] = (anchored, b.start, b.end, b.location_index)
     for cid, booked in bookings.items():
         for b in booked:
-            if b.end <= cut:
-                continue
+            if b.start < cut:
+                continue  # under way or done: the anchors above say where she is
             visit = uow.visits.for_request(b.request_id)
             request = uow.requests.get(b.request_id)
             if (
@@ -285,7 +347,6 @@ def _replan(
                 and visit.caregiver_id == cid
                 and visit.status == VisitStatus.SCHEDULED
                 and visit.check_in_at is None
-                and b.start >= cut
                 and request.location_index is not None
             ):
                 accepted[b.request_id] = visit
@@ -296,7 +357,7 @@ def _replan(
             if vid is not None and place is not None:
                 fixed[b.request_id] = (vid, b.start, b.end, place)
     for rid, pv in plan.items():  # slots of requests not received yet stay where they are
-        if rid in moving or rid in fixed or uow.requests.get(rid) is not None:
+        if rid in moving or rid in fixed or uow.requests.get(rid) is not None or pv.start < cut:
             continue
         vid = vehicle_at(pv.caregiver_id, pv.start)
         if vid is not None and pv.location_index is not None:

@@ -121,7 +121,8 @@ class DispatchPolicy:
     ``careline bench confirm``: 20 settles in 2-3 rounds)."""
     confirm_lead_minutes: float = 60.0
     """Planned areas: a slot takes part in the rounds only when it starts at least this long after
-    the last round closes (the early slots of a plan announced on the day repair instead)."""
+    the last round closes (the early slots of a plan announced on the day repair instead), and a
+    round changes nothing that starts within this long of when it is handled."""
     promise_before_minutes: float = 15.0
     """The window told to the elder opens this many minutes before the held start
     (``handlers.dispatch.promise``)."""

@@ -134,3 +134,9 @@ def test_every_command_type_has_a_handler():
 def test_event_time_is_never_later_than_the_clock():
     late = m.ExpireOffer("ev", at(5), AREA, "o")
     assert messagebus.event_time(late, at(3)) == at(3) and messagebus.event_time(late, at(9)) == at(5)
+
+
+def test_a_confirmation_round_handled_late_decides_at_the_clock_not_at_its_due_time():
+    late = m.CloseRound("ev", at(5), AREA, announced_at=at(-600), round=1)
+    assert messagebus.event_time(late, at(65)) == at(65)
+    assert messagebus.event_time(m.OfferPlan("ev", at(5), AREA), at(65)) == at(65)

@@ -366,3 +366,53 @@ def test_an_accept_in_an_online_area_tells_the_elder_at_once_even_with_a_plan_st
     messagebus.handle(m.AcceptOffer("ev-online", None, AREA, "r1.o1", "a"), uow, at(-599.5), answer_online)
     [accepted] = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
     assert "promise_deferred" not in accepted and "promised_start" in accepted
+
+
+def test_a_round_on_the_day_plans_each_caregiver_from_the_visit_she_is_in_not_from_home():
+    """Announced at 08:00 with one round (closes 08:30). a (home 0) is in r0 at location 1 until
+    09:30 and has accepted r1 (location 3, 09:40-10:35) at 10:30; b declines r2 (location 3, must
+    start 10:30-10:40), which only a can take: r1 moves earlier. From home she could start r1 at
+    09:40; from r0 not before 09:50 (20 min away). CI of 2e6f011: a round planned a caregiver
+    from home while she was in a visit, and her next visit ended after its hard window."""
+    announced = at(0)
+    policy = replace(POLICY, confirm_rounds=1)
+    plan = {
+        "r0": PlannedVisit("a", at(10), at(90), 1, announced, "meal", at(10), at(40), True),
+        "r1": PlannedVisit("a", at(150), at(180), 3, announced, "meal", at(100), at(155), True),
+        "r2": PlannedVisit("b", at(150), at(180), 3, announced, "meal", at(150), at(160), True),
+    }
+    uow = uow_with(caregiver("a", "meal", home=0), caregiver("b", "meal", home=5))
+    uow.plan = dict(plan)
+    travel = line_travel()
+    for r in (
+        request("r0", 1, start=10, end=40, duration=80, window_hard=True),
+        request("r1", 3, start=100, end=155, window_hard=True),
+        request("r2", 3, start=150, end=160, window_hard=True),
+    ):
+        receive_planned(r, uow.planned_visits([r.request_id]), uow, announced, policy, travel)
+    assert not rounds.takes_part(plan["r0"], policy) and rounds.takes_part(plan["r2"], policy)
+    answer(uow, travel, m.AcceptOffer, "r0.o1", "a", 1, policy)
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", 1.5, policy)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "b", 2, policy)
+    area = AreaContext(policy, travel, mode="planned")
+    messagebus.handle(m.CloseRound("ev-round", None, AREA, announced_at=announced, round=1), uow, at(30), area)
+    [again] = pending(uow, "r2")
+    assert again.caregiver_id == "a"
+    r1 = uow.visits.for_request("r1")
+    assert at(110) <= r1.planned_start <= at(155), r1.planned_start  # reachable from r0, inside its window
+    assert uow.visits.for_request("r0").planned_start == at(10)  # under way: never moved
+
+
+def test_a_round_with_too_little_planner_time_keeps_its_requests_held_and_says_why():
+    """A replay at 1200x leaves a round 10 s / 1200 of planner time: not spent (the solver process
+    alone takes longer and the replayed day would run on meanwhile); the last round inserts."""
+    brief = replace(POLICY, confirm_round_seconds=0.01)
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2, brief)
+    close(uow, travel, 1, brief)
+    assert pending(uow, "r2") == []
+    [last] = [e.payload for e in uow.events if e.type == "care.dispatch.repaired"][-1:]
+    assert last["outcome"] == "held" and "too little" in last["reason"]
+    close(uow, travel, 2, brief)
+    [offer] = pending(uow, "r2")
+    assert offer.caregiver_id == "b"  # by insertion, never back to a
