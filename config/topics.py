@@ -36,6 +36,11 @@ TIMERS = TopicSpec("care.timers.v1", "service area", "a deadline that fired (off
 DISPATCH_DLQ = TopicSpec(
     "dispatch.dlq.v1", "service area", "dead letter: event + reason", configs={"retention.ms": str(30 * DAY_MS)}
 )
+REPAIRS = TopicSpec(
+    "dispatch.repairs.v1",
+    "service area",
+    "a planned day's repair to search beside the worker (handlers.dispatch.repair)",
+)
 OFFERS = TopicSpec("dispatch.offers.v1", "request id", "offer created / accepted / closed")
 LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisions, visit events")
 FEEDBACK = TopicSpec("care.feedback.v1", "request id", "rating or complaint")
@@ -63,6 +68,7 @@ ALL = (
     CAREGIVER_EVENTS,
     TIMERS,
     DISPATCH_DLQ,
+    REPAIRS,
     OFFERS,
     LIFECYCLE,
     FEEDBACK,
@@ -78,6 +84,7 @@ BY_ROLE = {
     "offers": OFFERS,
     "requests": REQUESTS,
     "timers": TIMERS,
+    "repairs": REPAIRS,
     "caregiver": CAREGIVER_EVENTS,
     "feedback": FEEDBACK,
     "register": REGISTER,

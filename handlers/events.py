@@ -234,6 +234,14 @@ def plan_changed(
     )
 
 
+def repair_requested(request: CareRequest, now: datetime, job: dict[str, Any]) -> DomainEvent:
+    """``dispatch.repair.requested`` (repairs, keyed by the service area): a planned day's repair
+    to search beside the worker (``handlers.dispatch.repair.ask_solver`` gives the ``job``'s
+    shape; the solver agent answers with ``dispatch.repair.solved`` on the area's timers
+    partition)."""
+    return DomainEvent("dispatch.repair.requested", request.request_id, now, "repairs", request.service_area, dict(job))
+
+
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
     """``timer.requested`` (schedule): ask the timer service to fire ``kind`` for ``target_id`` at
     ``due`` (aware UTC). Kinds and their targets are decoded in ``handlers.messages``:

@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 from handlers import messages as m
 from handlers.channels.intake import InvalidIntake, validate_intake
-from handlers.dispatch import batching, offers, rounds
+from handlers.dispatch import batching, offers, repair, rounds
 from handlers.dispatch.area import AreaContext
 from handlers.dispatch.planned import receive_planned
 from handlers.dispatch.repair import repair_or_offer, replace_late
@@ -77,7 +77,8 @@ def _reoffer(uow: UnitOfWork, now: datetime, area: AreaContext) -> offers.Reoffe
     if area.mode != "planned":
         return None
     return lambda request: (
-        rounds.hold(request, uow, now, area.policy) or repair_or_offer(request, uow, now, area.policy, area.travel)
+        rounds.hold(request, uow, now, area.policy)
+        or repair_or_offer(request, uow, now, area.policy, area.travel, area.background_repairs)
     )
 
 
@@ -94,7 +95,7 @@ def _unplanned(uow: UnitOfWork, now: datetime, area: AreaContext) -> offers.Reof
 
     def offer(request: CareRequest) -> object:
         if request.priority in REPAIR_ON_ARRIVAL:
-            return repair_or_offer(request, uow, now, area.policy, area.travel)
+            return repair_or_offer(request, uow, now, area.policy, area.travel, area.background_repairs)
         return offers.offer_next(request, uow, now, area.policy, area.travel)
 
     return offer
@@ -200,6 +201,8 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
                 c.service_area, c.announced_at, c.round, uow, now, a.policy, a.travel
             ),
         ),
+        _on(m.ApplyRepair, lambda c, uow, now, a: repair.apply_answer(c.answer, uow, now, a.policy, a.travel)),
+        _on(m.RepairOverdue, lambda c, uow, now, a: repair.answer_overdue(c.attempt_id, uow, now, a.policy, a.travel)),
         _on(
             m.OfferPlan,
             lambda c, uow, now, a: (

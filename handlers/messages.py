@@ -146,6 +146,24 @@ class OfferPlan(DispatchCommand):
 
 
 @dataclass(frozen=True)
+class ApplyRepair(DispatchCommand):
+    """The solver agent's answer to a planned day's repair (``dispatch.repair.solved`` on the
+    area's timers partition; ``handlers.dispatch.repair.search_job`` gives ``answer``'s shape,
+    checked by ``decode``). Decided at the clock: the day as it is when the answer arrives."""
+
+    decides_now: ClassVar[bool] = True
+    answer: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RepairOverdue(DispatchCommand):
+    """A repair's answer did not come in time (timer ``repair-overdue``, target
+    ``<request id>#<offers made>``): insertion offers the request."""
+
+    attempt_id: str = ""
+
+
+@dataclass(frozen=True)
 class CheckLateness(DispatchCommand):
     """A booked visit's window is closing (timer ``late-check``): can it still start in time?"""
 
@@ -252,6 +270,36 @@ def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Co
     return CloseRound(*env, announced_at=at, round=int(k))
 
 
+def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    for name in ("attempt_id", "request_id", "origin"):
+        _text(data, name)
+    try:
+        origin = datetime.fromisoformat(data["origin"])
+    except ValueError:
+        origin = None
+    if origin is None or origin.tzinfo is None:
+        raise InvalidMessage("not an ISO 8601 time with a zone", "data.origin")
+    for name in ("cast", "takers", "unserved"):
+        if not isinstance(data.get(name), list) or not all(isinstance(x, str) for x in data[name]):
+            raise InvalidMessage("not a list of strings", f"data.{name}")
+    routes = data.get("routes")
+    if routes is not None and not (
+        isinstance(routes, dict)
+        and all(
+            isinstance(stops, list)
+            and all(isinstance(s, list) and len(s) == 2 and isinstance(s[0], str) and type(s[1]) is int for s in stops)
+            for stops in routes.values()
+        )
+    ):
+        raise InvalidMessage("not null or caregiver id -> [[request id, start minute], ...]", "data.routes")
+    seconds = data.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise InvalidMessage("not a number of seconds", "data.seconds")
+    return ApplyRepair(*env, answer=dict(data))
+
+
+_BY_TYPE["dispatch.repair.solved"] = _repair_answer
+_BY_TIMER["repair-overdue"] = lambda env, d: RepairOverdue(*env, attempt_id=_text(d, "target_id"))
 _BY_TIMER["confirm-round"] = _round
 _BY_TIMER["offer-plan"] = lambda env, d: OfferPlan(*env)
 

@@ -16,6 +16,7 @@ worker killed then lost the request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Callable
@@ -26,7 +27,16 @@ from config import topics
 from config.settings import get_settings
 from handlers.dispatch import repair
 from streams import batches, steps
-from streams.app import app, dispatch_dlq_topic, dispatch_inbox, intake_dlq_topic, intake_topic, lifecycle_topic
+from streams.app import (
+    app,
+    dispatch_dlq_topic,
+    dispatch_inbox,
+    intake_dlq_topic,
+    intake_topic,
+    lifecycle_topic,
+    repairs_topic,
+    timers_topic,
+)
 from streams.relay import relay
 from streams.runtime import ack_all, db_call, deliver, deliver_many, no_spinner, take_batches
 from streams.stats import stats
@@ -112,8 +122,44 @@ async def no_debug_records() -> None:
 @app.task
 async def solve_repairs_in_a_process() -> None:
     """Planned areas' repairs search in a solver process: OR-Tools holds the GIL while it
-    searches, so in the agent's thread it would stop this event loop (``handlers.dispatch.repair``)."""
+    searches, so in the agent's thread it would stop this event loop (``handlers.dispatch.repair``);
+    and beside the dispatch agent (``search_repairs``), so its other areas go on meanwhile."""
     repair.use_solver_process()
+    steps.repair_in_background()
+
+
+@app.agent(repairs_topic)
+async def search_repairs(stream: StreamT) -> None:
+    """Planned days' repairs (``dispatch.repairs.v1``, written by ``repair.ask_solver``), searched
+    one at a time in the solver process while the dispatch agent goes on; each answer goes to the
+    area's partition of ``care.timers.v1`` (``dispatch.repair.solved``), where the dispatch agent
+    uses it (``repair.apply_answer``). A job that cannot be read or searched is dead-lettered with
+    the reason; its request goes to insertion when its overdue timer fires."""
+    loop = asyncio.get_running_loop()
+    async for events in take_batches(stream):
+        for event in events:
+            m = event.message
+            raw = m.value if m.value is not None else b""
+            try:
+                value = steps.decode(raw, strict=True)
+                job = value["data"]
+                answer = await loop.run_in_executor(None, repair.search_job, job)
+            except Exception as exc:  # noqa: BLE001  # dead-lettered; the overdue timer places the request
+                log.warning("repair job at %s offset %s refused: %s", m.topic, m.offset, type(exc).__name__)
+                reason = steps.DeadLetter(f"not a repair job: {type(exc).__name__}: {exc}")
+                await deliver(dispatch_dlq_topic, m.key, steps.dead_letter(raw, reason, m.topic, m.offset))
+                continue
+            solved = {
+                "specversion": "1.0",
+                "id": f"repair-solved:{answer['attempt_id']}",
+                "source": "careline/solver",
+                "type": "dispatch.repair.solved",
+                "subject": answer["request_id"],
+                "time": value.get("time"),
+                "data": answer,
+            }
+            await deliver(timers_topic, str(answer["service_area"]).encode(), solved)
+        await ack_all(stream, events)
 
 
 @app.task

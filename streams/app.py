@@ -57,6 +57,7 @@ intake_dlq_topic = topic(topics.INTAKE_DLQ)
 requests_topic = topic(topics.REQUESTS)
 caregiver_topic = topic(topics.CAREGIVER_EVENTS)
 timers_topic = topic(topics.TIMERS)
+repairs_topic = topic(topics.REPAIRS, "raw")
 dispatch_dlq_topic = topic(topics.DISPATCH_DLQ)
 lifecycle_topic = topic(topics.LIFECYCLE)
 dispatch_inbox = app.topic(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -60,9 +61,24 @@ def dead_letter(raw: bytes | str | dict, exc: DeadLetter, topic: str, offset: in
     return {"reason": exc.reason, "field": exc.field, "topic": topic, "offset": offset, "record": text}
 
 
+_BACKGROUND_REPAIRS = False
+
+
+def repair_in_background() -> None:
+    """This process runs the solver agent (``streams.agents.search_repairs``): from now on a
+    planned area's repair is searched there, beside the dispatch agent, not in its batch
+    (``AreaContext.background_repairs``)."""
+    global _BACKGROUND_REPAIRS
+    _BACKGROUND_REPAIRS = True
+
+
 def area_context(service_area: str) -> AreaContext:
-    """The area's dispatch context (``db.areas.AreaContexts``, built by the bootstrap)."""
-    return current().areas.get(service_area)
+    """The area's dispatch context (``db.areas.AreaContexts``, built by the bootstrap); a planned
+    area's repairs search beside the worker once it runs the solver agent."""
+    ctx = current().areas.get(service_area)
+    if _BACKGROUND_REPAIRS and ctx.mode == "planned" and not ctx.background_repairs:
+        return replace(ctx, background_repairs=True)
+    return ctx
 
 
 _KNOWN_FOR_SECONDS = 60.0

@@ -29,6 +29,10 @@ class AreaContext:
     travel: TravelTimes
     mode: Mode = "online"
     batch_interval_seconds: float = 60.0
+    background_repairs: bool = False
+    """A planned area's repairs search beside the worker, their answers coming back as commands
+    (``handlers.dispatch.repair.ask_solver``): set by the stream worker, which runs the solver
+    agent; elsewhere (offline runner, tests, the bench) a repair searches where it is asked."""
 
     @cached_property
     def offer_policy(self) -> DispatchPolicy:

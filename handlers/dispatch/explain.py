@@ -78,6 +78,7 @@ HISTORY_KEYS: dict[str, frozenset[str]] = {
     "history.repaired.move": _keys("request", "caregiver_before", "caregiver_after", "start_before", "start_after"),
     "history.repair_fallback": _keys("reason", "seconds"),
     "history.repair_held": _keys("reason"),
+    "history.repair_solving": _keys("reason"),
     "history.round": _keys("caregivers", "seconds"),
     # the page
     "history.title": _keys("request"),
@@ -261,6 +262,8 @@ def _repair(data: Mapping[str, Any], w: Words) -> tuple[str, tuple[str, ...]]:
     reason = w.term("reason", str(data.get("reason") or "?"))
     if outcome == "held":
         return w.text("history.repair_held", reason=reason), ()
+    if outcome == "solving":
+        return w.text("history.repair_solving", reason=reason), ()
     if outcome not in ("repaired", "round"):
         return w.text("history.repair_fallback", reason=reason, seconds=_minutes(data.get("solver_seconds"))), ()
     head = (

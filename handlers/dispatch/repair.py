@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import threading
 import time as wall
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
@@ -140,12 +141,7 @@ def solve_repair(
     for n in nodes:
         if n.pinned is not None and n.pinned not in ids:
             raise ValueError(f"{n.request_id}: pinned to {n.pinned}, who is not a vehicle of the repair")
-    locations = [n.location for n in nodes] + [v.location for v in vehicles] + [v.home for v in vehicles]
-    legs = [
-        [[0 if a == b else int(math.ceil(minutes(v.caregiver_id, a, b))) for b in locations] for a in locations]
-        for v in vehicles
-    ]
-    args = (list(vehicles), list(nodes), legs, seconds)
+    args = (list(vehicles), list(nodes), _legs(vehicles, nodes, minutes), seconds)
     found = _search(*args) if not _IN_WORKER_PROCESS else _search_in_worker(args)
     if found is None:
         return None
@@ -154,8 +150,19 @@ def solve_repair(
     return RepairResult(routes, unserved, objective, wall.perf_counter() - started)
 
 
+def _legs(vehicles: Sequence[RepairVehicle], nodes: Sequence[RepairNode], minutes: Minutes) -> list[list[list[int]]]:
+    """Per vehicle, whole travel minutes (up) between the search's places: the nodes' locations,
+    then the vehicles' locations, then their homes (``_search`` indexes them so)."""
+    locations = [n.location for n in nodes] + [v.location for v in vehicles] + [v.home for v in vehicles]
+    return [
+        [[0 if a == b else int(math.ceil(minutes(v.caregiver_id, a, b))) for b in locations] for a in locations]
+        for v in vehicles
+    ]
+
+
 _IN_WORKER_PROCESS = False
 _POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def use_solver_process() -> None:
@@ -184,12 +191,16 @@ def in_solver_process(fn: Callable[..., T], *args: Any) -> T | None:
     global _POOL
     if not _IN_WORKER_PROCESS:
         return fn(*args)
-    if _POOL is None:
-        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    with _POOL_LOCK:  # the dispatch batch's thread and the solver agent's both search here
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+        pool = _POOL
     try:
-        return _POOL.submit(fn, *args).result()
+        return pool.submit(fn, *args).result()
     except BrokenProcessPool:
-        _POOL = None
+        with _POOL_LOCK:
+            if _POOL is pool:
+                _POOL = None
         return None
 
 
@@ -314,13 +325,15 @@ def repair_or_offer(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
+    background: bool = False,
 ) -> bool:
     """Offer a planned request whose offer or visit fell through (a decline, a timeout, a
     call-off, a no-show) by repairing the day (module docstring), or by insertion
     (``offers.offer_next``) when the repair has no answer. Returns True when the repair placed
-    it. Emits one ``care.dispatch.repaired`` event per attempt (repaired or not) and updates the
-    plan slots it moved (``uow.replan``)."""
-    attempt = _attempt(request, uow, now, policy, travel)
+    it, or, with ``background`` (the stream worker), asked the solver agent to search (the
+    answer places it later: ``apply_answer``). Emits one ``care.dispatch.repaired`` event per
+    attempt (repaired or not) and updates the plan slots it moved (``uow.replan``)."""
+    attempt = _attempt(request, uow, now, policy, travel, background=background)
     if attempt is None or attempt.placed:
         return attempt is not None
     return _fallback(request, uow, now, policy, travel, attempt.reason, attempt.result)
@@ -370,9 +383,12 @@ def _attempt(
     travel: TravelTimes,
     before: datetime | None = None,
     hand_over: Callable[[str], None] | None = None,
+    background: bool = False,
 ) -> _Attempt | None:
     """Repair the day for ``request`` (starting before ``before`` when given, inside a hard
-    bound at its window's end): None when an offer of it is still pending."""
+    bound at its window's end): None when an offer of it is still pending. ``background``: the
+    search is asked of the solver agent (``ask_solver``) and this returns a placed attempt; the
+    answer comes back as ``apply_answer``."""
     offered = uow.offers.for_request(request.request_id)
     if any(o.status == OfferStatus.PENDING for o in offered):
         return None
@@ -398,12 +414,37 @@ def _attempt(
     try:
         if not _reachable(problem.nodes[-1], problem.vehicles, minutes):
             return _Attempt(False, "nobody who may take it can start it in time")
+        if background and before is None and hand_over is None:
+            ask_solver(request, problem, [c.caregiver_id for c in caregivers], takers, minutes, uow, now, policy)
+            return _Attempt(True)
         result = solve_repair(problem.vehicles, problem.nodes, minutes, policy.repair_seconds)
     except LookupError:  # a place without travel times: insertion says why
         result = None
     if result is None or request.request_id in result.unserved:
         why = "the solver found no answer in time" if result is None else "the solver left the request out"
         return _Attempt(False, why, result)
+    return _carry_out(request, problem, result, fell, len(offered), by_id, minutes, uow, now, policy, travel,
+                      before, hand_over)  # fmt: skip
+
+
+def _carry_out(
+    request: CareRequest,
+    problem: _Problem,
+    result: RepairResult,
+    fell: Offer | None,
+    offered: int,
+    by_id: Mapping[str, Caregiver],
+    minutes: Minutes,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+    before: datetime | None = None,
+    hand_over: Callable[[str], None] | None = None,
+) -> _Attempt:
+    """Offer ``request`` at the slot ``result`` gave it (``offered``: its offers so far) and move
+    what the result moved: pending offers withdrawn and made again, plan slots re-stored and their
+    caregivers told; or, when its slot no longer fits the caregiver's bookings, nothing."""
     nodes = {n.request_id: n for n in problem.nodes}
     cost_before = route_cost(problem.vehicles, nodes, problem.before, minutes)
     where = {rid: (cid, start) for cid, stops in result.routes.items() for rid, start in stops}
@@ -438,7 +479,7 @@ def _attempt(
     )
     _tell_new_days(problem, changed, request, uow, now)
     uow.emit(ev.dispatch_decided(request, Ranking((fit,), {}), policy, now))
-    offers.offer_to(request, fit, len(offered) + 1, uow, now, policy)
+    offers.offer_to(request, fit, offered + 1, uow, now, policy)
     for rid, (new_cid, new_start) in sorted(moved_offers.items(), key=lambda kv: kv[1][1]):
         _offer_again(uow.requests.get(rid), new_cid, new_start, uow, now, policy, travel)
     return _Attempt(True)
@@ -862,12 +903,213 @@ def _new_plan(
     return changed
 
 
+# --- the search off the partition ------------------------------------------------------------
+# Issue 18: "the worker keeps deciding other areas meanwhile". In the stream worker a repair's
+# search does not hold the area's partition: the repair is written as a job (an event on
+# ``dispatch.repairs.v1``), the solver agent searches it in the solver process while the
+# dispatch agent goes on, and the answer comes back on the area's partition of
+# ``care.timers.v1`` as a command (``apply_answer``). The day may have changed meanwhile: the
+# answer is checked against the day as it is then (``_stale``) and used only if it still holds;
+# otherwise, and when no answer comes within the budget and ``ANSWER_GRACE_SECONDS`` (a timer:
+# a worker that died mid-search loses nothing), the request goes to insertion.
+
+OVERDUE_KIND = "repair-overdue"
+"""The timer kind that sends a request to insertion when its repair's answer does not come."""
+
+ANSWER_GRACE_SECONDS = 30.0
+"""How long beyond its search budget a repair's answer is awaited (seconds): the job's and the
+answer's trips through the broker, and a solver busy with the search before it."""
+
+
+def attempt_id(request_id: str, offers_made: int) -> str:
+    """The id of the repair a request's fall started: ``<request id>#<offers made so far>`` (one
+    repair per fall; an answer for an older fall is not used)."""
+    return f"{request_id}#{offers_made}"
+
+
+def ask_solver(
+    request: CareRequest,
+    problem: _Problem,
+    cast: Sequence[str],
+    takers: Sequence[str],
+    minutes: Minutes,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> None:
+    """Write the search as a job for the solver agent (``ev.repair_requested``, keyed by the
+    area), say so in the audit trail (``care.dispatch.repaired``, outcome ``solving``) and set the
+    overdue timer. The job holds the model (vehicles, nodes, whole-minute legs per distinct pace)
+    and what ``apply_answer`` needs to rebuild it: the origin, the caregivers and the takers."""
+    attempt = attempt_id(request.request_id, len(uow.offers.for_request(request.request_id)))
+    legs = _legs(problem.vehicles, problem.nodes, minutes)
+    paces: list[list[list[int]]] = []
+    pace_of: list[int] = []
+    for matrix in legs:  # caregivers on one travel mode share one matrix
+        if matrix not in paces:
+            paces.append(matrix)
+        pace_of.append(paces.index(matrix))
+    job = {
+        "attempt_id": attempt,
+        "request_id": request.request_id,
+        "service_area": request.service_area,
+        "origin": problem.origin.isoformat(),
+        "seconds": policy.repair_seconds,
+        "cast": list(cast),
+        "takers": list(takers),
+        "vehicles": [asdict(v) for v in problem.vehicles],
+        "nodes": [{**asdict(n), "caregivers": sorted(n.caregivers)} for n in problem.nodes],
+        "paces": paces,
+        "pace_of": pace_of,
+    }
+    uow.emit(ev.repair_requested(request, now, job))
+    why = f"{policy.repair_seconds:g} s of solver time, repair {attempt}"
+    uow.emit(ev.dispatch_repaired(request, now, "solving", [], 0.0, None, None, len(problem.vehicles), reason=why))
+    due = now + timedelta(seconds=policy.repair_seconds + ANSWER_GRACE_SECONDS)
+    uow.emit(ev.timer_requested(OVERDUE_KIND, attempt, request, due, now))
+
+
+def search_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The solver agent's work: search the repair ``job`` (``ask_solver``) where searches run
+    (``in_solver_process``) and return the answer's data for ``apply_answer``: the job's ids,
+    ``routes`` (caregiver id -> [[request id, start minute from the job's origin], ...]) or None
+    when nothing was found in time, ``unserved`` and the search's wall ``seconds``. Raises
+    ``KeyError`` or ``TypeError`` for a job that is not one."""
+    vehicles = [RepairVehicle(**v) for v in job["vehicles"]]
+    nodes = [RepairNode(**{**n, "caregivers": frozenset(n["caregivers"])}) for n in job["nodes"]]
+    legs = [job["paces"][i] for i in job["pace_of"]]
+    started = wall.perf_counter()
+    found = in_solver_process(_search, vehicles, nodes, legs, float(job["seconds"]))
+    answer = {k: job[k] for k in ("attempt_id", "request_id", "service_area", "origin", "cast", "takers")}
+    routes, unserved = found if found is not None else (None, ())
+    return {
+        **answer,
+        "routes": None if routes is None else {c: [[rid, m] for rid, m in stops] for c, stops in routes.items()},
+        "unserved": list(unserved),
+        "seconds": round(wall.perf_counter() - started, 3),
+    }
+
+
+def _waiting(request: CareRequest | None, attempt: str, uow: UnitOfWork) -> bool:
+    """Whether ``request`` still waits for the repair ``attempt``: not final, not booked, no offer
+    pending, and no offer made since the fall that started it."""
+    if request is None or request.status.is_final or request.status != RequestStatus.RECEIVED:
+        return False
+    if uow.visits.for_request(request.request_id) is not None:
+        return False
+    made = uow.offers.for_request(request.request_id)
+    if any(o.status == OfferStatus.PENDING for o in made):
+        return False
+    return attempt == attempt_id(request.request_id, len(made))
+
+
+def apply_answer(
+    answer: Mapping[str, Any], uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> bool:
+    """Use a repair's answer (``search_job``'s data) at ``now``: the first of the answer and the
+    overdue timer to come decides (``uow.claim``); nothing when the request no longer waits for
+    this repair. The model is rebuilt from the day as it is now, for the same caregivers; when the
+    answer's routes still hold in it (``_stale``) the request is offered at its slot and what moved
+    moves (as a repair in the worker's own thread does), else it goes to insertion saying why.
+    Returns True when the answer placed it."""
+    attempt = str(answer["attempt_id"])
+    if not uow.claim(f"repair:{attempt}"):
+        return False
+    request = uow.requests.get(str(answer["request_id"]))
+    if request is None or not _waiting(request, attempt, uow):
+        return False
+    routes = answer.get("routes")
+    if routes is None:
+        return _fallback(request, uow, now, policy, travel, "the solver found no answer in time")
+    if request.request_id in answer.get("unserved", ()):
+        return _fallback(request, uow, now, policy, travel, "the solver left the request out")
+    made = uow.offers.for_request(request.request_id)
+    fell = max(made, key=lambda o: o.created_at) if made else None
+    by_id = {c: cg for c in answer["cast"] if (cg := uow.caregivers.get(c)) is not None and cg.active}
+    problem = _problem(
+        request, list(by_id.values()), set(answer["takers"]) & set(by_id), uow, now, policy, travel, fell
+    )
+
+    def minutes(cid: str, a: int, b: int) -> float:
+        return travel_for(by_id[cid], travel).minutes(a, b)
+
+    shift = _minute(problem.origin, datetime.fromisoformat(str(answer["origin"])))
+    moved = {c: [(str(rid), int(m) + shift) for rid, m in stops] for c, stops in routes.items()}
+    why = _stale(problem, moved, request.request_id, minutes)
+    if why is not None:
+        return _fallback(request, uow, now, policy, travel, f"the day changed during the search: {why}")
+    objective = route_cost(problem.vehicles, {n.request_id: n for n in problem.nodes}, moved, minutes)
+    result = RepairResult(moved, tuple(answer.get("unserved", ())), objective, float(answer.get("seconds", 0.0)))
+    attempt_done = _carry_out(request, problem, result, fell, len(made), by_id, minutes, uow, now, policy, travel)
+    if not attempt_done.placed:
+        return _fallback(request, uow, now, policy, travel, attempt_done.reason, result)
+    return True
+
+
+def answer_overdue(attempt: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> bool:
+    """The overdue timer of repair ``attempt`` (``<request id>#<n>``): when no answer came first
+    (``uow.claim``) and the request still waits, insertion offers it. Returns True when it did."""
+    if not uow.claim(f"repair:{attempt}"):
+        return False
+    request = uow.requests.get(attempt.rpartition("#")[0])
+    if request is None or not _waiting(request, attempt, uow):
+        return False
+    _fallback(request, uow, now, policy, travel, "the solver did not answer in time")
+    return True
+
+
+def _stale(
+    problem: _Problem, routes: Mapping[str, list[tuple[str, int]]], falling: str, minutes: Minutes
+) -> str | None:
+    """Why ``routes`` (minutes from ``problem.origin``) no longer hold in ``problem`` (the day as
+    it is now), or None: every stop is a node of it on a caregiver who may do it, reached in time
+    from where she is free, inside its start range (soft windows up to ``max_late``), she is back
+    by her shift's end, every fixed booking is still on its route, and the request that fell is
+    placed."""
+    nodes = {n.request_id: n for n in problem.nodes}
+    vehicles = {v.caregiver_id: v for v in problem.vehicles}
+    seen: set[str] = set()
+    for cid, stops in routes.items():
+        v = vehicles.get(cid)
+        if v is None:
+            return f"{cid} is no longer free to take part"
+        t, at = v.free_at, v.location
+        for rid, start in stops:
+            n = nodes.get(rid)
+            if n is None:
+                return f"{rid} is no longer open"
+            if (n.pinned is not None and n.pinned != cid) or (n.pinned is None and cid not in n.caregivers):
+                return f"{rid} may no longer go to {cid}"
+            leg = 0 if at == n.location else int(math.ceil(minutes(cid, at, n.location)))
+            last = n.latest if n.hard else n.latest + n.max_late
+            if start < t + leg or start < n.earliest or start > last:
+                return f"{rid} can no longer start at minute {start} with {cid}"
+            t, at = start + n.duration, n.location
+            seen.add(rid)
+        back = 0 if at == v.home else int(math.ceil(minutes(cid, at, v.home)))
+        if v.back_by is not None and stops and t + back > v.back_by:
+            return f"{cid} would be home after her shift"
+    pinned = [n.request_id for n in problem.nodes if n.pinned is not None and n.request_id not in seen]
+    if pinned:
+        return f"a booking made meanwhile is not in the answer ({pinned[0]})"
+    if falling not in seen:
+        return "the request is not in the answer"
+    return None
+
+
 __all__ = [
+    "ANSWER_GRACE_SECONDS",
+    "OVERDUE_KIND",
     "RepairNode",
     "RepairResult",
     "RepairVehicle",
     "repair_or_offer",
     "replace_late",
     "route_cost",
+    "search_job",
     "solve_repair",
+    "ask_solver",
+    "apply_answer",
+    "answer_overdue",
+    "attempt_id",
 ]

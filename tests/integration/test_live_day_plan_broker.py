@@ -7,12 +7,14 @@ planned start — not to the caregiver online dispatch would pick (the nearer on
 from __future__ import annotations
 
 import json
+import time as _time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from kafka import KafkaProducer
+from sqlalchemy import select
 
 from careline.day_plan import plan_area_day
 from config import topics
@@ -90,3 +92,118 @@ def test_a_planned_request_arriving_through_the_broker_is_offered_to_its_planned
     first = min(offers, key=lambda o: o.created_at)
     assert first.caregiver_id == planned.caregiver_id
     assert abs(first.planned_start - planned.start) <= timedelta(minutes=1)
+
+
+def _event_rows(pipeline, subjects: list[str]) -> list:
+    e = tables.event_log.c
+    with pipeline.sessions() as s:
+        return s.execute(
+            select(e.seq, e.type, e.subject, e.payload).where(e.subject.in_(subjects)).order_by(e.seq)
+        ).all()
+
+
+def _outcomes(rows) -> list[tuple[int, str, str | None]]:
+    return [
+        (r.seq, r.payload["data"]["outcome"], r.payload["data"].get("reason"))
+        for r in rows
+        if r.type == "care.dispatch.repaired"
+    ]
+
+
+def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_area_is_dispatched(pipeline):
+    """Issue 18: "the worker keeps deciding other areas meanwhile". A planned area's lunch is
+    planned for ``c1`` (the nearer); she declines; the repair's search (3 s of solver time in
+    config/policy.toml) runs in the solver agent, and a request of another area that arrives
+    once the search has started is offered before the repair's answer places the lunch with
+    ``c2``. The clock is set to 07:00 of the planned day (speed 1) and restored after."""
+    from db.register import set_clock
+    from handlers.clock import SimClock
+
+    run = f"bg{uuid.uuid4().hex[:6]}"
+    area, other = f"{run}-gusu", f"{run}-wuzhong"
+    zone = ZoneInfo(ZONE)
+    with pipeline.sessions() as s:
+        saved = s.execute(select(tables.sim_clock)).first()
+    day = (datetime.now(UTC) + timedelta(days=30)).astimezone(zone).date()
+    set_clock(pipeline.sessions, SimClock(datetime.now(UTC), datetime.combine(day, time(7, 0), zone), 1.0))
+    try:
+        with pipeline.sessions() as s:
+            places = {
+                name: add_location(s, Location(lat, lon))
+                for name, (lat, lon) in {
+                    "c1": (31.3000, 120.6200), "c2": (31.2800, 120.6000), "e1": (31.3204, 120.6291),
+                    "o1": (31.2700, 120.6300), "oe": (31.2710, 120.6310),
+                }.items()
+            }  # fmt: skip
+            for name, mode in ((area, "planned"), (other, "online")):
+                s.execute(
+                    tables.service_areas.insert().values(
+                        service_area=name, name=name, travel_matrix=None, shift_end_hard=True, dispatch_mode=mode
+                    )
+                )
+                s.add(ProviderOrganisation(f"{name}.p", "P", name, "meal"))
+            s.flush()
+            for i, (cid, home, where) in enumerate((("c1", "c1", area), ("c2", "c2", area), ("o1", "o1", other))):
+                s.add(
+                    Caregiver(
+                        f"{run}.{cid}", f"{where}.p", where, "meal", places[home], None, None,
+                        phone=f"+861390014{9100 + i}", language="zh", rota="daily 08:00-18:00", time_zone=ZONE,
+                        travel_mode="e-bike",
+                    )
+                )  # fmt: skip
+            s.add(Elder(f"{run}.e1", area, places["e1"], language="zh"))
+            s.add(Elder(f"{run}.oe", other, places["oe"], language="zh"))
+            s.flush()
+            lunch = Subscription(f"{run}-lunch", f"{run}.e1", "meal", "*", "11:00", ZONE, 30.0, 60.0, 60.0)
+            breakfast = Subscription(f"{run}-bf", f"{run}.oe", "meal", "*", "09:00", ZONE, 30.0, 60.0, 60.0)
+            timers.save_subscription(s, lunch)
+            s.commit()
+        runtime = bootstrap(Settings(database_url=pipeline.database_url, broker=pipeline.bootstrap))
+        done = plan_area_day(runtime, area, day, 2.0)
+        lunch_id = f"sub.{run}-lunch.{day.isoformat()}"
+        assert done.plan[lunch_id].caregiver_id == f"{run}.c1"
+
+        producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
+        try:
+
+            def send(topic: str, key: str, value: dict) -> None:
+                producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).get(30)
+
+            record = intake_for(lunch, done.plan[lunch_id].start - timedelta(minutes=60))
+            send(topics.INTAKE.name, record["intake_id"], record)
+            _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 1, timeout=90)
+            [first] = offers
+            assert first.caregiver_id == f"{run}.c1"
+            decline = {
+                "specversion": "1.0", "id": str(uuid.uuid4()), "source": "test", "type": "caregiver.offer.declined",
+                "data": {"offer_id": first.offer_id, "caregiver_id": first.caregiver_id, "service_area": area},
+            }  # fmt: skip
+            send(topics.CAREGIVER_EVENTS.name, area, decline)  # no time: the worker stamps it with the clock
+            deadline = _time.monotonic() + 60
+            while not any(o == "solving" for _, o, _ in _outcomes(_event_rows(pipeline, [lunch_id]))):
+                assert _time.monotonic() < deadline, f"no repair started; worker log {pipeline.worker_log}"
+                _time.sleep(0.1)
+            # the search has begun: the other area's request arrives now
+            other_record = intake_for(breakfast, datetime.combine(day, time(8, 0), zone))
+            send(topics.INTAKE.name, other_record["intake_id"], other_record)
+        finally:
+            producer.close()
+        other_id = other_record["request_id"]
+        wait_for(pipeline, other_id, lambda r, o: len(o) >= 1, timeout=60)
+        _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 2, timeout=60)
+        rows = _event_rows(pipeline, [lunch_id, other_id])
+        outcomes = _outcomes(rows)
+        assert [o for _, o, _ in outcomes] == ["solving", "repaired"], outcomes
+        offered_other = min(r.seq for r in rows if r.subject == other_id and r.type == "dispatch.offer.created")
+        assert outcomes[0][0] < offered_other < outcomes[1][0]  # decided while the repair searched
+        again = max(offers, key=lambda o: o.created_at)
+        assert again.caregiver_id == f"{run}.c2"
+        slot = done.plan[lunch_id]
+        assert slot.window_start <= again.planned_start <= slot.latest_start  # inside its window
+    finally:
+        if saved is None:
+            from db.register import clear_clock
+
+            clear_clock(pipeline.sessions)
+        else:
+            set_clock(pipeline.sessions, SimClock(saved.wall_origin, saved.sim_origin, saved.speed))
