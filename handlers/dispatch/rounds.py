@@ -205,19 +205,22 @@ def close_round(
     if not uow.claim(_closed_id(area, announced_at, k)):
         return 0
     last = k >= policy.confirm_rounds
+    due = policy.round_closes_at(announced_at, k)
     everyone = uow.caregivers.in_area(area)  # a slot of a caregiver gone sick still counts
     roster = sorted((c for c in everyone if c.active), key=lambda c: c.caregiver_id)
     plan = {
         rid: pv
         for rid, pv in uow.day_plan([c.caregiver_id for c in everyone]).items()
-        if pv.announced_at == announced_at and pv.start > now and takes_part(pv, policy)
+        # the round's own slots by its due time, not the clock: a last round handled late still
+        # tells the elders of visits already begun and sends what it holds on
+        if pv.announced_at == announced_at and pv.start > due and takes_part(pv, policy)
     }
     held = [r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None and _held(r, uow)]
     made = _replan(area, plan, held, k, uow, now, policy, travel) if held and roster else 0
     if not last:
         if plan:  # the next round closes even when nothing falls: the last tells the elders
-            due = policy.round_closes_at(announced_at, k + 1)
-            uow.emit(ev.area_timer_requested(KIND, round_target(area, announced_at, k + 1), area, due, now))
+            following = policy.round_closes_at(announced_at, k + 1)
+            uow.emit(ev.area_timer_requested(KIND, round_target(area, announced_at, k + 1), area, following, now))
         return made
     for rid in sorted(plan):  # the last round: the elders are told, what is left goes to insertion
         request = uow.requests.get(rid)
@@ -259,34 +262,31 @@ def _vehicles(roster: list[Caregiver], first: datetime, last: datetime, now: dat
 
 def _from_where_she_is(
     vehicles: list[_Vehicle],
-    bookings: Mapping[str, list[Booking]],
+    commitments: Mapping[str, list[Booking]],
     cut: datetime,
     paces: list[TravelTimes],
 ) -> tuple[list[_Vehicle], dict[str, tuple[str, Booking]]]:
     """Each shift that has begun starts where its caregiver is at the round's ``cut``: at her
-    latest booking of the shift that starts before the cut (the visit she is in, or her last one),
-    not at home. Returns the vehicles, those with such a booking starting from home early enough
-    to reach it (travel rounded up to whole minutes, the slowest pace), and request id ->
-    (vehicle id, booking) of those bookings, fixed in the instance. The day-of repair does the
-    same (``handlers.dispatch.repair._problem``)."""
+    latest commitment of the shift that starts before the cut (``commitments``: her bookings and
+    the plan's slots not received yet; the visit she is in, or her last one; one without a place
+    at her home), not at home. Returns the vehicles, those with such a commitment starting from
+    home early enough to reach it (travel rounded up to whole minutes, the slowest pace), and
+    request id -> (vehicle id, commitment with its place) of those commitments, fixed in the
+    instance. The day-of repair does the same (``handlers.dispatch.repair._problem``)."""
     anchors: dict[str, tuple[str, Booking]] = {}
     out: list[_Vehicle] = []
     for v in vehicles:
         home = v.caregiver.home_base_index
-        before = [
-            b
-            for b in bookings.get(v.caregiver.caregiver_id, [])
-            if v.shift_start <= b.start < cut and b.location_index is not None
-        ]
+        before = [b for b in commitments.get(v.caregiver.caregiver_id, []) if b.end > v.shift_start and b.start < cut]
         if not before or home is None:
             out.append(v)
             continue
         last = max(before, key=lambda b: b.start)
-        assert last.location_index is not None
-        leg = math.ceil(max(t.minutes(home, last.location_index) for t in paces) - 1e-9)
+        place = last.location_index if last.location_index is not None else home
+        leg = math.ceil(max(t.minutes(home, place) for t in paces) - 1e-9)
         at = last.start.replace(second=0, microsecond=0)
         out.append(replace(v, start=at - timedelta(minutes=leg)))
-        anchors[last.request_id] = (v.vehicle_id, last)
+        anchors[last.request_id] = (v.vehicle_id, replace(last, location_index=place))
     return out, anchors
 
 
@@ -315,7 +315,12 @@ def _replan(
     if not vehicles:
         return 0
     bookings = uow.bookings([c.caregiver_id for c in roster])
-    vehicles, anchors = _from_where_she_is(vehicles, bookings, cut, [travel_for(v.caregiver, travel) for v in vehicles])
+    commitments = {cid: list(booked) for cid, booked in bookings.items()}
+    for rid, pv in plan.items():  # a slot not received yet holds its caregiver too
+        if uow.requests.get(rid) is None and pv.caregiver_id in commitments:
+            commitments[pv.caregiver_id].append(Booking(rid, pv.location_index, pv.start, pv.end))
+    paces = [travel_for(v.caregiver, travel) for v in vehicles]
+    vehicles, anchors = _from_where_she_is(vehicles, commitments, cut, paces)
     origin = min([now.replace(second=0, microsecond=0)] + [v.start for v in vehicles])  # no minute below 0
     by_vehicle = {v.vehicle_id: v for v in vehicles}
 
@@ -332,7 +337,7 @@ def _replan(
     fixed: dict[str, tuple[str, datetime, datetime, int]] = {}  # rid -> (vehicle, start, end, place)
     accepted: dict[str, Visit] = {}
     for rid, (anchored, b) in anchors.items():
-        assert b.location_index is not None  # _from_where_she_is took only placed bookings
+        assert b.location_index is not None  # _from_where_she_is gave it a place
         fixed[rid] = (anchored, b.start, b.end, b.location_index)
     for cid, booked in bookings.items():
         for b in booked:
@@ -491,8 +496,15 @@ def _unsound(
     reach each stop by its start from her home or her previous stop, a hard window's start is
     kept, nothing starts before its window, a fixed booking stays at its start, and she is home by
     her shift's end when the policy holds it. The model's rounding makes this hold; this checks it
-    (a plan that fails is not used: the round holds its requests)."""
+    (a plan that fails is not used: the round holds its requests). Every fixed booking stays on
+    its caregiver's route: the planner may leave any need out, and a caregiver modelled without
+    the visit she is in would be sent elsewhere meanwhile."""
     slack = timedelta(seconds=1)
+    kept = {(vid, stop.service_id) for vid, stops in routes.items() for stop in stops}
+    for rid, (vid, *_) in sorted(fixed.items()):
+        v = by_vehicle.get(vid)
+        if v is not None and v.caregiver.home_base_index is not None and (vid, rid) not in kept:
+            return f"{rid} is a fixed booking the plan leaves out"
     for vid, stops in routes.items():
         v = by_vehicle[vid]
         pace = travel_for(v.caregiver, travel)
