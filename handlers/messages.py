@@ -158,8 +158,10 @@ class ApplyRepair(DispatchCommand):
 @dataclass(frozen=True)
 class RepairOverdue(DispatchCommand):
     """A repair's answer did not come in time (timer ``repair-overdue``, target
-    ``<request id>#<offers made>``): insertion offers the request."""
+    ``<request id>#<offers made>``): insertion offers the request, at the clock (a timer handled
+    late must not offer a start already gone)."""
 
+    decides_now: ClassVar[bool] = True
     attempt_id: str = ""
 
 

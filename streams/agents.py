@@ -143,11 +143,14 @@ async def search_repairs(stream: StreamT) -> None:
             try:
                 value = steps.decode(raw, strict=True)
                 job = value["data"]
-                answer = await loop.run_in_executor(None, repair.search_job, job)
+                answer = await loop.run_in_executor(None, steps.search_repair_job, job)
             except Exception as exc:  # noqa: BLE001  # dead-lettered; the overdue timer places the request
                 log.warning("repair job at %s offset %s refused: %s", m.topic, m.offset, type(exc).__name__)
                 reason = steps.DeadLetter(f"not a repair job: {type(exc).__name__}: {exc}")
                 await deliver(dispatch_dlq_topic, m.key, steps.dead_letter(raw, reason, m.topic, m.offset))
+                continue
+            if answer is None:  # overdue before its turn: the timer has placed the request
+                log.info("repair job %s not searched: overdue", job.get("attempt_id"))
                 continue
             solved = {
                 "specversion": "1.0",

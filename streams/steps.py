@@ -19,7 +19,7 @@ from db.register import read_clock
 from db.uow import SqlUnitOfWork
 from handlers import messagebus, messages
 from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
-from handlers.dispatch import batching
+from handlers.dispatch import batching, repair
 from handlers.dispatch.area import AreaContext
 from handlers.model import CareRequest
 from streams.runtime import current, sessions
@@ -70,6 +70,14 @@ def repair_in_background() -> None:
     (``AreaContext.background_repairs``)."""
     global _BACKGROUND_REPAIRS
     _BACKGROUND_REPAIRS = True
+
+
+def search_repair_job(job: dict) -> dict | None:
+    """``handlers.dispatch.repair.search_job`` at the clock every component reads: None for a job
+    whose overdue time has passed (not searched)."""
+    with sessions()() as session:
+        now = read_clock(session).now()
+    return repair.search_job(job, now)
 
 
 def area_context(service_area: str) -> AreaContext:

@@ -939,8 +939,9 @@ def ask_solver(
 ) -> None:
     """Write the search as a job for the solver agent (``ev.repair_requested``, keyed by the
     area), say so in the audit trail (``care.dispatch.repaired``, outcome ``solving``) and set the
-    overdue timer. The job holds the model (vehicles, nodes, whole-minute legs per distinct pace)
-    and what ``apply_answer`` needs to rebuild it: the origin, the caregivers and the takers."""
+    overdue timer. The job holds the model (vehicles, nodes, whole-minute legs per distinct pace),
+    what ``apply_answer`` needs to rebuild it (the origin, the caregivers and the takers) and the
+    overdue time (``due``: a job still waiting for the solver then is not searched)."""
     attempt = attempt_id(request.request_id, len(uow.offers.for_request(request.request_id)))
     legs = _legs(problem.vehicles, problem.nodes, minutes)
     paces: list[list[list[int]]] = []
@@ -949,8 +950,10 @@ def ask_solver(
         if matrix not in paces:
             paces.append(matrix)
         pace_of.append(paces.index(matrix))
+    due = now + timedelta(seconds=policy.repair_seconds + ANSWER_GRACE_SECONDS)
     job = {
         "attempt_id": attempt,
+        "due": due.isoformat(),
         "request_id": request.request_id,
         "service_area": request.service_area,
         "origin": problem.origin.isoformat(),
@@ -965,16 +968,19 @@ def ask_solver(
     uow.emit(ev.repair_requested(request, now, job))
     why = f"{policy.repair_seconds:g} s of solver time, repair {attempt}"
     uow.emit(ev.dispatch_repaired(request, now, "solving", [], 0.0, None, None, len(problem.vehicles), reason=why))
-    due = now + timedelta(seconds=policy.repair_seconds + ANSWER_GRACE_SECONDS)
     uow.emit(ev.timer_requested(OVERDUE_KIND, attempt, request, due, now))
 
 
-def search_job(job: Mapping[str, Any]) -> dict[str, Any]:
+def search_job(job: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any] | None:
     """The solver agent's work: search the repair ``job`` (``ask_solver``) where searches run
     (``in_solver_process``) and return the answer's data for ``apply_answer``: the job's ids,
     ``routes`` (caregiver id -> [[request id, start minute from the job's origin], ...]) or None
-    when nothing was found in time, ``unserved`` and the search's wall ``seconds``. Raises
-    ``KeyError`` or ``TypeError`` for a job that is not one."""
+    when nothing was found in time, ``unserved`` and the search's wall ``seconds``. None (not
+    searched) when ``now`` (the clock) is past the job's ``due``: its overdue timer has placed
+    the request, and a burst of falls must not queue searches nobody will use. Raises
+    ``KeyError``, ``TypeError`` or ``ValueError`` for a job that is not one."""
+    if now is not None and "due" in job and datetime.fromisoformat(str(job["due"])) <= now:
+        return None
     vehicles = [RepairVehicle(**v) for v in job["vehicles"]]
     nodes = [RepairNode(**{**n, "caregivers": frozenset(n["caregivers"])}) for n in job["nodes"]]
     legs = [job["paces"][i] for i in job["pace_of"]]
@@ -1026,9 +1032,11 @@ def apply_answer(
     made = uow.offers.for_request(request.request_id)
     fell = max(made, key=lambda o: o.created_at) if made else None
     by_id = {c: cg for c in answer["cast"] if (cg := uow.caregivers.get(c)) is not None and cg.active}
-    problem = _problem(
-        request, list(by_id.values()), set(answer["takers"]) & set(by_id), uow, now, policy, travel, fell
-    )
+    context, asked = uow.ranking_context(request, now), {o.caregiver_id for o in made}
+    takers = {
+        c for c in answer["takers"] if c in by_id and _excluded(request, by_id[c], policy, context, asked) is None
+    }
+    problem = _problem(request, list(by_id.values()), takers, uow, now, policy, travel, fell)
 
     def minutes(cid: str, a: int, b: int) -> float:
         return travel_for(by_id[cid], travel).minutes(a, b)
@@ -1038,6 +1046,7 @@ def apply_answer(
     why = _stale(problem, moved, request.request_id, minutes)
     if why is not None:
         return _fallback(request, uow, now, policy, travel, f"the day changed during the search: {why}")
+    moved = {c: stops for c, stops in moved.items() if any(v.caregiver_id == c for v in problem.vehicles)}
     objective = route_cost(problem.vehicles, {n.request_id: n for n in problem.nodes}, moved, minutes)
     result = RepairResult(moved, tuple(answer.get("unserved", ())), objective, float(answer.get("seconds", 0.0)))
     attempt_done = _carry_out(request, problem, result, fell, len(made), by_id, minutes, uow, now, policy, travel)
@@ -1058,21 +1067,25 @@ def answer_overdue(attempt: str, uow: UnitOfWork, now: datetime, policy: Dispatc
     return True
 
 
-def _stale(
-    problem: _Problem, routes: Mapping[str, list[tuple[str, int]]], falling: str, minutes: Minutes
-) -> str | None:
+def _stale(problem: _Problem, routes: dict[str, list[tuple[str, int]]], falling: str, minutes: Minutes) -> str | None:
     """Why ``routes`` (minutes from ``problem.origin``) no longer hold in ``problem`` (the day as
-    it is now), or None: every stop is a node of it on a caregiver who may do it, reached in time
-    from where she is free, inside its start range (soft windows up to ``max_late``), she is back
-    by her shift's end, every fixed booking is still on its route, and the request that fell is
-    placed."""
+    it is now), or None. Stops of movable offers and plan slots gone since (answered, arrived,
+    expired) are dropped from ``routes`` first (in place: the walk below checks what is left), and
+    empty routes of caregivers no longer in it are ignored. Then: every stop is a node of it on a
+    caregiver who may do it, reached in time from where she is free, inside its start range (soft
+    windows up to ``max_late``), she is back by her shift's end, every fixed booking and every
+    pending offer the search had to keep is still on a route, and the request that fell is placed."""
     nodes = {n.request_id: n for n in problem.nodes}
     vehicles = {v.caregiver_id: v for v in problem.vehicles}
+    for stops in routes.values():
+        stops[:] = [(rid, start) for rid, start in stops if rid in nodes or rid == falling]
     seen: set[str] = set()
     for cid, stops in routes.items():
         v = vehicles.get(cid)
         if v is None:
-            return f"{cid} is no longer free to take part"
+            if stops:
+                return f"{cid} is no longer free to take part"
+            continue
         t, at = v.free_at, v.location
         for rid, start in stops:
             n = nodes.get(rid)
@@ -1089,9 +1102,9 @@ def _stale(
         back = 0 if at == v.home else int(math.ceil(minutes(cid, at, v.home)))
         if v.back_by is not None and stops and t + back > v.back_by:
             return f"{cid} would be home after her shift"
-    pinned = [n.request_id for n in problem.nodes if n.pinned is not None and n.request_id not in seen]
-    if pinned:
-        return f"a booking made meanwhile is not in the answer ({pinned[0]})"
+    kept = [n.request_id for n in problem.nodes if (n.pinned is not None or n.required) and n.request_id not in seen]
+    if kept:
+        return f"a booking made meanwhile is not in the answer ({kept[0]})"
     if falling not in seen:
         return "the request is not in the answer"
     return None

@@ -198,6 +198,12 @@ def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_ar
         assert outcomes[0][0] < offered_other < outcomes[1][0]  # decided while the repair searched
         again = max(offers, key=lambda o: o.created_at)
         assert again.caregiver_id == f"{run}.c2"
+        at = {(r.subject, r.type, r.payload["data"].get("outcome")): r.payload["time"] for r in rows}
+        fell = datetime.fromisoformat(at[(lunch_id, "care.dispatch.repaired", "solving")])
+        print(
+            f"\nrepair beside the worker: answered and offered {(again.created_at - fell).total_seconds():.1f} s "
+            f"after the fall; the other area's request offered in between"
+        )
         slot = done.plan[lunch_id]
         assert slot.window_start <= again.planned_start <= slot.latest_start  # inside its window
     finally:

@@ -142,3 +142,30 @@ def test_explain_shows_the_search_beside_the_worker_then_the_repair_in_english_a
     assert "r1: far 09:00 -> near " in english
     chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
     assert "正在后台求解重排" in chinese
+
+
+def test_the_stale_check_keeps_what_the_search_had_to_keep_and_forgives_what_is_gone():
+    """A pending offer made during the search (a required node) missing from the answer makes it
+    stale; an empty route of a caregiver gone, or a movable slot that arrived since, does not."""
+    from datetime import UTC, datetime
+
+    from handlers.dispatch.repair import RepairNode, RepairVehicle, _Problem, _stale
+
+    def minutes(cid, a, b):
+        return abs(a - b) * 10.0
+
+    day = _Problem(datetime(2026, 11, 30, 8, tzinfo=UTC))
+    day.vehicles = [RepairVehicle("a", 0, 0, 0, None)]
+    falling = RepairNode("r", 1, 30, 60, 90, caregivers=frozenset({"a"}))
+    day.nodes = [RepairNode("q", 1, 30, 60, 60, caregivers=frozenset({"a"}), required=True), falling]
+    assert "not in the answer (q)" in (_stale(day, {"a": [("r", 60)]}, "r", minutes) or "")
+    day.nodes = [falling]
+    routes = {"a": [("gone-slot", 20), ("r", 60)], "gone": []}
+    assert _stale(day, routes, "r", minutes) is None and routes["a"] == [("r", 60)]
+
+
+def test_a_job_whose_overdue_time_has_passed_is_not_searched():
+    _, _, _, job = fall_in_background()
+    data = json.loads(json.dumps(job.payload))
+    assert repair.search_job(data, at(60)) is None  # the timer has placed the request by then
+    assert repair.search_job(data, at(2.1))["routes"] is not None
