@@ -107,7 +107,7 @@ def _late_repair(uow: UnitOfWork, now: datetime, area: AreaContext) -> lateness.
     if area.mode != "planned":
         return None
     return lambda request, expected, hand_over: replace_late(
-        request, expected, hand_over, uow, now, area.policy, area.travel
+        request, expected, hand_over, uow, now, area.policy, area.travel, area.background_repairs
     )
 
 

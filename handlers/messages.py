@@ -294,6 +294,14 @@ def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any
         )
     ):
         raise InvalidMessage("not null or caregiver id -> [[request id, start minute], ...]", "data.routes")
+    if data.get("late_visit_id") is not None:
+        _text(data, "late_visit_id")
+        try:
+            expected = datetime.fromisoformat(_text(data, "expected"))
+        except ValueError:
+            expected = None
+        if expected is None or expected.tzinfo is None:
+            raise InvalidMessage("not an ISO 8601 time with a zone", "data.expected")
     seconds = data.get("seconds", 0.0)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise InvalidMessage("not a number of seconds", "data.seconds")

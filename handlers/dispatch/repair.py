@@ -57,7 +57,7 @@ from handlers.dispatch.scheduling import (
     travel_for,
 )
 from handlers.dispatch.shifts import shifts_between
-from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, RequestStatus, SyncType
+from handlers.model import Caregiver, CareRequest, Offer, OfferStatus, RequestStatus, SyncType, Visit, VisitStatus
 from handlers.ports import UnitOfWork
 
 UNSERVED_PENALTY = 1_000_000
@@ -347,6 +347,7 @@ def replace_late(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
+    background: bool = False,
 ) -> bool:
     """Replace a caregiver running late for ``request``'s accepted visit by repairing the day: the
     request is open to every other caregiver who may take it (the late one holds its accepted
@@ -356,8 +357,10 @@ def replace_late(
     ``handlers.visits.lateness``), then the new caregiver is offered the repaired slot and the
     moved slots are updated; returns True. Otherwise nothing changes but one
     ``care.dispatch.repaired`` event (``insertion``, with the reason) and it returns False: the
-    caller's own rule decides."""
-    attempt = _attempt(request, uow, now, policy, travel, before=expected, hand_over=hand_over)
+    caller's own rule decides. With ``background`` (the stream worker) the search is asked of the
+    solver agent and this returns True: the late visit stands until the answer, which hands it
+    over or, when it cannot, runs the caller's rule then (``apply_answer``)."""
+    attempt = _attempt(request, uow, now, policy, travel, before=expected, hand_over=hand_over, background=background)
     if attempt is None or attempt.placed:
         return attempt is not None
     seconds = attempt.result.seconds if attempt.result else 0.0
@@ -405,7 +408,10 @@ def _attempt(
     by_id = {c.caregiver_id: c for c in roster}
     cast = takers + ([fell.caregiver_id] if fell is not None and fell.caregiver_id not in takers else [])
     caregivers = [by_id[c] for c in cast if c in by_id]
-    problem = _problem(request, caregivers, set(takers), uow, now, policy, travel, fell, before)
+    # searched beside the worker, the model is built for when its answer comes back, so that an
+    # answer on time still holds then (``apply_answer`` rebuilds it at that moment)
+    ahead = timedelta(seconds=policy.repair_seconds + ANSWER_TRIP_SECONDS) if background else timedelta(0)
+    problem = _problem(request, caregivers, set(takers), uow, now + ahead, policy, travel, fell, before)
 
     def minutes(cid: str, a: int, b: int) -> float:
         return travel_for(by_id[cid], travel).minutes(a, b)
@@ -414,8 +420,10 @@ def _attempt(
     try:
         if not _reachable(problem.nodes[-1], problem.vehicles, minutes):
             return _Attempt(False, "nobody who may take it can start it in time")
-        if background and before is None and hand_over is None:
-            ask_solver(request, problem, [c.caregiver_id for c in caregivers], takers, minutes, uow, now, policy)
+        if background:
+            visit = uow.visits.for_request(request.request_id) if before is not None else None
+            late = (visit.visit_id, before) if visit is not None and before is not None else None
+            ask_solver(request, problem, [c.caregiver_id for c in caregivers], takers, minutes, uow, now, policy, late)
             return _Attempt(True)
         result = solve_repair(problem.vehicles, problem.nodes, minutes, policy.repair_seconds)
     except LookupError:  # a place without travel times: insertion says why
@@ -916,6 +924,11 @@ def _new_plan(
 OVERDUE_KIND = "repair-overdue"
 """The timer kind that sends a request to insertion when its repair's answer does not come."""
 
+ANSWER_TRIP_SECONDS = 15.0
+"""How long a repair's job and answer take through the broker and the solver agent, beyond the
+search (seconds, generous: about a second each way on an idle worker): the job's model is built
+for its budget plus this ahead, so an answer that comes back within it still holds."""
+
 ANSWER_GRACE_SECONDS = 30.0
 """How long beyond its search budget a repair's answer is awaited (seconds): the job's and the
 answer's trips through the broker, and a solver busy with the search before it."""
@@ -936,13 +949,21 @@ def ask_solver(
     uow: UnitOfWork,
     now: datetime,
     policy: DispatchPolicy,
+    late: tuple[str, datetime] | None = None,
 ) -> None:
     """Write the search as a job for the solver agent (``ev.repair_requested``, keyed by the
     area), say so in the audit trail (``care.dispatch.repaired``, outcome ``solving``) and set the
     overdue timer. The job holds the model (vehicles, nodes, whole-minute legs per distinct pace),
     what ``apply_answer`` needs to rebuild it (the origin, the caregivers and the takers) and the
-    overdue time (``due``: a job still waiting for the solver then is not searched)."""
+    overdue time (``due``: a job still waiting for the solver then is not searched). ``late``: a
+    late caregiver's replacement, (her visit's id, her expected arrival); its attempt id adds
+    ``L<expected arrival, epoch minutes>`` and is asked once (a late check repeated with the same
+    prediction while it searches asks nothing; a later prediction is a new attempt)."""
     attempt = attempt_id(request.request_id, len(uow.offers.for_request(request.request_id)))
+    if late is not None:
+        attempt += f"L{int(late[1].timestamp() // 60)}"
+        if not uow.claim(f"repair-asked:{attempt}"):
+            return
     legs = _legs(problem.vehicles, problem.nodes, minutes)
     paces: list[list[list[int]]] = []
     pace_of: list[int] = []
@@ -964,6 +985,7 @@ def ask_solver(
         "nodes": [{**asdict(n), "caregivers": sorted(n.caregivers)} for n in problem.nodes],
         "paces": paces,
         "pace_of": pace_of,
+        **({"late_visit_id": late[0], "expected": late[1].isoformat()} if late is not None else {}),
     }
     uow.emit(ev.repair_requested(request, now, job))
     why = f"{policy.repair_seconds:g} s of solver time, repair {attempt}"
@@ -986,7 +1008,8 @@ def search_job(job: Mapping[str, Any], now: datetime | None = None) -> dict[str,
     legs = [job["paces"][i] for i in job["pace_of"]]
     started = wall.perf_counter()
     found = in_solver_process(_search, vehicles, nodes, legs, float(job["seconds"]))
-    answer = {k: job[k] for k in ("attempt_id", "request_id", "service_area", "origin", "cast", "takers")}
+    kept = ("attempt_id", "request_id", "service_area", "origin", "cast", "takers", "late_visit_id", "expected")
+    answer = {k: job[k] for k in kept if k in job}
     routes, unserved = found if found is not None else (None, ())
     return {
         **answer,
@@ -1021,38 +1044,103 @@ def apply_answer(
     attempt = str(answer["attempt_id"])
     if not uow.claim(f"repair:{attempt}"):
         return False
+    if answer.get("late_visit_id"):
+        return _replace_late_now(answer, uow, now, policy, travel)
     request = uow.requests.get(str(answer["request_id"]))
     if request is None or not _waiting(request, attempt, uow):
         return False
-    routes = answer.get("routes")
-    if routes is None:
-        return _fallback(request, uow, now, policy, travel, "the solver found no answer in time")
-    if request.request_id in answer.get("unserved", ()):
-        return _fallback(request, uow, now, policy, travel, "the solver left the request out")
     made = uow.offers.for_request(request.request_id)
+    why, problem, result, by_id, minutes = _rebuilt(answer, request, made, None, uow, now, policy, travel)
+    if why is not None or problem is None or result is None:
+        return _fallback(request, uow, now, policy, travel, why or "the solver found no answer in time")
     fell = max(made, key=lambda o: o.created_at) if made else None
-    by_id = {c: cg for c in answer["cast"] if (cg := uow.caregivers.get(c)) is not None and cg.active}
-    context, asked = uow.ranking_context(request, now), {o.caregiver_id for o in made}
-    takers = {
-        c for c in answer["takers"] if c in by_id and _excluded(request, by_id[c], policy, context, asked) is None
-    }
-    problem = _problem(request, list(by_id.values()), takers, uow, now, policy, travel, fell)
-
-    def minutes(cid: str, a: int, b: int) -> float:
-        return travel_for(by_id[cid], travel).minutes(a, b)
-
-    shift = _minute(problem.origin, datetime.fromisoformat(str(answer["origin"])))
-    moved = {c: [(str(rid), int(m) + shift) for rid, m in stops] for c, stops in routes.items()}
-    why = _stale(problem, moved, request.request_id, minutes)
-    if why is not None:
-        return _fallback(request, uow, now, policy, travel, f"the day changed during the search: {why}")
-    moved = {c: stops for c, stops in moved.items() if any(v.caregiver_id == c for v in problem.vehicles)}
-    objective = route_cost(problem.vehicles, {n.request_id: n for n in problem.nodes}, moved, minutes)
-    result = RepairResult(moved, tuple(answer.get("unserved", ())), objective, float(answer.get("seconds", 0.0)))
     attempt_done = _carry_out(request, problem, result, fell, len(made), by_id, minutes, uow, now, policy, travel)
     if not attempt_done.placed:
         return _fallback(request, uow, now, policy, travel, attempt_done.reason, result)
     return True
+
+
+def _rebuilt(
+    answer: Mapping[str, Any],
+    request: CareRequest,
+    made: Sequence[Offer],
+    before: datetime | None,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> tuple[str | None, _Problem | None, RepairResult | None, dict[str, Caregiver], Minutes]:
+    """The answer against the day as it is ``now``: (why it cannot be used or None, the rebuilt
+    model, the answer as a result in its minutes, the caregivers by id, their travel minutes).
+    The same caregivers as the job's, the takers checked again (an exclusion or absence since)."""
+    by_id = {c: cg for c in answer["cast"] if (cg := uow.caregivers.get(c)) is not None and cg.active}
+
+    def minutes(cid: str, a: int, b: int) -> float:
+        return travel_for(by_id[cid], travel).minutes(a, b)
+
+    routes = answer.get("routes")
+    if routes is None:
+        return "the solver found no answer in time", None, None, by_id, minutes
+    if request.request_id in answer.get("unserved", ()):
+        return "the solver left the request out", None, None, by_id, minutes
+    fell = max(made, key=lambda o: o.created_at) if made else None
+    context, asked = uow.ranking_context(request, now), {o.caregiver_id for o in made}
+    takers = {
+        c for c in answer["takers"] if c in by_id and _excluded(request, by_id[c], policy, context, asked) is None
+    }
+    problem = _problem(request, list(by_id.values()), takers, uow, now, policy, travel, fell, before)
+    shift = _minute(problem.origin, datetime.fromisoformat(str(answer["origin"])))
+    moved = {c: [(str(rid), int(m) + shift) for rid, m in stops] for c, stops in routes.items()}
+    why = _stale(problem, moved, request.request_id, minutes)
+    if why is not None:
+        return f"the day changed during the search: {why}", None, None, by_id, minutes
+    moved = {c: stops for c, stops in moved.items() if any(v.caregiver_id == c for v in problem.vehicles)}
+    objective = route_cost(problem.vehicles, {n.request_id: n for n in problem.nodes}, moved, minutes)
+    result = RepairResult(moved, tuple(answer.get("unserved", ())), objective, float(answer.get("seconds", 0.0)))
+    return None, problem, result, by_id, minutes
+
+
+def _still_late(request: CareRequest | None, visit: Visit | None) -> bool:
+    """Whether a late caregiver's visit still waits for its replacement: booked, not begun."""
+    return (
+        request is not None
+        and not request.status.is_final
+        and visit is not None
+        and visit.status == VisitStatus.SCHEDULED
+        and visit.check_in_at is None
+    )
+
+
+def _replace_late_now(
+    answer: Mapping[str, Any], uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> bool:
+    """``apply_answer`` for a late caregiver's replacement: when the answer still holds, her visit
+    is handed over (``handlers.visits.lateness.hand_over``) and the new caregiver offered the slot;
+    otherwise the late check runs again without a repair (another caregiver ranked, or the alert
+    with the new expected time), as it would have in the batch."""
+    from handlers.visits import lateness  # lateness offers through offers, as the repair does
+
+    request = uow.requests.get(str(answer["request_id"]))
+    visit = uow.visits.get(str(answer["late_visit_id"]))
+    if not _still_late(request, visit):
+        return False
+    assert request is not None and visit is not None
+    made = uow.offers.for_request(request.request_id)
+    if any(o.status == OfferStatus.PENDING for o in made):
+        return False
+    expected = datetime.fromisoformat(str(answer["expected"]))
+    why, problem, result, by_id, minutes = _rebuilt(answer, request, made, expected, uow, now, policy, travel)
+    if why is None and problem is not None and result is not None:
+        fell = max(made, key=lambda o: o.created_at) if made else None
+        placed = _carry_out(request, problem, result, fell, len(made), by_id, minutes, uow, now, policy, travel,
+                            expected, lambda cid: lateness.hand_over(request, visit, expected, cid, uow, now))  # fmt: skip
+        if placed.placed:
+            return True
+        why = placed.reason
+    reason = f"{why}; the late caregiver's replacement is ranked"
+    uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0, reason=reason))
+    lateness.check_visit(visit, uow, now, policy, travel, on_the_way=False)
+    return False
 
 
 def answer_overdue(attempt: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> bool:
@@ -1060,7 +1148,19 @@ def answer_overdue(attempt: str, uow: UnitOfWork, now: datetime, policy: Dispatc
     (``uow.claim``) and the request still waits, insertion offers it. Returns True when it did."""
     if not uow.claim(f"repair:{attempt}"):
         return False
-    request = uow.requests.get(attempt.rpartition("#")[0])
+    head, _, tail = attempt.rpartition("#")
+    request = uow.requests.get(head)
+    if "L" in tail:  # a late caregiver's replacement: the late check runs again without it
+        from handlers.visits import lateness
+
+        visit = uow.visits.for_request(request.request_id) if request is not None else None
+        if not _still_late(request, visit):
+            return False
+        assert request is not None and visit is not None
+        reason = "the solver did not answer in time; the late caregiver's replacement is ranked"
+        uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0, reason=reason))
+        lateness.check_visit(visit, uow, now, policy, travel, on_the_way=False)
+        return True
     if request is None or not _waiting(request, attempt, uow):
         return False
     _fallback(request, uow, now, policy, travel, "the solver did not answer in time")

@@ -107,9 +107,7 @@ def check_visit(
     if visit.expected_at is not None and _minutes(expected, visit.expected_at) < REALERT_MINUTES:
         return True
     late_by = _minutes(expected, request.latest_start)
-    if repair is not None and repair(
-        request, expected, lambda cid: _hand_over(request, visit, expected, cid, uow, now)
-    ):
+    if repair is not None and repair(request, expected, lambda cid: hand_over(request, visit, expected, cid, uow, now)):
         return True
     if _redispatch(request, visit, expected, uow, now, policy, travel):
         return True
@@ -138,12 +136,12 @@ def _redispatch(
     able = [c for c in ranking.candidates if c.lateness_minutes <= 0 and c.start < expected]
     if not able:
         return False
-    _hand_over(request, visit, expected, able[0].caregiver_id, uow, now)
+    hand_over(request, visit, expected, able[0].caregiver_id, uow, now)
     offers.offer_to(request, able[0], len(uow.offers.for_request(request.request_id)) + 1, uow, now, policy)
     return True
 
 
-def _hand_over(request: CareRequest, visit: Visit, expected: datetime, to: str, uow: UnitOfWork, now: datetime) -> None:
+def hand_over(request: CareRequest, visit: Visit, expected: datetime, to: str, uow: UnitOfWork, now: datetime) -> None:
     """Take the request from the late caregiver (her visit cancelled, the elder and she told) before
     it is offered to ``to``."""
     visit.status, visit.expected_at = VisitStatus.CANCELLED, expected

@@ -12,7 +12,7 @@ from handlers import messagebus
 from handlers import messages as m
 from handlers.dispatch import repair
 from handlers.dispatch.area import AreaContext
-from handlers.model import OfferStatus
+from handlers.model import OfferStatus, VisitStatus
 from tests.unit.factories import AREA, at
 from tests.unit.test_repair import POLICY, planned_day
 
@@ -169,3 +169,46 @@ def test_a_job_whose_overdue_time_has_passed_is_not_searched():
     data = json.loads(json.dumps(job.payload))
     assert repair.search_job(data, at(60)) is None  # the timer has placed the request by then
     assert repair.search_job(data, at(2.1))["routes"] is not None
+
+
+def late_in_background():
+    """``test_repair_disruptions.accepted_day``: at 09:00 far is still at home, 40 min from r1
+    (expected 09:40, after its hard window); the worker searches the replacement beside itself."""
+    from tests.unit.test_repair_disruptions import accepted_day
+
+    uow, travel = accepted_day(q_at=70, q_received=59)
+    visit = uow.visits.for_request("r1")
+    area = AreaContext(POLICY, travel, mode="planned", background_repairs=True)
+    messagebus.handle(m.CheckLateness("ev-late", None, AREA, visit.visit_id), uow, at(60), area)
+    return uow, travel, area, visit
+
+
+def test_a_late_caregivers_replacement_searched_beside_the_worker_hands_the_visit_over_when_it_comes():
+    uow, travel, area, visit = late_in_background()
+    assert visit.status == VisitStatus.SCHEDULED and pending(uow) == []  # hers until the answer
+    assert not [e for e in uow.events if e.type == "care.operator.alert"]
+    [job] = [e for e in uow.events if e.type == "dispatch.repair.requested"]
+    assert job.payload["late_visit_id"] == visit.visit_id and job.payload["attempt_id"].startswith("r1#1L")
+    again = m.CheckLateness("ev-late-again", None, AREA, visit.visit_id)  # the same prediction: asked once
+    messagebus.handle(again, uow, at(60.5), area)
+    assert len([e for e in uow.events if e.type == "dispatch.repair.requested"]) == 1
+
+    messagebus.handle(m.decode(solved(job)), uow, at(61), area)
+    assert visit.status == VisitStatus.CANCELLED and visit.expected_at == at(100)
+    [r1] = pending(uow)
+    assert r1.caregiver_id == "near" and at(60) <= r1.planned_start < at(100)
+    alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert" and e.subject == "r1"]
+    assert any("re-dispatched to near" in a for a in alerts)
+
+
+def test_without_an_answer_in_time_the_late_check_runs_again_and_tells_the_operator():
+    uow, travel, area, visit = late_in_background()
+    [job] = [e for e in uow.events if e.type == "dispatch.repair.requested"]
+    attempt = job.payload["attempt_id"]
+    messagebus.handle(m.RepairOverdue("ev-overdue", None, AREA, attempt_id=attempt), uow, at(61), area)
+    assert outcomes(uow)[-1][0] == "insertion" and "did not answer" in outcomes(uow)[-1][1]
+    late = [e for e in uow.events if e.type == "care.visit.late"]
+    assert late, "the elder and the operator hear she is late"
+    before = len(uow.events)
+    messagebus.handle(m.decode(solved(job)), uow, at(62), area)  # the answer after the timer: nothing
+    assert len(uow.events) == before
