@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from config.policy import load_policy
 from handlers.datasets.day import build_day
 from handlers.datasets.uhhc import (
     Instance,
@@ -62,8 +63,8 @@ BOOKED_MINUTE = -600.0
 """With confirmation rounds, a planned day's requests are booked and its plan announced at this
 minute of the day (21:00 the evening before a 07:00 start); the rounds close before midnight."""
 
-ROUNDS = 3
-"""Confirmation rounds of the planned day, as config/policy.toml ships them."""
+ROUNDS = load_policy().confirm_rounds
+"""Confirmation rounds of the planned day, as config/policy.toml ships them (``[planned] rounds``)."""
 
 
 @dataclass(frozen=True)
