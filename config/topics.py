@@ -32,7 +32,11 @@ REQUESTS = TopicSpec("care.requests.v1", "service area", "validated care request
 CAREGIVER_EVENTS = TopicSpec(
     "caregiver.events.v1", "service area", "caregiver reply or visit event (accept, decline, check-in, check-out)"
 )
-TIMERS = TopicSpec("care.timers.v1", "service area", "a deadline that fired (offer expiry …)")
+TIMERS = TopicSpec(
+    "care.timers.v1",
+    "service area",
+    "a deadline that fired (offer expiry …), or a repair's answer (dispatch.repair.solved)",
+)
 DISPATCH_DLQ = TopicSpec(
     "dispatch.dlq.v1", "service area", "dead letter: event + reason", configs={"retention.ms": str(30 * DAY_MS)}
 )

@@ -44,6 +44,13 @@ def request_timer(factory, target: str, due: datetime) -> None:
         session.commit()
 
 
+def _fired(raw: bytes) -> str | None:
+    """The target of a timer firing; None for the topic's other records (a repair's answer,
+    ``dispatch.repair.solved``, shares the area's partition with its deadlines)."""
+    value = json.loads(raw)
+    return value["data"]["target_id"] if value.get("type") == "timer.fired" else None
+
+
 def firings(bootstrap: str, targets: set[str], want: int, timeout: float = 30.0) -> Counter:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     parts = [TopicPartition(topics.TIMERS.name, p) for p in consumer.partitions_for_topic(topics.TIMERS.name)]
@@ -55,14 +62,14 @@ def firings(bootstrap: str, targets: set[str], want: int, timeout: float = 30.0)
         while time.monotonic() < deadline and sum(seen.values()) < want:
             for batch in consumer.poll(timeout_ms=200).values():
                 for rec in batch:
-                    target = json.loads(rec.value)["data"]["target_id"]
+                    target = _fired(rec.value)
                     if target in targets:
                         seen[target] += 1
         end = time.monotonic() + 3  # and nothing more arrives
         while time.monotonic() < end:
             for batch in consumer.poll(timeout_ms=200).values():
                 for rec in batch:
-                    target = json.loads(rec.value)["data"]["target_id"]
+                    target = _fired(rec.value)
                     if target in targets:
                         seen[target] += 1
     finally:
