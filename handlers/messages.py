@@ -158,8 +158,9 @@ class ApplyRepair(DispatchCommand):
 @dataclass(frozen=True)
 class RepairOverdue(DispatchCommand):
     """A repair's answer did not come in time (timer ``repair-overdue``, target
-    ``<request id>#<offers made>``): insertion offers the request, at the clock (a timer handled
-    late must not offer a start already gone)."""
+    ``<request id>#<offers made>``, or ``...L<span>`` for a late caregiver's replacement:
+    ``handlers.dispatch.repair.ask_solver``): insertion offers the request (a late visit: the late
+    check runs again), at the clock (a timer handled late must not offer a start already gone)."""
 
     decides_now: ClassVar[bool] = True
     attempt_id: str = ""
@@ -294,6 +295,13 @@ def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any
         )
     ):
         raise InvalidMessage("not null or caregiver id -> [[request id, start minute], ...]", "data.routes")
+    if data.get("modelled_at") is not None:
+        try:
+            modelled = datetime.fromisoformat(_text(data, "modelled_at"))
+        except ValueError:
+            modelled = None
+        if modelled is None or modelled.tzinfo is None:
+            raise InvalidMessage("not an ISO 8601 time with a zone", "data.modelled_at")
     if data.get("late_visit_id") is not None:
         _text(data, "late_visit_id")
         try:

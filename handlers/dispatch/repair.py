@@ -423,7 +423,8 @@ def _attempt(
         if background:
             visit = uow.visits.for_request(request.request_id) if before is not None else None
             late = (visit.visit_id, before) if visit is not None and before is not None else None
-            ask_solver(request, problem, [c.caregiver_id for c in caregivers], takers, minutes, uow, now, policy, late)
+            cast = [c.caregiver_id for c in caregivers]
+            ask_solver(request, problem, cast, takers, minutes, uow, now, policy, late, now + ahead)
             return _Attempt(True)
         result = solve_repair(problem.vehicles, problem.nodes, minutes, policy.repair_seconds)
     except LookupError:  # a place without travel times: insertion says why
@@ -950,6 +951,7 @@ def ask_solver(
     now: datetime,
     policy: DispatchPolicy,
     late: tuple[str, datetime] | None = None,
+    modelled_at: datetime | None = None,
 ) -> None:
     """Write the search as a job for the solver agent (``ev.repair_requested``, keyed by the
     area), say so in the audit trail (``care.dispatch.repaired``, outcome ``solving``) and set the
@@ -957,11 +959,15 @@ def ask_solver(
     what ``apply_answer`` needs to rebuild it (the origin, the caregivers and the takers) and the
     overdue time (``due``: a job still waiting for the solver then is not searched). ``late``: a
     late caregiver's replacement, (her visit's id, her expected arrival); its attempt id adds
-    ``L<expected arrival, epoch minutes>`` and is asked once (a late check repeated with the same
-    prediction while it searches asks nothing; a later prediction is a new attempt)."""
+    ``L<expected arrival in spans of lateness.REALERT_MINUTES>`` and is asked once (a late check
+    repeated while it searches asks nothing, unless her arrival moved to a later span, as a new
+    alert would)."""
+    modelled_at = modelled_at or now
     attempt = attempt_id(request.request_id, len(uow.offers.for_request(request.request_id)))
     if late is not None:
-        attempt += f"L{int(late[1].timestamp() // 60)}"
+        from handlers.visits.lateness import REALERT_MINUTES
+
+        attempt += f"L{int(late[1].timestamp() // 60 // REALERT_MINUTES)}"
         if not uow.claim(f"repair-asked:{attempt}"):
             return
     legs = _legs(problem.vehicles, problem.nodes, minutes)
@@ -975,6 +981,7 @@ def ask_solver(
     job = {
         "attempt_id": attempt,
         "due": due.isoformat(),
+        "modelled_at": modelled_at.isoformat(),
         "request_id": request.request_id,
         "service_area": request.service_area,
         "origin": problem.origin.isoformat(),
@@ -1008,7 +1015,8 @@ def search_job(job: Mapping[str, Any], now: datetime | None = None) -> dict[str,
     legs = [job["paces"][i] for i in job["pace_of"]]
     started = wall.perf_counter()
     found = in_solver_process(_search, vehicles, nodes, legs, float(job["seconds"]))
-    kept = ("attempt_id", "request_id", "service_area", "origin", "cast", "takers", "late_visit_id", "expected")
+    kept = ("attempt_id", "request_id", "service_area", "origin", "modelled_at", "cast", "takers", "late_visit_id",
+            "expected")  # fmt: skip
     answer = {k: job[k] for k in kept if k in job}
     routes, unserved = found if found is not None else (None, ())
     return {
@@ -1088,7 +1096,9 @@ def _rebuilt(
     takers = {
         c for c in answer["takers"] if c in by_id and _excluded(request, by_id[c], policy, context, asked) is None
     }
-    problem = _problem(request, list(by_id.values()), takers, uow, now, policy, travel, fell, before)
+    # the day as the job saw it ahead, or as it is now if later: both models agree on what is under way
+    modelled = datetime.fromisoformat(str(answer["modelled_at"])) if answer.get("modelled_at") else now
+    problem = _problem(request, list(by_id.values()), takers, uow, max(now, modelled), policy, travel, fell, before)
     shift = _minute(problem.origin, datetime.fromisoformat(str(answer["origin"])))
     moved = {c: [(str(rid), int(m) + shift) for rid, m in stops] for c, stops in routes.items()}
     why = _stale(problem, moved, request.request_id, minutes)
@@ -1129,37 +1139,57 @@ def _replace_late_now(
     if any(o.status == OfferStatus.PENDING for o in made):
         return False
     expected = datetime.fromisoformat(str(answer["expected"]))
+    late = uow.caregivers.get(visit.caregiver_id)
+    home = late.home_base_index if late is not None else None
+    fresh = lateness.expected_arrival(visit, uow.visits.for_caregiver(visit.caregiver_id), home, travel, now)
+    if fresh <= request.latest_start:
+        return False  # on time again (an early check-out meanwhile): her visit stands
     why, problem, result, by_id, minutes = _rebuilt(answer, request, made, expected, uow, now, policy, travel)
     if why is None and problem is not None and result is not None:
         fell = max(made, key=lambda o: o.created_at) if made else None
         placed = _carry_out(request, problem, result, fell, len(made), by_id, minutes, uow, now, policy, travel,
-                            expected, lambda cid: lateness.hand_over(request, visit, expected, cid, uow, now))  # fmt: skip
+                            expected, lambda cid: lateness.hand_over(request, visit, fresh, cid, uow, now))  # fmt: skip
         if placed.placed:
             return True
         why = placed.reason
-    reason = f"{why}; the late caregiver's replacement is ranked"
-    uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0, reason=reason))
-    lateness.check_visit(visit, uow, now, policy, travel, on_the_way=False)
+    _rank_the_late_one(request, visit, f"{why}; the late caregiver's replacement is ranked", uow, now, policy, travel)
     return False
 
 
+def _rank_the_late_one(
+    request: CareRequest,
+    visit: Visit,
+    reason: str,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> None:
+    """The late check again without a repair (``handlers.visits.lateness.check_visit``): another
+    caregiver ranked, or the alert with her new expected time; the audit trail says why the repair
+    gave way only when she is still late."""
+    from handlers.visits import lateness
+
+    if lateness.check_visit(visit, uow, now, policy, travel, on_the_way=False):
+        uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0, reason=reason))
+
+
 def answer_overdue(attempt: str, uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes) -> bool:
-    """The overdue timer of repair ``attempt`` (``<request id>#<n>``): when no answer came first
-    (``uow.claim``) and the request still waits, insertion offers it. Returns True when it did."""
+    """The overdue timer of repair ``attempt`` (``<request id>#<n>``, a late caregiver's
+    ``<request id>#<n>L<k>``): when no answer came first (``uow.claim``) and the request still
+    waits, insertion offers it (a late visit: the late check runs again). True when it acted."""
     if not uow.claim(f"repair:{attempt}"):
         return False
     head, _, tail = attempt.rpartition("#")
     request = uow.requests.get(head)
     if "L" in tail:  # a late caregiver's replacement: the late check runs again without it
-        from handlers.visits import lateness
-
-        visit = uow.visits.for_request(request.request_id) if request is not None else None
-        if not _still_late(request, visit):
-            return False
+        visit = uow.visits.for_request(head) if request is not None else None
+        made = len(uow.offers.for_request(head))
+        if not _still_late(request, visit) or str(made) != tail.partition("L")[0]:
+            return False  # handed over, begun, or another offer since: not this repair's visit
         assert request is not None and visit is not None
-        reason = "the solver did not answer in time; the late caregiver's replacement is ranked"
-        uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0, reason=reason))
-        lateness.check_visit(visit, uow, now, policy, travel, on_the_way=False)
+        _rank_the_late_one(request, visit, "the solver did not answer in time; the late caregiver's replacement is "
+                           "ranked", uow, now, policy, travel)  # fmt: skip
         return True
     if request is None or not _waiting(request, attempt, uow):
         return False

@@ -194,7 +194,7 @@ def test_a_late_caregivers_replacement_searched_beside_the_worker_hands_the_visi
     assert len([e for e in uow.events if e.type == "dispatch.repair.requested"]) == 1
 
     messagebus.handle(m.decode(solved(job)), uow, at(61), area)
-    assert visit.status == VisitStatus.CANCELLED and visit.expected_at == at(100)
+    assert visit.status == VisitStatus.CANCELLED and visit.expected_at == at(101)  # as predicted then
     [r1] = pending(uow)
     assert r1.caregiver_id == "near" and at(60) <= r1.planned_start < at(100)
     alerts = [e.payload["reason"] for e in uow.events if e.type == "care.operator.alert" and e.subject == "r1"]
