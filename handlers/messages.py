@@ -273,15 +273,22 @@ def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Co
     return CloseRound(*env, announced_at=at, round=int(k))
 
 
-def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
-    for name in ("attempt_id", "request_id", "origin"):
-        _text(data, name)
+def _aware_time(data: Mapping[str, Any], name: str) -> datetime:
+    """``data[name]`` as an aware datetime; ``InvalidMessage`` naming ``data.<name>`` otherwise."""
     try:
-        origin = datetime.fromisoformat(data["origin"])
+        value = datetime.fromisoformat(_text(data, name))
     except ValueError:
-        origin = None
-    if origin is None or origin.tzinfo is None:
-        raise InvalidMessage("not an ISO 8601 time with a zone", "data.origin")
+        value = None
+    if value is None or value.tzinfo is None:
+        raise InvalidMessage("not an ISO 8601 time with a zone", f"data.{name}")
+    return value
+
+
+def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    """``dispatch.repair.solved``: the shape ``handlers.dispatch.repair.search_job`` answers with."""
+    for name in ("attempt_id", "request_id"):
+        _text(data, name)
+    _aware_time(data, "origin")
     for name in ("cast", "takers", "unserved"):
         if not isinstance(data.get(name), list) or not all(isinstance(x, str) for x in data[name]):
             raise InvalidMessage("not a list of strings", f"data.{name}")
@@ -296,20 +303,10 @@ def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any
     ):
         raise InvalidMessage("not null or caregiver id -> [[request id, start minute], ...]", "data.routes")
     if data.get("modelled_at") is not None:
-        try:
-            modelled = datetime.fromisoformat(_text(data, "modelled_at"))
-        except ValueError:
-            modelled = None
-        if modelled is None or modelled.tzinfo is None:
-            raise InvalidMessage("not an ISO 8601 time with a zone", "data.modelled_at")
+        _aware_time(data, "modelled_at")
     if data.get("late_visit_id") is not None:
         _text(data, "late_visit_id")
-        try:
-            expected = datetime.fromisoformat(_text(data, "expected"))
-        except ValueError:
-            expected = None
-        if expected is None or expected.tzinfo is None:
-            raise InvalidMessage("not an ISO 8601 time with a zone", "data.expected")
+        _aware_time(data, "expected")
     seconds = data.get("seconds", 0.0)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise InvalidMessage("not a number of seconds", "data.seconds")

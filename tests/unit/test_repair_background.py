@@ -114,6 +114,7 @@ def test_an_answer_to_an_older_fall_is_not_used():
         ("routes", [["r1", 60]]),
         ("origin", "yesterday"),
         ("origin", "2026-11-30T08:00:00"),
+        ("modelled_at", "soon"),
         ("cast", "near"),
         ("seconds", "fast"),
         ("attempt_id", ""),
