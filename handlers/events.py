@@ -242,6 +242,21 @@ def repair_requested(request: CareRequest, now: datetime, job: dict[str, Any]) -
     return DomainEvent("dispatch.repair.requested", request.request_id, now, "repairs", request.service_area, dict(job))
 
 
+def repair_solved(answer: dict[str, Any], now: datetime) -> DomainEvent:
+    """``dispatch.repair.solved`` (timers, keyed by the answer's ``service_area``): the solver
+    agent's answer to a repair job, ``handlers.dispatch.repair.search_job``'s data, for the area's
+    dispatch (``handlers.messages.ApplyRepair``). Its event id is ``repair_solved_id``."""
+    return DomainEvent(
+        "dispatch.repair.solved", str(answer["request_id"]), now, "timers", str(answer["service_area"]), dict(answer)
+    )
+
+
+def repair_solved_id(answer: dict[str, Any]) -> str:
+    """The event id of a repair's answer: one per attempt (``repair-solved:<attempt id>``), so a
+    second delivery is dropped by the dispatch batch's claims."""
+    return f"repair-solved:{answer['attempt_id']}"
+
+
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
     """``timer.requested`` (schedule): ask the timer service to fire ``kind`` for ``target_id`` at
     ``due`` (aware UTC). Kinds and their targets are decoded in ``handlers.messages``:

@@ -19,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from typing import Any, Callable
 
 from faust.types import TP, EventT, StreamT
 
 from config import topics
 from config.settings import get_settings
+from db.uow import envelope
+from handlers import events as ev
 from handlers.dispatch import repair
 from streams import batches, steps
 from streams.app import (
@@ -142,7 +145,7 @@ async def search_repairs(stream: StreamT) -> None:
             raw = m.value if m.value is not None else b""
             try:
                 value = steps.decode(raw, strict=True)
-                job = value["data"]
+                job, at = value["data"], datetime.fromisoformat(value["time"])
                 answer = await loop.run_in_executor(None, steps.search_repair_job, job)
             except Exception as exc:  # noqa: BLE001  # dead-lettered; the overdue timer places the request
                 log.warning("repair job at %s offset %s refused: %s", m.topic, m.offset, type(exc).__name__)
@@ -152,16 +155,8 @@ async def search_repairs(stream: StreamT) -> None:
             if answer is None:  # overdue before its turn: the timer has placed the request
                 log.info("repair job %s not searched: overdue", job.get("attempt_id"))
                 continue
-            solved = {
-                "specversion": "1.0",
-                "id": f"repair-solved:{answer['attempt_id']}",
-                "source": "careline/solver",
-                "type": "dispatch.repair.solved",
-                "subject": answer["request_id"],
-                "time": value.get("time"),
-                "data": answer,
-            }
-            await deliver(timers_topic, str(answer["service_area"]).encode(), solved)
+            solved = ev.repair_solved(answer, at)
+            await deliver(timers_topic, solved.key.encode(), envelope(solved, ev.repair_solved_id(answer)))
         await ack_all(stream, events)
 
 

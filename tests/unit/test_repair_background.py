@@ -28,17 +28,11 @@ def fall_in_background(minute: float = 2):
 
 def solved(job) -> dict:
     """The solver agent's record for ``job`` (``streams.agents.search_repairs``), through JSON."""
+    from db.uow import envelope
+    from handlers import events
+
     answer = repair.search_job(json.loads(json.dumps(job.payload)))
-    return json.loads(
-        json.dumps(
-            {
-                "id": f"repair-solved:{answer['attempt_id']}",
-                "type": "dispatch.repair.solved",
-                "time": job.time.isoformat(),
-                "data": answer,
-            }
-        )
-    )
+    return json.loads(json.dumps(envelope(events.repair_solved(answer, job.time), events.repair_solved_id(answer))))
 
 
 def pending(uow, rid: str = "r1"):
