@@ -11,6 +11,8 @@ changelog (a restarted worker's table came back empty once, issue 13).
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
 from config import topics
@@ -20,21 +22,42 @@ from streams import transport, watchdog
 settings = get_settings()
 transport.install()
 
-app = faust.App(
-    "careline",
-    broker=settings.faust_broker,
+#: the consumer and stream settings of careline's worker (also the bench's Faust loop,
+#: ``tools.bench.faust_loop``, so that it measures Faust as careline runs it).
+#:
+#: The stalling consumer (faust-streaming#175, docs/NOTES.md "The consumer that stopped
+#: fetching"): aiokafka leaves the group when the application has not polled for
+#: ``broker_max_poll_interval`` and then will not rejoin while still "idle", while faust waits
+#: for its partitions back: the worker stops for good (aio-libs/aiokafka#1187). faust stopped
+#: polling in two ways, and neither is a dead consumer: while every partition was paused
+#: because its agents' queue was 80 % full (``streams.transport`` now tells aiokafka it still
+#: polls), and while it handed a poll's records to a full queue: a poll takes at most
+#: ``broker_max_poll_records`` (faust's default takes all that was fetched, up to 1 MiB a
+#: partition), which fits in the 20 % of ``stream_buffer_maxsize`` left when faust pauses a
+#: partition. The interval is faust's own default again (it was 30 s), above the 600 s an agent
+#: may wait for its database; a worker that truly stops is the session timeout's and the stall
+#: watchdog's (``streams.watchdog``). ``tests/integration/test_consumer_stall.py`` holds it.
+CONSUMER_SETTINGS: dict[str, Any] = dict(
     store="memory://",
-    topic_partitions=settings.topic_partitions,
     topic_allow_declare=False,
     consumer_auto_offset_reset="earliest",
     broker_session_timeout=6.0,
     broker_heartbeat_interval=1.0,
-    broker_max_poll_interval=30.0,
+    broker_max_poll_interval=1000.0,
+    broker_max_poll_records=200,
+    stream_buffer_maxsize=4096,
     stream_wait_empty=False,
+)
+
+app = faust.App(
+    "careline",
+    broker=settings.faust_broker,
+    topic_partitions=settings.topic_partitions,
     web_enabled=settings.worker_web_port > 0,
     web_port=settings.worker_web_port or 6066,
     web_host="127.0.0.1",
     datadir=str(settings.var_dir / "faust"),
+    **CONSUMER_SETTINGS,
 )
 
 

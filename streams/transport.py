@@ -6,9 +6,21 @@ Apache Kafka answers a waiting fetch as soon as data arrives, but the
 embedded Tansu broker holds it for the whole wait, which measured here as
 1-5 s of lag on every hop. Replays run many simulated minutes per wall
 second, so the worker asks again after ``consumer_fetch_max_wait_ms``.
+
+It also keeps a consumer whose partitions are all paused in its group (the stalling consumer,
+faust-streaming#175, docs/NOTES.md). faust pauses a partition whose agents' queue is 80 % full
+and, when every assigned partition is paused (or none is assigned), sleeps a second instead of
+polling. aiokafka counts that as the application not polling: after ``broker_max_poll_interval``
+it leaves the group, revokes the partitions, and will not rejoin while still "idle", while
+faust waits for the partitions back before it polls again (aio-libs/aiokafka#1187): the worker
+stops for good, with records waiting. A Kafka consumer that pauses its partitions still polls;
+so here the fetcher's idle clock is reset (an empty fetch context in the consumer's thread)
+whenever faust skips a poll because its partitions are paused on purpose.
 """
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as driver
 
@@ -21,10 +33,25 @@ class _FastFetchThread(driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = get_settings().consumer_fetch_max_wait_ms  # read in start()
         return consumer
 
+    async def still_polling(self) -> None:
+        """Tell aiokafka the application is polling though no partition may be fetched now."""
+        if self._consumer is not None:
+            await self.call_thread(self._empty_fetch, self._consumer)
+
+    async def _empty_fetch(self, consumer: Any) -> None:
+        with consumer._fetcher._subscriptions.fetch_context():  # its idle clock restarts on exit
+            pass
+
 
 class FastFetchConsumer(driver.Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _FastFetchThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        records, active = await super()._wait_next_records(timeout)
+        if active is not None and not active and self.flow_active:  # all paused, or none assigned
+            await cast(_FastFetchThread, self._thread).still_polling()
+        return records, active
 
 
 def install() -> None:

@@ -1,0 +1,78 @@
+"""The consumer that stopped fetching (faust-streaming#175, docs/NOTES.md): an agent slower
+than its input, with a backlog, must not make the worker leave its group and stall for good.
+
+Before the fix (``streams.app.CONSUMER_SETTINGS``: a poll of at most
+``broker_max_poll_records``), faust handed all a fetch held to the agent's queue and waited
+while the queue was full; aiokafka counted that wait as idle, left the group after
+``broker_max_poll_interval``, revoked the partitions and refused to rejoin: no batch came
+again. Here the interval is shortened to 8 s so the test sees three of them in 40 s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from kafka import KafkaProducer
+
+from careline.brokers import ensure_topics
+from config import topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+POLL_INTERVAL = 8.0
+SLOW_SECONDS = 2.0
+RUN_SECONDS = 40.0
+
+
+def test_a_slow_agent_with_a_backlog_keeps_its_partitions_and_its_batches_coming(services, tmp_path):
+    name = f"stall-{uuid.uuid4().hex[:8]}"
+    ensure_topics(services.bootstrap, [topics.ResolvedTopic(name, 3, {})])
+    producer = KafkaProducer(bootstrap_servers=services.bootstrap, linger_ms=20)
+    # 5,000 records on each partition, more than the agent's whole queue (4,096): every partition
+    # still has records when faust pauses it, so all three end up paused at once
+    for i in range(15_000):
+        producer.send(name, key=str(i % 30).encode(), value=b"x" * 200, partition=i % 3)
+    producer.flush(30)
+    producer.close()
+    env = dict(
+        os.environ,
+        SLOW_BROKER=services.bootstrap,
+        SLOW_TOPIC=name,
+        SLOW_GROUP=name,
+        SLOW_DATADIR=str(tmp_path / "faust"),
+        SLOW_SECONDS=str(SLOW_SECONDS),
+        SLOW_BATCH="10",
+        SLOW_POLL_INTERVAL=str(POLL_INTERVAL),
+    )
+    log = tmp_path / "app.log"
+    with log.open("w") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.slow_agent_app"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+        try:
+            time.sleep(RUN_SECONDS)
+        finally:
+            app.terminate()
+            try:
+                app.wait(20)
+            except subprocess.TimeoutExpired:
+                app.kill()
+    lines = log.read_text(errors="replace").splitlines()
+    batches = [float(m[1]) for m in (re.search(r"\bbatch ([\d.]+) \d+", line) for line in lines) if m]
+    states = [m.groups() for m in (re.search(r"\bstate ([\d.]+) (\d+) (\d)", line) for line in lines) if m]
+    assert batches, "\n".join(lines[-40:])
+    first = batches[0]
+    # a batch every SLOW_SECONDS from the first to the end, well past three poll intervals
+    late = [t for t in batches if t > first + 3 * POLL_INTERVAL]
+    assert len(late) >= 3, f"batches stopped at {batches[-1]:.1f} s (first at {first:.1f} s):\n" + "\n".join(
+        lines[-40:]
+    )
+    gaps = [b - a for a, b in zip(batches, batches[1:], strict=False)]
+    assert max(gaps) < POLL_INTERVAL, f"a gap of {max(gaps):.1f} s between batches:\n" + "\n".join(lines[-40:])
+    assert states and states[-1][1:] == ("3", "1"), f"at the end (seconds, partitions, flow): {states[-1:]}"
