@@ -7,6 +7,11 @@ aiokafka consumer reads them, wraps each in the validated CloudEvents envelope
 database) and produces it to a second topic; events per second from the first
 record read to the last one acknowledged. No consumer group, no commits.
 
+(c) The Faust loop (``tools.bench.faust_loop``): the same records, the same transform, as
+one Faust agent in a child process with careline's consumer settings, batches and
+acknowledgements, and nothing of careline's own: what Faust costs on top of (a), and what
+careline's agents cost on top of it, each measured in the same run.
+
 (b) The pipeline: the real worker and timer service, intake records sent at
 fixed offered rates (requests per second, open loop) for ``seconds`` each,
 and for every request the time from its send to its first decision read back
@@ -54,6 +59,18 @@ class RawResult:
     messages: int
     produce_per_second: float
     loop_per_second: float
+    #: the bench process's CPU per record from the first record read to the last acknowledged
+    cpu_ms_per_record: float = 0.0
+
+
+@dataclass(frozen=True)
+class FaustResult:
+    """The Faust loop: records, events per second from the first record read to the last
+    acknowledged, and the CPU it spent per record (ms, the agent's process)."""
+
+    messages: int
+    loop_per_second: float
+    cpu_ms_per_record: float
 
 
 @dataclass(frozen=True)
@@ -123,10 +140,11 @@ async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, 
         parts = [TopicPartition(src, p) for p in range(partitions)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
-        done, pending, first = 0, [], None
+        done, pending, first, cpu = 0, [], None, 0.0
         while done < n:
             for _tp, batch in (await consumer.getmany(timeout_ms=100, max_records=2000)).items():
-                first = first or time.perf_counter()
+                if first is None:
+                    first, cpu = time.perf_counter(), time.process_time()
                 for rec in batch:
                     out = json.dumps(validated(json.loads(rec.value))).encode()
                     pending.append(await producer.send(dst, key=rec.key, value=out))
@@ -135,10 +153,49 @@ async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, 
                 await asyncio.gather(*pending)
                 pending = []
         await asyncio.gather(*pending)
-        return RawResult(n, produce, n / (time.perf_counter() - (first or started)))
+        return RawResult(
+            n, produce, n / (time.perf_counter() - (first or started)), 1000 * (time.process_time() - cpu) / n
+        )
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+def faust_loop(bootstrap: str, run: str, n: int, partitions: int, logs: Path, timeout: float = 300.0) -> FaustResult:
+    """Run (c) over the records ``raw_loop`` left on its input topic; raises ``RuntimeError``
+    when the loop does not finish within ``timeout`` seconds (its log is named)."""
+    import subprocess
+
+    src, dst = f"bench.raw.{run}.in", f"bench.faust.{run}.out"
+    brokers.ensure_topics(bootstrap, [topics.ResolvedTopic(dst, partitions, {})])
+    out, log = logs / f"faust-loop-{run}.json", logs / f"faust-loop-{run}.log"
+    env = dict(
+        os.environ,
+        BENCH_FAUST_BROKER=bootstrap,
+        BENCH_FAUST_SRC=src,
+        BENCH_FAUST_DST=dst,
+        BENCH_FAUST_RECORDS=str(n),
+        BENCH_FAUST_OUT=str(out),
+    )
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tools.bench.faust_loop"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not out.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Faust loop did not finish: see {log}")
+                time.sleep(0.2)
+            time.sleep(0.1)  # written in one call; let it land
+            result = json.loads(out.read_text())
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return FaustResult(result["records"], result["records"] / result["seconds"], 1000 * result["cpu_seconds"] / n)
 
 
 def outbox_rows(database_url: str) -> int:
@@ -276,7 +333,14 @@ def peak(rows: list[LoadRow]) -> float:
     return max((r.achieved for r in rows), default=0.0)
 
 
-def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], instance: str, p95_bound: float) -> None:
+def print_table(
+    console: Console,
+    raw: RawResult | None,
+    rows: list[LoadRow],
+    instance: str,
+    p95_bound: float,
+    faust: FaustResult | None = None,
+) -> None:
     table = Table(
         title="careline pipeline: intake → first decision, per offered load",
         caption=(
@@ -300,6 +364,7 @@ def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], in
         "p95 ms",
         "p99 ms",
         "worker CPU",
+        "worker CPU ms/req",
         "rows/request",
     ):
         table.add_column(col, justify="right")
@@ -317,13 +382,15 @@ def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], in
             as_ms(r.p95),
             as_ms(r.p99),
             f"{r.worker_cpu:.0%}",
+            f"{1000 * r.worker_cpu / r.achieved:.1f}" if r.achieved else "—",
             f"{r.rows_per_request:.1f}",
         )
     console.print(table)
     if raw is not None:
         console.print(
             f"raw aiokafka loop: {raw.messages:,} records, produce {raw.produce_per_second:,.0f}/s, "
-            f"consume → transform → produce {raw.loop_per_second:,.0f} events/s"
+            f"consume → transform → produce {raw.loop_per_second:,.0f} events/s, "
+            f"{raw.cpu_ms_per_record:.3f} ms of CPU per record"
         )
         best = peak(rows)
         console.print(
@@ -331,6 +398,12 @@ def print_table(console: Console, raw: RawResult | None, rows: list[LoadRow], in
             f"(≈ {best * (rows[-1].rows_per_request if rows else 0):,.0f} outbox events/s); "
             f"ratio pipeline / raw = {best / raw.loop_per_second:.4f} "
             f"(1 : {raw.loop_per_second / max(best, 1e-9):,.0f})"
+        )
+    if faust is not None:
+        console.print(
+            f"Faust loop (same records and transform, careline's consumer settings and batches): "
+            f"{faust.loop_per_second:,.0f} events/s, {faust.cpu_ms_per_record:.3f} ms of CPU per record"
+            + (f"; ratio Faust / raw = {faust.loop_per_second / raw.loop_per_second:.2f}" if raw else "")
         )
 
 
@@ -454,6 +527,13 @@ def main(
         )
         if raw:
             out.print(f"raw loop: {raw.loop_per_second:,.0f} events/s")
+        faust = (
+            faust_loop(stack.bootstrap, run, messages, settings.topic_partitions, settings.var_dir / "logs")
+            if messages
+            else None
+        )
+        if faust:
+            out.print(f"Faust loop: {faust.loop_per_second:,.0f} events/s, {faust.cpu_ms_per_record:.3f} ms CPU/record")
         worker_pid = stack.start_worker(run)
         sampling = Sampler(worker_pid, profile / f"worker-{run}.txt") if profile else None
         if sampling:
@@ -464,7 +544,7 @@ def main(
             if sampling:
                 sampling.__exit__(None, None, None)
         alive = stack.worker_alive()
-    print_table(out, raw, rows, instance.name, p95_bound)
+    print_table(out, raw, rows, instance.name, p95_bound, faust)
     if json_path:
         json_path.write_text(
             json.dumps(
@@ -473,6 +553,7 @@ def main(
                     "machine": machine(),
                     "instance": instance.name,
                     "raw": raw and asdict(raw),
+                    "faust": faust and asdict(faust),
                     "loads": [asdict(r) for r in rows],
                 },
                 indent=1,
