@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-SELF_HINT = "idle threads (a thread blocked in a socket or lock wait) are not sampled"
+SELF_HINT = "only the thread holding the GIL is sampled (py-spy --gil): idle threads and threads waiting for the GIL are not"
 
 
 def py_spy() -> str | None:
@@ -45,6 +45,7 @@ class Sampler:
                 "--format",
                 "raw",
                 "--nonblocking",
+                "--gil",  # only the thread holding the GIL: what costs CPU, not who waits for it
                 "--output",
                 str(self.out),
             ],
