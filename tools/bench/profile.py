@@ -15,7 +15,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-SELF_HINT = "only the thread holding the GIL is sampled (py-spy --gil): idle threads and threads waiting for the GIL are not"
+SELF_HINT = (
+    "only the thread holding the GIL is sampled (py-spy --gil): idle threads and threads waiting for the GIL are not"
+)
 
 
 def py_spy() -> str | None:
