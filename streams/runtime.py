@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Callable, Sequence, TypeVar, cast
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Sequence, TypeVar, cast
 
 from faust import Stream
 from faust.types import EventT, StreamT
+from mode.utils.futures import notify
 
 from config.bootstrap import Runtime, bootstrap
 from config.settings import get_settings
@@ -40,10 +41,12 @@ def take_batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
     """The records waiting on the stream's partitions, a batch at a time (up to ``BATCH``, or
     what came within ``WITHIN`` seconds of the first), none of them acknowledged: the agent
     acknowledges them (``ack_all``) once everything they produced is safe."""
-    return cast(AsyncIterator[Sequence[EventT]], take_events(cast(Stream, stream), BATCH, WITHIN))
+    agen = take_events(cast(Stream, stream), BATCH, WITHIN)
+    cast(Stream, stream)._active_agens.add(agen)  # as faust's own take: closed when the stream stops
+    return cast(AsyncIterator[Sequence[EventT]], agen)
 
 
-async def take_events(stream: Stream, max_: int, within: float) -> AsyncIterator[list[EventT]]:
+async def take_events(stream: Stream, max_: int, within: float) -> AsyncGenerator[list[EventT], None]:
     """faust's ``Stream.noack_take`` (faust-streaming 0.15.3, ``faust/streams.py``), except that
     an idle stream sleeps until its first record instead of waking every ``within`` seconds.
 
@@ -100,8 +103,7 @@ async def take_events(stream: Stream, max_: int, within: float) -> AsyncIterator
                     yield list(buffer)
                 finally:
                     buffer.clear()
-                    if not consuming.done():
-                        consuming.set_result(None)
+                    notify(consuming)  # None if the processor took it back when cancelled
                     full.clear()
                     consumed.set()
     finally:

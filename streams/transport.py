@@ -15,7 +15,10 @@ it leaves the group, revokes the partitions, and will not rejoin while still "id
 faust waits for the partitions back before it polls again (aio-libs/aiokafka#1187): the worker
 stops for good, with records waiting. A Kafka consumer that pauses its partitions still polls;
 so here the fetcher's idle clock is reset (an empty fetch context in the consumer's thread)
-whenever faust skips a poll because its partitions are paused on purpose.
+whenever faust skips a poll because its partitions are paused on purpose, and every second
+while its flow waits for partitions to come back (a worker that did leave then rejoins: faust
+hands a poll's records to a full queue without polling meanwhile, and with many partitions
+several polls may fill it, so a leave after ``broker_max_poll_interval`` remains possible).
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ class _FastFetchThread(driver.AIOKafkaConsumerThread):
             await self.call_thread(self._empty_fetch, self._consumer)
 
     async def _empty_fetch(self, consumer: Any) -> None:
-        with consumer._fetcher._subscriptions.fetch_context():  # its idle clock restarts on exit
-            pass
+        if not consumer._closed:
+            # the object aiokafka's group coordinator reads; its idle clock restarts on exit
+            with consumer._subscription.fetch_context():
+                pass
 
 
 class FastFetchConsumer(driver.Consumer):
@@ -48,9 +53,17 @@ class FastFetchConsumer(driver.Consumer):
         return _FastFetchThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        # after a leave the flow stays stopped until the partitions come back, and faust waits
+        # for that without polling, so aiokafka would never rejoin: poll "empty" every second
+        thread = cast(_FastFetchThread, self._thread)
+        while not self.flow_active and not self.should_stop:
+            await self.wait_for_stopped(self.can_resume_flow, timeout=1.0)  # type: ignore[arg-type]
+            if self.should_stop or self.flow_active:
+                break
+            await thread.still_polling()
         records, active = await super()._wait_next_records(timeout)
         if active is not None and not active and self.flow_active:  # all paused, or none assigned
-            await cast(_FastFetchThread, self._thread).still_polling()
+            await thread.still_polling()
         return records, active
 
 
