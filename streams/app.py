@@ -23,21 +23,12 @@ settings = get_settings()
 transport.install()
 
 #: the consumer and stream settings of careline's worker (also the bench's Faust loop,
-#: ``tools.bench.faust_loop``, so that it measures Faust as careline runs it).
-#:
-#: The stalling consumer (faust-streaming#175, docs/NOTES.md "The consumer that stopped
-#: fetching"): aiokafka leaves the group when the application has not polled for
-#: ``broker_max_poll_interval`` and then will not rejoin while still "idle", while faust waits
-#: for its partitions back without polling: the worker stopped for good (aio-libs/aiokafka#1187).
-#: faust stops polling while every partition is paused behind an 80 % full agent queue, and
-#: while it hands a poll's records to a full queue. ``streams.transport`` tells aiokafka it still
-#: polls in the first case and while waiting for partitions back (so a worker that left
-#: rejoins); a poll takes at most ``broker_max_poll_records`` (faust's default takes all that was
-#: fetched, up to 1 MiB a partition) so that the 20 % of ``stream_buffer_maxsize`` left when a
-#: partition is paused takes a few polls before the queue is full; and the interval is faust's
-#: default again (it was 30 s), above the 600 s an agent may wait for its database. A worker that
-#: truly stops is the session timeout's and the stall watchdog's (``streams.watchdog``).
-#: ``tests/integration/test_consumer_stall.py`` holds it.
+#: ``tools.bench.faust_loop``, so that it measures Faust as careline runs it). Against the
+#: stalling consumer (faust-streaming#175; ``streams.transport`` has the mechanism and the rest
+#: of the fix, docs/NOTES.md the story): a poll takes at most ``broker_max_poll_records``
+#: (faust's default takes all that was fetched, up to 1 MiB a partition, and waits while a
+#: full queue takes it), and ``broker_max_poll_interval`` is faust's default again (it was
+#: 30 s), above the 600 s an agent may wait for its database (``DATABASE_WAIT_SECONDS``).
 CONSUMER_SETTINGS: dict[str, Any] = dict(
     store="memory://",
     topic_allow_declare=False,

@@ -37,7 +37,10 @@ class _FastFetchThread(driver.AIOKafkaConsumerThread):
         return consumer
 
     async def still_polling(self) -> None:
-        """Tell aiokafka the application is polling though no partition may be fetched now."""
+        """Tell aiokafka the application is polling though no partition may be fetched now: an
+        empty ``SubscriptionState.fetch_context`` in the consumer's thread restarts the idle clock
+        that aiokafka compares with ``max_poll_interval`` (aiokafka 0.14,
+        ``consumer/subscription_state.py``). Does nothing before the consumer exists or once closed."""
         if self._consumer is not None:
             await self.call_thread(self._empty_fetch, self._consumer)
 

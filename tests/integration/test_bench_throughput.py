@@ -49,6 +49,8 @@ def test_bench_throughput_gives_every_request_a_first_offer_or_final_state(servi
     assert "careline pipeline: intake → first decision" in done.stdout
     result = json.loads(out.read_text())
     assert result["raw"]["messages"] == 200 and result["raw"]["loop_per_second"] > 0
+    # (c) the Faust loop took the same records through careline's settings and batches
+    assert result["faust"]["messages"] >= 200 and result["faust"]["cpu_ms_per_record"] > 0, done.stdout
     assert result["loads"], done.stdout
     for row in result["loads"]:
         assert row["sent"] > 0

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 
@@ -27,6 +25,7 @@ from kafka import KafkaProducer
 
 from careline.brokers import ensure_topics
 from config import topics
+from tools.replay.stack import module_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -57,18 +56,8 @@ def test_a_slow_agent_with_a_backlog_keeps_its_partitions_and_its_batches_coming
         SLOW_POLL_INTERVAL=str(POLL_INTERVAL),
     )
     log = tmp_path / "app.log"
-    with log.open("w") as sink:
-        app = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.slow_agent_app"], env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-        try:
-            time.sleep(RUN_SECONDS)
-        finally:
-            app.terminate()
-            try:
-                app.wait(20)
-            except subprocess.TimeoutExpired:
-                app.kill()
+    with module_process("tests.integration.slow_agent_app", env, log):
+        time.sleep(RUN_SECONDS)
     lines = log.read_text(errors="replace").splitlines()
     batches = [float(m[1]) for m in (re.search(r"\bbatch ([\d.]+) \d+", line) for line in lines) if m]
     states = [m.groups() for m in (re.search(r"\bstate ([\d.]+) (\d+) (\d)", line) for line in lines) if m]

@@ -13,7 +13,9 @@ Run by the bench as a child process: ``python -m tools.bench.faust_loop`` with t
 environment ``BENCH_FAUST_BROKER`` (host:port), ``BENCH_FAUST_SRC``, ``BENCH_FAUST_DST``,
 ``BENCH_FAUST_RECORDS`` (how many to wait for) and ``BENCH_FAUST_OUT`` (a JSON file written
 once they are all acknowledged: ``records``, ``seconds`` from the first record read to the
-last acknowledged, ``cpu_seconds`` of the process meanwhile).
+last acknowledged, ``cpu_seconds`` of the process meanwhile). ``BENCH_FAUST_SETTINGS`` (JSON)
+overrides faust settings for an experiment, e.g. ``{"producer_linger": 0.005}``
+(docs/benchmarks.md, "What Faust costs").
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ async def transform(stream: faust.StreamT) -> None:
         done += len(events)
         if done >= RECORDS and not OUT.exists():
             seconds = time.perf_counter() - first
-            OUT.write_text(json.dumps({"records": done, "seconds": seconds, "cpu_seconds": time.process_time() - cpu}))
+            part = OUT.with_suffix(".part")  # renamed into place: the bench never reads half of it
+            part.write_text(json.dumps({"records": done, "seconds": seconds, "cpu_seconds": time.process_time() - cpu}))
+            part.replace(OUT)
 
 
 if __name__ == "__main__":

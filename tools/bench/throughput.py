@@ -44,6 +44,7 @@ from careline import brokers
 from config import topics
 from db import runs
 from tools.bench.stack import BenchStack, Watcher, cpu_seconds, explain_undecided
+from tools.replay.stack import module_process
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -164,8 +165,6 @@ async def raw_loop(bootstrap: str, records: Iterator[tuple[str, dict]], n: int, 
 def faust_loop(bootstrap: str, run: str, n: int, partitions: int, logs: Path, timeout: float = 300.0) -> FaustResult:
     """Run (c) over the records ``raw_loop`` left on its input topic; raises ``RuntimeError``
     when the loop does not finish within ``timeout`` seconds (its log is named)."""
-    import subprocess
-
     src, dst = f"bench.raw.{run}.in", f"bench.faust.{run}.out"
     brokers.ensure_topics(bootstrap, [topics.ResolvedTopic(dst, partitions, {})])
     out, log = logs / f"faust-loop-{run}.json", logs / f"faust-loop-{run}.log"
@@ -177,24 +176,13 @@ def faust_loop(bootstrap: str, run: str, n: int, partitions: int, logs: Path, ti
         BENCH_FAUST_RECORDS=str(n),
         BENCH_FAUST_OUT=str(out),
     )
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.bench.faust_loop"], env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while not out.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the Faust loop did not finish: see {log}")
-                time.sleep(0.2)
-            time.sleep(0.1)  # written in one call; let it land
-            result = json.loads(out.read_text())
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with module_process("tools.bench.faust_loop", env, log) as proc:
+        deadline = time.monotonic() + timeout
+        while not out.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Faust loop did not finish: see {log}")
+            time.sleep(0.2)
+        result = json.loads(out.read_text())  # renamed into place whole (tools.bench.faust_loop)
     return FaustResult(result["records"], result["records"] / result["seconds"], 1000 * result["cpu_seconds"] / n)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -46,21 +47,19 @@ def worker_env(settings: Settings, bootstrap: str, database_url: str) -> dict[st
 
 
 @contextlib.contextmanager
-def worker_process(
-    env: dict[str, str], log_path: Path, command: str = "worker", args: tuple[str, ...] = ()
+def module_process(
+    module: str, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()
 ) -> Iterator[subprocess.Popen]:
-    """``careline <command> <args>`` (the Faust worker, the timer service, the web service)
-    as a child process logging to ``log_path``; stopped with SIGTERM (then SIGKILL after
-    20 s) on exit."""
+    """``python -m <module> <args>`` with ``env`` as a child process logging to ``log_path``;
+    ``RuntimeError`` naming the log when it exits within 0.2 s; stopped with SIGTERM (then
+    SIGKILL after 20 s) on exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "careline.cli", command, *args], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         time.sleep(0.2)
         if proc.poll() is not None:
-            raise RuntimeError(f"careline {command} exited at once; see {log_path}")
+            raise RuntimeError(f"python -m {shlex.join([module, *args])} exited at once; see {log_path}")
         yield proc
     finally:
         proc.terminate()
@@ -69,6 +68,14 @@ def worker_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def worker_process(
+    env: dict[str, str], log_path: Path, command: str = "worker", args: tuple[str, ...] = ()
+) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    """``careline <command> <args>`` (the Faust worker, the timer service, the web service)
+    as a child process (``module_process``)."""
+    return module_process("careline.cli", env, log_path, (command, *args))
 
 
 @contextlib.contextmanager
