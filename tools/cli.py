@@ -556,6 +556,7 @@ def bench_throughput(
         Path | None, typer.Option(help="sample the worker with py-spy into this folder and print its top functions")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the results here as JSON")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="stream workers sharing the partitions")] = 1,
 ) -> None:
     """A raw aiokafka consume → transform → produce loop beside the careline
     pipeline (intake → first offer) on the same broker and records: events per
@@ -574,6 +575,7 @@ def bench_throughput(
             drain,
             profile,
             json_out,
+            workers,
         )
     )
 

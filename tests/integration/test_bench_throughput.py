@@ -17,7 +17,9 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def test_bench_throughput_gives_every_request_a_first_offer_or_final_state(services, shared_data, tmp_path):
+def test_bench_throughput_with_two_workers_gives_every_request_a_first_offer_or_final_state(
+    services, shared_data, tmp_path
+):
     out = tmp_path / "bench.json"
     env = dict(os.environ, CARELINE_VAR_DIR=str(tmp_path / "var"), CARELINE_SHARED_DATA=str(shared_data))
     done = subprocess.run(
@@ -39,6 +41,8 @@ def test_bench_throughput_gives_every_request_a_first_offer_or_final_state(servi
             "90",
             "--json",
             str(out),
+            "--workers",
+            "2",
         ],
         env=env,
         capture_output=True,
@@ -48,6 +52,7 @@ def test_bench_throughput_gives_every_request_a_first_offer_or_final_state(servi
     assert done.returncode == 0, done.stdout + done.stderr
     assert "careline pipeline: intake → first decision" in done.stdout
     result = json.loads(out.read_text())
+    assert result["workers"] == 2  # two workers shared the partitions, and still every request was decided
     assert result["raw"]["messages"] == 200 and result["raw"]["loop_per_second"] > 0
     # (c) the Faust loop took the same records through careline's settings and batches
     assert result["faust"]["messages"] >= 200 and result["faust"]["cpu_ms_per_record"] > 0, done.stdout

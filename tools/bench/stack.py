@@ -46,14 +46,16 @@ class BenchStack:
     broker_pid: int | None = None
     worker_pid: int | None = None
     worker: subprocess.Popen | None = None
+    #: workers beside the first (``start_worker(name, count)``), never restarted
+    others: list[subprocess.Popen] = field(default_factory=list)
     restarts: int = 0
     retired_cpu_seconds: float = 0.0
     retired_peak_mib: float = 0.0
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
-    def start_worker(self, name: str) -> int:
-        """Timer service and stream worker as child processes (stopped when the stack closes);
-        the stream worker's pid."""
+    def start_worker(self, name: str, count: int = 1) -> int:
+        """Timer service and ``count`` stream workers as child processes (stopped when the stack
+        closes; the workers share the partitions as one consumer group); the first worker's pid."""
         env = dict(
             worker_env(self.settings, self.bootstrap, self.database_url),
             **BENCH_ENV,
@@ -63,7 +65,16 @@ class BenchStack:
         self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
         self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
         self.worker_pid = self.worker.pid
+        self.others = [
+            self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}-{i}.log"))
+            for i in range(2, count + 1)
+        ]
         return self.worker.pid
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Every running stream worker's pid, the first one first."""
+        return [p.pid for p in [self.worker, *self.others] if p is not None]
 
     def restart_worker(self) -> None:
         """Stop the stream worker (SIGTERM, SIGKILL after 20 s) and start a new one, logging to
@@ -85,7 +96,8 @@ class BenchStack:
         self.worker_pid = self.worker.pid
 
     def worker_alive(self) -> bool:
-        return self.worker is not None and self.worker.poll() is None
+        """Whether every stream worker still runs."""
+        return self.worker is not None and all(p.poll() is None for p in [self.worker, *self.others])
 
 
 @contextlib.contextmanager

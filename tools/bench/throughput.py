@@ -77,8 +77,8 @@ class FaustResult:
 @dataclass(frozen=True)
 class LoadRow:
     """One offered load: requests per second offered and actually sent, how
-    the sent requests were first decided, throughput, latency (ms), the
-    worker's CPU (share of one core) and outbox rows written per request."""
+    the sent requests were first decided, throughput, latency (ms),
+    the workers' CPU (shares of one core, summed) and outbox rows written per request."""
 
     offered: float
     sent_per_second: float
@@ -199,6 +199,11 @@ def percentile(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def workers_cpu(stack: BenchStack) -> float:
+    """CPU seconds of every stream worker so far."""
+    return sum(cpu_seconds(pid) for pid in stack.worker_pids)
+
+
 async def one_load(
     stack: BenchStack,
     producer: AIOKafkaProducer,
@@ -215,7 +220,7 @@ async def one_load(
     n = max(1, round(rate * seconds))
     task = bar.add_task(f"{rate:g} req/s", total=n)
     ids: list[str] = []
-    cpu0, rows0 = cpu_seconds(stack.worker_pid), await asyncio.to_thread(outbox_rows, stack.database_url)
+    cpu0, rows0 = workers_cpu(stack), await asyncio.to_thread(outbox_rows, stack.database_url)
     t0 = time.perf_counter()
     while len(ids) < n:
         due = min(n, int((time.perf_counter() - t0) * rate) + 1)
@@ -245,7 +250,7 @@ async def one_load(
         )
     bar.update(task, completed=n - undecided)
     wall = time.perf_counter() - t0
-    cpu = cpu_seconds(stack.worker_pid) - cpu0
+    cpu = workers_cpu(stack) - cpu0
     rows = await asyncio.to_thread(outbox_rows, stack.database_url) - rows0
     decided = [watcher.decided[r] for r in ids if r in watcher.decided]
     latencies = [(watcher.decided[r][1] - watcher.sent[r]) * 1000 for r in ids if r in watcher.decided]
@@ -351,8 +356,8 @@ def print_table(
         "p50 ms",
         "p95 ms",
         "p99 ms",
-        "worker CPU",
-        "worker CPU ms/req",
+        "workers' CPU",
+        "workers' CPU ms/req",
         "rows/request",
     ):
         table.add_column(col, justify="right")
@@ -500,6 +505,7 @@ def main(
     drain: float,
     profile: Path | None,
     json_path: Path | None = None,
+    workers: int = 1,
 ) -> int:
     """Run (a) and (b) and print the table; exit 0 when the pipeline decided every
     request it was sent below saturation, 1 when the worker died or nothing ran."""
@@ -522,7 +528,7 @@ def main(
         )
         if faust:
             out.print(f"Faust loop: {faust.loop_per_second:,.0f} events/s, {faust.cpu_ms_per_record:.3f} ms CPU/record")
-        worker_pid = stack.start_worker(run)
+        worker_pid = stack.start_worker(run, workers)
         sampling = Sampler(worker_pid, profile / f"worker-{run}.txt") if profile else None
         if sampling:
             sampling.__enter__()
@@ -540,6 +546,7 @@ def main(
                     "command": command_line(),
                     "machine": machine(),
                     "instance": instance.name,
+                    "workers": workers,
                     "raw": raw and asdict(raw),
                     "faust": faust and asdict(faust),
                     "loads": [asdict(r) for r in rows],
