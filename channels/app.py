@@ -184,21 +184,18 @@ def request_status(ctx: ChannelContext, elder_id: str, request_id: str) -> Reque
         policy = _policy(ctx.settings.policy_file)
         widths = (policy.promise_before_minutes, policy.promise_after_minutes)
         visit = uow.visits.for_request(request_id)
+        told = promise.told(request)
+        if told is None:  # nothing told yet: the window the plan (or a visit a round may still move) holds
+            slot = uow.planned_visits([request_id]).get(request_id) if visit is None else None
+            held = visit.planned_start if visit is not None else slot.start if slot else None
+            told = promise.promised_window(request, held, promise.PLAN, *widths)
+        if told is None or (visit is None and request.status.is_final):
+            return view
         if visit is None:
-            slot = uow.planned_visits([request_id]).get(request_id)
-            told = promise.promised_window(request, slot.start if slot else None, promise.PLAN, *widths)
-            if told is None or request.status.is_final:
-                return view
             return replace(view, arrival_start=told.start, arrival_end=told.end, arrival_source=told.source)
-        earlier = [
-            (offer.responded_at if (offer := uow.offers.get(offer_id_of(v.visit_id))) else None, v.planned_start)
-            for v in uow.visits.all_for_request(request_id)
-        ]
-        kept = promise.kept_promise_of(request, earlier, *widths)
-        assert kept is not None  # the live visit is one of them
         name = rules.caregiver_label(app_api.caregiver_display_name(uow.session, visit.caregiver_id))
         return replace(
-            view, caregiver_name=name, arrival_start=kept.start, arrival_end=kept.end, arrival_source=kept.source
+            view, caregiver_name=name, arrival_start=told.start, arrival_end=told.end, arrival_source=told.source
         )
 
 

@@ -211,6 +211,8 @@ care_requests = Table(
     Column("received_at", UTCDateTime),
     Column("assigned_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
+    Column("promised_start", UTCDateTime),
+    Column("promised_end", UTCDateTime),
     Column("version", Integer, nullable=False),
     Index("ix_care_requests_area_status", "service_area", "status"),
 )

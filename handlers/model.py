@@ -217,6 +217,10 @@ class CareRequest:
     service when ``window_at_service_end`` (UHHC ``time_window_met``).
     A follower of a synchronised pair starts ``sync_min_gap``..``sync_max_gap``
     minutes after its anchor (``sync_partner_id``) starts.
+    ``promised_start``/``promised_end`` are the window the elder was last told
+    (``handlers.dispatch.promise``), None until she is told one: a visit accepted
+    while a planned day's confirmation rounds are open is not told, and a later
+    change is judged against what she heard, not against the visits she had.
     """
 
     request_id: str
@@ -244,6 +248,8 @@ class CareRequest:
     received_at: datetime | None = None
     assigned_at: datetime | None = None
     closed_at: datetime | None = None
+    promised_start: datetime | None = None
+    promised_end: datetime | None = None
     version: int = 0
 
     @property

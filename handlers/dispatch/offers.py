@@ -40,7 +40,6 @@ from handlers.model import (
     SyncType,
     Visit,
     VisitStatus,
-    offer_id_of,
     visit_id_for,
 )
 from handlers.ports import UnitOfWork
@@ -262,7 +261,7 @@ def accept_offer(
         planned_start=offer.planned_start,
         planned_end=offer.planned_end,
     )
-    told = _told_promise(request, uow, policy)
+    told = promise.told(request)
     uow.visits.add(visit)
     request.assigned_at = request.assigned_at or now
     _set_status(uow, request, RequestStatus.ACCEPTED, now, f"offer {offer_id} accepted")
@@ -272,6 +271,8 @@ def accept_offer(
     from handlers.dispatch import rounds  # rounds offers through this module
 
     deferred = rounds.defer_promise(request, uow, now, policy)
+    if not deferred:
+        request.promised_start, request.promised_end = kept.start, kept.end
     uow.emit(
         ev.offer_accepted(
             request,
@@ -421,16 +422,6 @@ def _clashing_visit(offer: Offer, request: CareRequest, uow: UnitOfWork, travel:
         elif offer.planned_end + timedelta(minutes=travel.minutes(here, v.location_index)) > v.planned_start:
             return v
     return None
-
-
-def _told_promise(request: CareRequest, uow: UnitOfWork, policy: DispatchPolicy) -> promise.Promise | None:
-    """The window the elder was last told for ``request`` (``promise.kept_promise``) from the visits
-    it has had before (re-dispatches), in order of their offers' acceptance; None for a first visit."""
-    earlier = []
-    for visit in uow.visits.all_for_request(request.request_id):
-        offer = uow.offers.get(offer_id_of(visit.visit_id))
-        earlier.append((offer.responded_at if offer else None, visit.planned_start))
-    return promise.kept_promise_of(request, earlier, policy.promise_before_minutes, policy.promise_after_minutes)
 
 
 def _slot_free(offer: Offer, uow: UnitOfWork) -> bool:

@@ -18,8 +18,9 @@ benchmark). It is clipped to the request's own window (a promise never reaches o
 elder asked for), except where the held start itself lies outside it (a plan may place a
 soft-window visit late; the elder is then told the truth, not the asked-for window).
 
-Once told, a promise is kept while the held start stays inside it: a re-dispatch to a start inside
-the told window says the same window again; a start outside it is a *change*, told as a notice
+Once told, a promise is kept while the held start stays inside it (the window told is stored on the
+request, ``told``): a re-dispatch to a start inside the told window says the same window again; a
+start outside it is a *change*, told as a notice
 (``elder.rescheduled``, ``handlers.channels.notices``) with the new window. Times are timezone-aware
 datetimes; widths are minutes.
 """
@@ -92,33 +93,15 @@ def promised_window(
     return Promise(start, end, source, held_start)
 
 
-def kept_promise(
-    request: CareRequest,
-    held_starts: Iterable[datetime],
-    before_minutes: float = PROMISE_BEFORE_MINUTES,
-    after_minutes: float = PROMISE_AFTER_MINUTES,
-) -> Promise | None:
-    """The promise last told for ``request`` after the visits it has had, in order of acceptance
-    (``held_starts``: each visit's planned start): the first visit's window, kept while each later
-    start stays inside it, replaced by a new window around a start that does not. None when there
-    were no visits."""
-    told: Promise | None = None
-    for start in held_starts:
-        if told is None or not told.holds(start):
-            told = promised_window(request, start, VISIT, before_minutes, after_minutes)
-    return told
-
-
-def kept_promise_of(
-    request: CareRequest,
-    visits: Iterable[tuple[datetime | None, datetime]],
-    before_minutes: float = PROMISE_BEFORE_MINUTES,
-    after_minutes: float = PROMISE_AFTER_MINUTES,
-) -> Promise | None:
-    """``kept_promise`` for visits given as ``(accepted_at, planned_start)`` in any order: ordered
-    by acceptance (a visit whose acceptance time is unknown counts at its planned start)."""
-    ordered = sorted(visits, key=lambda v: v[0] if v[0] is not None else v[1])
-    return kept_promise(request, [start for _, start in ordered], before_minutes, after_minutes)
+def told(request: CareRequest) -> Promise | None:
+    """The window ``request``'s elder was last told (``CareRequest.promised_start`` ..
+    ``promised_end``, stored when she is told it: at an acceptance outside confirmation rounds, or
+    after a planned day's last round), None when she has not been told one. A visit accepted while
+    the rounds were open and then moved or cancelled by a round was never told and does not count.
+    ``held_start`` is not stored: it reads as the window's start."""
+    if request.promised_start is None or request.promised_end is None:
+        return None
+    return Promise(request.promised_start, request.promised_end, VISIT, request.promised_start)
 
 
 def change_for(

@@ -231,6 +231,7 @@ def close_round(
             window = promise.promised_window(request, visit.planned_start, promise.VISIT,
                                              policy.promise_before_minutes, policy.promise_after_minutes)  # fmt: skip
             if window is not None:
+                request.promised_start, request.promised_end = window.start, window.end
                 uow.emit(ev.promise_told(request, visit, window.start, window.end, now))
         elif _held(request, uow):
             uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0,

@@ -12,7 +12,7 @@ import pytest
 from config.locale import get_texts
 from handlers.channels.notice_texts import render
 from handlers.dispatch import offers
-from handlers.dispatch.promise import PLAN, VISIT, change_for, kept_promise, promised_window, tally
+from handlers.dispatch.promise import PLAN, VISIT, change_for, promised_window, tally
 from handlers.dispatch.scheduling import DispatchPolicy
 from handlers.visits import disruptions
 from tests.unit.factories import at, caregiver, line_travel, request, uow_with
@@ -60,8 +60,7 @@ def test_widths_are_the_policy_and_a_negative_one_is_refused():
 
 def test_a_promise_is_kept_while_the_start_stays_inside_and_replaced_when_it_leaves():
     r = request("r", 1, start=0, end=600)
-    first = kept_promise(r, [at(100)])
-    assert kept_promise(r, [at(100), at(130)]) == first  # 130 is inside 85..145
+    first = promised_window(r, at(100))
     assert change_for(r, first, at(130)) == (first, False)
     moved, changed = change_for(r, first, at(200))
     assert changed and (moved.start, moved.end) == (at(185), at(245))

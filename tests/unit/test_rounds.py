@@ -416,3 +416,40 @@ def test_a_round_with_too_little_planner_time_keeps_its_requests_held_and_says_w
     close(uow, travel, 2, brief)
     [offer] = pending(uow, "r2")
     assert offer.caregiver_id == "b"  # by insertion, never back to a
+
+
+def test_a_visit_cancelled_during_the_rounds_is_not_the_window_a_later_change_is_judged_by():
+    """a accepts r1 at 09:00 and calls it off while the rounds are open; round 1 gives it to c at
+    09:30, and the last round tells the elder 09:15-10:00. On the day c calls off and d can come at
+    09:50, inside what the elder heard: she is told the same window again, not "rescheduled"
+    against the 09:00-09:45 window of a's visit, which she never heard."""
+    from tests.unit.test_notices import FakeRegister, told
+
+    plan = {"r1": slot("a", 60, 1, 60, 120), "r3": slot("b", 60, 5, 60, 150)}
+    reqs = (
+        request("r1", 1, start=60, end=120, window_hard=True),
+        request("r3", 5, start=60, end=150, window_hard=True),
+    )
+    also = [caregiver("c", "meal", home=1, start=90), caregiver("d", "meal", home=3, start=90)]
+    uow, travel = booked_day(plan, *reqs, also=also)
+    area = AreaContext(POLICY, travel, mode="planned")
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599.4)
+    messagebus.handle(m.CallOff("ev-off-a", None, AREA, request_id="r1", caregiver_id="a"), uow, at(-599), area)
+    close(uow, travel, 1)
+    [again] = pending(uow, "r1")
+    assert (again.caregiver_id, again.planned_start) == ("c", at(90))
+    answer(uow, travel, m.AcceptOffer, again.offer_id, "c", -569)
+    close(uow, travel, 2)
+    [heard] = [e.payload for e in uow.events if e.type == "dispatch.promise.told" and e.subject == "r1"]
+    assert (heard["promised_start"], heard["promised_end"]) == (at(75).isoformat(), at(120).isoformat())
+
+    seen = len(uow.events)
+    messagebus.handle(m.CallOff("ev-off-c", None, AREA, request_id="r1", caregiver_id="c"), uow, at(0), area)
+    [last] = pending(uow, "r1")
+    assert (last.caregiver_id, last.planned_start) == ("d", at(110))  # 09:50: inside 09:15-10:00
+    answer(uow, travel, m.AcceptOffer, last.offer_id, "d", 1)
+    elder = [(n.kind, n.values.get("start"), n.values.get("end")) for n in told(uow, FakeRegister(uow), since=seen)
+             if n.person.role == "elder"]  # fmt: skip
+    assert elder == [("elder.called_off", None, None), ("elder.confirmed", at(75), at(120))]
+    assert (uow.requests.get("r1").promised_start, uow.requests.get("r1").promised_end) == (at(75), at(120))
