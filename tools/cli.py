@@ -474,19 +474,30 @@ def bench_dispatch(
         float, typer.Option(min=0, help="planned day: solver seconds per repair of a fallen visit (0: insertion)")
     ] = 3.0,
     rounds: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=0,
             max=10,
-            help="planned day: confirmation rounds after the evening announcement (0: requests on the day, repairs only)",
+            help="planned day: confirmation rounds after the evening announcement (0: requests on the day, repairs "
+            "only; default: config/policy.toml's [planned] rounds)",
         ),
-    ] = 3,
+    ] = None,
 ) -> None:
     """Online, batched and planned dispatch on UHHC days beside the published
     solutions: travel, tardiness, unserved visits, visits in their window, runtime."""
+    from tools.bench.dispatch import ROUNDS
     from tools.bench.dispatch import main as bench_main
 
-    raise typer.Exit(bench_main(list(files or _shared_instances()), time_limit, seed, json_out, repair_seconds, rounds))
+    raise typer.Exit(
+        bench_main(
+            list(files or _shared_instances()),
+            time_limit,
+            seed,
+            json_out,
+            repair_seconds,
+            ROUNDS if rounds is None else rounds,
+        )
+    )
 
 
 @bench_app.command("confirm")

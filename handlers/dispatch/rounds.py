@@ -15,8 +15,9 @@ most of the plan (``careline bench confirm``, docs/NOTES.md). The flow, with
   repaired: the round will place it;
 - each round closes on a timer (``confirm-round``, target ``<announced ISO>#<k>``): when anything
   was held, the area's whole day is re-planned with ``handlers.dispatch.planning.plan_day``
-  (``close_round``): nobody is planned again on a visit she refused; an accepted visit moves to
-  another caregiver only when that saves more than ``policy.confirm_keep_minutes`` (she is told
+  (``close_round``): nobody is planned again on a visit she declined (or let lapse twice:
+  ``refused_by``); an accepted visit moves to
+  another caregiver only when that saves more than ``policy.keep_minutes_in(k)`` (she is told
   it was reassigned, the other gets an offer), or to another start on her own day (she is told,
   ``care.visit.moved``); the search starts from the current plan. Held requests get offers at
   their new slots; synchronised pairs keep their gap;
@@ -57,6 +58,7 @@ from handlers.model import (
     Booking,
     Caregiver,
     CareRequest,
+    Offer,
     OfferStatus,
     RequestStatus,
     Visit,
@@ -68,7 +70,22 @@ from handlers.ports import UnitOfWork
 KIND = "confirm-round"
 """The timer kind of a round's close (``handlers.messages``)."""
 
-REFUSED = (OfferStatus.REJECTED, OfferStatus.TIMEOUT)
+#: unanswered offers of one request a caregiver may let lapse before a round stops asking her
+#: (an evening text left unread is no "no": the round's re-plan asks her again, as a reminder)
+ASKED_AT_MOST = 2
+
+
+def refused_by(offers_made: list[Offer]) -> set[str]:
+    """The caregivers a round no longer plans on a request whose ``offers_made`` these are: who
+    declined it, or let ``ASKED_AT_MOST`` of its offers time out. Measured (``careline bench
+    dispatch``, docs/NOTES.md "Confirmation rounds, live"): counting the first timeout as a
+    refusal moved the visit to another caregiver's route for nothing she had said."""
+    lapsed: dict[str, int] = {}
+    for o in offers_made:
+        if o.status == OfferStatus.TIMEOUT:
+            lapsed[o.caregiver_id] = lapsed.get(o.caregiver_id, 0) + 1
+    declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED}
+    return declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}
 
 
 def _closed_id(area: str, announced_at: datetime, k: int) -> str:
@@ -401,7 +418,7 @@ def _replan(
     hard = any(r.window_hard for r in moving.values())  # mixed: every window hard, none promised late
     for rid, r in sorted(moving.items()):
         context = uow.ranking_context(r, now)
-        refused = {o.caregiver_id for o in uow.offers.for_request(rid) if o.status in REFUSED}
+        refused = refused_by(uow.offers.for_request(rid))
         who = frozenset(
             v.vehicle_id
             for v in vehicles
@@ -465,7 +482,7 @@ def _replan(
     why = None
     try:
         routes = in_solver_process(plan_day, instance, policy.confirm_round_seconds, 0, allowed, keep,
-                                   policy.confirm_keep_minutes, hint)  # fmt: skip
+                                   policy.keep_minutes_in(k), hint)  # fmt: skip
     except Exception as exc:  # noqa: BLE001  # a round that cannot plan holds its requests; the last one inserts
         routes, why = None, f"the planner failed ({type(exc).__name__})"
     if routes is not None:

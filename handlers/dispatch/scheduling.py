@@ -25,6 +25,7 @@ no known point excludes the caregiver with that reason, never counts as 0 minute
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, Sequence
@@ -116,9 +117,11 @@ class DispatchPolicy:
     confirm_round_seconds: float = 10.0
     """Planned areas: wall seconds the planner may spend on each confirmation round's re-plan."""
     confirm_keep_minutes: int = 20
-    """Planned areas: what moving an accepted visit to another caregiver costs a round's re-plan,
-    in minutes of travel (each move is a new offer that may fall again; measured by
-    ``careline bench confirm``: 20 settles in 2-3 rounds)."""
+    """Planned areas: what moving an accepted visit to another caregiver costs the last round's
+    re-plan, in minutes of travel (each move is a new offer that may fall again); round ``k`` of
+    ``confirm_rounds`` costs ``keep_minutes_in(k)``, less while more rounds remain to place what a
+    move's new offer loses (measured by ``careline bench dispatch``, docs/NOTES.md "Confirmation
+    rounds, live")."""
     confirm_lead_minutes: float = 60.0
     """Planned areas: a slot takes part in the rounds only when it starts at least this long after
     the last round closes (the early slots of a plan announced on the day repair instead), and a
@@ -149,6 +152,13 @@ class DispatchPolicy:
     def round_closes_at(self, announced_at: datetime, k: int) -> datetime:
         """When confirmation round ``k`` of a plan announced at ``announced_at`` closes (aware)."""
         return announced_at + k * timedelta(minutes=self.confirm_round_minutes)
+
+    def keep_minutes_in(self, k: int) -> int:
+        """What moving an accepted visit to another caregiver costs round ``k`` (1..``confirm_rounds``):
+        ``confirm_keep_minutes`` times ``k / confirm_rounds``, rounded up, at least 1 (a move that
+        saves nothing, such as two caregivers swapping whole routes, is never made)."""
+        rounds = max(1, self.confirm_rounds)
+        return max(1, math.ceil(self.confirm_keep_minutes * min(max(k, 1), rounds) / rounds))
 
     def covers(self, abilities: str, service_type: str) -> bool:
         """An ability list covers a service directly or through the skill hierarchy."""

@@ -225,8 +225,8 @@ def test_a_planned_day_in_batches_repairs_and_promises_as_one_record_at_a_time(w
     from handlers.dispatch.planning import plan_day, planned_visits
 
     shipped = (Path(__file__).resolve().parents[2] / "config" / "policy.toml").read_text(encoding="utf-8")
-    assert "\nrounds = 3\n" in shipped
-    (tmp_path / "policy.toml").write_text(shipped.replace("\nrounds = 3\n", "\nrounds = 0\n"), encoding="utf-8")
+    assert "\nrounds = 5\n" in shipped
+    (tmp_path / "policy.toml").write_text(shipped.replace("\nrounds = 5\n", "\nrounds = 0\n"), encoding="utf-8")
     monkeypatch.setenv("CARELINE_POLICY_FILE", str(tmp_path / "policy.toml"))
     get_settings.cache_clear()
     runtime.install(None)

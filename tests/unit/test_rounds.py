@@ -453,3 +453,34 @@ def test_a_visit_cancelled_during_the_rounds_is_not_the_window_a_later_change_is
              if n.person.role == "elder"]  # fmt: skip
     assert elder == [("elder.called_off", None, None), ("elder.confirmed", at(75), at(120))]
     assert (uow.requests.get("r1").promised_start, uow.requests.get("r1").promised_end) == (at(75), at(120))
+
+
+def test_an_offer_left_unanswered_is_asked_again_at_the_same_slot_and_a_second_silence_moves_it():
+    """a lets r1's offer lapse: an evening text left unread is no "no", so round 1 offers her r1
+    again at 09:00 rather than moving it to b's route; when that lapses too, round 2 gives it to b."""
+    uow, travel = two_caregivers_day()
+    area = AreaContext(POLICY, travel, mode="planned")
+
+    def lapse(offer_id: str, minute: float) -> None:
+        messagebus.handle(m.ExpireOffer(f"ev-lapse-{offer_id}", None, AREA, offer_id=offer_id), uow, at(minute), area)
+
+    answer(uow, travel, m.AcceptOffer, "r2.o1", "a", -599.5)
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599.4)
+    lapse("r1.o1", -598)
+    assert pending(uow, "r1") == []  # held for the round
+    close(uow, travel, 1)
+    [again] = pending(uow, "r1")
+    assert (again.caregiver_id, again.planned_start) == ("a", at(60))
+    lapse(again.offer_id, -568)
+    close(uow, travel, 2)
+    [third] = pending(uow, "r1")
+    assert third.caregiver_id == "b" and at(60) <= third.planned_start <= at(120)
+
+
+def test_moving_an_accepted_visit_costs_less_while_more_rounds_remain_and_never_nothing():
+    five = DispatchPolicy(confirm_rounds=5, confirm_keep_minutes=20)
+    assert [five.keep_minutes_in(k) for k in range(1, 6)] == [4, 8, 12, 16, 20]
+    three = DispatchPolicy(confirm_rounds=3, confirm_keep_minutes=20)
+    assert [three.keep_minutes_in(k) for k in range(1, 4)] == [7, 14, 20]
+    # a move that saves nothing (two caregivers swapping whole routes) still costs a minute
+    assert DispatchPolicy(confirm_rounds=3, confirm_keep_minutes=0).keep_minutes_in(1) == 1

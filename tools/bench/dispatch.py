@@ -63,8 +63,10 @@ BOOKED_MINUTE = -600.0
 """With confirmation rounds, a planned day's requests are booked and its plan announced at this
 minute of the day (21:00 the evening before a 07:00 start); the rounds close before midnight."""
 
-ROUNDS = load_policy().confirm_rounds
-"""Confirmation rounds of the planned day, as config/policy.toml ships them (``[planned] rounds``)."""
+SHIPPED = load_policy()
+ROUNDS = SHIPPED.confirm_rounds
+"""Confirmation rounds of the planned day, as config/policy.toml ships them (``[planned] rounds``;
+their length, re-plan time and keep cost too: ``round_minutes``, ``round_seconds``, ``keep_minutes``)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,12 @@ def simulate(
         day,
         MatrixTravelTimes(instance.distances),
         DispatchPolicy(
-            shift_end_hard=instance.shift_end_hard, repair_seconds=repair_seconds, confirm_rounds=rounds if ahead else 0
+            shift_end_hard=instance.shift_end_hard,
+            repair_seconds=repair_seconds,
+            confirm_rounds=rounds if ahead else 0,
+            confirm_round_minutes=SHIPPED.confirm_round_minutes,
+            confirm_round_seconds=SHIPPED.confirm_round_seconds,
+            confirm_keep_minutes=SHIPPED.confirm_keep_minutes,
         ),
         CaregiverModel(seed=seed),
         {n.service_id for n in instance.needs},
@@ -419,7 +426,8 @@ def main(
         f"planned day: "
         + (
             f"booked and announced at 21:00 the evening before, {rounds} confirmation rounds of "
-            f"{DispatchPolicy.confirm_round_minutes:g} min ({DispatchPolicy.confirm_round_seconds:g} s re-plans), then "
+            f"{SHIPPED.confirm_round_minutes:g} min ({SHIPPED.confirm_round_seconds:g} s re-plans, keep "
+            f"{SHIPPED.confirm_keep_minutes} min in the last), then "
             if rounds > 0
             else "requests on the day, "
         )
