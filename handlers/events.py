@@ -193,11 +193,14 @@ def dispatch_repaired(
     )
 
 
-def promise_told(request: CareRequest, visit: Visit, start: datetime, end: datetime, now: datetime) -> DomainEvent:
+def promise_told(
+    request: CareRequest, visit: Visit, start: datetime, end: datetime, now: datetime, changed: bool = False
+) -> DomainEvent:
     """``dispatch.promise.told`` (offers): after a planned day's last confirmation round
     (``handlers.dispatch.rounds``), the window ``start``..``end`` (aware) the elder of ``request``
     is told for her accepted ``visit``; ``handlers.channels.notices`` tells the household as for a
-    first acceptance, and ``handlers.dispatch.promise.tally`` counts it as the window told."""
+    first acceptance, or as a change when ``changed`` (she had been told another window), and
+    ``handlers.dispatch.promise.tally`` counts it as the window told."""
     return _event(
         "dispatch.promise.told",
         request,
@@ -210,7 +213,7 @@ def promise_told(request: CareRequest, visit: Visit, start: datetime, end: datet
         planned_end=_iso(visit.planned_end),
         promised_start=_iso(start),
         promised_end=_iso(end),
-        promise_changed=False,
+        promise_changed=changed,
     )
 
 

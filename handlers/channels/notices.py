@@ -235,9 +235,10 @@ def _visit_cancelled(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[No
 
 def _promise_told(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Notice]:
     """After a planned day's last confirmation round (``handlers.dispatch.rounds``): the household
-    is told the window, as at a first acceptance."""
+    is told the window, as at a first acceptance, or as a change when it had been told another."""
     start, end = _when(ev.data.get("promised_start")), _when(ev.data.get("promised_end"))
-    return _household(ev, "confirmed", r, reg, start=start, end=end) if start and end else []
+    kind = "rescheduled" if ev.data.get("promise_changed") else "confirmed"
+    return _household(ev, kind, r, reg, start=start, end=end) if start and end else []
 
 
 def _visit_moved(ev: _Event, r: CareRequest, reg: NoticeRegister) -> list[Notice]:

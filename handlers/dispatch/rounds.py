@@ -77,14 +77,15 @@ ASKED_AT_MOST = 2
 
 def refused_by(offers_made: list[Offer]) -> set[str]:
     """The caregivers a round no longer plans on a request whose ``offers_made`` these are: who
-    declined it, or let ``ASKED_AT_MOST`` of its offers time out. Measured (``careline bench
-    dispatch``, docs/NOTES.md "Confirmation rounds, live"): counting the first timeout as a
-    refusal moved the visit to another caregiver's route for nothing she had said."""
+    declined it (also after her offer lapsed: ``offers.close_offer``), accepted and then dropped
+    it (called it off: ``canceled``), or let ``ASKED_AT_MOST`` of its offers time out. Measured
+    (``careline bench dispatch``, docs/NOTES.md "Rounds that churn less"): counting the first
+    timeout as a refusal moved the visit to another caregiver's route for nothing she had said."""
     lapsed: dict[str, int] = {}
     for o in offers_made:
         if o.status == OfferStatus.TIMEOUT:
             lapsed[o.caregiver_id] = lapsed.get(o.caregiver_id, 0) + 1
-    declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED}
+    declined = {o.caregiver_id for o in offers_made if o.status in (OfferStatus.REJECTED, OfferStatus.CANCELED)}
     return declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}
 
 
@@ -245,11 +246,11 @@ def close_round(
             continue
         visit = uow.visits.for_request(rid)
         if visit is not None and visit.status == VisitStatus.SCHEDULED:
-            window = promise.promised_window(request, visit.planned_start, promise.VISIT,
-                                             policy.promise_before_minutes, policy.promise_after_minutes)  # fmt: skip
-            if window is not None:
-                request.promised_start, request.promised_end = window.start, window.end
-                uow.emit(ev.promise_told(request, visit, window.start, window.end, now))
+            # against a window she was told before the plan (an accept before the announcement)
+            window, changed = promise.change_for(request, promise.told(request), visit.planned_start,
+                                                 policy.promise_before_minutes, policy.promise_after_minutes)  # fmt: skip
+            request.promised_start, request.promised_end = window.start, window.end
+            uow.emit(ev.promise_told(request, visit, window.start, window.end, now, changed))
         elif _held(request, uow):
             uow.emit(ev.dispatch_repaired(request, now, "insertion", [], 0.0, None, None, 0,
                                           reason=f"no slot after the last confirmation round ({k})"))  # fmt: skip
@@ -688,7 +689,9 @@ def _reassign(visit: Visit, uow: UnitOfWork, now: datetime, k: int) -> None:
     assert request is not None
     offer = uow.offers.get(offer_id_of(visit.visit_id))
     if offer is not None and offer.status == OfferStatus.ACCEPTED:
-        offer.status = OfferStatus.CANCELED
+        # withdrawn by the center, not dropped by her (``canceled``: she called it off): a later
+        # round may give it back to her (``refused_by``)
+        offer.status = OfferStatus.RESCINDED
     visit.status = VisitStatus.CANCELLED
     uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="reassigned"))
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-planned in confirmation round {k}"

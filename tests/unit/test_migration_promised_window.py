@@ -4,13 +4,15 @@ the elder heard (and tell her a "rescheduled" window wrongly)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from db import tables
 from db.migrate import upgrade
 from db.session import engine_for
+from db.uow import envelope
+from handlers.model import DomainEvent
 
 
 def _request(rid: str) -> dict:
@@ -24,8 +26,12 @@ def _request(rid: str) -> dict:
 
 
 def _told(seq: int, kind: str, rid: str, start: str | None, end: str | None) -> dict:
-    payload = {"request_id": rid} | ({"promised_start": start, "promised_end": end} if start else {})
-    return dict(seq=seq, event_id=f"e{seq}", type=kind, subject=rid, time=datetime(2026, 11, 29, 22), payload=payload)
+    """An event log row as the unit of work writes it: the CloudEvents envelope of the event."""
+    data = {"request_id": rid} | ({"promised_start": start, "promised_end": end} if start else {})
+    event = DomainEvent(kind, rid, datetime(2026, 11, 29, 22, tzinfo=UTC), "offers", rid, data)
+    return dict(
+        seq=seq, event_id=f"e{seq}", type=kind, subject=rid, time=event.time, payload=envelope(event, f"e{seq}")
+    )
 
 
 def test_requests_stored_before_the_revision_get_the_last_window_told_from_the_event_log(tmp_path):

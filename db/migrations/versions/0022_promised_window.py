@@ -10,11 +10,12 @@ later re-dispatch was judged against it (a "rescheduled" notice sent or skipped 
 
 Rows written before this revision are filled from the event log: the last
 ``dispatch.offer.accepted`` that told a window (``promised_start``/``promised_end`` in its
-payload) or ``dispatch.promise.told`` of each request, in the log's order.
+envelope's ``data``) or ``dispatch.promise.told`` of each request, in the log's order.
 
 Revision ID: 0022
 Revises: 0021
 """
+
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -35,7 +36,9 @@ def upgrade() -> None:
     with op.batch_alter_table("care_requests") as batch:
         batch.add_column(sa.Column("promised_start", _utc(), nullable=True))
         batch.add_column(sa.Column("promised_end", _utc(), nullable=True))
-    log = sa.table("event_log", sa.column("seq"), sa.column("type"), sa.column("subject"), sa.column("payload", sa.JSON))
+    log = sa.table(
+        "event_log", sa.column("seq"), sa.column("type"), sa.column("subject"), sa.column("payload", sa.JSON)
+    )
     requests = sa.table(
         "care_requests", sa.column("request_id"), sa.column("promised_start", _utc()), sa.column("promised_end", _utc())
     )
@@ -43,14 +46,13 @@ def upgrade() -> None:
     last: dict[str, tuple[datetime, datetime]] = {}
     rows = bind.execute(sa.select(log.c.subject, log.c.payload).where(log.c.type.in_(TOLD)).order_by(log.c.seq))
     for subject, payload in rows:
-        start, end = (payload or {}).get("promised_start"), (payload or {}).get("promised_end")
+        data = (payload or {}).get("data") or {}  # the CloudEvents envelope (db.uow.envelope)
+        start, end = data.get("promised_start"), data.get("promised_end")
         if isinstance(start, str) and isinstance(end, str):
             last[subject] = (datetime.fromisoformat(start), datetime.fromisoformat(end))
     for request_id, (start, end) in last.items():
         bind.execute(
-            requests.update()
-            .where(requests.c.request_id == request_id)
-            .values(promised_start=start, promised_end=end)
+            requests.update().where(requests.c.request_id == request_id).values(promised_start=start, promised_end=end)
         )
 
 
