@@ -574,6 +574,12 @@ def bench_throughput(
     second, their ratio, and latency p50/p95/p99 per offered load until saturation."""
     from tools.bench.throughput import main as throughput_main
 
+    if workers > 1 and not (database_url or "").startswith("postgresql"):
+        raise typer.BadParameter(
+            "several workers need PostgreSQL (on SQLite the outbox relay is safe with one worker only, "
+            "streams/relay.py): give --database-url postgresql+psycopg://…",
+            param_hint="--workers",
+        )
     raise typer.Exit(
         throughput_main(
             broker,
