@@ -322,29 +322,20 @@ def close_offer(
     """Record a decline (``rejected``) or a ``timeout``; when no offer of the
     request is still pending, offer it to the next caregivers (``offer_next``, or
     ``reoffer(request)`` when given: a planned area repairs its day,
-    ``handlers.dispatch.repair``). Foreign replies change nothing. A decline given
-    after expiry closes the offer as a timeout (the event says ``timeout``), and
-    one that comes after the offer was closed as a timeout changes nothing else;
-    either way the offer is then stored ``rejected``: she did say no, and a
-    confirmation round does not ask her again (``rounds.refused_by``)."""
+    ``handlers.dispatch.repair``). Late or foreign replies change nothing; a
+    decline given after expiry counts as a timeout."""
     offer = uow.offers.get(offer_id)
-    if offer is None or (caregiver_id is not None and offer.caregiver_id != caregiver_id):
+    if offer is None or offer.status != OfferStatus.PENDING:
         return False
-    if outcome == OfferStatus.REJECTED and offer.status == OfferStatus.TIMEOUT:
-        offer.status = OfferStatus.REJECTED  # a "no" after the offer lapsed
+    if caregiver_id is not None and offer.caregiver_id != caregiver_id:
         return False
-    if offer.status != OfferStatus.PENDING:
-        return False
-    late_no = outcome == OfferStatus.REJECTED and now > offer.expires_at
-    if late_no:
+    if outcome == OfferStatus.REJECTED and now > offer.expires_at:
         outcome, now = OfferStatus.TIMEOUT, offer.expires_at
     offer.status, offer.responded_at = outcome, now
     request = uow.requests.get(offer.request_id)
     assert request is not None
     caregiver = uow.caregivers.get(offer.caregiver_id)
     uow.emit(ev.offer_closed(request, offer, now, caregiver.provider_id if caregiver else None))
-    if late_no:
-        offer.status = OfferStatus.REJECTED
     if not request.status.is_final and uow.visits.for_request(request.request_id) is None:
         if reoffer is not None:
             reoffer(request)

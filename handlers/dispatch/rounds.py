@@ -77,15 +77,17 @@ ASKED_AT_MOST = 2
 
 def refused_by(offers_made: list[Offer]) -> set[str]:
     """The caregivers a round no longer plans on a request whose ``offers_made`` these are: who
-    declined it (also after her offer lapsed: ``offers.close_offer``), accepted and then dropped
-    it (called it off: ``canceled``), or let ``ASKED_AT_MOST`` of its offers time out. Measured
+    declined it, or let ``ASKED_AT_MOST`` of its offers time out (a "no" given after the offer
+    lapsed is a timeout, as the event log records it: ``offers.close_offer``). Measured
     (``careline bench dispatch``, docs/NOTES.md "Rounds that churn less"): counting the first
-    timeout as a refusal moved the visit to another caregiver's route for nothing she had said."""
+    timeout as a refusal moved the visit to another caregiver's route for nothing she had said.
+    A caregiver who called the visit off is not excluded: her offer is ``canceled``, as is one an
+    operator, a no-show, a late hand-over or a round's own move took from her."""
     lapsed: dict[str, int] = {}
     for o in offers_made:
         if o.status == OfferStatus.TIMEOUT:
             lapsed[o.caregiver_id] = lapsed.get(o.caregiver_id, 0) + 1
-    declined = {o.caregiver_id for o in offers_made if o.status in (OfferStatus.REJECTED, OfferStatus.CANCELED)}
+    declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED}
     return declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}
 
 
@@ -689,9 +691,7 @@ def _reassign(visit: Visit, uow: UnitOfWork, now: datetime, k: int) -> None:
     assert request is not None
     offer = uow.offers.get(offer_id_of(visit.visit_id))
     if offer is not None and offer.status == OfferStatus.ACCEPTED:
-        # withdrawn by the center, not dropped by her (``canceled``: she called it off): a later
-        # round may give it back to her (``refused_by``)
-        offer.status = OfferStatus.RESCINDED
+        offer.status = OfferStatus.CANCELED
     visit.status = VisitStatus.CANCELLED
     uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="reassigned"))
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-planned in confirmation round {k}"

@@ -486,22 +486,6 @@ def test_moving_an_accepted_visit_costs_less_while_more_rounds_remain_and_never_
     assert DispatchPolicy(confirm_rounds=3, confirm_keep_minutes=0).keep_minutes_in(1) == 1
 
 
-@pytest.mark.parametrize("after_the_lapse", [False, True])
-def test_a_no_that_comes_after_the_offer_lapsed_is_still_a_no_to_the_rounds(after_the_lapse):
-    """a declines r1 two and a half minutes after the offer (it lapses after two), before or after
-    its timer closed it: the round does not ask her again, as it would after a silence."""
-    uow, travel = two_caregivers_day()
-    area = AreaContext(POLICY, travel, mode="planned")
-    answer(uow, travel, m.AcceptOffer, "r2.o1", "a", -599.5)
-    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599.4)
-    if after_the_lapse:
-        messagebus.handle(m.ExpireOffer("ev-lapse", None, AREA, offer_id="r1.o1"), uow, at(-598), area)
-    answer(uow, travel, m.DeclineOffer, "r1.o1", "a", -597.5)
-    close(uow, travel, 1)
-    [again] = pending(uow, "r1")
-    assert again.caregiver_id == "b"
-
-
 def test_the_last_round_tells_an_elder_told_another_window_before_the_plan_that_it_changed():
     """r1's elder had been told 11:00-11:45 before the plan was announced (an earlier accept,
     called off since); the rounds place r1 at 09:00: she hears "rescheduled", not a fresh
@@ -519,14 +503,3 @@ def test_the_last_round_tells_an_elder_told_another_window_before_the_plan_that_
               if n.person.role == "elder"}  # fmt: skip
     assert elders["r1"] == ("elder.rescheduled", at(60)) and elders["r3"] == ("elder.confirmed", at(60))
     assert uow.requests.get("r1").promised_start == at(60)
-
-
-def test_a_caregiver_who_called_a_visit_off_is_not_offered_it_again_by_the_rounds():
-    uow, travel = two_caregivers_day()
-    area = AreaContext(POLICY, travel, mode="planned")
-    for offer_id, cid, minute in (("r1.o1", "a", -599.5), ("r2.o1", "a", -599.4), ("r3.o1", "b", -599.3)):
-        answer(uow, travel, m.AcceptOffer, offer_id, cid, minute)
-    messagebus.handle(m.CallOff("ev-off-a", None, AREA, request_id="r1", caregiver_id="a"), uow, at(-599), area)
-    close(uow, travel, 1)
-    [again] = pending(uow, "r1")
-    assert again.caregiver_id == "b" and at(60) <= again.planned_start <= at(120)
