@@ -9,8 +9,9 @@ again. Here the interval is shortened to 8 s so the test sees three of them in 4
 
 With 12 partitions the queue fills before faust has paused every partition (each may bring a
 poll of up to 200 records after the queue passed 80 %), faust's fetch waits for room, and the
-consumer still leaves after the interval; it must rejoin within a second (``streams.transport``
-polls "empty" while faust waits for its partitions back) and the batches must not stop.
+consumer still leaves after the interval; it must rejoin within a few seconds
+(``streams.transport`` polls "empty" every second while faust waits for its partitions back,
+then the group rebalances) and the batches must not stop.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 POLL_INTERVAL = 8.0
 SLOW_SECONDS = 2.0
 RUN_SECONDS = 40.0
+#: longest a consumer that left may stay out (its empty poll comes every second, then a rebalance)
+REJOIN_SECONDS = 4.0
 
 
 @pytest.mark.parametrize("partitions", [3, 12])
@@ -73,8 +76,16 @@ def test_a_slow_agent_with_a_backlog_keeps_its_partitions_and_its_batches_coming
     assert states and all(p == str(partitions) for _, p, _ in states[-3:]), f"at the end: {states[-3:]}"
     if partitions <= 4:  # a poll of 200 never fills the queue's last 20 %: the consumer never left
         assert all(flow == "1" for _, _, flow in states[2:]), f"the flow stopped: {states}"
-    else:  # several polls may fill it, the fetch waits, the consumer leaves: it must rejoin at once
-        stopped = [t for t, _, flow in states if flow == "0"]
-        again = [b for a, b in zip(states, states[1:], strict=False) if a[2] == b[2] == "0"]
-        assert not again, f"still out of the group a second later (seconds, partitions, flow): {again}"
-        print(f"left and rejoined at {stopped} s")
+    else:  # several polls may fill it, the fetch waits, the consumer leaves: it must rejoin
+        # out of the group from the first sample with the flow stopped to the next with it running
+        # (sampled every second): it rejoins within a few seconds, never stays out
+        out, since = [], None
+        for t, _, flow in states:
+            if flow == "0" and since is None:
+                since = float(t)
+            elif flow == "1" and since is not None:
+                out.append(float(t) - since)
+                since = None
+        assert since is None, f"out of the group from {since:.1f} s to the end: {states[-5:]}"
+        assert max(out, default=0.0) <= REJOIN_SECONDS, f"out of the group for {max(out):.1f} s: {states}"
+        print(f"left and rejoined {len(out)} times, out for at most {max(out, default=0.0):.1f} s")
