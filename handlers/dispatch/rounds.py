@@ -41,6 +41,7 @@ breaks, a caregiver's commitments outside the area (none exist: caregivers serve
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
@@ -83,10 +84,7 @@ def refused_by(offers_made: list[Offer]) -> set[str]:
     timeout as a refusal moved the visit to another caregiver's route for nothing she had said.
     A caregiver who called the visit off is not excluded: her offer is ``canceled``, as is one an
     operator, a no-show, a late hand-over or a round's own move took from her."""
-    lapsed: dict[str, int] = {}
-    for o in offers_made:
-        if o.status == OfferStatus.TIMEOUT:
-            lapsed[o.caregiver_id] = lapsed.get(o.caregiver_id, 0) + 1
+    lapsed = Counter(o.caregiver_id for o in offers_made if o.status == OfferStatus.TIMEOUT)
     declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED}
     return declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}
 

@@ -120,8 +120,8 @@ class DispatchPolicy:
     """Planned areas: what moving an accepted visit to another caregiver costs the last round's
     re-plan, in minutes of travel (each move is a new offer that may fall again); round ``k`` of
     ``confirm_rounds`` costs ``keep_minutes_in(k)``, less while more rounds remain to place what a
-    move's new offer loses (measured by ``careline bench dispatch``, docs/NOTES.md "Confirmation
-    rounds, live")."""
+    move's new offer loses (measured by ``careline bench dispatch``, docs/NOTES.md "Rounds that
+    churn less": 20 in the last of five rounds)."""
     confirm_lead_minutes: float = 60.0
     """Planned areas: a slot takes part in the rounds only when it starts at least this long after
     the last round closes (the early slots of a plan announced on the day repair instead), and a
@@ -156,7 +156,10 @@ class DispatchPolicy:
     def keep_minutes_in(self, k: int) -> int:
         """What moving an accepted visit to another caregiver costs round ``k`` (1..``confirm_rounds``):
         ``confirm_keep_minutes`` times ``k / confirm_rounds``, rounded up, at least 1 (a move that
-        saves nothing, such as two caregivers swapping whole routes, is never made)."""
+        saves nothing, such as two caregivers swapping whole routes, is never made). Minutes of
+        travel in the re-plan's objective; ``k`` outside 1..``confirm_rounds`` is clamped to it.
+        The ramp is careline policy, measured over five seeds of the UHHC bazirha days
+        (docs/NOTES.md "Rounds that churn less"), not a published rule."""
         rounds = max(1, self.confirm_rounds)
         return max(1, math.ceil(self.confirm_keep_minutes * min(max(k, 1), rounds) / rounds))
 
