@@ -35,7 +35,7 @@ CAREGIVER_EVENTS = TopicSpec(
 TIMERS = TopicSpec(
     "care.timers.v1",
     "service area",
-    "a deadline that fired (offer expiry …), or a repair's answer (dispatch.repair.solved)",
+    "a deadline that fired (offer expiry …), or a search's answer (dispatch.repair.solved, dispatch.round.solved)",
 )
 DISPATCH_DLQ = TopicSpec(
     "dispatch.dlq.v1", "service area", "dead letter: event + reason", configs={"retention.ms": str(30 * DAY_MS)}
@@ -43,7 +43,7 @@ DISPATCH_DLQ = TopicSpec(
 REPAIRS = TopicSpec(
     "dispatch.repairs.v1",
     "service area",
-    "a planned day's repair to search beside the worker (handlers.dispatch.repair)",
+    "a planned day's repair or confirmation round to search beside the worker (handlers.dispatch.repair, .rounds)",
 )
 OFFERS = TopicSpec("dispatch.offers.v1", "request id", "offer created / accepted / closed")
 LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisions, visit events")

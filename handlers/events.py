@@ -260,6 +260,27 @@ def repair_solved_id(answer: dict[str, Any]) -> str:
     return f"repair-solved:{answer['attempt_id']}"
 
 
+def round_requested(area: str, now: datetime, job: dict[str, Any]) -> DomainEvent:
+    """``dispatch.round.requested`` (repairs, keyed by the area): a confirmation round's re-plan to
+    search beside the worker (``handlers.dispatch.rounds._ask_solver`` gives the ``job``'s shape;
+    the solver agent answers with ``dispatch.round.solved`` on the area's timers partition)."""
+    return DomainEvent("dispatch.round.requested", area, now, "repairs", area, dict(job))
+
+
+def round_solved(answer: dict[str, Any], now: datetime) -> DomainEvent:
+    """``dispatch.round.solved`` (timers, keyed by the answer's ``service_area``): the solver
+    agent's answer to a round's job, ``handlers.dispatch.rounds.search_round_job``'s data, for the
+    area's dispatch (``handlers.messages.ApplyRound``). Its event id is ``round_solved_id``."""
+    area = str(answer["service_area"])
+    return DomainEvent("dispatch.round.solved", area, now, "timers", area, dict(answer))
+
+
+def round_solved_id(answer: dict[str, Any]) -> str:
+    """The event id of a round's answer: one per area, plan and round, so a second delivery is
+    dropped by the dispatch batch's claims."""
+    return f"round-solved:{answer['service_area']}|{answer['announced_at']}#{answer['round']}"
+
+
 def timer_requested(kind: str, target_id: str, request: CareRequest, due: datetime, now: datetime) -> DomainEvent:
     """``timer.requested`` (schedule): ask the timer service to fire ``kind`` for ``target_id`` at
     ``due`` (aware UTC). Kinds and their targets are decoded in ``handlers.messages``:

@@ -198,6 +198,13 @@ HANDLERS: dict[type[m.Command], Handler] = dict(
             m.CloseRound,
             # in any mode: an area switched away from planned still tells its elders after the last round
             lambda c, uow, now, a: rounds.close_round(
+                c.service_area, c.announced_at, c.round, uow, now, a.policy, a.travel, a.background_repairs
+            ),
+        ),
+        _on(m.ApplyRound, lambda c, uow, now, a: rounds.apply_round(c.answer, uow, now, a.policy, a.travel)),
+        _on(
+            m.RoundOverdue,
+            lambda c, uow, now, a: rounds.round_overdue(
                 c.service_area, c.announced_at, c.round, uow, now, a.policy, a.travel
             ),
         ),

@@ -167,6 +167,26 @@ class RepairOverdue(DispatchCommand):
 
 
 @dataclass(frozen=True)
+class ApplyRound(DispatchCommand):
+    """The solver agent's answer to a confirmation round's re-plan (``dispatch.round.solved`` on
+    the area's timers partition; ``handlers.dispatch.rounds.search_round_job`` gives ``answer``'s
+    shape, checked by ``decode``). Decided at the clock: the day as it is when the answer arrives."""
+
+    decides_now: ClassVar[bool] = True
+    answer: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoundOverdue(DispatchCommand):
+    """A confirmation round's answer did not come in time (timer ``round-overdue``, target
+    ``round_target``): its requests stay held, and the last round finishes; at the clock."""
+
+    decides_now: ClassVar[bool] = True
+    announced_at: datetime = datetime.min
+    round: int = 0
+
+
+@dataclass(frozen=True)
 class CheckLateness(DispatchCommand):
     """A booked visit's window is closing (timer ``late-check``): can it still start in time?"""
 
@@ -261,7 +281,8 @@ def round_target(area: str, announced_at: datetime, k: int) -> str:
     return f"{area}|{announced_at.isoformat()}#{k}"
 
 
-def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+def _round_of(data: Mapping[str, Any]) -> tuple[datetime, int]:
+    """(announced at, round) of a ``round_target`` in ``data.target_id``."""
     target = _text(data, "target_id")
     head, _, k = target.rpartition("#")
     try:
@@ -270,7 +291,17 @@ def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Co
         at = None
     if at is None or at.tzinfo is None or not k.isdigit() or int(k) < 1:
         raise InvalidMessage("not <area>|<announced ISO 8601 with zone>#<round number>", "data.target_id")
-    return CloseRound(*env, announced_at=at, round=int(k))
+    return at, int(k)
+
+
+def _round(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    at, k = _round_of(data)
+    return CloseRound(*env, announced_at=at, round=k)
+
+
+def _round_overdue(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    at, k = _round_of(data)
+    return RoundOverdue(*env, announced_at=at, round=k)
 
 
 def _aware_time(data: Mapping[str, Any], name: str) -> datetime:
@@ -313,7 +344,37 @@ def _repair_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any
     return ApplyRepair(*env, answer=dict(data))
 
 
+def _round_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any]) -> Command:
+    """``dispatch.round.solved``: the shape ``handlers.dispatch.rounds.search_round_job`` answers with."""
+    _aware_time(data, "announced_at")
+    _aware_time(data, "origin")
+    k = data.get("round")
+    if type(k) is not int or k < 1:
+        raise InvalidMessage("not a round number (1, 2, ...)", "data.round")
+    routes = data.get("routes")
+    if routes is not None and not (
+        isinstance(routes, dict)
+        and all(
+            isinstance(stops, list)
+            and all(
+                isinstance(s, list)
+                and len(s) == 3
+                and isinstance(s[0], str)
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in s[1:])
+                for s in stops
+            )
+            for stops in routes.values()
+        )
+    ):
+        raise InvalidMessage("not null or vehicle id -> [[request id, start minute, end minute], ...]", "data.routes")
+    if data.get("why") is not None:
+        _text(data, "why")
+    return ApplyRound(*env, answer=dict(data))
+
+
 _BY_TYPE["dispatch.repair.solved"] = _repair_answer
+_BY_TYPE["dispatch.round.solved"] = _round_answer
+_BY_TIMER["round-overdue"] = _round_overdue
 _BY_TIMER["repair-overdue"] = lambda env, d: RepairOverdue(*env, attempt_id=_text(d, "target_id"))
 _BY_TIMER["confirm-round"] = _round
 _BY_TIMER["offer-plan"] = lambda env, d: OfferPlan(*env)

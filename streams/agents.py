@@ -133,11 +133,14 @@ async def solve_repairs_in_a_process() -> None:
 
 @app.agent(repairs_topic)
 async def search_repairs(stream: StreamT) -> None:
-    """Planned days' repairs (``dispatch.repairs.v1``, written by ``repair.ask_solver``), searched
-    one at a time in the solver process while the dispatch agent goes on; each answer goes to the
-    area's partition of ``care.timers.v1`` (``dispatch.repair.solved``), where the dispatch agent
-    uses it (``repair.apply_answer``). A job that cannot be read or searched is dead-lettered with
-    the reason; its request goes to insertion when its overdue timer fires."""
+    """Planned days' searches (``dispatch.repairs.v1``): repairs (``dispatch.repair.requested``,
+    written by ``repair.ask_solver``) and confirmation rounds' re-plans (``dispatch.round.requested``,
+    ``rounds._ask_solver``), searched one at a time in the solver process while the dispatch agent
+    goes on; each answer goes to the area's partition of ``care.timers.v1``
+    (``dispatch.repair.solved`` / ``dispatch.round.solved``), where the dispatch agent uses it
+    (``repair.apply_answer``, ``rounds.apply_round``). A job that cannot be read or searched is
+    dead-lettered with the reason; its overdue timer then acts (insertion, or the round's requests
+    stay held)."""
     loop = asyncio.get_running_loop()
     async for events in take_batches(stream):
         for event in events:
@@ -146,17 +149,22 @@ async def search_repairs(stream: StreamT) -> None:
             try:
                 value = steps.decode(raw, strict=True)
                 job, at = value["data"], datetime.fromisoformat(value["time"])
-                answer = await loop.run_in_executor(None, steps.search_repair_job, job)
-            except Exception as exc:  # noqa: BLE001  # dead-lettered; the overdue timer places the request
-                log.warning("repair job at %s offset %s refused: %s", m.topic, m.offset, type(exc).__name__)
-                reason = steps.DeadLetter(f"not a repair job: {type(exc).__name__}: {exc}")
+                is_round = value.get("type") == "dispatch.round.requested"
+                search = steps.search_round_job if is_round else steps.search_repair_job
+                answer = await loop.run_in_executor(None, search, job)
+            except Exception as exc:  # noqa: BLE001  # dead-lettered; the overdue timer acts
+                log.warning("solver job at %s offset %s refused: %s", m.topic, m.offset, type(exc).__name__)
+                reason = steps.DeadLetter(f"not a repair or round job: {type(exc).__name__}: {exc}")
                 await deliver(dispatch_dlq_topic, m.key, steps.dead_letter(raw, reason, m.topic, m.offset))
                 continue
-            if answer is None:  # overdue before its turn: the timer has placed the request
-                log.info("repair job %s not searched: overdue", job.get("attempt_id"))
+            if answer is None:  # overdue before its turn: the timer has acted
+                log.info("solver job at %s offset %s not searched: overdue", m.topic, m.offset)
                 continue
-            solved = ev.repair_solved(answer, at)
-            await deliver(timers_topic, solved.key.encode(), envelope(solved, ev.repair_solved_id(answer)))
+            if is_round:
+                solved, solved_id = ev.round_solved(answer, at), ev.round_solved_id(answer)
+            else:
+                solved, solved_id = ev.repair_solved(answer, at), ev.repair_solved_id(answer)
+            await deliver(timers_topic, solved.key.encode(), envelope(solved, solved_id))
         await ack_all(stream, events)
 
 

@@ -19,7 +19,7 @@ from db.register import read_clock
 from db.uow import SqlUnitOfWork
 from handlers import messagebus, messages
 from handlers.channels.intake import InvalidIntake, validate_intake, validated_record
-from handlers.dispatch import batching, repair
+from handlers.dispatch import batching, repair, rounds
 from handlers.dispatch.area import AreaContext
 from handlers.model import CareRequest
 from streams.runtime import current, sessions
@@ -78,6 +78,14 @@ def search_repair_job(job: dict) -> dict | None:
     with sessions()() as session:
         now = read_clock(session).now()
     return repair.search_job(job, now)
+
+
+def search_round_job(job: dict) -> dict | None:
+    """``handlers.dispatch.rounds.search_round_job`` at the clock every component reads: None for
+    a job whose overdue time has passed (not searched)."""
+    with sessions()() as session:
+        now = read_clock(session).now()
+    return rounds.search_round_job(job, now)
 
 
 def area_context(service_area: str) -> AreaContext:

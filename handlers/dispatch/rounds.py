@@ -24,7 +24,11 @@ most of the plan (``careline bench confirm``, docs/NOTES.md). The flow, with
 - an accept while the rounds are open tells the caregiver but not yet the elder
   (``defer_promise``); after the last round every accepted visit's elder is told her window
   (``dispatch.promise.told``), and a request the rounds could not place goes to insertion
-  (``offers.offer_next``); from then on a fall repairs the day as before.
+  (``offers.offer_next``); from then on a fall repairs the day as before;
+- in the stream worker a round's re-plan is searched beside it, not in the dispatch batch
+  (``_ask_solver``, ``search_round_job``, ``apply_round``, ``round_overdue``): the answer is
+  carried out when it comes back, if the day as it is then still lets it, and the last round
+  finishes after its answer (or its overdue timer); the rounds stay open until then.
 
 A slot takes part only when it starts ``policy.confirm_lead_minutes`` after the last close
 (``DispatchPolicy.round_due``, decided at the announcement): the early slots of a plan announced on
@@ -41,17 +45,18 @@ breaks, a caregiver's commitments outside the area (none exist: caregivers serve
 from __future__ import annotations
 
 import math
+import time as wall
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from handlers import events as ev
 from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop
 from handlers.dispatch import offers, promise
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.planning import plan_day
-from handlers.dispatch.repair import MIN_SOLVER_SECONDS, in_solver_process
+from handlers.dispatch.repair import ANSWER_GRACE_SECONDS, MIN_SOLVER_SECONDS, in_solver_process
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
 from handlers.dispatch.shifts import shifts_between
 from handlers.messages import round_target
@@ -62,6 +67,7 @@ from handlers.model import (
     Offer,
     OfferStatus,
     RequestStatus,
+    SyncType,
     Visit,
     VisitStatus,
     offer_id_of,
@@ -94,6 +100,18 @@ def _closed_id(area: str, announced_at: datetime, k: int) -> str:
     return f"{KIND}:{round_target(area, announced_at, k)}"
 
 
+def _finished_id(area: str, announced_at: datetime) -> str:
+    """The id claimed when the last round of ``area``'s plan announced at ``announced_at`` has
+    finished: its elders told and what it could not place sent to insertion (``_finish``)."""
+    return f"{KIND}-finished:{area}|{announced_at.isoformat()}"
+
+
+def _answered_id(area: str, announced_at: datetime, k: int) -> str:
+    """The id claimed by the first of round ``k``'s answer and its overdue timer (``apply_round``,
+    ``round_overdue``): only one of them acts."""
+    return f"{KIND}-answered:{round_target(area, announced_at, k)}"
+
+
 def takes_part(slot: PlannedVisit, policy: DispatchPolicy) -> bool:
     """Whether ``slot`` is in its plan's confirmation rounds: the policy has rounds, the slot was
     announced, and it starts ``confirm_lead_minutes`` after the last round closes (decided at the
@@ -104,12 +122,13 @@ def takes_part(slot: PlannedVisit, policy: DispatchPolicy) -> bool:
 
 
 def rounds_open(request: CareRequest, slot: PlannedVisit | None, uow: UnitOfWork, policy: DispatchPolicy) -> bool:
-    """Whether ``request``'s plan slot takes part in rounds whose last close has not happened yet
-    (read from the claims, not the clock: a reply stamped before the last close but handled after
-    it is told at once, never left untold)."""
+    """Whether ``request``'s plan slot takes part in rounds whose last round has not finished yet
+    (its close, and its re-plan when the solver agent searches it: ``_finished_id``; read from the
+    claims, not the clock: a reply stamped before the last close but handled after it is told at
+    once, never left untold)."""
     if slot is None or slot.announced_at is None or not takes_part(slot, policy):
         return False
-    return not uow.claimed(_closed_id(request.service_area, slot.announced_at, policy.confirm_rounds))
+    return not uow.claimed(_finished_id(request.service_area, slot.announced_at))
 
 
 def ask_round(
@@ -216,31 +235,67 @@ def close_round(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
+    background: bool = False,
 ) -> int:
     """Close round ``k`` of ``area``'s plan announced at ``announced_at`` (module docstring).
     Returns how many offers the round made. A round closed before (the same timer fired twice)
-    does nothing (``uow.claim``)."""
+    does nothing (``uow.claim``). With ``background`` (the stream worker, which runs the solver
+    agent) the re-plan is not searched here: it goes to the solver agent as a job
+    (``dispatch.round.requested``) and its answer is carried out when it comes back
+    (``apply_round``), or its overdue timer holds the requests (``round_overdue``), so the
+    dispatch agent decides the other areas meanwhile; the last round finishes then."""
     if not uow.claim(_closed_id(area, announced_at, k)):
         return 0
     last = k >= policy.confirm_rounds
+    plan, held, roster = _round_state(area, announced_at, k, uow, policy)
+    if not last and plan:  # the next round closes even when nothing falls: the last tells the elders
+        following = policy.round_closes_at(announced_at, k + 1)
+        uow.emit(ev.area_timer_requested(KIND, round_target(area, announced_at, k + 1), area, following, now))
+    made = 0
+    if held and roster:
+        if not background:
+            made = _replan(area, plan, held, k, uow, now, policy, travel)
+        elif _ask_solver(area, announced_at, plan, held, k, uow, now, policy, travel):
+            return 0  # the answer (or its overdue timer) carries the round out, and finishes the last
+    if last:
+        made += _finish(area, announced_at, k, plan, uow, now, policy, travel)
+    return made
+
+
+def _round_state(
+    area: str, announced_at: datetime, k: int, uow: UnitOfWork, policy: DispatchPolicy
+) -> tuple[dict[str, PlannedVisit], list[CareRequest], list[Caregiver]]:
+    """Round ``k``'s part of the plan (its slots by the round's due time, not the clock: a round
+    handled late still tells the elders of visits already begun and sends what it holds on), the
+    requests it holds, and the area's active caregivers."""
     due = policy.round_closes_at(announced_at, k)
     everyone = uow.caregivers.in_area(area)  # a slot of a caregiver gone sick still counts
     roster = sorted((c for c in everyone if c.active), key=lambda c: c.caregiver_id)
     plan = {
         rid: pv
         for rid, pv in uow.day_plan([c.caregiver_id for c in everyone]).items()
-        # the round's own slots by its due time, not the clock: a last round handled late still
-        # tells the elders of visits already begun and sends what it holds on
         if pv.announced_at == announced_at and pv.start > due and takes_part(pv, policy)
     }
     held = [r for rid in sorted(plan) if (r := uow.requests.get(rid)) is not None and _held(r, uow)]
-    made = _replan(area, plan, held, k, uow, now, policy, travel) if held and roster else 0
-    if not last:
-        if plan:  # the next round closes even when nothing falls: the last tells the elders
-            following = policy.round_closes_at(announced_at, k + 1)
-            uow.emit(ev.area_timer_requested(KIND, round_target(area, announced_at, k + 1), area, following, now))
-        return made
-    for rid in sorted(plan):  # the last round: the elders are told, what is left goes to insertion
+    return plan, held, roster
+
+
+def _finish(
+    area: str,
+    announced_at: datetime,
+    k: int,
+    plan: Mapping[str, PlannedVisit],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> int:
+    """After the last round: the elders are told, what is left goes to insertion; once
+    (``_finished_id``). Returns the offers made."""
+    if not uow.claim(_finished_id(area, announced_at)):
+        return 0
+    made = 0
+    for rid in sorted(plan):
         request = uow.requests.get(rid)
         if request is None or request.status.is_final:
             continue
@@ -257,6 +312,170 @@ def close_round(
             offers.offer_next(request, uow, now, policy, travel)
             made += 1
     return made
+
+
+OVERDUE_KIND = "round-overdue"
+"""The timer kind of a round whose answer did not come back in time (target ``round_target``)."""
+
+
+def _ask_solver(
+    area: str,
+    announced_at: datetime,
+    plan: Mapping[str, PlannedVisit],
+    held: list[CareRequest],
+    k: int,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> bool:
+    """Send round ``k``'s re-plan to the solver agent (``ev.round_requested``, keyed by the area)
+    and set its overdue timer (the search budget plus ``repair.ANSWER_GRACE_SECONDS``); each
+    held request's audit entry says it is searched. False when there is nothing to search (too
+    little planner time, or nothing the model can place): the round is then over as it is."""
+    if _too_little_time(held, k, uow, now, policy):
+        return False
+    model = _model(area, plan, held, k, uow, now, policy, travel)
+    if model is None:
+        return False
+    due = now + timedelta(seconds=policy.confirm_round_seconds + ANSWER_GRACE_SECONDS)
+    job = {
+        "service_area": area,
+        "announced_at": announced_at.isoformat(),
+        "round": k,
+        "due": due.isoformat(),
+        "origin": model.origin.isoformat(),
+        "seconds": policy.confirm_round_seconds,
+        "keep_minutes": policy.keep_minutes_in(k),
+        "instance": instance_json(model.instance),
+        "allowed": [[elder, rid, sorted(who)] for (elder, rid), who in sorted(model.allowed.items())],
+        "keep": [[elder, rid, vid] for (elder, rid), vid in sorted(model.keep.items())],
+        "hint": {vid: [[s.patient_id, s.service_id] for s in stops] for vid, stops in sorted(model.hint.items())},
+    }
+    uow.emit(ev.round_requested(area, now, job))
+    why = f"confirmation round {k}'s re-plan, {policy.confirm_round_seconds:g} s of planner time"
+    for r in held:
+        uow.emit(ev.dispatch_repaired(r, now, "solving", [], 0.0, None, None, len(model.by_vehicle), reason=why))
+    uow.emit(ev.area_timer_requested(OVERDUE_KIND, round_target(area, announced_at, k), area, due, now))
+    return True
+
+
+def instance_json(instance: Instance) -> dict[str, Any]:
+    """A round's planning instance as JSON data (``instance_from_json`` reads it back): minutes,
+    location indexes and ids as in ``handlers.datasets.uhhc.Instance``; ``raw`` is left out."""
+    return {
+        "name": instance.name,
+        "distances": [list(row) for row in instance.distances],
+        "needs": [
+            {
+                **asdict(n),
+                "sync_type": n.sync_type.value if n.sync_type else None,
+                "windows": [list(w) for w in n.windows],
+            }
+            for n in instance.needs
+        ],
+        "roster": [{**asdict(e), "abilities": list(e.abilities)} for e in instance.roster],
+        "at_service_end": instance.at_service_end,
+        "windows_hard": instance.windows_hard,
+        "shift_end_hard": instance.shift_end_hard,
+        "horizon": instance.horizon,
+    }
+
+
+def instance_from_json(data: Mapping[str, Any]) -> Instance:
+    """``instance_json``'s data as an ``Instance``. Raises ``KeyError``, ``TypeError`` or
+    ``ValueError`` for data that is not one."""
+    needs = tuple(
+        ServiceNeed(
+            **{
+                **n,
+                "sync_type": SyncType(n["sync_type"]) if n.get("sync_type") else None,
+                "windows": tuple(tuple(float(x) for x in w) for w in n.get("windows", ())),
+            }
+        )  # fmt: skip
+        for n in data["needs"]
+    )
+    roster = tuple(RosterEntry(**{**e, "abilities": tuple(e["abilities"])}) for e in data["roster"])
+    distances = tuple(tuple(float(x) for x in row) for row in data["distances"])
+    return Instance(str(data["name"]), distances, needs, roster, bool(data["at_service_end"]),
+                    bool(data["windows_hard"]), bool(data["shift_end_hard"]), float(data["horizon"]), {})  # fmt: skip
+
+
+def search_round_job(job: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any] | None:
+    """The solver agent's work for a round (``_ask_solver``'s job): ``planning.plan_day`` where
+    searches run (``repair.in_solver_process``), answered as ``dispatch.round.solved`` data: the
+    job's ``service_area``, ``announced_at``, ``round`` and ``origin``, ``routes`` (vehicle id ->
+    [[request id, start minute, end minute], ...] from the origin; None when no plan was found),
+    ``why`` (None, or why not) and the search's wall ``seconds``. None (not searched) when
+    ``now`` is past the job's ``due``: its overdue timer has acted. Raises ``KeyError``,
+    ``TypeError`` or ``ValueError`` for a job that is not one."""
+    if now is not None and datetime.fromisoformat(str(job["due"])) <= now:
+        return None
+    instance = instance_from_json(job["instance"])
+    allowed = {(str(e), str(r)): frozenset(str(v) for v in who) for e, r, who in job["allowed"]}
+    keep = {(str(e), str(r)): str(v) for e, r, v in job["keep"]}
+    hint = {str(vid): [Stop(str(p), str(sid), 0.0, 0.0) for p, sid in stops] for vid, stops in job["hint"].items()}
+    started = wall.perf_counter()
+    why = None
+    try:
+        routes = in_solver_process(plan_day, instance, float(job["seconds"]), 0, allowed, keep,
+                                   int(job["keep_minutes"]), hint)  # fmt: skip
+    except RuntimeError as exc:  # plan_day: no run found a plan
+        routes, why = None, f"the planner failed ({type(exc).__name__})"
+    if routes is None and why is None:
+        why = "the solver process stopped"
+    return {
+        **{name: job[name] for name in ("service_area", "announced_at", "round", "origin")},
+        "routes": None
+        if routes is None
+        else {vid: [[s.service_id, s.start, s.end] for s in stops] for vid, stops in routes.items()},
+        "why": why,
+        "seconds": round(wall.perf_counter() - started, 3),
+    }
+
+
+def apply_round(
+    answer: Mapping[str, Any], uow: UnitOfWork, now: datetime, policy: DispatchPolicy, travel: TravelTimes
+) -> int:
+    """Carry out round ``answer["round"]``'s re-plan (``search_round_job``'s data) at ``now``: the
+    first of the answer and the overdue timer decides (``uow.claim``), and nothing when a later
+    round has closed since. The model is rebuilt from the day as it is now and the routes are
+    used only when they are still sound in it (``_unsound``); else the held requests stay held,
+    saying why. The last round then finishes (``_finish``). Returns the offers made."""
+    area, at, k = str(answer["service_area"]), datetime.fromisoformat(str(answer["announced_at"])), int(answer["round"])
+    if not uow.claim(_answered_id(area, at, k)) or uow.claimed(_closed_id(area, at, k + 1)):
+        return 0
+    plan, held, roster = _round_state(area, at, k, uow, policy)
+    made = 0
+    if held and roster and (model := _model(area, plan, held, k, uow, now, policy, travel)) is not None:
+        routes, why = None, answer.get("why") or None
+        if answer.get("routes") is not None:
+            shift = (datetime.fromisoformat(str(answer["origin"])) - model.origin).total_seconds() / 60.0
+            routes = {
+                str(vid): [Stop("", str(rid), float(a) + shift, float(b) + shift) for rid, a, b in stops]
+                for vid, stops in answer["routes"].items()
+            }
+            routes = {vid: stops for vid, stops in routes.items() if stops or vid in model.by_vehicle}
+        made = _use(model, routes, None if routes is not None else why, plan, held, k, uow, now, policy, travel)
+    if k >= policy.confirm_rounds:
+        made += _finish(area, at, k, plan, uow, now, policy, travel)
+    return made
+
+
+def round_overdue(
+    area: str, announced_at: datetime, k: int, uow: UnitOfWork, now: datetime, policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> int:  # fmt: skip
+    """Round ``k``'s answer did not come back by its due time (timer ``round-overdue``): unless it
+    came first (``uow.claim``), the held requests stay held, saying so, and the last round
+    finishes (``_finish``: what is held goes to insertion). Returns the offers made."""
+    if not uow.claim(_answered_id(area, announced_at, k)):
+        return 0
+    plan, held, _ = _round_state(area, announced_at, k, uow, policy)
+    for r in held:
+        uow.emit(ev.dispatch_repaired(r, now, "held", [], policy.confirm_round_seconds, None, None, 0,
+                                      reason=f"round {k}: the planner did not answer in time"))  # fmt: skip
+    return _finish(area, announced_at, k, plan, uow, now, policy, travel) if k >= policy.confirm_rounds else 0
 
 
 def _held(request: CareRequest, uow: UnitOfWork) -> bool:
@@ -309,6 +528,25 @@ def _from_where_she_is(
     return out, anchors
 
 
+@dataclass(frozen=True)
+class _Model:
+    """A round's planning instance and what carrying its plan out needs: the vehicles (shifts) by
+    id, the requests that may move (held, or accepted at a keep cost) with the accepted visits
+    among them, the fixed bookings (vehicle, start, end, place), the origin of its minutes, the
+    cut (nothing starts before it), who may do each need, who keeps it, and the search's start."""
+
+    instance: Instance
+    by_vehicle: Mapping[str, _Vehicle]
+    moving: Mapping[str, CareRequest]
+    accepted: Mapping[str, Visit]
+    fixed: Mapping[str, tuple[str, datetime, datetime, int]]
+    origin: datetime
+    cut: datetime
+    allowed: Mapping[tuple[str, str], frozenset[str]]
+    keep: Mapping[tuple[str, str], str]
+    hint: Mapping[str, list[Stop]]
+
+
 def _replan(
     area: str,
     plan: Mapping[str, PlannedVisit],
@@ -319,20 +557,82 @@ def _replan(
     policy: DispatchPolicy,
     travel: TravelTimes,
 ) -> int:
-    """Re-plan the area's day of ``plan`` for the ``held`` requests and carry the plan out. A
+    """Re-plan the area's day of ``plan`` for the ``held`` requests here and carry the plan out. A
     budget below ``repair.MIN_SOLVER_SECONDS`` (a replay clock's share of it) is not spent: the
     requests stay held, as when the planner finds nothing."""
-    if policy.confirm_round_seconds < MIN_SOLVER_SECONDS:
-        brief = f"{policy.confirm_round_seconds:.3f} s of planner time (a replay clock's share) is too little"
-        for r in held:
-            uow.emit(ev.dispatch_repaired(r, now, "held", [], 0.0, None, None, 0, reason=f"round {k}: {brief}"))
+    if _too_little_time(held, k, uow, now, policy):
         return 0
+    model = _model(area, plan, held, k, uow, now, policy, travel)
+    if model is None:
+        return 0
+    why = None
+    try:
+        routes = in_solver_process(plan_day, model.instance, policy.confirm_round_seconds, 0, model.allowed,
+                                   model.keep, policy.keep_minutes_in(k), model.hint)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001  # a round that cannot plan holds its requests; the last one inserts
+        routes, why = None, f"the planner failed ({type(exc).__name__})"
+    return _use(model, routes, why, plan, held, k, uow, now, policy, travel)
+
+
+def _too_little_time(held: list[CareRequest], k: int, uow: UnitOfWork, now: datetime, policy: DispatchPolicy) -> bool:
+    """Whether the round's planner budget is below ``repair.MIN_SOLVER_SECONDS``; if so the held
+    requests are told so in the audit trail (they stay held)."""
+    if policy.confirm_round_seconds >= MIN_SOLVER_SECONDS:
+        return False
+    brief = f"{policy.confirm_round_seconds:.3f} s of planner time (a replay clock's share) is too little"
+    for r in held:
+        uow.emit(ev.dispatch_repaired(r, now, "held", [], 0.0, None, None, 0, reason=f"round {k}: {brief}"))
+    return True
+
+
+def _use(
+    model: _Model,
+    routes: Mapping[str, list[Stop]] | None,
+    why: str | None,
+    plan: Mapping[str, PlannedVisit],
+    held: list[CareRequest],
+    k: int,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> int:
+    """Carry out a round's ``routes`` when they are sound in ``model`` (``_unsound``); else every
+    held request stays held, its audit entry saying ``why`` (or why the routes are unsound)."""
+    if routes is not None:
+        fixed_at = {rid: start for rid, (_, start, _, _) in model.fixed.items()}
+        why = _unsound(routes, model.by_vehicle, model.moving, fixed_at, model.fixed, model.origin, travel, policy,
+                       model.cut)  # fmt: skip
+    elif why is None:
+        why = "the planner found no plan in time"
+    if routes is None or why is not None:
+        for r in held:
+            uow.emit(ev.dispatch_repaired(r, now, "held", [], policy.confirm_round_seconds, None, None,
+                                          len(model.by_vehicle), reason=f"round {k}: {why}"))  # fmt: skip
+        return 0
+    return _carry_out(routes, model.by_vehicle, model.moving, model.accepted, plan, held, k, model.origin, uow, now,
+                      policy, travel, len(model.by_vehicle))  # fmt: skip
+
+
+def _model(
+    area: str,
+    plan: Mapping[str, PlannedVisit],
+    held: list[CareRequest],
+    k: int,
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> _Model | None:
+    """The round's instance for the area's day of ``plan`` and its ``held`` requests, as the day
+    is at ``now``; None when there is nothing to plan (no caregiver on duty with a home, or no
+    held request left with a place)."""
     roster = sorted((c for c in uow.caregivers.in_area(area) if c.active), key=lambda c: c.caregiver_id)
     # nothing starting within the lead moves or is placed: she has set off, or is about to
     cut = now + max(timedelta(seconds=policy.offer_timeout_seconds), timedelta(minutes=policy.confirm_lead_minutes))
     vehicles = _vehicles(roster, min(pv.start for pv in plan.values()), max(pv.end for pv in plan.values()), cut)
     if not vehicles:
-        return 0
+        return None
     bookings = uow.bookings([c.caregiver_id for c in roster])
     commitments = {cid: list(booked) for cid, booked in bookings.items()}
     for rid, pv in plan.items():  # a slot not received yet holds its caregiver too
@@ -341,7 +641,6 @@ def _replan(
     paces = [travel_for(v.caregiver, travel) for v in vehicles]
     vehicles, anchors = _from_where_she_is(vehicles, commitments, cut, paces)
     origin = min([now.replace(second=0, microsecond=0)] + [v.start for v in vehicles])  # no minute below 0
-    by_vehicle = {v.vehicle_id: v for v in vehicles}
 
     def minute(at: datetime, up: bool = False) -> float:
         """Whole minutes from ``origin``: down, or ``up`` (starts that must not come too early)."""
@@ -397,7 +696,7 @@ def _replan(
             if vid is not None and r.location_index is not None:
                 fixed[rid] = (vid, visit.planned_start, visit.planned_end, r.location_index)
     if not any(rid not in accepted for rid in moving):
-        return 0
+        return None
 
     places: list[int] = []
     where: dict[int, int] = {}
@@ -480,25 +779,8 @@ def _replan(
     instance = Instance(f"{area} round {k}", distances, tuple(needs), roster_entries, False, hard,
                         policy.shift_end_hard, horizon, {})  # fmt: skip
     hint = _hint(plan, moving, fixed, accepted, uow, vehicle_at)
-    why = None
-    try:
-        routes = in_solver_process(plan_day, instance, policy.confirm_round_seconds, 0, allowed, keep,
-                                   policy.keep_minutes_in(k), hint)  # fmt: skip
-    except Exception as exc:  # noqa: BLE001  # a round that cannot plan holds its requests; the last one inserts
-        routes, why = None, f"the planner failed ({type(exc).__name__})"
-    if routes is not None:
-        fixed_at = {rid: start for rid, (_, start, _, _) in fixed.items()}
-        why = _unsound(routes, by_vehicle, moving, fixed_at, fixed, origin, travel, policy)
-    elif why is None:
-        why = "the planner found no plan in time"
-    if routes is None or why is not None:
-        for r in held:
-            uow.emit(ev.dispatch_repaired(r, now, "held", [], policy.confirm_round_seconds, None, None, len(vehicles),
-                                          reason=f"round {k}: {why}"))  # fmt: skip
-        return 0
-    return _carry_out(
-        routes, by_vehicle, moving, accepted, plan, held, k, origin, uow, now, policy, travel, len(vehicles)
-    )
+    by_vehicle = {v.vehicle_id: v for v in vehicles}
+    return _Model(instance, by_vehicle, moving, accepted, fixed, origin, cut, allowed, keep, hint)
 
 
 def _unsound(
@@ -510,10 +792,13 @@ def _unsound(
     origin: datetime,
     travel: TravelTimes,
     policy: DispatchPolicy,
+    cut: datetime | None = None,
 ) -> str | None:
     """Why the round's plan cannot be carried out in real minutes, or None: each caregiver can
     reach each stop by its start from her home or her previous stop, a hard window's start is
-    kept, nothing starts before its window, a fixed booking stays at its start, and she is home by
+    kept, nothing starts before its window (nor, moving, before ``cut``: a plan searched beside
+    the worker is checked against the day as it is when it comes back), a fixed booking stays at
+    its start, every vehicle is one of the round's, and she is home by
     her shift's end when the policy holds it. The model's rounding makes this hold; this checks it
     (a plan that fails is not used: the round holds its requests). Every fixed booking stays on
     its caregiver's route: the planner may leave any need out, and a caregiver modelled without
@@ -525,7 +810,9 @@ def _unsound(
         if v is not None and v.caregiver.home_base_index is not None and (vid, rid) not in kept:
             return f"{rid} is a fixed booking the plan leaves out"
     for vid, stops in routes.items():
-        v = by_vehicle[vid]
+        v = by_vehicle.get(vid)
+        if v is None:
+            return f"{vid} is not a shift of the round"
         pace = travel_for(v.caregiver, travel)
         here, free = v.caregiver.home_base_index, v.start
         for stop in stops:
@@ -535,6 +822,8 @@ def _unsound(
                 loc, end = r.location_index, start + timedelta(minutes=r.duration_minutes)
                 if start < r.window_start - slack or (r.window_hard and start > r.latest_start + slack):
                     return f"{rid} would start {start:%H:%M}, outside its window"
+                if cut is not None and start < cut - slack:
+                    return f"{rid} would start {start:%H:%M}, too soon to be offered"
             elif rid in fixed:
                 _, was, was_end, loc = fixed[rid]
                 end = start + (was_end - was)
@@ -699,6 +988,12 @@ def _reassign(visit: Visit, uow: UnitOfWork, now: datetime, k: int) -> None:
 
 __all__ = [
     "KIND",
+    "OVERDUE_KIND",
+    "apply_round",
+    "instance_from_json",
+    "instance_json",
+    "round_overdue",
+    "search_round_job",
     "ask_round",
     "close_round",
     "hold",

@@ -213,3 +213,124 @@ def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_ar
             clear_clock(pipeline.sessions)
         else:
             set_clock(pipeline.sessions, SimClock(saved.wall_origin, saved.sim_origin, saved.speed))
+
+
+def test_a_confirmation_round_re_plans_beside_the_worker_while_another_area_is_dispatched(pipeline):
+    """Issue 18: a round's re-plan (10 s of planner time in config/policy.toml) is not searched in
+    the dispatch batch either. A planned area's lunch is announced the evening before for ``c1``;
+    she declines and the decline is held for round 1; when round 1 closes (its timer sent as the
+    timer service sends it) the re-plan goes to the solver agent, a request of another area that
+    arrives meanwhile is offered, and then the round offers the lunch to ``c2`` inside its window.
+    The clock is set to 21:00 the evening before (speed 1) and restored after."""
+    from careline.day_plan import announce
+    from config.bootstrap import load_configuration
+    from db.register import set_clock
+    from handlers.clock import SimClock
+    from handlers.dispatch import rounds
+
+    run = f"rd{uuid.uuid4().hex[:6]}"
+    area, other = f"{run}-gusu", f"{run}-wuzhong"
+    zone = ZoneInfo(ZONE)
+    with pipeline.sessions() as s:
+        saved = s.execute(select(tables.sim_clock)).first()
+    day = (datetime.now(UTC) + timedelta(days=40)).astimezone(zone).date()
+    evening = datetime.combine(day - timedelta(days=1), time(21, 0), zone)
+    set_clock(pipeline.sessions, SimClock(datetime.now(UTC), evening, 1.0))
+    try:
+        with pipeline.sessions() as s:
+            places = {
+                name: add_location(s, Location(lat, lon))
+                for name, (lat, lon) in {
+                    "c1": (31.3000, 120.6200), "c2": (31.2800, 120.6000), "e1": (31.3204, 120.6291),
+                    "o1": (31.2700, 120.6300), "oe": (31.2710, 120.6310),
+                }.items()
+            }  # fmt: skip
+            for name, mode in ((area, "planned"), (other, "online")):
+                s.execute(
+                    tables.service_areas.insert().values(
+                        service_area=name, name=name, travel_matrix=None, shift_end_hard=True, dispatch_mode=mode
+                    )
+                )
+                s.add(ProviderOrganisation(f"{name}.p", "P", name, "meal"))
+            s.flush()
+            for i, (cid, where) in enumerate((("c1", area), ("c2", area), ("o1", other))):
+                s.add(
+                    Caregiver(
+                        f"{run}.{cid}", f"{where}.p", where, "meal", places[cid], None, None,
+                        phone=f"+861390015{9100 + i}", language="zh", rota="daily 08:00-18:00", time_zone=ZONE,
+                        travel_mode="e-bike",
+                    )
+                )  # fmt: skip
+            s.add(Elder(f"{run}.e1", area, places["e1"], language="zh"))
+            s.add(Elder(f"{run}.oe", other, places["oe"], language="zh"))
+            s.flush()
+            lunch = Subscription(f"{run}-lunch", f"{run}.e1", "meal", "*", "11:00", ZONE, 30.0, 60.0, 60.0)
+            breakfast = Subscription(f"{run}-bf", f"{run}.oe", "meal", "*", "09:00", ZONE, 30.0, 60.0, 60.0)
+            timers.save_subscription(s, lunch)
+            s.commit()
+        runtime = bootstrap(Settings(database_url=pipeline.database_url, broker=pipeline.bootstrap))
+        policy = load_configuration(runtime.settings).policy
+        done = plan_area_day(runtime, area, day, 2.0)
+        lunch_id = f"sub.{run}-lunch.{day.isoformat()}"
+        assert done.plan[lunch_id].caregiver_id == f"{run}.c1"
+        with pipeline.sessions() as s:
+            announced = read_clock(s).now()
+        done = announce(runtime, done, announced)
+        assert rounds.takes_part(done.plan[lunch_id], policy)
+
+        producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
+        try:
+
+            def send(topic: str, key: str, value: dict) -> None:
+                producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).get(30)
+
+            record = intake_for(lunch, done.plan[lunch_id].start - timedelta(minutes=60))
+            send(topics.INTAKE.name, record["intake_id"], record)
+            _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 1, timeout=90)
+            [first] = offers
+            assert first.caregiver_id == f"{run}.c1"
+            decline = {
+                "specversion": "1.0", "id": str(uuid.uuid4()), "source": "test", "type": "caregiver.offer.declined",
+                "data": {"offer_id": first.offer_id, "caregiver_id": first.caregiver_id, "service_area": area},
+            }  # fmt: skip
+            send(topics.CAREGIVER_EVENTS.name, area, decline)
+
+            def wait_outcome(outcome: str) -> None:
+                deadline = _time.monotonic() + 60
+                while not any(o == outcome for _, o, _ in _outcomes(_event_rows(pipeline, [lunch_id]))):
+                    assert _time.monotonic() < deadline, f"no {outcome!r}; worker log {pipeline.worker_log}"
+                    _time.sleep(0.1)
+
+            wait_outcome("held")  # no repair: the round places it
+            target = rounds.round_target(area, announced, 1)
+            due = policy.round_closes_at(announced, 1)
+            fired = {
+                "id": f"fired-{rounds.KIND}-{target}", "type": "timer.fired", "time": due.isoformat(),
+                "data": {"kind": rounds.KIND, "target_id": target, "service_area": area, "due": due.isoformat()},
+            }  # fmt: skip
+            send(topics.TIMERS.name, area, fired)
+            wait_outcome("solving")
+            # the round's search has begun: the other area's request arrives now
+            other_record = intake_for(breakfast, datetime.combine(day, time(8, 0), zone))
+            send(topics.INTAKE.name, other_record["intake_id"], other_record)
+        finally:
+            producer.close()
+        other_id = other_record["request_id"]
+        wait_for(pipeline, other_id, lambda r, o: len(o) >= 1, timeout=60)
+        _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 2, timeout=90)
+        rows = _event_rows(pipeline, [lunch_id, other_id])
+        outcomes = _outcomes(rows)
+        assert [o for _, o, _ in outcomes] == ["held", "solving", "round"], outcomes
+        offered_other = min(r.seq for r in rows if r.subject == other_id and r.type == "dispatch.offer.created")
+        assert outcomes[1][0] < offered_other < outcomes[2][0]  # decided while the round searched
+        again = max(offers, key=lambda o: o.created_at)
+        assert again.caregiver_id == f"{run}.c2"
+        slot = done.plan[lunch_id]
+        assert slot.window_start <= again.planned_start <= slot.latest_start  # inside its window
+    finally:
+        if saved is None:
+            from db.register import clear_clock
+
+            clear_clock(pipeline.sessions)
+        else:
+            set_clock(pipeline.sessions, SimClock(saved.wall_origin, saved.sim_origin, saved.speed))

@@ -1,0 +1,219 @@
+"""A confirmation round's re-plan searched beside the worker (issue 18: "the worker keeps deciding
+other areas meanwhile"; ``handlers.dispatch.rounds._ask_solver`` / ``search_round_job`` /
+``apply_round`` / ``round_overdue``): the close writes a job instead of searching in the dispatch
+batch, the answer comes back as a command and is carried out as the round in the batch would
+carry it out, only if the day still lets it; no answer in time keeps the requests held, and the
+last round then sends them to insertion. Offline, through the message bus, with the job and the
+answer sent through JSON as the broker carries them."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from db.uow import envelope
+from handlers import events, messagebus
+from handlers import messages as m
+from handlers.dispatch import rounds
+from handlers.dispatch.area import AreaContext
+from handlers.dispatch.scheduling import DispatchPolicy
+from handlers.model import RequestStatus
+from tests.unit.factories import AREA, at
+from tests.unit.test_rounds import ANNOUNCED, POLICY, answer, close, pending, two_caregivers_day
+
+BACKGROUND = dict(mode="planned", background_repairs=True)
+
+
+def close_beside(uow, travel, k: int, policy: DispatchPolicy = POLICY):
+    """Close round ``k`` in a worker that searches beside itself; returns the job it wrote."""
+    area = AreaContext(policy, travel, **BACKGROUND)
+    due = policy.round_closes_at(ANNOUNCED, k)
+    messagebus.handle(m.CloseRound(f"ev-round-{k}", None, AREA, announced_at=ANNOUNCED, round=k), uow, due, area)
+    jobs = [e for e in uow.events if e.type == "dispatch.round.requested" and e.payload["round"] == k]
+    return jobs[-1] if jobs else None
+
+
+def solved(job) -> dict:
+    """The solver agent's record for ``job`` (``streams.agents.search_repairs``), through JSON."""
+    found = rounds.search_round_job(json.loads(json.dumps(job.payload)))
+    return json.loads(json.dumps(envelope(events.round_solved(found, job.time), events.round_solved_id(found))))
+
+
+def apply(uow, travel, record: dict, minute: float, policy: DispatchPolicy = POLICY) -> None:
+    command = m.decode(record)
+    assert isinstance(command, m.ApplyRound)
+    messagebus.handle(command, uow, at(minute), AreaContext(policy, travel, **BACKGROUND))
+
+
+def declined_r2():
+    """``two_caregivers_day``: a accepts r1, declines r2; b accepts r3."""
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599)
+    return uow, travel
+
+
+def outcomes(uow, rid: str = "r2") -> list[str]:
+    return [e.payload["outcome"] for e in uow.events
+            if e.type == "care.dispatch.repaired" and e.payload["request_id"] == rid]  # fmt: skip
+
+
+def test_the_close_offers_nothing_until_the_answer_and_then_what_the_round_in_the_batch_offers():
+    inline, inline_travel = declined_r2()
+    close(inline, inline_travel, 1)
+    [expected] = pending(inline, "r2")
+
+    uow, travel = declined_r2()
+    job = close_beside(uow, travel, 1)
+    assert job is not None and (job.topic_role, job.key) == ("repairs", AREA)
+    assert pending(uow, "r2") == []  # the batch did not wait for the search
+    assert outcomes(uow)[-1] == "solving"
+    [overdue] = [e.payload for e in uow.events if e.payload.get("kind") == rounds.OVERDUE_KIND]
+    wait = timedelta(seconds=POLICY.confirm_round_seconds + 30)
+    assert overdue["target_id"] == rounds.round_target(AREA, ANNOUNCED, 1)
+    assert overdue["due"] == (POLICY.round_closes_at(ANNOUNCED, 1) + wait).isoformat()
+    # the next round's close is asked at once, whatever the search finds
+    closes = [e.payload["target_id"] for e in uow.events if e.payload.get("kind") == rounds.KIND]
+    assert rounds.round_target(AREA, ANNOUNCED, 2) in closes
+
+    record = solved(job)
+    apply(uow, travel, record, -569.9)
+    [again] = pending(uow, "r2")
+    assert (again.caregiver_id, again.planned_start) == (expected.caregiver_id, expected.planned_start)
+    assert uow.plan["r2"].caregiver_id == again.caregiver_id and uow.plan["r2"].start == again.planned_start
+    assert outcomes(uow)[-1] == "round"
+
+    apply(uow, travel, record, -569.8)  # delivered twice
+    messagebus.handle(m.RoundOverdue("ev-late", None, AREA, announced_at=ANNOUNCED, round=1), uow, at(-569),
+                      AreaContext(POLICY, travel, **BACKGROUND))  # fmt: skip
+    assert pending(uow, "r2") == [again] and outcomes(uow)[-1] == "round"
+
+
+def test_the_last_round_tells_the_elders_only_once_its_answer_is_carried_out():
+    uow, travel = declined_r2()
+    close_beside(uow, travel, 1)  # its answer never comes: r2 stays held
+    messagebus.handle(m.RoundOverdue("ev-over-1", None, AREA, announced_at=ANNOUNCED, round=1), uow, at(-569),
+                      AreaContext(POLICY, travel, **BACKGROUND))  # fmt: skip
+    assert pending(uow, "r2") == [] and outcomes(uow)[-2:] == ["solving", "held"]
+    job = close_beside(uow, travel, 2)
+    assert job is not None
+    assert not [e for e in uow.events if e.type == "dispatch.promise.told"]  # not yet: the last round searches
+    apply(uow, travel, solved(job), -539.9)
+    [again] = pending(uow, "r2")
+    assert again.caregiver_id == "b"
+    told = sorted(e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told")
+    assert told == ["r1", "r3"]  # r2 is told when b accepts (the rounds are over)
+    answer(uow, travel, m.AcceptOffer, again.offer_id, "b", -539)
+    told = [e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told"]
+    accepted = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
+    assert sorted(told) == ["r1", "r3"] and not accepted[-1].get("promise_deferred")
+    assert "promised_start" in accepted[-1]
+
+
+def test_a_reply_handled_while_the_last_round_searches_is_told_with_the_others_not_before():
+    """b's "yes" to r3 was stamped in time and is handled while the last round's search runs: the
+    rounds are not over until the answer is carried out, so her elder is told with the others."""
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    close_beside(uow, travel, 1)
+    area = AreaContext(POLICY, travel, **BACKGROUND)
+    messagebus.handle(m.RoundOverdue("ev-over-1", None, AREA, announced_at=ANNOUNCED, round=1), uow, at(-569), area)
+    job = close_beside(uow, travel, 2)
+    assert job is not None
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599)  # stamped in time, handled now
+    accepted = [e.payload for e in uow.events if e.type == "dispatch.offer.accepted"]
+    assert accepted[-1]["request_id"] == "r3" and accepted[-1]["promise_deferred"] is True
+    assert not [e for e in uow.events if e.type == "dispatch.promise.told"]
+    apply(uow, travel, solved(job), -539.9)
+    told = sorted(e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told")
+    assert told == ["r1", "r3"]
+
+
+def test_no_answer_for_the_last_round_sends_what_it_holds_to_insertion_and_tells_the_elders():
+    uow, travel = declined_r2()
+    for k in (1, 2):
+        job = close_beside(uow, travel, k)
+        assert job is not None
+        due = POLICY.round_closes_at(ANNOUNCED, k) + timedelta(seconds=POLICY.confirm_round_seconds + 30)
+        messagebus.handle(m.decode(json.loads(json.dumps(envelope(
+            events.area_timer_requested(rounds.OVERDUE_KIND, rounds.round_target(AREA, ANNOUNCED, k), AREA, due, due),
+            f"fired-{k}",
+        ))) | {"type": "timer.fired"}), uow, due, AreaContext(POLICY, travel, **BACKGROUND))  # fmt: skip
+    assert outcomes(uow)[-2:] == ["held", "insertion"]
+    assert [o.caregiver_id for o in pending(uow, "r2")] == ["b"]  # insertion: a declined it
+    told = sorted(e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told")
+    assert told == ["r1", "r3"]
+    apply(uow, travel, solved(job), -530)  # the answer after its overdue timer changes nothing
+    assert len(pending(uow, "r2")) == 1 and outcomes(uow)[-1] == "insertion"
+
+
+def test_an_answer_the_day_has_outrun_keeps_its_requests_held_and_says_why():
+    """r3 is called off while the round searches: the answer still has b at r3, a booking that is
+    no longer there; it is not carried out."""
+    uow, travel = declined_r2()
+    job = close_beside(uow, travel, 1)
+    uow.requests.get("r3").status = RequestStatus.CANCELLED
+    uow.visits.for_request("r3").status = uow.visits.for_request("r3").status.CANCELLED
+    apply(uow, travel, solved(job), -569.9)
+    assert pending(uow, "r2") == []
+    reason = [e.payload["reason"] for e in uow.events
+              if e.type == "care.dispatch.repaired" and e.payload["outcome"] == "held"][-1]  # fmt: skip
+    assert reason.startswith("round 1: ") and "r3" in reason
+
+
+def test_an_answer_after_the_next_round_closed_changes_nothing():
+    uow, travel = declined_r2()
+    job = close_beside(uow, travel, 1)
+    record = solved(job)
+    close_beside(uow, travel, 2)  # round 2 has its own search of the same day
+    before = len(uow.events)
+    apply(uow, travel, record, -539)
+    assert len(uow.events) == before and pending(uow, "r2") == []
+
+
+def test_the_planning_instance_goes_through_json_unchanged():
+    uow, travel = declined_r2()
+    job = close_beside(uow, travel, 1)
+    data = json.loads(json.dumps(job.payload["instance"]))
+    assert rounds.instance_json(rounds.instance_from_json(data)) == data
+    assert [who for _, rid, who in job.payload["allowed"] if rid == "r2"] == [["b"]]  # a declined it
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"round": 0}, "data.round"),
+        ({"round": "1"}, "data.round"),
+        ({"origin": "08:00"}, "data.origin"),
+        ({"announced_at": None}, "data.announced_at"),
+        ({"routes": {"a": [["r2", 60]]}}, "data.routes"),
+        ({"routes": {"a": [["r2", True, 90]]}}, "data.routes"),
+        ({"routes": None, "why": 3}, "data.why"),
+    ],
+)
+def test_a_malformed_round_answer_is_refused_naming_the_field(change, field):
+    uow, travel = declined_r2()
+    record = solved(close_beside(uow, travel, 1))
+    record["data"] = {**record["data"], **change}
+    with pytest.raises(m.InvalidMessage) as refused:
+        m.decode(record)
+    assert refused.value.field == field
+
+
+def test_explain_shows_the_search_beside_the_worker_then_the_re_plan_in_english_and_chinese():
+    from zoneinfo import ZoneInfo
+
+    from careline.history import CenterWords
+    from handlers.dispatch.explain import explain
+
+    uow, travel = declined_r2()
+    job = close_beside(uow, travel, 1)
+    apply(uow, travel, solved(job), -569.9)
+    logged = [{"type": e.type, "time": e.time.isoformat(), "data": e.payload} for e in uow.events if e.subject == "r2"]
+    english = "\n".join(explain(logged, CenterWords("en", ZoneInfo("UTC"))))
+    assert "searching for a repair beside the worker (confirmation round 1's re-plan, 0.5 s of planner" in english
+    assert "confirmation round: the whole day re-planned for 2 caregivers" in english
+    chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
+    assert "正在后台求解重排" in chinese and "确认轮次：已为 2 名护理员重排全天计划" in chinese
