@@ -3,7 +3,9 @@ offered the evening before, a visit that falls waits for the round's re-plan ins
 an accepted visit may move on its caregiver's day, and elders hear their windows after the last
 round. Offline, through the message bus."""
 
+from collections import Counter
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -503,3 +505,51 @@ def test_the_last_round_tells_an_elder_told_another_window_before_the_plan_that_
               if n.person.role == "elder"}  # fmt: skip
     assert elders["r1"] == ("elder.rescheduled", at(60)) and elders["r3"] == ("elder.confirmed", at(60))
     assert uow.requests.get("r1").promised_start == at(60)
+
+
+def fire_round_timers(uow, travel, policy: DispatchPolicy = POLICY) -> list[str]:
+    """Fire every ``confirm-round`` timer asked for, earliest due first, as the timer service would,
+    until none is left; returns their targets in the order fired."""
+    area = AreaContext(policy, travel, mode="planned")
+    fired: list[str] = []
+    while True:
+        asked = {e.payload["target_id"]: e.payload["due"] for e in uow.events if e.payload.get("kind") == rounds.KIND}
+        waiting = sorted((due, target) for target, due in asked.items() if target not in fired)
+        if not waiting:
+            return fired
+        due, target = waiting[0]
+        data = {"kind": rounds.KIND, "target_id": target, "service_area": AREA, "due": due}
+        command = m.decode({"id": f"fired-{target}", "type": "timer.fired", "time": due, "data": data})
+        messagebus.handle(command, uow, datetime.fromisoformat(due), area)
+        fired.append(target)
+
+
+def test_an_urgent_request_whose_repair_re_stamps_slots_during_the_rounds_still_tells_every_elder_once():
+    """An urgent request u (e3, location 3, 09:00-09:20 hard) arrives while the rounds are open: the
+    repair gives a 09:00 for u and moves r1 and r2 later, offering them again; their slots are
+    stamped with the repair's time, a plan of their own whose rounds nobody had asked for. The
+    accepts ask for them (``defer_promise``), so after the last of them every elder hears her
+    window once, and none before."""
+    uow, travel = two_caregivers_day()
+    record = {
+        "intake_id": "u", "channel": "hotline", "elder_id": "e3", "service_type": "meal", "duration_minutes": 30,
+        "window": {"start": at(60).isoformat(), "end": at(80).isoformat()}, "window_hard": True,
+        "priority": "urgent", "submitted_at": at(-599.8).isoformat(),
+    }  # fmt: skip
+    area = AreaContext(POLICY, travel, mode="planned")
+    messagebus.handle(m.ReceiveRequest("ev-u", at(-599.8), AREA, record), uow, at(-599.8), area)
+    stamped = {rid for rid, pv in uow.plan.items() if pv.announced_at != ANNOUNCED}
+    assert {"u", "r1"} <= stamped  # the repair re-stamped what it moved or placed
+    for rid, cid in (("u", "a"), ("r1", "a"), ("r2", "a"), ("r3", "b")):
+        [offer] = pending(uow, rid)
+        assert offer.caregiver_id == cid
+        answer(uow, travel, m.AcceptOffer, offer.offer_id, cid, -599.5)
+    assert not [e for e in uow.events if e.type == "dispatch.promise.told"]  # the rounds are open
+    fired = fire_round_timers(uow, travel)
+    assert any(t.startswith(f"{AREA}|{min(uow.plan[rid].announced_at for rid in stamped).isoformat()}#") for t in fired)
+    told = Counter(e.payload["request_id"] for e in uow.events if e.type == "dispatch.promise.told")
+    assert told == {"u": 1, "r1": 1, "r2": 1, "r3": 1}
+    for rid in told:
+        data = [e.payload for e in uow.events if e.type == "dispatch.promise.told" and e.payload["request_id"] == rid]
+        start = uow.visits.for_request(rid).planned_start.isoformat()
+        assert data[0]["promised_start"] <= start <= data[0]["promised_end"]
