@@ -348,6 +348,8 @@ def _round_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any]
     """``dispatch.round.solved``: the shape ``handlers.dispatch.rounds.search_round_job`` answers with."""
     _aware_time(data, "announced_at")
     _aware_time(data, "origin")
+    if data.get("modelled_at") is not None:
+        _aware_time(data, "modelled_at")
     k = data.get("round")
     if type(k) is not int or k < 1:
         raise InvalidMessage("not a round number (1, 2, ...)", "data.round")

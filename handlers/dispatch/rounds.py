@@ -56,7 +56,7 @@ from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop
 from handlers.dispatch import offers, promise
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.planning import plan_day
-from handlers.dispatch.repair import ANSWER_GRACE_SECONDS, MIN_SOLVER_SECONDS, in_solver_process
+from handlers.dispatch.repair import ANSWER_GRACE_SECONDS, ANSWER_TRIP_SECONDS, MIN_SOLVER_SECONDS, in_solver_process
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
 from handlers.dispatch.shifts import shifts_between
 from handlers.messages import round_target
@@ -330,20 +330,24 @@ def _ask_solver(
     travel: TravelTimes,
 ) -> bool:
     """Send round ``k``'s re-plan to the solver agent (``ev.round_requested``, keyed by the area)
-    and set its overdue timer (the search budget plus ``repair.ANSWER_GRACE_SECONDS``); each
-    held request's audit entry says it is searched. False when there is nothing to search (too
-    little planner time, or nothing the model can place): the round is then over as it is."""
+    and set its overdue timer (``answer_wait``); each held request's audit entry says it is
+    searched. The model is built for when the answer should be back (the budget plus
+    ``repair.ANSWER_TRIP_SECONDS`` ahead, ``modelled_at``), so an answer on time is judged against
+    the same cut it was searched for. False when there is nothing to search (too little planner
+    time, or nothing the model can place): the round is then over as it is."""
     if _too_little_time(held, k, uow, now, policy):
         return False
-    model = _model(area, plan, held, k, uow, now, policy, travel)
+    modelled_at = now + timedelta(seconds=policy.confirm_round_seconds + ANSWER_TRIP_SECONDS)
+    model = _model(area, plan, held, k, uow, modelled_at, policy, travel)
     if model is None:
         return False
-    due = now + timedelta(seconds=policy.confirm_round_seconds + ANSWER_GRACE_SECONDS)
+    due = now + answer_wait(policy)
     job = {
         "service_area": area,
         "announced_at": announced_at.isoformat(),
         "round": k,
         "due": due.isoformat(),
+        "modelled_at": modelled_at.isoformat(),
         "origin": model.origin.isoformat(),
         "seconds": policy.confirm_round_seconds,
         "keep_minutes": policy.keep_minutes_in(k),
@@ -358,6 +362,16 @@ def _ask_solver(
         uow.emit(ev.dispatch_repaired(r, now, "solving", [], 0.0, None, None, len(model.by_vehicle), reason=why))
     uow.emit(ev.area_timer_requested(OVERDUE_KIND, round_target(area, announced_at, k), area, due, now))
     return True
+
+
+def answer_wait(policy: DispatchPolicy) -> timedelta:
+    """How long a round's answer is awaited before its overdue timer keeps the requests held: half
+    a round (``confirm_round_minutes``), and at least the budget plus
+    ``repair.ANSWER_GRACE_SECONDS``. The solver process searches one job at a time, and the
+    rounds of areas announced at the same hour close at the same minutes: 30 areas' 10 s searches
+    queue for 5 minutes, and a wait of the budget alone would skip all but the first few."""
+    budget = policy.confirm_round_seconds + ANSWER_GRACE_SECONDS
+    return timedelta(seconds=max(budget, 30.0 * policy.confirm_round_minutes))
 
 
 def instance_json(instance: Instance) -> dict[str, Any]:
@@ -425,7 +439,11 @@ def search_round_job(job: Mapping[str, Any], now: datetime | None = None) -> dic
     if routes is None and why is None:
         why = "the solver process stopped"
     return {
-        **{name: job[name] for name in ("service_area", "announced_at", "round", "origin")},
+        **{
+            name: job[name]
+            for name in ("service_area", "announced_at", "round", "origin", "modelled_at")
+            if name in job
+        },
         "routes": None
         if routes is None
         else {vid: [[s.service_id, s.start, s.end] for s in stops] for vid, stops in routes.items()},
@@ -446,8 +464,10 @@ def apply_round(
     if not uow.claim(_answered_id(area, at, k)) or uow.claimed(_closed_id(area, at, k + 1)):
         return 0
     plan, held, roster = _round_state(area, at, k, uow, policy)
+    # the day as the job saw it ahead, or as it is now if later (``repair.apply_answer`` does the same)
+    modelled = datetime.fromisoformat(str(answer["modelled_at"])) if answer.get("modelled_at") else now
     made = 0
-    if held and roster and (model := _model(area, plan, held, k, uow, now, policy, travel)) is not None:
+    if held and roster and (model := _model(area, plan, held, k, uow, max(now, modelled), policy, travel)):
         routes, why = None, answer.get("why") or None
         if answer.get("routes") is not None:
             shift = (datetime.fromisoformat(str(answer["origin"])) - model.origin).total_seconds() / 60.0
@@ -457,9 +477,29 @@ def apply_round(
             }
             routes = {vid: stops for vid, stops in routes.items() if stops or vid in model.by_vehicle}
         made = _use(model, routes, None if routes is not None else why, plan, held, k, uow, now, policy, travel)
+    return made + _after_answer(area, at, k, plan, uow, now, policy, travel)
+
+
+def _after_answer(
+    area: str,
+    announced_at: datetime,
+    k: int,
+    plan: Mapping[str, PlannedVisit],
+    uow: UnitOfWork,
+    now: datetime,
+    policy: DispatchPolicy,
+    travel: TravelTimes,
+) -> int:
+    """Once round ``k``'s answer (or its overdue timer) is handled: the last round finishes; an
+    earlier one makes sure the next close is asked for (the close asked for it, unless the policy
+    had fewer rounds then: a worker restarted with more rounds while the search ran must not leave
+    the rounds open for ever)."""
     if k >= policy.confirm_rounds:
-        made += _finish(area, at, k, plan, uow, now, policy, travel)
-    return made
+        return _finish(area, announced_at, k, plan, uow, now, policy, travel)
+    if plan and not uow.claimed(_closed_id(area, announced_at, k + 1)):
+        following = policy.round_closes_at(announced_at, k + 1)
+        uow.emit(ev.area_timer_requested(KIND, round_target(area, announced_at, k + 1), area, following, now))
+    return 0
 
 
 def round_overdue(
@@ -475,7 +515,7 @@ def round_overdue(
     for r in held:
         uow.emit(ev.dispatch_repaired(r, now, "held", [], policy.confirm_round_seconds, None, None, 0,
                                       reason=f"round {k}: the planner did not answer in time"))  # fmt: skip
-    return _finish(area, announced_at, k, plan, uow, now, policy, travel) if k >= policy.confirm_rounds else 0
+    return _after_answer(area, announced_at, k, plan, uow, now, policy, travel)
 
 
 def _held(request: CareRequest, uow: UnitOfWork) -> bool:
@@ -602,7 +642,7 @@ def _use(
     if routes is not None:
         fixed_at = {rid: start for rid, (_, start, _, _) in model.fixed.items()}
         why = _unsound(routes, model.by_vehicle, model.moving, fixed_at, model.fixed, model.origin, travel, policy,
-                       model.cut)  # fmt: skip
+                       model.cut, model.allowed)  # fmt: skip
     elif why is None:
         why = "the planner found no plan in time"
     if routes is None or why is not None:
@@ -793,11 +833,13 @@ def _unsound(
     travel: TravelTimes,
     policy: DispatchPolicy,
     cut: datetime | None = None,
+    allowed: Mapping[tuple[str, str], frozenset[str]] | None = None,
 ) -> str | None:
     """Why the round's plan cannot be carried out in real minutes, or None: each caregiver can
     reach each stop by its start from her home or her previous stop, a hard window's start is
-    kept, nothing starts before its window (nor, moving, before ``cut``: a plan searched beside
-    the worker is checked against the day as it is when it comes back), a fixed booking stays at
+    kept, nothing starts before its window (nor, moving, before ``cut``, nor on a shift not in
+    ``allowed`` for it: a plan searched beside the worker is checked against the day as it is
+    when it comes back, a decline or an exclusion since included), a fixed booking stays at
     its start, every vehicle is one of the round's, and she is home by
     her shift's end when the policy holds it. The model's rounding makes this hold; this checks it
     (a plan that fails is not used: the round holds its requests). Every fixed booking stays on
@@ -824,6 +866,8 @@ def _unsound(
                     return f"{rid} would start {start:%H:%M}, outside its window"
                 if cut is not None and start < cut - slack:
                     return f"{rid} would start {start:%H:%M}, too soon to be offered"
+                if allowed is not None and vid not in allowed.get((r.elder_id, rid), frozenset()):
+                    return f"{rid} may no longer go to {v.caregiver.caregiver_id}"
             elif rid in fixed:
                 _, was, was_end, loc = fixed[rid]
                 end = start + (was_end - was)
@@ -989,6 +1033,7 @@ def _reassign(visit: Visit, uow: UnitOfWork, now: datetime, k: int) -> None:
 __all__ = [
     "KIND",
     "OVERDUE_KIND",
+    "answer_wait",
     "apply_round",
     "instance_from_json",
     "instance_json",

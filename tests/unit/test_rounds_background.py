@@ -7,6 +7,7 @@ last round then sends them to insertion. Offline, through the message bus, with 
 answer sent through JSON as the broker carries them."""
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -70,7 +71,8 @@ def test_the_close_offers_nothing_until_the_answer_and_then_what_the_round_in_th
     assert pending(uow, "r2") == []  # the batch did not wait for the search
     assert outcomes(uow)[-1] == "solving"
     [overdue] = [e.payload for e in uow.events if e.payload.get("kind") == rounds.OVERDUE_KIND]
-    wait = timedelta(seconds=POLICY.confirm_round_seconds + 30)
+    wait = timedelta(minutes=POLICY.confirm_round_minutes / 2)  # half a round: jobs of many areas queue
+    assert rounds.answer_wait(POLICY) == wait
     assert overdue["target_id"] == rounds.round_target(AREA, ANNOUNCED, 1)
     assert overdue["due"] == (POLICY.round_closes_at(ANNOUNCED, 1) + wait).isoformat()
     # the next round's close is asked at once, whatever the search finds
@@ -136,7 +138,7 @@ def test_no_answer_for_the_last_round_sends_what_it_holds_to_insertion_and_tells
     for k in (1, 2):
         job = close_beside(uow, travel, k)
         assert job is not None
-        due = POLICY.round_closes_at(ANNOUNCED, k) + timedelta(seconds=POLICY.confirm_round_seconds + 30)
+        due = POLICY.round_closes_at(ANNOUNCED, k) + rounds.answer_wait(POLICY)
         messagebus.handle(m.decode(json.loads(json.dumps(envelope(
             events.area_timer_requested(rounds.OVERDUE_KIND, rounds.round_target(AREA, ANNOUNCED, k), AREA, due, due),
             f"fired-{k}",
@@ -161,6 +163,66 @@ def test_an_answer_the_day_has_outrun_keeps_its_requests_held_and_says_why():
     reason = [e.payload["reason"] for e in uow.events
               if e.type == "care.dispatch.repaired" and e.payload["outcome"] == "held"][-1]  # fmt: skip
     assert reason.startswith("round 1: ") and "r3" in reason
+
+
+def test_a_decline_handled_while_the_round_searches_is_not_offered_back_to_her():
+    """b's pending r3 is fixed on her route in the job; her "no" (stamped in time) is handled while
+    the search runs. The answer still has r3 with b: it is not carried out (the round in the batch
+    never offers a request to a caregiver who declined it); r2 and r3 wait for the next round."""
+    uow, travel = two_caregivers_day()
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    job = close_beside(uow, travel, 1)
+    record = solved(job)
+    assert [s[0] for s in record["data"]["routes"]["b"]][:1] == ["r3"]
+    answer(uow, travel, m.DeclineOffer, "r3.o1", "b", -599)
+    apply(uow, travel, record, -569.9)
+    assert pending(uow, "r3") == [] and pending(uow, "r2") == []
+    reason = [e.payload["reason"] for e in uow.events if e.type == "care.dispatch.repaired"][-1]
+    assert reason == "round 1: r3 may no longer go to b"
+
+
+def test_an_answer_back_within_its_budget_is_judged_against_the_cut_it_was_searched_for():
+    """Shifts under way at the announcement (a plan announced on the day): round 1 closes at 22:30,
+    nothing may start within the hour after; r2 (at b's home, hard window 22:00-03:00) declined by
+    a. The round's plan starts r2 as early as it may; its answer comes back 6 s after the close
+    (judged at "now", the cut would have moved under it) and is used, as the round in the batch
+    offers it."""
+    from handlers.dispatch.planned import PlannedVisit, receive_planned
+    from tests.unit.factories import caregiver, line_travel, request, uow_with
+
+    def evening_shift_day():
+        uow = uow_with(caregiver("a", "meal", home=0, start=-600, end=600),
+                       caregiver("b", "meal", home=5, start=-600, end=600))  # fmt: skip
+        uow.plan = {"r2": PlannedVisit("a", at(-450), at(-420), 5, ANNOUNCED, "meal", at(-600), at(-300), True)}
+        travel = line_travel()
+        r2 = request("r2", 5, start=-600, end=-300, window_hard=True)
+        receive_planned(r2, uow.planned_visits(["r2"]), uow, ANNOUNCED, POLICY, travel)
+        assert rounds.ask_round(r2, uow.plan["r2"], uow, ANNOUNCED, POLICY)
+        answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+        return uow, travel
+
+    inline, inline_travel = evening_shift_day()
+    close(inline, inline_travel, 1)
+    [expected] = pending(inline, "r2")
+    uow, travel = evening_shift_day()
+    apply(uow, travel, solved(close_beside(uow, travel, 1)), -569.9)
+    [again] = pending(uow, "r2")  # modelled for when the answer is due back: a minute later at most
+    assert again.caregiver_id == "b" and timedelta(0) <= again.planned_start - expected.planned_start <= timedelta(
+        minutes=1
+    )
+
+
+def test_a_worker_restarted_with_more_rounds_while_the_last_one_searches_still_closes_the_next():
+    uow, travel = declined_r2()
+    close_beside(uow, travel, 1)
+    job = close_beside(uow, travel, 2)  # the last of POLICY's 2 rounds: no close of round 3 asked
+    assert job is not None
+    closes = [e.payload["target_id"] for e in uow.events if e.payload.get("kind") == rounds.KIND]
+    assert rounds.round_target(AREA, ANNOUNCED, 3) not in closes
+    apply(uow, travel, solved(job), -539.9, replace(POLICY, confirm_rounds=3))
+    closes = [e.payload["target_id"] for e in uow.events if e.payload.get("kind") == rounds.KIND]
+    assert rounds.round_target(AREA, ANNOUNCED, 3) in closes  # its close tells the elders then
 
 
 def test_an_answer_after_the_next_round_closed_changes_nothing():
