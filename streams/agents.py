@@ -131,17 +131,16 @@ async def solve_repairs_in_a_process() -> None:
     steps.repair_in_background()
 
 
-ROUND_JOB = "dispatch.round.requested"
-"""The type of a confirmation round's job on ``dispatch.repairs.v1`` (``rounds._ask_solver``)."""
-
-
-async def search_jobs(stream: StreamT, rounds_only: bool) -> None:
-    """Search the planned days' jobs of one kind on ``dispatch.repairs.v1``, one at a time in the
-    solver process while the dispatch agent goes on, and send each answer to the area's partition
-    of ``care.timers.v1`` (``dispatch.repair.solved`` / ``dispatch.round.solved``), where the
-    dispatch agent uses it (``repair.apply_answer``, ``rounds.apply_round``). A job that cannot be
-    read or searched is dead-lettered with the reason; its overdue timer then acts (insertion, or
-    the round's requests stay held). Records of the other kind are the other agent's."""
+@app.agent(repairs_topic)
+async def search_repairs(stream: StreamT) -> None:
+    """Planned days' searches (``dispatch.repairs.v1``): repairs (``dispatch.repair.requested``,
+    written by ``repair.ask_solver``) and confirmation rounds' re-plans (``dispatch.round.requested``,
+    ``rounds._ask_solver``), searched one at a time in the solver process while the dispatch agent
+    goes on; each answer goes to the area's partition of ``care.timers.v1``
+    (``dispatch.repair.solved`` / ``dispatch.round.solved``), where the dispatch agent uses it
+    (``repair.apply_answer``, ``rounds.apply_round``). A job that cannot be read or searched is
+    dead-lettered with the reason; its overdue timer then acts (insertion, or the round's requests
+    stay held)."""
     loop = asyncio.get_running_loop()
     async for events in take_batches(stream):
         for event in events:
@@ -149,14 +148,11 @@ async def search_jobs(stream: StreamT, rounds_only: bool) -> None:
             raw = m.value if m.value is not None else b""
             try:
                 value = steps.decode(raw, strict=True)
-                if (value.get("type") == ROUND_JOB) != rounds_only:
-                    continue
                 job, at = value["data"], datetime.fromisoformat(value["time"])
-                search = steps.search_round_job if rounds_only else steps.search_repair_job
+                is_round = value.get("type") == "dispatch.round.requested"
+                search = steps.search_round_job if is_round else steps.search_repair_job
                 answer = await loop.run_in_executor(None, search, job)
             except Exception as exc:  # noqa: BLE001  # dead-lettered; the overdue timer acts
-                if rounds_only:
-                    continue  # a record that is not even JSON: the repairs agent dead-letters it, once
                 log.warning("solver job at %s offset %s refused: %s", m.topic, m.offset, type(exc).__name__)
                 reason = steps.DeadLetter(f"not a repair or round job: {type(exc).__name__}: {exc}")
                 await deliver(dispatch_dlq_topic, m.key, steps.dead_letter(raw, reason, m.topic, m.offset))
@@ -164,27 +160,12 @@ async def search_jobs(stream: StreamT, rounds_only: bool) -> None:
             if answer is None:  # overdue before its turn: the timer has acted
                 log.info("solver job at %s offset %s not searched: overdue", m.topic, m.offset)
                 continue
-            if rounds_only:
+            if is_round:
                 solved, solved_id = ev.round_solved(answer, at), ev.round_solved_id(answer)
             else:
                 solved, solved_id = ev.repair_solved(answer, at), ev.repair_solved_id(answer)
             await deliver(timers_topic, solved.key.encode(), envelope(solved, solved_id))
         await ack_all(stream, events)
-
-
-@app.agent(repairs_topic)
-async def search_repairs(stream: StreamT) -> None:
-    """Planned days' repairs (``dispatch.repair.requested``, written by ``repair.ask_solver``):
-    ``search_jobs``. A repair has its own agent so that it never queues behind the evening's
-    round jobs of many areas (each 10 s): it waits at most for the one search running."""
-    await search_jobs(stream, rounds_only=False)
-
-
-@app.agent(repairs_topic)
-async def search_rounds(stream: StreamT) -> None:
-    """Confirmation rounds' re-plans (``dispatch.round.requested``, written by
-    ``rounds._ask_solver``): ``search_jobs``."""
-    await search_jobs(stream, rounds_only=True)
 
 
 @app.task
