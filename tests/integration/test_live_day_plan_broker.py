@@ -6,9 +6,11 @@ planned start — not to the caregiver online dispatch would pick (the nearer on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time as _time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -110,54 +112,75 @@ def _outcomes(rows) -> list[tuple[int, str, str | None]]:
     ]
 
 
+@contextlib.contextmanager
+def _clock_at(pipeline, at: datetime) -> Iterator[None]:
+    """The database clock at ``at`` (speed 1) while the block runs, restored after."""
+    from db.register import clear_clock, set_clock
+    from handlers.clock import SimClock
+
+    with pipeline.sessions() as s:
+        saved = s.execute(select(tables.sim_clock)).first()
+    set_clock(pipeline.sessions, SimClock(datetime.now(UTC), at, 1.0))
+    try:
+        yield
+    finally:
+        if saved is None:
+            clear_clock(pipeline.sessions)
+        else:
+            set_clock(pipeline.sessions, SimClock(saved.wall_origin, saved.sim_origin, saved.speed))
+
+
+def _two_areas(pipeline, run: str, phones: str) -> tuple[str, str, Subscription, Subscription]:
+    """A planned area (``<run>-gusu``: caregivers ``c1``, nearer the elder ``e1``, and ``c2``, daily
+    08:00-18:00 on e-bikes) with ``e1``'s daily 11:00 lunch subscription stored, and an online
+    area (``<run>-wuzhong``: caregiver ``o1``, elder ``oe``); phone numbers ``<phones>9100`` on.
+    Returns (planned area, online area, the lunch, ``oe``'s 09:00 breakfast, not stored)."""
+    area, other = f"{run}-gusu", f"{run}-wuzhong"
+    with pipeline.sessions() as s:
+        places = {
+            name: add_location(s, Location(lat, lon))
+            for name, (lat, lon) in {
+                "c1": (31.3000, 120.6200), "c2": (31.2800, 120.6000), "e1": (31.3204, 120.6291),
+                "o1": (31.2700, 120.6300), "oe": (31.2710, 120.6310),
+            }.items()
+        }  # fmt: skip
+        for name, mode in ((area, "planned"), (other, "online")):
+            s.execute(
+                tables.service_areas.insert().values(
+                    service_area=name, name=name, travel_matrix=None, shift_end_hard=True, dispatch_mode=mode
+                )
+            )
+            s.add(ProviderOrganisation(f"{name}.p", "P", name, "meal"))
+        s.flush()
+        for i, (cid, where) in enumerate((("c1", area), ("c2", area), ("o1", other))):
+            s.add(
+                Caregiver(
+                    f"{run}.{cid}", f"{where}.p", where, "meal", places[cid], None, None,
+                    phone=f"{phones}{9100 + i}", language="zh", rota="daily 08:00-18:00", time_zone=ZONE,
+                    travel_mode="e-bike",
+                )
+            )  # fmt: skip
+        s.add(Elder(f"{run}.e1", area, places["e1"], language="zh"))
+        s.add(Elder(f"{run}.oe", other, places["oe"], language="zh"))
+        s.flush()
+        lunch = Subscription(f"{run}-lunch", f"{run}.e1", "meal", "*", "11:00", ZONE, 30.0, 60.0, 60.0)
+        breakfast = Subscription(f"{run}-bf", f"{run}.oe", "meal", "*", "09:00", ZONE, 30.0, 60.0, 60.0)
+        timers.save_subscription(s, lunch)
+        s.commit()
+    return area, other, lunch, breakfast
+
+
 def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_area_is_dispatched(pipeline):
     """Issue 18: "the worker keeps deciding other areas meanwhile". A planned area's lunch is
     planned for ``c1`` (the nearer); she declines; the repair's search (3 s of solver time in
     config/policy.toml) runs in the solver agent, and a request of another area that arrives
     once the search has started is offered before the repair's answer places the lunch with
     ``c2``. The clock is set to 07:00 of the planned day (speed 1) and restored after."""
-    from db.register import set_clock
-    from handlers.clock import SimClock
-
     run = f"bg{uuid.uuid4().hex[:6]}"
-    area, other = f"{run}-gusu", f"{run}-wuzhong"
     zone = ZoneInfo(ZONE)
-    with pipeline.sessions() as s:
-        saved = s.execute(select(tables.sim_clock)).first()
     day = (datetime.now(UTC) + timedelta(days=30)).astimezone(zone).date()
-    set_clock(pipeline.sessions, SimClock(datetime.now(UTC), datetime.combine(day, time(7, 0), zone), 1.0))
-    try:
-        with pipeline.sessions() as s:
-            places = {
-                name: add_location(s, Location(lat, lon))
-                for name, (lat, lon) in {
-                    "c1": (31.3000, 120.6200), "c2": (31.2800, 120.6000), "e1": (31.3204, 120.6291),
-                    "o1": (31.2700, 120.6300), "oe": (31.2710, 120.6310),
-                }.items()
-            }  # fmt: skip
-            for name, mode in ((area, "planned"), (other, "online")):
-                s.execute(
-                    tables.service_areas.insert().values(
-                        service_area=name, name=name, travel_matrix=None, shift_end_hard=True, dispatch_mode=mode
-                    )
-                )
-                s.add(ProviderOrganisation(f"{name}.p", "P", name, "meal"))
-            s.flush()
-            for i, (cid, home, where) in enumerate((("c1", "c1", area), ("c2", "c2", area), ("o1", "o1", other))):
-                s.add(
-                    Caregiver(
-                        f"{run}.{cid}", f"{where}.p", where, "meal", places[home], None, None,
-                        phone=f"+861390014{9100 + i}", language="zh", rota="daily 08:00-18:00", time_zone=ZONE,
-                        travel_mode="e-bike",
-                    )
-                )  # fmt: skip
-            s.add(Elder(f"{run}.e1", area, places["e1"], language="zh"))
-            s.add(Elder(f"{run}.oe", other, places["oe"], language="zh"))
-            s.flush()
-            lunch = Subscription(f"{run}-lunch", f"{run}.e1", "meal", "*", "11:00", ZONE, 30.0, 60.0, 60.0)
-            breakfast = Subscription(f"{run}-bf", f"{run}.oe", "meal", "*", "09:00", ZONE, 30.0, 60.0, 60.0)
-            timers.save_subscription(s, lunch)
-            s.commit()
+    with _clock_at(pipeline, datetime.combine(day, time(7, 0), zone)):
+        area, other, lunch, breakfast = _two_areas(pipeline, run, "+861390014")
         runtime = bootstrap(Settings(database_url=pipeline.database_url, broker=pipeline.bootstrap))
         done = plan_area_day(runtime, area, day, 2.0)
         lunch_id = f"sub.{run}-lunch.{day.isoformat()}"
@@ -206,13 +229,6 @@ def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_ar
         )
         slot = done.plan[lunch_id]
         assert slot.window_start <= again.planned_start <= slot.latest_start  # inside its window
-    finally:
-        if saved is None:
-            from db.register import clear_clock
-
-            clear_clock(pipeline.sessions)
-        else:
-            set_clock(pipeline.sessions, SimClock(saved.wall_origin, saved.sim_origin, saved.speed))
 
 
 def test_a_confirmation_round_re_plans_beside_the_worker_while_another_area_is_dispatched(pipeline):
@@ -224,50 +240,13 @@ def test_a_confirmation_round_re_plans_beside_the_worker_while_another_area_is_d
     The clock is set to 21:00 the evening before (speed 1) and restored after."""
     from careline.day_plan import announce
     from config.bootstrap import load_configuration
-    from db.register import set_clock
-    from handlers.clock import SimClock
     from handlers.dispatch import rounds
 
     run = f"rd{uuid.uuid4().hex[:6]}"
-    area, other = f"{run}-gusu", f"{run}-wuzhong"
     zone = ZoneInfo(ZONE)
-    with pipeline.sessions() as s:
-        saved = s.execute(select(tables.sim_clock)).first()
     day = (datetime.now(UTC) + timedelta(days=40)).astimezone(zone).date()
-    evening = datetime.combine(day - timedelta(days=1), time(21, 0), zone)
-    set_clock(pipeline.sessions, SimClock(datetime.now(UTC), evening, 1.0))
-    try:
-        with pipeline.sessions() as s:
-            places = {
-                name: add_location(s, Location(lat, lon))
-                for name, (lat, lon) in {
-                    "c1": (31.3000, 120.6200), "c2": (31.2800, 120.6000), "e1": (31.3204, 120.6291),
-                    "o1": (31.2700, 120.6300), "oe": (31.2710, 120.6310),
-                }.items()
-            }  # fmt: skip
-            for name, mode in ((area, "planned"), (other, "online")):
-                s.execute(
-                    tables.service_areas.insert().values(
-                        service_area=name, name=name, travel_matrix=None, shift_end_hard=True, dispatch_mode=mode
-                    )
-                )
-                s.add(ProviderOrganisation(f"{name}.p", "P", name, "meal"))
-            s.flush()
-            for i, (cid, where) in enumerate((("c1", area), ("c2", area), ("o1", other))):
-                s.add(
-                    Caregiver(
-                        f"{run}.{cid}", f"{where}.p", where, "meal", places[cid], None, None,
-                        phone=f"+861390015{9100 + i}", language="zh", rota="daily 08:00-18:00", time_zone=ZONE,
-                        travel_mode="e-bike",
-                    )
-                )  # fmt: skip
-            s.add(Elder(f"{run}.e1", area, places["e1"], language="zh"))
-            s.add(Elder(f"{run}.oe", other, places["oe"], language="zh"))
-            s.flush()
-            lunch = Subscription(f"{run}-lunch", f"{run}.e1", "meal", "*", "11:00", ZONE, 30.0, 60.0, 60.0)
-            breakfast = Subscription(f"{run}-bf", f"{run}.oe", "meal", "*", "09:00", ZONE, 30.0, 60.0, 60.0)
-            timers.save_subscription(s, lunch)
-            s.commit()
+    with _clock_at(pipeline, datetime.combine(day - timedelta(days=1), time(21, 0), zone)):
+        area, other, lunch, breakfast = _two_areas(pipeline, run, "+861390015")
         runtime = bootstrap(Settings(database_url=pipeline.database_url, broker=pipeline.bootstrap))
         policy = load_configuration(runtime.settings).policy
         done = plan_area_day(runtime, area, day, 2.0)
@@ -327,10 +306,3 @@ def test_a_confirmation_round_re_plans_beside_the_worker_while_another_area_is_d
         assert again.caregiver_id == f"{run}.c2"
         slot = done.plan[lunch_id]
         assert slot.window_start <= again.planned_start <= slot.latest_start  # inside its window
-    finally:
-        if saved is None:
-            from db.register import clear_clock
-
-            clear_clock(pipeline.sessions)
-        else:
-            set_clock(pipeline.sessions, SimClock(saved.wall_origin, saved.sim_origin, saved.speed))
