@@ -170,6 +170,23 @@ def _two_areas(pipeline, run: str, phones: str) -> tuple[str, str, Subscription,
     return area, other, lunch, breakfast
 
 
+def _lunch_declined_by_c1(pipeline, send, run: str, area: str, lunch: Subscription, start: datetime) -> None:
+    """The lunch (planned to start at ``start``) arrives on the intake topic, is offered to its
+    planned caregiver ``c1`` first, and she declines (no time: the worker stamps it with the
+    clock); ``send(topic, key, value)`` produces a record."""
+    lunch_id = f"sub.{run}-lunch.{start.astimezone(ZoneInfo(ZONE)).date().isoformat()}"
+    record = intake_for(lunch, start - timedelta(minutes=60))
+    send(topics.INTAKE.name, record["intake_id"], record)
+    _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 1, timeout=90)
+    [first] = offers
+    assert first.caregiver_id == f"{run}.c1"
+    decline = {
+        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "test", "type": "caregiver.offer.declined",
+        "data": {"offer_id": first.offer_id, "caregiver_id": first.caregiver_id, "service_area": area},
+    }  # fmt: skip
+    send(topics.CAREGIVER_EVENTS.name, area, decline)
+
+
 def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_area_is_dispatched(pipeline):
     """Issue 18: "the worker keeps deciding other areas meanwhile". A planned area's lunch is
     planned for ``c1`` (the nearer); she declines; the repair's search (3 s of solver time in
@@ -192,16 +209,7 @@ def test_a_declined_planned_visit_is_repaired_beside_the_worker_while_another_ar
             def send(topic: str, key: str, value: dict) -> None:
                 producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).get(30)
 
-            record = intake_for(lunch, done.plan[lunch_id].start - timedelta(minutes=60))
-            send(topics.INTAKE.name, record["intake_id"], record)
-            _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 1, timeout=90)
-            [first] = offers
-            assert first.caregiver_id == f"{run}.c1"
-            decline = {
-                "specversion": "1.0", "id": str(uuid.uuid4()), "source": "test", "type": "caregiver.offer.declined",
-                "data": {"offer_id": first.offer_id, "caregiver_id": first.caregiver_id, "service_area": area},
-            }  # fmt: skip
-            send(topics.CAREGIVER_EVENTS.name, area, decline)  # no time: the worker stamps it with the clock
+            _lunch_declined_by_c1(pipeline, send, run, area, lunch, done.plan[lunch_id].start)
             deadline = _time.monotonic() + 60
             while not any(o == "solving" for _, o, _ in _outcomes(_event_rows(pipeline, [lunch_id]))):
                 assert _time.monotonic() < deadline, f"no repair started; worker log {pipeline.worker_log}"
@@ -263,16 +271,7 @@ def test_a_confirmation_round_re_plans_beside_the_worker_while_another_area_is_d
             def send(topic: str, key: str, value: dict) -> None:
                 producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).get(30)
 
-            record = intake_for(lunch, done.plan[lunch_id].start - timedelta(minutes=60))
-            send(topics.INTAKE.name, record["intake_id"], record)
-            _, offers = wait_for(pipeline, lunch_id, lambda r, o: len(o) >= 1, timeout=90)
-            [first] = offers
-            assert first.caregiver_id == f"{run}.c1"
-            decline = {
-                "specversion": "1.0", "id": str(uuid.uuid4()), "source": "test", "type": "caregiver.offer.declined",
-                "data": {"offer_id": first.offer_id, "caregiver_id": first.caregiver_id, "service_area": area},
-            }  # fmt: skip
-            send(topics.CAREGIVER_EVENTS.name, area, decline)
+            _lunch_declined_by_c1(pipeline, send, run, area, lunch, done.plan[lunch_id].start)
 
             def wait_outcome(outcome: str) -> None:
                 deadline = _time.monotonic() + 60
