@@ -233,6 +233,7 @@ offers = Table(
     Column("status", _enum(OfferStatus), nullable=False, index=True),
     Column("responded_at", UTCDateTime),
     Column("policy_version", String(40), nullable=False),
+    Column("cancel_reason", String(20)),  # handlers.model.CancelReason of a canceled offer
 )
 
 visits = Table(

@@ -71,6 +71,19 @@ class OfferStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class CancelReason(StrEnum):
+    """Why an offer ended ``canceled`` (``Offer.cancel_reason``): the status alone cannot tell a
+    caregiver who let the elder down from one whose visit was taken from her. A confirmation
+    round plans without the first two, as without a caregiver who declined
+    (``handlers.dispatch.rounds.refused_by``); the others say nothing about her."""
+
+    CALLED_OFF = "called_off"  # she called the accepted visit off (handlers.visits.disruptions)
+    NO_SHOW = "no_show"  # she did not check in by the deadline
+    REASSIGNED = "reassigned"  # a confirmation round moved the visit to another caregiver
+    HANDED_OVER = "handed_over"  # she ran late and the visit went to someone sooner
+    WITHDRAWN = "withdrawn"  # an operator withdrew or reassigned the request
+
+
 class SyncType(StrEnum):
     """How a patient's two services relate in time (UHHC benchmark terms)."""
 
@@ -288,6 +301,9 @@ class Offer:
     status: OfferStatus = OfferStatus.PENDING
     responded_at: datetime | None = None
     policy_version: str = ""
+    #: ``CancelReason`` of a ``canceled`` offer; None otherwise, and for offers canceled before
+    #: migration 0023 (not recorded then)
+    cancel_reason: str | None = None
 
 
 #: a visit's id is its accepted offer's id and this suffix (``handlers.dispatch.offers.accept_offer``)

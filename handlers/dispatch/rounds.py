@@ -62,6 +62,7 @@ from handlers.dispatch.shifts import shifts_between
 from handlers.messages import round_target
 from handlers.model import (
     Booking,
+    CancelReason,
     Caregiver,
     CareRequest,
     Offer,
@@ -88,11 +89,20 @@ def refused_by(offers_made: list[Offer]) -> set[str]:
     lapsed is a timeout, as the event log records it: ``offers.close_offer``). Measured
     (``careline bench dispatch``, docs/NOTES.md "Rounds that churn less"): counting the first
     timeout as a refusal moved the visit to another caregiver's route for nothing she had said.
-    A caregiver who called the visit off is not excluded: her offer is ``canceled``, as is one an
-    operator, a no-show, a late hand-over or a round's own move took from her."""
+    A caregiver who called the visit off (or did not show up) is excluded as one who declined;
+    one whose offer was ``canceled`` for another ``CancelReason`` (a round's own move, an
+    operator's withdrawal, a late hand-over) is not: that said nothing about her."""
     lapsed = Counter(o.caregiver_id for o in offers_made if o.status == OfferStatus.TIMEOUT)
-    declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED}
+    declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED or _let_down(o)}
     return declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}
+
+
+def _let_down(offer: Offer) -> bool:
+    """The caregiver accepted ``offer`` and then called the visit off or did not come."""
+    return offer.status == OfferStatus.CANCELED and offer.cancel_reason in (
+        CancelReason.CALLED_OFF,
+        CancelReason.NO_SHOW,
+    )
 
 
 def _closed_id(area: str, announced_at: datetime, k: int) -> str:
@@ -1022,7 +1032,7 @@ def _reassign(visit: Visit, uow: UnitOfWork, now: datetime, k: int) -> None:
     assert request is not None
     offer = uow.offers.get(offer_id_of(visit.visit_id))
     if offer is not None and offer.status == OfferStatus.ACCEPTED:
-        offer.status = OfferStatus.CANCELED
+        offer.status, offer.cancel_reason = OfferStatus.CANCELED, CancelReason.REASSIGNED
     visit.status = VisitStatus.CANCELLED
     uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="reassigned"))
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-planned in confirmation round {k}"

@@ -18,7 +18,16 @@ from typing import Any, Protocol
 from handlers import events as ev
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes, rank_caregivers
-from handlers.model import Caregiver, CareRequest, DomainEvent, Offer, OfferStatus, RequestStatus, VisitStatus
+from handlers.model import (
+    CancelReason,
+    Caregiver,
+    CareRequest,
+    DomainEvent,
+    Offer,
+    OfferStatus,
+    RequestStatus,
+    VisitStatus,
+)
 from handlers.operations.alerts import Acknowledgement, is_emergency
 from handlers.ports import UnitOfWork
 
@@ -84,7 +93,7 @@ def _pending(uow: UnitOfWork, request_id: str) -> list[Offer]:
 
 def _cancel_offers(uow: UnitOfWork, request: CareRequest, offers: list[Offer], now: datetime) -> None:
     for offer in offers:
-        offer.status, offer.responded_at = OfferStatus.CANCELED, now
+        offer.status, offer.responded_at, offer.cancel_reason = OfferStatus.CANCELED, now, CancelReason.WITHDRAWN
         uow.emit(ev.offer_closed(request, offer, now))
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from handlers import events as ev
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
-from handlers.model import OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
+from handlers.model import CancelReason, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 
 
@@ -104,6 +104,7 @@ def _redispatch(
     offer = uow.offers.get(offer_id_of(visit.visit_id))
     if offer is not None and offer.status == OfferStatus.ACCEPTED:
         offer.status = OfferStatus.CANCELED  # the reservation was accepted, then fell through
+        offer.cancel_reason = CancelReason.NO_SHOW if visit.status == VisitStatus.NO_SHOW else CancelReason.CALLED_OFF
     uow.emit(ev.visit_event(event_type, request, visit, now))
     request.status, request.status_reason = RequestStatus.RECEIVED, f"re-dispatch: {reason}"
     uow.emit(ev.status_changed(request, now))

@@ -36,7 +36,7 @@ from typing import Callable
 from handlers import events as ev
 from handlers.dispatch import offers
 from handlers.dispatch.scheduling import DispatchPolicy, TravelTimes
-from handlers.model import CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
+from handlers.model import CancelReason, CareRequest, OfferStatus, RequestStatus, Visit, VisitStatus, offer_id_of
 from handlers.ports import UnitOfWork
 
 LateRepair = Callable[[CareRequest, datetime, Callable[[str], None]], bool]
@@ -147,7 +147,7 @@ def hand_over(request: CareRequest, visit: Visit, expected: datetime, to: str, u
     visit.status, visit.expected_at = VisitStatus.CANCELLED, expected
     accepted = uow.offers.get(offer_id_of(visit.visit_id))
     if accepted is not None and accepted.status == OfferStatus.ACCEPTED:
-        accepted.status = OfferStatus.CANCELED
+        accepted.status, accepted.cancel_reason = OfferStatus.CANCELED, CancelReason.HANDED_OVER
     uow.emit(ev.visit_event("care.visit.cancelled", request, visit, now, reason="late"))
     request.status, request.status_reason = RequestStatus.RECEIVED, "re-dispatch: the caregiver is running late"
     uow.emit(ev.status_changed(request, now))

@@ -457,6 +457,25 @@ def test_a_visit_cancelled_during_the_rounds_is_not_the_window_a_later_change_is
     assert (uow.requests.get("r1").promised_start, uow.requests.get("r1").promised_end) == (at(75), at(120))
 
 
+def test_a_caregiver_who_calls_a_visit_off_during_the_rounds_is_not_offered_it_again():
+    """a accepts r1 and r2 the evening before, then calls r1 off (she cannot come after all):
+    round 1 re-plans r1 without her, as it would had she declined; a round's own move of a
+    visit away from her, by contrast, leaves her free to take it back later."""
+    uow, travel = two_caregivers_day()
+    area = AreaContext(POLICY, travel, mode="planned")
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.AcceptOffer, "r2.o1", "a", -599.4)
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599.3)
+    messagebus.handle(m.CallOff("ev-off-a", None, AREA, request_id="r1", caregiver_id="a"), uow, at(-599), area)
+    [called_off] = [o for o in uow.offers.for_request("r1") if o.caregiver_id == "a"]
+    assert (called_off.status, called_off.cancel_reason) == (OfferStatus.CANCELED, "called_off")
+    assert rounds.refused_by(uow.offers.for_request("r1")) == {"a"}
+    close(uow, travel, 1)
+    assert [o.caregiver_id for o in pending(uow, "r1")] == ["b"]  # not back to a, who called it off
+    moved = replace(called_off, caregiver_id="b", cancel_reason="reassigned")
+    assert rounds.refused_by([moved]) == set()
+
+
 def test_an_offer_left_unanswered_is_asked_again_at_the_same_slot_and_a_second_silence_moves_it():
     """a lets r1's offer lapse: an evening text left unread is no "no", so round 1 offers her r1
     again at 09:00 rather than moving it to b's route; when that lapses too, round 2 gives it to b."""
