@@ -91,10 +91,13 @@ def refused_by(offers_made: list[Offer]) -> set[str]:
     timeout as a refusal moved the visit to another caregiver's route for nothing she had said.
     A caregiver who called the visit off (or did not show up) is excluded as one who declined;
     one whose offer was ``canceled`` for another ``CancelReason`` (a round's own move, an
-    operator's withdrawal, a late hand-over) is not: that said nothing about her."""
+    operator's withdrawal, a late hand-over) is not: that said nothing about her. None of it
+    counts against a caregiver who holds the request now (an accepted or pending offer: an
+    operator gave it back to her and she said yes)."""
     lapsed = Counter(o.caregiver_id for o in offers_made if o.status == OfferStatus.TIMEOUT)
     declined = {o.caregiver_id for o in offers_made if o.status == OfferStatus.REJECTED or _let_down(o)}
-    return declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}
+    holding = {o.caregiver_id for o in offers_made if o.status in (OfferStatus.ACCEPTED, OfferStatus.PENDING)}
+    return (declined | {cid for cid, n in lapsed.items() if n >= ASKED_AT_MOST}) - holding
 
 
 def _let_down(offer: Offer) -> bool:

@@ -476,6 +476,26 @@ def test_a_caregiver_who_calls_a_visit_off_during_the_rounds_is_not_offered_it_a
     assert rounds.refused_by([moved]) == set()
 
 
+def test_a_caregiver_given_back_the_visit_she_called_off_keeps_it_through_the_round():
+    """a calls r1 off, then can come after all: the operator gives it back to her and she
+    accepts. Round 1 leaves her visit where it is (her call-off no longer counts against her)
+    instead of cancelling it and offering r1 to b."""
+    from handlers.operations import operator_actions
+
+    uow, travel = two_caregivers_day()
+    area = AreaContext(POLICY, travel, mode="planned")
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.AcceptOffer, "r2.o1", "a", -599.4)
+    answer(uow, travel, m.DeclineOffer, "r3.o1", "b", -599.3)
+    messagebus.handle(m.CallOff("ev-off-a", None, AREA, request_id="r1", caregiver_id="a"), uow, at(-599), area)
+    again = operator_actions.reassign("r1", "a", uow, at(-590), POLICY, travel, "op1")
+    answer(uow, travel, m.AcceptOffer, again.offer_id, "a", -589)
+    close(uow, travel, 1)
+    visit = uow.visits.for_request("r1")
+    assert (visit.caregiver_id, visit.status) == ("a", VisitStatus.SCHEDULED)
+    assert pending(uow, "r1") == []
+
+
 def test_an_offer_left_unanswered_is_asked_again_at_the_same_slot_and_a_second_silence_moves_it():
     """a lets r1's offer lapse: an evening text left unread is no "no", so round 1 offers her r1
     again at 09:00 rather than moving it to b's route; when that lapses too, round 2 gives it to b."""
