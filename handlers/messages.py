@@ -371,6 +371,12 @@ def _round_answer(env: tuple[str, datetime | None, str], data: Mapping[str, Any]
         raise InvalidMessage("not null or vehicle id -> [[request id, start minute, end minute], ...]", "data.routes")
     if data.get("why") is not None:
         _text(data, "why")
+    keep = data.get("keep")
+    if keep is not None and not (
+        isinstance(keep, list)
+        and all(isinstance(x, list) and len(x) == 3 and all(isinstance(y, str) for y in x) for x in keep)
+    ):
+        raise InvalidMessage("not [[elder id, request id, vehicle id], ...]", "data.keep")
     return ApplyRound(*env, answer=dict(data))
 
 

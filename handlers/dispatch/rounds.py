@@ -431,7 +431,8 @@ def instance_from_json(data: Mapping[str, Any]) -> Instance:
 def search_round_job(job: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any] | None:
     """The solver agent's work for a round (``_ask_solver``'s job): ``planning.plan_day`` where
     searches run (``repair.in_solver_process``), answered as ``dispatch.round.solved`` data: the
-    job's ``service_area``, ``announced_at``, ``round`` and ``origin``, ``routes`` (vehicle id ->
+    job's ``service_area``, ``announced_at``, ``round``, ``origin``, ``modelled_at`` and ``keep``
+    (who held each accepted visit when the search began), ``routes`` (vehicle id ->
     [[request id, start minute, end minute], ...] from the origin; None when no plan was found),
     ``why`` (None, or why not) and the search's wall ``seconds``. None (not searched) when
     ``now`` is past the job's ``due``: its overdue timer has acted. Raises ``KeyError``,
@@ -454,7 +455,7 @@ def search_round_job(job: Mapping[str, Any], now: datetime | None = None) -> dic
     return {
         **{
             name: job[name]
-            for name in ("service_area", "announced_at", "round", "origin", "modelled_at")
+            for name in ("service_area", "announced_at", "round", "origin", "modelled_at", "keep")
             if name in job
         },
         "routes": None
@@ -489,7 +490,9 @@ def apply_round(
                 for vid, stops in answer["routes"].items()
             }
             routes = {vid: stops for vid, stops in routes.items() if stops or vid in model.by_vehicle}
-        made = _use(model, routes, None if routes is not None else why, plan, held, k, uow, now, policy, travel)
+        searched = {(str(e), str(r)): str(v) for e, r, v in answer["keep"]} if "keep" in answer else None
+        made = _use(model, routes, None if routes is not None else why, plan, held, k, uow, now, policy, travel,
+                    searched)  # fmt: skip
     return made + _after_answer(area, at, k, plan, uow, now, policy, travel)
 
 
@@ -649,13 +652,15 @@ def _use(
     now: datetime,
     policy: DispatchPolicy,
     travel: TravelTimes,
+    searched_keep: Mapping[tuple[str, str], str] | None = None,
 ) -> int:
-    """Carry out a round's ``routes`` when they are sound in ``model`` (``_unsound``); else every
-    held request stays held, its audit entry saying ``why`` (or why the routes are unsound)."""
+    """Carry out a round's ``routes`` when they are sound in ``model`` (``_unsound``; a plan
+    searched beside the worker with the ``searched_keep`` it was searched with); else every held
+    request stays held, its audit entry saying ``why`` (or why the routes are unsound)."""
     if routes is not None:
         fixed_at = {rid: start for rid, (_, start, _, _) in model.fixed.items()}
         why = _unsound(routes, model.by_vehicle, model.moving, fixed_at, model.fixed, model.origin, travel, policy,
-                       model.cut, model.allowed)  # fmt: skip
+                       model.cut, model.allowed, model.accepted, model.keep, searched_keep)  # fmt: skip
     elif why is None:
         why = "the planner found no plan in time"
     if routes is None or why is not None:
@@ -847,6 +852,9 @@ def _unsound(
     policy: DispatchPolicy,
     cut: datetime | None = None,
     allowed: Mapping[tuple[str, str], frozenset[str]] | None = None,
+    accepted: Mapping[str, Visit] | None = None,
+    keep: Mapping[tuple[str, str], str] | None = None,
+    searched_keep: Mapping[tuple[str, str], str] | None = None,
 ) -> str | None:
     """Why the round's plan cannot be carried out in real minutes, or None: each caregiver can
     reach each stop by its start from her home or her previous stop, a hard window's start is
@@ -857,23 +865,43 @@ def _unsound(
     her shift's end when the policy holds it. The model's rounding makes this hold; this checks it
     (a plan that fails is not used: the round holds its requests). Every fixed booking stays on
     its caregiver's route: the planner may leave any need out, and a caregiver modelled without
-    the visit she is in would be sent elsewhere meanwhile."""
+    the visit she is in would be sent elsewhere meanwhile.
+
+    An ``accepted`` visit the routes leave out stands where it is (``_carry_out``), so it is
+    checked on its caregiver's route (``keep``: (elder, request) -> vehicle) like a stop. With
+    ``searched_keep``, the ``keep`` the plan was searched with (a plan searched beside the
+    worker), an accepted visit the routes give to another caregiver must have been accepted by
+    the same one when the search began: a visit an operator gave to someone during the search
+    was never weighed at the round's keep cost (found by a review)."""
     slack = timedelta(seconds=1)
     kept = {(vid, stop.service_id) for vid, stops in routes.items() for stop in stops}
     for rid, (vid, *_) in sorted(fixed.items()):
         v = by_vehicle.get(vid)
         if v is not None and v.caregiver.home_base_index is not None and (vid, rid) not in kept:
             return f"{rid} is a fixed booking the plan leaves out"
-    for vid, stops in routes.items():
+    routed = {rid: vid for vid, rid in kept}
+    standing: dict[str, list[Stop]] = {}
+    for (elder, rid), holder in sorted((keep or {}).items()):
+        if rid in routed:
+            if searched_keep is not None and routed[rid] != holder and searched_keep.get((elder, rid)) != holder:
+                return f"{rid} was accepted by {_caregiver_of(by_vehicle, holder)} during the search"
+        elif accepted is not None and rid in accepted and holder in by_vehicle:
+            visit, minute = accepted[rid], timedelta(minutes=1)
+            at, until = (visit.planned_start - origin) / minute, (visit.planned_end - origin) / minute
+            standing.setdefault(holder, []).append(Stop(elder, rid, at, until))
+    for vid in sorted(set(routes) | set(standing)):
         v = by_vehicle.get(vid)
         if v is None:
             return f"{vid} is not a shift of the round"
         pace = travel_for(v.caregiver, travel)
         here, free = v.caregiver.home_base_index, v.start
-        for stop in stops:
+        stands = {s.service_id for s in standing.get(vid, [])}
+        for stop in sorted([*routes.get(vid, []), *standing.get(vid, [])], key=lambda s: s.start):
             rid, start = stop.service_id, origin + timedelta(minutes=stop.start)
             r = moving.get(rid)
-            if r is not None:
+            if rid in stands and r is not None:  # an accepted visit left where it is
+                loc, end = r.location_index, origin + timedelta(minutes=stop.end)
+            elif r is not None:
                 loc, end = r.location_index, start + timedelta(minutes=r.duration_minutes)
                 if start < r.window_start - slack or (r.window_hard and start > r.latest_start + slack):
                     return f"{rid} would start {start:%H:%M}, outside its window"
@@ -891,7 +919,7 @@ def _unsound(
             if start < free + timedelta(minutes=pace.minutes(here, loc)) - slack:
                 return f"{v.caregiver.caregiver_id} cannot reach {rid} by {start:%H:%M}"
             here, free = loc, end
-        if policy.shift_end_hard and stops:
+        if policy.shift_end_hard and (routes.get(vid) or stands):
             back = free + timedelta(minutes=pace.minutes(here, v.caregiver.home_base_index))
             if back > v.end + timedelta(minutes=policy.overtime_minutes) + slack:
                 return f"{v.caregiver.caregiver_id} would be home after her shift"
@@ -924,6 +952,11 @@ def _hint(
         known = uow.requests.get(rid)
         stops.setdefault(vid, []).append((start, Stop(known.elder_id if known else f"fixed:{rid}", rid, 0.0, 0.0)))
     return {vid: [s for _, s in sorted(day, key=lambda x: x[0])] for vid, day in stops.items()}
+
+
+def _caregiver_of(by_vehicle: Mapping[str, _Vehicle], vid: str) -> str:
+    v = by_vehicle.get(vid)
+    return v.caregiver.caregiver_id if v is not None else vid
 
 
 def _carry_out(

@@ -279,3 +279,80 @@ def test_explain_shows_the_search_beside_the_worker_then_the_re_plan_in_english_
     assert "confirmation round: the whole day re-planned for 2 caregivers" in english
     chinese = "\n".join(explain(logged, CenterWords("zh", ZoneInfo("UTC"))))
     assert "正在后台求解重排" in chinese and "确认轮次：已为 2 名护理员重排全天计划" in chinese
+
+
+def test_an_answer_does_not_double_book_a_visit_an_operator_booked_during_the_search():
+    """a accepts r1 (planned 09:40) and declines r2 (09:00-10:00), which nobody else can do (b
+    only bathes); b declines r4, so round 1 searches. Its answer leaves r2 out and brings r1
+    forward to 09:00. During the search a phones in and the operator gives r2 back to her at
+    09:00: the answer, carried out, would book her twice at 09:00 (found by a review). It is not
+    used; her day stays as she accepted it."""
+    from handlers.dispatch.planned import receive_planned
+    from handlers.operations import operator_actions
+    from tests.unit.factories import caregiver, line_travel, request, uow_with
+    from tests.unit.test_rounds import slot
+
+    plan = {"r1": slot("a", 100, 1, 60, 180), "r2": slot("a", 60, 2, 60, 120), "r4": slot("b", 200, 5, 180, 300)}
+    reqs = (
+        request("r1", 1, start=60, end=180, window_hard=True),
+        request("r2", 2, start=60, end=120, window_hard=True),
+        request("r4", 5, start=180, end=300, service="bathing", window_hard=True),
+    )
+    uow, travel = uow_with(caregiver("a", "meal", home=0), caregiver("b", "bathing", home=5)), line_travel()
+    uow.plan = dict(plan)
+    for r in reqs:
+        receive_planned(r, uow.planned_visits([r.request_id]), uow, ANNOUNCED, POLICY, travel)
+        assert rounds.ask_round(r, uow.plan[r.request_id], uow, ANNOUNCED, POLICY)
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    answer(uow, travel, m.DeclineOffer, "r4.o1", "b", -599.1)
+    record = solved(close_beside(uow, travel, 1))
+    assert [s[0] for s in record["data"]["routes"]["a"]] == ["r1"]  # r2 left out: nobody may do it
+    offer = operator_actions.reassign("r2", "a", uow, at(-569.95), POLICY, travel, "op1")
+    answer(uow, travel, m.AcceptOffer, offer.offer_id, "a", -569.93)
+    r1_before = uow.visits.for_request("r1").planned_start
+    apply(uow, travel, record, -569.9)
+    days = sorted((v.planned_start, v.planned_end) for rid in ("r1", "r2") if (v := uow.visits.for_request(rid)))
+    assert all(later[0] >= earlier[1] for earlier, later in zip(days, days[1:])), days
+    assert uow.visits.for_request("r1").planned_start == r1_before
+    [held] = [e.payload["reason"] for e in uow.events if e.type == "care.dispatch.repaired"][-1:]
+    assert held.startswith("round 1: a cannot reach"), held
+
+
+def test_an_operator_assignment_accepted_during_the_search_is_not_undone_by_the_answer():
+    """a declines r2, b declines r4; round 1 searches and its answer gives r2 to one caregiver.
+    Meanwhile the operator gives r2 to another, who accepts: the answer is not used (that visit
+    was never weighed at the round's keep cost), so her visit stays and nobody else is offered r2
+    (found by a review)."""
+    from handlers.operations import operator_actions
+    from tests.unit.factories import caregiver, request
+    from tests.unit.test_rounds import booked_day, slot
+
+    plan = {
+        "r1": slot("a", 60, 1, 60, 120),
+        "r2": slot("a", 110, 2, 100, 180),
+        "r3": slot("b", 60, 5, 60, 150),
+        "r4": slot("b", 200, 3, 180, 300),
+    }
+    reqs = (
+        request("r1", 1, start=60, end=120, window_hard=True),
+        request("r2", 2, start=100, end=180, window_hard=True),
+        request("r3", 5, start=60, end=150, window_hard=True),
+        request("r4", 3, start=180, end=300, window_hard=True),
+    )
+    uow, travel = booked_day(plan, *reqs, also=(caregiver("c", "meal", home=4),))
+    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
+    answer(uow, travel, m.DeclineOffer, "r2.o1", "a", -599.2)
+    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599)
+    answer(uow, travel, m.DeclineOffer, "r4.o1", "b", -598.9)
+    record = solved(close_beside(uow, travel, 1))
+    given = {vid for vid, stops in record["data"]["routes"].items() if any(s[0] == "r2" for s in stops)}
+    other = next(c for c in ("b", "c") if c not in given)
+    offer = operator_actions.reassign("r2", other, uow, at(-569.95), POLICY, travel, "op1")
+    answer(uow, travel, m.AcceptOffer, offer.offer_id, other, -569.93)
+    apply(uow, travel, record, -569.9)
+    visit = uow.visits.for_request("r2")
+    assert (visit.caregiver_id, visit.status.value) == (other, "scheduled")
+    assert pending(uow, "r2") == []
+    [reason] = [e.payload["reason"] for e in uow.events if e.type == "care.dispatch.repaired"][-1:]
+    assert f"r2 was accepted by {other} during the search" in reason
