@@ -6,6 +6,7 @@ carry it out, only if the day still lets it; no answer in time keeps the request
 last round then sends them to insertion. Offline, through the message bus, with the job and the
 answer sent through JSON as the broker carries them."""
 
+import itertools
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -313,7 +314,7 @@ def test_an_answer_does_not_double_book_a_visit_an_operator_booked_during_the_se
     r1_before = uow.visits.for_request("r1").planned_start
     apply(uow, travel, record, -569.9)
     days = sorted((v.planned_start, v.planned_end) for rid in ("r1", "r2") if (v := uow.visits.for_request(rid)))
-    assert all(later[0] >= earlier[1] for earlier, later in zip(days, days[1:])), days
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(days)), days
     assert uow.visits.for_request("r1").planned_start == r1_before
     [held] = [e.payload["reason"] for e in uow.events if e.type == "care.dispatch.repaired"][-1:]
     assert held.startswith("round 1: a cannot reach"), held
