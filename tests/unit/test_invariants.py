@@ -54,7 +54,7 @@ def test_two_accepted_offers_and_overlapping_visits_are_violations():
     verdict = check(["r1", "r2"], requests, offers, visits, {"r1": {"completed"}, "r2": {"completed"}})
     assert verdict.duplicated == 1
     assert "request r1: 2 accepted offers" in verdict.violations
-    assert "caregiver c1: visits r1 and r2 overlap" in verdict.violations
+    assert any(line.startswith("caregiver c1: visits r1 and r2 overlap (") for line in verdict.violations)
 
 
 def test_back_to_back_visits_do_not_overlap():
@@ -89,7 +89,9 @@ def test_a_slot_freed_before_the_next_offer_is_no_double_booking_but_a_visit_ins
     assert check(["r1", "r2"], done[:2], [offer], [early, rebooked], statuses).holds
     # in the workers' order (outbox sequence numbers) the offer came before the slot was freed
     late = check(["r1", "r2"], done[:2], [offer], [early, rebooked], statuses, booked={rebooked.visit_id: 7}, freed={})
-    assert late.violations == ["caregiver c1: visits r1 and r2 overlap"]
+    [line] = late.violations
+    assert line.startswith("caregiver c1: visits r1 and r2 overlap (")
+    assert "booked 7 freed None" in line  # the reader sees why: booked before anything freed it
     long, short_after, inside = _visit("r1", "c1", 0, 100), _visit("r2", "c1", 20, 30), _visit("r3", "c1", 50, 60)
     verdict = check(["r1", "r2", "r3"], done, [], [long, short_after, inside], statuses)
-    assert "caregiver c1: visits r1 and r3 overlap" in verdict.violations  # not adjacent in start order
+    assert any(line.startswith("caregiver c1: visits r1 and r3 overlap") for line in verdict.violations)  # not adjacent

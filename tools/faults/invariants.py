@@ -82,6 +82,19 @@ def _overlaps(visits: list[Visit], booked: Mapping[str, Any], freed: Mapping[str
     ]
 
 
+def _slot(x: Visit, booked: Mapping[str, Any], freed: Mapping[str, Any]) -> str:
+    """What a reader needs to judge an overlap: the planned slot, status, check-in and out, and
+    when the visit was booked and freed (``_overlaps``)."""
+
+    def hm(t: Any) -> str:
+        return t.strftime("%d %H:%M:%S") if t is not None else "-"
+
+    return (
+        f"{x.visit_id} {hm(x.planned_start)}-{hm(x.planned_end)} {x.status.value}, in {hm(x.check_in_at)} "
+        f"out {hm(x.check_out_at)}, booked {booked.get(x.visit_id)} freed {freed.get(x.visit_id)}"
+    )
+
+
 def check(
     intake_ids: Iterable[str],
     requests: Iterable[CareRequest],
@@ -140,7 +153,10 @@ def check(
         }
     for caregiver, held in sorted(per_caregiver.items()):
         for a, b in _overlaps(held, booked, freed):
-            v.violations.append(f"caregiver {caregiver}: visits {a.request_id} and {b.request_id} overlap")
+            v.violations.append(
+                f"caregiver {caregiver}: visits {a.request_id} and {b.request_id} overlap "
+                f"({_slot(a, booked, freed)}; {_slot(b, booked, freed)})"
+            )
     if unsent_outbox:
         v.violations.append(f"outbox: {unsent_outbox} messages never relayed")
     for (kind, to, body, *_), n in sorted((sms_sent or {}).items()):
