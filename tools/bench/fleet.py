@@ -5,7 +5,11 @@ every few seconds.
 A worker that exits with status 75 is its stall watchdog at work (``streams.watchdog``); the
 bench counts those (``watchdog_restarts``), and any other exit (``other_restarts``), and
 starts a fresh worker in the same slot either way. ``kill`` sends SIGKILL to one worker and
-starts its replacement, as a supervisor would after a crash.
+starts its replacement, as a supervisor would after a crash; ``restart`` stops one gracefully
+(SIGTERM) and starts a fresh one, as the scale bench does with a stalled worker.
+
+Every bench that runs careline's own processes starts them here (``tools.bench.stack.BenchStack``
+for the throughput and scale benches, ``tools.bench.scale_run`` for whole lifecycles).
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ from typing import Callable
 
 from streams.watchdog import EXIT_STALLED
 from tools.bench.stack import cpu_seconds, peak_rss_mib
+
+
+def _terminate(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM ``proc``; SIGKILL when it has not exited after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def rss_mib(pid: int | None) -> float | None:
@@ -53,6 +67,8 @@ class Fleet:
     watchdog_restarts: int = 0
     other_restarts: int = 0
     kills: int = 0
+    #: graceful restarts asked for (``restart``)
+    restarts: int = 0
     #: process name (``worker-2``, ``worker-2.r1`` after a restart, ``scheduler``) -> peak RSS MiB
     peaks: dict[str, float] = field(default_factory=dict)
     #: slot name -> [(seconds since start, RSS MiB)], one reading per ``sample``
@@ -66,10 +82,18 @@ class Fleet:
     env_for: Callable[[str], dict[str, str]] | None = None
 
     def start(self, workers: int) -> None:
+        """The timer service and ``workers`` stream workers; ``RuntimeError`` naming the log of
+        a process that exits within 0.2 s (a bad setting, a port in use)."""
+        self.logs.mkdir(parents=True, exist_ok=True)
         self.slots.append(Slot("scheduler", "scheduler"))
         self.slots += [Slot(f"worker-{i + 1}", "worker") for i in range(workers)]
         for slot in self.slots:
             self._spawn(slot)
+        time.sleep(0.2)
+        for slot in self.slots:
+            assert slot.proc is not None
+            if slot.proc.poll() is not None:
+                raise RuntimeError(f"careline {slot.command} exited at once; see {self.logs / f'{slot.name}.log'}")
 
     def add_worker(self) -> Slot:
         """Start one more worker (a scale-out); returns its slot."""
@@ -82,16 +106,19 @@ class Fleet:
         """Stop a worker for good (SIGTERM, a graceful leave; SIGKILL after 30 s)."""
         self._account(slot)
         assert slot.proc is not None
-        slot.proc.terminate()
-        try:
-            slot.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            slot.proc.kill()
-            slot.proc.wait()
+        _terminate(slot.proc, 30)
         self.slots.remove(slot)
 
     def workers(self) -> list[Slot]:
         return [s for s in self.slots if s.command == "worker"]
+
+    def restart(self, slot: Slot) -> None:
+        """Stop the process in ``slot`` (SIGTERM, SIGKILL after 20 s) and start a fresh one."""
+        assert slot.proc is not None
+        self._account(slot)
+        _terminate(slot.proc, 20)
+        self.restarts += 1
+        self._spawn(slot)
 
     def _label(self, slot: Slot) -> str:
         return slot.name if slot.starts <= 1 else f"{slot.name}.r{slot.starts - 1}"

@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -32,7 +32,10 @@ from config import topics
 from config.settings import Settings
 from db.migrate import upgrade
 from db.runs import DECIDED_WITHOUT_OFFER
-from tools.replay.stack import worker_env, worker_process
+from tools.replay.stack import worker_env
+
+if TYPE_CHECKING:
+    from tools.bench.fleet import Fleet
 
 BENCH_ENV = {"CARELINE_OFFER_TIMEOUT_SECONDS": "86400", "CARELINE_LOG_LEVEL": "WARNING"}
 
@@ -44,60 +47,68 @@ class BenchStack:
     settings: Settings
     logs: Path
     broker_pid: int | None = None
-    worker_pid: int | None = None
-    worker: subprocess.Popen | None = None
-    #: workers beside the first (``start_worker(name, count)``), never restarted
-    others: list[subprocess.Popen] = field(default_factory=list)
-    restarts: int = 0
-    retired_cpu_seconds: float = 0.0
-    retired_peak_mib: float = 0.0
+    #: the timer service and the stream workers (``start_worker``), supervised by the bench
+    fleet: Fleet | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def start_worker(self, name: str, count: int = 1) -> int:
-        """Timer service and ``count`` stream workers as child processes (stopped when the stack
-        closes; the workers share the partitions as one consumer group); the first worker's pid."""
+        """Timer service and ``count`` stream workers as child processes (``tools.bench.fleet``,
+        logging to ``<logs>/bench-<name>/``; stopped when the stack closes; the workers share the
+        partitions as one consumer group); the first worker's pid."""
+        from tools.bench.fleet import Fleet
+
         env = dict(
             worker_env(self.settings, self.bootstrap, self.database_url),
             **BENCH_ENV,
             CARELINE_POLICY_FILE=str(bench_policy(self.settings.policy_file, self.logs.parent / "bench")),
         )
-        self._env, self._name = env, name
-        self._stack.enter_context(worker_process(env, self.logs / f"scheduler-{name}.log", "scheduler"))
-        self.worker = self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}.log"))
-        self.worker_pid = self.worker.pid
-        self.others = [
-            self._stack.enter_context(worker_process(env, self.logs / f"worker-{name}-{i}.log"))
-            for i in range(2, count + 1)
-        ]
-        return self.worker.pid
+        self.fleet = Fleet(env, self.logs / f"bench-{name}")
+        self._stack.callback(self.fleet.stop)
+        self.fleet.start(count)
+        return self.worker_pids[0]
+
+    @property
+    def worker(self) -> subprocess.Popen | None:
+        """The first stream worker's process (the one ``restart_worker`` restarts)."""
+        return self.fleet.workers()[0].proc if self.fleet else None
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self.worker.pid if self.worker else None
 
     @property
     def worker_pids(self) -> list[int]:
         """Every running stream worker's pid, the first one first."""
-        return [p.pid for p in [self.worker, *self.others] if p is not None]
+        return [s.proc.pid for s in self.fleet.workers() if s.proc is not None] if self.fleet else []
+
+    @property
+    def restarts(self) -> int:
+        return self.fleet.restarts if self.fleet else 0
+
+    @property
+    def retired_cpu_seconds(self) -> float:
+        """CPU seconds of the first worker's processes that were restarted."""
+        return self.fleet.retired_cpu.get("worker-1", 0.0) if self.fleet else 0.0
+
+    @property
+    def retired_peak_mib(self) -> float:
+        """Peak memory (MiB) of the first worker's processes that were restarted."""
+        if not self.fleet:
+            return 0.0
+        return max((mib for label, mib in self.fleet.peaks.items() if label.split(".")[0] == "worker-1"), default=0.0)
 
     def restart_worker(self) -> None:
-        """Stop the stream worker (SIGTERM, SIGKILL after 20 s) and start a new one, logging to
-        ``worker-<name>-r<n>.log``; its CPU seconds and peak memory so far are kept in
-        ``retired_cpu_seconds`` and ``retired_peak_mib``."""
-        assert self.worker is not None
-        self.retired_cpu_seconds += cpu_seconds(self.worker_pid)
-        self.retired_peak_mib = max(self.retired_peak_mib, peak_rss_mib(self.worker_pid) or 0.0)
-        self.worker.terminate()
-        try:
-            self.worker.wait(20)
-        except subprocess.TimeoutExpired:
-            self.worker.kill()
-            self.worker.wait()
-        self.restarts += 1
-        self.worker = self._stack.enter_context(
-            worker_process(self._env, self.logs / f"worker-{self._name}-r{self.restarts}.log")
-        )
-        self.worker_pid = self.worker.pid
+        """Stop the first stream worker (SIGTERM, SIGKILL after 20 s) and start a new one
+        (``Fleet.restart``; its log ``worker-1.r<n>.log``); its CPU seconds and peak memory so far
+        are kept in ``retired_cpu_seconds`` and ``retired_peak_mib``."""
+        assert self.fleet is not None
+        self.fleet.restart(self.fleet.workers()[0])
 
     def worker_alive(self) -> bool:
         """Whether every stream worker still runs."""
-        return self.worker is not None and all(p.poll() is None for p in [self.worker, *self.others])
+        return self.fleet is not None and all(
+            s.proc is not None and s.proc.poll() is None for s in self.fleet.workers()
+        )
 
 
 @contextlib.contextmanager
