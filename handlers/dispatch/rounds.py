@@ -44,6 +44,7 @@ breaks, a caregiver's commitments outside the area (none exist: caregivers serve
 
 from __future__ import annotations
 
+import itertools
 import math
 import time as wall
 from collections import Counter
@@ -889,19 +890,16 @@ def _unsound(
             visit, minute = accepted[rid], timedelta(minutes=1)
             at, until = (visit.planned_start - origin) / minute, (visit.planned_end - origin) / minute
             standing.setdefault(holder, []).append(Stop(elder, rid, at, until))
-    for vid in sorted(set(routes) | set(standing)):
+    for vid, stops in routes.items():
         v = by_vehicle.get(vid)
         if v is None:
             return f"{vid} is not a shift of the round"
         pace = travel_for(v.caregiver, travel)
         here, free = v.caregiver.home_base_index, v.start
-        stands = {s.service_id for s in standing.get(vid, [])}
-        for stop in sorted([*routes.get(vid, []), *standing.get(vid, [])], key=lambda s: s.start):
+        for stop in stops:
             rid, start = stop.service_id, origin + timedelta(minutes=stop.start)
             r = moving.get(rid)
-            if rid in stands and r is not None:  # an accepted visit left where it is
-                loc, end = r.location_index, origin + timedelta(minutes=stop.end)
-            elif r is not None:
+            if r is not None:
                 loc, end = r.location_index, start + timedelta(minutes=r.duration_minutes)
                 if start < r.window_start - slack or (r.window_hard and start > r.latest_start + slack):
                     return f"{rid} would start {start:%H:%M}, outside its window"
@@ -919,10 +917,30 @@ def _unsound(
             if start < free + timedelta(minutes=pace.minutes(here, loc)) - slack:
                 return f"{v.caregiver.caregiver_id} cannot reach {rid} by {start:%H:%M}"
             here, free = loc, end
-        if policy.shift_end_hard and (routes.get(vid) or stands):
+        if policy.shift_end_hard and stops:
             back = free + timedelta(minutes=pace.minutes(here, v.caregiver.home_base_index))
             if back > v.end + timedelta(minutes=policy.overtime_minutes) + slack:
                 return f"{v.caregiver.caregiver_id} would be home after her shift"
+    # an accepted visit left out stands where it is: the accepted visits the routes keep on the
+    # same day (re-timed without a new offer) must not run into it. A new offer is checked against
+    # her bookings, standing visits included, when it is made (``insertion_at`` in ``_carry_out``).
+    holder_of = {rid: holder for (_, rid), holder in (keep or {}).items()}
+    for vid, stands in sorted(standing.items()):
+        v = by_vehicle[vid]
+        pace = travel_for(v.caregiver, travel)
+        kept_here = [
+            s for s in routes.get(vid, []) if s.service_id in (accepted or {}) and holder_of.get(s.service_id) == vid
+        ]
+        day = sorted([(s, True) for s in stands] + [(s, False) for s in kept_here], key=lambda x: x[0].start)
+        for (a, a_stands), (b, _) in itertools.pairwise(day):
+            ra, rb = moving.get(a.service_id), moving.get(b.service_id)
+            if ra is None or rb is None:
+                continue
+            a_end = origin + timedelta(minutes=a.end if a_stands else a.start + ra.duration_minutes)
+            b_start = origin + timedelta(minutes=b.start)
+            if b_start < a_end + timedelta(minutes=pace.minutes(ra.location_index, rb.location_index)) - slack:
+                return (f"{v.caregiver.caregiver_id} cannot reach {b.service_id} by {b_start:%H:%M} after "
+                        f"{a.service_id}, which stays where it is")  # fmt: skip
     return None
 
 
