@@ -108,7 +108,7 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool | None = None) -
                 line_of(text, (table, unknown[0])),
                 f"{table}.{unknown[0]}",
             )
-    return DispatchPolicy(
+    policy = DispatchPolicy(
         version=f.version,
         travel_weight=f.scoring.travel_weight,
         lateness_weight=f.scoring.lateness_weight,
@@ -137,3 +137,17 @@ def load_policy(path: Path = DEFAULT_PATH, shift_end_hard: bool | None = None) -
         sla_minutes=dict(f.sla_minutes),
         ladder={p: tuple(LadderStep(s.step, s.deadline_seconds) for s in steps) for p, steps in f.ladder.items()},
     )
+    if policy.confirm_rounds:
+        from handlers.dispatch.rounds import answer_wait
+
+        awaited = answer_wait(policy).total_seconds() / 60.0
+        if policy.confirm_lead_minutes < awaited:
+            raise PolicyError(
+                path,
+                f"round_lead_minutes ({policy.confirm_lead_minutes:g}) is shorter than the wait for the last "
+                f"round's answer ({awaited:g} min: half a round, at least the planner's budget plus 30 s): a "
+                "visit could begin before its elder is told her window",
+                line_of(text, ("planned", "round_lead_minutes")),
+                "planned.round_lead_minutes",
+            )
+    return policy

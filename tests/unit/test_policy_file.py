@@ -64,3 +64,17 @@ def test_a_worker_with_a_broken_policy_file_refuses_to_start_naming_file_line_an
     )
     assert done.returncode == 2
     assert f"policy.toml:{line}: offers.timeout_seconds: " in done.stdout + done.stderr
+
+
+def test_a_round_lead_shorter_than_the_wait_for_the_last_rounds_answer_is_refused(tmp_path):
+    """The last round's answer may come half a round after it closes (``rounds.answer_wait``): a
+    visit starting sooner could begin before its elder is told her window (found by a review)."""
+    bad = tmp_path / "policy.toml"
+    text = DEFAULT_PATH.read_text().replace("round_lead_minutes = 60.0", "round_lead_minutes = 5.0")
+    bad.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("round_lead_minutes = 5.0"))
+    with pytest.raises(PolicyError, match="shorter than the wait for the last round's answer") as refused:
+        load_policy(bad)
+    assert (refused.value.line, refused.value.field) == (line, "planned.round_lead_minutes")
+    bad.write_text(text.replace("round_lead_minutes = 5.0", "round_lead_minutes = 9.0"))  # 18 min rounds: 9 min
+    assert load_policy(bad).confirm_lead_minutes == 9.0
