@@ -81,9 +81,8 @@ class CancelReason(StrEnum):
     NO_SHOW = "no_show"  # she did not check in by the deadline
     REASSIGNED = "reassigned"  # a confirmation round moved the visit to another caregiver
     HANDED_OVER = "handed_over"  # she ran late and the visit went to someone sooner
-    WITHDRAWN = (
-        "withdrawn"  # still pending when an operator reassigned or cancelled the request, or the elder cancelled it
-    )
+    #: still pending when an operator reassigned or cancelled the request, or the elder cancelled it
+    WITHDRAWN = "withdrawn"
 
 
 class SyncType(StrEnum):

@@ -868,9 +868,11 @@ def _unsound(
     its caregiver's route: the planner may leave any need out, and a caregiver modelled without
     the visit she is in would be sent elsewhere meanwhile.
 
-    An ``accepted`` visit the routes leave out stands where it is (``_carry_out``), so it is
-    checked on its caregiver's route (``keep``: (elder, request) -> vehicle) like a stop. With
-    ``searched_keep``, the ``keep`` the plan was searched with (a plan searched beside the
+    An ``accepted`` visit the routes leave out stands where it is (``_carry_out``): the accepted
+    visits the routes keep on the same caregiver (``keep``: (elder, request) -> vehicle), which
+    are re-timed without a new offer, must reach it and be reached from it in time. Routed held
+    or moved visits are new offers, checked against her bookings when made (``insertion_at``),
+    so they are not held against it here. With ``searched_keep``, the ``keep`` the plan was searched with (a plan searched beside the
     worker), an accepted visit the routes give to another caregiver must have been accepted by
     the same one when the search began: a visit an operator gave to someone during the search
     was never weighed at the round's keep cost (found by a review)."""
@@ -973,6 +975,7 @@ def _hint(
 
 
 def _caregiver_of(by_vehicle: Mapping[str, _Vehicle], vid: str) -> str:
+    """The caregiver id of vehicle (shift) ``vid``; the id itself when it is not a shift of the round."""
     v = by_vehicle.get(vid)
     return v.caregiver.caregiver_id if v is not None else vid
 

@@ -457,16 +457,23 @@ def test_a_visit_cancelled_during_the_rounds_is_not_the_window_a_later_change_is
     assert (uow.requests.get("r1").promised_start, uow.requests.get("r1").promised_end) == (at(75), at(120))
 
 
-def test_a_caregiver_who_calls_a_visit_off_during_the_rounds_is_not_offered_it_again():
-    """a accepts r1 and r2 the evening before, then calls r1 off (she cannot come after all):
-    round 1 re-plans r1 without her, as it would had she declined; a round's own move of a
-    visit away from her, by contrast, leaves her free to take it back later."""
+def r1_called_off_by_a(b_answers_r3=m.AcceptOffer):
+    """``two_caregivers_day``: a accepts r1 and r2, b answers r3 (``b_answers_r3``), then a calls
+    r1 off at 22:01 the evening before."""
     uow, travel = two_caregivers_day()
     area = AreaContext(POLICY, travel, mode="planned")
     answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
     answer(uow, travel, m.AcceptOffer, "r2.o1", "a", -599.4)
-    answer(uow, travel, m.AcceptOffer, "r3.o1", "b", -599.3)
+    answer(uow, travel, b_answers_r3, "r3.o1", "b", -599.3)
     messagebus.handle(m.CallOff("ev-off-a", None, AREA, request_id="r1", caregiver_id="a"), uow, at(-599), area)
+    return uow, travel
+
+
+def test_a_caregiver_who_calls_a_visit_off_during_the_rounds_is_not_offered_it_again():
+    """a accepts r1 and r2 the evening before, then calls r1 off (she cannot come after all):
+    round 1 re-plans r1 without her, as it would had she declined; a round's own move of a
+    visit away from her, by contrast, leaves her free to take it back later."""
+    uow, travel = r1_called_off_by_a()
     [called_off] = [o for o in uow.offers.for_request("r1") if o.caregiver_id == "a"]
     assert (called_off.status, called_off.cancel_reason) == (OfferStatus.CANCELED, "called_off")
     assert rounds.refused_by(uow.offers.for_request("r1")) == {"a"}
@@ -482,12 +489,7 @@ def test_a_caregiver_given_back_the_visit_she_called_off_keeps_it_through_the_ro
     instead of cancelling it and offering r1 to b."""
     from handlers.operations import operator_actions
 
-    uow, travel = two_caregivers_day()
-    area = AreaContext(POLICY, travel, mode="planned")
-    answer(uow, travel, m.AcceptOffer, "r1.o1", "a", -599.5)
-    answer(uow, travel, m.AcceptOffer, "r2.o1", "a", -599.4)
-    answer(uow, travel, m.DeclineOffer, "r3.o1", "b", -599.3)
-    messagebus.handle(m.CallOff("ev-off-a", None, AREA, request_id="r1", caregiver_id="a"), uow, at(-599), area)
+    uow, travel = r1_called_off_by_a(b_answers_r3=m.DeclineOffer)
     again = operator_actions.reassign("r1", "a", uow, at(-590), POLICY, travel, "op1")
     answer(uow, travel, m.AcceptOffer, again.offer_id, "a", -589)
     close(uow, travel, 1)
