@@ -83,11 +83,12 @@ def worker() -> None:
 @app.command()
 def scheduler() -> None:
     """Run the timer service (exactly one per database: a second one refuses to start, exit 3):
-    deadlines from the outbox into APScheduler's job store, firings onto care.timers.v1."""
+    deadlines from the outbox into APScheduler's job store, firings onto care.timers.v1. Exit 75
+    when its scheduler thread ended (no deadline would fire): a supervisor starts a fresh one."""
     import signal
     import threading
 
-    from careline.scheduler import TimerServiceRunning, run
+    from careline.scheduler import TimerLoopEnded, TimerServiceRunning, run
 
     _bootstrap()  # the files the deadlines' handlers will read are checked before serving
     stop = threading.Event()
@@ -97,6 +98,9 @@ def scheduler() -> None:
     except TimerServiceRunning as exc:
         console.print(f"[red]careline scheduler: {exc}", highlight=False)
         raise typer.Exit(3) from None
+    except TimerLoopEnded as exc:  # EX_TEMPFAIL, as a stalled worker: its supervisor starts a fresh one
+        console.print(f"[red]careline scheduler: {exc}", highlight=False)
+        raise typer.Exit(75) from None
     except KeyboardInterrupt:
         pass
 

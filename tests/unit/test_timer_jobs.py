@@ -109,3 +109,134 @@ def test_a_failed_write_marks_no_request(database, monkeypatch):
         assert sched.get_job("offer-timeout:o9") is not None and _unsent(database) == 0
     finally:
         sched.shutdown(wait=False)
+
+
+#: what ``_fired`` recorded (a job function must be importable: the job store pickles a reference)
+FIRED: list[str] = []
+FIRED_EVENT = threading.Event()
+
+
+def _fired(name: str) -> None:
+    FIRED.append(name)
+    FIRED_EVENT.set()
+
+
+def _wait_fired(name: str, timeout_s: float) -> bool:
+    """Whether ``name`` fired within ``timeout_s`` seconds."""
+    deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
+    while name not in FIRED and datetime.now(UTC) < deadline:
+        FIRED_EVENT.wait(0.1)
+        FIRED_EVENT.clear()
+    return name in FIRED
+
+
+@pytest.mark.parametrize("step", ["get_next_run_time", "remove_job"])
+def test_a_database_error_after_the_due_jobs_were_read_does_not_stop_the_timers(database, monkeypatch, step):
+    """CI's fault lab: PostgreSQL restarted while the scheduler's loop was between reading the due
+    jobs and asking for the next run time (or removing a run job). APScheduler 3 lets that error
+    end its thread; the service went on taking requests and beating its heart, and from then on
+    no offer expired: requests sat in ``received`` in every later scenario."""
+    from sqlalchemy.exc import OperationalError
+
+    FIRED.clear()
+    sched = scheduler.build_scheduler(database)
+    store = sched._lookup_jobstore("default")
+    real = getattr(store, step)
+    failures = [OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))]
+
+    def flaky(*args):
+        if failures and (step != "remove_job" or FIRED):
+            raise failures.pop()
+        return real(*args)
+
+    monkeypatch.setattr(store, step, flaky)
+    sched.start()
+    try:
+        sched.add_job(_fired, "date", run_date=datetime.now(UTC) + timedelta(seconds=0.2), args=["first"], id="first")
+        assert _wait_fired("first", 15), "the first deadline never fired"
+        sched.add_job(_fired, "date", run_date=datetime.now(UTC) + timedelta(seconds=0.2), args=["next"], id="next")
+        assert _wait_fired("next", 15), "a deadline after the error never fired: the scheduler's loop had ended"
+        assert not failures  # the error did happen
+    finally:
+        sched.shutdown(wait=False)
+
+
+class _Broker:
+    """A producer whose first ``failures`` sends time out (a broker away), then succeed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.sent = failures, []
+
+    def send(self, topic, key, value):
+        from kafka.errors import KafkaTimeoutError
+
+        if self.failures:
+            self.failures -= 1
+            return _Sent(KafkaTimeoutError("Batch for care.timers.v1-0 expired"))
+        self.sent.append((topic, key, value))
+        return _Sent(None)
+
+
+class _Sent:
+    """What ``KafkaProducer.send`` returns: ``get`` raises the send's error, if any."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def test_a_firing_the_broker_refused_is_tried_again_until_it_is_published(database, monkeypatch):
+    broker = _Broker(failures=2)
+    monkeypatch.setattr(scheduler, "_producer", lambda: broker)
+    scheduler.fire("offer-expiry", "o7", "a1", "2030-01-01T00:00:00+00:00")
+    assert len(broker.sent) == 1 and broker.failures == 0
+    assert _unsent(database) == 0  # published: nothing went back to the outbox
+
+
+def test_a_firing_the_broker_never_took_goes_back_to_the_outbox_and_becomes_a_job_again(database, monkeypatch):
+    from config.settings import get_settings
+
+    broker = _Broker(failures=10**6)
+    monkeypatch.setattr(scheduler, "_producer", lambda: broker)
+    monkeypatch.setattr(scheduler, "FIRE_RETRY_SECONDS", 0.5)
+    monkeypatch.setenv("CARELINE_DATABASE_URL", database)
+    get_settings.cache_clear()
+    try:
+        scheduler.fire("offer-expiry", "o8", "a1", "2030-01-01T00:00:00+00:00")
+    finally:
+        get_settings.cache_clear()
+    assert broker.sent == [] and _unsent(database) == 1
+    sched = scheduler.build_scheduler(database)
+    sched.start(paused=True)
+    try:
+        assert scheduler.take_requests(sched, database, 0.0) == 1
+        job = sched.get_job("offer-expiry:o8")
+        assert job is not None and job.kwargs["due"] == "2030-01-01T00:00:00+00:00"
+    finally:
+        sched.shutdown(wait=False)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the ended thread
+def test_a_timer_service_whose_scheduler_thread_ended_stops_instead_of_looking_alive(database, monkeypatch, tmp_path):
+    from config.settings import get_settings
+
+    def end_the_thread(self):
+        raise SystemExit  # what no ``except Exception`` catches: the thread ends quietly
+
+    monkeypatch.setattr(scheduler.TimerScheduler, "_process_jobs", end_the_thread)
+    monkeypatch.setenv("CARELINE_DATABASE_URL", database)
+    monkeypatch.setenv("CARELINE_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    stop = threading.Event()
+    timer = threading.Timer(20, stop.set)  # a service that never notices would stop here, and fail below
+    timer.start()
+    try:
+        with pytest.raises(scheduler.TimerLoopEnded):
+            scheduler.run(stop)
+        assert not stop.is_set()
+    finally:
+        timer.cancel()
+        get_settings.cache_clear()
