@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -58,6 +59,9 @@ from tools.replay.stack import worker_env
 
 POSTGRES_SH = REPO_ROOT / "scripts" / "postgres.sh"
 
+
+#: a timer-service log line worth showing beside a stuck request
+_TROUBLE = re.compile(r"WARNING|ERROR|CRITICAL|Traceback|Exception in thread")
 
 #: the first run's day; run ``i`` of a bench replays the day ``i`` days later (its own day and ids)
 FIRST_DAY = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
@@ -407,7 +411,16 @@ class Lab:
                 for o in mine
             )
             lines.append(f"  trace {rid}: {traces.get(rid, '')}; offers: {told or 'none'}")
-        return lines
+        return lines + self.timer_service_troubles()
+
+    def timer_service_troubles(self, last: int = 8) -> list[str]:
+        """The timer service's last warnings and errors (its logs ``scheduler-*.log``): a request
+        stuck behind a deadline that never fired says why, if the service knew."""
+        said = []
+        for log in sorted(self.logs.glob("scheduler-*.log"), key=lambda p: p.stat().st_mtime):
+            text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+            said += [f"{log.name}: {line.strip()[:200]}" for line in text if _TROUBLE.search(line)]
+        return [f"  timer service: {line}" for line in said[-last:]] or ["  timer service: no warning or error logged"]
 
     def quiesce(self, timeout_s: float = 60.0) -> None:
         """Wait until the outbox is empty (or ``timeout_s``), then a little for SMS in flight."""

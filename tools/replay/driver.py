@@ -221,7 +221,7 @@ class ReplayDriver:
                     self.console.print("[red]the stream worker exited; see its log")
                     break
                 if time.monotonic() - started > self.opt.timeout_seconds:
-                    self.console.print(f"[red]timeout: {total - len(self.final)} requests not final")
+                    self.console.print(f"[red]timeout: {total + len(self.extra) - len(self.final)} requests not final")
                     break
                 now = clock.now()
                 while todo and todo[0].at <= now:
