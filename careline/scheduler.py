@@ -131,40 +131,63 @@ def _producer() -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=get_settings().broker, acks="all", linger_ms=0)
 
 
-#: seconds a firing tries to reach the broker before it goes back to the outbox (``fire``)
-FIRE_RETRY_SECONDS = 120.0
+#: seconds before a firing the broker did not take is tried again: doubled at each attempt, at most
+#: ``FIRE_RETRY_MAX_SECONDS`` (``fire``)
+FIRE_RETRY_SECONDS = 2.0
+FIRE_RETRY_MAX_SECONDS = 60.0
+
+#: the scheduler this process built (``build_scheduler``): a firing that failed goes back to it
+_SCHEDULER: BackgroundScheduler | None = None
 
 
-def fire(kind: str, target_id: str, service_area: str, due: str) -> None:
+def fire(kind: str, target_id: str, service_area: str, due: str, attempt: int = 0) -> None:
     """Job function (referenced by name in the job store): publish the firing.
 
-    APScheduler removes a date job from the store when it starts it, so a firing that fails is
-    not tried again by the scheduler. A broker away (a restart, an outage) is tried again, up to
-    ``FIRE_RETRY_SECONDS`` with backoff; after that the deadline goes back to the outbox as a
-    ``timer.requested`` row (``db.timers.request_again``), and the next pass makes it a job due
-    at once. Only a broker and a database both away lose it, and that is logged as an error.
+    APScheduler removes a date job from the store when it starts it, so a firing the broker did
+    not take (a restart, an outage, a timeout) would be lost. It goes back to the job store under
+    its own id, due again after ``FIRE_RETRY_SECONDS`` doubled per attempt (at most
+    ``FIRE_RETRY_MAX_SECONDS``), for as long as it takes: no thread of the scheduler's pool waits
+    meanwhile, and the deadline is stored, not held in memory. A newer deadline asked for the same
+    target meanwhile keeps its place (the old one is dropped). Without a running scheduler in this
+    process it goes back to the outbox (``db.timers.request_again``). Only a broker and a database
+    both away lose it, and that is logged as an error.
     """
     from kafka.errors import KafkaError
-    from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
     try:
-        for attempt in Retrying(
-            retry=retry_if_exception_type(KafkaError),
-            wait=wait_exponential(multiplier=0.5, max=10),
-            stop=stop_after_delay(FIRE_RETRY_SECONDS),
-            reraise=True,
-        ):
-            with attempt:
-                _publish_firing(kind, target_id, service_area, due)
+        _publish_firing(kind, target_id, service_area, due)
     except KafkaError as exc:
-        log.warning("timer %s not published for %g s (%s); back to the outbox", kind, FIRE_RETRY_SECONDS, exc)
-        try:
+        _fire_again_later(kind, target_id, service_area, due, attempt + 1, exc)
+
+
+def _fire_again_later(kind: str, target_id: str, service_area: str, due: str, attempt: int, exc: Exception) -> None:
+    from apscheduler.jobstores.base import ConflictingIdError
+
+    delay = min(FIRE_RETRY_SECONDS * 2 ** (attempt - 1), FIRE_RETRY_MAX_SECONDS)
+    say = log.error if attempt >= 5 else log.warning
+    say("timer %s not published (attempt %d: %s); trying again in %g s", kind, attempt, type(exc).__name__, delay)
+    scheduler = _SCHEDULER
+    try:
+        if scheduler is None or not scheduler.running:
             with session_factory(get_settings().database_url)() as session:
                 timers.request_again(session, kind, target_id, service_area, due)
                 session.commit()
-        except Exception:
-            log.exception("timer %s lost: neither the broker nor the database took it", kind)
-            raise
+            return
+        # add_job waits for the scheduler's pass that started this job to end (its job stores'
+        # lock), so the pass's removal of the job cannot remove this one
+        scheduler.add_job(
+            fire,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=delay),
+            id=f"{kind}:{target_id}",
+            replace_existing=False,
+            kwargs={"kind": kind, "target_id": target_id, "service_area": service_area, "due": due, "attempt": attempt},
+        )
+    except ConflictingIdError:
+        log.info("timer %s asked for again meanwhile: the newer deadline stands", kind)
+    except Exception:
+        log.exception("timer %s lost: neither the broker nor the database took it", kind)
+        raise
 
 
 def _publish_firing(kind: str, target_id: str, service_area: str, due: str) -> None:
@@ -197,13 +220,17 @@ class TimerScheduler(BackgroundScheduler):
 
 
 def build_scheduler(database_url: str) -> BackgroundScheduler:
+    """The timer service's scheduler over the database's job store; a firing that failed goes back
+    to the last one built in this process (``fire``)."""
+    global _SCHEDULER
     store = timers.DeferringJobStore(engine=engine_for(database_url), tablename="apscheduler_jobs")
-    return TimerScheduler(
+    _SCHEDULER = TimerScheduler(
         jobstores={"default": store},
         timezone=UTC,
         jobstore_retry_interval=STORE_RETRY_SECONDS,
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
     )
+    return _SCHEDULER
 
 
 def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_seconds: float) -> int:
@@ -215,7 +242,10 @@ def take_requests(scheduler: BackgroundScheduler, database_url: str, grace_secon
             return 0
         clock = read_clock(session)
         store = scheduler._lookup_jobstore("default")  # APScheduler 3 has no public getter
-        with store.deferred() if isinstance(store, timers.DeferringJobStore) else contextlib.nullcontext():
+        # the scheduler's lock around the write too: a pass that read a job as due and then removes
+        # it must not remove the replacement written between the two (APScheduler has no public lock)
+        deferred = store.deferred() if isinstance(store, timers.DeferringJobStore) else contextlib.nullcontext()
+        with scheduler._jobstores_lock, deferred:
             for row in rows:
                 data = row.value["data"]
                 due = datetime.fromisoformat(data["due"])
