@@ -43,7 +43,13 @@ DISPATCH_DLQ = TopicSpec(
 REPAIRS = TopicSpec(
     "dispatch.repairs.v1",
     "service area",
-    "a planned day's repair or confirmation round to search beside the worker (handlers.dispatch.repair, .rounds)",
+    "a planned day's repair to search beside the worker (handlers.dispatch.repair)",
+)
+ROUNDS = TopicSpec(
+    "dispatch.rounds.v1",
+    "service area",
+    "a confirmation round's re-plan to search beside the worker (handlers.dispatch.rounds); apart from "
+    "the repairs, so that a day-of repair never waits behind the evening's rounds",
 )
 OFFERS = TopicSpec("dispatch.offers.v1", "request id", "offer created / accepted / closed")
 LIFECYCLE = TopicSpec("care.lifecycle.v1", "request id", "request status, decisions, visit events")
@@ -73,6 +79,7 @@ ALL = (
     TIMERS,
     DISPATCH_DLQ,
     REPAIRS,
+    ROUNDS,
     OFFERS,
     LIFECYCLE,
     FEEDBACK,
@@ -89,6 +96,7 @@ BY_ROLE = {
     "requests": REQUESTS,
     "timers": TIMERS,
     "repairs": REPAIRS,
+    "rounds": ROUNDS,
     "caregiver": CAREGIVER_EVENTS,
     "feedback": FEEDBACK,
     "register": REGISTER,

@@ -261,10 +261,10 @@ def repair_solved_id(answer: dict[str, Any]) -> str:
 
 
 def round_requested(area: str, now: datetime, job: dict[str, Any]) -> DomainEvent:
-    """``dispatch.round.requested`` (repairs, keyed by the area): a confirmation round's re-plan to
+    """``dispatch.round.requested`` (rounds, keyed by the area): a confirmation round's re-plan to
     search beside the worker (``handlers.dispatch.rounds._ask_solver`` gives the ``job``'s shape;
-    the solver agent answers with ``dispatch.round.solved`` on the area's timers partition)."""
-    return DomainEvent("dispatch.round.requested", area, now, "repairs", area, dict(job))
+    the rounds' solver agent answers with ``dispatch.round.solved`` on the area's timers partition)."""
+    return DomainEvent("dispatch.round.requested", area, now, "rounds", area, dict(job))
 
 
 def round_solved(answer: dict[str, Any], now: datetime) -> DomainEvent:

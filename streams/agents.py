@@ -38,6 +38,7 @@ from streams.app import (
     intake_topic,
     lifecycle_topic,
     repairs_topic,
+    rounds_topic,
     timers_topic,
 )
 from streams.relay import relay
@@ -133,14 +134,29 @@ async def solve_repairs_in_a_process() -> None:
 
 @app.agent(repairs_topic)
 async def search_repairs(stream: StreamT) -> None:
-    """Planned days' searches (``dispatch.repairs.v1``): repairs (``dispatch.repair.requested``,
-    written by ``repair.ask_solver``) and confirmation rounds' re-plans (``dispatch.round.requested``,
-    ``rounds._ask_solver``), searched one at a time in the solver process while the dispatch agent
-    goes on; each answer goes to the area's partition of ``care.timers.v1``
+    """Planned days' repairs (``dispatch.repairs.v1``: ``dispatch.repair.requested``, written by
+    ``repair.ask_solver``), searched one at a time in the repairs' solver process while the
+    dispatch agent goes on (``serve_searches``)."""
+    await serve_searches(stream)
+
+
+@app.agent(rounds_topic)
+async def search_rounds(stream: StreamT) -> None:
+    """Confirmation rounds' re-plans (``dispatch.rounds.v1``: ``dispatch.round.requested``, written
+    by ``rounds._ask_solver``), searched one at a time in the rounds' own solver process: the
+    evening's rounds of every planned area come at once, ten seconds each, and a day-of repair
+    must not wait behind them (``serve_searches``)."""
+    await serve_searches(stream)
+
+
+async def serve_searches(stream: StreamT) -> None:
+    """Search each job of ``stream`` in its lane's solver process (a thread waits for it, the event
+    loop does not) and send the answer to the area's partition of ``care.timers.v1``
     (``dispatch.repair.solved`` / ``dispatch.round.solved``), where the dispatch agent uses it
-    (``repair.apply_answer``, ``rounds.apply_round``). A job that cannot be read or searched is
-    dead-lettered with the reason; its overdue timer then acts (insertion, or the round's requests
-    stay held)."""
+    (``repair.apply_answer``, ``rounds.apply_round``). Either kind is served on either topic (a
+    round's job written before ``dispatch.rounds.v1`` existed is on the repairs topic). A job that
+    cannot be read or searched is dead-lettered with the reason; its overdue timer then acts
+    (insertion, or the round's requests stay held)."""
     loop = asyncio.get_running_loop()
     async for events in take_batches(stream):
         for event in events:

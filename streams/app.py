@@ -73,6 +73,7 @@ requests_topic = topic(topics.REQUESTS)
 caregiver_topic = topic(topics.CAREGIVER_EVENTS)
 timers_topic = topic(topics.TIMERS)
 repairs_topic = topic(topics.REPAIRS, "raw")
+rounds_topic = topic(topics.ROUNDS, "raw")
 dispatch_dlq_topic = topic(topics.DISPATCH_DLQ)
 lifecycle_topic = topic(topics.LIFECYCLE)
 dispatch_inbox = app.topic(

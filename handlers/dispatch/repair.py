@@ -161,8 +161,13 @@ def _legs(vehicles: Sequence[RepairVehicle], nodes: Sequence[RepairNode], minute
 
 
 _IN_WORKER_PROCESS = False
-_POOL: ProcessPoolExecutor | None = None
+#: one solver process per lane (``in_solver_process``), started by the lane's first search
+_POOLS: dict[str, ProcessPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
+#: the lanes: a day-of repair (and a late caregiver's replacement) never waits behind a
+#: confirmation round's re-plan, which searches ten seconds per area and comes for every planned
+#: area at once, the evening before
+REPAIR_LANE, ROUND_LANE = "repairs", "rounds"
 
 
 def use_solver_process() -> None:
@@ -184,23 +189,26 @@ def _search_in_worker(
 T = TypeVar("T")
 
 
-def in_solver_process(fn: Callable[..., T], *args: Any) -> T | None:
-    """``fn(*args)`` where searches run: in the solver process once ``use_solver_process`` was
-    called (a process that died is replaced and this call answers None), else here. ``fn`` and
-    ``args`` must pickle (``handlers.dispatch.rounds`` passes ``planning.plan_day``)."""
-    global _POOL
+def in_solver_process(fn: Callable[..., T], *args: Any, lane: str = REPAIR_LANE) -> T | None:
+    """``fn(*args)`` where searches run: in ``lane``'s solver process once ``use_solver_process``
+    was called (a process that died is replaced and this call answers None), else here. Each lane
+    has its own process, so a search waits only behind one of its own lane (``REPAIR_LANE``,
+    ``ROUND_LANE``). ``fn`` and ``args`` must pickle (``handlers.dispatch.rounds`` passes
+    ``planning.plan_day``)."""
     if not _IN_WORKER_PROCESS:
         return fn(*args)
-    with _POOL_LOCK:  # the dispatch batch's thread and the solver agent's both search here
-        if _POOL is None:
-            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
-        pool = _POOL
+    with _POOL_LOCK:  # the dispatch batch's thread and the solver agents' threads search here
+        pool = _POOLS.get(lane)
+        if pool is None:
+            pool = _POOLS[lane] = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("forkserver")
+            )
     try:
         return pool.submit(fn, *args).result()
     except BrokenProcessPool:
         with _POOL_LOCK:
-            if _POOL is pool:
-                _POOL = None
+            if _POOLS.get(lane) is pool:
+                del _POOLS[lane]
         return None
 
 

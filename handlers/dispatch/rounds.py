@@ -57,7 +57,13 @@ from handlers.datasets.uhhc import Instance, RosterEntry, ServiceNeed, Stop
 from handlers.dispatch import offers, promise
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.planning import plan_day
-from handlers.dispatch.repair import ANSWER_GRACE_SECONDS, ANSWER_TRIP_SECONDS, MIN_SOLVER_SECONDS, in_solver_process
+from handlers.dispatch.repair import (
+    ANSWER_GRACE_SECONDS,
+    ANSWER_TRIP_SECONDS,
+    MIN_SOLVER_SECONDS,
+    ROUND_LANE,
+    in_solver_process,
+)
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
 from handlers.dispatch.shifts import shifts_between
 from handlers.messages import round_target
@@ -448,7 +454,7 @@ def search_round_job(job: Mapping[str, Any], now: datetime | None = None) -> dic
     why = None
     try:
         routes = in_solver_process(plan_day, instance, float(job["seconds"]), 0, allowed, keep,
-                                   int(job["keep_minutes"]), hint)  # fmt: skip
+                                   int(job["keep_minutes"]), hint, lane=ROUND_LANE)  # fmt: skip
     except RuntimeError as exc:  # plan_day: no run found a plan
         routes, why = None, f"the planner failed ({type(exc).__name__})"
     if routes is None and why is None:
@@ -625,7 +631,7 @@ def _replan(
     why = None
     try:
         routes = in_solver_process(plan_day, model.instance, policy.confirm_round_seconds, 0, model.allowed,
-                                   model.keep, policy.keep_minutes_in(k), model.hint)  # fmt: skip
+                                   model.keep, policy.keep_minutes_in(k), model.hint, lane=ROUND_LANE)  # fmt: skip
     except Exception as exc:  # noqa: BLE001  # a round that cannot plan holds its requests; the last one inserts
         routes, why = None, f"the planner failed ({type(exc).__name__})"
     return _use(model, routes, why, plan, held, k, uow, now, policy, travel)

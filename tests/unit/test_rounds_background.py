@@ -68,7 +68,7 @@ def test_the_close_offers_nothing_until_the_answer_and_then_what_the_round_in_th
 
     uow, travel = declined_r2()
     job = close_beside(uow, travel, 1)
-    assert job is not None and (job.topic_role, job.key) == ("repairs", AREA)
+    assert job is not None and (job.topic_role, job.key) == ("rounds", AREA)
     assert pending(uow, "r2") == []  # the batch did not wait for the search
     assert outcomes(uow)[-1] == "solving"
     [overdue] = [e.payload for e in uow.events if e.payload.get("kind") == rounds.OVERDUE_KIND]
