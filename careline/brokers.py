@@ -189,6 +189,21 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
     raise TimeoutError(f"broker {bootstrap} did not answer within {timeout_s}s: {last!r}")
 
 
+def missing_topics(bootstrap: str, names: Iterable[str], timeout_s: float = 10.0) -> set[str] | None:
+    """The topics of ``names`` that ``bootstrap`` does not have, or None when the broker did not
+    answer within ``timeout_s`` seconds (then nothing is known; the caller goes on)."""
+    try:
+        wait_for_broker(bootstrap, timeout_s)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-check", request_timeout_ms=5000)
+        try:
+            have = set(admin.list_topics())
+        finally:
+            admin.close()
+    except Exception:  # noqa: BLE001 - unreachable or refused: the worker's own connection retries
+        return None
+    return set(names) - have
+
+
 def start_tansu(port: int | None = None, log_path: Path | None = None, timeout_s: float = 30) -> BrokerProcess:
     """Start Tansu (memory storage) on 127.0.0.1:``port`` (free port if None), logging to
     ``log_path`` (temp file if None, its folder made if missing); waits up to ``timeout_s``

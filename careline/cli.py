@@ -65,10 +65,21 @@ def interrupt_on_stop_signals() -> None:
 @app.command()
 def worker() -> None:
     """Run the Faust stream worker (agents, timers, outbox relay). A bad
-    configuration file refuses to start, naming its file, line and key."""
+    configuration file refuses to start, naming its file, line and key; so does a broker without
+    every careline topic (exit 78: run ``careline topics``, as an upgrade that adds one must)."""
+    from careline.brokers import missing_topics
+    from config import topics
     from streams import runtime
 
     runtime.install(_bootstrap())
+    missing = missing_topics(get_settings().broker, [t.name for t in topics.ALL])
+    if missing:  # a record for a missing topic would hold the outbox relay for every area
+        console.print(
+            f"[red]careline worker: the broker has no {', '.join(sorted(missing))}; create the topics with "
+            "`careline topics` (docs/DEPLOY.md, Upgrades)",
+            highlight=False,
+        )
+        raise typer.Exit(78)  # EX_CONFIG
     from streams.worker import app as faust_app
 
     level = {"warning": "warn", "critical": "crit"}.get(
