@@ -387,7 +387,7 @@ def _ask_solver(
 def answer_wait(policy: DispatchPolicy) -> timedelta:
     """How long a round's answer is awaited before its overdue timer keeps the requests held: half
     a round (``confirm_round_minutes``), and at least the budget plus
-    ``repair.ANSWER_GRACE_SECONDS``. The solver process searches one job at a time, and the
+    ``repair.ANSWER_GRACE_SECONDS``. The rounds' solver process searches one job at a time, and the
     rounds of areas announced at the same hour close at the same minutes: 30 areas' 10 s searches
     queue for 5 minutes, and a wait of the budget alone would skip all but the first few."""
     budget = policy.confirm_round_seconds + ANSWER_GRACE_SECONDS

@@ -305,3 +305,83 @@ def test_a_confirmation_round_re_plans_beside_the_worker_while_another_area_is_d
         assert again.caregiver_id == f"{run}.c2"
         slot = done.plan[lunch_id]
         assert slot.window_start <= again.planned_start <= slot.latest_start  # inside its window
+
+
+def test_a_repair_is_answered_while_another_areas_confirmation_round_searches(pipeline):
+    """Issue 18: "a repair decides within 5 s". The evening's confirmation rounds of every planned
+    area search ten seconds each; a day-of repair must not wait behind them. Area A's lunch is
+    announced and declined, and its round 1 starts searching; then area B's planned lunch (planned,
+    not announced: a decline there is repaired at once) is declined, and B's repair is answered
+    while A's round still searches. With one solver process for both it came after the round."""
+    from careline.day_plan import announce
+    from config.bootstrap import load_configuration
+    from handlers.dispatch import rounds
+
+    run_a, run_b = f"ra{uuid.uuid4().hex[:6]}", f"rb{uuid.uuid4().hex[:6]}"
+    zone = ZoneInfo(ZONE)
+    day = (datetime.now(UTC) + timedelta(days=50)).astimezone(zone).date()
+    with _clock_at(pipeline, datetime.combine(day - timedelta(days=1), time(21, 0), zone)):
+        area_a, _, lunch_a, _ = _two_areas(pipeline, run_a, "+861390016")
+        area_b, _, lunch_b, _ = _two_areas(pipeline, run_b, "+861390017")
+        runtime = bootstrap(Settings(database_url=pipeline.database_url, broker=pipeline.bootstrap))
+        policy = load_configuration(runtime.settings).policy
+        done_a = plan_area_day(runtime, area_a, day, 2.0)
+        done_b = plan_area_day(runtime, area_b, day, 2.0)
+        id_a, id_b = f"sub.{run_a}-lunch.{day.isoformat()}", f"sub.{run_b}-lunch.{day.isoformat()}"
+        assert done_a.plan[id_a].caregiver_id == f"{run_a}.c1" and done_b.plan[id_b].caregiver_id == f"{run_b}.c1"
+        with pipeline.sessions() as s:
+            announced = read_clock(s).now()
+        done_a = announce(runtime, done_a, announced)
+
+        producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
+        try:
+
+            def send(topic: str, key: str, value: dict) -> None:
+                producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).get(30)
+
+            def wait_outcome(request_id: str, outcome: str) -> None:
+                deadline = _time.monotonic() + 60
+                while not any(o == outcome for _, o, _ in _outcomes(_event_rows(pipeline, [request_id]))):
+                    assert _time.monotonic() < deadline, f"no {outcome!r}; worker log {pipeline.worker_log}"
+                    _time.sleep(0.1)
+
+            _lunch_declined_by_c1(pipeline, send, run_a, area_a, lunch_a, done_a.plan[id_a].start)
+            wait_outcome(id_a, "held")
+            # B's lunch is offered to its planned caregiver now; she answers once A's round searches
+            record_b = intake_for(lunch_b, done_b.plan[id_b].start - timedelta(minutes=60))
+            send(topics.INTAKE.name, record_b["intake_id"], record_b)
+            _, offers_b = wait_for(pipeline, id_b, lambda r, o: len(o) >= 1, timeout=90)
+            due = policy.round_closes_at(announced, 1)
+            target = rounds.round_target(area_a, announced, 1)
+            fired = {
+                "id": f"fired-{rounds.KIND}-{target}", "type": "timer.fired", "time": due.isoformat(),
+                "data": {"kind": rounds.KIND, "target_id": target, "service_area": area_a, "due": due.isoformat()},
+            }  # fmt: skip
+            send(topics.TIMERS.name, area_a, fired)
+            wait_outcome(id_a, "solving")  # A's round searches (10 s of planner time)
+            decline = {
+                "specversion": "1.0", "id": str(uuid.uuid4()), "source": "test", "type": "caregiver.offer.declined",
+                "data": {"offer_id": offers_b[0].offer_id, "caregiver_id": offers_b[0].caregiver_id,
+                         "service_area": area_b},
+            }  # fmt: skip
+            send(topics.CAREGIVER_EVENTS.name, area_b, decline)
+        finally:
+            producer.close()
+        _, offers_b = wait_for(pipeline, id_b, lambda r, o: len(o) >= 2, timeout=60)
+        wait_for(pipeline, id_a, lambda r, o: len(o) >= 2, timeout=90)
+        rows = _event_rows(pipeline, [id_a, id_b])
+        a = [(seq, o) for seq, o, _ in _outcomes([r for r in rows if r.subject == id_a])]
+        b = [(seq, o) for seq, o, _ in _outcomes([r for r in rows if r.subject == id_b])]
+        assert [o for _, o in a] == ["held", "solving", "round"], a
+        assert [o for _, o in b] == ["solving", "repaired"], b
+        assert a[1][0] < b[0][0] and b[1][0] < a[2][0]  # B fell and was repaired while A's round searched
+        at = {
+            (r.subject, r.payload["data"].get("outcome")): r.payload["time"]
+            for r in rows
+            if r.type == "care.dispatch.repaired"
+        }
+        fell = datetime.fromisoformat(at[(id_b, "solving")])
+        again = max(offers_b, key=lambda o: o.created_at)
+        took = (again.created_at - fell).total_seconds()
+        print(f"\nrepair during another area's round: answered and offered {took:.1f} s after the fall")
+        assert again.caregiver_id == f"{run_b}.c2"
