@@ -358,8 +358,13 @@ class Smoke:
         self.env_file.unlink(missing_ok=True)
 
     def dump_logs(self) -> None:
+        """Every service's last 60 lines, then the workers' last 400 (both replicas, the killed one
+        too: a worker-kill failure needs them), and each container's state."""
         with contextlib.suppress(Exception):
             print(self.stack.compose("logs", "--no-color", "--tail", "60", check=False, timeout=120)[-20000:])
+            print(
+                self.stack.compose("logs", "--no-color", "--tail", "400", "worker", check=False, timeout=120)[-60000:]
+            )
             for c in self.stack.containers():
                 print(f"{c['name']}: {c['status']} health={c['health']} exit={c['exit']}")
 
