@@ -162,8 +162,8 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
-    """Block until a KafkaAdminClient lists topics on ``bootstrap``.
+def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> set[str]:
+    """Block until a KafkaAdminClient lists topics on ``bootstrap``; the names it listed.
 
     :raises TimeoutError: no answer within ``timeout_s`` seconds.
     """
@@ -179,8 +179,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
                 bootstrap_timeout_ms=1000,
             )
             try:
-                admin.list_topics()
-                return
+                return set(admin.list_topics())
             finally:
                 admin.close()
         except Exception as exc:  # noqa: BLE001 -- any failure means "not yet"
@@ -191,15 +190,11 @@ def wait_for_broker(bootstrap: str, timeout_s: float = 30.0) -> None:
 
 def missing_topics(bootstrap: str, names: Iterable[str], timeout_s: float = 10.0) -> set[str] | None:
     """The topics of ``names`` that ``bootstrap`` does not have, or None when the broker did not
-    answer within ``timeout_s`` seconds (then nothing is known; the caller goes on)."""
+    answer within ``timeout_s`` seconds (then nothing is known, and the caller goes on: the
+    worker's own connection retries). Never raises."""
     try:
-        wait_for_broker(bootstrap, timeout_s)
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careline-check", request_timeout_ms=5000)
-        try:
-            have = set(admin.list_topics())
-        finally:
-            admin.close()
-    except Exception:  # noqa: BLE001 - unreachable or refused: the worker's own connection retries
+        have = wait_for_broker(bootstrap, timeout_s)
+    except TimeoutError:
         return None
     return set(names) - have
 

@@ -38,8 +38,11 @@ from kafka import KafkaProducer
 from config import topics
 from config.settings import get_settings
 from db import leases, timers
+from db.channels import enqueue
 from db.register import read_clock
 from db.session import engine_for, session_factory
+from db.uow import envelope
+from handlers import events as ev
 from handlers.channels.subscriptions import DAYS, intake_for
 
 log = logging.getLogger("careline.scheduler")
@@ -149,7 +152,8 @@ def fire(kind: str, target_id: str, service_area: str, due: str, attempt: int = 
     ``FIRE_RETRY_MAX_SECONDS``), for as long as it takes: no thread of the scheduler's pool waits
     meanwhile, and the deadline is stored, not held in memory. A newer deadline asked for the same
     target meanwhile keeps its place (the old one is dropped). Without a running scheduler in this
-    process it goes back to the outbox (``db.timers.request_again``). Only a broker and a database
+    process (it is shutting down) it goes back to the outbox as a ``timer.requested`` row, which the
+    next timer service takes. Only a broker and a database
     both away lose it, and that is logged as an error.
     """
     from kafka.errors import KafkaError
@@ -168,9 +172,14 @@ def _fire_again_later(kind: str, target_id: str, service_area: str, due: str, at
     say("timer %s not published (attempt %d: %s); trying again in %g s", kind, attempt, type(exc).__name__, delay)
     scheduler = _SCHEDULER
     try:
-        if scheduler is None or not scheduler.running:
+        if scheduler is None or not scheduler.running:  # shutting down: the outbox keeps it for the next one
+            asked = ev.area_timer_requested(
+                kind, target_id, service_area, datetime.fromisoformat(due), datetime.now(UTC)
+            )
             with session_factory(get_settings().database_url)() as session:
-                timers.request_again(session, kind, target_id, service_area, due)
+                enqueue(
+                    session, topics.SCHEDULER, service_area, envelope(asked, str(uuid.uuid4()), "careline/scheduler")
+                )
                 session.commit()
             return
         # add_job waits for the scheduler's pass that started this job to end (its job stores'
@@ -191,7 +200,16 @@ def _fire_again_later(kind: str, target_id: str, service_area: str, due: str, at
 
 
 def _publish_firing(kind: str, target_id: str, service_area: str, due: str) -> None:
-    value = timers.timer_record("timer.fired", kind, target_id, service_area, due, time=due)
+    value = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "careline/scheduler",
+        "type": "timer.fired",
+        "subject": target_id,
+        "time": due,
+        "schema_version": 1,
+        "data": {"kind": kind, "target_id": target_id, "service_area": service_area, "due": due},
+    }
     _producer().send(topics.TIMERS.name, key=service_area.encode(), value=json.dumps(value).encode()).get(30)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pickle
 import threading
-import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Iterator
@@ -40,34 +39,6 @@ def deadline_requests(session: Session, limit: int = 500) -> list[Row]:
 def mark_scheduled(session: Session, seqs: list[int]) -> None:
     """The deadline rows ``seqs`` became jobs (not committed)."""
     session.execute(update(tables.outbox).where(tables.outbox.c.seq.in_(seqs)).values(sent_at=datetime.now(UTC)))
-
-
-def timer_record(type_: str, kind: str, target_id: str, service_area: str, due: str, time: str) -> dict:
-    """The CloudEvent of a deadline: ``timer.requested`` (outbox, topic ``scheduler``) or
-    ``timer.fired`` (``care.timers.v1``); ``due`` and ``time`` in ISO 8601."""
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "careline/scheduler",
-        "type": type_,
-        "subject": target_id,
-        "time": time,
-        "schema_version": 1,
-        "data": {"kind": kind, "target_id": target_id, "service_area": service_area, "due": due},
-    }
-
-
-def request_again(session: Session, kind: str, target_id: str, service_area: str, due: str) -> None:
-    """A deadline whose firing could not be published goes back to the outbox as a
-    ``timer.requested`` row (the timer service makes it a job again; not committed). ``due`` is
-    the deadline in ISO 8601, as the first request gave it."""
-    now = datetime.now(UTC)
-    value = timer_record("timer.requested", kind, target_id, service_area, due, now.isoformat())
-    session.execute(
-        tables.outbox.insert().values(
-            event_id=value["id"], topic=topics.SCHEDULER, key=service_area, value=value, created_at=now
-        )
-    )
 
 
 def subscription(session: Session, subscription_id: str) -> Subscription | None:
