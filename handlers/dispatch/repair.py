@@ -37,6 +37,7 @@ import multiprocessing
 import threading
 import time as wall
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -183,18 +184,37 @@ def _search_in_worker(
 ) -> tuple[dict[str, list[tuple[str, int]]], tuple[str, ...]] | None:
     """``_search`` in the solver process; a process that died is replaced and this repair
     answers None (the caller falls back to insertion)."""
-    return in_solver_process(_search, *args)
+    return in_solver_process(_search, *args, timeout=solver_timeout(args[3]))
 
 
 T = TypeVar("T")
 
 
-def in_solver_process(fn: Callable[..., T], *args: Any, lane: str = REPAIR_LANE) -> T | None:
+#: how long past its own budget a search may take before its process is taken for hung: building
+#: the model of a large day (the 229-visit Venice day) takes a few seconds, and a search may wait
+#: behind one other of its lane (the dispatch batch's thread and the lane's agent both search)
+SOLVER_GRACE_SECONDS = 60.0
+
+
+def solver_timeout(seconds: float) -> float:
+    """Seconds to wait for a search of ``seconds`` of budget (``in_solver_process``'s ``timeout``):
+    its own budget, one other search of the lane ahead of it, and ``SOLVER_GRACE_SECONDS``."""
+    return 2 * max(seconds, 0.0) + SOLVER_GRACE_SECONDS
+
+
+def in_solver_process(
+    fn: Callable[..., T], *args: Any, lane: str = REPAIR_LANE, timeout: float | None = None
+) -> T | None:
     """``fn(*args)`` where searches run: in ``lane``'s solver process once ``use_solver_process``
-    was called (a process that died is replaced and this call answers None), else here. Each lane
-    has its own process, so a search waits only behind one of its own lane (``REPAIR_LANE``,
-    ``ROUND_LANE``). ``fn`` and ``args`` must pickle (``handlers.dispatch.rounds`` passes
-    ``planning.plan_day``)."""
+    was called, else here. Each lane has its own process, so a search waits only behind one of its
+    own lane (``REPAIR_LANE``, ``ROUND_LANE``). ``fn`` and ``args`` must pickle
+    (``handlers.dispatch.rounds`` passes ``planning.plan_day``).
+
+    Answers None when the process died, or when no answer came within ``timeout`` seconds (None:
+    no limit; callers pass ``solver_timeout(budget)``): a hung process is killed, so its lane
+    does not stall until the worker restarts. The lane's next search starts a fresh process; a
+    search queued behind the dead one answers None too. The callers treat None as "no answer"
+    (a repair falls back to insertion, a round holds its requests)."""
     if not _IN_WORKER_PROCESS:
         return fn(*args)
     with _POOL_LOCK:  # the dispatch batch's thread and the solver agents' threads search here
@@ -204,12 +224,33 @@ def in_solver_process(fn: Callable[..., T], *args: Any, lane: str = REPAIR_LANE)
                 max_workers=1, mp_context=multiprocessing.get_context("forkserver")
             )
     try:
-        return pool.submit(fn, *args).result()
+        return pool.submit(fn, *args).result(timeout=timeout)
     except BrokenProcessPool:
-        with _POOL_LOCK:
-            if _POOLS.get(lane) is pool:
-                del _POOLS[lane]
+        _forget(lane, pool)
         return None
+    except FuturesTimeout:
+        _forget(lane, pool)
+        _kill(pool)
+        return None
+
+
+def _forget(lane: str, pool: ProcessPoolExecutor) -> None:
+    """Drop ``pool`` as ``lane``'s process (unless another thread already replaced it)."""
+    with _POOL_LOCK:
+        if _POOLS.get(lane) is pool:
+            del _POOLS[lane]
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Kill ``pool``'s process and let the pool go: Python 3.14 has ``terminate_workers``; before
+    it, the executor's own table of its processes is the only handle on them."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _search(
@@ -1022,7 +1063,8 @@ def search_job(job: Mapping[str, Any], now: datetime | None = None) -> dict[str,
     nodes = [RepairNode(**{**n, "caregivers": frozenset(n["caregivers"])}) for n in job["nodes"]]
     legs = [job["paces"][i] for i in job["pace_of"]]
     started = wall.perf_counter()
-    found = in_solver_process(_search, vehicles, nodes, legs, float(job["seconds"]))
+    seconds = float(job["seconds"])
+    found = in_solver_process(_search, vehicles, nodes, legs, seconds, timeout=solver_timeout(seconds))
     kept = ("attempt_id", "request_id", "service_area", "origin", "modelled_at", "cast", "takers", "late_visit_id",
             "expected")  # fmt: skip
     answer = {k: job[k] for k in kept if k in job}

@@ -63,6 +63,7 @@ from handlers.dispatch.repair import (
     MIN_SOLVER_SECONDS,
     ROUND_LANE,
     in_solver_process,
+    solver_timeout,
 )
 from handlers.dispatch.scheduling import DispatchPolicy, Ranking, TravelTimes, _excluded, insertion_at, travel_for
 from handlers.dispatch.shifts import shifts_between
@@ -453,8 +454,9 @@ def search_round_job(job: Mapping[str, Any], now: datetime | None = None) -> dic
     started = wall.perf_counter()
     why = None
     try:
-        routes = in_solver_process(plan_day, instance, float(job["seconds"]), 0, allowed, keep,
-                                   int(job["keep_minutes"]), hint, lane=ROUND_LANE)  # fmt: skip
+        seconds = float(job["seconds"])
+        routes = in_solver_process(plan_day, instance, seconds, 0, allowed, keep, int(job["keep_minutes"]), hint,
+                                   lane=ROUND_LANE, timeout=solver_timeout(seconds))  # fmt: skip
     except RuntimeError as exc:  # plan_day: no run found a plan
         routes, why = None, f"the planner failed ({type(exc).__name__})"
     if routes is None and why is None:
@@ -631,7 +633,8 @@ def _replan(
     why = None
     try:
         routes = in_solver_process(plan_day, model.instance, policy.confirm_round_seconds, 0, model.allowed,
-                                   model.keep, policy.keep_minutes_in(k), model.hint, lane=ROUND_LANE)  # fmt: skip
+                                   model.keep, policy.keep_minutes_in(k), model.hint, lane=ROUND_LANE,
+                                   timeout=solver_timeout(policy.confirm_round_seconds))  # fmt: skip
     except Exception as exc:  # noqa: BLE001  # a round that cannot plan holds its requests; the last one inserts
         routes, why = None, f"the planner failed ({type(exc).__name__})"
     return _use(model, routes, why, plan, held, k, uow, now, policy, travel)

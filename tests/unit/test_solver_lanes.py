@@ -46,6 +46,39 @@ def test_searches_of_one_lane_share_its_one_process(solver_processes):
     assert repair.in_solver_process(_pid, lane=repair.ROUND_LANE) != first
 
 
+def test_a_search_that_does_not_answer_in_time_is_given_up_and_its_process_killed(solver_processes):
+    hung = repair.in_solver_process(_pid)
+    started = time.monotonic()
+    assert repair.in_solver_process(_answer_after, 120.0, timeout=1.0) is None
+    assert time.monotonic() - started < 20, "the lane waited for the hung search"
+    deadline = time.monotonic() + 20
+    while _alive(hung) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(hung), "the hung solver process was left running"
+    fresh = repair.in_solver_process(_pid)
+    assert fresh != hung
+    assert repair.in_solver_process(_answer_after, 0.0, timeout=30.0) == "answered"
+
+
+def test_the_wait_covers_the_budget_one_search_ahead_and_the_model_build():
+    assert repair.solver_timeout(10.0) == 2 * 10.0 + repair.SOLVER_GRACE_SECONDS
+    assert repair.solver_timeout(0.0) == repair.SOLVER_GRACE_SECONDS
+
+
+def _answer_after(seconds: float) -> str:
+    time.sleep(seconds)
+    return "answered"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _pid() -> int:
     import os
 
