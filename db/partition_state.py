@@ -65,6 +65,7 @@ BOOKED_SINCE = timedelta(days=2)
 CONTINUITY = timedelta(days=30)
 DEAD = frozenset({VisitStatus.CANCELLED, VisitStatus.NO_SHOW})
 LIVE = [s for s in RequestStatus if not s.is_final]
+VISITING = frozenset({VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS})
 CHUNK = 1000
 
 
@@ -584,6 +585,25 @@ class _Offers:
             return []
         area = self.batch.state.areas[self.batch.state.request_area[request_id]]
         return list(area.offers.get(request_id, []))
+
+    def codes_in_use(self, caregiver_id: str) -> set[str]:
+        """From the area state in memory: a caregiver's pending offers and live visits are those of
+        live requests, which the area holds (``handlers.ports.OfferRepository.codes_in_use``)."""
+        area_name = self.batch.state.caregiver_area.get(caregiver_id)
+        if area_name is None:
+            return set()
+        area = self.batch.area(area_name)
+        return {
+            o.short_code
+            for o in area.offers_of.get(caregiver_id, [])
+            if o.status == OfferStatus.PENDING
+            or (
+                o.status == OfferStatus.ACCEPTED
+                and any(
+                    v.caregiver_id == caregiver_id and v.status in VISITING for v in area.visits.get(o.request_id, [])
+                )
+            )
+        }
 
 
 class _Visits:

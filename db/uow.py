@@ -98,6 +98,26 @@ class _Offers(_Repo):
             )
         )
 
+    def codes_in_use(self, caregiver_id: str) -> set[str]:
+        o, v = tables.offers.c, tables.visits.c
+        live_visit = (
+            select(v.visit_id)
+            .where(
+                v.request_id == o.request_id,
+                v.caregiver_id == o.caregiver_id,
+                v.status.in_([VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS]),
+            )
+            .exists()
+        )
+        return set(
+            self.session.scalars(
+                select(o.short_code).where(
+                    o.caregiver_id == caregiver_id,
+                    (o.status == OfferStatus.PENDING) | ((o.status == OfferStatus.ACCEPTED) & live_visit),
+                )
+            )
+        )
+
 
 _DEAD = [VisitStatus.CANCELLED, VisitStatus.NO_SHOW]
 

@@ -73,6 +73,11 @@ class OfferRepository(Protocol):
         """Every offer made for the request, in every status, oldest first (``created_at``,
         UTC): dispatch counts them to number the next attempt and to cap offers per request."""
 
+    def codes_in_use(self, caregiver_id: str) -> set[str]:
+        """The short codes a reply of the caregiver may name now: her pending offers' and those
+        of her accepted offers whose visit is scheduled or in progress (``offers.short_code_for``
+        gives a new offer a code outside them)."""
+
 
 class VisitRepository(Protocol):
     """Visits (assignments through check-in and check-out) by ``visit_id``; tracked like requests."""

@@ -178,6 +178,23 @@ def _disjoint(candidates: list[Candidate], k: int) -> list[Candidate]:
     return candidates[:k]
 
 
+SHORT_CODES = 10_000
+"""Four digits: what a caregiver keys into a text reply ("YES 4821") or the elder's phone."""
+
+
+def short_code_for(offer_id: str, in_use: set[str]) -> str:
+    """The four-digit code a caregiver replies with to offer ``offer_id``: ``crc32(offer_id)``
+    modulo 10,000, or the next free one after it, so that no two of the codes a reply of hers may
+    name (``in_use``: ``OfferRepository.codes_in_use``) read alike. Raises ``ValueError`` when
+    all 10,000 are in use."""
+    first = zlib.crc32(offer_id.encode()) % SHORT_CODES
+    for step in range(SHORT_CODES):
+        code = f"{(first + step) % SHORT_CODES:04d}"
+        if code not in in_use:
+            return code
+    raise ValueError("every short code is in use by one caregiver's offers")
+
+
 def offer_to(
     request: CareRequest, candidate: Candidate, number: int, uow: UnitOfWork, now: datetime, policy: DispatchPolicy
 ) -> Offer:
@@ -193,7 +210,7 @@ def offer_to(
         expires_at=now + timedelta(seconds=policy.offer_timeout_seconds),
         travel_minutes=candidate.travel_added_minutes,
         lateness_minutes=candidate.lateness_minutes,
-        short_code=f"{zlib.crc32(offer_id.encode()) % 10000:04d}",
+        short_code=short_code_for(offer_id, uow.offers.codes_in_use(candidate.caregiver_id)),
         policy_version=policy.version,
     )
     uow.offers.add(offer)

@@ -39,6 +39,7 @@ class _Store(dict[str, T]):
 
 
 _DEAD = (VisitStatus.CANCELLED, VisitStatus.NO_SHOW)
+_LIVE = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
 
 
 class _Requests(_Store[CareRequest]):
@@ -52,11 +53,38 @@ class _Caregivers(_Store[Caregiver]):
 
 
 class _Offers(_Store[Offer]):
+    def __init__(self, key: Callable[[Offer], str], visits: _Visits) -> None:
+        super().__init__(key)
+        self._visits = visits
+        self._of: dict[str, list[Offer]] = {}
+
+    def add(self, obj: Offer) -> None:
+        if obj.offer_id not in self:
+            self._of.setdefault(obj.caregiver_id, []).append(obj)
+        super().add(obj)
+
     def for_request(self, request_id: str) -> list[Offer]:
         return sorted((o for o in self.values() if o.request_id == request_id), key=lambda o: o.created_at)
 
+    def codes_in_use(self, caregiver_id: str) -> set[str]:
+        live = {v.request_id for v in self._visits.of_caregiver.get(caregiver_id, []) if v.status in _LIVE}
+        return {
+            o.short_code
+            for o in self._of.get(caregiver_id, [])
+            if o.status == OfferStatus.PENDING or (o.status == OfferStatus.ACCEPTED and o.request_id in live)
+        }
+
 
 class _Visits(_Store[Visit]):
+    def __init__(self, key: Callable[[Visit], str]) -> None:
+        super().__init__(key)
+        self.of_caregiver: dict[str, list[Visit]] = {}
+
+    def add(self, obj: Visit) -> None:
+        if obj.visit_id not in self:
+            self.of_caregiver.setdefault(obj.caregiver_id, []).append(obj)
+        super().add(obj)
+
     def for_request(self, request_id: str) -> Visit | None:
         """The request's live visit (not cancelled, not a no-show), if any."""
         return next((v for v in self.values() if v.request_id == request_id and v.status not in _DEAD), None)
@@ -79,8 +107,8 @@ class InMemoryUnitOfWork:
         self.requests = _Requests(lambda r: r.request_id)
         self.elders: _Store[Elder] = _Store(lambda e: e.elder_id)
         self.caregivers = _Caregivers(lambda c: c.caregiver_id)
-        self.offers = _Offers(lambda o: o.offer_id)
         self.visits = _Visits(lambda v: v.visit_id)
+        self.offers = _Offers(lambda o: o.offer_id, self.visits)
         self.providers: _Store[ProviderOrganisation] = _Store(lambda p: p.provider_id)
         self.feedback: _Store[Feedback] = _Store(lambda f: f.feedback_id)
         self.plan: dict[str, PlannedVisit] = {}  # request id -> its visit in the day plan (planned areas)

@@ -449,3 +449,51 @@ def test_a_stored_request_sent_again_under_a_new_event_id_is_not_registered_twic
         if p["data"]["status"] == "received":
             received[p["data"]["request_id"]] = received.get(p["data"]["request_id"], 0) + 1
     assert received == {v["data"]["request_id"]: 1 for v in values}
+
+
+def _codes_read_alike(factory, area: str) -> list[tuple[str, str, int]]:
+    """(caregiver, code, how many) where one caregiver's pending offers and booked visits share a
+    short code (a text reply naming it would reach only one of them)."""
+    o, r, v = tables.offers.c, tables.care_requests.c, tables.visits.c
+    booked = (
+        select(v.visit_id)
+        .where(v.request_id == o.request_id, v.caregiver_id == o.caregiver_id, v.status == "scheduled")
+        .exists()
+    )
+    with factory() as session:
+        rows = session.execute(
+            select(o.caregiver_id, o.short_code)
+            .join(tables.care_requests, r.request_id == o.request_id)
+            .where(r.service_area == area, (o.status == "pending") | ((o.status == "accepted") & booked))
+        ).all()
+    counts: dict[tuple[str, str], int] = {}
+    for cid, code in rows:
+        counts[(cid, code)] = counts.get((cid, code), 0) + 1
+    return [(cid, code, n) for (cid, code), n in counts.items() if n > 1]
+
+
+def test_no_two_codes_a_caregiver_may_reply_with_read_alike_one_record_or_in_batches(worker, monkeypatch):
+    """The SQL unit of work (one record at a time) and the partition state (batches) both know a
+    caregiver's codes in use (``OfferRepository.codes_in_use``); with 30 codes instead of 10,000,
+    crc32 codes alone would share many within each caregiver's day."""
+    from handlers.dispatch import offers
+
+    monkeypatch.setattr(offers, "SHORT_CODES", 30)
+    workload, factory = worker
+    one, many = workload.days[0], workload.days[1]
+    for sub in one.submissions:
+        validated = steps.accept_intake_record(dict(sub.record))
+        assert validated is not None and steps.handle_dispatch_event(validated)
+    intake = batches.intake_batch(_inbound([dict(s.record) for s in many.submissions], "care.intake.v1"), _no_reserve)
+    rows = [row.value for row in intake.rows]
+    for i in range(0, len(rows), 20):
+        assert not batches.dispatch_batch(_inbound(rows[i : i + 20]), _no_reserve).dead
+    for _ in range(3):
+        for offer in _pending_offers(factory, one.area):
+            steps.handle_dispatch_event(_acceptance(offer))
+        accepts = [_acceptance(o) for o in _pending_offers(factory, many.area)]
+        assert not batches.dispatch_batch(_inbound(accepts, "caregiver.events.v1"), _no_reserve).dead
+
+    for area in (one.area, many.area):
+        assert sum(1 for s in _outcome(factory, area).values() if s[1] is not None) > 10  # visits were booked
+        assert _codes_read_alike(factory, area) == [], area
