@@ -264,6 +264,11 @@ class Settings(BaseSettings):
     )
     map_tile_subdomains: str = Field(default="", description="letters or digits {s} takes in map_tile_url (abc)")
     map_tile_max_zoom: int = Field(default=19, ge=1, le=22, description="the tile source's highest zoom level")
+    map_tile_datum: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84",
+        description="the datum the tile source draws in: wgs84 (OpenStreetMap, Tianditu) or gcj02 (AMap/高德, "
+        "Tencent): the register's WGS-84 points are moved onto GCJ-02 tiles inside China",
+    )
 
     @field_validator("map_tile_url", "map_tile_labels_url")
     @classmethod

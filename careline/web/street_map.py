@@ -19,11 +19,13 @@ masked for the others. Texts come from the gettext catalogs (``map.*``, ``day.*`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import prcoords
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -98,6 +100,27 @@ def tiles(settings: Settings) -> dict[str, Any] | None:
     }
 
 
+Point = tuple[float, float]
+
+
+def onto_tiles(settings: Settings) -> Callable[[Point], Point]:
+    """(latitude, longitude) in degrees, WGS-84 as the register keeps them, to where the tile source
+    draws that place: unchanged for WGS-84 tiles; with ``map_tile_datum = gcj02`` (AMap, Tencent)
+    the GCJ-02 point inside China (``prcoords``; some hundreds of metres), unchanged outside it,
+    where GCJ-02 is WGS-84."""
+    if settings.map_tile_datum != "gcj02":
+        return lambda point: point
+
+    def gcj02(point: Point) -> Point:
+        wgs = prcoords.Coords(*point)
+        if not prcoords.sanity_in_china_p(wgs):
+            return point
+        moved = prcoords.wgs_gcj(wgs, check_china=False)
+        return (moved.lat, moved.lon)
+
+    return gcj02
+
+
 def board_street_map(session: Session, settings: Settings, area: str | None) -> dict[str, Any] | None:
     """The tile source with ``on``: whether ``area`` is drawn on the street map (else the board
     keeps its schematic, e.g. while no elder of the area has coordinates); None without a
@@ -120,6 +143,7 @@ def _term(kind: str, value: str, lang: str) -> str:
 
 
 def _marker_json(m: Marker, names: dict[str, str], lang: str, t: Any) -> dict[str, Any]:
+    """A marker as the map script draws it; ``m``'s point is already where the tiles draw it."""
     if m.kind == "caregiver":
         where = t("map.at_check_in" if m.placed_by == "check_in" else "map.at_home_base")
         return {
@@ -166,6 +190,7 @@ def points(
     settings = request.app.state.settings
     lang = i18n.language(request, settings.default_language)
     t = i18n.translator(lang)
+    shown = onto_tiles(settings)
     scope = auth.region_for(principal, region)
     with auth.sessions_of(request)() as session:
         now = readmodel.clock_now(session)
@@ -186,11 +211,18 @@ def points(
                 r.service_type,
                 r.status.value,
                 r.priority.value,
-                _point(elders.get(r.elder_id)),
+                shown(p) if (p := _point(elders.get(r.elder_id))) is not None else None,
             )
             for r in open_requests
         ],
-        standing,
+        [
+            replace(
+                place,
+                checked_in_at=shown(place.checked_in_at) if place.checked_in_at else None,
+                home_base=shown(place.home_base) if place.home_base else None,
+            )
+            for place in standing
+        ],
     )
     names = {e: personal(principal.role, elders[e].name, elders[e].phone)["name"] for e in elders}
     unplaced = {"requests": found.unplaced_requests, "caregivers": found.unplaced_caregivers}
@@ -262,6 +294,9 @@ def caregiver_day(
         elders = readmodel.elders_of(session, {s.elder_id for s in stops if s.elder_id})
         base = places.home_bases(session, {caregiver_id}).get(caregiver_id)
         source = tiles(settings)
+    shown = onto_tiles(settings)
+    stops = [replace(s, home=shown(s.home)) if s.home is not None else s for s in stops]
+    base = shown(base) if base is not None else None
     names = {e: personal(principal.role, elders[e].name, elders[e].phone)["name"] for e in elders}
     rows = [_stop_row(s, names, zone, lang, t) for s in stops]
     path_points = route(stops, base)

@@ -4,6 +4,9 @@ SQLite (``db.street_map``) and the web routes through a TestClient."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -202,3 +205,41 @@ def test_the_day_page_lists_the_visits_in_order_and_refuses_outsiders_and_bad_da
     assert op.get("/dashboard/caregivers/cg-li/day", params={"date": "6.12.2026"}).status_code == 400
     assert op.get("/dashboard/caregivers/nobody/day").status_code == 404
     assert login(app, "far").get("/dashboard/caregivers/cg-li/day").status_code == 403
+
+
+def test_on_gcj02_tiles_the_markers_move_onto_the_offset_datum_inside_china_only(center):
+    """AMap (高德) draws its tiles in GCJ-02: a WGS-84 point from the register lands some hundreds
+    of metres off on them unless moved (``map_tile_datum = gcj02``)."""
+    from geopy.distance import geodesic
+
+    from careline.web.street_map import onto_tiles
+
+    place_on_streets(center)
+    wgs = login(create_app(settings_for(center, map_tile_url=TILES)), "op")
+    gcj = login(create_app(settings_for(center, map_tile_url=TILES, map_tile_datum="gcj02")), "op")
+    area = {"area": "gulou-xikang"}
+    before = {(m["kind"], m["id"]): m for m in wgs.get("/dashboard/map/points", params=area).json()["markers"]}
+    after = {(m["kind"], m["id"]): m for m in gcj.get("/dashboard/map/points", params=area).json()["markers"]}
+    assert before.keys() == after.keys() and {k for k, _ in before} == {"home", "caregiver"}
+    for key, m in before.items():
+        moved = geodesic((m["lat"], m["lon"]), (after[key]["lat"], after[key]["lon"])).meters
+        assert 200 < moved < 800, (key, moved)  # Nanjing: GCJ-02 lies about 500 m east-south-east
+        assert after[key]["lon"] > m["lon"]
+
+    def route(client) -> dict:
+        with session_factory(center.database_url)() as s:
+            visit = s.scalars(select(Visit).where(tables.visits.c.request_id == "R-1001")).one()
+        day = {"date": visit.planned_start.astimezone(ZONE).date().isoformat()}
+        page = client.get("/dashboard/caregivers/cg-li/day", params=day).text
+        return json.loads(html.unescape(re.search(r"data-route='([^']*)'", page).group(1)))
+
+    route_wgs, route_gcj = route(wgs), route(gcj)
+    assert route_wgs["line"] and len(route_wgs["line"]) == len(route_gcj["line"])
+    for a, b in zip([route_wgs["base"], *route_wgs["line"]], [route_gcj["base"], *route_gcj["line"]], strict=True):
+        assert 200 < geodesic(a, b).meters < 800  # the route and its home base are moved too
+
+    new_york = (40.7128, -74.0060)
+    assert onto_tiles(Settings(map_tile_datum="gcj02"))(new_york) == new_york
+    assert onto_tiles(Settings())((32.0603, 118.7969)) == (32.0603, 118.7969)
+    with pytest.raises(ValidationError):
+        Settings(map_tile_datum="bd09")
