@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,21 @@ def claim_for_relay(session: Session, seqs: list[int]) -> set[int]:
 #: them (its steps read these topics and write the others), so no worker's relay owns such a row
 #: and a sweep may take one at any age (``unsent_locked``).
 FROM_OUTSIDE = frozenset({topics.INTAKE.name, topics.CAREGIVER_EVENTS.name, topics.FEEDBACK.name})
+
+
+#: the PostgreSQL advisory lock a sweep holds for its transaction (``sweep_turn``): "cl-sweep"
+SWEEP_LOCK = 0x636C2D7377656570
+
+
+def sweep_turn(session: Session) -> bool:
+    """Whether the session's transaction may sweep now. On PostgreSQL it takes the advisory lock
+    ``SWEEP_LOCK`` until the transaction ends, and False means another worker's sweep holds it.
+    One sweep at a time keeps one key's rows in order: with two, the second skips the row the
+    first has locked (``SKIP LOCKED``) and may publish the same key's next row before it (a
+    caregiver's check-in before her accept). Always True on SQLite (one worker)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK}).scalar())
 
 
 def unsent_locked(session: Session, limit: int, created_before: datetime | None, skip: set[int]) -> list[Row]:
