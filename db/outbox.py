@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -57,26 +57,17 @@ def claim_for_relay(session: Session, seqs: list[int]) -> set[int]:
 FROM_OUTSIDE = frozenset({topics.INTAKE.name, topics.CAREGIVER_EVENTS.name, topics.FEEDBACK.name})
 
 
-#: the PostgreSQL advisory lock a sweep holds for its transaction (``sweep_turn``): "cl-sweep"
-SWEEP_LOCK = 0x636C2D7377656570
-
-
-def sweep_turn(session: Session) -> bool:
-    """Whether the session's transaction may sweep now. On PostgreSQL it takes the advisory lock
-    ``SWEEP_LOCK`` until the transaction ends, and False means another worker's sweep holds it.
-    One sweep at a time keeps one key's rows in order: with two, the second skips the row the
-    first has locked (``SKIP LOCKED``) and may publish the same key's next row before it (a
-    caregiver's check-in before her accept). Always True on SQLite (one worker)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK}).scalar())
-
-
 def unsent_locked(session: Session, limit: int, created_before: datetime | None, skip: set[int]) -> list[Row]:
     """Up to ``limit`` unsent rows for Kafka, oldest first, created before ``created_before``
     (None: any) unless their topic is one of ``FROM_OUTSIDE`` (taken at any age), not in
     ``skip``; on PostgreSQL locked ``FOR UPDATE SKIP LOCKED`` until the session's transaction
-    ends, so two workers' sweeps never take the same row."""
+    ends, so two workers' sweeps never take the same row.
+
+    One topic and key's rows leave in the order they were written: a row is left for a later
+    sweep while an earlier unsent row of its topic and key is not taken with it (locked by
+    another worker's sweep or relay, in ``skip``, or too young). Without that rule a second
+    worker's sweep skipped the row the first had locked and published the key's next row before
+    it: a caregiver's check-in ahead of her accept, which dispatch refuses."""
     o = tables.outbox.c
     query = select(tables.outbox).where(o.sent_at.is_(None), o.topic != topics.SCHEDULER)
     if created_before is not None:
@@ -86,4 +77,21 @@ def unsent_locked(session: Session, limit: int, created_before: datetime | None,
     query = query.order_by(o.seq).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(session.execute(query).all())
+    rows = list(session.execute(query).all())
+    return _in_key_order(session, rows) if rows else rows
+
+
+def _in_key_order(session: Session, rows: list[Row]) -> list[Row]:
+    """``rows`` less those with an earlier unsent row of their topic and key not among ``rows``."""
+    o = tables.outbox.c
+    taken = {r.seq for r in rows}
+    earlier = session.execute(
+        select(o.topic, o.key, o.seq).where(
+            o.sent_at.is_(None), o.seq < max(taken), o.key.in_(sorted({r.key for r in rows}))
+        )
+    )
+    held_back: dict[tuple[str, str], int] = {}  # (topic, key) -> its first unsent row not taken
+    for topic, key, seq in earlier:
+        if seq not in taken and seq < held_back.get((topic, key), seq + 1):
+            held_back[(topic, key)] = seq
+    return [r for r in rows if r.seq < held_back.get((r.topic, r.key), r.seq + 1)]

@@ -11,8 +11,8 @@ them to Kafka and marks them sent once the broker acknowledged them.
 - **Leftovers, by sweeping.** Every half second, and at once when kicked (``kick``), rows
   unsent for ``SWEEP_AFTER_SECONDS`` (written by the web and the channels, or by a worker that
   died) are taken ``FOR UPDATE SKIP LOCKED`` (``db.outbox.unsent_locked``), published, marked
-  and committed, one worker's sweep at a time (``db.outbox.sweep_turn``: with two, one key's
-  rows could leave out of order); a kicked sweep takes rows of any age (an agent committed through the plain
+  and committed, each topic and key's rows in the order they were written (a row waits while
+  an earlier one of its key is locked elsewhere); a kicked sweep takes rows of any age (an agent committed through the plain
   unit of work). The age keeps a sweep from racing another worker's own rows: a worker's own
   rows normally leave within milliseconds, in order. Rows of the topics only the outside writes
   (``db.outbox.FROM_OUTSIDE``: intake, caregivers' answers, ratings) are nobody's own, so a
@@ -49,8 +49,6 @@ LIMIT = 1000
 SWEEP_EVERY_SECONDS = 0.5
 #: a row this old and unsent is a leftover any worker's sweep may take
 SWEEP_AFTER_SECONDS = 2.0
-#: a kicked sweep that found another worker sweeping looks again this much later
-TURN_RETRY_SECONDS = 0.05
 
 
 def _is_postgres(session: Session) -> bool:
@@ -82,13 +80,9 @@ def _abandon(session: Session) -> None:
         session.close()
 
 
-def _take(limit: int, created_before: datetime | None, skip: set[int]) -> tuple[Session, list[Any] | None]:
-    """A session holding the sweep's turn and its rows, or None for the rows when another
-    worker's sweep has the turn (``db.outbox.sweep_turn``)."""
+def _take(limit: int, created_before: datetime | None, skip: set[int]) -> tuple[Session, list[Any]]:
     session = sessions()()
     try:
-        if not outbox.sweep_turn(session):
-            return session, None
         return session, outbox.unsent_locked(session, limit, created_before, skip)
     except BaseException:
         session.close()
@@ -174,10 +168,6 @@ class Relay:
         """Sweep for unsent rows of any age now (returns at once)."""
         self._kicked.set()
 
-    def _kick_later(self) -> None:
-        """Kick again after ``TURN_RETRY_SECONDS``: another worker had the sweep's turn."""
-        asyncio.get_running_loop().call_later(TURN_RETRY_SECONDS, self._kicked.set)
-
     async def run_own(self) -> None:
         """Publish this worker's own committed rows as soon as they are handed over, up to
         ``LIMIT`` per send, in the order they were committed; runs until cancelled."""
@@ -214,11 +204,6 @@ class Relay:
         while True:
             before = datetime.now(UTC) - timedelta(seconds=min_age_seconds) if min_age_seconds else None
             session, rows = await db_call(_take, LIMIT, before, set(self._in_flight))
-            if rows is None:  # another worker sweeps: a kicked sweep looks again soon
-                await asyncio.to_thread(_abandon, session)
-                if not min_age_seconds:
-                    self._kick_later()
-                return done
             if not rows:
                 await asyncio.to_thread(_abandon, session)
                 return done

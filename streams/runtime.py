@@ -235,7 +235,8 @@ def kick_relay() -> None:
 
 
 async def relay_outbox_safely() -> int:
-    """Publish every unsent outbox row now (``streams.relay.Relay.sweep``); a broker or database
+    """Publish the unsent outbox rows now (``streams.relay.Relay.sweep``: a row waits while an
+    earlier one of its key is locked by another worker); a broker or database
     failure is logged and left to the next sweep (the rows stay unsent)."""
     from streams.relay import relay
 

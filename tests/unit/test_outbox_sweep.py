@@ -54,3 +54,26 @@ def test_a_sweep_takes_the_outsides_rows_at_once_and_a_workers_only_when_they_ar
     with factory() as session:
         seqs = [r.seq for r in outbox.unsent_locked(session, 100, None, set())]
     assert taken(now, set(seqs)) == []  # rows this worker has in flight are left to it
+
+
+def test_a_keys_row_waits_while_an_earlier_row_of_the_key_is_in_flight_or_too_young(tmp_path):
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    upgrade(url)
+    factory = session_factory(url)
+    with factory() as session:
+        enqueue(session, topics.OFFERS.name, "R-1", {"id": "offer"})  # a worker's own row, young
+        enqueue(session, topics.CAREGIVER_EVENTS.name, "R-1", {"id": "accept"})
+        enqueue(session, topics.CAREGIVER_EVENTS.name, "R-1", {"id": "check-in"})
+        enqueue(session, topics.CAREGIVER_EVENTS.name, "R-2", {"id": "other"})
+        session.commit()
+        seqs = {r.value["id"]: r.seq for r in outbox.unsent_locked(session, 100, None, set())}
+
+    def taken(skip: set[int], before: datetime | None = None) -> list[str]:
+        with factory() as session:
+            return [r.value["id"] for r in outbox.unsent_locked(session, 100, before, skip)]
+
+    assert taken(set()) == ["offer", "accept", "check-in", "other"]
+    young = datetime.now(UTC) - timedelta(seconds=SWEEP_AFTER_SECONDS)
+    assert taken(set(), young) == ["accept", "check-in", "other"]  # another topic's row does not hold R-1 back
+    assert taken({seqs["accept"]}) == ["offer", "other"]  # the accept is in flight: its check-in waits
+    assert taken({seqs["accept"]}, young) == ["other"]
