@@ -36,7 +36,7 @@ import math
 import multiprocessing
 import threading
 import time as wall
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
@@ -224,8 +224,13 @@ def in_solver_process(
                 max_workers=1, mp_context=multiprocessing.get_context("forkserver")
             )
     try:
-        return pool.submit(fn, *args).result(timeout=timeout)
-    except BrokenProcessPool:
+        future = pool.submit(fn, *args)
+    except (BrokenProcessPool, RuntimeError):  # died, or shut down by another thread's timeout just now
+        _forget(lane, pool)
+        return None
+    try:
+        return future.result(timeout=timeout)
+    except (BrokenProcessPool, CancelledError):  # died, or killed by another thread's timeout
         _forget(lane, pool)
         return None
     except FuturesTimeout:
@@ -250,7 +255,7 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=False)  # searches queued behind the killed one fail with BrokenProcessPool
 
 
 def _search(

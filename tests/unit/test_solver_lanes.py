@@ -60,6 +60,28 @@ def test_a_search_that_does_not_answer_in_time_is_given_up_and_its_process_kille
     assert repair.in_solver_process(_answer_after, 0.0, timeout=30.0) == "answered"
 
 
+def test_searches_queued_behind_a_hung_one_answer_none_and_the_lane_goes_on(solver_processes):
+    answers: dict[str, object] = {}
+
+    def search(name: str, seconds: float, timeout: float) -> None:
+        try:
+            answers[name] = repair.in_solver_process(_answer_after, seconds, timeout=timeout)
+        except BaseException as exc:  # noqa: BLE001 - the assertion below names it
+            answers[name] = exc
+
+    repair.in_solver_process(_pid)  # the lane's process is up
+    hung = threading.Thread(target=search, args=("hung", 120.0, 1.0))
+    queued = [threading.Thread(target=search, args=(f"queued-{i}", 0.0, 60.0)) for i in range(4)]
+    hung.start()
+    time.sleep(0.2)
+    for t in queued:
+        t.start()
+    for t in (hung, *queued):
+        t.join(90)
+    assert answers == {"hung": None, **{f"queued-{i}": None for i in range(4)}}
+    assert repair.in_solver_process(_answer_after, 0.0, timeout=30.0) == "answered"
+
+
 def test_the_wait_covers_the_budget_one_search_ahead_and_the_model_build():
     assert repair.solver_timeout(10.0) == 2 * 10.0 + repair.SOLVER_GRACE_SECONDS
     assert repair.solver_timeout(0.0) == repair.SOLVER_GRACE_SECONDS
