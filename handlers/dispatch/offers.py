@@ -13,6 +13,7 @@ state or with an operator.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -184,12 +185,19 @@ SHORT_CODES = 10_000
 
 def short_code_for(offer_id: str, in_use: set[str]) -> str:
     """The four-digit code a caregiver replies with to offer ``offer_id``: ``crc32(offer_id)``
-    modulo 10,000, or the next free one after it, so that no two of the codes a reply of hers may
-    name (``in_use``: ``OfferRepository.codes_in_use``) read alike. Raises ``ValueError`` when
+    modulo 10,000, or when that one is taken the first free one on a stride drawn from the offer
+    id, so that no two of the codes a reply of hers may name (``in_use``:
+    ``OfferRepository.codes_in_use``) read alike, and a code taken next to hers is not one digit
+    off it (a mistyped last digit must not answer her other offer). Raises ``ValueError`` when
     all 10,000 are in use."""
     first = zlib.crc32(offer_id.encode()) % SHORT_CODES
-    for step in range(SHORT_CODES):
-        code = f"{(first + step) % SHORT_CODES:04d}"
+    if f"{first:04d}" not in in_use:
+        return f"{first:04d}"
+    # a stride prime to the count visits every code once; 1 and -1 would give a neighbour
+    strides = [s for s in range(2, SHORT_CODES - 1) if math.gcd(s, SHORT_CODES) == 1]
+    stride = strides[zlib.crc32(f"{offer_id}:stride".encode()) % len(strides)]
+    for k in range(SHORT_CODES):
+        code = f"{(first + k * stride) % SHORT_CODES:04d}"
         if code not in in_use:
             return code
     raise ValueError("every short code is in use by one caregiver's offers")

@@ -65,10 +65,14 @@ def test_a_closed_offers_code_is_free_again():
     assert uow.offers.codes_in_use("a") == set()
 
 
-def test_the_next_free_code_follows_the_crc_and_wraps():
+def test_a_taken_code_gives_way_to_a_free_one_not_a_digit_away_and_every_code_can_be_reached():
     crc = zlib.crc32(b"x.o1") % 10_000
     assert offers.short_code_for("x.o1", set()) == f"{crc:04d}"
-    assert offers.short_code_for("x.o1", {f"{crc:04d}"}) == f"{(crc + 1) % 10_000:04d}"
-    assert offers.short_code_for("x.o1", {f"{c:04d}" for c in range(10_000) if c != 3}) == "0003"
+    for offer_id in ("x.o1", "r48.o1", "r115.o1", "R-20261207-0042.o3"):
+        first = offers.short_code_for(offer_id, set())
+        other = offers.short_code_for(offer_id, {first})
+        assert other != first and abs(int(other) - int(first)) > 1  # not one digit off
+    for free in (0, 3, 9_999):
+        assert offers.short_code_for("x.o1", {f"{c:04d}" for c in range(10_000) if c != free}) == f"{free:04d}"
     with pytest.raises(ValueError, match="every short code"):
         offers.short_code_for("x.o1", {f"{c:04d}" for c in range(10_000)})
