@@ -106,8 +106,8 @@ Point = tuple[float, float]
 def onto_tiles(settings: Settings) -> Callable[[Point], Point]:
     """(latitude, longitude) in degrees, WGS-84 as the register keeps them, to where the tile source
     draws that place: unchanged for WGS-84 tiles; with ``map_tile_datum = gcj02`` (AMap, Tencent)
-    the GCJ-02 point inside China (``prcoords``; some hundreds of metres), unchanged outside it,
-    where GCJ-02 is WGS-84."""
+    the GCJ-02 point inside ``prcoords``' rough box around China (some hundreds of metres; the box
+    also holds Seoul and Hanoi), unchanged outside it, where GCJ-02 is WGS-84."""
     if settings.map_tile_datum != "gcj02":
         return lambda point: point
 
