@@ -57,7 +57,9 @@ def claim_for_relay(session: Session, seqs: list[int]) -> set[int]:
 FROM_OUTSIDE = frozenset({topics.INTAKE.name, topics.CAREGIVER_EVENTS.name, topics.FEEDBACK.name})
 
 
-def unsent_locked(session: Session, limit: int, created_before: datetime | None, skip: set[int]) -> list[Row]:
+def unsent_locked(
+    session: Session, limit: int, created_before: datetime | None, skip: set[int], held: set[int] | None = None
+) -> list[Row]:
     """Up to ``limit`` unsent rows for Kafka, oldest first, created before ``created_before``
     (None: any) unless their topic is one of ``FROM_OUTSIDE`` (taken at any age), not in
     ``skip``; on PostgreSQL locked ``FOR UPDATE SKIP LOCKED`` until the session's transaction
@@ -67,7 +69,10 @@ def unsent_locked(session: Session, limit: int, created_before: datetime | None,
     sweep while an earlier unsent row of its topic and key is not taken with it (locked by
     another worker's sweep or relay, in ``skip``, or too young). Without that rule a second
     worker's sweep skipped the row the first had locked and published the key's next row before
-    it: a caregiver's check-in ahead of her accept, which dispatch refuses."""
+    it: a caregiver's check-in ahead of her accept, which dispatch refuses. The seqs of rows taken
+    and left so are added to ``held``: they count against ``limit``, so a caller that goes on
+    while ``limit`` rows were taken (kept or held) skips them next time and reaches the rows after
+    them (else one key's long backlog behind a held row would fill every pass)."""
     o = tables.outbox.c
     query = select(tables.outbox).where(o.sent_at.is_(None), o.topic != topics.SCHEDULER)
     if created_before is not None:
@@ -78,7 +83,10 @@ def unsent_locked(session: Session, limit: int, created_before: datetime | None,
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.execute(query).all())
-    return _in_key_order(session, rows) if rows else rows
+    kept = _in_key_order(session, rows) if rows else rows
+    if held is not None and len(kept) < len(rows):
+        held.update({r.seq for r in rows} - {r.seq for r in kept})
+    return kept
 
 
 def _in_key_order(session: Session, rows: list[Row]) -> list[Row]:

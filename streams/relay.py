@@ -11,8 +11,9 @@ them to Kafka and marks them sent once the broker acknowledged them.
 - **Leftovers, by sweeping.** Every half second, and at once when kicked (``kick``), rows
   unsent for ``SWEEP_AFTER_SECONDS`` (written by the web and the channels, or by a worker that
   died) are taken ``FOR UPDATE SKIP LOCKED`` (``db.outbox.unsent_locked``), published, marked
-  and committed, each topic and key's rows in the order they were written (a row waits while
-  an earlier one of its key is locked elsewhere); a kicked sweep takes rows of any age (an agent committed through the plain
+  and committed, never a row ahead of an earlier unsent row of its topic and key (it waits while
+  that one is locked elsewhere, in flight here, or too young; the rows held back are looked past,
+  so one key's backlog does not stall the others); a kicked sweep takes rows of any age (an agent committed through the plain
   unit of work). The age keeps a sweep from racing another worker's own rows: a worker's own
   rows normally leave within milliseconds, in order. Rows of the topics only the outside writes
   (``db.outbox.FROM_OUTSIDE``: intake, caregivers' answers, ratings) are nobody's own, so a
@@ -80,10 +81,12 @@ def _abandon(session: Session) -> None:
         session.close()
 
 
-def _take(limit: int, created_before: datetime | None, skip: set[int]) -> tuple[Session, list[Any]]:
+def _take(
+    limit: int, created_before: datetime | None, skip: set[int], held: set[int] | None = None
+) -> tuple[Session, list[Any]]:
     session = sessions()()
     try:
-        return session, outbox.unsent_locked(session, limit, created_before, skip)
+        return session, outbox.unsent_locked(session, limit, created_before, skip, held)
     except BaseException:
         session.close()
         raise
@@ -201,11 +204,16 @@ class Relay:
     async def sweep(self, min_age_seconds: float) -> int:
         """Publish leftovers (rows unsent for ``min_age_seconds``) until none is left; how many."""
         done = 0
+        passed: set[int] = set()  # rows held back behind an earlier row of their key, this sweep
         while True:
             before = datetime.now(UTC) - timedelta(seconds=min_age_seconds) if min_age_seconds else None
-            session, rows = await db_call(_take, LIMIT, before, set(self._in_flight))
+            held: set[int] = set()
+            session, rows = await db_call(_take, LIMIT, before, set(self._in_flight) | passed, held)
+            passed |= held
             if not rows:
                 await asyncio.to_thread(_abandon, session)
+                if len(held) == LIMIT:  # a whole pass held back: look past those rows
+                    continue
                 return done
             try:
                 await _send(rows)
@@ -215,7 +223,7 @@ class Relay:
             await asyncio.to_thread(_finish, session, [r.seq for r in rows])
             done += len(rows)
             self.published += len(rows)
-            if len(rows) < LIMIT:
+            if len(rows) + len(held) < LIMIT:
                 return done
 
     async def run_sweeps(self) -> None:

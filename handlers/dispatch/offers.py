@@ -187,8 +187,9 @@ def short_code_for(offer_id: str, in_use: set[str]) -> str:
     """The four-digit code a caregiver replies with to offer ``offer_id``: ``crc32(offer_id)``
     modulo 10,000, or when that one is taken the first free one on a stride drawn from the offer
     id, so that no two of the codes a reply of hers may name (``in_use``:
-    ``OfferRepository.codes_in_use``) read alike, and a code taken next to hers is not one digit
-    off it (a mistyped last digit must not answer her other offer). Raises ``ValueError`` when
+    ``OfferRepository.codes_in_use``) read alike, and the code given instead is never the next or
+    previous one (a slip of one on the last digit must not answer her other offer; other
+    one-digit slips can). Raises ``ValueError`` when
     all 10,000 are in use."""
     first = zlib.crc32(offer_id.encode()) % SHORT_CODES
     if f"{first:04d}" not in in_use:

@@ -77,3 +77,48 @@ def test_a_keys_row_waits_while_an_earlier_row_of_the_key_is_in_flight_or_too_yo
     assert taken(set(), young) == ["accept", "check-in", "other"]  # another topic's row does not hold R-1 back
     assert taken({seqs["accept"]}) == ["offer", "other"]  # the accept is in flight: its check-in waits
     assert taken({seqs["accept"]}, young) == ["other"]
+
+
+def test_a_long_backlog_behind_a_held_row_does_not_stall_other_keys(tmp_path, monkeypatch):
+    """A sweep pass whose rows are all held back behind one key's earlier row must not end the
+    sweep: the rows after them (another key's intake record) still go (a review's reproduction,
+    with passes of 5 rows instead of 1,000)."""
+    import asyncio
+
+    from config.settings import get_settings
+    from streams import relay as relay_module
+    from streams import runtime
+
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    upgrade(url)
+    monkeypatch.setenv("CARELINE_DATABASE_URL", url)
+    monkeypatch.setenv("CARELINE_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    runtime.install(None)
+    factory = session_factory(url)
+    with factory() as session:
+        enqueue(session, topics.CAREGIVER_EVENTS.name, "R-1", {"id": "accept"})
+        for i in range(12):
+            enqueue(session, topics.CAREGIVER_EVENTS.name, "R-1", {"id": f"later-{i}"})
+        enqueue(session, topics.INTAKE.name, "I-9", {"id": "new-intake"})
+        session.commit()
+        accept = outbox.unsent_locked(session, 1, None, set())[0].seq
+
+    sent: list[str] = []
+
+    async def send(rows) -> None:
+        sent.extend(r.value["id"] for r in rows)
+
+    monkeypatch.setattr(relay_module, "_send", send)
+    monkeypatch.setattr(relay_module, "LIMIT", 5)
+    relay = relay_module.Relay()
+    relay.reserve([type("Row", (), {"seq": accept})()])  # the accept is in flight here
+    try:
+        assert asyncio.run(relay.sweep(0.0)) == 1
+        assert sent == ["new-intake"]
+        relay.release([type("Row", (), {"seq": accept})()])
+        asyncio.run(relay.sweep(0.0))  # the accept has gone: the key's backlog follows, in order
+        assert sent == ["new-intake", "accept", *[f"later-{i}" for i in range(12)]]
+    finally:
+        runtime.install(None)
+        get_settings.cache_clear()
