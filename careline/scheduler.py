@@ -199,17 +199,17 @@ def _fire_again_later(kind: str, target_id: str, service_area: str, due: str, at
         raise
 
 
+def firing_record(kind: str, target_id: str, service_area: str, due: str) -> dict:
+    """The CloudEvents record the timer service publishes on ``care.timers.v1`` when the deadline
+    ``kind`` of ``target_id`` comes (``due``: ISO 8601 with its offset, as the request stored it;
+    ``handlers.events.timer_fired``), under a fresh event id; raises ``ValueError`` for a ``due``
+    that is not ISO 8601."""
+    fired = ev.timer_fired(kind, target_id, service_area, datetime.fromisoformat(due))
+    return envelope(fired, str(uuid.uuid4()), "careline/scheduler")
+
+
 def _publish_firing(kind: str, target_id: str, service_area: str, due: str) -> None:
-    value = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "careline/scheduler",
-        "type": "timer.fired",
-        "subject": target_id,
-        "time": due,
-        "schema_version": 1,
-        "data": {"kind": kind, "target_id": target_id, "service_area": service_area, "due": due},
-    }
+    value = firing_record(kind, target_id, service_area, due)
     _producer().send(topics.TIMERS.name, key=service_area.encode(), value=json.dumps(value).encode()).get(30)
 
 

@@ -40,6 +40,7 @@ from db.day_plans import plan_of_caregivers, plan_of_requests, replan_rows
 from db.register import read_clock
 from db.session import dialect_insert
 from db.uow import ConcurrencyConflict, write_events
+from handlers.dispatch.offers import codes_a_reply_may_name
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import VisitFacts, context_from
 from handlers.dispatch.scheduling import RankingContext
@@ -593,17 +594,13 @@ class _Offers:
         if area_name is None:
             return set()
         area = self.batch.area(area_name)
-        return {
-            o.short_code
-            for o in area.offers_of.get(caregiver_id, [])
-            if o.status == OfferStatus.PENDING
-            or (
-                o.status == OfferStatus.ACCEPTED
-                and any(
-                    v.caregiver_id == caregiver_id and v.status in VISITING for v in area.visits.get(o.request_id, [])
-                )
-            )
+        offers = area.offers_of.get(caregiver_id, [])
+        visiting = {
+            o.request_id
+            for o in offers
+            if any(v.caregiver_id == caregiver_id and v.status in VISITING for v in area.visits.get(o.request_id, []))
         }
+        return codes_a_reply_may_name(offers, visiting)
 
 
 class _Visits:

@@ -99,6 +99,7 @@ class _Offers(_Repo):
         )
 
     def codes_in_use(self, caregiver_id: str) -> set[str]:
+        """One query: ``handlers.dispatch.offers.codes_a_reply_may_name``'s rule in SQL."""
         o, v = tables.offers.c, tables.visits.c
         live_visit = (
             select(v.visit_id)

@@ -297,6 +297,15 @@ def area_timer_requested(kind: str, target_id: str, service_area: str, due: date
     return DomainEvent("timer.requested", service_area, now, "schedule", service_area, payload)
 
 
+def timer_fired(kind: str, target_id: str, service_area: str, due: datetime) -> DomainEvent:
+    """``timer.fired`` (timers): the deadline ``kind`` of ``target_id`` asked for by
+    ``timer_requested`` / ``area_timer_requested`` has come (``due``, aware UTC, is also the
+    event's time); keyed by the area, so the area's dispatch partition handles it in order with the
+    area's other records (``handlers.messages.decode`` reads it by ``data.kind``)."""
+    payload = {"kind": kind, "target_id": target_id, "service_area": service_area, "due": _iso(due)}
+    return DomainEvent("timer.fired", target_id, due, "timers", service_area, payload)
+
+
 def escalated(request: CareRequest, now: datetime, step: str, reason: str) -> DomainEvent:
     """``care.request.escalated`` (lifecycle): the request moved to ladder ``step`` (a step name
     of the priority's escalation ladder in config/policy.toml, or ``operator_followup``)."""

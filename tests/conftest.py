@@ -121,3 +121,22 @@ def prism(tmp_path_factory):
 
     with running_prism(log_path=tmp_path_factory.mktemp("prism") / "prism.log") as server:
         yield server
+
+
+@pytest.fixture
+def worker_on(monkeypatch, tmp_path):
+    """``worker_on(url)``: the stream worker's runtime (``streams.runtime``: settings read from the
+    environment, its sessions, the var dir under ``tmp_path / "var"``) on the database at ``url``,
+    as a worker process has it; undone after the test."""
+    from config.settings import get_settings
+    from streams import runtime
+
+    def install(url: str) -> None:
+        monkeypatch.setenv("CARELINE_DATABASE_URL", url)
+        monkeypatch.setenv("CARELINE_VAR_DIR", str(tmp_path / "var"))
+        get_settings.cache_clear()
+        runtime.install(None)
+
+    yield install
+    runtime.install(None)
+    get_settings.cache_clear()

@@ -17,7 +17,7 @@ import math
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Container, Iterable, Sequence
 
 from handlers import events as ev
 from handlers.dispatch import promise
@@ -181,6 +181,18 @@ def _disjoint(candidates: list[Candidate], k: int) -> list[Candidate]:
 
 SHORT_CODES = 10_000
 """Four digits: what a caregiver keys into a text reply ("YES 4821") or the elder's phone."""
+
+
+def codes_a_reply_may_name(offers: Iterable[Offer], visiting: Container[str]) -> set[str]:
+    """The short codes among one caregiver's ``offers`` that a text reply of hers may name now:
+    her pending offers', and her accepted offers' whose request id is in ``visiting`` (her visit
+    for it is scheduled or in progress: she checks in and out with that code). The rule behind
+    ``OfferRepository.codes_in_use`` for the units of work that hold offers in memory."""
+    return {
+        o.short_code
+        for o in offers
+        if o.status == OfferStatus.PENDING or (o.status == OfferStatus.ACCEPTED and o.request_id in visiting)
+    }
 
 
 def short_code_for(offer_id: str, in_use: set[str]) -> str:

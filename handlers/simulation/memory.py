@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Iterable, Mapping, TypeVar
 
+from handlers.dispatch.offers import codes_a_reply_may_name
 from handlers.dispatch.planned import PlannedVisit
 from handlers.dispatch.ranking import context_from
 from handlers.dispatch.scheduling import RankingContext
@@ -67,12 +68,8 @@ class _Offers(_Store[Offer]):
         return sorted((o for o in self.values() if o.request_id == request_id), key=lambda o: o.created_at)
 
     def codes_in_use(self, caregiver_id: str) -> set[str]:
-        live = {v.request_id for v in self._visits.of_caregiver.get(caregiver_id, []) if v.status in _LIVE}
-        return {
-            o.short_code
-            for o in self._of.get(caregiver_id, [])
-            if o.status == OfferStatus.PENDING or (o.status == OfferStatus.ACCEPTED and o.request_id in live)
-        }
+        visiting = {v.request_id for v in self._visits.of_caregiver.get(caregiver_id, []) if v.status in _LIVE}
+        return codes_a_reply_may_name(self._of.get(caregiver_id, []), visiting)
 
 
 class _Visits(_Store[Visit]):

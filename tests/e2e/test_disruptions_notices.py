@@ -133,22 +133,13 @@ def _timers_taken(world) -> bool:
 def _fire(pipeline, world, kind: str, target_id: str, due: str) -> None:
     """Publish a deadline's firing on care.timers.v1, as the timer service does when it comes."""
     import json
-    import uuid
 
     from kafka import KafkaProducer
 
+    from careline.scheduler import firing_record
     from config import topics
 
-    fired = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "careline/scheduler",
-        "type": "timer.fired",
-        "subject": target_id,
-        "time": due,
-        "schema_version": 1,
-        "data": {"kind": kind, "target_id": target_id, "service_area": world.id("gulou"), "due": due},
-    }
+    fired = firing_record(kind, target_id, world.id("gulou"), due)
     producer = KafkaProducer(bootstrap_servers=pipeline.bootstrap, acks="all")
     producer.send(topics.TIMERS.name, key=world.id("gulou").encode(), value=json.dumps(fired).encode()).get(30)
     producer.close()

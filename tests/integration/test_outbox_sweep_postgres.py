@@ -8,24 +8,18 @@ from __future__ import annotations
 import pytest
 
 from config import topics
-from config.settings import get_settings
 from db.channels import enqueue
 from db.session import session_factory
-from streams import relay, runtime
+from streams import relay
 from tests.integration.test_reviews_and_ratings_postgres import pg_url  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def worker_db(pg_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("CARELINE_DATABASE_URL", pg_url)
-    monkeypatch.setenv("CARELINE_VAR_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    runtime.install(None)
-    yield pg_url
-    runtime.install(None)
-    get_settings.cache_clear()
+def worker_db(pg_url, worker_on):
+    worker_on(pg_url)
+    return pg_url
 
 
 def test_a_second_workers_sweep_leaves_a_keys_later_row_while_the_first_holds_its_earlier_one(worker_db):

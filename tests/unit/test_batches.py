@@ -30,14 +30,11 @@ ACCEPTED = "caregiver.offer.accepted"
 
 
 @pytest.fixture
-def worker(tmp_path, shared_data, monkeypatch):
+def worker(tmp_path, shared_data, worker_on):
     """A migrated SQLite database with two copies of bazirha-F1's day, and the worker's runtime on it."""
     url = f"sqlite:///{tmp_path / 'batches.db'}"
     upgrade(url)
-    monkeypatch.setenv("CARELINE_DATABASE_URL", url)
-    monkeypatch.setenv("CARELINE_VAR_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    runtime.install(None)
+    worker_on(url)
     batches._state = None
     instance = load_instance((shared_data / "uhhc" / "instances" / "bazirha-F1.json").read_bytes(), name="F1")
     workload = build_workload(instance, 2 * 65, "t", datetime.now(UTC).replace(microsecond=0) + timedelta(days=1))
@@ -45,8 +42,6 @@ def worker(tmp_path, shared_data, monkeypatch):
     load_workload(factory, workload)
     yield workload, factory
     batches._state = None
-    runtime.install(None)
-    get_settings.cache_clear()
 
 
 def _inbound(values: list[dict], topic: str = "care.requests.v1") -> list[Inbound]:

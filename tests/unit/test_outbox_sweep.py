@@ -7,6 +7,7 @@ seconds are many minutes of the day."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from config import topics
 from db import outbox
@@ -79,22 +80,17 @@ def test_a_keys_row_waits_while_an_earlier_row_of_the_key_is_in_flight_or_too_yo
     assert taken({seqs["accept"]}, young) == ["other"]
 
 
-def test_a_long_backlog_behind_a_held_row_does_not_stall_other_keys(tmp_path, monkeypatch):
+def test_a_long_backlog_behind_a_held_row_does_not_stall_other_keys(tmp_path, monkeypatch, worker_on):
     """A sweep pass whose rows are all held back behind one key's earlier row must not end the
     sweep: the rows after them (another key's intake record) still go (a review's reproduction,
     with passes of 5 rows instead of 1,000)."""
     import asyncio
 
-    from config.settings import get_settings
     from streams import relay as relay_module
-    from streams import runtime
 
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
     upgrade(url)
-    monkeypatch.setenv("CARELINE_DATABASE_URL", url)
-    monkeypatch.setenv("CARELINE_VAR_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    runtime.install(None)
+    worker_on(url)
     factory = session_factory(url)
     with factory() as session:
         enqueue(session, topics.CAREGIVER_EVENTS.name, "R-1", {"id": "accept"})
@@ -112,13 +108,10 @@ def test_a_long_backlog_behind_a_held_row_does_not_stall_other_keys(tmp_path, mo
     monkeypatch.setattr(relay_module, "_send", send)
     monkeypatch.setattr(relay_module, "LIMIT", 5)
     relay = relay_module.Relay()
-    relay.reserve([type("Row", (), {"seq": accept})()])  # the accept is in flight here
-    try:
-        assert asyncio.run(relay.sweep(0.0)) == 1
-        assert sent == ["new-intake"]
-        relay.release([type("Row", (), {"seq": accept})()])
-        asyncio.run(relay.sweep(0.0))  # the accept has gone: the key's backlog follows, in order
-        assert sent == ["new-intake", "accept", *[f"later-{i}" for i in range(12)]]
-    finally:
-        runtime.install(None)
-        get_settings.cache_clear()
+    in_flight = [SimpleNamespace(seq=accept)]
+    relay.reserve(in_flight)  # the accept is in flight here
+    assert asyncio.run(relay.sweep(0.0)) == 1
+    assert sent == ["new-intake"]
+    relay.release(in_flight)
+    asyncio.run(relay.sweep(0.0))  # the accept has gone: the key's backlog follows, in order
+    assert sent == ["new-intake", "accept", *[f"later-{i}" for i in range(12)]]
