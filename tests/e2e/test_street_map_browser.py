@@ -11,6 +11,7 @@ checks the views; screenshots go to ``test-artifacts/street-map/`` (the path is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -25,7 +26,7 @@ from tests.e2e.test_dashboard_browser import ARTIFACTS, ROOT, browser  # noqa: F
 from tests.e2e.test_dashboard_views import DESK, SIZES, open_board
 from tests.e2e.web_server import careline_web
 from tests.unit.dashboard_seed import XIKANG, _request, new_request_id, receive, seed
-from tests.unit.street_map_seed import local_noon, place_on_streets
+from tests.unit.street_map_seed import HOMES, local_noon, place_on_streets
 
 pytestmark = pytest.mark.e2e
 SHOTS = ARTIFACTS / "street-map"
@@ -64,11 +65,25 @@ def tiles():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiles):
+    with _served(tmp_path_factory, tiles) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gcj02_server(tmp_path_factory, tiles):
+    """The same center drawn for tiles in GCJ-02 (AMap's datum): ``CARELINE_MAP_TILE_DATUM=gcj02``."""
+    with _served(tmp_path_factory, tiles, CARELINE_MAP_TILE_DATUM="gcj02") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _served(tmp_path_factory, tiles, **settings: str):
     folder = tmp_path_factory.mktemp("street-map")
     center = seed(f"sqlite:///{folder / 'center.db'}", now=local_noon())
     place_on_streets(center)
     env = dict(
         os.environ,
+        **settings,
         CARELINE_DATABASE_URL=center.database_url,
         CARELINE_SESSION_SECRET="e2e-" + "m" * 40,
         CARELINE_DEFAULT_LANGUAGE="zh",
@@ -79,6 +94,25 @@ def server(tmp_path_factory, tiles):
     )
     with careline_web(env, folder) as base:
         yield base, center
+
+
+@pytest.mark.parametrize("size", ["desk", "phone"])
+def test_on_gcj02_tiles_every_marker_is_drawn_where_amap_draws_the_place(gcj02_server, browser, size):
+    """AMap's tiles are in GCJ-02: the board draws the moved points (about 500 m east-south-east in
+    Nanjing), every marker still on the map and the page still fitting the screen."""
+    base, _ = gcj02_server
+    page = street_board(browser, base, SIZES[size], "zh")
+    homes = sorted(page.eval_on_selector_all(".pin.home", "ps => ps.map(p => p.dataset.marker)"))
+    assert homes == ["home:e1", "home:e2", "home:e3", "home:e4"]
+    assert page.locator(".pin.caregiver").count() == 2
+    drawn = page.evaluate("fetch('/dashboard/map/points?area=gulou-xikang').then(r => r.json())")
+    moved = {m["id"]: (m["lat"], m["lon"]) for m in drawn["markers"] if m["kind"] == "home"}
+    for elder, (lat, lon) in HOMES.items():
+        if elder in moved:
+            assert 0.003 < moved[elder][1] - lon < 0.007 and -0.004 < moved[elder][0] - lat < 0, elder
+    fits(page, SIZES[size]["width"])
+    shot(page, f"board-gcj02-{size}")
+    page.context.close()
 
 
 def shot(page, name: str) -> None:
